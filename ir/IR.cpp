@@ -1,0 +1,205 @@
+#include "ir/IR.h"
+
+#include <algorithm>
+#include <set>
+
+namespace lrc::ir {
+
+std::string_view dtypeName(DType t) { return t == DType::F32 ? "f32" : "i64"; }
+
+std::optional<DType> dtypeFromName(std::string_view s) {
+  if (s == "f32") return DType::F32;
+  if (s == "i64") return DType::I64;
+  return std::nullopt;
+}
+
+int64_t TensorType::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string TensorType::str() const {
+  std::string s(dtypeName(dtype));
+  s += '[';
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  return s + ']';
+}
+
+namespace {
+struct OpInfo {
+  OpKind kind;
+  std::string_view name;
+  OpArity arity;
+};
+constexpr OpInfo kOps[] = {
+#define OP(E, N, MIN, MAX, RES) {OpKind::E, N, {MIN, MAX, RES}},
+#include "ir/Ops.def"
+};
+}  // namespace
+
+std::string_view opName(OpKind k) { return kOps[static_cast<int>(k)].name; }
+OpArity opArity(OpKind k) { return kOps[static_cast<int>(k)].arity; }
+
+std::optional<OpKind> opKindFromName(std::string_view s) {
+  for (const OpInfo& info : kOps)
+    if (info.name == s) return info.kind;
+  return std::nullopt;
+}
+
+std::string_view valueKindKeyword(ValueKind k) {
+  switch (k) {
+    case ValueKind::Input: return "input";
+    case ValueKind::Param: return "param";
+    case ValueKind::State: return "state";
+    case ValueKind::Const: return "const";
+    case ValueKind::Result: return "result";
+  }
+  return "?";
+}
+
+int64_t Op::getInt(const std::string& key) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw Error(describe() + ": missing attribute '" + key + "'", loc);
+  if (auto* v = std::get_if<int64_t>(&it->second)) return *v;
+  throw Error(describe() + ": attribute '" + key + "' must be an integer", loc);
+}
+
+double Op::getFloat(const std::string& key) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw Error(describe() + ": missing attribute '" + key + "'", loc);
+  if (auto* v = std::get_if<double>(&it->second)) return *v;
+  if (auto* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
+  throw Error(describe() + ": attribute '" + key + "' must be a number", loc);
+}
+
+const IntList& Op::getInts(const std::string& key) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw Error(describe() + ": missing attribute '" + key + "'", loc);
+  if (auto* v = std::get_if<IntList>(&it->second)) return *v;
+  throw Error(describe() + ": attribute '" + key + "' must be a list of integers", loc);
+}
+
+std::string Op::describe() const {
+  std::string s(opName(kind));
+  if (!origin.empty()) return s + " '" + origin + "'";
+  if (!results.empty()) return s + " %" + results[0]->name;
+  return s;
+}
+
+Value* Module::newValue(ValueKind kind, std::string name, TensorType t) {
+  if (name.empty()) name = uniqueName("v");
+  if (byName_.count(name)) throw Error("value name '" + name + "' is defined twice");
+  auto v = std::make_unique<Value>();
+  v->kind = kind;
+  v->name = std::move(name);
+  v->type = std::move(t);
+  Value* raw = v.get();
+  byName_[raw->name] = raw;
+  values_.push_back(std::move(v));
+  return raw;
+}
+
+Value* Module::addInput(std::string name, TensorType t) {
+  Value* v = newValue(ValueKind::Input, std::move(name), std::move(t));
+  inputs.push_back(v);
+  return v;
+}
+
+Value* Module::addGlobal(ValueKind kind, std::string name, TensorType t) {
+  Value* v = newValue(kind, std::move(name), std::move(t));
+  globals.push_back(v);
+  return v;
+}
+
+Op* Module::addOp(OpKind kind, std::vector<Value*> operands, Attrs attrs,
+                  std::vector<std::pair<std::string, TensorType>> results) {
+  return insertOp(ops.size(), kind, std::move(operands), std::move(attrs), std::move(results));
+}
+
+Op* Module::insertOp(size_t index, OpKind kind, std::vector<Value*> operands, Attrs attrs,
+                     std::vector<std::pair<std::string, TensorType>> results) {
+  auto op = std::make_unique<Op>();
+  op->kind = kind;
+  op->operands = std::move(operands);
+  op->attrs = std::move(attrs);
+  for (auto& [name, type] : results) {
+    Value* v = newValue(ValueKind::Result, name, type);
+    v->def = op.get();
+    op->results.push_back(v);
+  }
+  Op* raw = op.get();
+  ops.insert(ops.begin() + static_cast<std::ptrdiff_t>(index), std::move(op));
+  return raw;
+}
+
+Value* Module::lookup(const std::string& name) const {
+  auto it = byName_.find(name);
+  return it == byName_.end() ? nullptr : it->second;
+}
+
+std::string Module::uniqueName(const std::string& base) const {
+  if (!base.empty() && !byName_.count(base)) return base;
+  for (size_t i = 0;; ++i) {
+    std::string candidate = base + std::to_string(i);
+    if (!byName_.count(candidate)) return candidate;
+  }
+}
+
+void Module::replaceAllUses(Value* from, Value* to) {
+  for (auto& op : ops)
+    for (Value*& operand : op->operands)
+      if (operand == from) operand = to;
+  for (Value*& out : outputs)
+    if (out == from) out = to;
+}
+
+std::vector<Op*> Module::users(const Value* v) const {
+  std::vector<Op*> result;
+  for (auto& op : ops)
+    if (std::find(op->operands.begin(), op->operands.end(), v) != op->operands.end())
+      result.push_back(op.get());
+  return result;
+}
+
+void Module::eraseOp(Op* op) {
+  for (Value* r : op->results)
+    if (!users(r).empty() || std::find(outputs.begin(), outputs.end(), r) != outputs.end())
+      throw Error(op->describe() + ": cannot erase an op whose result is still used", op->loc);
+  for (Value* r : op->results) byName_.erase(r->name);
+  auto it = std::find_if(ops.begin(), ops.end(), [&](auto& p) { return p.get() == op; });
+  ops.erase(it);
+  // The values stay owned (and unnamed) so stale pointers never dangle mid-pass.
+}
+
+size_t Module::eraseDeadOps() {
+  size_t erased = 0;
+  for (bool again = true; again;) {
+    again = false;
+    std::set<const Value*> used(outputs.begin(), outputs.end());
+    for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
+    for (size_t i = ops.size(); i-- > 0;) {
+      Op* op = ops[i].get();
+      bool dead = std::none_of(op->results.begin(), op->results.end(),
+                               [&](Value* r) { return used.count(r); });
+      if (dead) {
+        eraseOp(op);
+        ++erased;
+        again = true;
+      }
+    }
+  }
+  std::set<const Value*> used;
+  for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
+  std::erase_if(globals, [&](Value* g) {
+    if (used.count(g)) return false;
+    byName_.erase(g->name);
+    return true;
+  });
+  return erased;
+}
+
+}  // namespace lrc::ir

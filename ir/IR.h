@@ -1,0 +1,145 @@
+// The lrc graph IR: a module of SSA values (graph inputs, parameters, op results) and a
+// list of ops in program order. Depends on nothing of lrc's.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace lrc::ir {
+
+// A position in IR text (1-based); line 0 means "not from text".
+struct Location {
+  int line = 0;
+  int col = 0;
+};
+
+// Every IR-level failure (parse, verify, pass) is one of these. `what()` is the message
+// without position; tools format it as `file:line:col: error: message`.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, Location loc = {})
+      : std::runtime_error(message), loc_(loc) {}
+  Location location() const { return loc_; }
+
+ private:
+  Location loc_;
+};
+
+enum class DType { F32, I64 };
+std::string_view dtypeName(DType t);  // "f32", "i64"
+std::optional<DType> dtypeFromName(std::string_view s);
+
+struct TensorType {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // static; empty = scalar
+  int64_t numElements() const;
+  std::string str() const;  // f32[8,16,32,32]
+  bool operator==(const TensorType&) const = default;
+};
+
+enum class OpKind {
+#define OP(E, N, MIN, MAX, RES) E,
+#include "ir/Ops.def"
+};
+std::string_view opName(OpKind k);
+std::optional<OpKind> opKindFromName(std::string_view s);
+struct OpArity {
+  int minOperands, maxOperands, results;
+};
+OpArity opArity(OpKind k);
+
+// Attribute values: integers, floats, lists of either, strings.
+using IntList = std::vector<int64_t>;
+using FloatList = std::vector<double>;
+using Attr = std::variant<int64_t, double, IntList, FloatList, std::string>;
+using Attrs = std::map<std::string, Attr>;  // sorted: printing order is the key order
+
+class Op;
+
+enum class ValueKind {
+  Input,   // graph input (data)
+  Param,   // trainable parameter (weight, bias, BatchNorm scale/shift)
+  State,   // non-trainable state updated by training (BatchNorm running statistics)
+  Const,   // constant data, never updated
+  Result,  // produced by an op
+};
+std::string_view valueKindKeyword(ValueKind k);  // "input", "param", "state", "const"
+
+class Value {
+ public:
+  ValueKind kind;
+  std::string name;  // ONNX name where one exists; unique in the module
+  TensorType type;
+  Op* def = nullptr;  // the defining op for results
+  // Data of params/state/consts (f32 in floats, i64 in ints). Empty when the IR came
+  // from text without data.
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+  bool hasData() const { return !floats.empty() || !ints.empty(); }
+  bool isGlobal() const { return kind != ValueKind::Input && kind != ValueKind::Result; }
+};
+
+class Op {
+ public:
+  OpKind kind;
+  std::vector<Value*> operands;
+  std::vector<Value*> results;
+  Attrs attrs;
+  std::string origin;  // the ONNX node name it came from, for error messages
+  Location loc;
+
+  Value* result() const { return results.at(0); }
+  bool has(const std::string& key) const { return attrs.count(key) != 0; }
+  int64_t getInt(const std::string& key) const;
+  double getFloat(const std::string& key) const;  // accepts an int attribute too
+  const IntList& getInts(const std::string& key) const;
+  // Names the op for diagnostics: `conv2d 'node_name'` or `conv2d %result`.
+  std::string describe() const;
+};
+
+// The module owns all values and ops. Ops are kept in program order.
+class Module {
+ public:
+  std::string name = "main";
+  std::vector<Value*> inputs;   // graph inputs, in order
+  std::vector<Value*> globals;  // params, state and consts, in declaration order
+  std::vector<std::unique_ptr<Op>> ops;
+  std::vector<Value*> outputs;
+
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  Value* addInput(std::string name, TensorType t);
+  Value* addGlobal(ValueKind kind, std::string name, TensorType t);
+  // Appends an op; result types are taken as given (use inferTypes to compute them).
+  Op* addOp(OpKind kind, std::vector<Value*> operands, Attrs attrs,
+            std::vector<std::pair<std::string, TensorType>> results);
+  // Inserts an op before position `index` in `ops`.
+  Op* insertOp(size_t index, OpKind kind, std::vector<Value*> operands, Attrs attrs,
+               std::vector<std::pair<std::string, TensorType>> results);
+
+  Value* lookup(const std::string& name) const;  // nullptr when absent
+  std::string uniqueName(const std::string& base) const;
+
+  // Replaces every use of `from` (operands and module outputs) by `to`.
+  void replaceAllUses(Value* from, Value* to);
+  // Removes ops whose results are unused and globals no op uses; returns how many ops went.
+  size_t eraseDeadOps();
+  void eraseOp(Op* op);  // the op's results must be unused
+  std::vector<Op*> users(const Value* v) const;
+
+ private:
+  Value* newValue(ValueKind kind, std::string name, TensorType t);
+  std::vector<std::unique_ptr<Value>> values_;
+  std::map<std::string, Value*> byName_;
+};
+
+}  // namespace lrc::ir

@@ -1,0 +1,18 @@
+// Result types of an op from its operand types and attributes (ONNX semantics).
+#pragma once
+
+#include <vector>
+
+#include "ir/IR.h"
+
+namespace lrc::ir {
+
+// Throws ir::Error (at the op's location, naming the op) when operands or attributes are
+// inconsistent: wrong rank, channel mismatch, window larger than the padded input, ...
+std::vector<TensorType> inferResultTypes(const Op& op);
+
+// Output extent of a sliding window along one axis (ONNX Conv/MaxPool/AveragePool).
+int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
+                          int64_t padEnd, int64_t dilation, bool ceilMode);
+
+}  // namespace lrc::ir
