@@ -83,6 +83,11 @@ const IntList& Op::getInts(const std::string& key) const {
   throw Error(describe() + ": attribute '" + key + "' must be a list of integers", loc);
 }
 
+bool Op::hasSideEffects() const {
+  auto it = attrs.find("training");
+  return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}};
+}
+
 std::string Op::describe() const {
   std::string s(opName(kind));
   if (!origin.empty()) return s + " '" + origin + "'";
@@ -183,7 +188,7 @@ size_t Module::eraseDeadOps() {
     for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
     for (size_t i = ops.size(); i-- > 0;) {
       Op* op = ops[i].get();
-      bool dead = std::none_of(op->results.begin(), op->results.end(),
+      bool dead = !op->hasSideEffects() && std::none_of(op->results.begin(), op->results.end(),
                                [&](Value* r) { return used.count(r); });
       if (dead) {
         eraseOp(op);

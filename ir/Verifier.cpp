@@ -1,0 +1,72 @@
+#include "ir/Verifier.h"
+
+#include <set>
+
+#include "ir/ShapeInference.h"
+
+namespace lrc::ir {
+
+namespace {
+
+[[noreturn]] void fail(const Op& op, const std::string& what) {
+  throw Error(op.describe() + ": " + what, op.loc);
+}
+
+void verifyGlobal(const Value& g) {
+  if (!g.isGlobal())
+    throw Error("'" + g.name + "' is listed as a parameter but is a " +
+                std::string(valueKindKeyword(g.kind)));
+  if (!g.hasData()) return;
+  bool f32 = g.type.dtype == DType::F32;
+  size_t count = f32 ? g.floats.size() : g.ints.size();
+  if ((f32 && !g.ints.empty()) || (!f32 && !g.floats.empty()) ||
+      count != static_cast<size_t>(g.type.numElements()))
+    throw Error("@" + g.name + ": data does not match its type " + g.type.str());
+}
+
+}  // namespace
+
+void verifyModule(const Module& m, bool checkTypes) {
+  std::set<const Value*> defined;
+  std::set<std::string> names;
+  auto define = [&](const Value* v) {
+    if (!names.insert(v->name).second) throw Error("value '" + v->name + "' is defined twice");
+    defined.insert(v);
+  };
+  for (const Value* in : m.inputs) {
+    if (in->kind != ValueKind::Input) throw Error("'" + in->name + "' is listed as an input but is not one");
+    define(in);
+  }
+  for (const Value* g : m.globals) {
+    verifyGlobal(*g);
+    define(g);
+  }
+  for (const auto& opPtr : m.ops) {
+    const Op& op = *opPtr;
+    OpArity arity = opArity(op.kind);
+    if (static_cast<int>(op.results.size()) != arity.results)
+      fail(op, "expects " + std::to_string(arity.results) + " results, got " +
+                   std::to_string(op.results.size()));
+    for (const Value* operand : op.operands) {
+      if (!operand) fail(op, "has a null operand");
+      if (!defined.count(operand))
+        fail(op, "uses %" + operand->name + " before it is defined");
+    }
+    std::vector<TensorType> expected =
+        checkTypes ? inferResultTypes(op) : std::vector<TensorType>{};
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      const Value* r = op.results[i];
+      if (r->kind != ValueKind::Result || r->def != &op)
+        fail(op, "result %" + r->name + " is not owned by this op");
+      if (checkTypes && r->type != expected[i])
+        fail(op, "result %" + r->name + " has type " + r->type.str() + " but the op produces " +
+                     expected[i].str());
+      define(r);
+    }
+  }
+  if (m.outputs.empty()) throw Error("module @" + m.name + " has no outputs");
+  for (const Value* out : m.outputs)
+    if (!defined.count(out)) throw Error("output %" + out->name + " is not defined");
+}
+
+}  // namespace lrc::ir

@@ -1,0 +1,71 @@
+// Brings the graph into the one form later passes expect:
+//  - Identity and inference-mode Dropout are forwarded (their uses read the operand);
+//  - a Reshape that merely flattens (out = [prod(in[:k]), prod(in[k:])]) becomes
+//    Flatten {axis=k}, so "Flatten then Gemm" and "Reshape then Gemm" look the same;
+//  - a Flatten whose input already has its output shape is forwarded;
+//  - ops whose results nobody uses, and globals nobody reads, are removed.
+#include <numeric>
+
+#include "passes/Pass.h"
+
+namespace lrc::passes {
+
+namespace {
+
+using ir::Op;
+using ir::OpKind;
+
+bool isForwarding(const Op& op) {
+  switch (op.kind) {
+    case OpKind::Identity: return true;
+    case OpKind::Dropout: return op.getInt("training") == 0;
+    case OpKind::Flatten: return op.operands[0]->type == op.result()->type;
+    default: return false;
+  }
+}
+
+// The axis k at which flattening the input gives the reshape's output, if any.
+std::optional<int64_t> flattenAxis(const Op& reshape) {
+  const auto& in = reshape.operands[0]->type.shape;
+  const auto& out = reshape.result()->type.shape;
+  if (out.size() != 2) return std::nullopt;
+  int64_t outer = 1;
+  for (size_t k = 0; k <= in.size(); ++k) {
+    if (outer == out[0]) {
+      int64_t inner = std::accumulate(in.begin() + static_cast<std::ptrdiff_t>(k), in.end(),
+                                      int64_t{1}, std::multiplies<>());
+      if (inner == out[1]) return static_cast<int64_t>(k);
+    }
+    if (k < in.size()) outer *= in[k];
+  }
+  return std::nullopt;
+}
+
+class Canonicalize : public Pass {
+ public:
+  std::string_view name() const override { return "canonicalize"; }
+  bool run(ir::Module& m) override {
+    bool changed = false;
+    for (auto& op : m.ops) {
+      if (op->kind == OpKind::Reshape) {
+        if (auto axis = flattenAxis(*op)) {
+          op->kind = OpKind::Flatten;
+          op->attrs = {{"axis", *axis}};
+          changed = true;
+        }
+      }
+      if (isForwarding(*op)) {
+        m.replaceAllUses(op->result(), op->operands[0]);
+        changed = true;
+      }
+    }
+    changed |= m.eraseDeadOps() > 0;
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> createCanonicalizePass() { return std::make_unique<Canonicalize>(); }
+
+}  // namespace lrc::passes

@@ -1,0 +1,16 @@
+# lit configuration for lrc: *.lrir pass tests and *.test tool tests.
+import os
+import lit.formats
+
+config.name = "lrc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".lrir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(os.path.dirname(config.lrc_models_dir), "test", "lit-out")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "inputs"]
+
+# The lrc tools first, then FileCheck and not from llvm-14-tools.
+config.environment["PATH"] = os.pathsep.join(
+    [config.lrc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+config.substitutions.append(("%models", config.lrc_models_dir))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "inputs")))
