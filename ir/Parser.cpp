@@ -403,6 +403,8 @@ class Parser {
 
   void parseOpOrComplain() {
     if (tok_.kind == Tok::Local || tok_.kind == Tok::Global) return parseOp();
+    // An op without results (sgd_update) starts with its name.
+    if (tok_.kind == Tok::Ident && opKindFromName(tok_.text)) return parseOp();
     if (tok_.kind == Tok::Ident && kDeclKeywords.count(tok_.text))
       fail("declarations must come before the first op", tok_.loc);
     if (atPunct('}')) fail("missing 'return' before '}'", tok_.loc);
@@ -412,12 +414,15 @@ class Parser {
   void parseOp() {
     Location at = tok_.loc;
     std::set<std::string> siblings;
-    std::vector<std::string> names{takeNewName(Tok::Local, "op result", &siblings)};
-    while (atPunct(',')) {
-      advance();
+    std::vector<std::string> names;
+    if (tok_.kind != Tok::Ident) {
       names.push_back(takeNewName(Tok::Local, "op result", &siblings));
+      while (atPunct(',')) {
+        advance();
+        names.push_back(takeNewName(Tok::Local, "op result", &siblings));
+      }
+      expectPunct('=', "after the op results");
     }
-    expectPunct('=', "after the op results");
     if (tok_.kind != Tok::Ident) unexpected("an op name");
     std::optional<OpKind> kind = opKindFromName(tok_.text);
     if (!kind) fail("unknown op '" + display(tok_.raw) + "'", tok_.loc);
@@ -455,6 +460,7 @@ class Parser {
 
   std::vector<std::pair<std::string, TensorType>> parseResultTypes(
       const std::vector<std::string>& names) {
+    if (names.empty()) return {};
     expectPunct(':', "before the result types");
     Location at = tok_.loc;
     std::vector<TensorType> types{parseType()};

@@ -89,8 +89,9 @@ void printDeclaration(const Value& v, std::ostream& os) {
 }
 
 void printOp(const Op& op, std::ostream& os) {
-  os << "  " << refList(op.results) << " = " << opName(op.kind) << '(' << refList(op.operands)
-     << ')';
+  os << "  ";
+  if (!op.results.empty()) os << refList(op.results) << " = ";
+  os << opName(op.kind) << '(' << refList(op.operands) << ')';
   if (!op.attrs.empty()) {
     auto attr = [](const auto& kv) {
       const auto& [key, value] = kv;
@@ -98,7 +99,7 @@ void printOp(const Op& op, std::ostream& os) {
     };
     os << " {" << joined(op.attrs, attr, ", ") << '}';
   }
-  os << " : " << typeList(op.results);
+  if (!op.results.empty()) os << " : " << typeList(op.results);
   if (!op.origin.empty()) os << " loc(" << quoted(op.origin) << ')';
   os << '\n';
 }

@@ -37,27 +37,22 @@ const IntList& listAttr(const Op& op, const std::string& key, size_t size, int64
 std::string dims(const std::vector<int64_t>& s) { return TensorType{DType::F32, s}.str().substr(3); }
 
 // Output type of Conv/MaxPool/AveragePool over a 4-D input with a kh x kw window.
-// AveragePool has no dilation in ONNX opsets <= 18, so it passes {1, 1}.
-TensorType windowOutput(const Op& op, int64_t channels, int64_t kh, int64_t kw, bool ceilMode,
-                        const IntList& dilation) {
-  const TensorType& x = operandType(op, 0);
+// Output type of Conv/MaxPool/AveragePool over a 4-D input of shape `x` with a kh x kw
+// window. AveragePool has no dilation in ONNX opsets <= 18, so it passes {1, 1}.
+TensorType windowOutput(const Op& op, const std::vector<int64_t>& x, int64_t channels,
+                        int64_t kh, int64_t kw, bool ceilMode, const IntList& dilation) {
   const IntList& stride = listAttr(op, "stride", 2, 1);
   const IntList& pad = listAttr(op, "pad", 4, 0);
-  int64_t oh = slidingOutputSize(x.shape[2], kh, stride[0], pad[0], pad[2], dilation[0], ceilMode);
-  int64_t ow = slidingOutputSize(x.shape[3], kw, stride[1], pad[1], pad[3], dilation[1], ceilMode);
+  int64_t oh = slidingOutputSize(x[2], kh, stride[0], pad[0], pad[2], dilation[0], ceilMode);
+  int64_t ow = slidingOutputSize(x[3], kw, stride[1], pad[1], pad[3], dilation[1], ceilMode);
   if (oh <= 0 || ow <= 0)
     fail(op, "window " + std::to_string(kh) + "x" + std::to_string(kw) +
-                 " does not fit the padded input " + x.str());
-  return {DType::F32, {x.shape[0], channels, oh, ow}};
+                 " does not fit the padded input " + TensorType{DType::F32, x}.str());
+  return {DType::F32, {x[0], channels, oh, ow}};
 }
 
-TensorType inferConv(const Op& op) {
-  requireRank(op, 0, 4, "input");
-  requireRank(op, 1, 4, "weight");
-  requireF32(op, 0);
-  requireF32(op, 1);
-  const auto& x = operandType(op, 0).shape;
-  const auto& w = operandType(op, 1).shape;
+// The convolution of an input of shape x with a weight of shape w, checked.
+TensorType convOutput(const Op& op, const std::vector<int64_t>& x, const std::vector<int64_t>& w) {
   int64_t group = op.getInt("group");
   if (group < 1 || x[1] % group != 0 || w[0] % group != 0)
     fail(op, "group " + std::to_string(group) + " must divide input channels " +
@@ -65,26 +60,37 @@ TensorType inferConv(const Op& op) {
   if (w[1] * group != x[1])
     fail(op, "weight " + dims(w) + " expects " + std::to_string(w[1] * group) +
                  " input channels, input has " + std::to_string(x[1]));
+  return windowOutput(op, x, w[0], w[2], w[3], false, listAttr(op, "dilation", 2, 1));
+}
+
+TensorType inferConv(const Op& op) {
+  requireRank(op, 0, 4, "input");
+  requireRank(op, 1, 4, "weight");
+  requireF32(op, 0);
+  requireF32(op, 1);
+  const auto& w = operandType(op, 1).shape;
   if (op.operands.size() == 3) {
     requireRank(op, 2, 1, "bias");
     if (operandType(op, 2).shape[0] != w[0])
       fail(op, "bias has " + std::to_string(operandType(op, 2).shape[0]) + " values, expected " +
                    std::to_string(w[0]));
   }
-  return windowOutput(op, w[0], w[2], w[3], false, listAttr(op, "dilation", 2, 1));
+  return convOutput(op, operandType(op, 0).shape, w);
+}
+
+TensorType poolOutput(const Op& op, const std::vector<int64_t>& x) {
+  const IntList& kernel = listAttr(op, "kernel", 2, 1);
+  bool ceilMode = op.getInt("ceil_mode") != 0;
+  bool average = op.kind == OpKind::AveragePool || op.kind == OpKind::AveragePoolGrad;
+  if (average) op.getInt("count_include_pad");
+  return windowOutput(op, x, x[1], kernel[0], kernel[1], ceilMode,
+                      average ? IntList{1, 1} : listAttr(op, "dilation", 2, 1));
 }
 
 TensorType inferPool(const Op& op) {
   requireRank(op, 0, 4, "input");
   requireF32(op, 0);
-  const IntList& kernel = listAttr(op, "kernel", 2, 1);
-  bool ceilMode = op.getInt("ceil_mode") != 0;
-  int64_t channels = operandType(op, 0).shape[1];
-  if (op.kind == OpKind::AveragePool) {
-    op.getInt("count_include_pad");
-    return windowOutput(op, channels, kernel[0], kernel[1], ceilMode, IntList{1, 1});
-  }
-  return windowOutput(op, channels, kernel[0], kernel[1], ceilMode, listAttr(op, "dilation", 2, 1));
+  return poolOutput(op, operandType(op, 0).shape);
 }
 
 TensorType inferPad(const Op& op) {
@@ -221,6 +227,102 @@ TensorType inferGlobalAvgPool(const Op& op) {
   return {DType::F32, {x[0], x[1], 1, 1}};
 }
 
+// --- training ops ----------------------------------------------------------------------
+
+// A gradient must have exactly the type of the value it is the gradient of.
+void requireSameType(const Op& op, size_t i, const TensorType& expected, const char* role) {
+  if (operandType(op, i) != expected)
+    fail(op, std::string(role) + " must be " + expected.str() + ", got " + operandType(op, i).str());
+}
+
+std::vector<int64_t> shapeAttr(const Op& op, const std::string& key, size_t rank) {
+  const IntList& s = listAttr(op, key, rank, 1);
+  return {s.begin(), s.end()};
+}
+
+TensorType inferSoftmaxXent(const Op& op) {
+  requireRank(op, 0, 2, "logits");
+  requireF32(op, 0);
+  const TensorType& labels = operandType(op, 1);
+  if (labels.dtype != DType::I64 || labels.shape != std::vector<int64_t>{operandType(op, 0).shape[0]})
+    fail(op, "labels must be i64[" + std::to_string(operandType(op, 0).shape[0]) + "], got " +
+                 labels.str());
+  return op.kind == OpKind::SoftmaxXent ? TensorType{DType::F32, {}} : operandType(op, 0);
+}
+
+TensorType inferConvGradInput(const Op& op) {
+  requireRank(op, 0, 4, "output gradient");
+  requireRank(op, 1, 4, "weight");
+  std::vector<int64_t> x = shapeAttr(op, "input_shape", 4);
+  requireSameType(op, 0, convOutput(op, x, operandType(op, 1).shape), "output gradient");
+  return {DType::F32, x};
+}
+
+TensorType inferConvGradWeight(const Op& op) {
+  requireRank(op, 0, 4, "output gradient");
+  requireRank(op, 1, 4, "input");
+  const auto& x = operandType(op, 1).shape;
+  std::vector<int64_t> kernel = shapeAttr(op, "kernel", 2);
+  int64_t group = op.getInt("group");
+  if (group < 1 || x[1] % group != 0) fail(op, "group must divide the input channels");
+  std::vector<int64_t> w = {operandType(op, 0).shape[1], x[1] / group, kernel[0], kernel[1]};
+  requireSameType(op, 0, convOutput(op, x, w), "output gradient");
+  return {DType::F32, w};
+}
+
+TensorType inferPoolGrad(const Op& op) {
+  requireRank(op, 0, 4, "output gradient");
+  std::vector<int64_t> x;
+  if (op.kind == OpKind::MaxPoolGrad) {
+    requireRank(op, 1, 4, "input");
+    x = operandType(op, 1).shape;
+  } else {
+    x = shapeAttr(op, "input_shape", 4);
+  }
+  TensorType y = op.kind == OpKind::GlobalAvgPoolGrad ? TensorType{DType::F32, {x[0], x[1], 1, 1}}
+                                                      : poolOutput(op, x);
+  requireSameType(op, 0, y, "output gradient");
+  return {DType::F32, x};
+}
+
+std::vector<TensorType> inferBatchNormGrad(const Op& op) {
+  const TensorType& x = operandType(op, 1);
+  if (x.shape.size() < 2) fail(op, "input must have rank >= 2, got " + x.str());
+  requireSameType(op, 0, x, "output gradient");
+  TensorType perChannel{DType::F32, {x.shape[1]}};
+  for (size_t i = 2; i < 5; ++i) requireSameType(op, i, perChannel, "per-channel operand");
+  op.getFloat("epsilon");
+  op.getInt("training");
+  return {x, perChannel, perChannel};
+}
+
+TensorType inferChannelSum(const Op& op) {
+  requireRank(op, 0, 4, "input");
+  return {DType::F32, {operandType(op, 0).shape[1]}};
+}
+
+// sum_to reduces a broadcast result back to the shape it was broadcast from.
+TensorType inferSumTo(const Op& op) {
+  const TensorType& x = operandType(op, 0);
+  const IntList& target = op.getInts("shape");
+  if (target.size() > x.shape.size()) fail(op, "cannot sum " + x.str() + " to a higher rank");
+  size_t off = x.shape.size() - target.size();
+  for (size_t i = 0; i < target.size(); ++i)
+    if (target[i] != 1 && target[i] != x.shape[off + i])
+      fail(op, "cannot sum " + x.str() + " to " + dims(target));
+  return {x.dtype, {target.begin(), target.end()}};
+}
+
+std::vector<TensorType> inferSgdUpdate(const Op& op) {
+  const TensorType& p = operandType(op, 0);
+  requireF32(op, 0);
+  requireSameType(op, 1, p, "gradient");
+  requireSameType(op, 2, p, "momentum buffer");
+  if (!op.operands[0]->isGlobal() || !op.operands[2]->isGlobal())
+    fail(op, "updates globals only: the parameter and its momentum buffer must be @values");
+  return {};
+}
+
 }  // namespace
 
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
@@ -260,6 +362,21 @@ std::vector<TensorType> inferResultTypes(const Op& op) {
       requireF32(op, 0);
       return {operandType(op, 0)};
     case OpKind::Identity: return {operandType(op, 0)};
+    case OpKind::SoftmaxXent:
+    case OpKind::SoftmaxXentGrad: return {inferSoftmaxXent(op)};
+    case OpKind::Conv2dGradInput: return {inferConvGradInput(op)};
+    case OpKind::Conv2dGradWeight: return {inferConvGradWeight(op)};
+    case OpKind::ChannelSum: return {inferChannelSum(op)};
+    case OpKind::ReluGrad:
+      requireSameType(op, 1, operandType(op, 0), "forward result");
+      return {operandType(op, 0)};
+    case OpKind::MaxPoolGrad:
+    case OpKind::AveragePoolGrad:
+    case OpKind::GlobalAvgPoolGrad: return {inferPoolGrad(op)};
+    case OpKind::BatchNormGrad: return inferBatchNormGrad(op);
+    case OpKind::DropoutGrad: return {inferDropout(op)};
+    case OpKind::SumTo: return {inferSumTo(op)};
+    case OpKind::SgdUpdate: return inferSgdUpdate(op);
   }
   fail(op, "no shape rule");
 }

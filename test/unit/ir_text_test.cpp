@@ -88,6 +88,31 @@ std::unique_ptr<Module> buildKitchenSink() {
                       {{"a", f32({2, 10})}, {"b", i64({2})}});
   Op* softmax = m->addOp(OpKind::Softmax, {pair->results[0]}, {{"axis", int64_t{-1}}},
                          {{"probs", f32({2, 10})}});
+  // Training ops (the text form does not care that these types are not consistent);
+  // sgd_update has no results and prints without `=` and types.
+  Value* labels = m->addInput("labels", i64({2}));
+  Op* xent = m->addOp(OpKind::SoftmaxXent, {softmax->result(), labels}, {}, {{"loss", f32({})}});
+  Op* dlogits = m->addOp(OpKind::SoftmaxXentGrad, {softmax->result(), labels}, {},
+                         {{"dlogits", f32({2, 10})}});
+  Attrs convAttrs = conv->attrs;
+  convAttrs["input_shape"] = IntList{2, 3, 8, 8};
+  Op* dx = m->addOp(OpKind::Conv2dGradInput, {conv->result(), w}, convAttrs, {{"dx", f32({2, 3, 8, 8})}});
+  convAttrs["kernel"] = IntList{3, 3};
+  Op* dw = m->addOp(OpKind::Conv2dGradWeight, {conv->result(), x}, convAttrs, {{"dw", f32({4, 3, 3, 3})}});
+  m->addOp(OpKind::ChannelSum, {conv->result()}, {}, {{"db", f32({4})}});
+  m->addOp(OpKind::ReluGrad, {relu->result(), relu->result()}, {}, {{"drelu", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::MaxPoolGrad, {maxpool->result(), pad->result()}, maxpool->attrs, {{"dmax", f32({2, 4, 9, 9})}});
+  m->addOp(OpKind::AveragePoolGrad, {avgpool->result()}, avgpool->attrs, {{"davg", f32({2, 4, 9, 9})}});
+  m->addOp(OpKind::GlobalAvgPoolGrad, {gap->result()}, {{"input_shape", IntList{2, 4, 4, 4}}},
+           {{"dgap", f32({2, 4, 4, 4})}});
+  m->addOp(OpKind::BatchNormGrad, {bn->result(), conv->result(), scale, mean, var},
+           {{"epsilon", 1e-5}, {"training", int64_t{1}}},
+           {{"dbn", f32({2, 4, 8, 8})}, {"dscale", f32({4})}, {"dshift", f32({4})}});
+  m->addOp(OpKind::DropoutGrad, {dlogits->result()}, drop->attrs, {{"ddrop", f32({2, 10})}});
+  m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
+  m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
+  (void)xent;
+  (void)dx;
   // Every attribute value form, including floats that are easy to print wrongly.
   m->addOp(OpKind::Identity, {}, 
            {{"big", 3.4028234663852886e+38},
