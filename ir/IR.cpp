@@ -19,6 +19,8 @@ int64_t TensorType::numElements() const {
   return n;
 }
 
+int64_t TensorType::bytes() const { return numElements() * (dtype == DType::F32 ? 4 : 8); }
+
 std::string TensorType::str() const {
   std::string s(dtypeName(dtype));
   s += '[';

@@ -40,6 +40,7 @@ struct TensorType {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;  // static; empty = scalar
   int64_t numElements() const;
+  int64_t bytes() const;  // numElements times the element size
   std::string str() const;  // f32[8,16,32,32]
   bool operator==(const TensorType&) const = default;
 };
@@ -82,6 +83,8 @@ class Value {
   // from text without data.
   std::vector<float> floats;
   std::vector<int64_t> ints;
+  // Byte offset in the training arena, assigned by the plan-memory pass; -1 = unplanned.
+  int64_t offset = -1;
   bool hasData() const { return !floats.empty() || !ints.empty(); }
   bool isGlobal() const { return kind != ValueKind::Input && kind != ValueKind::Result; }
 };
@@ -94,6 +97,9 @@ class Op {
   Attrs attrs;
   std::string origin;  // the ONNX node name it came from, for error messages
   Location loc;
+  // Scratch memory the op's kernel needs while it runs (im2col), placed by plan-memory.
+  int64_t scratchOffset = -1;
+  int64_t scratchBytes = 0;
 
   Value* result() const { return results.at(0); }
   bool has(const std::string& key) const { return attrs.count(key) != 0; }

@@ -357,14 +357,16 @@ class Parser {
     std::string name = takeNewName(sigil, keyword, nullptr);
     expectPunct(':', "after value name");
     TensorType type = parseType();
+    int64_t offset = parseOptionalMem();
     if (keyword == "input") {
-      module_->addInput(name, type);
+      module_->addInput(name, type)->offset = offset;
       return;
     }
     ValueKind kind = keyword == "param"   ? ValueKind::Param
                      : keyword == "state" ? ValueKind::State
                                           : ValueKind::Const;
     Value* v = module_->addGlobal(kind, name, type);
+    v->offset = offset;
     if (atPunct('=')) {
       if (kind != ValueKind::Const) fail("only const declarations carry data", tok_.loc);
       advance();
@@ -429,7 +431,17 @@ class Parser {
     advance();
     std::vector<Value*> operands = parseOperands();
     Attrs attrs = atPunct('{') ? parseAttrs() : Attrs{};
-    std::vector<std::pair<std::string, TensorType>> results = parseResultTypes(names);
+    std::vector<int64_t> offsets;
+    std::vector<std::pair<std::string, TensorType>> results = parseResultTypes(names, offsets);
+    int64_t scratchOffset = -1, scratchBytes = 0;
+    if (atKeyword("scratch")) {
+      advance();
+      expectPunct('(', "after 'scratch'");
+      scratchOffset = takeNonNegative("scratch offset");
+      expectPunct(',', "between scratch offset and size");
+      scratchBytes = takeNonNegative("scratch size");
+      expectPunct(')', "after the scratch size");
+    }
     std::string origin;
     if (atKeyword("loc")) {
       advance();
@@ -442,6 +454,26 @@ class Parser {
     Op* op = module_->addOp(*kind, std::move(operands), std::move(attrs), std::move(results));
     op->origin = std::move(origin);
     op->loc = at;
+    op->scratchOffset = scratchOffset;
+    op->scratchBytes = scratchBytes;
+    for (size_t i = 0; i < offsets.size(); ++i) op->results[i]->offset = offsets[i];
+  }
+
+  // `mem(OFFSET)` after a type: the value's place in the arena.
+  int64_t parseOptionalMem() {
+    if (!atKeyword("mem")) return -1;
+    advance();
+    expectPunct('(', "after 'mem'");
+    int64_t offset = takeNonNegative("arena offset");
+    expectPunct(')', "after the arena offset");
+    return offset;
+  }
+
+  int64_t takeNonNegative(const std::string& what) {
+    Location at = tok_.loc;
+    int64_t v = takeInt();
+    if (v < 0) fail(what + " must not be negative", at);
+    return v;
   }
 
   std::vector<Value*> parseOperands() {
@@ -459,14 +491,16 @@ class Parser {
   }
 
   std::vector<std::pair<std::string, TensorType>> parseResultTypes(
-      const std::vector<std::string>& names) {
+      const std::vector<std::string>& names, std::vector<int64_t>& offsets) {
     if (names.empty()) return {};
     expectPunct(':', "before the result types");
     Location at = tok_.loc;
     std::vector<TensorType> types{parseType()};
+    offsets.push_back(parseOptionalMem());
     while (atPunct(',')) {
       advance();
       types.push_back(parseType());
+      offsets.push_back(parseOptionalMem());
     }
     if (types.size() != names.size())
       fail("op has " + std::to_string(names.size()) + " results but " +

@@ -65,8 +65,15 @@ std::string joined(const Range& items, Format format, std::string_view sep) {
 
 std::string formatInt(int64_t v) { return std::to_string(v); }
 
+// A type with its arena placement, once plan-memory has assigned one.
+std::string placedType(const Value& v) {
+  std::string t = v.type.str();
+  if (v.offset >= 0) t += " mem(" + std::to_string(v.offset) + ")";
+  return t;
+}
+
 std::string typeList(const std::vector<Value*>& values) {
-  return joined(values, [](const Value* v) { return v->type.str(); }, ", ");
+  return joined(values, [](const Value* v) { return placedType(*v); }, ", ");
 }
 
 std::string refList(const std::vector<Value*>& values) {
@@ -84,7 +91,7 @@ std::string constData(const Value& v) {
 }
 
 void printDeclaration(const Value& v, std::ostream& os) {
-  os << "  " << valueKindKeyword(v.kind) << ' ' << printValueRef(v) << " : " << v.type.str()
+  os << "  " << valueKindKeyword(v.kind) << ' ' << printValueRef(v) << " : " << placedType(v)
      << constData(v) << '\n';
 }
 
@@ -100,6 +107,8 @@ void printOp(const Op& op, std::ostream& os) {
     os << " {" << joined(op.attrs, attr, ", ") << '}';
   }
   if (!op.results.empty()) os << " : " << typeList(op.results);
+  if (op.scratchOffset >= 0)
+    os << " scratch(" << op.scratchOffset << ',' << op.scratchBytes << ')';
   if (!op.origin.empty()) os << " loc(" << quoted(op.origin) << ')';
   os << '\n';
 }

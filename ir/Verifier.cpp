@@ -1,7 +1,9 @@
 #include "ir/Verifier.h"
 
+#include <algorithm>
 #include <set>
 
+#include "ir/Liveness.h"
 #include "ir/ShapeInference.h"
 
 namespace lrc::ir {
@@ -22,6 +24,31 @@ void verifyGlobal(const Value& g) {
   if ((f32 && !g.ints.empty()) || (!f32 && !g.floats.empty()) ||
       count != static_cast<size_t>(g.type.numElements()))
     throw Error("@" + g.name + ": data does not match its type " + g.type.str());
+}
+
+// Once plan-memory has run, every buffer has an aligned place and no two buffers that are
+// live at the same time share a byte.
+void verifyMemory(const Module& m) {
+  std::vector<LiveBuffer> buffers = liveBuffers(m);
+  auto at = [](const LiveBuffer& b) {
+    const Op* op = b.value ? b.value->def : b.scratchOf;
+    return op ? op->loc : Location{};
+  };
+  bool planned = std::any_of(buffers.begin(), buffers.end(), [](auto& b) { return b.offset >= 0; });
+  if (!planned) return;
+  for (const LiveBuffer& b : buffers) {
+    if (b.offset < 0) throw Error(b.describe() + " has no place in the arena while others do", at(b));
+    if (b.offset % kArenaAlignment != 0)
+      throw Error(b.describe() + " at offset " + std::to_string(b.offset) + " is not " +
+                      std::to_string(kArenaAlignment) + "-byte aligned",
+                  at(b));
+  }
+  for (size_t i = 0; i < buffers.size(); ++i)
+    for (size_t j = i + 1; j < buffers.size(); ++j)
+      if (conflicts(buffers[i], buffers[j]))
+        throw Error(buffers[i].describe() + " and " + buffers[j].describe() +
+                        " are live at the same time and overlap in the arena",
+                    at(buffers[j]));
 }
 
 }  // namespace
@@ -67,6 +94,7 @@ void verifyModule(const Module& m, bool checkTypes) {
   if (m.outputs.empty()) throw Error("module @" + m.name + " has no outputs");
   for (const Value* out : m.outputs)
     if (!defined.count(out)) throw Error("output %" + out->name + " is not defined");
+  verifyMemory(m);
 }
 
 }  // namespace lrc::ir

@@ -132,6 +132,13 @@ std::unique_ptr<Module> buildKitchenSink() {
             {"my key", int64_t{7}},
             {"9lives", int64_t{9}}},
            {{"consts", f32({})}});
+  // Arena placements (mem on declarations and on some results of a multi-result op, scratch).
+  x->offset = 0;
+  w->offset = 4096;
+  conv->result()->offset = 8192;
+  conv->scratchOffset = 16384;
+  conv->scratchBytes = 1024;
+  pair->results[1]->offset = 64;
   m->outputs = {softmax->result(), pair->results[1]};
   return m;
 }
@@ -234,6 +241,12 @@ TEST(IrText, ParsedValuesAreExact) {
   EXPECT_FALSE(m->lookup("bn.running_var")->hasData());  // state data is not printed
   EXPECT_FALSE(m->lookup("nodata")->hasData());
   EXPECT_NE(m->lookup("fc/weight \"q\" \\x\nline"), nullptr);
+  EXPECT_EQ(m->lookup("x")->offset, 0);
+  EXPECT_EQ(m->lookup("conv1.weight")->offset, 4096);
+  EXPECT_EQ(m->ops[0]->result()->offset, 8192);
+  EXPECT_EQ(m->ops[0]->scratchOffset, 16384);
+  EXPECT_EQ(m->ops[0]->scratchBytes, 1024);
+  EXPECT_EQ(m->lookup("relu")->offset, -1);  // unplanned values print no mem(...)
 }
 
 // The format itself, pinned: a change here is a change to every lit test.
@@ -369,6 +382,12 @@ TEST(IrTextErrors, UnexpectedToken) {
               4, 16);
   expectError(withOp("  %y = relu(%x) {k 1} : f32[1,4]"),
               "expected '=' after the attribute name, found '1'", 4, 20);
+}
+
+TEST(IrTextErrors, NegativeArenaPlacement) {
+  expectError(withOp("  %y = relu(%x) : f32[1,4] mem(-8)"), "arena offset must not be negative", 4, 32);
+  expectError(withOp("  %y = relu(%x) : f32[1,4] scratch(0,-1)"), "scratch size must not be negative",
+              4, 38);
 }
 
 TEST(IrTextErrors, UnexpectedCharacter) {

@@ -1,0 +1,115 @@
+// Places every buffer of the step (inputs, parameters, state, op results, kernel scratch)
+// at a fixed offset in one arena, so that the arena size is known before anything runs and
+// is exactly the peak. The schedule is the module's op order.
+//
+// Inputs and globals live for the whole step and are laid out first, in declaration order.
+// The rest are packed greedily, largest first, each at the lowest aligned offset that no
+// buffer live at the same time occupies (ir/Liveness.h defines "live"). The verifier
+// re-checks the packing after the pass.
+#include <algorithm>
+
+#include "ir/Liveness.h"
+#include "passes/Pass.h"
+
+namespace lrc::passes {
+
+namespace {
+
+using ir::LiveBuffer;
+using ir::Op;
+using ir::OpKind;
+
+int64_t alignUp(int64_t n) {
+  return (n + ir::kArenaAlignment - 1) / ir::kArenaAlignment * ir::kArenaAlignment;
+}
+
+// Bytes of the im2col matrix the CPU conv kernels use for one image and one group:
+// (C / group) * kh * kw * OH * OW floats, none for a 1x1 stride-1 unpadded convolution
+// (runtime/cpu/Conv.h, conv2d_workspace_floats; the plan loader checks they agree).
+int64_t convScratchBytes(const Op& op, int64_t inChannels, const std::vector<int64_t>& outShape,
+                         int64_t kh, int64_t kw) {
+  const ir::IntList& stride = op.getInts("stride");
+  const ir::IntList& pad = op.getInts("pad");
+  bool direct = kh == 1 && kw == 1 && stride == ir::IntList{1, 1} &&
+                std::all_of(pad.begin(), pad.end(), [](int64_t p) { return p == 0; });
+  if (direct) return 0;
+  return 4 * inChannels / op.getInt("group") * kh * kw * outShape[2] * outShape[3];
+}
+
+int64_t scratchBytes(const Op& op) {
+  switch (op.kind) {
+    case OpKind::Conv2d: {
+      const auto& w = op.operands[1]->type.shape;
+      return convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]);
+    }
+    case OpKind::Conv2dGradInput: {
+      const auto& w = op.operands[1]->type.shape;
+      return convScratchBytes(op, op.getInts("input_shape")[1], op.operands[0]->type.shape, w[2], w[3]);
+    }
+    case OpKind::Conv2dGradWeight: {
+      const ir::IntList& k = op.getInts("kernel");
+      return convScratchBytes(op, op.operands[1]->type.shape[1], op.operands[0]->type.shape, k[0], k[1]);
+    }
+    default: return 0;
+  }
+}
+
+// The lowest aligned offset >= base where `b` fits beside the already placed buffers that
+// are live at the same time.
+int64_t lowestFit(const LiveBuffer& b, const std::vector<LiveBuffer>& placed, int64_t base) {
+  std::vector<const LiveBuffer*> overlapping;
+  for (const LiveBuffer& p : placed)
+    if (p.first <= b.last && b.first <= p.last) overlapping.push_back(&p);
+  std::sort(overlapping.begin(), overlapping.end(),
+            [](const LiveBuffer* x, const LiveBuffer* y) { return x->offset < y->offset; });
+  int64_t candidate = base;
+  for (const LiveBuffer* p : overlapping) {
+    if (candidate + b.bytes <= p->offset) break;
+    candidate = std::max(candidate, alignUp(p->offset + p->bytes));
+  }
+  return candidate;
+}
+
+class PlanMemory : public Pass {
+ public:
+  std::string_view name() const override { return "plan-memory"; }
+  bool run(ir::Module& m) override {
+    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op);
+    std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
+
+    int64_t base = 0;
+    std::vector<LiveBuffer*> temporaries;
+    for (LiveBuffer& b : buffers) {
+      if (b.value && (b.value->isGlobal() || b.value->kind == ir::ValueKind::Input)) {
+        b.offset = base;
+        base = alignUp(base + b.bytes);
+      } else if (b.bytes > 0) {
+        temporaries.push_back(&b);
+      }
+    }
+    std::stable_sort(temporaries.begin(), temporaries.end(), [](const LiveBuffer* x, const LiveBuffer* y) {
+      return x->bytes != y->bytes ? x->bytes > y->bytes : x->first < y->first;
+    });
+    std::vector<LiveBuffer> placed;
+    for (LiveBuffer* b : temporaries) {
+      b->offset = lowestFit(*b, placed, base);
+      placed.push_back(*b);
+    }
+
+    bool changed = false;
+    for (const LiveBuffer& b : buffers) {
+      int64_t& slot = b.value ? b.value->offset : b.scratchOf->scratchOffset;
+      changed |= slot != b.offset;
+      slot = b.offset;
+    }
+    for (auto& op : m.ops)
+      if (op->scratchBytes == 0) op->scratchOffset = -1;
+    return changed;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> createPlanMemoryPass() { return std::make_unique<PlanMemory>(); }
+
+}  // namespace lrc::passes
