@@ -97,6 +97,36 @@ std::string Op::describe() const {
   return s;
 }
 
+std::unique_ptr<Module> Module::clone() const {
+  auto copy = std::make_unique<Module>();
+  copy->name = name;
+  std::map<const Value*, Value*> map;
+  auto copyData = [](const Value& from, Value& to) {
+    to.floats = from.floats;
+    to.ints = from.ints;
+    to.offset = from.offset;
+  };
+  for (const Value* in : inputs) copyData(*in, *(map[in] = copy->addInput(in->name, in->type)));
+  for (const Value* g : globals) copyData(*g, *(map[g] = copy->addGlobal(g->kind, g->name, g->type)));
+  for (const auto& op : ops) {
+    std::vector<Value*> operands;
+    for (const Value* v : op->operands) operands.push_back(map.at(v));
+    std::vector<std::pair<std::string, TensorType>> results;
+    for (const Value* r : op->results) results.emplace_back(r->name, r->type);
+    Op* c = copy->addOp(op->kind, std::move(operands), op->attrs, std::move(results));
+    c->origin = op->origin;
+    c->loc = op->loc;
+    c->scratchOffset = op->scratchOffset;
+    c->scratchBytes = op->scratchBytes;
+    for (size_t i = 0; i < op->results.size(); ++i) {
+      map[op->results[i]] = c->results[i];
+      c->results[i]->offset = op->results[i]->offset;
+    }
+  }
+  for (const Value* out : outputs) copy->outputs.push_back(map.at(out));
+  return copy;
+}
+
 Value* Module::newValue(ValueKind kind, std::string name, TensorType t) {
   if (name.empty()) name = uniqueName("v");
   if (byName_.count(name)) throw Error("value name '" + name + "' is defined twice");

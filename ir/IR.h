@@ -125,6 +125,9 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
+  // A deep copy: values (with data and placements), ops, outputs.
+  std::unique_ptr<Module> clone() const;
+
   Value* addInput(std::string name, TensorType t);
   Value* addGlobal(ValueKind kind, std::string name, TensorType t);
   // Appends an op; result types are taken as given (use inferTypes to compute them).

@@ -7,8 +7,9 @@
 
 namespace lrc::ir {
 
-// With checkTypes false only structure is checked (SSA, counts, ownership): lrc-opt uses
-// that on its input so that infer-shapes can be tested on text with stale types.
+// With checkTypes false only structure is checked (SSA, counts, ownership), not types or
+// the memory plan: lrc-opt uses that on its input, so that infer-shapes can be tested on
+// text with stale types and plan-memory on partly placed text.
 void verifyModule(const Module& m, bool checkTypes = true);
 
 }  // namespace lrc::ir

@@ -2,8 +2,9 @@
 // at a fixed offset in one arena, so that the arena size is known before anything runs and
 // is exactly the peak. The schedule is the module's op order.
 //
-// Inputs and globals live for the whole step and are laid out first, in declaration order.
-// The rest are packed greedily, largest first, each at the lowest aligned offset that no
+// Inputs and globals live for the whole step and are laid out first, in declaration order;
+// those that already have a place keep it (a second program over the same weights, like
+// the evaluation step, declares the training step's globals with their places). The rest are packed greedily, largest first, each at the lowest aligned offset that no
 // buffer live at the same time occupies (ir/Liveness.h defines "live"). The verifier
 // re-checks the packing after the pass.
 #include <algorithm>
@@ -77,13 +78,18 @@ class PlanMemory : public Pass {
     for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op);
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
+    auto permanent = [](const LiveBuffer& b) {
+      return b.value && (b.value->isGlobal() || b.value->kind == ir::ValueKind::Input);
+    };
     int64_t base = 0;
+    for (const LiveBuffer& b : buffers)
+      if (permanent(b) && b.offset >= 0) base = std::max(base, alignUp(b.offset + b.bytes));
     std::vector<LiveBuffer*> temporaries;
     for (LiveBuffer& b : buffers) {
-      if (b.value && (b.value->isGlobal() || b.value->kind == ir::ValueKind::Input)) {
+      if (permanent(b) && b.offset < 0) {
         b.offset = base;
         base = alignUp(base + b.bytes);
-      } else if (b.bytes > 0) {
+      } else if (!permanent(b)) {
         temporaries.push_back(&b);
       }
     }

@@ -159,3 +159,27 @@ TEST(ShapeInference, GroupedConvAndGemmBias) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Module, CloneIsDeepAndIndependent) {
+  ConvRelu g;
+  g.w->floats.assign(4 * 3 * 3 * 3, 0.5f);
+  g.conv->result()->offset = 128;
+  g.conv->scratchBytes = 64;
+  g.conv->origin = "/conv";
+  std::unique_ptr<Module> c = g.m.clone();
+  ASSERT_EQ(c->ops.size(), 2u);
+  EXPECT_NE(c->ops[0].get(), g.conv);
+  EXPECT_EQ(c->ops[0]->operands[1], c->lookup("w"));
+  EXPECT_EQ(c->lookup("w")->floats, g.w->floats);
+  EXPECT_EQ(c->ops[0]->result()->offset, 128);
+  EXPECT_EQ(c->ops[0]->scratchBytes, 64);
+  EXPECT_EQ(c->ops[0]->origin, "/conv");
+  EXPECT_EQ(c->outputs[0], c->ops[1]->result());
+  c->ops[0]->attrs["group"] = int64_t{3};
+  EXPECT_EQ(g.conv->getInt("group"), 1);
+  EXPECT_EQ(verifyError(*c), "conv2d '/conv': group 3 must divide input channels 3 and output channels 4");
+}
+
+}  // namespace
