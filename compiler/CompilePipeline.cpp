@@ -6,6 +6,7 @@
 namespace lrc::compiler {
 
 namespace {
+
 void runPasses(ir::Module& m, std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) {
     std::unique_ptr<passes::Pass> pass = passes::createPass(name);
@@ -14,6 +15,21 @@ void runPasses(ir::Module& m, std::initializer_list<std::string_view> names) {
     ir::verifyModule(m);
   }
 }
+
+// Declares every input and global of `train` in `eval` at the same place, so the evaluation
+// step reads the trained weights where the training step left them and its own buffers
+// stay clear of everything that persists between steps (momentum included).
+void shareTrainingPlaces(const ir::Module& train, ir::Module& eval) {
+  for (const ir::Value* v : train.inputs) {
+    ir::Value* e = eval.lookup(v->name);
+    (e ? e : eval.addInput(v->name, v->type))->offset = v->offset;
+  }
+  for (const ir::Value* v : train.globals) {
+    ir::Value* e = eval.lookup(v->name);
+    (e ? e : eval.addGlobal(v->kind, v->name, v->type))->offset = v->offset;
+  }
+}
+
 }  // namespace
 
 void runImportPipeline(ir::Module& m) {
@@ -21,6 +37,22 @@ void runImportPipeline(ir::Module& m) {
                    "canonicalize",  // Identity, inference Dropout, Reshape-as-Flatten
                    "infer-shapes",
                });
+}
+
+TrainingPrograms runTrainingPipeline(const ir::Module& forward) {
+  TrainingPrograms p{forward.clone(), forward.clone()};
+  runPasses(*p.train, {
+                          "append-loss",  // softmax cross-entropy over the logits
+                          "autodiff",     // backward graph and SGD updates
+                          "plan-memory",  // every buffer at its place in the arena
+                      });
+  runPasses(*p.eval, {
+                         "to-inference",  // BatchNorm on running statistics, no Dropout
+                         "canonicalize",
+                     });
+  shareTrainingPlaces(*p.train, *p.eval);
+  runPasses(*p.eval, {"plan-memory"});
+  return p;
 }
 
 }  // namespace lrc::compiler

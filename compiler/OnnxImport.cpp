@@ -1,0 +1,908 @@
+#include "compiler/OnnxImport.h"
+
+#include <fcntl.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "ir/ShapeInference.h"
+#include "ir/Verifier.h"
+
+namespace lrc::compiler {
+namespace {
+
+namespace fs = std::filesystem;
+using ir::Error;
+using ir::IntList;
+using onnx::TensorProto;
+
+// ONNX stores raw tensor bytes little-endian; they are copied as they are.
+static_assert(std::endian::native == std::endian::little,
+              "the ONNX reader assumes a little-endian host");
+
+constexpr int64_t kMinOpset = 9;
+constexpr int64_t kMaxOpset = 18;
+
+std::string join(const IntList& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// ONNX's float attributes and scalars are f32, the IR's are doubles. The shortest decimal
+// that reads back as the same float gives 1e-05 and 0.9, not 9.999999747378752e-06.
+double widen(float f) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f);
+  return ec == std::errc() ? std::strtod(std::string(buf, end).c_str(), nullptr) : f;
+}
+
+// Messages from ONNX span lines; ours must not.
+std::string oneLine(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+// Bytes [offset, offset + length) of a file (to its end without a length). `what` names
+// the file in errors.
+std::string readFileRange(const fs::path& file, uint64_t offset, std::optional<uint64_t> length,
+                          const std::string& what) {
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!f) throw Error("cannot open " + what + " (" + std::strerror(errno) + ")");
+  std::error_code ec;
+  const uint64_t size = fs::file_size(file, ec);
+  if (ec) throw Error("cannot read " + what + " (" + ec.message() + ")");
+  if (offset > size || (length && *length > size - offset))
+    throw Error(what + " has " + std::to_string(size) + " bytes; " +
+                std::to_string(offset + length.value_or(0)) + " are needed");
+  const uint64_t n = length.value_or(size - offset);
+  std::string bytes(n, '\0');
+  if (fseeko(f.get(), static_cast<off_t>(offset), SEEK_SET) != 0 ||
+      std::fread(bytes.data(), 1, n, f.get()) != n)
+    throw Error("cannot read " + what + " (" + std::strerror(errno) + ")");
+  return bytes;
+}
+
+// Parsed straight from the file: a VGG-16 export is half a gigabyte, and a copy of its
+// bytes next to the parsed model would be one more.
+onnx::ModelProto readModel(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && fs::file_size(path, ec) > static_cast<uintmax_t>(INT_MAX))
+    throw Error(
+        "the file is over 2 GiB, which protobuf cannot parse; save the weights as "
+        "external data");
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(std::string("cannot open the file (") + std::strerror(errno) + ")");
+  google::protobuf::io::FileInputStream stream(fd);
+  stream.SetCloseOnDelete(true);
+  onnx::ModelProto model;
+  const bool parsed = model.ParseFromZeroCopyStream(&stream);
+  if (stream.GetErrno() != 0)
+    throw Error(std::string("cannot read the file (") + std::strerror(stream.GetErrno()) + ")");
+  if (!parsed || !model.has_graph())
+    throw Error("not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
+  return model;
+}
+
+bool isDefaultDomain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+int64_t defaultOpset(const onnx::ModelProto& model) {
+  for (const auto& import : model.opset_import()) {
+    if (!isDefaultDomain(import.domain())) continue;
+    const int64_t v = import.version();
+    if (v < kMinOpset || v > kMaxOpset)
+      throw Error("opset " + std::to_string(v) +
+                  " of the default ONNX domain is not supported "
+                  "(lrc reads opsets " +
+                  std::to_string(kMinOpset) + " to " + std::to_string(kMaxOpset) + ")");
+    return v;
+  }
+  throw Error("the model imports no opset of the default ONNX domain");
+}
+
+uint64_t parseExternalNumber(const std::string& text, const std::string& what) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size())
+    throw Error(what + " is not a byte count: '" + text + "'");
+  return v;
+}
+
+// Reads an initializer's external data into raw_data, so that the checker (which would
+// look for the file relative to the working directory) and the decoder see one form.
+void inlineExternalData(TensorProto& t, const fs::path& modelDir) {
+  const std::string what = "initializer '" + t.name() + "'";
+  std::string location;
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+  for (const auto& kv : t.external_data()) {
+    if (kv.key() == "location") location = kv.value();
+    if (kv.key() == "offset") offset = parseExternalNumber(kv.value(), what + ": offset");
+    if (kv.key() == "length") length = parseExternalNumber(kv.value(), what + ": length");
+    // "checksum" and other keys do not change where the bytes are.
+  }
+  if (location.empty()) throw Error(what + ": external data without a location");
+  const fs::path rel(location);
+  const bool escapes =
+      std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; });
+  if (rel.is_absolute() || escapes)
+    throw Error(what + ": external data location '" + location +
+                "' must be a relative path inside the model's folder");
+  const fs::path file = modelDir / rel;
+  t.set_raw_data(
+      readFileRange(file, offset, length, "external data file '" + file.string() + "' of " + what));
+  t.clear_external_data();
+  t.set_data_location(TensorProto::DEFAULT);
+}
+
+void inlineExternalData(onnx::GraphProto& graph, const fs::path& modelDir) {
+  for (TensorProto& t : *graph.mutable_initializer())
+    if (t.data_location() == TensorProto::EXTERNAL) inlineExternalData(t, modelDir);
+}
+
+void runChecker(const onnx::ModelProto& model) {
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    throw Error("ONNX checker: " + oneLine(e.what()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tensors
+
+// Data of an initializer or a Constant node. Floating-point data is kept as f32, integer
+// and boolean data as i64.
+struct ConstTensor {
+  int32_t elemType = TensorProto::UNDEFINED;
+  std::vector<int64_t> shape;
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+  bool isFloat() const { return elemType == TensorProto::FLOAT || elemType == TensorProto::DOUBLE; }
+  size_t size() const { return isFloat() ? floats.size() : ints.size(); }
+};
+
+std::string elemTypeName(int32_t t) {
+  return TensorProto::DataType_IsValid(t)
+             ? TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t))
+             : std::to_string(t);
+}
+
+template <typename T, typename Out>
+void appendRaw(const std::string& raw, std::vector<Out>& out) {
+  const size_t n = raw.size() / sizeof(T);
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
+    out.push_back(static_cast<Out>(v));
+  }
+}
+
+template <typename Field, typename Out>
+void appendTyped(const Field& field, std::vector<Out>& out) {
+  out.reserve(static_cast<size_t>(field.size()));
+  for (auto v : field) out.push_back(static_cast<Out>(v));
+}
+
+// Element types the reader understands. Operands must be float or int64 (see addGlobal);
+// int32, bool and double appear as shapes and scalars (torch exports Dropout's
+// training_mode as a bool Constant).
+ConstTensor decodeTensor(const TensorProto& t, const std::string& what) {
+  if (t.data_location() == TensorProto::EXTERNAL)
+    throw Error(what +
+                " keeps its data in an external file, which lrc reads only for initializers");
+  ConstTensor c;
+  c.elemType = t.data_type();
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0) throw Error(what + " has a negative dimension");
+    c.shape.push_back(d);
+    n *= d;
+  }
+  const bool raw = t.has_raw_data();
+  size_t elemSize = 0;
+  switch (t.data_type()) {
+    case TensorProto::FLOAT:
+      elemSize = 4;
+      raw ? appendRaw<float>(t.raw_data(), c.floats) : appendTyped(t.float_data(), c.floats);
+      break;
+    case TensorProto::DOUBLE:
+      elemSize = 8;
+      raw ? appendRaw<double>(t.raw_data(), c.floats) : appendTyped(t.double_data(), c.floats);
+      break;
+    case TensorProto::INT64:
+      elemSize = 8;
+      raw ? appendRaw<int64_t>(t.raw_data(), c.ints) : appendTyped(t.int64_data(), c.ints);
+      break;
+    case TensorProto::INT32:
+      elemSize = 4;
+      raw ? appendRaw<int32_t>(t.raw_data(), c.ints) : appendTyped(t.int32_data(), c.ints);
+      break;
+    case TensorProto::BOOL:
+      elemSize = 1;
+      raw ? appendRaw<uint8_t>(t.raw_data(), c.ints) : appendTyped(t.int32_data(), c.ints);
+      break;
+    default:
+      throw Error(
+          what + " has element type " + elemTypeName(t.data_type()) +
+          "; lrc reads float and int64 tensors (and int32, bool or double shapes and scalars)");
+  }
+  if (raw && t.raw_data().size() != static_cast<size_t>(n) * elemSize)
+    throw Error(what + " has " + std::to_string(t.raw_data().size()) +
+                " bytes of data; its shape " + join(c.shape) + " needs " +
+                std::to_string(n * static_cast<int64_t>(elemSize)));
+  if (c.size() != static_cast<size_t>(n))
+    throw Error(what + " holds " + std::to_string(c.size()) + " values; its shape " +
+                join(c.shape) + " needs " + std::to_string(n));
+  return c;
+}
+
+// The value of a Constant node, in any of the attribute forms opsets 9-18 allow.
+ConstTensor constantNodeValue(const onnx::NodeProto& node) {
+  for (const auto& a : node.attribute()) {
+    ConstTensor c;
+    if (a.name() == "value") return decodeTensor(a.t(), "the value tensor");
+    if (a.name() == "value_float" || a.name() == "value_int") {  // scalars
+      c.elemType = a.name() == "value_float" ? TensorProto::FLOAT : TensorProto::INT64;
+      c.floats = a.name() == "value_float" ? std::vector<float>{a.f()} : std::vector<float>{};
+      c.ints = a.name() == "value_int" ? std::vector<int64_t>{a.i()} : std::vector<int64_t>{};
+      return c;
+    }
+    if (a.name() == "value_floats" || a.name() == "value_ints") {  // 1-D
+      c.elemType = a.name() == "value_floats" ? TensorProto::FLOAT : TensorProto::INT64;
+      c.floats.assign(a.floats().begin(), a.floats().end());
+      c.ints.assign(a.ints().begin(), a.ints().end());
+      c.shape = {static_cast<int64_t>(c.size())};
+      return c;
+    }
+  }
+  throw Error(
+      "only the value, value_float(s) and value_int(s) forms are supported "
+      "(not sparse tensors or strings)");
+}
+
+// ---------------------------------------------------------------------------------------
+// Attributes. The checker has matched every attribute's type to the op schema, so the
+// accessors below read the field of that type.
+
+const onnx::AttributeProto* findAttr(const onnx::NodeProto& n, std::string_view name) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+int64_t intAttr(const onnx::NodeProto& n, std::string_view name, int64_t fallback) {
+  const auto* a = findAttr(n, name);
+  return a ? a->i() : fallback;
+}
+
+double floatAttr(const onnx::NodeProto& n, std::string_view name, double fallback) {
+  const auto* a = findAttr(n, name);
+  return a ? widen(a->f()) : fallback;
+}
+
+IntList intsAttr(const onnx::NodeProto& n, std::string_view name, IntList fallback) {
+  const auto* a = findAttr(n, name);
+  return a ? IntList(a->ints().begin(), a->ints().end()) : fallback;
+}
+
+std::string stringAttr(const onnx::NodeProto& n, std::string_view name, std::string fallback) {
+  const auto* a = findAttr(n, name);
+  return a ? a->s() : fallback;
+}
+
+void requireLength(const IntList& v, size_t n, const std::string& what) {
+  if (v.size() != n)
+    throw Error(what + " " + join(v) + " has " + std::to_string(v.size()) + " values; expected " +
+                std::to_string(n));
+}
+
+void requirePositive(const IntList& v, const std::string& what) {
+  if (std::any_of(v.begin(), v.end(), [](int64_t x) { return x < 1; }))
+    throw Error(what + " " + join(v) + " must be positive");
+}
+
+// Flatten's axis may also equal the rank (everything into the first dimension).
+int64_t normalizeAxis(int64_t axis, int64_t rank, const std::string& what, bool upToRank = false) {
+  if (axis < -rank || axis > rank || (axis == rank && !upToRank))
+    throw Error(what + " " + std::to_string(axis) + " is out of range for rank " +
+                std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+std::string nodeOrigin(const onnx::NodeProto& n, size_t index) {
+  return n.name().empty() ? n.op_type() + "#" + std::to_string(index) : n.name();
+}
+
+std::string nodeContext(const onnx::NodeProto& n, const std::string& origin, int64_t opset) {
+  const std::string type =
+      isDefaultDomain(n.domain()) ? n.op_type() : n.domain() + "." + n.op_type();
+  return "node '" + origin + "' (" + type + ", opset " + std::to_string(opset) + ")";
+}
+
+// ---------------------------------------------------------------------------------------
+// Sliding windows (Conv, MaxPool, AveragePool), all 2-D.
+
+struct Window {
+  IntList stride, dilation, pads;  // pads: [top, left, bottom, right]
+};
+
+// ONNX's SAME rule: output = ceil(input / stride); the padding that needs is split in two,
+// the odd row or column going to the end (SAME_UPPER) or to the beginning (SAME_LOWER).
+IntList samePads(const std::vector<int64_t>& hw, const IntList& kernel, const Window& w,
+                 bool upper) {
+  IntList pads(4);
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t out = (hw[i] + w.stride[i] - 1) / w.stride[i];
+    const int64_t span = (kernel[i] - 1) * w.dilation[i] + 1;
+    const int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span - hw[i]);
+    const int64_t small = total / 2, big = total - small;
+    pads[i] = upper ? small : big;
+    pads[i + 2] = upper ? big : small;
+  }
+  return pads;
+}
+
+Window windowAttrs(const onnx::NodeProto& n, const std::vector<int64_t>& inputShape,
+                   const IntList& kernel, bool hasDilations) {
+  Window w;
+  w.stride = intsAttr(n, "strides", {1, 1});
+  w.dilation = hasDilations ? intsAttr(n, "dilations", {1, 1}) : IntList{1, 1};
+  requireLength(w.stride, 2, "strides");
+  requireLength(w.dilation, 2, "dilations");
+  requirePositive(w.stride, "strides");
+  requirePositive(w.dilation, "dilations");
+  const std::string autoPad = stringAttr(n, "auto_pad", "NOTSET");
+  const std::vector<int64_t> hw(inputShape.begin() + 2, inputShape.end());
+  if (autoPad == "NOTSET") {
+    w.pads = intsAttr(n, "pads", {0, 0, 0, 0});
+    requireLength(w.pads, 4, "pads");
+  } else if (autoPad == "VALID") {
+    w.pads = {0, 0, 0, 0};
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    w.pads = samePads(hw, kernel, w, autoPad == "SAME_UPPER");
+  } else {
+    throw Error("auto_pad '" + autoPad + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  }
+  return w;
+}
+
+// Resolves ONNX Reshape's 0 (copy the input dimension, unless allowzero) and -1 (infer).
+IntList resolveReshape(const std::vector<int64_t>& in, const IntList& requested, bool allowZero) {
+  IntList shape = requested;
+  int64_t inferred = -1, known = 1, total = 1;
+  for (int64_t d : in) total *= d;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0 && !allowZero) {
+      if (i >= in.size())
+        throw Error("shape " + join(requested) + " copies a dimension the input lacks");
+      shape[i] = in[i];
+    }
+    if (shape[i] == -1 && inferred < 0) {
+      inferred = static_cast<int64_t>(i);
+      continue;
+    }
+    if (shape[i] < 0) throw Error("shape " + join(requested) + " is not a valid Reshape target");
+    known *= shape[i];
+  }
+  if (inferred >= 0 && known != 0 && total % known == 0)
+    shape[inferred] = total / known;
+  else if (inferred >= 0 || known != total)
+    throw Error("cannot reshape " + join(in) + " to " + join(requested));
+  return shape;
+}
+
+// Opset 18's `axes` input says which axes `pads` covers; the IR lists every axis.
+IntList expandPadAxes(const IntList& pads, const IntList& axes, int64_t rank) {
+  if (pads.size() != 2 * axes.size())
+    throw Error("pads " + join(pads) + " must have two values per axis in " + join(axes));
+  IntList full(2 * static_cast<size_t>(rank), 0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const auto a = static_cast<size_t>(normalizeAxis(axes[i], rank, "pad axis"));
+    full[a] = pads[i];
+    full[a + static_cast<size_t>(rank)] = pads[i + axes.size()];
+  }
+  return full;
+}
+
+// Before opset 13, Softmax flattens the input to 2-D at `axis`. That equals the IR's
+// softmax over the last axis exactly when every dimension from axis to the last but one is 1.
+bool isLastAxisSoftmax(const std::vector<int64_t>& shape, int64_t axis) {
+  for (size_t i = static_cast<size_t>(axis); i + 1 < shape.size(); ++i)
+    if (shape[i] != 1) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// The graph
+
+class GraphImporter {
+ public:
+  GraphImporter(const onnx::GraphProto& graph, int64_t opset, const ImportOptions& options)
+      : graph_(graph), opset_(opset), options_(options), m_(std::make_unique<ir::Module>()) {}
+
+  std::unique_ptr<ir::Module> run();
+
+  static bool supports(const onnx::NodeProto& n) {
+    return isDefaultDomain(n.domain()) && handlers().count(n.op_type());
+  }
+  static std::string supportedList() {
+    std::string s;
+    for (const auto& [name, handler] : handlers()) s += (s.empty() ? "" : ", ") + name;
+    return s;
+  }
+
+ private:
+  // A node being imported; absent optional inputs read as "".
+  struct Node {
+    const onnx::NodeProto& proto;
+    std::string origin;
+    const std::string& in(int i) const {
+      static const std::string none;
+      return i < proto.input_size() ? proto.input(i) : none;
+    }
+    bool has(int i) const { return !in(i).empty(); }
+  };
+  using Handler = void (GraphImporter::*)(const Node&);
+  static const std::map<std::string, Handler>& handlers();
+
+  void importInputs();
+  std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
+                                  const std::string& batchParam) const;
+  void importNode(const onnx::NodeProto& proto, size_t index);
+
+  ir::Value* operand(const std::string& name, bool runningStatistic = false);
+  ir::Value* addGlobal(const std::string& name, ir::ValueKind kind, ConstTensor data);
+  ConstTensor constantInput(const std::string& name, const std::string& role) const;
+  IntList constantInts(const std::string& name, const std::string& role) const;
+  double constantScalar(const std::string& name, const std::string& role) const;
+  ir::Value* emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
+                  ir::Attrs attrs = {});
+  void requireUnused(const Node& n, int output, const std::string& what) const;
+  ir::Value* rankedOperand(const std::string& name, size_t rank, const std::string& role,
+                           const std::string& note = "");
+
+  void importConv(const Node& n);
+  void importPool(const Node& n, ir::OpKind kind);
+  void importMaxPool(const Node& n) { importPool(n, ir::OpKind::MaxPool); }
+  void importAveragePool(const Node& n) { importPool(n, ir::OpKind::AveragePool); }
+  void importGlobalAveragePool(const Node& n) {
+    emit(n, ir::OpKind::GlobalAvgPool, {operand(n.in(0))});
+  }
+  void importRelu(const Node& n) { emit(n, ir::OpKind::Relu, {operand(n.in(0))}); }
+  void importAdd(const Node& n) { emit(n, ir::OpKind::Add, {operand(n.in(0)), operand(n.in(1))}); }
+  void importPad(const Node& n);
+  void importBatchNorm(const Node& n);
+  void importFlatten(const Node& n);
+  void importReshape(const Node& n);
+  void importGemm(const Node& n);
+  void importMatMul(const Node& n);
+  void importDropout(const Node& n);
+  void importIdentity(const Node& n);
+  void importSoftmax(const Node& n);
+  void importConstant(const Node& n);
+
+  const onnx::GraphProto& graph_;
+  const int64_t opset_;
+  const ImportOptions& options_;
+  std::unique_ptr<ir::Module> m_;
+  std::map<std::string, ir::Value*> values_;                // ONNX name -> IR value made so far
+  std::map<std::string, const TensorProto*> initializers_;  // and Identity copies of them
+  std::map<std::string, ConstTensor> constants_;            // Constant node outputs
+  std::map<std::string, int> uses_;                         // by nodes and graph outputs
+};
+
+// The supported ONNX ops, and the one list the "unsupported op" message prints.
+const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
+  static const std::map<std::string, Handler> table = {
+      {"Add", &GraphImporter::importAdd},
+      {"AveragePool", &GraphImporter::importAveragePool},
+      {"BatchNormalization", &GraphImporter::importBatchNorm},
+      {"Constant", &GraphImporter::importConstant},
+      {"Conv", &GraphImporter::importConv},
+      {"Dropout", &GraphImporter::importDropout},
+      {"Flatten", &GraphImporter::importFlatten},
+      {"Gemm", &GraphImporter::importGemm},
+      {"GlobalAveragePool", &GraphImporter::importGlobalAveragePool},
+      {"Identity", &GraphImporter::importIdentity},
+      {"MatMul", &GraphImporter::importMatMul},
+      {"MaxPool", &GraphImporter::importMaxPool},
+      {"Pad", &GraphImporter::importPad},
+      {"Relu", &GraphImporter::importRelu},
+      {"Reshape", &GraphImporter::importReshape},
+      {"Softmax", &GraphImporter::importSoftmax},
+  };
+  return table;
+}
+
+std::unique_ptr<ir::Module> GraphImporter::run() {
+  for (const TensorProto& t : graph_.initializer()) initializers_[t.name()] = &t;
+  for (const auto& node : graph_.node())
+    for (const std::string& in : node.input()) ++uses_[in];
+  for (const auto& out : graph_.output()) ++uses_[out.name()];
+  importInputs();
+  for (int i = 0; i < graph_.node_size(); ++i) importNode(graph_.node(i), static_cast<size_t>(i));
+  for (const auto& out : graph_.output()) m_->outputs.push_back(operand(out.name()));
+  return std::move(m_);
+}
+
+// ---- inputs
+
+void GraphImporter::importInputs() {
+  // Inputs that have an initializer are weights with a default, not data.
+  std::vector<const onnx::ValueInfoProto*> inputs;
+  for (const auto& in : graph_.input())
+    if (!initializers_.count(in.name())) inputs.push_back(&in);
+  const auto isImage = [](const onnx::ValueInfoProto* in) {
+    return in->type().tensor_type().shape().dim_size() == 4;
+  };
+  const auto images = std::count_if(inputs.begin(), inputs.end(), isImage);
+  if (options_.batch && *options_.batch < 1) throw Error("--batch must be positive");
+  if (options_.inputShape) {
+    const auto& s = *options_.inputShape;
+    if (s.size() != 3 || std::any_of(s.begin(), s.end(), [](int64_t d) { return d < 1; }))
+      throw Error("--input-shape needs three positive numbers C,H,W");
+    if (images != 1)
+      throw Error("--input-shape needs exactly one 4-D image input; the model has " +
+                  std::to_string(images));
+  }
+  // Other inputs whose dim 0 has the image's symbolic name share its batch.
+  std::string batchParam;
+  for (const auto* in : inputs)
+    if (isImage(in)) batchParam = in->type().tensor_type().shape().dim(0).dim_param();
+  for (const auto* in : inputs) {
+    const auto elem = in->type().tensor_type().elem_type();
+    if (elem != TensorProto::FLOAT && elem != TensorProto::INT64)
+      throw Error("graph input '" + in->name() + "' has element type " + elemTypeName(elem) +
+                  "; lrc supports float and int64 inputs");
+    const ir::DType dtype = elem == TensorProto::FLOAT ? ir::DType::F32 : ir::DType::I64;
+    values_[in->name()] =
+        m_->addInput(in->name(), {dtype, inputShape(*in, isImage(in), batchParam)});
+  }
+}
+
+std::vector<int64_t> GraphImporter::inputShape(const onnx::ValueInfoProto& input, bool isImage,
+                                               const std::string& batchParam) const {
+  const std::string what = "graph input '" + input.name() + "'";
+  if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape())
+    throw Error(what + " has no tensor shape");
+  const auto& dims = input.type().tensor_type().shape().dim();
+  std::vector<int64_t> shape;
+  for (int i = 0; i < dims.size(); ++i) {
+    const auto& d = dims[i];
+    const bool batchDim =
+        i == 0 && (isImage || (!d.has_dim_value() && d.dim_param() == batchParam));
+    if (batchDim) {
+      shape.push_back(options_.batch ? *options_.batch : d.has_dim_value() ? d.dim_value() : 1);
+    } else if (isImage && options_.inputShape) {
+      const int64_t want = (*options_.inputShape)[static_cast<size_t>(i) - 1];
+      if (i == 1 && d.has_dim_value() && d.dim_value() != want)
+        throw Error("--input-shape asks for " + std::to_string(want) + " channels; " + what +
+                    " has " + std::to_string(d.dim_value()));
+      shape.push_back(want);
+    } else if (d.has_dim_value()) {
+      shape.push_back(d.dim_value());
+    } else {
+      throw Error(what + ": dimension " + std::to_string(i) + " ('" + d.dim_param() +
+                  "') is unknown; give it with --input-shape");
+    }
+  }
+  return shape;
+}
+
+// ---- values
+
+void GraphImporter::importNode(const onnx::NodeProto& proto, size_t index) {
+  const Node n{proto, nodeOrigin(proto, index)};
+  try {
+    (this->*handlers().at(proto.op_type()))(n);
+  } catch (const Error& e) {
+    throw Error(nodeContext(proto, n.origin, opset_) + ": " + e.what());
+  }
+}
+
+// The IR value for an ONNX name. Initializers and Constant outputs become globals at their
+// first use as an operand (so constants folded into attributes, like Reshape's shape, and
+// unused initializers never appear): float initializers are trainable parameters, except
+// BatchNorm's running statistics, which are state; the rest is constant.
+ir::Value* GraphImporter::operand(const std::string& name, bool runningStatistic) {
+  ir::ValueKind kind = runningStatistic ? ir::ValueKind::State : ir::ValueKind::Param;
+  if (auto it = values_.find(name); it != values_.end()) {
+    ir::Value* v = it->second;
+    if (runningStatistic && v->kind != ir::ValueKind::State)
+      throw Error("'" + name + "' is a BatchNorm running statistic and also used elsewhere, as " +
+                  std::string(ir::valueKindKeyword(v->kind)));
+    if (!runningStatistic && v->kind == ir::ValueKind::State)
+      throw Error("BatchNorm running statistic '" + name +
+                  "' is also used as an operand elsewhere");
+    return v;
+  }
+  if (auto it = constants_.find(name); it != constants_.end())
+    return addGlobal(name, runningStatistic ? kind : ir::ValueKind::Const, it->second);
+  if (auto it = initializers_.find(name); it != initializers_.end()) {
+    ConstTensor data = decodeTensor(*it->second, "initializer '" + name + "'");
+    return addGlobal(name, data.isFloat() ? kind : ir::ValueKind::Const, std::move(data));
+  }
+  throw Error("input '" + name + "' is not defined");
+}
+
+ir::Value* GraphImporter::addGlobal(const std::string& name, ir::ValueKind kind, ConstTensor data) {
+  if (data.elemType != TensorProto::FLOAT && data.elemType != TensorProto::INT64 &&
+      data.elemType != TensorProto::INT32)
+    throw Error("'" + name + "' has element type " + elemTypeName(data.elemType) +
+                "; operands must be float or int64");
+  const ir::DType dtype = data.isFloat() ? ir::DType::F32 : ir::DType::I64;
+  ir::Value* v = m_->addGlobal(kind, name, {dtype, data.shape});
+  v->floats = std::move(data.floats);
+  v->ints = std::move(data.ints);
+  values_[name] = v;
+  return v;
+}
+
+// Inputs the IR turns into attributes must be known at import time.
+ConstTensor GraphImporter::constantInput(const std::string& name, const std::string& role) const {
+  if (auto it = constants_.find(name); it != constants_.end()) return it->second;
+  if (auto it = initializers_.find(name); it != initializers_.end())
+    return decodeTensor(*it->second, "initializer '" + name + "'");
+  throw Error("the " + role + " input '" + name +
+              "' must be a constant (an initializer or a Constant node output)");
+}
+
+IntList GraphImporter::constantInts(const std::string& name, const std::string& role) const {
+  ConstTensor c = constantInput(name, role);
+  if (c.isFloat()) throw Error("the " + role + " input '" + name + "' must hold integers");
+  return c.ints;
+}
+
+double GraphImporter::constantScalar(const std::string& name, const std::string& role) const {
+  ConstTensor c = constantInput(name, role);
+  if (c.size() != 1) throw Error("the " + role + " input '" + name + "' must hold one value");
+  return c.isFloat() ? widen(c.floats[0]) : static_cast<double>(c.ints[0]);
+}
+
+// Appends the op for ONNX output 0 and types its result at once: later ops need it (auto_pad,
+// Reshape's 0 and -1).
+ir::Value* GraphImporter::emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
+                               ir::Attrs attrs) {
+  const std::string& name = n.proto.output(0);
+  ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{name, ir::TensorType{}}});
+  op->origin = n.origin;
+  op->results[0]->type = ir::inferResultTypes(*op).at(0);
+  values_[name] = op->result();
+  return op->result();
+}
+
+// ONNX outputs the IR does not produce (pooling indices, dropout masks, BatchNorm's
+// statistics) are fine as long as nothing reads them.
+void GraphImporter::requireUnused(const Node& n, int output, const std::string& what) const {
+  if (output >= n.proto.output_size()) return;
+  const std::string& name = n.proto.output(output);
+  if (!name.empty() && uses_.count(name))
+    throw Error(what + " '" + name + "' is used, but lrc does not compute it");
+}
+
+ir::Value* GraphImporter::rankedOperand(const std::string& name, size_t rank,
+                                        const std::string& role, const std::string& note) {
+  ir::Value* v = operand(name);
+  if (v->type.shape.size() != rank)
+    throw Error(role + " '" + name + "' has rank " + std::to_string(v->type.shape.size()) +
+                ", expected " + std::to_string(rank) + note);
+  return v;
+}
+
+// ---- ops
+
+void GraphImporter::importConv(const Node& n) {
+  const std::string only2d = " (only 2-D convolutions are supported)";
+  ir::Value* x = rankedOperand(n.in(0), 4, "input X", only2d);
+  ir::Value* w = rankedOperand(n.in(1), 4, "weight W", only2d);
+  const IntList kernel{w->type.shape[2], w->type.shape[3]};
+  const IntList declared = intsAttr(n.proto, "kernel_shape", kernel);
+  if (declared != kernel)
+    throw Error("kernel_shape " + join(declared) + " does not match the weight's " + join(kernel));
+  const Window win = windowAttrs(n.proto, x->type.shape, kernel, true);
+  std::vector<ir::Value*> operands{x, w};
+  if (n.has(2)) operands.push_back(operand(n.in(2)));
+  emit(n, ir::OpKind::Conv2d, std::move(operands),
+       {{"dilation", win.dilation},
+        {"group", intAttr(n.proto, "group", 1)},
+        {"pad", win.pads},
+        {"stride", win.stride}});
+}
+
+// MaxPool's storage_order only numbers the Indices output, which is rejected when used.
+void GraphImporter::importPool(const Node& n, ir::OpKind kind) {
+  const bool isMax = kind == ir::OpKind::MaxPool;
+  if (isMax) requireUnused(n, 1, "the Indices output");
+  ir::Value* x = rankedOperand(n.in(0), 4, "input X", " (only 2-D pooling is supported)");
+  const IntList kernel = intsAttr(n.proto, "kernel_shape", {});
+  requireLength(kernel, 2, "kernel_shape");
+  requirePositive(kernel, "kernel_shape");
+  // AveragePool has dilations only from opset 19.
+  const Window win = windowAttrs(n.proto, x->type.shape, kernel, isMax);
+  ir::Attrs attrs = {{"ceil_mode", intAttr(n.proto, "ceil_mode", 0)},
+                     {"kernel", kernel},
+                     {"pad", win.pads},
+                     {"stride", win.stride}};
+  if (isMax)
+    attrs["dilation"] = win.dilation;
+  else
+    attrs["count_include_pad"] = intAttr(n.proto, "count_include_pad", 0);
+  emit(n, kind, {x}, std::move(attrs));
+}
+
+void GraphImporter::importPad(const Node& n) {
+  const std::string mode = stringAttr(n.proto, "mode", "constant");
+  if (mode != "constant") throw Error("mode '" + mode + "' is not supported (only 'constant')");
+  ir::Value* x = operand(n.in(0));
+  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  IntList pads;
+  double value = 0.0;
+  if (opset_ < 11) {  // pads and value are attributes before opset 11
+    pads = intsAttr(n.proto, "pads", {});
+    value = floatAttr(n.proto, "value", 0.0);
+  } else {
+    pads = constantInts(n.in(1), "pads");
+    if (n.has(2)) value = constantScalar(n.in(2), "constant_value");
+    if (n.has(3)) pads = expandPadAxes(pads, constantInts(n.in(3), "axes"), rank);
+  }
+  requireLength(pads, 2 * static_cast<size_t>(rank), "pads");
+  emit(n, ir::OpKind::Pad, {x}, {{"pads", pads}, {"value", value}});
+}
+
+void GraphImporter::importBatchNorm(const Node& n) {
+  // Opset 14 says training_mode; before it, asking for the statistics outputs means training.
+  const auto outputs = std::count_if(n.proto.output().begin(), n.proto.output().end(),
+                                     [](const std::string& o) { return !o.empty(); });
+  const bool training = opset_ >= 14 ? intAttr(n.proto, "training_mode", 0) != 0 : outputs > 1;
+  // The IR updates the running statistics in place (they are state), so ONNX's extra
+  // outputs (updated or saved statistics) carry nothing more.
+  for (int i = 1; i < n.proto.output_size(); ++i) requireUnused(n, i, "statistics output");
+  emit(n, ir::OpKind::BatchNorm,
+       {operand(n.in(0)), operand(n.in(1)), operand(n.in(2)), operand(n.in(3), true),
+        operand(n.in(4), true)},
+       {{"epsilon", floatAttr(n.proto, "epsilon", 1e-5)},
+        {"momentum", floatAttr(n.proto, "momentum", 0.9)},
+        {"training", int64_t{training}}});
+}
+
+void GraphImporter::importFlatten(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  const int64_t axis = normalizeAxis(intAttr(n.proto, "axis", 1), rank, "axis", true);
+  emit(n, ir::OpKind::Flatten, {x}, {{"axis", axis}});
+}
+
+void GraphImporter::importReshape(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  const IntList shape = constantInts(n.in(1), "shape");
+  const bool allowZero = intAttr(n.proto, "allowzero", 0) != 0;
+  emit(n, ir::OpKind::Reshape, {x}, {{"shape", resolveReshape(x->type.shape, shape, allowZero)}});
+}
+
+void GraphImporter::importGemm(const Node& n) {
+  std::vector<ir::Value*> operands{rankedOperand(n.in(0), 2, "input A"),
+                                   rankedOperand(n.in(1), 2, "input B")};
+  if (n.has(2)) operands.push_back(operand(n.in(2)));  // C is optional from opset 11
+  emit(n, ir::OpKind::Gemm, std::move(operands),
+       {{"alpha", floatAttr(n.proto, "alpha", 1.0)},
+        {"beta", floatAttr(n.proto, "beta", 1.0)},
+        {"transA", intAttr(n.proto, "transA", 0)},
+        {"transB", intAttr(n.proto, "transB", 0)}});
+}
+
+void GraphImporter::importMatMul(const Node& n) {
+  const std::string only2d = " (only 2-D MatMul is supported)";
+  emit(
+      n, ir::OpKind::MatMul,
+      {rankedOperand(n.in(0), 2, "input A", only2d), rankedOperand(n.in(1), 2, "input B", only2d)});
+}
+
+void GraphImporter::importDropout(const Node& n) {
+  requireUnused(n, 1, "the mask output");
+  double ratio = 0.5;
+  int64_t training = 0;
+  if (opset_ < 12) {
+    // Opsets 7-11 have no training flag: whether Dropout drops is up to the runtime, and the
+    // graph is an inference graph, so the IR takes it as inference-only (training=0).
+    ratio = floatAttr(n.proto, "ratio", 0.5);
+  } else {
+    if (n.has(1)) ratio = constantScalar(n.in(1), "ratio");
+    if (n.has(2)) training = constantScalar(n.in(2), "training_mode") != 0.0;
+  }
+  // ONNX leaves an absent seed to the runtime; a fixed 0 keeps runs reproducible.
+  emit(n, ir::OpKind::Dropout, {operand(n.in(0))},
+       {{"ratio", ratio}, {"seed", intAttr(n.proto, "seed", 0)}, {"training", training}});
+}
+
+// torch's eval-mode export merges initializers that happen to hold equal values and
+// re-creates the others with Identity (all of VGG-16's zero biases become one). Trained,
+// they would be one tied parameter; in PyTorch they are separate. So an Identity of an
+// initializer or a Constant is a copy of it, named after the Identity's output.
+void GraphImporter::importIdentity(const Node& n) {
+  const std::string& out = n.proto.output(0);
+  if (auto it = initializers_.find(n.in(0)); it != initializers_.end()) {
+    initializers_[out] = it->second;
+    return;
+  }
+  if (auto it = constants_.find(n.in(0)); it != constants_.end()) {
+    constants_[out] = it->second;
+    return;
+  }
+  emit(n, ir::OpKind::Identity, {operand(n.in(0))});
+}
+
+void GraphImporter::importSoftmax(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  int64_t axis = normalizeAxis(intAttr(n.proto, "axis", opset_ < 13 ? 1 : -1), rank, "axis");
+  if (opset_ < 13) {
+    if (!isLastAxisSoftmax(x->type.shape, axis))
+      throw Error("axis=" + std::to_string(axis) + " on " + x->type.str() +
+                  " flattens several axes together (opset < 13 semantics); only a softmax over "
+                  "the last axis is supported");
+    axis = rank - 1;
+  }
+  emit(n, ir::OpKind::Softmax, {x}, {{"axis", axis}});
+}
+
+void GraphImporter::importConstant(const Node& n) {
+  constants_[n.proto.output(0)] = constantNodeValue(n.proto);
+}
+
+void rejectUnsupportedOps(const onnx::GraphProto& graph, int64_t opset) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto& node = graph.node(i);
+    if (!GraphImporter::supports(node))
+      throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(i)), opset) +
+                  ": unsupported op; lrc supports " + GraphImporter::supportedList());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<ir::Module> importOnnx(const std::string& path, const ImportOptions& options) {
+  try {
+    onnx::ModelProto model = readModel(path);
+    const int64_t opset = defaultOpset(model);
+    rejectUnsupportedOps(model.graph(), opset);
+    // External data first: the checker would otherwise look for it in the working directory.
+    inlineExternalData(*model.mutable_graph(), fs::path(path).parent_path());
+    runChecker(model);
+    std::unique_ptr<ir::Module> m = GraphImporter(model.graph(), opset, options).run();
+    ir::verifyModule(*m);
+    return m;
+  } catch (const Error& e) {
+    throw Error(path + ": " + oneLine(e.what()));
+  }
+}
+
+}  // namespace lrc::compiler

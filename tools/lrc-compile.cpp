@@ -1,12 +1,18 @@
-// lrc-compile MODEL.onnx [--emit ir] [-o OUT] [--batch N] [--input-shape C,H,W]
-// Imports an ONNX model, runs the compile pipeline and prints what --emit asks for.
+// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|plan] [--batch N] [--input-shape C,H,W]
+//             [--strategy layerwise] [--lr X] [--momentum X] [--weight-decay X]
+// Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
+// asks for, and always reports the predicted peak memory.
 #include <iostream>
 #include <sstream>
 #include <string>
 
+#include <cstdio>
+
 #include "compiler/CompilePipeline.h"
+#include "compiler/EmitPlan.h"
 #include "compiler/OnnxImport.h"
 #include "ir/Printer.h"
+#include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
 
 using namespace lrc;
@@ -16,14 +22,16 @@ namespace {
 struct Options {
   std::string model;
   std::string emit;
-  std::string output = "-";
+  std::string output;
   compiler::ImportOptions import;
+  compiler::OptimizerDefaults optimizer;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lrc-compile: error: " << problem << "\n"
-            << "usage: lrc-compile MODEL.onnx --emit ir [-o OUT] [--batch N] "
-               "[--input-shape C,H,W]\n";
+            << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|plan] [--batch N] "
+               "[--input-shape C,H,W] [--strategy layerwise] [--lr X] [--momentum X] "
+               "[--weight-decay X]\n";
   std::exit(2);
 }
 
@@ -35,6 +43,16 @@ int64_t parsePositive(const std::string& flag, const std::string& text) {
   } catch (const std::exception&) {
   }
   usage(flag + " expects a positive integer, got '" + text + "'");
+}
+
+double parseNonNegative(const std::string& flag, const std::string& text) {
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  usage(flag + " expects a non-negative number, got '" + text + "'");
 }
 
 std::vector<int64_t> parseShape(const std::string& text) {
@@ -55,7 +73,18 @@ Options parseArgs(int argc, char** argv) {
     };
     if (a == "--emit") {
       o.emit = value();
-      if (o.emit != "ir") usage("--emit supports 'ir' (rows and plan come with the row and plan passes)");
+      if (o.emit != "ir" && o.emit != "plan")
+        usage("--emit expects ir or plan, got '" + o.emit + "' (rows come with row pipelines)");
+    } else if (a == "--strategy") {
+      std::string s = value();
+      if (s != "layerwise")
+        usage("--strategy '" + s + "' is not available yet: only layerwise plans are implemented");
+    } else if (a == "--lr") {
+      o.optimizer.lr = parseNonNegative(a, value());
+    } else if (a == "--momentum") {
+      o.optimizer.momentum = parseNonNegative(a, value());
+    } else if (a == "--weight-decay") {
+      o.optimizer.weightDecay = parseNonNegative(a, value());
     } else if (a == "-o") {
       o.output = value();
     } else if (a == "--batch") {
@@ -71,8 +100,50 @@ Options parseArgs(int argc, char** argv) {
     }
   }
   if (o.model.empty()) usage("no model file");
-  if (o.emit.empty()) usage("plan emission is not implemented yet: pass --emit ir");
+  if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|plan");
   return o;
+}
+
+std::string mib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+// The one-paragraph report every compile prints (to stderr when the plan text or IR goes
+// to stdout).
+std::string summary(const plan::Plan& p) {
+  const plan::MemoryReport& m = p.memory();
+  return "lrc-compile: " + p.model_name() + ": strategy " + p.strategy() + ", " +
+         std::to_string(p.train().steps_size()) + " training steps, predicted peak " +
+         mib(p.arena_bytes()) + " (" + std::to_string(p.arena_bytes()) + " bytes)\n" +
+         "  at the peak: parameters " + mib(m.parameters()) + ", gradients " + mib(m.gradients()) +
+         ", optimizer state " + mib(m.optimizer_state()) + ", activations " + mib(m.activations()) +
+         ", workspace " + mib(m.workspace()) + ", BatchNorm state " + mib(m.state()) + ", inputs " +
+         mib(m.inputs()) + "\n";
+}
+
+void compile(const Options& o) {
+  std::unique_ptr<ir::Module> m = compiler::importOnnx(o.model, o.import);  // errors name the file
+  try {
+    compiler::runImportPipeline(*m);
+    if (o.emit == "ir") {
+      tools::writeOutput(o.output.empty() ? "-" : o.output, ir::printModule(*m));
+      return;
+    }
+    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
+    plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer);
+    bool textToStdout = o.emit == "plan" && o.output.empty();
+    std::cerr.flush();
+    (textToStdout ? std::cerr : std::cout) << summary(plan);
+    if (o.emit == "plan") {
+      tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
+      return;
+    }
+    tools::writeOutput(o.output, plan::encodePlanFile(plan));
+  } catch (const ir::Error& e) {
+    throw ir::Error(o.model + ": " + e.what());
+  }
 }
 
 }  // namespace
@@ -80,13 +151,7 @@ Options parseArgs(int argc, char** argv) {
 int main(int argc, char** argv) {
   Options o = parseArgs(argc, argv);
   try {
-    std::unique_ptr<ir::Module> m = compiler::importOnnx(o.model, o.import);  // errors name the file
-    try {
-      compiler::runImportPipeline(*m);
-    } catch (const ir::Error& e) {
-      throw ir::Error(o.model + ": " + e.what());
-    }
-    tools::writeOutput(o.output, ir::printModule(*m));
+    compile(o);
   } catch (const ir::Error& e) {
     std::cerr << "lrc-compile: error: " << e.what() << "\n";
     return 1;

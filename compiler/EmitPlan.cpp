@@ -1,0 +1,234 @@
+#include "compiler/EmitPlan.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "ir/Liveness.h"
+
+namespace lrc::compiler {
+
+namespace {
+
+using ir::Module;
+using ir::Op;
+using ir::OpKind;
+using ir::Value;
+using ir::ValueKind;
+
+// Ops after the loss belong to the backward pass: their results are gradients.
+size_t lossIndex(const Module& m) {
+  for (size_t i = 0; i < m.ops.size(); ++i)
+    if (m.ops[i]->kind == OpKind::SoftmaxXent) return i;
+  throw ir::Error("plan: the training program has no loss");
+}
+
+std::set<const Value*> momentumBuffers(const Module& m) {
+  std::set<const Value*> result;
+  for (const auto& op : m.ops)
+    if (op->kind == OpKind::SgdUpdate) result.insert(op->operands[2]);
+  return result;
+}
+
+plan::Role globalRole(const Value& v, const std::set<const Value*>& momentum) {
+  switch (v.kind) {
+    case ValueKind::Input: return plan::INPUT;
+    case ValueKind::Param: return plan::PARAMETER;
+    case ValueKind::State: return momentum.count(&v) ? plan::OPTIMIZER_STATE : plan::STATE;
+    case ValueKind::Const: return plan::CONSTANT;
+    case ValueKind::Result: break;
+  }
+  return plan::ACTIVATION;
+}
+
+void addAttrs(plan::Step& step, const ir::Attrs& attrs) {
+  for (const auto& [name, value] : attrs) {
+    plan::Attr* a = step.add_attrs();
+    a->set_name(name);
+    if (auto* i = std::get_if<int64_t>(&value)) {
+      a->add_ints(*i);
+    } else if (auto* f = std::get_if<double>(&value)) {
+      a->set_is_float(true);
+      a->add_floats(*f);
+    } else if (auto* is = std::get_if<ir::IntList>(&value)) {
+      for (int64_t x : *is) a->add_ints(x);
+    } else if (auto* fs = std::get_if<ir::FloatList>(&value)) {
+      a->set_is_float(true);
+      for (double x : *fs) a->add_floats(x);
+    } else {
+      throw ir::Error("plan: string attribute '" + name + "' has no kernel meaning");
+    }
+  }
+}
+
+// Buffers of both programs. Inputs and globals are shared by name; results and scratch of
+// the evaluation program get their own entries, prefixed "eval/".
+class BufferTable {
+ public:
+  explicit BufferTable(plan::Plan& plan) : plan_(plan) {}
+
+  uint32_t add(const std::string& name, const ir::TensorType& type, int64_t offset, plan::Role role) {
+    plan::Buffer* b = plan_.add_buffers();
+    b->set_name(name);
+    b->set_dtype(type.dtype == ir::DType::F32 ? plan::F32 : plan::I64);
+    for (int64_t d : type.shape) b->add_shape(d);
+    b->set_offset(static_cast<uint64_t>(offset));
+    b->set_bytes(static_cast<uint64_t>(type.bytes()));
+    b->set_role(role);
+    return static_cast<uint32_t>(plan_.buffers_size() - 1);
+  }
+  void bind(const Value* v, uint32_t index) { index_[v] = index; }
+  uint32_t of(const Value* v) const { return index_.at(v); }
+  uint32_t byName(const std::string& name) const { return names_.at(name); }
+  void nameShared(const std::string& name, uint32_t index) { names_[name] = index; }
+
+ private:
+  plan::Plan& plan_;
+  std::map<const Value*, uint32_t> index_;
+  std::map<std::string, uint32_t> names_;
+};
+
+void emitProgram(const Module& m, bool isEval, plan::Program& program, BufferTable& table,
+                 plan::Plan& plan) {
+  const size_t backwardFrom = isEval ? m.ops.size() : lossIndex(m) + 1;
+  const std::string prefix = isEval ? "eval/" : "";
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    const Op& op = *m.ops[i];
+    plan::Step* step = program.add_steps();
+    step->set_kernel(std::string(ir::opName(op.kind)));
+    step->set_origin(op.origin.empty() && !op.results.empty() ? "%" + op.result()->name : op.origin);
+    for (const Value* v : op.operands) step->add_inputs(table.of(v));
+    plan::Role role = i >= backwardFrom ? plan::GRADIENT : plan::ACTIVATION;
+    for (const Value* r : op.results) {
+      uint32_t index = table.add(prefix + r->name, r->type, r->offset, role);
+      table.bind(r, index);
+      step->add_outputs(index);
+    }
+    addAttrs(*step, op.attrs);
+    step->set_scratch(-1);
+    if (op.scratchBytes > 0) {
+      ir::TensorType bytesType{ir::DType::F32, {op.scratchBytes / 4}};
+      std::string owner = op.results.empty() ? std::to_string(i) : op.result()->name;
+      step->set_scratch(table.add(prefix + "scratch:" + owner, bytesType, op.scratchOffset, plan::WORKSPACE));
+    }
+  }
+  (void)plan;
+}
+
+// Live bytes by role at the op where the training program's live total peaks.
+plan::MemoryReport memoryAtPeak(const Module& m, const std::set<const Value*>& momentum) {
+  const size_t backwardFrom = lossIndex(m) + 1;
+  std::map<const Op*, size_t> opIndex;
+  for (size_t i = 0; i < m.ops.size(); ++i) opIndex[m.ops[i].get()] = i;
+  auto roleOf = [&](const ir::LiveBuffer& b) {
+    if (!b.value) return plan::WORKSPACE;
+    if (b.value->kind != ValueKind::Result) return globalRole(*b.value, momentum);
+    return opIndex.at(b.value->def) >= backwardFrom ? plan::GRADIENT : plan::ACTIVATION;
+  };
+  std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(m);
+  std::vector<plan::Role> roles;
+  for (const ir::LiveBuffer& b : buffers) roles.push_back(roleOf(b));
+
+  plan::MemoryReport best;
+  int64_t bestTotal = -1;
+  for (int64_t t = 0; t < static_cast<int64_t>(m.ops.size()); ++t) {
+    std::map<plan::Role, uint64_t> live;
+    int64_t total = 0;
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      if (t < buffers[i].first || t > buffers[i].last) continue;
+      total += buffers[i].bytes;
+      live[roles[i]] += static_cast<uint64_t>(buffers[i].bytes);
+    }
+    if (total <= bestTotal) continue;
+    bestTotal = total;
+    best.set_parameters(live[plan::PARAMETER] + live[plan::CONSTANT]);
+    best.set_gradients(live[plan::GRADIENT]);
+    best.set_optimizer_state(live[plan::OPTIMIZER_STATE]);
+    best.set_activations(live[plan::ACTIVATION]);
+    best.set_workspace(live[plan::WORKSPACE]);
+    best.set_state(live[plan::STATE]);
+    best.set_inputs(live[plan::INPUT]);
+  }
+  return best;
+}
+
+void appendBytes(std::string& out, const void* data, size_t bytes) {
+  out.append(static_cast<const char*>(data), bytes);
+}
+
+// The source model with the data of every initializer the plan holds removed (lrc-run
+// writes the trained values back into it for --save-onnx).
+std::string strippedOnnx(const std::string& path, const Module& train, plan::Plan& plan,
+                         const BufferTable& table) {
+  onnx::ModelProto model;
+  std::ifstream in(path, std::ios::binary);
+  if (!in || !model.ParseFromIstream(&in)) throw ir::Error(path + ": cannot read the model again for the plan");
+  for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
+    const Value* v = train.lookup(t.name());
+    if (!v || !v->isGlobal()) continue;
+    t.clear_raw_data();
+    t.clear_float_data();
+    t.clear_int64_data();
+    t.clear_int32_data();
+    t.clear_double_data();
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::DEFAULT);
+    plan.mutable_buffers(static_cast<int>(table.of(v)))->set_onnx_name(t.name());
+  }
+  return model.SerializeAsString();
+}
+
+}  // namespace
+
+plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
+                    const OptimizerDefaults& optimizer) {
+  const Module& train = *programs.train;
+  const Module& eval = *programs.eval;
+  plan::Plan plan;
+  plan.set_version(plan::kPlanVersion);
+  plan.set_model_name(train.name);
+  plan.set_strategy("layerwise");
+  plan.set_arena_bytes(static_cast<uint64_t>(std::max(ir::arenaBytes(train), ir::arenaBytes(eval))));
+
+  std::set<const Value*> momentum = momentumBuffers(train);
+  BufferTable table(plan);
+  for (const auto* list : {&train.inputs, &train.globals}) {
+    for (const Value* v : *list) {
+      uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, momentum));
+      table.bind(v, index);
+      table.nameShared(v->name, index);
+      if (!v->isGlobal()) continue;
+      plan::Init* init = plan.add_inits();  // empty data: zero-filled (momentum)
+      init->set_buffer(index);
+      if (!v->floats.empty()) appendBytes(*init->mutable_data(), v->floats.data(), v->floats.size() * 4);
+      if (!v->ints.empty()) appendBytes(*init->mutable_data(), v->ints.data(), v->ints.size() * 8);
+      if (!v->hasData() && !momentum.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
+    }
+  }
+  for (const auto* list : {&eval.inputs, &eval.globals})
+    for (const Value* v : *list) table.bind(v, table.byName(v->name));
+
+  emitProgram(train, false, *plan.mutable_train(), table, plan);
+  emitProgram(eval, true, *plan.mutable_eval(), table, plan);
+
+  plan::Io* io = plan.mutable_io();
+  if (train.inputs.size() != 2) throw ir::Error("plan: expected one image input and the labels");
+  io->set_image(table.of(train.inputs[0]));
+  io->set_labels(table.of(train.inputs[1]));
+  io->set_loss(table.of(train.outputs.at(0)));
+  io->set_logits(table.of(train.outputs.at(1)));
+  io->set_eval_logits(table.of(eval.outputs.at(0)));
+
+  plan.mutable_optimizer()->set_lr(optimizer.lr);
+  plan.mutable_optimizer()->set_momentum(optimizer.momentum);
+  plan.mutable_optimizer()->set_weight_decay(optimizer.weightDecay);
+  *plan.mutable_memory() = memoryAtPeak(train, momentum);
+  plan.set_onnx_model(strippedOnnx(onnxPath, train, plan, table));
+  return plan;
+}
+
+}  // namespace lrc::compiler
