@@ -1,0 +1,198 @@
+#include "runtime/cpu/Conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/cpu/Blas.h"
+
+namespace lrc::cpu {
+
+namespace {
+
+// Sizes of one call, derived from the bands and checked once.
+struct ConvShape {
+  int64_t N, C, H, W;  // input map
+  int64_t K, OH, OW;   // output map
+  int64_t Cg, Kg;      // channels per group
+  int64_t patch;       // Cg * kH * kW: rows of the column matrix, columns of a group's weights
+  bool direct;         // 1x1, stride 1, unpadded: the input rows are the column matrix
+};
+
+[[noreturn]] void fail(const char* kernel, const std::string& message) {
+  throw std::invalid_argument(std::string(kernel) + ": " + message);
+}
+
+bool isDirect(const Conv2dParams& p) {
+  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
+         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
+}
+
+// Validates one call: `in` is the input-shaped band (input or its gradient), `out` the
+// output-shaped one, [a, b) the output rows. Checks that `in` holds the rows they read.
+ConvShape checkConv(const char* kernel, const Conv2dParams& p, ConstRowBand in, const char* inName, ConstRowBand out,
+                    const char* outName, int64_t a, int64_t b, const float* weight, const float* workspace) {
+  check_window(kernel, "height", p.h);
+  check_window(kernel, "width", p.w);
+  check_band(kernel, inName, in);
+  check_band(kernel, outName, out);
+  if (p.group < 1) fail(kernel, "group must be >= 1, got " + std::to_string(p.group));
+  ConvShape s{in.N, in.C, in.H, in.W, out.C, out.H, out.W, 0, 0, 0, isDirect(p)};
+  if (out.N != in.N) fail(kernel, "batch sizes differ: " + std::to_string(in.N) + " vs " + std::to_string(out.N));
+  if (s.C % p.group != 0 || s.K % p.group != 0)
+    fail(kernel, "group " + std::to_string(p.group) + " does not divide input channels " + std::to_string(s.C) +
+                     " and output channels " + std::to_string(s.K));
+  const int64_t wantOH = window_output_size(p.h, s.H), wantOW = window_output_size(p.w, s.W);
+  if (s.OH != wantOH || s.OW != wantOW)
+    fail(kernel, std::string(outName) + " map is " + std::to_string(s.OH) + "x" + std::to_string(s.OW) + " but a " +
+                     std::to_string(s.H) + "x" + std::to_string(s.W) + " input gives " + std::to_string(wantOH) + "x" +
+                     std::to_string(wantOW));
+  check_output_rows(kernel, outName, out, a, b);
+  require_rows(kernel, inName, in, window_input_rows(p.h, a, b, s.H), "the output rows read");
+  if (weight == nullptr) fail(kernel, "weight is null");
+  if (workspace == nullptr && conv2d_workspace_floats(p, s.C, s.OW, b - a) > 0)
+    fail(kernel, "workspace is null (see conv2d_workspace_floats)");
+  s.Cg = s.C / p.group;
+  s.Kg = s.K / p.group;
+  s.patch = s.Cg * p.h.kernel * p.w.kernel;
+  return s;
+}
+
+// Output columns [lo, hi) whose input column ow * stride + offset lies in [0, W), for one
+// kernel column.
+struct ColumnSpan {
+  int64_t lo, hi, offset;
+};
+
+ColumnSpan columnSpan(const WindowAxis& axis, int64_t kj, int64_t W, int64_t OW) {
+  const int64_t offset = kj * axis.dilation - axis.padBegin;
+  const int64_t lo = std::min(offset >= 0 ? 0 : (-offset + axis.stride - 1) / axis.stride, OW);
+  const int64_t hi = W - 1 - offset < 0 ? lo : std::clamp((W - 1 - offset) / axis.stride + 1, lo, OW);
+  return {lo, hi, offset};
+}
+
+// Moves data between channels [c0, c0 + Cg) of image n of a band and the column matrix
+// [Cg * kH * kW][(b - a) * OW] of output rows [a, b). ToColumns: col = im2col(band), padding
+// read as 0. Otherwise: band += col2im(col), padding skipped.
+template <bool ToColumns, class Band>
+void transferColumns(float* col, Band band, int64_t n, int64_t c0, const ConvShape& s, const Conv2dParams& p, int64_t a,
+                     int64_t b) {
+  const int64_t cols = (b - a) * s.OW;
+  const int64_t strideW = p.w.stride;
+  for (int64_t c = 0; c < s.Cg; ++c)
+    for (int64_t ki = 0; ki < p.h.kernel; ++ki)
+      for (int64_t kj = 0; kj < p.w.kernel; ++kj) {
+        float* colRow = col + ((c * p.h.kernel + ki) * p.w.kernel + kj) * cols;
+        const ColumnSpan span = columnSpan(p.w, kj, s.W, s.OW);
+        for (int64_t oh = a; oh < b; ++oh) {
+          float* cell = colRow + (oh - a) * s.OW;
+          const int64_t ih = oh * p.h.stride - p.h.padBegin + ki * p.h.dilation;
+          const bool padRow = ih < 0 || ih >= s.H;
+          if constexpr (ToColumns) {
+            if (padRow) {
+              std::fill(cell, cell + s.OW, 0.0f);
+              continue;
+            }
+            const float* src = band.row(n, c0 + c, ih);
+            std::fill(cell, cell + span.lo, 0.0f);
+            if (strideW == 1 && span.hi > span.lo)
+              std::memcpy(cell + span.lo, src + span.lo + span.offset, (span.hi - span.lo) * sizeof(float));
+            else
+              for (int64_t ow = span.lo; ow < span.hi; ++ow) cell[ow] = src[ow * strideW + span.offset];
+            std::fill(cell + span.hi, cell + s.OW, 0.0f);
+          } else {
+            if (padRow) continue;
+            float* dst = band.row(n, c0 + c, ih);
+            for (int64_t ow = span.lo; ow < span.hi; ++ow) dst[ow * strideW + span.offset] += cell[ow];
+          }
+        }
+      }
+}
+
+// The column matrix [patch][(b - a) * OW] of image n, group g, and its row stride: the input
+// band's own rows for a direct convolution (no copy), else im2col into the workspace.
+struct Columns {
+  const float* data;
+  int64_t ld;
+};
+
+Columns columnsOf(ConstRowBand in, int64_t n, int64_t g, const ConvShape& s, const Conv2dParams& p, int64_t a,
+                  int64_t b, float* workspace) {
+  if (s.direct) return {in.row(n, g * s.Cg, a), in.rows * s.W};
+  transferColumns<true>(workspace, in, n, g * s.Cg, s, p, a, b);
+  return {workspace, (b - a) * s.OW};
+}
+
+}  // namespace
+
+int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows) {
+  if (isDirect(p) || p.group < 1) return 0;
+  return (C / p.group) * p.h.kernel * p.w.kernel * outRows * outW;
+}
+
+void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
+                         int64_t a, int64_t b, float* workspace) {
+  const char* kernel = "conv2d_rows_forward";
+  const ConvShape s = checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace);
+  if (a == b) return;
+  const int64_t cols = (b - a) * s.OW;
+  for (int64_t n = 0; n < s.N; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const Columns columns = columnsOf(in, n, g, s, p, a, b, workspace);
+      sgemm(false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, columns.data, columns.ld,
+            0.0f, out.row(n, g * s.Kg, a), out.rows * s.OW);
+    }
+    if (bias != nullptr)
+      for (int64_t k = 0; k < s.K; ++k) {
+        float* y = out.row(n, k, a);
+        const float bk = bias[k];
+        for (int64_t i = 0; i < cols; ++i) y[i] += bk;
+      }
+  }
+}
+
+void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p, int64_t a,
+                               int64_t b, float* workspace) {
+  const char* kernel = "conv2d_rows_backward_data";
+  const ConvShape s = checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace);
+  if (a == b) return;
+  const int64_t cols = (b - a) * s.OW;
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t g = 0; g < p.group; ++g) {
+      const float* wg = weight + g * s.Kg * s.patch;
+      const float* dy = dOut.row(n, g * s.Kg, a);
+      const int64_t ldDy = dOut.rows * s.OW;
+      if (s.direct) {
+        sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 1.0f, dIn.row(n, g * s.Cg, a),
+              dIn.rows * s.W);
+      } else {
+        sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 0.0f, workspace, cols);
+        transferColumns<false>(workspace, dIn, n, g * s.Cg, s, p, a, b);
+      }
+    }
+}
+
+void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
+                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+  const char* kernel = "conv2d_rows_backward_filter";
+  const ConvShape s = checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace);
+  if (a == b) return;
+  const int64_t cols = (b - a) * s.OW;
+  for (int64_t n = 0; n < s.N; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const Columns columns = columnsOf(in, n, g, s, p, a, b, workspace);
+      sgemm(false, true, s.Kg, s.patch, cols, 1.0f, dOut.row(n, g * s.Kg, a), dOut.rows * s.OW, columns.data,
+            columns.ld, 1.0f, dWeight + g * s.Kg * s.patch, s.patch);
+    }
+    if (dBias != nullptr)
+      for (int64_t k = 0; k < s.K; ++k) {
+        const float* dy = dOut.row(n, k, a);
+        double sum = 0.0;
+        for (int64_t i = 0; i < cols; ++i) sum += dy[i];
+        dBias[k] += static_cast<float>(sum);
+      }
+  }
+}
+
+}  // namespace lrc::cpu

@@ -1,0 +1,55 @@
+// Whole-tensor kernels that end row pipelines: Gemm, softmax, softmax cross-entropy loss,
+// and the SGD update.
+#pragma once
+
+#include <cstdint>
+
+namespace lrc::cpu {
+
+// How Gemm's C operand broadcasts to the M x N result (ONNX's unidirectional broadcast).
+enum class GemmBias {
+  None,    // no C
+  Scalar,  // C[1]
+  Row,     // C[N]   (or [1, N]), added to every row
+  Column,  // C[M, 1], added to every column
+  Full,    // C[M, N]
+};
+
+struct GemmParams {
+  int64_t M = 0, N = 0, K = 0;  // Y is M x N; op(A) is M x K, op(B) is K x N
+  bool transA = false;          // A stored K x M
+  bool transB = false;          // B stored N x K
+  float alpha = 1.0f, beta = 1.0f;
+  GemmBias bias = GemmBias::None;
+};
+
+// Y = alpha * op(A) * op(B) + beta * C (ONNX Gemm, PyTorch Linear with transB).
+void gemm_forward(float* Y, const float* A, const float* B, const float* C, const GemmParams& p);
+
+// dA += alpha * dY * op(B)^T (as stored: transposed back when transA), dB += alpha *
+// op(A)^T * dY (likewise), dC += beta * dY reduced to C's shape. Any of dA, dB, dC may be null.
+void gemm_backward(float* dA, float* dB, float* dC, const float* dY, const float* A, const float* B,
+                   const GemmParams& p);
+
+// y[n][.] = softmax(x[n][.]) for N rows of `classes` logits; y may alias x.
+void softmax_forward(float* y, const float* x, int64_t N, int64_t classes);
+
+// Mean over the batch of -log softmax(logits)[label] (PyTorch's cross_entropy default),
+// computed stably in double. Writes the probabilities to `probs` (N x classes) when non-null;
+// probs may alias logits. Labels must lie in [0, classes): std::invalid_argument otherwise.
+float softmax_cross_entropy_forward(float* probs, const float* logits, const int64_t* labels, int64_t N,
+                                    int64_t classes);
+
+// dLogits = dLoss * (probs - onehot(labels)) / N. This is where the gradient chain starts,
+// so it writes rather than adds; dLogits may alias probs.
+void softmax_cross_entropy_backward(float* dLogits, const float* probs, const int64_t* labels, int64_t N,
+                                    int64_t classes, float dLoss = 1.0f);
+
+// One step of torch.optim.SGD (dampening 0, no Nesterov) over `count` parameters:
+// d = grad + weightDecay * param; buf = momentum * buf + d; param -= lr * buf. With momentum
+// 0 the buffer is not touched (it may be null) and param -= lr * d. A zero-initialized buffer
+// gives PyTorch's first step (buf = d).
+void sgd_update(float* param, float* momentumBuf, const float* grad, int64_t count, float lr, float momentum,
+                float weightDecay);
+
+}  // namespace lrc::cpu

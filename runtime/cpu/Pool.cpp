@@ -1,0 +1,209 @@
+#include "runtime/cpu/Pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lrc::cpu {
+
+namespace {
+
+[[noreturn]] void fail(const char* kernel, const std::string& message) {
+  throw std::invalid_argument(std::string(kernel) + ": " + message);
+}
+
+// Validates one call: `in` is the input-shaped band, `out` the output-shaped one, [a, b) the
+// output rows; checks that `in` holds the input rows they read.
+void checkPool(const char* kernel, const Pool2dParams& p, ConstRowBand in, const char* inName, ConstRowBand out,
+               const char* outName, int64_t a, int64_t b) {
+  check_window(kernel, "height", p.h);
+  check_window(kernel, "width", p.w);
+  check_band(kernel, inName, in);
+  check_band(kernel, outName, out);
+  if (in.N != out.N || in.C != out.C)
+    fail(kernel, std::string(inName) + " and " + outName + " differ in batch or channels");
+  const int64_t wantOH = window_output_size(p.h, in.H, p.ceilMode);
+  const int64_t wantOW = window_output_size(p.w, in.W, p.ceilMode);
+  if (out.H != wantOH || out.W != wantOW)
+    fail(kernel, std::string(outName) + " map is " + std::to_string(out.H) + "x" + std::to_string(out.W) + " but a " +
+                     std::to_string(in.H) + "x" + std::to_string(in.W) + " input gives " + std::to_string(wantOH) +
+                     "x" + std::to_string(wantOW));
+  check_output_rows(kernel, outName, out, a, b);
+  require_rows(kernel, inName, in, window_input_rows(p.h, a, b, in.H), "the output rows read");
+}
+
+// Taps [lo, hi) of the window at output index o that land inside [0, size); tap i reads
+// input index start + i * dilation.
+struct Taps {
+  int64_t lo, hi, start;
+};
+
+Taps validTaps(const WindowAxis& axis, int64_t o, int64_t size) {
+  const int64_t start = o * axis.stride - axis.padBegin;
+  const int64_t lo = std::min(start >= 0 ? 0 : (-start + axis.dilation - 1) / axis.dilation, axis.kernel);
+  const int64_t hi = start > size - 1 ? lo : std::clamp((size - 1 - start) / axis.dilation + 1, lo, axis.kernel);
+  return {lo, hi, start};
+}
+
+// The window's maximum and the offset ((ih - row0) * W + iw) of its first maximum within the
+// band's (n, c) plane, with PyTorch's rule (v > max || isnan(v)); offset -1 when no tap is
+// in bounds. All -inf: the first in-bounds tap, as PyTorch.
+struct WindowMax {
+  float value;
+  int64_t offset;
+};
+
+WindowMax windowMax(const float* plane, int64_t row0, int64_t W, const Pool2dParams& p, const Taps& th,
+                    const Taps& tw) {
+  WindowMax m{-std::numeric_limits<float>::infinity(), -1};
+  if (th.lo >= th.hi || tw.lo >= tw.hi) return m;
+  m.offset = (th.start + th.lo * p.h.dilation - row0) * W + tw.start + tw.lo * p.w.dilation;
+  for (int64_t i = th.lo; i < th.hi; ++i) {
+    const int64_t rowOffset = (th.start + i * p.h.dilation - row0) * W;
+    for (int64_t j = tw.lo; j < tw.hi; ++j) {
+      const int64_t at = rowOffset + tw.start + j * p.w.dilation;
+      const float v = plane[at];
+      if (v > m.value || std::isnan(v)) m = {v, at};
+    }
+  }
+  return m;
+}
+
+// One axis of an average window: in-bounds input indices [lo, hi) and the window's extent
+// clipped to the padded map, which is PyTorch's count_include_pad divisor.
+struct AvgSpan {
+  int64_t lo, hi, padded;
+};
+
+AvgSpan avgSpan(const WindowAxis& axis, int64_t o, int64_t size) {
+  const int64_t start = o * axis.stride - axis.padBegin;
+  const int64_t paddedEnd = std::min(start + axis.kernel, size + axis.padEnd);
+  return {std::max<int64_t>(start, 0), std::min(paddedEnd, size), paddedEnd - start};
+}
+
+std::vector<AvgSpan> avgSpans(const WindowAxis& axis, int64_t outSize, int64_t size) {
+  std::vector<AvgSpan> spans(outSize);
+  for (int64_t o = 0; o < outSize; ++o) spans[o] = avgSpan(axis, o, size);
+  return spans;
+}
+
+double avgDivisor(const Pool2dParams& p, const AvgSpan& sh, const AvgSpan& sw) {
+  return p.countIncludePad ? static_cast<double>(sh.padded * sw.padded)
+                           : static_cast<double>((sh.hi - sh.lo) * (sw.hi - sw.lo));
+}
+
+void checkAvgDilation(const char* kernel, const Pool2dParams& p) {
+  if (p.h.dilation != 1 || p.w.dilation != 1) fail(kernel, "average pooling supports dilation 1 only");
+}
+
+}  // namespace
+
+void maxpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b) {
+  checkPool("maxpool2d_rows_forward", p, in, "input", out, "output", a, b);
+  for (int64_t n = 0; n < in.N; ++n)
+    for (int64_t c = 0; c < in.C; ++c) {
+      const float* plane = in.row(n, c, in.row0);
+      for (int64_t oh = a; oh < b; ++oh) {
+        const Taps th = validTaps(p.h, oh, in.H);
+        float* y = out.row(n, c, oh);
+        for (int64_t ow = 0; ow < out.W; ++ow)
+          y[ow] = windowMax(plane, in.row0, in.W, p, th, validTaps(p.w, ow, in.W)).value;
+      }
+    }
+}
+
+void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, const Pool2dParams& p, int64_t a,
+                             int64_t b) {
+  const char* kernel = "maxpool2d_rows_backward";
+  checkPool(kernel, p, in, "input", dOut, "output-gradient", a, b);
+  check_band(kernel, "input-gradient", dIn);
+  if (dIn.N != in.N || dIn.C != in.C || dIn.H != in.H || dIn.W != in.W)
+    fail(kernel, "input-gradient and input bands are of different maps");
+  require_rows(kernel, "input-gradient", dIn, window_input_rows(p.h, a, b, in.H), "the output rows read");
+  for (int64_t n = 0; n < in.N; ++n)
+    for (int64_t c = 0; c < in.C; ++c) {
+      const float* plane = in.row(n, c, in.row0);
+      for (int64_t oh = a; oh < b; ++oh) {
+        const Taps th = validTaps(p.h, oh, in.H);
+        const float* dy = dOut.row(n, c, oh);
+        for (int64_t ow = 0; ow < dOut.W; ++ow) {
+          const WindowMax m = windowMax(plane, in.row0, in.W, p, th, validTaps(p.w, ow, in.W));
+          if (m.offset < 0) continue;
+          const int64_t ih = in.row0 + m.offset / in.W;
+          dIn.row(n, c, ih)[m.offset % in.W] += dy[ow];
+        }
+      }
+    }
+}
+
+void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b) {
+  const char* kernel = "avgpool2d_rows_forward";
+  checkAvgDilation(kernel, p);
+  checkPool(kernel, p, in, "input", out, "output", a, b);
+  const std::vector<AvgSpan> spansW = avgSpans(p.w, out.W, in.W);
+  for (int64_t n = 0; n < in.N; ++n)
+    for (int64_t c = 0; c < in.C; ++c)
+      for (int64_t oh = a; oh < b; ++oh) {
+        const AvgSpan sh = avgSpan(p.h, oh, in.H);
+        float* y = out.row(n, c, oh);
+        for (int64_t ow = 0; ow < out.W; ++ow) {
+          const AvgSpan& sw = spansW[ow];
+          if (sh.lo >= sh.hi || sw.lo >= sw.hi) {
+            y[ow] = 0.0f;
+            continue;
+          }
+          double sum = 0.0;
+          for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
+            const float* x = in.row(n, c, ih);
+            for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x[iw];
+          }
+          y[ow] = static_cast<float>(sum / avgDivisor(p, sh, sw));
+        }
+      }
+}
+
+void avgpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, const Pool2dParams& p, int64_t a, int64_t b) {
+  const char* kernel = "avgpool2d_rows_backward";
+  checkAvgDilation(kernel, p);
+  checkPool(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b);
+  const std::vector<AvgSpan> spansW = avgSpans(p.w, dOut.W, dIn.W);
+  for (int64_t n = 0; n < dIn.N; ++n)
+    for (int64_t c = 0; c < dIn.C; ++c)
+      for (int64_t oh = a; oh < b; ++oh) {
+        const AvgSpan sh = avgSpan(p.h, oh, dIn.H);
+        const float* dy = dOut.row(n, c, oh);
+        for (int64_t ow = 0; ow < dOut.W; ++ow) {
+          const AvgSpan& sw = spansW[ow];
+          if (sh.lo >= sh.hi || sw.lo >= sw.hi) continue;
+          const float g = static_cast<float>(dy[ow] / avgDivisor(p, sh, sw));
+          for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
+            float* dx = dIn.row(n, c, ih);
+            for (int64_t iw = sw.lo; iw < sw.hi; ++iw) dx[iw] += g;
+          }
+        }
+      }
+}
+
+void global_avgpool_forward(float* y, const float* x, int64_t N, int64_t C, int64_t HW) {
+  if (HW <= 0) fail("global_avgpool_forward", "map has no elements");
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const float* plane = x + nc * HW;
+    double sum = 0.0;
+    for (int64_t i = 0; i < HW; ++i) sum += plane[i];
+    y[nc] = static_cast<float>(sum / static_cast<double>(HW));
+  }
+}
+
+void global_avgpool_backward(float* dx, const float* dy, int64_t N, int64_t C, int64_t HW) {
+  if (HW <= 0) fail("global_avgpool_backward", "map has no elements");
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    const float g = static_cast<float>(dy[nc] / static_cast<double>(HW));
+    float* plane = dx + nc * HW;
+    for (int64_t i = 0; i < HW; ++i) plane[i] += g;
+  }
+}
+
+}  // namespace lrc::cpu

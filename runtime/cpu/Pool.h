@@ -1,0 +1,42 @@
+// Max, average and global average pooling on row bands.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/RowBand.h"
+
+namespace lrc::cpu {
+
+// Output N x C x OH x OW with OH = window_output_size(h, H, ceilMode), likewise OW.
+struct Pool2dParams {
+  WindowAxis h, w;
+  bool ceilMode = false;
+  bool countIncludePad = false;  // average pooling only
+};
+
+// out rows [a, b) = max over each window's in-bounds elements (padding never wins; a window
+// with no in-bounds element gives -inf). NaN propagates. `in` must hold
+// window_input_rows(p.h, a, b, in.H).
+void maxpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b);
+
+// Scatter form: for every element of dOut rows [a, b), dIn[argmax] += dOut, the argmax being
+// recomputed from `in` as the first maximum in scan order (row-major within the window, as
+// PyTorch). `in` and `dIn` must hold the input rows those output rows read.
+void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, const Pool2dParams& p, int64_t a,
+                             int64_t b);
+
+// out rows [a, b) = window sums / divisor with PyTorch's divisor: countIncludePad counts the
+// window clipped to the padded map [-padBegin, size + padEnd); otherwise it counts the
+// in-bounds elements. A window with no in-bounds element gives 0. Dilation must be 1.
+void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b);
+
+// Scatter form: dIn += dOut / divisor over each window of dOut rows [a, b).
+void avgpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, const Pool2dParams& p, int64_t a, int64_t b);
+
+// y[n * C + c] = mean of x[n][c][.][.] (x is N x C x HW); ends a row pipeline.
+void global_avgpool_forward(float* y, const float* x, int64_t N, int64_t C, int64_t HW);
+
+// dx[n][c][i] += dy[n * C + c] / HW.
+void global_avgpool_backward(float* dx, const float* dy, int64_t N, int64_t C, int64_t HW);
+
+}  // namespace lrc::cpu

@@ -1,0 +1,207 @@
+// Gemm (every transpose and bias shape), softmax, softmax cross-entropy and the SGD update:
+// against double references, finite differences and hand-computed steps.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu/Dense.h"
+#include "test/unit/cpu_kernels_test_util.h"
+
+namespace lrc::cpu {
+namespace {
+
+using testing::dot;
+using testing::normalizedError;
+using testing::numericGradient;
+using testing::randomFloats;
+using testing::toDouble;
+
+struct GemmCase {
+  bool transA, transB;
+  GemmBias bias;
+};
+
+int64_t biasSize(GemmBias bias, int64_t M, int64_t N) {
+  switch (bias) {
+    case GemmBias::None:
+      return 0;
+    case GemmBias::Scalar:
+      return 1;
+    case GemmBias::Row:
+      return N;
+    case GemmBias::Column:
+      return M;
+    case GemmBias::Full:
+      return M * N;
+  }
+  return 0;
+}
+
+std::vector<double> gemmReference(const GemmParams& p, const std::vector<double>& A, const std::vector<double>& B,
+                                  const std::vector<double>& C) {
+  std::vector<double> Y(p.M * p.N);
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < p.K; ++k)
+        acc += (p.transA ? A[k * p.M + i] : A[i * p.K + k]) * (p.transB ? B[j * p.K + k] : B[k * p.N + j]);
+      double c = 0.0;
+      if (p.bias == GemmBias::Scalar) c = C[0];
+      if (p.bias == GemmBias::Row) c = C[j];
+      if (p.bias == GemmBias::Column) c = C[i];
+      if (p.bias == GemmBias::Full) c = C[i * p.N + j];
+      Y[i * p.N + j] = p.alpha * acc + p.beta * c;
+    }
+  return Y;
+}
+
+class GemmTest : public ::testing::TestWithParam<GemmCase> {
+ protected:
+  GemmParams params() const {
+    const GemmCase& t = GetParam();
+    return {5, 7, 3, t.transA, t.transB, 0.75f, 1.5f, t.bias};
+  }
+};
+
+TEST_P(GemmTest, ForwardMatchesReference) {
+  const GemmParams p = params();
+  const std::vector<float> A = randomFloats(p.M * p.K, 31), B = randomFloats(p.K * p.N, 32),
+                           C = randomFloats(biasSize(p.bias, p.M, p.N), 33);
+  std::vector<float> Y(p.M * p.N, 123.0f);  // stale contents must not leak into Y
+  gemm_forward(Y.data(), A.data(), B.data(), C.data(), p);
+  EXPECT_LT(normalizedError(Y, gemmReference(p, toDouble(A), toDouble(B), toDouble(C))), 1e-6);
+}
+
+TEST_P(GemmTest, BackwardMatchesFiniteDifferences) {
+  const GemmParams p = params();
+  const std::vector<float> A = randomFloats(p.M * p.K, 31), B = randomFloats(p.K * p.N, 32),
+                           C = randomFloats(biasSize(p.bias, p.M, p.N), 33), dY = randomFloats(p.M * p.N, 34);
+  std::vector<float> dA(A.size(), 0.25f), dB(B.size(), 0.25f), dC(C.size(), 0.25f);  // backward adds
+  gemm_backward(dA.data(), dB.data(), dC.data(), dY.data(), A.data(), B.data(), p);
+  std::vector<double> a = toDouble(A), b = toDouble(B), c = toDouble(C);
+  const std::vector<double> dy = toDouble(dY);
+  const auto loss = [&] { return dot(dy, gemmReference(p, a, b, c)); };
+  const auto plusQuarter = [](std::vector<double> v) {
+    for (double& x : v) x += 0.25;
+    return v;
+  };
+  EXPECT_LT(normalizedError(dA, plusQuarter(numericGradient(a, loss))), 1e-5) << "dA";
+  EXPECT_LT(normalizedError(dB, plusQuarter(numericGradient(b, loss))), 1e-5) << "dB";
+  if (p.bias != GemmBias::None) {
+    EXPECT_LT(normalizedError(dC, plusQuarter(numericGradient(c, loss))), 1e-5) << "dC";
+  }
+}
+
+std::string gemmCaseName(const ::testing::TestParamInfo<GemmCase>& info);
+
+// gtest prints a failing case by its name rather than its bytes.
+void PrintTo(const GemmCase& c, std::ostream* os) { *os << gemmCaseName({c, 0}); }
+
+std::vector<GemmCase> allGemmCases() {
+  std::vector<GemmCase> cases;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (GemmBias bias : {GemmBias::None, GemmBias::Scalar, GemmBias::Row, GemmBias::Column, GemmBias::Full})
+        cases.push_back({ta, tb, bias});
+  return cases;
+}
+
+std::string gemmCaseName(const ::testing::TestParamInfo<GemmCase>& info) {
+  const char* biasNames[] = {"None", "Scalar", "Row", "Column", "Full"};
+  return std::string(info.param.transA ? "At" : "A") + (info.param.transB ? "Bt" : "B") +
+         biasNames[static_cast<int>(info.param.bias)];
+}
+
+INSTANTIATE_TEST_SUITE_P(AllShapes, GemmTest, ::testing::ValuesIn(allGemmCases()), gemmCaseName);
+
+double crossEntropyReference(const std::vector<double>& logits, const std::vector<int64_t>& labels, int64_t classes) {
+  const int64_t N = static_cast<int64_t>(labels.size());
+  double total = 0.0;
+  for (int64_t n = 0; n < N; ++n) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) sum += std::exp(logits[n * classes + j]);
+    total += std::log(sum) - logits[n * classes + labels[n]];
+  }
+  return total / static_cast<double>(N);
+}
+
+TEST(SoftmaxCrossEntropy, LossProbabilitiesAndGradient) {
+  const int64_t N = 4, classes = 5;
+  const std::vector<float> logits = randomFloats(N * classes, 41, -3.0f, 3.0f);
+  const std::vector<int64_t> labels{0, 4, 2, 2};
+  std::vector<float> probs(N * classes);
+  const float loss = softmax_cross_entropy_forward(probs.data(), logits.data(), labels.data(), N, classes);
+  std::vector<double> z = toDouble(logits);
+  EXPECT_NEAR(loss, crossEntropyReference(z, labels, classes), 1e-6);
+  for (int64_t n = 0; n < N; ++n) {
+    double rowSum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) rowSum += probs[n * classes + j];
+    EXPECT_NEAR(rowSum, 1.0, 1e-6);
+  }
+  std::vector<float> softmaxOnly(N * classes);
+  softmax_forward(softmaxOnly.data(), logits.data(), N, classes);
+  EXPECT_EQ(softmaxOnly, probs);
+
+  // dLogits written in place over the probabilities, scaled by an upstream dLoss.
+  softmax_cross_entropy_backward(probs.data(), probs.data(), labels.data(), N, classes, 2.0f);
+  std::vector<double> want = numericGradient(
+      z, [&] { return crossEntropyReference(z, labels, classes); }, 1e-5);
+  for (double& v : want) v *= 2.0;
+  EXPECT_LT(normalizedError(probs, want), 1e-5);
+}
+
+TEST(SoftmaxCrossEntropy, StableForLargeLogits) {
+  const std::vector<float> logits{1000.0f, 1001.0f, 999.0f, -1000.0f, -1001.0f, -1000.5f};
+  const std::vector<int64_t> labels{1, 2};
+  std::vector<float> probs(6);
+  const float loss = softmax_cross_entropy_forward(probs.data(), logits.data(), labels.data(), 2, 3);
+  const double want =
+      0.5 * (std::log(std::exp(-1.0) + 1.0 + std::exp(-2.0)) + (std::log(1.0 + std::exp(-1.0) + std::exp(-0.5)) + 0.5));
+  EXPECT_NEAR(loss, want, 1e-6);
+  for (float p : probs) EXPECT_TRUE(std::isfinite(p));
+}
+
+TEST(SoftmaxCrossEntropy, RejectsLabelsOutOfRange) {
+  const std::vector<float> logits(6, 0.0f);
+  std::vector<float> probs(6);
+  const std::vector<int64_t> tooBig{0, 3}, negative{-1, 0};
+  EXPECT_THROW(softmax_cross_entropy_forward(probs.data(), logits.data(), tooBig.data(), 2, 3), std::invalid_argument);
+  EXPECT_THROW(softmax_cross_entropy_forward(probs.data(), logits.data(), negative.data(), 2, 3),
+               std::invalid_argument);
+  EXPECT_THROW(softmax_cross_entropy_backward(probs.data(), logits.data(), tooBig.data(), 2, 3), std::invalid_argument);
+}
+
+TEST(Sgd, TwoStepsWithMomentumAndWeightDecayByHand) {
+  // torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01), p0 = [1, -2], grads g1 = [0.5, 0.25]
+  // then g2 = [-1, 2]:
+  //   d1 = g1 + 0.01 p0 = [0.51, 0.23]; buf1 = d1; p1 = p0 - 0.1 d1 = [0.949, -2.023]
+  //   d2 = g2 + 0.01 p1 = [-0.99051, 1.97977]; buf2 = 0.9 buf1 + d2 = [-0.53151, 2.18677]
+  //   p2 = p1 - 0.1 buf2 = [1.002151, -2.241677]
+  std::vector<float> p{1.0f, -2.0f}, buf(2, 0.0f);
+  const std::vector<float> g1{0.5f, 0.25f}, g2{-1.0f, 2.0f};
+  sgd_update(p.data(), buf.data(), g1.data(), 2, 0.1f, 0.9f, 0.01f);
+  EXPECT_NEAR(p[0], 0.949, 1e-6);
+  EXPECT_NEAR(p[1], -2.023, 1e-6);
+  EXPECT_NEAR(buf[0], 0.51, 1e-6);
+  EXPECT_NEAR(buf[1], 0.23, 1e-6);
+  sgd_update(p.data(), buf.data(), g2.data(), 2, 0.1f, 0.9f, 0.01f);
+  EXPECT_NEAR(buf[0], -0.53151, 1e-6);
+  EXPECT_NEAR(buf[1], 2.18677, 1e-6);
+  EXPECT_NEAR(p[0], 1.002151, 1e-6);
+  EXPECT_NEAR(p[1], -2.241677, 1e-6);
+}
+
+TEST(Sgd, PlainStepWithoutMomentumNeedsNoBuffer) {
+  std::vector<float> p{1.0f, 2.0f};
+  const std::vector<float> g{0.5f, -1.0f};
+  sgd_update(p.data(), nullptr, g.data(), 2, 0.5f, 0.0f, 0.0f);
+  EXPECT_EQ(p, (std::vector<float>{0.75f, 2.5f}));
+  EXPECT_THROW(sgd_update(p.data(), nullptr, g.data(), 2, 0.5f, 0.9f, 0.0f), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lrc::cpu

@@ -1,0 +1,152 @@
+// ReLU, Add and Dropout: forward and backward by hand and by finite differences, the
+// accumulate form of the backward kernels, and Dropout's recomputable counter-based mask.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "runtime/cpu/Elementwise.h"
+#include "test/unit/cpu_kernels_test_util.h"
+
+namespace lrc::cpu {
+namespace {
+
+using testing::normalizedError;
+using testing::numericGradient;
+using testing::OwnedBand;
+using testing::randomFloats;
+using testing::sliceRows;
+using testing::toDouble;
+
+TEST(Relu, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  // Values away from 0 so that central differences do not straddle the kink.
+  std::vector<float> x = randomFloats(101, 11);
+  for (float& v : x) v += v >= 0 ? 0.01f : -0.01f;
+  std::vector<float> y(x.size());
+  relu_forward(y.data(), x.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y[i], x[i] > 0 ? x[i] : 0.0f);
+
+  const std::vector<float> dy = randomFloats(101, 12);
+  std::vector<float> dx(x.size(), 0.5f);  // backward adds into dx
+  relu_backward(dx.data(), dy.data(), x.data(), static_cast<int64_t>(x.size()));
+  std::vector<double> xd = toDouble(x);
+  const auto loss = [&] {
+    double s = 0.0;
+    for (size_t i = 0; i < xd.size(); ++i) s += dy[i] * std::max(xd[i], 0.0);
+    return s;
+  };
+  std::vector<double> want = numericGradient(xd, loss, 1e-4);
+  for (double& v : want) v += 0.5;
+  EXPECT_LT(normalizedError(dx, want), 1e-6);
+
+  // The output gives the same mask as the input.
+  std::vector<float> dxFromY(x.size(), 0.5f);
+  relu_backward(dxFromY.data(), dy.data(), y.data(), static_cast<int64_t>(y.size()));
+  EXPECT_EQ(dxFromY, dx);
+}
+
+TEST(Relu, InPlaceForward) {
+  std::vector<float> x{-1.0f, 0.0f, 2.0f, -0.5f};
+  relu_forward(x.data(), x.data(), 4);
+  EXPECT_EQ(x, (std::vector<float>{0, 0, 2, 0}));
+}
+
+TEST(Add, ForwardAndAccumulatingBackward) {
+  const std::vector<float> a{1, 2, 3}, b{10, 20, 30}, dy{0.5f, -1, 2};
+  std::vector<float> y(3);
+  add_forward(y.data(), a.data(), b.data(), 3);
+  EXPECT_EQ(y, (std::vector<float>{11, 22, 33}));
+  std::vector<float> da{1, 1, 1}, db{0, 0, 0};
+  add_backward(da.data(), db.data(), dy.data(), 3);
+  EXPECT_EQ(da, (std::vector<float>{1.5f, 0, 3}));
+  EXPECT_EQ(db, dy);
+  add_backward(nullptr, db.data(), dy.data(), 3);  // an input without gradient
+  EXPECT_EQ(db, (std::vector<float>{1, -2, 4}));
+  accumulate(da.data(), dy.data(), 3);
+  EXPECT_EQ(da, (std::vector<float>{2, -1, 5}));
+}
+
+TEST(Dropout, KeepsTheExpectedFractionAndScales) {
+  const int64_t count = 200000;
+  const std::vector<float> x(count, 1.0f);
+  std::vector<float> y(count);
+  for (const float ratio : {0.1f, 0.5f, 0.8f}) {
+    dropout_forward(y.data(), x.data(), count, 0, ratio, 1234, 7);
+    int64_t kept = 0;
+    for (const float v : y) {
+      if (v != 0.0f) {
+        ++kept;
+        EXPECT_FLOAT_EQ(v, 1.0f / (1.0f - ratio));
+      }
+    }
+    const double keep = 1.0 - ratio;
+    const double sigma = std::sqrt(count * keep * (1 - keep));
+    EXPECT_NEAR(static_cast<double>(kept), count * keep, 5 * sigma) << "ratio " << ratio;
+  }
+}
+
+TEST(Dropout, EdgeRatios) {
+  const std::vector<float> x = randomFloats(1000, 13);
+  std::vector<float> y(x.size());
+  dropout_forward(y.data(), x.data(), 1000, 0, 0.0f, 1, 1);
+  EXPECT_EQ(y, x);
+  dropout_forward(y.data(), x.data(), 1000, 0, 1.0f, 1, 1);
+  EXPECT_EQ(y, std::vector<float>(1000, 0.0f));
+  EXPECT_THROW(dropout_forward(y.data(), x.data(), 1000, 0, 1.5f, 1, 1), std::invalid_argument);
+  EXPECT_THROW(dropout_forward(y.data(), x.data(), 1000, 0, -0.1f, 1, 1), std::invalid_argument);
+}
+
+TEST(Dropout, MaskDependsOnSeedStepAndIndexOnly) {
+  const std::vector<float> x(4096, 1.0f);
+  std::vector<float> a(4096), b(4096), c(4096);
+  dropout_forward(a.data(), x.data(), 4096, 0, 0.5f, 42, 3);
+  dropout_forward(b.data(), x.data(), 4096, 0, 0.5f, 42, 3);
+  EXPECT_EQ(a, b);
+  dropout_forward(c.data(), x.data(), 4096, 0, 0.5f, 42, 4);
+  EXPECT_NE(a, c) << "another step must give another mask";
+  dropout_forward(c.data(), x.data(), 4096, 0, 0.5f, 43, 3);
+  EXPECT_NE(a, c) << "another seed must give another mask";
+  // A sub-range recomputed on its own, by its first global index, matches.
+  std::vector<float> part(1000);
+  dropout_forward(part.data(), x.data() + 1500, 1000, 1500, 0.5f, 42, 3);
+  EXPECT_EQ(part, std::vector<float>(a.begin() + 1500, a.begin() + 2500));
+}
+
+TEST(Dropout, BackwardUsesTheForwardMaskAndAccumulates) {
+  const std::vector<float> x = randomFloats(5000, 14), dy = randomFloats(5000, 15);
+  std::vector<float> y(5000), dx(5000, 1.0f);
+  dropout_forward(y.data(), x.data(), 5000, 100, 0.3f, 9, 2);
+  dropout_backward(dx.data(), dy.data(), 5000, 100, 0.3f, 9, 2);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float wantDx = 1.0f + (y[i] != 0.0f ? dy[i] / 0.7f : 0.0f);
+    ASSERT_NEAR(dx[i], wantDx, 1e-5) << i;
+  }
+}
+
+TEST(Dropout, RowBandsGetTheWholeMapsMask) {
+  const int64_t N = 2, C = 3, H = 7, W = 5;
+  const std::vector<float> x = randomFloats(N * C * H * W, 16), dy = randomFloats(N * C * H * W, 17);
+  std::vector<float> whole(x.size()), wholeDx(x.size());
+  dropout_forward(whole.data(), x.data(), N * C * H * W, 0, 0.4f, 5, 11);
+  dropout_backward(wholeDx.data(), dy.data(), N * C * H * W, 0, 0.4f, 5, 11);
+
+  const RowRange r{2, 5};
+  const OwnedBand in = sliceRows(x, N, C, H, W, r), dOut = sliceRows(dy, N, C, H, W, r);
+  OwnedBand out(N, C, H, W, r), dIn(N, C, H, W, r);
+  dropout_rows_forward(out.band, in.band, 0.4f, 5, 11, r.begin, r.end);
+  dropout_rows_backward(dIn.band, dOut.band, 0.4f, 5, 11, r.begin, r.end);
+  const OwnedBand wantOut = sliceRows(whole, N, C, H, W, r), wantDx = sliceRows(wholeDx, N, C, H, W, r);
+  EXPECT_EQ(out.storage, wantOut.storage);
+  EXPECT_EQ(dIn.storage, wantDx.storage);
+  EXPECT_THROW(dropout_rows_forward(out.band, in.band, 0.4f, 5, 11, 1, 4), std::invalid_argument);
+}
+
+TEST(Dropout, ThresholdEndpoints) {
+  EXPECT_EQ(dropout_keep_threshold(0.0f), 4294967296ull);
+  EXPECT_EQ(dropout_keep_threshold(1.0f), 0ull);
+  EXPECT_EQ(dropout_keep_threshold(0.5f), 2147483648ull);
+}
+
+}  // namespace
+}  // namespace lrc::cpu
