@@ -1,0 +1,460 @@
+// The ONNX importer against the models test/models/make_models.py writes (ctest fixture
+// make_test_models): every valid model imports, verifies, round-trips through the IR text
+// and has ONNX's own inferred shapes; every malformed one fails with a one-line error that
+// starts with the path and names what is wrong.
+
+// ONNX reaches this test only through lrc_compiler's link line, without the compile
+// definitions the onnx target carries; they must match how libonnx was built.
+#ifndef ONNX_NAMESPACE
+#define ONNX_NAMESPACE onnx
+#endif
+#ifndef ONNX_ML
+#define ONNX_ML 1
+#endif
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "compiler/OnnxImport.h"
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+
+namespace lrc::compiler {
+namespace {
+
+namespace fs = std::filesystem;
+using Shape = std::vector<int64_t>;
+
+std::string modelPath(const std::string& name) {
+  return std::string(LRC_TEST_MODELS_DIR) + "/" + name;
+}
+
+// The models come from the fixture; a missing one is a failure, not a skip.
+std::unique_ptr<ir::Module> importModel(const std::string& name,
+                                        const ImportOptions& options = {}) {
+  const std::string path = modelPath(name);
+  if (!fs::exists(path))
+    throw std::runtime_error(path +
+                             " is missing: run the ctest fixture make_test_models "
+                             "(test/models/make_models.py " LRC_TEST_MODELS_DIR ")");
+  return importOnnx(path, options);
+}
+
+onnx::ModelProto loadProto(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto model;
+  if (!model.ParseFromIstream(&in)) throw std::runtime_error("cannot parse " + path);
+  return model;
+}
+
+void setShape(onnx::ValueInfoProto& v, const Shape& shape) {
+  auto* s = v.mutable_type()->mutable_tensor_type()->mutable_shape();
+  s->clear_dim();
+  for (int64_t d : shape) s->add_dim()->set_dim_value(d);
+}
+
+// Static shapes ONNX infers for the graph when its inputs have the IR's input shapes
+// (so --batch and --input-shape overrides are inferred too). Declared intermediate and
+// output shapes are dropped first: they are the exporter's, for the original input shape.
+// Initializer data is never needed (no model here computes a shape from external data).
+std::map<std::string, Shape> onnxInferredShapes(const std::string& name, const ir::Module& m) {
+  onnx::ModelProto model = loadProto(modelPath(name));
+  onnx::GraphProto& g = *model.mutable_graph();
+  for (auto& in : *g.mutable_input())
+    if (const ir::Value* v = m.lookup(in.name()); v && v->kind == ir::ValueKind::Input)
+      setShape(in, v->type.shape);
+  g.clear_value_info();
+  for (auto& out : *g.mutable_output()) out.mutable_type()->mutable_tensor_type()->clear_shape();
+  onnx::shape_inference::InferShapes(
+      model, onnx::OpSchemaRegistry::Instance(),
+      onnx::ShapeInferenceOptions(/*check_type=*/true, /*strict=*/1));
+  std::map<std::string, Shape> shapes;
+  auto record = [&](const onnx::ValueInfoProto& v) {
+    Shape s;
+    for (const auto& d : v.type().tensor_type().shape().dim()) {
+      if (!d.has_dim_value()) return;
+      s.push_back(d.dim_value());
+    }
+    if (v.type().tensor_type().has_shape()) shapes[v.name()] = s;
+  };
+  for (const auto& v : g.value_info()) record(v);
+  for (const auto& v : g.output()) record(v);
+  return shapes;
+}
+
+// Every value the IR keeps from a node output (op results, and the globals made from
+// Constant nodes and from Identity of an initializer) has ONNX's inferred shape.
+void expectOnnxShapes(const std::string& name, const ir::Module& m) {
+  const auto onnxShapes = onnxInferredShapes(name, m);
+  size_t compared = 0;
+  auto compare = [&](const ir::Value& v) {
+    auto it = onnxShapes.find(v.name);
+    if (it == onnxShapes.end()) {
+      ADD_FAILURE() << name << ": ONNX inferred no static shape for '" << v.name << "'";
+      return;
+    }
+    EXPECT_EQ(v.type.shape, it->second) << name << ": shape of '" << v.name << "'";
+    ++compared;
+  };
+  for (const auto& op : m.ops)
+    for (const ir::Value* r : op->results) compare(*r);
+  for (const ir::Value* g : m.globals)
+    if (onnxShapes.count(g->name)) compare(*g);
+  EXPECT_GE(compared, m.ops.size()) << name;
+}
+
+void expectRoundTrip(const ir::Module& m) {
+  const std::string text = ir::printModule(m);
+  std::unique_ptr<ir::Module> parsed = ir::parseModule(text);
+  EXPECT_EQ(ir::printModule(*parsed), text);
+}
+
+std::vector<const ir::Op*> opsOf(const ir::Module& m, ir::OpKind kind) {
+  std::vector<const ir::Op*> found;
+  for (const auto& op : m.ops)
+    if (op->kind == kind) found.push_back(op.get());
+  return found;
+}
+
+const ir::Op& opNamed(const ir::Module& m, const std::string& result) {
+  const ir::Value* v = m.lookup(result);
+  if (!v || !v->def) throw std::runtime_error("no op result '" + result + "'");
+  return *v->def;
+}
+
+size_t countGlobals(const ir::Module& m, ir::ValueKind kind) {
+  return static_cast<size_t>(std::count_if(m.globals.begin(), m.globals.end(),
+                                           [&](const ir::Value* g) { return g->kind == kind; }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Every valid model
+
+const char* const kValidModels[] = {
+    "tiny_op9.onnx",
+    "tiny_op11.onnx",
+    "tiny_op13.onnx",
+    "tiny_op18.onnx",
+    "features_op9.onnx",
+    "features_op11.onnx",
+    "features_op13.onnx",
+    "features_op18.onnx",
+    "gemm_op9.onnx",
+    "gemm_op11.onnx",
+    "gemm_op13.onnx",
+    "gemm_op18.onnx",
+    "external_data.onnx",
+    "vgg16_train_op13.onnx",
+    "vgg16_train_op17.onnx",
+    "vgg16_eval_op13.onnx",
+    "vgg16_eval_op17.onnx",
+    "resnet50_train_op13.onnx",
+    "resnet50_train_op17.onnx",
+    "resnet50_eval_op13.onnx",
+    "resnet50_eval_op17.onnx",
+};
+
+class ValidModel : public testing::TestWithParam<const char*> {};
+
+// Inputs keep their declared dims, a symbolic batch becoming 1; initializers listed as
+// graph inputs (tiny_op9 does, as exporters of that time did) are not inputs.
+void expectDeclaredInputs(const std::string& name, const ir::Module& m) {
+  const onnx::ModelProto proto = loadProto(modelPath(name));
+  size_t checked = 0;
+  for (const auto& in : proto.graph().input()) {
+    const ir::Value* v = m.lookup(in.name());
+    if (!v || v->kind != ir::ValueKind::Input) continue;
+    Shape declared;
+    for (const auto& d : in.type().tensor_type().shape().dim())
+      declared.push_back(d.has_dim_value() ? d.dim_value() : 1);
+    EXPECT_EQ(v->type.shape, declared) << in.name();
+    ++checked;
+  }
+  EXPECT_EQ(checked, m.inputs.size());
+  EXPECT_EQ(m.inputs.size(), 1u);
+  EXPECT_EQ(m.outputs.size(), static_cast<size_t>(proto.graph().output_size()));
+}
+
+TEST_P(ValidModel, ImportsVerifiesRoundTripsAndHasOnnxShapes) {
+  const std::string name = GetParam();
+  std::unique_ptr<ir::Module> m = importModel(name);
+  ir::verifyModule(*m);
+  expectDeclaredInputs(name, *m);
+  expectRoundTrip(*m);
+  expectOnnxShapes(name, *m);
+}
+
+std::string paramName(const testing::TestParamInfo<const char*>& info) {
+  std::string s = info.param;
+  s = s.substr(0, s.find('.'));
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ValidModel, testing::ValuesIn(kValidModels), paramName);
+
+// ---------------------------------------------------------------------------------------
+// Overrides
+
+TEST(ImportOverrides, SymbolicBatchDefaultsToOneAndFollowsBatch) {
+  EXPECT_EQ(importModel("tiny_op13.onnx")->inputs[0]->type.shape, (Shape{1, 3, 16, 16}));
+  ImportOptions options;
+  options.batch = 4;
+  auto m = importModel("tiny_op13.onnx", options);
+  EXPECT_EQ(m->inputs[0]->type.shape, (Shape{4, 3, 16, 16}));
+  EXPECT_EQ(m->outputs[0]->type.shape, (Shape{4, 10}));
+  expectOnnxShapes("tiny_op13.onnx", *m);
+}
+
+TEST(ImportOverrides, InputShapeFillsSymbolicHeightAndWidth) {
+  ImportOptions options;
+  options.inputShape = Shape{3, 20, 24};
+  auto m = importModel("needs_input_shape.onnx", options);
+  EXPECT_EQ(m->inputs[0]->type.shape, (Shape{1, 3, 20, 24}));
+  expectOnnxShapes("needs_input_shape.onnx", *m);
+}
+
+TEST(ImportOverrides, Vgg16AtBatchTwo) {
+  ImportOptions options;
+  options.batch = 2;
+  auto m = importModel("vgg16_train_op13.onnx", options);
+  EXPECT_EQ(m->inputs[0]->type.shape, (Shape{2, 3, 224, 224}));
+  EXPECT_EQ(m->outputs[0]->type.shape, (Shape{2, 1000}));
+  expectOnnxShapes("vgg16_train_op13.onnx", *m);
+  expectRoundTrip(*m);
+}
+
+TEST(ImportOverrides, ResNet50AtOtherImageSizeAndBatch) {
+  for (const char* name : {"resnet50_train_op13.onnx", "resnet50_eval_op17.onnx"}) {
+    ImportOptions options;
+    options.batch = 2;
+    options.inputShape = Shape{3, 160, 160};
+    auto m = importModel(name, options);
+    EXPECT_EQ(m->inputs[0]->type.shape, (Shape{2, 3, 160, 160})) << name;
+    EXPECT_EQ(m->outputs[0]->type.shape, (Shape{2, 1000})) << name;
+    expectOnnxShapes(name, *m);
+  }
+}
+
+TEST(ImportOverrides, InputShapeOnSmallModel) {
+  ImportOptions options;
+  options.inputShape = Shape{3, 18, 20};  // keeps the 2x2 map MatMul needs
+  auto m = importModel("features_op13.onnx", options);
+  EXPECT_EQ(m->inputs[0]->type.shape, (Shape{2, 3, 18, 20}));
+  expectOnnxShapes("features_op13.onnx", *m);
+}
+
+// ---------------------------------------------------------------------------------------
+// What the importer makes of each op form
+
+TEST(ImportOps, TrainingBatchNormAndUnusedInitializers) {
+  for (const char* name : {"resnet50_train_op13.onnx", "resnet50_train_op17.onnx"}) {
+    auto m = importModel(name);
+    const auto bns = opsOf(*m, ir::OpKind::BatchNorm);
+    ASSERT_EQ(bns.size(), 53u) << name;
+    for (const ir::Op* bn : bns) {
+      EXPECT_EQ(bn->getInt("training"), 1) << bn->origin;
+      // ONNX's f32 0.9 and 1e-5, printed as such rather than as their double expansions.
+      EXPECT_DOUBLE_EQ(bn->getFloat("momentum"), 0.9);
+      EXPECT_DOUBLE_EQ(bn->getFloat("epsilon"), 1e-5);
+      EXPECT_EQ(bn->operands[3]->kind, ir::ValueKind::State);
+      EXPECT_EQ(bn->operands[4]->kind, ir::ValueKind::State);
+      EXPECT_EQ(bn->operands[1]->kind, ir::ValueKind::Param);
+    }
+    // 53 conv weights, 53 BN scales and shifts, the fc weight and bias; the i64
+    // num_batches_tracked initializers are unused and dropped.
+    EXPECT_EQ(countGlobals(*m, ir::ValueKind::Param), 53u + 2 * 53u + 2u) << name;
+    EXPECT_EQ(countGlobals(*m, ir::ValueKind::State), 2 * 53u) << name;
+    EXPECT_EQ(countGlobals(*m, ir::ValueKind::Const), 0u) << name;
+    EXPECT_EQ(m->lookup("bn1.num_batches_tracked"), nullptr);
+    EXPECT_EQ(opNamed(*m, "/conv1/Conv_output_0").origin, "/conv1/Conv");
+  }
+}
+
+TEST(ImportOps, BatchNormTrainingFormPerOpset) {
+  EXPECT_EQ(opsOf(*importModel("tiny_op9.onnx"), ir::OpKind::BatchNorm).at(0)->getInt("training"),
+            0);
+  EXPECT_EQ(opsOf(*importModel("tiny_op11.onnx"), ir::OpKind::BatchNorm).at(0)->getInt("training"),
+            1);
+  EXPECT_EQ(opsOf(*importModel("tiny_op13.onnx"), ir::OpKind::BatchNorm).at(0)->getInt("training"),
+            0);
+  EXPECT_EQ(opsOf(*importModel("tiny_op18.onnx"), ir::OpKind::BatchNorm).at(0)->getInt("training"),
+            1);
+}
+
+TEST(ImportOps, Vgg16DropoutAndTiedBiases) {
+  auto train = importModel("vgg16_train_op13.onnx");
+  const auto drops = opsOf(*train, ir::OpKind::Dropout);
+  ASSERT_EQ(drops.size(), 2u);
+  for (const ir::Op* d : drops) {
+    EXPECT_EQ(d->getInt("training"), 1);
+    EXPECT_DOUBLE_EQ(d->getFloat("ratio"), 0.5);
+  }
+  // The Dropout ratio and training_mode Constants became attributes, not globals.
+  EXPECT_EQ(countGlobals(*train, ir::ValueKind::Const), 0u);
+  EXPECT_EQ(countGlobals(*train, ir::ValueKind::Param), 32u);
+  // Eval export merges equal biases through Identity; each layer keeps its own parameter.
+  auto eval = importModel("vgg16_eval_op13.onnx");
+  EXPECT_TRUE(opsOf(*eval, ir::OpKind::Identity).empty());
+  EXPECT_EQ(countGlobals(*eval, ir::ValueKind::Param), 32u);
+  const ir::Value* tied = eval->lookup("features.28.bias");
+  ASSERT_NE(tied, nullptr);
+  EXPECT_EQ(tied->kind, ir::ValueKind::Param);
+  EXPECT_EQ(tied->floats, eval->lookup("features.17.bias")->floats);
+}
+
+TEST(ImportOps, WindowsPaddingAndConstantsResolved) {
+  for (int opset : {9, 11, 13, 18}) {
+    const std::string name = "features_op" + std::to_string(opset) + ".onnx";
+    auto m = importModel(name);
+    SCOPED_TRACE(name);
+    EXPECT_EQ(opNamed(*m, "c1_out").getInts("stride"), (ir::IntList{2, 2}));
+    EXPECT_EQ(opNamed(*m, "pad_out").getInts("pads"), (ir::IntList{0, 0, 1, 0, 0, 0, 2, 1}));
+    EXPECT_DOUBLE_EQ(opNamed(*m, "pad_out").getFloat("value"), 0.5);
+    EXPECT_EQ(opNamed(*m, "c2_out").getInts("dilation"), (ir::IntList{2, 2}));
+    EXPECT_EQ(opNamed(*m, "c2_out").getInt("group"), 2);
+    EXPECT_EQ(opNamed(*m, "c3_out").getInts("pad"), (ir::IntList{0, 0, 1, 1}));  // SAME_UPPER
+    EXPECT_EQ(opNamed(*m, "c4_out").getInts("pad"), (ir::IntList{1, 1, 0, 0}));  // SAME_LOWER
+    EXPECT_EQ(opNamed(*m, "c5_out").getInts("pad"), (ir::IntList{0, 0, 0, 0}));  // VALID
+    EXPECT_EQ(opNamed(*m, "mp_out").getInt("ceil_mode"), opset >= 10 ? 1 : 0);
+    EXPECT_EQ(opNamed(*m, "ap_out").getInt("count_include_pad"), 1);
+    EXPECT_EQ(opNamed(*m, "flat_out").getInts("shape"), (ir::IntList{2, 32}));
+    EXPECT_EQ(opNamed(*m, "probs").kind, ir::OpKind::Softmax);
+    const ir::Op& drop = opNamed(*m, "drop_out");
+    EXPECT_EQ(drop.getInt("training"), opset >= 12 ? 1 : 0);
+    EXPECT_DOUBLE_EQ(drop.getFloat("ratio"), 0.25);
+    EXPECT_EQ(drop.getInt("seed"), opset >= 12 ? 7 : 0);
+    // The Constant feeding Add is a const global; those folded into attributes are gone.
+    ASSERT_NE(m->lookup("fc_bias"), nullptr);
+    EXPECT_EQ(m->lookup("fc_bias")->kind, ir::ValueKind::Const);
+    EXPECT_EQ(m->lookup("fc_bias")->floats.size(), 10u);
+    EXPECT_EQ(m->lookup("flat_shape"), nullptr);
+    EXPECT_EQ(m->lookup("pad.pads"), nullptr);
+    EXPECT_EQ(m->lookup("drop.ratio"), nullptr);
+  }
+}
+
+TEST(ImportOps, FlattenGemmReshapeSoftmaxForms) {
+  for (int opset : {9, 11, 13, 18}) {
+    const std::string name = "gemm_op" + std::to_string(opset) + ".onnx";
+    auto m = importModel(name);
+    SCOPED_TRACE(name);
+    EXPECT_EQ(opNamed(*m, "flatten_out").getInt("axis"), 1);  // -3 on rank 4 from opset 11
+    const ir::Op& t = opNamed(*m, "gemm_t_out");
+    EXPECT_EQ(t.getInt("transA"), 1);
+    EXPECT_EQ(t.getInt("transB"), 1);
+    EXPECT_DOUBLE_EQ(t.getFloat("alpha"), 0.5);
+    EXPECT_DOUBLE_EQ(t.getFloat("beta"), 1.0);
+    EXPECT_EQ(opNamed(*m, "reshape_out").getInts("shape"), (ir::IntList{8, 2}));
+    EXPECT_DOUBLE_EQ(opNamed(*m, "gemm_out").getFloat("beta"), 2.0);
+    EXPECT_EQ(m->lookup("cvec_out")->kind, ir::ValueKind::Const);
+    EXPECT_EQ(m->lookup("cvec_out")->floats, (std::vector<float>{0.5f, -0.5f}));
+    EXPECT_EQ(opNamed(*m, "probs").getInt("axis"), 1);
+  }
+}
+
+TEST(ImportOps, ExternalDataIsLoaded) {
+  // external_data.onnx is the opset-13 tiny net with the same seeded weights.
+  auto ext = importModel("external_data.onnx");
+  auto inline_ = importModel("tiny_op13.onnx");
+  for (const char* w : {"conv1.weight", "bn1.running_var", "fc.bias"}) {
+    ASSERT_NE(ext->lookup(w), nullptr) << w;
+    EXPECT_FALSE(ext->lookup(w)->floats.empty()) << w;
+    EXPECT_EQ(ext->lookup(w)->floats, inline_->lookup(w)->floats) << w;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors: one line, starting with the path, naming what is wrong.
+
+struct BadCase {
+  const char* file;
+  std::vector<std::string> mentions;
+  ImportOptions options = {};
+};
+
+// Names the case in test listings (and so in ctest's test names) by its file.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.file; }
+
+std::string importError(const std::string& path, const ImportOptions& options) {
+  try {
+    importOnnx(path, options);
+  } catch (const ir::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+class BadModel : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadModel, FailsWithOneLineError) {
+  const BadCase& c = GetParam();
+  const std::string path = modelPath(c.file);
+  if (std::string(c.file).find("does_not_exist") == std::string::npos) {
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing: run the ctest fixture make_test_models";
+  }
+  const std::string message = importError(path, c.options);
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+  for (const std::string& s : c.mentions)
+    EXPECT_NE(message.find(s), std::string::npos) << "'" << s << "' not in: " << message;
+}
+
+ImportOptions withBatch(int64_t b) {
+  ImportOptions o;
+  o.batch = b;
+  return o;
+}
+
+ImportOptions withInputShape(Shape s) {
+  ImportOptions o;
+  o.inputShape = std::move(s);
+  return o;
+}
+
+const BadCase kBadCases[] = {
+    {"does_not_exist.onnx", {"cannot open", "No such file"}},
+    {"bad_truncated.onnx", {"not a valid ONNX model"}},
+    {"bad_missing_initializer.onnx", {"ONNX checker", "W_missing"}},
+    {"bad_conv_weight_rank.onnx", {"node 'bad_node' (Conv, opset 13)", "rank 3"}},
+    {"bad_gemm_rank.onnx", {"node 'bad_node' (Gemm, opset 13)", "rank 3"}},
+    {"bad_unknown_op.onnx",
+     {"node 'bad_node' (FancyConv, opset 13)", "unsupported op", "Conv, Dropout"}},
+    {"bad_lstm.onnx", {"node 'bad_node' (LSTM, opset 13)", "unsupported op"}},
+    {"bad_conv3d.onnx", {"node 'bad_node' (Conv, opset 13)", "only 2-D"}},
+    {"bad_opset7.onnx", {"opset 7", "9 to 18"}},
+    {"bad_maxpool_indices.onnx", {"node 'bad_node' (MaxPool, opset 13)", "Indices", "'idx'"}},
+    {"bad_pad_reflect.onnx", {"node 'bad_node' (Pad, opset 13)", "'reflect'"}},
+    {"bad_softmax_axis.onnx", {"node 'bad_node' (Softmax, opset 11)", "last axis"}},
+    {"bad_double_initializer.onnx", {"node 'bad_node' (Add, opset 13)", "'D'", "DOUBLE"}},
+    {"bad_dynamic_reshape.onnx", {"node 'bad_node' (Reshape, opset 13)", "'s'", "constant"}},
+    {"bad_external_missing.onnx", {"bad_external_missing.bin", "'conv1.weight'"}},
+    {"needs_input_shape.onnx", {"graph input 'image'", "dimension 2 ('H')", "--input-shape"}},
+    // Overrides the model cannot take.
+    {"resnet50_eval_op13.onnx",
+     {"--input-shape", "1 channels", "3"},
+     withInputShape({1, 224, 224})},
+    {"tiny_op13.onnx", {"--input-shape", "three positive"}, withInputShape({3, 16})},
+    {"tiny_op13.onnx", {"--batch"}, withBatch(0)},
+    // VGG-16's exported AveragePool has a fixed 7x7 output only for 224x224 images.
+    {"vgg16_eval_op13.onnx",
+     {"node '/classifier/classifier.0/Gemm' (Gemm, opset 13)"},
+     withInputShape({3, 160, 160})},
+};
+
+std::string badCaseName(const testing::TestParamInfo<BadCase>& info) {
+  std::string s = info.param.file;
+  s = s.substr(0, s.find('.'));
+  return s + "_" + std::to_string(info.index);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, BadModel, testing::ValuesIn(kBadCases), badCaseName);
+
+}  // namespace
+}  // namespace lrc::compiler
