@@ -55,6 +55,7 @@ void verifyMemory(const Module& m) {
 
 void verifyModule(const Module& m, bool checkTypes) {
   std::set<const Value*> defined;
+  std::set<const Value*> updated;  // parameters an sgd_update has already changed
   std::set<std::string> names;
   auto define = [&](const Value* v) {
     if (!names.insert(v->name).second) throw Error("value '" + v->name + "' is defined twice");
@@ -78,6 +79,14 @@ void verifyModule(const Module& m, bool checkTypes) {
       if (!operand) fail(op, "has a null operand");
       if (!defined.count(operand))
         fail(op, "uses %" + operand->name + " before it is defined");
+      // Backward ops must read the weights the forward used, not the updated ones.
+      if (updated.count(operand))
+        fail(op, "reads @" + operand->name + " after an sgd_update changed it");
+    }
+    if (op.kind == OpKind::SgdUpdate && !op.operands.empty()) {
+      if (!updated.insert(op.operands[0]).second)
+        fail(op, "updates @" + op.operands[0]->name + " a second time");
+      updated.insert(op.operands[2 % op.operands.size()]);
     }
     std::vector<TensorType> expected =
         checkTypes ? inferResultTypes(op) : std::vector<TensorType>{};

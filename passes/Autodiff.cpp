@@ -258,8 +258,10 @@ class BackwardBuilder {
   }
 
   // The momentum buffers are declared in parameter order; each update goes right after
-  // the op that produced the parameter's final gradient (after any update placed there
-  // before it, so two gradients of one op update in parameter order).
+  // the later of the op that produced the parameter's final gradient and the last op that
+  // reads the parameter (a gemm whose A and B are both parameters reads A for dB after
+  // dA is complete), after any update already placed there, so two gradients of one op
+  // update in parameter order.
   void addOptimizerUpdates() {
     std::vector<Value*> params;
     for (Value* g : m_.globals)
@@ -269,9 +271,12 @@ class BackwardBuilder {
           m_.addGlobal(ValueKind::State, m_.uniqueName(p->name + ".momentum"), p->type);
       if (p->hasData()) momentum->floats.assign(static_cast<size_t>(p->type.numElements()), 0.0f);
       Value* grad = grads_.at(p);
-      auto at = std::find_if(m_.ops.begin(), m_.ops.end(),
-                             [&](const auto& op) { return op.get() == grad->def; });
-      size_t index = static_cast<size_t>(at - m_.ops.begin()) + 1;
+      size_t index = 0;
+      for (size_t i = 0; i < m_.ops.size(); ++i) {
+        const Op& op = *m_.ops[i];
+        bool reads = std::find(op.operands.begin(), op.operands.end(), p) != op.operands.end();
+        if (&op == grad->def || (reads && op.kind != OpKind::SgdUpdate)) index = i + 1;
+      }
       while (index < m_.ops.size() && m_.ops[index]->kind == OpKind::SgdUpdate) ++index;
       m_.insertOp(index, OpKind::SgdUpdate, {p, grad, momentum}, {}, {});
     }
