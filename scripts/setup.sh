@@ -8,6 +8,7 @@ PACKAGES=(
   cmake g++ make python3
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX protobuf classes and checker
   libopenblas-dev                                # BLAS for the CPU backend
+  zlib1g-dev libpng-dev libjpeg-dev              # plan checksums, gzip IDX files, image folders
   libgtest-dev googletest                        # unit tests
   llvm-14-tools                                  # lit sources, FileCheck, not
   python3-torch python3-torchvision python3-onnx python3-numpy  # reference models

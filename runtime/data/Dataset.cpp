@@ -1,0 +1,67 @@
+#include "runtime/data/Dataset.h"
+
+#include <stdexcept>
+
+#include "runtime/data/Loaders.h"
+
+namespace lrc::data {
+
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error("data: " + message); }
+
+std::string shapeText(const Shape& s) {
+  return std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+}
+
+const char* splitName(Split split) { return split == Split::Train ? "train" : "test"; }
+
+std::string summary(const std::string& spec, const char* split, int64_t n, const Shape& shape, int64_t classes) {
+  std::string s = spec + " (";
+  if (split) s += std::string(split) + ", ";
+  return s + std::to_string(n) + " images " + shapeText(shape) + ", " + std::to_string(classes) + " classes)";
+}
+
+void checkShape(const std::string& what, const Shape& found, const Shape& expected) {
+  if (found != expected)
+    fail(what + " has " + shapeText(found) + " images but the plan expects " + shapeText(expected));
+}
+
+void checkIndex(const Dataset& data, int64_t index) {
+  if (index < 0 || index >= data.size())
+    fail(data.describe() + ": sample " + std::to_string(index) + " is outside [0, " + std::to_string(data.size()) +
+         ")");
+}
+
+void checkLabel(const std::string& what, int64_t label, int64_t index, int64_t classes) {
+  if (label < 0 || label >= classes)
+    fail(what + ": label " + std::to_string(label) + " of sample " + std::to_string(index) + " is outside [0, " +
+         std::to_string(classes) + "), the plan's classes");
+}
+
+std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, std::array<int64_t, 3> shape,
+                                     int64_t classes, uint64_t seed) {
+  if (shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 || classes <= 0)
+    fail("the plan's image shape " + shapeText(shape) + " and classes " + std::to_string(classes) +
+         " must be positive");
+  if (spec == "synthetic") return openSynthetic(split, shape, classes, seed);
+
+  const size_t colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  const bool known = kind == "npy" || kind == "idx" || kind == "cifar10" || kind == "folder";
+  if (!known || colon == std::string::npos)
+    fail("unknown data spec '" + spec + "'; expected npy:X.npy,Y.npy, idx:DIR, cifar10:DIR, folder:DIR or synthetic");
+  if (arg.empty()) fail("data spec '" + spec + "' names no " + (kind == "npy" ? "files" : "directory"));
+
+  if (kind == "npy") {
+    const size_t comma = arg.find(',');
+    if (comma == std::string::npos || comma == 0 || comma + 1 == arg.size() ||
+        arg.find(',', comma + 1) != std::string::npos)
+      fail("data spec '" + spec + "' must name two files: npy:X.npy,Y.npy");
+    return openNpy(arg.substr(0, comma), arg.substr(comma + 1), shape, classes);
+  }
+  if (kind == "idx") return openIdx(arg, split, shape, classes);
+  if (kind == "cifar10") return openCifar10(arg, split, shape, classes);
+  return openFolder(arg, shape, classes);
+}
+
+}  // namespace lrc::data
