@@ -17,7 +17,9 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
+#include "compiler/ConstantFolding.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
 
@@ -395,31 +397,6 @@ Window windowAttrs(const onnx::NodeProto& n, const std::vector<int64_t>& inputSh
   return w;
 }
 
-// Resolves ONNX Reshape's 0 (copy the input dimension, unless allowzero) and -1 (infer).
-IntList resolveReshape(const std::vector<int64_t>& in, const IntList& requested, bool allowZero) {
-  IntList shape = requested;
-  int64_t inferred = -1, known = 1, total = 1;
-  for (int64_t d : in) total *= d;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 0 && !allowZero) {
-      if (i >= in.size())
-        throw Error("shape " + join(requested) + " copies a dimension the input lacks");
-      shape[i] = in[i];
-    }
-    if (shape[i] == -1 && inferred < 0) {
-      inferred = static_cast<int64_t>(i);
-      continue;
-    }
-    if (shape[i] < 0) throw Error("shape " + join(requested) + " is not a valid Reshape target");
-    known *= shape[i];
-  }
-  if (inferred >= 0 && known != 0 && total % known == 0)
-    shape[inferred] = total / known;
-  else if (inferred >= 0 || known != total)
-    throw Error("cannot reshape " + join(in) + " to " + join(requested));
-  return shape;
-}
-
 // Opset 18's `axes` input says which axes `pads` covers; the IR lists every axis.
 IntList expandPadAxes(const IntList& pads, const IntList& axes, int64_t rank) {
   if (pads.size() != 2 * axes.size())
@@ -475,8 +452,6 @@ class GraphImporter {
   static const std::map<std::string, Handler>& handlers();
 
   void importInputs();
-  std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
-                                  const std::string& batchParam) const;
   void importNode(const onnx::NodeProto& proto, size_t index);
 
   ir::Value* operand(const std::string& name, bool runningStatistic = false);
@@ -556,18 +531,30 @@ std::unique_ptr<ir::Module> GraphImporter::run() {
 
 // ---- inputs
 
-void GraphImporter::importInputs() {
-  // Inputs that have an initializer are weights with a default, not data.
+// A graph input that is data, typed as the IR has it.
+struct DataInput {
+  const onnx::ValueInfoProto* proto;
+  ir::TensorType type;
+};
+
+std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
+                                const std::string& batchParam, const ImportOptions& options);
+
+// The graph inputs that are data (inputs that have an initializer are weights with a
+// default), typed as the IR has them: --batch and --input-shape applied.
+std::vector<DataInput> dataInputs(const onnx::GraphProto& graph, const ImportOptions& options) {
+  std::set<std::string> initializers;
+  for (const TensorProto& t : graph.initializer()) initializers.insert(t.name());
   std::vector<const onnx::ValueInfoProto*> inputs;
-  for (const auto& in : graph_.input())
-    if (!initializers_.count(in.name())) inputs.push_back(&in);
+  for (const auto& in : graph.input())
+    if (!initializers.count(in.name())) inputs.push_back(&in);
   const auto isImage = [](const onnx::ValueInfoProto* in) {
     return in->type().tensor_type().shape().dim_size() == 4;
   };
   const auto images = std::count_if(inputs.begin(), inputs.end(), isImage);
-  if (options_.batch && *options_.batch < 1) throw Error("--batch must be positive");
-  if (options_.inputShape) {
-    const auto& s = *options_.inputShape;
+  if (options.batch && *options.batch < 1) throw Error("--batch must be positive");
+  if (options.inputShape) {
+    const auto& s = *options.inputShape;
     if (s.size() != 3 || std::any_of(s.begin(), s.end(), [](int64_t d) { return d < 1; }))
       throw Error("--input-shape needs three positive numbers C,H,W");
     if (images != 1)
@@ -578,19 +565,20 @@ void GraphImporter::importInputs() {
   std::string batchParam;
   for (const auto* in : inputs)
     if (isImage(in)) batchParam = in->type().tensor_type().shape().dim(0).dim_param();
+  std::vector<DataInput> result;
   for (const auto* in : inputs) {
     const auto elem = in->type().tensor_type().elem_type();
     if (elem != TensorProto::FLOAT && elem != TensorProto::INT64)
       throw Error("graph input '" + in->name() + "' has element type " + elemTypeName(elem) +
                   "; lrc supports float and int64 inputs");
     const ir::DType dtype = elem == TensorProto::FLOAT ? ir::DType::F32 : ir::DType::I64;
-    values_[in->name()] =
-        m_->addInput(in->name(), {dtype, inputShape(*in, isImage(in), batchParam)});
+    result.push_back({in, {dtype, inputShape(*in, isImage(in), batchParam, options)}});
   }
+  return result;
 }
 
-std::vector<int64_t> GraphImporter::inputShape(const onnx::ValueInfoProto& input, bool isImage,
-                                               const std::string& batchParam) const {
+std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
+                                const std::string& batchParam, const ImportOptions& options) {
   const std::string what = "graph input '" + input.name() + "'";
   if (!input.type().has_tensor_type() || !input.type().tensor_type().has_shape())
     throw Error(what + " has no tensor shape");
@@ -601,9 +589,9 @@ std::vector<int64_t> GraphImporter::inputShape(const onnx::ValueInfoProto& input
     const bool batchDim =
         i == 0 && (isImage || (!d.has_dim_value() && d.dim_param() == batchParam));
     if (batchDim) {
-      shape.push_back(options_.batch ? *options_.batch : d.has_dim_value() ? d.dim_value() : 1);
-    } else if (isImage && options_.inputShape) {
-      const int64_t want = (*options_.inputShape)[static_cast<size_t>(i) - 1];
+      shape.push_back(options.batch ? *options.batch : d.has_dim_value() ? d.dim_value() : 1);
+    } else if (isImage && options.inputShape) {
+      const int64_t want = (*options.inputShape)[static_cast<size_t>(i) - 1];
       if (i == 1 && d.has_dim_value() && d.dim_value() != want)
         throw Error("--input-shape asks for " + std::to_string(want) + " channels; " + what +
                     " has " + std::to_string(d.dim_value()));
@@ -616,6 +604,11 @@ std::vector<int64_t> GraphImporter::inputShape(const onnx::ValueInfoProto& input
     }
   }
   return shape;
+}
+
+void GraphImporter::importInputs() {
+  for (const DataInput& in : dataInputs(graph_, options_))
+    values_[in.proto->name()] = m_->addInput(in.proto->name(), in.type);
 }
 
 // ---- values
@@ -878,12 +871,28 @@ void GraphImporter::importConstant(const Node& n) {
   constants_[n.proto.output(0)] = constantNodeValue(n.proto);
 }
 
-void rejectUnsupportedOps(const onnx::GraphProto& graph, int64_t opset) {
+// Runs before the checker (which stops at ops it does not know) and again after folding:
+// before folding, foldable ops pass, since whether their inputs are constant is not known yet.
+void rejectUnsupportedOps(const onnx::GraphProto& graph, int64_t opset, bool beforeFolding) {
   for (int i = 0; i < graph.node_size(); ++i) {
     const auto& node = graph.node(i);
-    if (!GraphImporter::supports(node))
+    if (!GraphImporter::supports(node) && !(beforeFolding && isFoldableOp(node)))
       throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(i)), opset) +
                   ": unsupported op; lrc supports " + GraphImporter::supportedList());
+  }
+}
+
+// Shape arithmetic on constants (torch's Pad pads, Reshape targets) becomes Constant nodes.
+void foldConstantNodes(onnx::GraphProto& graph, int64_t opset, const ImportOptions& options) {
+  std::map<std::string, std::vector<int64_t>> inputShapes;
+  for (const DataInput& in : dataInputs(graph, options))
+    inputShapes[in.proto->name()] = in.type.shape;
+  try {
+    foldConstants(graph, opset, inputShapes);
+  } catch (const FoldError& e) {
+    const auto& node = graph.node(e.node());
+    throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(e.node())), opset) + ": " +
+                e.what());
   }
 }
 
@@ -893,10 +902,12 @@ std::unique_ptr<ir::Module> importOnnx(const std::string& path, const ImportOpti
   try {
     onnx::ModelProto model = readModel(path);
     const int64_t opset = defaultOpset(model);
-    rejectUnsupportedOps(model.graph(), opset);
+    rejectUnsupportedOps(model.graph(), opset, /*beforeFolding=*/true);
     // External data first: the checker would otherwise look for it in the working directory.
     inlineExternalData(*model.mutable_graph(), fs::path(path).parent_path());
     runChecker(model);
+    foldConstantNodes(*model.mutable_graph(), opset, options);
+    rejectUnsupportedOps(model.graph(), opset, /*beforeFolding=*/false);
     std::unique_ptr<ir::Module> m = GraphImporter(model.graph(), opset, options).run();
     ir::verifyModule(*m);
     return m;

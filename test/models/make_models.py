@@ -8,6 +8,9 @@
 - small hand-built graphs (onnx.helper) that cover every op form the importer handles,
   at the opsets where those forms differ: tiny_op{9,11,13,18}, features_op{9,11,13,18},
   gemm_op{9,11,13,18}, and external_data.onnx (+ external_data.bin);
+- shape arithmetic the importer folds into constants: fold_op{9,11,13,18} (hand-built, every
+  foldable op), shape_value_info.onnx (Shape of an intermediate that value_info types), and
+  pad_torch_op{13,17}.onnx (torch's export of nn.ZeroPad2d before a Conv, training mode);
 - models meant to fail import with a specific error: bad_*.onnx, and needs_input_shape.onnx
   (symbolic H and W: it imports only with --input-shape).
 
@@ -202,6 +205,145 @@ def gemm_net(opset):
 
 
 # ---------------------------------------------------------------------------------------
+# Shape arithmetic on constants, which the importer folds
+
+def fold_net(opset):
+    """Every foldable op, each ending in Pad's pads or a Reshape's shape (so the IR shows the
+    folded value), in the forms of the opset: Slice's attributes before opset 10, no Range
+    before 11, Squeeze/Unsqueeze axes as an attribute before 13, Shape's start/end from 15.
+    Shape targets keep -1 where the batch goes, so --batch works; values are for batch 2."""
+    g = Graph(seed=300 + opset)
+
+    def const(name, values):
+        value = numpy_helper.from_array(np.array(values, np.int64), name)
+        return g.node("Constant", [], name, value=value)
+
+    def with_axes(op_type, x, name, axes):
+        if opset < 13:
+            return g.node(op_type, [x], name, axes=axes)
+        return g.node(op_type, [x, const(name + ".axes", axes)], name)
+
+    def constant_of_shape(name, length, value):
+        return g.node("ConstantOfShape", [const(name + ".shape", [length])], name,
+                      value=numpy_helper.from_array(np.array([value], np.int64), "v"))
+
+    x = "image"  # [2, 3, 8, 8]
+    # pads [0,0,1,1, 0,0,2,1]: ConstantOfShape, a backward Slice with a clamped end, Concat.
+    if opset >= 11:
+        begin = g.node("Concat", [const("pads.zeros", [0, 0]), constant_of_shape("ones", 2, 1)],
+                       "begin", axis=0)                                  # [0, 0, 1, 1]
+        end = g.node("Slice", [const("end.data", [1, 9, 2, 9, 0, 9, 0]), const("end.starts", [-1]),
+                               const("end.ends", [-2**63]), const("end.axes", [0]),
+                               const("end.steps", [-2])], "end")        # [0, 0, 2, 1]
+        pads = g.node("Concat", [begin, end], "pads", axis=0)
+        p = g.node("Pad", [x, pads], "pad", mode="constant")
+    else:  # pads is an attribute before opset 11
+        p = g.node("Pad", [x], "pad", mode="constant", pads=[0, 0, 1, 1, 0, 0, 2, 1])
+    # -> [2, 3, 11, 10]
+    # r1 [N, 3, -1]: Shape of the input, Gather (a negative index from opset 11), Unsqueeze,
+    # Squeeze, Concat, and a Cast to int32 and back.
+    if opset >= 15:
+        dims = g.node("Shape", [x], "dims", start=-4, end=-2)           # [2, 3]
+        n = g.node("Gather", [dims, const("n.index", -2)], "n")
+    else:
+        dims = g.node("Shape", [x], "dims")                             # [2, 3, 8, 8]
+        n = g.node("Gather", [dims, const("n.index", -4 if opset >= 11 else 0)], "n")
+    n = with_axes("Unsqueeze", n, "n1", [0])                            # [2]
+    c = with_axes("Squeeze", const("c.data", [[[3]]]), "c", [0, -1] if opset >= 11 else [0, 2])
+    s1 = g.node("Concat", [n, c, const("s1.rest", [-1])], "s1_i64", axis=0)
+    s1 = g.node("Cast", [s1], "s1_i32", to=TensorProto.INT32)
+    s1 = g.node("Cast", [s1], "s1", to=INT64)
+    r = g.node("Reshape", [p, s1], "r1")                                # [2, 3, 110]
+    # r2 [-1, 110]: Slice with a negative start and an end past the axis.
+    s2_data = const("s2.data", [9, -1, 110])
+    if opset < 10:
+        s2 = g.node("Slice", [s2_data], "s2", starts=[-2], ends=[1000], axes=[0])
+    else:
+        s2 = g.node("Slice", [s2_data, const("s2.starts", [-2]), const("s2.ends", [1000])], "s2")
+    r = g.node("Reshape", [r, s2], "r2")                                # [6, 110]
+    # r3 [-1, 55]: integer Mul (by a broadcast scalar), Div, Add, Sub.
+    s3 = g.node("Mul", [const("s3.a", [6, 11]), const("s3.two", 2)], "s3_mul")       # [12, 22]
+    s3 = g.node("Div", [s3, const("s3.divisor", [-12, 2])], "s3_div")               # [-1, 11]
+    s3 = g.node("Add", [s3, const("s3.addend", [1, 45])], "s3_add")                  # [0, 56]
+    s3 = g.node("Sub", [s3, const("s3.one", 1)], "s3")                               # [-1, 55]
+    r = g.node("Reshape", [r, s3], "r3")                                # [12, 55]
+    # r4 [-1, 44]: Range with a negative delta (a Constant before opset 11), Mul.
+    if opset >= 11:
+        s4 = g.node("Range", [const("s4.start", -1), const("s4.limit", -5), const("s4.delta", -3)],
+                    "s4_range")                                          # [-1, -4]
+    else:
+        s4 = const("s4_range", [-1, -4])
+    s4 = g.node("Mul", [s4, const("s4.factor", [1, -11])], "s4")
+    r = g.node("Reshape", [r, s4], "r4")                                # [15, 44]
+    # r5 [-1, 33]: Where(Equal(s, 0), ConstantOfShape(33), s).
+    s5 = const("s5.data", [-1, 0])
+    zero = g.node("Equal", [s5, const("s5.zero", 0)], "s5_is_zero")
+    s5 = g.node("Where", [zero, constant_of_shape("s5_fill", 2, 33), s5], "s5")
+    r = g.node("Reshape", [r, s5], "r5")                                # [20, 33]
+    # r6 [-1, 165]: Transpose and Reshape of a constant.
+    s6 = g.node("Transpose", [const("s6.column", [[-1], [165]])], "s6_row")
+    s6 = g.node("Reshape", [s6, const("s6.flat", [-1])], "s6")
+    r = g.node("Reshape", [r, s6], "r6")                                # [4, 165]
+    # r7 [-1, 330]: Squeeze without axes and Identity, of an int64 initializer.
+    s7 = g.node("Squeeze", [g.const("s7.data", [[[-1]], [[330]]])], "s7_squeezed")
+    s7 = g.node("Identity", [s7], "s7")
+    out = g.node("Reshape", [r, s7], "r7", ["out"])                     # [2, 330]
+    return g.model(opset, [image_input(x, [2, 3, 8, 8])], [any_output(out)])
+
+
+def flatten_by_shape(g, x, shape_node="dims"):
+    """torch's x.view(x.size(0), -1): Shape, Slice, Concat, Reshape."""
+    dims = g.node("Shape", [x], shape_node)
+    batch = g.node("Slice", [dims, g.const("batch.starts", [0]), g.const("batch.ends", [1])],
+                   "batch")
+    target = g.node("Concat", [batch, g.const("rest", [-1])], "target", axis=0)
+    return g.node("Reshape", [x, target], "flat", ["out"])
+
+
+def shape_value_info_net():
+    """Shape of an intermediate, which only value_info types: it folds as long as the input
+    keeps its declared shape (with --batch, value_info is stale and the Shape stays)."""
+    g = Graph()
+    relu = g.node("Relu", ["image"], "relu")
+    out = flatten_by_shape(g, relu)
+    model = g.model(13, [image_input("image", [2, 3, 4, 4])], [any_output(out)])
+    model.graph.value_info.append(helper.make_tensor_value_info(relu, FLOAT, [2, 3, 4, 4]))
+    return model
+
+
+def export_torch_pad(out_dir):
+    """nn.ZeroPad2d before a Conv, exported in training mode: torch 1.13 cannot fold its
+    reversed Slice (steps=-1), so Pad's pads come from a Constant, ConstantOfShape, Concat,
+    Reshape, Slice, Transpose, Reshape, Cast subgraph."""
+    import torch
+    from torch import nn
+
+    warnings.filterwarnings("ignore", message=".*Only steps=1 can be constant folded.*")
+
+    class PadNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pad = nn.ZeroPad2d((1, 0, 2, 1))  # left, right, top, bottom
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(4 * 10 * 6, 5)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.relu(self.conv(self.pad(x))), 1))
+
+    torch.manual_seed(0)
+    model = PadNet().train()
+    x = torch.randn(2, 3, 9, 7)
+    for opset in (13, 17):
+        name = f"pad_torch_op{opset}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(model, x, os.path.join(out_dir, name), opset_version=opset,
+                              training=torch.onnx.TrainingMode.TRAINING,
+                              do_constant_folding=False, input_names=["input"],
+                              output_names=["logits"])
+        yield name
+
+
+# ---------------------------------------------------------------------------------------
 # Malformed and unsupported models. Each returns (model or bytes, what the error names).
 
 def one_node_model(op_type, inputs, outputs, x_shape, inits=(), opset=13, **attrs):
@@ -246,6 +388,8 @@ def bad_models(valid_bytes):
         one_node_model("Add", ["x", "D"], ["y"], [1, 3, 8, 8],
                        [numpy_helper.from_array(np.zeros([1], np.float64), "D")]), "'D'")
     cases["bad_dynamic_reshape"] = (dynamic_reshape_model(), "bad_node")
+    cases["bad_unknown_shape"] = (unknown_shape_model(), "bad_node")
+    cases["bad_gather_index"] = (gather_index_model(), "bad_node")
     return cases
 
 
@@ -263,6 +407,21 @@ def dynamic_reshape_model():
     g.nodes.append(helper.make_node("Reshape", ["x", "s"], ["y"], name="bad_node"))
     return g.model(13, [image_input("x", [1, 3, 8, 8]),
                         helper.make_tensor_value_info("s", INT64, [2])], [any_output("y")])
+
+
+def unknown_shape_model():
+    """Shape of an intermediate nothing types: it cannot fold, and the IR has no Shape op."""
+    g = Graph()
+    out = flatten_by_shape(g, g.node("Relu", ["x"], "relu"), shape_node="bad_node")
+    return g.model(13, [image_input("x", [1, 3, 8, 8])], [any_output(out)])
+
+
+def gather_index_model():
+    """A Gather on constants whose index is out of range."""
+    g = Graph()
+    index = g.node("Gather", [g.const("data", [1, 2, 3]), g.const("index", [5])], "bad_node")
+    out = g.node("Reshape", ["x", index], "r", ["y"])
+    return g.model(13, [image_input("x", [1, 3, 8, 8])], [any_output(out)])
 
 
 # ---------------------------------------------------------------------------------------
@@ -339,6 +498,8 @@ def main():
     for opset in (9, 11, 13, 18):
         write(f"features_op{opset}.onnx", features_net(opset))
         write(f"gemm_op{opset}.onnx", gemm_net(opset))
+        write(f"fold_op{opset}.onnx", fold_net(opset))
+    write("shape_value_info.onnx", shape_value_info_net())
 
     # External data: every tensor in one side file, loaded relative to the model's folder.
     ext = tiny_net(13, bn_training=True, batch=2)
@@ -369,6 +530,7 @@ def main():
             onnx.save_model(model, path)  # unchecked on purpose: some fail the checker
         bad.append((name, expect))
 
+    valid.extend(export_torch_pad(out_dir))
     start = time.time()
     valid.extend(export_torchvision(out_dir, log))
     log(f"torchvision exports: {time.time() - start:.1f}s")

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 
+#include "compiler/ConstantFolding.h"
 #include "compiler/OnnxImport.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
@@ -60,13 +61,24 @@ void setShape(onnx::ValueInfoProto& v, const Shape& shape) {
   for (int64_t d : shape) s->add_dim()->set_dim_value(d);
 }
 
+int64_t defaultOpset(const onnx::ModelProto& model) {
+  for (const auto& import : model.opset_import())
+    if (import.domain().empty() || import.domain() == "ai.onnx") return import.version();
+  throw std::runtime_error("no default opset");
+}
+
 // Static shapes ONNX infers for the graph when its inputs have the IR's input shapes
 // (so --batch and --input-shape overrides are inferred too). Declared intermediate and
 // output shapes are dropped first: they are the exporter's, for the original input shape.
 // Initializer data is never needed (no model here computes a shape from external data).
+// Shape arithmetic is folded first, as the importer folds it: ONNX's inference cannot see
+// through it (torch's Pad pads come from ConstantOfShape, Slice, Transpose, ...).
 std::map<std::string, Shape> onnxInferredShapes(const std::string& name, const ir::Module& m) {
   onnx::ModelProto model = loadProto(modelPath(name));
   onnx::GraphProto& g = *model.mutable_graph();
+  std::map<std::string, Shape> inputShapes;
+  for (const ir::Value* in : m.inputs) inputShapes[in->name] = in->type.shape;
+  foldConstants(g, defaultOpset(model), inputShapes);
   for (auto& in : *g.mutable_input())
     if (const ir::Value* v = m.lookup(in.name()); v && v->kind == ir::ValueKind::Input)
       setShape(in, v->type.shape);
@@ -151,6 +163,13 @@ const char* const kValidModels[] = {
     "gemm_op13.onnx",
     "gemm_op18.onnx",
     "external_data.onnx",
+    "fold_op9.onnx",
+    "fold_op11.onnx",
+    "fold_op13.onnx",
+    "fold_op18.onnx",
+    "shape_value_info.onnx",
+    "pad_torch_op13.onnx",
+    "pad_torch_op17.onnx",
     "vgg16_train_op13.onnx",
     "vgg16_train_op17.onnx",
     "vgg16_eval_op13.onnx",
@@ -371,6 +390,78 @@ TEST(ImportOps, ExternalDataIsLoaded) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Constant folding: shape arithmetic ends up in attributes, and makes no ops or globals.
+
+TEST(ImportFolding, TorchZeroPad2dPads) {
+  for (const char* name : {"pad_torch_op13.onnx", "pad_torch_op17.onnx"}) {
+    SCOPED_TRACE(name);
+    auto m = importModel(name);
+    const auto pads = opsOf(*m, ir::OpKind::Pad);
+    ASSERT_EQ(pads.size(), 1u);
+    // nn.ZeroPad2d((left=1, right=0, top=2, bottom=1)) in ONNX's begin-then-end order.
+    EXPECT_EQ(pads[0]->getInts("pads"), (ir::IntList{0, 0, 2, 1, 0, 0, 1, 0}));
+    EXPECT_DOUBLE_EQ(pads[0]->getFloat("value"), 0.0);
+    EXPECT_EQ(pads[0]->origin, "/pad/Pad");
+    EXPECT_EQ(pads[0]->result()->type.shape, (Shape{2, 3, 12, 8}));
+    std::vector<ir::OpKind> kinds;
+    for (const auto& op : m->ops) kinds.push_back(op->kind);
+    EXPECT_EQ(kinds, (std::vector<ir::OpKind>{ir::OpKind::Pad, ir::OpKind::Conv2d, ir::OpKind::Relu,
+                                              ir::OpKind::Flatten, ir::OpKind::Gemm}));
+    EXPECT_EQ(countGlobals(*m, ir::ValueKind::Const), 0u);
+    EXPECT_EQ(countGlobals(*m, ir::ValueKind::Param), 4u);  // conv and fc weights and biases
+  }
+}
+
+TEST(ImportFolding, EveryFoldableOpForm) {
+  for (int opset : {9, 11, 13, 18}) {
+    const std::string name = "fold_op" + std::to_string(opset) + ".onnx";
+    SCOPED_TRACE(name);
+    auto m = importModel(name);
+    EXPECT_EQ(opNamed(*m, "pad_out").getInts("pads"), (ir::IntList{0, 0, 1, 1, 0, 0, 2, 1}));
+    // Shape, Gather, Unsqueeze, Squeeze, Concat, Cast to int32 and back.
+    EXPECT_EQ(opNamed(*m, "r1_out").getInts("shape"), (ir::IntList{2, 3, 110}));
+    EXPECT_EQ(opNamed(*m, "r2_out").getInts("shape"), (ir::IntList{6, 110}));  // Slice
+    EXPECT_EQ(opNamed(*m, "r3_out").getInts("shape"), (ir::IntList{12, 55}));  // Mul Div Add Sub
+    EXPECT_EQ(opNamed(*m, "r4_out").getInts("shape"), (ir::IntList{15, 44}));  // Range, Mul
+    EXPECT_EQ(opNamed(*m, "r5_out").getInts("shape"), (ir::IntList{20, 33}));  // Equal, Where
+    EXPECT_EQ(opNamed(*m, "r6_out").getInts("shape"), (ir::IntList{4, 165}));  // Transpose
+    EXPECT_EQ(opNamed(*m, "out").getInts("shape"), (ir::IntList{2, 330}));     // Squeeze
+    EXPECT_EQ(opsOf(*m, ir::OpKind::Reshape).size(), 7u);
+    EXPECT_EQ(m->ops.size(), 8u);
+    EXPECT_TRUE(m->globals.empty());
+  }
+}
+
+TEST(ImportFolding, ShapeOfTheInputFollowsBatch) {
+  ImportOptions options;
+  options.batch = 4;
+  auto m = importModel("fold_op13.onnx", options);
+  EXPECT_EQ(opNamed(*m, "r1_out").getInts("shape"), (ir::IntList{4, 3, 110}));
+  EXPECT_EQ(opNamed(*m, "out").getInts("shape"), (ir::IntList{4, 330}));
+  expectOnnxShapes("fold_op13.onnx", *m);
+  auto pad = importModel("pad_torch_op17.onnx", options);
+  EXPECT_EQ(opsOf(*pad, ir::OpKind::Pad).at(0)->result()->type.shape, (Shape{4, 3, 12, 8}));
+}
+
+// value_info holds the exporter's shapes, for the input shapes the model declares.
+TEST(ImportFolding, ValueInfoShapesOnlyForDeclaredInputs) {
+  auto m = importModel("shape_value_info.onnx");
+  EXPECT_EQ(m->outputs[0]->type.shape, (Shape{2, 48}));
+  const std::string path = modelPath("shape_value_info.onnx");
+  ImportOptions options;
+  options.batch = 4;
+  try {
+    importOnnx(path, options);
+    ADD_FAILURE() << "imported with stale value_info";
+  } catch (const ir::Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  path + ": node 'dims' (Shape, opset 13): unsupported op; lrc supports ", 0),
+              0u)
+        << e.what();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Errors: one line, starting with the path, naming what is wrong.
 
 struct BadCase {
@@ -434,6 +525,9 @@ const BadCase kBadCases[] = {
     {"bad_softmax_axis.onnx", {"node 'bad_node' (Softmax, opset 11)", "last axis"}},
     {"bad_double_initializer.onnx", {"node 'bad_node' (Add, opset 13)", "'D'", "DOUBLE"}},
     {"bad_dynamic_reshape.onnx", {"node 'bad_node' (Reshape, opset 13)", "'s'", "constant"}},
+    {"bad_unknown_shape.onnx", {"node 'bad_node' (Shape, opset 13)", "unsupported op"}},
+    {"bad_gather_index.onnx",
+     {"node 'bad_node' (Gather, opset 13)", "index 5 is out of range for axis 0 of size 3"}},
     {"bad_external_missing.onnx", {"bad_external_missing.bin", "'conv1.weight'"}},
     {"needs_input_shape.onnx", {"graph input 'image'", "dimension 2 ('H')", "--input-shape"}},
     // Overrides the model cannot take.
