@@ -51,6 +51,9 @@ int64_t scratchBytes(const Op& op) {
       const ir::IntList& k = op.getInts("kernel");
       return convScratchBytes(op, op.operands[1]->type.shape[1], op.operands[0]->type.shape, k[0], k[1]);
     }
+    case OpKind::BatchNorm:
+      // Training mode: the batch mean and inverse std, per channel in float.
+      return op.getInt("training") ? 8 * op.operands[0]->type.shape[1] : 0;
     case OpKind::BatchNormGrad:
       // Training mode recomputes the batch statistics: per channel a sum and a sum of
       // squares in double, then the mean and inverse std in float.

@@ -1,0 +1,779 @@
+#include "runtime/PlanLoader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "runtime/plan/PlanFile.h"
+
+#if __has_include(<google/protobuf/stubs/logging.h>)
+#include <google/protobuf/stubs/logging.h>
+#define LRC_QUIET_PROTOBUF google::protobuf::LogSilencer quiet
+#else
+#define LRC_QUIET_PROTOBUF
+#endif
+
+namespace lrc::runtime {
+
+namespace {
+
+using plan::Buffer;
+using plan::DType;
+using plan::Step;
+using Shape = std::vector<int64_t>;
+
+// Bounds that keep every size computation below far from int64 overflow: elements of one
+// buffer, and each window parameter (kernel, stride, dilation, pad, group).
+constexpr int64_t kMaxElements = int64_t{1} << 60;
+constexpr int64_t kMaxWindow = int64_t{1} << 30;
+constexpr int kMaxRank = 8;
+
+std::string shapeText(const Shape& s) {
+  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "literal" + string&&.
+  std::string text = "[";
+  for (size_t i = 0; i < s.size(); ++i) text.append(i ? "," : "").append(std::to_string(s[i]));
+  return text.append("]");
+}
+
+std::string typeText(DType dtype, const Shape& s) { return (dtype == plan::I64 ? "i64" : "f32") + shapeText(s); }
+
+Shape shapeOf(const Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
+
+int64_t elementsOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Whether two buffers (already checked to lie inside the arena) share a byte.
+bool overlaps(const Buffer& a, const Buffer& b) {
+  return a.bytes() > 0 && b.bytes() > 0 && a.offset() < b.offset() + b.bytes() && b.offset() < a.offset() + a.bytes();
+}
+
+std::string numberText(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+// Checks of one step. `where` reads "train step #12 (conv2d '/features/Conv')".
+class StepChecker {
+ public:
+  StepChecker(const plan::Plan& plan, const Step& step, std::string where, const std::string& path)
+      : plan_(plan), step_(step), where_(std::move(where)), path_(path) {}
+
+  void check(const Backend& backend) {
+    std::optional<Kernel> kernel = kernelByName(step_.kernel());
+    if (!kernel) fail("unknown kernel '" + step_.kernel() + "'");
+    if (!backend.supports(step_.kernel()))
+      fail("the " + backend.name() + " backend has no kernel '" + step_.kernel() + "'");
+    checkIndices();
+    checkAttrs();
+    checkKernel(*kernel);
+    checkNoOverlap();
+  }
+
+ private:
+  const plan::Plan& plan_;
+  const Step& step_;
+  std::string where_;
+  const std::string& path_;
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(path_ + ": " + where_ + ": " + what);
+  }
+
+  const Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
+  std::string describe(uint32_t index) const {
+    return std::string("#").append(std::to_string(index)).append(" '").append(buffer(index).name()).append("'");
+  }
+  const Buffer& in(int i) const { return buffer(step_.inputs(i)); }
+  const Buffer& out(int i) const { return buffer(step_.outputs(i)); }
+
+  void checkIndices() const {
+    const int64_t n = plan_.buffers_size();
+    for (uint32_t index : step_.inputs())
+      if (index >= n)
+        fail("operand buffer #" + std::to_string(index) + " does not exist (" + std::to_string(n) + " buffers)");
+    for (uint32_t index : step_.outputs())
+      if (index >= n)
+        fail("result buffer #" + std::to_string(index) + " does not exist (" + std::to_string(n) + " buffers)");
+    if (step_.scratch() < -1 || step_.scratch() >= n)
+      fail("scratch buffer #" + std::to_string(step_.scratch()) + " does not exist (" + std::to_string(n) +
+           " buffers)");
+  }
+
+  void checkAttrs() const {
+    std::set<std::string> seen;
+    for (const plan::Attr& a : step_.attrs()) {
+      if (!seen.insert(a.name()).second) fail("attribute '" + a.name() + "' is given twice");
+      if (a.is_float() ? a.ints_size() != 0 : a.floats_size() != 0)
+        fail("attribute '" + a.name() + "' holds both ints and floats");
+    }
+  }
+
+  void counts(int minInputs, int maxInputs, int results) const {
+    const int n = step_.inputs_size();
+    if (n < minInputs || n > maxInputs)
+      fail("expects " +
+           (minInputs == maxInputs ? std::to_string(minInputs)
+                                   : std::to_string(minInputs) + " or " + std::to_string(maxInputs)) +
+           " operands, got " + std::to_string(n));
+    if (step_.outputs_size() != results)
+      fail("expects " + std::to_string(results) + " results, got " + std::to_string(step_.outputs_size()));
+  }
+
+  // ---- attributes ----
+  const plan::Attr& attr(const std::string& name) const {
+    const plan::Attr* a = findAttr(step_, name);
+    if (!a) fail("missing attribute '" + name + "'");
+    return *a;
+  }
+  std::vector<int64_t> ints(const std::string& name, int count, int64_t lo, int64_t hi) const {
+    const plan::Attr& a = attr(name);
+    if (a.is_float()) fail("attribute '" + name + "' must hold integers");
+    if (count >= 0 && a.ints_size() != count)
+      fail("attribute '" + name + "' must have " + std::to_string(count) + " values, got " +
+           std::to_string(a.ints_size()));
+    for (int64_t v : a.ints())
+      if (v < lo || v > hi)
+        fail("attribute '" + name + "' value " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]");
+    return {a.ints().begin(), a.ints().end()};
+  }
+  int64_t integer(const std::string& name, int64_t lo, int64_t hi) const { return ints(name, 1, lo, hi)[0]; }
+  bool flag(const std::string& name) const { return integer(name, 0, 1) != 0; }
+  double number(const std::string& name, double lo, double hi) const {
+    const plan::Attr& a = attr(name);
+    const int size = a.is_float() ? a.floats_size() : a.ints_size();
+    if (size != 1) fail("attribute '" + name + "' must have 1 value, got " + std::to_string(size));
+    const double v = a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
+    if (!(v >= lo && v <= hi))
+      fail("attribute '" + name + "' value " + numberText(v) + " is outside [" + numberText(lo) + ", " +
+           numberText(hi) + "]");
+    return v;
+  }
+  double finite(const std::string& name) const {
+    constexpr double big = std::numeric_limits<double>::max();
+    return number(name, -big, big);
+  }
+
+  // ---- types ----
+  void expect(const Buffer& b, const std::string& role, DType dtype, const Shape& shape) const {
+    if (b.dtype() != dtype || shapeOf(b) != shape)
+      fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected " + typeText(dtype, shape));
+  }
+  void expectF32(const Buffer& b, const std::string& role, int rank) const {
+    if (b.dtype() != plan::F32) fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected f32");
+    if (rank >= 0 && b.shape_size() != rank)
+      fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected rank " + std::to_string(rank));
+  }
+  void expectSame(const Buffer& b, const std::string& role, const Buffer& like) const {
+    expect(b, role, like.dtype(), shapeOf(like));
+  }
+  void expectElements(const Buffer& b, const std::string& role, const Buffer& like) const {
+    if (b.dtype() != like.dtype() || elementsOf(shapeOf(b)) != elementsOf(shapeOf(like)))
+      fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", which does not hold the " +
+           plan::bufferType(like) + " of '" + like.name() + "'");
+  }
+
+  // ---- windows ----
+  cpu::Conv2dParams convAttrs(int64_t kernelH, int64_t kernelW) const {
+    ints("dilation", 2, 1, kMaxWindow);
+    ints("pad", 4, 0, kMaxWindow);
+    ints("stride", 2, 1, kMaxWindow);
+    integer("group", 1, kMaxWindow);
+    if (kernelH > kMaxWindow || kernelW > kMaxWindow)
+      fail("kernel " + std::to_string(kernelH) + "x" + std::to_string(kernelW) + " is too large");
+    return convParams(step_, kernelH, kernelW);
+  }
+  // The output of convolving x with w (shape [K, C/group, kh, kw]).
+  Shape convOutput(const Shape& x, const Shape& w, const cpu::Conv2dParams& p) const {
+    if (x[1] % p.group != 0 || w[0] % p.group != 0)
+      fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]) +
+           " and the output channels " + std::to_string(w[0]));
+    if (w[1] * p.group != x[1])
+      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * p.group) + " input channels, the input " +
+           shapeText(x) + " has " + std::to_string(x[1]));
+    return windowOutput(x, w[0], p.h, p.w, false);
+  }
+  Shape windowOutput(const Shape& x, int64_t channels, const cpu::WindowAxis& h, const cpu::WindowAxis& w,
+                     bool ceilMode) const {
+    const int64_t oh = cpu::window_output_size(h, x[2], ceilMode), ow = cpu::window_output_size(w, x[3], ceilMode);
+    if (oh <= 0 || ow <= 0)
+      fail("the " + std::to_string(h.kernel) + "x" + std::to_string(w.kernel) +
+           " window does not fit the padded input " + shapeText(x));
+    return {x[0], channels, oh, ow};
+  }
+  cpu::Pool2dParams poolAttrs(bool average) const {
+    flag("ceil_mode");
+    ints("kernel", 2, 1, kMaxWindow);
+    ints("pad", 4, 0, kMaxWindow);
+    ints("stride", 2, 1, kMaxWindow);
+    if (average)
+      flag("count_include_pad");
+    else
+      ints("dilation", 2, 1, kMaxWindow);
+    return poolParams(step_, average);
+  }
+  Shape poolOutput(const Shape& x, const cpu::Pool2dParams& p) const {
+    return windowOutput(x, x[1], p.h, p.w, p.ceilMode);
+  }
+  Shape shapeAttr(const std::string& name, int rank) const { return ints(name, rank, 1, kMaxElements); }
+
+  // The scratch a step uses: present, f32, at least `floats` floats (or `bytes` bytes).
+  void expectScratchBytes(uint64_t bytes, const std::string& what) const {
+    if (bytes == 0) return;
+    if (step_.scratch() < 0)
+      fail("needs " + std::to_string(bytes) + " bytes of scratch (" + what + "), the plan gives none");
+    const Buffer& s = buffer(static_cast<uint32_t>(step_.scratch()));
+    if (s.bytes() < bytes)
+      fail("scratch " + describe(static_cast<uint32_t>(step_.scratch())) + " holds " + std::to_string(s.bytes()) +
+           " bytes, " + what + " needs " + std::to_string(bytes));
+  }
+  void expectConvScratch(const cpu::Conv2dParams& p, int64_t inChannels, const Shape& out) const {
+    int64_t floats = 0;
+    const int64_t factors[] = {inChannels / p.group, p.h.kernel, p.w.kernel, out[2], out[3], 4};
+    int64_t product = 1;
+    for (int64_t f : factors)
+      if (__builtin_mul_overflow(product, f, &product)) fail("the convolution's workspace size overflows");
+    floats = cpu::conv2d_workspace_floats(p, inChannels, out[3], out[2]);
+    expectScratchBytes(static_cast<uint64_t>(floats) * 4, "the convolution's im2col matrix");
+  }
+
+  // ---- the kernels ----
+  void checkKernel(Kernel kernel) const {
+    switch (kernel) {
+      case Kernel::Conv2d: {
+        counts(2, 3, 1);
+        expectF32(in(0), "input", 4);
+        expectF32(in(1), "weight", 4);
+        const Shape x = shapeOf(in(0)), w = shapeOf(in(1));
+        if (step_.inputs_size() == 3) expect(in(2), "bias", plan::F32, {w[0]});
+        const cpu::Conv2dParams p = convAttrs(w[2], w[3]);
+        const Shape y = convOutput(x, w, p);
+        expect(out(0), "result", plan::F32, y);
+        return expectConvScratch(p, x[1], y);
+      }
+      case Kernel::Conv2dGradInput: {
+        counts(2, 2, 1);
+        expectF32(in(0), "output gradient", 4);
+        expectF32(in(1), "weight", 4);
+        const Shape w = shapeOf(in(1)), x = shapeAttr("input_shape", 4);
+        const cpu::Conv2dParams p = convAttrs(w[2], w[3]);
+        const Shape y = convOutput(x, w, p);
+        expect(in(0), "output gradient", plan::F32, y);
+        expect(out(0), "result", plan::F32, x);
+        return expectConvScratch(p, x[1], y);
+      }
+      case Kernel::Conv2dGradWeight: {
+        counts(2, 2, 1);
+        expectF32(in(0), "output gradient", 4);
+        expectF32(in(1), "input", 4);
+        const Shape dy = shapeOf(in(0)), x = shapeOf(in(1));
+        const Shape k = ints("kernel", 2, 1, kMaxWindow);
+        const cpu::Conv2dParams p = convAttrs(k[0], k[1]);
+        if (x[1] % p.group != 0)
+          fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]));
+        const Shape w = {dy[1], x[1] / p.group, k[0], k[1]};
+        expect(in(0), "output gradient", plan::F32, convOutput(x, w, p));
+        expect(out(0), "result", plan::F32, w);
+        return expectConvScratch(p, x[1], dy);
+      }
+      case Kernel::ChannelSum:
+        counts(1, 1, 1);
+        expectF32(in(0), "operand", 4);
+        return expect(out(0), "result", plan::F32, {in(0).shape(1)});
+      case Kernel::Relu:
+        counts(1, 1, 1);
+        expectF32(in(0), "operand", -1);
+        return expectSame(out(0), "result", in(0));
+      case Kernel::ReluGrad:
+        counts(2, 2, 1);
+        expectF32(in(0), "output gradient", -1);
+        expectSame(in(1), "forward result", in(0));
+        return expectSame(out(0), "result", in(0));
+      case Kernel::MaxPool:
+      case Kernel::AveragePool: {
+        counts(1, 1, 1);
+        expectF32(in(0), "input", 4);
+        const cpu::Pool2dParams p = poolAttrs(kernel == Kernel::AveragePool);
+        return expect(out(0), "result", plan::F32, poolOutput(shapeOf(in(0)), p));
+      }
+      case Kernel::MaxPoolGrad: {
+        counts(2, 2, 1);
+        expectF32(in(1), "input", 4);
+        const cpu::Pool2dParams p = poolAttrs(false);
+        expect(in(0), "output gradient", plan::F32, poolOutput(shapeOf(in(1)), p));
+        return expectSame(out(0), "result", in(1));
+      }
+      case Kernel::AveragePoolGrad: {
+        counts(1, 1, 1);
+        const cpu::Pool2dParams p = poolAttrs(true);
+        const Shape x = shapeAttr("input_shape", 4);
+        expect(in(0), "output gradient", plan::F32, poolOutput(x, p));
+        return expect(out(0), "result", plan::F32, x);
+      }
+      case Kernel::GlobalAvgPool: {
+        counts(1, 1, 1);
+        expectF32(in(0), "input", 4);
+        const Shape x = shapeOf(in(0));
+        return expect(out(0), "result", plan::F32, {x[0], x[1], 1, 1});
+      }
+      case Kernel::GlobalAvgPoolGrad: {
+        counts(1, 1, 1);
+        const Shape x = shapeAttr("input_shape", 4);
+        expect(in(0), "output gradient", plan::F32, {x[0], x[1], 1, 1});
+        return expect(out(0), "result", plan::F32, x);
+      }
+      case Kernel::Pad: {
+        counts(1, 1, 1);
+        expectF32(in(0), "input", 4);
+        const Shape pads = ints("pads", 8, -kMaxElements, kMaxElements);
+        if (std::isnan(number("value", -INFINITY, INFINITY))) fail("attribute 'value' is NaN");
+        Shape y = shapeOf(in(0));
+        for (size_t i = 0; i < 4; ++i) {
+          y[i] += pads[i] + pads[i + 4];
+          if (y[i] <= 0)
+            fail("the pads " + shapeText(pads) + " leave axis " + std::to_string(i) + " of " + plan::bufferType(in(0)) +
+                 " empty");
+        }
+        return expect(out(0), "result", plan::F32, y);
+      }
+      case Kernel::BatchNorm:
+      case Kernel::BatchNormGrad: {
+        const bool grad = kernel == Kernel::BatchNormGrad;
+        counts(5, 5, grad ? 3 : 1);
+        const Buffer& x = in(grad ? 1 : 0);
+        expectF32(x, "input", -1);
+        if (x.shape_size() < 2) fail("input '" + x.name() + "' is " + plan::bufferType(x) + ", expected rank >= 2");
+        const Shape channel = {x.shape(1)};
+        static const char* const forwardRoles[] = {"input", "scale", "bias", "running mean", "running variance"};
+        static const char* const gradRoles[] = {"output gradient", "input", "scale", "running mean",
+                                                "running variance"};
+        for (int i = 0; i < 5; ++i)
+          if (i != (grad ? 1 : 0))
+            expect(in(i), (grad ? gradRoles : forwardRoles)[i], plan::F32, i == 0 ? shapeOf(x) : channel);
+        number("epsilon", 0, 1e30);
+        if (!grad) number("momentum", 0, 1);
+        const bool training = flag("training");
+        const int64_t perChannel = elementsOf(shapeOf(x)) / x.shape(1);
+        if (training && perChannel < 2)
+          fail("training-mode batch statistics need at least 2 values per channel, " + plan::bufferType(x) + " has " +
+               std::to_string(perChannel));
+        expectSame(out(0), "result", x);
+        // Training mode keeps the batch mean and inverse std (float) per channel.
+        if (!grad && training) expectScratchBytes(static_cast<uint64_t>(8 * channel[0]), "the batch statistics");
+        if (!grad) return;
+        expect(out(1), "scale gradient", plan::F32, channel);
+        expect(out(2), "bias gradient", plan::F32, channel);
+        // Training mode recomputes the batch statistics: sum and sum of squares (double),
+        // then mean and inverse std (float), per channel.
+        if (training) expectScratchBytes(static_cast<uint64_t>(24 * channel[0]), "the batch statistics");
+        return;
+      }
+      case Kernel::Add: {
+        counts(2, 2, 1);
+        expectF32(in(0), "operand", -1);
+        expectF32(in(1), "operand", -1);
+        const Shape a = shapeOf(in(0)), b = shapeOf(in(1));
+        const size_t rank = std::max(a.size(), b.size());
+        Shape y(rank);
+        for (size_t i = 0; i < rank; ++i) {
+          const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+          const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+          if (da != db && da != 1 && db != 1)
+            fail("shapes " + shapeText(a) + " and " + shapeText(b) + " do not broadcast");
+          y[i] = std::max(da, db);
+        }
+        return expect(out(0), "result", plan::F32, y);
+      }
+      case Kernel::SumTo: {
+        counts(1, 1, 1);
+        expectF32(in(0), "operand", -1);
+        const Shape x = shapeOf(in(0));
+        const Shape target = ints("shape", -1, 1, kMaxElements);
+        if (target.size() > x.size()) fail("cannot sum " + shapeText(x) + " to the higher rank " + shapeText(target));
+        const size_t offset = x.size() - target.size();
+        for (size_t i = 0; i < target.size(); ++i)
+          if (target[i] != 1 && target[i] != x[offset + i])
+            fail("cannot sum " + shapeText(x) + " to " + shapeText(target));
+        return expect(out(0), "result", plan::F32, target);
+      }
+      case Kernel::Flatten: {
+        counts(1, 1, 1);
+        const Shape x = shapeOf(in(0));
+        const int64_t axis = integer("axis", 0, static_cast<int64_t>(x.size()));
+        int64_t outer = 1, inner = 1;
+        for (size_t i = 0; i < x.size(); ++i) (static_cast<int64_t>(i) < axis ? outer : inner) *= x[i];
+        return expect(out(0), "result", in(0).dtype(), {outer, inner});
+      }
+      case Kernel::Reshape:
+        counts(1, 1, 1);
+        expect(out(0), "result", in(0).dtype(), ints("shape", -1, 1, kMaxElements));
+        return expectElements(out(0), "result", in(0));
+      case Kernel::Identity:
+        counts(1, 1, 1);
+        return expectSame(out(0), "result", in(0));
+      case Kernel::Gemm:
+      case Kernel::MatMul: {
+        const bool gemm = kernel == Kernel::Gemm;
+        counts(2, gemm ? 3 : 2, 1);
+        expectF32(in(0), "A", 2);
+        expectF32(in(1), "B", 2);
+        const Shape a = shapeOf(in(0)), b = shapeOf(in(1));
+        bool transA = false, transB = false;
+        if (gemm) {
+          transA = flag("transA");
+          transB = flag("transB");
+          finite("alpha");
+          finite("beta");
+        }
+        const int64_t m = transA ? a[1] : a[0], ka = transA ? a[0] : a[1];
+        const int64_t kb = transB ? b[1] : b[0], n = transB ? b[0] : b[1];
+        if (ka != kb)
+          fail("inner dimensions differ: A " + shapeText(a) + (transA ? " (transposed)" : "") + ", B " + shapeText(b) +
+               (transB ? " (transposed)" : ""));
+        if (step_.inputs_size() == 3) {
+          expectF32(in(2), "C", -1);
+          const Shape c = shapeOf(in(2));
+          bool ok = c.size() <= 2;
+          for (size_t i = 0; ok && i < c.size(); ++i) ok = c[i] == 1 || c[i] == ((c.size() == 2 && i == 0) ? m : n);
+          if (!ok) fail("C " + shapeText(c) + " does not broadcast to " + shapeText({m, n}));
+        }
+        return expect(out(0), "result", plan::F32, {m, n});
+      }
+      case Kernel::Softmax: {
+        counts(1, 1, 1);
+        expectF32(in(0), "operand", -1);
+        const int64_t rank = in(0).shape_size();
+        if (rank < 1) fail("operand '" + in(0).name() + "' is a scalar");
+        const int64_t axis = integer("axis", 0, rank - 1);
+        if (axis != rank - 1)
+          fail("softmax over axis " + std::to_string(axis) + " of " + plan::bufferType(in(0)) +
+               ": only the last axis is supported");
+        return expectSame(out(0), "result", in(0));
+      }
+      case Kernel::SoftmaxXent:
+      case Kernel::SoftmaxXentGrad: {
+        counts(2, 2, 1);
+        expectF32(in(0), "logits", 2);
+        expect(in(1), "labels", plan::I64, {in(0).shape(0)});
+        if (kernel == Kernel::SoftmaxXent) return expect(out(0), "result", plan::F32, {});
+        return expectSame(out(0), "result", in(0));
+      }
+      case Kernel::Dropout:
+      case Kernel::DropoutGrad:
+        counts(1, 1, 1);
+        expectF32(in(0), "operand", -1);
+        number("ratio", 0, 1);
+        integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+        flag("training");
+        return expectSame(out(0), "result", in(0));
+      case Kernel::SgdUpdate:
+        counts(3, 3, 0);
+        expectF32(in(0), "parameter", -1);
+        expectSame(in(1), "gradient", in(0));
+        expectSame(in(2), "momentum buffer", in(0));
+        return;
+    }
+    fail("no checks for kernel '" + step_.kernel() + "'");
+  }
+
+  // Kernels never run in place: a result or the scratch must not share bytes with an
+  // operand or with each other (the in-place updates of sgd_update and of the BatchNorm
+  // running statistics are of operands, not results).
+  void checkNoOverlap() const {
+    std::vector<uint32_t> written(step_.outputs().begin(), step_.outputs().end());
+    if (step_.scratch() >= 0) written.push_back(static_cast<uint32_t>(step_.scratch()));
+    auto overlap = [&](uint32_t x, uint32_t y) { return overlaps(buffer(x), buffer(y)); };
+    for (size_t i = 0; i < written.size(); ++i) {
+      for (uint32_t operand : step_.inputs())
+        if (overlap(written[i], operand))
+          fail("result " + describe(written[i]) + " overlaps operand " + describe(operand) + " in the arena");
+      for (size_t j = i + 1; j < written.size(); ++j)
+        if (overlap(written[i], written[j]))
+          fail("results " + describe(written[i]) + " and " + describe(written[j]) + " overlap in the arena");
+    }
+  }
+};
+
+class PlanValidator {
+ public:
+  PlanValidator(const plan::Plan& plan, const std::string& path, const Backend& backend)
+      : plan_(plan), path_(path), backend_(backend) {}
+
+  void run() {
+    if (plan_.version() != plan::kPlanVersion)
+      fail("plan version " + std::to_string(plan_.version()) + ", this lrc-run reads version " +
+           std::to_string(plan::kPlanVersion));
+    if (plan_.arena_bytes() == 0) fail("arena_bytes is 0");
+    buffers();
+    io();
+    inits();
+    optimizer();
+    program("train", plan_.train());
+    program("eval", plan_.eval());
+  }
+
+ private:
+  const plan::Plan& plan_;
+  const std::string& path_;
+  const Backend& backend_;
+  std::vector<bool> initialized_;
+
+  [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error(path_ + ": " + what); }
+
+  std::string describe(uint32_t index) const {
+    return "buffer #" + std::to_string(index) + " '" + plan_.buffers(static_cast<int>(index)).name() + "'";
+  }
+
+  bool overlap(uint32_t x, uint32_t y) const {
+    return overlaps(plan_.buffers(static_cast<int>(x)), plan_.buffers(static_cast<int>(y)));
+  }
+
+  void buffers() const {
+    const uint64_t arena = plan_.arena_bytes();
+    for (int i = 0; i < plan_.buffers_size(); ++i) {
+      const Buffer& b = plan_.buffers(i);
+      const std::string where = describe(static_cast<uint32_t>(i)) + ": ";
+      if (!plan::DType_IsValid(b.dtype())) fail(where + "unknown dtype " + std::to_string(b.dtype()));
+      if (!plan::Role_IsValid(b.role())) fail(where + "unknown role " + std::to_string(b.role()));
+      if (b.shape_size() > kMaxRank)
+        fail(where + "rank " + std::to_string(b.shape_size()) + " is over " + std::to_string(kMaxRank));
+      int64_t elements = 1;
+      for (int64_t d : b.shape()) {
+        if (d <= 0) fail(where + "shape " + shapeText(shapeOf(b)) + " has a dimension that is not positive");
+        if (elements > kMaxElements / d) fail(where + "shape " + shapeText(shapeOf(b)) + " has too many elements");
+        elements *= d;
+      }
+      const uint64_t expected = static_cast<uint64_t>(elements) * (b.dtype() == plan::I64 ? 8 : 4);
+      if (b.bytes() != expected)
+        fail(where + "holds " + std::to_string(b.bytes()) + " bytes, its type " + plan::bufferType(b) + " needs " +
+             std::to_string(expected));
+      if (b.offset() % plan::kPlanAlignment != 0)
+        fail(where + "offset " + std::to_string(b.offset()) + " is not " + std::to_string(plan::kPlanAlignment) +
+             "-byte aligned");
+      if (b.bytes() > arena || b.offset() > arena - b.bytes())
+        fail(where + "bytes [" + std::to_string(b.offset()) + ", " + std::to_string(b.offset() + b.bytes()) +
+             ") lie outside the arena of " + std::to_string(arena) + " bytes");
+    }
+  }
+
+  const Buffer& ioBuffer(uint32_t index, const char* field) const {
+    if (index >= static_cast<uint32_t>(plan_.buffers_size()))
+      fail(std::string("io.") + field + " is buffer #" + std::to_string(index) + ", which does not exist (" +
+           std::to_string(plan_.buffers_size()) + " buffers)");
+    return plan_.buffers(static_cast<int>(index));
+  }
+
+  void ioExpect(uint32_t index, const char* field, DType dtype, const Shape& shape, const char* meaning) const {
+    const Buffer& b = ioBuffer(index, field);
+    if (b.dtype() != dtype || shapeOf(b) != shape)
+      fail(std::string("io.") + field + ": " + describe(index) + " is " + plan::bufferType(b) + ", expected " +
+           typeText(dtype, shape) + " (" + meaning + ")");
+  }
+
+  void io() const {
+    const plan::Io& io = plan_.io();
+    const Buffer& image = ioBuffer(io.image(), "image");
+    if (image.dtype() != plan::F32 || image.shape_size() != 4)
+      fail("io.image: " + describe(io.image()) + " is " + plan::bufferType(image) + ", expected f32[N,C,H,W]");
+    const int64_t n = image.shape(0);
+    ioExpect(io.labels(), "labels", plan::I64, {n}, "one label per image");
+    ioExpect(io.loss(), "loss", plan::F32, {}, "a scalar");
+    const Buffer& logits = ioBuffer(io.logits(), "logits");
+    if (logits.dtype() != plan::F32 || logits.shape_size() != 2 || logits.shape(0) != n)
+      fail("io.logits: " + describe(io.logits()) + " is " + plan::bufferType(logits) + ", expected f32[" +
+           std::to_string(n) + ",K]");
+    ioExpect(io.eval_logits(), "eval_logits", plan::F32, shapeOf(logits), "the shape of io.logits");
+  }
+
+  void inits() {
+    initialized_.assign(static_cast<size_t>(plan_.buffers_size()), false);
+    for (int i = 0; i < plan_.inits_size(); ++i) {
+      const plan::Init& init = plan_.inits(i);
+      const std::string where = "init #" + std::to_string(i) + ": ";
+      if (init.buffer() >= static_cast<uint32_t>(plan_.buffers_size()))
+        fail(where + "buffer #" + std::to_string(init.buffer()) + " does not exist (" +
+             std::to_string(plan_.buffers_size()) + " buffers)");
+      if (initialized_[init.buffer()]) fail(where + describe(init.buffer()) + " already has initial data");
+      initialized_[init.buffer()] = true;
+      const Buffer& b = plan_.buffers(static_cast<int>(init.buffer()));
+      if (!init.data().empty() && init.data().size() != b.bytes())
+        fail(where + describe(init.buffer()) + " gets " + std::to_string(init.data().size()) + " bytes, its type " +
+             plan::bufferType(b) + " needs " + std::to_string(b.bytes()) + " (or none, for zeros)");
+    }
+  }
+
+  void optimizer() const {
+    const plan::Optimizer& o = plan_.optimizer();
+    const std::pair<const char*, double> values[] = {
+        {"lr", o.lr()}, {"momentum", o.momentum()}, {"weight_decay", o.weight_decay()}};
+    for (const auto& [name, value] : values)
+      if (!std::isfinite(value) || value < 0)
+        fail(std::string("optimizer ") + name + " = " + numberText(value) + ", expected a finite number >= 0");
+  }
+
+  void program(const std::string& name, const plan::Program& program) const {
+    if (program.steps_size() == 0) fail("the " + name + " program has no steps");
+    // What a step may read: data the run writes (images, labels, inits) and results of
+    // earlier steps.
+    std::vector<bool> defined = initialized_;
+    defined[plan_.io().image()] = true;
+    defined[plan_.io().labels()] = true;
+    // What persists across steps (weights, state, momentum, the batch) is only ever
+    // updated in place through operands; no result or scratch may land on it.
+    std::vector<uint32_t> persistent;
+    for (uint32_t b = 0; b < defined.size(); ++b)
+      if (defined[b]) persistent.push_back(b);
+    for (int i = 0; i < program.steps_size(); ++i) {
+      const Step& step = program.steps(i);
+      std::string where = name + " step #" + std::to_string(i) + " (" + step.kernel();
+      if (!step.origin().empty()) where += " '" + step.origin() + "'";
+      where += ")";
+      StepChecker(plan_, step, where, path_).check(backend_);
+      std::vector<uint32_t> written(step.outputs().begin(), step.outputs().end());
+      if (step.scratch() >= 0) written.push_back(static_cast<uint32_t>(step.scratch()));
+      for (uint32_t w : written)
+        for (uint32_t p : persistent)
+          if (overlap(w, p))
+            fail(where + ": result " + describe(w) + " overlaps " + describe(p) + ", which persists across steps");
+      for (uint32_t operand : step.inputs())
+        if (!defined[operand])
+          fail(where + ": reads " + describe(operand) + ", which no earlier step writes and which has no initial data");
+      for (uint32_t result : step.outputs()) defined[result] = true;
+    }
+    const plan::Io& io = plan_.io();
+    const std::vector<std::pair<uint32_t, const char*>> results =
+        name == "train"
+            ? std::vector<std::pair<uint32_t, const char*>>{{io.loss(), "io.loss"}, {io.logits(), "io.logits"}}
+            : std::vector<std::pair<uint32_t, const char*>>{{io.eval_logits(), "io.eval_logits"}};
+    for (const auto& [index, field] : results)
+      if (!defined[index]) fail("the " + name + " program never writes " + field + " (" + describe(index) + ")");
+  }
+};
+
+}  // namespace
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
+  return content.str();
+}
+
+plan::Plan loadPlan(const std::string& path, const Backend& backend) {
+  // A corrupt payload is our one-line error, not also Protobuf's log lines on stderr.
+  LRC_QUIET_PROTOBUF;
+  plan::Plan plan = plan::decodePlanFile(readFile(path), path);
+  validatePlan(plan, path, backend);
+  return plan;
+}
+
+void validatePlan(const plan::Plan& plan, const std::string& path, const Backend& backend) {
+  PlanValidator(plan, path, backend).run();
+}
+
+IoShape ioShape(const plan::Plan& plan) {
+  const Buffer& image = plan.buffers(static_cast<int>(plan.io().image()));
+  const Buffer& logits = plan.buffers(static_cast<int>(plan.io().logits()));
+  return {image.shape(0), image.shape(1), image.shape(2), image.shape(3), logits.shape(1)};
+}
+
+const plan::Attr* findAttr(const plan::Step& step, std::string_view name) {
+  for (const plan::Attr& a : step.attrs())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+namespace {
+const plan::Attr& requireAttr(const plan::Step& step, std::string_view name) {
+  const plan::Attr* a = findAttr(step, name);
+  if (!a) throw std::runtime_error(step.kernel() + ": missing attribute '" + std::string(name) + "'");
+  return *a;
+}
+}  // namespace
+
+int64_t attrInt(const plan::Step& step, std::string_view name) {
+  const plan::Attr& a = requireAttr(step, name);
+  if (a.is_float() || a.ints_size() != 1)
+    throw std::runtime_error(step.kernel() + ": attribute '" + std::string(name) + "' is not one integer");
+  return a.ints(0);
+}
+
+double attrFloat(const plan::Step& step, std::string_view name) {
+  const plan::Attr& a = requireAttr(step, name);
+  if ((a.is_float() ? a.floats_size() : a.ints_size()) != 1)
+    throw std::runtime_error(step.kernel() + ": attribute '" + std::string(name) + "' is not one number");
+  return a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
+}
+
+std::vector<int64_t> attrInts(const plan::Step& step, std::string_view name) {
+  const plan::Attr& a = requireAttr(step, name);
+  if (a.is_float()) throw std::runtime_error(step.kernel() + ": attribute '" + std::string(name) + "' is not integers");
+  return {a.ints().begin(), a.ints().end()};
+}
+
+namespace {
+std::vector<int64_t> attrIntsOfSize(const plan::Step& step, std::string_view name, size_t size) {
+  std::vector<int64_t> v = attrInts(step, name);
+  if (v.size() != size)
+    throw std::runtime_error(step.kernel() + ": attribute '" + std::string(name) + "' must have " +
+                             std::to_string(size) + " values");
+  return v;
+}
+
+void setWindows(cpu::WindowAxis& h, cpu::WindowAxis& w, const plan::Step& step, bool dilation) {
+  const std::vector<int64_t> stride = attrIntsOfSize(step, "stride", 2), pad = attrIntsOfSize(step, "pad", 4);
+  h.stride = stride[0];
+  w.stride = stride[1];
+  h.padBegin = pad[0];
+  w.padBegin = pad[1];
+  h.padEnd = pad[2];
+  w.padEnd = pad[3];
+  if (dilation) {
+    const std::vector<int64_t> d = attrIntsOfSize(step, "dilation", 2);
+    h.dilation = d[0];
+    w.dilation = d[1];
+  }
+}
+}  // namespace
+
+cpu::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW) {
+  cpu::Conv2dParams p;
+  p.h.kernel = kernelH;
+  p.w.kernel = kernelW;
+  setWindows(p.h, p.w, step, true);
+  p.group = attrInt(step, "group");
+  return p;
+}
+
+cpu::Pool2dParams poolParams(const plan::Step& step, bool average) {
+  cpu::Pool2dParams p;
+  const std::vector<int64_t> kernel = attrIntsOfSize(step, "kernel", 2);
+  p.h.kernel = kernel[0];
+  p.w.kernel = kernel[1];
+  setWindows(p.h, p.w, step, !average);
+  p.ceilMode = attrInt(step, "ceil_mode") != 0;
+  if (average) p.countIncludePad = attrInt(step, "count_include_pad") != 0;
+  return p;
+}
+
+cpu::PadParams padParams(const plan::Step& step) {
+  cpu::PadParams p;
+  const std::vector<int64_t> pads = attrIntsOfSize(step, "pads", 8);
+  std::copy(pads.begin(), pads.end(), p.pads);
+  p.value = static_cast<float>(attrFloat(step, "value"));
+  return p;
+}
+
+}  // namespace lrc::runtime

@@ -1,0 +1,427 @@
+#include "runtime/cpu/CpuBackend.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime/PlanLoader.h"
+#include "runtime/cpu/BatchNorm.h"
+#include "runtime/cpu/Conv.h"
+#include "runtime/cpu/Dense.h"
+#include "runtime/cpu/Elementwise.h"
+#include "runtime/cpu/Pad.h"
+#include "runtime/cpu/Pool.h"
+
+namespace lrc::runtime {
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+int64_t elementsOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// One step's view of the arena: its operands, results and scratch by position.
+class StepArgs {
+ public:
+  StepArgs(unsigned char* arena, const plan::Plan& plan, const plan::Step& step)
+      : step(step), arena_(arena), plan_(plan) {}
+
+  const plan::Buffer& inBuffer(int i) const { return buffer(step.inputs(i)); }
+  const plan::Buffer& outBuffer(int i) const { return buffer(step.outputs(i)); }
+  float* in(int i) const { return floats(inBuffer(i)); }
+  float* out(int i) const { return floats(outBuffer(i)); }
+  const int64_t* inInts(int i) const { return reinterpret_cast<const int64_t*>(arena_ + inBuffer(i).offset()); }
+  Shape inShape(int i) const { return shapeOf(inBuffer(i)); }
+  Shape outShape(int i) const { return shapeOf(outBuffer(i)); }
+  int64_t inCount(int i) const { return elementsOf(inShape(i)); }
+  cpu::RowBand inBand(int i) const { return band(inBuffer(i)); }
+  cpu::RowBand outBand(int i) const { return band(outBuffer(i)); }
+  float* scratch() const {
+    return step.scratch() < 0 ? nullptr : floats(buffer(static_cast<uint32_t>(step.scratch())));
+  }
+  int numInputs() const { return step.inputs_size(); }
+
+  // Zeroes a result, for the kernels that add into their outputs.
+  void zeroOut(int i) const { std::memset(arena_ + outBuffer(i).offset(), 0, outBuffer(i).bytes()); }
+  void copyInToOut(int i, int o) const {
+    std::memcpy(arena_ + outBuffer(o).offset(), arena_ + inBuffer(i).offset(), inBuffer(i).bytes());
+  }
+
+  const plan::Step& step;
+
+ private:
+  unsigned char* arena_;
+  const plan::Plan& plan_;
+
+  const plan::Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
+  float* floats(const plan::Buffer& b) const { return reinterpret_cast<float*>(arena_ + b.offset()); }
+  static Shape shapeOf(const plan::Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
+  cpu::RowBand band(const plan::Buffer& b) const {
+    return cpu::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
+  }
+};
+
+// A tensor of rank >= 2 seen as N x C x H x W (H = dim 2, W = the product of the rest; 1
+// where absent): BatchNorm's layout for any rank.
+cpu::RowBand asMap(float* data, const Shape& s) {
+  const int64_t H = s.size() > 2 ? s[2] : 1;
+  int64_t W = 1;
+  for (size_t i = 3; i < s.size(); ++i) W *= s[i];
+  return cpu::full_band(data, s[0], s[1], H, W);
+}
+
+// ---- broadcasting (numpy rules, shapes aligned on the right) ----
+
+// Strides that index an operand of `shape` by the position in `out`: 0 on broadcast axes.
+std::vector<int64_t> broadcastStrides(const Shape& shape, const Shape& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  const size_t offset = out.size() - shape.size();
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[offset + i] = shape[i] == 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+// Calls f(i, a, b) for every element i of `out` in order, a and b being the indices into two
+// operands broadcast to it.
+template <class F>
+void forEachBroadcast(const Shape& out, const std::vector<int64_t>& strideA, const std::vector<int64_t>& strideB, F f) {
+  const size_t rank = out.size();
+  const int64_t n = elementsOf(out);
+  std::vector<int64_t> index(rank, 0);
+  int64_t a = 0, b = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, a, b);
+    for (size_t d = rank; d-- > 0;) {
+      a += strideA[d];
+      b += strideB[d];
+      if (++index[d] < out[d]) break;
+      a -= strideA[d] * out[d];
+      b -= strideB[d] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// ---- kernels ----
+
+void conv2d(const StepArgs& s) {
+  const Shape w = s.inShape(1);
+  const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const cpu::RowBand y = s.outBand(0);
+  cpu::conv2d_rows_forward(y, s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, 0, y.H, s.scratch());
+}
+
+void conv2dGradInput(const StepArgs& s) {
+  const Shape w = s.inShape(1);
+  const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const cpu::RowBand dy = s.inBand(0);
+  s.zeroOut(0);
+  cpu::conv2d_rows_backward_data(s.outBand(0), dy, s.in(1), p, 0, dy.H, s.scratch());
+}
+
+void conv2dGradWeight(const StepArgs& s) {
+  const std::vector<int64_t> k = attrInts(s.step, "kernel");
+  const cpu::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
+  const cpu::RowBand dy = s.inBand(0);
+  s.zeroOut(0);
+  cpu::conv2d_rows_backward_filter(s.out(0), nullptr, dy, s.inBand(1), p, 0, dy.H, s.scratch());
+}
+
+void channelSum(const StepArgs& s) {
+  const cpu::RowBand dy = s.inBand(0);
+  const int64_t hw = dy.H * dy.W;
+  float* y = s.out(0);
+  for (int64_t c = 0; c < dy.C; ++c) {
+    double sum = 0;
+    for (int64_t n = 0; n < dy.N; ++n) {
+      const float* plane = dy.data + (n * dy.C + c) * hw;
+      for (int64_t i = 0; i < hw; ++i) sum += plane[i];
+    }
+    y[c] = static_cast<float>(sum);
+  }
+}
+
+void pool(const StepArgs& s, bool average) {
+  const cpu::Pool2dParams p = poolParams(s.step, average);
+  const cpu::RowBand y = s.outBand(0);
+  if (average)
+    cpu::avgpool2d_rows_forward(y, s.inBand(0), p, 0, y.H);
+  else
+    cpu::maxpool2d_rows_forward(y, s.inBand(0), p, 0, y.H);
+}
+
+void poolGrad(const StepArgs& s, bool average) {
+  const cpu::Pool2dParams p = poolParams(s.step, average);
+  const cpu::RowBand dy = s.inBand(0);
+  s.zeroOut(0);
+  if (average)
+    cpu::avgpool2d_rows_backward(s.outBand(0), dy, p, 0, dy.H);
+  else
+    cpu::maxpool2d_rows_backward(s.outBand(0), dy, s.inBand(1), p, 0, dy.H);
+}
+
+void globalAvgPool(const StepArgs& s) {
+  const Shape x = s.inShape(0);
+  cpu::global_avgpool_forward(s.out(0), s.in(0), x[0], x[1], x[2] * x[3]);
+}
+
+void globalAvgPoolGrad(const StepArgs& s) {
+  const Shape x = s.outShape(0);
+  s.zeroOut(0);
+  cpu::global_avgpool_backward(s.out(0), s.in(0), x[0], x[1], x[2] * x[3]);
+}
+
+void pad(const StepArgs& s) {
+  const cpu::RowBand y = s.outBand(0);
+  cpu::pad_rows_forward(y, s.inBand(0), padParams(s.step), 0, y.H);
+}
+
+// Training mode: the batch mean and inverse std go to the step's scratch (the plan sizes it
+// 8 * C bytes); backward recomputes them, so nothing is kept between steps.
+void batchNorm(const StepArgs& s) {
+  const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
+  const cpu::RowBand x = asMap(s.in(0), s.inShape(0)), y = asMap(s.out(0), s.outShape(0));
+  if (attrInt(s.step, "training") != 0) {
+    // Batch statistics, and the running statistics (operands 3 and 4) updated in place.
+    float* stats = s.scratch();
+    cpu::batchnorm_train_forward(y.data, stats, stats + x.C, s.in(3), s.in(4), x.data, s.in(1), s.in(2),
+                                 x.N, x.C, x.H * x.W, eps, pytorchMomentum(attrFloat(s.step, "momentum")));
+  } else {
+    cpu::batchnorm_frozen_rows_forward(y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, 0, x.H);
+  }
+}
+
+// (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
+void batchNormGrad(const StepArgs& s) {
+  const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
+  const cpu::RowBand dy = asMap(s.in(0), s.inShape(0)), x = asMap(s.in(1), s.inShape(1));
+  const cpu::RowBand dx = asMap(s.out(0), s.outShape(0));
+  for (int i = 0; i < 3; ++i) s.zeroOut(i);
+  if (attrInt(s.step, "training") == 0) {
+    cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, 0, x.H);
+    return;
+  }
+  // The batch statistics again, into the scratch (the plan sizes it 24 * C bytes): sums and
+  // sums of squares in double, then mean and inverse std in float. Running statistics are
+  // not touched: the forward step updated them once.
+  double* sum = reinterpret_cast<double*>(s.scratch());
+  double* sumSq = sum + x.C;
+  float* mean = reinterpret_cast<float*>(sumSq + x.C);
+  float* invStd = mean + x.C;
+  std::memset(sum, 0, static_cast<size_t>(2 * x.C) * sizeof(double));
+  cpu::batchnorm_stats_rows(sum, sumSq, x, 0, x.H);
+  cpu::batchnorm_finalize_stats(mean, invStd, nullptr, nullptr, sum, sumSq, x.C, x.N * x.H * x.W, eps, 0.0f);
+  cpu::batchnorm_train_backward(dx.data, s.out(1), s.out(2), dy.data, x.data, s.in(2), mean, invStd, x.N, x.C,
+                                x.H * x.W);
+}
+
+void add(const StepArgs& s) {
+  const Shape a = s.inShape(0), b = s.inShape(1), y = s.outShape(0);
+  const float *pa = s.in(0), *pb = s.in(1);
+  float* py = s.out(0);
+  if (a == y && b == y) return cpu::add_forward(py, pa, pb, elementsOf(y));
+  forEachBroadcast(y, broadcastStrides(a, y), broadcastStrides(b, y),
+                   [&](int64_t i, int64_t ia, int64_t ib) { py[i] = pa[ia] + pb[ib]; });
+}
+
+// Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
+void sumTo(const StepArgs& s) {
+  const Shape x = s.inShape(0), y = s.outShape(0);
+  const float* px = s.in(0);
+  float* py = s.out(0);
+  s.zeroOut(0);
+  const std::vector<int64_t> none(x.size(), 0);
+  forEachBroadcast(x, broadcastStrides(y, x), none, [&](int64_t i, int64_t iy, int64_t) { py[iy] += px[i]; });
+}
+
+// How C (validated to broadcast to [M, N]) is laid out: [] or one value, [N] or [1, N],
+// [M, 1], or [M, N].
+cpu::GemmBias gemmBias(const Shape& c) {
+  if (elementsOf(c) == 1) return cpu::GemmBias::Scalar;
+  if (c.size() == 1 || c[0] == 1) return cpu::GemmBias::Row;
+  if (c[1] == 1) return cpu::GemmBias::Column;
+  return cpu::GemmBias::Full;
+}
+
+void gemm(const StepArgs& s, bool matmul) {
+  const Shape a = s.inShape(0), b = s.inShape(1);
+  cpu::GemmParams p;
+  if (!matmul) {
+    p.transA = attrInt(s.step, "transA") != 0;
+    p.transB = attrInt(s.step, "transB") != 0;
+    p.alpha = static_cast<float>(attrFloat(s.step, "alpha"));
+    p.beta = static_cast<float>(attrFloat(s.step, "beta"));
+  }
+  p.M = p.transA ? a[1] : a[0];
+  p.K = p.transA ? a[0] : a[1];
+  p.N = p.transB ? b[0] : b[1];
+  const bool withC = s.numInputs() == 3;
+  p.bias = withC ? gemmBias(s.inShape(2)) : cpu::GemmBias::None;
+  cpu::gemm_forward(s.out(0), s.in(0), s.in(1), withC ? s.in(2) : nullptr, p);
+}
+
+void softmax(const StepArgs& s) {
+  const Shape x = s.inShape(0);
+  const int64_t classes = x.back();
+  cpu::softmax_forward(s.out(0), s.in(0), elementsOf(x) / classes, classes);
+}
+
+void softmaxXent(const StepArgs& s, bool grad) {
+  const Shape logits = s.inShape(0);
+  const int64_t n = logits[0], classes = logits[1];
+  if (!grad) {
+    *s.out(0) = cpu::softmax_cross_entropy_forward(nullptr, s.in(0), s.inInts(1), n, classes);
+    return;
+  }
+  // Both kernels allow aliasing: the probabilities become the gradient in place.
+  cpu::softmax_forward(s.out(0), s.in(0), n, classes);
+  cpu::softmax_cross_entropy_backward(s.out(0), s.out(0), s.inInts(1), n, classes);
+}
+
+// The mask depends on (seed, training step, element index) only, so the backward step
+// reproduces the forward's. The run's --seed changes every mask (0 keeps the plan's seeds).
+void dropout(const StepArgs& s, const RunContext& context, bool grad) {
+  if (attrInt(s.step, "training") == 0) return s.copyInToOut(0, 0);
+  const float ratio = static_cast<float>(attrFloat(s.step, "ratio"));
+  const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
+  const int64_t count = s.inCount(0);
+  if (!grad) return cpu::dropout_forward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
+  s.zeroOut(0);
+  cpu::dropout_backward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
+}
+
+}  // namespace
+
+void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
+
+CpuBackend::CpuBackend() = default;
+CpuBackend::~CpuBackend() = default;
+
+bool CpuBackend::supports(std::string_view kernel) const { return kernelByName(kernel).has_value(); }
+
+void CpuBackend::allocateArena(uint64_t bytes) {
+  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+  const uint64_t physical =
+      pages > 0 && pageSize > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize) : 0;
+  if (physical > 0 && bytes > physical)
+    throw std::runtime_error("the plan's arena of " + std::to_string(bytes) +
+                             " bytes is larger than this machine's memory (" + std::to_string(physical) + " bytes)");
+  const uint64_t total = (bytes + kGuardBytes + plan::kPlanAlignment - 1) / plan::kPlanAlignment * plan::kPlanAlignment;
+  arena_.reset(static_cast<unsigned char*>(std::aligned_alloc(plan::kPlanAlignment, total)));
+  if (!arena_) throw std::runtime_error("cannot allocate the arena of " + std::to_string(bytes) + " bytes");
+  arenaBytes_ = bytes;
+  allocatedBytes_ = total;
+  std::memset(arena_.get(), kCanary, total);
+}
+
+void CpuBackend::checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
+  if (!arena_) throw std::logic_error(std::string(what) + " before allocateArena");
+  if (bytes > arenaBytes_ || offset > arenaBytes_ - bytes)
+    throw std::out_of_range(std::string(what) + ": bytes [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
+                            ") are outside the arena of " + std::to_string(arenaBytes_) + " bytes");
+}
+
+void CpuBackend::copyIn(uint64_t offset, const void* src, uint64_t bytes) {
+  checkRange(offset, bytes, "copyIn");
+  if (bytes) std::memcpy(arena_.get() + offset, src, bytes);
+}
+
+void CpuBackend::copyOut(uint64_t offset, void* dst, uint64_t bytes) {
+  checkRange(offset, bytes, "copyOut");
+  if (bytes) std::memcpy(dst, arena_.get() + offset, bytes);
+}
+
+void CpuBackend::zero(uint64_t offset, uint64_t bytes) {
+  checkRange(offset, bytes, "zero");
+  if (bytes) std::memset(arena_.get() + offset, 0, bytes);
+}
+
+uint64_t CpuBackend::measuredPeakBytes() {
+  if (!arena_) return 0;
+  const unsigned char* a = arena_.get();
+  for (uint64_t i = arenaBytes_; i < allocatedBytes_; ++i)
+    if (a[i] != kCanary)
+      throw std::runtime_error("a kernel wrote past the arena (byte " + std::to_string(i - arenaBytes_) +
+                               " after its end changed)");
+  uint64_t top = arenaBytes_;
+  while (top > 0 && a[top - 1] == kCanary) --top;
+  return top;
+}
+
+void CpuBackend::run(const plan::Step& step, const RunContext& context) {
+  const std::optional<Kernel> kernel = kernelByName(step.kernel());
+  if (!kernel) throw std::runtime_error("the cpu backend has no kernel '" + step.kernel() + "'");
+  const StepArgs s(arena_.get(), *context.plan, step);
+  switch (*kernel) {
+    case Kernel::Conv2d:
+      return conv2d(s);
+    case Kernel::Conv2dGradInput:
+      return conv2dGradInput(s);
+    case Kernel::Conv2dGradWeight:
+      return conv2dGradWeight(s);
+    case Kernel::ChannelSum:
+      return channelSum(s);
+    case Kernel::Relu:
+      return cpu::relu_forward(s.out(0), s.in(0), s.inCount(0));
+    case Kernel::ReluGrad:
+      s.zeroOut(0);
+      return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
+    case Kernel::MaxPool:
+      return pool(s, false);
+    case Kernel::AveragePool:
+      return pool(s, true);
+    case Kernel::MaxPoolGrad:
+      return poolGrad(s, false);
+    case Kernel::AveragePoolGrad:
+      return poolGrad(s, true);
+    case Kernel::GlobalAvgPool:
+      return globalAvgPool(s);
+    case Kernel::GlobalAvgPoolGrad:
+      return globalAvgPoolGrad(s);
+    case Kernel::Pad:
+      return pad(s);
+    case Kernel::BatchNorm:
+      return batchNorm(s);
+    case Kernel::BatchNormGrad:
+      return batchNormGrad(s);
+    case Kernel::Add:
+      return add(s);
+    case Kernel::SumTo:
+      return sumTo(s);
+    case Kernel::Flatten:
+    case Kernel::Reshape:
+    case Kernel::Identity:
+      return s.copyInToOut(0, 0);
+    case Kernel::Gemm:
+      return gemm(s, false);
+    case Kernel::MatMul:
+      return gemm(s, true);
+    case Kernel::Softmax:
+      return softmax(s);
+    case Kernel::SoftmaxXent:
+      return softmaxXent(s, false);
+    case Kernel::SoftmaxXentGrad:
+      return softmaxXent(s, true);
+    case Kernel::Dropout:
+      return dropout(s, context, false);
+    case Kernel::DropoutGrad:
+      return dropout(s, context, true);
+    case Kernel::SgdUpdate:
+      return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.lr, context.momentum,
+                             context.weightDecay);
+  }
+}
+
+}  // namespace lrc::runtime

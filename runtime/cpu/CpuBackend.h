@@ -1,0 +1,44 @@
+// The reference backend: plan steps on the CPU kernels of runtime/cpu (BLAS for the matrix
+// products), every spatial kernel over the whole map as one row band. The arena is one
+// 64-byte aligned heap allocation; memory peak and overruns are measured with a canary.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/Backend.h"
+
+namespace lrc::runtime {
+
+class CpuBackend : public Backend {
+ public:
+  // Bytes after the arena that must stay untouched; the byte the arena starts filled with.
+  static constexpr uint64_t kGuardBytes = 4096;
+  static constexpr unsigned char kCanary = 0xA5;
+
+  CpuBackend();
+  ~CpuBackend() override;
+
+  std::string name() const override { return "cpu"; }
+  bool supports(std::string_view kernel) const override;
+  void allocateArena(uint64_t bytes) override;
+  void copyIn(uint64_t offset, const void* src, uint64_t bytes) override;
+  void copyOut(uint64_t offset, void* dst, uint64_t bytes) override;
+  void zero(uint64_t offset, uint64_t bytes) override;
+  void run(const plan::Step& step, const RunContext& context) override;
+  void synchronize() override {}
+  uint64_t measuredPeakBytes() override;
+
+ private:
+  struct FreeDeleter {
+    void operator()(unsigned char* p) const;
+  };
+  std::unique_ptr<unsigned char, FreeDeleter> arena_;
+  uint64_t arenaBytes_ = 0;
+  uint64_t allocatedBytes_ = 0;        // arena, guard, and the rounding to the alignment
+
+  void checkRange(uint64_t offset, uint64_t bytes, const char* what) const;
+};
+
+}  // namespace lrc::runtime

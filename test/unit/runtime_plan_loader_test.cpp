@@ -1,0 +1,375 @@
+// Plan validation (runtime/PlanLoader): a compiled plan passes; each kind of damage to it is
+// a one-line error that names the plan, the buffer or step, and what was expected.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime_test_util.h"
+
+namespace lrc::runtime {
+namespace {
+
+using testing::compilePlan;
+using testing::fashionModelPath;
+using testing::TempDir;
+
+const plan::Plan& fashionPlan() {
+  static const plan::Plan plan = compilePlan(fashionModelPath(), 2);
+  return plan;
+}
+
+// The validation error for `p`, or "" when it passes.
+std::string validationError(const plan::Plan& p, const Backend& backend) {
+  try {
+    validatePlan(p, "test.plan", backend);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+std::string validationError(const plan::Plan& p) {
+  CpuBackend backend;
+  return validationError(p, backend);
+}
+
+// Index of the first step of `program` running `kernel`.
+int stepOf(const plan::Program& program, const std::string& kernel) {
+  for (int i = 0; i < program.steps_size(); ++i)
+    if (program.steps(i).kernel() == kernel) return i;
+  throw std::runtime_error("no " + kernel + " step");
+}
+
+plan::Attr* attrOf(plan::Step* step, const std::string& name) {
+  for (plan::Attr& a : *step->mutable_attrs())
+    if (a.name() == name) return &a;
+  throw std::runtime_error("no attribute " + name);
+}
+
+#define EXPECT_ERROR(plan, text)                             \
+  do {                                                       \
+    const std::string error = validationError(plan);         \
+    EXPECT_NE(error.find(text), std::string::npos) << error; \
+    EXPECT_EQ(error.rfind("test.plan: ", 0), 0u) << error;   \
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error; \
+  } while (0)
+
+TEST(PlanLoader, CompiledPlansPass) {
+  EXPECT_EQ(validationError(fashionPlan()), "");
+  TempDir dir("loader");
+  EXPECT_EQ(validationError(compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4)), "");
+}
+
+TEST(PlanLoader, LoadsAPlanFile) {
+  TempDir dir("loader");
+  const std::string path = dir.file("f.plan");
+  std::ofstream(path, std::ios::binary) << plan::encodePlanFile(fashionPlan());
+  CpuBackend backend;
+  EXPECT_EQ(loadPlan(path, backend).buffers_size(), fashionPlan().buffers_size());
+}
+
+TEST(PlanLoader, MissingFile) {
+  CpuBackend backend;
+  try {
+    loadPlan("/nonexistent/dir/missing.plan", backend);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/dir/missing.plan: cannot read: No such file or directory");
+  }
+}
+
+TEST(PlanLoader, FramingErrorsNameThePlan) {
+  TempDir dir("loader");
+  CpuBackend backend;
+  const std::string good = plan::encodePlanFile(fashionPlan());
+  auto errorFor = [&](const std::string& bytes) -> std::string {
+    const std::string path = dir.file("bad.plan");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    try {
+      loadPlan(path, backend);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(errorFor("hello").find("not an lrc plan"), std::string::npos);
+  EXPECT_NE(errorFor(good.substr(0, good.size() / 2)).find("truncated plan"), std::string::npos);
+  std::string flipped = good;
+  flipped[flipped.size() / 2] ^= 0x10;
+  EXPECT_NE(errorFor(flipped).find("checksum mismatch"), std::string::npos);
+}
+
+TEST(PlanLoader, Header) {
+  plan::Plan p = fashionPlan();
+  p.set_version(2);
+  EXPECT_ERROR(p, "plan version 2, this lrc-run reads version 1");
+  p = fashionPlan();
+  p.set_arena_bytes(0);
+  EXPECT_ERROR(p, "arena_bytes is 0");
+}
+
+TEST(PlanLoader, Buffers) {
+  plan::Plan p = fashionPlan();
+  p.mutable_buffers(2)->set_dtype(static_cast<plan::DType>(7));
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': unknown dtype 7");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_shape(0, 0);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': shape [0,1,3,3] has a dimension that is not positive");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_shape(0, int64_t{1} << 40);
+  p.mutable_buffers(2)->set_shape(1, int64_t{1} << 40);
+  EXPECT_ERROR(p, "has too many elements");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_bytes(100);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': holds 100 bytes, its type f32[16,1,3,3] needs 576");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_offset(p.buffers(2).offset() + 4);
+  EXPECT_ERROR(p, "is not 64-byte aligned");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_offset(p.arena_bytes() / 64 * 64);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': bytes [");
+  EXPECT_ERROR(p, ") lie outside the arena of " + std::to_string(p.arena_bytes()) + " bytes");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_offset(uint64_t{1} << 63);  // offset + bytes would wrap
+  EXPECT_ERROR(p, "lie outside the arena");
+}
+
+TEST(PlanLoader, StepKernelsAndIndices) {
+  plan::Plan p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_kernel("conv3d");
+  EXPECT_ERROR(p, "train step #0 (conv3d '/features/features.0/Conv'): unknown kernel 'conv3d'");
+
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_inputs(1, 9999);
+  EXPECT_ERROR(p, "train step #0 (conv2d '/features/features.0/Conv'): operand buffer #9999 does not exist");
+
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_outputs(0, 9999);
+  EXPECT_ERROR(p, "result buffer #9999 does not exist");
+
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_scratch(9999);
+  EXPECT_ERROR(p, "scratch buffer #9999 does not exist");
+
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->mutable_inputs()->RemoveLast();
+  p.mutable_train()->mutable_steps(0)->mutable_inputs()->RemoveLast();
+  EXPECT_ERROR(p, "expects 2 or 3 operands, got 1");
+
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->add_outputs(3);
+  EXPECT_ERROR(p, "expects 1 results, got 2");
+}
+
+// A backend that lacks a kernel: the plan names the backend and the kernel.
+class NoConvBackend : public CpuBackend {
+ public:
+  std::string name() const override { return "partial"; }
+  bool supports(std::string_view kernel) const override { return kernel != "conv2d"; }
+};
+
+TEST(PlanLoader, KernelTheBackendLacks) {
+  NoConvBackend backend;
+  const std::string error = validationError(fashionPlan(), backend);
+  EXPECT_NE(error.find("the partial backend has no kernel 'conv2d'"), std::string::npos) << error;
+}
+
+TEST(PlanLoader, Attributes) {
+  plan::Plan p = fashionPlan();
+  plan::Step* conv = p.mutable_train()->mutable_steps(0);
+  conv->mutable_attrs()->erase(conv->mutable_attrs()->begin() + 3);  // stride (sorted by name)
+  EXPECT_ERROR(p, "missing attribute 'stride'");
+
+  p = fashionPlan();
+  attrOf(p.mutable_train()->mutable_steps(0), "stride")->mutable_ints()->RemoveLast();
+  EXPECT_ERROR(p, "attribute 'stride' must have 2 values, got 1");
+
+  p = fashionPlan();
+  attrOf(p.mutable_train()->mutable_steps(0), "stride")->set_ints(0, 0);
+  EXPECT_ERROR(p, "attribute 'stride' value 0 is outside [1, ");
+
+  p = fashionPlan();
+  *p.mutable_train()->mutable_steps(0)->add_attrs() = p.train().steps(0).attrs(0);
+  EXPECT_ERROR(p, "attribute 'dilation' is given twice");
+
+  p = fashionPlan();
+  plan::Attr* eps = attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "epsilon");
+  eps->set_floats(0, -1);
+  EXPECT_ERROR(p, "attribute 'epsilon' value -1 is outside [0, ");
+
+  p = fashionPlan();
+  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "momentum")->set_floats(0, NAN);
+  EXPECT_ERROR(p, "attribute 'momentum' value nan is outside [0, 1]");
+
+  p = fashionPlan();
+  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "training")->set_ints(0, 2);
+  EXPECT_ERROR(p, "attribute 'training' value 2 is outside [0, 1]");
+}
+
+TEST(PlanLoader, ShapesConsistentWithKernels) {
+  // conv2d: the result must be what the window formula gives.
+  plan::Plan p = fashionPlan();
+  plan::Attr* stride = attrOf(p.mutable_train()->mutable_steps(0), "stride");
+  stride->set_ints(0, 2);
+  stride->set_ints(1, 2);
+  EXPECT_ERROR(p, "result '/features/features.0/Conv_output_0' is f32[2,16,28,28], expected f32[2,16,14,14]");
+
+  // conv2d: the scratch must hold the im2col matrix (conv2d_workspace_floats).
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_scratch(-1);
+  EXPECT_ERROR(p, "needs 28224 bytes of scratch (the convolution's im2col matrix), the plan gives none");
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_scratch(3);  // features.0.bias: 64 bytes
+  EXPECT_ERROR(p, "scratch #3 'features.0.bias' holds 64 bytes, the convolution's im2col matrix needs 28224");
+
+  // conv2d: weight channels against the input's.
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(0)->set_inputs(1, 8);  // features.4.weight f32[32,16,3,3]
+  p.mutable_train()->mutable_steps(0)->set_inputs(2, 9);
+  EXPECT_ERROR(p, "weight [32,16,3,3] expects 16 input channels, the input [2,1,28,28] has 1");
+
+  // gemm: inner dimensions.
+  p = fashionPlan();
+  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "gemm")), "transB")->set_ints(0, 0);
+  EXPECT_ERROR(p, "inner dimensions differ: A [2,1568], B [10,1568]");
+
+  // sgd_update: parameter, gradient and momentum of one shape.
+  p = fashionPlan();
+  plan::Step* update = p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_update"));
+  update->set_inputs(2, 29);  // classifier.bias.momentum f32[10]
+  EXPECT_ERROR(p, "momentum buffer 'classifier.bias.momentum' is f32[10], expected f32[10,1568]");
+
+  // batchnorm_grad in training mode: 24 bytes of statistics per channel.
+  p = fashionPlan();
+  const int bnGrad = stepOf(p.train(), "batchnorm_grad");
+  p.mutable_train()->mutable_steps(bnGrad)->set_scratch(3);  // 64 bytes, 32 channels need 768
+  EXPECT_ERROR(p, "holds 64 bytes, the batch statistics needs 768");
+
+  // softmax_xent: labels i64[N].
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(stepOf(p.train(), "softmax_xent"))->set_inputs(1, 17);
+  EXPECT_ERROR(p, "labels 'classifier.bias' is f32[10], expected i64[2]");
+}
+
+TEST(PlanLoader, SoftmaxOnlyOverTheLastAxis) {
+  plan::Plan p = fashionPlan();
+  const uint32_t logits = p.io().eval_logits();
+  plan::Buffer* probs = p.add_buffers();
+  *probs = p.buffers(static_cast<int>(logits));
+  probs->set_name("probs");
+  probs->set_offset((p.arena_bytes() + 63) / 64 * 64);
+  p.set_arena_bytes(probs->offset() + probs->bytes());
+  plan::Step* softmax = p.mutable_eval()->add_steps();
+  softmax->set_kernel("softmax");
+  softmax->add_inputs(logits);
+  softmax->add_outputs(static_cast<uint32_t>(p.buffers_size() - 1));
+  softmax->set_scratch(-1);
+  plan::Attr* axis = softmax->add_attrs();
+  axis->set_name("axis");
+  axis->add_ints(1);
+  EXPECT_EQ(validationError(p), "");
+  axis->set_ints(0, 0);
+  EXPECT_ERROR(p, "softmax over axis 0 of f32[2,10]: only the last axis is supported");
+}
+
+TEST(PlanLoader, DataflowAndOverlap) {
+  // A step that reads a buffer nothing wrote.
+  plan::Plan p = fashionPlan();
+  plan::Buffer* ghost = p.add_buffers();
+  *ghost = p.buffers(0);
+  ghost->set_name("ghost");
+  p.mutable_train()->mutable_steps(0)->set_inputs(0, static_cast<uint32_t>(p.buffers_size() - 1));
+  EXPECT_ERROR(p, "train step #0 (conv2d '/features/features.0/Conv'): reads buffer #" +
+                      std::to_string(p.buffers_size() - 1) +
+                      " 'ghost', which no earlier step writes and which has no initial data");
+
+  // A result placed over its operand.
+  p = fashionPlan();
+  p.mutable_buffers(static_cast<int>(p.train().steps(0).outputs(0)))->set_offset(p.buffers(2).offset());
+  EXPECT_ERROR(p, "result #30 '/features/features.0/Conv_output_0' overlaps operand #2 'features.0.weight'");
+
+  // An evaluation result placed over a weight it does not read.
+  p = fashionPlan();
+  p.mutable_buffers(static_cast<int>(p.eval().steps(0).outputs(0)))->set_offset(p.buffers(14).offset());
+  EXPECT_ERROR(p, "eval step #0 (conv2d '/features/features.0/Conv'): result buffer #" +
+                      std::to_string(p.eval().steps(0).outputs(0)) +
+                      " 'eval//features/features.0/Conv_output_0' overlaps buffer #14 'features.8.weight', which "
+                      "persists across steps");
+
+  // A program that never writes the loss.
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps()->erase(p.mutable_train()->mutable_steps()->begin() +
+                                            stepOf(p.train(), "softmax_xent"));
+  EXPECT_ERROR(p, "the train program never writes io.loss");
+
+  p = fashionPlan();
+  p.mutable_eval()->clear_steps();
+  EXPECT_ERROR(p, "the eval program has no steps");
+}
+
+TEST(PlanLoader, Io) {
+  plan::Plan p = fashionPlan();
+  p.mutable_io()->set_image(9999);
+  EXPECT_ERROR(p, "io.image is buffer #9999, which does not exist");
+
+  p = fashionPlan();
+  p.mutable_io()->set_image(2);
+  // A 4-D f32 buffer passes as an image; its batch then disagrees with the labels'.
+  EXPECT_ERROR(p, "io.labels: buffer #1 'labels' is i64[2], expected i64[16] (one label per image)");
+
+  p = fashionPlan();
+  p.mutable_io()->set_image(p.io().labels());
+  EXPECT_ERROR(p, "io.image: buffer #1 'labels' is i64[2], expected f32[N,C,H,W]");
+
+  p = fashionPlan();
+  p.mutable_io()->set_labels(0);
+  EXPECT_ERROR(p, "io.labels: buffer #0 'image' is f32[2,1,28,28], expected i64[2]");
+
+  p = fashionPlan();
+  p.mutable_io()->set_loss(p.io().logits());
+  EXPECT_ERROR(p, "io.loss: buffer #" + std::to_string(p.io().logits()) +
+                      " 'logits' is f32[2,10], expected f32[] (a scalar)");
+
+  p = fashionPlan();
+  p.mutable_io()->set_logits(p.io().loss());
+  EXPECT_ERROR(p, "io.logits: buffer #" + std::to_string(p.io().loss()) + " 'loss' is f32[], expected f32[2,K]");
+
+  p = fashionPlan();
+  p.mutable_io()->set_eval_logits(p.io().image());
+  EXPECT_ERROR(p, "io.eval_logits: buffer #0 'image' is f32[2,1,28,28], expected f32[2,10]");
+}
+
+TEST(PlanLoader, Inits) {
+  plan::Plan p = fashionPlan();
+  p.mutable_inits(0)->set_buffer(9999);
+  EXPECT_ERROR(p, "init #0: buffer #9999 does not exist");
+
+  p = fashionPlan();
+  p.mutable_inits(0)->set_data("abc");
+  EXPECT_ERROR(
+      p, "init #0: buffer #2 'features.0.weight' gets 3 bytes, its type f32[16,1,3,3] needs 576 (or none, for zeros)");
+
+  p = fashionPlan();
+  *p.add_inits() = p.inits(0);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight' already has initial data");
+}
+
+TEST(PlanLoader, Optimizer) {
+  plan::Plan p = fashionPlan();
+  p.mutable_optimizer()->set_lr(-1);
+  EXPECT_ERROR(p, "optimizer lr = -1, expected a finite number >= 0");
+  p = fashionPlan();
+  p.mutable_optimizer()->set_momentum(INFINITY);
+  EXPECT_ERROR(p, "optimizer momentum = inf, expected a finite number >= 0");
+  p = fashionPlan();
+  p.mutable_optimizer()->set_weight_decay(NAN);
+  EXPECT_ERROR(p, "optimizer weight_decay = nan");
+}
+
+}  // namespace
+}  // namespace lrc::runtime

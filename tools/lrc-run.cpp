@@ -1,0 +1,435 @@
+// lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda]
+//         [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
+//         [--metrics OUT.jsonl] [--threads N]
+// Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
+// shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
+// arena bytes next to the predicted ones.
+//
+// Defaults and choices:
+// - neither --steps nor --epochs: one epoch. An epoch is size / batch steps (the last partial
+//   batch is dropped; data::BatchLoader), shuffled by --seed (default 0) and the epoch.
+// - --val SPEC: accuracy of the plan's eval program over the whole Test split after every
+//   epoch and after the last step (a partial last batch is padded; only real samples count).
+// - --lr/--momentum/--weight-decay override the plan's optimizer defaults. --seed also
+//   changes every Dropout mask (seed 0 keeps the plan's seeds).
+// - --threads N: OpenBLAS threads; without it OpenBLAS decides (OPENBLAS_NUM_THREADS, else
+//   every core). Small models run as fast on one thread (most time is outside BLAS).
+// - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
+// - Output files are whole or absent: --metrics streams to PATH.tmp (follow it with tail -f)
+//   and renames it at the end; --save-onnx writes PATH.tmp then renames. An error or
+//   SIGINT/SIGTERM removes the temporary. The run fails (exit 1) when the measured peak
+//   exceeds the prediction or a kernel wrote past the arena.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/Executor.h"
+#include "runtime/OnnxExport.h"
+#include "runtime/PlanLoader.h"
+#include "runtime/cpu/CpuBackend.h"
+#include "runtime/data/Dataset.h"
+
+// OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: other BLAS lack them).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
+
+using namespace lrc;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda] "
+    "[--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
+    "[--threads N]\n"
+    "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
+    "  SPEC: npy:X.npy,Y.npy | idx:DIR | cifar10:DIR | folder:DIR | synthetic\n";
+
+struct Options {
+  std::string plan;
+  std::string data, val;
+  std::optional<int64_t> steps, epochs;
+  std::string device = "cpu";
+  std::optional<double> lr, momentum, weightDecay;
+  uint64_t seed = 0;
+  std::string saveOnnx, metrics;
+  std::optional<int> threads;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::cerr << "lrc-run: error: " << problem << "\n" << kUsage;
+  std::exit(2);
+}
+
+uint64_t parseCount(const std::string& flag, const std::string& text, bool allowZero) {
+  try {
+    size_t used = 0;
+    if (!text.empty() && text[0] != '-') {
+      unsigned long long v = std::stoull(text, &used);
+      if (used == text.size() && (allowZero || v > 0)) return v;
+    }
+  } catch (const std::exception&) {
+  }
+  usage(flag + " expects a " + (allowZero ? "non-negative" : "positive") + " integer, got '" + text + "'");
+}
+
+double parseNonNegative(const std::string& flag, const std::string& text) {
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v) && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  usage(flag + " expects a non-negative number, got '" + text + "'");
+}
+
+Options parseArgs(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (++i >= argc) usage(a + " needs a value");
+      return argv[i];
+    };
+    if (a == "--data") {
+      o.data = value();
+    } else if (a == "--val") {
+      o.val = value();
+    } else if (a == "--steps") {
+      o.steps = static_cast<int64_t>(parseCount(a, value(), false));
+    } else if (a == "--epochs") {
+      o.epochs = static_cast<int64_t>(parseCount(a, value(), false));
+    } else if (a == "--device") {
+      o.device = value();
+      if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
+    } else if (a == "--lr") {
+      o.lr = parseNonNegative(a, value());
+    } else if (a == "--momentum") {
+      o.momentum = parseNonNegative(a, value());
+    } else if (a == "--weight-decay") {
+      o.weightDecay = parseNonNegative(a, value());
+    } else if (a == "--seed") {
+      o.seed = parseCount(a, value(), true);
+    } else if (a == "--save-onnx") {
+      o.saveOnnx = value();
+    } else if (a == "--metrics") {
+      o.metrics = value();
+    } else if (a == "--threads") {
+      const uint64_t n = parseCount(a, value(), false);
+      if (n > 4096) usage("--threads expects at most 4096, got " + std::to_string(n));
+      o.threads = static_cast<int>(n);
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (!a.empty() && a[0] == '-') {
+      usage("unknown option '" + a + "'");
+    } else if (o.plan.empty()) {
+      o.plan = a;
+    } else {
+      usage("more than one plan file ('" + o.plan + "' and '" + a + "')");
+    }
+  }
+  if (o.plan.empty()) usage("no plan file");
+  if (o.data.empty()) usage("no training data: give --data SPEC");
+  if (o.steps && o.epochs) usage("give --steps or --epochs, not both");
+  return o;
+}
+
+// ---- reports ----
+
+std::string fixed(double x, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, x);
+  return text;
+}
+
+std::string mib(double bytes) { return fixed(bytes / (1 << 20), 1) + " MiB"; }
+
+std::string duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+std::string jsonNumber(double x) {
+  if (!std::isfinite(x)) return "null";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.9g", x);
+  return text;
+}
+
+// Kibibytes of a /proc/self/status field (VmRSS, VmHWM), 0 when unavailable.
+uint64_t procStatusKiB(const char* field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field, 0) == 0 && line.size() > std::strlen(field) && line[std::strlen(field)] == ':')
+      return std::strtoull(line.c_str() + std::strlen(field) + 1, nullptr, 10);
+  return 0;
+}
+
+// Temporary files to remove when the run is interrupted (SIGINT, SIGTERM), so that even then
+// no partial output is left; the handler only unlinks, which is async-signal-safe.
+char interruptedTmp[4096];
+
+extern "C" void removeTmpAndExit(int sig) {
+  if (interruptedTmp[0]) unlink(interruptedTmp);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+// --metrics: JSON lines written to PATH.tmp as they come (so a long run can be followed)
+// and renamed to PATH when the run succeeds; the temporary is removed when it fails.
+class MetricsFile {
+ public:
+  explicit MetricsFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+    if (path_.empty()) return;
+    if (tmp_.size() >= sizeof interruptedTmp) throw std::runtime_error(path_ + ": cannot write: path too long");
+    file_ = std::fopen(tmp_.c_str(), "w");
+    if (!file_) throw std::runtime_error(path_ + ": cannot write: " + std::strerror(errno));
+    std::memcpy(interruptedTmp, tmp_.c_str(), tmp_.size() + 1);
+    std::signal(SIGINT, removeTmpAndExit);
+    std::signal(SIGTERM, removeTmpAndExit);
+  }
+  ~MetricsFile() {
+    interruptedTmp[0] = '\0';
+    if (!file_) return;
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+  void line(const std::string& json) {
+    if (!file_) return;
+    if (std::fputs((json + "\n").c_str(), file_) < 0 || std::fflush(file_) != 0)
+      throw std::runtime_error(path_ + ": cannot write: " + std::strerror(errno));
+  }
+  void commit() {
+    if (!file_) return;
+    const bool closed = std::fclose(file_) == 0;
+    file_ = nullptr;
+    if (!closed || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      const std::string reason = std::strerror(errno);
+      std::remove(tmp_.c_str());
+      throw std::runtime_error(path_ + ": cannot write: " + reason);
+    }
+    interruptedTmp[0] = '\0';
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+};
+
+// The progress line: one line updated in place on a terminal, plain lines (about 20 per
+// run) otherwise.
+class Progress {
+ public:
+  explicit Progress(int64_t totalSteps)
+      : total_(totalSteps),
+        terminal_(isatty(STDOUT_FILENO) != 0),
+        every_(std::max<int64_t>(1, (totalSteps + 19) / 20)) {}
+
+  // `trainSeconds`: time spent in training steps so far (evaluation excluded).
+  void update(int64_t step, float loss, double imagesPerSecond, double trainSeconds) {
+    const bool last = step == total_;
+    const auto now = std::chrono::steady_clock::now();
+    if (terminal_ && !last && now - lastDraw_ < std::chrono::milliseconds(100)) return;
+    if (!terminal_ && !last && step % every_ != 0 && step != 1) return;
+    lastDraw_ = now;
+    const double eta = trainSeconds / static_cast<double>(step) * static_cast<double>(total_ - step);
+    const std::string text = "step " + std::to_string(step) + "/" + std::to_string(total_) + "  loss " +
+                             fixed(loss, 4) + "  " + std::to_string(std::lround(imagesPerSecond)) + " img/s  ETA " +
+                             duration(eta);
+    if (terminal_) {
+      std::cout << "\r" << text << "\033[K" << std::flush;
+      open_ = !last;
+      if (last) std::cout << "\n";
+    } else {
+      std::cout << text << "\n" << std::flush;
+    }
+  }
+  // Ends an updating line before other output.
+  void breakLine() {
+    if (open_) std::cout << "\n";
+    open_ = false;
+  }
+
+ private:
+  int64_t total_;
+  bool terminal_;
+  int64_t every_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point lastDraw_{};
+};
+
+// Accuracy of the eval program over the whole data set: the last partial batch is padded
+// with zero images and only its real samples count.
+double evaluate(runtime::Executor& executor, const data::Dataset& data) {
+  const runtime::IoShape& s = executor.shape();
+  const int64_t sampleFloats = s.channels * s.height * s.width;
+  std::vector<float> images(static_cast<size_t>(s.batch * sampleFloats));
+  std::vector<float> logits(static_cast<size_t>(s.batch * s.classes));
+  std::vector<int64_t> labels(static_cast<size_t>(s.batch));
+  if (data.size() == 0) throw std::runtime_error("data: " + data.describe() + " has no samples to evaluate");
+  int64_t correct = 0;
+  for (int64_t start = 0; start < data.size(); start += s.batch) {
+    const int64_t real = std::min(s.batch, data.size() - start);
+    for (int64_t i = 0; i < real; ++i)
+      labels[static_cast<size_t>(i)] = data.get(start + i, images.data() + i * sampleFloats);
+    std::fill(images.begin() + real * sampleFloats, images.end(), 0.0f);
+    executor.evaluate(images.data(), logits.data());
+    for (int64_t i = 0; i < real; ++i) {
+      const float* row = logits.data() + i * s.classes;
+      int64_t best = 0;
+      for (int64_t k = 1; k < s.classes; ++k)
+        if (row[k] > row[best]) best = k;
+      correct += best == labels[static_cast<size_t>(i)];
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(data.size());
+}
+
+std::unique_ptr<runtime::Backend> makeBackend(const std::string& device) {
+  if (device == "cuda") throw std::runtime_error("--device cuda: this build has no CUDA backend");
+  return std::make_unique<runtime::CpuBackend>();
+}
+
+int run(const Options& o) {
+  std::unique_ptr<runtime::Backend> backend = makeBackend(o.device);
+  const plan::Plan plan = runtime::loadPlan(o.plan, *backend);
+  if (!o.saveOnnx.empty()) runtime::checkOnnxExport(plan, o.plan);  // before training, not after
+  const runtime::IoShape shape = runtime::ioShape(plan);
+
+  const std::array<int64_t, 3> chw = {shape.channels, shape.height, shape.width};
+  std::unique_ptr<data::Dataset> train = data::openDataset(o.data, data::Split::Train, chw, shape.classes, o.seed);
+  std::unique_ptr<data::Dataset> val;
+  if (!o.val.empty()) val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed);
+  data::BatchLoader loader(*train, shape.batch, /*shuffle=*/true, o.seed);
+
+  if (o.threads && openblas_set_num_threads) openblas_set_num_threads(*o.threads);
+  const int threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+
+  runtime::RunSettings settings = runtime::defaultSettings(plan);
+  if (o.lr) settings.lr = *o.lr;
+  if (o.momentum) settings.momentum = *o.momentum;
+  if (o.weightDecay) settings.weightDecay = *o.weightDecay;
+  settings.seed = o.seed;
+
+  MetricsFile metrics(o.metrics);
+  // The process's memory from here on: its resident size now, and its peak from now (Linux
+  // resets VmHWM when "5" is written to clear_refs), so that loading the data, which can
+  // peak higher, does not hide the run's own peak.
+  const uint64_t rssBeforeKiB = procStatusKiB("VmRSS");
+  const bool peakReset = static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5" << std::flush);
+  runtime::Executor executor(plan, *backend, settings);
+
+  const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
+  std::cout << "lrc-run: " << o.plan << ": model " << plan.model_name() << ", batch " << shape.batch << " x "
+            << shape.channels << "x" << shape.height << "x" << shape.width << ", " << shape.classes
+            << " classes, arena " << mib(static_cast<double>(plan.arena_bytes())) << " (" << plan.arena_bytes()
+            << " bytes), " << backend->name() << " backend, " << threads << " BLAS thread" << (threads == 1 ? "" : "s")
+            << "\n"
+            << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
+  if (val) std::cout << "val: " << val->describe() << "\n";
+  std::cout << "sgd: lr " << settings.lr << ", momentum " << settings.momentum << ", weight decay "
+            << settings.weightDecay << "; " << totalSteps << " steps\n"
+            << std::flush;
+
+  const int64_t sampleFloats = shape.channels * shape.height * shape.width;
+  std::vector<float> images(static_cast<size_t>(shape.batch * sampleFloats));
+  std::vector<int64_t> labels(static_cast<size_t>(shape.batch));
+  Progress progress(totalSteps);
+  double trainSeconds = 0;
+  bool evaluatedLast = false;
+  auto validate = [&](int64_t epoch, int64_t step) {
+    const auto start = std::chrono::steady_clock::now();
+    const double accuracy = evaluate(executor, *val);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.breakLine();
+    std::cout << "epoch " << epoch << " (step " << step << "): val accuracy " << fixed(accuracy, 4) << " ("
+              << val->size() << " images, " << fixed(seconds, 1) << " s)\n"
+              << std::flush;
+    metrics.line("{\"epoch\":" + std::to_string(epoch) + ",\"step\":" + std::to_string(step) +
+                 ",\"val_accuracy\":" + jsonNumber(accuracy) + "}");
+  };
+
+  for (int64_t step = 1; step <= totalSteps; ++step) {
+    const int64_t epoch = loader.epoch();
+    loader.next(images.data(), labels.data());
+    const auto start = std::chrono::steady_clock::now();
+    float loss;
+    try {
+      loss = executor.trainStep(images.data(), labels.data());
+    } catch (const std::exception& e) {
+      progress.breakLine();
+      throw std::runtime_error("step " + std::to_string(step) + " on " + o.data + ": " + e.what());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    trainSeconds += seconds;
+    const double imagesPerSecond = static_cast<double>(shape.batch) / std::max(seconds, 1e-9);
+    metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
+                 ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) + "}");
+    progress.update(step, loss, static_cast<double>(step * shape.batch) / std::max(trainSeconds, 1e-9), trainSeconds);
+    evaluatedLast = false;
+    if (val && loader.epoch() != epoch) {
+      validate(epoch + 1, step);
+      evaluatedLast = true;
+    }
+  }
+  if (val && !evaluatedLast) validate(loader.epoch() + 1, totalSteps);
+  progress.breakLine();
+
+  const uint64_t measured = executor.measuredPeakBytes();  // throws if a kernel wrote past the arena
+  const uint64_t predicted = executor.predictedPeakBytes();
+  std::cout << "trained " << totalSteps << " steps in " << fixed(trainSeconds, 1) << " s ("
+            << std::lround(static_cast<double>(totalSteps * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s)\n";
+  const uint64_t rssPeakKiB = procStatusKiB("VmHWM");
+  std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
+  if (measured < predicted)
+    std::cout << "note: the run never touched the plan's last " << predicted - measured << " arena bytes\n";
+  if (rssBeforeKiB && rssPeakKiB)
+    std::cout << "process RSS: " << mib(rssBeforeKiB * 1024.0) << " before the arena (data loaded), peak "
+              << (peakReset ? "during the run " : "") << mib(rssPeakKiB * 1024.0) << " (+"
+              << mib((rssPeakKiB > rssBeforeKiB ? rssPeakKiB - rssBeforeKiB : 0) * 1024.0) << ")\n";
+  std::cout << std::flush;
+  if (measured > predicted)
+    throw std::runtime_error("the run touched " + std::to_string(measured) + " arena bytes, more than the " +
+                             std::to_string(predicted) + " the plan predicts");
+
+  metrics.line("{\"measured_peak_bytes\":" + std::to_string(measured) +
+               ",\"predicted_peak_bytes\":" + std::to_string(predicted) + "}");
+  if (!o.saveOnnx.empty()) {
+    runtime::writeFileAtomically(
+        o.saveOnnx, runtime::exportOnnx(plan, o.plan, [&](uint32_t index) { return executor.readBuffer(index); }));
+    std::cout << "wrote " << o.saveOnnx << "\n";
+  }
+  metrics.commit();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parseArgs(argc, argv);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "lrc-run: error: " << e.what() << "\n";
+    return 1;
+  }
+}
