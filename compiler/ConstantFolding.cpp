@@ -1,4 +1,5 @@
 #include "compiler/ConstantFolding.h"
+#include "compiler/OnnxTensorData.h"
 
 #include <algorithm>
 #include <bit>
@@ -90,20 +91,6 @@ double roundTo(int32_t type, double v) {
   return type == TensorProto::FLOAT ? static_cast<double>(static_cast<float>(v)) : v;
 }
 
-template <typename T, typename Out>
-void readRaw(const std::string& raw, std::vector<Out>& out) {
-  for (size_t i = 0; i + sizeof(T) <= raw.size(); i += sizeof(T)) {
-    T v;
-    std::memcpy(&v, raw.data() + i, sizeof(T));
-    out.push_back(static_cast<Out>(v));
-  }
-}
-
-template <typename Field, typename Out>
-void readTyped(const Field& field, std::vector<Out>& out) {
-  for (auto v : field) out.push_back(static_cast<Out>(v));
-}
-
 // The tensor's data, or nullopt for element types folding does not handle (and external
 // data, which only initializers have, and the importer inlines).
 std::optional<Tensor> decode(const TensorProto& t, const std::string& what) {
@@ -112,39 +99,7 @@ std::optional<Tensor> decode(const TensorProto& t, const std::string& what) {
   Tensor c;
   c.type = t.data_type();
   c.shape.assign(t.dims().begin(), t.dims().end());
-  const int64_t n = elementCount(c.shape);
-  const bool raw = t.has_raw_data();
-  size_t elemSize = 0;
-  switch (c.type) {
-    case TensorProto::FLOAT:
-      elemSize = 4;
-      raw ? readRaw<float>(t.raw_data(), c.reals) : readTyped(t.float_data(), c.reals);
-      break;
-    case TensorProto::DOUBLE:
-      elemSize = 8;
-      raw ? readRaw<double>(t.raw_data(), c.reals) : readTyped(t.double_data(), c.reals);
-      break;
-    case TensorProto::INT64:
-      elemSize = 8;
-      raw ? readRaw<int64_t>(t.raw_data(), c.ints) : readTyped(t.int64_data(), c.ints);
-      break;
-    case TensorProto::INT32:
-      elemSize = 4;
-      raw ? readRaw<int32_t>(t.raw_data(), c.ints) : readTyped(t.int32_data(), c.ints);
-      break;
-    default:  // BOOL
-      elemSize = 1;
-      raw ? readRaw<uint8_t>(t.raw_data(), c.ints) : readTyped(t.int32_data(), c.ints);
-      for (int64_t& v : c.ints) v = v != 0;
-      break;
-  }
-  if (raw && t.raw_data().size() != static_cast<size_t>(n) * elemSize)
-    throw Error(what + " has " + std::to_string(t.raw_data().size()) +
-                " bytes of data; its shape " + join(c.shape) + " needs " +
-                std::to_string(n * static_cast<int64_t>(elemSize)));
-  if (c.size() != static_cast<size_t>(n))
-    throw Error(what + " holds " + std::to_string(c.size()) + " values; its shape " +
-                join(c.shape) + " needs " + std::to_string(n));
+  readTensorValues(t, c.shape, what, c.reals, c.ints);
   return c;
 }
 

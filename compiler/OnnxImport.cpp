@@ -1,4 +1,5 @@
 #include "compiler/OnnxImport.h"
+#include "compiler/OnnxTensorData.h"
 
 #include <fcntl.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -191,29 +192,6 @@ struct ConstTensor {
   size_t size() const { return isFloat() ? floats.size() : ints.size(); }
 };
 
-std::string elemTypeName(int32_t t) {
-  return TensorProto::DataType_IsValid(t)
-             ? TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t))
-             : std::to_string(t);
-}
-
-template <typename T, typename Out>
-void appendRaw(const std::string& raw, std::vector<Out>& out) {
-  const size_t n = raw.size() / sizeof(T);
-  out.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
-    out.push_back(static_cast<Out>(v));
-  }
-}
-
-template <typename Field, typename Out>
-void appendTyped(const Field& field, std::vector<Out>& out) {
-  out.reserve(static_cast<size_t>(field.size()));
-  for (auto v : field) out.push_back(static_cast<Out>(v));
-}
-
 // Element types the reader understands. Operands must be float or int64 (see addGlobal);
 // int32, bool and double appear as shapes and scalars (torch exports Dropout's
 // training_mode as a bool Constant).
@@ -223,47 +201,11 @@ ConstTensor decodeTensor(const TensorProto& t, const std::string& what) {
                 " keeps its data in an external file, which lrc reads only for initializers");
   ConstTensor c;
   c.elemType = t.data_type();
-  int64_t n = 1;
   for (int64_t d : t.dims()) {
     if (d < 0) throw Error(what + " has a negative dimension");
     c.shape.push_back(d);
-    n *= d;
   }
-  const bool raw = t.has_raw_data();
-  size_t elemSize = 0;
-  switch (t.data_type()) {
-    case TensorProto::FLOAT:
-      elemSize = 4;
-      raw ? appendRaw<float>(t.raw_data(), c.floats) : appendTyped(t.float_data(), c.floats);
-      break;
-    case TensorProto::DOUBLE:
-      elemSize = 8;
-      raw ? appendRaw<double>(t.raw_data(), c.floats) : appendTyped(t.double_data(), c.floats);
-      break;
-    case TensorProto::INT64:
-      elemSize = 8;
-      raw ? appendRaw<int64_t>(t.raw_data(), c.ints) : appendTyped(t.int64_data(), c.ints);
-      break;
-    case TensorProto::INT32:
-      elemSize = 4;
-      raw ? appendRaw<int32_t>(t.raw_data(), c.ints) : appendTyped(t.int32_data(), c.ints);
-      break;
-    case TensorProto::BOOL:
-      elemSize = 1;
-      raw ? appendRaw<uint8_t>(t.raw_data(), c.ints) : appendTyped(t.int32_data(), c.ints);
-      break;
-    default:
-      throw Error(
-          what + " has element type " + elemTypeName(t.data_type()) +
-          "; lrc reads float and int64 tensors (and int32, bool or double shapes and scalars)");
-  }
-  if (raw && t.raw_data().size() != static_cast<size_t>(n) * elemSize)
-    throw Error(what + " has " + std::to_string(t.raw_data().size()) +
-                " bytes of data; its shape " + join(c.shape) + " needs " +
-                std::to_string(n * static_cast<int64_t>(elemSize)));
-  if (c.size() != static_cast<size_t>(n))
-    throw Error(what + " holds " + std::to_string(c.size()) + " values; its shape " +
-                join(c.shape) + " needs " + std::to_string(n));
+  readTensorValues(t, c.shape, what, c.floats, c.ints);
   return c;
 }
 
@@ -569,7 +511,7 @@ std::vector<DataInput> dataInputs(const onnx::GraphProto& graph, const ImportOpt
   for (const auto* in : inputs) {
     const auto elem = in->type().tensor_type().elem_type();
     if (elem != TensorProto::FLOAT && elem != TensorProto::INT64)
-      throw Error("graph input '" + in->name() + "' has element type " + elemTypeName(elem) +
+      throw Error("graph input '" + in->name() + "' has element type " + onnxElemTypeName(elem) +
                   "; lrc supports float and int64 inputs");
     const ir::DType dtype = elem == TensorProto::FLOAT ? ir::DType::F32 : ir::DType::I64;
     result.push_back({in, {dtype, inputShape(*in, isImage(in), batchParam, options)}});
@@ -650,7 +592,7 @@ ir::Value* GraphImporter::operand(const std::string& name, bool runningStatistic
 ir::Value* GraphImporter::addGlobal(const std::string& name, ir::ValueKind kind, ConstTensor data) {
   if (data.elemType != TensorProto::FLOAT && data.elemType != TensorProto::INT64 &&
       data.elemType != TensorProto::INT32)
-    throw Error("'" + name + "' has element type " + elemTypeName(data.elemType) +
+    throw Error("'" + name + "' has element type " + onnxElemTypeName(data.elemType) +
                 "; operands must be float or int64");
   const ir::DType dtype = data.isFloat() ? ir::DType::F32 : ir::DType::I64;
   ir::Value* v = m_->addGlobal(kind, name, {dtype, data.shape});

@@ -229,7 +229,7 @@ size_t Module::eraseDeadOps() {
       }
     }
   }
-  std::set<const Value*> used;
+  std::set<const Value*> used(outputs.begin(), outputs.end());  // a global can be an output
   for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
   std::erase_if(globals, [&](Value* g) {
     if (used.count(g)) return false;

@@ -1,0 +1,100 @@
+// Reading the values of an ONNX TensorProto (raw little-endian bytes or the typed fields),
+// shared by the importer and the import-time constant folder.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ir/IR.h"
+
+namespace lrc::compiler {
+
+namespace detail {
+
+template <typename T, typename Out>
+void appendRaw(const std::string& raw, std::vector<Out>& out) {
+  const size_t n = raw.size() / sizeof(T);
+  out.reserve(out.size() + n);
+  for (size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
+    out.push_back(static_cast<Out>(v));
+  }
+}
+
+template <typename Field, typename Out>
+void appendTyped(const Field& field, std::vector<Out>& out) {
+  out.reserve(out.size() + static_cast<size_t>(field.size()));
+  for (auto v : field) out.push_back(static_cast<Out>(v));
+}
+
+inline std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';  // not `"," + string`: GCC 12's false -Wrestrict (bug 105329)
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+}  // namespace detail
+
+inline std::string onnxElemTypeName(int32_t t) {
+  return onnx::TensorProto::DataType_IsValid(t)
+             ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(t))
+             : std::to_string(t);
+}
+
+// Reads the values of `t` (whose shape is `shape`) into the empty `reals` (FLOAT, DOUBLE)
+// or `ints` (INT64, INT32, BOOL as 0/1), checking the count against the shape. Throws ir::Error naming `what`
+// for other element types and for data that does not match the shape. External data must
+// have been inlined by the caller.
+template <typename Real>
+void readTensorValues(const onnx::TensorProto& t, const std::vector<int64_t>& shape, const std::string& what,
+                      std::vector<Real>& reals, std::vector<int64_t>& ints) {
+  using onnx::TensorProto;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const bool raw = t.has_raw_data();
+  size_t elemSize = 0;
+  switch (t.data_type()) {
+    case TensorProto::FLOAT:
+      elemSize = 4;
+      raw ? detail::appendRaw<float>(t.raw_data(), reals) : detail::appendTyped(t.float_data(), reals);
+      break;
+    case TensorProto::DOUBLE:
+      elemSize = 8;
+      raw ? detail::appendRaw<double>(t.raw_data(), reals) : detail::appendTyped(t.double_data(), reals);
+      break;
+    case TensorProto::INT64:
+      elemSize = 8;
+      raw ? detail::appendRaw<int64_t>(t.raw_data(), ints) : detail::appendTyped(t.int64_data(), ints);
+      break;
+    case TensorProto::INT32:
+      elemSize = 4;
+      raw ? detail::appendRaw<int32_t>(t.raw_data(), ints) : detail::appendTyped(t.int32_data(), ints);
+      break;
+    case TensorProto::BOOL:  // int32_data holds bools in the typed form
+      elemSize = 1;
+      raw ? detail::appendRaw<uint8_t>(t.raw_data(), ints) : detail::appendTyped(t.int32_data(), ints);
+      for (int64_t& v : ints) v = v != 0;
+      break;
+    default:
+      throw ir::Error(what + " has element type " + onnxElemTypeName(t.data_type()) +
+                      "; lrc reads float and int64 tensors (and int32, bool or double shapes and scalars)");
+  }
+  if (raw && t.raw_data().size() != static_cast<size_t>(n) * elemSize)
+    throw ir::Error(what + " has " + std::to_string(t.raw_data().size()) + " bytes of data; its shape " +
+                    detail::shapeText(shape) + " needs " + std::to_string(n * static_cast<int64_t>(elemSize)));
+  const bool real = t.data_type() == TensorProto::FLOAT || t.data_type() == TensorProto::DOUBLE;
+  const size_t count = real ? reals.size() : ints.size();
+  if (count != static_cast<size_t>(n))
+    throw ir::Error(what + " holds " + std::to_string(count) + " values; its shape " + detail::shapeText(shape) +
+                    " needs " + std::to_string(n));
+}
+
+}  // namespace lrc::compiler
