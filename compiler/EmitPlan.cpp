@@ -65,13 +65,14 @@ void addAttrs(plan::Step& step, const ir::Attrs& attrs) {
   }
 }
 
-// Buffers of both programs. Inputs and globals are shared by name; results and scratch of
-// the evaluation program get their own entries, prefixed "eval/".
+// Buffers of a plan's programs. Inputs and globals are shared by name; results and scratch of
+// a training plan's evaluation program get their own entries, prefixed "eval/".
 class BufferTable {
  public:
   explicit BufferTable(plan::Plan& plan) : plan_(plan) {}
 
   uint32_t add(const std::string& name, const ir::TensorType& type, int64_t offset, plan::Role role) {
+    if (offset < 0) throw ir::Error("plan: '" + name + "' has no place in the arena (run plan-memory first)");
     plan::Buffer* b = plan_.add_buffers();
     b->set_name(name);
     b->set_dtype(type.dtype == ir::DType::F32 ? plan::F32 : plan::I64);
@@ -92,10 +93,52 @@ class BufferTable {
   std::map<std::string, uint32_t> names_;
 };
 
-void emitProgram(const Module& m, bool isEval, plan::Program& program, BufferTable& table,
-                 plan::Plan& plan) {
-  const size_t backwardFrom = isEval ? m.ops.size() : lossIndex(m) + 1;
-  const std::string prefix = isEval ? "eval/" : "";
+void appendBytes(std::string& out, const void* data, size_t bytes) {
+  out.append(static_cast<const char*>(data), bytes);
+}
+
+// The version, names and arena size every plan starts with.
+plan::Plan planHeader(const Module& m, int64_t arenaBytes) {
+  plan::Plan plan;
+  plan.set_version(plan::kPlanVersion);
+  plan.set_model_name(m.name);
+  plan.set_strategy("layerwise");
+  plan.set_arena_bytes(static_cast<uint64_t>(arenaBytes));
+  return plan;
+}
+
+// The buffers that persist between steps (inputs and globals), shared by name, and the
+// initial data of every global: its bytes appended to `weights` (the plan file's weights
+// section), or none when they are all zero (momentum, zero biases): the runtime zero-fills.
+void emitPersistentBuffers(const Module& m, const std::set<const Value*>& momentum, BufferTable& table,
+                           plan::Plan& plan, std::string& weights) {
+  for (const auto* list : {&m.inputs, &m.globals}) {
+    for (const Value* v : *list) {
+      uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, momentum));
+      table.bind(v, index);
+      table.nameShared(v->name, index);
+      if (!v->isGlobal()) continue;
+      if (!v->hasData() && !momentum.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
+      plan::Init* init = plan.add_inits();
+      init->set_buffer(index);
+      const size_t start = weights.size();
+      if (!v->floats.empty()) appendBytes(weights, v->floats.data(), v->floats.size() * 4);
+      if (!v->ints.empty()) appendBytes(weights, v->ints.data(), v->ints.size() * 8);
+      if (std::all_of(weights.begin() + static_cast<std::ptrdiff_t>(start), weights.end(),
+                      [](char c) { return c == 0; })) {
+        weights.resize(start);  // bytes 0: zero-filled
+        continue;
+      }
+      init->set_weights_offset(start);
+      init->set_bytes(weights.size() - start);
+    }
+  }
+}
+
+// The steps of `m` in order, with a buffer for every result and scratch; results of ops
+// from `backwardFrom` on are gradients. `prefix` keeps a second program's buffer names apart.
+void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix, plan::Program& program,
+                 BufferTable& table) {
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = *m.ops[i];
     plan::Step* step = program.add_steps();
@@ -116,12 +159,11 @@ void emitProgram(const Module& m, bool isEval, plan::Program& program, BufferTab
       step->set_scratch(table.add(prefix + "scratch:" + owner, bytesType, op.scratchOffset, plan::WORKSPACE));
     }
   }
-  (void)plan;
 }
 
-// Live bytes by role at the op where the training program's live total peaks.
-plan::MemoryReport memoryAtPeak(const Module& m, const std::set<const Value*>& momentum) {
-  const size_t backwardFrom = lossIndex(m) + 1;
+// Live bytes by role at the op where the program's live total peaks (results of ops from
+// `backwardFrom` on count as gradients).
+plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const std::set<const Value*>& momentum) {
   std::map<const Op*, size_t> opIndex;
   for (size_t i = 0; i < m.ops.size(); ++i) opIndex[m.ops[i].get()] = i;
   auto roleOf = [&](const ir::LiveBuffer& b) {
@@ -156,10 +198,6 @@ plan::MemoryReport memoryAtPeak(const Module& m, const std::set<const Value*>& m
   return best;
 }
 
-void appendBytes(std::string& out, const void* data, size_t bytes) {
-  out.append(static_cast<const char*>(data), bytes);
-}
-
 // The source model with the data of every initializer the plan holds removed (lrc-run
 // writes the trained values back into it for --save-onnx).
 std::string strippedOnnx(const std::string& path, const Module& train, plan::Plan& plan,
@@ -185,35 +223,21 @@ std::string strippedOnnx(const std::string& path, const Module& train, plan::Pla
 }  // namespace
 
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
-                    const OptimizerDefaults& optimizer) {
+                    const OptimizerDefaults& optimizer, std::string& weights) {
   const Module& train = *programs.train;
   const Module& eval = *programs.eval;
-  plan::Plan plan;
-  plan.set_version(plan::kPlanVersion);
-  plan.set_model_name(train.name);
-  plan.set_strategy("layerwise");
-  plan.set_arena_bytes(static_cast<uint64_t>(std::max(ir::arenaBytes(train), ir::arenaBytes(eval))));
+  plan::Plan plan = planHeader(train, std::max(ir::arenaBytes(train), ir::arenaBytes(eval)));
 
   std::set<const Value*> momentum = momentumBuffers(train);
   BufferTable table(plan);
-  for (const auto* list : {&train.inputs, &train.globals}) {
-    for (const Value* v : *list) {
-      uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, momentum));
-      table.bind(v, index);
-      table.nameShared(v->name, index);
-      if (!v->isGlobal()) continue;
-      plan::Init* init = plan.add_inits();  // empty data: zero-filled (momentum)
-      init->set_buffer(index);
-      if (!v->floats.empty()) appendBytes(*init->mutable_data(), v->floats.data(), v->floats.size() * 4);
-      if (!v->ints.empty()) appendBytes(*init->mutable_data(), v->ints.data(), v->ints.size() * 8);
-      if (!v->hasData() && !momentum.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
-    }
-  }
+  weights.clear();
+  emitPersistentBuffers(train, momentum, table, plan, weights);
   for (const auto* list : {&eval.inputs, &eval.globals})
     for (const Value* v : *list) table.bind(v, table.byName(v->name));
 
-  emitProgram(train, false, *plan.mutable_train(), table, plan);
-  emitProgram(eval, true, *plan.mutable_eval(), table, plan);
+  const size_t backwardFrom = lossIndex(train) + 1;
+  emitProgram(train, backwardFrom, "", *plan.mutable_train(), table);
+  emitProgram(eval, eval.ops.size(), "eval/", *plan.mutable_eval(), table);
 
   plan::Io* io = plan.mutable_io();
   if (train.inputs.size() != 2) throw ir::Error("plan: expected one image input and the labels");
@@ -226,8 +250,18 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   plan.mutable_optimizer()->set_lr(optimizer.lr);
   plan.mutable_optimizer()->set_momentum(optimizer.momentum);
   plan.mutable_optimizer()->set_weight_decay(optimizer.weightDecay);
-  *plan.mutable_memory() = memoryAtPeak(train, momentum);
+  *plan.mutable_memory() = memoryAtPeak(train, backwardFrom, momentum);
   plan.set_onnx_model(strippedOnnx(onnxPath, train, plan, table));
+  return plan;
+}
+
+plan::Plan emitForwardPlan(const Module& forward, std::string& weights) {
+  plan::Plan plan = planHeader(forward, ir::arenaBytes(forward));
+  BufferTable table(plan);
+  weights.clear();
+  emitPersistentBuffers(forward, {}, table, plan, weights);
+  emitProgram(forward, forward.ops.size(), "", *plan.mutable_train(), table);
+  *plan.mutable_memory() = memoryAtPeak(forward, forward.ops.size(), {});
   return plan;
 }
 

@@ -1,4 +1,5 @@
-// Turns the two planned programs of a training plan into the plan file (runtime/plan).
+// Turns planned modules into plan files (runtime/plan): the two programs of a training plan,
+// or one forward program for tests.
 #pragma once
 
 #include <string>
@@ -16,8 +17,21 @@ struct OptimizerDefaults {
 };
 
 // `onnxPath` is the source model: the plan keeps it, without the initializer data that the
-// plan's buffers hold, so that lrc-run can write the trained model back as ONNX.
+// plan's buffers hold, so that lrc-run can write the trained model back as ONNX. `weights`
+// gets the plan file's weights section, which the plan's inits point into
+// (plan::encodePlanFile(plan, weights) writes both; plan::MemoryWeights(weights) reads it).
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
-                    const OptimizerDefaults& optimizer);
+                    const OptimizerDefaults& optimizer, std::string& weights);
+
+// A forward-only plan of `forward` (a module after plan-memory, as imported: each op in the
+// mode the model gives it), for running a model's forward pass step by step on a backend, as
+// the ONNX conformance test does. Buffers: the inputs, the globals with their initial data,
+// and every result and scratch, named after their IR values (the module's outputs are found
+// by name). The steps are in the `train` program, the program that may update state (a
+// training-mode BatchNorm updates its running statistics in place); `eval`, `io`,
+// the optimizer and `onnx_model` stay empty, so validatePlan rejects the plan and lrc-run
+// cannot run it.
+// `weights` gets the initial data the inits point into, as for emitPlan.
+plan::Plan emitForwardPlan(const ir::Module& forward, std::string& weights);
 
 }  // namespace lrc::compiler

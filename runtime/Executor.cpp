@@ -1,6 +1,8 @@
 #include "runtime/Executor.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace lrc::runtime {
 
@@ -8,17 +10,37 @@ RunSettings defaultSettings(const plan::Plan& plan) {
   return {plan.optimizer().lr(), plan.optimizer().momentum(), plan.optimizer().weight_decay(), 0};
 }
 
-Executor::Executor(const plan::Plan& plan, Backend& backend, const RunSettings& settings)
+void writeInitialData(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend) {
+  // The ranges to copy: where each lies in the weights section, and where it goes.
+  struct Range {
+    uint64_t start, end, arenaOffset;
+  };
+  std::vector<Range> ranges;
+  for (const plan::Init& init : plan.inits()) {
+    const plan::Buffer& b = plan.buffers(static_cast<int>(init.buffer()));
+    if (init.bytes() == 0)
+      backend.zero(b.offset(), b.bytes());
+    else
+      ranges.push_back({init.weights_offset(), init.weights_offset() + init.bytes(), b.offset()});
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.start < b.start; });
+  size_t first = 0;  // ranges before it ended in earlier chunks
+  weights.stream([&](uint64_t at, const char* data, uint64_t bytes) {
+    const uint64_t end = at + bytes;
+    for (size_t i = first; i < ranges.size() && ranges[i].start < end; ++i) {
+      const uint64_t from = std::max(at, ranges[i].start), to = std::min(end, ranges[i].end);
+      if (from < to) backend.copyIn(ranges[i].arenaOffset + (from - ranges[i].start), data + (from - at), to - from);
+    }
+    while (first < ranges.size() && ranges[first].end <= end) ++first;
+  });
+  backend.synchronize();
+}
+
+Executor::Executor(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend,
+                   const RunSettings& settings)
     : plan_(plan), backend_(backend), settings_(settings), shape_(ioShape(plan)) {
   backend_.allocateArena(plan_.arena_bytes());
-  for (const plan::Init& init : plan_.inits()) {
-    const plan::Buffer& b = buffer(init.buffer());
-    if (init.data().empty())
-      backend_.zero(b.offset(), b.bytes());
-    else
-      backend_.copyIn(b.offset(), init.data().data(), b.bytes());
-  }
-  backend_.synchronize();
+  writeInitialData(plan_, weights, backend_);
 }
 
 void Executor::copyToBuffer(uint32_t index, const void* data) {

@@ -9,6 +9,7 @@
 #include "runtime/Backend.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/plan/Plan.h"
+#include "runtime/plan/PlanFile.h"
 
 namespace lrc::runtime {
 
@@ -19,11 +20,20 @@ struct RunSettings {
 };
 RunSettings defaultSettings(const plan::Plan& plan);  // the plan's optimizer, seed 0
 
+// Writes the initial data of every init of a validated plan into `backend`'s arena (already
+// allocated): zeros, or the init's bytes of `weights`, copied chunk by chunk as the source
+// streams them (the weights are never held in memory whole). Throws what the source throws:
+// when the weights' checksum does not match, the arena's contents are then garbage.
+void writeInitialData(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend);
+
 class Executor {
  public:
-  // `plan` must have passed validatePlan and outlive the executor. Allocates the arena
-  // (exactly plan.arena_bytes(), canary-filled by the backend) and writes the initial data.
-  Executor(const plan::Plan& plan, Backend& backend, const RunSettings& settings);
+  // `plan` must have passed validatePlan against `weights` (its file's weights section, or
+  // the bytes the compiler made) and outlive the executor; `weights` is read here only.
+  // Allocates the arena (exactly plan.arena_bytes(), canary-filled by the backend) and
+  // streams the initial data into it (writeInitialData): a weights checksum mismatch throws
+  // std::runtime_error("PATH: corrupt plan (checksum mismatch)") before any step can run.
+  Executor(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend, const RunSettings& settings);
 
   const IoShape& shape() const { return shape_; }
   uint64_t stepsDone() const { return stepsDone_; }

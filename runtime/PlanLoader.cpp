@@ -1,10 +1,8 @@
 #include "runtime/PlanLoader.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -506,8 +504,8 @@ class StepChecker {
 
 class PlanValidator {
  public:
-  PlanValidator(const plan::Plan& plan, const std::string& path, const Backend& backend)
-      : plan_(plan), path_(path), backend_(backend) {}
+  PlanValidator(const plan::Plan& plan, uint64_t weightsBytes, const std::string& path, const Backend& backend)
+      : plan_(plan), weightsBytes_(weightsBytes), path_(path), backend_(backend) {}
 
   void run() {
     if (plan_.version() != plan::kPlanVersion)
@@ -524,6 +522,7 @@ class PlanValidator {
 
  private:
   const plan::Plan& plan_;
+  const uint64_t weightsBytes_;
   const std::string& path_;
   const Backend& backend_;
   std::vector<bool> initialized_;
@@ -595,8 +594,17 @@ class PlanValidator {
     ioExpect(io.eval_logits(), "eval_logits", plan::F32, shapeOf(logits), "the shape of io.logits");
   }
 
+  static bool isGlobal(plan::Role role) {
+    return role == plan::PARAMETER || role == plan::STATE || role == plan::OPTIMIZER_STATE || role == plan::CONSTANT;
+  }
+
+  // Each init: of a global buffer, once, exactly its bytes from the weights section (in
+  // increasing, non-overlapping ranges, as the runtime streams them) or zeros; no two
+  // initialized buffers share arena bytes.
   void inits() {
     initialized_.assign(static_cast<size_t>(plan_.buffers_size()), false);
+    uint64_t previousEnd = 0;  // where the previous range in the weights section ends
+    std::vector<std::pair<uint64_t, int>> byOffset;  // arena offset, init index
     for (int i = 0; i < plan_.inits_size(); ++i) {
       const plan::Init& init = plan_.inits(i);
       const std::string where = "init #" + std::to_string(i) + ": ";
@@ -606,9 +614,31 @@ class PlanValidator {
       if (initialized_[init.buffer()]) fail(where + describe(init.buffer()) + " already has initial data");
       initialized_[init.buffer()] = true;
       const Buffer& b = plan_.buffers(static_cast<int>(init.buffer()));
-      if (!init.data().empty() && init.data().size() != b.bytes())
-        fail(where + describe(init.buffer()) + " gets " + std::to_string(init.data().size()) + " bytes, its type " +
+      if (!isGlobal(b.role()))
+        fail(where + describe(init.buffer()) +
+             " is not a parameter, state, optimizer state or constant: only those have initial data");
+      byOffset.emplace_back(b.offset(), i);
+      if (init.bytes() == 0) continue;  // zeros
+      if (init.bytes() != b.bytes())
+        fail(where + describe(init.buffer()) + " gets " + std::to_string(init.bytes()) + " bytes, its type " +
              plan::bufferType(b) + " needs " + std::to_string(b.bytes()) + " (or none, for zeros)");
+      const uint64_t start = init.weights_offset();
+      const std::string range = "weights [" + std::to_string(start) + ", +" + std::to_string(init.bytes()) + ")";
+      if (start > weightsBytes_ || init.bytes() > weightsBytes_ - start)
+        fail(where + describe(init.buffer()) + ": " + range + " lie outside the weights section of " +
+             std::to_string(weightsBytes_) + " bytes");
+      if (start < previousEnd)
+        fail(where + describe(init.buffer()) + ": " + range + " start before the previous init's end at " +
+             std::to_string(previousEnd));
+      previousEnd = start + init.bytes();
+    }
+    std::sort(byOffset.begin(), byOffset.end());
+    for (size_t k = 1; k < byOffset.size(); ++k) {
+      const plan::Init& a = plan_.inits(byOffset[k - 1].second);
+      const plan::Init& b = plan_.inits(byOffset[k].second);
+      if (overlap(a.buffer(), b.buffer()))
+        fail("init #" + std::to_string(byOffset[k].second) + ": " + describe(b.buffer()) + " overlaps " +
+             describe(a.buffer()) + " in the arena, which also has initial data");
     }
   }
 
@@ -662,25 +692,16 @@ class PlanValidator {
 
 }  // namespace
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
-  return content.str();
-}
-
-plan::Plan loadPlan(const std::string& path, const Backend& backend) {
+plan::PlanFile loadPlan(const std::string& path, const Backend& backend) {
   // A corrupt payload is our one-line error, not also Protobuf's log lines on stderr.
   LRC_QUIET_PROTOBUF;
-  plan::Plan plan = plan::decodePlanFile(readFile(path), path);
-  validatePlan(plan, path, backend);
-  return plan;
+  plan::PlanFile file(path);
+  validatePlan(file.plan(), file.size(), path, backend);
+  return file;
 }
 
-void validatePlan(const plan::Plan& plan, const std::string& path, const Backend& backend) {
-  PlanValidator(plan, path, backend).run();
+void validatePlan(const plan::Plan& plan, uint64_t weightsBytes, const std::string& path, const Backend& backend) {
+  PlanValidator(plan, weightsBytes, path, backend).run();
 }
 
 IoShape ioShape(const plan::Plan& plan) {

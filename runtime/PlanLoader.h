@@ -1,6 +1,7 @@
 // Loading a plan file and checking everything in it before anything runs (SPEC.md §4): a
 // corrupt, truncated or inconsistent plan is a one-line error naming the plan and the
-// buffer or step, never a crash. Also the readers of step attributes that the loader and
+// buffer or step, never a crash (the weights' checksum is checked when the Executor streams
+// them into its arena, also before any step). Also the readers of step attributes that the loader and
 // the backends share, so both read a step the same way.
 #pragma once
 
@@ -14,23 +15,26 @@
 #include "runtime/cpu/Pad.h"
 #include "runtime/cpu/Pool.h"
 #include "runtime/plan/Plan.h"
+#include "runtime/plan/PlanFile.h"
 
 namespace lrc::runtime {
 
-// Reads a whole file; throws std::runtime_error("PATH: cannot read: <reason>").
-std::string readFile(const std::string& path);
+// Opens a plan file, reads and decodes its payload (framing, sizes against the file's size,
+// the payload's checksum) and validates it against the file's weights section; throws
+// std::runtime_error with a one-line message that starts with `path`. The weights stay in the
+// file: the Executor streams them into its arena and checks their checksum there.
+plan::PlanFile loadPlan(const std::string& path, const Backend& backend);
 
-// Reads, decodes (framing, checksum) and validates a plan; throws std::runtime_error with a
-// one-line message that starts with `path`.
-plan::Plan loadPlan(const std::string& path, const Backend& backend);
-
-// Checks a decoded plan (the list is in docs/plan-format.md, "Validation on load"): buffers
-// (dtype, positive dims, bytes, 64-byte alignment, inside the arena), each step of both
-// programs (kernel supported by `backend`, indices, operand and result counts, attributes
-// and their arity, dtypes and shapes consistent with the kernel, scratch large enough, no
-// result overlapping an operand, no read of a buffer nothing wrote), the io buffers, the
-// inits and the optimizer. Throws std::runtime_error("PATH: ...").
-void validatePlan(const plan::Plan& plan, const std::string& path, const Backend& backend);
+// Checks a decoded plan whose weights section holds `weightsBytes` bytes (the list is in
+// docs/plan-format.md, "Validation on load"): buffers (dtype, positive dims, bytes, 64-byte
+// alignment, inside the arena), each step of both programs (kernel supported by `backend`,
+// indices, operand and result counts, attributes and their arity, dtypes and shapes
+// consistent with the kernel, scratch large enough, no result overlapping an operand, no
+// read of a buffer nothing wrote), the io buffers, the inits (of global buffers only, once
+// each, not overlapping in the arena, exactly the buffer's bytes from an increasing,
+// non-overlapping range inside the weights section, or zeros) and the optimizer. Throws
+// std::runtime_error("PATH: ...").
+void validatePlan(const plan::Plan& plan, uint64_t weightsBytes, const std::string& path, const Backend& backend);
 
 // The batch and image shape and the classes of a validated plan.
 struct IoShape {

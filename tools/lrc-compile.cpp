@@ -132,7 +132,8 @@ void compile(const Options& o) {
       return;
     }
     compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
-    plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer);
+    std::string weights;
+    plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
     (textToStdout ? std::cerr : std::cout) << summary(plan);
@@ -140,7 +141,7 @@ void compile(const Options& o) {
       tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
       return;
     }
-    tools::writeOutput(o.output, plan::encodePlanFile(plan));
+    tools::writeOutput(o.output, plan::encodePlanFile(plan, weights));
   } catch (const ir::Error& e) {
     throw ir::Error(o.model + ": " + e.what());
   }

@@ -19,6 +19,12 @@
 //   and renames it at the end; --save-onnx writes PATH.tmp then renames. An error or
 //   SIGINT/SIGTERM removes the temporary. The run fails (exit 1) when the measured peak
 //   exceeds the prediction or a kernel wrote past the arena.
+// - Memory: the plan's weights go from the file straight into the arena (plan::PlanFile), so
+//   the process's peak resident size is its size at start, the arena, and a small fixed
+//   rest (the plan without weights, a batch, the data set's index). The end report and the
+//   last --metrics line give rss_start_bytes (VmRSS first thing in main) and rss_peak_bytes
+//   (VmHWM after training, the whole process's peak so far; --save-onnx comes after and
+//   holds a copy of the model's weights).
 #include <unistd.h>
 
 #include <algorithm>
@@ -308,9 +314,14 @@ std::unique_ptr<runtime::Backend> makeBackend(const std::string& device) {
   return std::make_unique<runtime::CpuBackend>();
 }
 
-int run(const Options& o) {
+// A JSON number of bytes from kibibytes, or null when unknown (0).
+std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
+
+int run(const Options& o, uint64_t rssStartKiB) {
   std::unique_ptr<runtime::Backend> backend = makeBackend(o.device);
-  const plan::Plan plan = runtime::loadPlan(o.plan, *backend);
+  // The plan without its weights: those stay in the file until the executor streams them.
+  const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
+  const plan::Plan& plan = planFile.plan();
   if (!o.saveOnnx.empty()) runtime::checkOnnxExport(plan, o.plan);  // before training, not after
   const runtime::IoShape shape = runtime::ioShape(plan);
 
@@ -330,12 +341,10 @@ int run(const Options& o) {
   settings.seed = o.seed;
 
   MetricsFile metrics(o.metrics);
-  // The process's memory from here on: its resident size now, and its peak from now (Linux
-  // resets VmHWM when "5" is written to clear_refs), so that loading the data, which can
-  // peak higher, does not hide the run's own peak.
+  // The resident size before the arena: the plan (without weights) and the data opened. The
+  // peak (VmHWM) is never reset: the report gives the whole process's.
   const uint64_t rssBeforeKiB = procStatusKiB("VmRSS");
-  const bool peakReset = static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5" << std::flush);
-  runtime::Executor executor(plan, *backend, settings);
+  runtime::Executor executor(plan, planFile, *backend, settings);  // checks the weights' checksum
 
   const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
   std::cout << "lrc-run: " << o.plan << ": model " << plan.model_name() << ", batch " << shape.batch << " x "
@@ -382,7 +391,8 @@ int run(const Options& o) {
     trainSeconds += seconds;
     const double imagesPerSecond = static_cast<double>(shape.batch) / std::max(seconds, 1e-9);
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
-                 ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) + "}");
+                 ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
+                 ",\"step_seconds\":" + jsonNumber(seconds) + "}");
     progress.update(step, loss, static_cast<double>(step * shape.batch) / std::max(trainSeconds, 1e-9), trainSeconds);
     evaluatedLast = false;
     if (val && loader.epoch() != epoch) {
@@ -401,17 +411,22 @@ int run(const Options& o) {
   std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
   if (measured < predicted)
     std::cout << "note: the run never touched the plan's last " << predicted - measured << " arena bytes\n";
-  if (rssBeforeKiB && rssPeakKiB)
-    std::cout << "process RSS: " << mib(rssBeforeKiB * 1024.0) << " before the arena (data loaded), peak "
-              << (peakReset ? "during the run " : "") << mib(rssPeakKiB * 1024.0) << " (+"
-              << mib((rssPeakKiB > rssBeforeKiB ? rssPeakKiB - rssBeforeKiB : 0) * 1024.0) << ")\n";
+  if (rssStartKiB && rssBeforeKiB && rssPeakKiB) {
+    const double above = (rssPeakKiB > rssStartKiB ? rssPeakKiB - rssStartKiB : 0) * 1024.0;
+    const double arena = static_cast<double>(plan.arena_bytes());
+    std::cout << "process RSS: " << mib(rssStartKiB * 1024.0) << " at start, " << mib(rssBeforeKiB * 1024.0)
+              << " before the arena (plan and data loaded), peak " << mib(rssPeakKiB * 1024.0) << ": "
+              << mib(above) << " above the start, the arena's " << mib(arena) << (above >= arena ? " + " : " - ")
+              << mib(std::abs(above - arena)) << "\n";
+  }
   std::cout << std::flush;
   if (measured > predicted)
     throw std::runtime_error("the run touched " + std::to_string(measured) + " arena bytes, more than the " +
                              std::to_string(predicted) + " the plan predicts");
 
-  metrics.line("{\"measured_peak_bytes\":" + std::to_string(measured) +
-               ",\"predicted_peak_bytes\":" + std::to_string(predicted) + "}");
+  metrics.line("{\"measured_peak_bytes\":" + std::to_string(measured) + ",\"predicted_peak_bytes\":" +
+               std::to_string(predicted) + ",\"rss_start_bytes\":" + jsonBytes(rssStartKiB) +
+               ",\"rss_peak_bytes\":" + jsonBytes(rssPeakKiB) + "}");
   if (!o.saveOnnx.empty()) {
     runtime::writeFileAtomically(
         o.saveOnnx, runtime::exportOnnx(plan, o.plan, [&](uint32_t index) { return executor.readBuffer(index); }));
@@ -424,9 +439,10 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const uint64_t rssStartKiB = procStatusKiB("VmRSS");  // before anything is read
   const Options o = parseArgs(argc, argv);
   try {
-    return run(o);
+    return run(o, rssStartKiB);
   } catch (const std::exception& e) {
     std::cout.flush();
     std::cerr << "lrc-run: error: " << e.what() << "\n";

@@ -9,7 +9,7 @@
 namespace lrc::plan {
 
 // Bumped on every incompatible change to plan.proto's meaning; loaders reject others.
-constexpr uint32_t kPlanVersion = 1;
+constexpr uint32_t kPlanVersion = 2;
 constexpr uint64_t kPlanAlignment = 64;
 
 // Readable text of a plan (lrc-compile --emit plan): header, memory by role, buffers,

@@ -90,8 +90,13 @@ std::string printPlan(const Plan& p) {
   printProgram(os, "train", p.train());
   printProgram(os, "eval", p.eval());
   uint64_t initBytes = 0;
-  for (const Init& init : p.inits()) initBytes += init.data().size();
-  os << "inits: " << p.inits_size() << " buffers, " << initBytes << " bytes\n";
+  int zeroed = 0;
+  for (const Init& init : p.inits()) {
+    initBytes += init.bytes();
+    zeroed += init.bytes() == 0;
+  }
+  os << "inits: " << p.inits_size() << " buffers, " << initBytes << " bytes from the weights section, " << zeroed
+     << " zero-filled\n";
   os << "onnx model: " << p.onnx_model().size() << " bytes without initializer data\n";
   return os.str();
 }

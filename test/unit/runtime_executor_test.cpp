@@ -1,7 +1,8 @@
 // The executor and the CPU backend on compiled plans: the measured peak equals the
 // prediction, training lowers the loss, the step's parameter updates are the gradients of
 // its loss (central differences through whole plans), evaluation leaves training state
-// alone, and the canary catches writes past the arena.
+// alone, the canary catches writes past the arena, and the initial data comes from the
+// weights section (streamed from a plan file, its checksum checked before any step).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@ namespace lrc::runtime {
 namespace {
 
 using testing::compilePlan;
+using testing::CompiledPlan;
 using testing::TempDir;
 
 std::string modelsPath(const std::string& name) {
@@ -22,9 +24,9 @@ std::string modelsPath(const std::string& name) {
   return path;
 }
 
-float trainSteps(const plan::Plan& p, const RunSettings& settings, int steps, std::vector<float>* losses = nullptr) {
+float trainSteps(const CompiledPlan& p, const RunSettings& settings, int steps, std::vector<float>* losses = nullptr) {
   CpuBackend backend;
-  Executor executor(p, backend, settings);
+  Executor executor(p.plan, p.source(), backend, settings);
   const testing::Batch batch = testing::makeBatch(executor.shape(), 3);
   float loss = 0;
   for (int i = 0; i < steps; ++i) {
@@ -44,9 +46,9 @@ TEST(Executor, MeasuredPeakEqualsPredicted) {
       {modelsPath("tiny_op18.onnx"), 2},  // training BatchNorm
   };
   for (const auto& [model, batch] : models) {
-    const plan::Plan p = compilePlan(model, batch);
+    const CompiledPlan p = compilePlan(model, batch);
     CpuBackend backend;
-    Executor executor(p, backend, defaultSettings(p));
+    Executor executor(p.plan, p.source(), backend, defaultSettings(p.plan));
     const testing::Batch data = testing::makeBatch(executor.shape(), 1);
     executor.trainStep(data.images.data(), data.labels.data());
     std::vector<float> logits(static_cast<size_t>(executor.shape().batch * executor.shape().classes));
@@ -62,8 +64,8 @@ TEST(Executor, TrainingLowersTheLoss) {
       {testing::writeMixedModel(dir.file("mixed.onnx"), false), 0.5},  // few weights: a larger step
   };
   for (const auto& [model, lr] : models) {
-    const plan::Plan p = compilePlan(model, 8);
-    RunSettings settings = defaultSettings(p);
+    const CompiledPlan p = compilePlan(model, 8);
+    RunSettings settings = defaultSettings(p.plan);
     settings.lr = lr;
     std::vector<float> losses;
     trainSteps(p, settings, 20, &losses);
@@ -77,23 +79,23 @@ TEST(Executor, TrainingLowersTheLoss) {
 // mask) must agree.
 TEST(Executor, UpdatesAreTheLossGradient) {
   TempDir dir("exec");
-  const plan::Plan base = compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4);
+  const CompiledPlan base = compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4);
   RunSettings sgd{1.0, 0.0, 0.0, 0};
   RunSettings frozen{0.0, 0.0, 0.0, 0};
 
   CpuBackend backend;
-  Executor executor(base, backend, sgd);
+  Executor executor(base.plan, base.source(), backend, sgd);
   const testing::Batch batch = testing::makeBatch(executor.shape(), 5);
   executor.trainStep(batch.images.data(), batch.labels.data());
 
   std::mt19937 rng(11);
   int checked = 0;
-  for (const plan::Init& init : base.inits()) {
-    const plan::Buffer& b = base.buffers(static_cast<int>(init.buffer()));
-    if (b.role() != plan::PARAMETER) continue;
+  for (const plan::Init& init : base.plan.inits()) {
+    const plan::Buffer& b = base.plan.buffers(static_cast<int>(init.buffer()));
+    if (b.role() != plan::PARAMETER || init.bytes() == 0) continue;
     const size_t count = b.bytes() / 4;
     std::vector<float> before(count), after(count);
-    std::memcpy(before.data(), init.data().data(), b.bytes());
+    std::memcpy(before.data(), base.weights.data() + init.weights_offset(), b.bytes());
     const std::string now = executor.readBuffer(init.buffer());
     std::memcpy(after.data(), now.data(), b.bytes());
     for (int k = 0; k < 3; ++k) {
@@ -101,15 +103,11 @@ TEST(Executor, UpdatesAreTheLossGradient) {
       const double grad = static_cast<double>(before[i]) - static_cast<double>(after[i]);
       const float eps = 3e-3f;  // larger steps cross max-pool and ReLU switches
       auto lossWith = [&](float delta) {
-        plan::Plan p = base;
-        for (plan::Init& in : *p.mutable_inits()) {
-          if (in.buffer() != init.buffer()) continue;
-          std::vector<float> values = before;
-          values[i] += delta;
-          in.set_data(values.data(), b.bytes());
-        }
+        std::string weights = base.weights;
+        const float value = before[i] + delta;
+        std::memcpy(weights.data() + init.weights_offset() + 4 * i, &value, 4);
         CpuBackend bk;
-        Executor ex(p, bk, frozen);
+        Executor ex(base.plan, plan::MemoryWeights(weights), bk, frozen);
         return static_cast<double>(ex.trainStep(batch.images.data(), batch.labels.data()));
       };
       const double numeric = (lossWith(eps) - lossWith(-eps)) / (2.0 * eps);
@@ -121,14 +119,14 @@ TEST(Executor, UpdatesAreTheLossGradient) {
 }
 
 TEST(Executor, EvaluationLeavesTrainingStateAlone) {
-  const plan::Plan p = compilePlan(testing::fashionModelPath(), 4);
-  RunSettings settings = defaultSettings(p);
+  const CompiledPlan p = compilePlan(testing::fashionModelPath(), 4);
+  RunSettings settings = defaultSettings(p.plan);
   settings.lr = 0.05;
   std::vector<float> plain, interleaved;
   trainSteps(p, settings, 3, &plain);
 
   CpuBackend backend;
-  Executor executor(p, backend, settings);
+  Executor executor(p.plan, p.source(), backend, settings);
   const testing::Batch batch = testing::makeBatch(executor.shape(), 3);
   std::vector<float> logits(static_cast<size_t>(4 * 10)), again(logits.size());
   for (int i = 0; i < 3; ++i) {
@@ -141,9 +139,9 @@ TEST(Executor, EvaluationLeavesTrainingStateAlone) {
 }
 
 TEST(Executor, RejectsLabelsOutsideTheClasses) {
-  const plan::Plan p = compilePlan(testing::fashionModelPath(), 2);
+  const CompiledPlan p = compilePlan(testing::fashionModelPath(), 2);
   CpuBackend backend;
-  Executor executor(p, backend, defaultSettings(p));
+  Executor executor(p.plan, p.source(), backend, defaultSettings(p.plan));
   testing::Batch batch = testing::makeBatch(executor.shape(), 1);
   batch.labels[1] = 10;
   try {
@@ -151,6 +149,87 @@ TEST(Executor, RejectsLabelsOutsideTheClasses) {
     FAIL() << "no error";
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "label 10 of sample 1 of the batch is outside [0, 10), the plan's classes");
+  }
+}
+
+// A source that hands the weights over in small chunks of odd sizes, so that inits start and
+// end inside chunks and span several.
+class SmallChunks final : public plan::WeightSource {
+ public:
+  SmallChunks(std::string_view bytes, uint64_t chunk) : bytes_(bytes), chunk_(chunk) {}
+  uint64_t size() const override { return bytes_.size(); }
+  void stream(const Sink& sink) const override {
+    for (uint64_t at = 0; at < bytes_.size(); at += chunk_)
+      sink(at, bytes_.data() + at, std::min<uint64_t>(chunk_, bytes_.size() - at));
+  }
+
+ private:
+  std::string_view bytes_;
+  uint64_t chunk_;
+};
+
+// Every initialized buffer holds its init's bytes of the weights section, or zeros.
+void expectInitialData(const CompiledPlan& p, Executor& executor) {
+  int withData = 0, zeroed = 0;
+  for (const plan::Init& init : p.plan.inits()) {
+    const plan::Buffer& b = p.plan.buffers(static_cast<int>(init.buffer()));
+    const std::string expected =
+        init.bytes() ? p.weights.substr(init.weights_offset(), init.bytes()) : std::string(b.bytes(), '\0');
+    ASSERT_EQ(executor.readBuffer(init.buffer()), expected) << b.name();
+    ++(init.bytes() ? withData : zeroed);
+  }
+  EXPECT_GT(withData, 0);
+  EXPECT_GT(zeroed, 0);  // momentum (all-zero data is never stored)
+}
+
+TEST(Executor, StreamsTheInitialDataInChunks) {
+  const CompiledPlan p = compilePlan(testing::fashionModelPath(), 2);
+  for (uint64_t chunk : {uint64_t{1}, uint64_t{7}, uint64_t{4096}, uint64_t{1} << 20}) {
+    CpuBackend backend;
+    Executor executor(p.plan, SmallChunks(p.weights, chunk), backend, defaultSettings(p.plan));
+    expectInitialData(p, executor);
+  }
+}
+
+TEST(Executor, RunsAPlanFileStreamingItsWeights) {
+  TempDir dir("exec");
+  const CompiledPlan p = compilePlan(testing::fashionModelPath(), 4);
+  const std::string path = dir.file("f.plan");
+  std::ofstream(path, std::ios::binary) << p.fileBytes();
+  CpuBackend fileBackend;
+  const plan::PlanFile file = loadPlan(path, fileBackend);
+  EXPECT_EQ(file.size(), p.weights.size());
+  Executor fromFile(file.plan(), file, fileBackend, defaultSettings(file.plan()));
+  expectInitialData(p, fromFile);
+
+  CpuBackend memoryBackend;
+  Executor inMemory(p.plan, p.source(), memoryBackend, defaultSettings(p.plan));
+  const testing::Batch batch = testing::makeBatch(inMemory.shape(), 2);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(fromFile.trainStep(batch.images.data(), batch.labels.data()),
+              inMemory.trainStep(batch.images.data(), batch.labels.data()));
+}
+
+// Damaged weights get past loading (only the payload is read then) and stop the executor's
+// construction: a one-line checksum error, before any step can run.
+TEST(Executor, WeightsChecksumMismatchIsAnError) {
+  TempDir dir("exec");
+  const CompiledPlan p = compilePlan(testing::fashionModelPath(), 2);
+  const std::string good = p.fileBytes();
+  const size_t weightsStart = good.size() - 4 - p.weights.size();
+  for (size_t at : {weightsStart, weightsStart + p.weights.size() / 2, good.size() - 5, good.size() - 1}) {
+    std::string bad = good;
+    bad[at] ^= 0x04;
+    const std::string path = dir.file("bad.plan");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+    CpuBackend backend;
+    const plan::PlanFile file = loadPlan(path, backend);
+    try {
+      Executor executor(file.plan(), file, backend, defaultSettings(file.plan()));
+      FAIL() << "no error for a flip at byte " << at;
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()), path + ": corrupt plan (checksum mismatch)");
+    }
   }
 }
 

@@ -12,11 +12,12 @@ namespace lrc::runtime {
 namespace {
 
 using testing::compilePlan;
+using testing::CompiledPlan;
 using testing::TempDir;
 
-std::vector<float> evalLogits(const plan::Plan& p, const std::vector<float>& images) {
+std::vector<float> evalLogits(const CompiledPlan& c, const std::vector<float>& images) {
   CpuBackend backend;
-  Executor executor(p, backend, defaultSettings(p));
+  Executor executor(c.plan, c.source(), backend, defaultSettings(c.plan));
   std::vector<float> logits(static_cast<size_t>(executor.shape().batch * executor.shape().classes));
   executor.evaluate(images.data(), logits.data());
   return logits;
@@ -24,11 +25,12 @@ std::vector<float> evalLogits(const plan::Plan& p, const std::vector<float>& ima
 
 void roundTrip(const std::string& model, int64_t batch) {
   TempDir dir("export");
-  const plan::Plan p = compilePlan(model, batch);
+  const CompiledPlan compiled = compilePlan(model, batch);
+  const plan::Plan& p = compiled.plan;
   CpuBackend backend;
   RunSettings settings = defaultSettings(p);
   settings.lr = 0.05;
-  Executor executor(p, backend, settings);
+  Executor executor(p, compiled.source(), backend, settings);
   const testing::Batch data = testing::makeBatch(executor.shape(), 2);
   for (int i = 0; i < 3; ++i) executor.trainStep(data.images.data(), data.labels.data());
   std::vector<float> trained(static_cast<size_t>(batch * executor.shape().classes));
@@ -56,12 +58,12 @@ void roundTrip(const std::string& model, int64_t batch) {
   EXPECT_GT(written, 0);
 
   // Import it again (the ONNX checker runs), compile, evaluate: the same logits.
-  const plan::Plan again = compilePlan(saved, batch);
+  const CompiledPlan again = compilePlan(saved, batch);
   const std::vector<float> reloaded = evalLogits(again, data.images);
   ASSERT_EQ(reloaded.size(), trained.size());
   for (size_t i = 0; i < trained.size(); ++i) EXPECT_FLOAT_EQ(reloaded[i], trained[i]) << i;
   // ...and they are not the untrained model's.
-  EXPECT_NE(evalLogits(p, data.images), trained);
+  EXPECT_NE(evalLogits(compiled, data.images), trained);
 }
 
 TEST(OnnxExport, FashionCnnRoundTrip) { roundTrip(testing::fashionModelPath(), 4); }
@@ -72,7 +74,7 @@ TEST(OnnxExport, MixedModelRoundTrip) {
 }
 
 TEST(OnnxExport, RunningStatisticsAreWritten) {
-  const plan::Plan p = compilePlan(testing::fashionModelPath(), 4);
+  const plan::Plan p = compilePlan(testing::fashionModelPath(), 4).plan;
   int stats = 0;
   for (const plan::Buffer& b : p.buffers())
     if (b.role() == plan::STATE && !b.onnx_name().empty()) ++stats;
@@ -80,7 +82,7 @@ TEST(OnnxExport, RunningStatisticsAreWritten) {
 }
 
 TEST(OnnxExport, ErrorsNameThePlan) {
-  plan::Plan p = compilePlan(testing::fashionModelPath(), 2);
+  plan::Plan p = compilePlan(testing::fashionModelPath(), 2).plan;
   p.mutable_buffers(2)->set_onnx_name("no.such.initializer");
   try {
     checkOnnxExport(p, "p.plan");

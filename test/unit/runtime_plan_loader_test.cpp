@@ -1,8 +1,10 @@
-// Plan validation (runtime/PlanLoader): a compiled plan passes; each kind of damage to it is
-// a one-line error that names the plan, the buffer or step, and what was expected.
+// Plan loading and validation (runtime/PlanLoader, runtime/plan/PlanFile): a compiled plan
+// passes; each kind of damage to it, in the file's framing or in the plan, is a one-line
+// error that names the plan, the buffer or step, and what was expected.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "runtime_test_util.h"
 
@@ -10,18 +12,21 @@ namespace lrc::runtime {
 namespace {
 
 using testing::compilePlan;
+using testing::CompiledPlan;
 using testing::fashionModelPath;
 using testing::TempDir;
 
-const plan::Plan& fashionPlan() {
-  static const plan::Plan plan = compilePlan(fashionModelPath(), 2);
+const CompiledPlan& fashion() {
+  static const CompiledPlan plan = compilePlan(fashionModelPath(), 2);
   return plan;
 }
+const plan::Plan& fashionPlan() { return fashion().plan; }
 
-// The validation error for `p`, or "" when it passes.
+// The validation error for `p` (with the fashion plan's weights section), or "" when it
+// passes.
 std::string validationError(const plan::Plan& p, const Backend& backend) {
   try {
-    validatePlan(p, "test.plan", backend);
+    validatePlan(p, fashion().weights.size(), "test.plan", backend);
   } catch (const std::runtime_error& e) {
     return e.what();
   }
@@ -56,15 +61,49 @@ plan::Attr* attrOf(plan::Step* step, const std::string& name) {
 TEST(PlanLoader, CompiledPlansPass) {
   EXPECT_EQ(validationError(fashionPlan()), "");
   TempDir dir("loader");
-  EXPECT_EQ(validationError(compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4)), "");
+  const CompiledPlan mixed = compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4);
+  CpuBackend backend;
+  EXPECT_NO_THROW(validatePlan(mixed.plan, mixed.weights.size(), "mixed.plan", backend));
 }
 
 TEST(PlanLoader, LoadsAPlanFile) {
   TempDir dir("loader");
   const std::string path = dir.file("f.plan");
-  std::ofstream(path, std::ios::binary) << plan::encodePlanFile(fashionPlan());
+  std::ofstream(path, std::ios::binary) << fashion().fileBytes();
   CpuBackend backend;
-  EXPECT_EQ(loadPlan(path, backend).buffers_size(), fashionPlan().buffers_size());
+  const plan::PlanFile file = loadPlan(path, backend);
+  EXPECT_EQ(file.path(), path);
+  EXPECT_EQ(file.plan().SerializeAsString(), fashionPlan().SerializeAsString());
+  EXPECT_EQ(file.size(), fashion().weights.size());
+  std::string streamed;
+  file.stream([&](uint64_t at, const char* data, uint64_t bytes) {
+    EXPECT_EQ(at, streamed.size());
+    streamed.append(data, bytes);
+  });
+  EXPECT_EQ(streamed, fashion().weights);
+}
+
+// The weights section holds the parameters' and running statistics' nonzero initial data,
+// each init's range after the previous one; momentum and all-zero data are zero-filled.
+TEST(PlanLoader, WeightsSectionLayout) {
+  uint64_t next = 0;
+  int zeroFilled = 0;
+  for (const plan::Init& init : fashionPlan().inits()) {
+    const plan::Buffer& b = fashionPlan().buffers(static_cast<int>(init.buffer()));
+    if (b.role() == plan::OPTIMIZER_STATE) {
+      EXPECT_EQ(init.bytes(), 0u) << b.name();
+    }
+    if (init.bytes() == 0) {
+      ++zeroFilled;
+      continue;
+    }
+    EXPECT_EQ(init.weights_offset(), next) << b.name();
+    EXPECT_EQ(init.bytes(), b.bytes()) << b.name();
+    EXPECT_NE(fashion().weights.substr(init.weights_offset(), init.bytes()), std::string(b.bytes(), '\0'));
+    next = init.weights_offset() + init.bytes();
+  }
+  EXPECT_EQ(next, fashion().weights.size());
+  EXPECT_GT(zeroFilled, 0);
 }
 
 TEST(PlanLoader, MissingFile) {
@@ -80,9 +119,9 @@ TEST(PlanLoader, MissingFile) {
 TEST(PlanLoader, FramingErrorsNameThePlan) {
   TempDir dir("loader");
   CpuBackend backend;
-  const std::string good = plan::encodePlanFile(fashionPlan());
+  const std::string good = fashion().fileBytes();
+  const std::string path = dir.file("bad.plan");
   auto errorFor = [&](const std::string& bytes) -> std::string {
-    const std::string path = dir.file("bad.plan");
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
     try {
       loadPlan(path, backend);
@@ -91,17 +130,50 @@ TEST(PlanLoader, FramingErrorsNameThePlan) {
     }
     return "";
   };
-  EXPECT_NE(errorFor("hello").find("not an lrc plan"), std::string::npos);
-  EXPECT_NE(errorFor(good.substr(0, good.size() / 2)).find("truncated plan"), std::string::npos);
-  std::string flipped = good;
-  flipped[flipped.size() / 2] ^= 0x10;
-  EXPECT_NE(errorFor(flipped).find("checksum mismatch"), std::string::npos);
+  const std::string size = std::to_string(good.size());
+  EXPECT_EQ(errorFor(good), "");
+  EXPECT_EQ(errorFor("hello"), path + ": not an lrc plan (no LRCPLAN header)");
+  EXPECT_EQ(errorFor(good.substr(0, 20)), path + ": truncated plan (header cut short)");
+  EXPECT_EQ(errorFor(good.substr(0, 1000)), path + ": truncated plan (1000 bytes, the header announces " + size + ")");
+  EXPECT_EQ(errorFor(good.substr(0, good.size() - 1)),
+            path + ": truncated plan (" + std::to_string(good.size() - 1) + " bytes, the header announces " + size + ")");
+  EXPECT_EQ(errorFor(good + "x"),
+            path + ": trailing bytes after the plan (" + std::to_string(good.size() + 1) + " bytes, the header announces " +
+                size + ")");
+  std::string version = good;
+  version[8] = 1;
+  EXPECT_EQ(errorFor(version), path + ": plan format version 1, this lrc-run reads version " +
+                                   std::to_string(plan::kPlanVersion) + ": recompile the model");
+  std::string huge = good;
+  for (int i = 12; i < 28; ++i) huge[i] = '\xff';  // both sizes: far past the file's end
+  EXPECT_NE(errorFor(huge).find(": truncated plan (" + size + " bytes, the header announces 18446744073709551615)"),
+            std::string::npos);
+  // The payload's checksum is checked before it is decoded (a flip in it, or in its CRC).
+  for (size_t at : {size_t{28}, size_t{500}, good.size() - fashion().weights.size() - 5}) {
+    std::string flipped = good;
+    flipped[at] ^= 0x10;
+    EXPECT_EQ(errorFor(flipped), path + ": corrupt plan (checksum mismatch)") << at;
+  }
+  // A payload that is not a plan, with right checksums.
+  EXPECT_EQ(errorFor(testing::framePlanFile("\xff\xff\xff", "")), path + ": corrupt plan (undecodable payload)");
+}
+
+TEST(PlanLoader, UnreadableFiles) {
+  CpuBackend backend;
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  try {
+    loadPlan(dir, backend);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + ": cannot read: Is a directory");
+  }
 }
 
 TEST(PlanLoader, Header) {
   plan::Plan p = fashionPlan();
-  p.set_version(2);
-  EXPECT_ERROR(p, "plan version 2, this lrc-run reads version 1");
+  p.set_version(plan::kPlanVersion + 1);
+  EXPECT_ERROR(p, "plan version " + std::to_string(plan::kPlanVersion + 1) + ", this lrc-run reads version " +
+                      std::to_string(plan::kPlanVersion));
   p = fashionPlan();
   p.set_arena_bytes(0);
   EXPECT_ERROR(p, "arena_bytes is 0");
@@ -344,19 +416,55 @@ TEST(PlanLoader, Io) {
   EXPECT_ERROR(p, "io.eval_logits: buffer #0 'image' is f32[2,1,28,28], expected f32[2,10]");
 }
 
+// Index of the first init with data after init 0.
+int secondDataInit(const plan::Plan& p) {
+  for (int i = 1; i < p.inits_size(); ++i)
+    if (p.inits(i).bytes() > 0) return i;
+  throw std::runtime_error("no second init with data");
+}
+
 TEST(PlanLoader, Inits) {
+  const uint64_t weights = fashion().weights.size();
+  ASSERT_GT(fashionPlan().inits(0).bytes(), 0u);
   plan::Plan p = fashionPlan();
   p.mutable_inits(0)->set_buffer(9999);
   EXPECT_ERROR(p, "init #0: buffer #9999 does not exist");
 
   p = fashionPlan();
-  p.mutable_inits(0)->set_data("abc");
+  p.mutable_inits(0)->set_bytes(3);
   EXPECT_ERROR(
       p, "init #0: buffer #2 'features.0.weight' gets 3 bytes, its type f32[16,1,3,3] needs 576 (or none, for zeros)");
 
   p = fashionPlan();
   *p.add_inits() = p.inits(0);
   EXPECT_ERROR(p, "buffer #2 'features.0.weight' already has initial data");
+
+  // Ranges: inside the weights section, in increasing order, not overlapping.
+  p = fashionPlan();
+  p.mutable_inits(0)->set_weights_offset(weights - 500);
+  EXPECT_ERROR(p, "init #0: buffer #2 'features.0.weight': weights [" + std::to_string(weights - 500) +
+                      ", +576) lie outside the weights section of " + std::to_string(weights) + " bytes");
+  p = fashionPlan();
+  p.mutable_inits(0)->set_weights_offset(std::numeric_limits<uint64_t>::max() - 100);
+  EXPECT_ERROR(p, "lie outside the weights section");
+  p = fashionPlan();
+  const int second = secondDataInit(p);
+  p.mutable_inits(second)->set_weights_offset(500);
+  EXPECT_ERROR(p, "init #" + std::to_string(second) + ": buffer #" + std::to_string(p.inits(second).buffer()) +
+                      " '" + p.buffers(static_cast<int>(p.inits(second).buffer())).name() +
+                      "': weights [500, +" + std::to_string(p.inits(second).bytes()) +
+                      ") start before the previous init's end at 576");
+  p = fashionPlan();
+  std::swap(*p.mutable_inits(0), *p.mutable_inits(second));
+  EXPECT_ERROR(p, "start before the previous init's end");
+
+  // Only globals get initial data, and no two initialized buffers share arena bytes.
+  p = fashionPlan();
+  p.mutable_inits(0)->set_buffer(p.io().image());
+  EXPECT_ERROR(p, "init #0: buffer #0 'image' is not a parameter, state, optimizer state or constant");
+  p = fashionPlan();
+  p.mutable_buffers(static_cast<int>(p.inits(second).buffer()))->set_offset(p.buffers(2).offset());
+  EXPECT_ERROR(p, "overlaps buffer #2 'features.0.weight' in the arena, which also has initial data");
 }
 
 TEST(PlanLoader, Optimizer) {

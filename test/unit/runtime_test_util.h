@@ -4,6 +4,7 @@
 #pragma once
 
 #include <onnx/onnx_pb.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compiler/CompilePipeline.h"
@@ -144,14 +146,47 @@ class OnnxBuilder {
   }
 };
 
+// A training plan as lrc-compile makes it: the plan (the file's payload) and the file's
+// weights section.
+struct CompiledPlan {
+  plan::Plan plan;
+  std::string weights;
+
+  plan::MemoryWeights source() const { return plan::MemoryWeights(weights); }
+  std::string fileBytes() const { return plan::encodePlanFile(plan, weights); }
+};
+
+// The plan file framing (runtime/plan/PlanFile.h) around any payload and weights bytes, with
+// right checksums: damage that gets past the framing.
+inline std::string framePlanFile(std::string_view payload, std::string_view weights) {
+  std::string out("LRCPLAN", 8);
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  auto crc = [](std::string_view bytes) {
+    return crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size()));
+  };
+  put(plan::kPlanVersion, 4);
+  put(payload.size(), 8);
+  put(weights.size(), 8);
+  out += payload;
+  put(crc(payload), 4);
+  out += weights;
+  put(crc(weights), 4);
+  return out;
+}
+
 // The training plan lrc-compile would write for `onnxPath`.
-inline plan::Plan compilePlan(const std::string& onnxPath, int64_t batch, const compiler::OptimizerDefaults& sgd = {}) {
+inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch,
+                                const compiler::OptimizerDefaults& sgd = {}) {
   compiler::ImportOptions options;
   options.batch = batch;
   std::unique_ptr<ir::Module> m = compiler::importOnnx(onnxPath, options);
   compiler::runImportPipeline(*m);
   compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
-  return compiler::emitPlan(programs, onnxPath, sgd);
+  CompiledPlan c;
+  c.plan = compiler::emitPlan(programs, onnxPath, sgd, c.weights);
+  return c;
 }
 
 // A model with a kernel of every family the fashion CNN lacks: stride-2 convolution
