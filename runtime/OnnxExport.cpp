@@ -2,12 +2,7 @@
 
 #include <onnx/onnx_pb.h>
 
-#if __has_include(<google/protobuf/stubs/logging.h>)
-#include <google/protobuf/stubs/logging.h>
-#define LRC_QUIET_PROTOBUF google::protobuf::LogSilencer quiet
-#else
-#define LRC_QUIET_PROTOBUF
-#endif
+#include "runtime/plan/QuietProtobuf.h"
 
 #include <cerrno>
 #include <cstdio>

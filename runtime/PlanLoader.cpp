@@ -9,13 +9,7 @@
 #include <stdexcept>
 
 #include "runtime/plan/PlanFile.h"
-
-#if __has_include(<google/protobuf/stubs/logging.h>)
-#include <google/protobuf/stubs/logging.h>
-#define LRC_QUIET_PROTOBUF google::protobuf::LogSilencer quiet
-#else
-#define LRC_QUIET_PROTOBUF
-#endif
+#include "runtime/plan/QuietProtobuf.h"
 
 namespace lrc::runtime {
 
