@@ -1,0 +1,43 @@
+// Row analysis (SPEC.md section 2 "Row dependency"): which ops can sit inside a row pipeline,
+// and which rows of an operand a range of output rows needs. Depends on ir/ only; the
+// formula is the runtime's window_input_rows (runtime/cpu/RowBand.h), so compiler and
+// kernels agree on one band per range.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ir/IR.h"
+
+namespace lrc::passes {
+
+// Half-open range [begin, end) of global row indices. Empty ranges are {0, 0} when returned
+// by inputRows.
+struct RowRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end > begin ? end - begin : 0; }
+  bool empty() const { return end <= begin; }
+  bool contains(int64_t row) const { return begin <= row && row < end; }
+  bool operator==(const RowRange&) const = default;
+  std::string str() const;  // "[begin, end)"
+};
+
+// Whether an op can sit inside a row pipeline (computes output rows from a band of input
+// rows): conv2d, relu, maxpool, avgpool, pad that pads only H and W, batchnorm with
+// training=0 (frozen), add of two same-shape 4-D operands, dropout, identity, all over 4-D
+// maps. Not: global_avgpool, flatten, reshape, gemm, matmul, softmax, training-mode
+// batchnorm, ops whose operands are not 4-D maps, and the training ops (made by autodiff;
+// a row plan's backward is derived from its forward pipeline, not fused from them).
+bool isRowLocal(const ir::Op& op);
+
+// The rows of operand `operand` (a 4-D map) that output rows `out` of `op` need, clipped to
+// [0, that operand's height). Sliding windows: [a*s - p_top, (b-1)*s - p_top + d*(k-1) + 1)
+// (with dilation this hull may include rows no tap reads); element-wise ops: the same rows;
+// pad: shifted by the top pad (negative = crop). Empty `out`, or rows that read only padding,
+// give {0, 0}. Throws ir::Error (at the op) when the op is not row-local, when `operand` is
+// out of range or not row-indexed (weights, bias, BatchNorm vectors), or when `out` is not
+// inside the op's result rows.
+RowRange inputRows(const ir::Op& op, size_t operand, RowRange out);
+
+}  // namespace lrc::passes

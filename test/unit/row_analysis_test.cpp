@@ -1,0 +1,379 @@
+// Row analysis (passes/RowAnalysis.h): row ranges through small modules built with the
+// ir::Module API, the row-locality of every op kind, and a brute-force check of the window
+// formula against the rows that window taps actually read.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <random>
+
+#include "ir/IR.h"
+#include "ir/ShapeInference.h"
+#include "passes/RowAnalysis.h"
+#include "runtime/cpu/RowBand.h"
+
+using namespace lrc::ir;
+using lrc::passes::inputRows;
+using lrc::passes::isRowLocal;
+using lrc::passes::RowRange;
+
+namespace lrc::passes {
+void PrintTo(const RowRange& r, std::ostream* os) { *os << r.str(); }
+}  // namespace lrc::passes
+
+namespace {
+
+TensorType f32(std::vector<int64_t> shape) { return {DType::F32, std::move(shape)}; }
+
+// Appends an op and gives its result the type shape inference computes.
+Op* add(Module& m, OpKind kind, std::vector<Value*> operands, Attrs attrs) {
+  Op* op = m.addOp(kind, std::move(operands), std::move(attrs), {{m.uniqueName("t"), f32({})}});
+  op->result()->type = inferResultTypes(*op).at(0);
+  return op;
+}
+
+Op* conv(Module& m, Value* x, int64_t cout, int64_t kh, IntList pad = {1, 1, 1, 1}, int64_t stride = 1,
+         int64_t dilation = 1) {
+  Value* w = m.addGlobal(ValueKind::Param, m.uniqueName("w"), f32({cout, x->type.shape[1], kh, 3}));
+  Value* b = m.addGlobal(ValueKind::Param, m.uniqueName("b"), f32({cout}));
+  return add(m, OpKind::Conv2d, {x, w, b},
+             {{"dilation", IntList{dilation, 1}}, {"group", int64_t{1}}, {"pad", pad}, {"stride", IntList{stride, 1}}});
+}
+
+Op* maxpool(Module& m, Value* x, int64_t k, int64_t s, IntList pad = {0, 0, 0, 0}, bool ceil = false,
+            int64_t dilation = 1) {
+  return add(m, OpKind::MaxPool, {x},
+             {{"ceil_mode", int64_t{ceil}},
+              {"dilation", IntList{dilation, 1}},
+              {"kernel", IntList{k, 2}},
+              {"pad", pad},
+              {"stride", IntList{s, 2}}});
+}
+
+Op* avgpool(Module& m, Value* x, int64_t k, int64_t s, IntList pad, bool ceil = false) {
+  return add(m, OpKind::AveragePool, {x},
+             {{"ceil_mode", int64_t{ceil}},
+              {"count_include_pad", int64_t{0}},
+              {"kernel", IntList{k, 2}},
+              {"pad", pad},
+              {"stride", IntList{s, 2}}});
+}
+
+Op* pad(Module& m, Value* x, IntList pads) { return add(m, OpKind::Pad, {x}, {{"pads", pads}, {"value", 0.0}}); }
+
+Op* batchnorm(Module& m, Value* x, int64_t training) {
+  std::vector<Value*> ops{x};
+  for (const char* n : {"scale", "shift", "mean", "var"})
+    ops.push_back(m.addGlobal(ValueKind::Param, m.uniqueName(n), f32({x->type.shape[1]})));
+  return add(m, OpKind::BatchNorm, ops,
+             {{"epsilon", 1e-5}, {"momentum", 0.9}, {"training", training}});
+}
+
+RowRange rr(int64_t a, int64_t b) { return {a, b}; }
+
+// (1) conv 3x3 pad 1 -> relu -> conv 3x3 pad 1 -> maxpool 2x2 stride 2, by hand.
+TEST(RowAnalysis, VggBlock) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 3, 16, 16}));
+  Op* c1 = conv(m, x, 4, 3);
+  Op* r = add(m, OpKind::Relu, {c1->result()}, {});
+  Op* c2 = conv(m, r->result(), 4, 3);
+  Op* p = maxpool(m, c2->result(), 2, 2);
+  ASSERT_EQ(p->result()->type.shape, (std::vector<int64_t>{1, 4, 8, 8}));
+  for (Op* op : {c1, r, c2, p}) EXPECT_TRUE(isRowLocal(*op)) << op->describe();
+
+  auto back = [&](RowRange out) {  // pool output rows -> x rows, through the chain
+    RowRange c2rows = inputRows(*p, 0, out);
+    RowRange rrows = inputRows(*c2, 0, c2rows);
+    RowRange c1rows = inputRows(*r, 0, rrows);
+    EXPECT_EQ(c1rows, rrows);  // relu is element-wise
+    return std::vector<RowRange>{c2rows, rrows, inputRows(*c1, 0, c1rows)};
+  };
+  EXPECT_EQ(back(rr(0, 2)), (std::vector<RowRange>{rr(0, 4), rr(0, 5), rr(0, 6)}));
+  EXPECT_EQ(back(rr(3, 5)), (std::vector<RowRange>{rr(6, 10), rr(5, 11), rr(4, 12)}));
+  EXPECT_EQ(back(rr(7, 8)), (std::vector<RowRange>{rr(14, 16), rr(13, 16), rr(12, 16)}));
+  EXPECT_EQ(back(rr(0, 8)), (std::vector<RowRange>{rr(0, 16), rr(0, 16), rr(0, 16)}));
+  // Empty output ranges need nothing.
+  EXPECT_EQ(inputRows(*c1, 0, rr(3, 3)), rr(0, 0));
+  EXPECT_TRUE(inputRows(*p, 0, rr(5, 4)).empty());
+}
+
+// (2) stride-2 conv with asymmetric pads.
+TEST(RowAnalysis, StridedConvAsymmetricPads) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 9, 9}));
+  Op* a = conv(m, x, 2, 3, {0, 1, 1, 1}, 2);  // top 0, bottom 1
+  ASSERT_EQ(a->result()->type.shape[2], 4);
+  EXPECT_EQ(inputRows(*a, 0, rr(0, 1)), rr(0, 3));
+  EXPECT_EQ(inputRows(*a, 0, rr(1, 3)), rr(2, 7));
+  EXPECT_EQ(inputRows(*a, 0, rr(3, 4)), rr(6, 9));
+  Op* b = conv(m, x, 2, 3, {1, 1, 0, 1}, 2);  // top 1, bottom 0
+  ASSERT_EQ(b->result()->type.shape[2], 4);
+  EXPECT_EQ(inputRows(*b, 0, rr(0, 1)), rr(0, 2));
+  EXPECT_EQ(inputRows(*b, 0, rr(1, 4)), rr(1, 8));
+  EXPECT_EQ(inputRows(*b, 0, rr(3, 4)), rr(5, 8));
+  Op* c = conv(m, x, 2, 3, {2, 1, 0, 1}, 2);  // top 2, bottom 0
+  ASSERT_EQ(c->result()->type.shape[2], 5);
+  EXPECT_EQ(inputRows(*c, 0, rr(0, 1)), rr(0, 1));
+  EXPECT_EQ(inputRows(*c, 0, rr(4, 5)), rr(6, 9));
+}
+
+// (3) dilated conv: the hull of the taps, which may include unread rows.
+TEST(RowAnalysis, DilatedConv) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 10, 10}));
+  Op* a = conv(m, x, 2, 3, {2, 1, 2, 1}, 1, 2);
+  ASSERT_EQ(a->result()->type.shape[2], 10);
+  EXPECT_EQ(inputRows(*a, 0, rr(0, 1)), rr(0, 3));  // taps -2, 0, 2
+  EXPECT_EQ(inputRows(*a, 0, rr(3, 5)), rr(1, 7));
+  EXPECT_EQ(inputRows(*a, 0, rr(9, 10)), rr(7, 10));
+  Op* b = conv(m, x, 2, 3, {0, 1, 0, 1}, 2, 3);  // k 3, d 3, s 2: span 7
+  ASSERT_EQ(b->result()->type.shape[2], 2);
+  EXPECT_EQ(inputRows(*b, 0, rr(0, 1)), rr(0, 7));
+  EXPECT_EQ(inputRows(*b, 0, rr(1, 2)), rr(2, 9));
+}
+
+// (4) ceil_mode max pool whose last window overhangs the input.
+TEST(RowAnalysis, CeilModeMaxPool) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 7, 8}));
+  Op* ceil = maxpool(m, x, 2, 2, {0, 0, 0, 0}, true);
+  Op* floor = maxpool(m, x, 2, 2, {0, 0, 0, 0}, false);
+  ASSERT_EQ(ceil->result()->type.shape[2], 4);
+  ASSERT_EQ(floor->result()->type.shape[2], 3);
+  EXPECT_EQ(inputRows(*ceil, 0, rr(3, 4)), rr(6, 7));  // window rows 6, 7: row 7 is past the map
+  EXPECT_EQ(inputRows(*ceil, 0, rr(0, 4)), rr(0, 7));
+  EXPECT_EQ(inputRows(*floor, 0, rr(2, 3)), rr(4, 6));
+  Value* y = m.addInput("y", f32({1, 2, 8, 8}));
+  Op* k3 = maxpool(m, y, 3, 2, {0, 0, 0, 0}, true);
+  ASSERT_EQ(k3->result()->type.shape[2], 4);
+  EXPECT_EQ(inputRows(*k3, 0, rr(3, 4)), rr(6, 8));
+  EXPECT_EQ(inputRows(*k3, 0, rr(1, 3)), rr(2, 7));
+  // Requesting rows past the result is an error, not a silent clip.
+  EXPECT_THROW(inputRows(*floor, 0, rr(2, 4)), Error);
+  EXPECT_THROW(inputRows(*floor, 0, rr(-1, 1)), Error);
+}
+
+// (5) padded average pool (no dilation attribute at all).
+TEST(RowAnalysis, PaddedAvgPool) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 8, 8}));
+  Op* a = avgpool(m, x, 3, 1, {1, 1, 1, 1});
+  ASSERT_FALSE(a->has("dilation"));
+  ASSERT_EQ(a->result()->type.shape[2], 8);
+  EXPECT_TRUE(isRowLocal(*a));
+  EXPECT_EQ(inputRows(*a, 0, rr(0, 1)), rr(0, 2));
+  EXPECT_EQ(inputRows(*a, 0, rr(7, 8)), rr(6, 8));
+  EXPECT_EQ(inputRows(*a, 0, rr(2, 5)), rr(1, 6));
+  Op* b = avgpool(m, x, 3, 2, {1, 1, 1, 1});
+  ASSERT_EQ(b->result()->type.shape[2], 4);
+  EXPECT_EQ(inputRows(*b, 0, rr(1, 2)), rr(1, 4));
+  EXPECT_EQ(inputRows(*b, 0, rr(3, 4)), rr(5, 8));
+}
+
+// (6) pad shifts rows by the top pad; negative pads crop.
+TEST(RowAnalysis, Pad) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 6, 6}));
+  Op* p = pad(m, x, {0, 0, 2, 1, 0, 0, 1, 1});  // top 2, bottom 1
+  ASSERT_EQ(p->result()->type.shape[2], 9);
+  EXPECT_TRUE(isRowLocal(*p));
+  EXPECT_EQ(inputRows(*p, 0, rr(0, 2)), rr(0, 0));  // only padding
+  EXPECT_EQ(inputRows(*p, 0, rr(0, 3)), rr(0, 1));
+  EXPECT_EQ(inputRows(*p, 0, rr(2, 8)), rr(0, 6));
+  EXPECT_EQ(inputRows(*p, 0, rr(7, 9)), rr(5, 6));
+  EXPECT_EQ(inputRows(*p, 0, rr(8, 9)), rr(0, 0));  // bottom padding
+  EXPECT_EQ(inputRows(*p, 0, rr(0, 9)), rr(0, 6));
+  Op* crop = pad(m, x, {0, 0, -1, 0, 0, 0, -2, 0});  // crop 1 top, 2 bottom
+  ASSERT_EQ(crop->result()->type.shape[2], 3);
+  EXPECT_EQ(inputRows(*crop, 0, rr(0, 3)), rr(1, 4));
+  EXPECT_EQ(inputRows(*crop, 0, rr(0, 1)), rr(1, 2));
+  EXPECT_EQ(inputRows(*crop, 0, rr(2, 3)), rr(3, 4));
+  // A pad that adds channels or images is not row-local, and has no row dependency.
+  Op* chan = pad(m, x, {0, 1, 1, 0, 0, 0, 1, 0});
+  Op* batch = pad(m, x, {0, 0, 0, 0, 1, 0, 0, 0});
+  EXPECT_FALSE(isRowLocal(*chan));
+  EXPECT_FALSE(isRowLocal(*batch));
+  EXPECT_THROW(inputRows(*chan, 0, rr(0, 1)), Error);
+}
+
+// (7) a residual block: both Add operands are rows-aligned.
+TEST(RowAnalysis, ResidualAdd) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 4, 8, 8}));
+  Op* c1 = conv(m, x, 4, 3);
+  Op* bn = batchnorm(m, c1->result(), 0);
+  Op* r = add(m, OpKind::Relu, {bn->result()}, {});
+  Op* c2 = conv(m, r->result(), 4, 3);
+  Op* sum = add(m, OpKind::Add, {x, c2->result()}, {});
+  for (Op* op : {c1, bn, r, c2, sum}) EXPECT_TRUE(isRowLocal(*op)) << op->describe();
+  RowRange out = rr(2, 4);
+  EXPECT_EQ(inputRows(*sum, 0, out), rr(2, 4));
+  EXPECT_EQ(inputRows(*sum, 1, out), rr(2, 4));
+  RowRange branch = inputRows(*c1, 0, inputRows(*bn, 0, inputRows(*r, 0, inputRows(*c2, 0, rr(2, 4)))));
+  EXPECT_EQ(branch, rr(0, 6));
+  EXPECT_EQ(inputRows(*sum, 1, rr(7, 8)), rr(7, 8));
+  // Parameters are not row-indexed.
+  EXPECT_THROW(inputRows(*c1, 1, out), Error);
+  EXPECT_THROW(inputRows(*c1, 2, out), Error);
+  EXPECT_THROW(inputRows(*c1, 3, out), Error);
+  for (size_t i = 1; i < 5; ++i) EXPECT_THROW(inputRows(*bn, i, out), Error) << i;
+  // Broadcasting adds and training-mode BatchNorm are not row-local.
+  Value* bias = m.addGlobal(ValueKind::Const, "bias", f32({1, 4, 1, 1}));
+  EXPECT_FALSE(isRowLocal(*add(m, OpKind::Add, {x, bias}, {})));
+  Value* v3 = m.addGlobal(ValueKind::Const, "v3", f32({4, 8, 8}));
+  EXPECT_FALSE(isRowLocal(*add(m, OpKind::Add, {x, v3}, {})));
+  Op* bnTrain = batchnorm(m, x, 1);
+  EXPECT_FALSE(isRowLocal(*bnTrain));
+  EXPECT_THROW(inputRows(*bnTrain, 0, out), Error);
+}
+
+// (8) every op kind of Ops.def is classified. A new kind fails here until it is added.
+TEST(RowAnalysis, EveryOpKindClassified) {
+  const OpKind all[] = {
+#define OP(E, N, MIN, MAX, RES) OpKind::E,
+#include "ir/Ops.def"
+  };
+  // Whether a typical instance over 4-D maps is row-local.
+  const std::map<OpKind, bool> expected = {
+      {OpKind::Conv2d, true},           {OpKind::Relu, true},
+      {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
+      {OpKind::GlobalAvgPool, false},   {OpKind::Pad, true},
+      {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
+      {OpKind::Add, true},              {OpKind::Flatten, false},
+      {OpKind::Reshape, false},         {OpKind::Gemm, false},
+      {OpKind::MatMul, false},          {OpKind::Dropout, true},
+      {OpKind::Identity, true},         {OpKind::Softmax, false},
+      {OpKind::SoftmaxXent, false},     {OpKind::SoftmaxXentGrad, false},
+      {OpKind::Conv2dGradInput, false}, {OpKind::Conv2dGradWeight, false},
+      {OpKind::ChannelSum, false},      {OpKind::ReluGrad, false},
+      {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
+      {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
+      {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
+      {OpKind::SgdUpdate, false},
+  };
+  // Attributes that make the row-local kinds well formed.
+  const Attrs window = {{"ceil_mode", int64_t{0}}, {"count_include_pad", int64_t{0}},
+                        {"dilation", IntList{1, 1}}, {"group", int64_t{1}},
+                        {"kernel", IntList{3, 3}},   {"pad", IntList{1, 1, 1, 1}},
+                        {"stride", IntList{1, 1}}};
+  size_t checked = 0;
+  for (OpKind kind : all) {
+    auto it = expected.find(kind);
+    if (it == expected.end()) {
+      ADD_FAILURE() << "op kind '" << opName(kind) << "' is not classified by this test";
+      continue;
+    }
+    Module m;
+    Value* x = m.addInput("x", f32({2, 3, 8, 8}));
+    std::vector<Value*> operands{x};
+    OpArity arity = opArity(kind);
+    for (int i = 1; i < arity.minOperands; ++i) {
+      std::vector<int64_t> shape = {2, 3, 8, 8};
+      if (kind == OpKind::Conv2d) shape = {4, 3, 3, 3};
+      if (kind == OpKind::BatchNorm) shape = {3};
+      operands.push_back(m.addGlobal(ValueKind::Param, std::string("p").append(std::to_string(i)), f32(shape)));
+    }
+    Attrs attrs = window;
+    attrs["pads"] = IntList{0, 0, 1, 1, 0, 0, 1, 1};
+    attrs["value"] = 0.0;
+    attrs["training"] = int64_t{0};
+    attrs["ratio"] = 0.5;
+    attrs["seed"] = int64_t{0};
+    std::vector<std::pair<std::string, TensorType>> results;
+    for (int i = 0; i < arity.results; ++i) results.push_back({std::string("r").append(std::to_string(i)), f32({2, 3, 8, 8})});
+    Op* op = m.addOp(kind, operands, attrs, results);
+    EXPECT_EQ(isRowLocal(*op), it->second) << opName(kind);
+    if (!it->second) {
+      EXPECT_THROW(inputRows(*op, 0, rr(0, 1)), Error) << opName(kind);
+    }
+    ++checked;
+    // Element-wise kinds over non-map operands are not row-local.
+    if (kind == OpKind::Relu || kind == OpKind::Identity || kind == OpKind::Dropout) {
+      Module m2;
+      Value* v = m2.addInput("v", f32({2, 3}));
+      EXPECT_FALSE(isRowLocal(*m2.addOp(kind, {v}, attrs, {{"r", f32({2, 3})}}))) << opName(kind);
+    }
+  }
+  EXPECT_EQ(checked, expected.size());
+}
+
+// (9) brute force: the formula against the rows the window taps read.
+TEST(RowAnalysis, BruteForceWindows) {
+  std::mt19937 rng(12345);
+  auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  int geometries = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    const int64_t H = uni(1, 20), k = uni(1, 5), s = uni(1, 3), pt = uni(0, 3), pb = uni(0, 3);
+    const bool ceil = uni(0, 1) == 1;
+    const int64_t which = uni(0, 2);  // 0 conv (no ceil_mode), 1 maxpool, 2 avgpool (no dilation)
+    const int64_t d = which == 2 ? 1 : uni(1, 3);
+    const OpKind kind = which == 0 ? OpKind::Conv2d : which == 1 ? OpKind::MaxPool : OpKind::AveragePool;
+    const bool useCeil = kind != OpKind::Conv2d && ceil;
+    const int64_t outH = slidingOutputSize(H, k, s, pt, pb, d, useCeil);
+    if (outH <= 0) continue;
+    Module m;
+    Value* x = m.addInput("x", f32({1, 1, H, 1}));
+    Op* op = nullptr;
+    const IntList padAttr = {pt, 0, pb, 0};
+    if (kind == OpKind::Conv2d) {
+      Value* w = m.addGlobal(ValueKind::Param, "w", f32({1, 1, k, 1}));
+      op = m.addOp(kind, {x, w},
+                   {{"dilation", IntList{d, 1}}, {"group", int64_t{1}}, {"pad", padAttr}, {"stride", IntList{s, 1}}},
+                   {{"y", f32({})}});
+    } else {
+      Attrs attrs = {{"ceil_mode", int64_t{useCeil}}, {"kernel", IntList{k, 1}}, {"pad", padAttr},
+                     {"stride", IntList{s, 1}}};
+      if (kind == OpKind::MaxPool) attrs["dilation"] = IntList{d, 1};
+      else attrs["count_include_pad"] = int64_t{0};
+      op = m.addOp(kind, {x}, attrs, {{"y", f32({})}});
+    }
+    op->result()->type = inferResultTypes(*op).at(0);
+    ASSERT_EQ(op->result()->type.shape[2], outH);
+    ASSERT_TRUE(isRowLocal(*op));
+    ++geometries;
+    const lrc::cpu::WindowAxis axis{k, s, pt, pb, d};
+    for (int64_t a = 0; a <= outH; ++a) {
+      for (int64_t b = a; b <= outH; ++b) {
+        int64_t tapMin = INT64_MAX, tapMax = INT64_MIN, readMin = INT64_MAX, readMax = INT64_MIN;
+        std::vector<int64_t> read;
+        for (int64_t o = a; o < b; ++o)
+          for (int64_t i = 0; i < k; ++i) {
+            const int64_t t = o * s - pt + i * d;
+            tapMin = std::min(tapMin, t);
+            tapMax = std::max(tapMax, t);
+            if (t < 0 || t >= H) continue;
+            read.push_back(t);
+            readMin = std::min(readMin, t);
+            readMax = std::max(readMax, t);
+          }
+        const RowRange got = inputRows(*op, 0, {a, b});
+        const std::string where = std::string(opName(kind)) + " H=" + std::to_string(H) + " k=" +
+                                  std::to_string(k) + " s=" + std::to_string(s) + " pads=" + std::to_string(pt) +
+                                  "," + std::to_string(pb) + " d=" + std::to_string(d) +
+                                  " ceil=" + std::to_string(useCeil) + " out=[" + std::to_string(a) + "," +
+                                  std::to_string(b) + ")";
+        // The hull of every tap, clipped to the map (SPEC's formula), by enumeration.
+        RowRange hull{0, 0};
+        if (a < b && std::max<int64_t>(tapMin, 0) < std::min(tapMax + 1, H))
+          hull = {std::max<int64_t>(tapMin, 0), std::min(tapMax + 1, H)};
+        ASSERT_EQ(got, hull) << where;
+        for (int64_t t : read) ASSERT_TRUE(got.contains(t)) << where << " reads row " << t;
+        // Without dilation and with overlapping or abutting windows, the taps cover their
+        // hull: the range is exactly the rows read.
+        if (d == 1 && s <= k) {
+          const RowRange exact = read.empty() ? RowRange{0, 0} : RowRange{readMin, readMax + 1};
+          ASSERT_EQ(got, exact) << where;
+        }
+        // The compiler and the runtime's kernels agree on the band.
+        const lrc::cpu::RowRange rt = lrc::cpu::window_input_rows(axis, a, b, H);
+        ASSERT_EQ(got, (RowRange{rt.begin, rt.end})) << where;
+      }
+    }
+  }
+  EXPECT_GT(geometries, 1500);
+}
+
+}  // namespace
