@@ -1,4 +1,4 @@
-// lrc-opt FILE --passes=a,b [--split-input-file] [--print-after-all] [-o OUT]
+// lrc-opt FILE --passes=a,b{key=value,...} [--split-input-file] [--print-after-all] [-o OUT]
 // Parses IR text, verifies it, runs the named passes in order (verifying after each), and
 // prints the result. With --split-input-file, chunks separated by `// -----` are handled
 // independently; an error in one chunk is reported and the others still run.
@@ -19,7 +19,7 @@ namespace {
 
 struct Options {
   std::string input;
-  std::vector<std::string> passes;
+  std::string passes;  // the pipeline text, checked once up front
   bool splitInputFile = false;
   bool printAfterAll = false;
   std::string output = "-";
@@ -27,17 +27,9 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lrc-opt: error: " << problem << "\n"
-            << "usage: lrc-opt FILE --passes=NAME[,NAME...] [--split-input-file] "
+            << "usage: lrc-opt FILE --passes=NAME[{KEY=VALUE,...}][,NAME...] [--split-input-file] "
                "[--print-after-all] [-o OUT]\n";
   std::exit(2);
-}
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> items;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -45,7 +37,7 @@ Options parseArgs(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--passes=", 0) == 0) {
-      o.passes = splitList(a.substr(9));
+      o.passes = a.substr(9);
     } else if (a == "--split-input-file") {
       o.splitInputFile = true;
     } else if (a == "--print-after-all") {
@@ -65,11 +57,10 @@ Options parseArgs(int argc, char** argv) {
     }
   }
   if (o.input.empty()) usage("no input file");
-  for (const std::string& name : o.passes) {
-    if (passes::createPass(name)) continue;
-    std::string known;
-    for (std::string_view n : passes::passNames()) known += (known.empty() ? "" : ", ") + std::string(n);
-    usage("unknown pass '" + name + "' (passes: " + known + ")");
+  try {
+    passes::parsePassPipeline(o.passes);
+  } catch (const ir::Error& e) {
+    usage(e.what());
   }
   return o;
 }
@@ -98,13 +89,14 @@ std::vector<Chunk> splitChunks(const std::string& text, bool split) {
 std::string runChunk(const Options& o, const Chunk& chunk) {
   std::unique_ptr<ir::Module> m = ir::parseModule(chunk.text);
   // Types are checked after the passes run (infer-shapes may be the one fixing them).
-  ir::verifyModule(*m, /*checkTypes=*/o.passes.empty());
+  std::vector<std::unique_ptr<passes::Pass>> pipeline = passes::parsePassPipeline(o.passes);
+  ir::verifyModule(*m, /*checkTypes=*/pipeline.empty());
   std::string out;
-  for (const std::string& name : o.passes) {
-    std::unique_ptr<passes::Pass> pass = passes::createPass(name);
+  for (const std::unique_ptr<passes::Pass>& pass : pipeline) {
     pass->run(*m);
     ir::verifyModule(*m);
-    if (o.printAfterAll) out += "// -----// IR after " + name + " //----- //\n" + ir::printModule(*m);
+    if (o.printAfterAll)
+      out += "// -----// IR after " + std::string(pass->name()) + " //----- //\n" + ir::printModule(*m);
   }
   if (!o.printAfterAll) out = ir::printModule(*m);
   return out;
