@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -272,10 +273,28 @@ void gemm(const StepArgs& s, bool matmul) {
   cpu::gemm_forward(s.out(0), s.in(0), s.in(1), withC ? s.in(2) : nullptr, p);
 }
 
+// Softmax over any axis: [outer][classes][inner]; the last axis (inner = 1) is the fast path.
 void softmax(const StepArgs& s) {
   const Shape x = s.inShape(0);
-  const int64_t classes = x.back();
-  cpu::softmax_forward(s.out(0), s.in(0), elementsOf(x) / classes, classes);
+  const auto axis = static_cast<size_t>(attrInt(s.step, "axis"));
+  const int64_t classes = x[axis];
+  int64_t inner = 1;
+  for (size_t i = axis + 1; i < x.size(); ++i) inner *= x[i];
+  const int64_t outer = elementsOf(x) / (classes * inner);
+  if (inner == 1) return cpu::softmax_forward(s.out(0), s.in(0), outer, classes);
+  const float* in = s.in(0);
+  float* out = s.out(0);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* xs = in + o * classes * inner + i;
+      float* ys = out + o * classes * inner + i;
+      float max = xs[0];
+      for (int64_t c = 1; c < classes; ++c) max = std::max(max, xs[c * inner]);
+      double sum = 0;
+      for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(xs[c * inner] - max));
+      for (int64_t c = 0; c < classes; ++c)
+        ys[c * inner] = static_cast<float>(std::exp(static_cast<double>(xs[c * inner] - max)) / sum);
+    }
 }
 
 void softmaxXent(const StepArgs& s, bool grad) {

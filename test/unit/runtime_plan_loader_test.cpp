@@ -328,7 +328,7 @@ TEST(PlanLoader, ShapesConsistentWithKernels) {
   EXPECT_ERROR(p, "labels 'classifier.bias' is f32[10], expected i64[2]");
 }
 
-TEST(PlanLoader, SoftmaxOnlyOverTheLastAxis) {
+TEST(PlanLoader, SoftmaxAxisInRange) {
   plan::Plan p = fashionPlan();
   const uint32_t logits = p.io().eval_logits();
   plan::Buffer* probs = p.add_buffers();
@@ -346,7 +346,9 @@ TEST(PlanLoader, SoftmaxOnlyOverTheLastAxis) {
   axis->add_ints(1);
   EXPECT_EQ(validationError(p), "");
   axis->set_ints(0, 0);
-  EXPECT_ERROR(p, "softmax over axis 0 of f32[2,10]: only the last axis is supported");
+  EXPECT_EQ(validationError(p), "");
+  axis->set_ints(0, 2);
+  EXPECT_ERROR(p, "attribute 'axis'");
 }
 
 TEST(PlanLoader, DataflowAndOverlap) {
