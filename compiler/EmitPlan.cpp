@@ -45,8 +45,19 @@ plan::Role globalRole(const Value& v, const std::set<const Value*>& momentum) {
   return plan::ACTIVATION;
 }
 
+// Row-plan annotations (fuse-row-pipelines, partition-rows): the plan has no row execution
+// yet, so they are compiler bookkeeping, not kernel attributes, and are not emitted.
+bool isRowPlanAttr(const std::string& name) {
+  static const std::set<std::string> kRowPlan = {"pipeline",  "strategy",         "strips",
+                                                 "bp_strips", "strips_requested", "bp_strips_requested",
+                                                 "fp_rows",   "fp_halo",          "fp_halo1",
+                                                 "bp_rows",   "work"};
+  return kRowPlan.count(name) != 0;
+}
+
 void addAttrs(plan::Step& step, const ir::Attrs& attrs) {
   for (const auto& [name, value] : attrs) {
+    if (isRowPlanAttr(name)) continue;
     plan::Attr* a = step.add_attrs();
     a->set_name(name);
     if (auto* i = std::get_if<int64_t>(&value)) {

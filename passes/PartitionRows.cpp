@@ -1,0 +1,330 @@
+// partition-rows (docs/row-plans.md step 2): for every row pipeline (the ops marked
+// `pipeline=K` by fuse-row-pipelines), chooses forward and backward strips and records, per
+// op and per strip, the rows of the op's result that the strip computes.
+//
+// Options: `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
+// (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1.
+//
+// Rules (the lead is to copy them into docs/row-plans.md step 2):
+//  - A pipeline's ops are the ops with pipeline=K, in program order; they must all be
+//    row-local. Its output is the one value defined in the pipeline and used outside it
+//    (by another op or as a module output); zero or several such values are an error.
+//  - Strips are chosen on the pipeline's OUTPUT rows: N contiguous ranges [o_j, o_{j+1})
+//    with 0 = o_0 < o_1 < ... < o_N = H_out. Every op's rows are derived from them by
+//    walking the pipeline backwards with RowAnalysis::inputRows; a value read by several
+//    pipeline ops (a residual branch) needs the hull of what its readers need. Strips thus
+//    stay on the sampling grid of every strided layer by construction.
+//  - OverL: strip j computes, at every op, need_j = the rows output rows [o_j, o_{j+1})
+//    need (halos included; strips overlap). Rows that no output row needs are computed by
+//    no strip. Boundaries: equal output rows, o_j = floor(j * H_out / N).
+//  - 2PS: with E_j(op) = end of the rows output rows [0, o_{j+1}) need at the op
+//    (E_{N-1} = the op's full height, E_{-1} = 0), strip j computes [E_{j-1}, E_j).
+//    `fp_halo` holds, per strip, the rows of operand 0 that strip j reads but an earlier
+//    strip computed (the boundary rows taken from the previous strip's cache):
+//    [r, E_{j-1}(producer)) where [r, ...) = inputRows(op, 0, [E_{j-1}, E_j)), or [0,0)
+//    when there are none, when the strip computes nothing there, or when operand 0 is not
+//    defined in the pipeline (the pipeline's input is kept whole: nothing is cached).
+//    An add also gets `fp_halo1`, the same for its operand 1 (the residual skip).
+//    An empty 2PS strip at an op prints as [E,E] (E = E_{j-1} = E_j at that op).
+//    Boundaries balance the per-strip working set W_j = sum over the pipeline's ops of
+//    (rows strip j computes) x (bytes per row of the op's result = N*C*W*elem): start from
+//    equal output rows, then repeatedly move one interior boundary by -1 or +1 row (first
+//    boundary first, -1 before +1; every strip keeps >= 1 output row) when that makes the
+//    vector of W_j sorted in decreasing order lexicographically smaller (the max goes down,
+//    or stays and the next largest goes down, ...), until no move helps.
+//  - Backward strips use the same rule with M strips (`bp_rows`); 2PS runs them in reverse
+//    order at execution, which does not change the ranges.
+//  - More strips than output rows: the count is clamped to H_out and the requested count is
+//    kept as `strips_requested` / `bp_strips_requested` on the pipeline's first op.
+//  - Attributes: on every pipeline op `fp_rows=[a0,b0,a1,b1,...]`, `bp_rows=[...]`, and for
+//    2PS `fp_halo=[c0,d0,...]`; on its first op `strategy="2ps"|"overl"`, `strips=N`,
+//    `bp_strips=M`, and `work` = forward rows computed over all strips / rows of the maps,
+//    each op weighted by its bytes per row (OverL: >= 1 from halos; 2PS: 1.0, its cost is
+//    the backward recompute, counted later).
+//  - Idempotent: all attributes above are removed first and recomputed.
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include "passes/Pass.h"
+#include "passes/RowAnalysis.h"
+
+namespace lrc::passes {
+
+namespace {
+
+using ir::Op;
+using ir::Value;
+
+const char* const kOwnAttrs[] = {"fp_rows", "fp_halo", "fp_halo1", "bp_rows", "strategy", "strips",
+                                 "bp_strips", "strips_requested", "bp_strips_requested", "work"};
+
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::string s;
+  ((s += parts), ...);
+  return s;
+}
+
+enum class Strategy { TwoPS, OverL };
+
+struct Pipeline {
+  int64_t id = 0;
+  std::vector<Op*> ops;             // program order
+  std::set<const Value*> defined;   // results of its ops
+  Value* output = nullptr;
+};
+
+int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
+int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>(heightOf(v), 1); }
+
+RowRange hull(RowRange a, RowRange b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return {std::min(a.begin, b.begin), std::max(a.end, b.end)};
+}
+
+[[noreturn]] void fail(const Pipeline& p, const std::string& what) {
+  std::string msg = "partition-rows: pipeline ";
+  msg += std::to_string(p.id);
+  msg += ": ";
+  msg += what;
+  throw ir::Error(msg, p.ops.front()->loc);
+}
+
+// The rows of every value defined in the pipeline that output rows `out` need (hull over
+// the pipeline ops reading it). Reverse program order: readers come after writers.
+std::map<const Value*, RowRange> needed(const Pipeline& p, RowRange out) {
+  std::map<const Value*, RowRange> need;
+  need[p.output] = out;
+  for (auto it = p.ops.rbegin(); it != p.ops.rend(); ++it) {
+    const Op& op = **it;
+    const RowRange rows = need[op.result()];
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      const Value* v = op.operands[i];
+      if (!p.defined.count(v)) continue;
+      need[v] = hull(need[v], inputRows(op, i, rows));
+    }
+  }
+  return need;
+}
+
+class PartitionRows : public Pass {
+ public:
+  std::string_view name() const override { return "partition-rows"; }
+
+  void setOption(const std::string& key, const std::string& value) override {
+    if (key == "strategy") {
+      if (value == "2ps") strategy_ = Strategy::TwoPS;
+      else if (value == "overl") strategy_ = Strategy::OverL;
+      else throw ir::Error(cat("partition-rows: option 'strategy' must be 2ps or overl, got '", value, "'"));
+    } else if (key == "strips" || key == "bp-strips") {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 1)
+        throw ir::Error(cat("partition-rows: option '", key, "' must be a positive integer, got '", value, "'"));
+      (key == "strips" ? strips_ : bpStrips_) = n;
+    } else {
+      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips)"));
+    }
+  }
+
+  bool run(ir::Module& m) override {
+    std::map<const Op*, ir::Attrs> before;
+    for (auto& op : m.ops) {
+      before[op.get()] = op->attrs;
+      for (const char* a : kOwnAttrs) op->attrs.erase(a);
+    }
+    for (Pipeline& p : collect(m)) partition(p);
+    bool changed = false;
+    for (auto& op : m.ops) changed |= before[op.get()] != op->attrs;
+    return changed;
+  }
+
+ private:
+  Strategy strategy_ = Strategy::TwoPS;
+  int64_t strips_ = 4;
+  int64_t bpStrips_ = -1;  // -1: same as strips_
+
+  std::vector<Pipeline> collect(ir::Module& m) const {
+    std::map<int64_t, Pipeline> byId;
+    for (auto& op : m.ops) {
+      if (!op->has("pipeline")) continue;
+      Pipeline& p = byId[op->getInt("pipeline")];
+      p.id = op->getInt("pipeline");
+      p.ops.push_back(op.get());
+      for (Value* r : op->results) p.defined.insert(r);
+    }
+    std::vector<Pipeline> result;
+    for (auto& [id, p] : byId) {
+      std::vector<Value*> outputs;
+      for (Op* op : p.ops) {
+        if (!isRowLocal(*op)) fail(p, cat(op->describe(), " is not row-local"));
+        for (Value* r : op->results) {
+          bool escapes = std::find(m.outputs.begin(), m.outputs.end(), r) != m.outputs.end();
+          for (const Op* user : m.users(r))
+            if (!user->has("pipeline") || user->getInt("pipeline") != id) escapes = true;
+          if (escapes) outputs.push_back(r);
+        }
+      }
+      if (outputs.size() != 1) {
+        std::string names;
+        for (const Value* v : outputs) {
+          names += names.empty() ? " (%" : ", %";
+          names += v->name;
+        }
+        if (!names.empty()) names += ")";
+        fail(p, cat("must have exactly one output map (a value used after it), found ",
+                    std::to_string(outputs.size()), names));
+      }
+      p.output = outputs.front();
+      result.push_back(std::move(p));
+    }
+    return result;
+  }
+
+  // Row ranges per op result (index = position in p.ops) per strip.
+  using Table = std::vector<std::vector<RowRange>>;  // [op][strip]
+
+  static Table overlRows(const Pipeline& p, const std::vector<int64_t>& o) {
+    const size_t n = o.size() - 1;
+    Table t(p.ops.size(), std::vector<RowRange>(n));
+    for (size_t j = 0; j < n; ++j) {
+      auto need = needed(p, {o[j], o[j + 1]});
+      for (size_t k = 0; k < p.ops.size(); ++k) {
+        RowRange r = need[p.ops[k]->result()];
+        t[k][j] = r.empty() ? RowRange{0, 0} : r;
+      }
+    }
+    return t;
+  }
+
+  // endAt[o][k] = E(op k, output rows [0, o)) for o = 0..H_out (running max: monotone).
+  static std::vector<std::vector<int64_t>> twoPsEnds(const Pipeline& p) {
+    const int64_t hOut = heightOf(p.output);
+    std::vector<std::vector<int64_t>> endAt(static_cast<size_t>(hOut) + 1, std::vector<int64_t>(p.ops.size(), 0));
+    for (int64_t o = 1; o <= hOut; ++o) {
+      auto need = needed(p, {0, o});
+      for (size_t k = 0; k < p.ops.size(); ++k) {
+        RowRange r = need[p.ops[k]->result()];
+        endAt[o][k] = std::max(endAt[o - 1][k], r.empty() ? 0 : r.end);
+      }
+    }
+    return endAt;
+  }
+
+  static Table twoPsRows(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt,
+                         const std::vector<int64_t>& o) {
+    const size_t n = o.size() - 1;
+    Table t(p.ops.size(), std::vector<RowRange>(n));
+    for (size_t k = 0; k < p.ops.size(); ++k) {
+      int64_t begin = 0;
+      for (size_t j = 0; j < n; ++j) {
+        int64_t end = j + 1 == n ? heightOf(p.ops[k]->result()) : endAt[static_cast<size_t>(o[j + 1])][k];
+        end = std::max(end, begin);
+        t[k][j] = end > begin ? RowRange{begin, end} : RowRange{begin, begin};
+        begin = end;
+      }
+    }
+    return t;
+  }
+
+  static std::vector<int64_t> costs(const Pipeline& p, const Table& t) {
+    std::vector<int64_t> w(t.empty() ? 0 : t[0].size(), 0);
+    for (size_t k = 0; k < p.ops.size(); ++k)
+      for (size_t j = 0; j < w.size(); ++j) w[j] += t[k][j].size() * bytesPerRow(p.ops[k]->result());
+    std::sort(w.begin(), w.end(), std::greater<>());
+    return w;
+  }
+
+  static std::vector<int64_t> equalSplit(int64_t h, int64_t n) {
+    std::vector<int64_t> o(static_cast<size_t>(n) + 1);
+    for (int64_t j = 0; j <= n; ++j) o[static_cast<size_t>(j)] = j * h / n;
+    return o;
+  }
+
+  // Strip rows for `n` strips under the pass's strategy.
+  Table stripRows(const Pipeline& p, int64_t n) const {
+    const std::vector<int64_t> start = equalSplit(heightOf(p.output), n);
+    if (strategy_ == Strategy::OverL) return overlRows(p, start);
+    const auto endAt = twoPsEnds(p);
+    std::vector<int64_t> o = start;
+    std::vector<int64_t> best = costs(p, twoPsRows(p, endAt, o));
+    for (bool improved = true; improved;) {
+      improved = false;
+      for (size_t b = 1; b + 1 < o.size() && !improved; ++b) {
+        for (int64_t step : {-1, 1}) {
+          const int64_t moved = o[b] + step;
+          if (moved <= o[b - 1] || moved >= o[b + 1]) continue;
+          std::vector<int64_t> trial = o;
+          trial[b] = moved;
+          std::vector<int64_t> c = costs(p, twoPsRows(p, endAt, trial));
+          if (c < best) {
+            best = c;
+            o = trial;
+            improved = true;
+            break;
+          }
+        }
+      }
+    }
+    return twoPsRows(p, endAt, o);
+  }
+
+  static ir::IntList flatten(const std::vector<RowRange>& rows) {
+    ir::IntList l;
+    for (const RowRange& r : rows) {
+      l.push_back(r.begin);
+      l.push_back(r.end);
+    }
+    return l;
+  }
+
+  void partition(Pipeline& p) const {
+    const int64_t hOut = heightOf(p.output);
+    const int64_t wantFp = strips_, wantBp = bpStrips_ < 0 ? strips_ : bpStrips_;
+    const int64_t nFp = std::min(wantFp, hOut), nBp = std::min(wantBp, hOut);
+    const Table fp = stripRows(p, nFp), bp = stripRows(p, nBp);
+
+    std::map<const Value*, size_t> index;
+    for (size_t k = 0; k < p.ops.size(); ++k) index[p.ops[k]->result()] = k;
+
+    int64_t computed = 0, layerwise = 0;
+    for (size_t k = 0; k < p.ops.size(); ++k) {
+      Op& op = *p.ops[k];
+      op.attrs["fp_rows"] = flatten(fp[k]);
+      op.attrs["bp_rows"] = flatten(bp[k]);
+      const int64_t bpr = bytesPerRow(op.result());
+      layerwise += heightOf(op.result()) * bpr;
+      for (const RowRange& r : fp[k]) computed += r.size() * bpr;
+      if (strategy_ != Strategy::TwoPS) continue;
+      // Operand 0, and operand 1 of a residual add (`fp_halo1`).
+      for (size_t i = 0; i < (op.kind == ir::OpKind::Add ? 2u : 1u); ++i) {
+        std::vector<RowRange> halo(fp[k].size(), RowRange{0, 0});
+        auto producer = index.find(op.operands.at(i));
+        for (size_t j = 1; j < fp[k].size() && producer != index.end(); ++j) {
+          if (fp[k][j].empty()) continue;
+          const RowRange reads = inputRows(op, i, fp[k][j]);
+          const int64_t cachedEnd = fp[producer->second][j - 1].end;  // = E_{j-1}(producer)
+          if (!reads.empty() && reads.begin < cachedEnd) halo[j] = {reads.begin, std::min(cachedEnd, reads.end)};
+        }
+        op.attrs[i == 0 ? "fp_halo" : "fp_halo1"] = flatten(halo);
+      }
+    }
+
+    Op& first = *p.ops.front();
+    first.attrs["strategy"] = std::string(strategy_ == Strategy::TwoPS ? "2ps" : "overl");
+    first.attrs["strips"] = nFp;
+    first.attrs["bp_strips"] = nBp;
+    if (nFp != wantFp) first.attrs["strips_requested"] = wantFp;
+    if (nBp != wantBp) first.attrs["bp_strips_requested"] = wantBp;
+    first.attrs["work"] = layerwise > 0 ? static_cast<double>(computed) / static_cast<double>(layerwise) : 1.0;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> createPartitionRowsPass() { return std::make_unique<PartitionRows>(); }
+
+}  // namespace lrc::passes
