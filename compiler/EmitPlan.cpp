@@ -211,11 +211,34 @@ plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const std:
 
 // The source model with the data of every initializer the plan holds removed (lrc-run
 // writes the trained values back into it for --save-onnx).
+// torch's eval-mode export shares one initializer among equal parameters through Identity
+// nodes (VGG-16's zero biases); the importer unties them into parameters named after the
+// Identity outputs. Each such Identity becomes an initializer of that name, so that every
+// untied parameter's trained values are written back by --save-onnx.
+void untieIdentityInitializers(onnx::GraphProto& graph, const Module& train) {
+  for (int i = graph.node_size() - 1; i >= 0; --i) {
+    const onnx::NodeProto& node = graph.node(i);
+    if (node.op_type() != "Identity" || node.input_size() != 1 || node.output_size() != 1) continue;
+    const Value* v = train.lookup(node.output(0));
+    if (!v || !v->isGlobal()) continue;
+    auto source = std::find_if(graph.initializer().begin(), graph.initializer().end(),
+                               [&](const onnx::TensorProto& t) { return t.name() == node.input(0); });
+    if (source == graph.initializer().end()) continue;
+    onnx::TensorProto untied;
+    untied.set_name(node.output(0));
+    untied.set_data_type(source->data_type());
+    untied.mutable_dims()->CopyFrom(source->dims());
+    graph.mutable_node()->DeleteSubrange(i, 1);
+    *graph.add_initializer() = std::move(untied);
+  }
+}
+
 std::string strippedOnnx(const std::string& path, const Module& train, plan::Plan& plan,
                          const BufferTable& table) {
   onnx::ModelProto model;
   std::ifstream in(path, std::ios::binary);
   if (!in || !model.ParseFromIstream(&in)) throw ir::Error(path + ": cannot read the model again for the plan");
+  untieIdentityInitializers(*model.mutable_graph(), train);
   for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
     const Value* v = train.lookup(t.name());
     if (!v || !v->isGlobal()) continue;

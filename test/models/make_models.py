@@ -343,6 +343,35 @@ def export_torch_pad(out_dir):
         yield name
 
 
+def export_torch_tied(out_dir):
+    """Two convolutions and a linear layer whose biases are all zero, exported in eval mode:
+    torch deduplicates equal initializers, so the biases come from one initializer through
+    Identity nodes (as in torchvision's VGG-16 eval export). lrc unties them."""
+    import torch
+    from torch import nn
+
+    class TiedNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 6 * 6, 4)
+            for bias in (self.conv1.bias, self.conv2.bias, self.fc.bias):
+                nn.init.zeros_(bias)
+
+        def forward(self, x):
+            y = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+            return self.fc(torch.flatten(y, 1))
+
+    torch.manual_seed(0)
+    name = "tied_biases_eval.onnx"
+    with torch.no_grad():
+        torch.onnx.export(TiedNet().eval(), torch.randn(2, 1, 6, 6), os.path.join(out_dir, name),
+                          opset_version=13, training=torch.onnx.TrainingMode.EVAL,
+                          input_names=["input"], output_names=["logits"])
+    yield name
+
+
 # ---------------------------------------------------------------------------------------
 # Malformed and unsupported models. Each returns (model or bytes, what the error names).
 
@@ -531,6 +560,7 @@ def main():
         bad.append((name, expect))
 
     valid.extend(export_torch_pad(out_dir))
+    valid.extend(export_torch_tied(out_dir))
     start = time.time()
     valid.extend(export_torchvision(out_dir, log))
     log(f"torchvision exports: {time.time() - start:.1f}s")
