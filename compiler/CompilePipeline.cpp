@@ -16,6 +16,14 @@ void runPasses(ir::Module& m, std::initializer_list<std::string_view> names) {
   }
 }
 
+// The same for a pipeline written as text, options included (`a,b{key=value}`).
+void runPasses(ir::Module& m, const std::string& pipeline) {
+  for (std::unique_ptr<passes::Pass>& pass : passes::parsePassPipeline(pipeline)) {
+    pass->run(m);
+    ir::verifyModule(m);
+  }
+}
+
 // Declares every input and global of `train` in `eval` at the same place, so the evaluation
 // step reads the trained weights where the training step left them and its own buffers
 // stay clear of everything that persists between steps (momentum included).
@@ -37,6 +45,23 @@ void runImportPipeline(ir::Module& m) {
                    "canonicalize",  // Identity, inference Dropout, Reshape-as-Flatten
                    "infer-shapes",
                });
+}
+
+void runRowPipeline(ir::Module& m, const RowOptions& o) {
+  // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
+  // halo: every op computes all its rows once).
+  const bool layerwise = o.strategy == "layerwise";
+  const int64_t strips = layerwise ? 1 : o.strips;
+  const int64_t bpStrips = layerwise ? 1 : (o.bpStrips < 0 ? o.strips : o.bpStrips);
+  std::string pipeline = "fuse-row-pipelines";  // pipeline=K on maximal runs of row-local ops
+  pipeline += ",partition-rows{strategy=";      // per op: fp_rows, bp_rows, fp_halo; work
+  pipeline += layerwise ? "overl" : o.strategy;
+  pipeline += ",strips=";
+  pipeline += std::to_string(strips);
+  pipeline += ",bp-strips=";
+  pipeline += std::to_string(bpStrips);
+  pipeline += "}";
+  runPasses(m, pipeline);
 }
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward) {

@@ -1,7 +1,9 @@
 // The pass pipelines lrc-compile runs, in one place, top to bottom.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "ir/IR.h"
 
@@ -9,6 +11,17 @@ namespace lrc::compiler {
 
 // After import: the canonical graph with every shape inferred and verified.
 void runImportPipeline(ir::Module& m);
+
+// Row pipelines (docs/row-plans.md): how `runRowPipeline` partitions them.
+struct RowOptions {
+  std::string strategy = "2ps";  // 2ps | overl | layerwise (one whole-map strip per pipeline)
+  int64_t strips = 4;            // forward strips per pipeline
+  int64_t bpStrips = -1;         // backward strips; -1 = same as `strips`
+};
+
+// On the imported (runImportPipeline'd) forward graph: marks the row pipelines and records
+// their strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
+void runRowPipeline(ir::Module& m, const RowOptions& options);
 
 // The two programs of a training plan, both with every buffer placed in one arena: one SGD
 // step (forward, loss, backward, updates) and one evaluation step (inference-mode forward

@@ -1,7 +1,9 @@
-// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy layerwise] [--lr X] [--momentum X] [--weight-decay X]
+// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
+//             [--strategy layerwise|2ps|overl] [--strips N] [--bp-strips M]
+//             [--lr X] [--momentum X] [--weight-decay X]
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
-// asks for, and always reports the predicted peak memory.
+// asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl)
+// can only be inspected (--emit rows) until they can be executed.
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -11,6 +13,7 @@
 #include "compiler/CompilePipeline.h"
 #include "compiler/EmitPlan.h"
 #include "compiler/OnnxImport.h"
+#include "compiler/RowReport.h"
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
@@ -25,13 +28,16 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
+  compiler::RowOptions rows{"layerwise"};  // auto (the spec's default) is not implemented yet
+  bool stripsGiven = false;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lrc-compile: error: " << problem << "\n"
-            << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|plan] [--batch N] "
-               "[--input-shape C,H,W] [--strategy layerwise] [--lr X] [--momentum X] "
-               "[--weight-decay X]\n";
+            << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
+               "[--input-shape C,H,W] [--strategy layerwise|2ps|overl] [--strips N] "
+               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X]\n"
+            << "  2ps and overl row plans cannot be executed yet: inspect them with --emit rows\n";
   std::exit(2);
 }
 
@@ -73,12 +79,21 @@ Options parseArgs(int argc, char** argv) {
     };
     if (a == "--emit") {
       o.emit = value();
-      if (o.emit != "ir" && o.emit != "plan")
-        usage("--emit expects ir or plan, got '" + o.emit + "' (rows come with row pipelines)");
+      if (o.emit != "ir" && o.emit != "rows" && o.emit != "plan")
+        usage("--emit expects ir, rows or plan, got '" + o.emit + "'");
     } else if (a == "--strategy") {
       std::string s = value();
-      if (s != "layerwise")
-        usage("--strategy '" + s + "' is not available yet: only layerwise plans are implemented");
+      if (s == "auto")
+        usage("--strategy auto is not implemented yet: choose layerwise, 2ps or overl");
+      if (s != "layerwise" && s != "2ps" && s != "overl")
+        usage("--strategy expects layerwise, 2ps or overl, got '" + s + "'");
+      o.rows.strategy = s;
+    } else if (a == "--strips") {
+      o.rows.strips = parsePositive(a, value());
+      o.stripsGiven = true;
+    } else if (a == "--bp-strips") {
+      o.rows.bpStrips = parsePositive(a, value());
+      o.stripsGiven = true;
     } else if (a == "--lr") {
       o.optimizer.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
@@ -100,7 +115,9 @@ Options parseArgs(int argc, char** argv) {
     }
   }
   if (o.model.empty()) usage("no model file");
-  if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|plan");
+  if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
+  if (o.stripsGiven && o.rows.strategy == "layerwise")
+    usage("--strips and --bp-strips need --strategy 2ps or overl (layerwise has one strip)");
   return o;
 }
 
@@ -131,6 +148,13 @@ void compile(const Options& o) {
       tools::writeOutput(o.output.empty() ? "-" : o.output, ir::printModule(*m));
       return;
     }
+    if (o.emit == "rows") {
+      compiler::runRowPipeline(*m, o.rows);
+      const bool layerwise = o.rows.strategy == "layerwise";
+      tools::writeOutput(o.output.empty() ? "-" : o.output,
+                         compiler::printRowReport(*m, layerwise ? "layerwise" : ""));
+      return;
+    }
     compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
@@ -151,6 +175,12 @@ void compile(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parseArgs(argc, argv);
+  // Until row execution exists a row plan can be inspected, not written (--emit ir shows
+  // the import, which does not depend on the strategy).
+  if (o.rows.strategy != "layerwise" && o.emit != "ir" && o.emit != "rows") {
+    std::cerr << "lrc-compile: error: row plans cannot be executed yet: use --emit rows to inspect the partition\n";
+    return 1;
+  }
   try {
     compile(o);
   } catch (const ir::Error& e) {
