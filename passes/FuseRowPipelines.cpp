@@ -11,12 +11,16 @@
 //    is left unmarked: there is nothing to gain from computing it in strips;
 //  - residual blocks whose ops are all row-local end up whole in one pipeline because of
 //    contiguity (the skip's add follows the block's other ops in program order);
+//  - a pipeline has exactly one output map (a value read after it), which partition-rows
+//    cuts strips on: a run with several is split into consecutive pieces, each the
+//    longest prefix with one;
 //  - on a training module (after append-loss / autodiff) only the ops before the first
 //    `softmax_xent` are considered: the loss and everything after it (the backward and the
 //    updates, whose element-wise adds are row-local too) are never marked;
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
 //    the pass reports a change only when the marks differ from what was there.
 #include <map>
+#include <set>
 
 #include "passes/Pass.h"
 #include "passes/RowAnalysis.h"
@@ -32,6 +36,23 @@ constexpr const char* kPipeline = "pipeline";
 
 bool isSlidingWindow(const Op& op) {
   return op.kind == OpKind::Conv2d || op.kind == OpKind::MaxPool || op.kind == OpKind::AveragePool;
+}
+
+// How many values defined by ops [a, b) are read outside them by forward ops (those before
+// `forwardEnd`; backward ops read forward values too, but they do not shape the pipeline)
+// or as module outputs: a pipeline must have exactly one such output map, the one strips
+// are cut on.
+size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd) {
+  std::set<const ir::Value*> inside, escaping;
+  for (size_t i = a; i < b; ++i) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
+  for (size_t i = 0; i < forwardEnd; ++i) {
+    if (i >= a && i < b) continue;
+    for (const ir::Value* v : m.ops[i]->operands)
+      if (inside.count(v)) escaping.insert(v);
+  }
+  for (const ir::Value* v : m.outputs)
+    if (inside.count(v)) escaping.insert(v);
+  return escaping.size();
 }
 
 class FuseRowPipelines : public Pass {
@@ -53,22 +74,27 @@ class FuseRowPipelines : public Pass {
 
     int64_t next = 0;
     size_t runBegin = 0;
-    bool hasWindow = false;
+    // A run whose values escape at several points (ResNet's max pool feeding both a block
+    // and its shortcut, cut apart by training-mode BatchNorm) is split into consecutive
+    // pieces, each the longest prefix with one escaping value; pieces with a sliding
+    // window become pipelines.
     auto closeRun = [&](size_t runEnd) {
-      if (hasWindow) {
-        for (size_t i = runBegin; i < runEnd; ++i) m.ops[i]->attrs[kPipeline] = next;
-        ++next;
+      for (size_t start = runBegin; start < runEnd;) {
+        size_t stop = runEnd;
+        while (stop > start + 1 && escapingValues(m, start, stop, end) > 1) --stop;
+        bool window = false;
+        for (size_t i = start; i < stop; ++i) window |= isSlidingWindow(*m.ops[i]);
+        if (window) {
+          for (size_t i = start; i < stop; ++i) m.ops[i]->attrs[kPipeline] = next;
+          ++next;
+        }
+        start = stop;
       }
-      hasWindow = false;
     };
     for (size_t i = 0; i < end; ++i) {
-      const Op& op = *m.ops[i];
-      if (!isRowLocal(op)) {
-        closeRun(i);
-        runBegin = i + 1;
-        continue;
-      }
-      hasWindow |= isSlidingWindow(op);
+      if (isRowLocal(*m.ops[i])) continue;
+      closeRun(i);
+      runBegin = i + 1;
     }
     closeRun(end);
 
