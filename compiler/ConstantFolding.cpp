@@ -1,5 +1,5 @@
 #include "compiler/ConstantFolding.h"
-#include "compiler/OnnxTensorData.h"
+#include "compiler/OnnxProto.h"
 
 #include <algorithm>
 #include <bit>
@@ -154,17 +154,6 @@ std::optional<Tensor> constantNodeValue(const onnx::NodeProto& node) {
 
 // ---------------------------------------------------------------------------------------
 // Attributes and inputs. The checker has matched every attribute's type to the op schema.
-
-const onnx::AttributeProto* findAttr(const onnx::NodeProto& n, std::string_view name) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return &a;
-  return nullptr;
-}
-
-int64_t intAttr(const onnx::NodeProto& n, std::string_view name, int64_t fallback) {
-  const auto* a = findAttr(n, name);
-  return a ? a->i() : fallback;
-}
 
 std::optional<Shape> intsAttr(const onnx::NodeProto& n, std::string_view name) {
   const auto* a = findAttr(n, name);

@@ -1,5 +1,5 @@
 #include "compiler/OnnxImport.h"
-#include "compiler/OnnxTensorData.h"
+#include "compiler/OnnxProto.h"
 
 #include <fcntl.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -234,19 +234,8 @@ ConstTensor constantNodeValue(const onnx::NodeProto& node) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Attributes. The checker has matched every attribute's type to the op schema, so the
-// accessors below read the field of that type.
-
-const onnx::AttributeProto* findAttr(const onnx::NodeProto& n, std::string_view name) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return &a;
-  return nullptr;
-}
-
-int64_t intAttr(const onnx::NodeProto& n, std::string_view name, int64_t fallback) {
-  const auto* a = findAttr(n, name);
-  return a ? a->i() : fallback;
-}
+// Attributes (findAttr and intAttr are in OnnxProto.h). The checker has matched every
+// attribute's type to the op schema, so the accessors below read the field of that type.
 
 double floatAttr(const onnx::NodeProto& n, std::string_view name, double fallback) {
   const auto* a = findAttr(n, name);

@@ -1,5 +1,6 @@
-// Reading the values of an ONNX TensorProto (raw little-endian bytes or the typed fields),
-// shared by the importer and the import-time constant folder.
+// Small readers over ONNX protobuf messages, shared by the importer and the import-time
+// constant folder: node attributes, and the values of a TensorProto (raw little-endian
+// bytes or the typed fields).
 #pragma once
 
 #include <onnx/onnx_pb.h>
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/IR.h"
@@ -42,6 +44,19 @@ inline std::string shapeText(const std::vector<int64_t>& shape) {
 }
 
 }  // namespace detail
+
+// A node's attribute by name, or null. The ONNX checker has matched every attribute's type
+// to the op schema, so callers read the field of that type.
+inline const onnx::AttributeProto* findAttr(const onnx::NodeProto& n, std::string_view name) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+inline int64_t intAttr(const onnx::NodeProto& n, std::string_view name, int64_t fallback) {
+  const auto* a = findAttr(n, name);
+  return a ? a->i() : fallback;
+}
 
 inline std::string onnxElemTypeName(int32_t t) {
   return onnx::TensorProto::DataType_IsValid(t)
