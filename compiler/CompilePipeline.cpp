@@ -64,8 +64,12 @@ void runRowPipeline(ir::Module& m, const RowOptions& o) {
   runPasses(m, pipeline);
 }
 
-TrainingPrograms runTrainingPipeline(const ir::Module& forward) {
+TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
+  std::string bnPolicy = "batchnorm-policy{mode=";  // frozen: BatchNorm on running statistics
+  bnPolicy += o.bn;
+  bnPolicy += "}";
+  runPasses(*p.train, bnPolicy);
   runPasses(*p.train, {
                           "append-loss",  // softmax cross-entropy over the logits
                           "autodiff",     // backward graph and SGD updates

@@ -31,7 +31,12 @@ struct TrainingPrograms {
   std::unique_ptr<ir::Module> eval;
 };
 
+// How the training program treats the forward graph (SPEC.md §2 "BatchNorm").
+struct TrainingOptions {
+  std::string bn = "exact";  // exact | frozen: the batchnorm-policy pass's mode
+};
+
 // From the imported (runImportPipeline'd) forward graph.
-TrainingPrograms runTrainingPipeline(const ir::Module& forward);
+TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& options = {});
 
 }  // namespace lrc::compiler

@@ -1,9 +1,10 @@
 // lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
 //             [--strategy layerwise|2ps|overl] [--strips N] [--bp-strips M]
-//             [--lr X] [--momentum X] [--weight-decay X]
+//             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl)
-// can only be inspected (--emit rows) until they can be executed.
+// can only be inspected (--emit rows) until they can be executed; so --bn strip (per-strip
+// statistics) is refused until then.
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -29,6 +30,7 @@ struct Options {
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
   compiler::RowOptions rows{"layerwise"};  // auto (the spec's default) is not implemented yet
+  compiler::TrainingOptions training;      // --bn exact|frozen (strip: refused in main)
   bool stripsGiven = false;
 };
 
@@ -36,7 +38,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy layerwise|2ps|overl] [--strips N] "
-               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X]\n"
+               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n"
             << "  2ps and overl row plans cannot be executed yet: inspect them with --emit rows\n";
   std::exit(2);
 }
@@ -94,6 +96,11 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--bp-strips") {
       o.rows.bpStrips = parsePositive(a, value());
       o.stripsGiven = true;
+    } else if (a == "--bn") {
+      std::string bn = value();
+      if (bn != "exact" && bn != "frozen" && bn != "strip")
+        usage("--bn expects exact, frozen or strip, got '" + bn + "'");
+      o.training.bn = bn;
     } else if (a == "--lr") {
       o.optimizer.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
@@ -127,9 +134,25 @@ std::string mib(uint64_t bytes) {
   return text;
 }
 
+// What the compile did with the forward graph's training-mode BatchNorms (SPEC.md §2: the
+// compiler says so in its report); empty when it has none.
+std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
+  int64_t count = 0;
+  for (const auto& op : forward.ops)
+    if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++count;
+  if (count == 0) return "";
+  std::string line = "  BatchNorm ";
+  line += bn == "frozen" ? "frozen (running statistics as a fixed affine transform)"
+                         : "exact (batch statistics, as PyTorch's training mode)";
+  line += ": ";
+  line += std::to_string(count);
+  line += count == 1 ? " op\n" : " ops\n";
+  return line;
+}
+
 // The one-paragraph report every compile prints (to stderr when the plan text or IR goes
 // to stdout).
-std::string summary(const plan::Plan& p) {
+std::string summary(const plan::Plan& p, const std::string& batchNorm) {
   const plan::MemoryReport& m = p.memory();
   return "lrc-compile: " + p.model_name() + ": strategy " + p.strategy() + ", " +
          std::to_string(p.train().steps_size()) + " training steps, predicted peak " +
@@ -137,7 +160,7 @@ std::string summary(const plan::Plan& p) {
          "  at the peak: parameters " + mib(m.parameters()) + ", gradients " + mib(m.gradients()) +
          ", optimizer state " + mib(m.optimizer_state()) + ", activations " + mib(m.activations()) +
          ", workspace " + mib(m.workspace()) + ", BatchNorm state " + mib(m.state()) + ", inputs " +
-         mib(m.inputs()) + "\n";
+         mib(m.inputs()) + "\n" + batchNorm;
 }
 
 void compile(const Options& o) {
@@ -155,12 +178,13 @@ void compile(const Options& o) {
                          compiler::printRowReport(*m, layerwise ? "layerwise" : ""));
       return;
     }
-    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
+    const std::string batchNorm = batchNormReport(*m, o.training.bn);
+    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, o.training);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
-    (textToStdout ? std::cerr : std::cout) << summary(plan);
+    (textToStdout ? std::cerr : std::cout) << summary(plan, batchNorm);
     if (o.emit == "plan") {
       tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
       return;
@@ -179,6 +203,10 @@ int main(int argc, char** argv) {
   // the import, which does not depend on the strategy).
   if (o.rows.strategy != "layerwise" && o.emit != "ir" && o.emit != "rows") {
     std::cerr << "lrc-compile: error: row plans cannot be executed yet: use --emit rows to inspect the partition\n";
+    return 1;
+  }
+  if (o.training.bn == "strip") {
+    std::cerr << "lrc-compile: error: --bn strip needs row plans, which cannot be executed yet\n";
     return 1;
   }
   try {

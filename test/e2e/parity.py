@@ -13,7 +13,12 @@ where a pooling window holds near-equal values (rounding decides), which moves w
 gradient entries; double precision settles those. PyTorch's own float32 run is compared
 with the same reference and printed beside lrc's for scale.
 
-Usage: parity.py --bin BUILD/tools --work DIR MODEL [--steps 3] [extra lrc-compile flags]
+With --bn frozen, lrc-compile gets --bn frozen and the reference trains with every
+nn.BatchNorm2d in eval() mode (running statistics as a fixed affine transform, never
+updated; gradients flow through it): exactly lrc's frozen BatchNorm.
+
+Usage: parity.py --bin BUILD/tools --work DIR MODEL [--steps 3] [--bn exact|frozen]
+                 [extra lrc-compile flags]
 Exit status 0 when everything is within tolerance; the report names every mismatch.
 """
 import argparse
@@ -116,8 +121,12 @@ def run(cmd):
     return result.stdout
 
 
-def torch_reference(model, x, y, steps, dtype):
-    model = copy.deepcopy(model).to(dtype)
+def torch_reference(model, x, y, steps, dtype, bn):
+    model = copy.deepcopy(model).to(dtype).train()
+    if bn == "frozen":
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
     x = x.to(dtype)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
     losses = []
@@ -137,6 +146,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--bn", choices=["exact", "frozen"], default="exact",
+                    help="lrc-compile's --bn and the reference's BatchNorm mode")
     ap.add_argument("compile_flags", nargs="*", help="extra lrc-compile flags (after --)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -166,13 +177,13 @@ def main():
         for name, value in model.state_dict().items():
             if name in exported:
                 value.copy_(torch.from_numpy(exported[name].copy()).reshape(value.shape))
-    torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64)
-    f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32)
+    torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64, args.bn)
+    f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32, args.bn)
 
     plan = os.path.join(args.work, "plan.bin")
     metrics = os.path.join(args.work, "metrics.jsonl")
     trained = os.path.join(args.work, "trained.onnx")
-    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan] + args.compile_flags)
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + args.compile_flags)
     run([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
          "--steps", str(args.steps), "--lr", str(LR), "--momentum", str(MOMENTUM),
          "--weight-decay", str(WEIGHT_DECAY), "--metrics", metrics, "--save-onnx", trained,
