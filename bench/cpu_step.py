@@ -27,10 +27,11 @@ TORCH_WORKER = r"""
 import json, resource, sys, time
 import torch, torchvision
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint_sequential
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
-name, batch, size, threads, warmup, steps = sys.argv[1], *map(int, sys.argv[2:7])
+name, batch, size, threads, warmup, steps, segments = sys.argv[1], *map(int, sys.argv[2:8])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 start_rss = rss()  # after the imports, before the model: weights count, as in lrc's arena
@@ -38,11 +39,24 @@ model = getattr(torchvision.models, name)().train()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 x = torch.randn(batch, 3, size, size)
 y = torch.randint(0, 1000, (batch,))
+forward = model
+if segments:  # torch.utils.checkpoint over the convolutional part, in `segments` pieces
+    if name.startswith("vgg"):
+        body = model.features
+        head = lambda t: model.classifier(torch.flatten(model.avgpool(t), 1))
+    else:
+        m = model
+        body = torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4)
+        head = lambda t: m.fc(torch.flatten(m.avgpool(t), 1))
+    # torch 1.13's checkpoint_sequential is the reentrant kind: the input must require a
+    # gradient or the first segment's weights get none (it then also computes dL/dx).
+    x.requires_grad_(True)
+    forward = lambda t: head(checkpoint_sequential(body, segments, t))
 times = []
 for i in range(warmup + steps):
     t = time.perf_counter()
     opt.zero_grad()
-    F.cross_entropy(model(x), y).backward()
+    F.cross_entropy(forward(x), y).backward()
     opt.step()
     if i >= warmup:
         times.append(time.perf_counter() - t)
@@ -50,9 +64,9 @@ print(json.dumps({"step_times": times, "start_rss": start_rss}))
 """
 
 
-def torch_run(model, batch, size, threads, warmup, steps):
+def torch_run(model, batch, size, threads, warmup, steps, segments=0):
     proc = subprocess.Popen(["/usr/bin/python3", "-c", TORCH_WORKER, model, str(batch), str(size),
-                             str(threads), str(warmup), str(steps)],
+                             str(threads), str(warmup), str(steps), str(segments)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()
@@ -89,6 +103,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--runs", type=int, default=2, help="alternating runs of each side")
+    ap.add_argument("--torch-checkpoint", type=int, default=0, metavar="K",
+                    help="also time PyTorch with checkpoint_sequential over the conv part in K segments")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lrc-bench-")
     rows = []
@@ -104,16 +120,24 @@ def main():
         plan = os.path.join(work, f"{model}.plan")
         subprocess.run([os.path.join(ROOT, "build/tools/lrc-compile"), onnx_path, "--batch", str(args.batch),
                         "-o", plan], check=True, stdout=subprocess.DEVNULL)
-        lrc, torch_ = [], []
+        lrc, torch_, ckpt = [], [], []
         for _ in range(args.runs):
             lrc.append(lrc_run(plan, args.threads, args.warmup, args.steps, work))
             torch_.append(torch_run(model, args.batch, args.size, args.threads, args.warmup, args.steps))
+            if args.torch_checkpoint:
+                ckpt.append(torch_run(model, args.batch, args.size, args.threads, args.warmup, args.steps,
+                                      args.torch_checkpoint))
         lrc_t = statistics.median(r[0] for r in lrc)
         torch_t = statistics.median(r[0] for r in torch_)
         lrc_rss = max(r[1] for r in lrc)
         torch_rss = max(r[1] for r in torch_)
         predicted, measured = lrc[-1][2], lrc[-1][3]
         rows.append((model, lrc_t, torch_t, lrc_rss, torch_rss, predicted, measured))
+        if ckpt:
+            print(f"{model}: PyTorch checkpoint_sequential({args.torch_checkpoint}) step "
+                  f"{statistics.median(r[0] for r in ckpt):.2f} s, RSS growth "
+                  f"{max(r[1] for r in ckpt) / 2**20:.0f} MiB (lrc / it: "
+                  f"{lrc_t / statistics.median(r[0] for r in ckpt):.2f}x)")
     mib = lambda b: f"{b / 2**20:.0f}"
     print(f"batch {args.batch}, {args.size}x{args.size}, {args.threads} thread(s), "
           f"{args.steps} timed steps after {args.warmup} warm-up, {args.runs} alternating runs each")
