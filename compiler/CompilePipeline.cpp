@@ -7,21 +7,23 @@ namespace lrc::compiler {
 
 namespace {
 
-void runPasses(ir::Module& m, std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names) {
-    std::unique_ptr<passes::Pass> pass = passes::createPass(name);
-    if (!pass) throw ir::Error("internal error: no pass named '" + std::string(name) + "'");
-    pass->run(m);
-    ir::verifyModule(m);
-  }
-}
-
-// The same for a pipeline written as text, options included (`a,b{key=value}`).
+// Runs a pipeline written as text, options included (`a,b{key=value}`), verifying after
+// each pass.
 void runPasses(ir::Module& m, const std::string& pipeline) {
   for (std::unique_ptr<passes::Pass>& pass : passes::parsePassPipeline(pipeline)) {
     pass->run(m);
     ir::verifyModule(m);
   }
+}
+
+// The same, one pass (with its options) an element, so each can carry its comment.
+void runPasses(ir::Module& m, std::initializer_list<std::string_view> passes) {
+  std::string pipeline;
+  for (std::string_view pass : passes) {
+    if (!pipeline.empty()) pipeline += ',';
+    pipeline += pass;
+  }
+  runPasses(m, pipeline);
 }
 
 // Declares every input and global of `train` in `eval` at the same place, so the evaluation
@@ -66,11 +68,11 @@ void runRowPipeline(ir::Module& m, const RowOptions& o) {
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
-  std::string bnPolicy = "batchnorm-policy{mode=";  // frozen: BatchNorm on running statistics
+  std::string bnPolicy = "batchnorm-policy{mode=";
   bnPolicy += o.bn;
   bnPolicy += "}";
-  runPasses(*p.train, bnPolicy);
   runPasses(*p.train, {
+                          bnPolicy,       // frozen: BatchNorm on running statistics
                           "append-loss",  // softmax cross-entropy over the logits
                           "autodiff",     // backward graph and SGD updates
                           "plan-memory",  // every buffer at its place in the arena
