@@ -46,6 +46,21 @@ constexpr OpInfo kOps[] = {
 std::string_view opName(OpKind k) { return kOps[static_cast<int>(k)].name; }
 OpArity opArity(OpKind k) { return kOps[static_cast<int>(k)].arity; }
 
+std::optional<Band> bandOf(const Value& v) {
+  if (!v.def || v.def->results.empty() || v.def->results[0] != &v) return std::nullopt;
+  auto it = v.def->attrs.find("band");
+  if (it == v.def->attrs.end()) return std::nullopt;
+  const IntList* l = std::get_if<IntList>(&it->second);
+  if (!l || l->size() != 3) throw Error(v.def->describe() + ": attribute 'band' must be [begin, end, height]", v.def->loc);
+  return Band{(*l)[0], (*l)[1], (*l)[2]};
+}
+
+TensorType fullType(const Value& v) {
+  TensorType t = v.type;
+  if (auto b = bandOf(v); b && t.shape.size() == 4) t.shape[2] = b->height;
+  return t;
+}
+
 std::optional<OpKind> opKindFromName(std::string_view s) {
   for (const OpInfo& info : kOps)
     if (info.name == s) return info.kind;

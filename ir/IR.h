@@ -112,6 +112,16 @@ class Op {
   std::string describe() const;
 };
 
+// Row plans (docs/row-plans.md): a band value holds rows [begin, end) of a map of full
+// height `height`; its type's dim 2 is end - begin. The op defining it says so with the
+// attribute `band=[begin,end,height]` (result 0 only).
+struct Band {
+  int64_t begin = 0, end = 0, height = 0;
+};
+std::optional<Band> bandOf(const Value& v);  // nullopt: a whole tensor
+// The type of the whole map a band value is part of (the value's own type otherwise).
+TensorType fullType(const Value& v);
+
 // The module owns all values and ops. Ops are kept in program order.
 class Module {
  public:

@@ -335,7 +335,73 @@ int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pa
   return out;
 }
 
+namespace {
+
+// rows_copy / rows_sum: bands (or whole maps) of one map, cut to the op's band.
+TensorType inferRows(const Op& op) {
+  if (!op.has("band")) fail(op, "needs the attribute 'band=[begin,end,height]'");
+  const TensorType first = fullType(*op.operands[0]);
+  if (first.shape.size() != 4 || first.dtype != DType::F32) fail(op, "sources must be f32 maps of rank 4, got " + first.str());
+  for (size_t i = 1; i < op.operands.size(); ++i)
+    if (fullType(*op.operands[i]) != first)
+      fail(op, "source " + std::to_string(i) + " is part of a " + fullType(*op.operands[i]).str() + " map, not " + first.str());
+  return first;
+}
+
+// pipeline_grad: result r is the gradient of operand grads[r] (operand 0 is dy).
+std::vector<TensorType> inferPipelineGrad(const Op& op) {
+  const IntList& grads = op.getInts("grads");
+  std::vector<TensorType> types;
+  for (int64_t i : grads) {
+    if (i < 1 || i >= static_cast<int64_t>(op.operands.size()))
+      fail(op, "attribute 'grads' names operand " + std::to_string(i) + " of " + std::to_string(op.operands.size()));
+    types.push_back(op.operands[static_cast<size_t>(i)]->type);
+  }
+  return types;
+}
+
+std::vector<TensorType> inferWhole(const Op& op);
+
+}  // namespace
+
+// Band ops (docs/row-plans.md): the rules are those of whole maps, applied to the whole maps
+// the bands are part of; result 0 is then cut to the op's `band`.
 std::vector<TensorType> inferResultTypes(const Op& op) {
+  const bool bandOperand = std::any_of(op.operands.begin(), op.operands.end(),
+                                       [](const Value* v) { return v && bandOf(*v); });
+  std::vector<TensorType> types;
+  if (op.kind == OpKind::RowsCopy || op.kind == OpKind::RowsSum) {
+    types = {inferRows(op)};
+  } else if (!bandOperand) {
+    types = inferWhole(op);
+  } else {
+    std::vector<Value> whole(op.operands.size());
+    Op copy = op;
+    for (size_t i = 0; i < op.operands.size(); ++i) {
+      whole[i].kind = ValueKind::Input;
+      whole[i].name = op.operands[i]->name;
+      whole[i].type = fullType(*op.operands[i]);
+      copy.operands[i] = &whole[i];
+    }
+    copy.results.clear();
+    copy.attrs.erase("band");
+    types = inferWhole(copy);
+  }
+  if (op.has("band")) {
+    const IntList& b = op.getInts("band");
+    if (b.size() != 3 || types.empty() || types[0].shape.size() != 4)
+      fail(op, "attribute 'band' must be [begin,end,height] on an op whose result is a 4-D map");
+    if (b[2] != types[0].shape[2] || b[0] < 0 || b[1] <= b[0] || b[1] > b[2])
+      fail(op, "band rows [" + std::to_string(b[0]) + ", " + std::to_string(b[1]) + ") of height " +
+                   std::to_string(b[2]) + " do not fit the result " + types[0].str());
+    types[0].shape[2] = b[1] - b[0];
+  }
+  return types;
+}
+
+namespace {
+
+std::vector<TensorType> inferWhole(const Op& op) {
   OpArity arity = opArity(op.kind);
   int n = static_cast<int>(op.operands.size());
   if (n < arity.minOperands || n > arity.maxOperands)
@@ -377,8 +443,13 @@ std::vector<TensorType> inferResultTypes(const Op& op) {
     case OpKind::DropoutGrad: return {inferDropout(op)};
     case OpKind::SumTo: return {inferSumTo(op)};
     case OpKind::SgdUpdate: return inferSgdUpdate(op);
+    case OpKind::RowsCopy:
+    case OpKind::RowsSum: return {inferRows(op)};
+    case OpKind::PipelineGrad: return inferPipelineGrad(op);
   }
   fail(op, "no shape rule");
 }
+
+}  // namespace
 
 }  // namespace lrc::ir

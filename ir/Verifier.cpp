@@ -72,7 +72,7 @@ void verifyModule(const Module& m, bool checkTypes) {
   for (const auto& opPtr : m.ops) {
     const Op& op = *opPtr;
     OpArity arity = opArity(op.kind);
-    if (static_cast<int>(op.results.size()) != arity.results)
+    if (arity.results >= 0 && static_cast<int>(op.results.size()) != arity.results)
       fail(op, "expects " + std::to_string(arity.results) + " results, got " +
                    std::to_string(op.results.size()));
     for (const Value* operand : op.operands) {

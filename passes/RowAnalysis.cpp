@@ -109,7 +109,11 @@ bool isRowLocal(const ir::Op& op) {
     case OpKind::BatchNormGrad:
     case OpKind::DropoutGrad:
     case OpKind::SumTo:
-    case OpKind::SgdUpdate: return false;
+    case OpKind::SgdUpdate:
+    // Row-plan ops: made by lower-row-pipelines from pipelines, never fused again.
+    case OpKind::RowsCopy:
+    case OpKind::RowsSum:
+    case OpKind::PipelineGrad: return false;
   }
   return false;
 }
