@@ -49,12 +49,10 @@ void runImportPipeline(ir::Module& m) {
                });
 }
 
-void runRowPipeline(ir::Module& m, const RowOptions& o) {
-  // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
-  // halo: every op computes all its rows once).
-  const bool layerwise = o.strategy == "layerwise";
-  const int64_t strips = layerwise ? 1 : o.strips;
-  const int64_t bpStrips = layerwise ? 1 : (o.bpStrips < 0 ? o.strips : o.bpStrips);
+namespace {
+
+// fuse-row-pipelines and partition-rows as text, for the given strips.
+std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrips, bool layerwise) {
   std::string pipeline = "fuse-row-pipelines";  // pipeline=K on maximal runs of row-local ops
   pipeline += ",partition-rows{strategy=";      // per op: fp_rows, bp_rows, fp_halo; work
   pipeline += layerwise ? "overl" : o.strategy;
@@ -63,7 +61,18 @@ void runRowPipeline(ir::Module& m, const RowOptions& o) {
   pipeline += ",bp-strips=";
   pipeline += std::to_string(bpStrips);
   pipeline += "}";
-  runPasses(m, pipeline);
+  return pipeline;
+}
+
+}  // namespace
+
+void runRowPipeline(ir::Module& m, const RowOptions& o) {
+  // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
+  // halo: every op computes all its rows once).
+  const bool layerwise = o.strategy == "layerwise";
+  const int64_t strips = layerwise ? 1 : o.strips;
+  const int64_t bpStrips = layerwise ? 1 : (o.bpStrips < 0 ? o.strips : o.bpStrips);
+  runPasses(m, partitionPasses(o, strips, bpStrips, layerwise));
 }
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
@@ -71,16 +80,20 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   std::string bnPolicy = "batchnorm-policy{mode=";
   bnPolicy += o.bn;
   bnPolicy += "}";
-  runPasses(*p.train, {
-                          bnPolicy,       // frozen: BatchNorm on running statistics
-                          "append-loss",  // softmax cross-entropy over the logits
-                          "autodiff",     // backward graph and SGD updates
-                          "plan-memory",  // every buffer at its place in the arena
-                      });
+  const bool rows = o.rows.strategy != "layerwise";
+  const int64_t bpStrips = o.rows.bpStrips < 0 ? o.rows.strips : o.rows.bpStrips;
+  runPasses(*p.train, {bnPolicy,        // frozen: BatchNorm on running statistics
+                       "append-loss"});  // softmax cross-entropy over the logits
+  if (rows) runPasses(*p.train, partitionPasses(o.rows, o.rows.strips, bpStrips, false));
+  runPasses(*p.train, {"autodiff"});  // backward graph (pipeline_grad per row pipeline) and SGD updates
+  if (rows) runPasses(*p.train, {"lower-row-pipelines"});  // strips as ops on bands
+  runPasses(*p.train, {"plan-memory"});  // every buffer at its place in the arena
   runPasses(*p.eval, {
                          "to-inference",  // BatchNorm on running statistics, no Dropout
                          "canonicalize",
                      });
+  // The evaluation step runs the same forward strips (nothing kept for a backward).
+  if (rows) runPasses(*p.eval, partitionPasses(o.rows, o.rows.strips, o.rows.strips, false) + ",lower-row-pipelines");
   shareTrainingPlaces(*p.train, *p.eval);
   runPasses(*p.eval, {"plan-memory"});
   return p;

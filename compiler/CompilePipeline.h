@@ -31,9 +31,11 @@ struct TrainingPrograms {
   std::unique_ptr<ir::Module> eval;
 };
 
-// How the training program treats the forward graph (SPEC.md §2 "BatchNorm").
+// How the training program treats the forward graph (SPEC.md §2 "BatchNorm"), and its row
+// pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen: the batchnorm-policy pass's mode
+  RowOptions rows{"layerwise", 1, 1};
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -101,6 +101,7 @@ const IntList& Op::getInts(const std::string& key) const {
 }
 
 bool Op::hasSideEffects() const {
+  if (kind == OpKind::SgdUpdate) return true;
   auto it = attrs.find("training");
   return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}};
 }

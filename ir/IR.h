@@ -106,7 +106,7 @@ class Op {
   int64_t getInt(const std::string& key) const;
   double getFloat(const std::string& key) const;  // accepts an int attribute too
   const IntList& getInts(const std::string& key) const;
-  // Training-mode BatchNorm updates its running statistics: never dead even if unused.
+  // Training-mode BatchNorm (its running statistics) and sgd_update write state: never dead.
   bool hasSideEffects() const;
   // Names the op for diagnostics: `conv2d 'node_name'` or `conv2d %result`.
   std::string describe() const;

@@ -339,7 +339,6 @@ namespace {
 
 // rows_copy / rows_sum: bands (or whole maps) of one map, cut to the op's band.
 TensorType inferRows(const Op& op) {
-  if (!op.has("band")) fail(op, "needs the attribute 'band=[begin,end,height]'");
   const TensorType first = fullType(*op.operands[0]);
   if (first.shape.size() != 4 || first.dtype != DType::F32) fail(op, "sources must be f32 maps of rank 4, got " + first.str());
   for (size_t i = 1; i < op.operands.size(); ++i)

@@ -45,7 +45,8 @@ bool isBackwardKind(OpKind k) {
     case OpKind::BatchNormGrad:
     case OpKind::DropoutGrad:
     case OpKind::SumTo:
-    case OpKind::SgdUpdate: return true;
+    case OpKind::SgdUpdate:
+    case OpKind::PipelineGrad: return true;
     default: return false;
   }
 }
@@ -87,6 +88,12 @@ class BackwardBuilder {
       }
       // Every user of a result comes later in program order, so its gradient is complete.
       if (op.results.size() != 1) continue;
+      if (isPartitioned(op)) {
+        // A partitioned row pipeline is differentiated as one unit, at its output.
+        auto g = grads_.find(op.result());
+        if (g != grads_.end()) pipelineGrad(op, g->second);
+        continue;
+      }
       auto g = grads_.find(op.result());
       if (g != grads_.end()) backprop(op, g->second);
     }
@@ -190,6 +197,39 @@ class BackwardBuilder {
         throw Error("autodiff: cannot train through " + op.describe() + ": it has no gradient rule",
                     op.loc);
     }
+  }
+
+  static bool isPartitioned(const Op& op) { return op.has("pipeline") && op.has("fp_rows"); }
+
+  // The output op of a partitioned pipeline (the one whose result is used outside it) gets
+  // `pipeline_grad(dy, externals...) {pipeline=K, grads=[...]}`: the gradients of the
+  // pipeline's operands defined outside it (input maps and params) that need one, lowered
+  // strip by strip by lower-row-pipelines. Its other ops get no gradient of their own.
+  void pipelineGrad(Op& out, Value* dy) {
+    const int64_t id = out.getInt("pipeline");
+    std::vector<Value*> externals;
+    std::set<const Value*> defined;
+    for (auto& op : m_.ops) {
+      if (!isPartitioned(*op) || op->getInt("pipeline") != id) continue;
+      for (Value* v : op->operands)
+        if (!defined.count(v) && std::find(externals.begin(), externals.end(), v) == externals.end())
+          externals.push_back(v);
+      defined.insert(op->results.begin(), op->results.end());
+      if (op.get() == &out) break;
+    }
+    std::vector<Value*> operands = {dy};
+    IntList grads;
+    std::vector<std::pair<std::string, TensorType>> results;
+    for (Value* v : externals) {
+      operands.push_back(v);
+      if (!needs(v)) continue;
+      grads.push_back(static_cast<int64_t>(operands.size() - 1));
+      results.emplace_back(m_.uniqueName("d" + v->name), v->type);
+    }
+    if (grads.empty()) return;
+    Op* grad = m_.addOp(OpKind::PipelineGrad, std::move(operands), {{"pipeline", id}, {"grads", grads}}, results);
+    for (size_t r = 0; r < grad->results.size(); ++r)
+      contribute(grad->operands[static_cast<size_t>(grads[r])], grad->results[r]);
   }
 
   void conv(Op& op, Value* dy) {

@@ -38,8 +38,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy layerwise|2ps|overl] [--strips N] "
-               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n"
-            << "  2ps and overl row plans cannot be executed yet: inspect them with --emit rows\n";
+               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -179,7 +178,9 @@ void compile(const Options& o) {
       return;
     }
     const std::string batchNorm = batchNormReport(*m, o.training.bn);
-    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, o.training);
+    compiler::TrainingOptions training = o.training;
+    training.rows = o.rows;
+    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, training);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
     bool textToStdout = o.emit == "plan" && o.output.empty();
@@ -199,12 +200,6 @@ void compile(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parseArgs(argc, argv);
-  // Until row execution exists a row plan can be inspected, not written (--emit ir shows
-  // the import, which does not depend on the strategy).
-  if (o.rows.strategy != "layerwise" && o.emit != "ir" && o.emit != "rows") {
-    std::cerr << "lrc-compile: error: row plans cannot be executed yet: use --emit rows to inspect the partition\n";
-    return 1;
-  }
   if (o.training.bn == "strip") {
     std::cerr << "lrc-compile: error: --bn strip needs row plans, which cannot be executed yet\n";
     return 1;
