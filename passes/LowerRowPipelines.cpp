@@ -219,6 +219,7 @@ class Lowering {
   std::map<const Value*, Value*> computeStrip(const Table& t, size_t j, std::map<const Value*, std::vector<Value*>>& pieces,
                                               const char* tag, std::vector<std::vector<Value*>>* operandBands) {
     std::map<const Value*, Value*> band;
+    std::map<const Value*, std::vector<Value*>> assembled;  // operand bands made in this strip
     if (operandBands) operandBands->assign(p_.ops.size(), {});
     for (size_t k = 0; k < p_.ops.size(); ++k) {
       const Op& op = *p_.ops[k];
@@ -229,9 +230,15 @@ class Lowering {
         Value* u = op.operands[i];
         if (!inPipeline(u)) continue;
         const RowRange need = inputRows(op, i, rows);
+        auto reuse = std::find_if(assembled[u].begin(), assembled[u].end(), [&](Value* b) { return holds(rowsOf(b), need); });
+        if (reuse != assembled[u].end()) {
+          operands[i] = *reuse;
+          continue;
+        }
         auto cur = band.find(u);
         operands[i] = assemble(u, need, cur == band.end() ? nullptr : cur->second, pieces[u],
                                stripName(u, (std::string(tag) + "in").c_str(), j));
+        assembled[u].push_back(operands[i]);
       }
       if (operandBands) (*operandBands)[k] = operands;
       Attrs attrs = kernelAttrs(op);
