@@ -37,6 +37,13 @@ int64_t convScratchBytes(const Op& op, int64_t inChannels, const std::vector<int
   return 4 * inChannels / op.getInt("group") * kh * kw * outShape[2] * outShape[3];
 }
 
+// The shape of dy a backward op propagates: its `rows` (row plans) or all rows dy holds.
+std::vector<int64_t> propagatedShape(const Op& op) {
+  std::vector<int64_t> s = op.operands[0]->type.shape;
+  if (op.has("rows") && s.size() == 4) s[2] = op.getInts("rows").at(1) - op.getInts("rows").at(0);
+  return s;
+}
+
 int64_t scratchBytes(const Op& op) {
   switch (op.kind) {
     case OpKind::Conv2d: {
@@ -45,11 +52,11 @@ int64_t scratchBytes(const Op& op) {
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
-      return convScratchBytes(op, op.getInts("input_shape")[1], op.operands[0]->type.shape, w[2], w[3]);
+      return convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
-      return convScratchBytes(op, op.operands[1]->type.shape[1], op.operands[0]->type.shape, k[0], k[1]);
+      return convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]);
     }
     case OpKind::BatchNorm:
       // Training mode: the batch mean and inverse std, per channel in float.
