@@ -9,12 +9,15 @@
 #include <sstream>
 #include <string>
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "compiler/CompilePipeline.h"
 #include "compiler/EmitPlan.h"
 #include "compiler/OnnxImport.h"
 #include "compiler/RowReport.h"
+#include "compiler/Work.h"
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
@@ -149,6 +152,41 @@ std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
   return line;
 }
 
+// The row plan's line of the report: pipelines, strips, and the training step's
+// multiply-adds relative to the layerwise plan's (recompute and halos included); empty for
+// layerwise plans.
+std::string rowPlanReport(const ir::Module& forward, const Options& o, const ir::Module& train) {
+  if (o.rows.strategy == "layerwise") return "";
+  std::unique_ptr<ir::Module> partitioned = forward.clone();
+  compiler::runRowPipeline(*partitioned, o.rows);
+  std::set<int64_t> pipelines;
+  int64_t ops = 0, strips = 0, bpStrips = 0;
+  std::string clamped;
+  for (const auto& op : partitioned->ops) {
+    if (!op->has("pipeline")) continue;
+    pipelines.insert(op->getInt("pipeline"));
+    ++ops;
+    if (!op->has("strips")) continue;
+    strips = std::max(strips, op->getInt("strips"));
+    bpStrips = std::max(bpStrips, op->getInt("bp_strips"));
+    if ((op->has("strips_requested") || op->has("bp_strips_requested")) && clamped.empty())
+      clamped = " (fewer where a pipeline's output has fewer rows)";
+  }
+  compiler::TrainingOptions layerwiseOptions = o.training;
+  const int64_t layerwise = compiler::multiplyAdds(*compiler::runTrainingPipeline(forward, layerwiseOptions).train);
+  const int64_t work = compiler::multiplyAdds(train);
+  char ratio[96];
+  std::snprintf(ratio, sizeof ratio, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
+                layerwise > 0 ? static_cast<double>(work) / static_cast<double>(layerwise) : 1.0, work * 1e-9,
+                layerwise * 1e-9);
+  std::string line = "  row plan: ";
+  line += o.rows.strategy;
+  line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips" + clamped;
+  line += ", " + std::to_string(pipelines.size()) + (pipelines.size() == 1 ? " pipeline of " : " pipelines of ") +
+          std::to_string(ops) + " ops; work " + ratio + "\n";
+  return line;
+}
+
 // The one-paragraph report every compile prints (to stderr when the plan text or IR goes
 // to stdout).
 std::string summary(const plan::Plan& p, const std::string& batchNorm) {
@@ -181,11 +219,13 @@ void compile(const Options& o) {
     compiler::TrainingOptions training = o.training;
     training.rows = o.rows;
     compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, training);
+    const std::string rows = rowPlanReport(*m, o, *programs.train);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
+    plan.set_strategy(o.rows.strategy);
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
-    (textToStdout ? std::cerr : std::cout) << summary(plan, batchNorm);
+    (textToStdout ? std::cerr : std::cout) << summary(plan, rows + batchNorm);
     if (o.emit == "plan") {
       tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
       return;
