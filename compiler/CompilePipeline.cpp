@@ -53,8 +53,9 @@ namespace {
 
 // fuse-row-pipelines and partition-rows as text, for the given strips.
 std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrips, bool layerwise) {
-  std::string pipeline = "fuse-row-pipelines";  // pipeline=K on maximal runs of row-local ops
-  pipeline += ",partition-rows{strategy=";      // per op: fp_rows, bp_rows, fp_halo; work
+  std::string pipeline = "fuse-row-pipelines{cut=";  // pipeline=K on maximal runs of row-local ops
+  pipeline += layerwise ? "none" : o.cut;
+  pipeline += "},partition-rows{strategy=";      // per op: fp_rows, bp_rows, fp_halo; work
   pipeline += layerwise ? "overl" : o.strategy;
   pipeline += ",strips=";
   pipeline += std::to_string(strips);

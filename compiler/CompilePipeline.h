@@ -17,6 +17,7 @@ struct RowOptions {
   std::string strategy = "2ps";  // 2ps | overl | layerwise (one whole-map strip per pipeline)
   int64_t strips = 4;            // forward strips per pipeline
   int64_t bpStrips = -1;         // backward strips; -1 = same as `strips`
+  std::string cut = "none";      // segment cuts: none | downsample (fuse-row-pipelines)
 };
 
 // On the imported (runImportPipeline'd) forward graph: marks the row pipelines and records
@@ -35,7 +36,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen: the batchnorm-policy pass's mode
-  RowOptions rows{"layerwise", 1, 1};
+  RowOptions rows{"layerwise", 1, 1, "none"};
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -17,6 +17,11 @@
 //  - on a training module (after append-loss / autodiff) only the ops before the first
 //    `softmax_xent` are considered: the loss and everything after it (the backward and the
 //    updates, whose element-wise adds are row-local too) are never marked;
+//  - segment cuts, option `cut`: `none` (default) or `downsample`: a run also ends after
+//    every sliding window with a row stride above 1 (VGG's pools, ResNet's stride-2
+//    convs), so its result is a segment's output, kept whole, and the next segment starts
+//    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
+//    whole stack, and every segment gets its own strips on its own output height;
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
 //    the pass reports a change only when the marks differ from what was there.
 #include <map>
@@ -58,6 +63,14 @@ size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd
 class FuseRowPipelines : public Pass {
  public:
   std::string_view name() const override { return "fuse-row-pipelines"; }
+
+  void setOption(const std::string& key, const std::string& value) override {
+    if (key != "cut") throw ir::Error("fuse-row-pipelines: unknown option '" + key + "' (options: cut)");
+    if (value != "none" && value != "downsample")
+      throw ir::Error("fuse-row-pipelines: option 'cut' must be none or downsample, got '" + value + "'");
+    cutAtDownsample_ = value == "downsample";
+  }
+
   bool run(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
     std::map<const Op*, ir::Attr> before;
@@ -92,8 +105,12 @@ class FuseRowPipelines : public Pass {
       }
     };
     for (size_t i = 0; i < end; ++i) {
-      if (isRowLocal(*m.ops[i])) continue;
-      closeRun(i);
+      if (isRowLocal(*m.ops[i])) {
+        if (!cutAtDownsample_ || !isDownsampling(*m.ops[i])) continue;
+        closeRun(i + 1);  // a segment cut: the run goes on from this op's result
+      } else {
+        closeRun(i);
+      }
       runBegin = i + 1;
     }
     closeRun(end);
@@ -107,6 +124,11 @@ class FuseRowPipelines : public Pass {
     }
     return changed;
   }
+
+ private:
+  bool cutAtDownsample_ = false;
+
+  static bool isDownsampling(const Op& op) { return isSlidingWindow(op) && op.getInts("stride").at(0) > 1; }
 };
 
 }  // namespace

@@ -1,10 +1,10 @@
 // lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy layerwise|2ps|overl] [--strips N] [--bp-strips M]
+//             [--strategy layerwise|2ps|overl] [--strips N] [--bp-strips M] [--cut none|downsample]
 //             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
-// asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl)
-// can only be inspected (--emit rows) until they can be executed; so --bn strip (per-strip
-// statistics) is refused until then.
+// asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
+// their row pipelines strip by strip (docs/row-plans.md); --bn strip (per-strip statistics)
+// is not built yet and is refused.
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -41,7 +41,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy layerwise|2ps|overl] [--strips N] "
-               "[--bp-strips M] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -98,6 +98,11 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--bp-strips") {
       o.rows.bpStrips = parsePositive(a, value());
       o.stripsGiven = true;
+    } else if (a == "--cut") {
+      const std::string cut = value();
+      if (cut != "none" && cut != "downsample") usage("--cut expects none or downsample, got '" + cut + "'");
+      o.rows.cut = cut;
+      o.stripsGiven = true;
     } else if (a == "--bn") {
       std::string bn = value();
       if (bn != "exact" && bn != "frozen" && bn != "strip")
@@ -126,7 +131,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && o.rows.strategy == "layerwise")
-    usage("--strips and --bp-strips need --strategy 2ps or overl (layerwise has one strip)");
+    usage("--strips, --bp-strips and --cut need --strategy 2ps or overl (layerwise has one strip)");
   return o;
 }
 
@@ -241,7 +246,7 @@ void compile(const Options& o) {
 int main(int argc, char** argv) {
   Options o = parseArgs(argc, argv);
   if (o.training.bn == "strip") {
-    std::cerr << "lrc-compile: error: --bn strip needs row plans, which cannot be executed yet\n";
+    std::cerr << "lrc-compile: error: --bn strip (per-strip BatchNorm statistics) is not implemented yet: use exact or frozen\n";
     return 1;
   }
   try {
