@@ -67,7 +67,11 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
 
 }  // namespace
 
-void runRowPipeline(ir::Module& m, const RowOptions& o) {
+void runRowPipeline(ir::Module& m, const RowOptions& o, const std::string& bn) {
+  std::string bnPolicy = "batchnorm-policy{mode=";
+  bnPolicy += bn;
+  bnPolicy += "}";
+  runPasses(m, bnPolicy);
   // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
   // halo: every op computes all its rows once).
   const bool layerwise = o.strategy == "layerwise";

@@ -20,9 +20,10 @@ struct RowOptions {
   std::string cut = "none";      // segment cuts: none | downsample (fuse-row-pipelines)
 };
 
-// On the imported (runImportPipeline'd) forward graph: marks the row pipelines and records
-// their strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
-void runRowPipeline(ir::Module& m, const RowOptions& options);
+// On the imported (runImportPipeline'd) forward graph: applies the BatchNorm policy `bn`
+// (exact | frozen; frozen BatchNorm is row-local), marks the row pipelines and records their
+// strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
+void runRowPipeline(ir::Module& m, const RowOptions& options, const std::string& bn = "exact");
 
 // The two programs of a training plan, both with every buffer placed in one arena: one SGD
 // step (forward, loss, backward, updates) and one evaluation step (inference-mode forward

@@ -163,7 +163,7 @@ std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
 std::string rowPlanReport(const ir::Module& forward, const Options& o, const ir::Module& train) {
   if (o.rows.strategy == "layerwise") return "";
   std::unique_ptr<ir::Module> partitioned = forward.clone();
-  compiler::runRowPipeline(*partitioned, o.rows);
+  compiler::runRowPipeline(*partitioned, o.rows, o.training.bn);
   std::set<int64_t> pipelines;
   int64_t ops = 0, strips = 0, bpStrips = 0;
   std::string clamped;
@@ -214,7 +214,7 @@ void compile(const Options& o) {
       return;
     }
     if (o.emit == "rows") {
-      compiler::runRowPipeline(*m, o.rows);
+      compiler::runRowPipeline(*m, o.rows, o.training.bn);
       const bool layerwise = o.rows.strategy == "layerwise";
       tools::writeOutput(o.output.empty() ? "-" : o.output,
                          compiler::printRowReport(*m, layerwise ? "layerwise" : ""));
