@@ -17,8 +17,15 @@ With --bn frozen, lrc-compile gets --bn frozen and the reference trains with eve
 nn.BatchNorm2d in eval() mode (running statistics as a fixed affine transform, never
 updated; gradients flow through it): exactly lrc's frozen BatchNorm.
 
-Usage: parity.py --bin BUILD/tools --work DIR MODEL [--steps 3] [--bn exact|frozen]
-                 [extra lrc-compile flags]
+With --vs-layerwise, the same ONNX file is also compiled with the default (layerwise)
+strategy (the extra flags less --strategy/--strips/--bp-strips) and trained on the same
+batch for the same steps; the plan under test (typically a row plan, --strategy 2ps|overl)
+must then also match it closely: losses within LAYERWISE_LOSS_RTOL relative, every
+parameter and running statistic within LAYERWISE_TOL of the tensor's max abs value.
+Both plans must measure exactly their predicted arena peak.
+
+Usage: parity.py --bin BUILD/tools --work DIR [--steps 3] [--bn exact|frozen] [--vs-layerwise]
+                 MODEL [-- extra lrc-compile flags]
 Exit status 0 when everything is within tolerance; the report names every mismatch.
 """
 import argparse
@@ -37,6 +44,9 @@ import torch.nn.functional as F
 
 LOSS_RTOL = 1e-4
 PARAM_TOL = 1e-3  # of the parameter's max abs value
+LAYERWISE_LOSS_RTOL = 1e-5  # --vs-layerwise: row plan against the layerwise plan
+LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
+ROW_FLAGS = ("--strategy", "--strips", "--bp-strips")  # each takes one value
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 
 
@@ -139,6 +149,76 @@ def torch_reference(model, x, y, steps, dtype, bn):
     return losses, {k: v.detach().double().numpy().copy() for k, v in model.state_dict().items()}
 
 
+def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
+    """Compile onnx_path with compile_flags, train it with lrc-run on the saved batch, and
+    return its losses, its trained initializers and its last arena peak record."""
+    path = lambda name: os.path.join(args.work, tag + name)
+    plan, metrics, trained = path("plan.bin"), path("metrics.jsonl"), path("trained.onnx")
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + compile_flags)
+    run([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
+         "--steps", str(args.steps), "--lr", str(LR), "--momentum", str(MOMENTUM),
+         "--weight-decay", str(WEIGHT_DECAY), "--metrics", metrics, "--save-onnx", trained,
+         "--threads", "1"])
+    with open(metrics) as f:
+        records = [json.loads(line) for line in f]
+    losses = [r["loss"] for r in records if "loss" in r]
+    peak = [r for r in records if "measured_peak_bytes" in r][-1]
+    state = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(trained).graph.initializer}
+    return losses, state, peak
+
+
+def without_row_flags(flags):
+    """The lrc-compile flags less --strategy, --strips and --bp-strips (and their values)."""
+    kept, i = [], 0
+    while i < len(flags):
+        if flags[i] in ROW_FLAGS:
+            i += 2
+        else:
+            kept.append(flags[i])
+            i += 1
+    return kept
+
+
+def rel_err(a, b):
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def compare(what, losses, state, ref_losses, ref_state, loss_tol, tensor_tol, failures,
+            loss_note=lambda step: "", tensor_note=lambda name, ref, scale: ""):
+    """Print and check losses (relative error) and tensors (max abs error relative to the
+    reference tensor's max abs value) of one lrc run against a reference; append every
+    mismatch to failures, prefixed with what. Returns the number of tensors compared."""
+    if len(losses) != len(ref_losses):
+        failures.append(f"{what}: {len(losses)} losses, expected {len(ref_losses)}")
+    for step, (a, b) in enumerate(zip(losses, ref_losses)):
+        rel = rel_err(a, b)
+        print(f"step {step}: loss lrc {a:.7f} {what} {b:.7f} rel err {rel:.2e}{loss_note(step)}")
+        if rel > loss_tol:
+            failures.append(f"{what}: step {step} loss: {a} vs {b} (rel err {rel:.2e} > {loss_tol})")
+    compared = 0
+    for name, ref in ref_state.items():
+        if name.endswith("num_batches_tracked"):
+            continue  # not part of the ONNX export
+        if name not in state:
+            failures.append(f"{what}: {name} missing from lrc's trained model")
+            continue
+        got = state[name].reshape(ref.shape)
+        scale = max(float(np.abs(ref).max()), 1e-12)
+        err = float(np.abs(got - ref).max()) / scale
+        compared += 1
+        print(f"{name:40s} rel max err {err:.2e} vs {what}{tensor_note(name, ref, scale)}")
+        if err > tensor_tol:
+            failures.append(f"{what}: {name}: max abs err {err:.2e} of its max abs value > {tensor_tol}")
+    return compared
+
+
+def check_peak(what, peak, failures):
+    measured, predicted = peak["measured_peak_bytes"], peak["predicted_peak_bytes"]
+    print(f"{what}: arena peak measured {measured} bytes, predicted {predicted}")
+    if measured != predicted:
+        failures.append(f"{what}: arena peak: measured {measured} != predicted {predicted}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model", choices=sorted(MODELS))
@@ -148,8 +228,16 @@ def main():
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--bn", choices=["exact", "frozen"], default="exact",
                     help="lrc-compile's --bn and the reference's BatchNorm mode")
-    ap.add_argument("compile_flags", nargs="*", help="extra lrc-compile flags (after --)")
-    args = ap.parse_args()
+    ap.add_argument("--vs-layerwise", action="store_true",
+                    help="also train the layerwise plan of the same model and require the plan "
+                         "under test to match it (losses and tensors within 1e-5)")
+    ap.epilog = "Extra lrc-compile flags go last, after --: MODEL -- --strategy 2ps --strips 3"
+    # Split at "--" by hand: argparse would otherwise tie a trailing flag list to the first
+    # positional chunk and refuse it when options stand between MODEL and "--".
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.compile_flags = argv[cut + 1:]
     os.makedirs(args.work, exist_ok=True)
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -180,51 +268,33 @@ def main():
     torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64, args.bn)
     f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32, args.bn)
 
-    plan = os.path.join(args.work, "plan.bin")
-    metrics = os.path.join(args.work, "metrics.jsonl")
-    trained = os.path.join(args.work, "trained.onnx")
-    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + args.compile_flags)
-    run([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
-         "--steps", str(args.steps), "--lr", str(LR), "--momentum", str(MOMENTUM),
-         "--weight-decay", str(WEIGHT_DECAY), "--metrics", metrics, "--save-onnx", trained,
-         "--threads", "1"])
-
-    with open(metrics) as f:
-        records = [json.loads(line) for line in f]
-    lrc_losses = [r["loss"] for r in records if "loss" in r]
-    peak = [r for r in records if "measured_peak_bytes" in r][-1]
-    lrc_state = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(trained).graph.initializer}
+    lrc_losses, lrc_state, peak = lrc_train(args, "", onnx_path, x_path, y_path, args.compile_flags)
 
     failures = []
-    if len(lrc_losses) != args.steps:
-        failures.append(f"lrc reported {len(lrc_losses)} losses, expected {args.steps}")
-    rel_err = lambda a, b: abs(a - b) / max(abs(b), 1e-12)
-    for step, (a, b) in enumerate(zip(lrc_losses, torch_losses)):
-        rel = rel_err(a, b)
-        print(f"step {step}: loss lrc {a:.7f} torch {b:.7f} rel err {rel:.2e} "
-              f"(torch float32: {rel_err(f32_losses[step], b):.2e})")
-        if rel > LOSS_RTOL:
-            failures.append(f"step {step} loss: lrc {a} torch {b} (rel err {rel:.2e} > {LOSS_RTOL})")
-    compared = 0
-    for name, ref in torch_state.items():
-        if name.endswith("num_batches_tracked"):
-            continue  # not part of the ONNX export
-        if name not in lrc_state:
-            failures.append(f"{name}: missing from lrc's trained model")
-            continue
-        got = lrc_state[name].reshape(ref.shape)
-        scale = max(float(np.abs(ref).max()), 1e-12)
-        err = float(np.abs(got - ref).max()) / scale
-        moved = float(np.abs(ref - initial[name].numpy()).max()) / scale
-        f32_err = float(np.abs(f32_state[name] - ref).max()) / scale
-        compared += 1
-        print(f"{name:40s} rel max err {err:.2e} (torch float32: {f32_err:.2e}; moved {moved:.2e})")
-        if err > PARAM_TOL:
-            failures.append(f"{name}: max abs err {err:.2e} of its max abs value > {PARAM_TOL}")
-    if peak["measured_peak_bytes"] != peak["predicted_peak_bytes"]:
-        failures.append(f"arena peak: measured {peak['measured_peak_bytes']} != predicted {peak['predicted_peak_bytes']}")
-    print(f"{args.model}: {len(lrc_losses)} losses, {compared} tensors compared, "
-          f"peak {peak['measured_peak_bytes']} bytes measured = predicted")
+    moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
+    compared = compare(
+        "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,
+        loss_note=lambda step: f" (torch float32: {rel_err(f32_losses[step], torch_losses[step]):.2e})",
+        tensor_note=lambda name, ref, scale: (
+            f" (torch float32: {float(np.abs(f32_state[name] - ref).max()) / scale:.2e};"
+            f" moved {moved(name, ref, scale):.2e})"))
+    check_peak("plan", peak, failures)
+
+    if args.vs_layerwise:
+        print(f"--vs-layerwise: {' '.join(args.compile_flags) or '(default flags)'} against layerwise")
+        lw_losses, lw_state, lw_peak = lrc_train(args, "layerwise-", onnx_path, x_path, y_path,
+                                                 without_row_flags(args.compile_flags))
+        # The tensors of the torch comparison (parameters and running statistics), as the
+        # layerwise plan left them.
+        lw_ref = {n: lw_state[n].reshape(torch_state[n].shape) for n in torch_state if n in lw_state}
+        missing = [n for n in torch_state if n not in lw_state and not n.endswith("num_batches_tracked")]
+        failures += [f"layerwise: {n} missing from its trained model" for n in missing]
+        compared_lw = compare("layerwise", lrc_losses, lrc_state, lw_losses, lw_ref,
+                LAYERWISE_LOSS_RTOL, LAYERWISE_TOL, failures)
+        check_peak("layerwise plan", lw_peak, failures)
+
+    print(f"{args.model}: {len(lrc_losses)} losses, {compared} tensors compared"
+          + (f" ({compared_lw} also against layerwise)" if args.vs_layerwise else ""))
     if failures:
         print("MISMATCH:\n  " + "\n  ".join(failures))
         return 1
