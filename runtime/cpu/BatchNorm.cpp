@@ -16,18 +16,6 @@ namespace {
   throw std::invalid_argument(std::string(kernel) + ": " + message);
 }
 
-// Every band is of the same map and holds rows [a, b).
-void checkRows(const char* kernel, std::initializer_list<std::pair<const char*, ConstRowBand>> bands, int64_t a,
-               int64_t b) {
-  const ConstRowBand& first = bands.begin()->second;
-  for (const auto& [name, band] : bands) {
-    check_band(kernel, name, band);
-    if (band.N != first.N || band.C != first.C || band.H != first.H || band.W != first.W)
-      fail(kernel, std::string(name) + " and " + bands.begin()->first + " bands are of different maps");
-    check_output_rows(kernel, name, band, a, b);
-  }
-}
-
 std::vector<float> inverseStd(const float* var, int64_t C, float eps) {
   std::vector<float> invStd(C);
   for (int64_t c = 0; c < C; ++c)
@@ -59,7 +47,7 @@ void backwardApply(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gam
 }  // namespace
 
 void batchnorm_stats_rows(double* sum, double* sumSq, ConstRowBand x, int64_t a, int64_t b) {
-  checkRows("batchnorm_stats_rows", {{"input", x}}, a, b);
+  check_rows_of_one_map("batchnorm_stats_rows", {{"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
   for (int64_t n = 0; n < x.N; ++n)
     for (int64_t c = 0; c < x.C; ++c) {
@@ -93,7 +81,7 @@ void batchnorm_finalize_stats(float* mean, float* invStd, float* runningMean, fl
 
 void batchnorm_normalize_rows(RowBand y, ConstRowBand x, const float* mean, const float* invStd, const float* gamma,
                               const float* beta, int64_t a, int64_t b) {
-  checkRows("batchnorm_normalize_rows", {{"output", y}, {"input", x}}, a, b);
+  check_rows_of_one_map("batchnorm_normalize_rows", {{"output", y}, {"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
   for (int64_t c = 0; c < x.C; ++c) {
     // PyTorch's form: y = x * scale + shift.
@@ -109,7 +97,7 @@ void batchnorm_normalize_rows(RowBand y, ConstRowBand x, const float* mean, cons
 
 void batchnorm_backward_reduce_rows(double* sumDy, double* sumDyXhat, ConstRowBand dy, ConstRowBand x,
                                     const float* mean, const float* invStd, int64_t a, int64_t b) {
-  checkRows("batchnorm_backward_reduce_rows", {{"output-gradient", dy}, {"input", x}}, a, b);
+  check_rows_of_one_map("batchnorm_backward_reduce_rows", {{"output-gradient", dy}, {"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
   for (int64_t n = 0; n < x.N; ++n)
     for (int64_t c = 0; c < x.C; ++c) {
@@ -128,7 +116,8 @@ void batchnorm_backward_reduce_rows(double* sumDy, double* sumDyXhat, ConstRowBa
 void batchnorm_train_backward_rows(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gamma, const float* mean,
                                    const float* invStd, const double* sumDy, const double* sumDyXhat, int64_t count,
                                    int64_t a, int64_t b) {
-  checkRows("batchnorm_train_backward_rows", {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
+  check_rows_of_one_map("batchnorm_train_backward_rows",
+                        {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
   if (count < 1) fail("batchnorm_train_backward_rows", "count must be positive");
   std::vector<double> meanDy(x.C), meanDyXhat(x.C);
   for (int64_t c = 0; c < x.C; ++c) {
@@ -172,7 +161,8 @@ void batchnorm_frozen_rows_forward(RowBand y, ConstRowBand x, const float* gamma
 void batchnorm_frozen_rows_backward(RowBand dx, float* dgamma, float* dbeta, ConstRowBand dy, ConstRowBand x,
                                     const float* gamma, const float* runningMean, const float* runningVar, float eps,
                                     int64_t a, int64_t b) {
-  checkRows("batchnorm_frozen_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
+  check_rows_of_one_map("batchnorm_frozen_rows_backward",
+                        {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
   const std::vector<float> invStd = inverseStd(runningVar, x.C, eps);
   std::vector<double> sumDy(x.C), sumDyXhat(x.C);
   batchnorm_backward_reduce_rows(sumDy.data(), sumDyXhat.data(), dy, x, runningMean, invStd.data(), a, b);

@@ -185,13 +185,22 @@ void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut
       sgemm(false, true, s.Kg, s.patch, cols, 1.0f, dOut.row(n, g * s.Kg, a), dOut.rows * s.OW, columns.data,
             columns.ld, 1.0f, dWeight + g * s.Kg * s.patch, s.patch);
     }
-    if (dBias != nullptr)
-      for (int64_t k = 0; k < s.K; ++k) {
-        const float* dy = dOut.row(n, k, a);
-        double sum = 0.0;
-        for (int64_t i = 0; i < cols; ++i) sum += dy[i];
-        dBias[k] += static_cast<float>(sum);
-      }
+  }
+  if (dBias != nullptr) conv2d_rows_backward_bias(dBias, dOut, a, b);
+}
+
+void conv2d_rows_backward_bias(float* dBias, ConstRowBand dOut, int64_t a, int64_t b) {
+  const char* kernel = "conv2d_rows_backward_bias";
+  check_band(kernel, "output-gradient", dOut);
+  check_output_rows(kernel, "output-gradient", dOut, a, b);
+  const int64_t count = (b - a) * dOut.W;
+  for (int64_t k = 0; k < dOut.C; ++k) {
+    double sum = 0.0;
+    for (int64_t n = 0; n < dOut.N; ++n) {
+      const float* dy = dOut.row(n, k, a);
+      for (int64_t i = 0; i < count; ++i) sum += dy[i];
+    }
+    dBias[k] += static_cast<float>(sum);
   }
 }
 

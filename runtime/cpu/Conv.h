@@ -37,4 +37,8 @@ void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weig
 void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
                                  const Conv2dParams& p, int64_t a, int64_t b, float* workspace);
 
+// dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the
+// channel_sum kernel).
+void conv2d_rows_backward_bias(float* dBias, ConstRowBand dOut, int64_t a, int64_t b);
+
 }  // namespace lrc::cpu

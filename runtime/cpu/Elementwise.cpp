@@ -31,20 +31,23 @@ void applyDropout(float* out, const float* in, int64_t count, int64_t firstIndex
   }
 }
 
+// Calls f(n, c, count) for each image and channel; rows [a, b) of one (n, c) are `count`
+// contiguous floats in every band (band.row(n, c, a)).
+template <class F>
+void forEachPlane(ConstRowBand band, int64_t a, int64_t b, F f) {
+  for (int64_t n = 0; n < band.N; ++n)
+    for (int64_t c = 0; c < band.C; ++c) f(n, c, (b - a) * band.W);
+}
+
 template <bool Accumulate>
 void applyDropoutRows(const char* kernel, RowBand out, ConstRowBand in, float ratio, uint64_t seed, uint64_t step,
                       int64_t a, int64_t b) {
   checkRatio(kernel, ratio);
-  check_band(kernel, "output", out);
-  check_band(kernel, "input", in);
-  if (out.N != in.N || out.C != in.C || out.H != in.H || out.W != in.W)
-    throw std::invalid_argument(std::string(kernel) + ": output and input bands are of different maps");
-  check_output_rows(kernel, "output", out, a, b);
-  check_output_rows(kernel, "input", in, a, b);
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t c = 0; c < in.C; ++c)
-      applyDropout<Accumulate>(out.row(n, c, a), in.row(n, c, a), (b - a) * in.W, ((n * in.C + c) * in.H + a) * in.W,
-                               ratio, seed, step);
+  check_rows_of_one_map(kernel, {{"output", out}, {"input", in}}, a, b);
+  forEachPlane(in, a, b, [&](int64_t n, int64_t c, int64_t count) {
+    applyDropout<Accumulate>(out.row(n, c, a), in.row(n, c, a), count, ((n * in.C + c) * in.H + a) * in.W, ratio, seed,
+                             step);
+  });
 }
 
 }  // namespace
@@ -69,6 +72,27 @@ void add_backward(float* dx0, float* dx1, const float* dy, int64_t count) {
 
 void accumulate(float* dst, const float* src, int64_t count) {
   for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+}
+
+void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
+  check_rows_of_one_map("relu_rows_forward", {{"output", y}, {"input", x}}, a, b);
+  forEachPlane(x, a, b,
+               [&](int64_t n, int64_t c, int64_t count) { relu_forward(y.row(n, c, a), x.row(n, c, a), count); });
+}
+
+void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b) {
+  check_rows_of_one_map("relu_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"forward", xOrY}}, a,
+                        b);
+  forEachPlane(dy, a, b, [&](int64_t n, int64_t c, int64_t count) {
+    relu_backward(dx.row(n, c, a), dy.row(n, c, a), xOrY.row(n, c, a), count);
+  });
+}
+
+void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b) {
+  check_rows_of_one_map("add_rows_forward", {{"output", y}, {"first input", x0}, {"second input", x1}}, a, b);
+  forEachPlane(y, a, b, [&](int64_t n, int64_t c, int64_t count) {
+    add_forward(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), count);
+  });
 }
 
 uint64_t dropout_keep_threshold(float ratio) {

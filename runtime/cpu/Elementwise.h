@@ -25,6 +25,13 @@ void add_backward(float* dx0, float* dx1, const float* dy, int64_t count);
 // dst += src: the gradient of a value used more than once is the sum over its uses.
 void accumulate(float* dst, const float* src, int64_t count);
 
+// Row-band forms of ReLU and Add: rows [a, b) of the output band; the operands are bands of
+// the same map that hold [a, b), possibly with more rows (each is indexed by global row).
+void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b);
+// dx rows [a, b) += dy where xOrY > 0.
+void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b);
+void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b);
+
 // Dropout mask from a counter-based hash: element i of a step is kept when
 // dropout_hash(seed, step, i) < dropout_keep_threshold(ratio). Any sub-range of elements
 // can therefore be recomputed identically, which strips rely on when they recompute the

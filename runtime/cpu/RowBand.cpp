@@ -76,6 +76,17 @@ void check_output_rows(const char* kernel, const char* name, ConstRowBand band, 
                      " were asked for");
 }
 
+void check_rows_of_one_map(const char* kernel, std::initializer_list<std::pair<const char*, ConstRowBand>> bands,
+                           int64_t a, int64_t b) {
+  const auto& [firstName, first] = *bands.begin();
+  for (const auto& [name, band] : bands) {
+    check_band(kernel, name, band);
+    if (band.N != first.N || band.C != first.C || band.H != first.H || band.W != first.W)
+      fail(kernel, std::string(name) + " and " + firstName + " bands are of different maps");
+    check_output_rows(kernel, name, band, a, b);
+  }
+}
+
 void copy_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b) {
   check_band("copy_rows", "destination", dst);
   check_band("copy_rows", "source", src);
@@ -101,6 +112,33 @@ void add_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b) {
       const float* s = src.row(n, c, a);
       for (int64_t i = 0; i < count; ++i) d[i] += s[i];
     }
+}
+
+namespace {
+
+// Zeroes dst, then calls put(source, rows) for the rows each source shares with dst, in order.
+template <class Put>
+void combineRows(const char* kernel, RowBand dst, const std::vector<ConstRowBand>& sources, Put put) {
+  check_band(kernel, "destination", dst);
+  for (const ConstRowBand& src : sources) {
+    check_band(kernel, "source", src);
+    checkSameMap(kernel, dst, src);
+  }
+  std::memset(dst.data, 0, static_cast<size_t>(dst.numElements()) * sizeof(float));
+  for (const ConstRowBand& src : sources) {
+    const RowRange r = intersect(dst.range(), src.range());
+    if (!r.empty()) put(src, r);
+  }
+}
+
+}  // namespace
+
+void gather_rows(RowBand dst, const std::vector<ConstRowBand>& sources) {
+  combineRows("gather_rows", dst, sources, [&](ConstRowBand src, RowRange r) { copy_rows(dst, src, r.begin, r.end); });
+}
+
+void sum_rows(RowBand dst, const std::vector<ConstRowBand>& sources) {
+  combineRows("sum_rows", dst, sources, [&](ConstRowBand src, RowRange r) { add_rows(dst, src, r.begin, r.end); });
 }
 
 }  // namespace lrc::cpu

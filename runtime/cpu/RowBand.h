@@ -11,8 +11,12 @@
 //   strips, overlapping input-gradient rows add up); callers zero gradients once per step.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace lrc::cpu {
 
@@ -23,6 +27,12 @@ struct RowRange {
   int64_t size() const { return end > begin ? end - begin : 0; }
   bool empty() const { return end <= begin; }
 };
+
+// The rows two ranges share (empty when none).
+inline RowRange intersect(RowRange x, RowRange y) {
+  const RowRange r{std::max(x.begin, y.begin), std::min(x.end, y.end)};
+  return r.empty() ? RowRange{} : r;
+}
 
 // Rows [row0, row0 + rows) of an N x C x H x W map, stored contiguously as
 // [N][C][rows][W]: element (n, c, h, w), row0 <= h < row0 + rows, is
@@ -90,11 +100,26 @@ void require_rows(const char* kernel, const char* name, ConstRowBand band, RowRa
 // kernel is asked to compute (or the gradient rows it is asked to propagate).
 void check_output_rows(const char* kernel, const char* name, ConstRowBand band, int64_t a, int64_t b);
 
+// Checks that every band is well formed, of the first band's map, and holds rows [a, b) (the
+// element-wise kernels' rule); the names go into the message.
+void check_rows_of_one_map(const char* kernel, std::initializer_list<std::pair<const char*, ConstRowBand>> bands,
+                           int64_t a, int64_t b);
+
 // dst rows [a, b) = src rows [a, b) (all images and channels). Both bands must hold [a, b)
 // and have the same N, C, H, W. Used to move rows between strip buffers.
 void copy_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b);
 
 // dst rows [a, b) += src rows [a, b): sums the gradients of rows that several strips touch.
 void add_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b);
+
+// Assembles a band from others of the same map (the rows_copy kernel): every row of `dst` is
+// that row of the LAST source holding it, or 0 when no source does. Sources must not
+// overlap `dst` in memory.
+void gather_rows(RowBand dst, const std::vector<ConstRowBand>& sources);
+
+// dst's rows = the sum over `sources` of their rows inside dst's range, 0 where no source
+// holds a row (the rows_sum kernel: the input gradient of rows that several strips touched).
+// Rows of a source outside dst's range are ignored. Sources must not overlap `dst`.
+void sum_rows(RowBand dst, const std::vector<ConstRowBand>& sources);
 
 }  // namespace lrc::cpu
