@@ -13,7 +13,8 @@
 
 namespace lrc::runtime {
 
-// Every kernel a plan step can name (the IR op names, ir/Ops.def), in one list.
+// Every kernel a plan step can name (the IR op names, ir/Ops.def; pipeline_grad is not one:
+// lower-row-pipelines replaces it before a plan is emitted), in one list.
 #define LRC_KERNELS(K)                        \
   K(Conv2d, "conv2d")                         \
   K(Relu, "relu")                             \
@@ -42,7 +43,9 @@ namespace lrc::runtime {
   K(BatchNormGrad, "batchnorm_grad")          \
   K(DropoutGrad, "dropout_grad")              \
   K(SumTo, "sum_to")                          \
-  K(SgdUpdate, "sgd_update")
+  K(SgdUpdate, "sgd_update")                  \
+  K(RowsCopy, "rows_copy")                    \
+  K(RowsSum, "rows_sum")
 
 enum class Kernel {
 #define LRC_KERNEL_ENUM(e, name) e,

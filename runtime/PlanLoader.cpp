@@ -37,6 +37,84 @@ std::string typeText(DType dtype, const Shape& s) { return (dtype == plan::I64 ?
 
 Shape shapeOf(const Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
 
+// ---- row bands (plan.proto's Buffer.row0/height; geometry checked by PlanValidator) ----
+bool isBand(const Buffer& b) { return b.height() > 0; }
+
+// The whole tensor a buffer is part of: its own shape, with a band's full height.
+Shape mapOf(const Buffer& b) {
+  Shape s = shapeOf(b);
+  if (isBand(b)) s[2] = b.height();
+  return s;
+}
+
+// The rows a rank-4 buffer holds: a band's, or all of a whole map's.
+cpu::RowRange rowsOf(const Buffer& b) {
+  const int64_t row0 = isBand(b) ? b.row0() : 0;
+  return {row0, row0 + b.shape(2)};
+}
+
+std::string rangeText(cpu::RowRange r) {
+  std::string text = "[";
+  return text.append(std::to_string(r.begin)).append(", ").append(std::to_string(r.end)).append(")");
+}
+
+// Type and, for a band, its rows: "f32[2,4,3,9] rows [2,5) of 12".
+std::string typeOf(const Buffer& b) { return plan::bufferType(b) + plan::bandText(b); }
+
+bool takesRows(Kernel k) {
+  switch (k) {
+    case Kernel::Conv2dGradInput:
+    case Kernel::Conv2dGradWeight:
+    case Kernel::ChannelSum:
+    case Kernel::ReluGrad:
+    case Kernel::MaxPoolGrad:
+    case Kernel::AveragePoolGrad:
+    case Kernel::BatchNormGrad:
+    case Kernel::DropoutGrad:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Where a kernel takes row bands (docs/plan-format.md, "Row bands"): its first `operands`
+// operands and, when `result`, its result 0, the maps it reads and writes by rows. Weights,
+// statistics and parameter gradients are whole tensors.
+struct BandSlots {
+  int operands = 0;
+  bool result = false;
+};
+BandSlots bandSlots(Kernel k) {
+  switch (k) {
+    case Kernel::Conv2d:
+    case Kernel::Conv2dGradInput:
+    case Kernel::Relu:
+    case Kernel::MaxPool:
+    case Kernel::AveragePool:
+    case Kernel::AveragePoolGrad:
+    case Kernel::Pad:
+    case Kernel::BatchNorm:
+    case Kernel::Dropout:
+    case Kernel::DropoutGrad:
+    case Kernel::Identity:
+      return {1, true};
+    case Kernel::ReluGrad:
+    case Kernel::MaxPoolGrad:
+    case Kernel::BatchNormGrad:
+    case Kernel::Add:
+      return {2, true};
+    case Kernel::Conv2dGradWeight:
+      return {2, false};
+    case Kernel::ChannelSum:
+      return {1, false};
+    case Kernel::RowsCopy:
+    case Kernel::RowsSum:
+      return {std::numeric_limits<int>::max(), true};
+    default:
+      return {};
+  }
+}
+
 int64_t elementsOf(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
@@ -67,6 +145,7 @@ class StepChecker {
       fail("the " + backend.name() + " backend has no kernel '" + step_.kernel() + "'");
     checkIndices();
     checkAttrs();
+    checkBandUse(*kernel);
     checkKernel(*kernel);
     checkNoOverlap();
   }
@@ -157,9 +236,10 @@ class StepChecker {
   }
 
   // ---- types ----
+  // Shapes are compared as whole maps (mapOf): a band's rows are checked by needRows.
   void expect(const Buffer& b, const std::string& role, DType dtype, const Shape& shape) const {
-    if (b.dtype() != dtype || shapeOf(b) != shape)
-      fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected " + typeText(dtype, shape));
+    if (b.dtype() != dtype || mapOf(b) != shape)
+      fail(role + " '" + b.name() + "' is " + typeOf(b) + ", expected " + typeText(dtype, shape));
   }
   void expectF32(const Buffer& b, const std::string& role, int rank) const {
     if (b.dtype() != plan::F32) fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected f32");
@@ -167,7 +247,7 @@ class StepChecker {
       fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", expected rank " + std::to_string(rank));
   }
   void expectSame(const Buffer& b, const std::string& role, const Buffer& like) const {
-    expect(b, role, like.dtype(), shapeOf(like));
+    expect(b, role, like.dtype(), mapOf(like));
   }
   void expectElements(const Buffer& b, const std::string& role, const Buffer& like) const {
     if (b.dtype() != like.dtype() || elementsOf(shapeOf(b)) != elementsOf(shapeOf(like)))
@@ -229,15 +309,55 @@ class StepChecker {
       fail("scratch " + describe(static_cast<uint32_t>(step_.scratch())) + " holds " + std::to_string(s.bytes()) +
            " bytes, " + what + " needs " + std::to_string(bytes));
   }
-  void expectConvScratch(const cpu::Conv2dParams& p, int64_t inChannels, const Shape& out) const {
+  // For `outRows` rows of an output of width `outW`.
+  void expectConvScratch(const cpu::Conv2dParams& p, int64_t inChannels, int64_t outW, int64_t outRows) const {
     int64_t floats = 0;
-    const int64_t factors[] = {inChannels / p.group, p.h.kernel, p.w.kernel, out[2], out[3], 4};
+    const int64_t factors[] = {inChannels / p.group, p.h.kernel, p.w.kernel, outRows, outW, 4};
     int64_t product = 1;
     for (int64_t f : factors)
       if (__builtin_mul_overflow(product, f, &product)) fail("the convolution's workspace size overflows");
-    floats = cpu::conv2d_workspace_floats(p, inChannels, out[3], out[2]);
+    floats = cpu::conv2d_workspace_floats(p, inChannels, outW, outRows);
     expectScratchBytes(static_cast<uint64_t>(floats) * 4, "the convolution's im2col matrix");
   }
+
+  // ---- rows ----
+  bool byRows() const { return runsOnRows(plan_, step_); }
+  // Bands and `rows` only where a kernel takes them; a band only of rank-4 f32 (checked per
+  // buffer), so the shape checks below may index its dims.
+  void checkBandUse(Kernel kernel) const {
+    if (findAttr(step_, "rows") && !takesRows(kernel)) fail("attribute 'rows' is only for backward kernels of row plans");
+    const BandSlots slots = bandSlots(kernel);
+    auto check = [&](uint32_t index, bool allowed, const std::string& place) {
+      if (!allowed && isBand(buffer(index)))
+        fail("kernel '" + step_.kernel() + "' takes no row band as " + place + ": " + describe(index) + " is " +
+             typeOf(buffer(index)));
+    };
+    for (int i = 0; i < step_.inputs_size(); ++i) check(step_.inputs(i), i < slots.operands, "operand " + std::to_string(i));
+    for (int i = 0; i < step_.outputs_size(); ++i)
+      check(step_.outputs(i), i == 0 && slots.result, "result " + std::to_string(i));
+  }
+  // `b` holds rows `needed`, which `why` reads or reaches: the error names both.
+  void needRows(const Buffer& b, const std::string& role, cpu::RowRange needed, const std::string& why) const {
+    if (needed.empty()) return;
+    const cpu::RowRange held = rowsOf(b);
+    if (needed.begin < held.begin || needed.end > held.end)
+      fail(role + " '" + b.name() + "' holds rows " + rangeText(held) + ", " + why + " rows " + rangeText(needed));
+  }
+  // The rows a forward step computes: its result's.
+  cpu::RowRange resultRows() const { return rowsOf(out(0)); }
+  std::string resultRowsText() const { return "the result rows " + rangeText(resultRows()) + " read"; }
+  // The rows of the output gradient `dy` a backward step propagates: its attribute `rows`
+  // (inside the rows dy holds), or all of dy's rows.
+  cpu::RowRange gradRows(const Buffer& dy) const {
+    if (!findAttr(step_, "rows")) return rowsOf(dy);
+    if (dy.shape_size() != 4)
+      fail("attribute 'rows' needs an output gradient of rank 4, '" + dy.name() + "' is " + plan::bufferType(dy));
+    const Shape r = ints("rows", 2, 0, mapOf(dy)[2]);
+    if (r[0] > r[1]) fail("attribute 'rows' " + rangeText({r[0], r[1]}) + " is not a row range");
+    needRows(dy, "output gradient", {r[0], r[1]}, "attribute 'rows' names");
+    return {r[0], r[1]};
+  }
+  std::string gradRowsText(cpu::RowRange r) const { return "the output gradient rows " + rangeText(r) + " reach"; }
 
   // ---- the kernels ----
   void checkKernel(Kernel kernel) const {
@@ -246,12 +366,14 @@ class StepChecker {
         counts(2, 3, 1);
         expectF32(in(0), "input", 4);
         expectF32(in(1), "weight", 4);
-        const Shape x = shapeOf(in(0)), w = shapeOf(in(1));
+        const Shape x = mapOf(in(0)), w = shapeOf(in(1));
         if (step_.inputs_size() == 3) expect(in(2), "bias", plan::F32, {w[0]});
         const cpu::Conv2dParams p = convAttrs(w[2], w[3]);
         const Shape y = convOutput(x, w, p);
         expect(out(0), "result", plan::F32, y);
-        return expectConvScratch(p, x[1], y);
+        const cpu::RowRange r = resultRows();
+        needRows(in(0), "input", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), resultRowsText());
+        return expectConvScratch(p, x[1], y[3], r.size());
       }
       case Kernel::Conv2dGradInput: {
         counts(2, 2, 1);
@@ -262,13 +384,15 @@ class StepChecker {
         const Shape y = convOutput(x, w, p);
         expect(in(0), "output gradient", plan::F32, y);
         expect(out(0), "result", plan::F32, x);
-        return expectConvScratch(p, x[1], y);
+        const cpu::RowRange r = gradRows(in(0));
+        needRows(out(0), "result", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        return expectConvScratch(p, x[1], y[3], r.size());
       }
       case Kernel::Conv2dGradWeight: {
         counts(2, 2, 1);
         expectF32(in(0), "output gradient", 4);
         expectF32(in(1), "input", 4);
-        const Shape dy = shapeOf(in(0)), x = shapeOf(in(1));
+        const Shape dy = mapOf(in(0)), x = mapOf(in(1));
         const Shape k = ints("kernel", 2, 1, kMaxWindow);
         const cpu::Conv2dParams p = convAttrs(k[0], k[1]);
         if (x[1] % p.group != 0)
@@ -276,41 +400,59 @@ class StepChecker {
         const Shape w = {dy[1], x[1] / p.group, k[0], k[1]};
         expect(in(0), "output gradient", plan::F32, convOutput(x, w, p));
         expect(out(0), "result", plan::F32, w);
-        return expectConvScratch(p, x[1], dy);
+        const cpu::RowRange r = gradRows(in(0));
+        needRows(in(1), "input", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        return expectConvScratch(p, x[1], dy[3], r.size());
       }
       case Kernel::ChannelSum:
         counts(1, 1, 1);
         expectF32(in(0), "operand", 4);
+        gradRows(in(0));
         return expect(out(0), "result", plan::F32, {in(0).shape(1)});
       case Kernel::Relu:
         counts(1, 1, 1);
         expectF32(in(0), "operand", -1);
-        return expectSame(out(0), "result", in(0));
-      case Kernel::ReluGrad:
+        expectSame(out(0), "result", in(0));
+        if (byRows()) needRows(in(0), "operand", resultRows(), resultRowsText());
+        return;
+      case Kernel::ReluGrad: {
         counts(2, 2, 1);
         expectF32(in(0), "output gradient", -1);
         expectSame(in(1), "forward result", in(0));
-        return expectSame(out(0), "result", in(0));
+        expectSame(out(0), "result", in(0));
+        if (!byRows()) return;
+        const cpu::RowRange r = gradRows(in(0));
+        needRows(in(1), "forward result", r, gradRowsText(r));
+        return needRows(out(0), "result", r, gradRowsText(r));
+      }
       case Kernel::MaxPool:
       case Kernel::AveragePool: {
         counts(1, 1, 1);
         expectF32(in(0), "input", 4);
         const cpu::Pool2dParams p = poolAttrs(kernel == Kernel::AveragePool);
-        return expect(out(0), "result", plan::F32, poolOutput(shapeOf(in(0)), p));
+        expect(out(0), "result", plan::F32, poolOutput(mapOf(in(0)), p));
+        const cpu::RowRange r = resultRows();
+        return needRows(in(0), "input", cpu::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]), resultRowsText());
       }
       case Kernel::MaxPoolGrad: {
         counts(2, 2, 1);
         expectF32(in(1), "input", 4);
         const cpu::Pool2dParams p = poolAttrs(false);
-        expect(in(0), "output gradient", plan::F32, poolOutput(shapeOf(in(1)), p));
-        return expectSame(out(0), "result", in(1));
+        expect(in(0), "output gradient", plan::F32, poolOutput(mapOf(in(1)), p));
+        expectSame(out(0), "result", in(1));
+        const cpu::RowRange r = gradRows(in(0));
+        const cpu::RowRange touched = cpu::window_input_rows(p.h, r.begin, r.end, mapOf(in(1))[2]);
+        needRows(in(1), "input", touched, gradRowsText(r));
+        return needRows(out(0), "result", touched, gradRowsText(r));
       }
       case Kernel::AveragePoolGrad: {
         counts(1, 1, 1);
         const cpu::Pool2dParams p = poolAttrs(true);
         const Shape x = shapeAttr("input_shape", 4);
         expect(in(0), "output gradient", plan::F32, poolOutput(x, p));
-        return expect(out(0), "result", plan::F32, x);
+        expect(out(0), "result", plan::F32, x);
+        const cpu::RowRange r = gradRows(in(0));
+        return needRows(out(0), "result", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
       }
       case Kernel::GlobalAvgPool: {
         counts(1, 1, 1);
@@ -329,14 +471,17 @@ class StepChecker {
         expectF32(in(0), "input", 4);
         const Shape pads = ints("pads", 8, -kMaxElements, kMaxElements);
         if (std::isnan(number("value", -INFINITY, INFINITY))) fail("attribute 'value' is NaN");
-        Shape y = shapeOf(in(0));
+        Shape y = mapOf(in(0));
         for (size_t i = 0; i < 4; ++i) {
           y[i] += pads[i] + pads[i + 4];
           if (y[i] <= 0)
-            fail("the pads " + shapeText(pads) + " leave axis " + std::to_string(i) + " of " + plan::bufferType(in(0)) +
+            fail("the pads " + shapeText(pads) + " leave axis " + std::to_string(i) + " of " + typeOf(in(0)) +
                  " empty");
         }
-        return expect(out(0), "result", plan::F32, y);
+        expect(out(0), "result", plan::F32, y);
+        const cpu::RowRange r = resultRows();
+        return needRows(in(0), "input", cpu::pad_input_rows(padParams(step_), r.begin, r.end, mapOf(in(0))[2]),
+                        resultRowsText());
       }
       case Kernel::BatchNorm:
       case Kernel::BatchNormGrad: {
@@ -351,20 +496,29 @@ class StepChecker {
                                                 "running variance"};
         for (int i = 0; i < 5; ++i)
           if (i != (grad ? 1 : 0))
-            expect(in(i), (grad ? gradRoles : forwardRoles)[i], plan::F32, i == 0 ? shapeOf(x) : channel);
+            expect(in(i), (grad ? gradRoles : forwardRoles)[i], plan::F32, i == 0 ? mapOf(x) : channel);
         number("epsilon", 0, 1e30);
         if (!grad) number("momentum", 0, 1);
         const bool training = flag("training");
-        const int64_t perChannel = elementsOf(shapeOf(x)) / x.shape(1);
+        if (training && byRows()) fail("training-mode batch statistics need whole maps, not row bands");
+        const int64_t perChannel = elementsOf(mapOf(x)) / x.shape(1);
         if (training && perChannel < 2)
           fail("training-mode batch statistics need at least 2 values per channel, " + plan::bufferType(x) + " has " +
                std::to_string(perChannel));
         expectSame(out(0), "result", x);
         // Training mode keeps the batch mean and inverse std (float) per channel.
         if (!grad && training) expectScratchBytes(static_cast<uint64_t>(8 * channel[0]), "the batch statistics");
-        if (!grad) return;
+        if (!grad) {
+          if (byRows()) needRows(x, "input", resultRows(), resultRowsText());
+          return;
+        }
         expect(out(1), "scale gradient", plan::F32, channel);
         expect(out(2), "bias gradient", plan::F32, channel);
+        if (byRows()) {
+          const cpu::RowRange r = gradRows(in(0));
+          needRows(x, "input", r, gradRowsText(r));
+          needRows(out(0), "result", r, gradRowsText(r));
+        }
         // Training mode recomputes the batch statistics: sum and sum of squares (double),
         // then mean and inverse std (float), per channel.
         if (training) expectScratchBytes(static_cast<uint64_t>(24 * channel[0]), "the batch statistics");
@@ -374,7 +528,7 @@ class StepChecker {
         counts(2, 2, 1);
         expectF32(in(0), "operand", -1);
         expectF32(in(1), "operand", -1);
-        const Shape a = shapeOf(in(0)), b = shapeOf(in(1));
+        const Shape a = mapOf(in(0)), b = mapOf(in(1));
         const size_t rank = std::max(a.size(), b.size());
         Shape y(rank);
         for (size_t i = 0; i < rank; ++i) {
@@ -384,7 +538,14 @@ class StepChecker {
             fail("shapes " + shapeText(a) + " and " + shapeText(b) + " do not broadcast");
           y[i] = std::max(da, db);
         }
-        return expect(out(0), "result", plan::F32, y);
+        expect(out(0), "result", plan::F32, y);
+        if (!byRows()) return;
+        // On rows, no broadcasting: both operands are of the result's map.
+        for (int i = 0; i < 2; ++i) {
+          expect(in(i), "operand", plan::F32, y);
+          needRows(in(i), "operand", resultRows(), resultRowsText());
+        }
+        return;
       }
       case Kernel::SumTo: {
         counts(1, 1, 1);
@@ -412,7 +573,9 @@ class StepChecker {
         return expectElements(out(0), "result", in(0));
       case Kernel::Identity:
         counts(1, 1, 1);
-        return expectSame(out(0), "result", in(0));
+        expectSame(out(0), "result", in(0));
+        if (byRows()) needRows(in(0), "operand", resultRows(), resultRowsText());
+        return;
       case Kernel::Gemm:
       case Kernel::MatMul: {
         const bool gemm = kernel == Kernel::Gemm;
@@ -458,13 +621,25 @@ class StepChecker {
         return expectSame(out(0), "result", in(0));
       }
       case Kernel::Dropout:
-      case Kernel::DropoutGrad:
+      case Kernel::DropoutGrad: {
         counts(1, 1, 1);
         expectF32(in(0), "operand", -1);
         number("ratio", 0, 1);
         integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
         flag("training");
-        return expectSame(out(0), "result", in(0));
+        expectSame(out(0), "result", in(0));
+        if (!byRows()) return;
+        if (kernel == Kernel::Dropout) return needRows(in(0), "operand", resultRows(), resultRowsText());
+        const cpu::RowRange r = gradRows(in(0));
+        return needRows(out(0), "result", r, gradRowsText(r));
+      }
+      case Kernel::RowsCopy:
+      case Kernel::RowsSum:
+        if (step_.inputs_size() < 1) fail("expects at least 1 operand, got 0");
+        if (step_.outputs_size() != 1) fail("expects 1 result, got " + std::to_string(step_.outputs_size()));
+        expectF32(out(0), "result", 4);
+        for (int i = 0; i < step_.inputs_size(); ++i) expectSame(in(i), "source", out(0));
+        return;
       case Kernel::SgdUpdate:
         counts(3, 3, 0);
         expectF32(in(0), "parameter", -1);
@@ -553,14 +728,38 @@ class PlanValidator {
       if (b.bytes() > arena || b.offset() > arena - b.bytes())
         fail(where + "bytes [" + std::to_string(b.offset()) + ", " + std::to_string(b.offset() + b.bytes()) +
              ") lie outside the arena of " + std::to_string(arena) + " bytes");
+      band(b, where, elements);
     }
+  }
+
+  // Band geometry: none (height 0, row0 0), or rows [row0, row0 + shape[2]) of an f32 map of
+  // rank 4 and the given height, whose elements stay countable.
+  void band(const Buffer& b, const std::string& where, int64_t elements) const {
+    if (b.height() < 0) fail(where + "band height " + std::to_string(b.height()) + " is negative");
+    if (b.height() == 0) {
+      if (b.row0() != 0) fail(where + "row0 " + std::to_string(b.row0()) + " without a band height");
+      return;
+    }
+    if (b.dtype() != plan::F32 || b.shape_size() != 4)
+      fail(where + "band height " + std::to_string(b.height()) + " on " + plan::bufferType(b) +
+           ": only f32 maps of rank 4 are row bands");
+    const int64_t rows = b.shape(2);
+    if (b.row0() < 0 || b.row0() > b.height() - rows)
+      fail(where + "band rows [" + std::to_string(b.row0()) + ", " + std::to_string(b.row0() + rows) +
+           ") are not inside the map's rows [0, " + std::to_string(b.height()) + ")");
+    if (b.height() > kMaxElements / (elements / rows))
+      fail(where + "band height " + std::to_string(b.height()) + " makes a map of too many elements");
   }
 
   const Buffer& ioBuffer(uint32_t index, const char* field) const {
     if (index >= static_cast<uint32_t>(plan_.buffers_size()))
       fail(std::string("io.") + field + " is buffer #" + std::to_string(index) + ", which does not exist (" +
            std::to_string(plan_.buffers_size()) + " buffers)");
-    return plan_.buffers(static_cast<int>(index));
+    const Buffer& b = plan_.buffers(static_cast<int>(index));
+    if (b.height() > 0)
+      fail(std::string("io.") + field + ": " + describe(index) + " is a row band (" + plan::bufferType(b) +
+           plan::bandText(b) + "), expected a whole tensor");
+    return b;
   }
 
   void ioExpect(uint32_t index, const char* field, DType dtype, const Shape& shape, const char* meaning) const {
@@ -705,6 +904,12 @@ const plan::Attr* findAttr(const plan::Step& step, std::string_view name) {
   for (const plan::Attr& a : step.attrs())
     if (a.name() == name) return &a;
   return nullptr;
+}
+
+bool runsOnRows(const plan::Plan& plan, const plan::Step& step) {
+  auto band = [&](uint32_t index) { return plan.buffers(static_cast<int>(index)).height() > 0; };
+  return findAttr(step, "rows") != nullptr || std::any_of(step.inputs().begin(), step.inputs().end(), band) ||
+         std::any_of(step.outputs().begin(), step.outputs().end(), band);
 }
 
 namespace {

@@ -49,6 +49,10 @@ int64_t attrInt(const plan::Step& step, std::string_view name);
 double attrFloat(const plan::Step& step, std::string_view name);  // ints are read as numbers too
 std::vector<int64_t> attrInts(const plan::Step& step, std::string_view name);
 
+// Whether a step runs on rows (docs/plan-format.md, "Row bands"): an operand or result is a
+// band, or the step has the attribute `rows`. Otherwise it runs on whole tensors.
+bool runsOnRows(const plan::Plan& plan, const plan::Step& step);
+
 // Kernel parameters from a step's attributes (IR conventions: pad = [top, left, bottom,
 // right], stride/dilation/kernel = [h, w]). Convolution kernel sizes come from the weight.
 cpu::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW);

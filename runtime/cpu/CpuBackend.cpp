@@ -30,7 +30,18 @@ int64_t elementsOf(const Shape& s) {
   return n;
 }
 
-// One step's view of the arena: its operands, results and scratch by position.
+// A tensor of rank >= 2 seen as N x C x H x W (H = dim 2, W = the product of the rest; 1
+// where absent): BatchNorm's layout for any rank.
+cpu::RowBand asMap(float* data, const Shape& s) {
+  const int64_t H = s.size() > 2 ? s[2] : 1;
+  int64_t W = 1;
+  for (size_t i = 3; i < s.size(); ++i) W *= s[i];
+  return cpu::full_band(data, s[0], s[1], H, W);
+}
+
+// One step's view of the arena: its operands, results and scratch by position. A buffer with
+// band geometry (plan.proto: height > 0) is seen as that band of its map; any other rank-4
+// buffer as the band of all its rows.
 class StepArgs {
  public:
   StepArgs(unsigned char* arena, const plan::Plan& plan, const plan::Step& step)
@@ -46,10 +57,22 @@ class StepArgs {
   int64_t inCount(int i) const { return elementsOf(inShape(i)); }
   cpu::RowBand inBand(int i) const { return band(inBuffer(i)); }
   cpu::RowBand outBand(int i) const { return band(outBuffer(i)); }
+  // BatchNorm's view of a tensor of any rank >= 2 (see asMap); a band as itself.
+  cpu::RowBand inMap(int i) const { return map(inBuffer(i)); }
+  cpu::RowBand outMap(int i) const { return map(outBuffer(i)); }
   float* scratch() const {
     return step.scratch() < 0 ? nullptr : floats(buffer(static_cast<uint32_t>(step.scratch())));
   }
   int numInputs() const { return step.inputs_size(); }
+
+  // Whether the step runs on rows (runsOnRows); otherwise the whole-tensor paths apply.
+  bool byRows() const { return runsOnRows(plan_, step); }
+  // The rows of output gradient operand i (global rows of the forward output) a backward step
+  // propagates: its `rows` attribute, or all rows that operand holds.
+  cpu::RowRange gradRows(int i) const {
+    if (const plan::Attr* rows = findAttr(step, "rows")) return {rows->ints(0), rows->ints(1)};
+    return inMap(i).range();
+  }
 
   // Zeroes a result, for the kernels that add into their outputs.
   void zeroOut(int i) const { std::memset(arena_ + outBuffer(i).offset(), 0, outBuffer(i).bytes()); }
@@ -67,18 +90,11 @@ class StepArgs {
   float* floats(const plan::Buffer& b) const { return reinterpret_cast<float*>(arena_ + b.offset()); }
   static Shape shapeOf(const plan::Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
   cpu::RowBand band(const plan::Buffer& b) const {
-    return cpu::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
+    if (b.height() == 0) return cpu::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
+    return {floats(b), b.shape(0), b.shape(1), b.height(), b.shape(3), b.row0(), b.shape(2)};
   }
+  cpu::RowBand map(const plan::Buffer& b) const { return b.height() > 0 ? band(b) : asMap(floats(b), shapeOf(b)); }
 };
-
-// A tensor of rank >= 2 seen as N x C x H x W (H = dim 2, W = the product of the rest; 1
-// where absent): BatchNorm's layout for any rank.
-cpu::RowBand asMap(float* data, const Shape& s) {
-  const int64_t H = s.size() > 2 ? s[2] : 1;
-  int64_t W = 1;
-  for (size_t i = 3; i < s.size(); ++i) W *= s[i];
-  return cpu::full_band(data, s[0], s[1], H, W);
-}
 
 // ---- broadcasting (numpy rules, shapes aligned on the right) ----
 
@@ -120,57 +136,65 @@ void forEachBroadcast(const Shape& out, const std::vector<int64_t>& strideA, con
 void conv2d(const StepArgs& s) {
   const Shape w = s.inShape(1);
   const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
-  const cpu::RowBand y = s.outBand(0);
-  cpu::conv2d_rows_forward(y, s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, 0, y.H, s.scratch());
+  const cpu::RowRange r = s.outBand(0).range();
+  cpu::conv2d_rows_forward(s.outBand(0), s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin,
+                           r.end, s.scratch());
 }
 
 void conv2dGradInput(const StepArgs& s) {
   const Shape w = s.inShape(1);
   const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
-  const cpu::RowBand dy = s.inBand(0);
+  const cpu::RowRange r = s.gradRows(0);
   s.zeroOut(0);
-  cpu::conv2d_rows_backward_data(s.outBand(0), dy, s.in(1), p, 0, dy.H, s.scratch());
+  cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch());
 }
 
 void conv2dGradWeight(const StepArgs& s) {
   const std::vector<int64_t> k = attrInts(s.step, "kernel");
   const cpu::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
-  const cpu::RowBand dy = s.inBand(0);
+  const cpu::RowRange r = s.gradRows(0);
   s.zeroOut(0);
-  cpu::conv2d_rows_backward_filter(s.out(0), nullptr, dy, s.inBand(1), p, 0, dy.H, s.scratch());
+  cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
 }
 
 void channelSum(const StepArgs& s) {
-  const cpu::RowBand dy = s.inBand(0);
-  const int64_t hw = dy.H * dy.W;
-  float* y = s.out(0);
-  for (int64_t c = 0; c < dy.C; ++c) {
-    double sum = 0;
-    for (int64_t n = 0; n < dy.N; ++n) {
-      const float* plane = dy.data + (n * dy.C + c) * hw;
-      for (int64_t i = 0; i < hw; ++i) sum += plane[i];
-    }
-    y[c] = static_cast<float>(sum);
-  }
+  const cpu::RowRange r = s.gradRows(0);
+  s.zeroOut(0);
+  cpu::conv2d_rows_backward_bias(s.out(0), s.inBand(0), r.begin, r.end);
+}
+
+void relu(const StepArgs& s) {
+  if (!s.byRows()) return cpu::relu_forward(s.out(0), s.in(0), s.inCount(0));
+  const cpu::RowRange r = s.outBand(0).range();
+  cpu::relu_rows_forward(s.outBand(0), s.inBand(0), r.begin, r.end);
+}
+
+// (dy, y): dx = dy where y > 0.
+void reluGrad(const StepArgs& s) {
+  s.zeroOut(0);
+  if (!s.byRows()) return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
+  const cpu::RowRange r = s.gradRows(0);
+  cpu::relu_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
 }
 
 void pool(const StepArgs& s, bool average) {
   const cpu::Pool2dParams p = poolParams(s.step, average);
   const cpu::RowBand y = s.outBand(0);
+  const cpu::RowRange r = y.range();
   if (average)
-    cpu::avgpool2d_rows_forward(y, s.inBand(0), p, 0, y.H);
+    cpu::avgpool2d_rows_forward(y, s.inBand(0), p, r.begin, r.end);
   else
-    cpu::maxpool2d_rows_forward(y, s.inBand(0), p, 0, y.H);
+    cpu::maxpool2d_rows_forward(y, s.inBand(0), p, r.begin, r.end);
 }
 
 void poolGrad(const StepArgs& s, bool average) {
   const cpu::Pool2dParams p = poolParams(s.step, average);
-  const cpu::RowBand dy = s.inBand(0);
+  const cpu::RowRange r = s.gradRows(0);
   s.zeroOut(0);
   if (average)
-    cpu::avgpool2d_rows_backward(s.outBand(0), dy, p, 0, dy.H);
+    cpu::avgpool2d_rows_backward(s.outBand(0), s.inBand(0), p, r.begin, r.end);
   else
-    cpu::maxpool2d_rows_backward(s.outBand(0), dy, s.inBand(1), p, 0, dy.H);
+    cpu::maxpool2d_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), p, r.begin, r.end);
 }
 
 void globalAvgPool(const StepArgs& s) {
@@ -185,33 +209,33 @@ void globalAvgPoolGrad(const StepArgs& s) {
 }
 
 void pad(const StepArgs& s) {
-  const cpu::RowBand y = s.outBand(0);
-  cpu::pad_rows_forward(y, s.inBand(0), padParams(s.step), 0, y.H);
+  const cpu::RowRange r = s.outBand(0).range();
+  cpu::pad_rows_forward(s.outBand(0), s.inBand(0), padParams(s.step), r.begin, r.end);
 }
 
 // Training mode: the batch mean and inverse std go to the step's scratch (the plan sizes it
 // 8 * C bytes); backward recomputes them, so nothing is kept between steps.
 void batchNorm(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
-  const cpu::RowBand x = asMap(s.in(0), s.inShape(0)), y = asMap(s.out(0), s.outShape(0));
+  const cpu::RowBand x = s.inMap(0), y = s.outMap(0);
   if (attrInt(s.step, "training") != 0) {
     // Batch statistics, and the running statistics (operands 3 and 4) updated in place.
     float* stats = s.scratch();
     cpu::batchnorm_train_forward(y.data, stats, stats + x.C, s.in(3), s.in(4), x.data, s.in(1), s.in(2),
                                  x.N, x.C, x.H * x.W, eps, pytorchMomentum(attrFloat(s.step, "momentum")));
   } else {
-    cpu::batchnorm_frozen_rows_forward(y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, 0, x.H);
+    cpu::batchnorm_frozen_rows_forward(y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0, y.row0 + y.rows);
   }
 }
 
 // (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
 void batchNormGrad(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
-  const cpu::RowBand dy = asMap(s.in(0), s.inShape(0)), x = asMap(s.in(1), s.inShape(1));
-  const cpu::RowBand dx = asMap(s.out(0), s.outShape(0));
+  const cpu::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
   for (int i = 0; i < 3; ++i) s.zeroOut(i);
   if (attrInt(s.step, "training") == 0) {
-    cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, 0, x.H);
+    const cpu::RowRange r = s.gradRows(0);
+    cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, r.begin, r.end);
     return;
   }
   // The batch statistics again, into the scratch (the plan sizes it 24 * C bytes): sums and
@@ -229,6 +253,10 @@ void batchNormGrad(const StepArgs& s) {
 }
 
 void add(const StepArgs& s) {
+  if (s.byRows()) {
+    const cpu::RowRange r = s.outBand(0).range();
+    return cpu::add_rows_forward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+  }
   const Shape a = s.inShape(0), b = s.inShape(1), y = s.outShape(0);
   const float *pa = s.in(0), *pb = s.in(1);
   float* py = s.out(0);
@@ -309,16 +337,42 @@ void softmaxXent(const StepArgs& s, bool grad) {
   cpu::softmax_cross_entropy_backward(s.out(0), s.out(0), s.inInts(1), n, classes);
 }
 
-// The mask depends on (seed, training step, element index) only, so the backward step
-// reproduces the forward's. The run's --seed changes every mask (0 keeps the plan's seeds).
+// Identity, and inference-mode Dropout: the result's rows of the operand.
+void copy(const StepArgs& s) {
+  if (!s.byRows()) return s.copyInToOut(0, 0);
+  const cpu::RowRange r = s.outBand(0).range();
+  cpu::copy_rows(s.outBand(0), s.inBand(0), r.begin, r.end);
+}
+
+// The mask depends on (seed, training step, element index in the whole map) only, so the
+// backward step and every strip reproduce the forward's. The run's --seed changes every mask
+// (0 keeps the plan's seeds).
 void dropout(const StepArgs& s, const RunContext& context, bool grad) {
-  if (attrInt(s.step, "training") == 0) return s.copyInToOut(0, 0);
+  const bool training = attrInt(s.step, "training") != 0;
   const float ratio = static_cast<float>(attrFloat(s.step, "ratio"));
   const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
-  const int64_t count = s.inCount(0);
-  if (!grad) return cpu::dropout_forward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
-  s.zeroOut(0);
-  cpu::dropout_backward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
+  if (grad) s.zeroOut(0);
+  if (!s.byRows()) {
+    if (!training) return s.copyInToOut(0, 0);
+    const int64_t count = s.inCount(0);
+    if (grad) return cpu::dropout_backward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
+    return cpu::dropout_forward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
+  }
+  // Forward computes its result's rows, backward propagates its rows of dy.
+  const cpu::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
+  if (!training) return cpu::copy_rows(s.outBand(0), s.inBand(0), r.begin, r.end);
+  if (grad) return cpu::dropout_rows_backward(s.outBand(0), s.inBand(0), ratio, seed, context.step, r.begin, r.end);
+  cpu::dropout_rows_forward(s.outBand(0), s.inBand(0), ratio, seed, context.step, r.begin, r.end);
+}
+
+// rows_copy and rows_sum: the result band assembled from the operand bands.
+void combineRows(const StepArgs& s, bool sum) {
+  std::vector<cpu::ConstRowBand> sources;
+  for (int i = 0; i < s.numInputs(); ++i) sources.push_back(s.inBand(i));
+  if (sum)
+    cpu::sum_rows(s.outBand(0), sources);
+  else
+    cpu::gather_rows(s.outBand(0), sources);
 }
 
 }  // namespace
@@ -393,10 +447,9 @@ void CpuBackend::run(const plan::Step& step, const RunContext& context) {
     case Kernel::ChannelSum:
       return channelSum(s);
     case Kernel::Relu:
-      return cpu::relu_forward(s.out(0), s.in(0), s.inCount(0));
+      return relu(s);
     case Kernel::ReluGrad:
-      s.zeroOut(0);
-      return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
+      return reluGrad(s);
     case Kernel::MaxPool:
       return pool(s, false);
     case Kernel::AveragePool:
@@ -421,8 +474,9 @@ void CpuBackend::run(const plan::Step& step, const RunContext& context) {
       return sumTo(s);
     case Kernel::Flatten:
     case Kernel::Reshape:
-    case Kernel::Identity:
       return s.copyInToOut(0, 0);
+    case Kernel::Identity:
+      return copy(s);
     case Kernel::Gemm:
       return gemm(s, false);
     case Kernel::MatMul:
@@ -437,6 +491,10 @@ void CpuBackend::run(const plan::Step& step, const RunContext& context) {
       return dropout(s, context, false);
     case Kernel::DropoutGrad:
       return dropout(s, context, true);
+    case Kernel::RowsCopy:
+      return combineRows(s, false);
+    case Kernel::RowsSum:
+      return combineRows(s, true);
     case Kernel::SgdUpdate:
       return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.lr, context.momentum,
                              context.weightDecay);

@@ -9,7 +9,7 @@
 namespace lrc::plan {
 
 // Bumped on every incompatible change to plan.proto's meaning; loaders reject others.
-constexpr uint32_t kPlanVersion = 2;
+constexpr uint32_t kPlanVersion = 3;
 constexpr uint64_t kPlanAlignment = 64;
 
 // Readable text of a plan (lrc-compile --emit plan): header, memory by role, buffers,
@@ -18,5 +18,8 @@ std::string printPlan(const Plan& p);
 
 // "f32[8,3,224,224]"
 std::string bufferType(const Buffer& b);
+
+// A band's rows, " rows [16,24) of 224" (with a leading space), or "" for a whole tensor.
+std::string bandText(const Buffer& b);
 
 }  // namespace lrc::plan

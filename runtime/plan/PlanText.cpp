@@ -65,6 +65,16 @@ std::string bufferType(const Buffer& b) {
          joined(b.shape(), [](int64_t d) { return std::to_string(d); }, ",") + ']';
 }
 
+std::string bandText(const Buffer& b) {
+  if (b.height() <= 0 || b.shape_size() < 3) return "";
+  std::string text = " rows [";
+  return text.append(std::to_string(b.row0()))
+      .append(",")
+      .append(std::to_string(b.row0() + b.shape(2)))
+      .append(") of ")
+      .append(std::to_string(b.height()));
+}
+
 std::string printPlan(const Plan& p) {
   std::ostringstream os;
   const MemoryReport& m = p.memory();
@@ -82,7 +92,7 @@ std::string printPlan(const Plan& p) {
   os << "buffers (" << p.buffers_size() << "):\n";
   for (int i = 0; i < p.buffers_size(); ++i) {
     const Buffer& b = p.buffers(i);
-    os << "  " << ref(static_cast<uint32_t>(i)) << ' ' << b.name() << " : " << bufferType(b) << " at "
+    os << "  " << ref(static_cast<uint32_t>(i)) << ' ' << b.name() << " : " << bufferType(b) << bandText(b) << " at "
        << b.offset() << " size " << b.bytes() << ' ' << roleName(b.role());
     if (!b.onnx_name().empty() && b.onnx_name() != b.name()) os << " onnx \"" << b.onnx_name() << '"';
     os << '\n';

@@ -211,6 +211,42 @@ TEST(PlanLoader, Buffers) {
   EXPECT_ERROR(p, "lie outside the arena");
 }
 
+// Band geometry (docs/plan-format.md, "Row bands"): only rank-4 f32 maps, rows inside the
+// map's height; a band only where a kernel takes one, and never for the io.
+TEST(PlanLoader, RowBands) {
+  plan::Plan p = fashionPlan();
+  p.mutable_buffers(2)->set_height(-1);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': band height -1 is negative");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_row0(1);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': row0 1 without a band height");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_height(2);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': band rows [0, 3) are not inside the map's rows [0, 2)");
+
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_height(5);
+  p.mutable_buffers(2)->set_row0(3);
+  EXPECT_ERROR(p, "buffer #2 'features.0.weight': band rows [3, 6) are not inside the map's rows [0, 5)");
+
+  p = fashionPlan();
+  p.mutable_buffers(1)->set_height(4);
+  EXPECT_ERROR(p, "buffer #1 'labels': band height 4 on i64[2]: only f32 maps of rank 4 are row bands");
+
+  // Well-formed geometry, but a convolution's weight is a whole tensor.
+  p = fashionPlan();
+  p.mutable_buffers(2)->set_height(5);
+  EXPECT_ERROR(p, "(conv2d '/features/features.0/Conv'): kernel 'conv2d' takes no row band as operand 1: #2 "
+                  "'features.0.weight' is f32[16,1,3,3] rows [0,3) of 5");
+
+  p = fashionPlan();
+  p.mutable_buffers(0)->set_height(30);
+  EXPECT_ERROR(p, "io.image: buffer #0 'image' is a row band (f32[2,1,28,28] rows [0,28) of 30), expected a whole "
+                  "tensor");
+}
+
 TEST(PlanLoader, StepKernelsAndIndices) {
   plan::Plan p = fashionPlan();
   p.mutable_train()->mutable_steps(0)->set_kernel("conv3d");
