@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "ir/Liveness.h"
@@ -45,14 +46,26 @@ plan::Role globalRole(const Value& v, const std::set<const Value*>& momentum) {
   return plan::ACTIVATION;
 }
 
-// Row-plan annotations (fuse-row-pipelines, partition-rows): the plan has no row execution
-// yet, so they are compiler bookkeeping, not kernel attributes, and are not emitted.
+// Row-plan annotations (fuse-row-pipelines, partition-rows) are compiler bookkeeping, not
+// kernel attributes, and are not emitted; nor is `band`, which becomes the result buffer's
+// row0/height. A backward op's `rows` is a kernel attribute and is emitted.
 bool isRowPlanAttr(const std::string& name) {
   static const std::set<std::string> kRowPlan = {"pipeline",  "strategy",         "strips",
                                                  "bp_strips", "strips_requested", "bp_strips_requested",
                                                  "fp_rows",   "fp_halo",          "fp_halo1",
-                                                 "bp_rows",   "work"};
+                                                 "bp_rows",   "work",             "band"};
   return kRowPlan.count(name) != 0;
+}
+
+// A band value (docs/row-plans.md) as its buffer's row0 and height.
+void setBand(plan::Buffer& b, const Value& v) {
+  const std::optional<ir::Band> band = ir::bandOf(v);
+  if (!band) return;
+  if (b.shape_size() != 4 || band->end - band->begin != b.shape(2))
+    throw ir::Error("plan: " + v.def->describe() + ": attribute 'band' does not describe its result's rows",
+                    v.def->loc);
+  b.set_row0(band->begin);
+  b.set_height(band->height);
 }
 
 void addAttrs(plan::Step& step, const ir::Attrs& attrs) {
@@ -94,6 +107,7 @@ class BufferTable {
     return static_cast<uint32_t>(plan_.buffers_size() - 1);
   }
   void bind(const Value* v, uint32_t index) { index_[v] = index; }
+  plan::Buffer& buffer(uint32_t index) { return *plan_.mutable_buffers(static_cast<int>(index)); }
   uint32_t of(const Value* v) const { return index_.at(v); }
   uint32_t byName(const std::string& name) const { return names_.at(name); }
   void nameShared(const std::string& name, uint32_t index) { names_[name] = index; }
@@ -152,6 +166,9 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
                  BufferTable& table) {
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = *m.ops[i];
+    if (op.kind == OpKind::PipelineGrad)
+      throw ir::Error("plan: " + op.describe() + " must be lowered by lower-row-pipelines before a plan is emitted",
+                      op.loc);
     plan::Step* step = program.add_steps();
     step->set_kernel(std::string(ir::opName(op.kind)));
     step->set_origin(op.origin.empty() && !op.results.empty() ? "%" + op.result()->name : op.origin);
@@ -159,6 +176,7 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
     plan::Role role = i >= backwardFrom ? plan::GRADIENT : plan::ACTIVATION;
     for (const Value* r : op.results) {
       uint32_t index = table.add(prefix + r->name, r->type, r->offset, role);
+      setBand(table.buffer(index), *r);
       table.bind(r, index);
       step->add_outputs(index);
     }

@@ -5,6 +5,7 @@
 // weights section (streamed from a plan file, its checksum checked before any step).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -54,6 +55,63 @@ TEST(Executor, MeasuredPeakEqualsPredicted) {
     std::vector<float> logits(static_cast<size_t>(executor.shape().batch * executor.shape().classes));
     executor.evaluate(data.images.data(), logits.data());
     EXPECT_EQ(executor.measuredPeakBytes(), executor.predictedPeakBytes()) << model << " batch " << batch;
+  }
+}
+
+// Row plans (2PS and OverL, distinct forward and backward strip counts) compute what the
+// layerwise plan computes: the same losses step after step and the same trained parameters,
+// up to float reordering, and their measured peak is their prediction.
+TEST(Executor, RowPlansTrainLikeLayerwise) {
+  TempDir dir("exec");
+  const std::string models[] = {testing::fashionModelPath(), modelsPath("tiny_op13.onnx"),
+                                testing::writeMixedModel(dir.file("mixed.onnx"))};
+  for (const std::string& model : models) {
+    compiler::TrainingOptions layerwise;
+    layerwise.bn = "frozen";
+    const CompiledPlan base = compilePlan(model, 4, {}, layerwise);
+    std::vector<float> baseLosses;
+    RunSettings settings = defaultSettings(base.plan);
+    settings.lr = 0.05;
+    CpuBackend baseBackend;
+    Executor baseRun(base.plan, base.source(), baseBackend, settings);
+    const testing::Batch batch = testing::makeBatch(baseRun.shape(), 3);
+    for (int i = 0; i < 3; ++i) baseLosses.push_back(baseRun.trainStep(batch.images.data(), batch.labels.data()));
+
+    for (const compiler::RowOptions& rows : {compiler::RowOptions{"2ps", 3, 2}, compiler::RowOptions{"overl", 2, 3}}) {
+      compiler::TrainingOptions options = layerwise;
+      options.rows = rows;
+      const CompiledPlan p = compilePlan(model, 4, {}, options);
+      const std::string what = model + " " + rows.strategy;
+      EXPECT_TRUE(std::any_of(p.plan.buffers().begin(), p.plan.buffers().end(),
+                              [](const plan::Buffer& b) { return b.height() > 0; }))
+          << what << ": no row bands";
+      CpuBackend backend;
+      validatePlan(p.plan, p.weights.size(), what, backend);
+      Executor run(p.plan, p.source(), backend, settings);
+      for (int i = 0; i < 3; ++i) {
+        const float loss = run.trainStep(batch.images.data(), batch.labels.data());
+        EXPECT_NEAR(loss, baseLosses[static_cast<size_t>(i)], 1e-5 * std::abs(baseLosses[static_cast<size_t>(i)]))
+            << what << " step " << i;
+      }
+      EXPECT_EQ(run.measuredPeakBytes(), run.predictedPeakBytes()) << what;
+      for (const plan::Init& init : p.plan.inits()) {
+        const plan::Buffer& b = p.plan.buffers(static_cast<int>(init.buffer()));
+        if (b.role() != plan::PARAMETER) continue;
+        std::vector<float> got(b.bytes() / 4), want(b.bytes() / 4);
+        std::memcpy(got.data(), run.readBuffer(init.buffer()).data(), b.bytes());
+        const int wantIndex = std::find_if(base.plan.buffers().begin(), base.plan.buffers().end(),
+                                           [&](const plan::Buffer& x) { return x.name() == b.name(); }) -
+                              base.plan.buffers().begin();
+        ASSERT_LT(wantIndex, base.plan.buffers_size()) << b.name();
+        std::memcpy(want.data(), baseRun.readBuffer(static_cast<uint32_t>(wantIndex)).data(), b.bytes());
+        double err = 0, scale = 1e-12;
+        for (size_t i = 0; i < got.size(); ++i) {
+          err = std::max(err, std::abs(static_cast<double>(got[i]) - want[i]));
+          scale = std::max(scale, std::abs(static_cast<double>(want[i])));
+        }
+        EXPECT_LE(err / scale, 1e-5) << what << ": " << b.name();
+      }
+    }
   }
 }
 

@@ -176,14 +176,15 @@ inline std::string framePlanFile(std::string_view payload, std::string_view weig
   return out;
 }
 
-// The training plan lrc-compile would write for `onnxPath`.
-inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch,
-                                const compiler::OptimizerDefaults& sgd = {}) {
+// The training plan lrc-compile would write for `onnxPath` (layerwise unless `training`
+// says otherwise).
+inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch, const compiler::OptimizerDefaults& sgd = {},
+                                const compiler::TrainingOptions& training = {}) {
   compiler::ImportOptions options;
   options.batch = batch;
   std::unique_ptr<ir::Module> m = compiler::importOnnx(onnxPath, options);
   compiler::runImportPipeline(*m);
-  compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m);
+  compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, training);
   CompiledPlan c;
   c.plan = compiler::emitPlan(programs, onnxPath, sgd, c.weights);
   return c;
