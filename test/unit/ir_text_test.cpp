@@ -111,6 +111,12 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::DropoutGrad, {dlogits->result()}, drop->attrs, {{"ddrop", f32({2, 10})}});
   m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
+  // Row-plan ops: bands (band=[a,b,H]), a backward op's rows, a variadic pipeline_grad.
+  Op* strip = m->addOp(OpKind::RowsCopy, {relu->result()}, {{"band", IntList{2, 5, 8}}},
+                       {{"relu.s1", f32({2, 4, 3, 8})}});
+  m->addOp(OpKind::RowsSum, {strip->result(), relu->result()}, {}, {{"relu.sum", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::PipelineGrad, {relu->result(), x, w, b}, {{"grads", IntList{2, 3}}, {"pipeline", int64_t{0}}},
+           {{"pw", f32({4, 3, 3, 3})}, {"pb", f32({4})}});
   (void)xent;
   (void)dx;
   // Every attribute value form, including floats that are easy to print wrongly.

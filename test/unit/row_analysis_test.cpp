@@ -253,6 +253,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
       {OpKind::SgdUpdate, false},
+      {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
+      {OpKind::PipelineGrad, false},
   };
   // Attributes that make the row-local kinds well formed.
   const Attrs window = {{"ceil_mode", int64_t{0}}, {"count_include_pad", int64_t{0}},
