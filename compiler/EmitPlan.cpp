@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 
+#include "compiler/MemoryRoles.h"
 #include "ir/Liveness.h"
 
 namespace lrc::compiler {
@@ -162,8 +163,19 @@ void emitPersistentBuffers(const Module& m, const std::set<const Value*>& moment
 
 // The steps of `m` in order, with a buffer for every result and scratch; results of ops
 // from `backwardFrom` on are gradients. `prefix` keeps a second program's buffer names apart.
+plan::Role roleOf(ResultRole r) {
+  switch (r) {
+    case ResultRole::KeptActivation: return plan::ACTIVATION;
+    case ResultRole::Transient: return plan::WORKSPACE;
+    case ResultRole::ActivationGradient: return plan::ACTIVATION_GRADIENT;
+    case ResultRole::ParameterGradient: return plan::GRADIENT;
+  }
+  return plan::WORKSPACE;
+}
+
 void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix, plan::Program& program,
                  BufferTable& table) {
+  const std::map<const Value*, ResultRole> roles = classifyResults(m, backwardFrom);
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = *m.ops[i];
     if (op.kind == OpKind::PipelineGrad)
@@ -173,9 +185,8 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
     step->set_kernel(std::string(ir::opName(op.kind)));
     step->set_origin(op.origin.empty() && !op.results.empty() ? "%" + op.result()->name : op.origin);
     for (const Value* v : op.operands) step->add_inputs(table.of(v));
-    plan::Role role = i >= backwardFrom ? plan::GRADIENT : plan::ACTIVATION;
     for (const Value* r : op.results) {
-      uint32_t index = table.add(prefix + r->name, r->type, r->offset, role);
+      uint32_t index = table.add(prefix + r->name, r->type, r->offset, roleOf(roles.at(r)));
       setBand(table.buffer(index), *r);
       table.bind(r, index);
       step->add_outputs(index);
@@ -193,16 +204,15 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
 // Live bytes by role at the op where the program's live total peaks (results of ops from
 // `backwardFrom` on count as gradients).
 plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const std::set<const Value*>& momentum) {
-  std::map<const Op*, size_t> opIndex;
-  for (size_t i = 0; i < m.ops.size(); ++i) opIndex[m.ops[i].get()] = i;
-  auto roleOf = [&](const ir::LiveBuffer& b) {
+  const std::map<const Value*, ResultRole> results = classifyResults(m, backwardFrom);
+  auto bufferRole = [&](const ir::LiveBuffer& b) {
     if (!b.value) return plan::WORKSPACE;
     if (b.value->kind != ValueKind::Result) return globalRole(*b.value, momentum);
-    return opIndex.at(b.value->def) >= backwardFrom ? plan::GRADIENT : plan::ACTIVATION;
+    return roleOf(results.at(b.value));
   };
   std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(m);
   std::vector<plan::Role> roles;
-  for (const ir::LiveBuffer& b : buffers) roles.push_back(roleOf(b));
+  for (const ir::LiveBuffer& b : buffers) roles.push_back(bufferRole(b));
 
   plan::MemoryReport best;
   int64_t bestTotal = -1;
@@ -223,6 +233,7 @@ plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const std:
     best.set_workspace(live[plan::WORKSPACE]);
     best.set_state(live[plan::STATE]);
     best.set_inputs(live[plan::INPUT]);
+    best.set_activation_gradients(live[plan::ACTIVATION_GRADIENT]);
   }
   return best;
 }

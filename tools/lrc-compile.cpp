@@ -199,10 +199,10 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
   return "lrc-compile: " + p.model_name() + ": strategy " + p.strategy() + ", " +
          std::to_string(p.train().steps_size()) + " training steps, predicted peak " +
          mib(p.arena_bytes()) + " (" + std::to_string(p.arena_bytes()) + " bytes)\n" +
-         "  at the peak: parameters " + mib(m.parameters()) + ", gradients " + mib(m.gradients()) +
-         ", optimizer state " + mib(m.optimizer_state()) + ", activations " + mib(m.activations()) +
-         ", workspace " + mib(m.workspace()) + ", BatchNorm state " + mib(m.state()) + ", inputs " +
-         mib(m.inputs()) + "\n" + batchNorm;
+         "  at the peak: parameters " + mib(m.parameters()) + ", parameter gradients " + mib(m.gradients()) +
+         ", optimizer state " + mib(m.optimizer_state()) + ", kept activations " + mib(m.activations()) +
+         ", activation gradients " + mib(m.activation_gradients()) + ", workspace " + mib(m.workspace()) +
+         ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" + batchNorm;
 }
 
 void compile(const Options& o) {

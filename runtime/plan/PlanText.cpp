@@ -16,6 +16,7 @@ const char* roleName(Role r) {
     case INPUT: return "input";
     case WORKSPACE: return "workspace";
     case CONSTANT: return "constant";
+    case ACTIVATION_GRADIENT: return "activation-gradient";
     default: return "?";
   }
 }
@@ -82,8 +83,8 @@ std::string printPlan(const Plan& p) {
      << '\n'
      << "arena " << p.arena_bytes() << " bytes: parameters " << m.parameters() << ", gradients "
      << m.gradients() << ", optimizer-state " << m.optimizer_state() << ", activations "
-     << m.activations() << ", workspace " << m.workspace() << ", state " << m.state()
-     << ", inputs " << m.inputs() << '\n'
+     << m.activations() << ", activation-gradients " << m.activation_gradients() << ", workspace "
+     << m.workspace() << ", state " << m.state() << ", inputs " << m.inputs() << '\n'
      << "optimizer sgd lr=" << p.optimizer().lr() << " momentum=" << p.optimizer().momentum()
      << " weight_decay=" << p.optimizer().weight_decay() << '\n'
      << "io image=" << ref(p.io().image()) << " labels=" << ref(p.io().labels())
