@@ -21,7 +21,7 @@ struct RowOptions {
 };
 
 // On the imported (runImportPipeline'd) forward graph: applies the BatchNorm policy `bn`
-// (exact | frozen; frozen BatchNorm is row-local), marks the row pipelines and records their
+// (exact | frozen | strip; frozen and strip BatchNorm are row-local), marks the row pipelines and records their
 // strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
 void runRowPipeline(ir::Module& m, const RowOptions& options, const std::string& bn = "exact");
 
@@ -36,7 +36,7 @@ struct TrainingPrograms {
 // How the training program treats the forward graph (SPEC.md §2 "BatchNorm"), and its row
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
-  std::string bn = "exact";  // exact | frozen: the batchnorm-policy pass's mode
+  std::string bn = "exact";  // exact | frozen | strip: the batchnorm-policy pass's mode
   RowOptions rows{"layerwise", 1, 1, "none"};
 };
 

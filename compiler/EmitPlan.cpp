@@ -54,7 +54,8 @@ bool isRowPlanAttr(const std::string& name) {
   static const std::set<std::string> kRowPlan = {"pipeline",  "strategy",         "strips",
                                                  "bp_strips", "strips_requested", "bp_strips_requested",
                                                  "fp_rows",   "fp_halo",          "fp_halo1",
-                                                 "bp_rows",   "work",             "band"};
+                                                 "bp_rows",   "work",             "band",
+                                                 "strip_stats"};
   return kRowPlan.count(name) != 0;
 }
 

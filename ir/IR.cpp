@@ -103,7 +103,9 @@ const IntList& Op::getInts(const std::string& key) const {
 bool Op::hasSideEffects() const {
   if (kind == OpKind::SgdUpdate) return true;
   auto it = attrs.find("training");
-  return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}};
+  auto update = attrs.find("update_stats");  // 0: a strip's recompute in backward
+  return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}} &&
+         (update == attrs.end() || update->second != Attr{int64_t{0}});
 }
 
 std::string Op::describe() const {

@@ -5,6 +5,10 @@
 //   frozen sets training=0 on every BatchNorm: the running statistics are a fixed affine
 //          transform, never updated; gradients flow through that transform (autodiff
 //          emits batchnorm_grad with training=0). Row-local, like any affine op.
+//   strip  keeps training mode and marks every training BatchNorm `strip_stats=1`: inside a
+//          row pipeline each strip is normalized with its own batch statistics (over the
+//          rows it computes) and updates the running statistics once per forward strip. An
+//          approximation of BatchNorm (exact with one strip); outside pipelines, exact.
 // Run on the forward graph before append-loss and autodiff.
 #include "passes/Pass.h"
 
@@ -23,28 +27,33 @@ class BatchNormPolicy : public Pass {
       message += "' (options: mode)";
       throw ir::Error(message);
     }
-    if (value != "exact" && value != "frozen") {
-      std::string message = "batchnorm-policy: option 'mode' must be exact or frozen, got '";
+    if (value != "exact" && value != "frozen" && value != "strip") {
+      std::string message = "batchnorm-policy: option 'mode' must be exact, frozen or strip, got '";
       message += value;
       message += "'";
       throw ir::Error(message);
     }
-    frozen_ = value == "frozen";
+    mode_ = value;
   }
 
   bool run(ir::Module& m) override {
-    if (!frozen_) return false;
+    if (mode_ == "exact") return false;
     bool changed = false;
     for (auto& op : m.ops) {
       if (op->kind != ir::OpKind::BatchNorm || op->getInt("training") == 0) continue;
-      op->attrs["training"] = int64_t{0};
-      changed = true;
+      if (mode_ == "frozen") {
+        op->attrs["training"] = int64_t{0};
+        changed = true;
+      } else if (!op->has("strip_stats")) {
+        op->attrs["strip_stats"] = int64_t{1};
+        changed = true;
+      }
     }
     return changed;
   }
 
  private:
-  bool frozen_ = false;
+  std::string mode_ = "exact";
 };
 
 }  // namespace

@@ -49,7 +49,7 @@ std::string cat(const Parts&... parts) {
 }
 
 // Attributes of partition-rows and fuse-row-pipelines: bookkeeping, not kernel attributes.
-const char* const kPlanAttrs[] = {"pipeline", "fp_rows",  "fp_halo",          "fp_halo1",           "bp_rows",
+const char* const kPlanAttrs[] = {"strip_stats", "pipeline", "fp_rows",  "fp_halo",          "fp_halo1",           "bp_rows",
                                   "strategy", "strips",   "bp_strips",        "strips_requested",
                                   "bp_strips_requested",  "work"};
 
@@ -126,6 +126,12 @@ Attrs pick(const Op& op, std::initializer_list<const char*> keys) {
 
 IntList shapeOf(const Value* v) { return {v->type.shape.begin(), v->type.shape.end()}; }
 
+// Training-mode BatchNorm with per-strip statistics (--bn strip): its statistics are those of
+// the rows it normalizes, so its input and dy bands hold exactly those rows.
+bool isStripBatchNorm(const Op& op) {
+  return op.kind == OpKind::BatchNorm && op.getInt("training") != 0 && op.has("strip_stats");
+}
+
 class Lowering {
  public:
   Lowering(ir::Module& m, Pipeline& p) : m_(m), p_(p) {}
@@ -146,6 +152,9 @@ class Lowering {
     }
     lowerForward();
     if (p_.grad) lowerBackward();
+    // The whole-map ops are replaced (a training BatchNorm would not die on its own: it
+    // updates the running statistics).
+    for (auto it = p_.ops.rbegin(); it != p_.ops.rend(); ++it) m_.eraseOp(*it);
   }
 
  private:
@@ -240,9 +249,13 @@ class Lowering {
                                stripName(u, (std::string(tag) + "in").c_str(), j));
         assembled[u].push_back(operands[i]);
       }
+      if (isStripBatchNorm(op) && rowsOf(operands[0]) != rows)
+        operands[0] = copyRows(operands[0], rows, op.operands[0], stripName(op.operands[0], (std::string(tag) + "bn").c_str(), j));
       if (operandBands) (*operandBands)[k] = operands;
       Attrs attrs = kernelAttrs(op);
       attrs["band"] = bandAttr(rows, op.result());
+      // A recomputed strip must not update the running statistics a second time.
+      if (isStripBatchNorm(op) && operandBands) attrs["update_stats"] = int64_t{0};
       band[op.result()] = emit(op.kind, operands, std::move(attrs), stripName(op.result(), tag, j), bandType(op.result(), rows))->result();
     }
     return band;
@@ -428,13 +441,14 @@ class Lowering {
         }
         return;
       case OpKind::BatchNorm: {
-        // Frozen BatchNorm (training-mode BatchNorm is not row-local).
+        // Frozen BatchNorm, or per-strip statistics (then dy holds exactly the strip's rows).
+        if (isStripBatchNorm(op) && rowsOf(dv) != rows) dv = copyRows(dv, rows, op.result(), cat("d", op.result()->name, ".bn", std::to_string(s)));
         Op* g = m_.insertOp(pos_++, OpKind::BatchNormGrad, {dv, in[0], op.operands[1], op.operands[3], op.operands[4]},
                             {{"epsilon", op.attrs.at("epsilon")}, {"training", op.attrs.at("training")}, {"rows", rowsAttr(rows)},
                              {"band", dxBand(0, rows)}},
                             {{m_.uniqueName(gradName(0)), bandType(op.operands[0], rows)},
-                             {m_.uniqueName(stripName(op.operands[1], "d", s)), op.operands[1]->type},
-                             {m_.uniqueName(stripName(op.operands[2], "d", s)), op.operands[2]->type}});
+                             {m_.uniqueName(cat("d", op.operands[1]->name, ".", std::to_string(s))), op.operands[1]->type},
+                             {m_.uniqueName(cat("d", op.operands[2]->name, ".", std::to_string(s))), op.operands[2]->type}});
         for (size_t i = 0; i < 3; ++i)
           if (need(i)) addContribution(contrib, paramGrads, op.operands[i], g->results[i]);
         return;

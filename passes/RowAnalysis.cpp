@@ -85,7 +85,9 @@ bool isRowLocal(const ir::Op& op) {
     case OpKind::Dropout:
     case OpKind::Identity: return mapOperand(op);
     case OpKind::Pad: return mapOperand(op) && padsOnlySpatial(op);
-    case OpKind::BatchNorm: return mapOperand(op) && op.has("training") && op.getInt("training") == 0;
+    case OpKind::BatchNorm:
+      // Frozen, or per-strip statistics (--bn strip).
+      return mapOperand(op) && op.has("training") && (op.getInt("training") == 0 || op.has("strip_stats"));
     case OpKind::Add:
       return op.operands.size() == 2 && is4D(op.operands[0]) && is4D(op.operands[1]) &&
              op.operands[0]->type.shape == op.operands[1]->type.shape;

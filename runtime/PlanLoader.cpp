@@ -359,6 +359,27 @@ class StepChecker {
   }
   std::string gradRowsText(cpu::RowRange r) const { return "the output gradient rows " + rangeText(r) + " reach"; }
 
+  // A training-mode BatchNorm step on row bands normalizes exactly the rows its bands hold:
+  // input, result (and dy) hold the same rows, and `rows`, if given, is them.
+  void sameRowsForStripStatistics(bool grad) const {
+    const cpu::RowRange r = rowsOf(in(grad ? 1 : 0));
+    auto same = [&](const Buffer& b, const char* what) {
+      const cpu::RowRange h = rowsOf(b);
+      if (h.begin != r.begin || h.end != r.end)
+        fail(std::string("training-mode batch statistics on row bands: the ") + what + " '" + b.name() + "' (" +
+             typeOf(b) + ") must hold the input's rows [" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ")");
+    };
+    same(out(0), grad ? "input gradient" : "result");
+    if (grad) {
+      same(in(0), "output gradient");
+      const cpu::RowRange g = gradRows(in(0));
+      if (g.begin != r.begin || g.end != r.end)
+        fail("training-mode batch statistics on row bands: rows must be the input's rows [" + std::to_string(r.begin) +
+             ", " + std::to_string(r.end) + ")");
+    }
+  }
+
+
   // ---- the kernels ----
   void checkKernel(Kernel kernel) const {
     switch (kernel) {
@@ -500,7 +521,9 @@ class StepChecker {
         number("epsilon", 0, 1e30);
         if (!grad) number("momentum", 0, 1);
         const bool training = flag("training");
-        if (training && byRows()) fail("training-mode batch statistics need whole maps, not row bands");
+        // Training mode on bands (--bn strip): the statistics of exactly the band's rows.
+        if (training && byRows()) sameRowsForStripStatistics(grad);
+        if (!grad && training && findAttr(step_, "update_stats")) flag("update_stats");
         const int64_t perChannel = elementsOf(mapOf(x)) / x.shape(1);
         if (training && perChannel < 2)
           fail("training-mode batch statistics need at least 2 values per channel, " + plan::bufferType(x) + " has " +

@@ -219,10 +219,13 @@ void batchNorm(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
   const cpu::RowBand x = s.inMap(0), y = s.outMap(0);
   if (attrInt(s.step, "training") != 0) {
-    // Batch statistics, and the running statistics (operands 3 and 4) updated in place.
+    // Batch statistics (of the band's rows: --bn strip), and the running statistics
+    // (operands 3 and 4) updated in place unless update_stats=0 (a strip's recompute).
     float* stats = s.scratch();
-    cpu::batchnorm_train_forward(y.data, stats, stats + x.C, s.in(3), s.in(4), x.data, s.in(1), s.in(2),
-                                 x.N, x.C, x.H * x.W, eps, pytorchMomentum(attrFloat(s.step, "momentum")));
+    const bool update = !findAttr(s.step, "update_stats") || attrInt(s.step, "update_stats") != 0;
+    cpu::batchnorm_train_forward(y.data, stats, stats + x.C, update ? s.in(3) : nullptr, update ? s.in(4) : nullptr,
+                                 x.data, s.in(1), s.in(2), x.N, x.C, x.rows * x.W, eps,
+                                 pytorchMomentum(attrFloat(s.step, "momentum")));
   } else {
     cpu::batchnorm_frozen_rows_forward(y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0, y.row0 + y.rows);
   }
@@ -246,10 +249,10 @@ void batchNormGrad(const StepArgs& s) {
   float* mean = reinterpret_cast<float*>(sumSq + x.C);
   float* invStd = mean + x.C;
   std::memset(sum, 0, static_cast<size_t>(2 * x.C) * sizeof(double));
-  cpu::batchnorm_stats_rows(sum, sumSq, x, 0, x.H);
-  cpu::batchnorm_finalize_stats(mean, invStd, nullptr, nullptr, sum, sumSq, x.C, x.N * x.H * x.W, eps, 0.0f);
+  cpu::batchnorm_stats_rows(sum, sumSq, x, x.row0, x.row0 + x.rows);
+  cpu::batchnorm_finalize_stats(mean, invStd, nullptr, nullptr, sum, sumSq, x.C, x.N * x.rows * x.W, eps, 0.0f);
   cpu::batchnorm_train_backward(dx.data, s.out(1), s.out(2), dy.data, x.data, s.in(2), mean, invStd, x.N, x.C,
-                                x.H * x.W);
+                                x.rows * x.W);
 }
 
 void add(const StepArgs& s) {

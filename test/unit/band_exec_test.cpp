@@ -615,8 +615,12 @@ TEST(BandExec, LoaderRejectsBandsWhereKernelsTakeNone) {
                     {result(w, RowRange{1, 2})}, conv);
   EXPECT_STEP_ERROR("attribute 'rows' is only for backward kernels of row plans", "relu", {whole(x, none)}, {result(x)},
                     {{"rows", {0, 2}}});
-  EXPECT_STEP_ERROR("training-mode batch statistics need whole maps, not row bands", "batchnorm",
-                    {band(x, none, {0, 2}), whole({3}, none), whole({3}, none), whole({3}, none), whole({3}, none)},
+  // Training-mode BatchNorm on bands (--bn strip) takes the statistics of exactly the rows
+  // its bands hold: input and result must hold the same rows.
+  EXPECT_STEP_ERROR("training-mode batch statistics on row bands: the result 'out0' (f32[2,3,2,1] rows [0,2) of 4) "
+                    "must hold the input's rows [0, 3)",
+                    "batchnorm",
+                    {band(x, none, {0, 3}), whole({3}, none), whole({3}, none), whole({3}, none), whole({3}, none)},
                     {result(x, RowRange{0, 2})}, {{"training", {1}}}, {{"epsilon", 1e-5}, {"momentum", 0.9}});
   // On rows, add does not broadcast.
   EXPECT_STEP_ERROR("operand 'in1' is f32[2,3,1,1], expected f32[2,3,4,1]", "add",
