@@ -1,16 +1,30 @@
 #!/usr/bin/python3
 """Times one training step and measures peak memory of lrc and of PyTorch on the CPU, side
 by side in one run: same model, batch, image size and thread count, runs alternating
-(lrc, torch, lrc, torch, ...) so that machine noise hits both alike.
+(lrc plan 1, lrc plan 2, ..., torch, [torch checkpoint], lrc plan 1, ...) so that machine
+noise hits all alike.
 
   /usr/bin/python3 bench/cpu_step.py --models vgg16,resnet50 --batch 4 --threads 1
+  /usr/bin/python3 bench/cpu_step.py --models vgg16 --batch 8 --torch-checkpoint 4 --measure-gemm \
+      --lrc-plans "layerwise;2ps --strips 8 --cut downsample;overl --strips 4 --cut downsample"
+
+--lrc-plans: lrc-compile flag sets separated by ';', each one plan (default "layerwise"); a
+set that starts with a word is `--strategy WORD ...`, one that starts with '-' is taken as
+it is.
 
 Step time: the median over the timed steps (after warm-up steps) of each run, then the
 median over runs. Memory: each process's peak RSS minus its RSS at its start (PyTorch:
 wait4's ru_maxrss minus the RSS after its imports, before the model is built; lrc: VmHWM
 minus VmRSS at the start of main, which lrc-run reports; weights, gradients and optimizer
 state count on both sides), and for lrc the predicted and measured arena.
-Prints a Markdown table for docs/benchmarks.md.
+Work: the training step's conv/gemm multiply-adds from lrc-compile's summary (a row plan's
+"row plan:" line; a layerwise plan's figure is that line's "vs" figure, from another row
+plan of the same model and batch, or from an extra `2ps --strips 2` compile), and the
+GMAC/s a plan achieved (work / step time). With a single-thread SGEMM rate (--gemm-gflops X,
+or --measure-gemm to run bench/gemm_rate.py and take its max), the floor is the time the
+step's GEMMs alone would take at that rate, 2 * GMAC / (GFLOP/s), and step / floor how far
+the step is from it. PyTorch's row uses the layerwise work (the same arithmetic).
+Prints Markdown tables for docs/benchmarks.md.
 """
 import argparse
 import json
@@ -22,6 +36,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from row_memory import compile_plan, plan_flags  # noqa: E402
 
 TORCH_WORKER = r"""
 import json, resource, sys, time
@@ -77,14 +93,16 @@ def torch_run(model, batch, size, threads, warmup, steps, segments=0):
 
 
 def lrc_run(plan, threads, warmup, steps, work):
+    """(median step seconds, RSS growth, predicted arena, measured arena), or the error text
+    of a failed run (a str)."""
     metrics = os.path.join(work, "metrics.jsonl")
     cmd = [os.path.join(ROOT, "build/tools/lrc-run"), plan, "--data", "synthetic",
            "--steps", str(warmup + steps), "--threads", str(threads), "--metrics", metrics]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, _ = os.wait4(proc.pid, 0)
-    err = proc.stderr.read()
+    out, err = proc.communicate()
+    status = proc.returncode
     if status != 0:
-        sys.exit(f"lrc-run failed: {err}")
+        return (err.strip() or out.strip()) + f" (exit status {status})"
     records = [json.loads(l) for l in open(metrics)]
     times = [r["step_seconds"] for r in records if "step_seconds" in r][warmup:]
     final = records[-1]
@@ -92,6 +110,13 @@ def lrc_run(plan, threads, warmup, steps, work):
     # end of training: --save-onnx is not used here).
     return (statistics.median(times), final["rss_peak_bytes"] - final["rss_start_bytes"],
             final["predicted_peak_bytes"], final["measured_peak_bytes"])
+
+
+def gemm_rate():
+    """Runs bench/gemm_rate.py; returns its max single-thread GFLOP/s."""
+    out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gemm_rate.py"), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["max_gflops"]
 
 
 def main():
@@ -105,9 +130,20 @@ def main():
     ap.add_argument("--runs", type=int, default=2, help="alternating runs of each side")
     ap.add_argument("--torch-checkpoint", type=int, default=0, metavar="K",
                     help="also time PyTorch with checkpoint_sequential over the conv part in K segments")
+    ap.add_argument("--lrc-plans", default="layerwise",
+                    help="lrc-compile flag sets separated by ';', e.g. 'layerwise;2ps --strips 8 --cut downsample'")
+    ap.add_argument("--gemm-gflops", type=float, default=None, metavar="X",
+                    help="single-thread SGEMM GFLOP/s for the floor (see bench/gemm_rate.py)")
+    ap.add_argument("--measure-gemm", action="store_true",
+                    help="run bench/gemm_rate.py first and use its max GFLOP/s as --gemm-gflops")
     args = ap.parse_args()
+    specs = [p.strip() for p in args.lrc_plans.split(";") if p.strip()]
+    gflops = args.gemm_gflops
+    if gflops is None and args.measure_gemm:
+        gflops = gemm_rate()
     work = tempfile.mkdtemp(prefix="lrc-bench-")
-    rows = []
+    rows = []   # (model, label, step, rss, predicted, measured, gmac) for lrc plans and PyTorch
+    errors = []
     for model in args.models.split(","):
         onnx_path = os.path.join(work, f"{model}.onnx")
         subprocess.run(["/usr/bin/python3", "-c",
@@ -117,36 +153,89 @@ def main():
                         f"torch.onnx.export(m, torch.randn(1, 3, {args.size}, {args.size}), sys.argv[1], "
                         "opset_version=13, training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)",
                         onnx_path], check=True, stderr=subprocess.DEVNULL)
-        plan = os.path.join(work, f"{model}.plan")
-        subprocess.run([os.path.join(ROOT, "build/tools/lrc-compile"), onnx_path, "--batch", str(args.batch),
-                        "-o", plan], check=True, stdout=subprocess.DEVNULL)
-        lrc, torch_, ckpt = [], [], []
+        plans = []  # [spec, path, summary]
+        for i, spec in enumerate(specs):
+            path = os.path.join(work, f"{model}.{i}.plan")
+            summary, err = compile_plan(onnx_path, args.batch, plan_flags(spec), path)
+            if err:
+                errors.append((model, spec, "lrc-compile", err))
+                print(f"{model} [{spec}]: lrc-compile failed: {err}", file=sys.stderr)
+                continue
+            plans.append([spec, path, summary])
+        # The layerwise work: a row plan's "vs" figure, else one extra compile.
+        layerwise_gmac = next((p[2]["layerwise_gmac"] for p in plans if p[2]["layerwise_gmac"] is not None), None)
+        if layerwise_gmac is None and any(p[2]["gmac"] is None for p in plans):
+            summary, _ = compile_plan(onnx_path, args.batch, plan_flags("2ps --strips 2"),
+                                      os.path.join(work, "work.plan"))
+            layerwise_gmac = summary["layerwise_gmac"] if summary else None
+            if os.path.exists(os.path.join(work, "work.plan")):
+                os.remove(os.path.join(work, "work.plan"))
+        for p in plans:
+            if p[2]["gmac"] is None and p[2].get("strategy") in ("layerwise", None):
+                p[2]["gmac"] = layerwise_gmac
+        results = {p[0]: [] for p in plans}
+        torch_, ckpt = [], []
         for _ in range(args.runs):
-            lrc.append(lrc_run(plan, args.threads, args.warmup, args.steps, work))
+            for spec, path, _ in plans:
+                if spec not in results:
+                    continue
+                r = lrc_run(path, args.threads, args.warmup, args.steps, work)
+                if isinstance(r, str):
+                    errors.append((model, spec, "lrc-run", r))
+                    print(f"{model} [{spec}]: lrc-run failed: {r}", file=sys.stderr)
+                    del results[spec]
+                    continue
+                results[spec].append(r)
             torch_.append(torch_run(model, args.batch, args.size, args.threads, args.warmup, args.steps))
             if args.torch_checkpoint:
                 ckpt.append(torch_run(model, args.batch, args.size, args.threads, args.warmup, args.steps,
                                       args.torch_checkpoint))
-        lrc_t = statistics.median(r[0] for r in lrc)
         torch_t = statistics.median(r[0] for r in torch_)
-        lrc_rss = max(r[1] for r in lrc)
-        torch_rss = max(r[1] for r in torch_)
-        predicted, measured = lrc[-1][2], lrc[-1][3]
-        rows.append((model, lrc_t, torch_t, lrc_rss, torch_rss, predicted, measured))
+        ckpt_t = statistics.median(r[0] for r in ckpt) if ckpt else None
+        for spec, path, summary in plans:
+            if spec not in results:
+                continue
+            rs = results[spec]
+            rows.append((model, f"lrc {spec}", statistics.median(r[0] for r in rs), max(r[1] for r in rs),
+                         rs[-1][2], rs[-1][3], summary["gmac"], torch_t, ckpt_t))
+        rows.append((model, "PyTorch", torch_t, max(r[1] for r in torch_), None, None, layerwise_gmac, torch_t,
+                     ckpt_t))
         if ckpt:
-            print(f"{model}: PyTorch checkpoint_sequential({args.torch_checkpoint}) step "
-                  f"{statistics.median(r[0] for r in ckpt):.2f} s, RSS growth "
-                  f"{max(r[1] for r in ckpt) / 2**20:.0f} MiB (lrc / it: "
-                  f"{lrc_t / statistics.median(r[0] for r in ckpt):.2f}x)")
+            rows.append((model, f"PyTorch checkpoint_sequential({args.torch_checkpoint})", ckpt_t,
+                         max(r[1] for r in ckpt), None, None, None, torch_t, ckpt_t))
+        for path in [p[1] for p in plans]:
+            os.remove(path)
+
     mib = lambda b: f"{b / 2**20:.0f}"
     print(f"batch {args.batch}, {args.size}x{args.size}, {args.threads} thread(s), "
           f"{args.steps} timed steps after {args.warmup} warm-up, {args.runs} alternating runs each")
-    print("| model | lrc step (s) | PyTorch step (s) | lrc / PyTorch | lrc RSS growth (MiB) | PyTorch RSS growth (MiB) "
-          "| lrc arena predicted (MiB) | measured | RSS over arena |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for model, lt, tt, lr, tr, pred, meas in rows:
-        print(f"| {model} | {lt:.2f} | {tt:.2f} | {lt / tt:.2f}x | {mib(lr)} | {mib(tr)} | {mib(pred)} | "
-              f"{'=' if pred == meas else mib(meas)} | {100 * (lr - pred) / pred:+.1f}% |")
+    print()
+    ck = args.torch_checkpoint
+    print("| model | plan | step (s) | / PyTorch |" + (f" / PyTorch ckpt({ck}) |" if ck else "") +
+          " RSS growth (MiB) | lrc arena predicted (MiB) | measured | RSS over arena |")
+    print("|---|---|---|---|" + ("---|" if ck else "") + "---|---|---|---|")
+    for model, label, t, rss, pred, meas, gmac, torch_t, ckpt_t in rows:
+        arena = (f"{mib(pred)} | {'=' if pred == meas else mib(meas)} | {100 * (rss - pred) / pred:+.1f}%"
+                 if pred is not None else " | | ")
+        print(f"| {model} | {label} | {t:.2f} | {t / torch_t:.2f}x |" + (f" {t / ckpt_t:.2f}x |" if ck else "") +
+              f" {mib(rss)} | {arena} |")
+    print()
+    rate = f"{gflops:.1f} GFLOP/s single-thread SGEMM" if gflops else "no SGEMM rate given (--gemm-gflops / --measure-gemm)"
+    print(f"Work (conv/gemm multiply-adds per training step) and the GEMM floor at {rate}:")
+    print()
+    print("| model | plan | work (GMAC/step) | achieved (GMAC/s) | achieved (GFLOP/s) |" +
+          (" floor (s) | step / floor |" if gflops else ""))
+    print("|---|---|---|---|---|" + ("---|---|" if gflops else ""))
+    for model, label, t, rss, pred, meas, gmac, torch_t, ckpt_t in rows:
+        if gmac is None:
+            continue
+        cells = f"| {model} | {label} | {gmac:.2f} | {gmac / t:.2f} | {2 * gmac / t:.2f} |"
+        if gflops:
+            floor = 2 * gmac / gflops
+            cells += f" {floor:.2f} | {t / floor:.2f}x |"
+        print(cells)
+    for model, spec, tool, err in errors:
+        print(f"\n{model} `{spec}`: {tool} failed:\n```\n{err}\n```")
 
 
 if __name__ == "__main__":
