@@ -319,6 +319,14 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   return plan;
 }
 
+plan::MemoryReport trainingMemoryReport(const Module& train) {
+  return memoryAtPeak(train, lossIndex(train) + 1, momentumBuffers(train));
+}
+
+int64_t trainingArenaBytes(const TrainingPrograms& programs) {
+  return std::max(ir::arenaBytes(*programs.train), ir::arenaBytes(*programs.eval));
+}
+
 plan::Plan emitForwardPlan(const Module& forward, std::string& weights) {
   plan::Plan plan = planHeader(forward, ir::arenaBytes(forward));
   BufferTable table(plan);

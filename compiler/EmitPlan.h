@@ -23,6 +23,12 @@ struct OptimizerDefaults {
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
                     const OptimizerDefaults& optimizer, std::string& weights);
 
+// The memory report emitPlan gives a plan (bytes by category at the training program's
+// peak step), and the arena the plan needs, without emitting it: for comparing candidate
+// plans (compiler/PlanSearch).
+plan::MemoryReport trainingMemoryReport(const ir::Module& train);
+int64_t trainingArenaBytes(const TrainingPrograms& programs);
+
 // A forward-only plan of `forward` (a module after plan-memory, as imported: each op in the
 // mode the model gives it), for running a model's forward pass step by step on a backend, as
 // the ONNX conformance test does. Buffers: the inputs, the globals with their initial data,

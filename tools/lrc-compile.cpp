@@ -1,5 +1,5 @@
 // lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy layerwise|2ps|overl] [--strips N] [--bp-strips M] [--cut none|downsample]
+//             [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] [--bp-strips M] [--cut none|downsample]
 //             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
@@ -11,11 +11,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "compiler/CompilePipeline.h"
 #include "compiler/EmitPlan.h"
 #include "compiler/OnnxImport.h"
+#include "compiler/PlanSearch.h"
 #include "compiler/RowReport.h"
 #include "compiler/Work.h"
 #include "ir/Printer.h"
@@ -32,7 +34,9 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
-  compiler::RowOptions rows{"layerwise"};  // auto (the spec's default) is not implemented yet
+  compiler::RowOptions rows{"auto"};       // auto: compiler/PlanSearch chooses
+  int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
+  bool explain = false;                     // --explain: the candidates auto considered
   compiler::TrainingOptions training;      // --bn exact|frozen|strip
   bool stripsGiven = false;
 };
@@ -40,7 +44,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
-               "[--input-shape C,H,W] [--strategy layerwise|2ps|overl] [--strips N] "
+               "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
                "[--bp-strips M] [--cut none|downsample] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
@@ -87,10 +91,8 @@ Options parseArgs(int argc, char** argv) {
         usage("--emit expects ir, rows or plan, got '" + o.emit + "'");
     } else if (a == "--strategy") {
       std::string s = value();
-      if (s == "auto")
-        usage("--strategy auto is not implemented yet: choose layerwise, 2ps or overl");
-      if (s != "layerwise" && s != "2ps" && s != "overl")
-        usage("--strategy expects layerwise, 2ps or overl, got '" + s + "'");
+      if (s != "auto" && s != "layerwise" && s != "2ps" && s != "overl")
+        usage("--strategy expects auto, layerwise, 2ps or overl, got '" + s + "'");
       o.rows.strategy = s;
     } else if (a == "--strips") {
       o.rows.strips = parsePositive(a, value());
@@ -103,6 +105,14 @@ Options parseArgs(int argc, char** argv) {
       if (cut != "none" && cut != "downsample") usage("--cut expects none or downsample, got '" + cut + "'");
       o.rows.cut = cut;
       o.stripsGiven = true;
+    } else if (a == "--memory-budget") {
+      try {
+        o.memoryBudget = compiler::parseByteSize(value());
+      } catch (const std::invalid_argument& e) {
+        usage(std::string("--memory-budget ") + e.what());
+      }
+    } else if (a == "--explain") {
+      o.explain = true;
     } else if (a == "--bn") {
       std::string bn = value();
       if (bn != "exact" && bn != "frozen" && bn != "strip")
@@ -130,8 +140,9 @@ Options parseArgs(int argc, char** argv) {
   }
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
-  if (o.stripsGiven && o.rows.strategy == "layerwise")
-    usage("--strips, --bp-strips and --cut need --strategy 2ps or overl (layerwise has one strip)");
+  if (o.stripsGiven && (o.rows.strategy == "layerwise" || o.rows.strategy == "auto"))
+    usage("--strips, --bp-strips and --cut need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+  if (o.explain && o.rows.strategy != "auto") usage("--explain shows what --strategy auto considered: drop --strategy " + o.rows.strategy);
   return o;
 }
 
@@ -161,10 +172,11 @@ std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
 // The row plan's line of the report: pipelines, strips, and the training step's
 // multiply-adds relative to the layerwise plan's (recompute and halos included); empty for
 // layerwise plans.
-std::string rowPlanReport(const ir::Module& forward, const Options& o, const ir::Module& train) {
-  if (o.rows.strategy == "layerwise") return "";
+std::string rowPlanReport(const ir::Module& forward, const Options& o, const compiler::RowOptions& rowOptions,
+                          const ir::Module& train) {
+  if (rowOptions.strategy == "layerwise") return "";
   std::unique_ptr<ir::Module> partitioned = forward.clone();
-  compiler::runRowPipeline(*partitioned, o.rows, o.training.bn);
+  compiler::runRowPipeline(*partitioned, rowOptions, o.training.bn);
   std::set<int64_t> pipelines;
   int64_t ops = 0, strips = 0, bpStrips = 0;
   std::string clamped;
@@ -186,7 +198,7 @@ std::string rowPlanReport(const ir::Module& forward, const Options& o, const ir:
                 layerwise > 0 ? static_cast<double>(work) / static_cast<double>(layerwise) : 1.0, work * 1e-9,
                 layerwise * 1e-9);
   std::string line = "  row plan: ";
-  line += o.rows.strategy;
+  line += rowOptions.strategy;
   line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips" + clamped;
   line += ", " + std::to_string(pipelines.size()) + (pipelines.size() == 1 ? " pipeline of " : " pipelines of ") +
           std::to_string(ops) + " ops; work " + ratio + "\n";
@@ -214,24 +226,54 @@ void compile(const Options& o) {
       tools::writeOutput(o.output.empty() ? "-" : o.output, ir::printModule(*m));
       return;
     }
+    // --strategy auto: the fastest candidate within the memory budget (compiler/PlanSearch).
+    compiler::RowOptions rowOptions = o.rows;
+    compiler::TrainingPrograms programs;
+    std::string explanation, chosenBy;
+    if (o.rows.strategy == "auto") {
+      int64_t budget = o.memoryBudget;
+      std::string source = "--memory-budget";
+      if (budget == 0) {
+        budget = compiler::availableMemoryBytes();
+        source = "this machine's available memory";
+        if (budget <= 0) {
+          budget = std::numeric_limits<int64_t>::max();
+          source = "no limit: available memory unknown";
+        }
+      }
+      compiler::PlanChoice choice =
+          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain);
+      rowOptions = choice.candidates[choice.chosen].rows;
+      if (o.explain) explanation = compiler::explainChoice(choice);
+      chosenBy = "  chosen by --strategy auto (" + choice.candidates[choice.chosen].verdict + ", budget " +
+                 mib(static_cast<uint64_t>(std::min<int64_t>(budget, int64_t{1} << 62))) + ": " + source + ")\n";
+      programs = std::move(choice.programs);
+    }
     if (o.emit == "rows") {
-      compiler::runRowPipeline(*m, o.rows, o.training.bn);
-      const bool layerwise = o.rows.strategy == "layerwise";
+      if (!explanation.empty()) std::cerr << explanation;
+      compiler::runRowPipeline(*m, rowOptions, o.training.bn);
+      const bool layerwise = rowOptions.strategy == "layerwise";
       tools::writeOutput(o.output.empty() ? "-" : o.output,
                          compiler::printRowReport(*m, layerwise ? "layerwise" : ""));
       return;
     }
     const std::string batchNorm = batchNormReport(*m, o.training.bn);
-    compiler::TrainingOptions training = o.training;
-    training.rows = o.rows;
-    compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, training);
-    const std::string rows = rowPlanReport(*m, o, *programs.train);
+    if (!programs.train) {
+      compiler::TrainingOptions training = o.training;
+      training.rows = rowOptions;
+      programs = compiler::runTrainingPipeline(*m, training);
+    }
+    const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
-    plan.set_strategy(o.rows.strategy);
+    plan.set_strategy(rowOptions.strategy);
+    if (o.memoryBudget > 0 && static_cast<int64_t>(plan.arena_bytes()) > o.memoryBudget)
+      throw ir::Error("the plan's predicted peak of " + mib(plan.arena_bytes()) + " (" +
+                      std::to_string(plan.arena_bytes()) + " bytes) exceeds --memory-budget " +
+                      std::to_string(o.memoryBudget) + " bytes; --strategy auto finds a plan that fits");
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
-    (textToStdout ? std::cerr : std::cout) << summary(plan, rows + batchNorm);
+    (textToStdout ? std::cerr : std::cout) << explanation << summary(plan, chosenBy + rows + batchNorm);
     if (o.emit == "plan") {
       tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
       return;

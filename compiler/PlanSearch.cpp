@@ -1,0 +1,190 @@
+#include "compiler/PlanSearch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+
+#include "compiler/EmitPlan.h"
+#include "compiler/Work.h"
+
+namespace lrc::compiler {
+
+namespace {
+
+std::string mib(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+std::vector<PlanCandidate> candidates() {
+  std::vector<PlanCandidate> list;
+  PlanCandidate layerwise;
+  layerwise.rows = {"layerwise", 1, 1, "none"};
+  list.push_back(layerwise);
+  for (const char* cut : {"downsample", "none"})
+    for (const char* strategy : {"2ps", "overl"})
+      for (int64_t strips : {2, 4, 8, 16}) {
+        PlanCandidate c;
+        c.rows = {strategy, strips, strips, cut};
+        list.push_back(c);
+      }
+  return list;
+}
+
+void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions& base, const CostTable& costs,
+              TrainingPrograms* keep) {
+  TrainingOptions options = base;
+  options.rows = c.rows;
+  TrainingPrograms programs = runTrainingPipeline(forward, options);
+  c.evaluated = true;
+  c.peakBytes = trainingArenaBytes(programs);
+  c.memory = trainingMemoryReport(*programs.train);
+  c.seconds = predictSeconds(*programs.train, costs);
+  c.work = multiplyAdds(*programs.train);
+  if (keep) *keep = std::move(programs);
+}
+
+}  // namespace
+
+std::string PlanCandidate::label() const {
+  if (rows.strategy == "layerwise") return "layerwise";
+  std::string s = rows.strategy;
+  s += " --strips ";
+  s += std::to_string(rows.strips);
+  s += " --cut ";
+  s += rows.cut;
+  return s;
+}
+
+PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, int64_t budgetBytes,
+                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll) {
+  PlanChoice choice;
+  choice.candidates = candidates();
+  choice.budgetBytes = budgetBytes;
+  choice.budgetSource = budgetSource;
+  auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };
+
+  evaluate(choice.candidates[0], forward, base, costs, &choice.programs);
+  const bool layerwiseFits = fits(choice.candidates[0]);
+  if (!layerwiseFits || evaluateAll)
+    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], forward, base, costs, nullptr);
+
+  // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
+  std::optional<size_t> best;
+  for (size_t i = 0; i < choice.candidates.size(); ++i) {
+    const PlanCandidate& c = choice.candidates[i];
+    if (!fits(c)) continue;
+    if (layerwiseFits && i != 0) continue;
+    const PlanCandidate* b = best ? &choice.candidates[*best] : nullptr;
+    if (!b || c.seconds < b->seconds || (c.seconds == b->seconds && c.peakBytes < b->peakBytes)) best = i;
+  }
+  if (!best) {
+    size_t smallest = 0;
+    for (size_t i = 1; i < choice.candidates.size(); ++i)
+      if (choice.candidates[i].peakBytes < choice.candidates[smallest].peakBytes) smallest = i;
+    std::string message = "no plan fits the memory budget of ";
+    message += std::to_string(budgetBytes);
+    message += " bytes (";
+    message += mib(budgetBytes);
+    message += " MiB, ";
+    message += budgetSource;
+    message += "): the smallest predicted peak for this model and batch is ";
+    message += mib(choice.candidates[smallest].peakBytes);
+    message += " MiB (";
+    message += std::to_string(choice.candidates[smallest].peakBytes);
+    message += " bytes), with --strategy ";
+    message += choice.candidates[smallest].label();
+    throw ir::Error(message);
+  }
+  choice.chosen = *best;
+  const PlanCandidate& chosen = choice.candidates[choice.chosen];
+  for (size_t i = 0; i < choice.candidates.size(); ++i) {
+    PlanCandidate& c = choice.candidates[i];
+    if (i == choice.chosen) c.verdict = layerwiseFits ? "chosen: layerwise fits, no recompute" : "chosen: the fastest that fits";
+    else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
+    else if (!fits(c)) c.verdict = "over the budget";
+    else if (layerwiseFits) c.verdict = "fits, but layerwise needs no recompute";
+    else c.verdict = c.seconds > chosen.seconds ? "slower" : "same time, larger peak";
+  }
+  if (choice.chosen != 0) evaluate(choice.candidates[choice.chosen], forward, base, costs, &choice.programs);
+  return choice;
+}
+
+std::string explainChoice(const PlanChoice& choice) {
+  const PlanCandidate& layerwise = choice.candidates[0];
+  // Sizes in MiB, or KiB for small models; times in milliseconds.
+  const bool kib = layerwise.peakBytes < (int64_t{64} << 20);
+  const double unit = kib ? 1024.0 : 1024.0 * 1024.0;
+  auto size = [&](uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / unit);
+    return std::string(text);
+  };
+  std::string out = "plan candidates (memory budget ";
+  out += mib(choice.budgetBytes);
+  out += " MiB, ";
+  out += choice.budgetSource;
+  out += "; sizes in ";
+  out += kib ? "KiB" : "MiB";
+  out += "; time: the cost model's prediction for one training step)\n";
+  char line[512];
+  const char* format = "  %-36s %10s %9s %9s %9s %9s %10s %7s %7s  %s\n";
+  std::snprintf(line, sizeof line, format, "plan", "peak", "kept act", "act grad", "workspace", "par grad", "time ms",
+                "vs lw", "work", "verdict");
+  out += line;
+  for (size_t i = 0; i < choice.candidates.size(); ++i) {
+    const PlanCandidate& c = choice.candidates[i];
+    std::string name = (i == choice.chosen ? "* " : "  ") + c.label();
+    if (!c.evaluated) {
+      std::snprintf(line, sizeof line, format, name.c_str(), "-", "-", "-", "-", "-", "-", "-", "-", c.verdict.c_str());
+    } else {
+      char ms[32], vs[32], work[32];
+      std::snprintf(ms, sizeof ms, "%.1f", c.seconds * 1e3);
+      std::snprintf(vs, sizeof vs, "%.2fx", layerwise.seconds > 0 ? c.seconds / layerwise.seconds : 1.0);
+      std::snprintf(work, sizeof work, "%.2fx",
+                    layerwise.work > 0 ? static_cast<double>(c.work) / static_cast<double>(layerwise.work) : 1.0);
+      std::snprintf(line, sizeof line, format, name.c_str(), size(static_cast<uint64_t>(c.peakBytes)).c_str(),
+                    size(c.memory.activations()).c_str(), size(c.memory.activation_gradients()).c_str(),
+                    size(c.memory.workspace()).c_str(), size(c.memory.gradients()).c_str(), ms, vs, work,
+                    c.verdict.c_str());
+    }
+    out += line;
+  }
+  return out;
+}
+
+int64_t availableMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return 0;
+}
+
+int64_t parseByteSize(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "k" || unit == "K" || unit == "KiB") scale = 1024.0;
+  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
+  if (used == 0 || scale == 0 || !(value > 0) || value * scale > 9.0e18)
+    throw std::invalid_argument("expects a positive size such as 1500MiB, 1.5GiB or 123456 (bytes), got '" + text + "'");
+  return static_cast<int64_t>(std::llround(value * scale));
+}
+
+}  // namespace lrc::compiler

@@ -1,0 +1,61 @@
+// Choosing the plan (issue 5): among layerwise and row plans, the one with the least
+// predicted step time whose predicted peak fits a memory budget. Memory is exact (every
+// candidate is compiled and memory-planned); time comes from the cost model
+// (compiler/CostModel.h).
+//
+// Candidates: layerwise, and 2PS and OverL at 2, 4, 8 and 16 strips (the same count forward
+// and backward), with and without segment cuts at downsampling layers; the BatchNorm policy
+// is the user's. The same setting applies to every pipeline of the model.
+//
+// Rule: layerwise is evaluated first; when it fits it is the choice (a row plan only adds
+// recompute), and the others are evaluated only for --explain. Otherwise every candidate is
+// evaluated and the fastest that fits wins (ties: the smaller peak). No candidate fitting is
+// an error naming the smallest peak reachable and its settings.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/CompilePipeline.h"
+#include "compiler/CostModel.h"
+#include "runtime/plan/Plan.h"
+
+namespace lrc::compiler {
+
+struct PlanCandidate {
+  RowOptions rows;           // strategy layerwise, or a row plan
+  bool evaluated = false;
+  int64_t peakBytes = 0;     // the arena (exact)
+  plan::MemoryReport memory; // bytes by category at the peak step
+  double seconds = 0;        // predicted training step
+  int64_t work = 0;          // multiply-adds of the training step
+  std::string verdict;       // why it was chosen or not
+
+  std::string label() const;  // "layerwise", "2ps --strips 8 --cut downsample"
+};
+
+struct PlanChoice {
+  std::vector<PlanCandidate> candidates;
+  size_t chosen = 0;
+  int64_t budgetBytes = 0;
+  std::string budgetSource;  // "--memory-budget" or "available memory"
+  TrainingPrograms programs; // the chosen plan's, compiled
+};
+
+// `evaluateAll`: compile every candidate even when layerwise fits (for --explain).
+PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, int64_t budgetBytes,
+                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll);
+
+// The --explain table: one line per candidate, the chosen one marked.
+std::string explainChoice(const PlanChoice& choice);
+
+// This machine's available memory (/proc/meminfo MemAvailable), in bytes; 0 if unknown.
+int64_t availableMemoryBytes();
+
+// "1.5GiB", "800M", "1024k", "123456" (bytes); k/M/G and KiB/MiB/GiB are powers of 1024.
+// Throws std::invalid_argument with a message naming the text.
+int64_t parseByteSize(const std::string& text);
+
+}  // namespace lrc::compiler
