@@ -71,8 +71,14 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, in
 
   evaluate(choice.candidates[0], forward, base, costs, &choice.programs);
   const bool layerwiseFits = fits(choice.candidates[0]);
-  if (!layerwiseFits || evaluateAll)
-    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], forward, base, costs, nullptr);
+  if (!layerwiseFits || evaluateAll) {
+    // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
+    // them): memory planning and the cost model need only shapes.
+    std::unique_ptr<ir::Module> shapes = forward.clone();
+    for (ir::Value* g : shapes->globals)
+      if (g->kind == ir::ValueKind::Param) g->floats.clear();
+    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], *shapes, base, costs, nullptr);
+  }
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
   std::optional<size_t> best;

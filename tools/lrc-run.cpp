@@ -1,6 +1,6 @@
 // lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda]
 //         [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
-//         [--metrics OUT.jsonl] [--threads N]
+//         [--metrics OUT.jsonl] [--threads N] [--profile OUT.json]
 // Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
 // shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
 // arena bytes next to the predicted ones.
@@ -15,8 +15,14 @@
 // - --threads N: OpenBLAS threads; without it OpenBLAS decides (OPENBLAS_NUM_THREADS, else
 //   every core). Small models run as fast on one thread (most time is outside BLAS).
 // - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
+// - --profile OUT.json: wall time of every kernel call of the train program (evaluation is
+//   not timed), per plan step and per kernel name, summed over the training steps after the
+//   first (warm-up), as JSON (runtime::profileJson: steps_timed, warmup_steps, wall_seconds,
+//   kernels, per_step). Each kernel call is timed on its own (steady_clock), so the run is
+//   a little slower; bench/calibrate.py fits the cost model's constants to these files.
 // - Output files are whole or absent: --metrics streams to PATH.tmp (follow it with tail -f)
-//   and renames it at the end; --save-onnx writes PATH.tmp then renames. An error or
+//   and renames it at the end; --save-onnx and --profile write PATH.tmp then rename (a
+//   --profile path is checked writable before training). An error or
 //   SIGINT/SIGTERM removes the temporary. The run fails (exit 1) when the measured peak
 //   exceeds the prediction or a kernel wrote past the arena.
 // - Memory: the plan's weights go from the file straight into the arena (plan::PlanFile), so
@@ -33,6 +39,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -58,8 +65,9 @@ namespace {
 constexpr const char* kUsage =
     "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda] "
     "[--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
-    "[--threads N]\n"
+    "[--threads N] [--profile OUT.json]\n"
     "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
+    "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
     "  SPEC: npy:X.npy,Y.npy | idx:DIR | cifar10:DIR | folder:DIR | synthetic\n";
 
 struct Options {
@@ -69,7 +77,7 @@ struct Options {
   std::string device = "cpu";
   std::optional<double> lr, momentum, weightDecay;
   uint64_t seed = 0;
-  std::string saveOnnx, metrics;
+  std::string saveOnnx, metrics, profile;
   std::optional<int> threads;
 };
 
@@ -131,6 +139,8 @@ Options parseArgs(int argc, char** argv) {
       o.saveOnnx = value();
     } else if (a == "--metrics") {
       o.metrics = value();
+    } else if (a == "--profile") {
+      o.profile = value();
     } else if (a == "--threads") {
       const uint64_t n = parseCount(a, value(), false);
       if (n > 4096) usage("--threads expects at most 4096, got " + std::to_string(n));
@@ -314,6 +324,18 @@ std::unique_ptr<runtime::Backend> makeBackend(const std::string& device) {
   return std::make_unique<runtime::CpuBackend>();
 }
 
+// Fails now, before any training, when PATH cannot be written: creates PATH.tmp (where
+// writeFileAtomically will write) and removes it again.
+void checkWritable(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": cannot write: Is a directory");
+  const std::string tmp = path + ".tmp";
+  std::FILE* file = std::fopen(tmp.c_str(), "w");
+  if (!file) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+  std::fclose(file);
+  std::remove(tmp.c_str());
+}
+
 // A JSON number of bytes from kibibytes, or null when unknown (0).
 std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
 
@@ -341,10 +363,12 @@ int run(const Options& o, uint64_t rssStartKiB) {
   settings.seed = o.seed;
 
   MetricsFile metrics(o.metrics);
+  if (!o.profile.empty()) checkWritable(o.profile);
   // The resident size before the arena: the plan (without weights) and the data opened. The
   // peak (VmHWM) is never reset: the report gives the whole process's.
   const uint64_t rssBeforeKiB = procStatusKiB("VmRSS");
   runtime::Executor executor(plan, planFile, *backend, settings);  // checks the weights' checksum
+  if (!o.profile.empty()) executor.enableProfile(/*warmupSteps=*/1);
 
   const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
   std::cout << "lrc-run: " << o.plan << ": model " << plan.model_name() << ", batch " << shape.batch << " x "
@@ -427,6 +451,11 @@ int run(const Options& o, uint64_t rssStartKiB) {
   metrics.line("{\"measured_peak_bytes\":" + std::to_string(measured) + ",\"predicted_peak_bytes\":" +
                std::to_string(predicted) + ",\"rss_start_bytes\":" + jsonBytes(rssStartKiB) +
                ",\"rss_peak_bytes\":" + jsonBytes(rssPeakKiB) + "}");
+  if (const runtime::Profile* profile = executor.profile()) {
+    runtime::writeFileAtomically(o.profile, runtime::profileJson(plan, *profile));
+    std::cout << "wrote " << o.profile << " (kernel times of " << profile->stepsTimed << " step"
+              << (profile->stepsTimed == 1 ? "" : "s") << " after " << profile->warmupSteps << " warm-up)\n";
+  }
   if (!o.saveOnnx.empty()) {
     runtime::writeFileAtomically(
         o.saveOnnx, runtime::exportOnnx(plan, o.plan, [&](uint32_t index) { return executor.readBuffer(index); }));
