@@ -247,7 +247,8 @@ void compile(const Options& o) {
       if (o.explain) explanation = compiler::explainChoice(choice);
       char predicted[64];
       std::snprintf(predicted, sizeof predicted, "%.1f", choice.candidates[choice.chosen].seconds * 1e3);
-      chosenBy = "  chosen by --strategy auto (" + choice.candidates[choice.chosen].verdict + ", budget " +
+      chosenBy = "  chosen by --strategy auto: " + choice.candidates[choice.chosen].label() + " (" +
+                 choice.candidates[choice.chosen].verdict + ", budget " +
                  mib(static_cast<uint64_t>(std::min<int64_t>(budget, int64_t{1} << 62))) + ": " + source +
                  "); predicted step " + predicted + " ms\n";
       programs = std::move(choice.programs);
