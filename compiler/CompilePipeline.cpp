@@ -61,6 +61,13 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
   pipeline += std::to_string(strips);
   pipeline += ",bp-strips=";
   pipeline += std::to_string(bpStrips);
+  if (!o.keep.empty()) {
+    pipeline += ",keep=";
+    for (size_t i = 0; i < o.keep.size(); ++i) {
+      if (i) pipeline += ":";
+      pipeline += std::to_string(o.keep[i]);
+    }
+  }
   pipeline += "}";
   return pipeline;
 }

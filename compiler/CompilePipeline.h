@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ir/IR.h"
 
@@ -18,6 +19,7 @@ struct RowOptions {
   int64_t strips = 4;            // forward strips per pipeline
   int64_t bpStrips = -1;         // backward strips; -1 = same as `strips`
   std::string cut = "none";      // segment cuts: none | downsample (fuse-row-pipelines)
+  std::vector<int64_t> keep;     // pipelines left layerwise (partition-rows{keep=...})
 };
 
 // On the imported (runImportPipeline'd) forward graph: applies the BatchNorm policy `bn`
@@ -37,7 +39,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen | strip: the batchnorm-policy pass's mode
-  RowOptions rows{"layerwise", 1, 1, "none"};
+  RowOptions rows{"layerwise", 1, 1, "none", {}};
 };
 
 // From the imported (runImportPipeline'd) forward graph.

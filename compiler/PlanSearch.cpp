@@ -24,13 +24,13 @@ std::string mib(int64_t bytes) {
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
   PlanCandidate layerwise;
-  layerwise.rows = {"layerwise", 1, 1, "none"};
+  layerwise.rows = {"layerwise", 1, 1, "none", {}};
   list.push_back(layerwise);
   for (const char* cut : {"downsample", "none"})
     for (const char* strategy : {"2ps", "overl"})
       for (int64_t strips : {2, 4, 8, 16}) {
         PlanCandidate c;
-        c.rows = {strategy, strips, strips, cut};
+        c.rows = {strategy, strips, strips, cut, {}};
         list.push_back(c);
       }
   return list;
@@ -58,10 +58,17 @@ std::string PlanCandidate::label() const {
   s += std::to_string(rows.strips);
   s += " --cut ";
   s += rows.cut;
+  if (!rows.keep.empty()) {
+    s += " --keep ";
+    for (size_t i = 0; i < rows.keep.size(); ++i) {
+      if (i) s += ":";
+      s += std::to_string(rows.keep[i]);
+    }
+  }
   return s;
 }
 
-PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, int64_t budgetBytes,
+PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training, int64_t budgetBytes,
                       const std::string& budgetSource, const CostTable& costs, bool evaluateAll) {
   PlanChoice choice;
   choice.candidates = candidates();
@@ -69,7 +76,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, in
   choice.budgetSource = budgetSource;
   auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };
 
-  evaluate(choice.candidates[0], forward, base, costs, &choice.programs);
+  evaluate(choice.candidates[0], forward, training, costs, &choice.programs);
   const bool layerwiseFits = fits(choice.candidates[0]);
   if (!layerwiseFits || evaluateAll) {
     // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
@@ -77,7 +84,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, in
     std::unique_ptr<ir::Module> shapes = forward.clone();
     for (ir::Value* g : shapes->globals)
       if (g->kind == ir::ValueKind::Param) g->floats.clear();
-    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], *shapes, base, costs, nullptr);
+    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], *shapes, training, costs, nullptr);
   }
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
@@ -107,17 +114,62 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, in
     message += choice.candidates[smallest].label();
     throw ir::Error(message);
   }
+  // Keeping activations where memory allows: from the best row plan, leave pipelines layer
+  // by layer (no recompute) in the order of predicted time saved per byte added, while the
+  // peak fits and the time goes down.
+  if (!layerwiseFits && *best != 0) {
+    const PlanCandidate base = choice.candidates[*best];
+    std::unique_ptr<ir::Module> shapes = forward.clone();
+    for (ir::Value* g : shapes->globals)
+      if (g->kind == ir::ValueKind::Param) g->floats.clear();
+    std::unique_ptr<ir::Module> partitioned = shapes->clone();
+    runRowPipeline(*partitioned, base.rows, training.bn);
+    std::vector<int64_t> ids;
+    for (const auto& op : partitioned->ops)
+      if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
+    struct Trial {
+      int64_t id;
+      double score;
+    };
+    std::vector<Trial> order;
+    for (int64_t id : ids) {
+      PlanCandidate t;
+      t.rows = base.rows;
+      t.rows.keep = {id};
+      evaluate(t, *shapes, training, costs, nullptr);
+      const double saved = base.seconds - t.seconds;
+      const double added = static_cast<double>(std::max<int64_t>(t.peakBytes - base.peakBytes, 1));
+      if (saved > 0) order.push_back({id, saved / added});
+    }
+    std::stable_sort(order.begin(), order.end(), [](const Trial& a, const Trial& b) { return a.score > b.score; });
+    PlanCandidate current = base;
+    for (const Trial& t : order) {
+      PlanCandidate next;
+      next.rows = current.rows;
+      next.rows.keep.push_back(t.id);
+      std::sort(next.rows.keep.begin(), next.rows.keep.end());
+      evaluate(next, *shapes, training, costs, nullptr);
+      if (next.peakBytes <= budgetBytes && next.seconds < current.seconds) current = next;
+    }
+    if (!current.rows.keep.empty()) {
+      choice.candidates.push_back(current);
+      best = choice.candidates.size() - 1;
+    }
+  }
   choice.chosen = *best;
   const PlanCandidate& chosen = choice.candidates[choice.chosen];
   for (size_t i = 0; i < choice.candidates.size(); ++i) {
     PlanCandidate& c = choice.candidates[i];
-    if (i == choice.chosen) c.verdict = layerwiseFits ? "chosen: layerwise fits, no recompute" : "chosen: the fastest that fits";
+    if (i == choice.chosen)
+      c.verdict = layerwiseFits        ? "chosen: layerwise fits, no recompute"
+                  : c.rows.keep.empty() ? "chosen: the fastest that fits"
+                                        : "chosen: the fastest that fits, with the kept pipelines trained layer by layer";
     else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
     else if (!fits(c)) c.verdict = "over the budget";
     else if (layerwiseFits) c.verdict = "fits, but layerwise needs no recompute";
     else c.verdict = c.seconds > chosen.seconds ? "slower" : "same time, larger peak";
   }
-  if (choice.chosen != 0) evaluate(choice.candidates[choice.chosen], forward, base, costs, &choice.programs);
+  if (choice.chosen != 0) evaluate(choice.candidates[choice.chosen], forward, training, costs, &choice.programs);
   return choice;
 }
 

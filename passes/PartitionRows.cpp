@@ -3,7 +3,10 @@
 // op and per strip, the rows of the op's result that the strip computes.
 //
 // Options: `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
-// (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1.
+// (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1;
+// `keep` = pipeline ids separated by ':' (e.g. keep=0:3) left unpartitioned: they train
+// layer by layer, keeping their activations instead of recomputing strips (the plan
+// search's knob between memory and recompute).
 //
 // Rules (the lead is to copy them into docs/row-plans.md step 2):
 //  - A pipeline's ops are the ops with pipeline=K, in program order; they must all be
@@ -125,8 +128,20 @@ class PartitionRows : public Pass {
       if (ec != std::errc() || end != value.data() + value.size() || n < 1)
         throw ir::Error(cat("partition-rows: option '", key, "' must be a positive integer, got '", value, "'"));
       (key == "strips" ? strips_ : bpStrips_) = n;
+    } else if (key == "keep") {
+      keep_.clear();
+      for (size_t begin = 0; begin < value.size();) {
+        size_t end = value.find(':', begin);
+        if (end == std::string::npos) end = value.size();
+        int64_t id = -1;
+        auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
+        if (ec != std::errc() || last != value.data() + end || id < 0)
+          throw ir::Error(cat("partition-rows: option 'keep' must be pipeline ids separated by ':', got '", value, "'"));
+        keep_.insert(id);
+        begin = end + 1;
+      }
     } else {
-      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips)"));
+      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep)"));
     }
   }
 
@@ -136,7 +151,8 @@ class PartitionRows : public Pass {
       before[op.get()] = op->attrs;
       for (const char* a : kOwnAttrs) op->attrs.erase(a);
     }
-    for (Pipeline& p : collect(m)) partition(p);
+    for (Pipeline& p : collect(m))
+      if (!keep_.count(p.id)) partition(p);
     bool changed = false;
     for (auto& op : m.ops) changed |= before[op.get()] != op->attrs;
     return changed;
@@ -144,6 +160,7 @@ class PartitionRows : public Pass {
 
  private:
   Strategy strategy_ = Strategy::TwoPS;
+  std::set<int64_t> keep_;  // pipelines left layerwise
   int64_t strips_ = 4;
   int64_t bpStrips_ = -1;  // -1: same as strips_
 

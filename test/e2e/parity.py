@@ -46,7 +46,7 @@ LOSS_RTOL = 1e-4
 PARAM_TOL = 1e-3  # of the parameter's max abs value
 LAYERWISE_LOSS_RTOL = 1e-5  # --vs-layerwise: row plan against the layerwise plan
 LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
-ROW_FLAGS = ("--strategy", "--strips", "--bp-strips")  # each takes one value
+ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 
 
@@ -168,7 +168,8 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
 
 
 def without_row_flags(flags):
-    """The lrc-compile flags less --strategy, --strips and --bp-strips (and their values)."""
+    """The lrc-compile flags less the row-plan flags (ROW_FLAGS) and their values; the layerwise
+    plan is asked for explicitly (--strategy layerwise), since auto may choose a row plan."""
     kept, i = [], 0
     while i < len(flags):
         if flags[i] in ROW_FLAGS:
@@ -176,7 +177,7 @@ def without_row_flags(flags):
         else:
             kept.append(flags[i])
             i += 1
-    return kept
+    return kept + ["--strategy", "layerwise"]
 
 
 def rel_err(a, b):
