@@ -1,6 +1,10 @@
 #include "runtime/Executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -48,7 +52,7 @@ void Executor::copyToBuffer(uint32_t index, const void* data) {
   backend_.copyIn(b.offset(), data, b.bytes());
 }
 
-void Executor::runProgram(const plan::Program& program, const char* name) {
+void Executor::runProgram(const plan::Program& program, const char* name, std::vector<double>* seconds) {
   RunContext context;
   context.plan = &plan_;
   context.step = stepsDone_;
@@ -59,7 +63,15 @@ void Executor::runProgram(const plan::Program& program, const char* name) {
   for (int i = 0; i < program.steps_size(); ++i) {
     const plan::Step& step = program.steps(i);
     try {
-      backend_.run(step, context);
+      if (!seconds) {
+        backend_.run(step, context);
+      } else {
+        const auto start = std::chrono::steady_clock::now();
+        backend_.run(step, context);
+        backend_.synchronize();  // an asynchronous backend's kernel ends here
+        (*seconds)[static_cast<size_t>(i)] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
     } catch (const std::exception& e) {
       std::string where = std::string(name) + " step #" + std::to_string(i) + " (" + step.kernel();
       if (!step.origin().empty()) where += " '" + step.origin() + "'";
@@ -75,13 +87,26 @@ float Executor::trainStep(const float* images, const int64_t* labels) {
       throw std::runtime_error("label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
                                " of the batch is outside [0, " + std::to_string(shape_.classes) +
                                "), the plan's classes");
+  const bool timed = profiling_ && profile_.stepsSeen++ >= profile_.warmupSteps;
+  const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   copyToBuffer(plan_.io().image(), images);
   copyToBuffer(plan_.io().labels(), labels);
-  runProgram(plan_.train(), "train");
+  runProgram(plan_.train(), "train", timed ? &profile_.stepSeconds : nullptr);
   ++stepsDone_;
   float loss = 0;
   backend_.copyOut(buffer(plan_.io().loss()).offset(), &loss, sizeof loss);
+  if (timed) {
+    profile_.wallSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ++profile_.stepsTimed;
+  }
   return loss;
+}
+
+void Executor::enableProfile(uint64_t warmupSteps) {
+  profiling_ = true;
+  profile_ = Profile{};
+  profile_.warmupSteps = warmupSteps;
+  profile_.stepSeconds.assign(static_cast<size_t>(plan_.train().steps_size()), 0.0);
 }
 
 void Executor::evaluate(const float* images, float* logits) {
@@ -96,6 +121,89 @@ std::string Executor::readBuffer(uint32_t index) {
   std::string bytes(b.bytes(), '\0');
   backend_.copyOut(b.offset(), bytes.data(), b.bytes());
   return bytes;
+}
+
+std::vector<KernelTime> kernelTimes(const plan::Plan& plan, const Profile& profile) {
+  std::map<std::string, KernelTime> byName;
+  for (int i = 0; i < plan.train().steps_size(); ++i) {
+    const std::string& kernel = plan.train().steps(i).kernel();
+    KernelTime& k = byName[kernel];
+    k.kernel = kernel;
+    k.calls += profile.stepsTimed;
+    if (static_cast<size_t>(i) < profile.stepSeconds.size()) k.seconds += profile.stepSeconds[static_cast<size_t>(i)];
+  }
+  std::vector<KernelTime> out;
+  for (auto& [name, k] : byName) out.push_back(std::move(k));
+  return out;
+}
+
+namespace {
+
+std::string jsonNumber(double x) {
+  if (!std::isfinite(x)) return "null";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.9g", x);
+  return text;
+}
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char text[8];
+      std::snprintf(text, sizeof text, "\\u%04x", u);
+      out += text;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+std::string profileJson(const plan::Plan& plan, const Profile& profile) {
+  std::string out = "{\"steps_timed\": ";
+  out += std::to_string(profile.stepsTimed);
+  out += ", \"warmup_steps\": ";
+  out += std::to_string(profile.warmupSteps);
+  out += ", \"wall_seconds\": ";
+  out += jsonNumber(profile.wallSeconds);
+  out += ",\n \"kernels\": {";
+  bool first = true;
+  for (const KernelTime& k : kernelTimes(plan, profile)) {
+    out += first ? "\n  " : ",\n  ";
+    first = false;
+    out += jsonString(k.kernel);
+    out += ": {\"calls\": ";
+    out += std::to_string(k.calls);
+    out += ", \"seconds\": ";
+    out += jsonNumber(k.seconds);
+    out += "}";
+  }
+  out += "},\n \"per_step\": [";
+  for (int i = 0; i < plan.train().steps_size(); ++i) {
+    const plan::Step& step = plan.train().steps(i);
+    const double seconds =
+        static_cast<size_t>(i) < profile.stepSeconds.size() ? profile.stepSeconds[static_cast<size_t>(i)] : 0.0;
+    out += i == 0 ? "\n  " : ",\n  ";
+    out += "{\"index\": ";
+    out += std::to_string(i);
+    out += ", \"kernel\": ";
+    out += jsonString(step.kernel());
+    out += ", \"origin\": ";
+    out += jsonString(step.origin());
+    out += ", \"seconds\": ";
+    out += jsonNumber(seconds);
+    out += "}";
+  }
+  out += "]}\n";
+  return out;
 }
 
 }  // namespace lrc::runtime

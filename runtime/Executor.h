@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/Backend.h"
 #include "runtime/PlanLoader.h"
@@ -26,6 +27,36 @@ RunSettings defaultSettings(const plan::Plan& plan);  // the plan's optimizer, s
 // when the weights' checksum does not match, the arena's contents are then garbage.
 void writeInitialData(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend);
 
+// Wall time (std::chrono::steady_clock) of every kernel call of the train program, summed
+// per plan step over the training steps timed (lrc-run --profile; bench/calibrate.py fits
+// per-kernel cost constants to it). Evaluation is never timed.
+struct Profile {
+  uint64_t warmupSteps = 0;  // training steps after enableProfile that are run but not timed
+  uint64_t stepsSeen = 0;    // training steps run since enableProfile, warm-up included
+  uint64_t stepsTimed = 0;   // training steps timed: max(0, stepsSeen - warmupSteps)
+  // Per train-program step index: the seconds of its kernel call, summed over stepsTimed.
+  std::vector<double> stepSeconds;
+  // The timed training steps' whole wall time (trainStep: the batch copied in, the program,
+  // the loss copied out), which the kernels' total never exceeds.
+  double wallSeconds = 0;
+};
+
+// A profile's time per kernel name: calls (its plan steps x steps timed) and seconds.
+struct KernelTime {
+  std::string kernel;
+  uint64_t calls = 0;
+  double seconds = 0;
+};
+std::vector<KernelTime> kernelTimes(const plan::Plan& plan, const Profile& profile);  // sorted by name
+
+// The profile as one JSON object (lrc-run --profile's file):
+//   {"steps_timed": N, "warmup_steps": W, "wall_seconds": S,
+//    "kernels": {"conv2d": {"calls": C, "seconds": S}, ...},                    (by name)
+//    "per_step": [{"index": I, "kernel": "conv2d", "origin": "...", "seconds": S}, ...]}
+// covering the train program's steps only, every step index in order; seconds are sums over
+// the N steps timed (divide by N for one step's).
+std::string profileJson(const plan::Plan& plan, const Profile& profile);
+
 class Executor {
  public:
   // `plan` must have passed validatePlan against `weights` (its file's weights section, or
@@ -46,6 +77,14 @@ class Executor {
   // The eval program on a batch: writes batch x classes logits.
   void evaluate(const float* images, float* logits);
 
+  // Times the train program's kernel calls from now on (off by default; when off a step costs
+  // one untaken branch per kernel call): the next `warmupSteps` training steps run untimed,
+  // then every step's kernel calls are timed, each followed by Backend::synchronize so that an
+  // asynchronous backend's kernel is timed whole. Enabling again starts a new profile.
+  void enableProfile(uint64_t warmupSteps = 1);
+  // The profile so far; nullptr unless enableProfile was called.
+  const Profile* profile() const { return profiling_ ? &profile_ : nullptr; }
+
   // The bytes of buffer `index` as they are now (trained weights, running statistics).
   std::string readBuffer(uint32_t index);
 
@@ -60,10 +99,13 @@ class Executor {
   RunSettings settings_;
   IoShape shape_;
   uint64_t stepsDone_ = 0;
+  bool profiling_ = false;
+  Profile profile_;
 
   const plan::Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
   void copyToBuffer(uint32_t index, const void* data);
-  void runProgram(const plan::Program& program, const char* name);
+  // `seconds`, when given, accumulates each step's kernel time (Profile::stepSeconds).
+  void runProgram(const plan::Program& program, const char* name, std::vector<double>* seconds = nullptr);
 };
 
 }  // namespace lrc::runtime
