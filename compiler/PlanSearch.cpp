@@ -69,7 +69,8 @@ std::string PlanCandidate::label() const {
 }
 
 PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training, int64_t budgetBytes,
-                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll) {
+                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
+                      double maxSlowdown) {
   PlanChoice choice;
   choice.candidates = candidates();
   choice.budgetBytes = budgetBytes;
@@ -77,7 +78,8 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };
 
   evaluate(choice.candidates[0], forward, training, costs, &choice.programs);
-  const bool layerwiseFits = fits(choice.candidates[0]);
+  const bool leastMemory = maxSlowdown > 0;
+  const bool layerwiseFits = fits(choice.candidates[0]) && !leastMemory;
   if (!layerwiseFits || evaluateAll) {
     // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
     // them): memory planning and the cost model need only shapes.
@@ -89,7 +91,14 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
   std::optional<size_t> best;
-  for (size_t i = 0; i < choice.candidates.size(); ++i) {
+  const double timeLimit = maxSlowdown * choice.candidates[0].seconds;
+  for (size_t i = 0; i < choice.candidates.size() && leastMemory; ++i) {
+    const PlanCandidate& c = choice.candidates[i];
+    if (!fits(c) || c.seconds > timeLimit) continue;
+    const PlanCandidate* b = best ? &choice.candidates[*best] : nullptr;
+    if (!b || c.peakBytes < b->peakBytes || (c.peakBytes == b->peakBytes && c.seconds < b->seconds)) best = i;
+  }
+  for (size_t i = 0; i < choice.candidates.size() && !leastMemory; ++i) {
     const PlanCandidate& c = choice.candidates[i];
     if (!fits(c)) continue;
     if (layerwiseFits && i != 0) continue;
@@ -117,7 +126,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   // Keeping activations where memory allows: from the best row plan, leave pipelines layer
   // by layer (no recompute) in the order of predicted time saved per byte added, while the
   // peak fits and the time goes down.
-  if (!layerwiseFits && *best != 0) {
+  if (!layerwiseFits && !leastMemory && *best != 0) {
     const PlanCandidate base = choice.candidates[*best];
     std::unique_ptr<ir::Module> shapes = forward.clone();
     for (ir::Value* g : shapes->globals)
@@ -160,12 +169,15 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   const PlanCandidate& chosen = choice.candidates[choice.chosen];
   for (size_t i = 0; i < choice.candidates.size(); ++i) {
     PlanCandidate& c = choice.candidates[i];
-    if (i == choice.chosen)
+    if (i == choice.chosen && leastMemory)
+      c.verdict = "chosen: the least memory within " + std::to_string(maxSlowdown).substr(0, 3) + "x layerwise's time";
+    else if (i == choice.chosen)
       c.verdict = layerwiseFits        ? "chosen: layerwise fits, no recompute"
                   : c.rows.keep.empty() ? "chosen: the fastest that fits"
                                         : "chosen: the fastest that fits, with the kept pipelines trained layer by layer";
     else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
     else if (!fits(c)) c.verdict = "over the budget";
+    else if (leastMemory) c.verdict = c.seconds > timeLimit ? "over the time limit" : "more memory";
     else if (layerwiseFits) c.verdict = "fits, but layerwise needs no recompute";
     else c.verdict = c.seconds > chosen.seconds ? "slower" : "same time, larger peak";
   }
@@ -183,9 +195,15 @@ std::string explainChoice(const PlanChoice& choice) {
     std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / unit);
     return std::string(text);
   };
-  std::string out = "plan candidates (memory budget ";
-  out += mib(choice.budgetBytes);
-  out += " MiB, ";
+  std::string out = "plan candidates (";
+  if (choice.budgetBytes == std::numeric_limits<int64_t>::max()) {
+    out += "no memory budget";
+  } else {
+    out += "memory budget ";
+    out += mib(choice.budgetBytes);
+    out += " MiB";
+  }
+  out += ", ";
   out += choice.budgetSource;
   out += "; sizes in ";
   out += kib ? "KiB" : "MiB";

@@ -7,10 +7,11 @@
 // and backward), with and without segment cuts at downsampling layers; the BatchNorm policy
 // is the user's. The same setting applies to every pipeline of the model.
 //
-// Rule: layerwise is evaluated first; when it fits it is the choice (a row plan only adds
+// Rule (CPU, and CUDA with a budget): layerwise is evaluated first; when it fits it is the choice (a row plan only adds
 // recompute), and the others are evaluated only for --explain. Otherwise every candidate is
 // evaluated and the fastest that fits wins (ties: the smaller peak). No candidate fitting is
-// an error naming the smallest peak reachable and its settings.
+// an error naming the smallest peak reachable and its settings. CUDA without a budget (no
+// device to measure here): the least-memory candidate predicted within 1.5x layerwise's time.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +46,11 @@ struct PlanChoice {
 };
 
 // `evaluateAll`: compile every candidate even when layerwise fits (for --explain).
+// `maxSlowdown` > 0 changes the objective to the least peak among the candidates predicted
+// within that factor of layerwise's time (--device cuda without a budget: 1.5).
 PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, int64_t budgetBytes,
-                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll);
+                      const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
+                      double maxSlowdown = 0);
 
 // The --explain table: one line per candidate, the chosen one marked.
 std::string explainChoice(const PlanChoice& choice);

@@ -1,5 +1,5 @@
 // lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] [--bp-strips M] [--cut none|downsample]
+//             [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--device cpu|cuda] [--strips N] [--bp-strips M] [--cut none|downsample]
 //             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
@@ -37,6 +37,7 @@ struct Options {
   compiler::RowOptions rows{"auto", 4, -1, "none", {}};  // auto: compiler/PlanSearch chooses
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
+  std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
   compiler::TrainingOptions training;      // --bn exact|frozen|strip
   bool stripsGiven = false;
 };
@@ -126,6 +127,9 @@ Options parseArgs(int argc, char** argv) {
       }
     } else if (a == "--explain") {
       o.explain = true;
+    } else if (a == "--device") {
+      o.device = value();
+      if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
     } else if (a == "--bn") {
       std::string bn = value();
       if (bn != "exact" && bn != "frozen" && bn != "strip")
@@ -246,7 +250,14 @@ void compile(const Options& o) {
     if (o.rows.strategy == "auto") {
       int64_t budget = o.memoryBudget;
       std::string source = "--memory-budget";
-      if (budget == 0) {
+      double maxSlowdown = 0;
+      if (budget == 0 && o.device == "cuda") {
+        // No GPU to size the budget by (lrc-compile runs on the host): the least memory
+        // within 1.5x layerwise's predicted time (docs/plan-search.md).
+        budget = std::numeric_limits<int64_t>::max();
+        source = "--device cuda without --memory-budget";
+        maxSlowdown = 1.5;
+      } else if (budget == 0) {
         budget = compiler::availableMemoryBytes();
         source = "this machine's available memory";
         if (budget <= 0) {
@@ -255,15 +266,17 @@ void compile(const Options& o) {
         }
       }
       compiler::PlanChoice choice =
-          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain);
+          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain, maxSlowdown);
       rowOptions = choice.candidates[choice.chosen].rows;
       if (o.explain) explanation = compiler::explainChoice(choice);
       char predicted[64];
       std::snprintf(predicted, sizeof predicted, "%.1f", choice.candidates[choice.chosen].seconds * 1e3);
+      const std::string budgetText = budget == std::numeric_limits<int64_t>::max()
+                                         ? std::string("no memory budget")
+                                         : "budget " + mib(static_cast<uint64_t>(budget));
       chosenBy = "  chosen by --strategy auto: " + choice.candidates[choice.chosen].label() + " (" +
-                 choice.candidates[choice.chosen].verdict + ", budget " +
-                 mib(static_cast<uint64_t>(std::min<int64_t>(budget, int64_t{1} << 62))) + ": " + source +
-                 "); predicted step " + predicted + " ms\n";
+                 choice.candidates[choice.chosen].verdict + ", " + budgetText + ": " + source + "); predicted step " +
+                 predicted + " ms\n";
       programs = std::move(choice.programs);
     }
     if (o.emit == "rows") {
