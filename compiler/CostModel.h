@@ -21,7 +21,7 @@ struct KernelCost {
 struct CostTable {
   std::string backend;                       // "cpu"
   std::string source;                        // how the constants were measured
-  std::map<std::string, KernelCost> kernels;  // by IR op name
+  std::map<std::string, KernelCost> kernels;  // by IR op name; "<name>:training" for training-mode BatchNorm
   KernelCost fallback;                       // kernels the calibration did not see
 };
 

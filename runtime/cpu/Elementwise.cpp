@@ -57,8 +57,9 @@ void relu_forward(float* y, const float* x, int64_t count) {
 }
 
 void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t count) {
-  for (int64_t i = 0; i < count; ++i)
-    if (xOrY[i] > 0.0f) dx[i] += dy[i];
+  // Branch-free (a select the compiler vectorizes): half the values are positive, so a
+  // branch mispredicts often (bench/calibrate.py measured it at 4x relu's cost per float).
+  for (int64_t i = 0; i < count; ++i) dx[i] += xOrY[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 void add_forward(float* y, const float* x0, const float* x1, int64_t count) {
