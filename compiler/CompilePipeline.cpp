@@ -61,6 +61,17 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
   pipeline += std::to_string(strips);
   pipeline += ",bp-strips=";
   pipeline += std::to_string(bpStrips);
+  if (!o.per.empty()) {
+    pipeline += ",per=";
+    bool first = true;
+    for (const auto& [id, n] : o.per) {
+      if (!first) pipeline += ":";
+      first = false;
+      pipeline += std::to_string(id);
+      pipeline += "/";
+      pipeline += std::to_string(n);
+    }
+  }
   if (!o.keep.empty()) {
     pipeline += ",keep=";
     for (size_t i = 0; i < o.keep.size(); ++i) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct RowOptions {
   int64_t bpStrips = -1;         // backward strips; -1 = same as `strips`
   std::string cut = "none";      // segment cuts: none | downsample (fuse-row-pipelines)
   std::vector<int64_t> keep;     // pipelines left layerwise (partition-rows{keep=...})
+  std::map<int64_t, int64_t> per;  // pipeline -> strips, overriding `strips` (partition-rows{per=...})
 };
 
 // On the imported (runImportPipeline'd) forward graph: applies the BatchNorm policy `bn`
@@ -39,7 +41,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen | strip: the batchnorm-policy pass's mode
-  RowOptions rows{"layerwise", 1, 1, "none", {}};
+  RowOptions rows{"layerwise", 1, 1, "none", {}, {}};
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -24,13 +24,13 @@ std::string mib(int64_t bytes) {
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
   PlanCandidate layerwise;
-  layerwise.rows = {"layerwise", 1, 1, "none", {}};
+  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}};
   list.push_back(layerwise);
   for (const char* cut : {"downsample", "none"})
     for (const char* strategy : {"2ps", "overl"})
       for (int64_t strips : {2, 4, 8, 16}) {
         PlanCandidate c;
-        c.rows = {strategy, strips, strips, cut, {}};
+        c.rows = {strategy, strips, strips, cut, {}, {}};
         list.push_back(c);
       }
   return list;
@@ -58,6 +58,15 @@ std::string PlanCandidate::label() const {
   s += std::to_string(rows.strips);
   s += " --cut ";
   s += rows.cut;
+  if (!rows.per.empty()) {
+    s += " --pipeline-strips ";
+    bool first = true;
+    for (const auto& [id, n] : rows.per) {
+      if (!first) s += ":";
+      first = false;
+      s += std::to_string(id) + "/" + std::to_string(n);
+    }
+  }
   if (!rows.keep.empty()) {
     s += " --keep ";
     for (size_t i = 0; i < rows.keep.size(); ++i) {
@@ -123,11 +132,12 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     message += choice.candidates[smallest].label();
     throw ir::Error(message);
   }
-  // Keeping activations where memory allows: from the best row plan, leave pipelines layer
-  // by layer (no recompute) in the order of predicted time saved per byte added, while the
-  // peak fits and the time goes down.
+  // Refining the best row plan where memory allows: first each pipeline's own strip count
+  // (fewer strips, less per-strip overhead), then pipelines left layer by layer (no
+  // recompute) in the order of predicted time saved per byte added; a change is kept when
+  // the peak still fits and the predicted time goes down.
   if (!layerwiseFits && !leastMemory && *best != 0) {
-    const PlanCandidate base = choice.candidates[*best];
+    PlanCandidate base = choice.candidates[*best];
     std::unique_ptr<ir::Module> shapes = forward.clone();
     for (ir::Value* g : shapes->globals)
       if (g->kind == ir::ValueKind::Param) g->floats.clear();
@@ -136,6 +146,16 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     std::vector<int64_t> ids;
     for (const auto& op : partitioned->ops)
       if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
+    for (int64_t id : ids)
+      for (int64_t n : {2, 4, 8, 16}) {
+        auto own = base.rows.per.find(id);
+        if ((own == base.rows.per.end() ? base.rows.strips : own->second) == n) continue;
+        PlanCandidate t;
+        t.rows = base.rows;
+        t.rows.per[id] = n;
+        evaluate(t, *shapes, training, costs, nullptr);
+        if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
+      }
     struct Trial {
       int64_t id;
       double score;
@@ -160,7 +180,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       evaluate(next, *shapes, training, costs, nullptr);
       if (next.peakBytes <= budgetBytes && next.seconds < current.seconds) current = next;
     }
-    if (!current.rows.keep.empty()) {
+    if (!current.rows.keep.empty() || !current.rows.per.empty()) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;
     }
@@ -173,8 +193,9 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       c.verdict = "chosen: the least memory within " + std::to_string(maxSlowdown).substr(0, 3) + "x layerwise's time";
     else if (i == choice.chosen)
       c.verdict = layerwiseFits        ? "chosen: layerwise fits, no recompute"
-                  : c.rows.keep.empty() ? "chosen: the fastest that fits"
-                                        : "chosen: the fastest that fits, with the kept pipelines trained layer by layer";
+                  : c.rows.keep.empty() && c.rows.per.empty()
+                      ? "chosen: the fastest that fits"
+                      : "chosen: the fastest that fits, refined per pipeline";
     else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
     else if (!fits(c)) c.verdict = "over the budget";
     else if (leastMemory) c.verdict = c.seconds > timeLimit ? "over the time limit" : "more memory";

@@ -6,7 +6,9 @@
 // (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1;
 // `keep` = pipeline ids separated by ':' (e.g. keep=0:3) left unpartitioned: they train
 // layer by layer, keeping their activations instead of recomputing strips (the plan
-// search's knob between memory and recompute).
+// search's knob between memory and recompute); `per` = per-pipeline strip counts
+// `id/n` separated by ':' (e.g. per=0/2:3/8), which override `strips` and `bp-strips` for
+// those pipelines (forward and backward alike).
 //
 // Rules (the lead is to copy them into docs/row-plans.md step 2):
 //  - A pipeline's ops are the ops with pipeline=K, in program order; they must all be
@@ -128,6 +130,26 @@ class PartitionRows : public Pass {
       if (ec != std::errc() || end != value.data() + value.size() || n < 1)
         throw ir::Error(cat("partition-rows: option '", key, "' must be a positive integer, got '", value, "'"));
       (key == "strips" ? strips_ : bpStrips_) = n;
+    } else if (key == "per") {
+      per_.clear();
+      for (size_t begin = 0; begin < value.size();) {
+        size_t end = value.find(':', begin);
+        if (end == std::string::npos) end = value.size();
+        const std::string item = value.substr(begin, end - begin);
+        const size_t slash = item.find('/');
+        int64_t id = -1, n = 0;
+        bool ok = slash != std::string::npos;
+        if (ok) {
+          auto [a, e1] = std::from_chars(item.data(), item.data() + slash, id);
+          auto [b, e2] = std::from_chars(item.data() + slash + 1, item.data() + item.size(), n);
+          ok = e1 == std::errc() && a == item.data() + slash && e2 == std::errc() && b == item.data() + item.size() &&
+               id >= 0 && n >= 1;
+        }
+        if (!ok)
+          throw ir::Error(cat("partition-rows: option 'per' must be pipeline/strips pairs separated by ':', got '", value, "'"));
+        per_[id] = n;
+        begin = end + 1;
+      }
     } else if (key == "keep") {
       keep_.clear();
       for (size_t begin = 0; begin < value.size();) {
@@ -141,7 +163,7 @@ class PartitionRows : public Pass {
         begin = end + 1;
       }
     } else {
-      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep)"));
+      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per)"));
     }
   }
 
@@ -160,7 +182,8 @@ class PartitionRows : public Pass {
 
  private:
   Strategy strategy_ = Strategy::TwoPS;
-  std::set<int64_t> keep_;  // pipelines left layerwise
+  std::set<int64_t> keep_;           // pipelines left layerwise
+  std::map<int64_t, int64_t> per_;   // pipeline -> strips (forward and backward)
   int64_t strips_ = 4;
   int64_t bpStrips_ = -1;  // -1: same as strips_
 
@@ -300,7 +323,9 @@ class PartitionRows : public Pass {
 
   void partition(Pipeline& p) const {
     const int64_t hOut = heightOf(p.output);
-    const int64_t wantFp = strips_, wantBp = bpStrips_ < 0 ? strips_ : bpStrips_;
+    auto own = per_.find(p.id);
+    const int64_t wantFp = own != per_.end() ? own->second : strips_;
+    const int64_t wantBp = own != per_.end() ? own->second : (bpStrips_ < 0 ? strips_ : bpStrips_);
     const int64_t nFp = std::min(wantFp, hOut), nBp = std::min(wantBp, hOut);
     const Table fp = stripRows(p, nFp), bp = stripRows(p, nBp);
 

@@ -34,7 +34,7 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
-  compiler::RowOptions rows{"auto", 4, -1, "none", {}};  // auto: compiler/PlanSearch chooses
+  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}};  // auto: compiler/PlanSearch chooses
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
@@ -46,7 +46,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--pipeline-strips ID/N:...] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -114,6 +114,22 @@ Options parseArgs(int argc, char** argv) {
         begin = end + 1;
       }
       o.stripsGiven = true;
+    } else if (a == "--pipeline-strips") {
+      // Per-pipeline strip counts ID/N separated by ':' (what --explain prints for auto's choice).
+      const std::string pairs = value();
+      for (size_t begin = 0; begin <= pairs.size();) {
+        size_t end = pairs.find(':', begin);
+        if (end == std::string::npos) end = pairs.size();
+        const std::string item = pairs.substr(begin, end - begin);
+        const size_t slash = item.find('/');
+        const std::string id = item.substr(0, slash), n = slash == std::string::npos ? "" : item.substr(slash + 1);
+        if (id.empty() || n.empty() || id.find_first_not_of("0123456789") != std::string::npos ||
+            n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
+          usage("--pipeline-strips expects PIPELINE/STRIPS pairs separated by ':', got '" + pairs + "'");
+        o.rows.per[std::stoll(id)] = std::stoll(n);
+        begin = end + 1;
+      }
+      o.stripsGiven = true;
     } else if (a == "--cut") {
       const std::string cut = value();
       if (cut != "none" && cut != "downsample") usage("--cut expects none or downsample, got '" + cut + "'");
@@ -158,7 +174,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.strategy == "layerwise" || o.rows.strategy == "auto"))
-    usage("--strips, --bp-strips, --cut and --keep need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --pipeline-strips, --cut and --keep need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.explain && o.rows.strategy != "auto") usage("--explain shows what --strategy auto considered: drop --strategy " + o.rows.strategy);
   return o;
 }
