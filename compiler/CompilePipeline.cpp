@@ -72,13 +72,18 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
       pipeline += std::to_string(n);
     }
   }
-  if (!o.keep.empty()) {
-    pipeline += ",keep=";
-    for (size_t i = 0; i < o.keep.size(); ++i) {
+  auto ids = [&](const char* key, const std::vector<int64_t>& list) {
+    if (list.empty()) return;
+    pipeline += ",";
+    pipeline += key;
+    pipeline += "=";
+    for (size_t i = 0; i < list.size(); ++i) {
       if (i) pipeline += ":";
-      pipeline += std::to_string(o.keep[i]);
+      pipeline += std::to_string(list[i]);
     }
-  }
+  };
+  ids("keep", o.keep);
+  ids("reuse", o.reuse);
   pipeline += "}";
   return pipeline;
 }

@@ -55,7 +55,7 @@ bool isRowPlanAttr(const std::string& name) {
                                                  "bp_strips", "strips_requested", "bp_strips_requested",
                                                  "fp_rows",   "fp_halo",          "fp_halo1",
                                                  "bp_rows",   "work",             "band",
-                                                 "strip_stats"};
+                                                 "strip_stats", "reuse_last"};
   return kRowPlan.count(name) != 0;
 }
 

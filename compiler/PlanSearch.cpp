@@ -24,13 +24,13 @@ std::string mib(int64_t bytes) {
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
   PlanCandidate layerwise;
-  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}};
+  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}, {}};
   list.push_back(layerwise);
   for (const char* cut : {"downsample", "none"})
     for (const char* strategy : {"2ps", "overl"})
       for (int64_t strips : {2, 4, 8, 16}) {
         PlanCandidate c;
-        c.rows = {strategy, strips, strips, cut, {}, {}};
+        c.rows = {strategy, strips, strips, cut, {}, {}, {}};
         list.push_back(c);
       }
   return list;
@@ -67,13 +67,16 @@ std::string PlanCandidate::label() const {
       s += std::to_string(id) + "/" + std::to_string(n);
     }
   }
-  if (!rows.keep.empty()) {
-    s += " --keep ";
-    for (size_t i = 0; i < rows.keep.size(); ++i) {
+  auto ids = [&](const char* flag, const std::vector<int64_t>& list) {
+    if (list.empty()) return;
+    s += flag;
+    for (size_t i = 0; i < list.size(); ++i) {
       if (i) s += ":";
-      s += std::to_string(rows.keep[i]);
+      s += std::to_string(list[i]);
     }
-  }
+  };
+  ids(" --reuse-last ", rows.reuse);
+  ids(" --keep ", rows.keep);
   return s;
 }
 
@@ -156,6 +159,15 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
         evaluate(t, *shapes, training, costs, nullptr);
         if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
       }
+    // 2PS: backward's first strip reusing the last forward strip (no recompute of it).
+    for (int64_t id : ids) {
+      if (base.rows.strategy != "2ps") break;
+      PlanCandidate t;
+      t.rows = base.rows;
+      t.rows.reuse.push_back(id);
+      evaluate(t, *shapes, training, costs, nullptr);
+      if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
+    }
     struct Trial {
       int64_t id;
       double score;
@@ -177,10 +189,13 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       next.rows = current.rows;
       next.rows.keep.push_back(t.id);
       std::sort(next.rows.keep.begin(), next.rows.keep.end());
+      // A kept pipeline has no strips: its other settings go.
+      next.rows.per.erase(t.id);
+      std::erase(next.rows.reuse, t.id);
       evaluate(next, *shapes, training, costs, nullptr);
       if (next.peakBytes <= budgetBytes && next.seconds < current.seconds) current = next;
     }
-    if (!current.rows.keep.empty() || !current.rows.per.empty()) {
+    if (!current.rows.keep.empty() || !current.rows.per.empty() || !current.rows.reuse.empty()) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;
     }

@@ -22,6 +22,10 @@
 // gradients are summed over strips with `add`; an input map's gradient is the `rows_sum`
 // of its strips' contributions (overlapping rows add up under OverL).
 //
+// With `reuse_last` on a pipeline (partition-rows{reuse=...}), backward's first strip
+// reuses the last forward strip's bands instead of recomputing them (when both strips cover
+// the same rows): they stay alive from the forward to the pipeline's backward.
+//
 // Dead ops (a recomputed value no gradient op reads) are erased at the end.
 #include <algorithm>
 #include <map>
@@ -49,7 +53,7 @@ std::string cat(const Parts&... parts) {
 }
 
 // Attributes of partition-rows and fuse-row-pipelines: bookkeeping, not kernel attributes.
-const char* const kPlanAttrs[] = {"strip_stats", "pipeline", "fp_rows",  "fp_halo",          "fp_halo1",           "bp_rows",
+const char* const kPlanAttrs[] = {"reuse_last", "strip_stats", "pipeline", "fp_rows",  "fp_halo",          "fp_halo1",           "bp_rows",
                                   "strategy", "strips",   "bp_strips",        "strips_requested",
                                   "bp_strips_requested",  "work"};
 
@@ -165,6 +169,18 @@ class Lowering {
   std::map<const Value*, Value*> gradResult_;  // input or param -> pipeline_grad's result
   // Saved rows of pipeline values: forward boundary rows and what backward keeps.
   std::map<const Value*, std::vector<Value*>> fpPieces_, keptPieces_;
+  // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.
+  std::map<const Value*, Value*> lastBands_;
+  std::vector<std::vector<Value*>> lastOperands_;
+
+  // Whether backward's first strip reuses the last forward strip (partition-rows{reuse=...}):
+  // only when a pipeline gradient exists and both strips compute the same rows at every op.
+  bool reuseLast() const {
+    if (!p_.grad || !p_.ops.front()->has("reuse_last")) return false;
+    for (size_t k = 0; k < p_.ops.size(); ++k)
+      if (p_.fp[k].back() != p_.bp[k].back()) return false;
+    return true;
+  }
 
   bool inPipeline(const Value* v) const { return p_.index.count(v) != 0; }
 
@@ -255,7 +271,7 @@ class Lowering {
       Attrs attrs = kernelAttrs(op);
       attrs["band"] = bandAttr(rows, op.result());
       // A recomputed strip must not update the running statistics a second time.
-      if (isStripBatchNorm(op) && operandBands) attrs["update_stats"] = int64_t{0};
+      if (isStripBatchNorm(op) && std::string(tag) == "r") attrs["update_stats"] = int64_t{0};
       band[op.result()] = emit(op.kind, operands, std::move(attrs), stripName(op.result(), tag, j), bandType(op.result(), rows))->result();
     }
     return band;
@@ -284,7 +300,12 @@ class Lowering {
     const size_t nFp = p_.fp.front().size(), nBp = p_.bp.front().size();
     std::vector<Value*> outputBands;
     for (size_t j = 0; j < nFp; ++j) {
-      std::map<const Value*, Value*> band = computeStrip(p_.fp, j, fpPieces_, "s", nullptr);
+      // The last forward strip is also backward's first (2PS, `reuse_last`): its bands and
+      // operand bands stay alive instead of being recomputed.
+      const bool keepForBackward = reuseLast() && j + 1 == nFp;
+      std::map<const Value*, Value*> band =
+          computeStrip(p_.fp, j, fpPieces_, "s", keepForBackward ? &lastOperands_ : nullptr);
+      if (keepForBackward) lastBands_ = band;
       for (auto& [v, b] : band) {
         if (v == p_.output) {
           outputBands.push_back(b);
@@ -324,7 +345,13 @@ class Lowering {
     std::map<const Value*, std::vector<Value*>> none;
     for (size_t s = nBp; s-- > 0;) {
       std::vector<std::vector<Value*>> operandBands;
-      std::map<const Value*, Value*> band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands);
+      std::map<const Value*, Value*> band;
+      if (reuseLast() && s + 1 == nBp) {
+        band = lastBands_;
+        operandBands = lastOperands_;
+      } else {
+        band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands);
+      }
       std::map<const Value*, std::vector<Value*>> contrib;
       for (size_t k = p_.ops.size(); k-- > 0;) {
         const Op& op = *p_.ops[k];

@@ -8,7 +8,8 @@
 // layer by layer, keeping their activations instead of recomputing strips (the plan
 // search's knob between memory and recompute); `per` = per-pipeline strip counts
 // `id/n` separated by ':' (e.g. per=0/2:3/8), which override `strips` and `bp-strips` for
-// those pipelines (forward and backward alike).
+// those pipelines (forward and backward alike); `reuse` = pipeline ids (':') whose backward
+// reuses the last forward strip instead of recomputing it (`reuse_last=1` on the first op).
 //
 // Rules (the lead is to copy them into docs/row-plans.md step 2):
 //  - A pipeline's ops are the ops with pipeline=K, in program order; they must all be
@@ -62,7 +63,7 @@ namespace {
 using ir::Op;
 using ir::Value;
 
-const char* const kOwnAttrs[] = {"fp_rows", "fp_halo", "fp_halo1", "bp_rows", "strategy", "strips",
+const char* const kOwnAttrs[] = {"reuse_last", "fp_rows", "fp_halo", "fp_halo1", "bp_rows", "strategy", "strips",
                                  "bp_strips", "strips_requested", "bp_strips_requested", "work"};
 
 template <class... Parts>
@@ -150,6 +151,18 @@ class PartitionRows : public Pass {
         per_[id] = n;
         begin = end + 1;
       }
+    } else if (key == "reuse") {
+      reuse_.clear();
+      for (size_t begin = 0; begin < value.size();) {
+        size_t end = value.find(':', begin);
+        if (end == std::string::npos) end = value.size();
+        int64_t id = -1;
+        auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
+        if (ec != std::errc() || last != value.data() + end || id < 0)
+          throw ir::Error(cat("partition-rows: option 'reuse' must be pipeline ids separated by ':', got '", value, "'"));
+        reuse_.insert(id);
+        begin = end + 1;
+      }
     } else if (key == "keep") {
       keep_.clear();
       for (size_t begin = 0; begin < value.size();) {
@@ -163,7 +176,7 @@ class PartitionRows : public Pass {
         begin = end + 1;
       }
     } else {
-      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per)"));
+      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per, reuse)"));
     }
   }
 
@@ -184,6 +197,7 @@ class PartitionRows : public Pass {
   Strategy strategy_ = Strategy::TwoPS;
   std::set<int64_t> keep_;           // pipelines left layerwise
   std::map<int64_t, int64_t> per_;   // pipeline -> strips (forward and backward)
+  std::set<int64_t> reuse_;          // pipelines whose last forward strip backward reuses
   int64_t strips_ = 4;
   int64_t bpStrips_ = -1;  // -1: same as strips_
 
@@ -357,6 +371,7 @@ class PartitionRows : public Pass {
 
     Op& first = *p.ops.front();
     first.attrs["strategy"] = std::string(strategy_ == Strategy::TwoPS ? "2ps" : "overl");
+    if (reuse_.count(p.id)) first.attrs["reuse_last"] = int64_t{1};
     first.attrs["strips"] = nFp;
     first.attrs["bp_strips"] = nBp;
     if (nFp != wantFp) first.attrs["strips_requested"] = wantFp;

@@ -34,7 +34,7 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
-  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}};  // auto: compiler/PlanSearch chooses
+  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}, {}};  // auto: compiler/PlanSearch chooses
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
@@ -46,7 +46,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strips ID/N:...] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -101,16 +101,18 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--bp-strips") {
       o.rows.bpStrips = parsePositive(a, value());
       o.stripsGiven = true;
-    } else if (a == "--keep") {
-      // Pipelines left layer by layer in a row plan (what --explain prints for auto's choice).
+    } else if (a == "--keep" || a == "--reuse-last") {
+      // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
+      // forward strip: what --explain prints for auto's choice.
       const std::string ids = value();
+      std::vector<int64_t>& list = a == "--keep" ? o.rows.keep : o.rows.reuse;
       for (size_t begin = 0; begin <= ids.size();) {
         size_t end = ids.find(':', begin);
         if (end == std::string::npos) end = ids.size();
         const std::string id = ids.substr(begin, end - begin);
         if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
-          usage("--keep expects pipeline ids separated by ':', got '" + ids + "'");
-        o.rows.keep.push_back(std::stoll(id));
+          usage(a + " expects pipeline ids separated by ':', got '" + ids + "'");
+        list.push_back(std::stoll(id));
         begin = end + 1;
       }
       o.stripsGiven = true;
@@ -174,7 +176,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.strategy == "layerwise" || o.rows.strategy == "auto"))
-    usage("--strips, --bp-strips, --pipeline-strips, --cut and --keep need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --pipeline-strips, --cut, --reuse-last and --keep need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.explain && o.rows.strategy != "auto") usage("--explain shows what --strategy auto considered: drop --strategy " + o.rows.strategy);
   return o;
 }
