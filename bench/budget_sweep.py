@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,13 @@ def main():
     ap.add_argument("--steps", type=int, default=1)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lrc-sweep-")
+    try:
+        sweep(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # plans of VGG-16 are 550 MB each
+
+
+def sweep(args, work):
     failures = []
 
     # The smallest reachable peak, from the error of an impossible budget.
@@ -73,6 +81,7 @@ def main():
     smallest = int(m.group(1))
     p = compile_plan(args, ["--strategy", "layerwise"], os.path.join(work, "lw.bin"))
     _, layerwise, _ = summary_of(p.stdout)
+    os.remove(os.path.join(work, "lw.bin"))
     below = compile_plan(args, ["--memory-budget", str(smallest - 1)], os.path.join(work, "below.bin"))
     if below.returncode == 0:
         failures.append(f"a budget of {smallest - 1} bytes (one below the smallest peak) was accepted")
@@ -91,6 +100,7 @@ def main():
         metrics = os.path.join(work, f"b{b}.jsonl")
         run([os.path.join(args.bin, "lrc-run"), plan, "--data", "synthetic", "--steps", str(args.steps + 1),
              "--threads", "1", "--metrics", metrics])
+        os.remove(plan)
         lines = [json.loads(l) for l in open(metrics)]
         final = lines[-1]
         measured = final["measured_peak_bytes"]

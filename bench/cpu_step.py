@@ -27,8 +27,10 @@ the step is from it. PyTorch's row uses the layerwise work (the same arithmetic)
 Prints Markdown tables for docs/benchmarks.md.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -142,6 +144,7 @@ def main():
     if gflops is None and args.measure_gemm:
         gflops = gemm_rate()
     work = tempfile.mkdtemp(prefix="lrc-bench-")
+    atexit.register(shutil.rmtree, work, True)  # plans of VGG-16 are 550 MB each
     rows = []   # (model, label, step, rss, predicted, measured, gmac) for lrc plans and PyTorch
     errors = []
     for model in args.models.split(","):

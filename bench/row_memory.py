@@ -19,7 +19,9 @@ The ONNX files are build/test-models/{model}_train_op13.onnx (torchvision, train
 224x224); --batch sets the batch. bench/cpu_step.py imports compile_plan/parse_summary.
 """
 import argparse
+import atexit
 import os
+import shutil
 import re
 import shlex
 import subprocess
@@ -104,6 +106,7 @@ def main():
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="lrc-rowmem-")
+    atexit.register(shutil.rmtree, work, True)  # plans of VGG-16 are 550 MB each
     plan_path = os.path.join(work, "plan.bin")
     extra = args.extra.split()
     specs = ["layerwise"]

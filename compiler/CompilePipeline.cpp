@@ -82,6 +82,17 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
       pipeline += std::to_string(list[i]);
     }
   };
+  if (!o.strategies.empty()) {
+    pipeline += ",strategies=";
+    bool first = true;
+    for (const auto& [id, s] : o.strategies) {
+      if (!first) pipeline += ":";
+      first = false;
+      pipeline += std::to_string(id);
+      pipeline += "/";
+      pipeline += s;
+    }
+  }
   ids("keep", o.keep);
   ids("reuse", o.reuse);
   pipeline += "}";

@@ -23,6 +23,7 @@ struct RowOptions {
   std::vector<int64_t> keep;     // pipelines left layerwise (partition-rows{keep=...})
   std::map<int64_t, int64_t> per;  // pipeline -> strips, overriding `strips` (partition-rows{per=...})
   std::vector<int64_t> reuse;      // 2PS pipelines whose backward reuses the last forward strip
+  std::map<int64_t, std::string> strategies;  // pipeline -> its own strategy (partition-rows{strategies=...})
 };
 
 // On the imported (runImportPipeline'd) forward graph: applies the BatchNorm policy `bn`
@@ -42,7 +43,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen | strip: the batchnorm-policy pass's mode
-  RowOptions rows{"layerwise", 1, 1, "none", {}, {}, {}};
+  RowOptions rows{"layerwise", 1, 1, "none", {}, {}, {}, {}};
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -24,13 +24,13 @@ std::string mib(int64_t bytes) {
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
   PlanCandidate layerwise;
-  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}, {}};
+  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}, {}, {}};
   list.push_back(layerwise);
   for (const char* cut : {"downsample", "none"})
     for (const char* strategy : {"2ps", "overl"})
       for (int64_t strips : {2, 4, 8, 16}) {
         PlanCandidate c;
-        c.rows = {strategy, strips, strips, cut, {}, {}, {}};
+        c.rows = {strategy, strips, strips, cut, {}, {}, {}, {}};
         list.push_back(c);
       }
   return list;
@@ -58,6 +58,15 @@ std::string PlanCandidate::label() const {
   s += std::to_string(rows.strips);
   s += " --cut ";
   s += rows.cut;
+  if (!rows.strategies.empty()) {
+    s += " --pipeline-strategy ";
+    bool first = true;
+    for (const auto& [id, name] : rows.strategies) {
+      if (!first) s += ":";
+      first = false;
+      s += std::to_string(id) + "/" + name;
+    }
+  }
   if (!rows.per.empty()) {
     s += " --pipeline-strips ";
     bool first = true;
@@ -149,6 +158,14 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     std::vector<int64_t> ids;
     for (const auto& op : partitioned->ops)
       if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
+    // Each pipeline's own strategy.
+    for (int64_t id : ids) {
+      PlanCandidate t;
+      t.rows = base.rows;
+      t.rows.strategies[id] = base.rows.strategy == "2ps" ? "overl" : "2ps";
+      evaluate(t, *shapes, training, costs, nullptr);
+      if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
+    }
     for (int64_t id : ids)
       for (int64_t n : {2, 4, 8, 16}) {
         auto own = base.rows.per.find(id);
@@ -161,7 +178,8 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       }
     // 2PS: backward's first strip reusing the last forward strip (no recompute of it).
     for (int64_t id : ids) {
-      if (base.rows.strategy != "2ps") break;
+      auto own = base.rows.strategies.find(id);
+      if ((own == base.rows.strategies.end() ? base.rows.strategy : own->second) != "2ps") continue;
       PlanCandidate t;
       t.rows = base.rows;
       t.rows.reuse.push_back(id);
@@ -191,11 +209,13 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       std::sort(next.rows.keep.begin(), next.rows.keep.end());
       // A kept pipeline has no strips: its other settings go.
       next.rows.per.erase(t.id);
+      next.rows.strategies.erase(t.id);
       std::erase(next.rows.reuse, t.id);
       evaluate(next, *shapes, training, costs, nullptr);
       if (next.peakBytes <= budgetBytes && next.seconds < current.seconds) current = next;
     }
-    if (!current.rows.keep.empty() || !current.rows.per.empty() || !current.rows.reuse.empty()) {
+    if (!current.rows.keep.empty() || !current.rows.per.empty() || !current.rows.reuse.empty() ||
+        !current.rows.strategies.empty()) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;
     }

@@ -9,7 +9,8 @@
 // search's knob between memory and recompute); `per` = per-pipeline strip counts
 // `id/n` separated by ':' (e.g. per=0/2:3/8), which override `strips` and `bp-strips` for
 // those pipelines (forward and backward alike); `reuse` = pipeline ids (':') whose backward
-// reuses the last forward strip instead of recomputing it (`reuse_last=1` on the first op).
+// reuses the last forward strip instead of recomputing it (`reuse_last=1` on the first op);
+// `strategies` = per-pipeline strategies `id/2ps` or `id/overl` separated by ':'.
 //
 // Rules (the lead is to copy them into docs/row-plans.md step 2):
 //  - A pipeline's ops are the ops with pipeline=K, in program order; they must all be
@@ -120,6 +121,22 @@ class PartitionRows : public Pass {
  public:
   std::string_view name() const override { return "partition-rows"; }
 
+  // Pipeline ids separated by ':' (options keep and reuse).
+  static std::set<int64_t> pipelineIds(const std::string& key, const std::string& value) {
+    std::set<int64_t> ids;
+    for (size_t begin = 0; begin < value.size();) {
+      size_t end = value.find(':', begin);
+      if (end == std::string::npos) end = value.size();
+      int64_t id = -1;
+      auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
+      if (ec != std::errc() || last != value.data() + end || id < 0)
+        throw ir::Error(cat("partition-rows: option '", key, "' must be pipeline ids separated by ':', got '", value, "'"));
+      ids.insert(id);
+      begin = end + 1;
+    }
+    return ids;
+  }
+
   void setOption(const std::string& key, const std::string& value) override {
     if (key == "strategy") {
       if (value == "2ps") strategy_ = Strategy::TwoPS;
@@ -151,32 +168,32 @@ class PartitionRows : public Pass {
         per_[id] = n;
         begin = end + 1;
       }
+    } else if (key == "strategies") {
+      strategies_.clear();
+      for (size_t begin = 0; begin < value.size();) {
+        size_t end = value.find(':', begin);
+        if (end == std::string::npos) end = value.size();
+        const std::string item = value.substr(begin, end - begin);
+        const size_t slash = item.find('/');
+        int64_t id = -1;
+        const std::string s = slash == std::string::npos ? "" : item.substr(slash + 1);
+        bool ok = slash != std::string::npos && (s == "2ps" || s == "overl");
+        if (ok) {
+          auto [last, ec] = std::from_chars(item.data(), item.data() + slash, id);
+          ok = ec == std::errc() && last == item.data() + slash && id >= 0;
+        }
+        if (!ok)
+          throw ir::Error(cat("partition-rows: option 'strategies' must be pipeline/2ps|overl pairs separated by ':', got '",
+                              value, "'"));
+        strategies_[id] = s == "2ps" ? Strategy::TwoPS : Strategy::OverL;
+        begin = end + 1;
+      }
     } else if (key == "reuse") {
-      reuse_.clear();
-      for (size_t begin = 0; begin < value.size();) {
-        size_t end = value.find(':', begin);
-        if (end == std::string::npos) end = value.size();
-        int64_t id = -1;
-        auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
-        if (ec != std::errc() || last != value.data() + end || id < 0)
-          throw ir::Error(cat("partition-rows: option 'reuse' must be pipeline ids separated by ':', got '", value, "'"));
-        reuse_.insert(id);
-        begin = end + 1;
-      }
+      reuse_ = pipelineIds(key, value);
     } else if (key == "keep") {
-      keep_.clear();
-      for (size_t begin = 0; begin < value.size();) {
-        size_t end = value.find(':', begin);
-        if (end == std::string::npos) end = value.size();
-        int64_t id = -1;
-        auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
-        if (ec != std::errc() || last != value.data() + end || id < 0)
-          throw ir::Error(cat("partition-rows: option 'keep' must be pipeline ids separated by ':', got '", value, "'"));
-        keep_.insert(id);
-        begin = end + 1;
-      }
+      keep_ = pipelineIds(key, value);
     } else {
-      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per, reuse)"));
+      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per, reuse, strategies)"));
     }
   }
 
@@ -198,6 +215,7 @@ class PartitionRows : public Pass {
   std::set<int64_t> keep_;           // pipelines left layerwise
   std::map<int64_t, int64_t> per_;   // pipeline -> strips (forward and backward)
   std::set<int64_t> reuse_;          // pipelines whose last forward strip backward reuses
+  std::map<int64_t, Strategy> strategies_;  // pipeline -> its own strategy
   int64_t strips_ = 4;
   int64_t bpStrips_ = -1;  // -1: same as strips_
 
@@ -298,10 +316,16 @@ class PartitionRows : public Pass {
     return o;
   }
 
-  // Strip rows for `n` strips under the pass's strategy.
+  // The strategy of pipeline `id`: its own (option `strategies`) or the pass's.
+  Strategy strategyOf(int64_t id) const {
+    auto own = strategies_.find(id);
+    return own != strategies_.end() ? own->second : strategy_;
+  }
+
+  // Strip rows for `n` strips under the pipeline's strategy.
   Table stripRows(const Pipeline& p, int64_t n) const {
     const std::vector<int64_t> start = equalSplit(heightOf(p.output), n);
-    if (strategy_ == Strategy::OverL) return overlRows(p, start);
+    if (strategyOf(p.id) == Strategy::OverL) return overlRows(p, start);
     const auto endAt = twoPsEnds(p);
     std::vector<int64_t> o = start;
     std::vector<int64_t> best = costs(p, twoPsRows(p, endAt, o));
@@ -354,7 +378,7 @@ class PartitionRows : public Pass {
       const int64_t bpr = bytesPerRow(op.result());
       layerwise += heightOf(op.result()) * bpr;
       for (const RowRange& r : fp[k]) computed += r.size() * bpr;
-      if (strategy_ != Strategy::TwoPS) continue;
+      if (strategyOf(p.id) != Strategy::TwoPS) continue;
       // Operand 0, and operand 1 of a residual add (`fp_halo1`).
       for (size_t i = 0; i < (op.kind == ir::OpKind::Add ? 2u : 1u); ++i) {
         std::vector<RowRange> halo(fp[k].size(), RowRange{0, 0});
@@ -370,7 +394,7 @@ class PartitionRows : public Pass {
     }
 
     Op& first = *p.ops.front();
-    first.attrs["strategy"] = std::string(strategy_ == Strategy::TwoPS ? "2ps" : "overl");
+    first.attrs["strategy"] = std::string(strategyOf(p.id) == Strategy::TwoPS ? "2ps" : "overl");
     if (reuse_.count(p.id)) first.attrs["reuse_last"] = int64_t{1};
     first.attrs["strips"] = nFp;
     first.attrs["bp_strips"] = nBp;

@@ -34,7 +34,7 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
-  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}, {}};  // auto: compiler/PlanSearch chooses
+  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}, {}, {}};  // auto: compiler/PlanSearch chooses
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
@@ -46,7 +46,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -132,6 +132,21 @@ Options parseArgs(int argc, char** argv) {
         begin = end + 1;
       }
       o.stripsGiven = true;
+    } else if (a == "--pipeline-strategy") {
+      // Per-pipeline strategies ID/2ps|overl separated by ':'.
+      const std::string pairs = value();
+      for (size_t begin = 0; begin <= pairs.size();) {
+        size_t end = pairs.find(':', begin);
+        if (end == std::string::npos) end = pairs.size();
+        const std::string item = pairs.substr(begin, end - begin);
+        const size_t slash = item.find('/');
+        const std::string id = item.substr(0, slash), s = slash == std::string::npos ? "" : item.substr(slash + 1);
+        if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos || (s != "2ps" && s != "overl"))
+          usage("--pipeline-strategy expects PIPELINE/2ps|overl pairs separated by ':', got '" + pairs + "'");
+        o.rows.strategies[std::stoll(id)] = s;
+        begin = end + 1;
+      }
+      o.stripsGiven = true;
     } else if (a == "--cut") {
       const std::string cut = value();
       if (cut != "none" && cut != "downsample") usage("--cut expects none or downsample, got '" + cut + "'");
@@ -176,7 +191,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.strategy == "layerwise" || o.rows.strategy == "auto"))
-    usage("--strips, --bp-strips, --pipeline-strips, --cut, --reuse-last and --keep need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last and --keep flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.explain && o.rows.strategy != "auto") usage("--explain shows what --strategy auto considered: drop --strategy " + o.rows.strategy);
   return o;
 }

@@ -46,7 +46,8 @@ LOSS_RTOL = 1e-4
 PARAM_TOL = 1e-3  # of the parameter's max abs value
 LAYERWISE_LOSS_RTOL = 1e-5  # --vs-layerwise: row plan against the layerwise plan
 LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
-ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last")
+ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last",
+             "--pipeline-strategy")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 
 

@@ -77,7 +77,7 @@ TEST(Executor, RowPlansTrainLikeLayerwise) {
     const testing::Batch batch = testing::makeBatch(baseRun.shape(), 3);
     for (int i = 0; i < 3; ++i) baseLosses.push_back(baseRun.trainStep(batch.images.data(), batch.labels.data()));
 
-    for (const compiler::RowOptions& rows : {compiler::RowOptions{"2ps", 3, 2, "none", {}, {}, {}}, compiler::RowOptions{"overl", 2, 3, "none", {}, {}, {}}}) {
+    for (const compiler::RowOptions& rows : {compiler::RowOptions{"2ps", 3, 2, "none", {}, {}, {}, {}}, compiler::RowOptions{"overl", 2, 3, "none", {}, {}, {}, {}}}) {
       compiler::TrainingOptions options = layerwise;
       options.rows = rows;
       const CompiledPlan p = compilePlan(model, 4, {}, options);
