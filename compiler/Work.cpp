@@ -23,25 +23,25 @@ int64_t perPosition(const ir::Value* w) {
 
 }  // namespace
 
+int64_t multiplyAdds(const ir::Op& op) {
+  switch (op.kind) {
+    case OpKind::Conv2d: return positions(op, op.result()) * perPosition(op.operands[1]);
+    case OpKind::Conv2dGradInput: return positions(op, op.operands[0]) * perPosition(op.operands[1]);
+    case OpKind::Conv2dGradWeight: return positions(op, op.operands[0]) * perPosition(op.result());
+    case OpKind::Gemm:
+    case OpKind::MatMul: {
+      const auto& a = op.operands[0]->type.shape;
+      const auto& y = op.result()->type.shape;
+      const bool transA = op.kind == OpKind::Gemm && op.getInt("transA") != 0;
+      return y.at(0) * y.at(1) * (transA ? a.at(0) : a.at(1));
+    }
+    default: return 0;
+  }
+}
+
 int64_t multiplyAdds(const ir::Module& m) {
   int64_t total = 0;
-  for (const auto& opPtr : m.ops) {
-    const ir::Op& op = *opPtr;
-    switch (op.kind) {
-      case OpKind::Conv2d: total += positions(op, op.result()) * perPosition(op.operands[1]); break;
-      case OpKind::Conv2dGradInput: total += positions(op, op.operands[0]) * perPosition(op.operands[1]); break;
-      case OpKind::Conv2dGradWeight: total += positions(op, op.operands[0]) * perPosition(op.result()); break;
-      case OpKind::Gemm:
-      case OpKind::MatMul: {
-        const auto& a = op.operands[0]->type.shape;
-        const auto& y = op.result()->type.shape;
-        const bool transA = op.kind == OpKind::Gemm && op.getInt("transA") != 0;
-        total += y.at(0) * y.at(1) * (transA ? a.at(0) : a.at(1));
-        break;
-      }
-      default: break;
-    }
-  }
+  for (const auto& op : m.ops) total += multiplyAdds(*op);
   return total;
 }
 

@@ -14,4 +14,7 @@ namespace lrc::compiler {
 // computes or propagates: a band's rows, or `rows=[a,b]`), gemm and matmul.
 int64_t multiplyAdds(const ir::Module& m);
 
+// The same for one op; 0 for every other kind.
+int64_t multiplyAdds(const ir::Op& op);
+
 }  // namespace lrc::compiler
