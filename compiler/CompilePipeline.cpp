@@ -2,6 +2,7 @@
 
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/PipelineList.h"
 
 namespace lrc::compiler {
 
@@ -61,40 +62,18 @@ std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrip
   pipeline += std::to_string(strips);
   pipeline += ",bp-strips=";
   pipeline += std::to_string(bpStrips);
-  if (!o.per.empty()) {
-    pipeline += ",per=";
-    bool first = true;
-    for (const auto& [id, n] : o.per) {
-      if (!first) pipeline += ":";
-      first = false;
-      pipeline += std::to_string(id);
-      pipeline += "/";
-      pipeline += std::to_string(n);
-    }
-  }
-  auto ids = [&](const char* key, const std::vector<int64_t>& list) {
+  // Per-pipeline settings, in passes/PipelineList.h's grammar.
+  auto option = [&](const char* key, const std::string& list) {
     if (list.empty()) return;
     pipeline += ",";
     pipeline += key;
     pipeline += "=";
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i) pipeline += ":";
-      pipeline += std::to_string(list[i]);
-    }
+    pipeline += list;
   };
-  if (!o.strategies.empty()) {
-    pipeline += ",strategies=";
-    bool first = true;
-    for (const auto& [id, s] : o.strategies) {
-      if (!first) pipeline += ":";
-      first = false;
-      pipeline += std::to_string(id);
-      pipeline += "/";
-      pipeline += s;
-    }
-  }
-  ids("keep", o.keep);
-  ids("reuse", o.reuse);
+  option("per", passes::formatPipelineCounts(o.per));
+  option("strategies", passes::formatPipelineStrategies(o.strategies));
+  option("keep", passes::formatPipelineIds(o.keep));
+  option("reuse", passes::formatPipelineIds(o.reuse));
   pipeline += "}";
   return pipeline;
 }

@@ -10,6 +10,7 @@
 
 #include "compiler/EmitPlan.h"
 #include "compiler/Work.h"
+#include "passes/PipelineList.h"
 
 namespace lrc::compiler {
 
@@ -58,34 +59,16 @@ std::string PlanCandidate::label() const {
   s += std::to_string(rows.strips);
   s += " --cut ";
   s += rows.cut;
-  if (!rows.strategies.empty()) {
-    s += " --pipeline-strategy ";
-    bool first = true;
-    for (const auto& [id, name] : rows.strategies) {
-      if (!first) s += ":";
-      first = false;
-      s += std::to_string(id) + "/" + name;
-    }
-  }
-  if (!rows.per.empty()) {
-    s += " --pipeline-strips ";
-    bool first = true;
-    for (const auto& [id, n] : rows.per) {
-      if (!first) s += ":";
-      first = false;
-      s += std::to_string(id) + "/" + std::to_string(n);
-    }
-  }
-  auto ids = [&](const char* flag, const std::vector<int64_t>& list) {
+  // Per-pipeline settings, in passes/PipelineList.h's grammar (lrc-compile's flags).
+  auto flag = [&](const char* name, const std::string& list) {
     if (list.empty()) return;
-    s += flag;
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i) s += ":";
-      s += std::to_string(list[i]);
-    }
+    s += name;
+    s += list;
   };
-  ids(" --reuse-last ", rows.reuse);
-  ids(" --keep ", rows.keep);
+  flag(" --pipeline-strategy ", passes::formatPipelineStrategies(rows.strategies));
+  flag(" --pipeline-strips ", passes::formatPipelineCounts(rows.per));
+  flag(" --reuse-last ", passes::formatPipelineIds(rows.reuse));
+  flag(" --keep ", passes::formatPipelineIds(rows.keep));
   return s;
 }
 

@@ -55,6 +55,7 @@
 #include <set>
 
 #include "passes/Pass.h"
+#include "passes/PipelineList.h"
 #include "passes/RowAnalysis.h"
 
 namespace lrc::passes {
@@ -121,22 +122,6 @@ class PartitionRows : public Pass {
  public:
   std::string_view name() const override { return "partition-rows"; }
 
-  // Pipeline ids separated by ':' (options keep and reuse).
-  static std::set<int64_t> pipelineIds(const std::string& key, const std::string& value) {
-    std::set<int64_t> ids;
-    for (size_t begin = 0; begin < value.size();) {
-      size_t end = value.find(':', begin);
-      if (end == std::string::npos) end = value.size();
-      int64_t id = -1;
-      auto [last, ec] = std::from_chars(value.data() + begin, value.data() + end, id);
-      if (ec != std::errc() || last != value.data() + end || id < 0)
-        throw ir::Error(cat("partition-rows: option '", key, "' must be pipeline ids separated by ':', got '", value, "'"));
-      ids.insert(id);
-      begin = end + 1;
-    }
-    return ids;
-  }
-
   void setOption(const std::string& key, const std::string& value) override {
     if (key == "strategy") {
       if (value == "2ps") strategy_ = Strategy::TwoPS;
@@ -149,49 +134,22 @@ class PartitionRows : public Pass {
         throw ir::Error(cat("partition-rows: option '", key, "' must be a positive integer, got '", value, "'"));
       (key == "strips" ? strips_ : bpStrips_) = n;
     } else if (key == "per") {
-      per_.clear();
-      for (size_t begin = 0; begin < value.size();) {
-        size_t end = value.find(':', begin);
-        if (end == std::string::npos) end = value.size();
-        const std::string item = value.substr(begin, end - begin);
-        const size_t slash = item.find('/');
-        int64_t id = -1, n = 0;
-        bool ok = slash != std::string::npos;
-        if (ok) {
-          auto [a, e1] = std::from_chars(item.data(), item.data() + slash, id);
-          auto [b, e2] = std::from_chars(item.data() + slash + 1, item.data() + item.size(), n);
-          ok = e1 == std::errc() && a == item.data() + slash && e2 == std::errc() && b == item.data() + item.size() &&
-               id >= 0 && n >= 1;
-        }
-        if (!ok)
-          throw ir::Error(cat("partition-rows: option 'per' must be pipeline/strips pairs separated by ':', got '", value, "'"));
-        per_[id] = n;
-        begin = end + 1;
-      }
+      const auto counts = parsePipelineCounts(value);
+      if (!counts)
+        throw ir::Error(cat("partition-rows: option 'per' must be pipeline/strips pairs separated by ':', got '", value, "'"));
+      per_ = *counts;
     } else if (key == "strategies") {
+      const auto strategies = parsePipelineStrategies(value);
+      if (!strategies)
+        throw ir::Error(cat("partition-rows: option 'strategies' must be pipeline/2ps|overl pairs separated by ':', got '",
+                            value, "'"));
       strategies_.clear();
-      for (size_t begin = 0; begin < value.size();) {
-        size_t end = value.find(':', begin);
-        if (end == std::string::npos) end = value.size();
-        const std::string item = value.substr(begin, end - begin);
-        const size_t slash = item.find('/');
-        int64_t id = -1;
-        const std::string s = slash == std::string::npos ? "" : item.substr(slash + 1);
-        bool ok = slash != std::string::npos && (s == "2ps" || s == "overl");
-        if (ok) {
-          auto [last, ec] = std::from_chars(item.data(), item.data() + slash, id);
-          ok = ec == std::errc() && last == item.data() + slash && id >= 0;
-        }
-        if (!ok)
-          throw ir::Error(cat("partition-rows: option 'strategies' must be pipeline/2ps|overl pairs separated by ':', got '",
-                              value, "'"));
-        strategies_[id] = s == "2ps" ? Strategy::TwoPS : Strategy::OverL;
-        begin = end + 1;
-      }
-    } else if (key == "reuse") {
-      reuse_ = pipelineIds(key, value);
-    } else if (key == "keep") {
-      keep_ = pipelineIds(key, value);
+      for (const auto& [id, name] : *strategies) strategies_[id] = name == "2ps" ? Strategy::TwoPS : Strategy::OverL;
+    } else if (key == "reuse" || key == "keep") {
+      const auto ids = parsePipelineIds(value);
+      if (!ids)
+        throw ir::Error(cat("partition-rows: option '", key, "' must be pipeline ids separated by ':', got '", value, "'"));
+      (key == "reuse" ? reuse_ : keep_) = std::set<int64_t>(ids->begin(), ids->end());
     } else {
       throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per, reuse, strategies)"));
     }

@@ -20,6 +20,7 @@
 #include "compiler/PlanSearch.h"
 #include "compiler/RowReport.h"
 #include "compiler/Work.h"
+#include "passes/PipelineList.h"
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
@@ -103,49 +104,24 @@ Options parseArgs(int argc, char** argv) {
       o.stripsGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
-      // forward strip: what --explain prints for auto's choice.
-      const std::string ids = value();
+      // forward strip: what --explain prints for auto's choice (passes/PipelineList.h).
+      const std::string text = value();
+      const auto ids = passes::parsePipelineIds(text);
+      if (!ids) usage(a + " expects pipeline ids separated by ':', got '" + text + "'");
       std::vector<int64_t>& list = a == "--keep" ? o.rows.keep : o.rows.reuse;
-      for (size_t begin = 0; begin <= ids.size();) {
-        size_t end = ids.find(':', begin);
-        if (end == std::string::npos) end = ids.size();
-        const std::string id = ids.substr(begin, end - begin);
-        if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
-          usage(a + " expects pipeline ids separated by ':', got '" + ids + "'");
-        list.push_back(std::stoll(id));
-        begin = end + 1;
-      }
+      list.insert(list.end(), ids->begin(), ids->end());
       o.stripsGiven = true;
     } else if (a == "--pipeline-strips") {
-      // Per-pipeline strip counts ID/N separated by ':' (what --explain prints for auto's choice).
-      const std::string pairs = value();
-      for (size_t begin = 0; begin <= pairs.size();) {
-        size_t end = pairs.find(':', begin);
-        if (end == std::string::npos) end = pairs.size();
-        const std::string item = pairs.substr(begin, end - begin);
-        const size_t slash = item.find('/');
-        const std::string id = item.substr(0, slash), n = slash == std::string::npos ? "" : item.substr(slash + 1);
-        if (id.empty() || n.empty() || id.find_first_not_of("0123456789") != std::string::npos ||
-            n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
-          usage("--pipeline-strips expects PIPELINE/STRIPS pairs separated by ':', got '" + pairs + "'");
-        o.rows.per[std::stoll(id)] = std::stoll(n);
-        begin = end + 1;
-      }
+      const std::string text = value();
+      const auto counts = passes::parsePipelineCounts(text);
+      if (!counts) usage("--pipeline-strips expects PIPELINE/STRIPS pairs separated by ':', got '" + text + "'");
+      for (const auto& [id, n] : *counts) o.rows.per[id] = n;
       o.stripsGiven = true;
     } else if (a == "--pipeline-strategy") {
-      // Per-pipeline strategies ID/2ps|overl separated by ':'.
-      const std::string pairs = value();
-      for (size_t begin = 0; begin <= pairs.size();) {
-        size_t end = pairs.find(':', begin);
-        if (end == std::string::npos) end = pairs.size();
-        const std::string item = pairs.substr(begin, end - begin);
-        const size_t slash = item.find('/');
-        const std::string id = item.substr(0, slash), s = slash == std::string::npos ? "" : item.substr(slash + 1);
-        if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos || (s != "2ps" && s != "overl"))
-          usage("--pipeline-strategy expects PIPELINE/2ps|overl pairs separated by ':', got '" + pairs + "'");
-        o.rows.strategies[std::stoll(id)] = s;
-        begin = end + 1;
-      }
+      const std::string text = value();
+      const auto strategies = passes::parsePipelineStrategies(text);
+      if (!strategies) usage("--pipeline-strategy expects PIPELINE/2ps|overl pairs separated by ':', got '" + text + "'");
+      for (const auto& [id, name] : *strategies) o.rows.strategies[id] = name;
       o.stripsGiven = true;
     } else if (a == "--cut") {
       const std::string cut = value();

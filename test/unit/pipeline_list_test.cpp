@@ -1,0 +1,32 @@
+// passes/PipelineList.h: the one grammar of per-pipeline settings (partition-rows options,
+// lrc-compile flags, the plan search's labels).
+#include <gtest/gtest.h>
+
+#include "passes/PipelineList.h"
+
+namespace lrc::passes {
+namespace {
+
+TEST(PipelineList, ParsesAndFormatsEachKind) {
+  EXPECT_EQ(parsePipelineIds("0:3:12"), (std::vector<int64_t>{0, 3, 12}));
+  EXPECT_EQ(parsePipelineCounts("0/4:3/8"), (std::map<int64_t, int64_t>{{0, 4}, {3, 8}}));
+  EXPECT_EQ(parsePipelineStrategies("1/overl:2/2ps"), (std::map<int64_t, std::string>{{1, "overl"}, {2, "2ps"}}));
+  EXPECT_EQ(formatPipelineIds({0, 3, 12}), "0:3:12");
+  EXPECT_EQ(formatPipelineCounts({{0, 4}, {3, 8}}), "0/4:3/8");
+  EXPECT_EQ(formatPipelineStrategies({{1, "overl"}, {2, "2ps"}}), "1/overl:2/2ps");
+  EXPECT_EQ(formatPipelineIds({}), "");
+  // What is formatted parses back to the same settings.
+  EXPECT_EQ(parsePipelineCounts(formatPipelineCounts({{7, 16}})), (std::map<int64_t, int64_t>{{7, 16}}));
+}
+
+TEST(PipelineList, RejectsWhatDoesNotFollowTheGrammar) {
+  for (const char* bad : {"", ":", "1:", ":1", "a", "-1", "+1", "1 ", "1/4", "99999999999999999999"})
+    EXPECT_FALSE(parsePipelineIds(bad)) << bad;
+  for (const char* bad : {"", "1", "1/", "1/0", "1/-2", "/4", "1/4:", "1/4/2", "1/x"})
+    EXPECT_FALSE(parsePipelineCounts(bad)) << bad;
+  for (const char* bad : {"", "1", "1/", "1/auto", "1/2PS", "x/overl", "1/overl:"})
+    EXPECT_FALSE(parsePipelineStrategies(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace lrc::passes
