@@ -11,6 +11,7 @@
 
 #include "compiler/MemoryRoles.h"
 #include "ir/Liveness.h"
+#include "passes/RowAnalysis.h"
 
 namespace lrc::compiler {
 
@@ -50,14 +51,7 @@ plan::Role globalRole(const Value& v, const std::set<const Value*>& momentum) {
 // Row-plan annotations (fuse-row-pipelines, partition-rows) are compiler bookkeeping, not
 // kernel attributes, and are not emitted; nor is `band`, which becomes the result buffer's
 // row0/height. A backward op's `rows` is a kernel attribute and is emitted.
-bool isRowPlanAttr(const std::string& name) {
-  static const std::set<std::string> kRowPlan = {"pipeline",  "strategy",         "strips",
-                                                 "bp_strips", "strips_requested", "bp_strips_requested",
-                                                 "fp_rows",   "fp_halo",          "fp_halo1",
-                                                 "bp_rows",   "work",             "band",
-                                                 "strip_stats", "reuse_last"};
-  return kRowPlan.count(name) != 0;
-}
+bool isPlanlessAttr(const std::string& name) { return passes::isRowPlanAttr(name) || name == "band"; }
 
 // A band value (docs/row-plans.md) as its buffer's row0 and height.
 void setBand(plan::Buffer& b, const Value& v) {
@@ -72,7 +66,7 @@ void setBand(plan::Buffer& b, const Value& v) {
 
 void addAttrs(plan::Step& step, const ir::Attrs& attrs) {
   for (const auto& [name, value] : attrs) {
-    if (isRowPlanAttr(name)) continue;
+    if (isPlanlessAttr(name)) continue;
     plan::Attr* a = step.add_attrs();
     a->set_name(name);
     if (auto* i = std::get_if<int64_t>(&value)) {

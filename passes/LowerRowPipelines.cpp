@@ -52,11 +52,6 @@ std::string cat(const Parts&... parts) {
   return s;
 }
 
-// Attributes of partition-rows and fuse-row-pipelines: bookkeeping, not kernel attributes.
-const char* const kPlanAttrs[] = {"reuse_last", "strip_stats", "pipeline", "fp_rows",  "fp_halo",          "fp_halo1",           "bp_rows",
-                                  "strategy", "strips",   "bp_strips",        "strips_requested",
-                                  "bp_strips_requested",  "work"};
-
 using Table = std::vector<std::vector<RowRange>>;  // [op][strip]
 
 struct Pipeline {
@@ -118,7 +113,7 @@ IntList rowsAttr(RowRange r) { return {r.begin, r.end}; }
 
 Attrs kernelAttrs(const Op& op) {
   Attrs a = op.attrs;
-  for (const char* k : kPlanAttrs) a.erase(k);
+  std::erase_if(a, [](const auto& attr) { return isRowPlanAttr(attr.first); });
   return a;
 }
 

@@ -151,4 +151,12 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   }
 }
 
+bool isRowPlanAttr(std::string_view name) {
+  static const std::string_view kNames[] = {"pipeline",         "fp_rows",   "fp_halo",   "fp_halo1",
+                                            "bp_rows",          "strategy",  "strips",    "bp_strips",
+                                            "strips_requested", "bp_strips_requested",   "work",
+                                            "reuse_last",       "strip_stats"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
 }  // namespace lrc::passes

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ir/IR.h"
 
@@ -39,5 +40,11 @@ bool isRowLocal(const ir::Op& op);
 // out of range or not row-indexed (weights, bias, BatchNorm vectors), or when `out` is not
 // inside the op's result rows.
 RowRange inputRows(const ir::Op& op, size_t operand, RowRange out);
+
+// The attributes the row-plan passes write on forward ops (fuse-row-pipelines,
+// partition-rows, batchnorm-policy{mode=strip}): compiler bookkeeping, not kernel
+// attributes. lower-row-pipelines drops them from the strip ops it makes, and plans never
+// hold them.
+bool isRowPlanAttr(std::string_view name);
 
 }  // namespace lrc::passes
