@@ -84,14 +84,19 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   evaluate(choice.candidates[0], forward, training, costs, &choice.programs);
   const bool leastMemory = maxSlowdown > 0;
   const bool layerwiseFits = fits(choice.candidates[0]) && !leastMemory;
-  if (!layerwiseFits || evaluateAll) {
-    // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
-    // them): memory planning and the cost model need only shapes.
-    std::unique_ptr<ir::Module> shapes = forward.clone();
-    for (ir::Value* g : shapes->globals)
-      if (g->kind == ir::ValueKind::Param) g->floats.clear();
-    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], *shapes, training, costs, nullptr);
-  }
+  // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
+  // them): memory planning and the cost model need only shapes.
+  std::unique_ptr<ir::Module> shapesOnly;
+  auto shapes = [&]() -> const ir::Module& {
+    if (!shapesOnly) {
+      shapesOnly = forward.clone();
+      for (ir::Value* g : shapesOnly->globals)
+        if (g->kind == ir::ValueKind::Param) g->floats.clear();
+    }
+    return *shapesOnly;
+  };
+  if (!layerwiseFits || evaluateAll)
+    for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], shapes(), training, costs, nullptr);
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
   std::optional<size_t> best;
@@ -127,47 +132,52 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     message += choice.candidates[smallest].label();
     throw ir::Error(message);
   }
-  // Refining the best row plan where memory allows: first each pipeline's own strip count
-  // (fewer strips, less per-strip overhead), then pipelines left layer by layer (no
-  // recompute) in the order of predicted time saved per byte added; a change is kept when
-  // the peak still fits and the predicted time goes down.
+  // Refining the best row plan where memory allows, pipeline by pipeline: its own strategy,
+  // its own strip count (fewer strips, less per-strip overhead), for 2PS backward reusing
+  // the last forward strip, then pipelines left layer by layer (no recompute) in the order
+  // of predicted time saved per byte added. A change is kept when the peak still fits and
+  // the predicted time goes down.
+  bool refined = false;
   if (!layerwiseFits && !leastMemory && *best != 0) {
-    PlanCandidate base = choice.candidates[*best];
-    std::unique_ptr<ir::Module> shapes = forward.clone();
-    for (ir::Value* g : shapes->globals)
-      if (g->kind == ir::ValueKind::Param) g->floats.clear();
-    std::unique_ptr<ir::Module> partitioned = shapes->clone();
-    runRowPipeline(*partitioned, base.rows, training.bn);
+    PlanCandidate current = choice.candidates[*best];
+    auto evaluateChange = [&](auto change) {
+      PlanCandidate t;
+      t.rows = current.rows;
+      change(t.rows);
+      evaluate(t, shapes(), training, costs, nullptr);
+      return t;
+    };
+    auto tryChange = [&](auto change) {
+      PlanCandidate t = evaluateChange(change);
+      if (t.peakBytes > budgetBytes || t.seconds >= current.seconds) return;
+      current = t;
+      refined = true;
+    };
+    // A kept pipeline has no strips: its other settings go.
+    auto keepLayerwise = [](RowOptions& rows, int64_t id) {
+      rows.keep.push_back(id);
+      std::sort(rows.keep.begin(), rows.keep.end());
+      rows.per.erase(id);
+      rows.strategies.erase(id);
+      std::erase(rows.reuse, id);
+    };
+    std::unique_ptr<ir::Module> partitioned = shapes().clone();
+    runRowPipeline(*partitioned, current.rows, training.bn);
     std::vector<int64_t> ids;
     for (const auto& op : partitioned->ops)
       if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
-    // Each pipeline's own strategy.
-    for (int64_t id : ids) {
-      PlanCandidate t;
-      t.rows = base.rows;
-      t.rows.strategies[id] = base.rows.strategy == "2ps" ? "overl" : "2ps";
-      evaluate(t, *shapes, training, costs, nullptr);
-      if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
-    }
+    for (int64_t id : ids)
+      tryChange([&](RowOptions& r) { r.strategies[id] = r.strategy == "2ps" ? "overl" : "2ps"; });
     for (int64_t id : ids)
       for (int64_t n : {2, 4, 8, 16}) {
-        auto own = base.rows.per.find(id);
-        if ((own == base.rows.per.end() ? base.rows.strips : own->second) == n) continue;
-        PlanCandidate t;
-        t.rows = base.rows;
-        t.rows.per[id] = n;
-        evaluate(t, *shapes, training, costs, nullptr);
-        if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
+        auto own = current.rows.per.find(id);
+        if ((own == current.rows.per.end() ? current.rows.strips : own->second) == n) continue;
+        tryChange([&](RowOptions& r) { r.per[id] = n; });
       }
-    // 2PS: backward's first strip reusing the last forward strip (no recompute of it).
     for (int64_t id : ids) {
-      auto own = base.rows.strategies.find(id);
-      if ((own == base.rows.strategies.end() ? base.rows.strategy : own->second) != "2ps") continue;
-      PlanCandidate t;
-      t.rows = base.rows;
-      t.rows.reuse.push_back(id);
-      evaluate(t, *shapes, training, costs, nullptr);
-      if (t.peakBytes <= budgetBytes && t.seconds < base.seconds) base = t;
+      auto own = current.rows.strategies.find(id);
+      if ((own == current.rows.strategies.end() ? current.rows.strategy : own->second) == "2ps")
+        tryChange([&](RowOptions& r) { r.reuse.push_back(id); });
     }
     struct Trial {
       int64_t id;
@@ -175,30 +185,14 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     };
     std::vector<Trial> order;
     for (int64_t id : ids) {
-      PlanCandidate t;
-      t.rows = base.rows;
-      t.rows.keep = {id};
-      evaluate(t, *shapes, training, costs, nullptr);
-      const double saved = base.seconds - t.seconds;
-      const double added = static_cast<double>(std::max<int64_t>(t.peakBytes - base.peakBytes, 1));
+      const PlanCandidate t = evaluateChange([&](RowOptions& r) { keepLayerwise(r, id); });
+      const double saved = current.seconds - t.seconds;
+      const double added = static_cast<double>(std::max<int64_t>(t.peakBytes - current.peakBytes, 1));
       if (saved > 0) order.push_back({id, saved / added});
     }
     std::stable_sort(order.begin(), order.end(), [](const Trial& a, const Trial& b) { return a.score > b.score; });
-    PlanCandidate current = base;
-    for (const Trial& t : order) {
-      PlanCandidate next;
-      next.rows = current.rows;
-      next.rows.keep.push_back(t.id);
-      std::sort(next.rows.keep.begin(), next.rows.keep.end());
-      // A kept pipeline has no strips: its other settings go.
-      next.rows.per.erase(t.id);
-      next.rows.strategies.erase(t.id);
-      std::erase(next.rows.reuse, t.id);
-      evaluate(next, *shapes, training, costs, nullptr);
-      if (next.peakBytes <= budgetBytes && next.seconds < current.seconds) current = next;
-    }
-    if (!current.rows.keep.empty() || !current.rows.per.empty() || !current.rows.reuse.empty() ||
-        !current.rows.strategies.empty()) {
+    for (const Trial& t : order) tryChange([&](RowOptions& r) { keepLayerwise(r, t.id); });
+    if (refined) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;
     }
@@ -211,9 +205,8 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
       c.verdict = "chosen: the least memory within " + std::to_string(maxSlowdown).substr(0, 3) + "x layerwise's time";
     else if (i == choice.chosen)
       c.verdict = layerwiseFits        ? "chosen: layerwise fits, no recompute"
-                  : c.rows.keep.empty() && c.rows.per.empty()
-                      ? "chosen: the fastest that fits"
-                      : "chosen: the fastest that fits, refined per pipeline";
+                  : refined      ? "chosen: the fastest that fits, refined per pipeline"
+                                 : "chosen: the fastest that fits";
     else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
     else if (!fits(c)) c.verdict = "over the budget";
     else if (leastMemory) c.verdict = c.seconds > timeLimit ? "over the time limit" : "more memory";

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "compiler/CompilePipeline.h"
@@ -196,10 +197,11 @@ std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
 }
 
 // The row plan's line of the report: pipelines, strips, and the training step's
-// multiply-adds relative to the layerwise plan's (recompute and halos included); empty for
+// multiply-adds relative to the layerwise plan's (recompute and halos included; the search
+// has counted layerwise's already when it ran, else it is compiled here); empty for
 // layerwise plans.
 std::string rowPlanReport(const ir::Module& forward, const Options& o, const compiler::RowOptions& rowOptions,
-                          const ir::Module& train) {
+                          const ir::Module& train, std::optional<int64_t> layerwiseWork) {
   if (rowOptions.strategy == "layerwise") return "";
   std::unique_ptr<ir::Module> partitioned = forward.clone();
   compiler::runRowPipeline(*partitioned, rowOptions, o.training.bn);
@@ -216,8 +218,8 @@ std::string rowPlanReport(const ir::Module& forward, const Options& o, const com
     if ((op->has("strips_requested") || op->has("bp_strips_requested")) && clamped.empty())
       clamped = " (fewer where a pipeline's output has fewer rows)";
   }
-  compiler::TrainingOptions layerwiseOptions = o.training;
-  const int64_t layerwise = compiler::multiplyAdds(*compiler::runTrainingPipeline(forward, layerwiseOptions).train);
+  const int64_t layerwise =
+      layerwiseWork ? *layerwiseWork : compiler::multiplyAdds(*compiler::runTrainingPipeline(forward, o.training).train);
   const int64_t work = compiler::multiplyAdds(train);
   char ratio[96];
   std::snprintf(ratio, sizeof ratio, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
@@ -256,6 +258,7 @@ void compile(const Options& o) {
     compiler::RowOptions rowOptions = o.rows;
     compiler::TrainingPrograms programs;
     std::string explanation, chosenBy;
+    std::optional<int64_t> layerwiseWork;
     if (o.rows.strategy == "auto") {
       int64_t budget = o.memoryBudget;
       std::string source = "--memory-budget";
@@ -287,6 +290,7 @@ void compile(const Options& o) {
                  choice.candidates[choice.chosen].verdict + ", " + budgetText + ": " + source + "); predicted step " +
                  predicted + " ms\n";
       programs = std::move(choice.programs);
+      layerwiseWork = choice.candidates[0].work;
     }
     if (o.emit == "rows") {
       if (!explanation.empty()) std::cerr << explanation;
@@ -302,7 +306,7 @@ void compile(const Options& o) {
       training.rows = rowOptions;
       programs = compiler::runTrainingPipeline(*m, training);
     }
-    const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train);
+    const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train, layerwiseWork);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
     plan.set_strategy(rowOptions.strategy);
