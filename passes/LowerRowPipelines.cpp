@@ -64,19 +64,6 @@ struct Pipeline {
   Op* grad = nullptr;  // pipeline_grad, or null (nothing in it needs a gradient)
 };
 
-RowRange hull(RowRange a, RowRange b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  return {std::min(a.begin, b.begin), std::max(a.end, b.end)};
-}
-
-RowRange intersect(RowRange a, RowRange b) {
-  RowRange r{std::max(a.begin, b.begin), std::min(a.end, b.end)};
-  return r.empty() ? RowRange{0, 0} : r;
-}
-
-bool holds(RowRange outer, RowRange inner) { return inner.empty() || (outer.begin <= inner.begin && inner.end <= outer.end); }
-
 Table readTable(const Pipeline& p, const char* key) {
   Table t;
   for (const Op* op : p.ops) {
@@ -277,13 +264,10 @@ class Lowering {
   void save(std::map<const Value*, std::vector<Value*>>& pieces, const Value* v, Value* band, RowRange rows, const char* tag) {
     const RowRange r = intersect(rowsOf(band), rows);
     if (r.empty()) return;
-    for (Value* existing : pieces[v])
-      if (rowsOf(existing) == r && existing->def->operands.front() == band) return;
-    for (Value* existing : fpPieces_[v])
-      if (rowsOf(existing) == r && existing->def->operands.front() == band) {
-        pieces[v].push_back(existing);
-        return;
-      }
+    auto same = [&](const Value* piece) { return rowsOf(piece) == r && piece->def->operands.front() == band; };
+    if (std::any_of(pieces[v].begin(), pieces[v].end(), same)) return;
+    auto forward = std::find_if(fpPieces_[v].begin(), fpPieces_[v].end(), same);
+    if (forward != fpPieces_[v].end()) return pieces[v].push_back(*forward);
     pieces[v].push_back(copyRows(band, r, v, cat(v->name, ".", tag, std::to_string(r.begin), "_", std::to_string(r.end))));
   }
 

@@ -87,12 +87,6 @@ struct Pipeline {
 int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
 int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>(heightOf(v), 1); }
 
-RowRange hull(RowRange a, RowRange b) {
-  if (a.empty()) return b;
-  if (b.empty()) return a;
-  return {std::min(a.begin, b.begin), std::max(a.end, b.end)};
-}
-
 [[noreturn]] void fail(const Pipeline& p, const std::string& what) {
   std::string msg = "partition-rows: pipeline ";
   msg += std::to_string(p.id);

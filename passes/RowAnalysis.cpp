@@ -159,4 +159,19 @@ bool isRowPlanAttr(std::string_view name) {
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
+RowRange hull(RowRange a, RowRange b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return {std::min(a.begin, b.begin), std::max(a.end, b.end)};
+}
+
+RowRange intersect(RowRange a, RowRange b) {
+  RowRange r{std::max(a.begin, b.begin), std::min(a.end, b.end)};
+  return r.empty() ? RowRange{0, 0} : r;
+}
+
+bool holds(RowRange outer, RowRange inner) {
+  return inner.empty() || (outer.begin <= inner.begin && inner.end <= outer.end);
+}
+
 }  // namespace lrc::passes

@@ -24,6 +24,12 @@ struct RowRange {
   std::string str() const;  // "[begin, end)"
 };
 
+// The smallest range holding both (an empty one adds nothing); the rows both hold ({0, 0}
+// when none); whether `outer` holds every row of `inner`.
+RowRange hull(RowRange a, RowRange b);
+RowRange intersect(RowRange a, RowRange b);
+bool holds(RowRange outer, RowRange inner);
+
 // Whether an op can sit inside a row pipeline (computes output rows from a band of input
 // rows): conv2d, relu, maxpool, avgpool, pad that pads only H and W, batchnorm with
 // training=0 (frozen), add of two same-shape 4-D operands, dropout, identity, all over 4-D

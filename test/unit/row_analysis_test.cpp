@@ -18,6 +18,9 @@ using namespace lrc::ir;
 using lrc::passes::inputRows;
 using lrc::passes::isRowLocal;
 using lrc::passes::RowRange;
+using lrc::passes::holds;
+using lrc::passes::hull;
+using lrc::passes::intersect;
 
 namespace lrc::passes {
 void PrintTo(const RowRange& r, std::ostream* os) { *os << r.str(); }
@@ -379,3 +382,15 @@ TEST(RowAnalysis, BruteForceWindows) {
 }
 
 }  // namespace
+
+TEST(RowAnalysis, RangeHelpers) {
+  EXPECT_EQ(hull({2, 4}, {6, 9}), (RowRange{2, 9}));
+  EXPECT_EQ(hull({0, 0}, {6, 9}), (RowRange{6, 9}));
+  EXPECT_EQ(hull({3, 5}, {0, 0}), (RowRange{3, 5}));
+  EXPECT_EQ(intersect({2, 6}, {4, 9}), (RowRange{4, 6}));
+  EXPECT_EQ(intersect({2, 4}, {4, 9}), (RowRange{0, 0}));
+  EXPECT_TRUE(holds({2, 8}, {3, 8}));
+  EXPECT_TRUE(holds({2, 8}, {0, 0}));
+  EXPECT_FALSE(holds({2, 8}, {1, 3}));
+  EXPECT_FALSE(holds({2, 8}, {7, 9}));
+}
