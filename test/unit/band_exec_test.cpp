@@ -158,12 +158,10 @@ class HandPlan {
 
 constexpr int64_t kScratchFloats = 1 << 16;
 
-// Runs `kernel` once, in a validated one-step plan, on `inputs` (each holding its rows of
-// the whole tensor's values) into `outputs`; returns each result's buffer (a band's rows
-// only). The step gets a scratch buffer; `context` gives Dropout's step and seed.
-std::vector<std::vector<float>> runStep(const std::string& kernel, const std::vector<Arg>& inputs,
-                                        const std::vector<Arg>& outputs, const IntAttrs& ints = {},
-                                        const FloatAttrs& floats = {}, RunContext context = {}) {
+// A plan of one `kernel` step on `inputs` into `outputs` (each with its rows), with a scratch
+// buffer.
+HandPlan oneStepPlan(const std::string& kernel, const std::vector<Arg>& inputs, const std::vector<Arg>& outputs,
+                     const IntAttrs& ints, const FloatAttrs& floats) {
   HandPlan p;
   std::vector<uint32_t> in, out;
   for (size_t i = 0; i < inputs.size(); ++i)
@@ -172,21 +170,33 @@ std::vector<std::vector<float>> runStep(const std::string& kernel, const std::ve
     out.push_back(p.buffer("out" + std::to_string(i), outputs[i].shape, plan::ACTIVATION, outputs[i].rows));
   const uint32_t scratch = p.buffer("scratch", {kScratchFloats}, plan::WORKSPACE);
   p.step(kernel, in, out, ints, floats).set_scratch(scratch);
+  return p;
+}
+
+// Runs `kernel` once, in a validated one-step plan, on `inputs` (each holding its rows of
+// the whole tensor's values) into `outputs`; returns each result's buffer (a band's rows
+// only). The step gets a scratch buffer; `context` gives Dropout's step and seed.
+std::vector<std::vector<float>> runStep(const std::string& kernel, const std::vector<Arg>& inputs,
+                                        const std::vector<Arg>& outputs, const IntAttrs& ints = {},
+                                        const FloatAttrs& floats = {}, RunContext context = {}) {
+  HandPlan p = oneStepPlan(kernel, inputs, outputs, ints, floats);
   const std::string error = p.validationError();
   EXPECT_EQ(error, "") << kernel;
   if (!error.empty()) return std::vector<std::vector<float>>(outputs.size());
 
   CpuBackend backend;
   backend.allocateArena(p.plan().arena_bytes());
+  const plan::Step& step = p.plan().train().steps(0);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Arg& a = inputs[i];
     const std::vector<float> values = a.rows ? cutRows(*a.values, a.shape, *a.rows) : *a.values;
-    backend.copyIn(p.plan().buffers(static_cast<int>(in[i])).offset(), values.data(), values.size() * 4);
+    backend.copyIn(p.plan().buffers(static_cast<int>(step.inputs(static_cast<int>(i)))).offset(), values.data(),
+                   values.size() * 4);
   }
   context.plan = &p.plan();
-  backend.run(p.plan().train().steps(0), context);
+  backend.run(step, context);
   std::vector<std::vector<float>> results;
-  for (uint32_t o : out) {
+  for (uint32_t o : step.outputs()) {
     const plan::Buffer& b = p.plan().buffers(static_cast<int>(o));
     std::vector<float> values(b.bytes() / 4);
     backend.copyOut(b.offset(), values.data(), b.bytes());
@@ -551,15 +561,7 @@ TEST(BandExec, RowsSumAddsTheSourcesRowsInsideTheBand) {
 // The validation error of a one-step plan, or "".
 std::string stepError(const std::string& kernel, const std::vector<Arg>& inputs, const std::vector<Arg>& outputs,
                       const IntAttrs& ints = {}, const FloatAttrs& floats = {}) {
-  HandPlan p;
-  std::vector<uint32_t> in, out;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    in.push_back(p.buffer("in" + std::to_string(i), inputs[i].shape, plan::CONSTANT, inputs[i].rows));
-  for (size_t i = 0; i < outputs.size(); ++i)
-    out.push_back(p.buffer("out" + std::to_string(i), outputs[i].shape, plan::ACTIVATION, outputs[i].rows));
-  const uint32_t scratch = p.buffer("scratch", {kScratchFloats}, plan::WORKSPACE);
-  p.step(kernel, in, out, ints, floats).set_scratch(scratch);
-  return p.validationError();
+  return oneStepPlan(kernel, inputs, outputs, ints, floats).validationError();
 }
 
 #define EXPECT_STEP_ERROR(text, ...)                         \
