@@ -92,6 +92,10 @@ class Backend {
   // the run really touched, measured. Throws std::runtime_error when the guard region after
   // the arena changed ("a kernel wrote past the arena").
   virtual uint64_t measuredPeakBytes() = 0;
+
+  // For a device with its own memory: one line on what the run holds there (the arena, and
+  // apart from it the backend's and the libraries' workspaces); "" for the host.
+  virtual std::string memoryReport() { return ""; }
 };
 
 }  // namespace lrc::runtime

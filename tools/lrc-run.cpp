@@ -1,5 +1,6 @@
-// lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda]
-//         [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
+// lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N]
+//         [--device cpu|cuda|cuda-emulated] [--precision fp32|tf32] [--lr X] [--momentum X]
+//         [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
 //         [--metrics OUT.jsonl] [--threads N] [--profile OUT.json]
 // Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
 // shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
@@ -15,6 +16,11 @@
 // - --threads N: OpenBLAS threads; without it OpenBLAS decides (OPENBLAS_NUM_THREADS, else
 //   every core). Small models run as fast on one thread (most time is outside BLAS).
 // - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
+// - --device cuda runs on the GPU (runtime/cuda; a clear error without one), cuda-emulated
+//   runs the CUDA backend's own kernels on the host (for tests without a GPU; slow).
+//   --precision tf32 lets cuBLAS use TF32 tensor cores (cuda only; the default is full FP32).
+//   A device backend also reports the device memory it used: the arena, its own workspace
+//   and the libraries', apart.
 // - --profile OUT.json: wall time of every kernel call of the train program (evaluation is
 //   not timed), per plan step and per kernel name, summed over the training steps after the
 //   first (warm-up), as JSON (runtime::profileJson: steps_timed, warmup_steps, wall_seconds,
@@ -52,6 +58,7 @@
 #include "runtime/OnnxExport.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
+#include "runtime/cuda/Backends.h"
 #include "runtime/data/Dataset.h"
 
 // OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: other BLAS lack them).
@@ -63,8 +70,8 @@ using namespace lrc;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda] "
-    "[--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
+    "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda|cuda-emulated] "
+    "[--precision fp32|tf32] [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
     "[--threads N] [--profile OUT.json]\n"
     "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
     "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
@@ -75,6 +82,7 @@ struct Options {
   std::string data, val;
   std::optional<int64_t> steps, epochs;
   std::string device = "cpu";
+  bool tf32 = false;
   std::optional<double> lr, momentum, weightDecay;
   uint64_t seed = 0;
   std::string saveOnnx, metrics, profile;
@@ -126,7 +134,13 @@ Options parseArgs(int argc, char** argv) {
       o.epochs = static_cast<int64_t>(parseCount(a, value(), false));
     } else if (a == "--device") {
       o.device = value();
-      if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
+      if (o.device != "cpu" && o.device != "cuda" && o.device != "cuda-emulated")
+        usage("--device expects cpu, cuda or cuda-emulated, got '" + o.device + "'");
+    } else if (a == "--precision") {
+      const std::string precision = value();
+      if (precision != "fp32" && precision != "tf32")
+        usage("--precision expects fp32 or tf32, got '" + precision + "'");
+      o.tf32 = precision == "tf32";
     } else if (a == "--lr") {
       o.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
@@ -319,8 +333,18 @@ double evaluate(runtime::Executor& executor, const data::Dataset& data) {
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
-std::unique_ptr<runtime::Backend> makeBackend(const std::string& device) {
-  if (device == "cuda") throw std::runtime_error("--device cuda: this build has no CUDA backend");
+std::unique_ptr<runtime::Backend> makeBackend(const Options& o) {
+  if (o.tf32 && o.device != "cuda") throw std::runtime_error("--precision tf32 needs --device cuda");
+  if (o.device == "cuda") {
+    runtime::CudaOptions options;
+    options.tf32 = o.tf32;
+    try {
+      return runtime::makeCudaBackend(options);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string("--device cuda: ") + e.what());
+    }
+  }
+  if (o.device == "cuda-emulated") return runtime::makeEmulatedCudaBackend();
   return std::make_unique<runtime::CpuBackend>();
 }
 
@@ -340,7 +364,7 @@ void checkWritable(const std::string& path) {
 std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
 
 int run(const Options& o, uint64_t rssStartKiB) {
-  std::unique_ptr<runtime::Backend> backend = makeBackend(o.device);
+  std::unique_ptr<runtime::Backend> backend = makeBackend(o);
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
   const plan::Plan& plan = planFile.plan();
@@ -433,6 +457,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
             << std::lround(static_cast<double>(totalSteps * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s)\n";
   const uint64_t rssPeakKiB = procStatusKiB("VmHWM");
   std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
+  if (const std::string device = backend->memoryReport(); !device.empty()) std::cout << device << "\n";
   if (measured < predicted)
     std::cout << "note: the run never touched the plan's last " << predicted - measured << " arena bytes\n";
   if (rssStartKiB && rssBeforeKiB && rssPeakKiB) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/PlanLoader.h"
+#include "runtime/StepArgs.h"
 #include "runtime/cpu/BatchNorm.h"
 #include "runtime/cpu/Conv.h"
 #include "runtime/cpu/Dense.h"
@@ -22,93 +23,11 @@ namespace lrc::runtime {
 
 namespace {
 
-using Shape = std::vector<int64_t>;
-
-int64_t elementsOf(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
-// A tensor of rank >= 2 seen as N x C x H x W (H = dim 2, W = the product of the rest; 1
-// where absent): BatchNorm's layout for any rank.
-cpu::RowBand asMap(float* data, const Shape& s) {
-  const int64_t H = s.size() > 2 ? s[2] : 1;
-  int64_t W = 1;
-  for (size_t i = 3; i < s.size(); ++i) W *= s[i];
-  return cpu::full_band(data, s[0], s[1], H, W);
-}
-
-// One step's view of the arena: its operands, results and scratch by position. A buffer with
-// band geometry (plan.proto: height > 0) is seen as that band of its map; any other rank-4
-// buffer as the band of all its rows.
-class StepArgs {
- public:
-  StepArgs(unsigned char* arena, const plan::Plan& plan, const plan::Step& step)
-      : step(step), arena_(arena), plan_(plan) {}
-
-  const plan::Buffer& inBuffer(int i) const { return buffer(step.inputs(i)); }
-  const plan::Buffer& outBuffer(int i) const { return buffer(step.outputs(i)); }
-  float* in(int i) const { return floats(inBuffer(i)); }
-  float* out(int i) const { return floats(outBuffer(i)); }
-  const int64_t* inInts(int i) const { return reinterpret_cast<const int64_t*>(arena_ + inBuffer(i).offset()); }
-  Shape inShape(int i) const { return shapeOf(inBuffer(i)); }
-  Shape outShape(int i) const { return shapeOf(outBuffer(i)); }
-  int64_t inCount(int i) const { return elementsOf(inShape(i)); }
-  cpu::RowBand inBand(int i) const { return band(inBuffer(i)); }
-  cpu::RowBand outBand(int i) const { return band(outBuffer(i)); }
-  // BatchNorm's view of a tensor of any rank >= 2 (see asMap); a band as itself.
-  cpu::RowBand inMap(int i) const { return map(inBuffer(i)); }
-  cpu::RowBand outMap(int i) const { return map(outBuffer(i)); }
-  float* scratch() const {
-    return step.scratch() < 0 ? nullptr : floats(buffer(static_cast<uint32_t>(step.scratch())));
-  }
-  int numInputs() const { return step.inputs_size(); }
-
-  // Whether the step runs on rows (runsOnRows); otherwise the whole-tensor paths apply.
-  bool byRows() const { return runsOnRows(plan_, step); }
-  // The rows of output gradient operand i (global rows of the forward output) a backward step
-  // propagates: its `rows` attribute, or all rows that operand holds.
-  cpu::RowRange gradRows(int i) const {
-    if (const plan::Attr* rows = findAttr(step, "rows")) return {rows->ints(0), rows->ints(1)};
-    return inMap(i).range();
-  }
-
-  // Zeroes a result, for the kernels that add into their outputs.
-  void zeroOut(int i) const { std::memset(arena_ + outBuffer(i).offset(), 0, outBuffer(i).bytes()); }
-  void copyInToOut(int i, int o) const {
-    std::memcpy(arena_ + outBuffer(o).offset(), arena_ + inBuffer(i).offset(), inBuffer(i).bytes());
-  }
-
-  const plan::Step& step;
-
- private:
-  unsigned char* arena_;
-  const plan::Plan& plan_;
-
-  const plan::Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
-  float* floats(const plan::Buffer& b) const { return reinterpret_cast<float*>(arena_ + b.offset()); }
-  static Shape shapeOf(const plan::Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
-  cpu::RowBand band(const plan::Buffer& b) const {
-    if (b.height() == 0) return cpu::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
-    return {floats(b), b.shape(0), b.shape(1), b.height(), b.shape(3), b.row0(), b.shape(2)};
-  }
-  cpu::RowBand map(const plan::Buffer& b) const { return b.height() > 0 ? band(b) : asMap(floats(b), shapeOf(b)); }
-};
+// Zeroes a result, for the kernels that add into their outputs.
+void zeroOut(const StepArgs& s, int i) { std::memset(s.out(i), 0, s.outBuffer(i).bytes()); }
+void copyInToOut(const StepArgs& s) { std::memcpy(s.out(0), s.in(0), s.inBuffer(0).bytes()); }
 
 // ---- broadcasting (numpy rules, shapes aligned on the right) ----
-
-// Strides that index an operand of `shape` by the position in `out`: 0 on broadcast axes.
-std::vector<int64_t> broadcastStrides(const Shape& shape, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  const size_t offset = out.size() - shape.size();
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[offset + i] = shape[i] == 1 ? 0 : stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
 
 // Calls f(i, a, b) for every element i of `out` in order, a and b being the indices into two
 // operands broadcast to it.
@@ -145,7 +64,7 @@ void conv2dGradInput(const StepArgs& s) {
   const Shape w = s.inShape(1);
   const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
   const cpu::RowRange r = s.gradRows(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch());
 }
 
@@ -153,13 +72,13 @@ void conv2dGradWeight(const StepArgs& s) {
   const std::vector<int64_t> k = attrInts(s.step, "kernel");
   const cpu::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
   const cpu::RowRange r = s.gradRows(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
 }
 
 void channelSum(const StepArgs& s) {
   const cpu::RowRange r = s.gradRows(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   cpu::conv2d_rows_backward_bias(s.out(0), s.inBand(0), r.begin, r.end);
 }
 
@@ -171,7 +90,7 @@ void relu(const StepArgs& s) {
 
 // (dy, y): dx = dy where y > 0.
 void reluGrad(const StepArgs& s) {
-  s.zeroOut(0);
+  zeroOut(s, 0);
   if (!s.byRows()) return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
   const cpu::RowRange r = s.gradRows(0);
   cpu::relu_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
@@ -190,7 +109,7 @@ void pool(const StepArgs& s, bool average) {
 void poolGrad(const StepArgs& s, bool average) {
   const cpu::Pool2dParams p = poolParams(s.step, average);
   const cpu::RowRange r = s.gradRows(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   if (average)
     cpu::avgpool2d_rows_backward(s.outBand(0), s.inBand(0), p, r.begin, r.end);
   else
@@ -204,7 +123,7 @@ void globalAvgPool(const StepArgs& s) {
 
 void globalAvgPoolGrad(const StepArgs& s) {
   const Shape x = s.outShape(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   cpu::global_avgpool_backward(s.out(0), s.in(0), x[0], x[1], x[2] * x[3]);
 }
 
@@ -235,7 +154,7 @@ void batchNorm(const StepArgs& s) {
 void batchNormGrad(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
   const cpu::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
-  for (int i = 0; i < 3; ++i) s.zeroOut(i);
+  for (int i = 0; i < 3; ++i) zeroOut(s, i);
   if (attrInt(s.step, "training") == 0) {
     const cpu::RowRange r = s.gradRows(0);
     cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, r.begin, r.end);
@@ -273,7 +192,7 @@ void sumTo(const StepArgs& s) {
   const Shape x = s.inShape(0), y = s.outShape(0);
   const float* px = s.in(0);
   float* py = s.out(0);
-  s.zeroOut(0);
+  zeroOut(s, 0);
   const std::vector<int64_t> none(x.size(), 0);
   forEachBroadcast(x, broadcastStrides(y, x), none, [&](int64_t i, int64_t iy, int64_t) { py[iy] += px[i]; });
 }
@@ -342,7 +261,7 @@ void softmaxXent(const StepArgs& s, bool grad) {
 
 // Identity, and inference-mode Dropout: the result's rows of the operand.
 void copy(const StepArgs& s) {
-  if (!s.byRows()) return s.copyInToOut(0, 0);
+  if (!s.byRows()) return copyInToOut(s);
   const cpu::RowRange r = s.outBand(0).range();
   cpu::copy_rows(s.outBand(0), s.inBand(0), r.begin, r.end);
 }
@@ -354,9 +273,9 @@ void dropout(const StepArgs& s, const RunContext& context, bool grad) {
   const bool training = attrInt(s.step, "training") != 0;
   const float ratio = static_cast<float>(attrFloat(s.step, "ratio"));
   const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
-  if (grad) s.zeroOut(0);
+  if (grad) zeroOut(s, 0);
   if (!s.byRows()) {
-    if (!training) return s.copyInToOut(0, 0);
+    if (!training) return copyInToOut(s);
     const int64_t count = s.inCount(0);
     if (grad) return cpu::dropout_backward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
     return cpu::dropout_forward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
@@ -477,7 +396,7 @@ void CpuBackend::run(const plan::Step& step, const RunContext& context) {
       return sumTo(s);
     case Kernel::Flatten:
     case Kernel::Reshape:
-      return s.copyInToOut(0, 0);
+      return copyInToOut(s);
     case Kernel::Identity:
       return copy(s);
     case Kernel::Gemm:

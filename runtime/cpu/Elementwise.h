@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "runtime/Portable.h"
 #include "runtime/cpu/RowBand.h"
 
 namespace lrc::cpu {
@@ -36,12 +37,12 @@ void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, in
 // dropout_hash(seed, step, i) < dropout_keep_threshold(ratio). Any sub-range of elements
 // can therefore be recomputed identically, which strips rely on when they recompute the
 // forward during backward. Inline so that other backends can reproduce the mask bit for bit.
-inline uint64_t dropout_mix(uint64_t z) {  // splitmix64's finalizer
+LRC_HD inline uint64_t dropout_mix(uint64_t z) {  // splitmix64's finalizer
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-inline uint32_t dropout_hash(uint64_t seed, uint64_t step, uint64_t index) {
+LRC_HD inline uint32_t dropout_hash(uint64_t seed, uint64_t step, uint64_t index) {
   const uint64_t key = dropout_mix(dropout_mix(seed) ^ (step * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull));
   return static_cast<uint32_t>(dropout_mix(key + (index + 1) * 0x9E3779B97F4A7C15ull) >> 32);
 }

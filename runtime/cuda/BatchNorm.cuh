@@ -1,0 +1,201 @@
+// BatchNorm of the CUDA backend, as cpu/BatchNorm.h: training mode (the statistics of the
+// band's rows: the whole map, or a strip under --bn strip) and frozen mode (row-local).
+// Statistics are per-channel double sums (Reduce.cuh) in the CPU's order: per image, then
+// over images, so training-mode statistics match the CPU's bit for bit. Everything between
+// the passes (mean, inverse std, the backward sums) lives in the backend's workspace of
+// batchnorm_workspace_doubles(N, C) doubles.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/cuda/Device.h"
+#include "runtime/cuda/Elementwise.cuh"
+#include "runtime/cuda/Reduce.cuh"
+
+namespace lrc::cuda {
+
+// Partials [C][N][2], then per channel: mean and inverse std (as doubles), sum(dy) and
+// sum(dy * xhat).
+inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C) { return 2 * N * C + 4 * C; }
+
+namespace bn_detail {
+
+struct Stats {
+  double* partial;
+  double *mean, *invStd, *sumDy, *sumDyXhat;
+  Stats(double* ws, int64_t N, int64_t C)
+      : partial(ws), mean(ws + 2 * N * C), invStd(mean + C), sumDy(invStd + C), sumDyXhat(sumDy + C) {}
+};
+
+// sum and sum of squares.
+struct Moments {
+  Band<const float> x;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
+    const float v = x.at(n, c, h, w);
+    acc[0] += v;
+    acc[1] += static_cast<double>(v) * v;
+  }
+};
+
+// Mean, inverse std and the running statistics' update (cpu::batchnorm_finalize_stats).
+struct Finalize {
+  double *mean, *invStd;
+  float *runningMean, *runningVar;  // null: not updated
+  double count, eps, momentum;
+  LRC_HD void operator()(int64_t c, const double* total) const {
+    const double mu = total[0] / count;
+    double var = total[1] / count - mu * mu;
+    if (var < 0.0) var = 0.0;
+    mean[c] = static_cast<float>(mu);
+    invStd[c] = static_cast<float>(1.0 / sqrt(var + eps));
+    if (runningMean != nullptr) runningMean[c] = static_cast<float>((1.0 - momentum) * runningMean[c] + momentum * mu);
+    if (runningVar != nullptr)
+      runningVar[c] = static_cast<float>((1.0 - momentum) * runningVar[c] + momentum * var * count / (count - 1.0));
+  }
+};
+
+// Frozen mode's inverse std from the running variance.
+struct FrozenInvStd {
+  double* invStd;
+  const float* runningVar;
+  double eps;
+  LRC_HD void operator()(int64_t c) const {
+    invStd[c] = static_cast<float>(1.0 / sqrt(static_cast<double>(runningVar[c]) + eps));
+  }
+};
+
+// y = x * scale + shift with scale = invStd * gamma, shift = beta - mean * scale (PyTorch's
+// form, the CPU's float arithmetic).
+struct Normalize {
+  Band<float> y;
+  Band<const float> x;
+  const double *mean, *invStd;  // hold float values
+  const float* runningMean;     // frozen mode: the mean, instead of `mean`
+  const float *gamma, *beta;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    const float m = runningMean != nullptr ? runningMean[c] : static_cast<float>(mean[c]);
+    const float scale = static_cast<float>(invStd[c]) * gamma[c];
+    const float shift = beta[c] - m * scale;
+    y.at(n, c, h, w) = x.at(n, c, h, w) * scale + shift;
+  }
+};
+
+// sum(dy) and sum(dy * (x - mean)) (times invStd when finished).
+struct GradMoments {
+  Band<const float> dy, x;
+  const double* mean;
+  const float* runningMean;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
+    const float m = runningMean != nullptr ? runningMean[c] : static_cast<float>(mean[c]);
+    const float d = dy.at(n, c, h, w);
+    acc[0] += d;
+    acc[1] += static_cast<double>(d) * (x.at(n, c, h, w) - m);
+  }
+};
+
+// Keeps the sums, and dgamma += sum(dy * xhat), dbeta += sum(dy).
+struct FinishGrad {
+  double *sumDy, *sumDyXhat;
+  const double* invStd;
+  float *dgamma, *dbeta;
+  LRC_HD void operator()(int64_t c, const double* total) const {
+    sumDy[c] = total[0];
+    sumDyXhat[c] = total[1] * static_cast<float>(invStd[c]);
+    dgamma[c] += static_cast<float>(sumDyXhat[c]);
+    dbeta[c] += static_cast<float>(sumDy[c]);
+  }
+};
+
+// dx += gamma * invStd * (dy - meanDy - xhat * meanDyXhat); frozen mode: dx += gamma * invStd * dy.
+struct ApplyGrad {
+  Band<float> dx;
+  Band<const float> dy, x;
+  const float* gamma;
+  const double *mean, *invStd, *sumDy, *sumDyXhat;  // sums null: frozen mode
+  double count;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    const float is = static_cast<float>(invStd[c]);
+    const float k = gamma[c] * is;
+    const float d = dy.at(n, c, h, w);
+    if (sumDy == nullptr) {
+      dx.at(n, c, h, w) += k * d;
+      return;
+    }
+    const float mDy = static_cast<float>(sumDy[c] / count);
+    const float mDyXhat = static_cast<float>(sumDyXhat[c] / count);
+    dx.at(n, c, h, w) += k * (d - mDy - (x.at(n, c, h, w) - static_cast<float>(mean[c])) * is * mDyXhat);
+  }
+};
+
+inline int64_t checkedCount(const Band<const float>& x) {
+  const int64_t count = x.N * x.rows * x.W;
+  if (count < 2)
+    throw std::invalid_argument("batchnorm: training-mode statistics need more than one value per channel, got " +
+                                std::to_string(count));
+  return count;
+}
+
+// The batch statistics of x's rows into the workspace (and the running statistics' update).
+template <class D>
+void batchStats(D& dev, Band<const float> x, float* runningMean, float* runningVar, float eps, float momentum,
+                const Stats& st) {
+  const int64_t count = checkedCount(x);
+  channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, Moments{x}, st.partial,
+                  Finalize{st.mean, st.invStd, runningMean, runningVar, static_cast<double>(count), eps, momentum});
+}
+
+}  // namespace bn_detail
+
+// Training mode over the band's rows: y = normalized x with the batch statistics; the
+// running statistics (either may be null) updated once. y and x are bands of the same rows.
+template <class D>
+void batchnorm_train_forward(D& dev, Band<float> y, Band<const float> x, const float* gamma, const float* beta,
+                             float* runningMean, float* runningVar, float eps, float momentum, double* workspace) {
+  const bn_detail::Stats st(workspace, x.N, x.C);
+  bn_detail::batchStats(dev, x, runningMean, runningVar, eps, momentum, st);
+  forRows(dev, x.N, x.C, x.W, x.row0, x.row0 + x.rows,
+          bn_detail::Normalize{y, x, st.mean, st.invStd, nullptr, gamma, beta});
+}
+
+// Training mode backward over the band's rows, the statistics recomputed from x: dx, dgamma
+// and dbeta += (the caller zeroes them).
+template <class D>
+void batchnorm_train_backward(D& dev, Band<float> dx, float* dgamma, float* dbeta, Band<const float> dy,
+                              Band<const float> x, const float* gamma, float eps, double* workspace) {
+  const bn_detail::Stats st(workspace, x.N, x.C);
+  bn_detail::batchStats(dev, x, nullptr, nullptr, eps, 0.0f, st);
+  const int64_t a = x.row0, b = x.row0 + x.rows;
+  channel_sums<2>(dev, x.N, x.C, a, b, x.W, bn_detail::GradMoments{dy, x, st.mean, nullptr}, st.partial,
+                  bn_detail::FinishGrad{st.sumDy, st.sumDyXhat, st.invStd, dgamma, dbeta});
+  forRows(dev, x.N, x.C, x.W, a, b,
+          bn_detail::ApplyGrad{dx, dy, x, gamma, st.mean, st.invStd, st.sumDy, st.sumDyXhat,
+                               static_cast<double>(x.N * x.rows * x.W)});
+}
+
+// Frozen mode, rows [a, b): y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta.
+template <class D>
+void batchnorm_frozen_rows_forward(D& dev, Band<float> y, Band<const float> x, const float* gamma, const float* beta,
+                                   const float* runningMean, const float* runningVar, float eps, int64_t a, int64_t b,
+                                   double* workspace) {
+  const bn_detail::Stats st(workspace, x.N, x.C);
+  dev.forEach(x.C, bn_detail::FrozenInvStd{st.invStd, runningVar, eps});
+  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::Normalize{y, x, nullptr, st.invStd, runningMean, gamma, beta});
+}
+
+// Frozen mode backward over dy rows [a, b): dx += dy * gamma * invStd; dgamma, dbeta +=.
+template <class D>
+void batchnorm_frozen_rows_backward(D& dev, Band<float> dx, float* dgamma, float* dbeta, Band<const float> dy,
+                                    Band<const float> x, const float* gamma, const float* runningMean,
+                                    const float* runningVar, float eps, int64_t a, int64_t b, double* workspace) {
+  const bn_detail::Stats st(workspace, x.N, x.C);
+  dev.forEach(x.C, bn_detail::FrozenInvStd{st.invStd, runningVar, eps});
+  channel_sums<2>(dev, x.N, x.C, a, b, x.W, bn_detail::GradMoments{dy, x, nullptr, runningMean}, st.partial,
+                  bn_detail::FinishGrad{st.sumDy, st.sumDyXhat, st.invStd, dgamma, dbeta});
+  forRows(dev, x.N, x.C, x.W, a, b,
+          bn_detail::ApplyGrad{dx, dy, x, gamma, nullptr, st.invStd, nullptr, nullptr, 0.0});
+}
+
+}  // namespace lrc::cuda

@@ -1,0 +1,218 @@
+// The CUDA backend on the GPU: CudaDevice (Device.h) over the CUDA runtime and cuBLAS, and
+// the entry points of Backends.h. Every CUDA and cuBLAS call is checked; an error is a
+// std::runtime_error naming the call. All work goes to one stream in plan order, so a step's
+// kernels see every earlier step's results; copies in are asynchronous from pinned memory
+// (the host prepares the next batch while the GPU computes), copies out synchronous.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "runtime/cuda/Backends.h"
+#include "runtime/cuda/DeviceBackend.h"
+
+namespace lrc::cuda {
+
+namespace {
+
+void check(cudaError_t status, const char* call) {
+  if (status != cudaSuccess)
+    throw std::runtime_error(std::string(call) + ": " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) +
+                             ")");
+}
+
+void check(cublasStatus_t status, const char* call) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string(call) + ": " + cublasGetStatusName(status) + " (" +
+                             cublasGetStatusString(status) + ")");
+}
+
+#define CUDA_CHECK(call) check((call), #call)
+
+std::string mib(uint64_t bytes) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MiB";
+  return out.str();
+}
+
+template <class F>
+__global__ void forEachKernel(int64_t n, F f) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    f(i);
+}
+
+int toInt(int64_t v, const char* what) {
+  if (v < 0 || v > INT32_MAX) throw std::runtime_error(std::string("cublasSgemm: ") + what + " out of int range");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+class CudaDevice {
+ public:
+  static constexpr const char* kName = "cuda";
+  static constexpr int kThreads = 256;
+  static constexpr uint64_t kStagingBytes = 64 << 20;  // pinned staging for copies in
+
+  explicit CudaDevice(const runtime::CudaOptions& options) : options_(options) {
+    CUDA_CHECK(cudaSetDevice(options.device));
+    CUDA_CHECK(cudaMemGetInfo(&freeAtStart_, &total_));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    check(cublasCreate(&blas_), "cublasCreate");
+    check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    check(cublasSetMathMode(blas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH),
+          "cublasSetMathMode");
+    cudaDeviceProp prop{};
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, options.device));
+    name_ = prop.name;
+    blocksCap_ = prop.multiProcessorCount * 32;
+    for (Staging& s : staging_) {
+      CUDA_CHECK(cudaMallocHost(&s.host, kStagingBytes));
+      CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+    }
+  }
+  CudaDevice(CudaDevice&& other) noexcept { swap(other); }
+  CudaDevice(const CudaDevice&) = delete;
+  CudaDevice& operator=(const CudaDevice&) = delete;
+  ~CudaDevice() {
+    // Destructors do not throw: errors here are ignored, the process is ending the run.
+    if (stream_) cudaStreamSynchronize(stream_);
+    for (Staging& s : staging_) {
+      if (s.host) cudaFreeHost(s.host);
+      if (s.done) cudaEventDestroy(s.done);
+    }
+    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  template <class F>
+  void forEach(int64_t n, const F& f) {
+    if (n <= 0) return;
+    const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, blocksCap_);
+    forEachKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream_>>>(n, f);
+    CUDA_CHECK(cudaGetLastError());
+  }
+
+  void gemm(const GemmCall& c) {
+    check(cublasSgemm(blas_, c.transA ? CUBLAS_OP_T : CUBLAS_OP_N, c.transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      toInt(c.m, "m"), toInt(c.n, "n"), toInt(c.k, "k"), &c.alpha, c.A, toInt(c.lda, "lda"), c.B,
+                      toInt(c.ldb, "ldb"), &c.beta, c.C, toInt(c.ldc, "ldc")),
+          "cublasSgemm");
+  }
+
+  unsigned char* allocate(uint64_t bytes) {
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status != cudaSuccess) {
+      size_t free = 0, total = 0;
+      cudaMemGetInfo(&free, &total);
+      throw std::runtime_error("cudaMalloc of " + std::to_string(bytes) + " bytes (" + mib(bytes) + ") on " + name_ +
+                               " failed: " + cudaGetErrorName(status) + "; " + mib(free) + " of " + mib(total) +
+                               " free");
+    }
+    return static_cast<unsigned char*>(p);
+  }
+  void release(unsigned char* p) { cudaFree(p); }
+  void fill(void* p, unsigned char byte, uint64_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, byte, bytes, stream_)); }
+
+  // Through pinned staging buffers, alternately, so the call returns before the copy ends;
+  // a staging buffer is reused only after its previous copy finished.
+  void toDevice(void* dst, const void* src, uint64_t bytes) {
+    for (uint64_t done = 0; done < bytes;) {
+      Staging& s = staging_[next_];
+      next_ = (next_ + 1) % kStaging;
+      CUDA_CHECK(cudaEventSynchronize(s.done));
+      const uint64_t n = std::min(bytes - done, kStagingBytes);
+      std::memcpy(s.host, static_cast<const unsigned char*>(src) + done, n);
+      CUDA_CHECK(cudaMemcpyAsync(static_cast<unsigned char*>(dst) + done, s.host, n, cudaMemcpyHostToDevice, stream_));
+      CUDA_CHECK(cudaEventRecord(s.done, stream_));
+      done += n;
+    }
+  }
+  void toHost(void* dst, const void* src, uint64_t bytes) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void onDevice(void* dst, const void* src, uint64_t bytes) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+  }
+  void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // The device memory the run holds, by cudaMemGetInfo: the arena, the backend's workspace,
+  // and the rest (cuBLAS's workspace, the context, kernels' code) apart.
+  std::string memoryReport(uint64_t arenaBytes, uint64_t workspaceBytes) {
+    size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    const uint64_t used = freeAtStart_ > free ? freeAtStart_ - free : 0;
+    const uint64_t ours = arenaBytes + workspaceBytes;
+    return "device memory on " + name_ + (options_.tf32 ? " (tf32)" : "") + ": " + mib(used) +
+           " used since the backend started (cudaMemGetInfo): arena " + mib(arenaBytes) + " (one cudaMalloc), lrc workspace " +
+           mib(workspaceBytes) + ", cuBLAS and the rest " + mib(used > ours ? used - ours : 0) +
+           "; device_memory_used_bytes=" + std::to_string(used);
+  }
+
+ private:
+  static constexpr int kStaging = 2;
+  struct Staging {
+    void* host = nullptr;
+    cudaEvent_t done = nullptr;
+  };
+
+  runtime::CudaOptions options_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  Staging staging_[kStaging];
+  int next_ = 0;
+  size_t freeAtStart_ = 0, total_ = 0;
+  std::string name_;
+  int64_t blocksCap_ = 1;
+
+  void swap(CudaDevice& o) {
+    std::swap(options_, o.options_);
+    std::swap(stream_, o.stream_);
+    std::swap(blas_, o.blas_);
+    std::swap(staging_, o.staging_);
+    std::swap(next_, o.next_);
+    std::swap(freeAtStart_, o.freeAtStart_);
+    std::swap(total_, o.total_);
+    std::swap(name_, o.name_);
+    std::swap(blocksCap_, o.blocksCap_);
+  }
+};
+
+}  // namespace lrc::cuda
+
+namespace lrc::runtime {
+
+bool cudaBackendBuilt() { return true; }
+
+bool cudaDeviceAvailable(std::string* why) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    if (why) *why = std::string("no usable CUDA device: cudaGetDeviceCount says ") + cudaGetErrorName(status) + " (" +
+                    cudaGetErrorString(status) + ")";
+    return false;
+  }
+  if (count == 0) {
+    if (why) *why = "no CUDA device found";
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> makeCudaBackend(const CudaOptions& options) {
+  std::string why;
+  if (!cudaDeviceAvailable(&why)) throw std::runtime_error(why);
+  return std::make_unique<cuda::DeviceBackend<cuda::CudaDevice>>(cuda::CudaDevice(options));
+}
+
+}  // namespace lrc::runtime

@@ -1,0 +1,157 @@
+// Whole-tensor kernels of the CUDA backend that end row pipelines, as cpu/Dense.h: Gemm
+// (cuBLAS, its C operand broadcast first), softmax over any axis, and the softmax
+// cross-entropy loss and its gradient. A label outside [0, classes) cannot throw on the
+// device: the kernel records it (XentStatus) and the backend reports it at synchronize().
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "runtime/cpu/Dense.h"
+#include "runtime/cuda/Device.h"
+
+namespace lrc::cuda {
+
+// Where a loss kernel reports a bad label (device memory; badLabel != 0 means one was seen).
+struct XentStatus {
+  int64_t *badLabel, *sample, *label, *classes;
+  LRC_HD void report(int64_t n, int64_t l, int64_t numClasses) const {
+    *badLabel = 1;
+    *sample = n;
+    *label = l;
+    *classes = numClasses;
+  }
+};
+
+namespace dense_detail {
+
+// Y[i][j] = beta * C[the element (i, j) reads] (cpu/Dense.cpp's biasIndex).
+struct FillBias {
+  float* Y;
+  const float* C;
+  int64_t N;
+  cpu::GemmBias bias;
+  float beta;
+  LRC_HD void operator()(int64_t k) const {
+    const int64_t i = k / N, j = k % N;
+    int64_t at = 0;
+    if (bias == cpu::GemmBias::Row) at = j;
+    if (bias == cpu::GemmBias::Column) at = i;
+    if (bias == cpu::GemmBias::Full) at = k;
+    Y[k] = beta * C[at];
+  }
+};
+
+// Softmax of one [classes] line at stride `inner`, in double (as the CPU backend).
+struct Softmax {
+  float* y;
+  const float* x;
+  int64_t classes, inner;
+  LRC_HD void operator()(int64_t line) const {
+    const int64_t o = line / inner, i = line % inner;
+    const float* xs = x + o * classes * inner + i;
+    float* ys = y + o * classes * inner + i;
+    double max = xs[0];
+    for (int64_t c = 1; c < classes; ++c) max = xs[c * inner] > max ? xs[c * inner] : max;
+    double sum = 0.0;
+    for (int64_t c = 0; c < classes; ++c) sum += exp(xs[c * inner] - max);
+    for (int64_t c = 0; c < classes; ++c) ys[c * inner] = static_cast<float>(exp(xs[c * inner] - max) / sum);
+  }
+};
+
+// Per sample: max + log(sum exp(x - max)) - x[label], in double.
+struct XentTerms {
+  double* terms;
+  const float* logits;
+  const int64_t* labels;
+  int64_t classes;
+  XentStatus status;
+  LRC_HD void operator()(int64_t n) const {
+    const int64_t label = labels[n];
+    if (label < 0 || label >= classes) {
+      status.report(n, label, classes);
+      terms[n] = NAN;
+      return;
+    }
+    const float* in = logits + n * classes;
+    double max = in[0];
+    for (int64_t j = 1; j < classes; ++j) max = in[j] > max ? in[j] : max;
+    double sum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) sum += exp(in[j] - max);
+    terms[n] = max + log(sum) - in[label];
+  }
+};
+
+// The mean of the terms, in order (one thread).
+struct XentMean {
+  float* loss;
+  const double* terms;
+  int64_t N;
+  LRC_HD void operator()(int64_t) const {
+    double total = 0.0;
+    for (int64_t n = 0; n < N; ++n) total += terms[n];
+    *loss = static_cast<float>(total / static_cast<double>(N));
+  }
+};
+
+// dLogits = (softmax - onehot(label)) / N, one thread per sample (in place is fine).
+struct XentGrad {
+  float* dLogits;
+  const float* logits;
+  const int64_t* labels;
+  int64_t N, classes;
+  XentStatus status;
+  LRC_HD void operator()(int64_t n) const {
+    const int64_t label = labels[n];
+    if (label < 0 || label >= classes) status.report(n, label, classes);
+    const float* in = logits + n * classes;
+    float* out = dLogits + n * classes;
+    double max = in[0];
+    for (int64_t j = 1; j < classes; ++j) max = in[j] > max ? in[j] : max;
+    double sum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) sum += exp(in[j] - max);
+    const float scale = 1.0f / static_cast<float>(N);
+    for (int64_t j = 0; j < classes; ++j) {
+      const float p = static_cast<float>(exp(in[j] - max) / sum);
+      out[j] = (p - (j == label ? 1.0f : 0.0f)) * scale;
+    }
+  }
+};
+
+}  // namespace dense_detail
+
+// Y = alpha * op(A) * op(B) + beta * C (ONNX Gemm; C broadcast as p.bias says).
+template <class D>
+void gemm_forward(D& dev, float* Y, const float* A, const float* B, const float* C, const cpu::GemmParams& p) {
+  const bool withBias = p.bias != cpu::GemmBias::None && p.beta != 0.0f && C != nullptr;
+  if (withBias) dev.forEach(p.M * p.N, dense_detail::FillBias{Y, C, p.N, p.bias, p.beta});
+  if (p.K == 0 && !withBias) {
+    dev.fill(Y, 0, static_cast<uint64_t>(p.M * p.N) * sizeof(float));
+    return;
+  }
+  sgemm(dev, p.transA, p.transB, p.M, p.N, p.K, p.alpha, A, p.transA ? p.M : p.K, B, p.transB ? p.K : p.N,
+        withBias ? 1.0f : 0.0f, Y, p.N);
+}
+
+// Softmax over the middle axis of [outer][classes][inner].
+template <class D>
+void softmax_forward(D& dev, float* y, const float* x, int64_t outer, int64_t classes, int64_t inner) {
+  dev.forEach(outer * inner, dense_detail::Softmax{y, x, classes, inner});
+}
+
+// loss = mean over the batch of -log softmax(logits)[label]; `terms` holds N doubles.
+template <class D>
+void softmax_xent_forward(D& dev, float* loss, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
+                          double* terms, const XentStatus& status) {
+  dev.forEach(N, dense_detail::XentTerms{terms, logits, labels, classes, status});
+  dev.forEach(1, dense_detail::XentMean{loss, terms, N});
+}
+
+// dLogits = (softmax(logits) - onehot(labels)) / N; dLogits may alias logits.
+template <class D>
+void softmax_xent_backward(D& dev, float* dLogits, const float* logits, const int64_t* labels, int64_t N,
+                           int64_t classes, const XentStatus& status) {
+  dev.forEach(N, dense_detail::XentGrad{dLogits, logits, labels, N, classes, status});
+}
+
+}  // namespace lrc::cuda

@@ -1,0 +1,100 @@
+// What the CUDA backend's kernels are written against, so that the same kernel code runs on
+// the GPU (CudaDevice: one thread per index, cuBLAS) and on the host (HostDevice: a serial
+// loop, a reference column-major SGEMM in cuBLAS's place). The host form is how the CUDA
+// backend's kernels and dispatch are tested on machines without a GPU (docs/cuda.md).
+//
+// A device type D provides:
+//   template <class F> void forEach(int64_t n, const F& f);  // f(i) for i in [0, n), any order
+//   void gemm(const GemmCall& call);                         // cuBLAS's cublasSgemm
+//   unsigned char* allocate(uint64_t bytes); void release(unsigned char*);
+//   void fill(void* p, unsigned char byte, uint64_t bytes);
+//   void toDevice(void* dst, const void* src, uint64_t bytes);   // from host memory
+//   void toHost(void* dst, const void* src, uint64_t bytes);     // to host memory, synchronous
+//   void onDevice(void* dst, const void* src, uint64_t bytes);   // device to device
+//   void synchronize();
+// Kernel functors are trivially copyable structs of sizes and device pointers whose
+// operator()(int64_t i) is LRC_HD; they may not throw, allocate or read host memory.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/Portable.h"
+
+namespace lrc::cuda {
+
+// Rows [row0, row0 + rows) of an N x C x H x W map stored as [N][C][rows][W] (the layout of
+// cpu::RowBand, whose conventions every kernel here follows).
+template <class T>
+struct Band {
+  T* data = nullptr;
+  int64_t N = 0, C = 0, H = 0, W = 0;
+  int64_t row0 = 0, rows = 0;
+
+  LRC_HD T* row(int64_t n, int64_t c, int64_t h) const { return data + ((n * C + c) * rows + (h - row0)) * W; }
+  LRC_HD T& at(int64_t n, int64_t c, int64_t h, int64_t w) const { return row(n, c, h)[w]; }
+  LRC_HD bool holdsRow(int64_t h) const { return h >= row0 && h < row0 + rows; }
+  LRC_HD int64_t numElements() const { return N * C * rows * W; }
+  LRC_HD operator Band<const T>() const { return {data, N, C, H, W, row0, rows}; }
+};
+
+// Splits index i of an n x c x rows x w iteration space (rows counted from `first`).
+struct Nchw {
+  int64_t n, c, h, w;
+};
+LRC_HD inline Nchw splitIndex(int64_t i, int64_t C, int64_t rows, int64_t W, int64_t first) {
+  Nchw p;
+  p.w = i % W;
+  i /= W;
+  p.h = first + i % rows;
+  i /= rows;
+  p.c = i % C;
+  p.n = i / C;
+  return p;
+}
+
+// One cublasSgemm call, column-major: C = alpha * op(A) * op(B) + beta * C with op(A) m x k,
+// op(B) k x n, C m x n; beta == 0 means C is not read.
+struct GemmCall {
+  bool transA = false, transB = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.0f;
+  const float* A = nullptr;
+  int64_t lda = 0;
+  const float* B = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.0f;
+  float* C = nullptr;
+  int64_t ldc = 0;
+};
+
+// The row-major product the kernels think in (cpu/Blas.h's sgemm: C[M x N] = alpha * op(A)
+// * op(B) + beta * C with leading dimensions as stored) as the column-major call that
+// computes it: a row-major matrix is its transpose in column-major order, so C^T = op(B)^T *
+// op(A)^T swaps the operands.
+inline GemmCall rowMajorGemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                             int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  GemmCall call;
+  call.transA = transB;
+  call.transB = transA;
+  call.m = N;
+  call.n = M;
+  call.k = K;
+  call.alpha = alpha;
+  call.A = B;
+  call.lda = ldb;
+  call.B = A;
+  call.ldb = lda;
+  call.beta = beta;
+  call.C = C;
+  call.ldc = ldc;
+  return call;
+}
+
+template <class D>
+void sgemm(D& dev, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  dev.gemm(rowMajorGemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+}
+
+}  // namespace lrc::cuda

@@ -1,0 +1,414 @@
+// The CUDA backend: plan steps on the kernel families of runtime/cuda (*.cuh), over a device
+// (Device.h). One template, so that the dispatch and the kernels the GPU runs (CudaDevice)
+// are the very code the host emulation runs in tests (HostDevice). Conventions are the CPU
+// backend's (runtime/cpu/CpuBackend.cpp): the same steps, the same bands and row ranges, the
+// same zeroing of gradient results; only the loops became kernels.
+//
+// Memory: the arena is one allocation of the plan's bytes plus a guard, filled with a canary
+// so that the peak is measured as on the CPU. Reductions (BatchNorm statistics, bias
+// gradients, the loss) use a workspace of the backend's own, reported apart from the arena,
+// as are cuBLAS's (CudaDevice).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime/Backend.h"
+#include "runtime/PlanLoader.h"
+#include "runtime/StepArgs.h"
+#include "runtime/cpu/CpuBackend.h"
+#include "runtime/cpu/Elementwise.h"
+#include "runtime/cpu/Pad.h"
+#include "runtime/cuda/BatchNorm.cuh"
+#include "runtime/cuda/Conv.cuh"
+#include "runtime/cuda/Dense.cuh"
+#include "runtime/cuda/Device.h"
+#include "runtime/cuda/Elementwise.cuh"
+#include "runtime/cuda/Pool.cuh"
+
+namespace lrc::cuda {
+
+inline Band<float> toBand(const cpu::RowBand& b) { return {b.data, b.N, b.C, b.H, b.W, b.row0, b.rows}; }
+
+template <class D>
+class DeviceBackend final : public runtime::Backend {
+ public:
+  static constexpr uint64_t kGuardBytes = runtime::CpuBackend::kGuardBytes;
+  static constexpr unsigned char kCanary = runtime::CpuBackend::kCanary;
+
+  explicit DeviceBackend(D device) : dev_(std::move(device)) {}
+  ~DeviceBackend() override {
+    if (arena_) dev_.release(arena_);
+    if (workspace_) dev_.release(workspace_);
+  }
+
+  std::string name() const override { return D::kName; }
+  bool supports(std::string_view kernel) const override { return runtime::kernelByName(kernel).has_value(); }
+
+  void allocateArena(uint64_t bytes) override {
+    if (arena_) throw std::logic_error("allocateArena called twice");
+    const uint64_t total = bytes + kGuardBytes + sizeof(Status);
+    arena_ = dev_.allocate(total);
+    arenaBytes_ = bytes;
+    dev_.fill(arena_, kCanary, bytes + kGuardBytes);
+    dev_.fill(status(), 0, sizeof(Status));
+  }
+  void copyIn(uint64_t offset, const void* src, uint64_t bytes) override {
+    checkRange(offset, bytes, "copyIn");
+    if (bytes) dev_.toDevice(arena_ + offset, src, bytes);
+  }
+  void copyOut(uint64_t offset, void* dst, uint64_t bytes) override {
+    checkRange(offset, bytes, "copyOut");
+    if (bytes) dev_.toHost(dst, arena_ + offset, bytes);
+  }
+  void zero(uint64_t offset, uint64_t bytes) override {
+    checkRange(offset, bytes, "zero");
+    if (bytes) dev_.fill(arena_ + offset, 0, bytes);
+  }
+
+  void run(const plan::Step& step, const runtime::RunContext& context) override;
+
+  // Ends the queued work and turns a kernel's reported failure (a bad label) into an error.
+  void synchronize() override {
+    dev_.synchronize();
+    if (!arena_) return;
+    Status s;
+    dev_.toHost(&s, status(), sizeof s);
+    if (s.badLabel != 0)
+      throw std::runtime_error("softmax_xent: label " + std::to_string(s.label) + " of sample " +
+                               std::to_string(s.sample) + " is outside [0, " + std::to_string(s.classes) + ")");
+  }
+
+  uint64_t measuredPeakBytes() override {
+    if (!arena_) return 0;
+    synchronize();
+    std::vector<unsigned char> chunk(kGuardBytes);
+    dev_.toHost(chunk.data(), arena_ + arenaBytes_, kGuardBytes);
+    for (uint64_t i = 0; i < kGuardBytes; ++i)
+      if (chunk[i] != kCanary)
+        throw std::runtime_error("a kernel wrote past the arena (byte " + std::to_string(i) + " after its end changed)");
+    // From the top down, a chunk at a time: usually only the last chunks are read.
+    constexpr uint64_t kChunk = 1 << 22;
+    chunk.resize(kChunk);
+    for (uint64_t end = arenaBytes_; end > 0;) {
+      const uint64_t begin = end > kChunk ? end - kChunk : 0;
+      dev_.toHost(chunk.data(), arena_ + begin, end - begin);
+      for (uint64_t i = end - begin; i-- > 0;)
+        if (chunk[i] != kCanary) return begin + i + 1;
+      end = begin;
+    }
+    return 0;
+  }
+
+  std::string memoryReport() override { return dev_.memoryReport(arenaBytes_, workspaceBytes_); }
+
+ private:
+  // What a kernel reports back: written by a device thread, read at synchronize().
+  struct Status {
+    int64_t badLabel = 0, sample = 0, label = 0, classes = 0;
+  };
+
+  D dev_;
+  unsigned char* arena_ = nullptr;
+  uint64_t arenaBytes_ = 0;
+  unsigned char* workspace_ = nullptr;
+  uint64_t workspaceBytes_ = 0;
+
+  Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + kGuardBytes); }
+
+  void checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
+    if (!arena_) throw std::logic_error(std::string(what) + " before allocateArena");
+    if (bytes > arenaBytes_ || offset > arenaBytes_ - bytes)
+      throw std::out_of_range(std::string(what) + ": bytes [" + std::to_string(offset) + ", +" +
+                              std::to_string(bytes) + ") are outside the arena of " + std::to_string(arenaBytes_) +
+                              " bytes");
+  }
+
+  // The backend's own workspace of at least `count` doubles; it only grows (the first steps
+  // of a run size it), and the queued work is finished before the old one is released.
+  double* workspace(int64_t count) {
+    const uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(count, 1)) * sizeof(double);
+    if (bytes > workspaceBytes_) {
+      dev_.synchronize();
+      if (workspace_) dev_.release(workspace_);
+      workspace_ = nullptr;
+      workspace_ = dev_.allocate(bytes);
+      workspaceBytes_ = bytes;
+    }
+    return reinterpret_cast<double*>(workspace_);
+  }
+
+  void zeroOut(const runtime::StepArgs& s, int i) { dev_.fill(s.out(i), 0, s.outBuffer(i).bytes()); }
+  void copyInToOut(const runtime::StepArgs& s) { dev_.onDevice(s.out(0), s.in(0), s.inBuffer(0).bytes()); }
+
+  void conv(const runtime::StepArgs& s, runtime::Kernel kernel);
+  void batchNorm(const runtime::StepArgs& s);
+  void batchNormGrad(const runtime::StepArgs& s);
+  void gemm(const runtime::StepArgs& s, bool matmul);
+  void dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad);
+  void rowsOrCopy(const runtime::StepArgs& s);
+  void combineRows(const runtime::StepArgs& s, bool sum);
+  void broadcastAdd(const runtime::StepArgs& s);
+  void sumTo(const runtime::StepArgs& s);
+};
+
+template <class D>
+void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) {
+  using runtime::Kernel;
+  if (kernel == Kernel::ChannelSum) {
+    const cpu::RowRange r = s.gradRows(0);
+    const cpu::RowBand dy = s.inBand(0);
+    zeroOut(s, 0);
+    return conv2d_rows_backward_bias(dev_, s.out(0), toBand(dy), r.begin, r.end, workspace(dy.N * dy.C));
+  }
+  const bool weightGrad = kernel == Kernel::Conv2dGradWeight;
+  std::vector<int64_t> k;
+  if (weightGrad)
+    k = runtime::attrInts(s.step, "kernel");
+  else
+    k = {s.inShape(1)[2], s.inShape(1)[3]};
+  const cpu::Conv2dParams p = runtime::convParams(s.step, k.at(0), k.at(1));
+  switch (kernel) {
+    case Kernel::Conv2d: {
+      const cpu::RowRange r = s.outBand(0).range();
+      return conv2d_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1),
+                                 s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin, r.end, s.scratch());
+    }
+    case Kernel::Conv2dGradInput: {
+      const cpu::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      return conv2d_rows_backward_data(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1), p, r.begin, r.end,
+                                       s.scratch());
+    }
+    default: {
+      const cpu::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      return conv2d_rows_backward_filter(dev_, s.out(0), toBand(s.inBand(0)), toBand(s.inBand(1)), p, r.begin, r.end,
+                                         s.scratch());
+    }
+  }
+}
+
+template <class D>
+void DeviceBackend<D>::batchNorm(const runtime::StepArgs& s) {
+  const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
+  const Band<float> x = toBand(s.inMap(0)), y = toBand(s.outMap(0));
+  double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
+  if (runtime::attrInt(s.step, "training") == 0)
+    return batchnorm_frozen_rows_forward(dev_, y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0,
+                                         y.row0 + y.rows, ws);
+  // The batch statistics of the band's rows (--bn strip), the running statistics (operands 3
+  // and 4) updated in place unless update_stats=0 (a strip's recompute). The plan's scratch
+  // (8 * C bytes) is not used: the statistics live in the backend's workspace.
+  const bool update =
+      !runtime::findAttr(s.step, "update_stats") || runtime::attrInt(s.step, "update_stats") != 0;
+  batchnorm_train_forward(dev_, y, x, s.in(1), s.in(2), update ? s.in(3) : nullptr, update ? s.in(4) : nullptr, eps,
+                          runtime::pytorchMomentum(runtime::attrFloat(s.step, "momentum")), ws);
+}
+
+// (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
+template <class D>
+void DeviceBackend<D>::batchNormGrad(const runtime::StepArgs& s) {
+  const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
+  const Band<float> dy = toBand(s.inMap(0)), x = toBand(s.inMap(1)), dx = toBand(s.outMap(0));
+  for (int i = 0; i < 3; ++i) zeroOut(s, i);
+  double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
+  if (runtime::attrInt(s.step, "training") == 0) {
+    const cpu::RowRange r = s.gradRows(0);
+    return batchnorm_frozen_rows_backward(dev_, dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps,
+                                          r.begin, r.end, ws);
+  }
+  batchnorm_train_backward(dev_, dx, s.out(1), s.out(2), dy, x, s.in(2), eps, ws);
+}
+
+template <class D>
+void DeviceBackend<D>::gemm(const runtime::StepArgs& s, bool matmul) {
+  const runtime::Shape a = s.inShape(0), b = s.inShape(1);
+  cpu::GemmParams p;
+  if (!matmul) {
+    p.transA = runtime::attrInt(s.step, "transA") != 0;
+    p.transB = runtime::attrInt(s.step, "transB") != 0;
+    p.alpha = static_cast<float>(runtime::attrFloat(s.step, "alpha"));
+    p.beta = static_cast<float>(runtime::attrFloat(s.step, "beta"));
+  }
+  p.M = p.transA ? a[1] : a[0];
+  p.K = p.transA ? a[0] : a[1];
+  p.N = p.transB ? b[0] : b[1];
+  const bool withC = s.numInputs() == 3;
+  p.bias = cpu::GemmBias::None;
+  if (withC) {
+    const runtime::Shape c = s.inShape(2);
+    if (runtime::elementsOf(c) == 1)
+      p.bias = cpu::GemmBias::Scalar;
+    else if (c.size() == 1 || c[0] == 1)
+      p.bias = cpu::GemmBias::Row;
+    else if (c[1] == 1)
+      p.bias = cpu::GemmBias::Column;
+    else
+      p.bias = cpu::GemmBias::Full;
+  }
+  gemm_forward(dev_, s.out(0), s.in(0), s.in(1), withC ? s.in(2) : nullptr, p);
+}
+
+// The mask depends on (seed, training step, element index in the whole map) only, as on the
+// CPU (cpu::dropout_hash), so both backends and every strip draw the same mask.
+template <class D>
+void DeviceBackend<D>::dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad) {
+  const bool training = runtime::attrInt(s.step, "training") != 0;
+  const float ratio = static_cast<float>(runtime::attrFloat(s.step, "ratio"));
+  const uint64_t seed = static_cast<uint64_t>(runtime::attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
+  if (grad) zeroOut(s, 0);
+  const DropoutMask mask{seed, context.step, cpu::dropout_keep_threshold(ratio), ratio};
+  if (!s.byRows()) {
+    if (!training) return copyInToOut(s);
+    return dropout_apply(dev_, s.out(0), s.in(0), s.inCount(0), mask, grad);
+  }
+  // Forward computes its result's rows, backward propagates its rows of dy.
+  const cpu::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
+  if (!training) return copy_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end, grad);
+  dropout_rows_apply(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), mask, r.begin, r.end, grad);
+}
+
+// Identity, and the copies Flatten and Reshape are.
+template <class D>
+void DeviceBackend<D>::rowsOrCopy(const runtime::StepArgs& s) {
+  if (!s.byRows()) return copyInToOut(s);
+  const cpu::RowRange r = s.outBand(0).range();
+  copy_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end, false);
+}
+
+// rows_copy and rows_sum: the result band assembled from the operand bands.
+template <class D>
+void DeviceBackend<D>::combineRows(const runtime::StepArgs& s, bool sum) {
+  const Band<float> dst = toBand(s.outBand(0));
+  zeroOut(s, 0);
+  for (int i = 0; i < s.numInputs(); ++i) {
+    const Band<float> src = toBand(s.inBand(i));
+    const int64_t a = std::max(dst.row0, src.row0), b = std::min(dst.row0 + dst.rows, src.row0 + src.rows);
+    if (a < b) copy_rows(dev_, dst, src, a, b, sum);
+  }
+}
+
+template <class D>
+void DeviceBackend<D>::broadcastAdd(const runtime::StepArgs& s) {
+  if (s.byRows()) {
+    const cpu::RowRange r = s.outBand(0).range();
+    return add_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), toBand(s.inBand(1)), r.begin, r.end);
+  }
+  const runtime::Shape y = s.outShape(0);
+  add_broadcast(dev_, s.out(0), s.in(0), s.in(1), Broadcast::of(y, runtime::broadcastStrides(s.inShape(0), y)),
+                Broadcast::of(y, runtime::broadcastStrides(s.inShape(1), y)));
+}
+
+// Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
+template <class D>
+void DeviceBackend<D>::sumTo(const runtime::StepArgs& s) {
+  const runtime::Shape x = s.inShape(0), y = s.outShape(0);
+  sum_to(dev_, s.out(0), s.in(0), runtime::elementsOf(y), Broadcast::of(x, runtime::broadcastStrides(y, x)));
+}
+
+template <class D>
+void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& context) {
+  using runtime::Kernel;
+  const std::optional<Kernel> kernel = runtime::kernelByName(step.kernel());
+  if (!kernel) throw std::runtime_error("the " + name() + " backend has no kernel '" + step.kernel() + "'");
+  const runtime::StepArgs s(arena_, *context.plan, step);
+  switch (*kernel) {
+    case Kernel::Conv2d:
+    case Kernel::Conv2dGradInput:
+    case Kernel::Conv2dGradWeight:
+    case Kernel::ChannelSum:
+      return conv(s, *kernel);
+    case Kernel::Relu: {
+      if (!s.byRows()) return relu_forward(dev_, s.out(0), s.in(0), s.inCount(0));
+      const cpu::RowRange r = s.outBand(0).range();
+      return relu_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end);
+    }
+    case Kernel::ReluGrad: {  // (dy, y): dx = dy where y > 0
+      zeroOut(s, 0);
+      if (!s.byRows()) return relu_backward(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));
+      const cpu::RowRange r = s.gradRows(0);
+      return relu_rows_backward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), toBand(s.inBand(1)), r.begin,
+                                r.end);
+    }
+    case Kernel::MaxPool:
+    case Kernel::AveragePool: {
+      const bool average = *kernel == Kernel::AveragePool;
+      const cpu::RowRange r = s.outBand(0).range();
+      return pool2d_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), runtime::poolParams(step, average),
+                                 average, r.begin, r.end);
+    }
+    case Kernel::MaxPoolGrad:
+    case Kernel::AveragePoolGrad: {
+      const bool average = *kernel == Kernel::AveragePoolGrad;
+      const cpu::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      const Band<float> x = average ? Band<float>{} : toBand(s.inBand(1));
+      return pool2d_rows_backward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), x,
+                                  runtime::poolParams(step, average), average, r.begin, r.end);
+    }
+    case Kernel::GlobalAvgPool: {
+      const runtime::Shape x = s.inShape(0);
+      return global_avgpool_forward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
+    }
+    case Kernel::GlobalAvgPoolGrad: {
+      const runtime::Shape x = s.outShape(0);
+      return global_avgpool_backward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
+    }
+    case Kernel::Pad: {
+      const cpu::RowRange r = s.outBand(0).range();
+      return pad_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), runtime::padParams(step), r.begin,
+                              r.end);
+    }
+    case Kernel::BatchNorm:
+      return batchNorm(s);
+    case Kernel::BatchNormGrad:
+      return batchNormGrad(s);
+    case Kernel::Add:
+      return broadcastAdd(s);
+    case Kernel::SumTo:
+      return sumTo(s);
+    case Kernel::Flatten:
+    case Kernel::Reshape:
+      return copyInToOut(s);
+    case Kernel::Identity:
+      return rowsOrCopy(s);
+    case Kernel::Gemm:
+      return gemm(s, false);
+    case Kernel::MatMul:
+      return gemm(s, true);
+    case Kernel::Softmax: {
+      const runtime::Shape x = s.inShape(0);
+      const auto axis = static_cast<size_t>(runtime::attrInt(step, "axis"));
+      int64_t inner = 1;
+      for (size_t i = axis + 1; i < x.size(); ++i) inner *= x[i];
+      return softmax_forward(dev_, s.out(0), s.in(0), runtime::elementsOf(x) / (x[axis] * inner), x[axis], inner);
+    }
+    case Kernel::SoftmaxXent:
+    case Kernel::SoftmaxXentGrad: {
+      const runtime::Shape logits = s.inShape(0);
+      const XentStatus report{&status()->badLabel, &status()->sample, &status()->label, &status()->classes};
+      if (*kernel == Kernel::SoftmaxXent)
+        return softmax_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1],
+                                    workspace(logits[0]), report);
+      return softmax_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1], report);
+    }
+    case Kernel::Dropout:
+      return dropout(s, context, false);
+    case Kernel::DropoutGrad:
+      return dropout(s, context, true);
+    case Kernel::RowsCopy:
+      return combineRows(s, false);
+    case Kernel::RowsSum:
+      return combineRows(s, true);
+    case Kernel::SgdUpdate:
+      return sgd_update(dev_, s.in(0), s.in(2), s.in(1), s.inCount(0), context.lr, context.momentum,
+                        context.weightDecay);
+  }
+}
+
+}  // namespace lrc::cuda
