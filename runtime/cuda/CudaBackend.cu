@@ -49,6 +49,28 @@ __global__ void forEachKernel(int64_t n, F f) {
     f(i);
 }
 
+// One block per segment: each thread adds a strided share of the segment, then a fixed tree
+// over shared memory adds the threads' sums (deterministic), and thread 0 finishes.
+template <int K, int Threads, class V, class F>
+__global__ void segmentReduceKernel(int64_t length, V value, F finish) {
+  __shared__ double shared[K][Threads];
+  const int64_t segment = blockIdx.x;
+  double acc[K] = {};
+  for (int64_t i = threadIdx.x; i < length; i += Threads) value(segment, i, acc);
+  for (int k = 0; k < K; ++k) shared[k][threadIdx.x] = acc[k];
+  __syncthreads();
+  for (int half = Threads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half)
+      for (int k = 0; k < K; ++k) shared[k][threadIdx.x] += shared[k][threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    double total[K];
+    for (int k = 0; k < K; ++k) total[k] = shared[k][0];
+    finish(segment, total);
+  }
+}
+
 int toInt(int64_t v, const char* what) {
   if (v < 0 || v > INT32_MAX) throw std::runtime_error(std::string("cublasSgemm: ") + what + " out of int range");
   return static_cast<int>(v);
@@ -68,7 +90,7 @@ class CudaDevice {
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     check(cublasCreate(&blas_), "cublasCreate");
     check(cublasSetStream(blas_, stream_), "cublasSetStream");
-    check(cublasSetMathMode(blas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH),
+    check(cublasSetMathMode(blas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
           "cublasSetMathMode");
     cudaDeviceProp prop{};
     CUDA_CHECK(cudaGetDeviceProperties(&prop, options.device));
@@ -98,6 +120,14 @@ class CudaDevice {
     if (n <= 0) return;
     const int64_t blocks = std::min<int64_t>((n + kThreads - 1) / kThreads, blocksCap_);
     forEachKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream_>>>(n, f);
+    CUDA_CHECK(cudaGetLastError());
+  }
+
+  template <int K, class V, class F>
+  void segmentReduce(int64_t segments, int64_t length, const V& value, const F& finish) {
+    if (segments <= 0) return;
+    if (segments > INT32_MAX) throw std::runtime_error("segmentReduce: too many segments");
+    segmentReduceKernel<K, kThreads><<<static_cast<unsigned>(segments), kThreads, 0, stream_>>>(length, value, finish);
     CUDA_CHECK(cudaGetLastError());
   }
 

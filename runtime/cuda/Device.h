@@ -5,6 +5,9 @@
 //
 // A device type D provides:
 //   template <class F> void forEach(int64_t n, const F& f);  // f(i) for i in [0, n), any order
+//   template <int K, class V, class F>                        // per segment s < segments:
+//   void segmentReduce(int64_t segments, int64_t length,      //   v(s, i, acc) for i < length adds
+//                      const V& v, const F& f);                //   K doubles; f(s, totals) once
 //   void gemm(const GemmCall& call);                         // cuBLAS's cublasSgemm
 //   unsigned char* allocate(uint64_t bytes); void release(unsigned char*);
 //   void fill(void* p, unsigned char byte, uint64_t bytes);
@@ -14,6 +17,8 @@
 //   void synchronize();
 // Kernel functors are trivially copyable structs of sizes and device pointers whose
 // operator()(int64_t i) is LRC_HD; they may not throw, allocate or read host memory.
+// segmentReduce adds in an order of the device's choosing (a fixed tree on the GPU, so the
+// same data gives the same bits; in index order on the host).
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,15 @@ class HostDevice {
     for (int64_t i = 0; i < n; ++i) f(i);
   }
 
+  template <int K, class V, class F>
+  void segmentReduce(int64_t segments, int64_t length, const V& value, const F& finish) {
+    for (int64_t s = 0; s < segments; ++s) {
+      double acc[K] = {};
+      for (int64_t i = 0; i < length; ++i) value(s, i, acc);
+      finish(s, acc);
+    }
+  }
+
   void gemm(const GemmCall& c) {
     auto a = [&](int64_t i, int64_t l) { return c.transA ? c.A[l + i * c.lda] : c.A[i + l * c.lda]; };
     auto b = [&](int64_t l, int64_t j) { return c.transB ? c.B[j + l * c.ldb] : c.B[l + j * c.ldb]; };

@@ -142,14 +142,16 @@ struct PadForward {
   }
 };
 
-struct GlobalAvgForward {
-  float* y;
+struct PlaneElement {
   const float* x;
   int64_t HW;
-  LRC_HD void operator()(int64_t nc) const {
-    double sum = 0.0;
-    for (int64_t i = 0; i < HW; ++i) sum += x[nc * HW + i];
-    y[nc] = static_cast<float>(sum / static_cast<double>(HW));
+  LRC_HD void operator()(int64_t nc, int64_t i, double* acc) const { acc[0] += x[nc * HW + i]; }
+};
+struct PlaneMean {
+  float* y;
+  int64_t HW;
+  LRC_HD void operator()(int64_t nc, const double* total) const {
+    y[nc] = static_cast<float>(total[0] / static_cast<double>(HW));
   }
 };
 
@@ -180,7 +182,7 @@ void pool2d_rows_backward(D& dev, Band<float> dx, Band<const float> dy, Band<con
 // y[nc] = mean of plane nc of x (N*C planes of HW).
 template <class D>
 void global_avgpool_forward(D& dev, float* y, const float* x, int64_t planes, int64_t HW) {
-  dev.forEach(planes, pool_detail::GlobalAvgForward{y, x, HW});
+  dev.template segmentReduce<1>(planes, HW, pool_detail::PlaneElement{x, HW}, pool_detail::PlaneMean{y, HW});
 }
 
 // dx = dy / HW over each plane (written, not added).

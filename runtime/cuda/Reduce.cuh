@@ -1,7 +1,7 @@
 // Per-channel sums over an N x C x rows x W band (BatchNorm's statistics, bias gradients) in
-// two deterministic passes and double precision: one thread per (channel, image) sums its
-// rows, then one thread per channel sums the images in order and hands the K totals to
-// `finish`. No atomics: the same data always gives the same bits.
+// two deterministic passes and double precision: a segment reduction per (channel, image)
+// (one block each on the GPU), then one thread per channel sums the images in order and
+// hands the K totals to `finish`. No atomics: the same data always gives the same bits.
 #pragma once
 
 #include <cstdint>
@@ -10,17 +10,21 @@
 
 namespace lrc::cuda {
 
-template <int K, class Value>
-struct ChannelPartials {
-  double* partial;  // [C][N][K]
-  int64_t N, a, b, W;
+// Element i of the (channel, image) segment c * N + n: row a + i / W, column i % W.
+template <class Value>
+struct ChannelElement {
+  int64_t N, a, W;
   Value value;  // value(n, c, h, w, acc): adds its K terms of element (n, c, h, w) to acc
-  LRC_HD void operator()(int64_t i) const {
-    const int64_t c = i / N, n = i % N;
-    double acc[K] = {};
-    for (int64_t h = a; h < b; ++h)
-      for (int64_t w = 0; w < W; ++w) value(n, c, h, w, acc);
-    for (int k = 0; k < K; ++k) partial[i * K + k] = acc[k];
+  LRC_HD void operator()(int64_t segment, int64_t i, double* acc) const {
+    value(segment % N, segment / N, a + i / W, i % W, acc);
+  }
+};
+
+template <int K>
+struct StorePartial {
+  double* partial;  // [C][N][K]
+  LRC_HD void operator()(int64_t segment, const double* total) const {
+    for (int k = 0; k < K; ++k) partial[segment * K + k] = total[k];
   }
 };
 
@@ -41,7 +45,7 @@ struct ChannelTotals {
 template <int K, class D, class Value, class Finish>
 void channel_sums(D& dev, int64_t N, int64_t C, int64_t a, int64_t b, int64_t W, const Value& value, double* partial,
                   const Finish& finish) {
-  dev.forEach(N * C, ChannelPartials<K, Value>{partial, N, a, b, W, value});
+  dev.template segmentReduce<K>(N * C, (b - a) * W, ChannelElement<Value>{N, a, W, value}, StorePartial<K>{partial});
   dev.forEach(C, ChannelTotals<K, Finish>{partial, N, finish});
 }
 

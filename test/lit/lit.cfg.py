@@ -14,3 +14,13 @@ config.environment["PATH"] = os.pathsep.join(
     [config.lrc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.substitutions.append(("%models", config.lrc_models_dir))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "inputs")))
+
+# "gpu": a CUDA device answers (nvidia-smi lists one). Tests of the no-GPU errors skip there.
+import shutil
+import subprocess
+if shutil.which("nvidia-smi"):
+    try:
+        if subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30).stdout.strip():
+            config.available_features.add("gpu")
+    except (OSError, subprocess.SubprocessError):
+        pass
