@@ -83,6 +83,7 @@ class CudaDevice {
   static constexpr const char* kName = "cuda";
   static constexpr int kThreads = 256;
   static constexpr uint64_t kStagingBytes = 64 << 20;  // pinned staging for copies in
+  static constexpr uint64_t kBlasWorkspaceBytes = 32 << 20;
 
   explicit CudaDevice(const runtime::CudaOptions& options) : options_(options) {
     CUDA_CHECK(cudaSetDevice(options.device));
@@ -90,6 +91,10 @@ class CudaDevice {
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     check(cublasCreate(&blas_), "cublasCreate");
     check(cublasSetStream(blas_, stream_), "cublasSetStream");
+    // cuBLAS's workspace is ours, of a known size, so that it is reported exactly (32 MiB is
+    // NVIDIA's recommendation for Hopper; cuBLAS would otherwise allocate its own).
+    CUDA_CHECK(cudaMalloc(&blasWorkspace_, kBlasWorkspaceBytes));
+    check(cublasSetWorkspace(blas_, blasWorkspace_, kBlasWorkspaceBytes), "cublasSetWorkspace");
     check(cublasSetMathMode(blas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
           "cublasSetMathMode");
     cudaDeviceProp prop{};
@@ -112,6 +117,7 @@ class CudaDevice {
       if (s.done) cudaEventDestroy(s.done);
     }
     if (blas_) cublasDestroy(blas_);
+    if (blasWorkspace_) cudaFree(blasWorkspace_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -176,17 +182,19 @@ class CudaDevice {
   }
   void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-  // The device memory the run holds, by cudaMemGetInfo: the arena, the backend's workspace,
-  // and the rest (cuBLAS's workspace, the context, kernels' code) apart.
+  // The device memory the run holds, by cudaMemGetInfo against the free memory when the
+  // device was opened (so the CUDA context itself is not counted): the arena, apart from it
+  // the backend's workspace and cuBLAS's, and whatever else (the status word, allocation
+  // rounding, cuBLAS's own handles).
   std::string memoryReport(uint64_t arenaBytes, uint64_t workspaceBytes) {
     size_t free = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free, &total));
     const uint64_t used = freeAtStart_ > free ? freeAtStart_ - free : 0;
-    const uint64_t ours = arenaBytes + workspaceBytes;
+    const uint64_t known = arenaBytes + workspaceBytes + kBlasWorkspaceBytes;
     return "device memory on " + name_ + (options_.tf32 ? " (tf32)" : "") + ": " + mib(used) +
-           " used since the backend started (cudaMemGetInfo): arena " + mib(arenaBytes) + " (one cudaMalloc), lrc workspace " +
-           mib(workspaceBytes) + ", cuBLAS and the rest " + mib(used > ours ? used - ours : 0) +
-           "; device_memory_used_bytes=" + std::to_string(used);
+           " used (cudaMemGetInfo): arena " + mib(arenaBytes) + " (one cudaMalloc), lrc workspace " +
+           mib(workspaceBytes) + ", cuBLAS workspace " + mib(kBlasWorkspaceBytes) + ", other " +
+           mib(used > known ? used - known : 0) + " (device_memory_used_bytes=" + std::to_string(used) + ")";
   }
 
  private:
@@ -199,6 +207,7 @@ class CudaDevice {
   runtime::CudaOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
+  void* blasWorkspace_ = nullptr;
   Staging staging_[kStaging];
   int next_ = 0;
   size_t freeAtStart_ = 0, total_ = 0;
@@ -209,6 +218,7 @@ class CudaDevice {
     std::swap(options_, o.options_);
     std::swap(stream_, o.stream_);
     std::swap(blas_, o.blas_);
+    std::swap(blasWorkspace_, o.blasWorkspace_);
     std::swap(staging_, o.staging_);
     std::swap(next_, o.next_);
     std::swap(freeAtStart_, o.freeAtStart_);
