@@ -33,7 +33,15 @@ class HostDevice {
     }
   }
 
+  // cuBLAS's checks first (it returns CUBLAS_STATUS_INVALID_VALUE for these), so that a
+  // call the GPU would refuse fails here too.
   void gemm(const GemmCall& c) {
+    auto atLeast = [](int64_t v) { return v > 1 ? v : 1; };
+    if (c.m < 0 || c.n < 0 || c.k < 0 || c.lda < atLeast(c.transA ? c.k : c.m) ||
+        c.ldb < atLeast(c.transB ? c.n : c.k) || c.ldc < atLeast(c.m))
+      throw std::runtime_error("cublasSgemm: CUBLAS_STATUS_INVALID_VALUE (m " + std::to_string(c.m) + ", n " +
+                               std::to_string(c.n) + ", k " + std::to_string(c.k) + ", lda " + std::to_string(c.lda) +
+                               ", ldb " + std::to_string(c.ldb) + ", ldc " + std::to_string(c.ldc) + ")");
     auto a = [&](int64_t i, int64_t l) { return c.transA ? c.A[l + i * c.lda] : c.A[i + l * c.lda]; };
     auto b = [&](int64_t l, int64_t j) { return c.transB ? c.B[j + l * c.ldb] : c.B[l + j * c.ldb]; };
     for (int64_t j = 0; j < c.n; ++j)
