@@ -1,22 +1,23 @@
 // Row-band execution (docs/plan-format.md, "Row bands"): plan steps whose buffers are bands
-// of rows of a map, run by the CPU backend. Each test builds one-step plans by hand, runs a
-// kernel once on whole maps and then strip by strip on bands with ragged row ranges (operand
-// bands holding more rows than needed, starting earlier), and checks that the strips give
-// the whole-map result: forward rows exactly (convolutions up to float reordering), backward
-// contributions of `rows` ranges summed over strips. Every plan is validated first, so the
-// loader accepts what the kernels run; the loader's rejections of bad band geometry are
-// tested here too, and the emission of band values by compiler::emitPlan.
+// of rows of a map, run by the CPU backend. Each test builds one-step plans by hand
+// (hand_plan.h), runs a kernel once on whole maps and then strip by strip on bands with
+// ragged row ranges (operand bands holding more rows than needed, starting earlier), and
+// checks that the strips give the whole-map result: forward rows exactly (convolutions up to
+// float reordering), backward contributions of `rows` ranges summed over strips. Every plan
+// is validated first, so the loader accepts what the kernels run; the loader's rejections of
+// bad band geometry are tested here too, and the emission of band values by
+// compiler::emitPlan.
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "compiler/EmitPlan.h"
 #include "cpu_kernels_test_util.h"
+#include "hand_plan.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
@@ -25,190 +26,16 @@
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cpu/Elementwise.h"
 
-namespace lrc::runtime {
+namespace lrc::runtime::testing {
 namespace {
 
-using cpu::RowRange;
 using cpu::testing::normalizedError;
 using cpu::testing::randomFloats;
-using Shape = std::vector<int64_t>;
-
-int64_t elementsOf(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
-// An operand or result of a step: a whole tensor, or the band of rows `rows` of the map
-// `shape` (rank 4). Operands carry the whole tensor's values; the band gets its rows.
-struct Arg {
-  Shape shape;
-  const std::vector<float>* values = nullptr;
-  std::optional<RowRange> rows;
-};
-Arg whole(const Shape& shape, const std::vector<float>& values) { return {shape, &values, std::nullopt}; }
-Arg band(const Shape& shape, const std::vector<float>& values, RowRange rows) { return {shape, &values, rows}; }
-Arg result(const Shape& shape, std::optional<RowRange> rows = std::nullopt) { return {shape, nullptr, rows}; }
-
-// Rows r of an N x C x H x W map (its values), as a band's [N][C][rows][W] values.
-std::vector<float> cutRows(const std::vector<float>& map, const Shape& s, RowRange r) {
-  cpu::testing::OwnedBand b = cpu::testing::sliceRows(map, s[0], s[1], s[2], s[3], r);
-  return b.storage;
-}
 
 // map rows += a band's values (rows r).
 void addRows(std::vector<float>& map, const Shape& s, RowRange r, const std::vector<float>& values) {
   const cpu::ConstRowBand src{values.data(), s[0], s[1], s[2], s[3], r.begin, r.size()};
   cpu::add_rows(cpu::full_band(map.data(), s[0], s[1], s[2], s[3]), src, r.begin, r.end);
-}
-
-// `r` widened by up to `slack` rows on each side, clipped to [0, height): an operand band
-// holding more rows than a step needs.
-RowRange widened(RowRange r, int64_t slack, int64_t height) {
-  return {std::max<int64_t>(r.begin - slack, 0), std::min<int64_t>(r.end + slack, height)};
-}
-
-using IntAttrs = std::vector<std::pair<std::string, std::vector<int64_t>>>;
-using FloatAttrs = std::vector<std::pair<std::string, double>>;
-
-// A plan built by hand: buffers packed in the arena in order, and a train program. Validation
-// adds the io a plan must have (a 1x1 image flattened into logits, their loss) around it.
-class HandPlan {
- public:
-  HandPlan() { plan_.set_version(plan::kPlanVersion); }
-
-  uint32_t buffer(const std::string& name, const Shape& shape, plan::Role role, std::optional<RowRange> rows = {},
-                  plan::DType dtype = plan::F32) {
-    plan::Buffer* b = plan_.add_buffers();
-    b->set_name(name);
-    b->set_dtype(dtype);
-    for (size_t i = 0; i < shape.size(); ++i) b->add_shape(i == 2 && rows ? rows->size() : shape[i]);
-    if (rows) {
-      b->set_row0(rows->begin);
-      b->set_height(shape[2]);
-    }
-    int64_t elements = 1;
-    for (int64_t d : b->shape()) elements *= d;
-    b->set_bytes(static_cast<uint64_t>(elements) * (dtype == plan::F32 ? 4 : 8));
-    b->set_offset(top_);
-    b->set_role(role);
-    top_ += (b->bytes() + plan::kPlanAlignment - 1) / plan::kPlanAlignment * plan::kPlanAlignment;
-    plan_.set_arena_bytes(std::max<uint64_t>(top_, 64));
-    const auto index = static_cast<uint32_t>(plan_.buffers_size() - 1);
-    if (role == plan::CONSTANT) plan_.add_inits()->set_buffer(index);  // read-only data: "initialized" (zeros)
-    return index;
-  }
-
-  plan::Step& step(const std::string& kernel, const std::vector<uint32_t>& inputs, const std::vector<uint32_t>& outputs,
-                   const IntAttrs& ints = {}, const FloatAttrs& floats = {}) {
-    plan::Step* s = plan_.mutable_train()->add_steps();
-    s->set_kernel(kernel);
-    for (uint32_t i : inputs) s->add_inputs(i);
-    for (uint32_t o : outputs) s->add_outputs(o);
-    for (const auto& [name, values] : ints) {
-      plan::Attr* a = s->add_attrs();
-      a->set_name(name);
-      for (int64_t v : values) a->add_ints(v);
-    }
-    for (const auto& [name, value] : floats) {
-      plan::Attr* a = s->add_attrs();
-      a->set_name(name);
-      a->set_is_float(true);
-      a->add_floats(value);
-    }
-    s->set_scratch(-1);
-    return *s;
-  }
-
-  const plan::Plan& plan() const { return plan_; }
-  plan::Plan& mutablePlan() { return plan_; }
-
-  // The validation error of the plan with io added, or "" when it passes.
-  std::string validationError() const {
-    HandPlan p = *this;
-    const uint32_t image = p.buffer("image", {1, 1, 1, 1}, plan::INPUT);
-    const uint32_t labels = p.buffer("labels", {1}, plan::INPUT, {}, plan::I64);
-    const uint32_t logits = p.buffer("logits", {1, 1}, plan::ACTIVATION);
-    const uint32_t loss = p.buffer("loss", {}, plan::ACTIVATION);
-    const uint32_t evalLogits = p.buffer("eval_logits", {1, 1}, plan::ACTIVATION);
-    p.step("flatten", {image}, {logits}, {{"axis", {1}}});
-    p.step("softmax_xent", {logits, labels}, {loss});
-    plan::Step* e = p.plan_.mutable_eval()->add_steps();
-    *e = p.plan_.train().steps(p.plan_.train().steps_size() - 2);
-    e->set_outputs(0, evalLogits);
-    plan::Io* io = p.plan_.mutable_io();
-    io->set_image(image);
-    io->set_labels(labels);
-    io->set_logits(logits);
-    io->set_loss(loss);
-    io->set_eval_logits(evalLogits);
-    CpuBackend backend;
-    try {
-      validatePlan(p.plan_, 0, "band.plan", backend);
-    } catch (const std::runtime_error& e) {
-      return e.what();
-    }
-    return "";
-  }
-
- private:
-  plan::Plan plan_;
-  uint64_t top_ = 0;
-};
-
-constexpr int64_t kScratchFloats = 1 << 16;
-
-// A plan of one `kernel` step on `inputs` into `outputs` (each with its rows), with a scratch
-// buffer.
-HandPlan oneStepPlan(const std::string& kernel, const std::vector<Arg>& inputs, const std::vector<Arg>& outputs,
-                     const IntAttrs& ints, const FloatAttrs& floats) {
-  HandPlan p;
-  std::vector<uint32_t> in, out;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    in.push_back(p.buffer("in" + std::to_string(i), inputs[i].shape, plan::CONSTANT, inputs[i].rows));
-  for (size_t i = 0; i < outputs.size(); ++i)
-    out.push_back(p.buffer("out" + std::to_string(i), outputs[i].shape, plan::ACTIVATION, outputs[i].rows));
-  const uint32_t scratch = p.buffer("scratch", {kScratchFloats}, plan::WORKSPACE);
-  p.step(kernel, in, out, ints, floats).set_scratch(scratch);
-  return p;
-}
-
-// Runs `kernel` once, in a validated one-step plan, on `inputs` (each holding its rows of
-// the whole tensor's values) into `outputs`; returns each result's buffer (a band's rows
-// only). The step gets a scratch buffer; `context` gives Dropout's step and seed.
-std::vector<std::vector<float>> runStep(const std::string& kernel, const std::vector<Arg>& inputs,
-                                        const std::vector<Arg>& outputs, const IntAttrs& ints = {},
-                                        const FloatAttrs& floats = {}, RunContext context = {}) {
-  HandPlan p = oneStepPlan(kernel, inputs, outputs, ints, floats);
-  const std::string error = p.validationError();
-  EXPECT_EQ(error, "") << kernel;
-  if (!error.empty()) return std::vector<std::vector<float>>(outputs.size());
-
-  CpuBackend backend;
-  backend.allocateArena(p.plan().arena_bytes());
-  const plan::Step& step = p.plan().train().steps(0);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Arg& a = inputs[i];
-    const std::vector<float> values = a.rows ? cutRows(*a.values, a.shape, *a.rows) : *a.values;
-    backend.copyIn(p.plan().buffers(static_cast<int>(step.inputs(static_cast<int>(i)))).offset(), values.data(),
-                   values.size() * 4);
-  }
-  context.plan = &p.plan();
-  backend.run(step, context);
-  std::vector<std::vector<float>> results;
-  for (uint32_t o : step.outputs()) {
-    const plan::Buffer& b = p.plan().buffers(static_cast<int>(o));
-    std::vector<float> values(b.bytes() / 4);
-    backend.copyOut(b.offset(), values.data(), b.bytes());
-    results.push_back(std::move(values));
-  }
-  return results;
-}
-
-// Ragged strips of [0, height): every strip non-empty, the middle one a single row.
-std::vector<RowRange> raggedStrips(int64_t height) {
-  const int64_t a = height / 3, b = a + 1;
-  return {{0, a}, {a, b}, {b, height}};
 }
 
 // ---- forward kernels: each strip computes exactly its rows of the whole-map result ----
@@ -220,33 +47,19 @@ std::vector<RowRange> raggedStrips(int64_t height) {
 void expectStripsMatch(const std::string& kernel, const Shape& x, const std::vector<float>& xValues,
                        const std::vector<Arg>& others, const Shape& y, const IntAttrs& ints, const FloatAttrs& floats,
                        const std::function<RowRange(RowRange)>& need, double tolerance = 0) {
+  CpuBackend cpu;
   std::vector<Arg> inputs = {whole(x, xValues)};
   inputs.insert(inputs.end(), others.begin(), others.end());
-  const std::vector<float> full = runStep(kernel, inputs, {result(y)}, ints, floats)[0];
+  const std::vector<float> full = runStep(cpu, kernel, inputs, {result(y)}, ints, floats)[0];
   for (RowRange r : raggedStrips(y[2])) {
     inputs[0] = band(x, xValues, widened(need(r), 1, x[2]));
-    const std::vector<float> strip = runStep(kernel, inputs, {result(y, r)}, ints, floats)[0];
+    const std::vector<float> strip = runStep(cpu, kernel, inputs, {result(y, r)}, ints, floats)[0];
     const std::vector<float> want = cutRows(full, y, r);
     if (tolerance == 0)
       EXPECT_EQ(strip, want) << kernel << " rows [" << r.begin << ", " << r.end << ")";
     else
       EXPECT_LE(normalizedError(strip, want), tolerance) << kernel << " rows [" << r.begin << ", " << r.end << ")";
   }
-}
-
-IntAttrs convAttrs(std::vector<int64_t> stride, std::vector<int64_t> pad, std::vector<int64_t> dilation,
-                   int64_t group) {
-  return {{"stride", stride}, {"pad", pad}, {"dilation", dilation}, {"group", {group}}};
-}
-
-cpu::WindowAxis heightAxis(int64_t kernel, const IntAttrs& attrs) {
-  std::vector<int64_t> stride, pad, dilation = {1, 1};
-  for (const auto& [name, v] : attrs) {
-    if (name == "stride") stride = v;
-    if (name == "pad") pad = v;
-    if (name == "dilation") dilation = v;
-  }
-  return {kernel, stride[0], pad[0], pad[2], dilation[0]};
 }
 
 TEST(BandExec, Conv2dStripsEqualTheWholeMap) {
@@ -265,7 +78,7 @@ TEST(BandExec, Conv2dStripsEqualTheWholeMap) {
   for (const Case& c : cases)
     expectStripsMatch(
         "conv2d", x, xv, {whole(w, wv), whole({6}, bv)}, c.y, c.attrs, {},
-        [&](RowRange r) { return cpu::window_input_rows(heightAxis(3, c.attrs), r.begin, r.end, x[2]); }, 1e-6);
+        [&](RowRange r) { return cpu::window_input_rows(windowAxis(c.attrs, 0, 3), r.begin, r.end, x[2]); }, 1e-6);
 }
 
 TEST(BandExec, PoolStripsEqualTheWholeMap) {
@@ -300,6 +113,7 @@ TEST(BandExec, PadAndCropStripsEqualTheWholeMap) {
 // Element-wise kernels index operands by global row: operand bands holding other row ranges
 // than the result (here each a different superset) must still give the whole-map rows.
 TEST(BandExec, ElementwiseStripsEqualTheWholeMap) {
+  CpuBackend cpu;
   const Shape x = {2, 3, 9, 4};
   const std::vector<float> xv = randomFloats(elementsOf(x), 6), x1 = randomFloats(elementsOf(x), 7);
   const auto same = [](RowRange r) { return r; };
@@ -314,17 +128,18 @@ TEST(BandExec, ElementwiseStripsEqualTheWholeMap) {
 
   // add: the second operand a band of its own rows (one more below), the whole map, or a band
   // starting two rows earlier.
-  const std::vector<float> full = runStep("add", {whole(x, xv), whole(x, x1)}, {result(x)})[0];
+  const std::vector<float> full = runStep(cpu, "add", {whole(x, xv), whole(x, x1)}, {result(x)})[0];
   for (RowRange r : raggedStrips(x[2])) {
     const std::vector<float> want = cutRows(full, x, r);
     for (RowRange second : {widened(r, 1, x[2]), RowRange{0, x[2]}, RowRange{std::max<int64_t>(r.begin - 2, 0), r.end}})
-      EXPECT_EQ(runStep("add", {band(x, xv, r), band(x, x1, second)}, {result(x, r)})[0], want);
+      EXPECT_EQ(runStep(cpu, "add", {band(x, xv, r), band(x, x1, second)}, {result(x, r)})[0], want);
   }
 }
 
 // A strip's dropout mask is the whole map's: element (n, c, h, w) of the map, H the full
 // height, whatever band holds it. Checked against the mask computed directly.
 TEST(BandExec, DropoutStripMaskIsTheWholeMapMask) {
+  CpuBackend cpu;
   const Shape x = {2, 2, 7, 3};
   const std::vector<float> ones(elementsOf(x), 1.0f);
   RunContext context;
@@ -334,7 +149,7 @@ TEST(BandExec, DropoutStripMaskIsTheWholeMapMask) {
   const uint64_t threshold = cpu::dropout_keep_threshold(0.5f);
   int dropped = 0;
   for (RowRange r : raggedStrips(x[2])) {
-    const std::vector<float> y = runStep("dropout", {band(x, ones, widened(r, 1, x[2]))}, {result(x, r)},
+    const std::vector<float> y = runStep(cpu, "dropout", {band(x, ones, widened(r, 1, x[2]))}, {result(x, r)},
                                          {{"training", {1}}, {"seed", {42}}}, {{"ratio", 0.5}}, context)[0];
     size_t i = 0;
     for (int64_t n = 0; n < x[0]; ++n)
@@ -362,12 +177,13 @@ struct GradStrips {
 std::vector<std::vector<float>> sumOverStrips(const std::string& kernel, const GradStrips& g, const IntAttrs& ints,
                                               const FloatAttrs& floats, const std::vector<RowRange>& strips,
                                               RunContext context = {}) {
+  CpuBackend cpu;
   std::vector<std::vector<float>> total;
   for (RowRange r : strips) {
     IntAttrs attrs = ints;
     attrs.push_back({"rows", {r.begin, r.end}});
     const std::vector<Arg> outputs = g.outputs(r);
-    const std::vector<std::vector<float>> got = runStep(kernel, g.inputs(r), outputs, attrs, floats, context);
+    const std::vector<std::vector<float>> got = runStep(cpu, kernel, g.inputs(r), outputs, attrs, floats, context);
     if (total.empty())
       for (const Arg& o : outputs) total.emplace_back(elementsOf(o.shape), 0.0f);
     for (size_t i = 0; i < outputs.size(); ++i) {
@@ -382,9 +198,10 @@ std::vector<std::vector<float>> sumOverStrips(const std::string& kernel, const G
 }
 
 TEST(BandExec, ConvBackwardRowsSumToTheWholeGradient) {
+  CpuBackend cpu;
   const Shape x = {2, 4, 10, 6}, w = {6, 2, 3, 3}, y = {2, 6, 5, 6};
   const IntAttrs attrs = convAttrs({2, 1}, {1, 1, 1, 1}, {1, 1}, 2);
-  const cpu::WindowAxis axis = heightAxis(3, attrs);
+  const cpu::WindowAxis axis = windowAxis(attrs, 0, 3);
   const std::vector<float> xv = randomFloats(elementsOf(x), 12), wv = randomFloats(elementsOf(w), 13),
                            dy = randomFloats(elementsOf(y), 14);
   IntAttrs gradInput = attrs, gradWeight = attrs;
@@ -392,9 +209,9 @@ TEST(BandExec, ConvBackwardRowsSumToTheWholeGradient) {
   gradWeight.push_back({"kernel", {3, 3}});
   const auto touched = [&](RowRange r) { return cpu::window_input_rows(axis, r.begin, r.end, x[2]); };
 
-  const std::vector<float> dx = runStep("conv2d_grad_input", {whole(y, dy), whole(w, wv)}, {result(x)}, gradInput)[0];
-  const std::vector<float> dw = runStep("conv2d_grad_weight", {whole(y, dy), whole(x, xv)}, {result(w)}, gradWeight)[0];
-  const std::vector<float> db = runStep("channel_sum", {whole(y, dy)}, {result({6})})[0];
+  const std::vector<float> dx = runStep(cpu, "conv2d_grad_input", {whole(y, dy), whole(w, wv)}, {result(x)}, gradInput)[0];
+  const std::vector<float> dw = runStep(cpu, "conv2d_grad_weight", {whole(y, dy), whole(x, xv)}, {result(w)}, gradWeight)[0];
+  const std::vector<float> db = runStep(cpu, "channel_sum", {whole(y, dy)}, {result({6})})[0];
 
   // dy bands: the strip's rows and one more on each side (rows outside `rows` must not count).
   const GradStrips gi{[&](RowRange r) {
@@ -414,6 +231,7 @@ TEST(BandExec, ConvBackwardRowsSumToTheWholeGradient) {
 }
 
 TEST(BandExec, PoolBackwardRowsSumToTheWholeGradient) {
+  CpuBackend cpu;
   const Shape x = {2, 3, 9, 8}, y = {2, 3, 5, 4};
   const IntAttrs pool = {{"kernel", {3, 2}}, {"stride", {2, 2}}, {"pad", {1, 0, 1, 0}}, {"ceil_mode", {0}}};
   const cpu::WindowAxis axis{3, 2, 1, 1, 1};
@@ -424,27 +242,28 @@ TEST(BandExec, PoolBackwardRowsSumToTheWholeGradient) {
   const std::vector<float> xv = cpu::testing::distinctFloats(elementsOf(x), 15), dy = randomFloats(elementsOf(y), 16);
   const auto touched = [&](RowRange r) { return widened(cpu::window_input_rows(axis, r.begin, r.end, x[2]), 1, x[2]); };
 
-  const std::vector<float> dxMax = runStep("maxpool_grad", {whole(y, dy), whole(x, xv)}, {result(x)}, maxAttrs)[0];
+  const std::vector<float> dxMax = runStep(cpu, "maxpool_grad", {whole(y, dy), whole(x, xv)}, {result(x)}, maxAttrs)[0];
   const GradStrips gm{[&](RowRange r) {
                         return std::vector<Arg>{band(y, dy, r), band(x, xv, touched(r))};
                       },
                       [&](RowRange r) { return std::vector<Arg>{result(x, touched(r))}; }};
   EXPECT_LE(normalizedError(sumOverStrips("maxpool_grad", gm, maxAttrs, {}, raggedStrips(y[2]))[0], dxMax), 1e-6);
 
-  const std::vector<float> dxAvg = runStep("avgpool_grad", {whole(y, dy)}, {result(x)}, avgAttrs)[0];
+  const std::vector<float> dxAvg = runStep(cpu, "avgpool_grad", {whole(y, dy)}, {result(x)}, avgAttrs)[0];
   const GradStrips ga{[&](RowRange) { return std::vector<Arg>{whole(y, dy)}; },  // rows of a whole dy
                       [&](RowRange r) { return std::vector<Arg>{result(x, touched(r))}; }};
   EXPECT_LE(normalizedError(sumOverStrips("avgpool_grad", ga, avgAttrs, {}, raggedStrips(y[2]))[0], dxAvg), 1e-6);
 }
 
 TEST(BandExec, ElementwiseBackwardRowsSumToTheWholeGradient) {
+  CpuBackend cpu;
   const Shape x = {2, 3, 8, 5};
   const std::vector<float> xv = randomFloats(elementsOf(x), 17), dy = randomFloats(elementsOf(x), 18);
   const auto strips = raggedStrips(x[2]);
   // dy a band starting a row early, the forward operand a wider band, dx exactly the rows.
   const auto dyBand = [&](RowRange r) { return band(x, dy, {std::max<int64_t>(r.begin - 1, 0), r.end}); };
 
-  const std::vector<float> dxRelu = runStep("relu_grad", {whole(x, dy), whole(x, xv)}, {result(x)})[0];
+  const std::vector<float> dxRelu = runStep(cpu, "relu_grad", {whole(x, dy), whole(x, xv)}, {result(x)})[0];
   const GradStrips relu{[&](RowRange r) {
                           return std::vector<Arg>{dyBand(r), band(x, xv, widened(r, 2, x[2]))};
                         },
@@ -455,7 +274,7 @@ TEST(BandExec, ElementwiseBackwardRowsSumToTheWholeGradient) {
   const FloatAttrs ratio = {{"ratio", 0.4}};
   RunContext context;
   context.step = 2;
-  const std::vector<float> dxDrop = runStep("dropout_grad", {whole(x, dy)}, {result(x)}, drop, ratio, context)[0];
+  const std::vector<float> dxDrop = runStep(cpu, "dropout_grad", {whole(x, dy)}, {result(x)}, drop, ratio, context)[0];
   const GradStrips dropout{[&](RowRange r) { return std::vector<Arg>{dyBand(r)}; },
                            [&](RowRange r) { return std::vector<Arg>{result(x, r)}; }};
   EXPECT_EQ(sumOverStrips("dropout_grad", dropout, drop, ratio, strips, context)[0], dxDrop);
@@ -466,7 +285,7 @@ TEST(BandExec, ElementwiseBackwardRowsSumToTheWholeGradient) {
   const IntAttrs bn = {{"training", {0}}};
   const FloatAttrs eps = {{"epsilon", 1e-5}};
   const std::vector<std::vector<float>> want =
-      runStep("batchnorm_grad", {whole(x, dy), whole(x, xv), whole({3}, scale), whole({3}, mean), whole({3}, var)},
+      runStep(cpu, "batchnorm_grad", {whole(x, dy), whole(x, xv), whole({3}, scale), whole({3}, mean), whole({3}, var)},
               {result(x), result({3}), result({3})}, bn, eps);
   const GradStrips bnStrips{[&](RowRange r) {
                               return std::vector<Arg>{dyBand(r), band(x, xv, widened(r, 1, x[2])), whole({3}, scale),
@@ -484,13 +303,14 @@ TEST(BandExec, ElementwiseBackwardRowsSumToTheWholeGradient) {
 // `rows` limits a backward step to those rows of dy even when dy holds the whole map: the
 // rows outside contribute nothing.
 TEST(BandExec, RowsAttributeLimitsTheRowsPropagated) {
+  CpuBackend cpu;
   const Shape x = {1, 2, 6, 3};
   const std::vector<float> dy = randomFloats(elementsOf(x), 22), y(elementsOf(x), 1.0f);
-  const std::vector<float> dx = runStep("relu_grad", {whole(x, dy), whole(x, y)}, {result(x)}, {{"rows", {2, 4}}})[0];
+  const std::vector<float> dx = runStep(cpu, "relu_grad", {whole(x, dy), whole(x, y)}, {result(x)}, {{"rows", {2, 4}}})[0];
   std::vector<float> want(dx.size(), 0.0f);
   addRows(want, x, {2, 4}, cutRows(dy, x, {2, 4}));
   EXPECT_EQ(dx, want);
-  const std::vector<float> sum = runStep("channel_sum", {whole(x, dy)}, {result({2})}, {{"rows", {2, 4}}})[0];
+  const std::vector<float> sum = runStep(cpu, "channel_sum", {whole(x, dy)}, {result({2})}, {{"rows", {2, 4}}})[0];
   for (int64_t c = 0; c < 2; ++c) {
     double s = 0;
     for (int64_t h = 2; h < 4; ++h)
@@ -513,10 +333,11 @@ std::vector<float> taggedMap(const Shape& s, int tag) {
 }
 
 TEST(BandExec, RowsCopyTakesEachRowFromTheLastSourceHoldingIt) {
+  CpuBackend cpu;
   const Shape m = {1, 2, 9, 3};
   const std::vector<float> a = taggedMap(m, 1), b = taggedMap(m, 2), c = taggedMap(m, 3);
   // Result rows [1, 8): a holds [0, 4), b [3, 5), c [4, 6); rows [6, 8) have no source.
-  const std::vector<float> got = runStep("rows_copy", {band(m, a, {0, 4}), band(m, b, {3, 5}), band(m, c, {4, 6})},
+  const std::vector<float> got = runStep(cpu, "rows_copy", {band(m, a, {0, 4}), band(m, b, {3, 5}), band(m, c, {4, 6})},
                                          {result(m, RowRange{1, 8})})[0];
   std::vector<float> want(static_cast<size_t>(2 * 7 * 3), 0.0f);
   size_t i = 0;
@@ -529,27 +350,28 @@ TEST(BandExec, RowsCopyTakesEachRowFromTheLastSourceHoldingIt) {
   EXPECT_EQ(got, want);
   // The order of the sources decides: a after b wins row 3.
   const std::vector<float> swapped =
-      runStep("rows_copy", {band(m, b, {3, 5}), band(m, a, {0, 4})}, {result(m, RowRange{3, 4})})[0];
+      runStep(cpu, "rows_copy", {band(m, b, {3, 5}), band(m, a, {0, 4})}, {result(m, RowRange{3, 4})})[0];
   EXPECT_EQ(swapped, cutRows(a, m, {3, 4}));
   // A whole result from one whole source is a copy.
-  EXPECT_EQ(runStep("rows_copy", {whole(m, c)}, {result(m)})[0], c);
+  EXPECT_EQ(runStep(cpu, "rows_copy", {whole(m, c)}, {result(m)})[0], c);
 }
 
 TEST(BandExec, RowsSumAddsTheSourcesRowsInsideTheBand) {
+  CpuBackend cpu;
   const Shape m = {2, 1, 7, 2};
   const std::vector<float> a = randomFloats(elementsOf(m), 23), b = randomFloats(elementsOf(m), 24),
                            c = randomFloats(elementsOf(m), 25);
   // Result rows [2, 6): a holds [0, 4), b [3, 7) (rows 6 outside the band are ignored), c the
   // whole map.
   const std::vector<float> got =
-      runStep("rows_sum", {band(m, a, {0, 4}), band(m, b, {3, 7}), whole(m, c)}, {result(m, RowRange{2, 6})})[0];
+      runStep(cpu, "rows_sum", {band(m, a, {0, 4}), band(m, b, {3, 7}), whole(m, c)}, {result(m, RowRange{2, 6})})[0];
   std::vector<float> want(elementsOf(m), 0.0f);
   addRows(want, m, {0, 7}, c);
   addRows(want, m, {2, 4}, cutRows(a, m, {2, 4}));
   addRows(want, m, {3, 6}, cutRows(b, m, {3, 6}));
   EXPECT_LE(normalizedError(got, cutRows(want, m, {2, 6})), 1e-6);
   // Rows no source holds are 0.
-  const std::vector<float> gap = runStep("rows_sum", {band(m, a, {0, 2})}, {result(m, RowRange{1, 4})})[0];
+  const std::vector<float> gap = runStep(cpu, "rows_sum", {band(m, a, {0, 2})}, {result(m, RowRange{1, 4})})[0];
   std::vector<float> gapWant(elementsOf({2, 1, 3, 2}), 0.0f);
   for (int64_t n = 0; n < 2; ++n)
     for (int64_t w = 0; w < 2; ++w) gapWant[static_cast<size_t>(n * 6 + w)] = a[static_cast<size_t>(n * 14 + 2 + w)];
@@ -603,16 +425,16 @@ TEST(BandExec, LoaderRejectsBandsThatMissRows) {
 TEST(BandExec, LoaderRejectsBandsWhereKernelsTakeNone) {
   const Shape x = {2, 3, 4, 1};
   const std::vector<float> none;
-  EXPECT_STEP_ERROR("kernel 'flatten' takes no row band as operand 0: #0 'in0' is f32[2,3,2,1] rows [1,3) of 4",
+  EXPECT_STEP_ERROR("kernel 'flatten' takes no row band as operand 0: #1 'in0' is f32[2,3,2,1] rows [1,3) of 4",
                     "flatten", {band(x, none, {1, 3})}, {result({2, 6})}, {{"axis", {1}}});
   // Weights, statistics and parameter gradients are whole tensors.
   const Shape w = {3, 3, 2, 1};
   IntAttrs conv = convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1);
-  EXPECT_STEP_ERROR("kernel 'conv2d' takes no row band as operand 1: #1 'in1' is f32[3,3,1,1] rows [0,1) of 2",
+  EXPECT_STEP_ERROR("kernel 'conv2d' takes no row band as operand 1: #2 'in1' is f32[3,3,1,1] rows [0,1) of 2",
                     "conv2d", {band(x, none, {0, 4}), band(w, none, {0, 1})}, {result({2, 3, 3, 1}, RowRange{0, 3})},
                     conv);
   conv.push_back({"kernel", {2, 1}});
-  EXPECT_STEP_ERROR("kernel 'conv2d_grad_weight' takes no row band as result 0: #2 'out0' is f32[3,3,1,1] rows [1,2)",
+  EXPECT_STEP_ERROR("kernel 'conv2d_grad_weight' takes no row band as result 0: #3 'out0' is f32[3,3,1,1] rows [1,2)",
                     "conv2d_grad_weight", {band({2, 3, 3, 1}, none, {0, 3}), band(x, none, {0, 4})},
                     {result(w, RowRange{1, 2})}, conv);
   EXPECT_STEP_ERROR("attribute 'rows' is only for backward kernels of row plans", "relu", {whole(x, none)}, {result(x)},
@@ -748,4 +570,4 @@ TEST(BandExec, PipelineGradIsNotEmitted) {
 }
 
 }  // namespace
-}  // namespace lrc::runtime
+}  // namespace lrc::runtime::testing

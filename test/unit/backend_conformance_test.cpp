@@ -1,0 +1,615 @@
+// Kernel conformance (after ggml's test-backend-ops): every kernel of runtime/Backend.h's
+// LRC_KERNELS, in one-step plans (hand_plan.h) on random data of odd sizes, on whole tensors
+// and on row bands (result bands, operand bands holding more rows than a step reads, `rows`
+// on backward steps), run on each backend and on the CPU backend, the reference. Every
+// result, every operand after the step (the in-place updates: BatchNorm's running
+// statistics, SGD's parameter and momentum) and the measured peak must agree, within a
+// normalized error bound per op. The backends: "cuda-emulated", the CUDA backend's kernels
+// and dispatch as host loops, always; "cuda" on the GPU, skipped with the reason where there
+// is none.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpu_kernels_test_util.h"
+#include "hand_plan.h"
+#include "runtime/cpu/Pad.h"
+#include "runtime/cuda/Backends.h"
+
+namespace lrc::runtime::testing {
+namespace {
+
+using cpu::testing::distinctFloats;
+using cpu::testing::normalizedError;
+using cpu::testing::randomFloats;
+
+// Bounds on normalizedError(backend, cpu). Copies, selections and one operation per element
+// give the same bits; a few terms summed in another order, exp and log, differ in the last
+// bits; sums over channels, windows, maps or the batch differ by more.
+constexpr double kExact = 0;
+constexpr double kFewTerms = 1e-6;
+constexpr double kManyTerms = 1e-5;
+
+// One step: its kernel, operands and results, attributes and what it runs with.
+struct Case {
+  std::string kernel;
+  std::vector<Arg> inputs, outputs;
+  IntAttrs ints = {};
+  FloatAttrs floats = {};
+  RunContext context = {};
+};
+
+IntAttrs with(IntAttrs attrs, const std::string& name, std::vector<int64_t> values) {
+  attrs.push_back({name, std::move(values)});
+  return attrs;
+}
+
+std::vector<int64_t> attrOf(const IntAttrs& attrs, const std::string& name) {
+  for (const auto& [n, v] : attrs)
+    if (n == name) return v;
+  throw std::logic_error("no attribute " + name);
+}
+
+using RowMap = std::function<RowRange(RowRange)>;
+const RowMap sameRows = [](RowRange r) { return r; };
+
+// The rows of a `height`-row input that output rows read through `axis` (conv or pool).
+RowMap windowRows(const cpu::WindowAxis& axis, int64_t height) {
+  return [=](RowRange r) { return cpu::window_input_rows(axis, r.begin, r.end, height); };
+}
+
+class BackendConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (GetParam() == "cuda" && !cudaDeviceAvailable(&why)) GTEST_SKIP() << why;
+  }
+
+  // A fresh backend under test: each plan gets an arena of its own.
+  std::unique_ptr<Backend> backend() const {
+    return GetParam() == "cuda" ? makeCudaBackend(CudaOptions{}) : makeEmulatedCudaBackend();
+  }
+
+  // Runs `c` on the CPU backend and on the backend under test: results and operands agree
+  // within `tolerance`, and both measure the same peak.
+  void expectConforms(const Case& c, double tolerance) const {
+    const HandPlan p = oneStepPlan(c.kernel, c.inputs, c.outputs, c.ints, c.floats);
+    SCOPED_TRACE(plan::printPlan(p.plan()));
+    ASSERT_EQ(p.validationError(), "");
+    CpuBackend cpu;
+    const StepRun want = runPlanStep(cpu, p, c.inputs, c.context);
+    StepRun got;
+    try {
+      const std::unique_ptr<Backend> device = backend();
+      got = runPlanStep(*device, p, c.inputs, c.context);
+    } catch (const std::exception& e) {
+      FAIL() << GetParam() << " failed: " << e.what();
+    }
+    for (size_t i = 0; i < want.results.size(); ++i)
+      EXPECT_LE(normalizedError(got.results[i], want.results[i]), tolerance) << "result " << i;
+    for (size_t i = 0; i < want.operands.size(); ++i)
+      EXPECT_LE(normalizedError(got.operands[i], want.operands[i]), tolerance) << "operand " << i << " after the step";
+    EXPECT_EQ(got.peakBytes, want.peakBytes) << "measured peak";
+  }
+
+  // A forward step on whole tensors, then strip by strip: result 0 a band of each ragged
+  // strip r of its rows, operand 0 a band holding the rows `need(r)` and one more each side.
+  void expectConformsOnStrips(const Case& c, const RowMap& need, double tolerance) const {
+    expectConforms(c, tolerance);
+    const Arg x = c.inputs[0];
+    const Shape y = c.outputs[0].shape;
+    for (RowRange r : raggedStrips(y[2])) {
+      Case strip = c;
+      strip.inputs[0] = band(x.shape, *x.values, widened(need(r), 1, x.shape[2]));
+      strip.outputs[0] = result(y, r);
+      expectConforms(strip, tolerance);
+    }
+  }
+
+  // A backward step on whole tensors, then with `rows` = each ragged strip r of the output
+  // gradient (operand 0): dy a band holding r and a row more each side (the whole dy for the
+  // middle strip); the forward-map operands `maps` bands of the rows `reach(r)` and one more
+  // each side, and so result 0 when `bandResult`.
+  void expectConformsOnGradRows(const Case& c, const RowMap& reach, const std::vector<size_t>& maps, bool bandResult,
+                                double tolerance) const {
+    expectConforms(c, tolerance);
+    const Arg dy = c.inputs[0];
+    const std::vector<RowRange> strips = raggedStrips(dy.shape[2]);
+    for (size_t k = 0; k < strips.size(); ++k) {
+      const RowRange r = strips[k];
+      Case strip = c;
+      strip.ints.push_back({"rows", {r.begin, r.end}});
+      if (k != 1) strip.inputs[0] = band(dy.shape, *dy.values, widened(r, 1, dy.shape[2]));
+      for (size_t i : maps) {
+        const Arg& a = c.inputs[i];
+        strip.inputs[i] = band(a.shape, *a.values, widened(reach(r), 1, a.shape[2]));
+      }
+      const Shape& dx = c.outputs[0].shape;
+      if (bandResult) strip.outputs[0] = result(dx, widened(reach(r), 1, dx[2]));
+      expectConforms(strip, tolerance);
+    }
+  }
+};
+
+TEST_P(BackendConformance, SupportsEveryKernel) {
+  const std::unique_ptr<Backend> device = backend();
+#define LRC_EXPECT_SUPPORTED(e, name) EXPECT_TRUE(device->supports(name)) << name;
+  LRC_KERNELS(LRC_EXPECT_SUPPORTED)
+#undef LRC_EXPECT_SUPPORTED
+}
+
+// ---- convolutions ----
+
+struct ConvCase {
+  Shape x, w;
+  bool bias;
+  IntAttrs attrs;
+
+  cpu::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, w[2 + i]); }
+  Shape y() const {
+    return {x[0], w[0], cpu::window_output_size(axis(0), x[2]), cpu::window_output_size(axis(1), x[3])};
+  }
+};
+
+const ConvCase kConvCases[] = {
+    {{3, 5, 7, 9}, {4, 5, 3, 3}, true, convAttrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 1)},    // padded, with bias
+    {{3, 5, 7, 9}, {4, 5, 3, 3}, false, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1)},   // no bias, no padding
+    {{2, 6, 9, 11}, {9, 2, 3, 5}, true, convAttrs({2, 3}, {2, 1, 0, 2}, {1, 2}, 3)},   // grouped, strided, dilated
+    {{3, 5, 7, 9}, {5, 1, 3, 3}, false, convAttrs({1, 1}, {2, 2, 2, 2}, {2, 2}, 5)},   // depthwise, dilated
+    {{3, 5, 7, 9}, {3, 5, 1, 1}, true, convAttrs({2, 2}, {0, 0, 0, 0}, {1, 1}, 1)},    // 1x1, strided
+    {{1, 3, 11, 5}, {2, 3, 5, 2}, true, convAttrs({3, 1}, {1, 0, 3, 1}, {1, 1}, 1)},   // stride 3, asymmetric pads
+};
+
+TEST_P(BackendConformance, Conv2d) {
+  uint32_t seed = 100;
+  for (const ConvCase& c : kConvCases) {
+    const std::vector<float> x = randomFloats(elementsOf(c.x), seed++), w = randomFloats(elementsOf(c.w), seed++),
+                             b = randomFloats(c.w[0], seed++);
+    Case step{"conv2d", {whole(c.x, x), whole(c.w, w)}, {result(c.y())}, c.attrs};
+    if (c.bias) step.inputs.push_back(whole({c.w[0]}, b));
+    expectConformsOnStrips(step, windowRows(c.axis(0), c.x[2]), kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, Conv2dGradInput) {
+  uint32_t seed = 200;
+  for (const ConvCase& c : kConvCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), w = randomFloats(elementsOf(c.w), seed++);
+    const Case step{"conv2d_grad_input", {whole(c.y(), dy), whole(c.w, w)}, {result(c.x)},
+                    with(c.attrs, "input_shape", c.x)};
+    expectConformsOnGradRows(step, windowRows(c.axis(0), c.x[2]), {}, true, kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, Conv2dGradWeight) {
+  uint32_t seed = 300;
+  for (const ConvCase& c : kConvCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), x = randomFloats(elementsOf(c.x), seed++);
+    const Case step{"conv2d_grad_weight", {whole(c.y(), dy), whole(c.x, x)}, {result(c.w)},
+                    with(c.attrs, "kernel", {c.w[2], c.w[3]})};
+    expectConformsOnGradRows(step, windowRows(c.axis(0), c.x[2]), {1}, false, kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, ChannelSum) {
+  uint32_t seed = 400;
+  for (const Shape& dy : {Shape{3, 5, 7, 9}, Shape{2, 9, 5, 2}, Shape{1, 1, 13, 1}}) {
+    const std::vector<float> v = randomFloats(elementsOf(dy), seed++);
+    expectConformsOnGradRows({"channel_sum", {whole(dy, v)}, {result({dy[1]})}}, sameRows, {}, false, kManyTerms);
+  }
+}
+
+// ---- element-wise ----
+
+const Shape kMap = {3, 5, 7, 9};
+
+TEST_P(BackendConformance, Relu) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 500);
+  expectConformsOnStrips({"relu", {whole(kMap, x)}, {result(kMap)}}, sameRows, kExact);
+  const std::vector<float> flat = randomFloats(77, 501);
+  expectConforms({"relu", {whole({7, 11}, flat)}, {result({7, 11})}}, kExact);
+}
+
+TEST_P(BackendConformance, ReluGrad) {
+  const std::vector<float> dy = randomFloats(elementsOf(kMap), 510), y = randomFloats(elementsOf(kMap), 511);
+  expectConformsOnGradRows({"relu_grad", {whole(kMap, dy), whole(kMap, y)}, {result(kMap)}}, sameRows, {1}, true,
+                           kExact);
+  const std::vector<float> dyFlat = randomFloats(77, 512), yFlat = randomFloats(77, 513);
+  expectConforms({"relu_grad", {whole({7, 11}, dyFlat), whole({7, 11}, yFlat)}, {result({7, 11})}}, kExact);
+}
+
+TEST_P(BackendConformance, Identity) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 520), flat = randomFloats(77, 521);
+  expectConformsOnStrips({"identity", {whole(kMap, x)}, {result(kMap)}}, sameRows, kExact);
+  expectConforms({"identity", {whole({7, 11}, flat)}, {result({7, 11})}}, kExact);
+}
+
+TEST_P(BackendConformance, Flatten) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 530);
+  const std::pair<int64_t, Shape> cases[] = {{0, {1, 945}}, {1, {3, 315}}, {2, {15, 63}}, {4, {945, 1}}};
+  for (const auto& [axis, y] : cases) expectConforms({"flatten", {whole(kMap, x)}, {result(y)}, {{"axis", {axis}}}}, kExact);
+}
+
+TEST_P(BackendConformance, Reshape) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 540);
+  for (const Shape& y : {Shape{15, 63}, Shape{945}, Shape{3, 5, 63}, Shape{9, 7, 5, 3}})
+    expectConforms({"reshape", {whole(kMap, x)}, {result(y)}, {{"shape", y}}}, kExact);
+}
+
+TEST_P(BackendConformance, Add) {
+  const std::vector<float> a = randomFloats(elementsOf(kMap), 550), b = randomFloats(elementsOf(kMap), 551),
+                           small = randomFloats(45, 552), column = randomFloats(7, 553), row = randomFloats(11, 554),
+                           one = randomFloats(1, 555);
+  expectConforms({"add", {whole(kMap, a), whole(kMap, b)}, {result(kMap)}}, kExact);
+  // Broadcasting, numpy's rules.
+  expectConforms({"add", {whole(kMap, a), whole({5, 1, 9}, small)}, {result(kMap)}}, kExact);
+  expectConforms({"add", {whole({5, 1, 9}, small), whole(kMap, b)}, {result(kMap)}}, kExact);
+  expectConforms({"add", {whole({7, 1}, column), whole({1, 11}, row)}, {result({7, 11})}}, kExact);
+  expectConforms({"add", {whole({1}, one), whole(kMap, b)}, {result(kMap)}}, kExact);
+  // On rows: the result a band, the operands bands of other rows (a row more, a band of all
+  // rows, starting two rows earlier) or whole maps.
+  for (RowRange r : raggedStrips(kMap[2])) {
+    const RowRange earlier = {std::max<int64_t>(r.begin - 2, 0), r.end};
+    expectConforms({"add", {band(kMap, a, widened(r, 1, kMap[2])), band(kMap, b, {0, kMap[2]})}, {result(kMap, r)}},
+                   kExact);
+    expectConforms({"add", {whole(kMap, a), band(kMap, b, earlier)}, {result(kMap, r)}}, kExact);
+  }
+}
+
+TEST_P(BackendConformance, SumTo) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 560);
+  for (const Shape& y : {Shape{5, 1, 9}, Shape{3, 1, 1, 1}, Shape{1}, Shape{7, 9}, kMap})
+    expectConforms({"sum_to", {whole(kMap, x)}, {result(y)}, {{"shape", y}}}, kManyTerms);
+}
+
+// ---- pooling and padding ----
+
+struct PoolCase {
+  IntAttrs attrs;  // kernel, stride, pad, ceil_mode, and dilation (max) or count_include_pad (average)
+
+  cpu::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, attrOf(attrs, "kernel").at(i)); }
+  Shape y(const Shape& x) const {
+    const bool ceil = attrOf(attrs, "ceil_mode").at(0) != 0;
+    return {x[0], x[1], cpu::window_output_size(axis(0), x[2], ceil), cpu::window_output_size(axis(1), x[3], ceil)};
+  }
+};
+
+const PoolCase kMaxPoolCases[] = {
+    {{{"kernel", {3, 3}}, {"stride", {2, 2}}, {"pad", {1, 1, 1, 1}}, {"dilation", {1, 1}}, {"ceil_mode", {0}}}},
+    {{{"kernel", {2, 3}}, {"stride", {2, 2}}, {"pad", {0, 1, 1, 0}}, {"dilation", {1, 1}}, {"ceil_mode", {1}}}},
+    {{{"kernel", {3, 2}}, {"stride", {1, 3}}, {"pad", {2, 0, 1, 1}}, {"dilation", {2, 1}}, {"ceil_mode", {1}}}},
+    {{{"kernel", {2, 2}}, {"stride", {2, 2}}, {"pad", {0, 0, 0, 0}}, {"dilation", {1, 1}}, {"ceil_mode", {0}}}},
+};
+
+const PoolCase kAvgPoolCases[] = {
+    {{{"kernel", {3, 3}}, {"stride", {2, 2}}, {"pad", {1, 1, 1, 1}}, {"ceil_mode", {0}}, {"count_include_pad", {0}}}},
+    {{{"kernel", {3, 3}}, {"stride", {2, 2}}, {"pad", {1, 1, 1, 1}}, {"ceil_mode", {0}}, {"count_include_pad", {1}}}},
+    {{{"kernel", {2, 3}}, {"stride", {2, 2}}, {"pad", {0, 1, 1, 1}}, {"ceil_mode", {1}}, {"count_include_pad", {0}}}},
+    {{{"kernel", {2, 3}}, {"stride", {2, 2}}, {"pad", {0, 1, 1, 1}}, {"ceil_mode", {1}}, {"count_include_pad", {1}}}},
+    {{{"kernel", {3, 2}}, {"stride", {1, 2}}, {"pad", {1, 0, 2, 1}}, {"ceil_mode", {0}}, {"count_include_pad", {1}}}},
+};
+
+TEST_P(BackendConformance, MaxPool) {
+  // Distinct values: no ties, so the maximum of a window is one element on every backend.
+  const std::vector<float> x = distinctFloats(elementsOf(kMap), 600);
+  for (const PoolCase& c : kMaxPoolCases)
+    expectConformsOnStrips({"maxpool", {whole(kMap, x)}, {result(c.y(kMap))}, c.attrs}, windowRows(c.axis(0), kMap[2]),
+                           kExact);
+}
+
+TEST_P(BackendConformance, MaxPoolGrad) {
+  const std::vector<float> x = distinctFloats(elementsOf(kMap), 610);
+  uint32_t seed = 611;
+  for (const PoolCase& c : kMaxPoolCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y(kMap)), seed++);
+    expectConformsOnGradRows({"maxpool_grad", {whole(c.y(kMap), dy), whole(kMap, x)}, {result(kMap)}, c.attrs},
+                             windowRows(c.axis(0), kMap[2]), {1}, true, kFewTerms);
+  }
+}
+
+TEST_P(BackendConformance, AvgPool) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 620);
+  for (const PoolCase& c : kAvgPoolCases)
+    expectConformsOnStrips({"avgpool", {whole(kMap, x)}, {result(c.y(kMap))}, c.attrs}, windowRows(c.axis(0), kMap[2]),
+                           kFewTerms);
+}
+
+TEST_P(BackendConformance, AvgPoolGrad) {
+  uint32_t seed = 630;
+  for (const PoolCase& c : kAvgPoolCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y(kMap)), seed++);
+    expectConformsOnGradRows(
+        {"avgpool_grad", {whole(c.y(kMap), dy)}, {result(kMap)}, with(c.attrs, "input_shape", kMap)},
+        windowRows(c.axis(0), kMap[2]), {}, true, kFewTerms);
+  }
+}
+
+TEST_P(BackendConformance, GlobalAvgPool) {
+  uint32_t seed = 640;
+  for (const Shape& x : {kMap, Shape{1, 4, 13, 2}, Shape{2, 3, 1, 1}}) {
+    const std::vector<float> v = randomFloats(elementsOf(x), seed++);
+    expectConforms({"global_avgpool", {whole(x, v)}, {result({x[0], x[1], 1, 1})}}, kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, GlobalAvgPoolGrad) {
+  uint32_t seed = 650;
+  for (const Shape& x : {kMap, Shape{1, 4, 13, 2}, Shape{2, 3, 1, 1}}) {
+    const std::vector<float> dy = randomFloats(x[0] * x[1], seed++);
+    expectConforms({"global_avgpool_grad", {whole({x[0], x[1], 1, 1}, dy)}, {result(x)}, {{"input_shape", x}}},
+                   kFewTerms);
+  }
+}
+
+TEST_P(BackendConformance, Pad) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 660);
+  const std::pair<std::vector<int64_t>, double> cases[] = {
+      {{1, 0, 2, 1, 0, 2, 1, 3}, 0.5},         // every axis padded, N and C too
+      {{0, -1, -2, 0, -1, 0, -1, -3}, 0.0},    // negative pads crop (a pad's backward)
+      {{0, 0, 2, -1, 0, 0, -3, 2}, -1.5},      // rows padded above and cropped below
+  };
+  for (const auto& [pads, value] : cases) {
+    Shape y = kMap;
+    cpu::PadParams p;
+    p.value = static_cast<float>(value);
+    for (size_t i = 0; i < 8; ++i) p.pads[i] = pads[i];
+    for (size_t i = 0; i < 4; ++i) y[i] += pads[i] + pads[i + 4];
+    expectConformsOnStrips({"pad", {whole(kMap, x)}, {result(y)}, {{"pads", pads}}, {{"value", value}}},
+                           [&](RowRange r) { return cpu::pad_input_rows(p, r.begin, r.end, kMap[2]); }, kExact);
+  }
+}
+
+// ---- BatchNorm ----
+
+// A BatchNorm's operands besides the map: scale, bias, running mean and variance.
+struct Channels {
+  std::vector<float> scale, bias, mean, var;
+  explicit Channels(int64_t c, uint32_t seed)
+      : scale(randomFloats(c, seed)),
+        bias(randomFloats(c, seed + 1)),
+        mean(randomFloats(c, seed + 2)),
+        var(randomFloats(c, seed + 3, 0.5f, 2.0f)) {}
+};
+
+TEST_P(BackendConformance, BatchNorm) {
+  const FloatAttrs floats = {{"epsilon", 1e-5}, {"momentum", 0.9}};
+  uint32_t seed = 700;
+  for (const Shape& x : {kMap, Shape{7, 5}, Shape{3, 5, 7}}) {
+    const std::vector<float> v = randomFloats(elementsOf(x), seed++);
+    const Channels ch(x[1], seed);
+    seed += 4;
+    const Shape c = {x[1]};
+    const std::vector<Arg> inputs = {whole(x, v), whole(c, ch.scale), whole(c, ch.bias), whole(c, ch.mean),
+                                     whole(c, ch.var)};
+    // Training: the batch statistics, the running statistics (operands 3 and 4) updated in
+    // place, or not (update_stats=0, a strip's recompute).
+    expectConforms({"batchnorm", inputs, {result(x)}, {{"training", {1}}}, floats}, kManyTerms);
+    expectConforms({"batchnorm", inputs, {result(x)}, {{"training", {1}}, {"update_stats", {0}}}, floats}, kManyTerms);
+    const Case frozen{"batchnorm", inputs, {result(x)}, {{"training", {0}}}, floats};
+    if (x.size() == 4)
+      expectConformsOnStrips(frozen, sameRows, kFewTerms);
+    else
+      expectConforms(frozen, kFewTerms);
+  }
+  // Training on a band (--bn strip): the statistics of the rows it holds.
+  const std::vector<float> v = randomFloats(elementsOf(kMap), seed++);
+  const Channels ch(kMap[1], seed);
+  const Shape c = {kMap[1]};
+  for (RowRange r : {RowRange{2, 5}, RowRange{0, 3}, RowRange{6, 7}})
+    for (int64_t update : {1, 0})
+      expectConforms({"batchnorm",
+                      {band(kMap, v, r), whole(c, ch.scale), whole(c, ch.bias), whole(c, ch.mean), whole(c, ch.var)},
+                      {result(kMap, r)},
+                      {{"training", {1}}, {"update_stats", {update}}},
+                      floats},
+                     kManyTerms);
+}
+
+TEST_P(BackendConformance, BatchNormGrad) {
+  uint32_t seed = 750;
+  for (const Shape& x : {kMap, Shape{7, 5}, Shape{3, 5, 7}}) {
+    const std::vector<float> dy = randomFloats(elementsOf(x), seed++), v = randomFloats(elementsOf(x), seed++);
+    const Channels ch(x[1], seed);
+    seed += 4;
+    const Shape c = {x[1]};
+    const std::vector<Arg> inputs = {whole(x, dy), whole(x, v), whole(c, ch.scale), whole(c, ch.mean),
+                                     whole(c, ch.var)};
+    const std::vector<Arg> outputs = {result(x), result(c), result(c)};
+    expectConforms({"batchnorm_grad", inputs, outputs, {{"training", {1}}}, {{"epsilon", 1e-5}}}, kManyTerms);
+    const Case frozen{"batchnorm_grad", inputs, outputs, {{"training", {0}}}, {{"epsilon", 1e-5}}};
+    if (x.size() == 4)
+      expectConformsOnGradRows(frozen, sameRows, {1}, true, kManyTerms);
+    else
+      expectConforms(frozen, kManyTerms);
+  }
+  // Training on bands (--bn strip): dy, x and dx hold the same rows; `rows`, if given, is them.
+  const std::vector<float> dy = randomFloats(elementsOf(kMap), seed++), v = randomFloats(elementsOf(kMap), seed++);
+  const Channels ch(kMap[1], seed);
+  const Shape c = {kMap[1]};
+  for (RowRange r : {RowRange{2, 5}, RowRange{0, 3}, RowRange{6, 7}})
+    for (bool rowsAttr : {false, true}) {
+      IntAttrs ints = {{"training", {1}}};
+      if (rowsAttr) ints.push_back({"rows", {r.begin, r.end}});
+      expectConforms({"batchnorm_grad",
+                      {band(kMap, dy, r), band(kMap, v, r), whole(c, ch.scale), whole(c, ch.mean), whole(c, ch.var)},
+                      {result(kMap, r), result(c), result(c)},
+                      ints,
+                      {{"epsilon", 1e-5}}},
+                     kManyTerms);
+    }
+}
+
+// ---- dense ----
+
+TEST_P(BackendConformance, Gemm) {
+  const int64_t M = 7, K = 13, N = 9;
+  const std::vector<float> a = randomFloats(M * K, 800), b = randomFloats(K * N, 801);
+  const std::vector<Shape> biases = {{}, {1}, {N}, {1, N}, {M, 1}, {M, N}};
+  std::vector<std::vector<float>> c;
+  for (const Shape& s : biases) c.push_back(randomFloats(elementsOf(s), 802 + static_cast<uint32_t>(c.size())));
+  for (bool transA : {false, true})
+    for (bool transB : {false, true}) {
+      const Arg A = whole(transA ? Shape{K, M} : Shape{M, K}, a), B = whole(transB ? Shape{N, K} : Shape{K, N}, b);
+      const IntAttrs ints = {{"transA", {transA}}, {"transB", {transB}}};
+      expectConforms({"gemm", {A, B}, {result({M, N})}, ints, {{"alpha", 1.0}, {"beta", 1.0}}}, kManyTerms);
+      for (size_t i = 0; i < biases.size(); ++i)
+        expectConforms({"gemm", {A, B, whole(biases[i], c[i])}, {result({M, N})}, ints, {{"alpha", 0.7}, {"beta", -1.3}}},
+                       kManyTerms);
+      // beta = 0: C is not added.
+      expectConforms(
+          {"gemm", {A, B, whole({M, N}, c.back())}, {result({M, N})}, ints, {{"alpha", 1.0}, {"beta", 0.0}}},
+          kManyTerms);
+    }
+}
+
+TEST_P(BackendConformance, MatMul) {
+  const std::pair<Shape, Shape> cases[] = {{{7, 13}, {13, 9}}, {{1, 13}, {13, 1}}, {{13, 1}, {1, 9}}};
+  uint32_t seed = 810;
+  for (const auto& [sa, sb] : cases) {
+    const std::vector<float> a = randomFloats(elementsOf(sa), seed++), b = randomFloats(elementsOf(sb), seed++);
+    expectConforms({"matmul", {whole(sa, a), whole(sb, b)}, {result({sa[0], sb[1]})}}, kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, Softmax) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 820, -4.0f, 4.0f), flat = randomFloats(77, 821, -4.0f, 4.0f);
+  for (int64_t axis : {0, 1, 2, 3})
+    expectConforms({"softmax", {whole(kMap, x)}, {result(kMap)}, {{"axis", {axis}}}}, kFewTerms);
+  for (int64_t axis : {0, 1})
+    expectConforms({"softmax", {whole({7, 11}, flat)}, {result({7, 11})}, {{"axis", {axis}}}}, kFewTerms);
+}
+
+// Logits and their labels, one per row, in [0, classes).
+struct Batch {
+  std::vector<float> logits;
+  std::vector<int64_t> labels;
+  Batch(int64_t n, int64_t classes, uint32_t seed) : logits(randomFloats(n * classes, seed, -4.0f, 4.0f)) {
+    std::mt19937 gen(seed);
+    for (int64_t i = 0; i < n; ++i) labels.push_back(static_cast<int64_t>(gen() % static_cast<uint32_t>(classes)));
+  }
+};
+
+TEST_P(BackendConformance, SoftmaxXent) {
+  for (const Shape& s : {Shape{7, 11}, Shape{13, 3}, Shape{1, 1}}) {
+    const Batch batch(s[0], s[1], 830);
+    expectConforms({"softmax_xent", {whole(s, batch.logits), labels(batch.labels)}, {result({})}}, kFewTerms);
+  }
+}
+
+TEST_P(BackendConformance, SoftmaxXentGrad) {
+  for (const Shape& s : {Shape{7, 11}, Shape{13, 3}, Shape{1, 1}}) {
+    const Batch batch(s[0], s[1], 840);
+    expectConforms({"softmax_xent_grad", {whole(s, batch.logits), labels(batch.labels)}, {result(s)}}, kFewTerms);
+  }
+}
+
+// A label outside [0, classes) is an error, reported by synchronize() at the latest (a
+// device reports it from its kernel).
+TEST_P(BackendConformance, BadLabelIsAnError) {
+  const Shape s = {7, 11};
+  const std::vector<float> z = randomFloats(77, 850);
+  for (const char* kernel : {"softmax_xent", "softmax_xent_grad"})
+    for (int64_t bad : {int64_t{11}, int64_t{-1}}) {
+      const std::vector<int64_t> l = {0, 3, 10, bad, 1, 2, 5};
+      const std::vector<Arg> inputs = {whole(s, z), labels(l)};
+      const HandPlan p = oneStepPlan(kernel, inputs, {result(std::string(kernel) == "softmax_xent" ? Shape{} : s)}, {}, {});
+      ASSERT_EQ(p.validationError(), "");
+      const std::unique_ptr<Backend> device = backend();
+      try {
+        runPlanStep(*device, p, inputs);  // run, then synchronize
+        ADD_FAILURE() << kernel << ": label " << bad << " gave no error";
+      } catch (const std::runtime_error& e) {
+        const std::string want = "label " + std::to_string(bad) + " of sample 3 is outside [0, 11)";
+        EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+      }
+    }
+}
+
+// ---- dropout ----
+
+TEST_P(BackendConformance, Dropout) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 900), flat = randomFloats(77, 901);
+  RunContext context;
+  context.step = 5;
+  context.seed = 3;
+  for (int64_t training : {1, 0}) {
+    const IntAttrs ints = {{"training", {training}}, {"seed", {42}}};
+    const FloatAttrs ratio = {{"ratio", 0.3}};
+    expectConformsOnStrips({"dropout", {whole(kMap, x)}, {result(kMap)}, ints, ratio, context}, sameRows, kExact);
+    expectConforms({"dropout", {whole({7, 11}, flat)}, {result({7, 11})}, ints, ratio, context}, kExact);
+  }
+}
+
+TEST_P(BackendConformance, DropoutGrad) {
+  const std::vector<float> dy = randomFloats(elementsOf(kMap), 910);
+  RunContext context;
+  context.step = 2;
+  context.seed = 11;
+  for (int64_t training : {1, 0})
+    expectConformsOnGradRows(
+        {"dropout_grad", {whole(kMap, dy)}, {result(kMap)}, {{"training", {training}}, {"seed", {7}}},
+         {{"ratio", 0.4}}, context},
+        sameRows, {}, true, kExact);
+}
+
+// ---- the optimizer ----
+
+// sgd_update has no results: it updates its operands, the parameter (0) and the momentum
+// buffer (2), in place.
+TEST_P(BackendConformance, SgdUpdate) {
+  const Shape s = {5, 3, 3, 3};
+  const std::vector<float> param = randomFloats(elementsOf(s), 950), grad = randomFloats(elementsOf(s), 951),
+                           velocity = randomFloats(elementsOf(s), 952);
+  for (float momentum : {0.0f, 0.9f})
+    for (float decay : {0.0f, 5e-4f}) {
+      RunContext context;
+      context.lr = 0.1f;
+      context.momentum = momentum;
+      context.weightDecay = decay;
+      expectConforms({"sgd_update", {whole(s, param), whole(s, grad), whole(s, velocity)}, {}, {}, {}, context},
+                     kFewTerms);
+    }
+}
+
+// ---- row assembly ----
+
+TEST_P(BackendConformance, RowsCopy) {
+  const Shape m = {2, 3, 9, 5};
+  const std::vector<float> a = randomFloats(elementsOf(m), 960), b = randomFloats(elementsOf(m), 961),
+                           c = randomFloats(elementsOf(m), 962);
+  // Each row from the last source holding it; rows [6, 8) from none.
+  expectConforms(
+      {"rows_copy", {band(m, a, {0, 4}), band(m, b, {3, 5}), band(m, c, {4, 6})}, {result(m, RowRange{1, 8})}},
+      kExact);
+  expectConforms({"rows_copy", {band(m, b, {3, 5}), band(m, a, {0, 4})}, {result(m, RowRange{3, 4})}}, kExact);
+  expectConforms({"rows_copy", {whole(m, c)}, {result(m)}}, kExact);
+  expectConforms({"rows_copy", {whole(m, c), band(m, a, {2, 7})}, {result(m)}}, kExact);
+}
+
+TEST_P(BackendConformance, RowsSum) {
+  const Shape m = {2, 3, 9, 5};
+  const std::vector<float> a = randomFloats(elementsOf(m), 970), b = randomFloats(elementsOf(m), 971),
+                           c = randomFloats(elementsOf(m), 972);
+  expectConforms(
+      {"rows_sum", {band(m, a, {0, 4}), band(m, b, {3, 7}), whole(m, c)}, {result(m, RowRange{2, 6})}}, kFewTerms);
+  expectConforms({"rows_sum", {band(m, a, {0, 2})}, {result(m, RowRange{1, 4})}}, kFewTerms);
+  expectConforms({"rows_sum", {whole(m, a), whole(m, b)}, {result(m)}}, kFewTerms);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendConformance, ::testing::Values("cuda-emulated", "cuda"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace lrc::runtime::testing
