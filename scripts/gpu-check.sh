@@ -15,11 +15,12 @@
 #
 # --run (on the GPU machine, from the repository root with gpu-bundle/ carried along):
 #   1. the GPU (nvidia-smi); without one it says so and exits 2, running nothing;
-#   2. backend_conformance_test (GoogleTest) on the GPU;
+#   2. backend_conformance_test (GoogleTest) on the GPU, then compute-sanitizer's memcheck
+#      over two training steps of two small plans;
 #   3. every entry of test/e2e/cuda_parity.txt: test/e2e/parity.py --device cuda;
 #   4. bench/gpu_step.py (VGG-16 and ResNet-50, 224x224, batch 32, lrc plans vs PyTorch;
 #      3 timed steps after 1 warm-up).
-# Logs (conformance.log, parity.log, bench.log, bench.json) and summary.md go to OUT_DIR.
+# Logs (conformance.log, memcheck.log, parity.log, bench.log, bench.json) and summary.md go to OUT_DIR.
 # Exit status 0 only when every check passed; a skip on a machine with a GPU is a failure.
 # Python: $LRC_PYTHON, else python3 from PATH (it needs torch with CUDA, torchvision, onnx).
 # The benchmark gets what is left of $LRC_GPU_CHECK_SECONDS (default 450) after the tests;
@@ -199,6 +200,33 @@ run_all() {
     fi
   else
     record conformance FAIL 0 "backend_conformance_test is not in the bundle"
+  fi
+
+  # 2b. compute-sanitizer's memcheck over two training steps of the example CNN as a 2PS row
+  # plan (bands, strips, frozen BatchNorm), an OverL plan with per-strip BatchNorm, and
+  # layerwise: an out-of-bounds or misaligned access in any kernel is a failure, even one
+  # whose numbers happen to come out right.
+  local sanitizer
+  sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)"
+  t=$SECONDS
+  if [[ -z "$sanitizer" ]]; then
+    record memcheck FAIL 0 "compute-sanitizer not found"
+  else
+    : >"$out/memcheck.log"
+    rc=0
+    for plan in "2ps --strips 3 --bp-strips 2 --bn frozen" "overl --strips 2 --bn strip" "layerwise"; do
+      read -ra words <<<"$plan"
+      "$BUNDLE/bin/lrc-compile" "$ROOT/examples/fashion_cnn.onnx" --batch 4 --strategy "${words[@]}" \
+        -o "$work/memcheck.plan" >>"$out/memcheck.log" 2>&1 || rc=1
+      timeout 240 "$sanitizer" --tool memcheck --error-exitcode 3 --target-processes all \
+        "$BUNDLE/bin/lrc-run" "$work/memcheck.plan" --data synthetic --steps 2 --device cuda >>"$out/memcheck.log" 2>&1 || rc=$?
+    done
+    rm -f "$work/memcheck.plan"
+    if ((rc == 0)); then
+      record memcheck PASS $((SECONDS - t)) "3 plans, 2 steps each"
+    else
+      record memcheck FAIL $((SECONDS - t)) "exit status $rc: $(grep -m1 -e '=========.*Invalid' -e 'error' "$out/memcheck.log" | cut -c1-140)"
+    fi
   fi
 
   # 3. PyTorch parity on the GPU.
