@@ -3,7 +3,9 @@
 // same) and one SGEMM (cuBLAS). The input gradient's col2im is a gather: one thread per input
 // element sums the column entries that read it, so nothing needs atomics and the result does
 // not depend on thread order. A 1x1, stride-1, unpadded convolution multiplies the bands
-// directly, as on the CPU.
+// directly, as on the CPU, and (forward and input gradient) for all images in one strided
+// batched SGEMM; the weight gradient adds every image into the same matrix, so it stays one
+// SGEMM per image.
 #pragma once
 
 #include <cstdint>
@@ -113,13 +115,20 @@ void conv2d_rows_forward(D& dev, Band<float> out, Band<const float> in, const fl
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, in.C, out.C, out.W);
   const int64_t cols = (b - a) * out.W;
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      int64_t ld = 0;
-      const float* col = conv_detail::columns(dev, in, n, g, s, p, a, b, workspace, &ld);
-      sgemm(dev, false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, col, ld, 0.0f,
-            out.row(n, g * s.Kg, a), out.rows * out.W);
-    }
+  if (s.direct) {  // the bands are the matrices: one batched product over the images per group
+    for (int64_t g = 0; g < p.group; ++g)
+      sgemmBatched(dev, in.N, false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, 0,
+                   in.row(0, g * s.Cg, a), in.rows * in.W, in.C * in.rows * in.W, 0.0f, out.row(0, g * s.Kg, a),
+                   out.rows * out.W, out.C * out.rows * out.W);
+  } else {
+    for (int64_t n = 0; n < in.N; ++n)
+      for (int64_t g = 0; g < p.group; ++g) {
+        int64_t ld = 0;
+        const float* col = conv_detail::columns(dev, in, n, g, s, p, a, b, workspace, &ld);
+        sgemm(dev, false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, col, ld, 0.0f,
+              out.row(n, g * s.Kg, a), out.rows * out.W);
+      }
+  }
   if (bias != nullptr) forRows(dev, out.N, out.C, out.W, a, b, conv_detail::AddBias{out, bias});
 }
 
@@ -131,16 +140,18 @@ void conv2d_rows_backward_data(D& dev, Band<float> dIn, Band<const float> dOut, 
   const conv_detail::Shape s = conv_detail::shapeOf(p, dIn.C, dOut.C, dOut.W);
   const int64_t cols = (b - a) * dOut.W;
   const cpu::RowRange read = cpu::window_input_rows(p.h, a, b, dIn.H);
+  const int64_t ldDy = dOut.rows * dOut.W;
+  if (s.direct) {  // one batched product over the images per group, straight into dIn's rows
+    for (int64_t g = 0; g < p.group; ++g)
+      sgemmBatched(dev, dIn.N, true, false, s.patch, cols, s.Kg, 1.0f, weight + g * s.Kg * s.patch, s.patch, 0,
+                   dOut.row(0, g * s.Kg, a), ldDy, dOut.C * ldDy, 1.0f, dIn.row(0, g * s.Cg, a), dIn.rows * dIn.W,
+                   dIn.C * dIn.rows * dIn.W);
+    return;
+  }
   for (int64_t n = 0; n < dIn.N; ++n)
     for (int64_t g = 0; g < p.group; ++g) {
       const float* wg = weight + g * s.Kg * s.patch;
       const float* dy = dOut.row(n, g * s.Kg, a);
-      const int64_t ldDy = dOut.rows * dOut.W;
-      if (s.direct) {
-        sgemm(dev, true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 1.0f, dIn.row(n, g * s.Cg, a),
-              dIn.rows * dIn.W);
-        continue;
-      }
       sgemm(dev, true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 0.0f, workspace, cols);
       if (read.empty()) continue;
       dev.forEach(s.Cg * read.size() * dIn.W, conv_detail::Col2imAdd{dIn, workspace, n, g * s.Cg, s.Cg, read.begin,

@@ -82,7 +82,7 @@ class CudaDevice {
  public:
   static constexpr const char* kName = "cuda";
   static constexpr int kThreads = 256;
-  static constexpr uint64_t kStagingBytes = 64 << 20;  // pinned staging for copies in
+  static constexpr uint64_t kStagingBytes = 16 << 20;  // pinned staging for copies in (x2)
   static constexpr uint64_t kBlasWorkspaceBytes = 32 << 20;
 
   explicit CudaDevice(const runtime::CudaOptions& options) : options_(options) {
@@ -138,10 +138,16 @@ class CudaDevice {
   }
 
   void gemm(const GemmCall& c) {
-    check(cublasSgemm(blas_, c.transA ? CUBLAS_OP_T : CUBLAS_OP_N, c.transB ? CUBLAS_OP_T : CUBLAS_OP_N,
-                      toInt(c.m, "m"), toInt(c.n, "n"), toInt(c.k, "k"), &c.alpha, c.A, toInt(c.lda, "lda"), c.B,
-                      toInt(c.ldb, "ldb"), &c.beta, c.C, toInt(c.ldc, "ldc")),
-          "cublasSgemm");
+    const cublasOperation_t opA = c.transA ? CUBLAS_OP_T : CUBLAS_OP_N, opB = c.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int m = toInt(c.m, "m"), n = toInt(c.n, "n"), k = toInt(c.k, "k");
+    const int lda = toInt(c.lda, "lda"), ldb = toInt(c.ldb, "ldb"), ldc = toInt(c.ldc, "ldc");
+    if (c.batch == 1) {
+      check(cublasSgemm(blas_, opA, opB, m, n, k, &c.alpha, c.A, lda, c.B, ldb, &c.beta, c.C, ldc), "cublasSgemm");
+      return;
+    }
+    check(cublasSgemmStridedBatched(blas_, opA, opB, m, n, k, &c.alpha, c.A, lda, c.strideA, c.B, ldb, c.strideB,
+                                    &c.beta, c.C, ldc, c.strideC, toInt(c.batch, "batch")),
+          "cublasSgemmStridedBatched");
   }
 
   unsigned char* allocate(uint64_t bytes) {

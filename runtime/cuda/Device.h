@@ -8,7 +8,7 @@
 //   template <int K, class V, class F>                        // per segment s < segments:
 //   void segmentReduce(int64_t segments, int64_t length,      //   v(s, i, acc) for i < length adds
 //                      const V& v, const F& f);                //   K doubles; f(s, totals) once
-//   void gemm(const GemmCall& call);                         // cuBLAS's cublasSgemm
+//   void gemm(const GemmCall& call);                         // cuBLAS's cublasSgemm(StridedBatched)
 //   unsigned char* allocate(uint64_t bytes); void release(unsigned char*);
 //   void fill(void* p, unsigned char byte, uint64_t bytes);
 //   void toDevice(void* dst, const void* src, uint64_t bytes);   // from host memory
@@ -58,7 +58,9 @@ LRC_HD inline Nchw splitIndex(int64_t i, int64_t C, int64_t rows, int64_t W, int
 }
 
 // One cublasSgemm call, column-major: C = alpha * op(A) * op(B) + beta * C with op(A) m x k,
-// op(B) k x n, C m x n; beta == 0 means C is not read.
+// op(B) k x n, C m x n; beta == 0 means C is not read. With batch > 1 it is
+// cublasSgemmStridedBatched: product i takes A + i * strideA, B + i * strideB, C + i *
+// strideC (a stride may be 0: the same matrix for every product).
 struct GemmCall {
   bool transA = false, transB = false;
   int64_t m = 0, n = 0, k = 0;
@@ -70,6 +72,7 @@ struct GemmCall {
   float beta = 0.0f;
   float* C = nullptr;
   int64_t ldc = 0;
+  int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
 };
 
 // The row-major product the kernels think in (cpu/Blas.h's sgemm: C[M x N] = alpha * op(A)
@@ -100,6 +103,21 @@ void sgemm(D& dev, bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   dev.gemm(rowMajorGemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+}
+
+// `batch` row-major products at once (one launch instead of `batch`): product i takes A +
+// i * strideA, B + i * strideB, C + i * strideC.
+template <class D>
+void sgemmBatched(D& dev, int64_t batch, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta,
+                  float* C, int64_t ldc, int64_t strideC) {
+  if (M == 0 || N == 0 || batch == 0) return;
+  GemmCall call = rowMajorGemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  call.batch = batch;
+  call.strideA = strideB;  // the operands swap places (rowMajorGemm)
+  call.strideB = strideA;
+  call.strideC = strideC;
+  dev.gemm(call);
 }
 
 }  // namespace lrc::cuda

@@ -37,20 +37,26 @@ class HostDevice {
   // call the GPU would refuse fails here too.
   void gemm(const GemmCall& c) {
     auto atLeast = [](int64_t v) { return v > 1 ? v : 1; };
-    if (c.m < 0 || c.n < 0 || c.k < 0 || c.lda < atLeast(c.transA ? c.k : c.m) ||
+    if (c.m < 0 || c.n < 0 || c.k < 0 || c.batch < 0 || c.lda < atLeast(c.transA ? c.k : c.m) ||
         c.ldb < atLeast(c.transB ? c.n : c.k) || c.ldc < atLeast(c.m))
       throw std::runtime_error("cublasSgemm: CUBLAS_STATUS_INVALID_VALUE (m " + std::to_string(c.m) + ", n " +
                                std::to_string(c.n) + ", k " + std::to_string(c.k) + ", lda " + std::to_string(c.lda) +
-                               ", ldb " + std::to_string(c.ldb) + ", ldc " + std::to_string(c.ldc) + ")");
-    auto a = [&](int64_t i, int64_t l) { return c.transA ? c.A[l + i * c.lda] : c.A[i + l * c.lda]; };
-    auto b = [&](int64_t l, int64_t j) { return c.transB ? c.B[j + l * c.ldb] : c.B[l + j * c.ldb]; };
-    for (int64_t j = 0; j < c.n; ++j)
-      for (int64_t i = 0; i < c.m; ++i) {
-        double sum = 0.0;
-        for (int64_t l = 0; l < c.k; ++l) sum += static_cast<double>(a(i, l)) * b(l, j);
-        float& out = c.C[i + j * c.ldc];
-        out = static_cast<float>(c.alpha * sum + (c.beta == 0.0f ? 0.0 : static_cast<double>(c.beta) * out));
-      }
+                               ", ldb " + std::to_string(c.ldb) + ", ldc " + std::to_string(c.ldc) + ", batch " +
+                               std::to_string(c.batch) + ")");
+    for (int64_t i = 0; i < c.batch; ++i) {
+      const float* A = c.A + i * c.strideA;
+      const float* B = c.B + i * c.strideB;
+      float* C = c.C + i * c.strideC;
+      auto a = [&](int64_t r, int64_t l) { return c.transA ? A[l + r * c.lda] : A[r + l * c.lda]; };
+      auto b = [&](int64_t l, int64_t j) { return c.transB ? B[j + l * c.ldb] : B[l + j * c.ldb]; };
+      for (int64_t j = 0; j < c.n; ++j)
+        for (int64_t r = 0; r < c.m; ++r) {
+          double sum = 0.0;
+          for (int64_t l = 0; l < c.k; ++l) sum += static_cast<double>(a(r, l)) * b(l, j);
+          float& out = C[r + j * c.ldc];
+          out = static_cast<float>(c.alpha * sum + (c.beta == 0.0f ? 0.0 : static_cast<double>(c.beta) * out));
+        }
+    }
   }
 
   unsigned char* allocate(uint64_t bytes) {

@@ -166,6 +166,8 @@ const ConvCase kConvCases[] = {
     {{3, 5, 7, 9}, {5, 1, 3, 3}, false, convAttrs({1, 1}, {2, 2, 2, 2}, {2, 2}, 5)},   // depthwise, dilated
     {{3, 5, 7, 9}, {3, 5, 1, 1}, true, convAttrs({2, 2}, {0, 0, 0, 0}, {1, 1}, 1)},    // 1x1, strided
     {{1, 3, 11, 5}, {2, 3, 5, 2}, true, convAttrs({3, 1}, {1, 0, 3, 1}, {1, 1}, 1)},   // stride 3, asymmetric pads
+    {{3, 5, 7, 9}, {6, 5, 1, 1}, true, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1)},    // 1x1 direct: batched GEMM
+    {{3, 6, 7, 9}, {4, 3, 1, 1}, false, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 2)},   // 1x1 direct, grouped
 };
 
 TEST_P(BackendConformance, Conv2d) {
