@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Calibrates the cost model's per-kernel CPU constants (compiler/CostModel: issue 5): runs
-a few training plans with lrc-run --profile, counts every step's work unit from the plan
+"""Calibrates the cost model's per-kernel constants of a backend (compiler/CostModel: issue
+5; the CPU's by default, --device cuda for a GPU's): runs a few training plans with lrc-run --profile, counts every step's work unit from the plan
 text, fits per kernel name seconds = a * units + b * calls, and checks the fitted model on
 whole plans.
 
   /usr/bin/python3 bench/calibrate.py --threads 1 --batch 2 --steps 3
   /usr/bin/python3 bench/calibrate.py --from /tmp/lrc-calib      # refit saved profiles only
+  python3 bench/calibrate.py --device cuda --batch 32 --bin gpu-bundle/bin   # a GPU's constants
+                                                                 # (scripts/gpu-check.sh --run does this)
 
 Plans (--plans, ';'-separated, each `MODEL: lrc-compile flags`, MODEL a name or an .onnx
 path; a flag set that starts with a word is `--strategy WORD ...`; default below): VGG-16 and ResNet-50 from
@@ -269,7 +271,7 @@ def parse_specs(text):
     return specs
 
 
-def run_plan(tools, model, words, batch, steps, threads, prefix):
+def run_plan(tools, model, words, batch, steps, threads, prefix, device="cpu"):
     onnx = model if model.endswith(".onnx") else os.path.join(ROOT, f"build/test-models/{model}_train_op13.onnx")
     compile_cmd = [os.path.join(tools, "lrc-compile"), onnx, "--batch", str(batch), *words]
     plan_bin, plan_txt, profile = prefix + ".plan", prefix + ".txt", prefix + ".json"
@@ -281,7 +283,7 @@ def run_plan(tools, model, words, batch, steps, threads, prefix):
             with open(out, "w") as f:
                 f.write(p.stdout)
     run_cmd = [os.path.join(tools, "lrc-run"), plan_bin, "--data", "synthetic", "--steps", str(steps),
-               "--threads", str(threads), "--profile", profile]
+               "--threads", str(threads), "--profile", profile, "--device", device]
     p = subprocess.run(run_cmd, capture_output=True, text=True)
     os.remove(plan_bin)  # VGG-16's plan file holds its 528 MiB of weights
     if p.returncode != 0:
@@ -316,7 +318,7 @@ def fmt(x):
 
 def report(names, runs, args_line):
     constants, by_kernel = fit(runs)
-    print(f"# Cost model calibration (CPU)\n\n{args_line}\n")
+    print(f"# Cost model calibration ({args_line.split(' backend')[0]})\n\n{args_line}\n")
     print("| plan | train steps | steps timed | step (s) |")
     print("|---|---|---|---|")
     for name, run in zip(names, runs):
@@ -423,6 +425,10 @@ def main():
     ap.add_argument("--steps", type=int, default=3, help="training steps per plan; the first is warm-up")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder (its tools/)")
+    ap.add_argument("--bin", help="the folder of lrc-compile and lrc-run (default: BUILD/tools)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "cuda-emulated"],
+                    help="lrc-run's backend: the constants are that backend's (cuda: each profiled kernel call "
+                         "ends with a synchronize, so it is timed whole)")
     ap.add_argument("--save", help="keep the plan texts and profiles in this folder")
     ap.add_argument("--from", dest="from_dir", help="refit the plans saved in this folder (by --save)")
     ap.add_argument("--check", nargs=2, metavar=("PROFILE.json", "PLAN.txt"),
@@ -449,9 +455,11 @@ def main():
         with open(settings) as f:
             saved = json.load(f)
         args.plans, args.batch, args.steps, args.threads = saved["plans"], saved["batch"], saved["steps"], saved["threads"]
+        args.device = saved.get("device", "cpu")
     else:
         with open(settings, "w") as f:
-            json.dump({"plans": args.plans, "batch": args.batch, "steps": args.steps, "threads": args.threads}, f)
+            json.dump({"plans": args.plans, "batch": args.batch, "steps": args.steps, "threads": args.threads,
+                       "device": args.device}, f)
     specs = parse_specs(args.plans)
     names = [f"{model}: {flags}" for model, flags, _ in specs]
     runs = []
@@ -461,12 +469,12 @@ def main():
             plan_txt, profile = prefix + ".txt", prefix + ".json"
         else:
             print(f"[{i + 1}/{len(specs)}] {name}", file=sys.stderr, flush=True)
-            plan_txt, profile = run_plan(os.path.join(args.build, "tools"), model, words, args.batch, args.steps,
-                                         args.threads, prefix)
+            plan_txt, profile = run_plan(args.bin or os.path.join(args.build, "tools"), model, words, args.batch,
+                                         args.steps, args.threads, prefix, args.device)
         runs.append(load_run(plan_txt, profile))
     images = sorted({"x".join(map(str, r["image"][1:])) for r in runs if r["image"]})
-    args_line = (f"batch {args.batch}, images {', '.join(images)}, {args.threads} thread(s), {args.steps - 1} "
-                 f"timed step(s) after 1 warm-up per plan, `lrc-run --data synthetic --profile`")
+    args_line = (f"{args.device} backend, batch {args.batch}, images {', '.join(images)}, {args.threads} thread(s), "
+                 f"{args.steps - 1} timed step(s) after 1 warm-up per plan, `lrc-run --data synthetic --profile`")
     report(names, runs, args_line)
     return 0
 

@@ -73,9 +73,12 @@ class DeviceBackend final : public runtime::Backend {
   void run(const plan::Step& step, const runtime::RunContext& context) override;
 
   // Ends the queued work and turns a kernel's reported failure (a bad label) into an error.
+  // The status word is read only when a loss kernel ran since the last look (a profiled run
+  // synchronizes after every kernel: the others pay no copy).
   void synchronize() override {
     dev_.synchronize();
-    if (!arena_) return;
+    if (!arena_ || !lossSinceCheck_) return;
+    lossSinceCheck_ = false;
     Status s;
     dev_.toHost(&s, status(), sizeof s);
     if (s.badLabel != 0)
@@ -117,6 +120,7 @@ class DeviceBackend final : public runtime::Backend {
   uint64_t arenaBytes_ = 0;
   unsigned char* workspace_ = nullptr;
   uint64_t workspaceBytes_ = 0;
+  bool lossSinceCheck_ = false;
 
   Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + kGuardBytes); }
 
@@ -392,6 +396,7 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
     case Kernel::SoftmaxXentGrad: {
       const runtime::Shape logits = s.inShape(0);
       const XentStatus report{&status()->badLabel, &status()->sample, &status()->label, &status()->classes};
+      lossSinceCheck_ = true;
       if (*kernel == Kernel::SoftmaxXent)
         return softmax_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1],
                                     workspace(logits[0]), report);
