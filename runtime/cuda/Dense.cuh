@@ -13,10 +13,17 @@
 namespace lrc::cuda {
 
 // Where a loss kernel reports a bad label (device memory; badLabel != 0 means one was seen).
+// The first reporter claims the record (atomically on the GPU), so the sample and the label
+// reported belong together.
 struct XentStatus {
   int64_t *badLabel, *sample, *label, *classes;
   LRC_HD void report(int64_t n, int64_t l, int64_t numClasses) const {
+#if defined(__CUDA_ARCH__)
+    if (atomicCAS(reinterpret_cast<unsigned long long*>(badLabel), 0ull, 1ull) != 0ull) return;
+#else
+    if (*badLabel != 0) return;
     *badLabel = 1;
+#endif
     *sample = n;
     *label = l;
     *classes = numClasses;
