@@ -56,6 +56,9 @@ class StepArgs {
   float* scratch() const {
     return step.scratch() < 0 ? nullptr : floats(buffer(static_cast<uint32_t>(step.scratch())));
   }
+  int64_t scratchFloats() const {
+    return step.scratch() < 0 ? 0 : static_cast<int64_t>(buffer(static_cast<uint32_t>(step.scratch())).bytes() / 4);
+  }
   int numInputs() const { return step.inputs_size(); }
   int numOutputs() const { return step.outputs_size(); }
 

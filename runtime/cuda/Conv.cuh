@@ -1,13 +1,15 @@
-// 2-D convolution of the CUDA backend on row bands, as cpu/Conv.h: per image and group, an
-// im2col kernel into the plan's conv scratch (the same size the CPU uses, so the arena is the
-// same) and one SGEMM (cuBLAS). The input gradient's col2im is a gather: one thread per input
+// 2-D convolution of the CUDA backend on row bands, as cpu/Conv.h: im2col kernels into the
+// plan's conv scratch (so the arena is the plan's) and cuBLAS SGEMMs. The input gradient's col2im is a gather: one thread per input
 // element sums the column entries that read it, so nothing needs atomics and the result does
-// not depend on thread order. A 1x1, stride-1, unpadded convolution multiplies the bands
-// directly, as on the CPU, and (forward and input gradient) for all images in one strided
-// batched SGEMM; the weight gradient adds every image into the same matrix, so it stays one
-// SGEMM per image.
+// not depend on thread order. Images go in chunks, as many as the plan's scratch holds: one
+// im2col launch and one strided batched SGEMM per chunk and group (a CPU plan's scratch holds
+// one image; lrc-compile --device cuda sizes it for more). A 1x1, stride-1, unpadded
+// convolution multiplies the bands directly, as on the CPU, for all images in one batched
+// SGEMM; the weight gradient adds every image into the same matrix, so it stays one SGEMM per
+// image.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "runtime/cpu/Conv.h"
@@ -24,22 +26,23 @@ inline bool isDirect(const cpu::Conv2dParams& p) {
          p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
 }
 
-// The column matrix [Cg * kH * kW][(b - a) * OW] of image n, channels [c0, c0 + Cg): entry
-// ((c * kH + ki) * kW + kj, (oh - a) * OW + ow) is input (c0 + c, oh * sh - ph + ki * dh,
-// ow * sw - pw + kj * dw), 0 in the padding.
+// The column matrices [Cg * kH * kW][(b - a) * OW] of images [n0, n0 + k), channels [c0, c0 +
+// Cg), one after another (image stride patch * cols): entry ((c * kH + ki) * kW + kj, (oh -
+// a) * OW + ow) of image n0 + m is input (n0 + m, c0 + c, oh * sh - ph + ki * dh, ow * sw - pw
+// + kj * dw), 0 in the padding.
 struct Im2col {
   float* col;
   Band<const float> in;
-  int64_t n, c0, OW, a, rows;
+  int64_t n0, c0, OW, a, rows, patch;
   cpu::WindowAxis h, w;
   LRC_HD void operator()(int64_t i) const {
     const int64_t cols = rows * OW;
-    const int64_t r = i / cols, j = i % cols;
+    const int64_t image = i / (patch * cols), r = (i / cols) % patch, j = i % cols;
     const int64_t kj = r % w.kernel, ki = (r / w.kernel) % h.kernel, c = r / (w.kernel * h.kernel);
     const int64_t oh = a + j / OW, ow = j % OW;
     const int64_t ih = oh * h.stride - h.padBegin + ki * h.dilation;
     const int64_t iw = ow * w.stride - w.padBegin + kj * w.dilation;
-    col[i] = ih >= 0 && ih < in.H && iw >= 0 && iw < in.W ? in.at(n, c0 + c, ih, iw) : 0.0f;
+    col[i] = ih >= 0 && ih < in.H && iw >= 0 && iw < in.W ? in.at(n0 + image, c0 + c, ih, iw) : 0.0f;
   }
 };
 
@@ -52,18 +55,19 @@ LRC_HD inline bool tapOutput(const cpu::WindowAxis& axis, int64_t x, int64_t k, 
   return *o < limit;
 }
 
-// dIn rows [r0, r0 + rows) of image n, channels [c0, c0 + Cg) += col2im(col), col being the
-// column matrix of output rows [a, b) (Im2col's layout).
+// dIn rows [r0, r0 + rows) of images [n0, n0 + k), channels [c0, c0 + Cg) += col2im(col),
+// col holding the column matrices of output rows [a, b) of those images (Im2col's layout).
 struct Col2imAdd {
   Band<float> dIn;
   const float* col;
-  int64_t n, c0, Cg, r0, rows, OW, a, b;
+  int64_t n0, c0, Cg, r0, rows, OW, a, b;
   cpu::WindowAxis h, w;
   LRC_HD void operator()(int64_t i) const {
     const int64_t iw = i % dIn.W;
     const int64_t ih = r0 + (i / dIn.W) % rows;
-    const int64_t c = i / (dIn.W * rows);
+    const int64_t c = (i / (dIn.W * rows)) % Cg, image = i / (dIn.W * rows * Cg);
     const int64_t cols = (b - a) * OW;
+    const float* imageCol = col + image * Cg * h.kernel * w.kernel * cols;
     float sum = 0.0f;
     for (int64_t ki = 0; ki < h.kernel; ++ki) {
       int64_t oh;
@@ -71,10 +75,10 @@ struct Col2imAdd {
       for (int64_t kj = 0; kj < w.kernel; ++kj) {
         int64_t ow;
         if (!tapOutput(w, iw, kj, OW, &ow)) continue;
-        sum += col[((c * h.kernel + ki) * w.kernel + kj) * cols + (oh - a) * OW + ow];
+        sum += imageCol[((c * h.kernel + ki) * w.kernel + kj) * cols + (oh - a) * OW + ow];
       }
     }
-    dIn.at(n, c0 + c, ih, iw) += sum;
+    dIn.at(n0 + image, c0 + c, ih, iw) += sum;
   }
 };
 
@@ -85,49 +89,53 @@ struct AddBias {
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const { out.at(n, c, h, w) += bias[c]; }
 };
 
+// One call's sizes. A chunk is the images whose column matrices the scratch holds at once:
+// the plan sizes a convolution's scratch for one image or more (plan-memory's
+// conv-batch-bytes; lrc-compile --device cuda), and every chunk costs one im2col launch and
+// one batched SGEMM instead of one of each per image.
 struct Shape {
-  int64_t Cg, Kg, patch, OW;
+  int64_t Cg, Kg, patch, cols, chunk;
   bool direct;
 };
-inline Shape shapeOf(const cpu::Conv2dParams& p, int64_t C, int64_t K, int64_t OW) {
-  return {C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel, OW, isDirect(p)};
+inline Shape shapeOf(const cpu::Conv2dParams& p, int64_t N, int64_t C, int64_t K, int64_t OW, int64_t rows,
+                     int64_t scratchFloats) {
+  Shape s{C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel, rows * OW, 1, isDirect(p)};
+  const int64_t perImage = s.patch * s.cols;
+  if (!s.direct && perImage > 0) s.chunk = std::max<int64_t>(1, std::min<int64_t>(N, scratchFloats / perImage));
+  return s;
 }
 
-// The column matrix of image n, group g and its row stride: the band itself when direct.
+// im2col of images [n0, n0 + k), group g, output rows [a, b) into the scratch.
 template <class D>
-const float* columns(D& dev, Band<const float> in, int64_t n, int64_t g, const Shape& s, const cpu::Conv2dParams& p,
-                     int64_t a, int64_t b, float* workspace, int64_t* ld) {
-  if (s.direct) {
-    *ld = in.rows * in.W;
-    return in.row(n, g * s.Cg, a);
-  }
-  *ld = (b - a) * s.OW;
-  dev.forEach(s.patch * (b - a) * s.OW, Im2col{workspace, in, n, g * s.Cg, s.OW, a, b - a, p.h, p.w});
-  return workspace;
+void im2col(D& dev, float* scratch, Band<const float> in, int64_t n0, int64_t k, int64_t g, const Shape& s,
+            const cpu::Conv2dParams& p, int64_t a, int64_t b) {
+  dev.forEach(k * s.patch * s.cols,
+              Im2col{scratch, in, n0, g * s.Cg, s.cols / (b - a), a, b - a, s.patch, p.h, p.w});
 }
 
 }  // namespace conv_detail
 
 // out rows [a, b) = conv(in) + bias (bias may be null). As cpu::conv2d_rows_forward.
+// `scratchFloats`: the size of `workspace` (a multiple of one image's columns: the chunk).
 template <class D>
 void conv2d_rows_forward(D& dev, Band<float> out, Band<const float> in, const float* weight, const float* bias,
-                         const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+                         const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t scratchFloats) {
   if (a >= b) return;
-  const conv_detail::Shape s = conv_detail::shapeOf(p, in.C, out.C, out.W);
-  const int64_t cols = (b - a) * out.W;
-  if (s.direct) {  // the bands are the matrices: one batched product over the images per group
-    for (int64_t g = 0; g < p.group; ++g)
-      sgemmBatched(dev, in.N, false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, 0,
-                   in.row(0, g * s.Cg, a), in.rows * in.W, in.C * in.rows * in.W, 0.0f, out.row(0, g * s.Kg, a),
-                   out.rows * out.W, out.C * out.rows * out.W);
-  } else {
-    for (int64_t n = 0; n < in.N; ++n)
-      for (int64_t g = 0; g < p.group; ++g) {
-        int64_t ld = 0;
-        const float* col = conv_detail::columns(dev, in, n, g, s, p, a, b, workspace, &ld);
-        sgemm(dev, false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, col, ld, 0.0f,
-              out.row(n, g * s.Kg, a), out.rows * out.W);
-      }
+  const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, out.C, out.W, b - a, scratchFloats);
+  const int64_t outImage = out.C * out.rows * out.W;  // image stride of the output band
+  for (int64_t g = 0; g < p.group; ++g) {
+    const float* wg = weight + g * s.Kg * s.patch;
+    if (s.direct) {  // the bands are the matrices: one batched product over all images
+      sgemmBatched(dev, in.N, false, false, s.Kg, s.cols, s.patch, 1.0f, wg, s.patch, 0, in.row(0, g * s.Cg, a),
+                   in.rows * in.W, in.C * in.rows * in.W, 0.0f, out.row(0, g * s.Kg, a), out.rows * out.W, outImage);
+      continue;
+    }
+    for (int64_t n0 = 0; n0 < in.N; n0 += s.chunk) {
+      const int64_t k = std::min(s.chunk, in.N - n0);
+      conv_detail::im2col(dev, workspace, in, n0, k, g, s, p, a, b);
+      sgemmBatched(dev, k, false, false, s.Kg, s.cols, s.patch, 1.0f, wg, s.patch, 0, workspace, s.cols,
+                   s.patch * s.cols, 0.0f, out.row(n0, g * s.Kg, a), out.rows * out.W, outImage);
+    }
   }
   if (bias != nullptr) forRows(dev, out.N, out.C, out.W, a, b, conv_detail::AddBias{out, bias});
 }
@@ -135,45 +143,53 @@ void conv2d_rows_forward(D& dev, Band<float> out, Band<const float> in, const fl
 // dIn += the contribution of dOut rows [a, b). As cpu::conv2d_rows_backward_data.
 template <class D>
 void conv2d_rows_backward_data(D& dev, Band<float> dIn, Band<const float> dOut, const float* weight,
-                               const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+                               const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                               int64_t scratchFloats) {
   if (a >= b) return;
-  const conv_detail::Shape s = conv_detail::shapeOf(p, dIn.C, dOut.C, dOut.W);
-  const int64_t cols = (b - a) * dOut.W;
+  const conv_detail::Shape s = conv_detail::shapeOf(p, dIn.N, dIn.C, dOut.C, dOut.W, b - a, scratchFloats);
   const cpu::RowRange read = cpu::window_input_rows(p.h, a, b, dIn.H);
   const int64_t ldDy = dOut.rows * dOut.W;
-  if (s.direct) {  // one batched product over the images per group, straight into dIn's rows
-    for (int64_t g = 0; g < p.group; ++g)
-      sgemmBatched(dev, dIn.N, true, false, s.patch, cols, s.Kg, 1.0f, weight + g * s.Kg * s.patch, s.patch, 0,
-                   dOut.row(0, g * s.Kg, a), ldDy, dOut.C * ldDy, 1.0f, dIn.row(0, g * s.Cg, a), dIn.rows * dIn.W,
-                   dIn.C * dIn.rows * dIn.W);
-    return;
-  }
-  for (int64_t n = 0; n < dIn.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      const float* wg = weight + g * s.Kg * s.patch;
-      const float* dy = dOut.row(n, g * s.Kg, a);
-      sgemm(dev, true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 0.0f, workspace, cols);
-      if (read.empty()) continue;
-      dev.forEach(s.Cg * read.size() * dIn.W, conv_detail::Col2imAdd{dIn, workspace, n, g * s.Cg, s.Cg, read.begin,
-                                                                      read.size(), dOut.W, a, b, p.h, p.w});
+  for (int64_t g = 0; g < p.group; ++g) {
+    const float* wg = weight + g * s.Kg * s.patch;
+    if (s.direct) {  // one batched product over all images, straight into dIn's rows
+      sgemmBatched(dev, dIn.N, true, false, s.patch, s.cols, s.Kg, 1.0f, wg, s.patch, 0, dOut.row(0, g * s.Kg, a),
+                   ldDy, dOut.C * ldDy, 1.0f, dIn.row(0, g * s.Cg, a), dIn.rows * dIn.W, dIn.C * dIn.rows * dIn.W);
+      continue;
     }
+    for (int64_t n0 = 0; n0 < dIn.N; n0 += s.chunk) {
+      const int64_t k = std::min(s.chunk, dIn.N - n0);
+      sgemmBatched(dev, k, true, false, s.patch, s.cols, s.Kg, 1.0f, wg, s.patch, 0, dOut.row(n0, g * s.Kg, a), ldDy,
+                   dOut.C * ldDy, 0.0f, workspace, s.cols, s.patch * s.cols);
+      if (read.empty()) continue;
+      dev.forEach(k * s.Cg * read.size() * dIn.W, conv_detail::Col2imAdd{dIn, workspace, n0, g * s.Cg, s.Cg, read.begin,
+                                                                          read.size(), dOut.W, a, b, p.h, p.w});
+    }
+  }
 }
 
 // dWeight += dOut rows [a, b) correlated with the input rows they read. As
-// cpu::conv2d_rows_backward_filter (without its bias: that is channel_sum).
+// cpu::conv2d_rows_backward_filter (without its bias: that is channel_sum). Every image adds
+// into the same matrix, so the products stay one per image; the im2col is one per chunk.
 template <class D>
 void conv2d_rows_backward_filter(D& dev, float* dWeight, Band<const float> dOut, Band<const float> in,
-                                 const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+                                 const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                                 int64_t scratchFloats) {
   if (a >= b) return;
-  const conv_detail::Shape s = conv_detail::shapeOf(p, in.C, dOut.C, dOut.W);
-  const int64_t cols = (b - a) * dOut.W;
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      int64_t ld = 0;
-      const float* col = conv_detail::columns(dev, in, n, g, s, p, a, b, workspace, &ld);
-      sgemm(dev, false, true, s.Kg, s.patch, cols, 1.0f, dOut.row(n, g * s.Kg, a), dOut.rows * dOut.W, col, ld,
-            1.0f, dWeight + g * s.Kg * s.patch, s.patch);
+  const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, dOut.C, dOut.W, b - a, scratchFloats);
+  const int64_t ldDy = dOut.rows * dOut.W;
+  for (int64_t g = 0; g < p.group; ++g) {
+    float* dWg = dWeight + g * s.Kg * s.patch;
+    for (int64_t n0 = 0; n0 < in.N; n0 += s.chunk) {
+      const int64_t k = std::min(s.chunk, in.N - n0);
+      if (!s.direct) conv_detail::im2col(dev, workspace, in, n0, k, g, s, p, a, b);
+      for (int64_t m = 0; m < k; ++m) {
+        const float* col = s.direct ? in.row(n0 + m, g * s.Cg, a) : workspace + m * s.patch * s.cols;
+        const int64_t ld = s.direct ? in.rows * in.W : s.cols;
+        sgemm(dev, false, true, s.Kg, s.patch, s.cols, 1.0f, dOut.row(n0 + m, g * s.Kg, a), ldDy, col, ld, 1.0f, dWg,
+              s.patch);
+      }
     }
+  }
 }
 
 // dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the

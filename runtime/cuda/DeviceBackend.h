@@ -180,19 +180,20 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
     case Kernel::Conv2d: {
       const cpu::RowRange r = s.outBand(0).range();
       return conv2d_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1),
-                                 s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin, r.end, s.scratch());
+                                 s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin, r.end, s.scratch(),
+                                 s.scratchFloats());
     }
     case Kernel::Conv2dGradInput: {
       const cpu::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
       return conv2d_rows_backward_data(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1), p, r.begin, r.end,
-                                       s.scratch());
+                                       s.scratch(), s.scratchFloats());
     }
     default: {
       const cpu::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
       return conv2d_rows_backward_filter(dev_, s.out(0), toBand(s.inBand(0)), toBand(s.inBand(1)), p, r.begin, r.end,
-                                         s.scratch());
+                                         s.scratch(), s.scratchFloats());
     }
   }
 }
