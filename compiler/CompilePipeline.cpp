@@ -105,7 +105,8 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   if (rows) runPasses(*p.train, partitionPasses(o.rows, o.rows.strips, bpStrips, false));
   runPasses(*p.train, {"autodiff"});  // backward graph (pipeline_grad per row pipeline) and SGD updates
   if (rows) runPasses(*p.train, {"lower-row-pipelines"});  // strips as ops on bands
-  runPasses(*p.train, {"plan-memory"});  // every buffer at its place in the arena
+  const std::string planMemory = "plan-memory{conv-batch-bytes=" + std::to_string(o.convBatchBytes) + "}";
+  runPasses(*p.train, {planMemory});  // every buffer at its place in the arena
   runPasses(*p.eval, {
                          "to-inference",  // BatchNorm on running statistics, no Dropout
                          "canonicalize",
@@ -113,7 +114,7 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   // The evaluation step runs the same forward strips (nothing kept for a backward).
   if (rows) runPasses(*p.eval, partitionPasses(o.rows, o.rows.strips, o.rows.strips, false) + ",lower-row-pipelines");
   shareTrainingPlaces(*p.train, *p.eval);
-  runPasses(*p.eval, {"plan-memory"});
+  runPasses(*p.eval, {planMemory});
   return p;
 }
 

@@ -44,6 +44,7 @@ struct TrainingPrograms {
 struct TrainingOptions {
   std::string bn = "exact";  // exact | frozen | strip: the batchnorm-policy pass's mode
   RowOptions rows{"layerwise", 1, 1, "none", {}, {}, {}, {}};
+  int64_t convBatchBytes = 0;  // plan-memory's conv-batch-bytes: 0 for the CPU, more for the GPU
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -4,10 +4,19 @@
 //
 // Inputs and globals live for the whole step and are laid out first, in declaration order;
 // those that already have a place keep it (a second program over the same weights, like
-// the evaluation step, declares the training step's globals with their places). The rest are packed greedily, largest first, each at the lowest aligned offset that no
-// buffer live at the same time occupies (ir/Liveness.h defines "live"). The verifier
-// re-checks the packing after the pass.
+// the evaluation step, declares the training step's globals with their places). The rest
+// are packed greedily, largest first, each at the lowest aligned offset that no buffer live
+// at the same time occupies (ir/Liveness.h defines "live"). The verifier re-checks the
+// packing after the pass.
+//
+// Option `conv-batch-bytes=B` (default 0): a convolution's im2col scratch holds the columns
+// of as many images as fit in B bytes, at least one and at most the batch. 0 is one image,
+// all the CPU kernels use; the CUDA backend runs as many images per launch as the scratch
+// holds (lrc-compile --device cuda asks for 64 MiB), so the memory that buys speed is in the
+// plan and in its predicted peak.
 #include <algorithm>
+#include <charconv>
+#include <string>
 
 #include "ir/Liveness.h"
 #include "passes/Pass.h"
@@ -44,19 +53,29 @@ std::vector<int64_t> propagatedShape(const Op& op) {
   return s;
 }
 
-int64_t scratchBytes(const Op& op) {
+// One image's scratch times the images that fit in `batchBytes` (1 to the batch).
+int64_t imagesScratch(int64_t perImage, int64_t batch, int64_t batchBytes) {
+  if (perImage == 0) return 0;
+  return perImage * std::clamp<int64_t>(batchBytes / perImage, 1, std::max<int64_t>(batch, 1));
+}
+
+int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
+  const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
   switch (op.kind) {
     case OpKind::Conv2d: {
       const auto& w = op.operands[1]->type.shape;
-      return convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]);
+      return imagesScratch(convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]),
+                           batch, convBatchBytes);
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
-      return convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]);
+      return imagesScratch(convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]), batch,
+                           convBatchBytes);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
-      return convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]);
+      return imagesScratch(convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]),
+                           batch, convBatchBytes);
     }
     case OpKind::BatchNorm:
       // Training mode: the batch mean and inverse std, per channel in float.
@@ -88,8 +107,19 @@ int64_t lowestFit(const LiveBuffer& b, const std::vector<LiveBuffer>& placed, in
 class PlanMemory : public Pass {
  public:
   std::string_view name() const override { return "plan-memory"; }
+
+  void setOption(const std::string& key, const std::string& value) override {
+    if (key != "conv-batch-bytes")
+      throw ir::Error("plan-memory: unknown option '" + key + "' (options: conv-batch-bytes)");
+    int64_t bytes = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), bytes);
+    if (ec != std::errc() || end != value.data() + value.size() || bytes < 0)
+      throw ir::Error("plan-memory: option 'conv-batch-bytes' must be a non-negative integer, got '" + value + "'");
+    convBatchBytes_ = bytes;
+  }
+
   bool run(ir::Module& m) override {
-    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op);
+    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_);
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
     auto permanent = [](const LiveBuffer& b) {
@@ -126,6 +156,9 @@ class PlanMemory : public Pass {
       if (op->scratchBytes == 0) op->scratchOffset = -1;
     return changed;
   }
+
+ private:
+  int64_t convBatchBytes_ = 0;
 };
 
 }  // namespace

@@ -4,7 +4,10 @@
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
 // their row pipelines strip by strip (docs/row-plans.md); --bn strip (per-strip statistics)
-// warns that it approximates.
+// warns that it approximates. --device cuda makes a plan for the CUDA backend: the search's
+// rule without a budget is the GPU's (docs/plan-search.md), and each convolution's scratch
+// holds up to kCudaConvBatchBytes of im2col columns, several images at once, so the GPU runs
+// a chunk of images per launch (docs/cuda.md); the CPU backend runs such a plan too.
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -29,6 +32,10 @@
 using namespace lrc;
 
 namespace {
+
+// --device cuda: plan-memory's conv-batch-bytes (a convolution's scratch, at most this many
+// bytes unless one image needs more).
+constexpr int64_t kCudaConvBatchBytes = 64 << 20;
 
 struct Options {
   std::string model;
@@ -140,6 +147,7 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--device") {
       o.device = value();
       if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
+      o.training.convBatchBytes = o.device == "cuda" ? kCudaConvBatchBytes : 0;
     } else if (a == "--bn") {
       std::string bn = value();
       if (bn != "exact" && bn != "frozen" && bn != "strip")

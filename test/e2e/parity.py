@@ -24,8 +24,10 @@ must then also match it closely: losses within LAYERWISE_LOSS_RTOL relative, eve
 parameter and running statistic within LAYERWISE_TOL of the tensor's max abs value.
 Both plans must measure exactly their predicted arena peak.
 
---device cpu|cuda|cuda-emulated goes to every lrc-run (the reference stays PyTorch on the
-CPU in float64). With --device cuda and no usable GPU, the run is skipped: exit status 77
+--device cpu|cuda|cuda-emulated goes to every lrc-run, and cuda or cuda-emulated also makes
+lrc-compile write plans for the CUDA backend (--device cuda: conv scratch for several
+images per launch), so the layerwise comparison is between two such plans (the reference
+stays PyTorch on the CPU in float64). With --device cuda and no usable GPU, the run is skipped: exit status 77
 (ctest's SKIP_RETURN_CODE), after saying why. "No usable GPU" takes two witnesses that
 agree: lrc-run refuses with its one-line "--device cuda: ..." error, and this machine shows
 no NVIDIA GPU of its own accord (nvidia-smi -L lists none and there is no /dev/nvidia<N>).
@@ -215,7 +217,10 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     return its losses, its trained initializers and its last arena peak record."""
     path = lambda name: os.path.join(args.work, tag + name)
     plan, metrics, trained = path("plan.bin"), path("metrics.jsonl"), path("trained.onnx")
-    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + compile_flags)
+    # A plan for the CUDA backend (lrc-compile --device cuda: conv scratch for image chunks)
+    # whenever it runs there or on its host emulation.
+    target = ["--device", "cuda"] if args.device in ("cuda", "cuda-emulated") else []
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + target + compile_flags)
     out = run_lrc([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
                    "--steps", str(args.steps), "--lr", str(LR), "--momentum", str(MOMENTUM),
                    "--weight-decay", str(WEIGHT_DECAY), "--metrics", metrics, "--save-onnx", trained,
