@@ -271,8 +271,9 @@ def parse_specs(text):
     return specs
 
 
-def run_plan(tools, model, words, batch, steps, threads, prefix, device="cpu"):
-    onnx = model if model.endswith(".onnx") else os.path.join(ROOT, f"build/test-models/{model}_train_op13.onnx")
+def run_plan(tools, model, words, batch, steps, threads, prefix, device="cpu", models_dir=None):
+    models_dir = models_dir or os.path.join(ROOT, "build/test-models")
+    onnx = model if model.endswith(".onnx") else os.path.join(models_dir, f"{model}_train_op13.onnx")
     compile_cmd = [os.path.join(tools, "lrc-compile"), onnx, "--batch", str(batch), *words]
     plan_bin, plan_txt, profile = prefix + ".plan", prefix + ".txt", prefix + ".json"
     for extra, out in ((["-o", plan_bin], None), (["--emit", "plan"], plan_txt)):
@@ -426,6 +427,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder (its tools/)")
     ap.add_argument("--bin", help="the folder of lrc-compile and lrc-run (default: BUILD/tools)")
+    ap.add_argument("--models-dir", help="where MODEL_train_op13.onnx are (default: build/test-models; "
+                                         "bench/gpu_step.py --export-only writes them elsewhere)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "cuda-emulated"],
                     help="lrc-run's backend: the constants are that backend's (cuda: each profiled kernel call "
                          "ends with a synchronize, so it is timed whole)")
@@ -470,7 +473,7 @@ def main():
         else:
             print(f"[{i + 1}/{len(specs)}] {name}", file=sys.stderr, flush=True)
             plan_txt, profile = run_plan(args.bin or os.path.join(args.build, "tools"), model, words, args.batch,
-                                         args.steps, args.threads, prefix, args.device)
+                                         args.steps, args.threads, prefix, args.device, args.models_dir)
         runs.append(load_run(plan_txt, profile))
     images = sorted({"x".join(map(str, r["image"][1:])) for r in runs if r["image"]})
     args_line = (f"{args.device} backend, batch {args.batch}, images {', '.join(images)}, {args.threads} thread(s), "

@@ -220,6 +220,9 @@ def main():
     ap.add_argument("--time-limit", type=float, default=0, metavar="S",
                     help="start no new measurement after S seconds (0: no limit); the table shows what was measured")
     ap.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
+    ap.add_argument("--export-only", metavar="DIR",
+                    help="only export --models at --size to DIR/MODEL_train_op13.onnx (what bench/calibrate.py "
+                         "--models-dir reads; no GPU needed) and exit")
     args = ap.parse_args()
     for name in ("batch", "size", "steps", "runs"):
         if getattr(args, name) < 1:
@@ -228,6 +231,15 @@ def main():
         ap.error("--warmup and --torch-checkpoint must not be negative")
     if args.precision == "tf32" and args.device != "cuda":
         ap.error("--precision tf32 needs --device cuda")
+    if args.export_only:
+        os.makedirs(args.export_only, exist_ok=True)
+        for model in args.models.split(","):
+            path = os.path.join(args.export_only, f"{model}_train_op13.onnx")
+            _, err = python_json(args.python, EXPORT, model, args.size, path, timeout=args.timeout)
+            if err:
+                fail(f"exporting {model}: {err}")
+            print(f"wrote {path}")
+        return 0
     specs = [s.strip() for s in args.lrc_plans.split(";") if s.strip()]
     for tool in ("lrc-compile", "lrc-run"):
         if not os.access(os.path.join(args.bin, tool), os.X_OK):
