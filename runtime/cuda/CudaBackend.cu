@@ -162,7 +162,7 @@ class CudaDevice {
     }
     return static_cast<unsigned char*>(p);
   }
-  void release(unsigned char* p) { cudaFree(p); }
+  void release(unsigned char* p) { CUDA_CHECK(cudaFree(p)); }
   void fill(void* p, unsigned char byte, uint64_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, byte, bytes, stream_)); }
 
   // Through pinned staging buffers, alternately, so the call returns before the copy ends;
