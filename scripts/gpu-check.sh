@@ -18,10 +18,11 @@
 #   2. backend_conformance_test (GoogleTest) on the GPU, then compute-sanitizer's memcheck
 #      over two training steps of two small plans;
 #   3. every entry of test/e2e/cuda_parity.txt: test/e2e/parity.py --device cuda; then the
-#      cost model's constants for this GPU (bench/calibrate.py --device cuda, at most 180 s);
+#      cost model's constants for this GPU (bench/calibrate.py --device cuda, at most 180 s),
+#      and the GPU against the CPU on a whole ResNet-50 (test/e2e/backends.py);
 #   4. bench/gpu_step.py (VGG-16 and ResNet-50, 224x224, batch 32, lrc plans vs PyTorch;
 #      3 timed steps after 1 warm-up).
-# Logs (conformance.log, memcheck.log, parity.log, calibration.md, bench.log, bench.json) and summary.md go to OUT_DIR.
+# Logs (conformance.log, memcheck.log, parity.log, calibration.md, backends.log, bench.log, bench.json) and summary.md go to OUT_DIR.
 # Exit status 0 only when every check passed; a skip on a machine with a GPU is a failure.
 # Python: $LRC_PYTHON, else python3 from PATH (it needs torch with CUDA, torchvision, onnx).
 # The benchmark gets what is left of $LRC_GPU_CHECK_SECONDS (default 450) after the tests;
@@ -271,7 +272,23 @@ run_all() {
     124) record calibrate INCOMPLETE $((SECONDS - t)) "not finished in 180 s (calibration.log)" ;;
     *) record calibrate FAIL $((SECONDS - t)) "exit status $rc (calibration.log)" ;;
   esac
-  rm -rf "${work:?}/calibration" "${work:?}/models"
+  rm -rf "${work:?}/calibration"
+
+  # 3c. The GPU against the CPU on a whole ResNet-50 (test/e2e/backends.py: 64x64, batch 2,
+  # layerwise, frozen BatchNorm, 3 steps), with the model the calibration exported.
+  t=$SECONDS
+  if [[ -f "$work/models/resnet50_train_op13.onnx" ]]; then
+    timeout 180 "$PYTHON" "$ROOT/test/e2e/backends.py" --bin "$BUNDLE/bin" --work "$work/backends" --device cuda \
+      --input-shape 3,64,64 --batch 2 "$work/models/resnet50_train_op13.onnx" -- --strategy layerwise --bn frozen \
+      >"$out/backends.log" 2>&1
+    rc=$?
+    note="$(grep -m1 -e 'worst tensor' -e 'MISMATCH' -e 'FAILED' "$out/backends.log" | cut -c1-160)"
+    if ((rc == 0)); then record backends_resnet50 PASS $((SECONDS - t)) "$note"
+    else record backends_resnet50 FAIL $((SECONDS - t)) "exit status $rc: $note (backends.log)"; fi
+  else
+    record backends_resnet50 FAIL 0 "no exported ResNet-50 (calibration.log)"
+  fi
+  rm -rf "${work:?}/models" "${work:?}/backends"
 
   # 4. The benchmark, in what is left of the time budget.
   # It starts no measurement in its last 2 minutes (--time-limit), so that a slow run still
