@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/PlanLoader.h"
+#include "runtime/cpu/Dense.h"
 #include "runtime/cpu/RowBand.h"
 #include "runtime/plan/Plan.h"
 
@@ -93,5 +94,38 @@ class StepArgs {
     return cpu::full_band(floats(b), s[0], s[1], H, W);
   }
 };
+
+}  // namespace lrc::runtime
+
+namespace lrc::runtime {
+
+// A Gemm (or MatMul: no transposes, alpha = beta = 1) step's sizes and attributes, and how
+// its C operand (validated to broadcast to [M, N]) is laid out: [] or one value, [N] or
+// [1, N], [M, 1], or [M, N].
+inline cpu::GemmParams gemmParams(const StepArgs& s, bool matmul) {
+  const Shape a = s.inShape(0), b = s.inShape(1);
+  cpu::GemmParams p;
+  if (!matmul) {
+    p.transA = attrInt(s.step, "transA") != 0;
+    p.transB = attrInt(s.step, "transB") != 0;
+    p.alpha = static_cast<float>(attrFloat(s.step, "alpha"));
+    p.beta = static_cast<float>(attrFloat(s.step, "beta"));
+  }
+  p.M = p.transA ? a[1] : a[0];
+  p.K = p.transA ? a[0] : a[1];
+  p.N = p.transB ? b[0] : b[1];
+  if (s.numInputs() == 3) {
+    const Shape c = s.inShape(2);
+    if (elementsOf(c) == 1)
+      p.bias = cpu::GemmBias::Scalar;
+    else if (c.size() == 1 || c[0] == 1)
+      p.bias = cpu::GemmBias::Row;
+    else if (c[1] == 1)
+      p.bias = cpu::GemmBias::Column;
+    else
+      p.bias = cpu::GemmBias::Full;
+  }
+  return p;
+}
 
 }  // namespace lrc::runtime

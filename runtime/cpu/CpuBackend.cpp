@@ -197,30 +197,8 @@ void sumTo(const StepArgs& s) {
   forEachBroadcast(x, broadcastStrides(y, x), none, [&](int64_t i, int64_t iy, int64_t) { py[iy] += px[i]; });
 }
 
-// How C (validated to broadcast to [M, N]) is laid out: [] or one value, [N] or [1, N],
-// [M, 1], or [M, N].
-cpu::GemmBias gemmBias(const Shape& c) {
-  if (elementsOf(c) == 1) return cpu::GemmBias::Scalar;
-  if (c.size() == 1 || c[0] == 1) return cpu::GemmBias::Row;
-  if (c[1] == 1) return cpu::GemmBias::Column;
-  return cpu::GemmBias::Full;
-}
-
 void gemm(const StepArgs& s, bool matmul) {
-  const Shape a = s.inShape(0), b = s.inShape(1);
-  cpu::GemmParams p;
-  if (!matmul) {
-    p.transA = attrInt(s.step, "transA") != 0;
-    p.transB = attrInt(s.step, "transB") != 0;
-    p.alpha = static_cast<float>(attrFloat(s.step, "alpha"));
-    p.beta = static_cast<float>(attrFloat(s.step, "beta"));
-  }
-  p.M = p.transA ? a[1] : a[0];
-  p.K = p.transA ? a[0] : a[1];
-  p.N = p.transB ? b[0] : b[1];
-  const bool withC = s.numInputs() == 3;
-  p.bias = withC ? gemmBias(s.inShape(2)) : cpu::GemmBias::None;
-  cpu::gemm_forward(s.out(0), s.in(0), s.in(1), withC ? s.in(2) : nullptr, p);
+  cpu::gemm_forward(s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, gemmParams(s, matmul));
 }
 
 // Softmax over any axis: [outer][classes][inner]; the last axis (inner = 1) is the fast path.

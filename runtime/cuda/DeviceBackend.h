@@ -235,31 +235,8 @@ void DeviceBackend<D>::batchNormGrad(const runtime::StepArgs& s) {
 
 template <class D>
 void DeviceBackend<D>::gemm(const runtime::StepArgs& s, bool matmul) {
-  const runtime::Shape a = s.inShape(0), b = s.inShape(1);
-  cpu::GemmParams p;
-  if (!matmul) {
-    p.transA = runtime::attrInt(s.step, "transA") != 0;
-    p.transB = runtime::attrInt(s.step, "transB") != 0;
-    p.alpha = static_cast<float>(runtime::attrFloat(s.step, "alpha"));
-    p.beta = static_cast<float>(runtime::attrFloat(s.step, "beta"));
-  }
-  p.M = p.transA ? a[1] : a[0];
-  p.K = p.transA ? a[0] : a[1];
-  p.N = p.transB ? b[0] : b[1];
-  const bool withC = s.numInputs() == 3;
-  p.bias = cpu::GemmBias::None;
-  if (withC) {
-    const runtime::Shape c = s.inShape(2);
-    if (runtime::elementsOf(c) == 1)
-      p.bias = cpu::GemmBias::Scalar;
-    else if (c.size() == 1 || c[0] == 1)
-      p.bias = cpu::GemmBias::Row;
-    else if (c[1] == 1)
-      p.bias = cpu::GemmBias::Column;
-    else
-      p.bias = cpu::GemmBias::Full;
-  }
-  gemm_forward(dev_, s.out(0), s.in(0), s.in(1), withC ? s.in(2) : nullptr, p);
+  gemm_forward(dev_, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
+               runtime::gemmParams(s, matmul));
 }
 
 // The mask depends on (seed, training step, element index in the whole map) only, as on the
