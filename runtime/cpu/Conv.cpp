@@ -24,11 +24,6 @@ struct ConvShape {
   throw std::invalid_argument(std::string(kernel) + ": " + message);
 }
 
-bool isDirect(const Conv2dParams& p) {
-  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
-         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
-}
-
 // Validates one call: `in` is the input-shaped band (input or its gradient), `out` the
 // output-shaped one, [a, b) the output rows. Checks that `in` holds the rows they read.
 ConvShape checkConv(const char* kernel, const Conv2dParams& p, ConstRowBand in, const char* inName, ConstRowBand out,
@@ -38,7 +33,7 @@ ConvShape checkConv(const char* kernel, const Conv2dParams& p, ConstRowBand in, 
   check_band(kernel, inName, in);
   check_band(kernel, outName, out);
   if (p.group < 1) fail(kernel, "group must be >= 1, got " + std::to_string(p.group));
-  ConvShape s{in.N, in.C, in.H, in.W, out.C, out.H, out.W, 0, 0, 0, isDirect(p)};
+  ConvShape s{in.N, in.C, in.H, in.W, out.C, out.H, out.W, 0, 0, 0, conv2d_is_direct(p)};
   if (out.N != in.N) fail(kernel, "batch sizes differ: " + std::to_string(in.N) + " vs " + std::to_string(out.N));
   if (s.C % p.group != 0 || s.K % p.group != 0)
     fail(kernel, "group " + std::to_string(p.group) + " does not divide input channels " + std::to_string(s.C) +
@@ -127,7 +122,7 @@ Columns columnsOf(ConstRowBand in, int64_t n, int64_t g, const ConvShape& s, con
 }  // namespace
 
 int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows) {
-  if (isDirect(p) || p.group < 1) return 0;
+  if (conv2d_is_direct(p) || p.group < 1) return 0;
   return (C / p.group) * p.h.kernel * p.w.kernel * outRows * outW;
 }
 

@@ -14,6 +14,13 @@ struct Conv2dParams {
   int64_t group = 1;
 };
 
+// A 1x1, stride-1, unpadded convolution: the input band's rows are its column matrix, and it
+// needs no im2col (nor workspace).
+inline bool conv2d_is_direct(const Conv2dParams& p) {
+  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
+         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
+}
+
 // Floats of workspace the three conv2d_rows_* functions need for `outRows` output rows of
 // width `outW` with C input channels: one im2col matrix of one group, (C / group) * kH *
 // kW * outRows * outW. Zero for a 1x1, stride-1, unpadded convolution, which reads and

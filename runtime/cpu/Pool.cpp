@@ -35,19 +35,6 @@ void checkPool(const char* kernel, const Pool2dParams& p, ConstRowBand in, const
   require_rows(kernel, inName, in, window_input_rows(p.h, a, b, in.H), "the output rows read");
 }
 
-// Taps [lo, hi) of the window at output index o that land inside [0, size); tap i reads
-// input index start + i * dilation.
-struct Taps {
-  int64_t lo, hi, start;
-};
-
-Taps validTaps(const WindowAxis& axis, int64_t o, int64_t size) {
-  const int64_t start = o * axis.stride - axis.padBegin;
-  const int64_t lo = std::min(start >= 0 ? 0 : (-start + axis.dilation - 1) / axis.dilation, axis.kernel);
-  const int64_t hi = start > size - 1 ? lo : std::clamp((size - 1 - start) / axis.dilation + 1, lo, axis.kernel);
-  return {lo, hi, start};
-}
-
 // The window's maximum and the offset ((ih - row0) * W + iw) of its first maximum within the
 // band's (n, c) plane, with PyTorch's rule (v > max || isnan(v)); offset -1 when no tap is
 // in bounds. All -inf: the first in-bounds tap, as PyTorch.
@@ -72,27 +59,10 @@ WindowMax windowMax(const float* plane, int64_t row0, int64_t W, const Pool2dPar
   return m;
 }
 
-// One axis of an average window: in-bounds input indices [lo, hi) and the window's extent
-// clipped to the padded map, which is PyTorch's count_include_pad divisor.
-struct AvgSpan {
-  int64_t lo, hi, padded;
-};
-
-AvgSpan avgSpan(const WindowAxis& axis, int64_t o, int64_t size) {
-  const int64_t start = o * axis.stride - axis.padBegin;
-  const int64_t paddedEnd = std::min(start + axis.kernel, size + axis.padEnd);
-  return {std::max<int64_t>(start, 0), std::min(paddedEnd, size), paddedEnd - start};
-}
-
 std::vector<AvgSpan> avgSpans(const WindowAxis& axis, int64_t outSize, int64_t size) {
   std::vector<AvgSpan> spans(outSize);
-  for (int64_t o = 0; o < outSize; ++o) spans[o] = avgSpan(axis, o, size);
+  for (int64_t o = 0; o < outSize; ++o) spans[o] = avg_span(axis, o, size);
   return spans;
-}
-
-double avgDivisor(const Pool2dParams& p, const AvgSpan& sh, const AvgSpan& sw) {
-  return p.countIncludePad ? static_cast<double>(sh.padded * sw.padded)
-                           : static_cast<double>((sh.hi - sh.lo) * (sw.hi - sw.lo));
 }
 
 void checkAvgDilation(const char* kernel, const Pool2dParams& p) {
@@ -107,10 +77,10 @@ void maxpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p,
     for (int64_t c = 0; c < in.C; ++c) {
       const float* plane = in.row(n, c, in.row0);
       for (int64_t oh = a; oh < b; ++oh) {
-        const Taps th = validTaps(p.h, oh, in.H);
+        const Taps th = valid_taps(p.h, oh, in.H);
         float* y = out.row(n, c, oh);
         for (int64_t ow = 0; ow < out.W; ++ow)
-          y[ow] = windowMax(plane, in.row0, in.W, p, th, validTaps(p.w, ow, in.W)).value;
+          y[ow] = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W)).value;
       }
     }
 }
@@ -127,10 +97,10 @@ void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, co
     for (int64_t c = 0; c < in.C; ++c) {
       const float* plane = in.row(n, c, in.row0);
       for (int64_t oh = a; oh < b; ++oh) {
-        const Taps th = validTaps(p.h, oh, in.H);
+        const Taps th = valid_taps(p.h, oh, in.H);
         const float* dy = dOut.row(n, c, oh);
         for (int64_t ow = 0; ow < dOut.W; ++ow) {
-          const WindowMax m = windowMax(plane, in.row0, in.W, p, th, validTaps(p.w, ow, in.W));
+          const WindowMax m = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W));
           if (m.offset < 0) continue;
           const int64_t ih = in.row0 + m.offset / in.W;
           dIn.row(n, c, ih)[m.offset % in.W] += dy[ow];
@@ -147,7 +117,7 @@ void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p,
   for (int64_t n = 0; n < in.N; ++n)
     for (int64_t c = 0; c < in.C; ++c)
       for (int64_t oh = a; oh < b; ++oh) {
-        const AvgSpan sh = avgSpan(p.h, oh, in.H);
+        const AvgSpan sh = avg_span(p.h, oh, in.H);
         float* y = out.row(n, c, oh);
         for (int64_t ow = 0; ow < out.W; ++ow) {
           const AvgSpan& sw = spansW[ow];
@@ -160,7 +130,7 @@ void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p,
             const float* x = in.row(n, c, ih);
             for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x[iw];
           }
-          y[ow] = static_cast<float>(sum / avgDivisor(p, sh, sw));
+          y[ow] = static_cast<float>(sum / avg_divisor(p, sh, sw));
         }
       }
 }
@@ -173,12 +143,12 @@ void avgpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, const Pool2dParams&
   for (int64_t n = 0; n < dIn.N; ++n)
     for (int64_t c = 0; c < dIn.C; ++c)
       for (int64_t oh = a; oh < b; ++oh) {
-        const AvgSpan sh = avgSpan(p.h, oh, dIn.H);
+        const AvgSpan sh = avg_span(p.h, oh, dIn.H);
         const float* dy = dOut.row(n, c, oh);
         for (int64_t ow = 0; ow < dOut.W; ++ow) {
           const AvgSpan& sw = spansW[ow];
           if (sh.lo >= sh.hi || sw.lo >= sw.hi) continue;
-          const float g = static_cast<float>(dy[ow] / avgDivisor(p, sh, sw));
+          const float g = static_cast<float>(dy[ow] / avg_divisor(p, sh, sw));
           for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
             float* dx = dIn.row(n, c, ih);
             for (int64_t iw = sw.lo; iw < sw.hi; ++iw) dx[iw] += g;

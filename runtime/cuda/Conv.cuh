@@ -21,11 +21,6 @@ namespace lrc::cuda {
 
 namespace conv_detail {
 
-inline bool isDirect(const cpu::Conv2dParams& p) {
-  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
-         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
-}
-
 // The column matrices [Cg * kH * kW][(b - a) * OW] of images [n0, n0 + k), channels [c0, c0 +
 // Cg), one after another (image stride patch * cols): entry ((c * kH + ki) * kW + kj, (oh -
 // a) * OW + ow) of image n0 + m is input (n0 + m, c0 + c, oh * sh - ph + ki * dh, ow * sw - pw
@@ -99,7 +94,8 @@ struct Shape {
 };
 inline Shape shapeOf(const cpu::Conv2dParams& p, int64_t N, int64_t C, int64_t K, int64_t OW, int64_t rows,
                      int64_t scratchFloats) {
-  Shape s{C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel, rows * OW, 1, isDirect(p)};
+  Shape s{C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel,
+          rows * OW, 1, cpu::conv2d_is_direct(p)};
   const int64_t perImage = s.patch * s.cols;
   if (!s.direct && perImage > 0) s.chunk = std::max<int64_t>(1, std::min<int64_t>(N, scratchFloats / perImage));
   return s;

@@ -15,21 +15,8 @@ namespace lrc::cuda {
 
 namespace pool_detail {
 
-// The in-bounds taps [lo, hi) of the window of output index o (cpu/Pool.cpp's validTaps).
-struct Taps {
-  int64_t lo, hi, start;
-};
-LRC_HD inline Taps validTaps(const cpu::WindowAxis& axis, int64_t o, int64_t size) {
-  const int64_t start = o * axis.stride - axis.padBegin;
-  int64_t lo = start >= 0 ? 0 : (-start + axis.dilation - 1) / axis.dilation;
-  if (lo > axis.kernel) lo = axis.kernel;
-  int64_t hi = lo;
-  if (start <= size - 1) {
-    hi = (size - 1 - start) / axis.dilation + 1;
-    hi = hi < lo ? lo : (hi > axis.kernel ? axis.kernel : hi);
-  }
-  return {lo, hi, start};
-}
+using cpu::AvgSpan;
+using cpu::Taps;
 
 // The max of a window and where it is: the first maximum in row-major scan order, a NaN
 // wins (the last one), -inf with the first tap's position when nothing beats it, and no
@@ -40,7 +27,7 @@ struct WindowMax {
 };
 LRC_HD inline WindowMax windowMax(const Band<const float>& x, int64_t n, int64_t c, const cpu::Pool2dParams& p,
                                   int64_t oh, int64_t ow) {
-  const Taps th = validTaps(p.h, oh, x.H), tw = validTaps(p.w, ow, x.W);
+  const Taps th = cpu::valid_taps(p.h, oh, x.H), tw = cpu::valid_taps(p.w, ow, x.W);
   WindowMax m{-INFINITY, -1, -1};
   if (th.lo >= th.hi || tw.lo >= tw.hi) return m;
   m.ih = th.start + th.lo * p.h.dilation;
@@ -56,21 +43,6 @@ LRC_HD inline WindowMax windowMax(const Band<const float>& x, int64_t n, int64_t
   return m;
 }
 
-// The average window of output index o: in-bounds [lo, hi) and its extent inside the padded
-// map (cpu/Pool.cpp's avgSpan).
-struct AvgSpan {
-  int64_t lo, hi, padded;
-};
-LRC_HD inline AvgSpan avgSpan(const cpu::WindowAxis& axis, int64_t o, int64_t size) {
-  const int64_t start = o * axis.stride - axis.padBegin;
-  const int64_t end = start + axis.kernel < size + axis.padEnd ? start + axis.kernel : size + axis.padEnd;
-  return {start > 0 ? start : 0, end < size ? end : size, end - start};
-}
-LRC_HD inline double avgDivisor(const cpu::Pool2dParams& p, const AvgSpan& sh, const AvgSpan& sw) {
-  return p.countIncludePad ? static_cast<double>(sh.padded * sw.padded)
-                           : static_cast<double>((sh.hi - sh.lo) * (sw.hi - sw.lo));
-}
-
 struct PoolForward {
   Band<float> y;
   Band<const float> x;
@@ -81,7 +53,7 @@ struct PoolForward {
       y.at(n, c, oh, ow) = windowMax(x, n, c, p, oh, ow).value;
       return;
     }
-    const AvgSpan sh = avgSpan(p.h, oh, x.H), sw = avgSpan(p.w, ow, x.W);
+    const AvgSpan sh = cpu::avg_span(p.h, oh, x.H), sw = cpu::avg_span(p.w, ow, x.W);
     if (sh.lo >= sh.hi || sw.lo >= sw.hi) {
       y.at(n, c, oh, ow) = 0.0f;
       return;
@@ -89,7 +61,7 @@ struct PoolForward {
     double sum = 0.0;
     for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
       for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x.at(n, c, ih, iw);
-    y.at(n, c, oh, ow) = static_cast<float>(sum / avgDivisor(p, sh, sw));
+    y.at(n, c, oh, ow) = static_cast<float>(sum / cpu::avg_divisor(p, sh, sw));
   }
 };
 
@@ -119,9 +91,9 @@ struct PoolBackward {
     for (int64_t oh = oh0; oh <= oh1; ++oh)
       for (int64_t ow = ow0; ow <= ow1; ++ow) {
         if (average) {
-          const AvgSpan sh = avgSpan(p.h, oh, dx.H), sw = avgSpan(p.w, ow, dx.W);
+          const AvgSpan sh = cpu::avg_span(p.h, oh, dx.H), sw = cpu::avg_span(p.w, ow, dx.W);
           if (ih < sh.lo || ih >= sh.hi || iw < sw.lo || iw >= sw.hi) continue;
-          sum += static_cast<float>(dy.at(n, c, oh, ow) / avgDivisor(p, sh, sw));
+          sum += static_cast<float>(dy.at(n, c, oh, ow) / cpu::avg_divisor(p, sh, sw));
         } else {
           const WindowMax m = windowMax(x, n, c, p, oh, ow);
           if (m.ih == ih && m.iw == iw) sum += dy.at(n, c, oh, ow);
