@@ -21,6 +21,8 @@ using ir::Module;
 using ir::Op;
 using ir::OpKind;
 using ir::Value;
+using ir::ValueMap;
+using ir::ValueSet;
 using ir::ValueKind;
 
 // Ops after the loss belong to the backward pass: their results are gradients.
@@ -30,14 +32,14 @@ size_t lossIndex(const Module& m) {
   throw ir::Error("plan: the training program has no loss");
 }
 
-std::set<const Value*> momentumBuffers(const Module& m) {
-  std::set<const Value*> result;
+ValueSet momentumBuffers(const Module& m) {
+  ValueSet result;
   for (const auto& op : m.ops)
     if (op->kind == OpKind::SgdUpdate) result.insert(op->operands[2]);
   return result;
 }
 
-plan::Role globalRole(const Value& v, const std::set<const Value*>& momentum) {
+plan::Role globalRole(const Value& v, const ValueSet& momentum) {
   switch (v.kind) {
     case ValueKind::Input: return plan::INPUT;
     case ValueKind::Param: return plan::PARAMETER;
@@ -110,7 +112,7 @@ class BufferTable {
 
  private:
   plan::Plan& plan_;
-  std::map<const Value*, uint32_t> index_;
+  ValueMap<uint32_t> index_;
   std::map<std::string, uint32_t> names_;
 };
 
@@ -131,7 +133,7 @@ plan::Plan planHeader(const Module& m, int64_t arenaBytes) {
 // The buffers that persist between steps (inputs and globals), shared by name, and the
 // initial data of every global: its bytes appended to `weights` (the plan file's weights
 // section), or none when they are all zero (momentum, zero biases): the runtime zero-fills.
-void emitPersistentBuffers(const Module& m, const std::set<const Value*>& momentum, BufferTable& table,
+void emitPersistentBuffers(const Module& m, const ValueSet& momentum, BufferTable& table,
                            plan::Plan& plan, std::string& weights) {
   for (const auto* list : {&m.inputs, &m.globals}) {
     for (const Value* v : *list) {
@@ -170,7 +172,7 @@ plan::Role roleOf(ResultRole r) {
 
 void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix, plan::Program& program,
                  BufferTable& table) {
-  const std::map<const Value*, ResultRole> roles = classifyResults(m, backwardFrom);
+  const ValueMap<ResultRole> roles = classifyResults(m, backwardFrom);
   for (size_t i = 0; i < m.ops.size(); ++i) {
     const Op& op = *m.ops[i];
     if (op.kind == OpKind::PipelineGrad)
@@ -198,8 +200,8 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
 
 // Live bytes by role at the op where the program's live total peaks (results of ops from
 // `backwardFrom` on count as gradients).
-plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const std::set<const Value*>& momentum) {
-  const std::map<const Value*, ResultRole> results = classifyResults(m, backwardFrom);
+plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const ValueSet& momentum) {
+  const ValueMap<ResultRole> results = classifyResults(m, backwardFrom);
   auto bufferRole = [&](const ir::LiveBuffer& b) {
     if (!b.value) return plan::WORKSPACE;
     if (b.value->kind != ValueKind::Result) return globalRole(*b.value, momentum);
@@ -286,7 +288,7 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   const Module& eval = *programs.eval;
   plan::Plan plan = planHeader(train, std::max(ir::arenaBytes(train), ir::arenaBytes(eval)));
 
-  std::set<const Value*> momentum = momentumBuffers(train);
+  ValueSet momentum = momentumBuffers(train);
   BufferTable table(plan);
   weights.clear();
   emitPersistentBuffers(train, momentum, table, plan, weights);

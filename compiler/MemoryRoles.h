@@ -19,6 +19,6 @@ enum class ResultRole {
 // Classifies every op result of `m`; ops from `backwardFrom` on are the backward (the loss
 // and what follows). A backward result that does not depend on the loss gradient is a
 // recomputed activation (Transient): row plans recompute strips there.
-std::map<const ir::Value*, ResultRole> classifyResults(const ir::Module& m, size_t backwardFrom);
+ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFrom);
 
 }  // namespace lrc::compiler

@@ -75,10 +75,10 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
   if (pipelines.empty()) return "no row pipelines (no run of row-local ops with a conv or pool)\n";
 
   // Readers of every value, to find each pipeline's output (defined in it, used outside).
-  std::map<const ir::Value*, std::vector<const ir::Op*>> readers;
+  ir::ValueMap<std::vector<const ir::Op*>> readers;
   for (const auto& op : m.ops)
     for (const ir::Value* v : op->operands) readers[v].push_back(op.get());
-  const std::set<const ir::Value*> moduleOutputs(m.outputs.begin(), m.outputs.end());
+  const ir::ValueSet moduleOutputs(m.outputs.begin(), m.outputs.end());
 
   std::string out;
   for (const auto& [id, ops] : pipelines) {

@@ -1,6 +1,7 @@
 #include "ir/IR.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 namespace lrc::ir {
@@ -118,7 +119,7 @@ std::string Op::describe() const {
 std::unique_ptr<Module> Module::clone() const {
   auto copy = std::make_unique<Module>();
   copy->name = name;
-  std::map<const Value*, Value*> map;
+  ValueMap<Value*> map;
   auto copyData = [](const Value& from, Value& to) {
     to.floats = from.floats;
     to.ints = from.ints;
@@ -152,6 +153,8 @@ Value* Module::newValue(ValueKind kind, std::string name, TensorType t) {
   v->kind = kind;
   v->name = std::move(name);
   v->type = std::move(t);
+  static std::atomic<uint64_t> nextId{0};
+  v->id = nextId++;
   Value* raw = v.get();
   byName_[raw->name] = raw;
   values_.push_back(std::move(v));
@@ -234,7 +237,7 @@ size_t Module::eraseDeadOps() {
   size_t erased = 0;
   for (bool again = true; again;) {
     again = false;
-    std::set<const Value*> used(outputs.begin(), outputs.end());
+    ValueSet used(outputs.begin(), outputs.end());
     for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
     for (size_t i = ops.size(); i-- > 0;) {
       Op* op = ops[i].get();
@@ -247,7 +250,7 @@ size_t Module::eraseDeadOps() {
       }
     }
   }
-  std::set<const Value*> used(outputs.begin(), outputs.end());  // a global can be an output
+  ValueSet used(outputs.begin(), outputs.end());  // a global can be an output
   for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
   std::erase_if(globals, [&](Value* g) {
     if (used.count(g)) return false;

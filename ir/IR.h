@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -85,6 +86,11 @@ class Value {
   std::vector<int64_t> ints;
   // Byte offset in the training arena, assigned by the plan-memory pass; -1 = unplanned.
   int64_t offset = -1;
+  // Creation order in the process (0, 1, 2, ..., over all modules, so values of two modules
+  // never compare equal): the key of ValueMap and ValueSet, so that whatever is iterated by
+  // value comes out the same in every run, whatever the heap's addresses (pointer order
+  // depended on the lengths of the file paths given to lrc-compile).
+  uint64_t id = 0;
   bool hasData() const { return !floats.empty() || !ints.empty(); }
   bool isGlobal() const { return kind != ValueKind::Input && kind != ValueKind::Result; }
 };
@@ -111,6 +117,15 @@ class Op {
   // Names the op for diagnostics: `conv2d 'node_name'` or `conv2d %result`.
   std::string describe() const;
 };
+
+// Containers keyed by values, ordered by creation (Value::id), never by address: use these
+// wherever the iteration order can reach the output.
+struct ValueOrder {
+  bool operator()(const Value* a, const Value* b) const { return a->id < b->id; }
+};
+template <class T>
+using ValueMap = std::map<const Value*, T, ValueOrder>;
+using ValueSet = std::set<const Value*, ValueOrder>;
 
 // Row plans (docs/row-plans.md): a band value holds rows [begin, end) of a map of full
 // height `height`; its type's dim 2 is end - begin. The op defining it says so with the

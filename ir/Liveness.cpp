@@ -14,7 +14,7 @@ std::string LiveBuffer::describe() const {
 
 std::vector<LiveBuffer> liveBuffers(const Module& m) {
   const int64_t end = static_cast<int64_t>(m.ops.size());
-  std::map<const Value*, int64_t> lastUse;
+  ValueMap<int64_t> lastUse;
   for (int64_t i = 0; i < end; ++i)
     for (const Value* operand : m.ops[i]->operands) lastUse[operand] = i;
   for (const Value* out : m.outputs) lastUse[out] = end;

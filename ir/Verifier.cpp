@@ -54,8 +54,8 @@ void verifyMemory(const Module& m) {
 }  // namespace
 
 void verifyModule(const Module& m, bool checkTypes) {
-  std::set<const Value*> defined;
-  std::set<const Value*> updated;  // parameters an sgd_update has already changed
+  ValueSet defined;
+  ValueSet updated;  // parameters an sgd_update has already changed
   std::set<std::string> names;
   auto define = [&](const Value* v) {
     if (!names.insert(v->name).second) throw Error("value '" + v->name + "' is defined twice");

@@ -30,6 +30,8 @@ using ir::Op;
 using ir::OpKind;
 using ir::TensorType;
 using ir::Value;
+using ir::ValueMap;
+using ir::ValueSet;
 using ir::ValueKind;
 
 bool isBackwardKind(OpKind k) {
@@ -102,8 +104,8 @@ class BackwardBuilder {
 
  private:
   ir::Module& m_;
-  std::set<const Value*> requiresGrad_;
-  std::map<const Value*, Value*> grads_;  // the gradient accumulated so far
+  ValueSet requiresGrad_;
+  ValueMap<Value*> grads_;  // the gradient accumulated so far
 
   void markRequiresGrad(const std::vector<Op*>& forward) {
     for (const Value* g : m_.globals)
@@ -208,7 +210,7 @@ class BackwardBuilder {
   void pipelineGrad(Op& out, Value* dy) {
     const int64_t id = out.getInt("pipeline");
     std::vector<Value*> externals;
-    std::set<const Value*> defined;
+    ValueSet defined;
     for (auto& op : m_.ops) {
       if (!isPartitioned(*op) || op->getInt("pipeline") != id) continue;
       for (Value* v : op->operands)

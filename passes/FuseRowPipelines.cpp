@@ -48,7 +48,7 @@ bool isSlidingWindow(const Op& op) {
 // or as module outputs: a pipeline must have exactly one such output map, the one strips
 // are cut on.
 size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd) {
-  std::set<const ir::Value*> inside, escaping;
+  ir::ValueSet inside, escaping;
   for (size_t i = a; i < b; ++i) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
   for (size_t i = 0; i < forwardEnd; ++i) {
     if (i >= a && i < b) continue;

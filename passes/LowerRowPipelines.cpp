@@ -44,6 +44,8 @@ using ir::Op;
 using ir::OpKind;
 using ir::TensorType;
 using ir::Value;
+using ir::ValueMap;
+using ir::ValueSet;
 
 template <class... Parts>
 std::string cat(const Parts&... parts) {
@@ -57,7 +59,7 @@ using Table = std::vector<std::vector<RowRange>>;  // [op][strip]
 struct Pipeline {
   int64_t id = 0;
   std::vector<Op*> ops;
-  std::map<const Value*, size_t> index;  // result -> position in ops
+  ValueMap<size_t> index;  // result -> position in ops
   Value* output = nullptr;
   bool twoPs = true;
   Table fp, bp;
@@ -130,7 +132,7 @@ class Lowering {
       for (size_t r = 0; r < grads.size(); ++r) {
         Value* v = p_.grad->operands[static_cast<size_t>(grads[r])];
         needsGrad_.insert(v);
-        gradResult_[v] = p_.grad->results[r];
+        gradResults_.emplace_back(v, p_.grad->results[r]);
       }
       for (const Op* op : p_.ops)
         for (const Value* v : op->operands)
@@ -147,12 +149,14 @@ class Lowering {
   ir::Module& m_;
   Pipeline& p_;
   size_t pos_ = 0;  // where the next op goes
-  std::set<const Value*> needsGrad_;
-  std::map<const Value*, Value*> gradResult_;  // input or param -> pipeline_grad's result
+  ValueSet needsGrad_;
+  // Input or param -> pipeline_grad's result, in the order of its results (the order in which
+  // their whole gradients are emitted).
+  std::vector<std::pair<const Value*, Value*>> gradResults_;
   // Saved rows of pipeline values: forward boundary rows and what backward keeps.
-  std::map<const Value*, std::vector<Value*>> fpPieces_, keptPieces_;
+  ValueMap<std::vector<Value*>> fpPieces_, keptPieces_;
   // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.
-  std::map<const Value*, Value*> lastBands_;
+  ValueMap<Value*> lastBands_;
   std::vector<std::vector<Value*>> lastOperands_;
 
   // Whether backward's first strip reuses the last forward strip (partition-rows{reuse=...}):
@@ -223,10 +227,10 @@ class Lowering {
   // Computes one strip of the pipeline's forward (`t` = fp or bp rows), reading boundary rows
   // from `pieces`. Returns the band of every value computed and records the operand bands
   // each op read in `operandBands` (for the gradient ops).
-  std::map<const Value*, Value*> computeStrip(const Table& t, size_t j, std::map<const Value*, std::vector<Value*>>& pieces,
+  ValueMap<Value*> computeStrip(const Table& t, size_t j, ValueMap<std::vector<Value*>>& pieces,
                                               const char* tag, std::vector<std::vector<Value*>>* operandBands) {
-    std::map<const Value*, Value*> band;
-    std::map<const Value*, std::vector<Value*>> assembled;  // operand bands made in this strip
+    ValueMap<Value*> band;
+    ValueMap<std::vector<Value*>> assembled;  // operand bands made in this strip
     if (operandBands) operandBands->assign(p_.ops.size(), {});
     for (size_t k = 0; k < p_.ops.size(); ++k) {
       const Op& op = *p_.ops[k];
@@ -261,7 +265,7 @@ class Lowering {
 
   // Saves, from this strip's bands, `rows` of `v` into `pieces` (what later strips or the
   // backward read), one piece per band that holds some of them; reuses an identical piece.
-  void save(std::map<const Value*, std::vector<Value*>>& pieces, const Value* v, Value* band, RowRange rows, const char* tag) {
+  void save(ValueMap<std::vector<Value*>>& pieces, const Value* v, Value* band, RowRange rows, const char* tag) {
     const RowRange r = intersect(rowsOf(band), rows);
     if (r.empty()) return;
     auto same = [&](const Value* piece) { return rowsOf(piece) == r && piece->def->operands.front() == band; };
@@ -282,7 +286,7 @@ class Lowering {
       // The last forward strip is also backward's first (2PS, `reuse_last`): its bands and
       // operand bands stay alive instead of being recomputed.
       const bool keepForBackward = reuseLast() && j + 1 == nFp;
-      std::map<const Value*, Value*> band =
+      ValueMap<Value*> band =
           computeStrip(p_.fp, j, fpPieces_, "s", keepForBackward ? &lastOperands_ : nullptr);
       if (keepForBackward) lastBands_ = band;
       for (auto& [v, b] : band) {
@@ -319,19 +323,19 @@ class Lowering {
     while (m_.ops[pos_].get() != p_.grad) ++pos_;
     Value* dy = p_.grad->operands[0];
     const size_t nBp = p_.bp.front().size();
-    std::map<const Value*, std::vector<Value*>> inputGrads, paramGrads;  // contributions
-    std::map<const Value*, Value*> carried;  // 2PS: gradient rows for the previous strip
-    std::map<const Value*, std::vector<Value*>> none;
+    ValueMap<std::vector<Value*>> inputGrads, paramGrads;  // contributions
+    ValueMap<Value*> carried;  // 2PS: gradient rows for the previous strip
+    ValueMap<std::vector<Value*>> none;
     for (size_t s = nBp; s-- > 0;) {
       std::vector<std::vector<Value*>> operandBands;
-      std::map<const Value*, Value*> band;
+      ValueMap<Value*> band;
       if (reuseLast() && s + 1 == nBp) {
         band = lastBands_;
         operandBands = lastOperands_;
       } else {
         band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands);
       }
-      std::map<const Value*, std::vector<Value*>> contrib;
+      ValueMap<std::vector<Value*>> contrib;
       for (size_t k = p_.ops.size(); k-- > 0;) {
         const Op& op = *p_.ops[k];
         Value* v = op.result();
@@ -361,7 +365,7 @@ class Lowering {
         if (!inPipeline(v)) inputGrads[v].insert(inputGrads[v].end(), list.begin(), list.end());
     }
     // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
-    for (auto& [v, result] : gradResult_) {
+    for (auto& [v, result] : gradResults_) {
       Value* total = nullptr;
       if (auto it = inputGrads.find(v); it != inputGrads.end() && !it->second.empty()) {
         total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
@@ -378,7 +382,7 @@ class Lowering {
     m_.eraseOp(p_.grad);
   }
 
-  void addContribution(std::map<const Value*, std::vector<Value*>>& contrib, std::map<const Value*, std::vector<Value*>>& paramGrads,
+  void addContribution(ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads,
                        const Value* x, Value* g) {
     if (x->isGlobal()) paramGrads[x].push_back(g);
     else contrib[x].push_back(g);
@@ -387,7 +391,7 @@ class Lowering {
   // The gradient ops of pipeline op `op` for dy rows `rows` (dy held by `dv`), reading the
   // strip's operand bands `in` and result band `y`.
   void backprop(const Op& op, RowRange rows, Value* dv, const std::vector<Value*>& in, Value* y, size_t s,
-                std::map<const Value*, std::vector<Value*>>& contrib, std::map<const Value*, std::vector<Value*>>& paramGrads) {
+                ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads) {
     auto need = [&](size_t i) { return needsGrad_.count(op.operands[i]) != 0; };
     auto dxBand = [&](size_t i, RowRange r) { return bandAttr(r, op.operands[i]); };
     auto gradName = [&](size_t i) { return cat("d", op.operands[i]->name, ".", std::to_string(s)); };

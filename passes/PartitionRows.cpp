@@ -64,6 +64,8 @@ namespace {
 
 using ir::Op;
 using ir::Value;
+using ir::ValueMap;
+using ir::ValueSet;
 
 const char* const kOwnAttrs[] = {"reuse_last", "fp_rows", "fp_halo", "fp_halo1", "bp_rows", "strategy", "strips",
                                  "bp_strips", "strips_requested", "bp_strips_requested", "work"};
@@ -80,7 +82,7 @@ enum class Strategy { TwoPS, OverL };
 struct Pipeline {
   int64_t id = 0;
   std::vector<Op*> ops;             // program order
-  std::set<const Value*> defined;   // results of its ops
+  ValueSet defined;   // results of its ops
   Value* output = nullptr;
 };
 
@@ -97,8 +99,8 @@ int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>
 
 // The rows of every value defined in the pipeline that output rows `out` need (hull over
 // the pipeline ops reading it). Reverse program order: readers come after writers.
-std::map<const Value*, RowRange> needed(const Pipeline& p, RowRange out) {
-  std::map<const Value*, RowRange> need;
+ValueMap<RowRange> needed(const Pipeline& p, RowRange out) {
+  ValueMap<RowRange> need;
   need[p.output] = out;
   for (auto it = p.ops.rbegin(); it != p.ops.rend(); ++it) {
     const Op& op = **it;
@@ -319,7 +321,7 @@ class PartitionRows : public Pass {
     const int64_t nFp = std::min(wantFp, hOut), nBp = std::min(wantBp, hOut);
     const Table fp = stripRows(p, nFp), bp = stripRows(p, nBp);
 
-    std::map<const Value*, size_t> index;
+    ValueMap<size_t> index;
     for (size_t k = 0; k < p.ops.size(); ++k) index[p.ops[k]->result()] = k;
 
     int64_t computed = 0, layerwise = 0;
