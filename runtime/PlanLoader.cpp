@@ -48,12 +48,12 @@ Shape mapOf(const Buffer& b) {
 }
 
 // The rows a rank-4 buffer holds: a band's, or all of a whole map's.
-cpu::RowRange rowsOf(const Buffer& b) {
+kernels::RowRange rowsOf(const Buffer& b) {
   const int64_t row0 = isBand(b) ? b.row0() : 0;
   return {row0, row0 + b.shape(2)};
 }
 
-std::string rangeText(cpu::RowRange r) {
+std::string rangeText(kernels::RowRange r) {
   std::string text = "[";
   return text.append(std::to_string(r.begin)).append(", ").append(std::to_string(r.end)).append(")");
 }
@@ -256,7 +256,7 @@ class StepChecker {
   }
 
   // ---- windows ----
-  cpu::Conv2dParams convAttrs(int64_t kernelH, int64_t kernelW) const {
+  kernels::Conv2dParams convAttrs(int64_t kernelH, int64_t kernelW) const {
     ints("dilation", 2, 1, kMaxWindow);
     ints("pad", 4, 0, kMaxWindow);
     ints("stride", 2, 1, kMaxWindow);
@@ -266,7 +266,7 @@ class StepChecker {
     return convParams(step_, kernelH, kernelW);
   }
   // The output of convolving x with w (shape [K, C/group, kh, kw]).
-  Shape convOutput(const Shape& x, const Shape& w, const cpu::Conv2dParams& p) const {
+  Shape convOutput(const Shape& x, const Shape& w, const kernels::Conv2dParams& p) const {
     if (x[1] % p.group != 0 || w[0] % p.group != 0)
       fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]) +
            " and the output channels " + std::to_string(w[0]));
@@ -275,15 +275,15 @@ class StepChecker {
            shapeText(x) + " has " + std::to_string(x[1]));
     return windowOutput(x, w[0], p.h, p.w, false);
   }
-  Shape windowOutput(const Shape& x, int64_t channels, const cpu::WindowAxis& h, const cpu::WindowAxis& w,
+  Shape windowOutput(const Shape& x, int64_t channels, const kernels::WindowAxis& h, const kernels::WindowAxis& w,
                      bool ceilMode) const {
-    const int64_t oh = cpu::window_output_size(h, x[2], ceilMode), ow = cpu::window_output_size(w, x[3], ceilMode);
+    const int64_t oh = kernels::window_output_size(h, x[2], ceilMode), ow = kernels::window_output_size(w, x[3], ceilMode);
     if (oh <= 0 || ow <= 0)
       fail("the " + std::to_string(h.kernel) + "x" + std::to_string(w.kernel) +
            " window does not fit the padded input " + shapeText(x));
     return {x[0], channels, oh, ow};
   }
-  cpu::Pool2dParams poolAttrs(bool average) const {
+  kernels::Pool2dParams poolAttrs(bool average) const {
     flag("ceil_mode");
     ints("kernel", 2, 1, kMaxWindow);
     ints("pad", 4, 0, kMaxWindow);
@@ -294,7 +294,7 @@ class StepChecker {
       ints("dilation", 2, 1, kMaxWindow);
     return poolParams(step_, average);
   }
-  Shape poolOutput(const Shape& x, const cpu::Pool2dParams& p) const {
+  Shape poolOutput(const Shape& x, const kernels::Pool2dParams& p) const {
     return windowOutput(x, x[1], p.h, p.w, p.ceilMode);
   }
   Shape shapeAttr(const std::string& name, int rank) const { return ints(name, rank, 1, kMaxElements); }
@@ -310,13 +310,13 @@ class StepChecker {
            " bytes, " + what + " needs " + std::to_string(bytes));
   }
   // For `outRows` rows of an output of width `outW`.
-  void expectConvScratch(const cpu::Conv2dParams& p, int64_t inChannels, int64_t outW, int64_t outRows) const {
+  void expectConvScratch(const kernels::Conv2dParams& p, int64_t inChannels, int64_t outW, int64_t outRows) const {
     int64_t floats = 0;
     const int64_t factors[] = {inChannels / p.group, p.h.kernel, p.w.kernel, outRows, outW, 4};
     int64_t product = 1;
     for (int64_t f : factors)
       if (__builtin_mul_overflow(product, f, &product)) fail("the convolution's workspace size overflows");
-    floats = cpu::conv2d_workspace_floats(p, inChannels, outW, outRows);
+    floats = kernels::conv2d_workspace_floats(p, inChannels, outW, outRows);
     expectScratchBytes(static_cast<uint64_t>(floats) * 4, "the convolution's im2col matrix");
   }
 
@@ -337,18 +337,18 @@ class StepChecker {
       check(step_.outputs(i), i == 0 && slots.result, "result " + std::to_string(i));
   }
   // `b` holds rows `needed`, which `why` reads or reaches: the error names both.
-  void needRows(const Buffer& b, const std::string& role, cpu::RowRange needed, const std::string& why) const {
+  void needRows(const Buffer& b, const std::string& role, kernels::RowRange needed, const std::string& why) const {
     if (needed.empty()) return;
-    const cpu::RowRange held = rowsOf(b);
+    const kernels::RowRange held = rowsOf(b);
     if (needed.begin < held.begin || needed.end > held.end)
       fail(role + " '" + b.name() + "' holds rows " + rangeText(held) + ", " + why + " rows " + rangeText(needed));
   }
   // The rows a forward step computes: its result's.
-  cpu::RowRange resultRows() const { return rowsOf(out(0)); }
+  kernels::RowRange resultRows() const { return rowsOf(out(0)); }
   std::string resultRowsText() const { return "the result rows " + rangeText(resultRows()) + " read"; }
   // The rows of the output gradient `dy` a backward step propagates: its attribute `rows`
   // (inside the rows dy holds), or all of dy's rows.
-  cpu::RowRange gradRows(const Buffer& dy) const {
+  kernels::RowRange gradRows(const Buffer& dy) const {
     if (!findAttr(step_, "rows")) return rowsOf(dy);
     if (dy.shape_size() != 4)
       fail("attribute 'rows' needs an output gradient of rank 4, '" + dy.name() + "' is " + plan::bufferType(dy));
@@ -357,14 +357,14 @@ class StepChecker {
     needRows(dy, "output gradient", {r[0], r[1]}, "attribute 'rows' names");
     return {r[0], r[1]};
   }
-  std::string gradRowsText(cpu::RowRange r) const { return "the output gradient rows " + rangeText(r) + " reach"; }
+  std::string gradRowsText(kernels::RowRange r) const { return "the output gradient rows " + rangeText(r) + " reach"; }
 
   // A training-mode BatchNorm step on row bands normalizes exactly the rows its bands hold:
   // input, result (and dy) hold the same rows, and `rows`, if given, is them.
   void sameRowsForStripStatistics(bool grad) const {
-    const cpu::RowRange r = rowsOf(in(grad ? 1 : 0));
+    const kernels::RowRange r = rowsOf(in(grad ? 1 : 0));
     auto same = [&](const Buffer& b, const char* what) {
-      const cpu::RowRange h = rowsOf(b);
+      const kernels::RowRange h = rowsOf(b);
       if (h.begin != r.begin || h.end != r.end)
         fail(std::string("training-mode batch statistics on row bands: the ") + what + " '" + b.name() + "' (" +
              typeOf(b) + ") must hold the input's rows [" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ")");
@@ -372,7 +372,7 @@ class StepChecker {
     same(out(0), grad ? "input gradient" : "result");
     if (grad) {
       same(in(0), "output gradient");
-      const cpu::RowRange g = gradRows(in(0));
+      const kernels::RowRange g = gradRows(in(0));
       if (g.begin != r.begin || g.end != r.end)
         fail("training-mode batch statistics on row bands: rows must be the input's rows [" + std::to_string(r.begin) +
              ", " + std::to_string(r.end) + ")");
@@ -389,11 +389,11 @@ class StepChecker {
         expectF32(in(1), "weight", 4);
         const Shape x = mapOf(in(0)), w = shapeOf(in(1));
         if (step_.inputs_size() == 3) expect(in(2), "bias", plan::F32, {w[0]});
-        const cpu::Conv2dParams p = convAttrs(w[2], w[3]);
+        const kernels::Conv2dParams p = convAttrs(w[2], w[3]);
         const Shape y = convOutput(x, w, p);
         expect(out(0), "result", plan::F32, y);
-        const cpu::RowRange r = resultRows();
-        needRows(in(0), "input", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), resultRowsText());
+        const kernels::RowRange r = resultRows();
+        needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), resultRowsText());
         return expectConvScratch(p, x[1], y[3], r.size());
       }
       case Kernel::Conv2dGradInput: {
@@ -401,12 +401,12 @@ class StepChecker {
         expectF32(in(0), "output gradient", 4);
         expectF32(in(1), "weight", 4);
         const Shape w = shapeOf(in(1)), x = shapeAttr("input_shape", 4);
-        const cpu::Conv2dParams p = convAttrs(w[2], w[3]);
+        const kernels::Conv2dParams p = convAttrs(w[2], w[3]);
         const Shape y = convOutput(x, w, p);
         expect(in(0), "output gradient", plan::F32, y);
         expect(out(0), "result", plan::F32, x);
-        const cpu::RowRange r = gradRows(in(0));
-        needRows(out(0), "result", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        const kernels::RowRange r = gradRows(in(0));
+        needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
         return expectConvScratch(p, x[1], y[3], r.size());
       }
       case Kernel::Conv2dGradWeight: {
@@ -415,14 +415,14 @@ class StepChecker {
         expectF32(in(1), "input", 4);
         const Shape dy = mapOf(in(0)), x = mapOf(in(1));
         const Shape k = ints("kernel", 2, 1, kMaxWindow);
-        const cpu::Conv2dParams p = convAttrs(k[0], k[1]);
+        const kernels::Conv2dParams p = convAttrs(k[0], k[1]);
         if (x[1] % p.group != 0)
           fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]));
         const Shape w = {dy[1], x[1] / p.group, k[0], k[1]};
         expect(in(0), "output gradient", plan::F32, convOutput(x, w, p));
         expect(out(0), "result", plan::F32, w);
-        const cpu::RowRange r = gradRows(in(0));
-        needRows(in(1), "input", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        const kernels::RowRange r = gradRows(in(0));
+        needRows(in(1), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
         return expectConvScratch(p, x[1], dy[3], r.size());
       }
       case Kernel::ChannelSum:
@@ -442,7 +442,7 @@ class StepChecker {
         expectSame(in(1), "forward result", in(0));
         expectSame(out(0), "result", in(0));
         if (!byRows()) return;
-        const cpu::RowRange r = gradRows(in(0));
+        const kernels::RowRange r = gradRows(in(0));
         needRows(in(1), "forward result", r, gradRowsText(r));
         return needRows(out(0), "result", r, gradRowsText(r));
       }
@@ -450,30 +450,30 @@ class StepChecker {
       case Kernel::AveragePool: {
         counts(1, 1, 1);
         expectF32(in(0), "input", 4);
-        const cpu::Pool2dParams p = poolAttrs(kernel == Kernel::AveragePool);
+        const kernels::Pool2dParams p = poolAttrs(kernel == Kernel::AveragePool);
         expect(out(0), "result", plan::F32, poolOutput(mapOf(in(0)), p));
-        const cpu::RowRange r = resultRows();
-        return needRows(in(0), "input", cpu::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]), resultRowsText());
+        const kernels::RowRange r = resultRows();
+        return needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]), resultRowsText());
       }
       case Kernel::MaxPoolGrad: {
         counts(2, 2, 1);
         expectF32(in(1), "input", 4);
-        const cpu::Pool2dParams p = poolAttrs(false);
+        const kernels::Pool2dParams p = poolAttrs(false);
         expect(in(0), "output gradient", plan::F32, poolOutput(mapOf(in(1)), p));
         expectSame(out(0), "result", in(1));
-        const cpu::RowRange r = gradRows(in(0));
-        const cpu::RowRange touched = cpu::window_input_rows(p.h, r.begin, r.end, mapOf(in(1))[2]);
+        const kernels::RowRange r = gradRows(in(0));
+        const kernels::RowRange touched = kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(1))[2]);
         needRows(in(1), "input", touched, gradRowsText(r));
         return needRows(out(0), "result", touched, gradRowsText(r));
       }
       case Kernel::AveragePoolGrad: {
         counts(1, 1, 1);
-        const cpu::Pool2dParams p = poolAttrs(true);
+        const kernels::Pool2dParams p = poolAttrs(true);
         const Shape x = shapeAttr("input_shape", 4);
         expect(in(0), "output gradient", plan::F32, poolOutput(x, p));
         expect(out(0), "result", plan::F32, x);
-        const cpu::RowRange r = gradRows(in(0));
-        return needRows(out(0), "result", cpu::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        const kernels::RowRange r = gradRows(in(0));
+        return needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
       }
       case Kernel::GlobalAvgPool: {
         counts(1, 1, 1);
@@ -500,8 +500,8 @@ class StepChecker {
                  " empty");
         }
         expect(out(0), "result", plan::F32, y);
-        const cpu::RowRange r = resultRows();
-        return needRows(in(0), "input", cpu::pad_input_rows(padParams(step_), r.begin, r.end, mapOf(in(0))[2]),
+        const kernels::RowRange r = resultRows();
+        return needRows(in(0), "input", kernels::pad_input_rows(padParams(step_), r.begin, r.end, mapOf(in(0))[2]),
                         resultRowsText());
       }
       case Kernel::BatchNorm:
@@ -538,7 +538,7 @@ class StepChecker {
         expect(out(1), "scale gradient", plan::F32, channel);
         expect(out(2), "bias gradient", plan::F32, channel);
         if (byRows()) {
-          const cpu::RowRange r = gradRows(in(0));
+          const kernels::RowRange r = gradRows(in(0));
           needRows(x, "input", r, gradRowsText(r));
           needRows(out(0), "result", r, gradRowsText(r));
         }
@@ -653,7 +653,7 @@ class StepChecker {
         expectSame(out(0), "result", in(0));
         if (!byRows()) return;
         if (kernel == Kernel::Dropout) return needRows(in(0), "operand", resultRows(), resultRowsText());
-        const cpu::RowRange r = gradRows(in(0));
+        const kernels::RowRange r = gradRows(in(0));
         return needRows(out(0), "result", r, gradRowsText(r));
       }
       case Kernel::RowsCopy:
@@ -972,7 +972,7 @@ std::vector<int64_t> attrIntsOfSize(const plan::Step& step, std::string_view nam
   return v;
 }
 
-void setWindows(cpu::WindowAxis& h, cpu::WindowAxis& w, const plan::Step& step, bool dilation) {
+void setWindows(kernels::WindowAxis& h, kernels::WindowAxis& w, const plan::Step& step, bool dilation) {
   const std::vector<int64_t> stride = attrIntsOfSize(step, "stride", 2), pad = attrIntsOfSize(step, "pad", 4);
   h.stride = stride[0];
   w.stride = stride[1];
@@ -988,8 +988,8 @@ void setWindows(cpu::WindowAxis& h, cpu::WindowAxis& w, const plan::Step& step, 
 }
 }  // namespace
 
-cpu::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW) {
-  cpu::Conv2dParams p;
+kernels::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW) {
+  kernels::Conv2dParams p;
   p.h.kernel = kernelH;
   p.w.kernel = kernelW;
   setWindows(p.h, p.w, step, true);
@@ -997,8 +997,8 @@ cpu::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t ke
   return p;
 }
 
-cpu::Pool2dParams poolParams(const plan::Step& step, bool average) {
-  cpu::Pool2dParams p;
+kernels::Pool2dParams poolParams(const plan::Step& step, bool average) {
+  kernels::Pool2dParams p;
   const std::vector<int64_t> kernel = attrIntsOfSize(step, "kernel", 2);
   p.h.kernel = kernel[0];
   p.w.kernel = kernel[1];
@@ -1008,8 +1008,8 @@ cpu::Pool2dParams poolParams(const plan::Step& step, bool average) {
   return p;
 }
 
-cpu::PadParams padParams(const plan::Step& step) {
-  cpu::PadParams p;
+kernels::PadParams padParams(const plan::Step& step) {
+  kernels::PadParams p;
   const std::vector<int64_t> pads = attrIntsOfSize(step, "pads", 8);
   std::copy(pads.begin(), pads.end(), p.pads);
   p.value = static_cast<float>(attrFloat(step, "value"));

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "runtime/Backend.h"
-#include "runtime/cpu/Conv.h"
-#include "runtime/cpu/Pad.h"
-#include "runtime/cpu/Pool.h"
+#include "runtime/kernels/Conv.h"
+#include "runtime/kernels/Pad.h"
+#include "runtime/kernels/Pool.h"
 #include "runtime/plan/Plan.h"
 #include "runtime/plan/PlanFile.h"
 
@@ -55,9 +55,9 @@ bool runsOnRows(const plan::Plan& plan, const plan::Step& step);
 
 // Kernel parameters from a step's attributes (IR conventions: pad = [top, left, bottom,
 // right], stride/dilation/kernel = [h, w]). Convolution kernel sizes come from the weight.
-cpu::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW);
-cpu::Pool2dParams poolParams(const plan::Step& step, bool average);
-cpu::PadParams padParams(const plan::Step& step);
+kernels::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW);
+kernels::Pool2dParams poolParams(const plan::Step& step, bool average);
+kernels::PadParams padParams(const plan::Step& step);
 
 // ONNX's BatchNormalization momentum (the weight of the old running value) as the kernels'
 // PyTorch momentum (the weight of the batch statistic).

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "runtime/PlanLoader.h"
-#include "runtime/cpu/Dense.h"
-#include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Dense.h"
+#include "runtime/kernels/RowBand.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
@@ -48,12 +48,12 @@ class StepArgs {
   Shape inShape(int i) const { return shapeOf(inBuffer(i)); }
   Shape outShape(int i) const { return shapeOf(outBuffer(i)); }
   int64_t inCount(int i) const { return elementsOf(inShape(i)); }
-  cpu::RowBand inBand(int i) const { return band(inBuffer(i)); }
-  cpu::RowBand outBand(int i) const { return band(outBuffer(i)); }
+  kernels::RowBand inBand(int i) const { return band(inBuffer(i)); }
+  kernels::RowBand outBand(int i) const { return band(outBuffer(i)); }
   // BatchNorm's view of a tensor of any rank >= 2 (N x C x H x W, H = dim 2, W = the product
   // of the rest, 1 where absent); a band as itself.
-  cpu::RowBand inMap(int i) const { return map(inBuffer(i)); }
-  cpu::RowBand outMap(int i) const { return map(outBuffer(i)); }
+  kernels::RowBand inMap(int i) const { return map(inBuffer(i)); }
+  kernels::RowBand outMap(int i) const { return map(outBuffer(i)); }
   float* scratch() const {
     return step.scratch() < 0 ? nullptr : floats(buffer(static_cast<uint32_t>(step.scratch())));
   }
@@ -67,7 +67,7 @@ class StepArgs {
   bool byRows() const { return runsOnRows(plan_, step); }
   // The rows of output gradient operand i (global rows of the forward output) a backward step
   // propagates: its `rows` attribute, or all rows that operand holds.
-  cpu::RowRange gradRows(int i) const {
+  kernels::RowRange gradRows(int i) const {
     if (const plan::Attr* rows = findAttr(step, "rows")) return {rows->ints(0), rows->ints(1)};
     return inMap(i).range();
   }
@@ -81,17 +81,17 @@ class StepArgs {
   const plan::Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
   float* floats(const plan::Buffer& b) const { return reinterpret_cast<float*>(arena_ + b.offset()); }
   static Shape shapeOf(const plan::Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
-  cpu::RowBand band(const plan::Buffer& b) const {
-    if (b.height() == 0) return cpu::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
+  kernels::RowBand band(const plan::Buffer& b) const {
+    if (b.height() == 0) return kernels::full_band(floats(b), b.shape(0), b.shape(1), b.shape(2), b.shape(3));
     return {floats(b), b.shape(0), b.shape(1), b.height(), b.shape(3), b.row0(), b.shape(2)};
   }
-  cpu::RowBand map(const plan::Buffer& b) const {
+  kernels::RowBand map(const plan::Buffer& b) const {
     if (b.height() > 0) return band(b);
     const Shape s = shapeOf(b);
     const int64_t H = s.size() > 2 ? s[2] : 1;
     int64_t W = 1;
     for (size_t i = 3; i < s.size(); ++i) W *= s[i];
-    return cpu::full_band(floats(b), s[0], s[1], H, W);
+    return kernels::full_band(floats(b), s[0], s[1], H, W);
   }
 };
 
@@ -102,9 +102,9 @@ namespace lrc::runtime {
 // A Gemm (or MatMul: no transposes, alpha = beta = 1) step's sizes and attributes, and how
 // its C operand (validated to broadcast to [M, N]) is laid out: [] or one value, [N] or
 // [1, N], [M, 1], or [M, N].
-inline cpu::GemmParams gemmParams(const StepArgs& s, bool matmul) {
+inline kernels::GemmParams gemmParams(const StepArgs& s, bool matmul) {
   const Shape a = s.inShape(0), b = s.inShape(1);
-  cpu::GemmParams p;
+  kernels::GemmParams p;
   if (!matmul) {
     p.transA = attrInt(s.step, "transA") != 0;
     p.transB = attrInt(s.step, "transB") != 0;
@@ -117,13 +117,13 @@ inline cpu::GemmParams gemmParams(const StepArgs& s, bool matmul) {
   if (s.numInputs() == 3) {
     const Shape c = s.inShape(2);
     if (elementsOf(c) == 1)
-      p.bias = cpu::GemmBias::Scalar;
+      p.bias = kernels::GemmBias::Scalar;
     else if (c.size() == 1 || c[0] == 1)
-      p.bias = cpu::GemmBias::Row;
+      p.bias = kernels::GemmBias::Row;
     else if (c[1] == 1)
-      p.bias = cpu::GemmBias::Column;
+      p.bias = kernels::GemmBias::Column;
     else
-      p.bias = cpu::GemmBias::Full;
+      p.bias = kernels::GemmBias::Full;
   }
   return p;
 }

@@ -121,11 +121,6 @@ Columns columnsOf(ConstRowBand in, int64_t n, int64_t g, const ConvShape& s, con
 
 }  // namespace
 
-int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows) {
-  if (conv2d_is_direct(p) || p.group < 1) return 0;
-  return (C / p.group) * p.h.kernel * p.w.kernel * outRows * outW;
-}
-
 void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
                          int64_t a, int64_t b, float* workspace) {
   const char* kernel = "conv2d_rows_forward";

@@ -4,28 +4,13 @@
 #include <cstdint>
 
 #include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Conv.h"
 
 namespace lrc::cpu {
 
-// Weights are [K][C / group][kernelH][kernelW], bias is [K]; input N x C x H x W, output
-// N x K x OH x OW with OH = window_output_size(h, H), OW = window_output_size(w, W).
-struct Conv2dParams {
-  WindowAxis h, w;
-  int64_t group = 1;
-};
-
-// A 1x1, stride-1, unpadded convolution: the input band's rows are its column matrix, and it
-// needs no im2col (nor workspace).
-inline bool conv2d_is_direct(const Conv2dParams& p) {
-  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
-         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
-}
-
-// Floats of workspace the three conv2d_rows_* functions need for `outRows` output rows of
-// width `outW` with C input channels: one im2col matrix of one group, (C / group) * kH *
-// kW * outRows * outW. Zero for a 1x1, stride-1, unpadded convolution, which reads and
-// writes the bands directly.
-int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows);
+// The parameters, conv2d_is_direct and conv2d_workspace_floats (the floats of `workspace`
+// below) are shared with the plan loader and the CUDA backend: runtime/kernels/Conv.h.
+using kernels::Conv2dParams;
 
 // out rows [a, b) = conv(in) + bias (bias may be null). `in` must hold
 // window_input_rows(p.h, a, b, in.H). `workspace` holds conv2d_workspace_floats(p, in.C,

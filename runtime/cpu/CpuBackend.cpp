@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/ArenaGuard.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/StepArgs.h"
 #include "runtime/cpu/BatchNorm.h"
@@ -18,6 +19,7 @@
 #include "runtime/cpu/Elementwise.h"
 #include "runtime/cpu/Pad.h"
 #include "runtime/cpu/Pool.h"
+#include "runtime/kernels/Dropout.h"
 
 namespace lrc::runtime {
 
@@ -54,37 +56,37 @@ void forEachBroadcast(const Shape& out, const std::vector<int64_t>& strideA, con
 
 void conv2d(const StepArgs& s) {
   const Shape w = s.inShape(1);
-  const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
-  const cpu::RowRange r = s.outBand(0).range();
+  const kernels::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const kernels::RowRange r = s.outBand(0).range();
   cpu::conv2d_rows_forward(s.outBand(0), s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin,
                            r.end, s.scratch());
 }
 
 void conv2dGradInput(const StepArgs& s) {
   const Shape w = s.inShape(1);
-  const cpu::Conv2dParams p = convParams(s.step, w[2], w[3]);
-  const cpu::RowRange r = s.gradRows(0);
+  const kernels::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch());
 }
 
 void conv2dGradWeight(const StepArgs& s) {
   const std::vector<int64_t> k = attrInts(s.step, "kernel");
-  const cpu::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
-  const cpu::RowRange r = s.gradRows(0);
+  const kernels::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
+  const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
 }
 
 void channelSum(const StepArgs& s) {
-  const cpu::RowRange r = s.gradRows(0);
+  const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   cpu::conv2d_rows_backward_bias(s.out(0), s.inBand(0), r.begin, r.end);
 }
 
 void relu(const StepArgs& s) {
   if (!s.byRows()) return cpu::relu_forward(s.out(0), s.in(0), s.inCount(0));
-  const cpu::RowRange r = s.outBand(0).range();
+  const kernels::RowRange r = s.outBand(0).range();
   cpu::relu_rows_forward(s.outBand(0), s.inBand(0), r.begin, r.end);
 }
 
@@ -92,14 +94,14 @@ void relu(const StepArgs& s) {
 void reluGrad(const StepArgs& s) {
   zeroOut(s, 0);
   if (!s.byRows()) return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
-  const cpu::RowRange r = s.gradRows(0);
+  const kernels::RowRange r = s.gradRows(0);
   cpu::relu_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
 }
 
 void pool(const StepArgs& s, bool average) {
-  const cpu::Pool2dParams p = poolParams(s.step, average);
-  const cpu::RowBand y = s.outBand(0);
-  const cpu::RowRange r = y.range();
+  const kernels::Pool2dParams p = poolParams(s.step, average);
+  const kernels::RowBand y = s.outBand(0);
+  const kernels::RowRange r = y.range();
   if (average)
     cpu::avgpool2d_rows_forward(y, s.inBand(0), p, r.begin, r.end);
   else
@@ -107,8 +109,8 @@ void pool(const StepArgs& s, bool average) {
 }
 
 void poolGrad(const StepArgs& s, bool average) {
-  const cpu::Pool2dParams p = poolParams(s.step, average);
-  const cpu::RowRange r = s.gradRows(0);
+  const kernels::Pool2dParams p = poolParams(s.step, average);
+  const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   if (average)
     cpu::avgpool2d_rows_backward(s.outBand(0), s.inBand(0), p, r.begin, r.end);
@@ -128,7 +130,7 @@ void globalAvgPoolGrad(const StepArgs& s) {
 }
 
 void pad(const StepArgs& s) {
-  const cpu::RowRange r = s.outBand(0).range();
+  const kernels::RowRange r = s.outBand(0).range();
   cpu::pad_rows_forward(s.outBand(0), s.inBand(0), padParams(s.step), r.begin, r.end);
 }
 
@@ -136,7 +138,7 @@ void pad(const StepArgs& s) {
 // 8 * C bytes); backward recomputes them, so nothing is kept between steps.
 void batchNorm(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
-  const cpu::RowBand x = s.inMap(0), y = s.outMap(0);
+  const kernels::RowBand x = s.inMap(0), y = s.outMap(0);
   if (attrInt(s.step, "training") != 0) {
     // Batch statistics (of the band's rows: --bn strip), and the running statistics
     // (operands 3 and 4) updated in place unless update_stats=0 (a strip's recompute).
@@ -153,10 +155,10 @@ void batchNorm(const StepArgs& s) {
 // (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
 void batchNormGrad(const StepArgs& s) {
   const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
-  const cpu::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
+  const kernels::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
   for (int i = 0; i < 3; ++i) zeroOut(s, i);
   if (attrInt(s.step, "training") == 0) {
-    const cpu::RowRange r = s.gradRows(0);
+    const kernels::RowRange r = s.gradRows(0);
     cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, r.begin, r.end);
     return;
   }
@@ -176,7 +178,7 @@ void batchNormGrad(const StepArgs& s) {
 
 void add(const StepArgs& s) {
   if (s.byRows()) {
-    const cpu::RowRange r = s.outBand(0).range();
+    const kernels::RowRange r = s.outBand(0).range();
     return cpu::add_rows_forward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
   }
   const Shape a = s.inShape(0), b = s.inShape(1), y = s.outShape(0);
@@ -240,7 +242,7 @@ void softmaxXent(const StepArgs& s, bool grad) {
 // Identity, and inference-mode Dropout: the result's rows of the operand.
 void copy(const StepArgs& s) {
   if (!s.byRows()) return copyInToOut(s);
-  const cpu::RowRange r = s.outBand(0).range();
+  const kernels::RowRange r = s.outBand(0).range();
   cpu::copy_rows(s.outBand(0), s.inBand(0), r.begin, r.end);
 }
 
@@ -250,7 +252,7 @@ void copy(const StepArgs& s) {
 void dropout(const StepArgs& s, const RunContext& context, bool grad) {
   const bool training = attrInt(s.step, "training") != 0;
   const float ratio = static_cast<float>(attrFloat(s.step, "ratio"));
-  const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
+  const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ kernels::dropout_mix(context.seed);
   if (grad) zeroOut(s, 0);
   if (!s.byRows()) {
     if (!training) return copyInToOut(s);
@@ -259,7 +261,7 @@ void dropout(const StepArgs& s, const RunContext& context, bool grad) {
     return cpu::dropout_forward(s.out(0), s.in(0), count, 0, ratio, seed, context.step);
   }
   // Forward computes its result's rows, backward propagates its rows of dy.
-  const cpu::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
+  const kernels::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
   if (!training) return cpu::copy_rows(s.outBand(0), s.inBand(0), r.begin, r.end);
   if (grad) return cpu::dropout_rows_backward(s.outBand(0), s.inBand(0), ratio, seed, context.step, r.begin, r.end);
   cpu::dropout_rows_forward(s.outBand(0), s.inBand(0), ratio, seed, context.step, r.begin, r.end);
@@ -267,7 +269,7 @@ void dropout(const StepArgs& s, const RunContext& context, bool grad) {
 
 // rows_copy and rows_sum: the result band assembled from the operand bands.
 void combineRows(const StepArgs& s, bool sum) {
-  std::vector<cpu::ConstRowBand> sources;
+  std::vector<kernels::ConstRowBand> sources;
   for (int i = 0; i < s.numInputs(); ++i) sources.push_back(s.inBand(i));
   if (sum)
     cpu::sum_rows(s.outBand(0), sources);
@@ -291,12 +293,13 @@ void CpuBackend::allocateArena(uint64_t bytes) {
   if (physical > 0 && bytes > physical)
     throw std::runtime_error("the plan's arena of " + std::to_string(bytes) +
                              " bytes is larger than this machine's memory (" + std::to_string(physical) + " bytes)");
-  const uint64_t total = (bytes + kGuardBytes + plan::kPlanAlignment - 1) / plan::kPlanAlignment * plan::kPlanAlignment;
+  const uint64_t total =
+      (bytes + kArenaGuardBytes + plan::kPlanAlignment - 1) / plan::kPlanAlignment * plan::kPlanAlignment;
   arena_.reset(static_cast<unsigned char*>(std::aligned_alloc(plan::kPlanAlignment, total)));
   if (!arena_) throw std::runtime_error("cannot allocate the arena of " + std::to_string(bytes) + " bytes");
   arenaBytes_ = bytes;
   allocatedBytes_ = total;
-  std::memset(arena_.get(), kCanary, total);
+  std::memset(arena_.get(), kArenaCanary, total);
 }
 
 void CpuBackend::checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
@@ -323,14 +326,8 @@ void CpuBackend::zero(uint64_t offset, uint64_t bytes) {
 
 uint64_t CpuBackend::measuredPeakBytes() {
   if (!arena_) return 0;
-  const unsigned char* a = arena_.get();
-  for (uint64_t i = arenaBytes_; i < allocatedBytes_; ++i)
-    if (a[i] != kCanary)
-      throw std::runtime_error("a kernel wrote past the arena (byte " + std::to_string(i - arenaBytes_) +
-                               " after its end changed)");
-  uint64_t top = arenaBytes_;
-  while (top > 0 && a[top - 1] == kCanary) --top;
-  return top;
+  checkArenaGuard(arena_.get() + arenaBytes_, allocatedBytes_ - arenaBytes_);
+  return touchedBytes(arena_.get(), arenaBytes_);
 }
 
 void CpuBackend::run(const plan::Step& step, const RunContext& context) {

@@ -1,6 +1,7 @@
 // The reference backend: plan steps on the CPU kernels of runtime/cpu (BLAS for the matrix
 // products), every spatial kernel over the whole map as one row band. The arena is one
-// 64-byte aligned heap allocation; memory peak and overruns are measured with a canary.
+// 64-byte aligned heap allocation; memory peak and overruns are measured with a canary
+// (runtime/ArenaGuard.h).
 #pragma once
 
 #include <cstdint>
@@ -13,10 +14,6 @@ namespace lrc::runtime {
 
 class CpuBackend : public Backend {
  public:
-  // Bytes after the arena that must stay untouched; the byte the arena starts filled with.
-  static constexpr uint64_t kGuardBytes = 4096;
-  static constexpr unsigned char kCanary = 0xA5;
-
   CpuBackend();
   ~CpuBackend() override;
 

@@ -23,22 +23,6 @@ void checkGemm(const char* kernel, const GemmParams& p) {
 int64_t strideA(const GemmParams& p) { return p.transA ? p.M : p.K; }
 int64_t strideB(const GemmParams& p) { return p.transB ? p.K : p.N; }
 
-// Index into C that element (i, j) of the result reads.
-int64_t biasIndex(const GemmParams& p, int64_t i, int64_t j) {
-  switch (p.bias) {
-    case GemmBias::None:
-    case GemmBias::Scalar:
-      return 0;
-    case GemmBias::Row:
-      return j;
-    case GemmBias::Column:
-      return i;
-    case GemmBias::Full:
-      return i * p.N + j;
-  }
-  return 0;
-}
-
 void checkLabel(const char* kernel, int64_t label, int64_t n, int64_t classes) {
   if (label < 0 || label >= classes)
     fail(kernel, "label " + std::to_string(label) + " of sample " + std::to_string(n) + " is outside [0, " +
@@ -53,7 +37,7 @@ void gemm_forward(float* Y, const float* A, const float* B, const float* C, cons
   if (withBias) {
     if (C == nullptr) fail("gemm_forward", "C is null but a bias shape was given");
     for (int64_t i = 0; i < p.M; ++i)
-      for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = p.beta * C[biasIndex(p, i, j)];
+      for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = p.beta * C[kernels::gemm_bias_index(p.bias, p.N, i, j)];
   }
   sgemm(p.transA, p.transB, p.M, p.N, p.K, p.alpha, A, strideA(p), B, strideB(p), withBias ? 1.0f : 0.0f, Y, p.N);
 }
@@ -75,7 +59,7 @@ void gemm_backward(float* dA, float* dB, float* dC, const float* dY, const float
   }
   if (dC != nullptr && p.bias != GemmBias::None)
     for (int64_t i = 0; i < p.M; ++i)
-      for (int64_t j = 0; j < p.N; ++j) dC[biasIndex(p, i, j)] += p.beta * dY[i * p.N + j];
+      for (int64_t j = 0; j < p.N; ++j) dC[kernels::gemm_bias_index(p.bias, p.N, i, j)] += p.beta * dY[i * p.N + j];
 }
 
 void softmax_forward(float* y, const float* x, int64_t N, int64_t classes) {

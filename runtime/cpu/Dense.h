@@ -4,24 +4,13 @@
 
 #include <cstdint>
 
+#include "runtime/kernels/Dense.h"
+
 namespace lrc::cpu {
 
-// How Gemm's C operand broadcasts to the M x N result (ONNX's unidirectional broadcast).
-enum class GemmBias {
-  None,    // no C
-  Scalar,  // C[1]
-  Row,     // C[N]   (or [1, N]), added to every row
-  Column,  // C[M, 1], added to every column
-  Full,    // C[M, N]
-};
-
-struct GemmParams {
-  int64_t M = 0, N = 0, K = 0;  // Y is M x N; op(A) is M x K, op(B) is K x N
-  bool transA = false;          // A stored K x M
-  bool transB = false;          // B stored N x K
-  float alpha = 1.0f, beta = 1.0f;
-  GemmBias bias = GemmBias::None;
-};
+// The shared parameters (runtime/kernels/Dense.h).
+using kernels::GemmBias;
+using kernels::GemmParams;
 
 // Y = alpha * op(A) * op(B) + beta * C (ONNX Gemm, PyTorch Linear with transB).
 void gemm_forward(float* Y, const float* A, const float* B, const float* C, const GemmParams& p);

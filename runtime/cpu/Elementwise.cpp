@@ -1,8 +1,9 @@
 #include "runtime/cpu/Elementwise.h"
 
-#include <cmath>
 #include <stdexcept>
 #include <string>
+
+#include "runtime/kernels/Dropout.h"
 
 namespace lrc::cpu {
 
@@ -13,16 +14,14 @@ void checkRatio(const char* kernel, float ratio) {
     throw std::invalid_argument(std::string(kernel) + ": ratio must be in [0, 1], got " + std::to_string(ratio));
 }
 
-float keepScale(float ratio) { return ratio < 1.0f ? 1.0f / (1.0f - ratio) : 0.0f; }
-
 // out[i] (=, or += when Accumulate) in[i] * mask(firstIndex + i) * scale.
 template <bool Accumulate>
 void applyDropout(float* out, const float* in, int64_t count, int64_t firstIndex, float ratio, uint64_t seed,
                   uint64_t step) {
-  const uint64_t threshold = dropout_keep_threshold(ratio);
-  const float scale = keepScale(ratio);
+  const uint64_t threshold = kernels::dropout_keep_threshold(ratio);
+  const float scale = kernels::dropout_keep_scale(ratio);
   for (int64_t i = 0; i < count; ++i) {
-    const bool keep = dropout_hash(seed, step, static_cast<uint64_t>(firstIndex + i)) < threshold;
+    const bool keep = kernels::dropout_hash(seed, step, static_cast<uint64_t>(firstIndex + i)) < threshold;
     const float v = keep ? in[i] * scale : 0.0f;
     if constexpr (Accumulate)
       out[i] += v;
@@ -94,10 +93,6 @@ void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, in
   forEachPlane(y, a, b, [&](int64_t n, int64_t c, int64_t count) {
     add_forward(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), count);
   });
-}
-
-uint64_t dropout_keep_threshold(float ratio) {
-  return static_cast<uint64_t>(std::llround((1.0 - static_cast<double>(ratio)) * 4294967296.0));
 }
 
 void dropout_forward(float* y, const float* x, int64_t count, int64_t firstIndex, float ratio, uint64_t seed,

@@ -5,7 +5,6 @@
 
 #include <cstdint>
 
-#include "runtime/Portable.h"
 #include "runtime/cpu/RowBand.h"
 
 namespace lrc::cpu {
@@ -33,21 +32,8 @@ void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b);
 void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b);
 void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b);
 
-// Dropout mask from a counter-based hash: element i of a step is kept when
-// dropout_hash(seed, step, i) < dropout_keep_threshold(ratio). Any sub-range of elements
-// can therefore be recomputed identically, which strips rely on when they recompute the
-// forward during backward. Inline so that other backends can reproduce the mask bit for bit.
-LRC_HD inline uint64_t dropout_mix(uint64_t z) {  // splitmix64's finalizer
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-LRC_HD inline uint32_t dropout_hash(uint64_t seed, uint64_t step, uint64_t index) {
-  const uint64_t key = dropout_mix(dropout_mix(seed) ^ (step * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull));
-  return static_cast<uint32_t>(dropout_mix(key + (index + 1) * 0x9E3779B97F4A7C15ull) >> 32);
-}
-// 2^32 * (1 - ratio), rounded; 2^32 (keep all) for ratio 0, 0 (drop all) for ratio 1.
-uint64_t dropout_keep_threshold(float ratio);
+// Dropout's mask is kernels::dropout_hash's (runtime/kernels/Dropout.h), so that the CUDA
+// backend reproduces it bit for bit and any sub-range of elements is recomputed identically.
 
 // y[i] = x[i] * keep(firstIndex + i) / (1 - ratio) for i < count (0 where dropped; all 0 when
 // ratio is 1), as PyTorch's training-mode dropout. y may alias x. 0 <= ratio <= 1.

@@ -39,13 +39,6 @@ bool inside(int64_t i, int64_t size) { return i >= 0 && i < size; }
 
 }  // namespace
 
-RowRange pad_input_rows(const PadParams& p, int64_t a, int64_t b, int64_t inH) {
-  const int64_t begin = std::max<int64_t>(a - p.pads[2], 0);
-  const int64_t end = std::min<int64_t>(b - p.pads[2], inH);
-  if (a >= b || begin >= end) return {0, 0};
-  return {begin, end};
-}
-
 void pad_rows_forward(RowBand out, ConstRowBand in, const PadParams& p, int64_t a, int64_t b) {
   const PadColumns cols = checkPad("pad_rows_forward", p, in, "input", out, "output", a, b);
   const int64_t n0 = p.pads[0], c0 = p.pads[1], h0 = p.pads[2], w0 = p.pads[3];

@@ -27,23 +27,6 @@ void checkSameMap(const char* kernel, ConstRowBand dst, ConstRowBand src) {
 
 }  // namespace
 
-int64_t window_output_size(const WindowAxis& axis, int64_t inSize, bool ceilMode) {
-  const int64_t span = inSize + axis.padBegin + axis.padEnd - axis.dilation * (axis.kernel - 1) - 1;
-  if (span < 0 || axis.stride <= 0) return 0;
-  int64_t out = (ceilMode ? (span + axis.stride - 1) / axis.stride : span / axis.stride) + 1;
-  if (ceilMode && (out - 1) * axis.stride >= inSize + axis.padBegin) --out;
-  return out;
-}
-
-RowRange window_input_rows(const WindowAxis& axis, int64_t a, int64_t b, int64_t inSize) {
-  if (a >= b) return {0, 0};
-  const int64_t begin = std::max<int64_t>(a * axis.stride - axis.padBegin, 0);
-  const int64_t end =
-      std::min<int64_t>((b - 1) * axis.stride - axis.padBegin + axis.dilation * (axis.kernel - 1) + 1, inSize);
-  if (begin >= end) return {0, 0};
-  return {begin, end};
-}
-
 void check_window(const char* kernel, const char* axisName, const WindowAxis& axis) {
   if (axis.kernel < 1 || axis.stride < 1 || axis.dilation < 1 || axis.padBegin < 0 || axis.padEnd < 0)
     fail(kernel, std::string(axisName) + " window needs kernel, stride, dilation >= 1 and pads >= 0 (got kernel " +

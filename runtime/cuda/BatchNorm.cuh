@@ -32,7 +32,7 @@ struct Stats {
 
 // sum and sum of squares.
 struct Moments {
-  Band<const float> x;
+  kernels::ConstRowBand x;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
     const float v = x.at(n, c, h, w);
     acc[0] += v;
@@ -70,8 +70,8 @@ struct FrozenInvStd {
 // y = x * scale + shift with scale = invStd * gamma, shift = beta - mean * scale (PyTorch's
 // form, the CPU's float arithmetic).
 struct Normalize {
-  Band<float> y;
-  Band<const float> x;
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
   const double *mean, *invStd;  // hold float values
   const float* runningMean;     // frozen mode: the mean, instead of `mean`
   const float *gamma, *beta;
@@ -85,7 +85,7 @@ struct Normalize {
 
 // sum(dy) and sum(dy * (x - mean)) (times invStd when finished).
 struct GradMoments {
-  Band<const float> dy, x;
+  kernels::ConstRowBand dy, x;
   const double* mean;
   const float* runningMean;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
@@ -111,8 +111,8 @@ struct FinishGrad {
 
 // dx += gamma * invStd * (dy - meanDy - xhat * meanDyXhat); frozen mode: dx += gamma * invStd * dy.
 struct ApplyGrad {
-  Band<float> dx;
-  Band<const float> dy, x;
+  kernels::RowBand dx;
+  kernels::ConstRowBand dy, x;
   const float* gamma;
   const double *mean, *invStd, *sumDy, *sumDyXhat;  // sums null: frozen mode
   double count;
@@ -130,7 +130,7 @@ struct ApplyGrad {
   }
 };
 
-inline int64_t checkedCount(const Band<const float>& x) {
+inline int64_t checkedCount(const kernels::ConstRowBand& x) {
   const int64_t count = x.N * x.rows * x.W;
   if (count < 2)
     throw std::invalid_argument("batchnorm: training-mode statistics need more than one value per channel, got " +
@@ -140,7 +140,7 @@ inline int64_t checkedCount(const Band<const float>& x) {
 
 // The batch statistics of x's rows into the workspace (and the running statistics' update).
 template <class D>
-void batchStats(D& dev, Band<const float> x, float* runningMean, float* runningVar, float eps, float momentum,
+void batchStats(D& dev, kernels::ConstRowBand x, float* runningMean, float* runningVar, float eps, float momentum,
                 const Stats& st) {
   const int64_t count = checkedCount(x);
   channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, Moments{x}, st.partial,
@@ -152,7 +152,7 @@ void batchStats(D& dev, Band<const float> x, float* runningMean, float* runningV
 // Training mode over the band's rows: y = normalized x with the batch statistics; the
 // running statistics (either may be null) updated once. y and x are bands of the same rows.
 template <class D>
-void batchnorm_train_forward(D& dev, Band<float> y, Band<const float> x, const float* gamma, const float* beta,
+void batchnorm_train_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const float* gamma, const float* beta,
                              float* runningMean, float* runningVar, float eps, float momentum, double* workspace) {
   const bn_detail::Stats st(workspace, x.N, x.C);
   bn_detail::batchStats(dev, x, runningMean, runningVar, eps, momentum, st);
@@ -163,8 +163,8 @@ void batchnorm_train_forward(D& dev, Band<float> y, Band<const float> x, const f
 // Training mode backward over the band's rows, the statistics recomputed from x: dx, dgamma
 // and dbeta += (the caller zeroes them).
 template <class D>
-void batchnorm_train_backward(D& dev, Band<float> dx, float* dgamma, float* dbeta, Band<const float> dy,
-                              Band<const float> x, const float* gamma, float eps, double* workspace) {
+void batchnorm_train_backward(D& dev, kernels::RowBand dx, float* dgamma, float* dbeta, kernels::ConstRowBand dy,
+                              kernels::ConstRowBand x, const float* gamma, float eps, double* workspace) {
   const bn_detail::Stats st(workspace, x.N, x.C);
   bn_detail::batchStats(dev, x, nullptr, nullptr, eps, 0.0f, st);
   const int64_t a = x.row0, b = x.row0 + x.rows;
@@ -177,9 +177,9 @@ void batchnorm_train_backward(D& dev, Band<float> dx, float* dgamma, float* dbet
 
 // Frozen mode, rows [a, b): y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta.
 template <class D>
-void batchnorm_frozen_rows_forward(D& dev, Band<float> y, Band<const float> x, const float* gamma, const float* beta,
-                                   const float* runningMean, const float* runningVar, float eps, int64_t a, int64_t b,
-                                   double* workspace) {
+void batchnorm_frozen_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const float* gamma,
+                                   const float* beta, const float* runningMean, const float* runningVar, float eps,
+                                   int64_t a, int64_t b, double* workspace) {
   const bn_detail::Stats st(workspace, x.N, x.C);
   dev.forEach(x.C, bn_detail::FrozenInvStd{st.invStd, runningVar, eps});
   forRows(dev, x.N, x.C, x.W, a, b, bn_detail::Normalize{y, x, nullptr, st.invStd, runningMean, gamma, beta});
@@ -187,8 +187,8 @@ void batchnorm_frozen_rows_forward(D& dev, Band<float> y, Band<const float> x, c
 
 // Frozen mode backward over dy rows [a, b): dx += dy * gamma * invStd; dgamma, dbeta +=.
 template <class D>
-void batchnorm_frozen_rows_backward(D& dev, Band<float> dx, float* dgamma, float* dbeta, Band<const float> dy,
-                                    Band<const float> x, const float* gamma, const float* runningMean,
+void batchnorm_frozen_rows_backward(D& dev, kernels::RowBand dx, float* dgamma, float* dbeta, kernels::ConstRowBand dy,
+                                    kernels::ConstRowBand x, const float* gamma, const float* runningMean,
                                     const float* runningVar, float eps, int64_t a, int64_t b, double* workspace) {
   const bn_detail::Stats st(workspace, x.N, x.C);
   dev.forEach(x.C, bn_detail::FrozenInvStd{st.invStd, runningVar, eps});

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/cpu/Conv.h"
+#include "runtime/kernels/Conv.h"
 #include "runtime/cuda/Device.h"
 #include "runtime/cuda/Elementwise.cuh"
 #include "runtime/cuda/Reduce.cuh"
@@ -27,9 +27,9 @@ namespace conv_detail {
 // + kj * dw), 0 in the padding.
 struct Im2col {
   float* col;
-  Band<const float> in;
+  kernels::ConstRowBand in;
   int64_t n0, c0, OW, a, rows, patch;
-  cpu::WindowAxis h, w;
+  kernels::WindowAxis h, w;
   LRC_HD void operator()(int64_t i) const {
     const int64_t cols = rows * OW;
     const int64_t image = i / (patch * cols), r = (i / cols) % patch, j = i % cols;
@@ -43,7 +43,7 @@ struct Im2col {
 
 // One tap axis of the gather: the output index o that reads input index x through tap k, if
 // any (x = o * stride - padBegin + k * dilation with 0 <= o < limit).
-LRC_HD inline bool tapOutput(const cpu::WindowAxis& axis, int64_t x, int64_t k, int64_t limit, int64_t* o) {
+LRC_HD inline bool tapOutput(const kernels::WindowAxis& axis, int64_t x, int64_t k, int64_t limit, int64_t* o) {
   const int64_t t = x + axis.padBegin - k * axis.dilation;
   if (t < 0 || t % axis.stride != 0) return false;
   *o = t / axis.stride;
@@ -53,10 +53,10 @@ LRC_HD inline bool tapOutput(const cpu::WindowAxis& axis, int64_t x, int64_t k, 
 // dIn rows [r0, r0 + rows) of images [n0, n0 + k), channels [c0, c0 + Cg) += col2im(col),
 // col holding the column matrices of output rows [a, b) of those images (Im2col's layout).
 struct Col2imAdd {
-  Band<float> dIn;
+  kernels::RowBand dIn;
   const float* col;
   int64_t n0, c0, Cg, r0, rows, OW, a, b;
-  cpu::WindowAxis h, w;
+  kernels::WindowAxis h, w;
   LRC_HD void operator()(int64_t i) const {
     const int64_t iw = i % dIn.W;
     const int64_t ih = r0 + (i / dIn.W) % rows;
@@ -79,7 +79,7 @@ struct Col2imAdd {
 
 // out rows [a, b) += bias[channel].
 struct AddBias {
-  Band<float> out;
+  kernels::RowBand out;
   const float* bias;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const { out.at(n, c, h, w) += bias[c]; }
 };
@@ -92,10 +92,10 @@ struct Shape {
   int64_t Cg, Kg, patch, cols, chunk;
   bool direct;
 };
-inline Shape shapeOf(const cpu::Conv2dParams& p, int64_t N, int64_t C, int64_t K, int64_t OW, int64_t rows,
+inline Shape shapeOf(const kernels::Conv2dParams& p, int64_t N, int64_t C, int64_t K, int64_t OW, int64_t rows,
                      int64_t scratchFloats) {
   Shape s{C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel,
-          rows * OW, 1, cpu::conv2d_is_direct(p)};
+          rows * OW, 1, kernels::conv2d_is_direct(p)};
   const int64_t perImage = s.patch * s.cols;
   if (!s.direct && perImage > 0) s.chunk = std::max<int64_t>(1, std::min<int64_t>(N, scratchFloats / perImage));
   return s;
@@ -103,8 +103,8 @@ inline Shape shapeOf(const cpu::Conv2dParams& p, int64_t N, int64_t C, int64_t K
 
 // im2col of images [n0, n0 + k), group g, output rows [a, b) into the scratch.
 template <class D>
-void im2col(D& dev, float* scratch, Band<const float> in, int64_t n0, int64_t k, int64_t g, const Shape& s,
-            const cpu::Conv2dParams& p, int64_t a, int64_t b) {
+void im2col(D& dev, float* scratch, kernels::ConstRowBand in, int64_t n0, int64_t k, int64_t g, const Shape& s,
+            const kernels::Conv2dParams& p, int64_t a, int64_t b) {
   dev.forEach(k * s.patch * s.cols,
               Im2col{scratch, in, n0, g * s.Cg, s.cols / (b - a), a, b - a, s.patch, p.h, p.w});
 }
@@ -114,8 +114,9 @@ void im2col(D& dev, float* scratch, Band<const float> in, int64_t n0, int64_t k,
 // out rows [a, b) = conv(in) + bias (bias may be null). As cpu::conv2d_rows_forward.
 // `scratchFloats`: the size of `workspace` (a multiple of one image's columns: the chunk).
 template <class D>
-void conv2d_rows_forward(D& dev, Band<float> out, Band<const float> in, const float* weight, const float* bias,
-                         const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t scratchFloats) {
+void conv2d_rows_forward(D& dev, kernels::RowBand out, kernels::ConstRowBand in, const float* weight, const float* bias,
+                         const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                         int64_t scratchFloats) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, out.C, out.W, b - a, scratchFloats);
   const int64_t outImage = out.C * out.rows * out.W;  // image stride of the output band
@@ -138,12 +139,12 @@ void conv2d_rows_forward(D& dev, Band<float> out, Band<const float> in, const fl
 
 // dIn += the contribution of dOut rows [a, b). As cpu::conv2d_rows_backward_data.
 template <class D>
-void conv2d_rows_backward_data(D& dev, Band<float> dIn, Band<const float> dOut, const float* weight,
-                               const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+void conv2d_rows_backward_data(D& dev, kernels::RowBand dIn, kernels::ConstRowBand dOut, const float* weight,
+                               const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
                                int64_t scratchFloats) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, dIn.N, dIn.C, dOut.C, dOut.W, b - a, scratchFloats);
-  const cpu::RowRange read = cpu::window_input_rows(p.h, a, b, dIn.H);
+  const kernels::RowRange read = kernels::window_input_rows(p.h, a, b, dIn.H);
   const int64_t ldDy = dOut.rows * dOut.W;
   for (int64_t g = 0; g < p.group; ++g) {
     const float* wg = weight + g * s.Kg * s.patch;
@@ -167,8 +168,8 @@ void conv2d_rows_backward_data(D& dev, Band<float> dIn, Band<const float> dOut, 
 // cpu::conv2d_rows_backward_filter (without its bias: that is channel_sum). Every image adds
 // into the same matrix, so the products stay one per image; the im2col is one per chunk.
 template <class D>
-void conv2d_rows_backward_filter(D& dev, float* dWeight, Band<const float> dOut, Band<const float> in,
-                                 const cpu::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+void conv2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand dOut, kernels::ConstRowBand in,
+                                 const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
                                  int64_t scratchFloats) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, dOut.C, dOut.W, b - a, scratchFloats);
@@ -191,7 +192,8 @@ void conv2d_rows_backward_filter(D& dev, float* dWeight, Band<const float> dOut,
 // dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the
 // channel_sum kernel). `partial` holds N * C doubles.
 template <class D>
-void conv2d_rows_backward_bias(D& dev, float* dBias, Band<const float> dOut, int64_t a, int64_t b, double* partial) {
+void conv2d_rows_backward_bias(D& dev, float* dBias, kernels::ConstRowBand dOut, int64_t a, int64_t b,
+                               double* partial) {
   channel_sums<1>(dev, dOut.N, dOut.C, a, b, dOut.W, ValueOf{dOut}, partial, AddToFloat{dBias});
 }
 

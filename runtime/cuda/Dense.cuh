@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "runtime/cpu/Dense.h"
+#include "runtime/kernels/Dense.h"
 #include "runtime/cuda/Device.h"
 
 namespace lrc::cuda {
@@ -32,21 +32,14 @@ struct XentStatus {
 
 namespace dense_detail {
 
-// Y[i][j] = beta * C[the element (i, j) reads] (cpu/Dense.cpp's biasIndex).
+// Y[i][j] = beta * C[the element (i, j) reads] (kernels::gemm_bias_index, as on the CPU).
 struct FillBias {
   float* Y;
   const float* C;
   int64_t N;
-  cpu::GemmBias bias;
+  kernels::GemmBias bias;
   float beta;
-  LRC_HD void operator()(int64_t k) const {
-    const int64_t i = k / N, j = k % N;
-    int64_t at = 0;
-    if (bias == cpu::GemmBias::Row) at = j;
-    if (bias == cpu::GemmBias::Column) at = i;
-    if (bias == cpu::GemmBias::Full) at = k;
-    Y[k] = beta * C[at];
-  }
+  LRC_HD void operator()(int64_t k) const { Y[k] = beta * C[kernels::gemm_bias_index(bias, N, k / N, k % N)]; }
 };
 
 // Softmax of one [classes] line at stride `inner`, in double (as the CPU backend).
@@ -129,8 +122,8 @@ struct XentGrad {
 
 // Y = alpha * op(A) * op(B) + beta * C (ONNX Gemm; C broadcast as p.bias says).
 template <class D>
-void gemm_forward(D& dev, float* Y, const float* A, const float* B, const float* C, const cpu::GemmParams& p) {
-  const bool withBias = p.bias != cpu::GemmBias::None && p.beta != 0.0f && C != nullptr;
+void gemm_forward(D& dev, float* Y, const float* A, const float* B, const float* C, const kernels::GemmParams& p) {
+  const bool withBias = p.bias != kernels::GemmBias::None && p.beta != 0.0f && C != nullptr;
   if (withBias) dev.forEach(p.M * p.N, dense_detail::FillBias{Y, C, p.N, p.bias, p.beta});
   if (p.K == 0 && !withBias) {
     dev.fill(Y, 0, static_cast<uint64_t>(p.M * p.N) * sizeof(float));

@@ -23,24 +23,10 @@
 
 #include <cstdint>
 
-#include "runtime/Portable.h"
+#include "runtime/kernels/Portable.h"
+#include "runtime/kernels/RowBand.h"
 
 namespace lrc::cuda {
-
-// Rows [row0, row0 + rows) of an N x C x H x W map stored as [N][C][rows][W] (the layout of
-// cpu::RowBand, whose conventions every kernel here follows).
-template <class T>
-struct Band {
-  T* data = nullptr;
-  int64_t N = 0, C = 0, H = 0, W = 0;
-  int64_t row0 = 0, rows = 0;
-
-  LRC_HD T* row(int64_t n, int64_t c, int64_t h) const { return data + ((n * C + c) * rows + (h - row0)) * W; }
-  LRC_HD T& at(int64_t n, int64_t c, int64_t h, int64_t w) const { return row(n, c, h)[w]; }
-  LRC_HD bool holdsRow(int64_t h) const { return h >= row0 && h < row0 + rows; }
-  LRC_HD int64_t numElements() const { return N * C * rows * W; }
-  LRC_HD operator Band<const T>() const { return {data, N, C, H, W, row0, rows}; }
-};
 
 // Splits index i of an n x c x rows x w iteration space (rows counted from `first`).
 struct Nchw {
@@ -75,7 +61,7 @@ struct GemmCall {
   int64_t batch = 1, strideA = 0, strideB = 0, strideC = 0;
 };
 
-// The row-major product the kernels think in (cpu/Blas.h's sgemm: C[M x N] = alpha * op(A)
+// The row-major product the kernels think in (the CPU's sgemm, runtime/cpu/Blas.h: C[M x N] = alpha * op(A)
 // * op(B) + beta * C with leading dimensions as stored) as the column-major call that
 // computes it: a row-major matrix is its transpose in column-major order, so C^T = op(B)^T *
 // op(A)^T swaps the operands.

@@ -5,7 +5,7 @@
 // same zeroing of gradient results; only the loops became kernels.
 //
 // Memory: the arena is one allocation of the plan's bytes plus a guard, filled with a canary
-// so that the peak is measured as on the CPU. Reductions (BatchNorm statistics, bias
+// so that the peak is measured as on the CPU (runtime/ArenaGuard.h). Reductions (BatchNorm statistics, bias
 // gradients, the loss) use a workspace of the backend's own, reported apart from the arena,
 // as are cuBLAS's (CudaDevice).
 #pragma once
@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/ArenaGuard.h"
 #include "runtime/Backend.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/StepArgs.h"
-#include "runtime/cpu/CpuBackend.h"
-#include "runtime/cpu/Elementwise.h"
-#include "runtime/cpu/Pad.h"
+#include "runtime/kernels/Dropout.h"
+#include "runtime/kernels/Pad.h"
 #include "runtime/cuda/BatchNorm.cuh"
 #include "runtime/cuda/Conv.cuh"
 #include "runtime/cuda/Dense.cuh"
@@ -32,14 +32,9 @@
 
 namespace lrc::cuda {
 
-inline Band<float> toBand(const cpu::RowBand& b) { return {b.data, b.N, b.C, b.H, b.W, b.row0, b.rows}; }
-
 template <class D>
 class DeviceBackend final : public runtime::Backend {
  public:
-  static constexpr uint64_t kGuardBytes = runtime::CpuBackend::kGuardBytes;
-  static constexpr unsigned char kCanary = runtime::CpuBackend::kCanary;
-
   explicit DeviceBackend(D device) : dev_(std::move(device)) {}
   ~DeviceBackend() override {
     try {  // a failed free at the end of a run changes nothing the run reported
@@ -54,10 +49,10 @@ class DeviceBackend final : public runtime::Backend {
 
   void allocateArena(uint64_t bytes) override {
     if (arena_) throw std::logic_error("allocateArena called twice");
-    const uint64_t total = bytes + kGuardBytes + sizeof(Status);
+    const uint64_t total = bytes + runtime::kArenaGuardBytes + sizeof(Status);
     arena_ = dev_.allocate(total);
     arenaBytes_ = bytes;
-    dev_.fill(arena_, kCanary, bytes + kGuardBytes);
+    dev_.fill(arena_, runtime::kArenaCanary, bytes + runtime::kArenaGuardBytes);
     dev_.fill(status(), 0, sizeof(Status));
   }
   void copyIn(uint64_t offset, const void* src, uint64_t bytes) override {
@@ -92,19 +87,17 @@ class DeviceBackend final : public runtime::Backend {
   uint64_t measuredPeakBytes() override {
     if (!arena_) return 0;
     synchronize();
-    std::vector<unsigned char> chunk(kGuardBytes);
-    dev_.toHost(chunk.data(), arena_ + arenaBytes_, kGuardBytes);
-    for (uint64_t i = 0; i < kGuardBytes; ++i)
-      if (chunk[i] != kCanary)
-        throw std::runtime_error("a kernel wrote past the arena (byte " + std::to_string(i) + " after its end changed)");
+    std::vector<unsigned char> chunk(runtime::kArenaGuardBytes);
+    dev_.toHost(chunk.data(), arena_ + arenaBytes_, runtime::kArenaGuardBytes);
+    runtime::checkArenaGuard(chunk.data(), runtime::kArenaGuardBytes);
     // From the top down, a chunk at a time: usually only the last chunks are read.
     constexpr uint64_t kChunk = 1 << 22;
     chunk.resize(kChunk);
     for (uint64_t end = arenaBytes_; end > 0;) {
       const uint64_t begin = end > kChunk ? end - kChunk : 0;
       dev_.toHost(chunk.data(), arena_ + begin, end - begin);
-      for (uint64_t i = end - begin; i-- > 0;)
-        if (chunk[i] != kCanary) return begin + i + 1;
+      const uint64_t touched = runtime::touchedBytes(chunk.data(), end - begin);
+      if (touched > 0) return begin + touched;
       end = begin;
     }
     return 0;
@@ -125,7 +118,7 @@ class DeviceBackend final : public runtime::Backend {
   uint64_t workspaceBytes_ = 0;
   bool lossSinceCheck_ = false;
 
-  Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + kGuardBytes); }
+  Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + runtime::kArenaGuardBytes); }
 
   void checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
     if (!arena_) throw std::logic_error(std::string(what) + " before allocateArena");
@@ -167,10 +160,10 @@ template <class D>
 void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) {
   using runtime::Kernel;
   if (kernel == Kernel::ChannelSum) {
-    const cpu::RowRange r = s.gradRows(0);
-    const cpu::RowBand dy = s.inBand(0);
+    const kernels::RowRange r = s.gradRows(0);
+    const kernels::RowBand dy = s.inBand(0);
     zeroOut(s, 0);
-    return conv2d_rows_backward_bias(dev_, s.out(0), toBand(dy), r.begin, r.end, workspace(dy.N * dy.C));
+    return conv2d_rows_backward_bias(dev_, s.out(0), dy, r.begin, r.end, workspace(dy.N * dy.C));
   }
   const bool weightGrad = kernel == Kernel::Conv2dGradWeight;
   std::vector<int64_t> k;
@@ -178,24 +171,24 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
     k = runtime::attrInts(s.step, "kernel");
   else
     k = {s.inShape(1)[2], s.inShape(1)[3]};
-  const cpu::Conv2dParams p = runtime::convParams(s.step, k.at(0), k.at(1));
+  const kernels::Conv2dParams p = runtime::convParams(s.step, k.at(0), k.at(1));
   switch (kernel) {
     case Kernel::Conv2d: {
-      const cpu::RowRange r = s.outBand(0).range();
-      return conv2d_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1),
+      const kernels::RowRange r = s.outBand(0).range();
+      return conv2d_rows_forward(dev_, s.outBand(0), s.inBand(0), s.in(1),
                                  s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin, r.end, s.scratch(),
                                  s.scratchFloats());
     }
     case Kernel::Conv2dGradInput: {
-      const cpu::RowRange r = s.gradRows(0);
+      const kernels::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
-      return conv2d_rows_backward_data(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), s.in(1), p, r.begin, r.end,
+      return conv2d_rows_backward_data(dev_, s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end,
                                        s.scratch(), s.scratchFloats());
     }
     default: {
-      const cpu::RowRange r = s.gradRows(0);
+      const kernels::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
-      return conv2d_rows_backward_filter(dev_, s.out(0), toBand(s.inBand(0)), toBand(s.inBand(1)), p, r.begin, r.end,
+      return conv2d_rows_backward_filter(dev_, s.out(0), s.inBand(0), s.inBand(1), p, r.begin, r.end,
                                          s.scratch(), s.scratchFloats());
     }
   }
@@ -204,7 +197,7 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
 template <class D>
 void DeviceBackend<D>::batchNorm(const runtime::StepArgs& s) {
   const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
-  const Band<float> x = toBand(s.inMap(0)), y = toBand(s.outMap(0));
+  const kernels::RowBand x = s.inMap(0), y = s.outMap(0);
   double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
   if (runtime::attrInt(s.step, "training") == 0)
     return batchnorm_frozen_rows_forward(dev_, y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0,
@@ -222,11 +215,11 @@ void DeviceBackend<D>::batchNorm(const runtime::StepArgs& s) {
 template <class D>
 void DeviceBackend<D>::batchNormGrad(const runtime::StepArgs& s) {
   const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
-  const Band<float> dy = toBand(s.inMap(0)), x = toBand(s.inMap(1)), dx = toBand(s.outMap(0));
+  const kernels::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
   for (int i = 0; i < 3; ++i) zeroOut(s, i);
   double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
   if (runtime::attrInt(s.step, "training") == 0) {
-    const cpu::RowRange r = s.gradRows(0);
+    const kernels::RowRange r = s.gradRows(0);
     return batchnorm_frozen_rows_backward(dev_, dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps,
                                           r.begin, r.end, ws);
   }
@@ -240,39 +233,39 @@ void DeviceBackend<D>::gemm(const runtime::StepArgs& s, bool matmul) {
 }
 
 // The mask depends on (seed, training step, element index in the whole map) only, as on the
-// CPU (cpu::dropout_hash), so both backends and every strip draw the same mask.
+// CPU (kernels::dropout_hash), so both backends and every strip draw the same mask.
 template <class D>
 void DeviceBackend<D>::dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad) {
   const bool training = runtime::attrInt(s.step, "training") != 0;
   const float ratio = static_cast<float>(runtime::attrFloat(s.step, "ratio"));
-  const uint64_t seed = static_cast<uint64_t>(runtime::attrInt(s.step, "seed")) ^ cpu::dropout_mix(context.seed);
+  const uint64_t seed = static_cast<uint64_t>(runtime::attrInt(s.step, "seed")) ^ kernels::dropout_mix(context.seed);
   if (grad) zeroOut(s, 0);
-  const DropoutMask mask{seed, context.step, cpu::dropout_keep_threshold(ratio), ratio};
+  const DropoutMask mask{seed, context.step, kernels::dropout_keep_threshold(ratio), ratio};
   if (!s.byRows()) {
     if (!training) return copyInToOut(s);
     return dropout_apply(dev_, s.out(0), s.in(0), s.inCount(0), mask, grad);
   }
   // Forward computes its result's rows, backward propagates its rows of dy.
-  const cpu::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
-  if (!training) return copy_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end, grad);
-  dropout_rows_apply(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), mask, r.begin, r.end, grad);
+  const kernels::RowRange r = grad ? s.gradRows(0) : s.outBand(0).range();
+  if (!training) return copy_rows(dev_, s.outBand(0), s.inBand(0), r.begin, r.end, grad);
+  dropout_rows_apply(dev_, s.outBand(0), s.inBand(0), mask, r.begin, r.end, grad);
 }
 
 // Identity, and the copies Flatten and Reshape are.
 template <class D>
 void DeviceBackend<D>::rowsOrCopy(const runtime::StepArgs& s) {
   if (!s.byRows()) return copyInToOut(s);
-  const cpu::RowRange r = s.outBand(0).range();
-  copy_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end, false);
+  const kernels::RowRange r = s.outBand(0).range();
+  copy_rows(dev_, s.outBand(0), s.inBand(0), r.begin, r.end, false);
 }
 
 // rows_copy and rows_sum: the result band assembled from the operand bands.
 template <class D>
 void DeviceBackend<D>::combineRows(const runtime::StepArgs& s, bool sum) {
-  const Band<float> dst = toBand(s.outBand(0));
+  const kernels::RowBand dst = s.outBand(0);
   zeroOut(s, 0);
   for (int i = 0; i < s.numInputs(); ++i) {
-    const Band<float> src = toBand(s.inBand(i));
+    const kernels::RowBand src = s.inBand(i);
     const int64_t a = std::max(dst.row0, src.row0), b = std::min(dst.row0 + dst.rows, src.row0 + src.rows);
     if (a < b) copy_rows(dev_, dst, src, a, b, sum);
   }
@@ -281,8 +274,8 @@ void DeviceBackend<D>::combineRows(const runtime::StepArgs& s, bool sum) {
 template <class D>
 void DeviceBackend<D>::broadcastAdd(const runtime::StepArgs& s) {
   if (s.byRows()) {
-    const cpu::RowRange r = s.outBand(0).range();
-    return add_rows(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), toBand(s.inBand(1)), r.begin, r.end);
+    const kernels::RowRange r = s.outBand(0).range();
+    return add_rows(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
   }
   const runtime::Shape y = s.outShape(0);
   add_broadcast(dev_, s.out(0), s.in(0), s.in(1), Broadcast::of(y, runtime::broadcastStrides(s.inShape(0), y)),
@@ -310,30 +303,29 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
       return conv(s, *kernel);
     case Kernel::Relu: {
       if (!s.byRows()) return relu_forward(dev_, s.out(0), s.in(0), s.inCount(0));
-      const cpu::RowRange r = s.outBand(0).range();
-      return relu_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), r.begin, r.end);
+      const kernels::RowRange r = s.outBand(0).range();
+      return relu_rows_forward(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);
     }
     case Kernel::ReluGrad: {  // (dy, y): dx = dy where y > 0
       zeroOut(s, 0);
       if (!s.byRows()) return relu_backward(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));
-      const cpu::RowRange r = s.gradRows(0);
-      return relu_rows_backward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), toBand(s.inBand(1)), r.begin,
-                                r.end);
+      const kernels::RowRange r = s.gradRows(0);
+      return relu_rows_backward(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
     }
     case Kernel::MaxPool:
     case Kernel::AveragePool: {
       const bool average = *kernel == Kernel::AveragePool;
-      const cpu::RowRange r = s.outBand(0).range();
-      return pool2d_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), runtime::poolParams(step, average),
+      const kernels::RowRange r = s.outBand(0).range();
+      return pool2d_rows_forward(dev_, s.outBand(0), s.inBand(0), runtime::poolParams(step, average),
                                  average, r.begin, r.end);
     }
     case Kernel::MaxPoolGrad:
     case Kernel::AveragePoolGrad: {
       const bool average = *kernel == Kernel::AveragePoolGrad;
-      const cpu::RowRange r = s.gradRows(0);
+      const kernels::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
-      const Band<float> x = average ? Band<float>{} : toBand(s.inBand(1));
-      return pool2d_rows_backward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), x,
+      const kernels::RowBand x = average ? kernels::RowBand{} : s.inBand(1);
+      return pool2d_rows_backward(dev_, s.outBand(0), s.inBand(0), x,
                                   runtime::poolParams(step, average), average, r.begin, r.end);
     }
     case Kernel::GlobalAvgPool: {
@@ -345,9 +337,8 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
       return global_avgpool_backward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
     }
     case Kernel::Pad: {
-      const cpu::RowRange r = s.outBand(0).range();
-      return pad_rows_forward(dev_, toBand(s.outBand(0)), toBand(s.inBand(0)), runtime::padParams(step), r.begin,
-                              r.end);
+      const kernels::RowRange r = s.outBand(0).range();
+      return pad_rows_forward(dev_, s.outBand(0), s.inBand(0), runtime::padParams(step), r.begin, r.end);
     }
     case Kernel::BatchNorm:
       return batchNorm(s);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cpu/Elementwise.h"
+#include "runtime/kernels/Dropout.h"
 #include "runtime/cuda/Device.h"
 
 namespace lrc::cuda {
@@ -56,46 +56,47 @@ void forRows(D& dev, int64_t N, int64_t C, int64_t W, int64_t a, int64_t b, cons
 }
 
 struct ReluRows {
-  Band<float> y;
-  Band<const float> x;
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     const float v = x.at(n, c, h, w);
     y.at(n, c, h, w) = v > 0.0f ? v : 0.0f;
   }
 };
 template <class D>
-void relu_rows_forward(D& dev, Band<float> y, Band<const float> x, int64_t a, int64_t b) {
+void relu_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, int64_t a, int64_t b) {
   forRows(dev, y.N, y.C, y.W, a, b, ReluRows{y, x});
 }
 
 struct ReluGradRows {
-  Band<float> dx;
-  Band<const float> dy, xOrY;
+  kernels::RowBand dx;
+  kernels::ConstRowBand dy, xOrY;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     dx.at(n, c, h, w) += xOrY.at(n, c, h, w) > 0.0f ? dy.at(n, c, h, w) : 0.0f;
   }
 };
 template <class D>
-void relu_rows_backward(D& dev, Band<float> dx, Band<const float> dy, Band<const float> xOrY, int64_t a, int64_t b) {
+void relu_rows_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand xOrY, int64_t a,
+                        int64_t b) {
   forRows(dev, dx.N, dx.C, dx.W, a, b, ReluGradRows{dx, dy, xOrY});
 }
 
 struct AddRows {
-  Band<float> y;
-  Band<const float> x0, x1;
+  kernels::RowBand y;
+  kernels::ConstRowBand x0, x1;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     y.at(n, c, h, w) = x0.at(n, c, h, w) + x1.at(n, c, h, w);
   }
 };
 template <class D>
-void add_rows(D& dev, Band<float> y, Band<const float> x0, Band<const float> x1, int64_t a, int64_t b) {
+void add_rows(D& dev, kernels::RowBand y, kernels::ConstRowBand x0, kernels::ConstRowBand x1, int64_t a, int64_t b) {
   forRows(dev, y.N, y.C, y.W, a, b, AddRows{y, x0, x1});
 }
 
 // dst rows [a, b) = src rows [a, b), or += when `accumulate`.
 struct CopyRows {
-  Band<float> dst;
-  Band<const float> src;
+  kernels::RowBand dst;
+  kernels::ConstRowBand src;
   bool accumulate;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     const float v = src.at(n, c, h, w);
@@ -104,7 +105,7 @@ struct CopyRows {
   }
 };
 template <class D>
-void copy_rows(D& dev, Band<float> dst, Band<const float> src, int64_t a, int64_t b, bool accumulate) {
+void copy_rows(D& dev, kernels::RowBand dst, kernels::ConstRowBand src, int64_t a, int64_t b, bool accumulate) {
   forRows(dev, dst.N, dst.C, dst.W, a, b, CopyRows{dst, src, accumulate});
 }
 
@@ -194,13 +195,13 @@ void sum_to(D& dev, float* y, const float* x, int64_t yCount, const Broadcast& t
   dev.forEach(yCount, SumTo{y, x, toY});
 }
 
-// ---- Dropout: cpu::dropout_hash's mask, bit for bit ----
+// ---- Dropout: kernels::dropout_hash's mask, bit for bit ----
 
 struct DropoutMask {
   uint64_t seed, step, threshold;
   float ratio;
-  LRC_HD float scale() const { return ratio < 1.0f ? 1.0f / (1.0f - ratio) : 0.0f; }
-  LRC_HD bool keep(uint64_t index) const { return cpu::dropout_hash(seed, step, index) < threshold; }
+  LRC_HD float scale() const { return kernels::dropout_keep_scale(ratio); }
+  LRC_HD bool keep(uint64_t index) const { return kernels::dropout_hash(seed, step, index) < threshold; }
 };
 
 // y = x * mask / (1 - ratio), or dx += that of dy when `accumulate`.
@@ -220,8 +221,8 @@ void dropout_apply(D& dev, float* y, const float* x, int64_t count, const Dropou
 }
 
 struct DropoutRows {
-  Band<float> y;
-  Band<const float> x;
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
   DropoutMask mask;
   bool accumulate;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
@@ -232,8 +233,8 @@ struct DropoutRows {
   }
 };
 template <class D>
-void dropout_rows_apply(D& dev, Band<float> y, Band<const float> x, const DropoutMask& mask, int64_t a, int64_t b,
-                        bool accumulate) {
+void dropout_rows_apply(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const DropoutMask& mask, int64_t a,
+                        int64_t b, bool accumulate) {
   forRows(dev, y.N, y.C, y.W, a, b, DropoutRows{y, x, mask, accumulate});
 }
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "runtime/cpu/Pad.h"
-#include "runtime/cpu/Pool.h"
+#include "runtime/kernels/Pad.h"
+#include "runtime/kernels/Pool.h"
 #include "runtime/cuda/Device.h"
 #include "runtime/cuda/Elementwise.cuh"
 
@@ -15,8 +15,8 @@ namespace lrc::cuda {
 
 namespace pool_detail {
 
-using cpu::AvgSpan;
-using cpu::Taps;
+using kernels::AvgSpan;
+using kernels::Taps;
 
 // The max of a window and where it is: the first maximum in row-major scan order, a NaN
 // wins (the last one), -inf with the first tap's position when nothing beats it, and no
@@ -25,9 +25,9 @@ struct WindowMax {
   float value;
   int64_t ih, iw;
 };
-LRC_HD inline WindowMax windowMax(const Band<const float>& x, int64_t n, int64_t c, const cpu::Pool2dParams& p,
+LRC_HD inline WindowMax windowMax(const kernels::ConstRowBand& x, int64_t n, int64_t c, const kernels::Pool2dParams& p,
                                   int64_t oh, int64_t ow) {
-  const Taps th = cpu::valid_taps(p.h, oh, x.H), tw = cpu::valid_taps(p.w, ow, x.W);
+  const Taps th = kernels::valid_taps(p.h, oh, x.H), tw = kernels::valid_taps(p.w, ow, x.W);
   WindowMax m{-INFINITY, -1, -1};
   if (th.lo >= th.hi || tw.lo >= tw.hi) return m;
   m.ih = th.start + th.lo * p.h.dilation;
@@ -44,16 +44,16 @@ LRC_HD inline WindowMax windowMax(const Band<const float>& x, int64_t n, int64_t
 }
 
 struct PoolForward {
-  Band<float> y;
-  Band<const float> x;
-  cpu::Pool2dParams p;
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
+  kernels::Pool2dParams p;
   bool average;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t oh, int64_t ow) const {
     if (!average) {
       y.at(n, c, oh, ow) = windowMax(x, n, c, p, oh, ow).value;
       return;
     }
-    const AvgSpan sh = cpu::avg_span(p.h, oh, x.H), sw = cpu::avg_span(p.w, ow, x.W);
+    const AvgSpan sh = kernels::avg_span(p.h, oh, x.H), sw = kernels::avg_span(p.w, ow, x.W);
     if (sh.lo >= sh.hi || sw.lo >= sw.hi) {
       y.at(n, c, oh, ow) = 0.0f;
       return;
@@ -61,13 +61,13 @@ struct PoolForward {
     double sum = 0.0;
     for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
       for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x.at(n, c, ih, iw);
-    y.at(n, c, oh, ow) = static_cast<float>(sum / cpu::avg_divisor(p, sh, sw));
+    y.at(n, c, oh, ow) = static_cast<float>(sum / kernels::avg_divisor(p, sh, sw));
   }
 };
 
 // The output indices [first, last] of `limit` whose window starts within `kernel` (times
 // dilation) before x: those that may read x.
-LRC_HD inline void readers(const cpu::WindowAxis& axis, int64_t x, int64_t limit, int64_t* first, int64_t* last) {
+LRC_HD inline void readers(const kernels::WindowAxis& axis, int64_t x, int64_t limit, int64_t* first, int64_t* last) {
   const int64_t reach = x + axis.padBegin;  // o * stride <= reach, o * stride + (k-1) * d >= reach
   const int64_t low = reach - (axis.kernel - 1) * axis.dilation;
   *first = low <= 0 ? 0 : (low + axis.stride - 1) / axis.stride;
@@ -77,9 +77,9 @@ LRC_HD inline void readers(const cpu::WindowAxis& axis, int64_t x, int64_t limit
 
 // dx (n, c, ih, iw) += the output gradients of rows [a, b) whose window took this element.
 struct PoolBackward {
-  Band<float> dx;
-  Band<const float> dy, x;  // x: max pooling's input
-  cpu::Pool2dParams p;
+  kernels::RowBand dx;
+  kernels::ConstRowBand dy, x;  // x: max pooling's input
+  kernels::Pool2dParams p;
   bool average;
   int64_t a, b;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t ih, int64_t iw) const {
@@ -91,9 +91,9 @@ struct PoolBackward {
     for (int64_t oh = oh0; oh <= oh1; ++oh)
       for (int64_t ow = ow0; ow <= ow1; ++ow) {
         if (average) {
-          const AvgSpan sh = cpu::avg_span(p.h, oh, dx.H), sw = cpu::avg_span(p.w, ow, dx.W);
+          const AvgSpan sh = kernels::avg_span(p.h, oh, dx.H), sw = kernels::avg_span(p.w, ow, dx.W);
           if (ih < sh.lo || ih >= sh.hi || iw < sw.lo || iw >= sw.hi) continue;
-          sum += static_cast<float>(dy.at(n, c, oh, ow) / cpu::avg_divisor(p, sh, sw));
+          sum += static_cast<float>(dy.at(n, c, oh, ow) / kernels::avg_divisor(p, sh, sw));
         } else {
           const WindowMax m = windowMax(x, n, c, p, oh, ow);
           if (m.ih == ih && m.iw == iw) sum += dy.at(n, c, oh, ow);
@@ -104,9 +104,9 @@ struct PoolBackward {
 };
 
 struct PadForward {
-  Band<float> y;
-  Band<const float> x;
-  cpu::PadParams p;
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
+  kernels::PadParams p;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     const int64_t in = n - p.pads[0], ic = c - p.pads[1], ih = h - p.pads[2], iw = w - p.pads[3];
     const bool inside = in >= 0 && in < x.N && ic >= 0 && ic < x.C && ih >= 0 && ih < x.H && iw >= 0 && iw < x.W;
@@ -138,16 +138,16 @@ struct GlobalAvgBackward {
 
 // Max or average pooling, output rows [a, b).
 template <class D>
-void pool2d_rows_forward(D& dev, Band<float> y, Band<const float> x, const cpu::Pool2dParams& p, bool average,
-                         int64_t a, int64_t b) {
+void pool2d_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const kernels::Pool2dParams& p,
+                         bool average, int64_t a, int64_t b) {
   forRows(dev, y.N, y.C, y.W, a, b, pool_detail::PoolForward{y, x, p, average});
 }
 
 // dx += the gradient of output rows [a, b) (x: max pooling's input; unused for average).
 template <class D>
-void pool2d_rows_backward(D& dev, Band<float> dx, Band<const float> dy, Band<const float> x,
-                          const cpu::Pool2dParams& p, bool average, int64_t a, int64_t b) {
-  const cpu::RowRange read = cpu::window_input_rows(p.h, a, b, dx.H);
+void pool2d_rows_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand x,
+                          const kernels::Pool2dParams& p, bool average, int64_t a, int64_t b) {
+  const kernels::RowRange read = kernels::window_input_rows(p.h, a, b, dx.H);
   forRows(dev, dx.N, dx.C, dx.W, read.begin, read.end, pool_detail::PoolBackward{dx, dy, x, p, average, a, b});
 }
 
@@ -165,7 +165,8 @@ void global_avgpool_backward(D& dev, float* dx, const float* dy, int64_t planes,
 
 // Output rows [a, b) of the padded (or cropped) map.
 template <class D>
-void pad_rows_forward(D& dev, Band<float> y, Band<const float> x, const cpu::PadParams& p, int64_t a, int64_t b) {
+void pad_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const kernels::PadParams& p, int64_t a,
+                      int64_t b) {
   forRows(dev, y.N, y.C, y.W, a, b, pool_detail::PadForward{y, x, p});
 }
 

@@ -51,7 +51,7 @@ void channel_sums(D& dev, int64_t N, int64_t C, int64_t a, int64_t b, int64_t W,
 
 // The element itself, as one term.
 struct ValueOf {
-  Band<const float> x;
+  kernels::ConstRowBand x;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const { acc[0] += x.at(n, c, h, w); }
 };
 

@@ -21,7 +21,7 @@
 
 #include "cpu_kernels_test_util.h"
 #include "hand_plan.h"
-#include "runtime/cpu/Pad.h"
+#include "runtime/kernels/Pad.h"
 #include "runtime/cuda/Backends.h"
 
 namespace lrc::runtime::testing {
@@ -62,8 +62,8 @@ using RowMap = std::function<RowRange(RowRange)>;
 const RowMap sameRows = [](RowRange r) { return r; };
 
 // The rows of a `height`-row input that output rows read through `axis` (conv or pool).
-RowMap windowRows(const cpu::WindowAxis& axis, int64_t height) {
-  return [=](RowRange r) { return cpu::window_input_rows(axis, r.begin, r.end, height); };
+RowMap windowRows(const kernels::WindowAxis& axis, int64_t height) {
+  return [=](RowRange r) { return kernels::window_input_rows(axis, r.begin, r.end, height); };
 }
 
 class BackendConformance : public ::testing::TestWithParam<std::string> {
@@ -153,9 +153,9 @@ struct ConvCase {
   bool bias;
   IntAttrs attrs;
 
-  cpu::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, w[2 + i]); }
+  kernels::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, w[2 + i]); }
   Shape y() const {
-    return {x[0], w[0], cpu::window_output_size(axis(0), x[2]), cpu::window_output_size(axis(1), x[3])};
+    return {x[0], w[0], kernels::window_output_size(axis(0), x[2]), kernels::window_output_size(axis(1), x[3])};
   }
 };
 
@@ -280,10 +280,10 @@ TEST_P(BackendConformance, SumTo) {
 struct PoolCase {
   IntAttrs attrs;  // kernel, stride, pad, ceil_mode, and dilation (max) or count_include_pad (average)
 
-  cpu::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, attrOf(attrs, "kernel").at(i)); }
+  kernels::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, attrOf(attrs, "kernel").at(i)); }
   Shape y(const Shape& x) const {
     const bool ceil = attrOf(attrs, "ceil_mode").at(0) != 0;
-    return {x[0], x[1], cpu::window_output_size(axis(0), x[2], ceil), cpu::window_output_size(axis(1), x[3], ceil)};
+    return {x[0], x[1], kernels::window_output_size(axis(0), x[2], ceil), kernels::window_output_size(axis(1), x[3], ceil)};
   }
 };
 
@@ -363,12 +363,12 @@ TEST_P(BackendConformance, Pad) {
   };
   for (const auto& [pads, value] : cases) {
     Shape y = kMap;
-    cpu::PadParams p;
+    kernels::PadParams p;
     p.value = static_cast<float>(value);
     for (size_t i = 0; i < 8; ++i) p.pads[i] = pads[i];
     for (size_t i = 0; i < 4; ++i) y[i] += pads[i] + pads[i + 4];
     expectConformsOnStrips({"pad", {whole(kMap, x)}, {result(y)}, {{"pads", pads}}, {{"value", value}}},
-                           [&](RowRange r) { return cpu::pad_input_rows(p, r.begin, r.end, kMap[2]); }, kExact);
+                           [&](RowRange r) { return kernels::pad_input_rows(p, r.begin, r.end, kMap[2]); }, kExact);
   }
 }
 

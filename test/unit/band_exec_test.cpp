@@ -24,7 +24,8 @@
 #include "runtime/Executor.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
-#include "runtime/cpu/Elementwise.h"
+#include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Dropout.h"
 
 namespace lrc::runtime::testing {
 namespace {
@@ -34,8 +35,8 @@ using cpu::testing::randomFloats;
 
 // map rows += a band's values (rows r).
 void addRows(std::vector<float>& map, const Shape& s, RowRange r, const std::vector<float>& values) {
-  const cpu::ConstRowBand src{values.data(), s[0], s[1], s[2], s[3], r.begin, r.size()};
-  cpu::add_rows(cpu::full_band(map.data(), s[0], s[1], s[2], s[3]), src, r.begin, r.end);
+  const kernels::ConstRowBand src{values.data(), s[0], s[1], s[2], s[3], r.begin, r.size()};
+  cpu::add_rows(kernels::full_band(map.data(), s[0], s[1], s[2], s[3]), src, r.begin, r.end);
 }
 
 // ---- forward kernels: each strip computes exactly its rows of the whole-map result ----
@@ -78,7 +79,7 @@ TEST(BandExec, Conv2dStripsEqualTheWholeMap) {
   for (const Case& c : cases)
     expectStripsMatch(
         "conv2d", x, xv, {whole(w, wv), whole({6}, bv)}, c.y, c.attrs, {},
-        [&](RowRange r) { return cpu::window_input_rows(windowAxis(c.attrs, 0, 3), r.begin, r.end, x[2]); }, 1e-6);
+        [&](RowRange r) { return kernels::window_input_rows(windowAxis(c.attrs, 0, 3), r.begin, r.end, x[2]); }, 1e-6);
 }
 
 TEST(BandExec, PoolStripsEqualTheWholeMap) {
@@ -86,14 +87,14 @@ TEST(BandExec, PoolStripsEqualTheWholeMap) {
   const std::vector<float> xv = randomFloats(elementsOf(x), 4);
   const IntAttrs maxAttrs = {
       {"kernel", {3, 2}}, {"stride", {2, 2}}, {"pad", {1, 0, 1, 0}}, {"dilation", {1, 1}}, {"ceil_mode", {1}}};
-  const cpu::WindowAxis maxAxis{3, 2, 1, 1, 1};
+  const kernels::WindowAxis maxAxis{3, 2, 1, 1, 1};
   expectStripsMatch("maxpool", x, xv, {}, {2, 3, 6, 5}, maxAttrs, {},
-                    [&](RowRange r) { return cpu::window_input_rows(maxAxis, r.begin, r.end, x[2]); });
+                    [&](RowRange r) { return kernels::window_input_rows(maxAxis, r.begin, r.end, x[2]); });
   const IntAttrs avgAttrs = {
       {"kernel", {3, 3}}, {"stride", {1, 2}}, {"pad", {1, 1, 2, 1}}, {"ceil_mode", {0}}, {"count_include_pad", {1}}};
-  const cpu::WindowAxis avgAxis{3, 1, 1, 2, 1};
+  const kernels::WindowAxis avgAxis{3, 1, 1, 2, 1};
   expectStripsMatch("avgpool", x, xv, {}, {2, 3, 11, 5}, avgAttrs, {},
-                    [&](RowRange r) { return cpu::window_input_rows(avgAxis, r.begin, r.end, x[2]); });
+                    [&](RowRange r) { return kernels::window_input_rows(avgAxis, r.begin, r.end, x[2]); });
 }
 
 TEST(BandExec, PadAndCropStripsEqualTheWholeMap) {
@@ -102,11 +103,11 @@ TEST(BandExec, PadAndCropStripsEqualTheWholeMap) {
   const FloatAttrs value = {{"value", 0.5}};
   // Two rows on top, one at the bottom: output row h reads input row h - 2.
   expectStripsMatch("pad", x, xv, {}, {1, 2, 11, 6}, {{"pads", {0, 0, 2, 1, 0, 0, 1, 0}}}, value, [&](RowRange r) {
-    return cpu::pad_input_rows({{0, 0, 2, 1, 0, 0, 1, 0}, 0.5f}, r.begin, r.end, x[2]);
+    return kernels::pad_input_rows({{0, 0, 2, 1, 0, 0, 1, 0}, 0.5f}, r.begin, r.end, x[2]);
   });
   // Negative pads crop (the backward of a pad): output row h reads input row h + 3.
   expectStripsMatch("pad", x, xv, {}, {1, 2, 4, 5}, {{"pads", {0, 0, -3, 0, 0, 0, -1, 0}}}, value, [&](RowRange r) {
-    return cpu::pad_input_rows({{0, 0, -3, 0, 0, 0, -1, 0}, 0.0f}, r.begin, r.end, x[2]);
+    return kernels::pad_input_rows({{0, 0, -3, 0, 0, 0, -1, 0}, 0.0f}, r.begin, r.end, x[2]);
   });
 }
 
@@ -145,8 +146,8 @@ TEST(BandExec, DropoutStripMaskIsTheWholeMapMask) {
   RunContext context;
   context.step = 5;
   context.seed = 3;
-  const uint64_t seed = 42 ^ cpu::dropout_mix(3);
-  const uint64_t threshold = cpu::dropout_keep_threshold(0.5f);
+  const uint64_t seed = 42 ^ kernels::dropout_mix(3);
+  const uint64_t threshold = kernels::dropout_keep_threshold(0.5f);
   int dropped = 0;
   for (RowRange r : raggedStrips(x[2])) {
     const std::vector<float> y = runStep(cpu, "dropout", {band(x, ones, widened(r, 1, x[2]))}, {result(x, r)},
@@ -157,7 +158,7 @@ TEST(BandExec, DropoutStripMaskIsTheWholeMapMask) {
         for (int64_t h = r.begin; h < r.end; ++h)
           for (int64_t w = 0; w < x[3]; ++w, ++i) {
             const auto index = static_cast<uint64_t>(((n * x[1] + c) * x[2] + h) * x[3] + w);
-            const bool keep = cpu::dropout_hash(seed, context.step, index) < threshold;
+            const bool keep = kernels::dropout_hash(seed, context.step, index) < threshold;
             EXPECT_EQ(y[i], keep ? 2.0f : 0.0f) << "element " << index;
             dropped += !keep;
           }
@@ -201,13 +202,13 @@ TEST(BandExec, ConvBackwardRowsSumToTheWholeGradient) {
   CpuBackend cpu;
   const Shape x = {2, 4, 10, 6}, w = {6, 2, 3, 3}, y = {2, 6, 5, 6};
   const IntAttrs attrs = convAttrs({2, 1}, {1, 1, 1, 1}, {1, 1}, 2);
-  const cpu::WindowAxis axis = windowAxis(attrs, 0, 3);
+  const kernels::WindowAxis axis = windowAxis(attrs, 0, 3);
   const std::vector<float> xv = randomFloats(elementsOf(x), 12), wv = randomFloats(elementsOf(w), 13),
                            dy = randomFloats(elementsOf(y), 14);
   IntAttrs gradInput = attrs, gradWeight = attrs;
   gradInput.push_back({"input_shape", x});
   gradWeight.push_back({"kernel", {3, 3}});
-  const auto touched = [&](RowRange r) { return cpu::window_input_rows(axis, r.begin, r.end, x[2]); };
+  const auto touched = [&](RowRange r) { return kernels::window_input_rows(axis, r.begin, r.end, x[2]); };
 
   const std::vector<float> dx = runStep(cpu, "conv2d_grad_input", {whole(y, dy), whole(w, wv)}, {result(x)}, gradInput)[0];
   const std::vector<float> dw = runStep(cpu, "conv2d_grad_weight", {whole(y, dy), whole(x, xv)}, {result(w)}, gradWeight)[0];
@@ -234,13 +235,13 @@ TEST(BandExec, PoolBackwardRowsSumToTheWholeGradient) {
   CpuBackend cpu;
   const Shape x = {2, 3, 9, 8}, y = {2, 3, 5, 4};
   const IntAttrs pool = {{"kernel", {3, 2}}, {"stride", {2, 2}}, {"pad", {1, 0, 1, 0}}, {"ceil_mode", {0}}};
-  const cpu::WindowAxis axis{3, 2, 1, 1, 1};
+  const kernels::WindowAxis axis{3, 2, 1, 1, 1};
   IntAttrs maxAttrs = pool, avgAttrs = pool;
   maxAttrs.push_back({"dilation", {1, 1}});
   avgAttrs.push_back({"count_include_pad", {0}});
   avgAttrs.push_back({"input_shape", x});
   const std::vector<float> xv = cpu::testing::distinctFloats(elementsOf(x), 15), dy = randomFloats(elementsOf(y), 16);
-  const auto touched = [&](RowRange r) { return widened(cpu::window_input_rows(axis, r.begin, r.end, x[2]), 1, x[2]); };
+  const auto touched = [&](RowRange r) { return widened(kernels::window_input_rows(axis, r.begin, r.end, x[2]), 1, x[2]); };
 
   const std::vector<float> dxMax = runStep(cpu, "maxpool_grad", {whole(y, dy), whole(x, xv)}, {result(x)}, maxAttrs)[0];
   const GradStrips gm{[&](RowRange r) {

@@ -284,9 +284,9 @@ TEST(ConvChecks, MessageNamesTheRows) {
 }
 
 TEST(ConvWorkspace, DirectConvolutionNeedsNone) {
-  EXPECT_EQ(conv2d_workspace_floats({axis(1), axis(1), 1}, 64, 32, 4), 0);
-  EXPECT_EQ(conv2d_workspace_floats({axis(1, 2), axis(1, 2), 1}, 64, 16, 4), 64 * 16 * 4);
-  EXPECT_EQ(conv2d_workspace_floats({axis(3, 1, 1, 1), axis(3, 1, 1, 1), 4}, 64, 32, 2), 16 * 9 * 32 * 2);
+  EXPECT_EQ(kernels::conv2d_workspace_floats({axis(1), axis(1), 1}, 64, 32, 4), 0);
+  EXPECT_EQ(kernels::conv2d_workspace_floats({axis(1, 2), axis(1, 2), 1}, 64, 16, 4), 64 * 16 * 4);
+  EXPECT_EQ(kernels::conv2d_workspace_floats({axis(3, 1, 1, 1), axis(3, 1, 1, 1), 4}, 64, 32, 2), 16 * 9 * 32 * 2);
 }
 
 }  // namespace

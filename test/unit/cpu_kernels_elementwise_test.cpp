@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/cpu/Elementwise.h"
+#include "runtime/kernels/Dropout.h"
 #include "test/unit/cpu_kernels_test_util.h"
 
 namespace lrc::cpu {
@@ -143,9 +144,9 @@ TEST(Dropout, RowBandsGetTheWholeMapsMask) {
 }
 
 TEST(Dropout, ThresholdEndpoints) {
-  EXPECT_EQ(dropout_keep_threshold(0.0f), 4294967296ull);
-  EXPECT_EQ(dropout_keep_threshold(1.0f), 0ull);
-  EXPECT_EQ(dropout_keep_threshold(0.5f), 2147483648ull);
+  EXPECT_EQ(kernels::dropout_keep_threshold(0.0f), 4294967296ull);
+  EXPECT_EQ(kernels::dropout_keep_threshold(1.0f), 0ull);
+  EXPECT_EQ(kernels::dropout_keep_threshold(0.5f), 2147483648ull);
 }
 
 }  // namespace

@@ -19,11 +19,11 @@
 #include "runtime/PlanLoader.h"
 #include "runtime/StepArgs.h"
 #include "runtime/cpu/CpuBackend.h"
-#include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Window.h"
 
 namespace lrc::runtime::testing {
 
-using cpu::RowRange;
+using kernels::RowRange;
 
 // An operand or result of a step: a whole tensor, or the band of rows `rows` of the map
 // `shape` (rank 4). Operands carry the whole tensor's values (f32, or i64 `labels`); the
@@ -71,7 +71,7 @@ inline IntAttrs convAttrs(std::vector<int64_t> stride, std::vector<int64_t> pad,
 
 // Axis 0 (height) or 1 (width) of the window that `attrs` (stride, pad = [top, left, bottom,
 // right], dilation if given) describe, for a kernel of extent `kernel` along it.
-inline cpu::WindowAxis windowAxis(const IntAttrs& attrs, size_t axis, int64_t kernel) {
+inline kernels::WindowAxis windowAxis(const IntAttrs& attrs, size_t axis, int64_t kernel) {
   std::vector<int64_t> stride, pad, dilation = {1, 1};
   for (const auto& [name, v] : attrs) {
     if (name == "stride") stride = v;

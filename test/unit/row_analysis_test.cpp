@@ -12,7 +12,7 @@
 #include "ir/IR.h"
 #include "ir/ShapeInference.h"
 #include "passes/RowAnalysis.h"
-#include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Window.h"
 
 using namespace lrc::ir;
 using lrc::passes::inputRows;
@@ -339,7 +339,7 @@ TEST(RowAnalysis, BruteForceWindows) {
     ASSERT_EQ(op->result()->type.shape[2], outH);
     ASSERT_TRUE(isRowLocal(*op));
     ++geometries;
-    const lrc::cpu::WindowAxis axis{k, s, pt, pb, d};
+    const lrc::kernels::WindowAxis axis{k, s, pt, pb, d};
     for (int64_t a = 0; a <= outH; ++a) {
       for (int64_t b = a; b <= outH; ++b) {
         int64_t tapMin = INT64_MAX, tapMax = INT64_MIN, readMin = INT64_MAX, readMax = INT64_MIN;
@@ -373,7 +373,7 @@ TEST(RowAnalysis, BruteForceWindows) {
           ASSERT_EQ(got, exact) << where;
         }
         // The compiler and the runtime's kernels agree on the band.
-        const lrc::cpu::RowRange rt = lrc::cpu::window_input_rows(axis, a, b, H);
+        const lrc::kernels::RowRange rt = lrc::kernels::window_input_rows(axis, a, b, H);
         ASSERT_EQ(got, (RowRange{rt.begin, rt.end})) << where;
       }
     }

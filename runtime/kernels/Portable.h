@@ -1,5 +1,5 @@
 // LRC_HD marks a function that CUDA code also calls on the device (__host__ __device__ under
-// nvcc, nothing for the host compiler): the few helpers both backends must share bit for bit.
+// nvcc, nothing for the host compiler): the helpers both backends must share bit for bit.
 #pragma once
 
 #if defined(__CUDACC__)
