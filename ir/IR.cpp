@@ -32,20 +32,11 @@ std::string TensorType::str() const {
   return s + ']';
 }
 
-namespace {
-struct OpInfo {
-  OpKind kind;
-  std::string_view name;
-  OpArity arity;
-};
-constexpr OpInfo kOps[] = {
-#define OP(E, N, MIN, MAX, RES) {OpKind::E, N, {MIN, MAX, RES}},
-#include "ir/Ops.def"
-};
-}  // namespace
-
-std::string_view opName(OpKind k) { return kOps[static_cast<int>(k)].name; }
-OpArity opArity(OpKind k) { return kOps[static_cast<int>(k)].arity; }
+std::string_view opName(OpKind k) { return ops::name(k); }
+OpArity opArity(OpKind k) {
+  const ops::OpInfo& i = ops::info(k);
+  return {i.minOperands, i.maxOperands, i.results};
+}
 
 std::optional<Band> bandOf(const Value& v) {
   if (!v.def || v.def->results.empty() || v.def->results[0] != &v) return std::nullopt;
@@ -62,11 +53,7 @@ TensorType fullType(const Value& v) {
   return t;
 }
 
-std::optional<OpKind> opKindFromName(std::string_view s) {
-  for (const OpInfo& info : kOps)
-    if (info.name == s) return info.kind;
-  return std::nullopt;
-}
+std::optional<OpKind> opKindFromName(std::string_view s) { return ops::kindByName(s); }
 
 std::string_view valueKindKeyword(ValueKind k) {
   switch (k) {

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "ops/OpTable.h"
+
 namespace lrc::ir {
 
 // A position in IR text (1-based); line 0 means "not from text".
@@ -46,10 +48,8 @@ struct TensorType {
   bool operator==(const TensorType&) const = default;
 };
 
-enum class OpKind {
-#define OP(E, N, MIN, MAX, RES) E,
-#include "ir/Ops.def"
-};
+// The op kinds and their properties: ops/Ops.def, the one table.
+using OpKind = ops::OpKind;
 std::string_view opName(OpKind k);
 std::optional<OpKind> opKindFromName(std::string_view s);
 struct OpArity {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ops/Window.h"
+
 namespace lrc::ir {
 
 namespace {
@@ -327,12 +329,7 @@ std::vector<TensorType> inferSgdUpdate(const Op& op) {
 
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
                           int64_t padEnd, int64_t dilation, bool ceilMode) {
-  int64_t span = in + padBegin + padEnd - dilation * (kernel - 1) - 1;
-  if (span < 0) return 0;
-  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
-  // ceil_mode: the last window must start inside the input or its begin padding.
-  if (ceilMode && (out - 1) * stride >= in + padBegin) --out;
-  return out;
+  return ops::windowOutputSize({kernel, stride, padBegin, padEnd, dilation}, in, ceilMode);
 }
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ops/Window.h"
+
 namespace lrc::passes {
 
 namespace {
@@ -41,13 +43,9 @@ RowRange clip(int64_t begin, int64_t end, int64_t h) {
   return {begin, end};
 }
 
-// The height axis of a sliding window: kernel, stride, top pad, dilation.
-struct Window {
-  int64_t kernel, stride, padTop, dilation;
-};
-
-Window heightWindow(const ir::Op& op) {
-  Window w{};
+// The height axis of a sliding window (its end pad is not needed: rows are clipped to the input).
+ops::WindowAxis heightWindow(const ir::Op& op) {
+  ops::WindowAxis w;
   if (op.kind == ir::OpKind::Conv2d) {
     const ir::Value* weight = op.operands.at(1);
     if (weight->type.shape.size() != 4) fail(op, cat("weight must have rank 4, got ", weight->type.str()));
@@ -56,10 +54,10 @@ Window heightWindow(const ir::Op& op) {
     w.kernel = op.getInts("kernel").at(0);
   }
   w.stride = op.getInts("stride").at(0);
-  w.padTop = op.getInts("pad").at(0);
+  w.padBegin = op.getInts("pad").at(0);
   // AveragePool has no dilation in ONNX opsets <= 18.
   w.dilation = op.has("dilation") ? op.getInts("dilation").at(0) : 1;
-  if (w.kernel < 1 || w.stride < 1 || w.dilation < 1 || w.padTop < 0)
+  if (w.kernel < 1 || w.stride < 1 || w.dilation < 1 || w.padBegin < 0)
     fail(op, "window needs kernel, stride, dilation >= 1 and pads >= 0");
   return w;
 }
@@ -77,47 +75,16 @@ std::string RowRange::str() const {
 
 bool isRowLocal(const ir::Op& op) {
   using ir::OpKind;
-  switch (op.kind) {
-    case OpKind::Conv2d:
-    case OpKind::Relu:
-    case OpKind::MaxPool:
-    case OpKind::AveragePool:
-    case OpKind::Dropout:
-    case OpKind::Identity: return mapOperand(op);
-    case OpKind::Pad: return mapOperand(op) && padsOnlySpatial(op);
-    case OpKind::BatchNorm:
-      // Frozen, or per-strip statistics (--bn strip).
-      return mapOperand(op) && op.has("training") && (op.getInt("training") == 0 || op.has("strip_stats"));
-    case OpKind::Add:
-      return op.operands.size() == 2 && is4D(op.operands[0]) && is4D(op.operands[1]) &&
-             op.operands[0]->type.shape == op.operands[1]->type.shape;
-    // Whole-map ops end a pipeline.
-    case OpKind::GlobalAvgPool:
-    case OpKind::Flatten:
-    case OpKind::Reshape:
-    case OpKind::Gemm:
-    case OpKind::MatMul:
-    case OpKind::Softmax:
-    // Training ops: the row plan's backward comes from its forward pipeline.
-    case OpKind::SoftmaxXent:
-    case OpKind::SoftmaxXentGrad:
-    case OpKind::Conv2dGradInput:
-    case OpKind::Conv2dGradWeight:
-    case OpKind::ChannelSum:
-    case OpKind::ReluGrad:
-    case OpKind::MaxPoolGrad:
-    case OpKind::AveragePoolGrad:
-    case OpKind::GlobalAvgPoolGrad:
-    case OpKind::BatchNormGrad:
-    case OpKind::DropoutGrad:
-    case OpKind::SumTo:
-    case OpKind::SgdUpdate:
-    // Row-plan ops: made by lower-row-pipelines from pipelines, never fused again.
-    case OpKind::RowsCopy:
-    case OpKind::RowsSum:
-    case OpKind::PipelineGrad: return false;
-  }
-  return false;
+  // The table says which kinds can be in a row pipeline at all; an instance is when its maps
+  // are 4-D and, for a few kinds, its attributes allow it.
+  if (ops::info(op.kind).rowRule == ops::RowRule::None) return false;
+  if (op.kind == OpKind::Pad) return mapOperand(op) && padsOnlySpatial(op);
+  if (op.kind == OpKind::BatchNorm)  // frozen, or per-strip statistics (--bn strip)
+    return mapOperand(op) && op.has("training") && (op.getInt("training") == 0 || op.has("strip_stats"));
+  if (op.kind == OpKind::Add)
+    return op.operands.size() == 2 && is4D(op.operands[0]) && is4D(op.operands[1]) &&
+           op.operands[0]->type.shape == op.operands[1]->type.shape;
+  return mapOperand(op);
 }
 
 RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
@@ -125,7 +92,7 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   if (!isRowLocal(op)) fail(op, "is not row-local: it has no row dependency");
   if (operand >= op.operands.size())
     fail(op, cat("has no operand ", std::to_string(operand)));
-  const bool rowIndexed = operand == 0 || (op.kind == OpKind::Add && operand == 1);
+  const bool rowIndexed = static_cast<int64_t>(operand) < ops::info(op.kind).bandOperands;
   if (!rowIndexed)
     fail(op, cat("operand ", std::to_string(operand), " (", op.operands[operand]->type.str(),
                  ") is a parameter, not a row-indexed map"));
@@ -135,20 +102,19 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
     fail(op, cat("output rows ", out.str(), " are outside the result's rows [0, ", std::to_string(outH), ")"));
   }
   const int64_t inH = height(op.operands[operand]);
-  switch (op.kind) {
-    case OpKind::Conv2d:
-    case OpKind::MaxPool:
-    case OpKind::AveragePool: {
-      const Window w = heightWindow(op);
-      return clip(out.begin * w.stride - w.padTop,
-                  (out.end - 1) * w.stride - w.padTop + w.dilation * (w.kernel - 1) + 1, inH);
+  switch (ops::info(op.kind).rowRule) {
+    case ops::RowRule::Window: {
+      const auto [begin, end] = ops::windowInputRows(heightWindow(op), out.begin, out.end, inH);
+      return {begin, end};
     }
-    case OpKind::Pad: {
+    case ops::RowRule::Pad: {
       const int64_t top = op.getInts("pads")[2];
       return clip(out.begin - top, out.end - top, inH);
     }
-    default: return clip(out.begin, out.end, inH);  // element-wise
+    case ops::RowRule::Same: return clip(out.begin, out.end, inH);
+    case ops::RowRule::None: break;
   }
+  fail(op, "has no row rule");
 }
 
 bool isRowPlanAttr(std::string_view name) {

@@ -9,56 +9,27 @@
 #include <string>
 #include <string_view>
 
+#include "ops/OpTable.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
 
-// Every kernel a plan step can name (the IR op names, ir/Ops.def; pipeline_grad is not one:
-// lower-row-pipelines replaces it before a plan is emitted), in one list.
-#define LRC_KERNELS(K)                        \
-  K(Conv2d, "conv2d")                         \
-  K(Relu, "relu")                             \
-  K(MaxPool, "maxpool")                       \
-  K(AveragePool, "avgpool")                   \
-  K(GlobalAvgPool, "global_avgpool")          \
-  K(Pad, "pad")                               \
-  K(BatchNorm, "batchnorm")                   \
-  K(Add, "add")                               \
-  K(Flatten, "flatten")                       \
-  K(Reshape, "reshape")                       \
-  K(Gemm, "gemm")                             \
-  K(MatMul, "matmul")                         \
-  K(Dropout, "dropout")                       \
-  K(Identity, "identity")                     \
-  K(Softmax, "softmax")                       \
-  K(SoftmaxXent, "softmax_xent")              \
-  K(SoftmaxXentGrad, "softmax_xent_grad")     \
-  K(Conv2dGradInput, "conv2d_grad_input")     \
-  K(Conv2dGradWeight, "conv2d_grad_weight")   \
-  K(ChannelSum, "channel_sum")                \
-  K(ReluGrad, "relu_grad")                    \
-  K(MaxPoolGrad, "maxpool_grad")              \
-  K(AveragePoolGrad, "avgpool_grad")          \
-  K(GlobalAvgPoolGrad, "global_avgpool_grad") \
-  K(BatchNormGrad, "batchnorm_grad")          \
-  K(DropoutGrad, "dropout_grad")              \
-  K(SumTo, "sum_to")                          \
-  K(SgdUpdate, "sgd_update")                  \
-  K(RowsCopy, "rows_copy")                    \
-  K(RowsSum, "rows_sum")
-
+// Every kernel a plan step can name: the rows of the op table (ops/Ops.def) except its IR_OP
+// rows (pipeline_grad: lower-row-pipelines replaces it before a plan is emitted). A kernel's
+// value is its op kind's, so `opKind(kernel)` reads its row of the table.
 enum class Kernel {
-#define LRC_KERNEL_ENUM(e, name) e,
-  LRC_KERNELS(LRC_KERNEL_ENUM)
-#undef LRC_KERNEL_ENUM
+#define OP(E, ...) E = static_cast<int>(ops::OpKind::E),
+#define IR_OP(...)
+#include "ops/Ops.def"
 };
 
+constexpr ops::OpKind opKind(Kernel k) { return static_cast<ops::OpKind>(k); }
+constexpr const ops::OpInfo& kernelInfo(Kernel k) { return ops::info(opKind(k)); }
+
 inline std::optional<Kernel> kernelByName(std::string_view name) {
-#define LRC_KERNEL_MATCH(e, text) \
-  if (name == text) return Kernel::e;
-  LRC_KERNELS(LRC_KERNEL_MATCH)
-#undef LRC_KERNEL_MATCH
-  return std::nullopt;
+  const std::optional<ops::OpKind> kind = ops::kindByName(name);
+  if (!kind || !ops::info(*kind).kernel) return std::nullopt;
+  return static_cast<Kernel>(*kind);
 }
 
 // What a step needs besides its buffers and attributes.

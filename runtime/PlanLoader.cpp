@@ -61,60 +61,6 @@ std::string rangeText(kernels::RowRange r) {
 // Type and, for a band, its rows: "f32[2,4,3,9] rows [2,5) of 12".
 std::string typeOf(const Buffer& b) { return plan::bufferType(b) + plan::bandText(b); }
 
-bool takesRows(Kernel k) {
-  switch (k) {
-    case Kernel::Conv2dGradInput:
-    case Kernel::Conv2dGradWeight:
-    case Kernel::ChannelSum:
-    case Kernel::ReluGrad:
-    case Kernel::MaxPoolGrad:
-    case Kernel::AveragePoolGrad:
-    case Kernel::BatchNormGrad:
-    case Kernel::DropoutGrad:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Where a kernel takes row bands (docs/plan-format.md, "Row bands"): its first `operands`
-// operands and, when `result`, its result 0, the maps it reads and writes by rows. Weights,
-// statistics and parameter gradients are whole tensors.
-struct BandSlots {
-  int operands = 0;
-  bool result = false;
-};
-BandSlots bandSlots(Kernel k) {
-  switch (k) {
-    case Kernel::Conv2d:
-    case Kernel::Conv2dGradInput:
-    case Kernel::Relu:
-    case Kernel::MaxPool:
-    case Kernel::AveragePool:
-    case Kernel::AveragePoolGrad:
-    case Kernel::Pad:
-    case Kernel::BatchNorm:
-    case Kernel::Dropout:
-    case Kernel::DropoutGrad:
-    case Kernel::Identity:
-      return {1, true};
-    case Kernel::ReluGrad:
-    case Kernel::MaxPoolGrad:
-    case Kernel::BatchNormGrad:
-    case Kernel::Add:
-      return {2, true};
-    case Kernel::Conv2dGradWeight:
-      return {2, false};
-    case Kernel::ChannelSum:
-      return {1, false};
-    case Kernel::RowsCopy:
-    case Kernel::RowsSum:
-      return {std::numeric_limits<int>::max(), true};
-    default:
-      return {};
-  }
-}
-
 int64_t elementsOf(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
@@ -325,16 +271,19 @@ class StepChecker {
   // Bands and `rows` only where a kernel takes them; a band only of rank-4 f32 (checked per
   // buffer), so the shape checks below may index its dims.
   void checkBandUse(Kernel kernel) const {
-    if (findAttr(step_, "rows") && !takesRows(kernel)) fail("attribute 'rows' is only for backward kernels of row plans");
-    const BandSlots slots = bandSlots(kernel);
+    // Where a kernel takes row bands (docs/plan-format.md, "Row bands"): the op table's band
+    // slots, the maps it reads and writes by rows; weights, statistics and parameter gradients
+    // are whole tensors.
+    const ops::OpInfo& slots = kernelInfo(kernel);
+    if (findAttr(step_, "rows") && !slots.takesRows) fail("attribute 'rows' is only for backward kernels of row plans");
     auto check = [&](uint32_t index, bool allowed, const std::string& place) {
       if (!allowed && isBand(buffer(index)))
         fail("kernel '" + step_.kernel() + "' takes no row band as " + place + ": " + describe(index) + " is " +
              typeOf(buffer(index)));
     };
-    for (int i = 0; i < step_.inputs_size(); ++i) check(step_.inputs(i), i < slots.operands, "operand " + std::to_string(i));
+    for (int i = 0; i < step_.inputs_size(); ++i) check(step_.inputs(i), i < slots.bandOperands, "operand " + std::to_string(i));
     for (int i = 0; i < step_.outputs_size(); ++i)
-      check(step_.outputs(i), i == 0 && slots.result, "result " + std::to_string(i));
+      check(step_.outputs(i), i == 0 && slots.bandResult, "result " + std::to_string(i));
   }
   // `b` holds rows `needed`, which `why` reads or reaches: the error names both.
   void needRows(const Buffer& b, const std::string& role, kernels::RowRange needed, const std::string& why) const {

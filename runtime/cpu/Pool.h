@@ -10,9 +10,11 @@ namespace lrc::cpu {
 
 // The shared parameters and window geometry (runtime/kernels/Pool.h: valid_taps, avg_span,
 // avg_divisor).
+using kernels::avg_span;
 using kernels::AvgSpan;
 using kernels::Pool2dParams;
 using kernels::Taps;
+using kernels::valid_taps;
 
 // out rows [a, b) = max over each window's in-bounds elements (padding never wins; a window
 // with no in-bounds element gives -inf). NaN propagates. `in` must hold

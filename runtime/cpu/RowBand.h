@@ -20,6 +20,8 @@ using kernels::ConstRowBand;
 using kernels::full_band;
 using kernels::RowBand;
 using kernels::RowRange;
+using kernels::window_input_rows;
+using kernels::window_output_size;
 using kernels::WindowAxis;
 
 // Checks kernel >= 1, stride >= 1, dilation >= 1, pads >= 0; throws std::invalid_argument

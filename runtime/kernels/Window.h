@@ -1,47 +1,24 @@
-// The geometry of a sliding window (convolution or pooling) along one axis: one formula for
-// the output size and for the input rows a range of output rows reads, which the plan
-// loader, the CPU kernels and the CUDA kernels share (passes/RowAnalysis computes the same
-// rows on the IR side, which must not depend on the runtime; a unit test says they agree).
+// The geometry of a sliding window (convolution or pooling) along one axis, as the kernels
+// take it: the formulas are ops/Window.h's, which shape inference and passes/RowAnalysis use
+// too.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
+#include "ops/Window.h"
 #include "runtime/kernels/RowBand.h"
 
 namespace lrc::kernels {
 
-// One spatial axis of a sliding window: output index o reads input indices
-// o * stride - padBegin + i * dilation for i in [0, kernel).
-struct WindowAxis {
-  int64_t kernel = 1;
-  int64_t stride = 1;
-  int64_t padBegin = 0;
-  int64_t padEnd = 0;
-  int64_t dilation = 1;
-};
+using ops::WindowAxis;
 
-// Output extent of a window axis over an input of `inSize` (PyTorch/ONNX rule): with
-// ceilMode the last window may overhang the end padding, but a window that starts past
-// inSize + padBegin is dropped. Returns 0 or less when no window fits.
 inline int64_t window_output_size(const WindowAxis& axis, int64_t inSize, bool ceilMode = false) {
-  const int64_t span = inSize + axis.padBegin + axis.padEnd - axis.dilation * (axis.kernel - 1) - 1;
-  if (span < 0 || axis.stride <= 0) return 0;
-  int64_t out = (ceilMode ? (span + axis.stride - 1) / axis.stride : span / axis.stride) + 1;
-  if (ceilMode && (out - 1) * axis.stride >= inSize + axis.padBegin) --out;
-  return out;
+  return ops::windowOutputSize(axis, inSize, ceilMode);
 }
 
-// Input rows that output rows [a, b) read: [a*s - p, (b-1)*s - p + d*(k-1) + 1) clipped to
-// [0, inSize) (SPEC section 2). With dilation this hull may include a row that no tap reads;
-// kernels require the hull, so compiler and runtime agree on one formula. Empty when a >= b
-// or when the hull lies in the padding.
 inline RowRange window_input_rows(const WindowAxis& axis, int64_t a, int64_t b, int64_t inSize) {
-  if (a >= b) return {0, 0};
-  const int64_t begin = std::max<int64_t>(a * axis.stride - axis.padBegin, 0);
-  const int64_t end =
-      std::min<int64_t>((b - 1) * axis.stride - axis.padBegin + axis.dilation * (axis.kernel - 1) + 1, inSize);
-  if (begin >= end) return {0, 0};
+  const auto [begin, end] = ops::windowInputRows(axis, a, b, inSize);
   return {begin, end};
 }
 

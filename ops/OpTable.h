@@ -1,0 +1,62 @@
+// The op table (ops/Ops.def) as C++: one kind enum and one record per kind. Depends on
+// nothing but the standard library, so the IR, the passes and the runtime all read it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string_view>
+
+namespace lrc::ops {
+
+enum class OpKind {
+#define OP(E, ...) E,
+#include "ops/Ops.def"
+};
+
+// Where an op belongs in a training program.
+enum class Role { Forward, Loss, Backward, Optimizer, Rows };
+
+// Which rows of a row-indexed operand the result's rows read (Ops.def's last column).
+enum class RowRule { None, Same, Window, Pad };
+
+inline constexpr int kAllOperands = std::numeric_limits<int>::max();
+
+struct OpInfo {
+  std::string_view name;
+  int minOperands, maxOperands, results;  // results -1: as many as the op says (pipeline_grad)
+  Role role;
+  int bandOperands;   // leading operands that may be row bands
+  bool bandResult;    // result 0 may be a row band
+  bool takesRows;     // a backward kernel with `rows=[a,b]`
+  RowRule rowRule;
+  bool kernel;        // a plan step can name it
+};
+
+inline constexpr std::array kOps = {
+#define OP(E, N, MIN, MAX, RES, ROLE, BANDS, BANDRES, ROWS, RULE) \
+  OpInfo{N, MIN, MAX, RES, Role::ROLE, BANDS, BANDRES, ROWS, RowRule::RULE, true},
+#define IR_OP(E, N, MIN, MAX, RES, ROLE, BANDS, BANDRES, ROWS, RULE) \
+  OpInfo{N, MIN, MAX, RES, Role::ROLE, BANDS, BANDRES, ROWS, RowRule::RULE, false},
+#include "ops/Ops.def"
+};
+
+// As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
+// every exhaustive switch over OpKind (no `default:`), before anything compiles.
+inline constexpr int kOpCount = static_cast<int>(kOps.size());
+static_assert(kOpCount == 31, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+
+constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
+constexpr std::string_view name(OpKind k) { return info(k).name; }
+
+constexpr std::optional<OpKind> kindByName(std::string_view name) {
+  for (size_t i = 0; i < kOps.size(); ++i)
+    if (kOps[i].name == name) return static_cast<OpKind>(i);
+  return std::nullopt;
+}
+
+// Autodiff and the loss make these; a forward graph given to them holds none.
+constexpr bool isTrainingOp(OpKind k) { return info(k).role != Role::Forward && info(k).role != Role::Rows; }
+
+}  // namespace lrc::ops
