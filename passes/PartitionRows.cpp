@@ -2,7 +2,8 @@
 // `pipeline=K` by fuse-row-pipelines), chooses forward and backward strips and records, per
 // op and per strip, the rows of the op's result that the strip computes.
 //
-// Options (PartitionRowsOptions; lrc-opt's keys): `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
+// Options (PartitionRowsOptions in passes/PassOptions.h, named here by lrc-opt's keys):
+// `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
 // (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1;
 // `keep` = pipeline ids separated by ':' (e.g. keep=0:3) left unpartitioned: they train
 // layer by layer, keeping their activations instead of recomputing strips (the plan
