@@ -2,29 +2,19 @@
 
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
-#include "passes/PipelineList.h"
 
 namespace lrc::compiler {
 
 namespace {
 
-// Runs a pipeline written as text, options included (`a,b{key=value}`), verifying after
-// each pass.
-void runPasses(ir::Module& m, const std::string& pipeline) {
-  for (std::unique_ptr<passes::Pass>& pass : passes::parsePassPipeline(pipeline)) {
+// Runs the passes in order, verifying after each.
+template <class... Pipeline>
+void runPasses(ir::Module& m, Pipeline... pipeline) {
+  auto run = [&](std::unique_ptr<passes::Pass> pass) {
     pass->run(m);
     ir::verifyModule(m);
-  }
-}
-
-// The same, one pass (with its options) an element, so each can carry its comment.
-void runPasses(ir::Module& m, std::initializer_list<std::string_view> passes) {
-  std::string pipeline;
-  for (std::string_view pass : passes) {
-    if (!pipeline.empty()) pipeline += ',';
-    pipeline += pass;
-  }
-  runPasses(m, pipeline);
+  };
+  (run(std::move(pipeline)), ...);
 }
 
 // Declares every input and global of `train` in `eval` at the same place, so the evaluation
@@ -44,77 +34,55 @@ void shareTrainingPlaces(const ir::Module& train, ir::Module& eval) {
 }  // namespace
 
 void runImportPipeline(ir::Module& m) {
-  runPasses(m, {
-                   "canonicalize",  // Identity, inference Dropout, Reshape-as-Flatten
-                   "infer-shapes",
-               });
+  runPasses(m, passes::createCanonicalizePass(),  // Identity, inference Dropout, Reshape-as-Flatten
+            passes::createInferShapesPass());
+}
+
+std::string_view strategyName(const RowOptions& rows) {
+  return rows.layerwise ? "layerwise" : passes::name(rows.partition.strategy);
 }
 
 namespace {
 
-// fuse-row-pipelines and partition-rows as text, for the given strips.
-std::string partitionPasses(const RowOptions& o, int64_t strips, int64_t bpStrips, bool layerwise) {
-  std::string pipeline = "fuse-row-pipelines{cut=";  // pipeline=K on maximal runs of row-local ops
-  pipeline += layerwise ? "none" : o.cut;
-  pipeline += "},partition-rows{strategy=";      // per op: fp_rows, bp_rows, fp_halo; work
-  pipeline += layerwise ? "overl" : o.strategy;
-  pipeline += ",strips=";
-  pipeline += std::to_string(strips);
-  pipeline += ",bp-strips=";
-  pipeline += std::to_string(bpStrips);
-  // Per-pipeline settings, in passes/PipelineList.h's grammar.
-  auto option = [&](const char* key, const std::string& list) {
-    if (list.empty()) return;
-    pipeline += ",";
-    pipeline += key;
-    pipeline += "=";
-    pipeline += list;
-  };
-  option("per", passes::formatPipelineCounts(o.per));
-  option("strategies", passes::formatPipelineStrategies(o.strategies));
-  option("keep", passes::formatPipelineIds(o.keep));
-  option("reuse", passes::formatPipelineIds(o.reuse));
-  pipeline += "}";
-  return pipeline;
+// Marks the row pipelines and cuts them into strips (partition-rows resolves bp-strips -1).
+void partition(ir::Module& m, const passes::FuseRowPipelinesOptions& fuse, const passes::PartitionRowsOptions& strips) {
+  runPasses(m, passes::createFuseRowPipelinesPass(fuse),   // pipeline=K on maximal runs of row-local ops
+            passes::createPartitionRowsPass(strips));  // per op: fp_rows, bp_rows, fp_halo; work
 }
 
 }  // namespace
 
-void runRowPipeline(ir::Module& m, const RowOptions& o, const std::string& bn) {
-  std::string bnPolicy = "batchnorm-policy{mode=";
-  bnPolicy += bn;
-  bnPolicy += "}";
-  runPasses(m, bnPolicy);
+void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormPolicyOptions& batchNorm) {
+  runPasses(m, passes::createBatchNormPolicyPass(batchNorm));
+  if (!o.layerwise) return partition(m, o.fuse, o.partition);
   // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
   // halo: every op computes all its rows once).
-  const bool layerwise = o.strategy == "layerwise";
-  const int64_t strips = layerwise ? 1 : o.strips;
-  const int64_t bpStrips = layerwise ? 1 : (o.bpStrips < 0 ? o.strips : o.bpStrips);
-  runPasses(m, partitionPasses(o, strips, bpStrips, layerwise));
+  passes::PartitionRowsOptions whole = o.partition;
+  whole.strategy = passes::RowStrategy::OverL;
+  whole.strips = whole.bpStrips = 1;
+  partition(m, {.cut = passes::SegmentCut::None}, whole);
 }
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
-  std::string bnPolicy = "batchnorm-policy{mode=";
-  bnPolicy += o.bn;
-  bnPolicy += "}";
-  const bool rows = o.rows.strategy != "layerwise";
-  const int64_t bpStrips = o.rows.bpStrips < 0 ? o.rows.strips : o.rows.bpStrips;
-  runPasses(*p.train, {bnPolicy,        // frozen: BatchNorm on running statistics
-                       "append-loss"});  // softmax cross-entropy over the logits
-  if (rows) runPasses(*p.train, partitionPasses(o.rows, o.rows.strips, bpStrips, false));
-  runPasses(*p.train, {"autodiff"});  // backward graph (pipeline_grad per row pipeline) and SGD updates
-  if (rows) runPasses(*p.train, {"lower-row-pipelines"});  // strips as ops on bands
-  const std::string planMemory = "plan-memory{conv-batch-bytes=" + std::to_string(o.convBatchBytes) + "}";
-  runPasses(*p.train, {planMemory});  // every buffer at its place in the arena
-  runPasses(*p.eval, {
-                         "to-inference",  // BatchNorm on running statistics, no Dropout
-                         "canonicalize",
-                     });
+  const bool rows = !o.rows.layerwise;
+  runPasses(*p.train, passes::createBatchNormPolicyPass(o.batchNorm),  // frozen: BatchNorm on running statistics
+            passes::createAppendLossPass());                           // softmax cross-entropy over the logits
+  if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
+  runPasses(*p.train, passes::createAutodiffPass());  // backward graph (pipeline_grad per row pipeline) and SGD updates
+  if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
+  runPasses(*p.train, passes::createPlanMemoryPass(o.memory));  // every buffer at its place in the arena
+  runPasses(*p.eval, passes::createToInferencePass(),  // BatchNorm on running statistics, no Dropout
+            passes::createCanonicalizePass());
   // The evaluation step runs the same forward strips (nothing kept for a backward).
-  if (rows) runPasses(*p.eval, partitionPasses(o.rows, o.rows.strips, o.rows.strips, false) + ",lower-row-pipelines");
+  if (rows) {
+    passes::PartitionRowsOptions forwardOnly = o.rows.partition;
+    forwardOnly.bpStrips = forwardOnly.strips;
+    partition(*p.eval, o.rows.fuse, forwardOnly);
+    runPasses(*p.eval, passes::createLowerRowPipelinesPass());
+  }
   shareTrainingPlaces(*p.train, *p.eval);
-  runPasses(*p.eval, {planMemory});
+  runPasses(*p.eval, passes::createPlanMemoryPass(o.memory));
   return p;
 }
 

@@ -25,13 +25,15 @@ std::string mib(int64_t bytes) {
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
   PlanCandidate layerwise;
-  layerwise.rows = {"layerwise", 1, 1, "none", {}, {}, {}, {}};
+  layerwise.rows.layerwise = true;
   list.push_back(layerwise);
-  for (const char* cut : {"downsample", "none"})
-    for (const char* strategy : {"2ps", "overl"})
+  for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
+    for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
       for (int64_t strips : {2, 4, 8, 16}) {
         PlanCandidate c;
-        c.rows = {strategy, strips, strips, cut, {}, {}, {}, {}};
+        c.rows.fuse.cut = cut;
+        c.rows.partition.strategy = strategy;
+        c.rows.partition.strips = c.rows.partition.bpStrips = strips;
         list.push_back(c);
       }
   return list;
@@ -53,22 +55,22 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 }  // namespace
 
 std::string PlanCandidate::label() const {
-  if (rows.strategy == "layerwise") return "layerwise";
-  std::string s = rows.strategy;
+  std::string s(strategyName(rows));
+  if (rows.layerwise) return s;
   s += " --strips ";
-  s += std::to_string(rows.strips);
+  s += std::to_string(rows.partition.strips);
   s += " --cut ";
-  s += rows.cut;
+  s += passes::name(rows.fuse.cut);
   // Per-pipeline settings, in passes/PipelineList.h's grammar (lrc-compile's flags).
   auto flag = [&](const char* name, const std::string& list) {
     if (list.empty()) return;
     s += name;
     s += list;
   };
-  flag(" --pipeline-strategy ", passes::formatPipelineStrategies(rows.strategies));
-  flag(" --pipeline-strips ", passes::formatPipelineCounts(rows.per));
-  flag(" --reuse-last ", passes::formatPipelineIds(rows.reuse));
-  flag(" --keep ", passes::formatPipelineIds(rows.keep));
+  flag(" --pipeline-strategy ", passes::formatPipelineStrategies(rows.partition.strategies));
+  flag(" --pipeline-strips ", passes::formatPipelineCounts(rows.partition.per));
+  flag(" --reuse-last ", passes::formatPipelineIds(rows.partition.reuse));
+  flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
   return s;
 }
 
@@ -155,29 +157,35 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     };
     // A kept pipeline has no strips: its other settings go.
     auto keepLayerwise = [](RowOptions& rows, int64_t id) {
-      rows.keep.push_back(id);
-      std::sort(rows.keep.begin(), rows.keep.end());
-      rows.per.erase(id);
-      rows.strategies.erase(id);
-      std::erase(rows.reuse, id);
+      passes::PartitionRowsOptions& p = rows.partition;
+      p.keep.push_back(id);
+      std::sort(p.keep.begin(), p.keep.end());
+      p.per.erase(id);
+      p.strategies.erase(id);
+      std::erase(p.reuse, id);
     };
     std::unique_ptr<ir::Module> partitioned = shapes().clone();
-    runRowPipeline(*partitioned, current.rows, training.bn);
+    runRowPipeline(*partitioned, current.rows, training.batchNorm);
     std::vector<int64_t> ids;
     for (const auto& op : partitioned->ops)
       if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
+    using passes::RowStrategy;
     for (int64_t id : ids)
-      tryChange([&](RowOptions& r) { r.strategies[id] = r.strategy == "2ps" ? "overl" : "2ps"; });
+      tryChange([&](RowOptions& r) {
+        r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
+      });
     for (int64_t id : ids)
       for (int64_t n : {2, 4, 8, 16}) {
-        auto own = current.rows.per.find(id);
-        if ((own == current.rows.per.end() ? current.rows.strips : own->second) == n) continue;
-        tryChange([&](RowOptions& r) { r.per[id] = n; });
+        const passes::PartitionRowsOptions& p = current.rows.partition;
+        auto own = p.per.find(id);
+        if ((own == p.per.end() ? p.strips : own->second) == n) continue;
+        tryChange([&](RowOptions& r) { r.partition.per[id] = n; });
       }
     for (int64_t id : ids) {
-      auto own = current.rows.strategies.find(id);
-      if ((own == current.rows.strategies.end() ? current.rows.strategy : own->second) == "2ps")
-        tryChange([&](RowOptions& r) { r.reuse.push_back(id); });
+      const passes::PartitionRowsOptions& p = current.rows.partition;
+      auto own = p.strategies.find(id);
+      if ((own == p.strategies.end() ? p.strategy : own->second) == RowStrategy::TwoPS)
+        tryChange([&](RowOptions& r) { r.partition.reuse.push_back(id); });
     }
     struct Trial {
       int64_t id;

@@ -1,5 +1,5 @@
 // The `--bn` policy of a training graph's BatchNorms (SPEC.md §2 "BatchNorm"), as the
-// option `mode`:
+// option `mode` (BatchNormPolicyOptions):
 //   exact  (default) leaves them as imported: batch statistics and running statistics
 //          updates in training mode, as PyTorch's training mode.
 //   frozen sets training=0 on every BatchNorm: the running statistics are a fixed affine
@@ -20,28 +20,14 @@ class BatchNormPolicy : public Pass {
  public:
   std::string_view name() const override { return "batchnorm-policy"; }
 
-  void setOption(const std::string& key, const std::string& value) override {
-    if (key != "mode") {
-      std::string message = "batchnorm-policy: unknown option '";
-      message += key;
-      message += "' (options: mode)";
-      throw ir::Error(message);
-    }
-    if (value != "exact" && value != "frozen" && value != "strip") {
-      std::string message = "batchnorm-policy: option 'mode' must be exact, frozen or strip, got '";
-      message += value;
-      message += "'";
-      throw ir::Error(message);
-    }
-    mode_ = value;
-  }
+  explicit BatchNormPolicy(const BatchNormPolicyOptions& options) : mode_(options.mode) {}
 
   bool run(ir::Module& m) override {
-    if (mode_ == "exact") return false;
+    if (mode_ == BatchNormMode::Exact) return false;
     bool changed = false;
     for (auto& op : m.ops) {
       if (op->kind != ir::OpKind::BatchNorm || op->getInt("training") == 0) continue;
-      if (mode_ == "frozen") {
+      if (mode_ == BatchNormMode::Frozen) {
         op->attrs["training"] = int64_t{0};
         changed = true;
       } else if (!op->has("strip_stats")) {
@@ -53,11 +39,13 @@ class BatchNormPolicy : public Pass {
   }
 
  private:
-  std::string mode_ = "exact";
+  BatchNormMode mode_;
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> createBatchNormPolicyPass() { return std::make_unique<BatchNormPolicy>(); }
+std::unique_ptr<Pass> createBatchNormPolicyPass(const BatchNormPolicyOptions& options) {
+  return std::make_unique<BatchNormPolicy>(options);
+}
 
 }  // namespace lrc::passes

@@ -17,7 +17,7 @@
 //  - on a training module (after append-loss / autodiff) only the ops before the first
 //    `softmax_xent` are considered: the loss and everything after it (the backward and the
 //    updates, whose element-wise adds are row-local too) are never marked;
-//  - segment cuts, option `cut`: `none` (default) or `downsample`: a run also ends after
+//  - segment cuts, option `cut` (FuseRowPipelinesOptions): `none` (default) or `downsample`: a run also ends after
 //    every sliding window with a row stride above 1 (VGG's pools, ResNet's stride-2
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
 //    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
@@ -64,12 +64,8 @@ class FuseRowPipelines : public Pass {
  public:
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
-  void setOption(const std::string& key, const std::string& value) override {
-    if (key != "cut") throw ir::Error("fuse-row-pipelines: unknown option '" + key + "' (options: cut)");
-    if (value != "none" && value != "downsample")
-      throw ir::Error("fuse-row-pipelines: option 'cut' must be none or downsample, got '" + value + "'");
-    cutAtDownsample_ = value == "downsample";
-  }
+  explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample) {}
 
   bool run(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -126,13 +122,15 @@ class FuseRowPipelines : public Pass {
   }
 
  private:
-  bool cutAtDownsample_ = false;
+  bool cutAtDownsample_;
 
   static bool isDownsampling(const Op& op) { return isSlidingWindow(op) && op.getInts("stride").at(0) > 1; }
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> createFuseRowPipelinesPass() { return std::make_unique<FuseRowPipelines>(); }
+std::unique_ptr<Pass> createFuseRowPipelinesPass(const FuseRowPipelinesOptions& options) {
+  return std::make_unique<FuseRowPipelines>(options);
+}
 
 }  // namespace lrc::passes

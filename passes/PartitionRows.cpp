@@ -2,7 +2,8 @@
 // `pipeline=K` by fuse-row-pipelines), chooses forward and backward strips and records, per
 // op and per strip, the rows of the op's result that the strip computes.
 //
-// Options: `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
+// Options (PartitionRowsOptions in passes/PassOptions.h, named here by lrc-opt's keys):
+// `strategy` = 2ps | overl (default 2ps), `strips` = forward strip count N
 // (default 4), `bp-strips` = backward strip count M (default = strips); counts are >= 1;
 // `keep` = pipeline ids separated by ':' (e.g. keep=0:3) left unpartitioned: they train
 // layer by layer, keeping their activations instead of recomputing strips (the plan
@@ -50,12 +51,10 @@
 //    the backward recompute, counted later).
 //  - Idempotent: all attributes above are removed first and recomputed.
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <set>
 
 #include "passes/Pass.h"
-#include "passes/PipelineList.h"
 #include "passes/RowAnalysis.h"
 
 namespace lrc::passes {
@@ -76,8 +75,6 @@ std::string cat(const Parts&... parts) {
   ((s += parts), ...);
   return s;
 }
-
-enum class Strategy { TwoPS, OverL };
 
 struct Pipeline {
   int64_t id = 0;
@@ -118,38 +115,14 @@ class PartitionRows : public Pass {
  public:
   std::string_view name() const override { return "partition-rows"; }
 
-  void setOption(const std::string& key, const std::string& value) override {
-    if (key == "strategy") {
-      if (value == "2ps") strategy_ = Strategy::TwoPS;
-      else if (value == "overl") strategy_ = Strategy::OverL;
-      else throw ir::Error(cat("partition-rows: option 'strategy' must be 2ps or overl, got '", value, "'"));
-    } else if (key == "strips" || key == "bp-strips") {
-      int64_t n = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || end != value.data() + value.size() || n < 1)
-        throw ir::Error(cat("partition-rows: option '", key, "' must be a positive integer, got '", value, "'"));
-      (key == "strips" ? strips_ : bpStrips_) = n;
-    } else if (key == "per") {
-      const auto counts = parsePipelineCounts(value);
-      if (!counts)
-        throw ir::Error(cat("partition-rows: option 'per' must be pipeline/strips pairs separated by ':', got '", value, "'"));
-      per_ = *counts;
-    } else if (key == "strategies") {
-      const auto strategies = parsePipelineStrategies(value);
-      if (!strategies)
-        throw ir::Error(cat("partition-rows: option 'strategies' must be pipeline/2ps|overl pairs separated by ':', got '",
-                            value, "'"));
-      strategies_.clear();
-      for (const auto& [id, name] : *strategies) strategies_[id] = name == "2ps" ? Strategy::TwoPS : Strategy::OverL;
-    } else if (key == "reuse" || key == "keep") {
-      const auto ids = parsePipelineIds(value);
-      if (!ids)
-        throw ir::Error(cat("partition-rows: option '", key, "' must be pipeline ids separated by ':', got '", value, "'"));
-      (key == "reuse" ? reuse_ : keep_) = std::set<int64_t>(ids->begin(), ids->end());
-    } else {
-      throw ir::Error(cat("partition-rows: unknown option '", key, "' (options: strategy, strips, bp-strips, keep, per, reuse, strategies)"));
-    }
-  }
+  explicit PartitionRows(const PartitionRowsOptions& o)
+      : strategy_(o.strategy),
+        keep_(o.keep.begin(), o.keep.end()),
+        per_(o.per),
+        reuse_(o.reuse.begin(), o.reuse.end()),
+        strategies_(o.strategies),
+        strips_(o.strips),
+        bpStrips_(o.bpStrips) {}
 
   bool run(ir::Module& m) override {
     std::map<const Op*, ir::Attrs> before;
@@ -165,13 +138,13 @@ class PartitionRows : public Pass {
   }
 
  private:
-  Strategy strategy_ = Strategy::TwoPS;
+  RowStrategy strategy_;
   std::set<int64_t> keep_;           // pipelines left layerwise
   std::map<int64_t, int64_t> per_;   // pipeline -> strips (forward and backward)
   std::set<int64_t> reuse_;          // pipelines whose last forward strip backward reuses
-  std::map<int64_t, Strategy> strategies_;  // pipeline -> its own strategy
-  int64_t strips_ = 4;
-  int64_t bpStrips_ = -1;  // -1: same as strips_
+  std::map<int64_t, RowStrategy> strategies_;  // pipeline -> its own strategy
+  int64_t strips_;
+  int64_t bpStrips_;  // -1: same as strips_
 
   std::vector<Pipeline> collect(ir::Module& m) const {
     std::map<int64_t, Pipeline> byId;
@@ -271,7 +244,7 @@ class PartitionRows : public Pass {
   }
 
   // The strategy of pipeline `id`: its own (option `strategies`) or the pass's.
-  Strategy strategyOf(int64_t id) const {
+  RowStrategy strategyOf(int64_t id) const {
     auto own = strategies_.find(id);
     return own != strategies_.end() ? own->second : strategy_;
   }
@@ -279,7 +252,7 @@ class PartitionRows : public Pass {
   // Strip rows for `n` strips under the pipeline's strategy.
   Table stripRows(const Pipeline& p, int64_t n) const {
     const std::vector<int64_t> start = equalSplit(heightOf(p.output), n);
-    if (strategyOf(p.id) == Strategy::OverL) return overlRows(p, start);
+    if (strategyOf(p.id) == RowStrategy::OverL) return overlRows(p, start);
     const auto endAt = twoPsEnds(p);
     std::vector<int64_t> o = start;
     std::vector<int64_t> best = costs(p, twoPsRows(p, endAt, o));
@@ -332,7 +305,7 @@ class PartitionRows : public Pass {
       const int64_t bpr = bytesPerRow(op.result());
       layerwise += heightOf(op.result()) * bpr;
       for (const RowRange& r : fp[k]) computed += r.size() * bpr;
-      if (strategyOf(p.id) != Strategy::TwoPS) continue;
+      if (strategyOf(p.id) != RowStrategy::TwoPS) continue;
       // Operand 0, and operand 1 of a residual add (`fp_halo1`).
       for (size_t i = 0; i < (op.kind == ir::OpKind::Add ? 2u : 1u); ++i) {
         std::vector<RowRange> halo(fp[k].size(), RowRange{0, 0});
@@ -348,7 +321,7 @@ class PartitionRows : public Pass {
     }
 
     Op& first = *p.ops.front();
-    first.attrs["strategy"] = std::string(strategyOf(p.id) == Strategy::TwoPS ? "2ps" : "overl");
+    first.attrs["strategy"] = std::string(passes::name(strategyOf(p.id)));
     if (reuse_.count(p.id)) first.attrs["reuse_last"] = int64_t{1};
     first.attrs["strips"] = nFp;
     first.attrs["bp_strips"] = nBp;
@@ -360,6 +333,8 @@ class PartitionRows : public Pass {
 
 }  // namespace
 
-std::unique_ptr<Pass> createPartitionRowsPass() { return std::make_unique<PartitionRows>(); }
+std::unique_ptr<Pass> createPartitionRowsPass(const PartitionRowsOptions& options) {
+  return std::make_unique<PartitionRows>(options);
+}
 
 }  // namespace lrc::passes

@@ -1,4 +1,5 @@
-// The pass interface and the one registration list (Passes.def).
+// The pass interface and the one registration list (Passes.def). Passes that take options
+// take them typed (passes/PassOptions.h); lrc-opt reads them from `--passes` text.
 #pragma once
 
 #include <memory>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "ir/IR.h"
+#include "passes/PassOptions.h"
 
 namespace lrc::passes {
 
@@ -17,20 +19,15 @@ class Pass {
   // Transforms the module in place and returns whether it changed anything. Failures
   // throw ir::Error located at the offending op.
   virtual bool run(ir::Module& m) = 0;
-  // A pass option, from `--passes=name{key=value,...}`; passes that take none reject all.
-  virtual void setOption(const std::string& key, const std::string& value);
 };
 
-// nullptr when no pass has that name.
+// The pass with that name, its options (if any) at their defaults; nullptr when there is none.
 std::unique_ptr<Pass> createPass(std::string_view name);
-
-// A pipeline written as text: `a,b{key=value,key=value},c`. Throws ir::Error for unknown
-// passes, unknown options or malformed text.
-std::vector<std::unique_ptr<Pass>> parsePassPipeline(std::string_view text);
 std::vector<std::string_view> passNames();
 
 // One factory per pass, defined in the pass's own file.
 #define PASS(NAME, FACTORY) std::unique_ptr<Pass> FACTORY();
+#define PASS_WITH_OPTIONS(NAME, FACTORY, OPTIONS) std::unique_ptr<Pass> FACTORY(const OPTIONS& options = {});
 #include "passes/Passes.def"
 
 }  // namespace lrc::passes

@@ -71,13 +71,14 @@ std::optional<std::map<int64_t, int64_t>> parsePipelineCounts(std::string_view t
   return counts;
 }
 
-std::optional<std::map<int64_t, std::string>> parsePipelineStrategies(std::string_view text) {
+std::optional<std::map<int64_t, RowStrategy>> parsePipelineStrategies(std::string_view text) {
   const auto list = entries(text);
   if (!list) return std::nullopt;
-  std::map<int64_t, std::string> strategies;
+  std::map<int64_t, RowStrategy> strategies;
   for (const Entry& e : *list) {
-    if (!e.hasValue || (e.value != "2ps" && e.value != "overl")) return std::nullopt;
-    strategies[e.id] = std::string(e.value);
+    const std::optional<RowStrategy> strategy = parseRowStrategy(e.value);
+    if (!e.hasValue || !strategy) return std::nullopt;
+    strategies[e.id] = *strategy;
   }
   return strategies;
 }
@@ -90,8 +91,8 @@ std::string formatPipelineCounts(const std::map<int64_t, int64_t>& counts) {
   return format(counts, [](const auto& e) { return std::to_string(e.first) + "/" + std::to_string(e.second); });
 }
 
-std::string formatPipelineStrategies(const std::map<int64_t, std::string>& strategies) {
-  return format(strategies, [](const auto& e) { return std::to_string(e.first) + "/" + e.second; });
+std::string formatPipelineStrategies(const std::map<int64_t, RowStrategy>& strategies) {
+  return format(strategies, [](const auto& e) { return std::to_string(e.first) + "/" + std::string(name(e.second)); });
 }
 
 }  // namespace lrc::passes

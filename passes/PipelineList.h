@@ -14,14 +14,16 @@
 #include <string_view>
 #include <vector>
 
+#include "passes/PassOptions.h"
+
 namespace lrc::passes {
 
 std::optional<std::vector<int64_t>> parsePipelineIds(std::string_view text);
 std::optional<std::map<int64_t, int64_t>> parsePipelineCounts(std::string_view text);          // counts >= 1
-std::optional<std::map<int64_t, std::string>> parsePipelineStrategies(std::string_view text);  // 2ps | overl
+std::optional<std::map<int64_t, RowStrategy>> parsePipelineStrategies(std::string_view text);
 
 std::string formatPipelineIds(const std::vector<int64_t>& ids);
 std::string formatPipelineCounts(const std::map<int64_t, int64_t>& counts);
-std::string formatPipelineStrategies(const std::map<int64_t, std::string>& strategies);
+std::string formatPipelineStrategies(const std::map<int64_t, RowStrategy>& strategies);
 
 }  // namespace lrc::passes

@@ -15,7 +15,6 @@
 // holds (lrc-compile --device cuda asks for 64 MiB), so the memory that buys speed is in the
 // plan and in its predicted peak.
 #include <algorithm>
-#include <charconv>
 #include <string>
 
 #include "ir/Liveness.h"
@@ -108,15 +107,7 @@ class PlanMemory : public Pass {
  public:
   std::string_view name() const override { return "plan-memory"; }
 
-  void setOption(const std::string& key, const std::string& value) override {
-    if (key != "conv-batch-bytes")
-      throw ir::Error("plan-memory: unknown option '" + key + "' (options: conv-batch-bytes)");
-    int64_t bytes = -1;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), bytes);
-    if (ec != std::errc() || end != value.data() + value.size() || bytes < 0)
-      throw ir::Error("plan-memory: option 'conv-batch-bytes' must be a non-negative integer, got '" + value + "'");
-    convBatchBytes_ = bytes;
-  }
+  explicit PlanMemory(const PlanMemoryOptions& options) : convBatchBytes_(options.convBatchBytes) {}
 
   bool run(ir::Module& m) override {
     for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_);
@@ -158,11 +149,13 @@ class PlanMemory : public Pass {
   }
 
  private:
-  int64_t convBatchBytes_ = 0;
+  int64_t convBatchBytes_;
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> createPlanMemoryPass() { return std::make_unique<PlanMemory>(); }
+std::unique_ptr<Pass> createPlanMemoryPass(const PlanMemoryOptions& options) {
+  return std::make_unique<PlanMemory>(options);
+}
 
 }  // namespace lrc::passes

@@ -43,11 +43,12 @@ struct Options {
   std::string output;
   compiler::ImportOptions import;
   compiler::OptimizerDefaults optimizer;
-  compiler::RowOptions rows{"auto", 4, -1, "none", {}, {}, {}, {}};  // auto: compiler/PlanSearch chooses
+  bool autoStrategy = true;                 // --strategy auto: compiler/PlanSearch chooses `rows`
+  compiler::RowOptions rows;                // --strategy layerwise|2ps|overl and the flags of a row plan
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
-  compiler::TrainingOptions training;      // --bn exact|frozen|strip
+  compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes
   bool stripsGiven = false;
 };
 
@@ -100,15 +101,18 @@ Options parseArgs(int argc, char** argv) {
       if (o.emit != "ir" && o.emit != "rows" && o.emit != "plan")
         usage("--emit expects ir, rows or plan, got '" + o.emit + "'");
     } else if (a == "--strategy") {
-      std::string s = value();
-      if (s != "auto" && s != "layerwise" && s != "2ps" && s != "overl")
+      const std::string s = value();
+      const std::optional<passes::RowStrategy> rowStrategy = passes::parseRowStrategy(s);
+      if (s != "auto" && s != "layerwise" && !rowStrategy)
         usage("--strategy expects auto, layerwise, 2ps or overl, got '" + s + "'");
-      o.rows.strategy = s;
+      o.autoStrategy = s == "auto";
+      o.rows.layerwise = s == "layerwise";
+      if (rowStrategy) o.rows.partition.strategy = *rowStrategy;
     } else if (a == "--strips") {
-      o.rows.strips = parsePositive(a, value());
+      o.rows.partition.strips = parsePositive(a, value());
       o.stripsGiven = true;
     } else if (a == "--bp-strips") {
-      o.rows.bpStrips = parsePositive(a, value());
+      o.rows.partition.bpStrips = parsePositive(a, value());
       o.stripsGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
@@ -116,25 +120,26 @@ Options parseArgs(int argc, char** argv) {
       const std::string text = value();
       const auto ids = passes::parsePipelineIds(text);
       if (!ids) usage(a + " expects pipeline ids separated by ':', got '" + text + "'");
-      std::vector<int64_t>& list = a == "--keep" ? o.rows.keep : o.rows.reuse;
+      std::vector<int64_t>& list = a == "--keep" ? o.rows.partition.keep : o.rows.partition.reuse;
       list.insert(list.end(), ids->begin(), ids->end());
       o.stripsGiven = true;
     } else if (a == "--pipeline-strips") {
       const std::string text = value();
       const auto counts = passes::parsePipelineCounts(text);
       if (!counts) usage("--pipeline-strips expects PIPELINE/STRIPS pairs separated by ':', got '" + text + "'");
-      for (const auto& [id, n] : *counts) o.rows.per[id] = n;
+      for (const auto& [id, n] : *counts) o.rows.partition.per[id] = n;
       o.stripsGiven = true;
     } else if (a == "--pipeline-strategy") {
       const std::string text = value();
       const auto strategies = passes::parsePipelineStrategies(text);
       if (!strategies) usage("--pipeline-strategy expects PIPELINE/2ps|overl pairs separated by ':', got '" + text + "'");
-      for (const auto& [id, name] : *strategies) o.rows.strategies[id] = name;
+      for (const auto& [id, strategy] : *strategies) o.rows.partition.strategies[id] = strategy;
       o.stripsGiven = true;
     } else if (a == "--cut") {
-      const std::string cut = value();
-      if (cut != "none" && cut != "downsample") usage("--cut expects none or downsample, got '" + cut + "'");
-      o.rows.cut = cut;
+      const std::string text = value();
+      const std::optional<passes::SegmentCut> cut = passes::parseSegmentCut(text);
+      if (!cut) usage("--cut expects none or downsample, got '" + text + "'");
+      o.rows.fuse.cut = *cut;
       o.stripsGiven = true;
     } else if (a == "--memory-budget") {
       try {
@@ -147,12 +152,12 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--device") {
       o.device = value();
       if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
-      o.training.convBatchBytes = o.device == "cuda" ? kCudaConvBatchBytes : 0;
+      o.training.memory.convBatchBytes = o.device == "cuda" ? kCudaConvBatchBytes : 0;
     } else if (a == "--bn") {
-      std::string bn = value();
-      if (bn != "exact" && bn != "frozen" && bn != "strip")
-        usage("--bn expects exact, frozen or strip, got '" + bn + "'");
-      o.training.bn = bn;
+      const std::string text = value();
+      const std::optional<passes::BatchNormMode> mode = passes::parseBatchNormMode(text);
+      if (!mode) usage("--bn expects exact, frozen or strip, got '" + text + "'");
+      o.training.batchNorm.mode = *mode;
     } else if (a == "--lr") {
       o.optimizer.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
@@ -175,9 +180,10 @@ Options parseArgs(int argc, char** argv) {
   }
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
-  if (o.stripsGiven && (o.rows.strategy == "layerwise" || o.rows.strategy == "auto"))
+  if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
     usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last and --keep flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
-  if (o.explain && o.rows.strategy != "auto") usage("--explain shows what --strategy auto considered: drop --strategy " + o.rows.strategy);
+  if (o.explain && !o.autoStrategy)
+    usage("--explain shows what --strategy auto considered: drop --strategy " + std::string(compiler::strategyName(o.rows)));
   return o;
 }
 
@@ -189,15 +195,23 @@ std::string mib(uint64_t bytes) {
 
 // What the compile did with the forward graph's training-mode BatchNorms (SPEC.md §2: the
 // compiler says so in its report); empty when it has none.
-std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
+std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mode) {
   int64_t count = 0;
   for (const auto& op : forward.ops)
     if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++count;
   if (count == 0) return "";
   std::string line = "  BatchNorm ";
-  line += bn == "frozen"  ? "frozen (running statistics as a fixed affine transform)"
-          : bn == "strip" ? "strip (statistics per strip inside row pipelines, whole-map outside)"
-                          : "exact (batch statistics over whole maps, as PyTorch's training mode; it ends row pipelines)";
+  switch (mode) {
+    case passes::BatchNormMode::Frozen:
+      line += "frozen (running statistics as a fixed affine transform)";
+      break;
+    case passes::BatchNormMode::Strip:
+      line += "strip (statistics per strip inside row pipelines, whole-map outside)";
+      break;
+    case passes::BatchNormMode::Exact:
+      line += "exact (batch statistics over whole maps, as PyTorch's training mode; it ends row pipelines)";
+      break;
+  }
   line += ": ";
   line += std::to_string(count);
   line += count == 1 ? " op\n" : " ops\n";
@@ -210,9 +224,9 @@ std::string batchNormReport(const ir::Module& forward, const std::string& bn) {
 // layerwise plans.
 std::string rowPlanReport(const ir::Module& forward, const Options& o, const compiler::RowOptions& rowOptions,
                           const ir::Module& train, std::optional<int64_t> layerwiseWork) {
-  if (rowOptions.strategy == "layerwise") return "";
+  if (rowOptions.layerwise) return "";
   std::unique_ptr<ir::Module> partitioned = forward.clone();
-  compiler::runRowPipeline(*partitioned, rowOptions, o.training.bn);
+  compiler::runRowPipeline(*partitioned, rowOptions, o.training.batchNorm);
   std::set<int64_t> pipelines;
   int64_t ops = 0, strips = 0, bpStrips = 0;
   std::string clamped;
@@ -234,7 +248,7 @@ std::string rowPlanReport(const ir::Module& forward, const Options& o, const com
                 layerwise > 0 ? static_cast<double>(work) / static_cast<double>(layerwise) : 1.0, work * 1e-9,
                 layerwise * 1e-9);
   std::string line = "  row plan: ";
-  line += rowOptions.strategy;
+  line += compiler::strategyName(rowOptions);
   line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips" + clamped;
   line += ", " + std::to_string(pipelines.size()) + (pipelines.size() == 1 ? " pipeline of " : " pipelines of ") +
           std::to_string(ops) + " ops; work " + ratio + "\n";
@@ -267,7 +281,7 @@ void compile(const Options& o) {
     compiler::TrainingPrograms programs;
     std::string explanation, chosenBy;
     std::optional<int64_t> layerwiseWork;
-    if (o.rows.strategy == "auto") {
+    if (o.autoStrategy) {
       int64_t budget = o.memoryBudget;
       std::string source = "--memory-budget";
       double maxSlowdown = 0;
@@ -302,13 +316,12 @@ void compile(const Options& o) {
     }
     if (o.emit == "rows") {
       if (!explanation.empty()) std::cerr << explanation;
-      compiler::runRowPipeline(*m, rowOptions, o.training.bn);
-      const bool layerwise = rowOptions.strategy == "layerwise";
+      compiler::runRowPipeline(*m, rowOptions, o.training.batchNorm);
       tools::writeOutput(o.output.empty() ? "-" : o.output,
-                         compiler::printRowReport(*m, layerwise ? "layerwise" : ""));
+                         compiler::printRowReport(*m, rowOptions.layerwise ? "layerwise" : ""));
       return;
     }
-    const std::string batchNorm = batchNormReport(*m, o.training.bn);
+    const std::string batchNorm = batchNormReport(*m, o.training.batchNorm.mode);
     if (!programs.train) {
       compiler::TrainingOptions training = o.training;
       training.rows = rowOptions;
@@ -317,7 +330,7 @@ void compile(const Options& o) {
     const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train, layerwiseWork);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
-    plan.set_strategy(rowOptions.strategy);
+    plan.set_strategy(std::string(compiler::strategyName(rowOptions)));
     if (o.memoryBudget > 0 && static_cast<int64_t>(plan.arena_bytes()) > o.memoryBudget)
       throw ir::Error("the plan's predicted peak of " + mib(plan.arena_bytes()) + " (" +
                       std::to_string(plan.arena_bytes()) + " bytes) exceeds --memory-budget " +
@@ -339,7 +352,7 @@ void compile(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parseArgs(argc, argv);
-  if (o.training.bn == "strip")
+  if (o.training.batchNorm.mode == passes::BatchNormMode::Strip)
     std::cerr << "lrc-compile: warning: --bn strip approximates BatchNorm: inside row pipelines each strip is "
                  "normalized with its own statistics (no parity with PyTorch's training mode)\n";
   try {

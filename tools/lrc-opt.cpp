@@ -1,8 +1,12 @@
 // lrc-opt FILE --passes=a,b{key=value,...} [--split-input-file] [--print-after-all] [-o OUT]
 // Parses IR text, verifies it, runs the named passes in order (verifying after each), and
 // prints the result. With --split-input-file, chunks separated by `// -----` are handled
-// independently; an error in one chunk is reported and the others still run.
+// independently; an error in one chunk is reported and the others still run. The pass
+// options are read here, into the typed options of passes/PassOptions.h, and nowhere else.
+#include <algorithm>
+#include <charconv>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -11,11 +15,139 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
+#include "passes/PipelineList.h"
 #include "tools/ToolSupport.h"
 
 using namespace lrc;
 
 namespace {
+
+// --- Pass pipelines as text: `a,b{key=value,key=value},c`. Errors throw ir::Error.
+
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string s;
+  for (std::string_view p : parts) s += p;
+  return s;
+}
+
+[[noreturn]] void unknownOption(std::string_view pass, std::string_view key, std::string_view known) {
+  throw ir::Error(cat({pass, ": unknown option '", key, "' (options: ", known, ")"}));
+}
+
+// `parsed`, or an error saying what the option's value must be.
+template <class T>
+T valueOf(std::optional<T> parsed, std::string_view pass, std::string_view key, std::string_view mustBe,
+          std::string_view value) {
+  if (!parsed) throw ir::Error(cat({pass, ": option '", key, "' must be ", mustBe, ", got '", value, "'"}));
+  return *parsed;
+}
+
+std::optional<int64_t> integerAtLeast(int64_t least, std::string_view text) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < least) return std::nullopt;
+  return n;
+}
+
+// The options of a pass that takes none.
+struct NoOptions {};
+
+void setOption(std::string_view pass, NoOptions&, std::string_view key, std::string_view) {
+  throw ir::Error(cat({"pass '", pass, "' has no option '", key, "'"}));
+}
+
+void setOption(std::string_view pass, passes::BatchNormPolicyOptions& o, std::string_view key, std::string_view value) {
+  if (key != "mode") unknownOption(pass, key, "mode");
+  o.mode = valueOf(passes::parseBatchNormMode(value), pass, key, "exact, frozen or strip", value);
+}
+
+void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::string_view key, std::string_view value) {
+  if (key != "cut") unknownOption(pass, key, "cut");
+  o.cut = valueOf(passes::parseSegmentCut(value), pass, key, "none or downsample", value);
+}
+
+void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_view key, std::string_view value) {
+  if (key != "conv-batch-bytes") unknownOption(pass, key, "conv-batch-bytes");
+  o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);
+}
+
+void setOption(std::string_view pass, passes::PartitionRowsOptions& o, std::string_view key, std::string_view value) {
+  if (key == "strategy") {
+    o.strategy = valueOf(passes::parseRowStrategy(value), pass, key, "2ps or overl", value);
+  } else if (key == "strips" || key == "bp-strips") {
+    (key == "strips" ? o.strips : o.bpStrips) = valueOf(integerAtLeast(1, value), pass, key, "a positive integer", value);
+  } else if (key == "per") {
+    o.per = valueOf(passes::parsePipelineCounts(value), pass, key, "pipeline/strips pairs separated by ':'", value);
+  } else if (key == "strategies") {
+    o.strategies = valueOf(passes::parsePipelineStrategies(value), pass, key,
+                           "pipeline/2ps|overl pairs separated by ':'", value);
+  } else if (key == "reuse" || key == "keep") {
+    (key == "reuse" ? o.reuse : o.keep) =
+        valueOf(passes::parsePipelineIds(value), pass, key, "pipeline ids separated by ':'", value);
+  } else {
+    unknownOption(pass, key, "strategy, strips, bp-strips, keep, per, reuse, strategies");
+  }
+}
+
+// `text` (what stands between the braces, if there are any) read into the pass's options.
+template <class Options>
+Options readOptions(std::string_view pass, std::optional<std::string_view> text) {
+  Options options;
+  for (size_t start = 0; text && start <= text->size();) {
+    size_t end = text->find(',', start);
+    if (end == std::string_view::npos) end = text->size();
+    const std::string_view item = text->substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      throw ir::Error(cat({"pass '", pass, "': option '", item, "' is not key=value"}));
+    setOption(pass, options, item.substr(0, eq), item.substr(eq + 1));
+    start = end + 1;
+  }
+  return options;
+}
+
+// The pass `name` (one of passes::passNames()) with its options read from `text`.
+std::unique_ptr<passes::Pass> createPass(std::string_view name, std::optional<std::string_view> text) {
+#define PASS(NAME, FACTORY)            \
+  if (name == NAME) {                  \
+    readOptions<NoOptions>(NAME, text); \
+    return passes::FACTORY();          \
+  }
+#define PASS_WITH_OPTIONS(NAME, FACTORY, OPTIONS) \
+  if (name == NAME) return passes::FACTORY(readOptions<passes::OPTIONS>(NAME, text));
+#include "passes/Passes.def"
+  return nullptr;
+}
+
+std::vector<std::unique_ptr<passes::Pass>> parsePassPipeline(std::string_view text) {
+  const std::vector<std::string_view> names = passes::passNames();
+  std::vector<std::unique_ptr<passes::Pass>> pipeline;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = pos;
+    while (end < text.size() && text[end] != ',' && text[end] != '{') ++end;
+    const std::string_view name = text.substr(pos, end - pos);
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string known;
+      for (std::string_view n : names) known += cat({known.empty() ? "" : ", ", n});
+      throw ir::Error(cat({"unknown pass '", name, "' (passes: ", known, ")"}));
+    }
+    std::optional<std::string_view> options;
+    if (end < text.size() && text[end] == '{') {
+      const size_t close = text.find('}', end);
+      if (close == std::string_view::npos) throw ir::Error(cat({"pass '", name, "': missing '}' after its options"}));
+      options = text.substr(end + 1, close - end - 1);
+      end = close + 1;
+      if (end < text.size() && text[end] != ',')
+        throw ir::Error(cat({"expected ',' after the options of pass '", name, "'"}));
+    }
+    pipeline.push_back(createPass(name, options));
+    pos = end + 1;
+  }
+  return pipeline;
+}
+
+// --- The tool.
 
 struct Options {
   std::string input;
@@ -58,7 +190,7 @@ Options parseArgs(int argc, char** argv) {
   }
   if (o.input.empty()) usage("no input file");
   try {
-    passes::parsePassPipeline(o.passes);
+    parsePassPipeline(o.passes);
   } catch (const ir::Error& e) {
     usage(e.what());
   }
@@ -89,7 +221,7 @@ std::vector<Chunk> splitChunks(const std::string& text, bool split) {
 std::string runChunk(const Options& o, const Chunk& chunk) {
   std::unique_ptr<ir::Module> m = ir::parseModule(chunk.text);
   // Types are checked after the passes run (infer-shapes may be the one fixing them).
-  std::vector<std::unique_ptr<passes::Pass>> pipeline = passes::parsePassPipeline(o.passes);
+  std::vector<std::unique_ptr<passes::Pass>> pipeline = parsePassPipeline(o.passes);
   ir::verifyModule(*m, /*checkTypes=*/pipeline.empty());
   std::string out;
   for (const std::unique_ptr<passes::Pass>& pass : pipeline) {

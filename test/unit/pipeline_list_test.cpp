@@ -10,10 +10,11 @@ namespace {
 TEST(PipelineList, ParsesAndFormatsEachKind) {
   EXPECT_EQ(parsePipelineIds("0:3:12"), (std::vector<int64_t>{0, 3, 12}));
   EXPECT_EQ(parsePipelineCounts("0/4:3/8"), (std::map<int64_t, int64_t>{{0, 4}, {3, 8}}));
-  EXPECT_EQ(parsePipelineStrategies("1/overl:2/2ps"), (std::map<int64_t, std::string>{{1, "overl"}, {2, "2ps"}}));
+  EXPECT_EQ(parsePipelineStrategies("1/overl:2/2ps"),
+            (std::map<int64_t, RowStrategy>{{1, RowStrategy::OverL}, {2, RowStrategy::TwoPS}}));
   EXPECT_EQ(formatPipelineIds({0, 3, 12}), "0:3:12");
   EXPECT_EQ(formatPipelineCounts({{0, 4}, {3, 8}}), "0/4:3/8");
-  EXPECT_EQ(formatPipelineStrategies({{1, "overl"}, {2, "2ps"}}), "1/overl:2/2ps");
+  EXPECT_EQ(formatPipelineStrategies({{1, RowStrategy::OverL}, {2, RowStrategy::TwoPS}}), "1/overl:2/2ps");
   EXPECT_EQ(formatPipelineIds({}), "");
   // What is formatted parses back to the same settings.
   EXPECT_EQ(parsePipelineCounts(formatPipelineCounts({{7, 16}})), (std::map<int64_t, int64_t>{{7, 16}}));

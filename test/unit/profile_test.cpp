@@ -28,10 +28,10 @@ std::vector<CompiledPlan> tinyPlans() {
   std::vector<CompiledPlan> plans;
   plans.push_back(compilePlan(testing::fashionModelPath(), 2));
   compiler::TrainingOptions rows;
-  rows.bn = "frozen";
-  rows.rows.strategy = "2ps";
-  rows.rows.strips = 3;
-  rows.rows.bpStrips = 2;
+  rows.batchNorm.mode = passes::BatchNormMode::Frozen;
+  rows.rows.layerwise = false;
+  rows.rows.partition.strips = 3;
+  rows.rows.partition.bpStrips = 2;
   plans.push_back(compilePlan(testing::fashionModelPath(), 2, {}, rows));
   return plans;
 }

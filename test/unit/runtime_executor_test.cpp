@@ -67,7 +67,7 @@ TEST(Executor, RowPlansTrainLikeLayerwise) {
                                 testing::writeMixedModel(dir.file("mixed.onnx"))};
   for (const std::string& model : models) {
     compiler::TrainingOptions layerwise;
-    layerwise.bn = "frozen";
+    layerwise.batchNorm.mode = passes::BatchNormMode::Frozen;
     const CompiledPlan base = compilePlan(model, 4, {}, layerwise);
     std::vector<float> baseLosses;
     RunSettings settings = defaultSettings(base.plan);
@@ -77,11 +77,18 @@ TEST(Executor, RowPlansTrainLikeLayerwise) {
     const testing::Batch batch = testing::makeBatch(baseRun.shape(), 3);
     for (int i = 0; i < 3; ++i) baseLosses.push_back(baseRun.trainStep(batch.images.data(), batch.labels.data()));
 
-    for (const compiler::RowOptions& rows : {compiler::RowOptions{"2ps", 3, 2, "none", {}, {}, {}, {}}, compiler::RowOptions{"overl", 2, 3, "none", {}, {}, {}, {}}}) {
+    struct Strips {
+      passes::RowStrategy strategy;
+      int64_t strips, bpStrips;
+    };
+    for (const Strips& strips : {Strips{passes::RowStrategy::TwoPS, 3, 2}, Strips{passes::RowStrategy::OverL, 2, 3}}) {
       compiler::TrainingOptions options = layerwise;
-      options.rows = rows;
+      options.rows.layerwise = false;
+      options.rows.partition.strategy = strips.strategy;
+      options.rows.partition.strips = strips.strips;
+      options.rows.partition.bpStrips = strips.bpStrips;
       const CompiledPlan p = compilePlan(model, 4, {}, options);
-      const std::string what = model + " " + rows.strategy;
+      const std::string what = model + " " + std::string(passes::name(strips.strategy));
       EXPECT_TRUE(std::any_of(p.plan.buffers().begin(), p.plan.buffers().end(),
                               [](const plan::Buffer& b) { return b.height() > 0; }))
           << what << ": no row bands";

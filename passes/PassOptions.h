@@ -1,0 +1,54 @@
+// The typed options of the passes that take any, shared by the passes' factories
+// (passes/Pass.h), the pipelines lrc-compile builds (compiler/CompilePipeline.h) and lrc-opt,
+// whose `--passes=name{key=value}` parser is the one place pass options are read from text.
+// Every enum has one `name` (its text in flags, pass options and the plan) and one
+// `parse...`, its inverse (nullopt for any other text; callers word the error).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace lrc::passes {
+
+// How partition-rows cuts a row pipeline into strips (docs/row-plans.md): 2PS computes each
+// row once and caches boundary rows; OverL recomputes overlapping halos.
+enum class RowStrategy { TwoPS, OverL };  // "2ps", "overl"
+// The BatchNorm policy (SPEC.md §2 "BatchNorm", passes/BatchNormPolicy.cpp).
+enum class BatchNormMode { Exact, Frozen, Strip };  // "exact", "frozen", "strip"
+// fuse-row-pipelines' segment cuts: none, or after every downsampling sliding window.
+enum class SegmentCut { None, Downsample };  // "none", "downsample"
+
+std::string_view name(RowStrategy strategy);
+std::string_view name(BatchNormMode mode);
+std::string_view name(SegmentCut cut);
+std::optional<RowStrategy> parseRowStrategy(std::string_view text);
+std::optional<BatchNormMode> parseBatchNormMode(std::string_view text);
+std::optional<SegmentCut> parseSegmentCut(std::string_view text);
+
+struct BatchNormPolicyOptions {
+  BatchNormMode mode = BatchNormMode::Exact;
+};
+
+struct FuseRowPipelinesOptions {
+  SegmentCut cut = SegmentCut::None;
+};
+
+// partition-rows (passes/PartitionRows.cpp's header has the rules).
+struct PartitionRowsOptions {
+  RowStrategy strategy = RowStrategy::TwoPS;
+  int64_t strips = 4;                         // forward strips per pipeline, >= 1
+  int64_t bpStrips = -1;                      // backward strips, >= 1; -1: same as `strips`
+  std::vector<int64_t> keep;                  // pipelines left layerwise (unpartitioned)
+  std::map<int64_t, int64_t> per;             // pipeline -> strips (forward and backward), overriding
+  std::vector<int64_t> reuse;                 // 2PS pipelines whose backward reuses the last forward strip
+  std::map<int64_t, RowStrategy> strategies;  // pipeline -> its own strategy
+};
+
+struct PlanMemoryOptions {
+  int64_t convBatchBytes = 0;  // a convolution's scratch: at most this many bytes of im2col columns (>= one image)
+};
+
+}  // namespace lrc::passes
