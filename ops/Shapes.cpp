@@ -1,0 +1,408 @@
+#include "ops/Shapes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "ops/Window.h"
+
+namespace lrc::ops {
+
+std::string shapeText(const Shape& s) {
+  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "literal" + string&&.
+  std::string text = "[";
+  for (size_t i = 0; i < s.size(); ++i) text.append(i ? "," : "").append(std::to_string(s[i]));
+  return text.append("]");
+}
+
+std::string typeText(DType dtype, const Shape& s) { return (dtype == DType::I64 ? "i64" : "f32") + shapeText(s); }
+
+namespace {
+
+std::string numberText(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+int64_t elementsOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// The rules of one op: its operands and attributes, and the checks they share.
+class Rule {
+ public:
+  Rule(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs)
+      : kind_(kind), x_(operands), a_(attrs) {}
+
+  [[noreturn]] static void fail(const std::string& what) { throw ShapeError(what); }
+
+  const TensorDesc& in(size_t i) const { return x_[i]; }
+  const Shape& shape(size_t i) const { return x_[i].shape; }
+  size_t count() const { return x_.size(); }
+  OpKind kind() const { return kind_; }
+
+  // ---- operands ----
+  std::string what(size_t i, const std::string& role) const {
+    return role + " " + x_[i].name + " is " + typeText(x_[i].dtype, x_[i].shape);
+  }
+  void f32(size_t i, const std::string& role, int rank = -1) const {
+    if (x_[i].dtype != DType::F32) fail(what(i, role) + ", expected f32");
+    if (rank >= 0 && x_[i].shape.size() != static_cast<size_t>(rank))
+      fail(what(i, role) + ", expected rank " + std::to_string(rank));
+  }
+  void expect(size_t i, const std::string& role, DType dtype, const Shape& shape) const {
+    if (x_[i].dtype != dtype || x_[i].shape != shape) fail(what(i, role) + ", expected " + typeText(dtype, shape));
+  }
+  void expectLike(size_t i, const std::string& role, size_t like) const {
+    expect(i, role, x_[like].dtype, x_[like].shape);
+  }
+
+  // ---- attributes ----
+  Shape list(const std::string& key, int size, int64_t lo, int64_t hi) const {
+    const std::vector<int64_t> v = a_.ints(key);
+    if (size >= 0 && v.size() != static_cast<size_t>(size))
+      fail("attribute '" + key + "' must have " + std::to_string(size) + " values, got " + std::to_string(v.size()));
+    for (int64_t x : v) inRange(key, x, lo, hi);
+    return v;
+  }
+  int64_t integer(const std::string& key, int64_t lo, int64_t hi) const {
+    const int64_t v = a_.integer(key);
+    inRange(key, v, lo, hi);
+    return v;
+  }
+  bool flag(const std::string& key) const { return integer(key, 0, 1) != 0; }
+  double number(const std::string& key, double lo, double hi) const {
+    const double v = a_.number(key);
+    if (!(v >= lo && v <= hi))
+      fail("attribute '" + key + "' value " + numberText(v) + " is outside [" + numberText(lo) + ", " +
+           numberText(hi) + "]");
+    return v;
+  }
+  double finite(const std::string& key) const {
+    constexpr double big = std::numeric_limits<double>::max();
+    return number(key, -big, big);
+  }
+  bool has(const std::string& key) const { return a_.has(key); }
+
+  // ---- windows ----
+  struct Window2d {
+    WindowAxis h, w;
+  };
+  // stride, pad and (for all but average pooling) dilation around a kh x kw kernel.
+  Window2d window(int64_t kh, int64_t kw, bool dilation) const {
+    if (kh > kMaxWindow || kw > kMaxWindow)
+      fail("kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " is too large");
+    const Shape stride = list("stride", 2, 1, kMaxWindow), pad = list("pad", 4, 0, kMaxWindow);
+    const Shape d = dilation ? list("dilation", 2, 1, kMaxWindow) : Shape{1, 1};
+    return {{kh, stride[0], pad[0], pad[2], d[0]}, {kw, stride[1], pad[1], pad[3], d[1]}};
+  }
+  Shape windowOutput(const Shape& x, int64_t channels, const Window2d& win, bool ceilMode) const {
+    const int64_t oh = windowOutputSize(win.h, x[2], ceilMode), ow = windowOutputSize(win.w, x[3], ceilMode);
+    if (oh <= 0 || ow <= 0)
+      fail("window " + std::to_string(win.h.kernel) + "x" + std::to_string(win.w.kernel) +
+           " does not fit the padded input " + typeText(DType::F32, x));
+    return {x[0], channels, oh, ow};
+  }
+  // The convolution of an input of shape x with a weight of shape w ([K, C/group, kh, kw]).
+  Shape convOutput(const Shape& x, const Shape& w) const {
+    const int64_t group = integer("group", 1, kMaxWindow);
+    if (x[1] % group != 0 || w[0] % group != 0)
+      fail("group " + std::to_string(group) + " must divide input channels " + std::to_string(x[1]) +
+           " and output channels " + std::to_string(w[0]));
+    if (w[1] * group != x[1])
+      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * group) + " input channels, input has " +
+           std::to_string(x[1]));
+    return windowOutput(x, w[0], window(w[2], w[3], true), false);
+  }
+  Shape poolOutput(const Shape& x, bool average) const {
+    const Shape k = list("kernel", 2, 1, kMaxWindow);
+    const bool ceilMode = flag("ceil_mode");
+    if (average) flag("count_include_pad");
+    // AveragePool has no dilation in ONNX opsets <= 18.
+    return windowOutput(x, x[1], window(k[0], k[1], !average), ceilMode);
+  }
+  Shape shapeAttr(const std::string& key, int rank) const { return list(key, rank, 1, kMaxElements); }
+
+ private:
+  static void inRange(const std::string& key, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi)
+      fail("attribute '" + key + "' value " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " +
+           std::to_string(hi) + "]");
+  }
+
+  OpKind kind_;
+  const std::vector<TensorDesc>& x_;
+  const AttrReader& a_;
+};
+
+using Results = std::vector<TensorDesc>;
+TensorDesc f32(Shape s) { return {DType::F32, std::move(s), {}}; }
+TensorDesc same(const TensorDesc& t) { return {t.dtype, t.shape, {}}; }
+
+Results conv(const Rule& r) {
+  r.f32(0, "input", 4);
+  r.f32(1, "weight", 4);
+  const Shape& w = r.shape(1);
+  if (r.count() == 3) r.expect(2, "bias", DType::F32, {w[0]});
+  return {f32(r.convOutput(r.shape(0), w))};
+}
+
+Results convGradInput(const Rule& r) {
+  r.f32(0, "output gradient", 4);
+  r.f32(1, "weight", 4);
+  const Shape x = r.shapeAttr("input_shape", 4);
+  r.expect(0, "output gradient", DType::F32, r.convOutput(x, r.shape(1)));
+  return {f32(x)};
+}
+
+Results convGradWeight(const Rule& r) {
+  r.f32(0, "output gradient", 4);
+  r.f32(1, "input", 4);
+  const Shape& x = r.shape(1);
+  const Shape k = r.list("kernel", 2, 1, kMaxWindow);
+  const int64_t group = r.integer("group", 1, kMaxWindow);
+  if (x[1] % group != 0)
+    Rule::fail("group " + std::to_string(group) + " must divide input channels " + std::to_string(x[1]));
+  const Shape w = {r.shape(0)[1], x[1] / group, k[0], k[1]};
+  r.expect(0, "output gradient", DType::F32, r.convOutput(x, w));
+  return {f32(w)};
+}
+
+Results pool(const Rule& r) {
+  r.f32(0, "input", 4);
+  return {f32(r.poolOutput(r.shape(0), r.kind() == OpKind::AveragePool))};
+}
+
+Results poolGrad(const Rule& r) {
+  r.f32(0, "output gradient", 4);
+  Shape x;
+  if (r.kind() == OpKind::MaxPoolGrad) {
+    r.f32(1, "input", 4);
+    x = r.shape(1);
+  } else {
+    x = r.shapeAttr("input_shape", 4);
+  }
+  const Shape y = r.kind() == OpKind::GlobalAvgPoolGrad ? Shape{x[0], x[1], 1, 1}
+                                                        : r.poolOutput(x, r.kind() == OpKind::AveragePoolGrad);
+  r.expect(0, "output gradient", DType::F32, y);
+  return {f32(x)};
+}
+
+Results pad(const Rule& r) {
+  r.f32(0, "input");
+  const Shape& x = r.shape(0);
+  const size_t rank = x.size();
+  const Shape pads = r.list("pads", static_cast<int>(2 * rank), -kMaxElements, kMaxElements);
+  if (std::isnan(r.number("value", -INFINITY, INFINITY))) Rule::fail("attribute 'value' is NaN");
+  Shape y = x;
+  for (size_t i = 0; i < rank; ++i) {
+    y[i] += pads[i] + pads[i + rank];
+    if (y[i] <= 0) Rule::fail("the pads " + shapeText(pads) + " leave axis " + std::to_string(i) + " of " +
+                              typeText(DType::F32, x) + " empty");
+  }
+  return {f32(y)};
+}
+
+// BatchNorm (x, scale, bias, mean, var) and its gradient (dy, x, scale, mean, var).
+Results batchNorm(const Rule& r) {
+  const bool grad = r.kind() == OpKind::BatchNormGrad;
+  const size_t xi = grad ? 1 : 0;
+  r.f32(xi, "input");
+  const Shape& x = r.shape(xi);
+  if (x.size() < 2) Rule::fail(r.what(xi, "input") + ", expected rank >= 2");
+  static const char* const forwardRoles[] = {"input", "scale", "bias", "running mean", "running variance"};
+  static const char* const gradRoles[] = {"output gradient", "input", "scale", "running mean", "running variance"};
+  for (size_t i = 0; i < 5; ++i)
+    if (i != xi) r.expect(i, (grad ? gradRoles : forwardRoles)[i], DType::F32, i == 0 ? x : Shape{x[1]});
+  r.number("epsilon", 0, 1e30);
+  if (!grad) r.number("momentum", 0, 1);
+  const bool training = r.flag("training");
+  if (!grad && r.has("update_stats")) r.flag("update_stats");
+  if (training && elementsOf(x) / x[1] < 2)
+    Rule::fail("training-mode batch statistics need at least 2 values per channel, " + typeText(DType::F32, x) +
+               " has " + std::to_string(elementsOf(x) / x[1]));
+  if (!grad) return {f32(x)};
+  return {f32(x), f32({x[1]}), f32({x[1]})};
+}
+
+// Numpy-style broadcasting of two shapes.
+Results broadcast(const Rule& r) {
+  r.f32(0, "operand");
+  r.f32(1, "operand");
+  const Shape &a = r.shape(0), &b = r.shape(1);
+  const size_t rank = std::max(a.size(), b.size());
+  Shape y(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      Rule::fail("shapes " + typeText(DType::F32, a) + " and " + typeText(DType::F32, b) + " do not broadcast");
+    y[i] = std::max(da, db);
+  }
+  return {f32(y)};
+}
+
+Results flatten(const Rule& r) {
+  const Shape& x = r.shape(0);
+  const int64_t axis = r.integer("axis", 0, static_cast<int64_t>(x.size()));
+  int64_t outer = 1, inner = 1;
+  for (size_t i = 0; i < x.size(); ++i) (static_cast<int64_t>(i) < axis ? outer : inner) *= x[i];
+  return {{r.in(0).dtype, {outer, inner}, {}}};
+}
+
+Results reshape(const Rule& r) {
+  const Shape shape = r.list("shape", -1, 1, kMaxElements);
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (n > kMaxElements / d) Rule::fail("attribute 'shape' " + shapeText(shape) + " has too many elements");
+    n *= d;
+  }
+  if (n != elementsOf(r.shape(0)))
+    Rule::fail("cannot reshape " + typeText(r.in(0).dtype, r.shape(0)) + " to " + shapeText(shape));
+  return {{r.in(0).dtype, shape, {}}};
+}
+
+Results gemm(const Rule& r) {
+  const bool isGemm = r.kind() == OpKind::Gemm;
+  r.f32(0, "A", 2);
+  r.f32(1, "B", 2);
+  const Shape &a = r.shape(0), &b = r.shape(1);
+  bool ta = false, tb = false;
+  if (isGemm) {
+    ta = r.flag("transA");
+    tb = r.flag("transB");
+    r.finite("alpha");
+    r.finite("beta");
+  }
+  const int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1];
+  const int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (ka != kb)
+    Rule::fail("inner dimensions differ: A " + shapeText(a) + (ta ? " (transposed)" : "") + ", B " + shapeText(b) +
+               (tb ? " (transposed)" : ""));
+  if (r.count() == 3) {
+    r.f32(2, "C");
+    // C broadcasts unidirectionally to [M, N].
+    const Shape& c = r.shape(2);
+    bool ok = c.size() <= 2;
+    for (size_t i = 0; ok && i < c.size(); ++i) ok = c[i] == 1 || c[i] == ((c.size() == 2 && i == 0) ? m : n);
+    if (!ok) Rule::fail("C " + shapeText(c) + " does not broadcast to " + shapeText({m, n}));
+  }
+  return {f32({m, n})};
+}
+
+Results dropout(const Rule& r) {
+  r.f32(0, "operand");
+  const double ratio = r.number("ratio", 0, 1);
+  if (ratio >= 1) Rule::fail("attribute 'ratio' value 1 is outside [0, 1)");
+  r.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  r.flag("training");
+  return {same(r.in(0))};
+}
+
+Results softmax(const Rule& r) {
+  r.f32(0, "operand");
+  const int64_t rank = static_cast<int64_t>(r.shape(0).size());
+  if (rank < 1) Rule::fail(r.what(0, "operand") + ", expected rank >= 1");
+  r.integer("axis", 0, rank - 1);
+  return {same(r.in(0))};
+}
+
+Results softmaxXent(const Rule& r) {
+  r.f32(0, "logits", 2);
+  r.expect(1, "labels", DType::I64, {r.shape(0)[0]});
+  if (r.kind() == OpKind::SoftmaxXent) return {f32({})};
+  return {same(r.in(0))};
+}
+
+Results sumTo(const Rule& r) {
+  r.f32(0, "operand");
+  const Shape& x = r.shape(0);
+  const Shape target = r.list("shape", -1, 1, kMaxElements);
+  if (target.size() > x.size()) Rule::fail("cannot sum " + typeText(DType::F32, x) + " to the higher rank " + shapeText(target));
+  const size_t offset = x.size() - target.size();
+  for (size_t i = 0; i < target.size(); ++i)
+    if (target[i] != 1 && target[i] != x[offset + i])
+      Rule::fail("cannot sum " + typeText(DType::F32, x) + " to " + shapeText(target));
+  return {f32(target)};
+}
+
+// rows_copy / rows_sum: bands (or whole maps) of one map.
+Results rows(const Rule& r) {
+  r.f32(0, "source", 4);
+  for (size_t i = 1; i < r.count(); ++i) r.expectLike(i, "source", 0);
+  return {same(r.in(0))};
+}
+
+// pipeline_grad: result r is the gradient of operand grads[r] (operand 0 is dy).
+Results pipelineGrad(const Rule& r) {
+  Results types;
+  for (int64_t i : r.list("grads", -1, 1, static_cast<int64_t>(r.count()) - 1))
+    types.push_back(same(r.in(static_cast<size_t>(i))));
+  return types;
+}
+
+}  // namespace
+
+std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs) {
+  const OpInfo& op = info(kind);
+  const int n = static_cast<int>(operands.size());
+  if (n < op.minOperands || n > op.maxOperands)
+    Rule::fail("expects " +
+               (op.minOperands == op.maxOperands ? std::to_string(op.minOperands)
+                                                 : std::to_string(op.minOperands) + " to " + std::to_string(op.maxOperands)) +
+               " operands, got " + std::to_string(n));
+  const Rule r(kind, operands, attrs);
+  switch (kind) {
+    case OpKind::Conv2d: return conv(r);
+    case OpKind::Conv2dGradInput: return convGradInput(r);
+    case OpKind::Conv2dGradWeight: return convGradWeight(r);
+    case OpKind::MaxPool:
+    case OpKind::AveragePool: return pool(r);
+    case OpKind::MaxPoolGrad:
+    case OpKind::AveragePoolGrad:
+    case OpKind::GlobalAvgPoolGrad: return poolGrad(r);
+    case OpKind::GlobalAvgPool:
+      r.f32(0, "input", 4);
+      return {f32({r.shape(0)[0], r.shape(0)[1], 1, 1})};
+    case OpKind::Pad: return pad(r);
+    case OpKind::BatchNorm:
+    case OpKind::BatchNormGrad: return batchNorm(r);
+    case OpKind::Add: return broadcast(r);
+    case OpKind::Flatten: return flatten(r);
+    case OpKind::Reshape: return reshape(r);
+    case OpKind::Gemm:
+    case OpKind::MatMul: return gemm(r);
+    case OpKind::Dropout:
+    case OpKind::DropoutGrad: return dropout(r);
+    case OpKind::Relu:
+      r.f32(0, "operand");
+      return {same(r.in(0))};
+    case OpKind::Identity: return {same(r.in(0))};
+    case OpKind::Softmax: return softmax(r);
+    case OpKind::SoftmaxXent:
+    case OpKind::SoftmaxXentGrad: return softmaxXent(r);
+    case OpKind::ChannelSum:
+      r.f32(0, "operand", 4);
+      return {f32({r.shape(0)[1]})};
+    case OpKind::ReluGrad:
+      r.f32(0, "output gradient");
+      r.expectLike(1, "forward result", 0);
+      return {same(r.in(0))};
+    case OpKind::SumTo: return sumTo(r);
+    case OpKind::SgdUpdate:
+      r.f32(0, "parameter");
+      r.expectLike(1, "gradient", 0);
+      r.expectLike(2, "momentum buffer", 0);
+      return {};
+    case OpKind::RowsCopy:
+    case OpKind::RowsSum: return rows(r);
+    case OpKind::PipelineGrad: return pipelineGrad(r);
+  }
+  Rule::fail("no shape rule");
+}
+
+}  // namespace lrc::ops

@@ -1,0 +1,58 @@
+// The shape rule of every op kind, once: result types from operand types and attributes, with
+// every check of operands and attributes. Shape inference (ir/ShapeInference) and the plan
+// loader's step checks (runtime/PlanChecks) both call it, each with its own view of the
+// attributes, so an IR op and a plan step are held to the same rule and the same messages.
+// Plain integer vectors; depends on nothing of lrc's but the op table.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ops/OpTable.h"
+
+namespace lrc::ops {
+
+enum class DType { F32, I64 };
+using Shape = std::vector<int64_t>;
+
+// One operand as the rules see it: a row band is seen as the whole map it is part of (the
+// rows it holds are the plan loader's and the row rules' business).
+struct TensorDesc {
+  DType dtype = DType::F32;
+  Shape shape;
+  std::string name;  // how messages name it: "%x" in the IR, "'x'" in a plan
+  bool sameType(const TensorDesc& o) const { return dtype == o.dtype && shape == o.shape; }
+};
+std::string typeText(DType dtype, const Shape& shape);  // f32[2,3]
+std::string shapeText(const Shape& shape);              // [2,3]
+
+// The attributes of one op as the rules read them. Each call throws (its own error type,
+// naming the attribute) when the attribute is missing or of the wrong kind.
+class AttrReader {
+ public:
+  virtual ~AttrReader() = default;
+  virtual bool has(std::string_view key) const = 0;
+  virtual int64_t integer(std::string_view key) const = 0;             // one integer
+  virtual std::vector<int64_t> ints(std::string_view key) const = 0;   // a list of integers
+  virtual double number(std::string_view key) const = 0;               // one number, an integer too
+};
+
+// A rule broken: the message names what (without the op: callers prefix theirs).
+class ShapeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bounds that keep every size computation far from int64 overflow: each window parameter
+// (kernel, stride, dilation, pad, group) and the elements of one tensor.
+inline constexpr int64_t kMaxWindow = int64_t{1} << 30;
+inline constexpr int64_t kMaxElements = int64_t{1} << 60;
+
+// The result types of an op of `kind` (its operand count checked against the table too).
+// pipeline_grad's results are its named operands' types.
+std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs);
+
+}  // namespace lrc::ops
