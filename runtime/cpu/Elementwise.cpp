@@ -51,16 +51,6 @@ void applyDropoutRows(const char* kernel, RowBand out, ConstRowBand in, float ra
 
 }  // namespace
 
-void relu_forward(float* y, const float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t count) {
-  // Branch-free (a select the compiler vectorizes): half the values are positive, so a
-  // branch mispredicts often (bench/calibrate.py measured it at 4x relu's cost per float).
-  for (int64_t i = 0; i < count; ++i) dx[i] += xOrY[i] > 0.0f ? dy[i] : 0.0f;
-}
-
 void add_forward(float* y, const float* x0, const float* x1, int64_t count) {
   for (int64_t i = 0; i < count; ++i) y[i] = x0[i] + x1[i];
 }
@@ -72,20 +62,6 @@ void add_backward(float* dx0, float* dx1, const float* dy, int64_t count) {
 
 void accumulate(float* dst, const float* src, int64_t count) {
   for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
-}
-
-void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
-  check_rows_of_one_map("relu_rows_forward", {{"output", y}, {"input", x}}, a, b);
-  forEachPlane(x, a, b,
-               [&](int64_t n, int64_t c, int64_t count) { relu_forward(y.row(n, c, a), x.row(n, c, a), count); });
-}
-
-void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b) {
-  check_rows_of_one_map("relu_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"forward", xOrY}}, a,
-                        b);
-  forEachPlane(dy, a, b, [&](int64_t n, int64_t c, int64_t count) {
-    relu_backward(dx.row(n, c, a), dy.row(n, c, a), xOrY.row(n, c, a), count);
-  });
 }
 
 void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b) {

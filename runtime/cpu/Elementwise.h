@@ -1,20 +1,52 @@
-// Element-wise kernels: ReLU, Add, Dropout. They map rows to the same rows, so callers pass
-// band pointers and element counts; Dropout also takes the elements' global indices, which
-// its mask depends on.
+// Element-wise kernels: the unary ops (ReLU, ...), Add, Dropout. They map rows to the same
+// rows, so callers pass band pointers and element counts; Dropout also takes the elements'
+// global indices, which its mask depends on.
 #pragma once
 
 #include <cstdint>
 
 #include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Unary.h"
 
 namespace lrc::cpu {
 
-// y = max(x, 0). y may alias x.
-void relu_forward(float* y, const float* x, int64_t count);
+// ---- unary ops: F is a functor of runtime/kernels/Unary.h ----
 
-// dx += dy where xOrY > 0 (the ReLU's input or output; either gives the same mask).
-// dx must not alias dy.
-void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t count);
+// y = F::forward(x). y may alias x.
+template <class F>
+void unary_forward(float* y, const float* x, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = F::forward(x[i]);
+}
+
+// dx += F::backward(dy, saved). dx must not alias dy.
+template <class F>
+void unary_backward(float* dx, const float* dy, const float* saved, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) dx[i] += F::backward(dy[i], saved[i]);
+}
+
+// Row-band forms: rows [a, b) of the output band; the operands are bands of the same map
+// that hold [a, b), possibly with more rows (each is indexed by global row).
+template <class F>
+void unary_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
+  check_rows_of_one_map("unary_rows_forward", {{"output", y}, {"input", x}}, a, b);
+  for (int64_t n = 0; n < x.N; ++n)
+    for (int64_t c = 0; c < x.C; ++c) unary_forward<F>(y.row(n, c, a), x.row(n, c, a), (b - a) * x.W);
+}
+// dx rows [a, b) += F::backward(dy, saved).
+template <class F>
+void unary_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand saved, int64_t a, int64_t b) {
+  check_rows_of_one_map("unary_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"saved", saved}},
+                        a, b);
+  for (int64_t n = 0; n < dy.N; ++n)
+    for (int64_t c = 0; c < dy.C; ++c)
+      unary_backward<F>(dx.row(n, c, a), dy.row(n, c, a), saved.row(n, c, a), (b - a) * dy.W);
+}
+
+// y = max(x, 0); dx += dy where xOrY > 0 (the ReLU's input or output give the same mask).
+inline void relu_forward(float* y, const float* x, int64_t count) { unary_forward<kernels::Relu>(y, x, count); }
+inline void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t count) {
+  unary_backward<kernels::Relu>(dx, dy, xOrY, count);
+}
 
 // y = x0 + x1 (same shape). y may alias either input.
 void add_forward(float* y, const float* x0, const float* x1, int64_t count);
@@ -25,11 +57,14 @@ void add_backward(float* dx0, float* dx1, const float* dy, int64_t count);
 // dst += src: the gradient of a value used more than once is the sum over its uses.
 void accumulate(float* dst, const float* src, int64_t count);
 
-// Row-band forms of ReLU and Add: rows [a, b) of the output band; the operands are bands of
-// the same map that hold [a, b), possibly with more rows (each is indexed by global row).
-void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b);
-// dx rows [a, b) += dy where xOrY > 0.
-void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b);
+inline void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
+  unary_rows_forward<kernels::Relu>(y, x, a, b);
+}
+inline void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b) {
+  unary_rows_backward<kernels::Relu>(dx, dy, xOrY, a, b);
+}
+
+// Add on row bands, as the unary forms.
 void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b);
 
 // Dropout's mask is kernels::dropout_hash's (runtime/kernels/Dropout.h), so that the CUDA

@@ -302,15 +302,15 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
     case Kernel::ChannelSum:
       return conv(s, *kernel);
     case Kernel::Relu: {
-      if (!s.byRows()) return relu_forward(dev_, s.out(0), s.in(0), s.inCount(0));
+      if (!s.byRows()) return unary_forward<kernels::Relu>(dev_, s.out(0), s.in(0), s.inCount(0));
       const kernels::RowRange r = s.outBand(0).range();
-      return relu_rows_forward(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);
+      return unary_rows_forward<kernels::Relu>(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);
     }
     case Kernel::ReluGrad: {  // (dy, y): dx = dy where y > 0
       zeroOut(s, 0);
-      if (!s.byRows()) return relu_backward(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));
+      if (!s.byRows()) return unary_backward<kernels::Relu>(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));
       const kernels::RowRange r = s.gradRows(0);
-      return relu_rows_backward(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+      return unary_rows_backward<kernels::Relu>(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
     }
     case Kernel::MaxPool:
     case Kernel::AveragePool: {

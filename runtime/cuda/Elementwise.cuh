@@ -1,4 +1,4 @@
-// Element-wise kernels of the CUDA backend: ReLU, Add (rows and numpy broadcasting), Sum-to,
+// Element-wise kernels of the CUDA backend: the unary ops (runtime/kernels/Unary.h), Add (rows and numpy broadcasting), Sum-to,
 // Dropout, row copies (Identity, rows_copy, rows_sum) and the SGD update. Each is one
 // thread per element; semantics are cpu/Elementwise.h's and cpu/Dense.h's sgd_update.
 #pragma once
@@ -9,32 +9,36 @@
 #include <vector>
 
 #include "runtime/kernels/Dropout.h"
+#include "runtime/kernels/Unary.h"
 #include "runtime/cuda/Device.h"
 
 namespace lrc::cuda {
 
 // ---- whole tensors ----
 
-struct ReluForward {
+// Unary ops: F is a functor of runtime/kernels/Unary.h. y = F::forward(x).
+template <class F>
+struct UnaryForward {
   float* y;
   const float* x;
-  LRC_HD void operator()(int64_t i) const { y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
+  LRC_HD void operator()(int64_t i) const { y[i] = F::forward(x[i]); }
 };
-template <class D>
-void relu_forward(D& dev, float* y, const float* x, int64_t count) {
-  dev.forEach(count, ReluForward{y, x});
+template <class F, class D>
+void unary_forward(D& dev, float* y, const float* x, int64_t count) {
+  dev.forEach(count, UnaryForward<F>{y, x});
 }
 
-// dx += dy where xOrY > 0.
-struct ReluBackward {
+// dx += F::backward(dy, saved).
+template <class F>
+struct UnaryBackward {
   float* dx;
   const float* dy;
-  const float* xOrY;
-  LRC_HD void operator()(int64_t i) const { dx[i] += xOrY[i] > 0.0f ? dy[i] : 0.0f; }
+  const float* saved;
+  LRC_HD void operator()(int64_t i) const { dx[i] += F::backward(dy[i], saved[i]); }
 };
-template <class D>
-void relu_backward(D& dev, float* dx, const float* dy, const float* xOrY, int64_t count) {
-  dev.forEach(count, ReluBackward{dx, dy, xOrY});
+template <class F, class D>
+void unary_backward(D& dev, float* dx, const float* dy, const float* saved, int64_t count) {
+  dev.forEach(count, UnaryBackward<F>{dx, dy, saved});
 }
 
 // ---- row bands: rows [a, b) of bands of one map ----
@@ -55,30 +59,29 @@ void forRows(D& dev, int64_t N, int64_t C, int64_t W, int64_t a, int64_t b, cons
   dev.forEach(N * C * (b - a) * W, ForRows<Op>{C, b - a, W, a, op});
 }
 
-struct ReluRows {
+template <class F>
+struct UnaryRows {
   kernels::RowBand y;
   kernels::ConstRowBand x;
-  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    const float v = x.at(n, c, h, w);
-    y.at(n, c, h, w) = v > 0.0f ? v : 0.0f;
-  }
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const { y.at(n, c, h, w) = F::forward(x.at(n, c, h, w)); }
 };
-template <class D>
-void relu_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, int64_t a, int64_t b) {
-  forRows(dev, y.N, y.C, y.W, a, b, ReluRows{y, x});
+template <class F, class D>
+void unary_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, int64_t a, int64_t b) {
+  forRows(dev, y.N, y.C, y.W, a, b, UnaryRows<F>{y, x});
 }
 
-struct ReluGradRows {
+template <class F>
+struct UnaryGradRows {
   kernels::RowBand dx;
-  kernels::ConstRowBand dy, xOrY;
+  kernels::ConstRowBand dy, saved;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    dx.at(n, c, h, w) += xOrY.at(n, c, h, w) > 0.0f ? dy.at(n, c, h, w) : 0.0f;
+    dx.at(n, c, h, w) += F::backward(dy.at(n, c, h, w), saved.at(n, c, h, w));
   }
 };
-template <class D>
-void relu_rows_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand xOrY, int64_t a,
-                        int64_t b) {
-  forRows(dev, dx.N, dx.C, dx.W, a, b, ReluGradRows{dx, dy, xOrY});
+template <class F, class D>
+void unary_rows_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand saved, int64_t a,
+                         int64_t b) {
+  forRows(dev, dx.N, dx.C, dx.W, a, b, UnaryGradRows<F>{dx, dy, saved});
 }
 
 struct AddRows {
