@@ -15,7 +15,8 @@
 // Backward, in place of `pipeline_grad(dy, inputs...)`: for each backward strip, last
 // first, the strip's forward is recomputed (`bp_rows[j]`; 2PS reads the kept boundary
 // rows, OverL recomputes halos from the pipeline inputs), then each op's gradient ops run
-// on that strip's rows of dy (`rows=[a,b]`), in reverse program order. The gradient of a
+// on that strip's rows of dy (`rows=[a,b]`), in reverse program order (the ops are those of
+// autodiff, from passes/GradEmitter.h). The gradient of a
 // value within a strip is the `rows_sum` of its readers' contributions; under 2PS the rows
 // below the strip's own (they belong to the previous strip) are carried to it and added
 // there, so every row's gradient is complete before its op propagates it. Parameter
@@ -31,8 +32,10 @@
 #include <map>
 #include <set>
 
+#include "passes/GradEmitter.h"
 #include "passes/Pass.h"
 #include "passes/RowAnalysis.h"
+#include "passes/RowPipelines.h"
 
 namespace lrc::passes {
 
@@ -46,13 +49,6 @@ using ir::TensorType;
 using ir::Value;
 using ir::ValueMap;
 using ir::ValueSet;
-
-template <class... Parts>
-std::string cat(const Parts&... parts) {
-  std::string s;
-  ((s += parts), ...);
-  return s;
-}
 
 using Table = std::vector<std::vector<RowRange>>;  // [op][strip]
 
@@ -82,42 +78,10 @@ Table readTable(const Pipeline& p, const char* key) {
   return t;
 }
 
-// Which operands of a pipeline op are row-indexed maps (the others are weights, biases,
-// BatchNorm vectors).
-std::vector<size_t> mapOperands(const Op& op) {
-  if (op.kind == OpKind::Add) return {0, 1};
-  return {0};
-}
-
-int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
-
-TensorType bandType(const Value* whole, RowRange r) {
-  TensorType t = whole->type;
-  t.shape.at(2) = r.size();
-  return t;
-}
-
-IntList bandAttr(RowRange r, const Value* whole) { return {r.begin, r.end, heightOf(whole)}; }
-IntList rowsAttr(RowRange r) { return {r.begin, r.end}; }
-
 Attrs kernelAttrs(const Op& op) {
   Attrs a = op.attrs;
   std::erase_if(a, [](const auto& attr) { return isRowPlanAttr(attr.first); });
   return a;
-}
-
-Attrs pick(const Op& op, std::initializer_list<const char*> keys) {
-  Attrs a;
-  for (const char* k : keys) a[k] = op.attrs.at(k);
-  return a;
-}
-
-IntList shapeOf(const Value* v) { return {v->type.shape.begin(), v->type.shape.end()}; }
-
-// Training-mode BatchNorm with per-strip statistics (--bn strip): its statistics are those of
-// the rows it normalizes, so its input and dy bands hold exactly those rows.
-bool isStripBatchNorm(const Op& op) {
-  return op.kind == OpKind::BatchNorm && op.getInt("training") != 0 && op.has("strip_stats");
 }
 
 class Lowering {
@@ -172,11 +136,6 @@ class Lowering {
 
   Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs, const std::string& name, TensorType type) {
     return m_.insertOp(pos_++, kind, std::move(operands), std::move(attrs), {{m_.uniqueName(name), std::move(type)}});
-  }
-
-  static RowRange rowsOf(const Value* v) {
-    if (auto b = ir::bandOf(*v)) return {b->begin, b->end};
-    return {0, heightOf(v)};
   }
 
   std::string stripName(const Value* v, const char* tag, size_t j) const { return cat(v->name, ".", tag, std::to_string(j)); }
@@ -359,7 +318,9 @@ class Lowering {
           if (r.begin < rows.begin) carried[v] = copyRows(dv, {r.begin, rows.begin}, v, cat("d", v->name, ".carry", std::to_string(s)));
         }
         if (rows.empty()) continue;
-        backprop(op, rows, dv, operandBands[k], band.count(v) ? band.at(v) : nullptr, s, contrib, paramGrads);
+        const GradStrip strip{rows, operandBands[k], band.count(v) ? band.at(v) : nullptr, s};
+        StripGrads grads(*this, contrib, paramGrads);
+        emitGrad(grads, op, dv, &strip);
       }
       for (auto& [v, list] : contrib)
         if (!inPipeline(v)) inputGrads[v].insert(inputGrads[v].end(), list.begin(), list.end());
@@ -382,107 +343,31 @@ class Lowering {
     m_.eraseOp(p_.grad);
   }
 
-  void addContribution(ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads,
-                       const Value* x, Value* g) {
-    if (x->isGlobal()) paramGrads[x].push_back(g);
-    else contrib[x].push_back(g);
-  }
-
-  // The gradient ops of pipeline op `op` for dy rows `rows` (dy held by `dv`), reading the
-  // strip's operand bands `in` and result band `y`.
-  void backprop(const Op& op, RowRange rows, Value* dv, const std::vector<Value*>& in, Value* y, size_t s,
-                ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads) {
-    auto need = [&](size_t i) { return needsGrad_.count(op.operands[i]) != 0; };
-    auto dxBand = [&](size_t i, RowRange r) { return bandAttr(r, op.operands[i]); };
-    auto gradName = [&](size_t i) { return cat("d", op.operands[i]->name, ".", std::to_string(s)); };
-    auto emitDx = [&](OpKind kind, std::vector<Value*> operands, Attrs attrs, size_t i, RowRange r) {
-      attrs["rows"] = rowsAttr(rows);
-      attrs["band"] = dxBand(i, r);
-      Value* g = emit(kind, std::move(operands), std::move(attrs), gradName(i), bandType(op.operands[i], r))->result();
-      addContribution(contrib, paramGrads, op.operands[i], g);
-    };
-    switch (op.kind) {
-      case OpKind::Conv2d: {
-        Value* w = op.operands[1];
-        if (need(0)) {
-          Attrs a = pick(op, {"dilation", "group", "pad", "stride"});
-          a["input_shape"] = shapeOf(op.operands[0]);
-          emitDx(OpKind::Conv2dGradInput, {dv, w}, std::move(a), 0, inputRows(op, 0, rows));
-        }
-        if (need(1)) {
-          Attrs a = pick(op, {"dilation", "group", "pad", "stride"});
-          a["kernel"] = IntList{w->type.shape.at(2), w->type.shape.at(3)};
-          a["rows"] = rowsAttr(rows);
-          paramGrads[w].push_back(emit(OpKind::Conv2dGradWeight, {dv, in[0]}, std::move(a), cat("d", w->name, ".", std::to_string(s)), w->type)->result());
-        }
-        if (op.operands.size() == 3 && need(2)) {
-          Value* b = op.operands[2];
-          paramGrads[b].push_back(emit(OpKind::ChannelSum, {dv}, {{"rows", rowsAttr(rows)}}, cat("d", b->name, ".", std::to_string(s)), b->type)->result());
-        }
-        return;
-      }
-      case OpKind::Relu:
-        if (need(0)) emitDx(OpKind::ReluGrad, {dv, y}, {}, 0, rows);
-        return;
-      case OpKind::MaxPool:
-        if (need(0))
-          emitDx(OpKind::MaxPoolGrad, {dv, in[0]}, pick(op, {"ceil_mode", "dilation", "kernel", "pad", "stride"}), 0,
-                 inputRows(op, 0, rows));
-        return;
-      case OpKind::AveragePool:
-        if (need(0)) {
-          Attrs a = pick(op, {"ceil_mode", "count_include_pad", "kernel", "pad", "stride"});
-          a["input_shape"] = shapeOf(op.operands[0]);
-          emitDx(OpKind::AveragePoolGrad, {dv}, std::move(a), 0, inputRows(op, 0, rows));
-        }
-        return;
-      case OpKind::Pad:
-        if (need(0)) {
-          // The crop of dy rows `rows`: a pad by the negated amounts, computing the input rows
-          // they map to (no `rows` attribute: pad computes its whole result band).
-          IntList pads = op.getInts("pads");
-          for (int64_t& p : pads) p = -p;
-          const RowRange r = inputRows(op, 0, rows);
-          if (r.empty()) return;
-          Value* g = emit(OpKind::Pad, {dv}, {{"pads", pads}, {"value", 0.0}, {"band", dxBand(0, r)}}, gradName(0),
-                          bandType(op.operands[0], r))
-                         ->result();
-          addContribution(contrib, paramGrads, op.operands[0], g);
-        }
-        return;
-      case OpKind::BatchNorm: {
-        // Frozen BatchNorm, or per-strip statistics (then dy holds exactly the strip's rows).
-        if (isStripBatchNorm(op) && rowsOf(dv) != rows) dv = copyRows(dv, rows, op.result(), cat("d", op.result()->name, ".bn", std::to_string(s)));
-        Op* g = m_.insertOp(pos_++, OpKind::BatchNormGrad, {dv, in[0], op.operands[1], op.operands[3], op.operands[4]},
-                            {{"epsilon", op.attrs.at("epsilon")}, {"training", op.attrs.at("training")}, {"rows", rowsAttr(rows)},
-                             {"band", dxBand(0, rows)}},
-                            {{m_.uniqueName(gradName(0)), bandType(op.operands[0], rows)},
-                             {m_.uniqueName(cat("d", op.operands[1]->name, ".", std::to_string(s))), op.operands[1]->type},
-                             {m_.uniqueName(cat("d", op.operands[2]->name, ".", std::to_string(s))), op.operands[2]->type}});
-        for (size_t i = 0; i < 3; ++i)
-          if (need(i)) addContribution(contrib, paramGrads, op.operands[i], g->results[i]);
-        return;
-      }
-      case OpKind::Add:
-      case OpKind::Identity:
-      case OpKind::Dropout: {
-        if (op.kind == OpKind::Dropout && op.getInt("training") != 0) {
-          if (need(0)) emitDx(OpKind::DropoutGrad, {dv}, pick(op, {"ratio", "seed", "training"}), 0, rows);
-          return;
-        }
-        // The gradient passes through: dy's rows `rows`, exactly.
-        Value* g = rowsOf(dv) == rows ? dv : nullptr;
-        for (size_t i : mapOperands(op)) {
-          if (!need(i)) continue;
-          if (!g) g = copyRows(dv, rows, op.result(), cat("d", op.result()->name, ".pass", std::to_string(s)));
-          addContribution(contrib, paramGrads, op.operands[i], g);
-        }
-        return;
-      }
-      default:
-        throw ir::Error(cat("lower-row-pipelines: no strip gradient for ", op.describe()), op.loc);
+  // The gradient ops of one strip of a pipeline op go where the backward is being written;
+  // a contribution to a map inside the pipeline is summed at its op (`contrib`), one to a
+  // parameter or weight over the strips (`paramGrads`).
+  class StripGrads final : public GradBuilder {
+   public:
+    StripGrads(Lowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads)
+        : l_(l), contrib_(contrib), paramGrads_(paramGrads) {}
+    bool needsGrad(const Value* v) const override { return l_.needsGrad_.count(v) != 0; }
+    Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs,
+             std::vector<std::pair<std::string, TensorType>> results) override {
+      for (auto& r : results) r.first = l_.m_.uniqueName(r.first);
+      return l_.m_.insertOp(l_.pos_++, kind, std::move(operands), std::move(attrs), std::move(results));
     }
-  }
+    void contribute(const Op& op, size_t operand, Value* grad) override {
+      const Value* x = op.operands[operand];
+      const std::vector<size_t> maps = mapOperands(op);
+      const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end();
+      (map && !x->isGlobal() ? contrib_ : paramGrads_)[x].push_back(grad);
+    }
+
+   private:
+    Lowering& l_;
+    ValueMap<std::vector<Value*>>& contrib_;
+    ValueMap<std::vector<Value*>>& paramGrads_;
+  };
 };
 
 class LowerRowPipelines : public Pass {
