@@ -1,8 +1,11 @@
 // Row-plan helpers shared by lower-row-pipelines (its forward and backward strip schedules)
-// and the strip gradients of passes/GradEmitter.h: band values and their rows.
+// and the strip gradients of passes/GradEmitter.h: a partitioned pipeline as the lowering
+// reads it, band values and their rows.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,25 @@ std::string cat(const Parts&... parts) {
   ((s += parts), ...);
   return s;
 }
+
+// Per op of a pipeline, per strip: the rows it computes (partition-rows' fp_rows or bp_rows).
+using Table = std::vector<std::vector<RowRange>>;  // [op][strip]
+
+// A partitioned row pipeline (fuse-row-pipelines, partition-rows) and its pipeline_grad.
+struct Pipeline {
+  int64_t id = 0;
+  std::vector<ir::Op*> ops;
+  ir::ValueMap<size_t> index;  // result -> position in ops
+  ir::Value* output = nullptr;
+  bool twoPs = true;
+  Table fp, bp;
+  ir::Op* grad = nullptr;  // pipeline_grad, or null (nothing in it needs a gradient)
+};
+
+// The module's partitioned pipelines by id, with their ops in program order and their
+// pipeline_grad; readRows then fills in the rest of one (or throws at the op).
+std::map<int64_t, Pipeline> collectPipelines(ir::Module& m);
+void readRows(Pipeline& p);
 
 // Which operands of a pipeline op are row-indexed maps (the others are weights, biases,
 // BatchNorm vectors).
