@@ -92,8 +92,9 @@ class Grad {
         wholeMapsOnly();
         if (needs(0)) grad(OpKind::SoftmaxXentGrad, {op_.operands[0], op_.operands[1]}, {}, 0, Reach::Whole);
         return;
+      // No gradient: softmax (only the fused loss trains), and the training and row-plan ops,
+      // which are never differentiated again.
       case OpKind::Softmax:
-      // Training and row-plan ops are not differentiated again.
       case OpKind::SoftmaxXentGrad:
       case OpKind::Conv2dGradInput:
       case OpKind::Conv2dGradWeight:

@@ -4,17 +4,19 @@
 // contributions and the SGD updates; lower-row-pipelines the strip schedule (recompute,
 // carried rows, sums over strips).
 //
-// On a strip the same ops run on bands: every gradient op gets `rows=[a,b]` (the strip's rows
-// of dy), a map operand's gradient is the band `band=[a,b,H]` of the rows those dy rows reach
-// (inputRows), named `d<operand>.<strip>`; on whole maps it is named `d<operand>`.
+// On a strip the same ops run on bands: every gradient op but pad's crop gets `rows=[a,b]`
+// (the strip's rows of dy), a map operand's gradient is the band `band=[a,b,H]` of the rows
+// those dy rows reach (inputRows), named `d<operand>.<strip>`; on whole maps, `d<operand>`.
 //
-// Adding a gradient for a new op kind: its forward kind is listed in emitGrad's switch
-// (GradEmitter.cpp), with the kinds that have none if it has none (a kind missing there does
-// not compile: the switch has no `default:`). Emit through `Grad::mapGrad` (a row-indexed map
-// operand: banded on strips) or `Grad::wholeGrad` (weights, biases, whole-map ops), read the
-// operands and the result through `Grad::operand`/`Grad::result` (the strip's bands on a strip),
-// and report each operand's gradient with `contribute`. A kind that is row-local
-// (passes/RowAnalysis.h) must also say how its dy rows map to operand rows (inputRows).
+// Adding a gradient for a new op kind: give its forward kind a case in Grad::emit's switch
+// (GradEmitter.cpp; a kind without a gradient joins the list of those that have none: the
+// switch has no `default:`, so a new kind does not compile until it is in one or the other).
+// Emit each operand's gradient with `grad(kind, operands, attrs, operand, reach)`, which adds
+// `rows`/`band` on a strip, names the value and reports the contribution; `reach` says which
+// rows of the operand the gradient covers on a strip (the same rows, the window's, or the whole
+// value for weights). Read the forward values through `operand(i)`/`result()` (the strip's
+// bands on a strip). A whole-map-only kind calls `wholeMapsOnly()` first; a row-local kind
+// (passes/RowAnalysis.h) also needs its rule in inputRows.
 #pragma once
 
 #include <string>
