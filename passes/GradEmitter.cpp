@@ -1,0 +1,276 @@
+#include "passes/GradEmitter.h"
+
+#include <sstream>
+
+#include "passes/RowPipelines.h"
+
+namespace lrc::passes {
+
+namespace {
+
+using ir::Attrs;
+using ir::Error;
+using ir::IntList;
+using ir::Op;
+using ir::OpKind;
+using ir::TensorType;
+using ir::Value;
+
+// The attributes `keys` of `op`, copied.
+Attrs pick(const Op& op, std::initializer_list<const char*> keys) {
+  Attrs a;
+  for (const char* k : keys) {
+    auto it = op.attrs.find(k);
+    if (it == op.attrs.end())
+      throw Error(op.describe() + ": missing attribute '" + k + "'", op.loc);
+    a[k] = it->second;
+  }
+  return a;
+}
+
+std::string formatNumber(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+IntList shapeOf(const Value* v) { return {v->type.shape.begin(), v->type.shape.end()}; }
+
+// Which rows of an operand a gradient covers on a strip: the strip's rows of dy (element-wise
+// ops), the rows its window reads (inputRows), or the whole value (not a map: weights, biases).
+enum class Reach { SameRows, WindowRows, Whole };
+
+// The gradient of one op, on whole maps or on one strip: what the two differ in.
+class Grad {
+ public:
+  Grad(GradBuilder& b, const Op& op, Value* dy, const GradStrip* strip) : b_(b), op_(op), dy_(dy), strip_(strip) {}
+
+  void emit() {
+    switch (op_.kind) {
+      case OpKind::Conv2d: return conv();
+      case OpKind::Relu:
+        if (needs(0)) grad(OpKind::ReluGrad, {dy_, result()}, {}, 0, Reach::SameRows);
+        return;
+      case OpKind::MaxPool:
+        if (needs(0))
+          grad(OpKind::MaxPoolGrad, {dy_, operand(0)}, pick(op_, {"ceil_mode", "dilation", "kernel", "pad", "stride"}), 0,
+               Reach::WindowRows);
+        return;
+      case OpKind::AveragePool:
+        if (needs(0)) {
+          Attrs a = pick(op_, {"ceil_mode", "count_include_pad", "kernel", "pad", "stride"});
+          a["input_shape"] = shapeOf(op_.operands[0]);
+          grad(OpKind::AveragePoolGrad, {dy_}, std::move(a), 0, Reach::WindowRows);
+        }
+        return;
+      case OpKind::Pad: return pad();
+      case OpKind::BatchNorm: return batchNorm();
+      case OpKind::Dropout:
+        if (op_.getInt("training") != 0) {
+          if (needs(0)) grad(OpKind::DropoutGrad, {dy_}, pick(op_, {"ratio", "seed", "training"}), 0, Reach::SameRows);
+          return;
+        }
+        [[fallthrough]];  // inference dropout is the identity (canonicalize forwards it)
+      case OpKind::Add:
+      case OpKind::Identity: return passThrough();
+      case OpKind::GlobalAvgPool:
+        wholeMapsOnly();
+        if (needs(0)) grad(OpKind::GlobalAvgPoolGrad, {dy_}, {{"input_shape", shapeOf(op_.operands[0])}}, 0, Reach::Whole);
+        return;
+      case OpKind::Flatten:
+      case OpKind::Reshape:
+        wholeMapsOnly();
+        if (needs(0)) grad(OpKind::Reshape, {dy_}, {{"shape", shapeOf(op_.operands[0])}}, 0, Reach::Whole);
+        return;
+      case OpKind::Gemm:
+        wholeMapsOnly();
+        return gemm(op_.getFloat("alpha"), op_.getInt("transA") != 0, op_.getInt("transB") != 0);
+      case OpKind::MatMul: wholeMapsOnly(); return gemm(1.0, false, false);
+      case OpKind::SoftmaxXent:
+        // The loss seeds the backward (dy = 1, implied): only as the module's loss.
+        if (dy_) return noGradient();
+        wholeMapsOnly();
+        if (needs(0)) grad(OpKind::SoftmaxXentGrad, {op_.operands[0], op_.operands[1]}, {}, 0, Reach::Whole);
+        return;
+      // No gradient: softmax (only the fused loss trains), and the training and row-plan ops,
+      // which are never differentiated again.
+      case OpKind::Softmax:
+      case OpKind::SoftmaxXentGrad:
+      case OpKind::Conv2dGradInput:
+      case OpKind::Conv2dGradWeight:
+      case OpKind::ChannelSum:
+      case OpKind::ReluGrad:
+      case OpKind::MaxPoolGrad:
+      case OpKind::AveragePoolGrad:
+      case OpKind::GlobalAvgPoolGrad:
+      case OpKind::BatchNormGrad:
+      case OpKind::DropoutGrad:
+      case OpKind::SumTo:
+      case OpKind::SgdUpdate:
+      case OpKind::RowsCopy:
+      case OpKind::RowsSum:
+      case OpKind::PipelineGrad: return noGradient();
+    }
+    noGradient();  // not an OpKind
+  }
+
+ private:
+  GradBuilder& b_;
+  const Op& op_;
+  Value* dy_;
+  const GradStrip* strip_;
+
+  bool needs(size_t i) const { return b_.needsGrad(op_.operands[i]); }
+  // The values the gradient ops read: on a strip, the strip's bands.
+  Value* operand(size_t i) const { return strip_ ? strip_->operands[i] : op_.operands[i]; }
+  Value* result() const { return strip_ ? strip_->result : op_.result(); }
+
+  std::string nameFor(const Value* x) const {
+    return strip_ ? cat("d", x->name, ".", std::to_string(strip_->index)) : "d" + x->name;
+  }
+
+  [[noreturn]] void noGradient() const {
+    if (strip_) throw Error(cat("lower-row-pipelines: no strip gradient for ", op_.describe()), op_.loc);
+    throw Error("autodiff: cannot train through " + op_.describe() + ": it has no gradient rule", op_.loc);
+  }
+  void wholeMapsOnly() const {
+    if (strip_) noGradient();
+  }
+
+  // Emits the gradient of operand `i` and reports it. On a strip the op gets `rows`, and the
+  // gradient of a map is the band of the rows `reach` says.
+  Value* grad(OpKind kind, std::vector<Value*> operands, Attrs attrs, size_t i, Reach reach) {
+    const Value* x = op_.operands[i];
+    TensorType type = x->type;
+    if (strip_) {
+      attrs["rows"] = rowsAttr(strip_->rows);
+      if (reach != Reach::Whole) {
+        const RowRange r = reach == Reach::WindowRows ? inputRows(op_, i, strip_->rows) : strip_->rows;
+        attrs["band"] = bandAttr(r, x);
+        type = bandType(x, r);
+      }
+    }
+    Value* g = b_.emit(kind, std::move(operands), std::move(attrs), {{nameFor(x), std::move(type)}})->result();
+    b_.contribute(op_, i, g);
+    return g;
+  }
+
+  // Rows `rows` of the strip's dy as a band of the result (when dy holds more).
+  Value* dyRows(const char* tag) {
+    const Value* y = op_.result();
+    const RowRange rows = strip_->rows;
+    if (rowsOf(dy_) == rows) return dy_;
+    return b_.emit(OpKind::RowsCopy, {dy_}, {{"band", bandAttr(rows, y)}},
+                   {{cat("d", y->name, ".", tag, std::to_string(strip_->index)), bandType(y, rows)}})
+        ->result();
+  }
+
+  // The gradient of a value broadcast to dy's shape: dy summed back to the value's shape.
+  Value* sumTo(const Value* x) {
+    if (dy_->type.shape == x->type.shape) return dy_;
+    return b_.emit(OpKind::SumTo, {dy_}, {{"shape", shapeOf(x)}}, {{nameFor(x), x->type}})->result();
+  }
+
+  // Add, identity, inference dropout: the gradient passes through (broadcast operands get it
+  // summed back; on a strip, dy's rows `rows` exactly).
+  void passThrough() {
+    Value* band = nullptr;
+    for (size_t i = 0; i < op_.operands.size(); ++i) {
+      if (!needs(i)) continue;
+      if (!strip_) {
+        b_.contribute(op_, i, sumTo(op_.operands[i]));
+        continue;
+      }
+      if (!band) band = dyRows("pass");
+      b_.contribute(op_, i, band);
+    }
+  }
+
+  void conv() {
+    const Value* w = op_.operands[1];
+    if (needs(0)) {
+      Attrs a = pick(op_, {"dilation", "group", "pad", "stride"});
+      a["input_shape"] = shapeOf(op_.operands[0]);
+      grad(OpKind::Conv2dGradInput, {dy_, op_.operands[1]}, std::move(a), 0, Reach::WindowRows);
+    }
+    if (needs(1)) {
+      Attrs a = pick(op_, {"dilation", "group", "pad", "stride"});
+      a["kernel"] = IntList{w->type.shape.at(2), w->type.shape.at(3)};
+      grad(OpKind::Conv2dGradWeight, {dy_, operand(0)}, std::move(a), 1, Reach::Whole);
+    }
+    if (op_.operands.size() == 3 && needs(2)) grad(OpKind::ChannelSum, {dy_}, {}, 2, Reach::Whole);
+  }
+
+  // The gradient of a constant pad is a crop: pad by the negated amounts. On a strip it
+  // computes the input rows dy's rows map to (no `rows` attribute: pad computes its whole
+  // result band), and nothing when they are all padding.
+  void pad() {
+    if (!needs(0)) return;
+    const Value* x = op_.operands[0];
+    IntList pads = op_.getInts("pads");
+    for (int64_t& p : pads) p = -p;
+    Attrs a = {{"pads", pads}, {"value", 0.0}};
+    TensorType type = x->type;
+    if (strip_) {
+      const RowRange r = inputRows(op_, 0, strip_->rows);
+      if (r.empty()) return;
+      a["band"] = bandAttr(r, x);
+      type = bandType(x, r);
+    }
+    b_.contribute(op_, 0, b_.emit(OpKind::Pad, {dy_}, std::move(a), {{nameFor(x), std::move(type)}})->result());
+  }
+
+  // One op gives all three gradients; the ones nobody needs stay unused. On a strip: frozen
+  // BatchNorm, or per-strip statistics (then dy holds exactly the strip's rows).
+  void batchNorm() {
+    const Value* x = op_.operands[0];
+    const Value* scale = op_.operands[1];
+    const Value* bias = op_.operands[2];
+    Value* dy = dy_;
+    Attrs a = pick(op_, {"epsilon", "training"});
+    TensorType xType = x->type;
+    if (strip_) {
+      if (isStripBatchNorm(op_)) dy = dyRows("bn");
+      a["rows"] = rowsAttr(strip_->rows);
+      a["band"] = bandAttr(strip_->rows, x);
+      xType = bandType(x, strip_->rows);
+    }
+    Op* g = b_.emit(OpKind::BatchNormGrad, {dy, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]}, std::move(a),
+                    {{nameFor(x), xType}, {nameFor(scale), scale->type}, {nameFor(bias), bias->type}});
+    for (size_t i = 0; i < 3; ++i)
+      if (needs(i)) b_.contribute(op_, i, g->results[i]);
+  }
+
+  // Y = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. With A' = op(A), B' = op(B):
+  // dA' = alpha dY B'^T and dB' = alpha A'^T dY; transposing back where A or B was
+  // transposed gives
+  //   dA = gemm(dY, B) {transA=0, transB=!tB}   if !tA     (alpha dY B'^T)
+  //   dA = gemm(B, dY) {transA=tB, transB=1}    if tA      (alpha B' dY^T)
+  //   dB = gemm(A, dY) {transA=!tA, transB=0}   if !tB     (alpha A'^T dY)
+  //   dB = gemm(dY, A) {transA=1, transB=tA}    if tB      (alpha dY^T A')
+  // (each checked against finite differences for all four combinations).
+  void gemm(double alpha, bool tA, bool tB) {
+    Value* a = op_.operands[0];
+    Value* b = op_.operands[1];
+    auto product = [&](Value* lhs, Value* rhs, bool transL, bool transR, size_t gradOf) {
+      Attrs attrs = {{"alpha", alpha}, {"beta", 0.0}, {"transA", int64_t{transL}}, {"transB", int64_t{transR}}};
+      grad(OpKind::Gemm, {lhs, rhs}, std::move(attrs), gradOf, Reach::Whole);
+    };
+    if (needs(0)) tA ? product(b, dy_, tB, true, 0) : product(dy_, b, false, !tB, 0);
+    if (needs(1)) tB ? product(dy_, a, true, tA, 1) : product(a, dy_, !tA, false, 1);
+    if (op_.operands.size() < 3 || !needs(2)) return;
+    const double beta = op_.getFloat("beta");
+    if (beta == 0.0) return;  // C does not reach the output
+    if (beta != 1.0)
+      throw Error("autodiff: " + op_.describe() + ": beta=" + formatNumber(beta) +
+                      " with a trainable C is not supported in training (only 0 or 1)",
+                  op_.loc);
+    b_.contribute(op_, 2, sumTo(op_.operands[2]));
+  }
+};
+
+}  // namespace
+
+void emitGrad(GradBuilder& b, const Op& op, Value* dy, const GradStrip* strip) { Grad(b, op, dy, strip).emit(); }
+
+}  // namespace lrc::passes

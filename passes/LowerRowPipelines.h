@@ -1,0 +1,58 @@
+// The strip schedule of one pipeline for lower-row-pipelines (its rules: the header of
+// passes/LowerRowPipelines.cpp). Defined in three files by job: LowerRowPipelines.cpp (the
+// pass, the driver, the ops both schedules emit), LowerRowPipelinesForward.cpp (forward strips,
+// what they keep for backward), LowerRowPipelinesBackward.cpp (backward strips).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/IR.h"
+#include "passes/RowPipelines.h"
+
+namespace lrc::passes {
+
+class PipelineLowering {
+ public:
+  PipelineLowering(ir::Module& m, Pipeline& p) : m_(m), p_(p) {}
+  // Replaces the pipeline's ops and its pipeline_grad by strip ops.
+  void run();
+
+ private:
+  class StripGrads;  // where a backward strip's gradient ops go (GradBuilder)
+
+  ir::Module& m_;
+  Pipeline& p_;
+  size_t pos_ = 0;  // where the next op goes
+  ir::ValueSet needsGrad_;
+  // Input or param -> pipeline_grad's result, in the order of its results (the order in which
+  // their whole gradients are emitted).
+  std::vector<std::pair<const ir::Value*, ir::Value*>> gradResults_;
+  // Saved rows of pipeline values: forward boundary rows and what backward keeps.
+  ir::ValueMap<std::vector<ir::Value*>> fpPieces_, keptPieces_;
+  // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.
+  ir::ValueMap<ir::Value*> lastBands_;
+  std::vector<std::vector<ir::Value*>> lastOperands_;
+
+  // LowerRowPipelines.cpp
+  bool reuseLast() const;
+  bool inPipeline(const ir::Value* v) const { return p_.index.count(v) != 0; }
+  ir::Op* emit(ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs, const std::string& name, ir::TensorType type);
+  std::string stripName(const ir::Value* v, const char* tag, size_t j) const;
+  ir::Value* copyRows(ir::Value* src, RowRange r, const ir::Value* whole, const std::string& name);
+
+  // LowerRowPipelinesForward.cpp
+  ir::Value* assemble(const ir::Value* whole, RowRange need, ir::Value* current, const std::vector<ir::Value*>& pieces,
+                      const std::string& name);
+  RowRange readersNeed(const ir::Value* v, const Table& t, size_t j) const;
+  ir::ValueMap<ir::Value*> computeStrip(const Table& t, size_t j, ir::ValueMap<std::vector<ir::Value*>>& pieces, const char* tag,
+                                        std::vector<std::vector<ir::Value*>>* operandBands);
+  void save(ir::ValueMap<std::vector<ir::Value*>>& pieces, const ir::Value* v, ir::Value* band, RowRange rows, const char* tag);
+  void lowerForward();
+
+  // LowerRowPipelinesBackward.cpp
+  void lowerBackward();
+};
+
+}  // namespace lrc::passes

@@ -1,0 +1,158 @@
+// lower-row-pipelines, the forward strips (rules: the header of LowerRowPipelines.cpp): each
+// op's rows of a strip into a band, operand bands assembled from saved boundary pieces (2PS),
+// and the pieces forward keeps for backward.
+#include <algorithm>
+
+#include "passes/LowerRowPipelines.h"
+
+namespace lrc::passes {
+
+using ir::Attrs;
+using ir::Op;
+using ir::OpKind;
+using ir::Value;
+using ir::ValueMap;
+
+namespace {
+
+Attrs kernelAttrs(const Op& op) {
+  Attrs a = op.attrs;
+  std::erase_if(a, [](const auto& attr) { return isRowPlanAttr(attr.first); });
+  return a;
+}
+
+}  // namespace
+
+// A band of `whole` holding rows `need`: `current` if it does, else assembled from the
+// saved pieces and `current`.
+Value* PipelineLowering::assemble(const Value* whole, RowRange need, Value* current, const std::vector<Value*>& pieces,
+                                  const std::string& name) {
+  if (current && holds(rowsOf(current), need)) return current;
+  // Pieces fill the rows above the current band (they come from earlier strips).
+  RowRange fill = need;
+  if (current && !intersect(rowsOf(current), need).empty()) fill.end = std::min(need.end, rowsOf(current).begin);
+  std::vector<Value*> sources;
+  RowRange covered{0, 0};
+  for (Value* piece : pieces)
+    if (!intersect(rowsOf(piece), fill).empty()) {
+      sources.push_back(piece);
+      covered = hull(covered, intersect(rowsOf(piece), need));
+    }
+  if (current && !intersect(rowsOf(current), need).empty()) {
+    sources.push_back(current);
+    covered = hull(covered, intersect(rowsOf(current), need));
+  }
+  if (covered != need)
+    throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": rows ", need.str(), " of %", whole->name,
+                        " are not available (internal error: have ", covered.str(), ")"),
+                    p_.ops.front()->loc);
+  return emit(OpKind::RowsCopy, sources, {{"band", bandAttr(need, whole)}}, name, bandType(whole, need))->result();
+}
+
+// The rows of `v` that the readers in the pipeline need when they compute `rows[reader]`.
+RowRange PipelineLowering::readersNeed(const Value* v, const Table& t, size_t j) const {
+  RowRange need{0, 0};
+  for (size_t k = 0; k < p_.ops.size(); ++k) {
+    const Op& op = *p_.ops[k];
+    if (t[k][j].empty()) continue;
+    for (size_t i : mapOperands(op))
+      if (op.operands[i] == v) need = hull(need, inputRows(op, i, t[k][j]));
+  }
+  return need;
+}
+
+// Computes one strip of the pipeline's forward (`t` = fp or bp rows), reading boundary rows
+// from `pieces`. Returns the band of every value computed and records the operand bands
+// each op read in `operandBands` (for the gradient ops).
+ValueMap<Value*> PipelineLowering::computeStrip(const Table& t, size_t j, ValueMap<std::vector<Value*>>& pieces,
+                                                const char* tag, std::vector<std::vector<Value*>>* operandBands) {
+  ValueMap<Value*> band;
+  ValueMap<std::vector<Value*>> assembled;  // operand bands made in this strip
+  if (operandBands) operandBands->assign(p_.ops.size(), {});
+  for (size_t k = 0; k < p_.ops.size(); ++k) {
+    const Op& op = *p_.ops[k];
+    const RowRange rows = t[k][j];
+    if (rows.empty()) continue;
+    std::vector<Value*> operands = op.operands;
+    for (size_t i : mapOperands(op)) {
+      Value* u = op.operands[i];
+      if (!inPipeline(u)) continue;
+      const RowRange need = inputRows(op, i, rows);
+      auto reuse = std::find_if(assembled[u].begin(), assembled[u].end(), [&](Value* b) { return holds(rowsOf(b), need); });
+      if (reuse != assembled[u].end()) {
+        operands[i] = *reuse;
+        continue;
+      }
+      auto cur = band.find(u);
+      operands[i] = assemble(u, need, cur == band.end() ? nullptr : cur->second, pieces[u],
+                             stripName(u, (std::string(tag) + "in").c_str(), j));
+      assembled[u].push_back(operands[i]);
+    }
+    if (isStripBatchNorm(op) && rowsOf(operands[0]) != rows)
+      operands[0] = copyRows(operands[0], rows, op.operands[0], stripName(op.operands[0], (std::string(tag) + "bn").c_str(), j));
+    if (operandBands) (*operandBands)[k] = operands;
+    Attrs attrs = kernelAttrs(op);
+    attrs["band"] = bandAttr(rows, op.result());
+    // A recomputed strip must not update the running statistics a second time.
+    if (isStripBatchNorm(op) && std::string(tag) == "r") attrs["update_stats"] = int64_t{0};
+    band[op.result()] = emit(op.kind, operands, std::move(attrs), stripName(op.result(), tag, j), bandType(op.result(), rows))->result();
+  }
+  return band;
+}
+
+// Saves, from this strip's bands, `rows` of `v` into `pieces` (what later strips or the
+// backward read), one piece per band that holds some of them; reuses an identical piece.
+void PipelineLowering::save(ValueMap<std::vector<Value*>>& pieces, const Value* v, Value* band, RowRange rows, const char* tag) {
+  const RowRange r = intersect(rowsOf(band), rows);
+  if (r.empty()) return;
+  auto same = [&](const Value* piece) { return rowsOf(piece) == r && piece->def->operands.front() == band; };
+  if (std::any_of(pieces[v].begin(), pieces[v].end(), same)) return;
+  auto forward = std::find_if(fpPieces_[v].begin(), fpPieces_[v].end(), same);
+  if (forward != fpPieces_[v].end()) return pieces[v].push_back(*forward);
+  pieces[v].push_back(copyRows(band, r, v, cat(v->name, ".", tag, std::to_string(r.begin), "_", std::to_string(r.end))));
+}
+
+void PipelineLowering::lowerForward() {
+  // After the last forward op of the pipeline: every input is defined by then.
+  pos_ = 0;
+  while (m_.ops[pos_].get() != p_.ops.back()) ++pos_;
+  ++pos_;
+  const size_t nFp = p_.fp.front().size(), nBp = p_.bp.front().size();
+  std::vector<Value*> outputBands;
+  for (size_t j = 0; j < nFp; ++j) {
+    // The last forward strip is also backward's first (2PS, `reuse_last`): its bands and
+    // operand bands stay alive instead of being recomputed.
+    const bool keepForBackward = reuseLast() && j + 1 == nFp;
+    ValueMap<Value*> band =
+        computeStrip(p_.fp, j, fpPieces_, "s", keepForBackward ? &lastOperands_ : nullptr);
+    if (keepForBackward) lastBands_ = band;
+    for (auto& [v, b] : band) {
+      if (v == p_.output) {
+        outputBands.push_back(b);
+        continue;
+      }
+      if (!p_.twoPs) continue;
+      // Boundary rows the next forward strips read (2PS), then the rows backward strips
+      // read from their previous strip.
+      int64_t lo = rowsOf(b).end;
+      for (size_t next = j + 1; next < nFp; ++next) {
+        const RowRange need = readersNeed(v, p_.fp, next);
+        if (!need.empty()) lo = std::min(lo, need.begin);
+      }
+      save(fpPieces_, v, b, {lo, rowsOf(b).end}, "b");
+      if (!p_.grad) continue;
+      for (size_t s = 1; s < nBp; ++s) {
+        const RowRange own = p_.bp[p_.index.at(v)][s];
+        const RowRange need = readersNeed(v, p_.bp, s);
+        const int64_t ownBegin = own.empty() ? need.end : own.begin;
+        if (!need.empty() && need.begin < ownBegin) save(keptPieces_, v, b, {need.begin, ownBegin}, "k");
+      }
+    }
+  }
+  Value* out = emit(OpKind::RowsCopy, outputBands, {},
+                    p_.output->name + ".rows", p_.output->type)
+                   ->result();
+  m_.replaceAllUses(p_.output, out);
+}
+
+}  // namespace lrc::passes

@@ -1,0 +1,86 @@
+#include "passes/RowPipelines.h"
+
+#include <string>
+
+namespace lrc::passes {
+
+using ir::IntList;
+using ir::Op;
+using ir::OpKind;
+using ir::TensorType;
+using ir::Value;
+
+namespace {
+
+Table readTable(const Pipeline& p, const char* key) {
+  Table t;
+  for (const Op* op : p.ops) {
+    if (!op->has(key)) throw ir::Error(cat("lower-row-pipelines: ", op->describe(), " has no '", key, "'; run partition-rows first"), op->loc);
+    const IntList& l = op->getInts(key);
+    std::vector<RowRange> rows;
+    for (size_t i = 0; i + 1 < l.size(); i += 2) rows.push_back({l[i], l[i + 1]});
+    t.push_back(std::move(rows));
+  }
+  for (const auto& rows : t)
+    if (rows.size() != t.front().size())
+      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p.id), ": ops disagree on the number of strips in '", key, "'"),
+                      p.ops.front()->loc);
+  return t;
+}
+
+}  // namespace
+
+std::map<int64_t, Pipeline> collectPipelines(ir::Module& m) {
+  std::map<int64_t, Pipeline> byId;
+  for (auto& op : m.ops) {
+    const bool grad = op->kind == OpKind::PipelineGrad;
+    if (!grad && (!op->has("pipeline") || !op->has("fp_rows"))) continue;
+    Pipeline& p = byId[op->getInt("pipeline")];
+    p.id = op->getInt("pipeline");
+    if (grad) {
+      p.grad = op.get();
+      continue;
+    }
+    p.index[op->result()] = p.ops.size();
+    p.ops.push_back(op.get());
+  }
+  return byId;
+}
+
+void readRows(Pipeline& p) {
+  if (p.ops.empty())
+    throw ir::Error(cat("lower-row-pipelines: ", p.grad->describe(), " names pipeline ", std::to_string(p.id),
+                        ", which has no partitioned ops"),
+                    p.grad->loc);
+  p.output = p.ops.back()->result();
+  p.twoPs = p.ops.front()->has("strategy") && std::get<std::string>(p.ops.front()->attrs.at("strategy")) == "2ps";
+  p.fp = readTable(p, "fp_rows");
+  p.bp = readTable(p, "bp_rows");
+}
+
+std::vector<size_t> mapOperands(const Op& op) {
+  if (op.kind == OpKind::Add) return {0, 1};
+  return {0};
+}
+
+int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
+
+RowRange rowsOf(const Value* v) {
+  if (auto b = ir::bandOf(*v)) return {b->begin, b->end};
+  return {0, heightOf(v)};
+}
+
+TensorType bandType(const Value* whole, RowRange r) {
+  TensorType t = whole->type;
+  t.shape.at(2) = r.size();
+  return t;
+}
+
+IntList bandAttr(RowRange r, const Value* whole) { return {r.begin, r.end, heightOf(whole)}; }
+IntList rowsAttr(RowRange r) { return {r.begin, r.end}; }
+
+bool isStripBatchNorm(const Op& op) {
+  return op.kind == OpKind::BatchNorm && op.getInt("training") != 0 && op.has("strip_stats");
+}
+
+}  // namespace lrc::passes
