@@ -35,25 +35,6 @@ using ir::ValueMap;
 using ir::ValueSet;
 using ir::ValueKind;
 
-bool isBackwardKind(OpKind k) {
-  switch (k) {
-    case OpKind::SoftmaxXentGrad:
-    case OpKind::Conv2dGradInput:
-    case OpKind::Conv2dGradWeight:
-    case OpKind::ChannelSum:
-    case OpKind::ReluGrad:
-    case OpKind::MaxPoolGrad:
-    case OpKind::AveragePoolGrad:
-    case OpKind::GlobalAvgPoolGrad:
-    case OpKind::BatchNormGrad:
-    case OpKind::DropoutGrad:
-    case OpKind::SumTo:
-    case OpKind::SgdUpdate:
-    case OpKind::PipelineGrad: return true;
-    default: return false;
-  }
-}
-
 class BackwardBuilder final : GradBuilder {
  public:
   explicit BackwardBuilder(ir::Module& m) : m_(m) {}
@@ -189,7 +170,7 @@ class Autodiff : public Pass {
                   loss ? loss->loc : ir::Location{});
     }
     for (const auto& op : m.ops)
-      if (isBackwardKind(op->kind))
+      if (ops::info(op->kind).role == ops::Role::Backward || ops::info(op->kind).role == ops::Role::Optimizer)
         throw Error("autodiff: module @" + m.name + " already has a backward graph (" +
                         op->describe() + ")",
                     op->loc);

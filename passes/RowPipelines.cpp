@@ -59,8 +59,10 @@ void readRows(Pipeline& p) {
 }
 
 std::vector<size_t> mapOperands(const Op& op) {
-  if (op.kind == OpKind::Add) return {0, 1};
-  return {0};
+  std::vector<size_t> maps;
+  const size_t bands = static_cast<size_t>(ops::info(op.kind).bandOperands);
+  for (size_t i = 0; i < op.operands.size() && i < bands; ++i) maps.push_back(i);
+  return maps;
 }
 
 int64_t heightOf(const Value* v) { return v->type.shape.at(2); }

@@ -40,8 +40,8 @@ struct Pipeline {
 std::map<int64_t, Pipeline> collectPipelines(ir::Module& m);
 void readRows(Pipeline& p);
 
-// Which operands of a pipeline op are row-indexed maps (the others are weights, biases,
-// BatchNorm vectors).
+// Which operands of a pipeline op are row-indexed maps: the op table's band slots (the others
+// are weights, biases, BatchNorm vectors).
 std::vector<size_t> mapOperands(const ir::Op& op);
 
 int64_t heightOf(const ir::Value* v);
