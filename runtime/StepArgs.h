@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/PlanLoader.h"
+#include "runtime/PreparedStep.h"
 #include "runtime/kernels/Dense.h"
 #include "runtime/kernels/RowBand.h"
 #include "runtime/plan/Plan.h"
