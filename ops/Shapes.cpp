@@ -114,8 +114,8 @@ class Rule {
       fail("group " + std::to_string(group) + " must divide input channels " + std::to_string(x[1]) +
            " and output channels " + std::to_string(w[0]));
     if (w[1] * group != x[1])
-      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * group) + " input channels, input has " +
-           std::to_string(x[1]));
+      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * group) + " input channels, the input " +
+           shapeText(x) + " has " + std::to_string(x[1]));
     return windowOutput(x, w[0], window(w[2], w[3], true), false);
   }
   Shape poolOutput(const Shape& x, bool average) const {

@@ -77,7 +77,7 @@ bool isRowLocal(const ir::Op& op) {
   using ir::OpKind;
   // The table says which kinds can be in a row pipeline at all; an instance is when its maps
   // are 4-D and, for a few kinds, its attributes allow it.
-  if (ops::info(op.kind).rowRule == ops::RowRule::None) return false;
+  if (ops::info(op.kind).role != ops::Role::Forward || ops::info(op.kind).rowRule == ops::RowRule::None) return false;
   if (op.kind == OpKind::Pad) return mapOperand(op) && padsOnlySpatial(op);
   if (op.kind == OpKind::BatchNorm)  // frozen, or per-strip statistics (--bn strip)
     return mapOperand(op) && op.has("training") && (op.getInt("training") == 0 || op.has("strip_stats"));

@@ -1,6 +1,8 @@
 // The checks of a decoded plan before anything runs (runtime/PlanChecks.h): buffers, io,
 // inits, optimizer, and each step of both programs (StepChecker: indices, attributes, bands,
-// the kernel's operand and result types, scratch, overlaps).
+// the operand and result types by the op's shape rule (ops/Shapes.h, the one shape inference
+// the IR uses too), then what the kernel needs beyond it: rows its bands hold, scratch,
+// overlaps).
 #include "runtime/PlanChecks.h"
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ops/Shapes.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Pad.h"
@@ -26,20 +29,15 @@ using plan::DType;
 using plan::Step;
 using Shape = std::vector<int64_t>;
 
-// Bounds that keep every size computation below far from int64 overflow: elements of one
-// buffer, and each window parameter (kernel, stride, dilation, pad, group).
-constexpr int64_t kMaxElements = int64_t{1} << 60;
-constexpr int64_t kMaxWindow = int64_t{1} << 30;
+// Elements of one buffer are bounded as the shape rules bound them (ops/Shapes.h), so that
+// every size computation stays far from int64 overflow.
+using ops::kMaxElements;
+using ops::shapeText;
 constexpr int kMaxRank = 8;
 
-std::string shapeText(const Shape& s) {
-  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "literal" + string&&.
-  std::string text = "[";
-  for (size_t i = 0; i < s.size(); ++i) text.append(i ? "," : "").append(std::to_string(s[i]));
-  return text.append("]");
+std::string typeText(DType dtype, const Shape& s) {
+  return ops::typeText(dtype == plan::I64 ? ops::DType::I64 : ops::DType::F32, s);
 }
-
-std::string typeText(DType dtype, const Shape& s) { return (dtype == plan::I64 ? "i64" : "f32") + shapeText(s); }
 
 Shape shapeOf(const Buffer& b) { return {b.shape().begin(), b.shape().end()}; }
 
@@ -67,12 +65,6 @@ std::string rangeText(kernels::RowRange r) {
 // Type and, for a band, its rows: "f32[2,4,3,9] rows [2,5) of 12".
 std::string typeOf(const Buffer& b) { return plan::bufferType(b) + plan::bandText(b); }
 
-int64_t elementsOf(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
 // Whether two buffers (already checked to lie inside the arena) share a byte.
 bool overlaps(const Buffer& a, const Buffer& b) {
   return a.bytes() > 0 && b.bytes() > 0 && a.offset() < b.offset() + b.bytes() && b.offset() < a.offset() + a.bytes();
@@ -83,6 +75,40 @@ std::string numberText(double x) {
   s << x;
   return s.str();
 }
+
+// A plan step's attributes as the shared shape rules read them.
+class StepAttrs : public ops::AttrReader {
+ public:
+  explicit StepAttrs(const Step& step) : step_(step) {}
+  bool has(std::string_view key) const override { return findAttr(step_, key) != nullptr; }
+  int64_t integer(std::string_view key) const override {
+    const std::vector<int64_t> v = ints(key);
+    if (v.size() != 1) fail(key, "must have 1 value, got " + std::to_string(v.size()));
+    return v[0];
+  }
+  std::vector<int64_t> ints(std::string_view key) const override {
+    const plan::Attr& a = get(key);
+    if (a.is_float()) fail(key, "must hold integers");
+    return {a.ints().begin(), a.ints().end()};
+  }
+  double number(std::string_view key) const override {
+    const plan::Attr& a = get(key);
+    const int size = a.is_float() ? a.floats_size() : a.ints_size();
+    if (size != 1) fail(key, "must have 1 value, got " + std::to_string(size));
+    return a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
+  }
+
+ private:
+  [[noreturn]] static void fail(std::string_view key, const std::string& what) {
+    throw ops::ShapeError("attribute '" + std::string(key) + "' " + what);
+  }
+  const plan::Attr& get(std::string_view key) const {
+    const plan::Attr* a = findAttr(step_, key);
+    if (!a) throw ops::ShapeError("missing attribute '" + std::string(key) + "'");
+    return *a;
+  }
+  const Step& step_;
+};
 
 // Checks of one step. `where` reads "train step #12 (conv2d '/features/Conv')".
 class StepChecker {
@@ -98,6 +124,7 @@ class StepChecker {
     checkIndices();
     checkAttrs();
     checkBandUse(*kernel);
+    checkTypes(*kernel);
     checkKernel(*kernel);
     checkNoOverlap();
   }
@@ -141,50 +168,19 @@ class StepChecker {
     }
   }
 
-  void counts(int minInputs, int maxInputs, int results) const {
-    const int n = step_.inputs_size();
-    if (n < minInputs || n > maxInputs)
-      fail("expects " +
-           (minInputs == maxInputs ? std::to_string(minInputs)
-                                   : std::to_string(minInputs) + " or " + std::to_string(maxInputs)) +
-           " operands, got " + std::to_string(n));
-    if (step_.outputs_size() != results)
-      fail("expects " + std::to_string(results) + " results, got " + std::to_string(step_.outputs_size()));
-  }
-
-  // ---- attributes ----
-  const plan::Attr& attr(const std::string& name) const {
+  // ---- attributes (the shape rule checks each one it reads) ----
+  std::vector<int64_t> ints(const std::string& name, int count, int64_t lo, int64_t hi) const {
     const plan::Attr* a = findAttr(step_, name);
     if (!a) fail("missing attribute '" + name + "'");
-    return *a;
-  }
-  std::vector<int64_t> ints(const std::string& name, int count, int64_t lo, int64_t hi) const {
-    const plan::Attr& a = attr(name);
-    if (a.is_float()) fail("attribute '" + name + "' must hold integers");
-    if (count >= 0 && a.ints_size() != count)
+    if (a->is_float()) fail("attribute '" + name + "' must hold integers");
+    if (count >= 0 && a->ints_size() != count)
       fail("attribute '" + name + "' must have " + std::to_string(count) + " values, got " +
-           std::to_string(a.ints_size()));
-    for (int64_t v : a.ints())
+           std::to_string(a->ints_size()));
+    for (int64_t v : a->ints())
       if (v < lo || v > hi)
         fail("attribute '" + name + "' value " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " +
              std::to_string(hi) + "]");
-    return {a.ints().begin(), a.ints().end()};
-  }
-  int64_t integer(const std::string& name, int64_t lo, int64_t hi) const { return ints(name, 1, lo, hi)[0]; }
-  bool flag(const std::string& name) const { return integer(name, 0, 1) != 0; }
-  double number(const std::string& name, double lo, double hi) const {
-    const plan::Attr& a = attr(name);
-    const int size = a.is_float() ? a.floats_size() : a.ints_size();
-    if (size != 1) fail("attribute '" + name + "' must have 1 value, got " + std::to_string(size));
-    const double v = a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
-    if (!(v >= lo && v <= hi))
-      fail("attribute '" + name + "' value " + numberText(v) + " is outside [" + numberText(lo) + ", " +
-           numberText(hi) + "]");
-    return v;
-  }
-  double finite(const std::string& name) const {
-    constexpr double big = std::numeric_limits<double>::max();
-    return number(name, -big, big);
+    return {a->ints().begin(), a->ints().end()};
   }
 
   // ---- types ----
@@ -201,55 +197,6 @@ class StepChecker {
   void expectSame(const Buffer& b, const std::string& role, const Buffer& like) const {
     expect(b, role, like.dtype(), mapOf(like));
   }
-  void expectElements(const Buffer& b, const std::string& role, const Buffer& like) const {
-    if (b.dtype() != like.dtype() || elementsOf(shapeOf(b)) != elementsOf(shapeOf(like)))
-      fail(role + " '" + b.name() + "' is " + plan::bufferType(b) + ", which does not hold the " +
-           plan::bufferType(like) + " of '" + like.name() + "'");
-  }
-
-  // ---- windows ----
-  kernels::Conv2dParams convAttrs(int64_t kernelH, int64_t kernelW) const {
-    ints("dilation", 2, 1, kMaxWindow);
-    ints("pad", 4, 0, kMaxWindow);
-    ints("stride", 2, 1, kMaxWindow);
-    integer("group", 1, kMaxWindow);
-    if (kernelH > kMaxWindow || kernelW > kMaxWindow)
-      fail("kernel " + std::to_string(kernelH) + "x" + std::to_string(kernelW) + " is too large");
-    return convParams(step_, kernelH, kernelW);
-  }
-  // The output of convolving x with w (shape [K, C/group, kh, kw]).
-  Shape convOutput(const Shape& x, const Shape& w, const kernels::Conv2dParams& p) const {
-    if (x[1] % p.group != 0 || w[0] % p.group != 0)
-      fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]) +
-           " and the output channels " + std::to_string(w[0]));
-    if (w[1] * p.group != x[1])
-      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * p.group) + " input channels, the input " +
-           shapeText(x) + " has " + std::to_string(x[1]));
-    return windowOutput(x, w[0], p.h, p.w, false);
-  }
-  Shape windowOutput(const Shape& x, int64_t channels, const kernels::WindowAxis& h, const kernels::WindowAxis& w,
-                     bool ceilMode) const {
-    const int64_t oh = kernels::window_output_size(h, x[2], ceilMode), ow = kernels::window_output_size(w, x[3], ceilMode);
-    if (oh <= 0 || ow <= 0)
-      fail("the " + std::to_string(h.kernel) + "x" + std::to_string(w.kernel) +
-           " window does not fit the padded input " + shapeText(x));
-    return {x[0], channels, oh, ow};
-  }
-  kernels::Pool2dParams poolAttrs(bool average) const {
-    flag("ceil_mode");
-    ints("kernel", 2, 1, kMaxWindow);
-    ints("pad", 4, 0, kMaxWindow);
-    ints("stride", 2, 1, kMaxWindow);
-    if (average)
-      flag("count_include_pad");
-    else
-      ints("dilation", 2, 1, kMaxWindow);
-    return poolParams(step_, average);
-  }
-  Shape poolOutput(const Shape& x, const kernels::Pool2dParams& p) const {
-    return windowOutput(x, x[1], p.h, p.w, p.ceilMode);
-  }
-  Shape shapeAttr(const std::string& name, int rank) const { return ints(name, rank, 1, kMaxElements); }
 
   // The scratch a step uses: present, f32, at least `floats` floats (or `bytes` bytes).
   void expectScratchBytes(uint64_t bytes, const std::string& what) const {
@@ -335,126 +282,75 @@ class StepChecker {
   }
 
 
-  // ---- the kernels ----
+  // ---- operand and result types: the op's shape rule (ops/Shapes.h), on whole maps ----
+  ops::TensorDesc desc(const Buffer& b) const {
+    return {b.dtype() == plan::I64 ? ops::DType::I64 : ops::DType::F32, mapOf(b), "'" + b.name() + "'"};
+  }
+  void checkTypes(Kernel kernel) const {
+    std::vector<ops::TensorDesc> operands;
+    for (int i = 0; i < step_.inputs_size(); ++i) operands.push_back(desc(in(i)));
+    std::vector<ops::TensorDesc> results;
+    try {
+      results = ops::inferShapes(opKind(kernel), operands, StepAttrs(step_));
+    } catch (const ops::ShapeError& e) {
+      fail(e.what());
+    }
+    if (step_.outputs_size() != static_cast<int>(results.size()))
+      fail("expects " + std::to_string(results.size()) + " results, got " + std::to_string(step_.outputs_size()));
+    for (size_t i = 0; i < results.size(); ++i)
+      expect(out(static_cast<int>(i)), "result", results[i].dtype == ops::DType::I64 ? plan::I64 : plan::F32,
+             results[i].shape);
+  }
+
+  // ---- what a kernel needs beyond its shape rule: the rows its bands hold, its scratch ----
   void checkKernel(Kernel kernel) const {
     switch (kernel) {
       case Kernel::Conv2d: {
-        counts(2, 3, 1);
-        expectF32(in(0), "input", 4);
-        expectF32(in(1), "weight", 4);
         const Shape x = mapOf(in(0)), w = shapeOf(in(1));
-        if (step_.inputs_size() == 3) expect(in(2), "bias", plan::F32, {w[0]});
-        const kernels::Conv2dParams p = convAttrs(w[2], w[3]);
-        const Shape y = convOutput(x, w, p);
-        expect(out(0), "result", plan::F32, y);
+        const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = resultRows();
         needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), resultRowsText());
-        return expectConvScratch(p, x[1], y[3], r.size());
+        return expectConvScratch(p, x[1], shapeOf(out(0))[3], r.size());
       }
       case Kernel::Conv2dGradInput: {
-        counts(2, 2, 1);
-        expectF32(in(0), "output gradient", 4);
-        expectF32(in(1), "weight", 4);
-        const Shape w = shapeOf(in(1)), x = shapeAttr("input_shape", 4);
-        const kernels::Conv2dParams p = convAttrs(w[2], w[3]);
-        const Shape y = convOutput(x, w, p);
-        expect(in(0), "output gradient", plan::F32, y);
-        expect(out(0), "result", plan::F32, x);
+        const Shape w = shapeOf(in(1)), x = mapOf(out(0));
+        const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = gradRows(in(0));
         needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
-        return expectConvScratch(p, x[1], y[3], r.size());
+        return expectConvScratch(p, x[1], shapeOf(in(0))[3], r.size());
       }
       case Kernel::Conv2dGradWeight: {
-        counts(2, 2, 1);
-        expectF32(in(0), "output gradient", 4);
-        expectF32(in(1), "input", 4);
-        const Shape dy = mapOf(in(0)), x = mapOf(in(1));
-        const Shape k = ints("kernel", 2, 1, kMaxWindow);
-        const kernels::Conv2dParams p = convAttrs(k[0], k[1]);
-        if (x[1] % p.group != 0)
-          fail("group " + std::to_string(p.group) + " does not divide the input channels " + std::to_string(x[1]));
-        const Shape w = {dy[1], x[1] / p.group, k[0], k[1]};
-        expect(in(0), "output gradient", plan::F32, convOutput(x, w, p));
-        expect(out(0), "result", plan::F32, w);
+        const Shape x = mapOf(in(1)), w = shapeOf(out(0));
+        const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = gradRows(in(0));
         needRows(in(1), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
-        return expectConvScratch(p, x[1], dy[3], r.size());
+        return expectConvScratch(p, x[1], shapeOf(in(0))[3], r.size());
       }
       case Kernel::ChannelSum:
-        counts(1, 1, 1);
-        expectF32(in(0), "operand", 4);
         gradRows(in(0));
-        return expect(out(0), "result", plan::F32, {in(0).shape(1)});
-      case Kernel::Relu:
-        counts(1, 1, 1);
-        expectF32(in(0), "operand", -1);
-        expectSame(out(0), "result", in(0));
-        if (byRows()) needRows(in(0), "operand", resultRows(), resultRowsText());
         return;
-      case Kernel::ReluGrad: {
-        counts(2, 2, 1);
-        expectF32(in(0), "output gradient", -1);
-        expectSame(in(1), "forward result", in(0));
-        expectSame(out(0), "result", in(0));
-        if (!byRows()) return;
-        const kernels::RowRange r = gradRows(in(0));
-        needRows(in(1), "forward result", r, gradRowsText(r));
-        return needRows(out(0), "result", r, gradRowsText(r));
-      }
       case Kernel::MaxPool:
       case Kernel::AveragePool: {
-        counts(1, 1, 1);
-        expectF32(in(0), "input", 4);
-        const kernels::Pool2dParams p = poolAttrs(kernel == Kernel::AveragePool);
-        expect(out(0), "result", plan::F32, poolOutput(mapOf(in(0)), p));
+        const kernels::Pool2dParams p = poolParams(step_, kernel == Kernel::AveragePool);
         const kernels::RowRange r = resultRows();
-        return needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]), resultRowsText());
+        return needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]),
+                        resultRowsText());
       }
       case Kernel::MaxPoolGrad: {
-        counts(2, 2, 1);
-        expectF32(in(1), "input", 4);
-        const kernels::Pool2dParams p = poolAttrs(false);
-        expect(in(0), "output gradient", plan::F32, poolOutput(mapOf(in(1)), p));
-        expectSame(out(0), "result", in(1));
+        const kernels::Pool2dParams p = poolParams(step_, false);
         const kernels::RowRange r = gradRows(in(0));
         const kernels::RowRange touched = kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(1))[2]);
         needRows(in(1), "input", touched, gradRowsText(r));
         return needRows(out(0), "result", touched, gradRowsText(r));
       }
       case Kernel::AveragePoolGrad: {
-        counts(1, 1, 1);
-        const kernels::Pool2dParams p = poolAttrs(true);
-        const Shape x = shapeAttr("input_shape", 4);
-        expect(in(0), "output gradient", plan::F32, poolOutput(x, p));
-        expect(out(0), "result", plan::F32, x);
+        const kernels::Pool2dParams p = poolParams(step_, true);
         const kernels::RowRange r = gradRows(in(0));
-        return needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
-      }
-      case Kernel::GlobalAvgPool: {
-        counts(1, 1, 1);
-        expectF32(in(0), "input", 4);
-        const Shape x = shapeOf(in(0));
-        return expect(out(0), "result", plan::F32, {x[0], x[1], 1, 1});
-      }
-      case Kernel::GlobalAvgPoolGrad: {
-        counts(1, 1, 1);
-        const Shape x = shapeAttr("input_shape", 4);
-        expect(in(0), "output gradient", plan::F32, {x[0], x[1], 1, 1});
-        return expect(out(0), "result", plan::F32, x);
+        return needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(out(0))[2]),
+                        gradRowsText(r));
       }
       case Kernel::Pad: {
-        counts(1, 1, 1);
-        expectF32(in(0), "input", 4);
-        const Shape pads = ints("pads", 8, -kMaxElements, kMaxElements);
-        if (std::isnan(number("value", -INFINITY, INFINITY))) fail("attribute 'value' is NaN");
-        Shape y = mapOf(in(0));
-        for (size_t i = 0; i < 4; ++i) {
-          y[i] += pads[i] + pads[i + 4];
-          if (y[i] <= 0)
-            fail("the pads " + shapeText(pads) + " leave axis " + std::to_string(i) + " of " + typeOf(in(0)) +
-                 " empty");
-        }
-        expect(out(0), "result", plan::F32, y);
+        expectF32(in(0), "input", 4);  // the kernel pads maps of rank 4
         const kernels::RowRange r = resultRows();
         return needRows(in(0), "input", kernels::pad_input_rows(padParams(step_), r.begin, r.end, mapOf(in(0))[2]),
                         resultRowsText());
@@ -462,170 +358,54 @@ class StepChecker {
       case Kernel::BatchNorm:
       case Kernel::BatchNormGrad: {
         const bool grad = kernel == Kernel::BatchNormGrad;
-        counts(5, 5, grad ? 3 : 1);
-        const Buffer& x = in(grad ? 1 : 0);
-        expectF32(x, "input", -1);
-        if (x.shape_size() < 2) fail("input '" + x.name() + "' is " + plan::bufferType(x) + ", expected rank >= 2");
-        const Shape channel = {x.shape(1)};
-        static const char* const forwardRoles[] = {"input", "scale", "bias", "running mean", "running variance"};
-        static const char* const gradRoles[] = {"output gradient", "input", "scale", "running mean",
-                                                "running variance"};
-        for (int i = 0; i < 5; ++i)
-          if (i != (grad ? 1 : 0))
-            expect(in(i), (grad ? gradRoles : forwardRoles)[i], plan::F32, i == 0 ? mapOf(x) : channel);
-        number("epsilon", 0, 1e30);
-        if (!grad) number("momentum", 0, 1);
-        const bool training = flag("training");
+        if (attrInt(step_, "training") == 0) return elementwiseRows(kernel);
         // Training mode on bands (--bn strip): the statistics of exactly the band's rows.
-        if (training && byRows()) sameRowsForStripStatistics(grad);
-        if (!grad && training && findAttr(step_, "update_stats")) flag("update_stats");
-        const int64_t perChannel = elementsOf(mapOf(x)) / x.shape(1);
-        if (training && perChannel < 2)
-          fail("training-mode batch statistics need at least 2 values per channel, " + plan::bufferType(x) + " has " +
-               std::to_string(perChannel));
-        expectSame(out(0), "result", x);
-        // Training mode keeps the batch mean and inverse std (float) per channel.
-        if (!grad && training) expectScratchBytes(static_cast<uint64_t>(8 * channel[0]), "the batch statistics");
-        if (!grad) {
-          if (byRows()) needRows(x, "input", resultRows(), resultRowsText());
-          return;
-        }
-        expect(out(1), "scale gradient", plan::F32, channel);
-        expect(out(2), "bias gradient", plan::F32, channel);
-        if (byRows()) {
-          const kernels::RowRange r = gradRows(in(0));
-          needRows(x, "input", r, gradRowsText(r));
-          needRows(out(0), "result", r, gradRowsText(r));
-        }
-        // Training mode recomputes the batch statistics: sum and sum of squares (double),
-        // then mean and inverse std (float), per channel.
-        if (training) expectScratchBytes(static_cast<uint64_t>(24 * channel[0]), "the batch statistics");
-        return;
+        if (byRows()) sameRowsForStripStatistics(grad);
+        // Forward keeps the batch mean and inverse std (float) per channel; the gradient
+        // recomputes sum and sum of squares (double), then mean and inverse std (float).
+        expectScratchBytes(static_cast<uint64_t>((grad ? 24 : 8) * in(grad ? 1 : 0).shape(1)), "the batch statistics");
+        return elementwiseRows(kernel);
       }
-      case Kernel::Add: {
-        counts(2, 2, 1);
-        expectF32(in(0), "operand", -1);
-        expectF32(in(1), "operand", -1);
-        const Shape a = mapOf(in(0)), b = mapOf(in(1));
-        const size_t rank = std::max(a.size(), b.size());
-        Shape y(rank);
-        for (size_t i = 0; i < rank; ++i) {
-          const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-          const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-          if (da != db && da != 1 && db != 1)
-            fail("shapes " + shapeText(a) + " and " + shapeText(b) + " do not broadcast");
-          y[i] = std::max(da, db);
-        }
-        expect(out(0), "result", plan::F32, y);
-        if (!byRows()) return;
+      case Kernel::Add:
         // On rows, no broadcasting: both operands are of the result's map.
-        for (int i = 0; i < 2; ++i) {
-          expect(in(i), "operand", plan::F32, y);
-          needRows(in(i), "operand", resultRows(), resultRowsText());
-        }
-        return;
-      }
-      case Kernel::SumTo: {
-        counts(1, 1, 1);
-        expectF32(in(0), "operand", -1);
-        const Shape x = shapeOf(in(0));
-        const Shape target = ints("shape", -1, 1, kMaxElements);
-        if (target.size() > x.size()) fail("cannot sum " + shapeText(x) + " to the higher rank " + shapeText(target));
-        const size_t offset = x.size() - target.size();
-        for (size_t i = 0; i < target.size(); ++i)
-          if (target[i] != 1 && target[i] != x[offset + i])
-            fail("cannot sum " + shapeText(x) + " to " + shapeText(target));
-        return expect(out(0), "result", plan::F32, target);
-      }
-      case Kernel::Flatten: {
-        counts(1, 1, 1);
-        const Shape x = shapeOf(in(0));
-        const int64_t axis = integer("axis", 0, static_cast<int64_t>(x.size()));
-        int64_t outer = 1, inner = 1;
-        for (size_t i = 0; i < x.size(); ++i) (static_cast<int64_t>(i) < axis ? outer : inner) *= x[i];
-        return expect(out(0), "result", in(0).dtype(), {outer, inner});
-      }
-      case Kernel::Reshape:
-        counts(1, 1, 1);
-        expect(out(0), "result", in(0).dtype(), ints("shape", -1, 1, kMaxElements));
-        return expectElements(out(0), "result", in(0));
+        if (byRows())
+          for (int i = 0; i < 2; ++i) expect(in(i), "operand", plan::F32, mapOf(out(0)));
+        return elementwiseRows(kernel);
+      case Kernel::Relu:
+      case Kernel::ReluGrad:
       case Kernel::Identity:
-        counts(1, 1, 1);
-        expectSame(out(0), "result", in(0));
-        if (byRows()) needRows(in(0), "operand", resultRows(), resultRowsText());
-        return;
-      case Kernel::Gemm:
-      case Kernel::MatMul: {
-        const bool gemm = kernel == Kernel::Gemm;
-        counts(2, gemm ? 3 : 2, 1);
-        expectF32(in(0), "A", 2);
-        expectF32(in(1), "B", 2);
-        const Shape a = shapeOf(in(0)), b = shapeOf(in(1));
-        bool transA = false, transB = false;
-        if (gemm) {
-          transA = flag("transA");
-          transB = flag("transB");
-          finite("alpha");
-          finite("beta");
-        }
-        const int64_t m = transA ? a[1] : a[0], ka = transA ? a[0] : a[1];
-        const int64_t kb = transB ? b[1] : b[0], n = transB ? b[0] : b[1];
-        if (ka != kb)
-          fail("inner dimensions differ: A " + shapeText(a) + (transA ? " (transposed)" : "") + ", B " + shapeText(b) +
-               (transB ? " (transposed)" : ""));
-        if (step_.inputs_size() == 3) {
-          expectF32(in(2), "C", -1);
-          const Shape c = shapeOf(in(2));
-          bool ok = c.size() <= 2;
-          for (size_t i = 0; ok && i < c.size(); ++i) ok = c[i] == 1 || c[i] == ((c.size() == 2 && i == 0) ? m : n);
-          if (!ok) fail("C " + shapeText(c) + " does not broadcast to " + shapeText({m, n}));
-        }
-        return expect(out(0), "result", plan::F32, {m, n});
-      }
-      case Kernel::Softmax: {
-        counts(1, 1, 1);
-        expectF32(in(0), "operand", -1);
-        const int64_t rank = in(0).shape_size();
-        if (rank < 1) fail("operand '" + in(0).name() + "' is a scalar");
-        integer("axis", 0, rank - 1);
-        return expectSame(out(0), "result", in(0));
-      }
-      case Kernel::SoftmaxXent:
-      case Kernel::SoftmaxXentGrad: {
-        counts(2, 2, 1);
-        expectF32(in(0), "logits", 2);
-        expect(in(1), "labels", plan::I64, {in(0).shape(0)});
-        if (kernel == Kernel::SoftmaxXent) return expect(out(0), "result", plan::F32, {});
-        return expectSame(out(0), "result", in(0));
-      }
       case Kernel::Dropout:
-      case Kernel::DropoutGrad: {
-        counts(1, 1, 1);
-        expectF32(in(0), "operand", -1);
-        number("ratio", 0, 1);
-        integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
-        flag("training");
-        expectSame(out(0), "result", in(0));
-        if (!byRows()) return;
-        if (kernel == Kernel::Dropout) return needRows(in(0), "operand", resultRows(), resultRowsText());
-        const kernels::RowRange r = gradRows(in(0));
-        return needRows(out(0), "result", r, gradRowsText(r));
-      }
-      case Kernel::RowsCopy:
-      case Kernel::RowsSum:
-        if (step_.inputs_size() < 1) fail("expects at least 1 operand, got 0");
-        if (step_.outputs_size() != 1) fail("expects 1 result, got " + std::to_string(step_.outputs_size()));
-        expectF32(out(0), "result", 4);
-        for (int i = 0; i < step_.inputs_size(); ++i) expectSame(in(i), "source", out(0));
-        return;
+      case Kernel::DropoutGrad: return elementwiseRows(kernel);
+      case Kernel::GlobalAvgPool:
+      case Kernel::GlobalAvgPoolGrad:
+      case Kernel::Flatten:
+      case Kernel::Reshape:
+      case Kernel::Gemm:
+      case Kernel::MatMul:
+      case Kernel::Softmax:
+      case Kernel::SoftmaxXent:
+      case Kernel::SoftmaxXentGrad:
+      case Kernel::SumTo:
       case Kernel::SgdUpdate:
-        counts(3, 3, 0);
-        expectF32(in(0), "parameter", -1);
-        expectSame(in(1), "gradient", in(0));
-        expectSame(in(2), "momentum buffer", in(0));
-        return;
+      case Kernel::RowsCopy:
+      case Kernel::RowsSum: return;  // whole tensors, or (rows_*) any rows of one map
     }
-    fail("no checks for kernel '" + step_.kernel() + "'");
+  }
+
+  // Element-wise kernels on rows (the table's row rule Same): a forward step reads its result's
+  // rows of every row-indexed operand; a backward one propagates dy rows `rows` and reads and
+  // writes the same rows of its other bands.
+  void elementwiseRows(Kernel kernel) const {
+    const ops::OpInfo& op = kernelInfo(kernel);
+    if (op.rowRule != ops::RowRule::Same || !byRows()) return;
+    const int bands = std::min(op.bandOperands, step_.inputs_size());
+    if (op.role == ops::Role::Forward) {
+      for (int i = 0; i < bands; ++i) needRows(in(i), "operand", resultRows(), resultRowsText());
+      return;
+    }
+    const kernels::RowRange r = gradRows(in(0));
+    for (int i = 1; i < bands; ++i) needRows(in(i), "operand", r, gradRowsText(r));
+    needRows(out(0), "result", r, gradRowsText(r));
   }
 
   // Kernels never run in place: a result or the scratch must not share bytes with an

@@ -267,7 +267,7 @@ TEST(PlanLoader, StepKernelsAndIndices) {
   p = fashionPlan();
   p.mutable_train()->mutable_steps(0)->mutable_inputs()->RemoveLast();
   p.mutable_train()->mutable_steps(0)->mutable_inputs()->RemoveLast();
-  EXPECT_ERROR(p, "expects 2 or 3 operands, got 1");
+  EXPECT_ERROR(p, "expects 2 to 3 operands, got 1");
 
   p = fashionPlan();
   p.mutable_train()->mutable_steps(0)->add_outputs(3);
