@@ -18,6 +18,7 @@
 #include <string>
 
 #include "ir/Liveness.h"
+#include "ops/Scratch.h"
 #include "passes/Pass.h"
 
 namespace lrc::passes {
@@ -32,17 +33,14 @@ int64_t alignUp(int64_t n) {
   return (n + ir::kArenaAlignment - 1) / ir::kArenaAlignment * ir::kArenaAlignment;
 }
 
-// Bytes of the im2col matrix the CPU conv kernels use for one image and one group:
-// (C / group) * kh * kw * OH * OW floats, none for a 1x1 stride-1 unpadded convolution
-// (runtime/cpu/Conv.h, conv2d_workspace_floats; the plan loader checks they agree).
+// Bytes of the im2col matrix the CPU conv kernels use for one image and one group
+// (ops/Scratch.h, the rule the plan loader checks plans by).
 int64_t convScratchBytes(const Op& op, int64_t inChannels, const std::vector<int64_t>& outShape,
                          int64_t kh, int64_t kw) {
   const ir::IntList& stride = op.getInts("stride");
   const ir::IntList& pad = op.getInts("pad");
-  bool direct = kh == 1 && kw == 1 && stride == ir::IntList{1, 1} &&
-                std::all_of(pad.begin(), pad.end(), [](int64_t p) { return p == 0; });
-  if (direct) return 0;
-  return 4 * inChannels / op.getInt("group") * kh * kw * outShape[2] * outShape[3];
+  const ops::WindowAxis h{kh, stride.at(0), pad.at(0), pad.at(2), 1}, w{kw, stride.at(1), pad.at(1), pad.at(3), 1};
+  return 4 * ops::convWorkspaceFloats(h, w, op.getInt("group"), inChannels, outShape[3], outShape[2]);
 }
 
 // The shape of dy a backward op propagates: its `rows` (row plans) or all rows dy holds.
@@ -77,12 +75,9 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
                            batch, convBatchBytes);
     }
     case OpKind::BatchNorm:
-      // Training mode: the batch mean and inverse std, per channel in float.
-      return op.getInt("training") ? 8 * op.operands[0]->type.shape[1] : 0;
+      return op.getInt("training") ? ops::batchNormScratchBytes(false, op.operands[0]->type.shape[1]) : 0;
     case OpKind::BatchNormGrad:
-      // Training mode recomputes the batch statistics: per channel a sum and a sum of
-      // squares in double, then the mean and inverse std in float.
-      return op.getInt("training") ? 24 * op.operands[1]->type.shape[1] : 0;
+      return op.getInt("training") ? ops::batchNormScratchBytes(true, op.operands[1]->type.shape[1]) : 0;
     default: return 0;
   }
 }

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ops/Scratch.h"
 #include "ops/Shapes.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/kernels/Conv.h"
@@ -361,9 +362,8 @@ class StepChecker {
         if (attrInt(step_, "training") == 0) return elementwiseRows(kernel);
         // Training mode on bands (--bn strip): the statistics of exactly the band's rows.
         if (byRows()) sameRowsForStripStatistics(grad);
-        // Forward keeps the batch mean and inverse std (float) per channel; the gradient
-        // recomputes sum and sum of squares (double), then mean and inverse std (float).
-        expectScratchBytes(static_cast<uint64_t>((grad ? 24 : 8) * in(grad ? 1 : 0).shape(1)), "the batch statistics");
+        expectScratchBytes(static_cast<uint64_t>(ops::batchNormScratchBytes(grad, in(grad ? 1 : 0).shape(1))),
+                           "the batch statistics");
         return elementwiseRows(kernel);
       }
       case Kernel::Add:

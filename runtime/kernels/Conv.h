@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "ops/Scratch.h"
 #include "runtime/kernels/Window.h"
 
 namespace lrc::kernels {
@@ -14,20 +15,14 @@ struct Conv2dParams {
   int64_t group = 1;
 };
 
-// A 1x1, stride-1, unpadded convolution: the input band's rows are its column matrix, and it
-// needs no im2col (nor workspace).
-inline bool conv2d_is_direct(const Conv2dParams& p) {
-  return p.h.kernel == 1 && p.w.kernel == 1 && p.h.stride == 1 && p.w.stride == 1 && p.h.padBegin == 0 &&
-         p.h.padEnd == 0 && p.w.padBegin == 0 && p.w.padEnd == 0;
-}
+// A 1x1, stride-1, unpadded convolution, which reads and writes the bands directly
+// (ops/Scratch.h, the rule plan-memory sizes scratch by).
+inline bool conv2d_is_direct(const Conv2dParams& p) { return ops::convIsDirect(p.h, p.w); }
 
 // Floats of workspace the CPU's conv2d_rows_* functions need (and the least conv scratch a
-// plan gives) for `outRows` output rows of width `outW` with C input channels: one im2col
-// matrix of one group, (C / group) * kH * kW * outRows * outW. Zero for a 1x1, stride-1,
-// unpadded convolution, which reads and writes the bands directly.
+// plan gives) for `outRows` output rows of width `outW` with C input channels.
 inline int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows) {
-  if (conv2d_is_direct(p) || p.group < 1) return 0;
-  return (C / p.group) * p.h.kernel * p.w.kernel * outRows * outW;
+  return ops::convWorkspaceFloats(p.h, p.w, p.group, C, outW, outRows);
 }
 
 }  // namespace lrc::kernels
