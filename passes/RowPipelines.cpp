@@ -1,6 +1,9 @@
 #include "passes/RowPipelines.h"
 
+#include <optional>
 #include <string>
+
+#include "passes/PassOptions.h"
 
 namespace lrc::passes {
 
@@ -53,7 +56,17 @@ void readRows(Pipeline& p) {
                         ", which has no partitioned ops"),
                     p.grad->loc);
   p.output = p.ops.back()->result();
-  p.twoPs = p.ops.front()->has("strategy") && std::get<std::string>(p.ops.front()->attrs.at("strategy")) == "2ps";
+  // partition-rows writes the strategy as its name (passes::name(RowStrategy)); read back by
+  // the one parser of strategy names.
+  p.twoPs = false;
+  if (const Op& first = *p.ops.front(); first.has("strategy")) {
+    const auto* text = std::get_if<std::string>(&first.attrs.at("strategy"));
+    const std::optional<RowStrategy> strategy = text ? parseRowStrategy(*text) : std::nullopt;
+    if (!strategy)
+      throw ir::Error(cat("lower-row-pipelines: ", first.describe(), ": attribute 'strategy' must be 2ps or overl"),
+                      first.loc);
+    p.twoPs = *strategy == RowStrategy::TwoPS;
+  }
   p.fp = readTable(p, "fp_rows");
   p.bp = readTable(p, "bp_rows");
 }
