@@ -24,7 +24,6 @@ namespace {
 using plan::Buffer;
 using plan::DType;
 using plan::Step;
-using Shape = std::vector<int64_t>;
 
 // Bounds that keep every size computation below far from int64 overflow: elements of one
 // buffer, and each window parameter (kernel, stride, dilation, pad, group).
@@ -67,12 +66,6 @@ std::string rangeText(kernels::RowRange r) {
 // Type and, for a band, its rows: "f32[2,4,3,9] rows [2,5) of 12".
 std::string typeOf(const Buffer& b) { return plan::bufferType(b) + plan::bandText(b); }
 
-int64_t elementsOf(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
 // Whether two buffers (already checked to lie inside the arena) share a byte.
 bool overlaps(const Buffer& a, const Buffer& b) {
   return a.bytes() > 0 && b.bytes() > 0 && a.offset() < b.offset() + b.bytes() && b.offset() < a.offset() + a.bytes();
@@ -93,7 +86,7 @@ class StepChecker {
   void check(const Backend& backend) {
     std::optional<Kernel> kernel = kernelByName(step_.kernel());
     if (!kernel) fail("unknown kernel '" + step_.kernel() + "'");
-    if (!backend.supports(step_.kernel()))
+    if (!backend.supports(*kernel))
       fail("the " + backend.name() + " backend has no kernel '" + step_.kernel() + "'");
     checkIndices();
     checkAttrs();
