@@ -1,7 +1,8 @@
 // The interface a device implements to run plans (after llm.c and ggml: one arena, copies in
 // and out, one call per step). The CPU backend (runtime/cpu/CpuBackend) is the reference;
-// a CUDA backend implements the same interface. Backends get validated plans only
-// (runtime/PlanLoader.h): they may rely on every index, shape and attribute being right.
+// a CUDA backend implements the same interface. Backends run the prepared steps
+// (runtime/PreparedStep.h) of validated plans only (runtime/PlanChecks.h): they may rely on
+// every index, shape and parameter being right.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,6 @@
 #include <string_view>
 
 #include "ops/OpTable.h"
-#include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
 
@@ -32,9 +32,10 @@ inline std::optional<Kernel> kernelByName(std::string_view name) {
   return static_cast<Kernel>(*kind);
 }
 
-// What a step needs besides its buffers and attributes.
+struct PreparedStep;  // runtime/PreparedStep.h
+
+// What a step needs besides its buffers and parameters.
 struct RunContext {
-  const plan::Plan* plan = nullptr;             // the buffer table: shapes and arena offsets
   uint64_t step = 0;                            // training steps done before this one: Dropout's mask counter
   float lr = 0, momentum = 0, weightDecay = 0;  // SGD, as torch.optim.SGD
   uint64_t seed = 0;                            // the run's --seed, mixed into every Dropout's seed
@@ -45,7 +46,7 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;
-  virtual bool supports(std::string_view kernel) const = 0;
+  virtual bool supports(Kernel kernel) const = 0;
 
   // One allocation of exactly `bytes` (64-byte aligned), followed by a guard region; both
   // are filled with a canary pattern so that measuredPeakBytes() can tell which bytes any
@@ -55,8 +56,8 @@ class Backend {
   virtual void copyOut(uint64_t offset, void* dst, uint64_t bytes) = 0;
   virtual void zero(uint64_t offset, uint64_t bytes) = 0;
 
-  // Runs one step of a validated plan. Kernel errors are std::exceptions.
-  virtual void run(const plan::Step& step, const RunContext& context) = 0;
+  // Runs one prepared step of a validated plan. Kernel errors are std::exceptions.
+  virtual void run(const PreparedStep& step, const RunContext& context) = 0;
   virtual void synchronize() = 0;
 
   // 1 + the highest arena offset whose byte differs from the canary (0 if none): the memory

@@ -42,7 +42,7 @@ void writeInitialData(const plan::Plan& plan, const plan::WeightSource& weights,
 
 Executor::Executor(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend,
                    const RunSettings& settings)
-    : plan_(plan), backend_(backend), settings_(settings), shape_(ioShape(plan)) {
+    : plan_(plan), steps_(preparePlan(plan)), backend_(backend), settings_(settings), shape_(ioShape(plan)) {
   backend_.allocateArena(plan_.arena_bytes());
   writeInitialData(plan_, weights, backend_);
 }
@@ -52,27 +52,27 @@ void Executor::copyToBuffer(uint32_t index, const void* data) {
   backend_.copyIn(b.offset(), data, b.bytes());
 }
 
-void Executor::runProgram(const plan::Program& program, const char* name, std::vector<double>* seconds) {
+void Executor::runProgram(const plan::Program& program, const std::vector<PreparedStep>& steps, const char* name,
+                          std::vector<double>* seconds) {
   RunContext context;
-  context.plan = &plan_;
   context.step = stepsDone_;
   context.lr = static_cast<float>(settings_.lr);
   context.momentum = static_cast<float>(settings_.momentum);
   context.weightDecay = static_cast<float>(settings_.weightDecay);
   context.seed = settings_.seed;
-  for (int i = 0; i < program.steps_size(); ++i) {
-    const plan::Step& step = program.steps(i);
+  for (size_t i = 0; i < steps.size(); ++i) {
     try {
       if (!seconds) {
-        backend_.run(step, context);
+        backend_.run(steps[i], context);
       } else {
         const auto start = std::chrono::steady_clock::now();
-        backend_.run(step, context);
+        backend_.run(steps[i], context);
         backend_.synchronize();  // an asynchronous backend's kernel ends here
-        (*seconds)[static_cast<size_t>(i)] +=
+        (*seconds)[i] +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
     } catch (const std::exception& e) {
+      const plan::Step& step = program.steps(static_cast<int>(i));
       std::string where = std::string(name) + " step #" + std::to_string(i) + " (" + step.kernel();
       if (!step.origin().empty()) where += " '" + step.origin() + "'";
       throw std::runtime_error(where + "): " + e.what());
@@ -91,7 +91,7 @@ float Executor::trainStep(const float* images, const int64_t* labels) {
   const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   copyToBuffer(plan_.io().image(), images);
   copyToBuffer(plan_.io().labels(), labels);
-  runProgram(plan_.train(), "train", timed ? &profile_.stepSeconds : nullptr);
+  runProgram(plan_.train(), steps_.train, "train", timed ? &profile_.stepSeconds : nullptr);
   ++stepsDone_;
   float loss = 0;
   backend_.copyOut(buffer(plan_.io().loss()).offset(), &loss, sizeof loss);
@@ -111,7 +111,7 @@ void Executor::enableProfile(uint64_t warmupSteps) {
 
 void Executor::evaluate(const float* images, float* logits) {
   copyToBuffer(plan_.io().image(), images);
-  runProgram(plan_.eval(), "eval");
+  runProgram(plan_.eval(), steps_.eval, "eval");
   const plan::Buffer& b = buffer(plan_.io().eval_logits());
   backend_.copyOut(b.offset(), logits, b.bytes());
 }

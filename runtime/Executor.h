@@ -9,6 +9,7 @@
 
 #include "runtime/Backend.h"
 #include "runtime/PlanLoader.h"
+#include "runtime/PreparedStep.h"
 #include "runtime/plan/Plan.h"
 #include "runtime/plan/PlanFile.h"
 
@@ -61,8 +62,8 @@ class Executor {
  public:
   // `plan` must have passed validatePlan against `weights` (its file's weights section, or
   // the bytes the compiler made) and outlive the executor; `weights` is read here only.
-  // Allocates the arena (exactly plan.arena_bytes(), canary-filled by the backend) and
-  // streams the initial data into it (writeInitialData): a weights checksum mismatch throws
+  // Prepares both programs' steps once (preparePlan), allocates the arena (exactly
+  // plan.arena_bytes(), canary-filled by the backend) and streams the initial data into it (writeInitialData): a weights checksum mismatch throws
   // std::runtime_error("PATH: corrupt plan (checksum mismatch)") before any step can run.
   Executor(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend, const RunSettings& settings);
 
@@ -95,6 +96,7 @@ class Executor {
 
  private:
   const plan::Plan& plan_;
+  const PreparedPlan steps_;
   Backend& backend_;
   RunSettings settings_;
   IoShape shape_;
@@ -105,7 +107,9 @@ class Executor {
   const plan::Buffer& buffer(uint32_t index) const { return plan_.buffers(static_cast<int>(index)); }
   void copyToBuffer(uint32_t index, const void* data);
   // `seconds`, when given, accumulates each step's kernel time (Profile::stepSeconds).
-  void runProgram(const plan::Program& program, const char* name, std::vector<double>* seconds = nullptr);
+  // `program` is `steps` prepared.
+  void runProgram(const plan::Program& program, const std::vector<PreparedStep>& steps, const char* name,
+                  std::vector<double>* seconds = nullptr);
 };
 
 }  // namespace lrc::runtime

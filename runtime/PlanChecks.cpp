@@ -28,7 +28,6 @@ namespace {
 using plan::Buffer;
 using plan::DType;
 using plan::Step;
-using Shape = std::vector<int64_t>;
 
 // Elements of one buffer are bounded as the shape rules bound them (ops/Shapes.h), so that
 // every size computation stays far from int64 overflow.
@@ -120,7 +119,7 @@ class StepChecker {
   void check(const Backend& backend) {
     std::optional<Kernel> kernel = kernelByName(step_.kernel());
     if (!kernel) fail("unknown kernel '" + step_.kernel() + "'");
-    if (!backend.supports(step_.kernel()))
+    if (!backend.supports(*kernel))
       fail("the " + backend.name() + " backend has no kernel '" + step_.kernel() + "'");
     checkIndices();
     checkAttrs();

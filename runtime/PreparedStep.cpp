@@ -1,7 +1,9 @@
-// Reading the attributes of a validated plan's steps (runtime/PreparedStep.h).
+// Decoding a validated plan's steps into prepared steps, and reading their attributes
+// (runtime/PreparedStep.h).
 #include "runtime/PreparedStep.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -98,6 +100,154 @@ kernels::PadParams padParams(const plan::Step& step) {
   std::copy(pads.begin(), pads.end(), p.pads);
   p.value = static_cast<float>(attrFloat(step, "value"));
   return p;
+}
+
+namespace {
+
+StepBuffer stepBuffer(const plan::Plan& plan, uint32_t index) {
+  const plan::Buffer& b = plan.buffers(static_cast<int>(index));
+  return {b.offset(), b.bytes(), {b.shape().begin(), b.shape().end()}, b.row0(), b.height()};
+}
+
+// Gemm (or MatMul: no transposes, alpha = beta = 1): sizes from A and B, and how the C
+// operand (validated to broadcast to [M, N]) is laid out: [] or one value, [N] or [1, N],
+// [M, 1], or [M, N].
+kernels::GemmParams gemmParams(const plan::Step& step, const PreparedStep& s, bool matmul) {
+  const Shape &a = s.inputs[0].shape, &b = s.inputs[1].shape;
+  kernels::GemmParams p;
+  if (!matmul) {
+    p.transA = attrInt(step, "transA") != 0;
+    p.transB = attrInt(step, "transB") != 0;
+    p.alpha = static_cast<float>(attrFloat(step, "alpha"));
+    p.beta = static_cast<float>(attrFloat(step, "beta"));
+  }
+  p.M = p.transA ? a[1] : a[0];
+  p.K = p.transA ? a[0] : a[1];
+  p.N = p.transB ? b[0] : b[1];
+  if (s.inputs.size() == 3) {
+    const Shape& c = s.inputs[2].shape;
+    if (elementsOf(c) == 1)
+      p.bias = kernels::GemmBias::Scalar;
+    else if (c.size() == 1 || c[0] == 1)
+      p.bias = kernels::GemmBias::Row;
+    else if (c[1] == 1)
+      p.bias = kernels::GemmBias::Column;
+    else
+      p.bias = kernels::GemmBias::Full;
+  }
+  return p;
+}
+
+kernels::SoftmaxParams softmaxParams(const plan::Step& step, const Shape& x) {
+  const auto axis = static_cast<size_t>(attrInt(step, "axis"));
+  kernels::SoftmaxParams p;
+  p.classes = x.at(axis);
+  for (size_t i = axis + 1; i < x.size(); ++i) p.inner *= x[i];
+  p.outer = elementsOf(x) / (p.classes * p.inner);
+  return p;
+}
+
+// ONNX's BatchNormalization momentum (the weight of the old running value) becomes the
+// kernels' PyTorch momentum (the weight of the batch statistic).
+kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
+  kernels::BatchNormParams p;
+  p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
+  p.training = attrInt(step, "training") != 0;
+  if (!grad) {
+    p.momentum = static_cast<float>(1.0 - attrFloat(step, "momentum"));
+    p.updateStats = !findAttr(step, "update_stats") || attrInt(step, "update_stats") != 0;
+  }
+  return p;
+}
+
+kernels::DropoutParams dropoutParams(const plan::Step& step) {
+  kernels::DropoutParams p;
+  p.ratio = static_cast<float>(attrFloat(step, "ratio"));
+  p.seed = static_cast<uint64_t>(attrInt(step, "seed"));
+  p.training = attrInt(step, "training") != 0;
+  return p;
+}
+
+StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
+  switch (s.kernel) {
+    case Kernel::Conv2d:
+    case Kernel::Conv2dGradInput: {
+      const Shape& w = s.inputs[1].shape;
+      return convParams(step, w[2], w[3]);
+    }
+    case Kernel::Conv2dGradWeight: {
+      const std::vector<int64_t> k = attrInts(step, "kernel");
+      return convParams(step, k.at(0), k.at(1));
+    }
+    case Kernel::MaxPool:
+    case Kernel::MaxPoolGrad:
+      return poolParams(step, false);
+    case Kernel::AveragePool:
+    case Kernel::AveragePoolGrad:
+      return poolParams(step, true);
+    case Kernel::Pad:
+      return padParams(step);
+    case Kernel::BatchNorm:
+      return batchNormParams(step, false);
+    case Kernel::BatchNormGrad:
+      return batchNormParams(step, true);
+    case Kernel::Gemm:
+      return gemmParams(step, s, false);
+    case Kernel::MatMul:
+      return gemmParams(step, s, true);
+    case Kernel::Softmax:
+      return softmaxParams(step, s.inputs[0].shape);
+    case Kernel::Dropout:
+    case Kernel::DropoutGrad:
+      return dropoutParams(step);
+    case Kernel::ChannelSum:
+    case Kernel::Relu:
+    case Kernel::ReluGrad:
+    case Kernel::GlobalAvgPool:
+    case Kernel::GlobalAvgPoolGrad:
+    case Kernel::Add:
+    case Kernel::SumTo:
+    case Kernel::Flatten:
+    case Kernel::Reshape:
+    case Kernel::Identity:
+    case Kernel::SoftmaxXent:
+    case Kernel::SoftmaxXentGrad:
+    case Kernel::RowsCopy:
+    case Kernel::RowsSum:
+    case Kernel::SgdUpdate:
+      return std::monostate{};
+  }
+  throw std::logic_error("stepParams: kernel " + std::to_string(static_cast<int>(s.kernel)));
+}
+
+std::vector<PreparedStep> prepareProgram(const plan::Plan& plan, const plan::Program& program) {
+  std::vector<PreparedStep> steps;
+  steps.reserve(static_cast<size_t>(program.steps_size()));
+  for (const plan::Step& step : program.steps()) steps.push_back(prepareStep(plan, step));
+  return steps;
+}
+
+}  // namespace
+
+PreparedStep prepareStep(const plan::Plan& plan, const plan::Step& step) {
+  const std::optional<Kernel> kernel = kernelByName(step.kernel());
+  if (!kernel) throw std::runtime_error("unknown kernel '" + step.kernel() + "'");
+  PreparedStep s;
+  s.kernel = *kernel;
+  for (uint32_t index : step.inputs()) s.inputs.push_back(stepBuffer(plan, index));
+  for (uint32_t index : step.outputs()) s.outputs.push_back(stepBuffer(plan, index));
+  if (step.scratch() >= 0) s.scratch = stepBuffer(plan, static_cast<uint32_t>(step.scratch()));
+  s.byRows = runsOnRows(plan, step);
+  if (findAttr(step, "rows")) {
+    const std::vector<int64_t> rows = attrIntsOfSize(step, "rows", 2);
+    s.rows = kernels::RowRange{rows[0], rows[1]};
+  }
+  s.params = stepParams(step, s);
+  return s;
+}
+
+PreparedPlan preparePlan(const plan::Plan& plan) {
+  return {prepareProgram(plan, plan.train()), prepareProgram(plan, plan.eval())};
 }
 
 }  // namespace lrc::runtime

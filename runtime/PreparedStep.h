@@ -1,17 +1,72 @@
-// Reading a validated plan's step attributes, shared by the plan checks and the backends so
-// that both read a step the same way.
+// A plan step decoded once, before any step runs (after Glow's compile step and ggml's graph
+// plan): its kernel as a runtime::Kernel, its operands, results and scratch with their arena
+// offsets, shapes and band geometry, and its attributes as the kernel's parameter struct
+// (runtime/kernels/). Backends run prepared steps: the step loop matches no names and reads
+// no attributes. Also the readers of step attributes that preparation and the plan checks
+// (runtime/PlanChecks.cpp) share, so both read a step the same way.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <variant>
 #include <vector>
 
+#include "runtime/Backend.h"
+#include "runtime/kernels/BatchNorm.h"
 #include "runtime/kernels/Conv.h"
+#include "runtime/kernels/Dense.h"
+#include "runtime/kernels/Dropout.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Pool.h"
+#include "runtime/kernels/RowBand.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
+
+using Shape = std::vector<int64_t>;
+
+inline int64_t elementsOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// An operand, result or scratch of a step: a plan buffer's place in the arena, its shape and,
+// for a row band (plan.proto: height > 0), the rows [row0, row0 + shape[2]) of a map of
+// `height` rows.
+struct StepBuffer {
+  uint64_t offset = 0, bytes = 0;
+  Shape shape;
+  int64_t row0 = 0, height = 0;
+};
+
+// A step's decoded attributes: the parameter struct of its kernel, or none (kernels whose
+// sizes are their buffers' shapes: relu, add, sum_to, flatten, reshape, rows_copy, ...).
+using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
+                                kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
+                                kernels::SoftmaxParams>;
+
+struct PreparedStep {
+  Kernel kernel = Kernel::Identity;
+  std::vector<StepBuffer> inputs, outputs;
+  std::optional<StepBuffer> scratch;
+  // Whether the step runs on rows (runsOnRows); otherwise the whole-tensor paths apply.
+  bool byRows = false;
+  // A backward step's attribute `rows`: the rows of its output gradient it propagates.
+  std::optional<kernels::RowRange> rows;
+  StepParams params;
+};
+
+// Both programs of a plan, prepared.
+struct PreparedPlan {
+  std::vector<PreparedStep> train, eval;
+};
+
+// Decodes a step (or every step) of a plan that passed validatePlan (runtime/PlanChecks.h);
+// std::runtime_error on what validation rejects.
+PreparedStep prepareStep(const plan::Plan& plan, const plan::Step& step);
+PreparedPlan preparePlan(const plan::Plan& plan);
 
 // ---- Step attributes of a validated plan (std::runtime_error when one is missing) ----
 
@@ -29,9 +84,5 @@ bool runsOnRows(const plan::Plan& plan, const plan::Step& step);
 kernels::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW);
 kernels::Pool2dParams poolParams(const plan::Step& step, bool average);
 kernels::PadParams padParams(const plan::Step& step);
-
-// ONNX's BatchNormalization momentum (the weight of the old running value) as the kernels'
-// PyTorch momentum (the weight of the batch statistic).
-inline float pytorchMomentum(double onnxMomentum) { return static_cast<float>(1.0 - onnxMomentum); }
 
 }  // namespace lrc::runtime

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
-#include "runtime/PlanLoader.h"
+#include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/cpu/BatchNorm.h"
 #include "runtime/cpu/Conv.h"
@@ -26,8 +26,8 @@ namespace lrc::runtime {
 namespace {
 
 // Zeroes a result, for the kernels that add into their outputs.
-void zeroOut(const StepArgs& s, int i) { std::memset(s.out(i), 0, s.outBuffer(i).bytes()); }
-void copyInToOut(const StepArgs& s) { std::memcpy(s.out(0), s.in(0), s.inBuffer(0).bytes()); }
+void zeroOut(const StepArgs& s, int i) { std::memset(s.out(i), 0, s.outBuffer(i).bytes); }
+void copyInToOut(const StepArgs& s) { std::memcpy(s.out(0), s.in(0), s.inBuffer(0).bytes); }
 
 // ---- broadcasting (numpy rules, shapes aligned on the right) ----
 
@@ -55,24 +55,21 @@ void forEachBroadcast(const Shape& out, const std::vector<int64_t>& strideA, con
 // ---- kernels ----
 
 void conv2d(const StepArgs& s) {
-  const Shape w = s.inShape(1);
-  const kernels::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.outBand(0).range();
   cpu::conv2d_rows_forward(s.outBand(0), s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin,
                            r.end, s.scratch());
 }
 
 void conv2dGradInput(const StepArgs& s) {
-  const Shape w = s.inShape(1);
-  const kernels::Conv2dParams p = convParams(s.step, w[2], w[3]);
+  const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch());
 }
 
 void conv2dGradWeight(const StepArgs& s) {
-  const std::vector<int64_t> k = attrInts(s.step, "kernel");
-  const kernels::Conv2dParams p = convParams(s.step, k.at(0), k.at(1));
+  const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
@@ -99,7 +96,7 @@ void reluGrad(const StepArgs& s) {
 }
 
 void pool(const StepArgs& s, bool average) {
-  const kernels::Pool2dParams p = poolParams(s.step, average);
+  const auto& p = s.params<kernels::Pool2dParams>();
   const kernels::RowBand y = s.outBand(0);
   const kernels::RowRange r = y.range();
   if (average)
@@ -109,7 +106,7 @@ void pool(const StepArgs& s, bool average) {
 }
 
 void poolGrad(const StepArgs& s, bool average) {
-  const kernels::Pool2dParams p = poolParams(s.step, average);
+  const auto& p = s.params<kernels::Pool2dParams>();
   const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
   if (average)
@@ -119,34 +116,34 @@ void poolGrad(const StepArgs& s, bool average) {
 }
 
 void globalAvgPool(const StepArgs& s) {
-  const Shape x = s.inShape(0);
+  const Shape& x = s.inShape(0);
   cpu::global_avgpool_forward(s.out(0), s.in(0), x[0], x[1], x[2] * x[3]);
 }
 
 void globalAvgPoolGrad(const StepArgs& s) {
-  const Shape x = s.outShape(0);
+  const Shape& x = s.outShape(0);
   zeroOut(s, 0);
   cpu::global_avgpool_backward(s.out(0), s.in(0), x[0], x[1], x[2] * x[3]);
 }
 
 void pad(const StepArgs& s) {
   const kernels::RowRange r = s.outBand(0).range();
-  cpu::pad_rows_forward(s.outBand(0), s.inBand(0), padParams(s.step), r.begin, r.end);
+  cpu::pad_rows_forward(s.outBand(0), s.inBand(0), s.params<kernels::PadParams>(), r.begin, r.end);
 }
 
 // Training mode: the batch mean and inverse std go to the step's scratch (the plan sizes it
 // 8 * C bytes); backward recomputes them, so nothing is kept between steps.
 void batchNorm(const StepArgs& s) {
-  const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
+  const auto& p = s.params<kernels::BatchNormParams>();
+  const float eps = p.epsilon;
   const kernels::RowBand x = s.inMap(0), y = s.outMap(0);
-  if (attrInt(s.step, "training") != 0) {
+  if (p.training) {
     // Batch statistics (of the band's rows: --bn strip), and the running statistics
     // (operands 3 and 4) updated in place unless update_stats=0 (a strip's recompute).
     float* stats = s.scratch();
-    const bool update = !findAttr(s.step, "update_stats") || attrInt(s.step, "update_stats") != 0;
+    const bool update = p.updateStats;
     cpu::batchnorm_train_forward(y.data, stats, stats + x.C, update ? s.in(3) : nullptr, update ? s.in(4) : nullptr,
-                                 x.data, s.in(1), s.in(2), x.N, x.C, x.rows * x.W, eps,
-                                 pytorchMomentum(attrFloat(s.step, "momentum")));
+                                 x.data, s.in(1), s.in(2), x.N, x.C, x.rows * x.W, eps, p.momentum);
   } else {
     cpu::batchnorm_frozen_rows_forward(y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0, y.row0 + y.rows);
   }
@@ -154,10 +151,11 @@ void batchNorm(const StepArgs& s) {
 
 // (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
 void batchNormGrad(const StepArgs& s) {
-  const float eps = static_cast<float>(attrFloat(s.step, "epsilon"));
+  const auto& p = s.params<kernels::BatchNormParams>();
+  const float eps = p.epsilon;
   const kernels::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
   for (int i = 0; i < 3; ++i) zeroOut(s, i);
-  if (attrInt(s.step, "training") == 0) {
+  if (!p.training) {
     const kernels::RowRange r = s.gradRows(0);
     cpu::batchnorm_frozen_rows_backward(dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps, r.begin, r.end);
     return;
@@ -181,7 +179,7 @@ void add(const StepArgs& s) {
     const kernels::RowRange r = s.outBand(0).range();
     return cpu::add_rows_forward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
   }
-  const Shape a = s.inShape(0), b = s.inShape(1), y = s.outShape(0);
+  const Shape &a = s.inShape(0), &b = s.inShape(1), &y = s.outShape(0);
   const float *pa = s.in(0), *pb = s.in(1);
   float* py = s.out(0);
   if (a == y && b == y) return cpu::add_forward(py, pa, pb, elementsOf(y));
@@ -191,7 +189,7 @@ void add(const StepArgs& s) {
 
 // Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
 void sumTo(const StepArgs& s) {
-  const Shape x = s.inShape(0), y = s.outShape(0);
+  const Shape &x = s.inShape(0), &y = s.outShape(0);
   const float* px = s.in(0);
   float* py = s.out(0);
   zeroOut(s, 0);
@@ -199,18 +197,14 @@ void sumTo(const StepArgs& s) {
   forEachBroadcast(x, broadcastStrides(y, x), none, [&](int64_t i, int64_t iy, int64_t) { py[iy] += px[i]; });
 }
 
-void gemm(const StepArgs& s, bool matmul) {
-  cpu::gemm_forward(s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, gemmParams(s, matmul));
+void gemm(const StepArgs& s) {
+  cpu::gemm_forward(s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
+                    s.params<kernels::GemmParams>());
 }
 
 // Softmax over any axis: [outer][classes][inner]; the last axis (inner = 1) is the fast path.
 void softmax(const StepArgs& s) {
-  const Shape x = s.inShape(0);
-  const auto axis = static_cast<size_t>(attrInt(s.step, "axis"));
-  const int64_t classes = x[axis];
-  int64_t inner = 1;
-  for (size_t i = axis + 1; i < x.size(); ++i) inner *= x[i];
-  const int64_t outer = elementsOf(x) / (classes * inner);
+  const auto& [outer, classes, inner] = s.params<kernels::SoftmaxParams>();
   if (inner == 1) return cpu::softmax_forward(s.out(0), s.in(0), outer, classes);
   const float* in = s.in(0);
   float* out = s.out(0);
@@ -228,7 +222,7 @@ void softmax(const StepArgs& s) {
 }
 
 void softmaxXent(const StepArgs& s, bool grad) {
-  const Shape logits = s.inShape(0);
+  const Shape& logits = s.inShape(0);
   const int64_t n = logits[0], classes = logits[1];
   if (!grad) {
     *s.out(0) = cpu::softmax_cross_entropy_forward(nullptr, s.in(0), s.inInts(1), n, classes);
@@ -250,9 +244,8 @@ void copy(const StepArgs& s) {
 // backward step and every strip reproduce the forward's. The run's --seed changes every mask
 // (0 keeps the plan's seeds).
 void dropout(const StepArgs& s, const RunContext& context, bool grad) {
-  const bool training = attrInt(s.step, "training") != 0;
-  const float ratio = static_cast<float>(attrFloat(s.step, "ratio"));
-  const uint64_t seed = static_cast<uint64_t>(attrInt(s.step, "seed")) ^ kernels::dropout_mix(context.seed);
+  const auto& [ratio, planSeed, training] = s.params<kernels::DropoutParams>();
+  const uint64_t seed = planSeed ^ kernels::dropout_mix(context.seed);
   if (grad) zeroOut(s, 0);
   if (!s.byRows()) {
     if (!training) return copyInToOut(s);
@@ -284,7 +277,6 @@ void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p);
 CpuBackend::CpuBackend() = default;
 CpuBackend::~CpuBackend() = default;
 
-bool CpuBackend::supports(std::string_view kernel) const { return kernelByName(kernel).has_value(); }
 
 void CpuBackend::allocateArena(uint64_t bytes) {
   const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
@@ -330,11 +322,9 @@ uint64_t CpuBackend::measuredPeakBytes() {
   return touchedBytes(arena_.get(), arenaBytes_);
 }
 
-void CpuBackend::run(const plan::Step& step, const RunContext& context) {
-  const std::optional<Kernel> kernel = kernelByName(step.kernel());
-  if (!kernel) throw std::runtime_error("the cpu backend has no kernel '" + step.kernel() + "'");
-  const StepArgs s(arena_.get(), *context.plan, step);
-  switch (*kernel) {
+void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
+  const StepArgs s(arena_.get(), step);
+  switch (step.kernel) {
     case Kernel::Conv2d:
       return conv2d(s);
     case Kernel::Conv2dGradInput:
@@ -375,9 +365,8 @@ void CpuBackend::run(const plan::Step& step, const RunContext& context) {
     case Kernel::Identity:
       return copy(s);
     case Kernel::Gemm:
-      return gemm(s, false);
     case Kernel::MatMul:
-      return gemm(s, true);
+      return gemm(s);
     case Kernel::Softmax:
       return softmax(s);
     case Kernel::SoftmaxXent:

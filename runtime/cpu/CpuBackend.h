@@ -18,12 +18,12 @@ class CpuBackend : public Backend {
   ~CpuBackend() override;
 
   std::string name() const override { return "cpu"; }
-  bool supports(std::string_view kernel) const override;
+  bool supports(Kernel) const override { return true; }
   void allocateArena(uint64_t bytes) override;
   void copyIn(uint64_t offset, const void* src, uint64_t bytes) override;
   void copyOut(uint64_t offset, void* dst, uint64_t bytes) override;
   void zero(uint64_t offset, uint64_t bytes) override;
-  void run(const plan::Step& step, const RunContext& context) override;
+  void run(const PreparedStep& step, const RunContext& context) override;
   void synchronize() override {}
   uint64_t measuredPeakBytes() override;
 

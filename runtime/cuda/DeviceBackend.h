@@ -19,7 +19,7 @@
 
 #include "runtime/ArenaGuard.h"
 #include "runtime/Backend.h"
-#include "runtime/PlanLoader.h"
+#include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/kernels/Dropout.h"
 #include "runtime/kernels/Pad.h"
@@ -45,7 +45,7 @@ class DeviceBackend final : public runtime::Backend {
   }
 
   std::string name() const override { return D::kName; }
-  bool supports(std::string_view kernel) const override { return runtime::kernelByName(kernel).has_value(); }
+  bool supports(runtime::Kernel) const override { return true; }
 
   void allocateArena(uint64_t bytes) override {
     if (arena_) throw std::logic_error("allocateArena called twice");
@@ -68,7 +68,7 @@ class DeviceBackend final : public runtime::Backend {
     if (bytes) dev_.fill(arena_ + offset, 0, bytes);
   }
 
-  void run(const plan::Step& step, const runtime::RunContext& context) override;
+  void run(const runtime::PreparedStep& step, const runtime::RunContext& context) override;
 
   // Ends the queued work and turns a kernel's reported failure (a bad label) into an error.
   // The status word is read only when a loss kernel ran since the last look (a profiled run
@@ -142,13 +142,12 @@ class DeviceBackend final : public runtime::Backend {
     return reinterpret_cast<double*>(workspace_);
   }
 
-  void zeroOut(const runtime::StepArgs& s, int i) { dev_.fill(s.out(i), 0, s.outBuffer(i).bytes()); }
-  void copyInToOut(const runtime::StepArgs& s) { dev_.onDevice(s.out(0), s.in(0), s.inBuffer(0).bytes()); }
+  void zeroOut(const runtime::StepArgs& s, int i) { dev_.fill(s.out(i), 0, s.outBuffer(i).bytes); }
+  void copyInToOut(const runtime::StepArgs& s) { dev_.onDevice(s.out(0), s.in(0), s.inBuffer(0).bytes); }
 
   void conv(const runtime::StepArgs& s, runtime::Kernel kernel);
   void batchNorm(const runtime::StepArgs& s);
   void batchNormGrad(const runtime::StepArgs& s);
-  void gemm(const runtime::StepArgs& s, bool matmul);
   void dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad);
   void rowsOrCopy(const runtime::StepArgs& s);
   void combineRows(const runtime::StepArgs& s, bool sum);
@@ -165,13 +164,7 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
     zeroOut(s, 0);
     return conv2d_rows_backward_bias(dev_, s.out(0), dy, r.begin, r.end, workspace(dy.N * dy.C));
   }
-  const bool weightGrad = kernel == Kernel::Conv2dGradWeight;
-  std::vector<int64_t> k;
-  if (weightGrad)
-    k = runtime::attrInts(s.step, "kernel");
-  else
-    k = {s.inShape(1)[2], s.inShape(1)[3]};
-  const kernels::Conv2dParams p = runtime::convParams(s.step, k.at(0), k.at(1));
+  const auto& p = s.params<kernels::Conv2dParams>();
   switch (kernel) {
     case Kernel::Conv2d: {
       const kernels::RowRange r = s.outBand(0).range();
@@ -196,29 +189,30 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
 
 template <class D>
 void DeviceBackend<D>::batchNorm(const runtime::StepArgs& s) {
-  const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
+  const auto& p = s.params<kernels::BatchNormParams>();
+  const float eps = p.epsilon;
   const kernels::RowBand x = s.inMap(0), y = s.outMap(0);
   double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
-  if (runtime::attrInt(s.step, "training") == 0)
+  if (!p.training)
     return batchnorm_frozen_rows_forward(dev_, y, x, s.in(1), s.in(2), s.in(3), s.in(4), eps, y.row0,
                                          y.row0 + y.rows, ws);
   // The batch statistics of the band's rows (--bn strip), the running statistics (operands 3
   // and 4) updated in place unless update_stats=0 (a strip's recompute). The plan's scratch
   // (8 * C bytes) is not used: the statistics live in the backend's workspace.
-  const bool update =
-      !runtime::findAttr(s.step, "update_stats") || runtime::attrInt(s.step, "update_stats") != 0;
+  const bool update = p.updateStats;
   batchnorm_train_forward(dev_, y, x, s.in(1), s.in(2), update ? s.in(3) : nullptr, update ? s.in(4) : nullptr, eps,
-                          runtime::pytorchMomentum(runtime::attrFloat(s.step, "momentum")), ws);
+                          p.momentum, ws);
 }
 
 // (dy, x, scale, running mean, running var) -> dx, dscale, dbias.
 template <class D>
 void DeviceBackend<D>::batchNormGrad(const runtime::StepArgs& s) {
-  const float eps = static_cast<float>(runtime::attrFloat(s.step, "epsilon"));
+  const auto& p = s.params<kernels::BatchNormParams>();
+  const float eps = p.epsilon;
   const kernels::RowBand dy = s.inMap(0), x = s.inMap(1), dx = s.outMap(0);
   for (int i = 0; i < 3; ++i) zeroOut(s, i);
   double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
-  if (runtime::attrInt(s.step, "training") == 0) {
+  if (!p.training) {
     const kernels::RowRange r = s.gradRows(0);
     return batchnorm_frozen_rows_backward(dev_, dx, s.out(1), s.out(2), dy, x, s.in(2), s.in(3), s.in(4), eps,
                                           r.begin, r.end, ws);
@@ -226,19 +220,12 @@ void DeviceBackend<D>::batchNormGrad(const runtime::StepArgs& s) {
   batchnorm_train_backward(dev_, dx, s.out(1), s.out(2), dy, x, s.in(2), eps, ws);
 }
 
-template <class D>
-void DeviceBackend<D>::gemm(const runtime::StepArgs& s, bool matmul) {
-  gemm_forward(dev_, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
-               runtime::gemmParams(s, matmul));
-}
-
 // The mask depends on (seed, training step, element index in the whole map) only, as on the
 // CPU (kernels::dropout_hash), so both backends and every strip draw the same mask.
 template <class D>
 void DeviceBackend<D>::dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad) {
-  const bool training = runtime::attrInt(s.step, "training") != 0;
-  const float ratio = static_cast<float>(runtime::attrFloat(s.step, "ratio"));
-  const uint64_t seed = static_cast<uint64_t>(runtime::attrInt(s.step, "seed")) ^ kernels::dropout_mix(context.seed);
+  const auto& [ratio, planSeed, training] = s.params<kernels::DropoutParams>();
+  const uint64_t seed = planSeed ^ kernels::dropout_mix(context.seed);
   if (grad) zeroOut(s, 0);
   const DropoutMask mask{seed, context.step, kernels::dropout_keep_threshold(ratio), ratio};
   if (!s.byRows()) {
@@ -277,7 +264,7 @@ void DeviceBackend<D>::broadcastAdd(const runtime::StepArgs& s) {
     const kernels::RowRange r = s.outBand(0).range();
     return add_rows(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
   }
-  const runtime::Shape y = s.outShape(0);
+  const runtime::Shape& y = s.outShape(0);
   add_broadcast(dev_, s.out(0), s.in(0), s.in(1), Broadcast::of(y, runtime::broadcastStrides(s.inShape(0), y)),
                 Broadcast::of(y, runtime::broadcastStrides(s.inShape(1), y)));
 }
@@ -285,22 +272,20 @@ void DeviceBackend<D>::broadcastAdd(const runtime::StepArgs& s) {
 // Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
 template <class D>
 void DeviceBackend<D>::sumTo(const runtime::StepArgs& s) {
-  const runtime::Shape x = s.inShape(0), y = s.outShape(0);
+  const runtime::Shape &x = s.inShape(0), &y = s.outShape(0);
   sum_to(dev_, s.out(0), s.in(0), runtime::elementsOf(y), Broadcast::of(x, runtime::broadcastStrides(y, x)));
 }
 
 template <class D>
-void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& context) {
+void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::RunContext& context) {
   using runtime::Kernel;
-  const std::optional<Kernel> kernel = runtime::kernelByName(step.kernel());
-  if (!kernel) throw std::runtime_error("the " + name() + " backend has no kernel '" + step.kernel() + "'");
-  const runtime::StepArgs s(arena_, *context.plan, step);
-  switch (*kernel) {
+  const runtime::StepArgs s(arena_, step);
+  switch (step.kernel) {
     case Kernel::Conv2d:
     case Kernel::Conv2dGradInput:
     case Kernel::Conv2dGradWeight:
     case Kernel::ChannelSum:
-      return conv(s, *kernel);
+      return conv(s, step.kernel);
     case Kernel::Relu: {
       if (!s.byRows()) return unary_forward<kernels::Relu>(dev_, s.out(0), s.in(0), s.inCount(0));
       const kernels::RowRange r = s.outBand(0).range();
@@ -314,31 +299,31 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
     }
     case Kernel::MaxPool:
     case Kernel::AveragePool: {
-      const bool average = *kernel == Kernel::AveragePool;
+      const bool average = step.kernel == Kernel::AveragePool;
       const kernels::RowRange r = s.outBand(0).range();
-      return pool2d_rows_forward(dev_, s.outBand(0), s.inBand(0), runtime::poolParams(step, average),
-                                 average, r.begin, r.end);
+      return pool2d_rows_forward(dev_, s.outBand(0), s.inBand(0), s.params<kernels::Pool2dParams>(), average,
+                                 r.begin, r.end);
     }
     case Kernel::MaxPoolGrad:
     case Kernel::AveragePoolGrad: {
-      const bool average = *kernel == Kernel::AveragePoolGrad;
+      const bool average = step.kernel == Kernel::AveragePoolGrad;
       const kernels::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
       const kernels::RowBand x = average ? kernels::RowBand{} : s.inBand(1);
-      return pool2d_rows_backward(dev_, s.outBand(0), s.inBand(0), x,
-                                  runtime::poolParams(step, average), average, r.begin, r.end);
+      return pool2d_rows_backward(dev_, s.outBand(0), s.inBand(0), x, s.params<kernels::Pool2dParams>(), average,
+                                  r.begin, r.end);
     }
     case Kernel::GlobalAvgPool: {
-      const runtime::Shape x = s.inShape(0);
+      const runtime::Shape& x = s.inShape(0);
       return global_avgpool_forward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
     }
     case Kernel::GlobalAvgPoolGrad: {
-      const runtime::Shape x = s.outShape(0);
+      const runtime::Shape& x = s.outShape(0);
       return global_avgpool_backward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
     }
     case Kernel::Pad: {
       const kernels::RowRange r = s.outBand(0).range();
-      return pad_rows_forward(dev_, s.outBand(0), s.inBand(0), runtime::padParams(step), r.begin, r.end);
+      return pad_rows_forward(dev_, s.outBand(0), s.inBand(0), s.params<kernels::PadParams>(), r.begin, r.end);
     }
     case Kernel::BatchNorm:
       return batchNorm(s);
@@ -354,22 +339,19 @@ void DeviceBackend<D>::run(const plan::Step& step, const runtime::RunContext& co
     case Kernel::Identity:
       return rowsOrCopy(s);
     case Kernel::Gemm:
-      return gemm(s, false);
     case Kernel::MatMul:
-      return gemm(s, true);
+      return gemm_forward(dev_, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
+                          s.params<kernels::GemmParams>());
     case Kernel::Softmax: {
-      const runtime::Shape x = s.inShape(0);
-      const auto axis = static_cast<size_t>(runtime::attrInt(step, "axis"));
-      int64_t inner = 1;
-      for (size_t i = axis + 1; i < x.size(); ++i) inner *= x[i];
-      return softmax_forward(dev_, s.out(0), s.in(0), runtime::elementsOf(x) / (x[axis] * inner), x[axis], inner);
+      const auto& [outer, classes, inner] = s.params<kernels::SoftmaxParams>();
+      return softmax_forward(dev_, s.out(0), s.in(0), outer, classes, inner);
     }
     case Kernel::SoftmaxXent:
     case Kernel::SoftmaxXentGrad: {
-      const runtime::Shape logits = s.inShape(0);
+      const runtime::Shape& logits = s.inShape(0);
       const XentStatus report{&status()->badLabel, &status()->sample, &status()->label, &status()->classes};
       lossSinceCheck_ = true;
-      if (*kernel == Kernel::SoftmaxXent)
+      if (step.kernel == Kernel::SoftmaxXent)
         return softmax_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1],
                                     workspace(logits[0]), report);
       return softmax_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1], report);

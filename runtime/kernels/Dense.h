@@ -1,5 +1,5 @@
-// Parameters of Gemm (ONNX Gemm, PyTorch Linear), shared by the plan loader's readers
-// (runtime/StepArgs.h) and both backends.
+// Parameters of Gemm (ONNX Gemm, PyTorch Linear) and Softmax, shared by the plan loader's step
+// preparation (runtime/PreparedStep.h) and both backends.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,11 @@ struct GemmParams {
   bool transB = false;          // B stored N x K
   float alpha = 1.0f, beta = 1.0f;
   GemmBias bias = GemmBias::None;
+};
+
+// Softmax over one axis of a tensor seen as [outer][classes][inner]: the last axis is inner = 1.
+struct SoftmaxParams {
+  int64_t outer = 0, classes = 0, inner = 1;
 };
 
 // Index into C that element (i, j) of an M x N result reads.

@@ -26,6 +26,13 @@ inline uint64_t dropout_keep_threshold(float ratio) {
   return static_cast<uint64_t>(std::llround((1.0 - static_cast<double>(ratio)) * 4294967296.0));
 }
 
+// A Dropout step's attributes; the run's --seed is mixed into `seed` when the step runs.
+struct DropoutParams {
+  float ratio = 0.0f;
+  uint64_t seed = 0;      // the plan's
+  bool training = false;  // otherwise the step copies its operand
+};
+
 // What a kept element is multiplied by: 1 / (1 - ratio), 0 when everything is dropped.
 LRC_HD inline float dropout_keep_scale(float ratio) { return ratio < 1.0f ? 1.0f / (1.0f - ratio) : 0.0f; }
 

@@ -542,9 +542,7 @@ TEST(BandExec, EmittedBandsRunLikeTheWholeMap) {
   writeInitialData(p, plan::MemoryWeights(weights), backend);
   const std::vector<float> x = randomFloats(60, 27);
   backend.copyIn(bufferNamed("x").offset(), x.data(), 240);
-  RunContext context;
-  context.plan = &p;
-  for (const plan::Step& step : p.train().steps()) backend.run(step, context);
+  for (const PreparedStep& step : preparePlan(p).train) backend.run(step, RunContext{});
   std::vector<float> y(60), s(60);
   backend.copyOut(bufferNamed("y").offset(), y.data(), 240);
   backend.copyOut(bufferNamed("s").offset(), s.data(), 240);

@@ -17,7 +17,7 @@
 #include "cpu_kernels_test_util.h"
 #include "runtime/Backend.h"
 #include "runtime/PlanLoader.h"
-#include "runtime/StepArgs.h"
+#include "runtime/PreparedStep.h"
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/kernels/Window.h"
 
@@ -216,8 +216,7 @@ inline StepRun runPlanStep(Backend& backend, const HandPlan& p, const std::vecto
     const std::vector<float> values = a.rows ? cutRows(*a.values, a.shape, *a.rows) : *a.values;
     backend.copyIn(offset, values.data(), values.size() * 4);
   }
-  context.plan = &plan;
-  backend.run(step, context);
+  backend.run(prepareStep(plan, step), context);
   backend.synchronize();
   auto readBack = [&](uint32_t index) {
     const plan::Buffer& b = bufferOf(index);

@@ -291,12 +291,12 @@ void runDataSet(const std::string& test, const onnx::ModelProto& source, const f
     ASSERT_TRUE(data.count(v->name)) << "no test data for input " << v->name;
     ASSERT_NO_FATAL_FAILURE(copyIn(backend, bufferNamed(plan, v->name), data.at(v->name)));
   }
-  runtime::RunContext context;
-  context.plan = &plan;
+  const runtime::PreparedPlan prepared = runtime::preparePlan(plan);
+  const runtime::RunContext context;
   for (int i = 0; i < plan.train().steps_size(); ++i) {
     const plan::Step& step = plan.train().steps(i);
     try {
-      backend.run(step, context);
+      backend.run(prepared.train[static_cast<size_t>(i)], context);
     } catch (const std::exception& e) {
       FAIL() << "step #" << i << " (" << step.kernel() << " '" << step.origin() << "'): " << e.what();
     }

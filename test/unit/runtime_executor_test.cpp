@@ -339,9 +339,8 @@ TEST(Executor, KernelErrorsNameTheStep) {
   CpuBackend backend;
   backend.allocateArena(p.arena_bytes());
   RunContext context;
-  context.plan = &p;
   try {
-    backend.run(p.train().steps(0), context);  // padded 3x3 needs a workspace: none given
+    backend.run(prepareStep(p, p.train().steps(0)), context);  // padded 3x3 needs a workspace: none given
     FAIL() << "no error";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("workspace is null"), std::string::npos) << e.what();
@@ -361,8 +360,8 @@ TEST(CpuBackend, CanaryMeasuresThePeakAndCatchesOverruns) {
   step.set_kernel("relu");
   step.add_inputs(0);
   step.add_outputs(1);
-  RunContext context;
-  context.plan = &p;
+  const PreparedStep prepared = prepareStep(p, step);
+  const RunContext context;
   std::vector<float> x(40);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) - 20.5f;
 
@@ -372,14 +371,14 @@ TEST(CpuBackend, CanaryMeasuresThePeakAndCatchesOverruns) {
   backend.copyIn(0, x.data(), 64);
   EXPECT_EQ(backend.measuredPeakBytes(), 64u);
   backend.copyIn(0, x.data(), 160);
-  backend.run(step, context);
+  backend.run(prepared, context);
   EXPECT_EQ(backend.measuredPeakBytes(), 352u);
   EXPECT_THROW(backend.copyIn(990, x.data(), 16), std::out_of_range);
 
   CpuBackend small;  // an arena that ends inside y: the guard catches the kernel's writes
   small.allocateArena(250);
   small.copyIn(0, x.data(), 160);
-  small.run(step, context);
+  small.run(prepared, context);
   try {
     small.measuredPeakBytes();
     FAIL() << "no error";

@@ -278,7 +278,7 @@ TEST(PlanLoader, StepKernelsAndIndices) {
 class NoConvBackend : public CpuBackend {
  public:
   std::string name() const override { return "partial"; }
-  bool supports(std::string_view kernel) const override { return kernel != "conv2d"; }
+  bool supports(Kernel kernel) const override { return kernel != Kernel::Conv2d; }
 };
 
 TEST(PlanLoader, KernelTheBackendLacks) {
