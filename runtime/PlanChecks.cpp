@@ -19,6 +19,7 @@
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Pool.h"
+#include "runtime/kernels/Unary.h"
 #include "runtime/plan/PlanFile.h"
 
 namespace lrc::runtime {
@@ -370,8 +371,11 @@ class StepChecker {
         if (byRows())
           for (int i = 0; i < 2; ++i) expect(in(i), "operand", plan::F32, mapOf(out(0)));
         return elementwiseRows(kernel);
-      case Kernel::Relu:
-      case Kernel::ReluGrad:
+#define LRC_UNARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                    \
+  case Kernel::Grad:
+        LRC_UNARY_KERNELS(LRC_UNARY_CASES)
+#undef LRC_UNARY_CASES
       case Kernel::Identity:
       case Kernel::Dropout:
       case Kernel::DropoutGrad: return elementwiseRows(kernel);

@@ -81,18 +81,20 @@ void channelSum(const StepArgs& s) {
   cpu::conv2d_rows_backward_bias(s.out(0), s.inBand(0), r.begin, r.end);
 }
 
-void relu(const StepArgs& s) {
-  if (!s.byRows()) return cpu::relu_forward(s.out(0), s.in(0), s.inCount(0));
+// A unary element-wise op F (runtime/kernels/Unary.h) and its gradient (dy, saved).
+template <class F>
+void unary(const StepArgs& s) {
+  if (!s.byRows()) return cpu::unary_forward<F>(s.out(0), s.in(0), s.inCount(0));
   const kernels::RowRange r = s.outBand(0).range();
-  cpu::relu_rows_forward(s.outBand(0), s.inBand(0), r.begin, r.end);
+  cpu::unary_rows_forward<F>(s.outBand(0), s.inBand(0), r.begin, r.end);
 }
 
-// (dy, y): dx = dy where y > 0.
-void reluGrad(const StepArgs& s) {
+template <class F>
+void unaryGrad(const StepArgs& s) {
   zeroOut(s, 0);
-  if (!s.byRows()) return cpu::relu_backward(s.out(0), s.in(0), s.in(1), s.inCount(0));
+  if (!s.byRows()) return cpu::unary_backward<F>(s.out(0), s.in(0), s.in(1), s.inCount(0));
   const kernels::RowRange r = s.gradRows(0);
-  cpu::relu_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+  cpu::unary_rows_backward<F>(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
 }
 
 void pool(const StepArgs& s, bool average) {
@@ -333,10 +335,13 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return conv2dGradWeight(s);
     case Kernel::ChannelSum:
       return channelSum(s);
-    case Kernel::Relu:
-      return relu(s);
-    case Kernel::ReluGrad:
-      return reluGrad(s);
+#define LRC_UNARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                    \
+    return unary<F>(s);                    \
+  case Kernel::Grad:                       \
+    return unaryGrad<F>(s);
+      LRC_UNARY_KERNELS(LRC_UNARY_CASES)
+#undef LRC_UNARY_CASES
     case Kernel::MaxPool:
       return pool(s, false);
     case Kernel::AveragePool:

@@ -286,17 +286,20 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::Conv2dGradWeight:
     case Kernel::ChannelSum:
       return conv(s, step.kernel);
-    case Kernel::Relu: {
-      if (!s.byRows()) return unary_forward<kernels::Relu>(dev_, s.out(0), s.in(0), s.inCount(0));
-      const kernels::RowRange r = s.outBand(0).range();
-      return unary_rows_forward<kernels::Relu>(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);
-    }
-    case Kernel::ReluGrad: {  // (dy, y): dx = dy where y > 0
-      zeroOut(s, 0);
-      if (!s.byRows()) return unary_backward<kernels::Relu>(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));
-      const kernels::RowRange r = s.gradRows(0);
-      return unary_rows_backward<kernels::Relu>(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
-    }
+#define LRC_UNARY_CASES(Forward, Grad, F)                                                             \
+  case Kernel::Forward: {                                                                               \
+    if (!s.byRows()) return unary_forward<F>(dev_, s.out(0), s.in(0), s.inCount(0));                    \
+    const kernels::RowRange r = s.outBand(0).range();                                                   \
+    return unary_rows_forward<F>(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);                      \
+  }                                                                                                     \
+  case Kernel::Grad: { /* (dy, saved) */                                                                \
+    zeroOut(s, 0);                                                                                      \
+    if (!s.byRows()) return unary_backward<F>(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));          \
+    const kernels::RowRange r = s.gradRows(0);                                                          \
+    return unary_rows_backward<F>(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);        \
+  }
+    LRC_UNARY_KERNELS(LRC_UNARY_CASES)
+#undef LRC_UNARY_CASES
     case Kernel::MaxPool:
     case Kernel::AveragePool: {
       const bool average = step.kernel == Kernel::AveragePool;
