@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/kernels/Unary.h"
+
 namespace lrc::runtime {
 
 const plan::Attr* findAttr(const plan::Step& step, std::string_view name) {
@@ -200,9 +202,12 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::Dropout:
     case Kernel::DropoutGrad:
       return dropoutParams(step);
+#define LRC_UNARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                    \
+  case Kernel::Grad:
+      LRC_UNARY_KERNELS(LRC_UNARY_CASES)
+#undef LRC_UNARY_CASES
     case Kernel::ChannelSum:
-    case Kernel::Relu:
-    case Kernel::ReluGrad:
     case Kernel::GlobalAvgPool:
     case Kernel::GlobalAvgPoolGrad:
     case Kernel::Add:
