@@ -246,6 +246,11 @@ class StepChecker {
     if (needed.begin < held.begin || needed.end > held.end)
       fail(role + " '" + b.name() + "' holds rows " + rangeText(held) + ", " + why + " rows " + rangeText(needed));
   }
+  // `b` (a map a sliding window runs over) holds the rows the window reads for output rows `r`.
+  void needWindowRows(const Buffer& b, const std::string& role, const kernels::WindowAxis& h, kernels::RowRange r,
+                      const std::string& why) const {
+    needRows(b, role, kernels::window_input_rows(h, r.begin, r.end, mapOf(b)[2]), why);
+  }
   // The rows a forward step computes: its result's.
   kernels::RowRange resultRows() const { return rowsOf(out(0)); }
   std::string resultRowsText() const { return "the result rows " + rangeText(resultRows()) + " read"; }
@@ -310,21 +315,21 @@ class StepChecker {
         const Shape x = mapOf(in(0)), w = shapeOf(in(1));
         const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = resultRows();
-        needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), resultRowsText());
+        needWindowRows(in(0), "input", p.h, r, resultRowsText());
         return expectConvScratch(p, x[1], shapeOf(out(0))[3], r.size());
       }
       case Kernel::Conv2dGradInput: {
         const Shape w = shapeOf(in(1)), x = mapOf(out(0));
         const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = gradRows(in(0));
-        needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        needWindowRows(out(0), "result", p.h, r, gradRowsText(r));
         return expectConvScratch(p, x[1], shapeOf(in(0))[3], r.size());
       }
       case Kernel::Conv2dGradWeight: {
         const Shape x = mapOf(in(1)), w = shapeOf(out(0));
         const kernels::Conv2dParams p = convParams(step_, w[2], w[3]);
         const kernels::RowRange r = gradRows(in(0));
-        needRows(in(1), "input", kernels::window_input_rows(p.h, r.begin, r.end, x[2]), gradRowsText(r));
+        needWindowRows(in(1), "input", p.h, r, gradRowsText(r));
         return expectConvScratch(p, x[1], shapeOf(in(0))[3], r.size());
       }
       case Kernel::ChannelSum:
@@ -334,21 +339,18 @@ class StepChecker {
       case Kernel::AveragePool: {
         const kernels::Pool2dParams p = poolParams(step_, kernel == Kernel::AveragePool);
         const kernels::RowRange r = resultRows();
-        return needRows(in(0), "input", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(0))[2]),
-                        resultRowsText());
+        return needWindowRows(in(0), "input", p.h, r, resultRowsText());
       }
       case Kernel::MaxPoolGrad: {
         const kernels::Pool2dParams p = poolParams(step_, false);
         const kernels::RowRange r = gradRows(in(0));
-        const kernels::RowRange touched = kernels::window_input_rows(p.h, r.begin, r.end, mapOf(in(1))[2]);
-        needRows(in(1), "input", touched, gradRowsText(r));
-        return needRows(out(0), "result", touched, gradRowsText(r));
+        needWindowRows(in(1), "input", p.h, r, gradRowsText(r));
+        return needWindowRows(out(0), "result", p.h, r, gradRowsText(r));  // the same map as the input
       }
       case Kernel::AveragePoolGrad: {
         const kernels::Pool2dParams p = poolParams(step_, true);
         const kernels::RowRange r = gradRows(in(0));
-        return needRows(out(0), "result", kernels::window_input_rows(p.h, r.begin, r.end, mapOf(out(0))[2]),
-                        gradRowsText(r));
+        return needWindowRows(out(0), "result", p.h, r, gradRowsText(r));
       }
       case Kernel::Pad: {
         expectF32(in(0), "input", 4);  // the kernel pads maps of rank 4
