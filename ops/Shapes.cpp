@@ -229,6 +229,43 @@ Results batchNorm(const Rule& r) {
   return {f32(x), f32({x[1]}), f32({x[1]})};
 }
 
+// The split training BatchNorm (SPEC.md section 5): statistics (x, running mean, running var),
+// apply (x, scale, bias, mean, invstd), and their gradients. x is [N, C, ...] with at least
+// two values per channel; every vector is [C].
+Results batchNormSplit(const Rule& r) {
+  const OpKind k = r.kind();
+  const size_t xi = k == OpKind::BatchNormApplyGrad ? 1 : 0;
+  r.f32(xi, "input");
+  const Shape& x = r.shape(xi);
+  if (x.size() < 2) Rule::fail(r.what(xi, "input") + ", expected rank >= 2");
+  const Shape c{x[1]};
+  auto vectors = [&](std::initializer_list<std::pair<size_t, const char*>> roles) {
+    for (const auto& [i, role] : roles) r.expect(i, role, DType::F32, c);
+  };
+  if (k == OpKind::BatchNormStats) {
+    vectors({{1, "running mean"}, {2, "running variance"}});
+    r.number("epsilon", 0, 1e30);
+    r.number("momentum", 0, 1);
+    if (elementsOf(x) / x[1] < 2)
+      Rule::fail("training-mode batch statistics need at least 2 values per channel, " + typeText(DType::F32, x) +
+                 " has " + std::to_string(elementsOf(x) / x[1]));
+    return {f32(c), f32(c)};
+  }
+  if (k == OpKind::BatchNormApply) {
+    vectors({{1, "scale"}, {2, "bias"}, {3, "mean"}, {4, "inverse std"}});
+    return {f32(x)};
+  }
+  if (k == OpKind::BatchNormApplyGrad) {
+    r.expect(0, "output gradient", DType::F32, x);
+    vectors({{2, "scale"}, {3, "mean"}, {4, "inverse std"}});
+    return {f32(x), f32(c), f32(c), f32(c), f32(c)};
+  }
+  // batchnorm_stats_grad
+  vectors({{1, "mean"}, {2, "inverse std"}, {3, "mean gradient"}, {4, "inverse std gradient"}});
+  if (r.count() == 6) r.expect(5, "accumulated gradient", DType::F32, x);
+  return {f32(x)};
+}
+
 // Numpy-style broadcasting of two shapes.
 Results broadcast(const Rule& r) {
   r.f32(0, "operand");
@@ -371,6 +408,10 @@ std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& 
     case OpKind::Pad: return pad(r);
     case OpKind::BatchNorm:
     case OpKind::BatchNormGrad: return batchNorm(r);
+    case OpKind::BatchNormStats:
+    case OpKind::BatchNormApply:
+    case OpKind::BatchNormApplyGrad:
+    case OpKind::BatchNormStatsGrad: return batchNormSplit(r);
     case OpKind::Add: return broadcast(r);
     case OpKind::Flatten: return flatten(r);
     case OpKind::Reshape: return reshape(r);

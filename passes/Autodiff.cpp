@@ -51,7 +51,11 @@ class BackwardBuilder final : GradBuilder {
         continue;
       }
       // Every user of a result comes later in program order, so its gradient is complete.
-      if (op.results.size() != 1) continue;
+      if (op.results.size() != 1) {
+        const bool reached = std::any_of(op.results.begin(), op.results.end(), [&](Value* r) { return grads_.count(r) != 0; });
+        if (reached) emitGrad(*this, op, resultGrad(op.results.front()));
+        continue;
+      }
       if (isPartitioned(op)) {
         // A partitioned row pipeline is differentiated as one unit, at its output.
         auto g = grads_.find(op.result());
@@ -87,6 +91,17 @@ class BackwardBuilder final : GradBuilder {
     return m_.addOp(kind, std::move(operands), std::move(attrs), std::move(results));
   }
   void contribute(const Op& op, size_t operand, Value* grad) override { accumulate(op.operands[operand], grad); }
+  Value* resultGrad(const Value* result) const override {
+    auto it = grads_.find(result);
+    return it == grads_.end() ? nullptr : it->second;
+  }
+  Value* takeGrad(const Value* x) override {
+    auto it = grads_.find(x);
+    if (it == grads_.end()) return nullptr;
+    Value* g = it->second;
+    grads_.erase(it);
+    return g;
+  }
 
   // Adds one gradient contribution to `x`; a second one and later are summed with `add`.
   void accumulate(Value* x, Value* g) {

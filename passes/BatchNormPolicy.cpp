@@ -1,7 +1,13 @@
 // The `--bn` policy of a training graph's BatchNorms (SPEC.md §2 "BatchNorm"), as the
 // option `mode` (BatchNormPolicyOptions):
-//   exact  (default) leaves them as imported: batch statistics and running statistics
-//          updates in training mode, as PyTorch's training mode.
+//   exact  (default) splits each at its reduction (SPEC.md section 5):
+//            (%y.mean, %y.invstd) = batchnorm_stats(x, running mean, running var) {epsilon, momentum}
+//            %y = batchnorm_apply(x, scale, bias, %y.mean, %y.invstd)
+//          batch statistics over N,H,W and the running statistics updated once, as PyTorch's
+//          training mode; the apply is row-local, so a row pipeline can start with it (the map
+//          before it stays whole: a kept reduction point). Its gradient (passes/GradEmitter)
+//          is batchnorm_apply_grad (per-channel sums, accumulated over strips) and
+//          batchnorm_stats_grad (the correction on the whole input gradient).
 //   frozen sets training=0 on every BatchNorm: the running statistics are a fixed affine
 //          transform, never updated; gradients flow through that transform (autodiff
 //          emits batchnorm_grad with training=0). Row-local, like any affine op.
@@ -23,11 +29,14 @@ class BatchNormPolicy : public Pass {
   explicit BatchNormPolicy(const BatchNormPolicyOptions& options) : mode_(options.mode) {}
 
   bool run(ir::Module& m) override {
-    if (mode_ == BatchNormMode::Exact) return false;
     bool changed = false;
-    for (auto& op : m.ops) {
+    for (size_t i = 0; i < m.ops.size(); ++i) {
+      ir::Op* op = m.ops[i].get();
       if (op->kind != ir::OpKind::BatchNorm || op->getInt("training") == 0) continue;
-      if (mode_ == BatchNormMode::Frozen) {
+      if (mode_ == BatchNormMode::Exact) {
+        split(m, i++);
+        changed = true;
+      } else if (mode_ == BatchNormMode::Frozen) {
         op->attrs["training"] = int64_t{0};
         changed = true;
       } else if (!op->has("strip_stats")) {
@@ -40,6 +49,23 @@ class BatchNormPolicy : public Pass {
 
  private:
   BatchNormMode mode_;
+
+  // The BatchNorm at ops[i] becomes batchnorm_stats (inserted before it) and batchnorm_apply
+  // (the op itself, so its result keeps its name and uses).
+  static void split(ir::Module& m, size_t i) {
+    ir::Op* bn = m.ops[i].get();
+    ir::Value* x = bn->operands[0];
+    const ir::TensorType channel = bn->operands[3]->type;
+    const std::string& y = bn->result()->name;
+    ir::Op* stats = m.insertOp(i, ir::OpKind::BatchNormStats, {x, bn->operands[3], bn->operands[4]},
+                               {{"epsilon", bn->attrs.at("epsilon")}, {"momentum", bn->attrs.at("momentum")}},
+                               {{m.uniqueName(y + ".mean"), channel}, {m.uniqueName(y + ".invstd"), channel}});
+    stats->origin = bn->origin;
+    stats->loc = bn->loc;
+    bn->kind = ir::OpKind::BatchNormApply;
+    bn->operands = {x, bn->operands[1], bn->operands[2], stats->results[0], stats->results[1]};
+    bn->attrs.clear();
+  }
 };
 
 }  // namespace

@@ -65,6 +65,8 @@ class Grad {
         return;
       case OpKind::Pad: return pad();
       case OpKind::BatchNorm: return batchNorm();
+      case OpKind::BatchNormStats: return batchNormStats();
+      case OpKind::BatchNormApply: return batchNormApply();
       case OpKind::Dropout:
         if (op_.getInt("training") != 0) {
           if (needs(0)) grad(OpKind::DropoutGrad, {dy_}, pick(op_, {"ratio", "seed", "training"}), 0, Reach::SameRows);
@@ -104,6 +106,8 @@ class Grad {
       case OpKind::AveragePoolGrad:
       case OpKind::GlobalAvgPoolGrad:
       case OpKind::BatchNormGrad:
+      case OpKind::BatchNormApplyGrad:
+      case OpKind::BatchNormStatsGrad:
       case OpKind::DropoutGrad:
       case OpKind::SumTo:
       case OpKind::SgdUpdate:
@@ -239,6 +243,44 @@ class Grad {
                     {{nameFor(x), xType}, {nameFor(scale), scale->type}, {nameFor(bias), bias->type}});
     for (size_t i = 0; i < 3; ++i)
       if (needs(i)) b_.contribute(op_, i, g->results[i]);
+  }
+
+  // batchnorm_apply (x, scale, bias, mean, invstd): one op gives the five gradients, in operand
+  // order; on a strip it propagates the strip's rows of dy and its sums cover those rows only
+  // (the caller adds them over strips, like weight gradients).
+  void batchNormApply() {
+    bool any = false;
+    for (size_t i = 0; i < 5; ++i) any |= needs(i);
+    if (!any) return;
+    const Value* x = op_.operands[0];
+    Attrs a;
+    TensorType xType = x->type;
+    if (strip_) {
+      a["rows"] = rowsAttr(strip_->rows);
+      a["band"] = bandAttr(strip_->rows, x);
+      xType = bandType(x, strip_->rows);
+    }
+    std::vector<std::pair<std::string, TensorType>> results = {{nameFor(x), xType}};
+    for (size_t i = 1; i < 5; ++i) results.emplace_back(nameFor(op_.operands[i]), op_.operands[i]->type);
+    Op* g = b_.emit(OpKind::BatchNormApplyGrad, {dy_, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]},
+                    std::move(a), std::move(results));
+    for (size_t i = 0; i < 5; ++i)
+      if (needs(i)) b_.contribute(op_, i, g->results[i]);
+  }
+
+  // batchnorm_stats (x, running mean, running var) -> (mean, invstd): x's gradient through the
+  // statistics, the per-channel correction of SPEC.md section 5, with x's gradient so far added in.
+  void batchNormStats() {
+    wholeMapsOnly();
+    if (!needs(0)) return;
+    Value* dmean = b_.resultGrad(op_.results[0]);
+    Value* dinvstd = b_.resultGrad(op_.results[1]);
+    if (!dmean && !dinvstd) return;
+    if (!dmean || !dinvstd)
+      throw Error("autodiff: " + op_.describe() + ": only one of its results has a gradient (internal error)", op_.loc);
+    std::vector<Value*> operands = {op_.operands[0], op_.results[0], op_.results[1], dmean, dinvstd};
+    if (Value* acc = b_.takeGrad(op_.operands[0])) operands.push_back(acc);
+    grad(OpKind::BatchNormStatsGrad, std::move(operands), {}, 0, Reach::Whole);
   }
 
   // Y = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. With A' = op(A), B' = op(B):

@@ -40,6 +40,13 @@ class GradBuilder {
   // `grad` is a contribution to the gradient of operand `operand` of forward op `op`. Called
   // right after the op that computes it is emitted (autodiff's sums then follow it).
   virtual void contribute(const ir::Op& op, size_t operand, ir::Value* grad) = 0;
+  // Whole maps only (autodiff), for ops with several results (batchnorm_stats): the complete
+  // gradient of `result`, or null when none reached it.
+  virtual ir::Value* resultGrad(const ir::Value* result) const = 0;
+  // Whole maps only: the gradient of `x` accumulated so far, handed over (the builder forgets
+  // it), or null; an op that adds it into its own gradient (batchnorm_stats_grad's `acc`) saves
+  // a separate sum.
+  virtual ir::Value* takeGrad(const ir::Value* x) = 0;
 
  protected:
   ~GradBuilder() = default;

@@ -28,6 +28,9 @@ class PipelineLowering::StripGrads final : public GradBuilder {
     for (auto& r : results) r.first = l_.m_.uniqueName(r.first);
     return l_.m_.insertOp(l_.pos_++, kind, std::move(operands), std::move(attrs), std::move(results));
   }
+  // Whole-map gradients (batchnorm_stats) never run on strips: emitGrad refuses them first.
+  Value* resultGrad(const Value*) const override { return nullptr; }
+  Value* takeGrad(const Value*) override { return nullptr; }
   void contribute(const Op& op, size_t operand, Value* grad) override {
     const Value* x = op.operands[operand];
     const std::vector<size_t> maps = mapOperands(op);

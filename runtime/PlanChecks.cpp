@@ -368,6 +368,10 @@ class StepChecker {
                            "the batch statistics");
         return elementwiseRows(kernel);
       }
+      case Kernel::BatchNormStats:
+      case Kernel::BatchNormStatsGrad: return;  // whole maps (the table's band slots say so)
+      case Kernel::BatchNormApply:
+      case Kernel::BatchNormApplyGrad: return elementwiseRows(kernel);
       case Kernel::Add:
         // On rows, no broadcasting: both operands are of the result's map.
         if (byRows())

@@ -154,7 +154,7 @@ kernels::SoftmaxParams softmaxParams(const plan::Step& step, const Shape& x) {
 kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
   kernels::BatchNormParams p;
   p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
-  p.training = attrInt(step, "training") != 0;
+  p.training = !findAttr(step, "training") || attrInt(step, "training") != 0;  // batchnorm_stats: always
   if (!grad) {
     p.momentum = static_cast<float>(1.0 - attrFloat(step, "momentum"));
     p.updateStats = !findAttr(step, "update_stats") || attrInt(step, "update_stats") != 0;
@@ -193,6 +193,8 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
       return batchNormParams(step, false);
     case Kernel::BatchNormGrad:
       return batchNormParams(step, true);
+    case Kernel::BatchNormStats:
+      return batchNormParams(step, false);
     case Kernel::Gemm:
       return gemmParams(step, s, false);
     case Kernel::MatMul:
@@ -207,6 +209,9 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
   case Kernel::Grad:
       LRC_UNARY_KERNELS(LRC_UNARY_CASES)
 #undef LRC_UNARY_CASES
+    case Kernel::BatchNormApply:
+    case Kernel::BatchNormApplyGrad:
+    case Kernel::BatchNormStatsGrad:
     case Kernel::ChannelSum:
     case Kernel::GlobalAvgPool:
     case Kernel::GlobalAvgPoolGrad:

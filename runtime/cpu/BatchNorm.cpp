@@ -152,6 +152,58 @@ void batchnorm_train_backward(float* dx, float* dgamma, float* dbeta, const floa
   }
 }
 
+void batchnorm_stats(float* mean, float* invStd, float* runningMean, float* runningVar, ConstRowBand x, float eps,
+                     float momentum) {
+  std::vector<double> sum(x.C), sumSq(x.C);
+  batchnorm_stats_rows(sum.data(), sumSq.data(), x, x.row0, x.row0 + x.rows);
+  batchnorm_finalize_stats(mean, invStd, runningMean, runningVar, sum.data(), sumSq.data(), x.C, x.N * x.rows * x.W, eps,
+                           momentum);
+}
+
+void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, float* dmean, float* dinvStd,
+                                   ConstRowBand dy, ConstRowBand x, const float* scale, const float* mean,
+                                   const float* invStd, int64_t a, int64_t b) {
+  check_rows_of_one_map("batchnorm_apply_backward_rows",
+                        {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
+  const int64_t count = (b - a) * x.W;
+  for (int64_t c = 0; c < x.C; ++c) {
+    const float k = scale[c] * invStd[c];
+    double sumDy = 0.0, sumDyCentered = 0.0;  // sum(dy), sum(dy * (x - mean))
+    for (int64_t n = 0; n < x.N; ++n) {
+      float* g = dx.row(n, c, a);
+      const float* d = dy.row(n, c, a);
+      const float* v = x.row(n, c, a);
+      double s = 0.0, sx = 0.0;
+      for (int64_t i = 0; i < count; ++i) {
+        g[i] += k * d[i];
+        s += d[i];
+        sx += static_cast<double>(d[i]) * (v[i] - mean[c]);
+      }
+      sumDy += s;
+      sumDyCentered += sx;
+    }
+    dscale[c] += static_cast<float>(sumDyCentered * invStd[c]);
+    dbias[c] += static_cast<float>(sumDy);
+    dmean[c] += static_cast<float>(-static_cast<double>(k) * sumDy);
+    dinvStd[c] += static_cast<float>(static_cast<double>(scale[c]) * sumDyCentered);
+  }
+}
+
+void batchnorm_stats_backward(float* dx, const float* acc, const float* x, const float* mean, const float* invStd,
+                              const float* dmean, const float* dinvStd, int64_t N, int64_t C, int64_t HW) {
+  const double m = static_cast<double>(N * HW);
+  for (int64_t c = 0; c < C; ++c) {
+    const double is = invStd[c];
+    const float shift = static_cast<float>(dmean[c] / m);
+    const float slope = static_cast<float>(-dinvStd[c] * is * is * is / m);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t at = (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i)
+        dx[at + i] = (acc ? acc[at + i] : 0.0f) + shift + slope * (x[at + i] - mean[c]);
+    }
+  }
+}
+
 void batchnorm_frozen_rows_forward(RowBand y, ConstRowBand x, const float* gamma, const float* beta,
                                    const float* runningMean, const float* runningVar, float eps, int64_t a, int64_t b) {
   const std::vector<float> invStd = inverseStd(runningVar, x.C, eps);

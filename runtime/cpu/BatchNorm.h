@@ -55,6 +55,25 @@ void batchnorm_train_backward_rows(RowBand dx, ConstRowBand dy, ConstRowBand x, 
                                    const float* invStd, const double* sumDy, const double* sumDyXhat, int64_t count,
                                    int64_t a, int64_t b);
 
+// ---- Training mode split at the reduction (batchnorm_stats / batchnorm_apply, SPEC.md §5) ----
+// The apply is batchnorm_normalize_rows with the saved statistics.
+
+// mean, invStd (C each) of x's rows (the whole map), and the running statistics' update
+// (either may be null), as batchnorm_finalize_stats.
+void batchnorm_stats(float* mean, float* invStd, float* runningMean, float* runningVar, ConstRowBand x, float eps,
+                     float momentum);
+
+// Over dy rows [a, b): dx rows += scale * invStd * dy; dscale += sum(dy * xhat), dbias += sum(dy),
+// dmean += -scale * invStd * sum(dy), dinvStd += scale * sum(dy * (x - mean)) (sums in double).
+void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, float* dmean, float* dinvStd,
+                                   ConstRowBand dy, ConstRowBand x, const float* scale, const float* mean,
+                                   const float* invStd, int64_t a, int64_t b);
+
+// dx = acc + (dmean - dinvStd * invStd^3 * (x - mean)) / M over the whole map, M = N * HW (acc may
+// be null: zero). The gradient through the statistics.
+void batchnorm_stats_backward(float* dx, const float* acc, const float* x, const float* mean, const float* invStd,
+                              const float* dmean, const float* dinvStd, int64_t N, int64_t C, int64_t HW);
+
 // ---- Frozen mode: a per-channel affine map with the running statistics; row-local ----
 
 // y rows [a, b) = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta.

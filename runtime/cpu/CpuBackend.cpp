@@ -176,6 +176,34 @@ void batchNormGrad(const StepArgs& s) {
                                 x.rows * x.W);
 }
 
+// The split training BatchNorm (SPEC.md section 5). Statistics: (x, running mean, running
+// var) -> (mean, invstd), the running statistics updated in place.
+void batchNormStats(const StepArgs& s) {
+  const auto& p = s.params<kernels::BatchNormParams>();
+  cpu::batchnorm_stats(s.out(0), s.out(1), s.in(1), s.in(2), s.inMap(0), p.epsilon, p.momentum);
+}
+
+// (x, scale, bias, mean, invstd): the rows of the result band.
+void batchNormApply(const StepArgs& s) {
+  const kernels::RowBand y = s.outMap(0);
+  cpu::batchnorm_normalize_rows(y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows);
+}
+
+// (dy, x, scale, mean, invstd) -> dx, dscale, dbias, dmean, dinvstd over dy's rows.
+void batchNormApplyGrad(const StepArgs& s) {
+  for (int i = 0; i < 5; ++i) zeroOut(s, i);
+  const kernels::RowRange r = s.gradRows(0);
+  cpu::batchnorm_apply_backward_rows(s.outMap(0), s.out(1), s.out(2), s.out(3), s.out(4), s.inMap(0), s.inMap(1),
+                                     s.in(2), s.in(3), s.in(4), r.begin, r.end);
+}
+
+// (x, mean, invstd, dmean, dinvstd[, acc]) -> dx on the whole map.
+void batchNormStatsGrad(const StepArgs& s) {
+  const kernels::RowBand x = s.inMap(0);
+  cpu::batchnorm_stats_backward(s.out(0), s.numInputs() == 6 ? s.in(5) : nullptr, x.data, s.in(1), s.in(2), s.in(3),
+                                s.in(4), x.N, x.C, x.rows * x.W);
+}
+
 void add(const StepArgs& s) {
   if (s.byRows()) {
     const kernels::RowRange r = s.outBand(0).range();
@@ -360,6 +388,14 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return batchNorm(s);
     case Kernel::BatchNormGrad:
       return batchNormGrad(s);
+    case Kernel::BatchNormStats:
+      return batchNormStats(s);
+    case Kernel::BatchNormApply:
+      return batchNormApply(s);
+    case Kernel::BatchNormApplyGrad:
+      return batchNormApplyGrad(s);
+    case Kernel::BatchNormStatsGrad:
+      return batchNormStatsGrad(s);
     case Kernel::Add:
       return add(s);
     case Kernel::SumTo:

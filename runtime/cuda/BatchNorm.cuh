@@ -130,6 +130,84 @@ struct ApplyGrad {
   }
 };
 
+// ---- The split training BatchNorm (batchnorm_stats / batchnorm_apply): statistics as plan
+// tensors (float), not workspace doubles ----
+
+// Mean, inverse std into float results, and the running statistics' update.
+struct FinalizeToFloat {
+  float *mean, *invStd;
+  float *runningMean, *runningVar;
+  double count, eps, momentum;
+  LRC_HD void operator()(int64_t c, const double* total) const {
+    const double mu = total[0] / count;
+    double var = total[1] / count - mu * mu;
+    if (var < 0.0) var = 0.0;
+    mean[c] = static_cast<float>(mu);
+    invStd[c] = static_cast<float>(1.0 / sqrt(var + eps));
+    runningMean[c] = static_cast<float>((1.0 - momentum) * runningMean[c] + momentum * mu);
+    runningVar[c] = static_cast<float>((1.0 - momentum) * runningVar[c] + momentum * var * count / (count - 1.0));
+  }
+};
+
+struct ApplyRows {
+  kernels::RowBand y;
+  kernels::ConstRowBand x;
+  const float *mean, *invStd, *gamma, *beta;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    const float scale = invStd[c] * gamma[c];
+    const float shift = beta[c] - mean[c] * scale;
+    y.at(n, c, h, w) = x.at(n, c, h, w) * scale + shift;
+  }
+};
+
+// sum(dy) and sum(dy * (x - mean)).
+struct ApplyGradMoments {
+  kernels::ConstRowBand dy, x;
+  const float* mean;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
+    const float d = dy.at(n, c, h, w);
+    acc[0] += d;
+    acc[1] += static_cast<double>(d) * (x.at(n, c, h, w) - mean[c]);
+  }
+};
+
+// dscale, dbias, dmean, dinvstd += from the two sums (cpu::batchnorm_apply_backward_rows).
+struct FinishApplyGrad {
+  float *dscale, *dbias, *dmean, *dinvStd;
+  const float *scale, *invStd;
+  LRC_HD void operator()(int64_t c, const double* total) const {
+    const float k = scale[c] * invStd[c];
+    dscale[c] += static_cast<float>(total[1] * invStd[c]);
+    dbias[c] += static_cast<float>(total[0]);
+    dmean[c] += static_cast<float>(-static_cast<double>(k) * total[0]);
+    dinvStd[c] += static_cast<float>(static_cast<double>(scale[c]) * total[1]);
+  }
+};
+
+struct ApplyGradRows {
+  kernels::RowBand dx;
+  kernels::ConstRowBand dy;
+  const float *scale, *invStd;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    dx.at(n, c, h, w) += scale[c] * invStd[c] * dy.at(n, c, h, w);
+  }
+};
+
+// dx = acc + (dmean - dinvstd * invstd^3 * (x - mean)) / M.
+struct StatsGrad {
+  kernels::RowBand dx;
+  kernels::ConstRowBand x, acc;  // acc.data null: none
+  const float *mean, *invStd, *dmean, *dinvStd;
+  double count;
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    const double is = invStd[c];
+    const float shift = static_cast<float>(dmean[c] / count);
+    const float slope = static_cast<float>(-dinvStd[c] * is * is * is / count);
+    const float base = acc.data != nullptr ? acc.at(n, c, h, w) : 0.0f;
+    dx.at(n, c, h, w) = base + shift + slope * (x.at(n, c, h, w) - mean[c]);
+  }
+};
+
 inline int64_t checkedCount(const kernels::ConstRowBand& x) {
   const int64_t count = x.N * x.rows * x.W;
   if (count < 2)
@@ -196,6 +274,42 @@ void batchnorm_frozen_rows_backward(D& dev, kernels::RowBand dx, float* dgamma, 
                   bn_detail::FinishGrad{st.sumDy, st.sumDyXhat, st.invStd, dgamma, dbeta});
   forRows(dev, x.N, x.C, x.W, a, b,
           bn_detail::ApplyGrad{dx, dy, x, gamma, nullptr, st.invStd, nullptr, nullptr, 0.0});
+}
+
+// batchnorm_stats: mean and invStd (float results) of x's rows, the running statistics updated.
+template <class D>
+void batchnorm_stats(D& dev, float* mean, float* invStd, float* runningMean, float* runningVar, kernels::ConstRowBand x,
+                     float eps, float momentum, double* workspace) {
+  const int64_t count = bn_detail::checkedCount(x);
+  channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, bn_detail::Moments{x}, workspace,
+                  bn_detail::FinalizeToFloat{mean, invStd, runningMean, runningVar, static_cast<double>(count), eps,
+                                             momentum});
+}
+
+// batchnorm_apply, rows [a, b).
+template <class D>
+void batchnorm_apply_rows(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const float* mean, const float* invStd,
+                          const float* gamma, const float* beta, int64_t a, int64_t b) {
+  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyRows{y, x, mean, invStd, gamma, beta});
+}
+
+// batchnorm_apply_grad over dy rows [a, b): dx += scale * invStd * dy, and the four sums +=.
+template <class D>
+void batchnorm_apply_backward_rows(D& dev, kernels::RowBand dx, float* dscale, float* dbias, float* dmean,
+                                   float* dinvStd, kernels::ConstRowBand dy, kernels::ConstRowBand x,
+                                   const float* scale, const float* mean, const float* invStd, int64_t a, int64_t b,
+                                   double* workspace) {
+  channel_sums<2>(dev, x.N, x.C, a, b, x.W, bn_detail::ApplyGradMoments{dy, x, mean}, workspace,
+                  bn_detail::FinishApplyGrad{dscale, dbias, dmean, dinvStd, scale, invStd});
+  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyGradRows{dx, dy, scale, invStd});
+}
+
+// batchnorm_stats_grad on the whole map: dx = acc + the statistics' term (acc.data may be null).
+template <class D>
+void batchnorm_stats_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand x, kernels::ConstRowBand acc,
+                              const float* mean, const float* invStd, const float* dmean, const float* dinvStd) {
+  forRows(dev, x.N, x.C, x.W, x.row0, x.row0 + x.rows,
+          bn_detail::StatsGrad{dx, x, acc, mean, invStd, dmean, dinvStd, static_cast<double>(x.N * x.rows * x.W)});
 }
 
 }  // namespace lrc::cuda

@@ -332,6 +332,28 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       return batchNorm(s);
     case Kernel::BatchNormGrad:
       return batchNormGrad(s);
+    case Kernel::BatchNormStats: {
+      const auto& p = s.params<kernels::BatchNormParams>();
+      const kernels::RowBand x = s.inMap(0);
+      return batchnorm_stats(dev_, s.out(0), s.out(1), s.in(1), s.in(2), x, p.epsilon, p.momentum,
+                             workspace(batchnorm_workspace_doubles(x.N, x.C)));
+    }
+    case Kernel::BatchNormApply: {
+      const kernels::RowBand y = s.outMap(0);
+      return batchnorm_apply_rows(dev_, y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows);
+    }
+    case Kernel::BatchNormApplyGrad: {
+      for (int i = 0; i < 5; ++i) zeroOut(s, i);
+      const kernels::RowBand x = s.inMap(1);
+      const kernels::RowRange r = s.gradRows(0);
+      return batchnorm_apply_backward_rows(dev_, s.outMap(0), s.out(1), s.out(2), s.out(3), s.out(4), s.inMap(0), x,
+                                           s.in(2), s.in(3), s.in(4), r.begin, r.end,
+                                           workspace(batchnorm_workspace_doubles(x.N, x.C)));
+    }
+    case Kernel::BatchNormStatsGrad: {
+      const kernels::RowBand acc = s.numInputs() == 6 ? s.inMap(5) : kernels::RowBand{};
+      return batchnorm_stats_backward(dev_, s.outMap(0), s.inMap(0), acc, s.in(1), s.in(2), s.in(3), s.in(4));
+    }
     case Kernel::Add:
       return broadcastAdd(s);
     case Kernel::SumTo:

@@ -456,6 +456,42 @@ TEST_P(BackendConformance, BatchNormGrad) {
     }
 }
 
+// The split training BatchNorm (batchnorm_stats, batchnorm_apply and their gradients): mean and
+// inverse std are plan tensors; the apply is row-local and its gradient's sums cover dy's rows.
+TEST_P(BackendConformance, BatchNormSplit) {
+  uint32_t seed = 780;
+  for (const Shape& x : {kMap, Shape{7, 5}, Shape{3, 5, 7}}) {
+    const Shape c = {x[1]};
+    const std::vector<float> v = randomFloats(elementsOf(x), seed++), dy = randomFloats(elementsOf(x), seed++),
+                             acc = randomFloats(elementsOf(x), seed++);
+    const Channels ch(x[1], seed);
+    seed += 4;
+    const std::vector<float> invstd = randomFloats(x[1], seed++, 0.5f, 2.0f), dmean = randomFloats(x[1], seed++),
+                             dinvstd = randomFloats(x[1], seed++);
+    // Statistics: the running statistics (operands 1 and 2) updated in place.
+    expectConforms({"batchnorm_stats", {whole(x, v), whole(c, ch.mean), whole(c, ch.var)}, {result(c), result(c)}, {},
+                    {{"epsilon", 1e-5}, {"momentum", 0.9}}},
+                   kManyTerms);
+    const Case apply{"batchnorm_apply",
+                     {whole(x, v), whole(c, ch.scale), whole(c, ch.bias), whole(c, ch.mean), whole(c, invstd)},
+                     {result(x)}};
+    const Case applyGrad{"batchnorm_apply_grad",
+                         {whole(x, dy), whole(x, v), whole(c, ch.scale), whole(c, ch.mean), whole(c, invstd)},
+                         {result(x), result(c), result(c), result(c), result(c)}};
+    if (x.size() == 4) {
+      expectConformsOnStrips(apply, sameRows, kFewTerms);
+      expectConformsOnGradRows(applyGrad, sameRows, {1}, true, kManyTerms);
+    } else {
+      expectConforms(apply, kFewTerms);
+      expectConforms(applyGrad, kManyTerms);
+    }
+    std::vector<Arg> statsGrad = {whole(x, v), whole(c, ch.mean), whole(c, invstd), whole(c, dmean), whole(c, dinvstd)};
+    expectConforms({"batchnorm_stats_grad", statsGrad, {result(x)}}, kFewTerms);
+    statsGrad.push_back(whole(x, acc));
+    expectConforms({"batchnorm_stats_grad", statsGrad, {result(x)}}, kFewTerms);
+  }
+}
+
 // ---- dense ----
 
 TEST_P(BackendConformance, Gemm) {

@@ -131,6 +131,67 @@ TEST(BatchNormTrain, BackwardMatchesFiniteDifferences) {
   EXPECT_LT(normalizedError(dbeta, wantDbeta), 1e-5);
 }
 
+// The split (batchnorm_stats, batchnorm_apply, and their gradients, SPEC.md section 5) as a
+// row plan runs it: the statistics of the whole map, the apply and its gradient strip by strip
+// (the sums added over strips), the statistics' correction once on the whole input gradient.
+// Against the double reference and finite differences, and the running statistics against
+// PyTorch's update.
+TEST(BatchNormSplit, StripsMatchReferenceAndFiniteDifferences) {
+  const BatchNormData d;
+  std::vector<float> mean(C), invStd(C), runningMean(C, 0.25f), runningVar(C, 2.0f);
+  batchnorm_stats(mean.data(), invStd.data(), runningMean.data(), runningVar.data(),
+                  full_band(d.x.data(), N, C, H, W), kEps, 0.1f);
+  std::vector<double> wantMean, wantVar;
+  const std::vector<double> want = trainReference(toDouble(d.x), toDouble(d.gamma), toDouble(d.beta), &wantMean, &wantVar);
+  for (int64_t c = 0; c < C; ++c) {
+    EXPECT_NEAR(mean[c], wantMean[c], 1e-6);
+    EXPECT_NEAR(invStd[c], 1.0 / std::sqrt(wantVar[c] + kEps), 1e-5);
+    EXPECT_NEAR(runningMean[c], 0.9 * 0.25 + 0.1 * wantMean[c], 1e-6);
+    EXPECT_NEAR(runningVar[c], 0.9 * 2.0 + 0.1 * wantVar[c] * (N * HW) / (N * HW - 1.0), 1e-5);
+  }
+  std::vector<float> y(d.x.size()), dxDirect(d.x.size(), 0.0f);
+  std::vector<float> dgamma(C, 0.0f), dbeta(C, 0.0f), dmean(C, 0.0f), dinvStd(C, 0.0f);
+  for (RowRange r : splitRows(H, 3)) {
+    OwnedBand yb = sliceRows(y, N, C, H, W, r);
+    const OwnedBand dyb = sliceRows(d.dy, N, C, H, W, r);
+    OwnedBand dxb = sliceRows(dxDirect, N, C, H, W, r);
+    batchnorm_normalize_rows(yb.band, full_band(d.x.data(), N, C, H, W), mean.data(), invStd.data(), d.gamma.data(),
+                             d.beta.data(), r.begin, r.end);
+    std::vector<float> sums[4] = {std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
+                                  std::vector<float>(C)};
+    batchnorm_apply_backward_rows(dxb.band, sums[0].data(), sums[1].data(), sums[2].data(), sums[3].data(),
+                                  dyb.band, full_band(d.x.data(), N, C, H, W), d.gamma.data(), mean.data(),
+                                  invStd.data(), r.begin, r.end);
+    for (int64_t c = 0; c < C; ++c) {
+      dgamma[c] += sums[0][c];
+      dbeta[c] += sums[1][c];
+      dmean[c] += sums[2][c];
+      dinvStd[c] += sums[3][c];
+    }
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t h = r.begin; h < r.end; ++h)
+          for (int64_t w = 0; w < W; ++w) {
+            const int64_t at = ((n * C + c) * H + h) * W + w;
+            y[at] = yb.band.at(n, c, h, w);
+            dxDirect[at] = dxb.band.at(n, c, h, w);
+          }
+  }
+  EXPECT_LT(normalizedError(y, want), 1e-5);
+  std::vector<float> dx(d.x.size());
+  batchnorm_stats_backward(dx.data(), dxDirect.data(), d.x.data(), mean.data(), invStd.data(), dmean.data(),
+                           dinvStd.data(), N, C, HW);
+
+  std::vector<double> x = toDouble(d.x), gamma = toDouble(d.gamma), beta = toDouble(d.beta);
+  const std::vector<double> dy = toDouble(d.dy);
+  const auto loss = [&] { return dot(dy, trainReference(x, gamma, beta)); };
+  EXPECT_LT(normalizedError(dgamma, numericGradient(gamma, loss, 1e-5)), 1e-5);
+  EXPECT_LT(normalizedError(dbeta, numericGradient(beta, loss, 1e-5)), 1e-5);
+  EXPECT_LT(normalizedError(dx, numericGradient(x, loss, 1e-5)), 1e-4);
+  // Without the statistics' correction the input gradient is wrong: the test can fail.
+  EXPECT_GT(normalizedError(dxDirect, numericGradient(x, loss, 1e-5)), 1e-2);
+}
+
 TEST(BatchNormTrain, StripPiecesMatchWholeMap) {
   const BatchNormData d;
   std::vector<float> wholeY(d.x.size()), mean(C), invStd(C), runningMean(C, 0.0f), runningVar(C, 1.0f);

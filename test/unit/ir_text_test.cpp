@@ -56,6 +56,19 @@ std::unique_ptr<Module> buildKitchenSink() {
                     {{"epsilon", 1e-05}, {"momentum", 0.9}, {"training", int64_t{1}}},
                     {{"bn", f32({2, 4, 8, 8})}});
   Op* relu = m->addOp(OpKind::Relu, {bn->result()}, {}, {{"relu", f32({2, 4, 8, 8})}});
+  // The split training BatchNorm: a two-result op and a five-result gradient.
+  Op* stats = m->addOp(OpKind::BatchNormStats, {conv->result(), mean, var}, {{"epsilon", 1e-05}, {"momentum", 0.9}},
+                       {{"bn.mean", f32({4})}, {"bn.invstd", f32({4})}});
+  Op* apply = m->addOp(OpKind::BatchNormApply, {conv->result(), scale, shift, stats->results[0], stats->results[1]}, {},
+                       {{"bn.apply", f32({2, 4, 8, 8})}});
+  Op* applyGrad = m->addOp(OpKind::BatchNormApplyGrad,
+                           {apply->result(), conv->result(), scale, stats->results[0], stats->results[1]}, {},
+                           {{"dapply", f32({2, 4, 8, 8})}, {"dapply.scale", f32({4})}, {"dapply.shift", f32({4})},
+                            {"dapply.mean", f32({4})}, {"dapply.invstd", f32({4})}});
+  m->addOp(OpKind::BatchNormStatsGrad,
+           {conv->result(), stats->results[0], stats->results[1], applyGrad->results[3], applyGrad->results[4],
+            applyGrad->result()},
+           {}, {{"dstats", f32({2, 4, 8, 8})}});
   Op* pad = m->addOp(OpKind::Pad, {relu->result()},
                      {{"pads", IntList{0, 0, 1, 1, 0, 0, 1, 1}}, {"value", 0.0}},
                      {{"pad", f32({2, 4, 10, 10})}});

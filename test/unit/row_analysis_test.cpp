@@ -243,6 +243,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
       {OpKind::GlobalAvgPool, false},   {OpKind::Pad, true},
       {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
+      {OpKind::BatchNormStats, false},  {OpKind::BatchNormApply, true},
+      {OpKind::BatchNormApplyGrad, false}, {OpKind::BatchNormStatsGrad, false},
       {OpKind::Add, true},              {OpKind::Flatten, false},
       {OpKind::Reshape, false},         {OpKind::Gemm, false},
       {OpKind::MatMul, false},          {OpKind::Dropout, true},
@@ -276,7 +278,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     for (int i = 1; i < arity.minOperands; ++i) {
       std::vector<int64_t> shape = {2, 3, 8, 8};
       if (kind == OpKind::Conv2d) shape = {4, 3, 3, 3};
-      if (kind == OpKind::BatchNorm) shape = {3};
+      if (kind == OpKind::BatchNorm || kind == OpKind::BatchNormApply || kind == OpKind::BatchNormStats) shape = {3};
       operands.push_back(m.addGlobal(ValueKind::Param, std::string("p").append(std::to_string(i)), f32(shape)));
     }
     Attrs attrs = window;

@@ -306,16 +306,16 @@ TEST(PlanLoader, Attributes) {
   EXPECT_ERROR(p, "attribute 'dilation' is given twice");
 
   p = fashionPlan();
-  plan::Attr* eps = attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "epsilon");
+  plan::Attr* eps = attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm_stats")), "epsilon");
   eps->set_floats(0, -1);
   EXPECT_ERROR(p, "attribute 'epsilon' value -1 is outside [0, ");
 
   p = fashionPlan();
-  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "momentum")->set_floats(0, NAN);
+  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm_stats")), "momentum")->set_floats(0, NAN);
   EXPECT_ERROR(p, "attribute 'momentum' value nan is outside [0, 1]");
 
   p = fashionPlan();
-  attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "batchnorm")), "training")->set_ints(0, 2);
+  attrOf(p.mutable_eval()->mutable_steps(stepOf(p.eval(), "batchnorm")), "training")->set_ints(0, 2);  // the evaluation program's frozen one
   EXPECT_ERROR(p, "attribute 'training' value 2 is outside [0, 1]");
 }
 
@@ -352,11 +352,11 @@ TEST(PlanLoader, ShapesConsistentWithKernels) {
   update->set_inputs(2, 29);  // classifier.bias.momentum f32[10]
   EXPECT_ERROR(p, "momentum buffer 'classifier.bias.momentum' is f32[10], expected f32[10,1568]");
 
-  // batchnorm_grad in training mode: 24 bytes of statistics per channel.
+  // batchnorm_apply: its statistics are per channel of its input.
   p = fashionPlan();
-  const int bnGrad = stepOf(p.train(), "batchnorm_grad");
-  p.mutable_train()->mutable_steps(bnGrad)->set_scratch(3);  // 64 bytes, 32 channels need 768
-  EXPECT_ERROR(p, "holds 64 bytes, the batch statistics needs 768");
+  const int apply = stepOf(p.train(), "batchnorm_apply");
+  p.mutable_train()->mutable_steps(apply)->set_inputs(3, 9);  // features.4.bias f32[32] as the 16-channel one's mean
+  EXPECT_ERROR(p, "mean 'features.4.bias' is f32[32], expected f32[16]");
 
   // softmax_xent: labels i64[N].
   p = fashionPlan();
