@@ -50,13 +50,14 @@ struct Options {
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
   compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes
   bool stripsGiven = false;
+  bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--remat elementwise|none] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -114,6 +115,11 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--bp-strips") {
       o.rows.partition.bpStrips = parsePositive(a, value());
       o.stripsGiven = true;
+    } else if (a == "--remat") {
+      const std::string r = value();
+      if (r != "elementwise" && r != "none") usage("--remat expects elementwise or none, got '" + r + "'");
+      o.rows.remat = r == "elementwise";
+      o.rematGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
       // forward strip: what --explain prints for auto's choice (passes/PipelineList.h).

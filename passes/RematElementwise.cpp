@@ -1,0 +1,129 @@
+// remat-elementwise (SPEC.md section 5, issue 12): maps that backward reads and that element-
+// wise forward ops compute from maps kept anyway are recomputed in backward instead of kept.
+// On a ResNet they are the block outputs y = relu(bn_apply(c3) + skip): the pre-BatchNorm maps
+// (c3, and the downsample branch's) stay for the BatchNorm gradients, the skip is the previous
+// block's y, so y costs no convolution to recompute, only the element-wise chain back to the
+// stage's first kept map.
+//
+// Runs on a training module (after autodiff and lower-row-pipelines, before plan-memory).
+// The forward part is the ops before `softmax_xent`; backward, the ops after it.
+//  - recomputable: a global; a forward value backward reads and that is not rematerialized
+//    (kept anyway); or the result of an element-wise forward op (relu, add without
+//    broadcasting, batchnorm_apply, frozen batchnorm, identity, dropout) whose operands are all
+//    recomputable (the table's row rule Same, no side effect, no broadcasting of a map: dropout
+//    included, its mask depends on the step and the element only);
+//  - rematerialized: every rank-4 map backward reads that an element-wise op computes from
+//    recomputable operands. Right before its first backward reader, a copy of the chain that
+//    computes it is emitted (`<name>.remat`, each element-wise op again on whole maps, chain
+//    values that are rematerialized themselves recomputed too, never read from forward), and
+//    every backward reader reads the copy. The forward value then dies at its last forward
+//    reader. Each map's chain is emitted afresh for it, so the extra memory is one chain's
+//    maps at a time; the extra work (element-wise only) is counted by the cost model.
+// Same values, same arithmetic: a rematerialized plan's results equal the plan without it.
+#include <algorithm>
+
+#include "passes/Pass.h"
+
+namespace lrc::passes {
+
+namespace {
+
+using ir::Op;
+using ir::OpKind;
+using ir::Value;
+using ir::ValueMap;
+using ir::ValueSet;
+
+// A forward op with the table's row rule Same (element-wise on rows) and no side effect (a
+// training-mode BatchNorm updates its running statistics), without broadcasting.
+bool elementwise(const Op& op) {
+  const ops::OpInfo& info = ops::info(op.kind);
+  if (info.role != ops::Role::Forward || info.rowRule != ops::RowRule::Same || op.hasSideEffects()) return false;
+  if (op.kind == OpKind::BatchNorm && op.getInt("training") != 0) return false;  // --bn strip
+  for (const Value* u : op.operands)
+    if (u->type.shape.size() == 4 && u->type.shape != op.results.front()->type.shape) return false;
+  return true;
+}
+
+class RematElementwise : public Pass {
+ public:
+  std::string_view name() const override { return "remat-elementwise"; }
+
+  bool run(ir::Module& m) override {
+    size_t loss = 0;
+    while (loss < m.ops.size() && m.ops[loss]->kind != OpKind::SoftmaxXent) ++loss;
+    if (loss == m.ops.size()) return false;  // not a training module
+    ValueSet forward;
+    for (size_t i = 0; i < loss; ++i) forward.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
+    for (size_t i = loss + 1; i < m.ops.size(); ++i)
+      for (const Value* v : m.ops[i]->operands)
+        if (forward.count(v)) readByBackward_.insert(v);
+
+    // Which forward values are recomputable and which are rematerialized, in program order.
+    for (size_t i = 0; i < loss; ++i) {
+      const Op& op = *m.ops[i];
+      const bool chain = elementwise(op) && op.results.size() == 1 &&
+                         std::all_of(op.operands.begin(), op.operands.end(), [&](const Value* u) { return recomputable(u); });
+      const Value* v = op.results.front();
+      if (chain) computable_.insert(v);
+      if (chain && readByBackward_.count(v) && v->type.shape.size() == 4) remat_.insert(v);
+    }
+    if (remat_.empty()) return false;
+
+    // Each rematerialized map's chain, before its first backward reader.
+    for (size_t i = loss + 1; i < m.ops.size(); ++i) {
+      Op* reader = m.ops[i].get();
+      for (size_t k = 0; k < reader->operands.size(); ++k) {
+        Value* v = reader->operands[k];
+        if (!remat_.count(v)) continue;
+        auto done = copies_.find(v);
+        if (done == copies_.end()) {
+          size_t pos = i;
+          ValueMap<Value*> chain;
+          done = copies_.emplace(v, recompute(m, v, pos, chain)).first;
+          i = pos;  // the reader moved down by the ops inserted before it
+        }
+        reader->operands[k] = done->second;
+      }
+    }
+    return true;
+  }
+
+ private:
+  ValueSet computable_, remat_;
+  ValueMap<Value*> copies_;  // rematerialized map -> its backward copy
+
+  // Kept anyway (a global, or read by backward and not rematerialized), or recomputable.
+  bool recomputable(const Value* u) const {
+    if (u->isGlobal() || u->def == nullptr) return true;
+    if (remat_.count(u) || computable_.count(u)) return true;
+    return keptAnyway(u);
+  }
+  bool keptAnyway(const Value* u) const {
+    // A forward value no rule recomputes and that backward reads stays whole anyway; the
+    // others (forward-only intermediates that are not chains) are not available.
+    return readByBackward_.count(u) != 0;
+  }
+  ValueSet readByBackward_;
+
+  // `v` recomputed at ops[pos] (pos advances past what is inserted); values of this chain in `chain`.
+  Value* recompute(ir::Module& m, Value* v, size_t& pos, ValueMap<Value*>& chain) {
+    if (v->isGlobal() || v->def == nullptr || (!remat_.count(v) && !computable_.count(v))) return v;  // kept
+    if (!remat_.count(v) && keptAnyway(v)) return v;
+    if (auto it = chain.find(v); it != chain.end()) return it->second;
+    const Op& op = *v->def;
+    std::vector<Value*> operands;
+    for (Value* u : op.operands) operands.push_back(recompute(m, u, pos, chain));
+    Op* copy = m.insertOp(pos++, op.kind, std::move(operands), op.attrs, {{m.uniqueName(v->name + ".remat"), v->type}});
+    copy->origin = op.origin;
+    copy->loc = op.loc;
+    chain.emplace(v, copy->result());
+    return copy->result();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> createRematElementwisePass() { return std::make_unique<RematElementwise>(); }
+
+}  // namespace lrc::passes
