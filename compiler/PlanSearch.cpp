@@ -24,18 +24,22 @@ std::string mib(int64_t bytes) {
 
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
-  PlanCandidate layerwise;
-  layerwise.rows.layerwise = true;
-  list.push_back(layerwise);
-  for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
-    for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
-      for (int64_t strips : {2, 4, 8, 16}) {
-        PlanCandidate c;
-        c.rows.fuse.cut = cut;
-        c.rows.partition.strategy = strategy;
-        c.rows.partition.strips = c.rows.partition.bpStrips = strips;
-        list.push_back(c);
-      }
+  for (bool remat : {false, true}) {
+    PlanCandidate layerwise;
+    layerwise.rows.layerwise = true;
+    layerwise.rows.remat = remat;
+    list.push_back(layerwise);
+    for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
+      for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
+        for (int64_t strips : {2, 4, 8, 16}) {
+          PlanCandidate c;
+          c.rows.fuse.cut = cut;
+          c.rows.partition.strategy = strategy;
+          c.rows.partition.strips = c.rows.partition.bpStrips = strips;
+          c.rows.remat = remat;
+          list.push_back(c);
+        }
+  }
   return list;
 }
 
@@ -56,7 +60,8 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 
 std::string PlanCandidate::label() const {
   std::string s(strategyName(rows));
-  if (rows.layerwise) return s;
+  const char* remat = rows.remat ? " --remat elementwise" : "";
+  if (rows.layerwise) return s + remat;
   s += " --strips ";
   s += std::to_string(rows.partition.strips);
   s += " --cut ";
@@ -71,7 +76,7 @@ std::string PlanCandidate::label() const {
   flag(" --pipeline-strips ", passes::formatPipelineCounts(rows.partition.per));
   flag(" --reuse-last ", passes::formatPipelineIds(rows.partition.reuse));
   flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
-  return s;
+  return s + remat;
 }
 
 PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training, int64_t budgetBytes,

@@ -17,7 +17,7 @@ using ir::ValueMap;
 
 // The gradient ops of one strip of a pipeline op go where the backward is being written;
 // a contribution to a map inside the pipeline is summed at its op (`contrib`), one to a
-// parameter or weight over the strips (`paramGrads`).
+// parameter or weight over the strips as it comes (`paramGrads`: the running sum).
 class PipelineLowering::StripGrads final : public GradBuilder {
  public:
   StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads)
@@ -35,7 +35,12 @@ class PipelineLowering::StripGrads final : public GradBuilder {
     const Value* x = op.operands[operand];
     const std::vector<size_t> maps = mapOperands(op);
     const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end();
-    (map && !x->isGlobal() ? contrib_ : paramGrads_)[x].push_back(grad);
+    if (map && !x->isGlobal()) return contrib_[x].push_back(grad);
+    // Parameter (and statistics) gradients are summed as the strips produce them, so one
+    // partial sum and one strip's contribution are alive at a time, not one per strip.
+    std::vector<Value*>& sum = paramGrads_[x];
+    if (sum.empty()) return sum.push_back(grad);
+    sum.front() = l_.emit(OpKind::Add, {sum.front(), grad}, {}, "d" + x->name, x->type)->result();
   }
 
  private:
@@ -98,9 +103,7 @@ void PipelineLowering::lowerBackward() {
     if (auto it = inputGrads.find(v); it != inputGrads.end() && !it->second.empty()) {
       total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
     } else if (auto pg = paramGrads.find(v); pg != paramGrads.end() && !pg->second.empty()) {
-      total = pg->second.front();
-      for (size_t i = 1; i < pg->second.size(); ++i)
-        total = emit(OpKind::Add, {total, pg->second[i]}, {}, "d" + v->name, v->type)->result();
+      total = pg->second.front();  // summed over the strips already
     } else {
       throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": no gradient reaches %", v->name),
                       p_.grad->loc);

@@ -106,14 +106,31 @@ class RematElementwise : public Pass {
   }
   ValueSet readByBackward_;
 
+  // How many ops recompute(v) emits at most (0: kept).
+  size_t depth(const Value* v) {
+    if (v->isGlobal() || v->def == nullptr || (!remat_.count(v) && !computable_.count(v))) return 0;
+    if (!remat_.count(v) && keptAnyway(v)) return 0;
+    if (auto it = depths_.find(v); it != depths_.end()) return it->second;
+    size_t d = 1;
+    for (const Value* u : v->def->operands) d += depth(u);
+    return depths_[v] = d;
+  }
+  ValueMap<size_t> depths_;
+
   // `v` recomputed at ops[pos] (pos advances past what is inserted); values of this chain in `chain`.
   Value* recompute(ir::Module& m, Value* v, size_t& pos, ValueMap<Value*>& chain) {
     if (v->isGlobal() || v->def == nullptr || (!remat_.count(v) && !computable_.count(v))) return v;  // kept
     if (!remat_.count(v) && keptAnyway(v)) return v;
     if (auto it = chain.find(v); it != chain.end()) return it->second;
     const Op& op = *v->def;
-    std::vector<Value*> operands;
-    for (Value* u : op.operands) operands.push_back(recompute(m, u, pos, chain));
+    // The deepest chain first, so that a shallow operand (a block's batchnorm_apply) is
+    // computed right before its reader instead of waiting for the rest of the chain.
+    std::vector<size_t> order(op.operands.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return depth(op.operands[a]) > depth(op.operands[b]); });
+    std::vector<Value*> operands(op.operands.size());
+    for (size_t i : order) operands[i] = recompute(m, op.operands[i], pos, chain);
     Op* copy = m.insertOp(pos++, op.kind, std::move(operands), op.attrs, {{m.uniqueName(v->name + ".remat"), v->type}});
     copy->origin = op.origin;
     copy->loc = op.loc;

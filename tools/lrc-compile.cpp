@@ -188,6 +188,8 @@ Options parseArgs(int argc, char** argv) {
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
     usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last and --keep flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+  if (o.rematGiven && o.autoStrategy)
+    usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (o.explain && !o.autoStrategy)
     usage("--explain shows what --strategy auto considered: drop --strategy " + std::string(compiler::strategyName(o.rows)));
   return o;
