@@ -71,7 +71,8 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
   runPasses(*p.train, passes::createAutodiffPass());  // backward graph (pipeline_grad per row pipeline) and SGD updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
-  if (o.rows.remat) runPasses(*p.train, passes::createRematElementwisePass());  // block outputs recomputed, not kept
+  if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept
+    runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat}));
   runPasses(*p.train, passes::createPlanMemoryPass(o.memory));  // every buffer at its place in the arena
   runPasses(*p.eval, passes::createToInferencePass(),  // BatchNorm on running statistics, no Dropout
             passes::createCanonicalizePass());

@@ -18,7 +18,7 @@ struct RowOptions {
   bool layerwise = false;                  // no row plan: one whole-map strip per pipeline
   passes::FuseRowPipelinesOptions fuse;    // segment cuts
   passes::PartitionRowsOptions partition;  // strategy, strips, per-pipeline settings
-  bool remat = false;                      // remat-elementwise: element-wise maps recomputed in backward (--remat)
+  passes::RematMode remat = passes::RematMode::None;  // maps backward recomputes instead of keeping (--remat)
 };
 
 // The plan's strategy: "layerwise", "2ps" or "overl".

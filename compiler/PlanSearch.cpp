@@ -24,7 +24,7 @@ std::string mib(int64_t bytes) {
 
 std::vector<PlanCandidate> candidates() {
   std::vector<PlanCandidate> list;
-  for (bool remat : {false, true}) {
+  for (passes::RematMode remat : {passes::RematMode::None, passes::RematMode::Elementwise}) {
     PlanCandidate layerwise;
     layerwise.rows.layerwise = true;
     layerwise.rows.remat = remat;
@@ -40,6 +40,11 @@ std::vector<PlanCandidate> candidates() {
           list.push_back(c);
         }
   }
+  // Block recompute acts on whole maps: with row pipelines their kept outputs stay anyway.
+  PlanCandidate blocks;
+  blocks.rows.layerwise = true;
+  blocks.rows.remat = passes::RematMode::Blocks;
+  list.push_back(blocks);
   return list;
 }
 
@@ -60,7 +65,8 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 
 std::string PlanCandidate::label() const {
   std::string s(strategyName(rows));
-  const char* remat = rows.remat ? " --remat elementwise" : "";
+  const std::string remat =
+      rows.remat == passes::RematMode::None ? "" : " --remat " + std::string(passes::name(rows.remat));
   if (rows.layerwise) return s + remat;
   s += " --strips ";
   s += std::to_string(rows.partition.strips);

@@ -5,8 +5,8 @@
 //
 // Candidates: layerwise, and 2PS and OverL at 2, 4, 8 and 16 strips (the same count forward
 // and backward), with and without segment cuts at downsampling layers; each of them also
-// with remat-elementwise (element-wise maps recomputed in backward, --remat elementwise),
-// listed after all the plans without it. The BatchNorm policy is the user's. The same
+// with --remat elementwise (element-wise maps recomputed in backward), listed after all the
+// plans without it; last, layerwise with --remat blocks (passes/Remat.cpp). The BatchNorm policy is the user's. The same
 // setting applies to every pipeline of the model.
 //
 // Rule (CPU, and CUDA with a budget): layerwise is evaluated first; when it fits it is the choice (a row plan only adds

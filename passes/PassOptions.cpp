@@ -41,6 +41,19 @@ std::string_view name(SegmentCut cut) {
   return "";
 }
 
+std::string_view name(RematMode mode) {
+  switch (mode) {
+    case RematMode::None: return "none";
+    case RematMode::Elementwise: return "elementwise";
+    case RematMode::Blocks: return "blocks";
+  }
+  return "";
+}
+
+std::optional<RematMode> parseRematMode(std::string_view text) {
+  return named({RematMode::None, RematMode::Elementwise, RematMode::Blocks}, text);
+}
+
 std::optional<RowStrategy> parseRowStrategy(std::string_view text) {
   return named({RowStrategy::TwoPS, RowStrategy::OverL}, text);
 }

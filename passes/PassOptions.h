@@ -20,13 +20,17 @@ enum class RowStrategy { TwoPS, OverL };  // "2ps", "overl"
 enum class BatchNormMode { Exact, Frozen, Strip };  // "exact", "frozen", "strip"
 // fuse-row-pipelines' segment cuts: none, or after every downsampling sliding window.
 enum class SegmentCut { None, Downsample };  // "none", "downsample"
+// The remat pass (passes/Remat.cpp): which forward maps backward recomputes instead of keeping.
+enum class RematMode { None, Elementwise, Blocks };  // "none", "elementwise", "blocks"
 
 std::string_view name(RowStrategy strategy);
 std::string_view name(BatchNormMode mode);
 std::string_view name(SegmentCut cut);
+std::string_view name(RematMode mode);
 std::optional<RowStrategy> parseRowStrategy(std::string_view text);
 std::optional<BatchNormMode> parseBatchNormMode(std::string_view text);
 std::optional<SegmentCut> parseSegmentCut(std::string_view text);
+std::optional<RematMode> parseRematMode(std::string_view text);
 
 struct BatchNormPolicyOptions {
   BatchNormMode mode = BatchNormMode::Exact;
@@ -45,6 +49,10 @@ struct PartitionRowsOptions {
   std::map<int64_t, int64_t> per;             // pipeline -> strips (forward and backward), overriding
   std::vector<int64_t> reuse;                 // 2PS pipelines whose backward reuses the last forward strip
   std::map<int64_t, RowStrategy> strategies;  // pipeline -> its own strategy
+};
+
+struct RematOptions {
+  RematMode mode = RematMode::Elementwise;
 };
 
 struct PlanMemoryOptions {

@@ -57,7 +57,7 @@ struct Options {
   std::cerr << "lrc-compile: error: " << problem << "\n"
             << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
                "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--remat elementwise|none] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--remat none|elementwise|blocks] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
   std::exit(2);
 }
 
@@ -117,8 +117,9 @@ Options parseArgs(int argc, char** argv) {
       o.stripsGiven = true;
     } else if (a == "--remat") {
       const std::string r = value();
-      if (r != "elementwise" && r != "none") usage("--remat expects elementwise or none, got '" + r + "'");
-      o.rows.remat = r == "elementwise";
+      const std::optional<passes::RematMode> mode = passes::parseRematMode(r);
+      if (!mode) usage("--remat expects none, elementwise or blocks, got '" + r + "'");
+      o.rows.remat = *mode;
       o.rematGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last

@@ -66,6 +66,11 @@ void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::s
   o.cut = valueOf(passes::parseSegmentCut(value), pass, key, "none or downsample", value);
 }
 
+void setOption(std::string_view pass, passes::RematOptions& o, std::string_view key, std::string_view value) {
+  if (key != "mode") unknownOption(pass, key, "mode");
+  o.mode = valueOf(passes::parseRematMode(value), pass, key, "none, elementwise or blocks", value);
+}
+
 void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_view key, std::string_view value) {
   if (key != "conv-batch-bytes") unknownOption(pass, key, "conv-batch-bytes");
   o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);

@@ -1,5 +1,6 @@
-// remat-elementwise (SPEC.md section 5, issue 12): maps that backward reads and that element-
-// wise forward ops compute from maps kept anyway are recomputed in backward instead of kept.
+// remat{mode=elementwise|blocks} (SPEC.md section 5, issue 12): forward maps that backward
+// reads are recomputed in backward instead of kept. Mode `elementwise` (the default): maps that
+// element-wise forward ops compute from maps kept anyway.
 // On a ResNet they are the block outputs y = relu(bn_apply(c3) + skip): the pre-BatchNorm maps
 // (c3, and the downsample branch's) stay for the BatchNorm gradients, the skip is the previous
 // block's y, so y costs no convolution to recompute, only the element-wise chain back to the
@@ -19,6 +20,17 @@
 //    every backward reader reads the copy. The forward value then dies at its last forward
 //    reader. Each map's chain is emitted afresh for it, so the extra memory is one chain's
 //    maps at a time; the extra work (element-wise only) is counted by the cost model.
+//
+// Mode `blocks` (checkpointing at residual blocks, with BatchNorm statistics saved, never
+// recomputed): kept are the forward values that feed more than one forward op other than a
+// batchnorm_stats (a block's input: its first conv and its skip), and what cannot be
+// recomputed (row pipelines' assembled outputs, whose strips are gone); every other map
+// backward reads is recomputed from them by any side-effect-free forward op (convolutions
+// included; batchnorm_stats is never recomputed, its saved statistics are read). Values are
+// recomputed once, before the first backward reader of any of them, and shared by the later
+// readers: a block's maps live from the start of its backward to their last reader. Extra
+// work: about one forward per step.
+//
 // Same values, same arithmetic: a rematerialized plan's results equal the plan without it.
 #include <algorithm>
 
@@ -45,24 +57,46 @@ bool elementwise(const Op& op) {
   return true;
 }
 
-class RematElementwise : public Pass {
+// Any forward op without side effects (batchnorm_stats updates the running statistics).
+bool pure(const Op& op) {
+  const ops::OpInfo& info = ops::info(op.kind);
+  return info.role == ops::Role::Forward && !op.hasSideEffects() && op.kind != OpKind::BatchNormStats &&
+         !(op.kind == OpKind::BatchNorm && op.getInt("training") != 0);
+}
+
+class Remat : public Pass {
  public:
-  std::string_view name() const override { return "remat-elementwise"; }
+  std::string_view name() const override { return "remat"; }
+
+  explicit Remat(const RematOptions& options) : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None) {}
 
   bool run(ir::Module& m) override {
     size_t loss = 0;
     while (loss < m.ops.size() && m.ops[loss]->kind != OpKind::SoftmaxXent) ++loss;
-    if (loss == m.ops.size()) return false;  // not a training module
+    if (loss == m.ops.size() || none_) return false;  // not a training module, or nothing to do
     ValueSet forward;
     for (size_t i = 0; i < loss; ++i) forward.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
     for (size_t i = loss + 1; i < m.ops.size(); ++i)
       for (const Value* v : m.ops[i]->operands)
         if (forward.count(v)) readByBackward_.insert(v);
 
+    // blocks: the branch points (read by several forward ops, batchnorm_stats not counted).
+    if (blocks_) {
+      ValueMap<size_t> readers;
+      for (size_t i = 0; i < loss; ++i) {
+        if (m.ops[i]->kind == OpKind::BatchNormStats) continue;
+        ValueSet seen;
+        for (const Value* u : m.ops[i]->operands)
+          if (forward.count(u) && seen.insert(u).second) ++readers[u];
+      }
+      for (const auto& [v, n] : readers)
+        if (n > 1) branch_.insert(v);
+    }
     // Which forward values are recomputable and which are rematerialized, in program order.
     for (size_t i = 0; i < loss; ++i) {
       const Op& op = *m.ops[i];
-      const bool chain = elementwise(op) && op.results.size() == 1 &&
+      if (blocks_ && branch_.count(op.results.front())) continue;  // kept
+      const bool chain = (blocks_ ? pure(op) : elementwise(op)) && op.results.size() == 1 &&
                          std::all_of(op.operands.begin(), op.operands.end(), [&](const Value* u) { return recomputable(u); });
       const Value* v = op.results.front();
       if (chain) computable_.insert(v);
@@ -79,8 +113,10 @@ class RematElementwise : public Pass {
         auto done = copies_.find(v);
         if (done == copies_.end()) {
           size_t pos = i;
-          ValueMap<Value*> chain;
-          done = copies_.emplace(v, recompute(m, v, pos, chain)).first;
+          ValueMap<Value*> fresh;
+          // elementwise: a fresh chain per map (its intermediates die at once); blocks: one
+          // copy per value, shared (a block's maps are recomputed once).
+          done = copies_.emplace(v, recompute(m, v, pos, blocks_ ? copies_ : fresh)).first;
           i = pos;  // the reader moved down by the ops inserted before it
         }
         reader->operands[k] = done->second;
@@ -90,6 +126,8 @@ class RematElementwise : public Pass {
   }
 
  private:
+  bool blocks_, none_;
+  ValueSet branch_;  // blocks: kept
   ValueSet computable_, remat_;
   ValueMap<Value*> copies_;  // rematerialized map -> its backward copy
 
@@ -141,6 +179,6 @@ class RematElementwise : public Pass {
 
 }  // namespace
 
-std::unique_ptr<Pass> createRematElementwisePass() { return std::make_unique<RematElementwise>(); }
+std::unique_ptr<Pass> createRematPass(const RematOptions& options) { return std::make_unique<Remat>(options); }
 
 }  // namespace lrc::passes
