@@ -56,6 +56,12 @@ import torch.nn.functional as F
 
 LOSS_RTOL = 1e-4
 PARAM_TOL = 1e-3  # of the parameter's max abs value
+# Against PyTorch float64 a bound is also at least F32_NOISE x PyTorch float32's own error:
+# where float32 drifts past the fixed bounds (the near-zero BatchNorm biases of a torchvision
+# ResNet after 3 steps: 2e-2 of their max for both PyTorch float32 and lrc), lrc must stay at
+# float32's noise level, not at an arbitrary figure (observed: lrc's error 0.2x to 1.1x
+# PyTorch float32's on ResNet-18).
+F32_NOISE = 2.0
 LAYERWISE_LOSS_RTOL = 1e-5  # --vs-layerwise: row plan against the layerwise plan
 LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
 # --device cuda: the GPU sums in other orders than the CPU does (cuBLAS picks a kernel, its
@@ -148,7 +154,21 @@ class OddNet(nn.Module):
         return self.fc(torch.flatten(y, 1))
 
 
-MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet}
+def torchvision_model(arch, input_shape, lr, classes=10):
+    """A torchvision classifier (random initialization, `classes` outputs) at a size and
+    learning rate where PyTorch's own float32 run stays within 1e-4 of its float64 run over
+    the 3 steps (docs/benchmarks.md, issue 12: at lr 0.05 ResNet-18 at 96x96 batch 16 is 7e-3
+    apart by step 3)."""
+    def make():
+        import torchvision
+        return getattr(torchvision.models, arch)(num_classes=classes)
+    make.input_shape = input_shape
+    make.lr = lr
+    return make
+
+
+MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet,
+          "resnet18": torchvision_model("resnet18", (16, 3, 96, 96), lr=0.002)}
 
 
 def run(cmd):
@@ -256,17 +276,21 @@ def rel_err(a, b):
 
 
 def compare(what, losses, state, ref_losses, ref_state, loss_tol, tensor_tol, failures,
-            loss_note=lambda step: "", tensor_note=lambda name, ref, scale: ""):
+            loss_note=lambda step: "", tensor_note=lambda name, ref, scale: "",
+            loss_floor=lambda step: 0.0, tensor_floor=lambda name, ref, scale: 0.0):
     """Print and check losses (relative error) and tensors (max abs error relative to the
     reference tensor's max abs value) of one lrc run against a reference; append every
-    mismatch to failures, prefixed with what. Returns the number of tensors compared."""
+    mismatch to failures, prefixed with what. A bound is the larger of the fixed tolerance and
+    the floor (against PyTorch float64: F32_NOISE x PyTorch float32's own error, where float32
+    itself drifts past the fixed tolerance, as small-batch BatchNorm nets do). Returns the number of tensors compared."""
     if len(losses) != len(ref_losses):
         failures.append(f"{what}: {len(losses)} losses, expected {len(ref_losses)}")
     for step, (a, b) in enumerate(zip(losses, ref_losses)):
         rel = rel_err(a, b)
         print(f"step {step}: loss lrc {a:.7f} {what} {b:.7f} rel err {rel:.2e}{loss_note(step)}")
-        if rel > loss_tol:
-            failures.append(f"{what}: step {step} loss: {a} vs {b} (rel err {rel:.2e} > {loss_tol})")
+        bound = max(loss_tol, loss_floor(step))
+        if rel > bound:
+            failures.append(f"{what}: step {step} loss: {a} vs {b} (rel err {rel:.2e} > {bound:.2e})")
     compared = 0
     for name, ref in ref_state.items():
         if name.endswith("num_batches_tracked"):
@@ -279,8 +303,9 @@ def compare(what, losses, state, ref_losses, ref_state, loss_tol, tensor_tol, fa
         err = float(np.abs(got - ref).max()) / scale
         compared += 1
         print(f"{name:40s} rel max err {err:.2e} vs {what}{tensor_note(name, ref, scale)}")
-        if err > tensor_tol:
-            failures.append(f"{what}: {name}: max abs err {err:.2e} of its max abs value > {tensor_tol}")
+        bound = max(tensor_tol, tensor_floor(name, ref, scale))
+        if err > bound:
+            failures.append(f"{what}: {name}: max abs err {err:.2e} of its max abs value > {bound:.2e}")
     return compared
 
 
@@ -317,6 +342,8 @@ def main():
     torch.set_num_threads(1)
 
     cls = MODELS[args.model]
+    global LR
+    LR = getattr(cls, "lr", LR)  # the model's own where it has one (torchvision_model)
     model = cls().train()
     shape = cls.input_shape
     x = torch.randn(*shape)
@@ -350,7 +377,9 @@ def main():
         loss_note=lambda step: f" (torch float32: {rel_err(f32_losses[step], torch_losses[step]):.2e})",
         tensor_note=lambda name, ref, scale: (
             f" (torch float32: {float(np.abs(f32_state[name] - ref).max()) / scale:.2e};"
-            f" moved {moved(name, ref, scale):.2e})"))
+            f" moved {moved(name, ref, scale):.2e})"),
+        loss_floor=lambda step: F32_NOISE * rel_err(f32_losses[step], torch_losses[step]),
+        tensor_floor=lambda name, ref, scale: F32_NOISE * float(np.abs(f32_state[name] - ref).max()) / scale)
     check_peak("plan", peak, failures)
 
     if args.vs_layerwise:
