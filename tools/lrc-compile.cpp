@@ -204,7 +204,7 @@ std::string mib(uint64_t bytes) {
 
 // What the compile did with the forward graph's training-mode BatchNorms (SPEC.md §2: the
 // compiler says so in its report); empty when it has none.
-std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mode) {
+std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mode, const ir::Module* train) {
   int64_t count = 0;
   for (const auto& op : forward.ops)
     if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++count;
@@ -218,13 +218,29 @@ std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mod
       line += "strip (statistics per strip inside row pipelines, whole-map outside)";
       break;
     case passes::BatchNormMode::Exact:
-      line += "exact (batch statistics over whole maps, as PyTorch's training mode; it ends row pipelines)";
+      line += "exact (batch statistics over whole maps, as PyTorch's training mode; row pipelines start at its "
+              "row-local apply)";
       break;
   }
   line += ": ";
   line += std::to_string(count);
-  line += count == 1 ? " op\n" : " ops\n";
-  return line;
+  line += count == 1 ? " op" : " ops";
+  if (mode == passes::BatchNormMode::Exact && train) {
+    // Per reduction point (SPEC.md §5): kept when backward reads the map before the BatchNorm
+    // itself, recomputed when it reads a copy made in backward (--remat blocks).
+    size_t loss = 0;
+    while (loss < train->ops.size() && train->ops[loss]->kind != ir::OpKind::SoftmaxXent) ++loss;
+    ir::ValueSet readByBackward;
+    for (size_t i = loss; i < train->ops.size(); ++i)
+      readByBackward.insert(train->ops[i]->operands.begin(), train->ops[i]->operands.end());
+    int64_t kept = 0, recomputed = 0;
+    for (size_t i = 0; i < loss; ++i)
+      if (train->ops[i]->kind == ir::OpKind::BatchNormStats)
+        ++(readByBackward.count(train->ops[i]->operands[0]) ? kept : recomputed);
+    line += "; reduction points: " + std::to_string(kept) + " kept (the map before it whole), " +
+            std::to_string(recomputed) + " recomputed in backward";
+  }
+  return line + "\n";
 }
 
 // The row plan's line of the report: pipelines, strips, and the training step's
@@ -330,12 +346,12 @@ void compile(const Options& o) {
                          compiler::printRowReport(*m, rowOptions.layerwise ? "layerwise" : ""));
       return;
     }
-    const std::string batchNorm = batchNormReport(*m, o.training.batchNorm.mode);
     if (!programs.train) {
       compiler::TrainingOptions training = o.training;
       training.rows = rowOptions;
       programs = compiler::runTrainingPipeline(*m, training);
     }
+    const std::string batchNorm = batchNormReport(*m, o.training.batchNorm.mode, programs.train.get());
     const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train, layerwiseWork);
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
