@@ -22,8 +22,11 @@
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
 //    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
 //    whole stack, and every segment gets its own strips on its own output height;
+//  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
+//    a residual add's operands join the add's run);
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
 //    the pass reports a change only when the marks differ from what was there.
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -81,6 +84,9 @@ class FuseRowPipelines : public Pass {
     size_t end = 0;
     while (end < m.ops.size() && m.ops[end]->kind != OpKind::SoftmaxXent) ++end;
 
+    // Scheduling first: an element-wise op with one reader moves to right before it.
+    bool moved = sinkElementwise(m, end);
+
     int64_t next = 0;
     size_t runBegin = 0;
     // A run whose values escape at several points (ResNet's max pool feeding both a block
@@ -111,7 +117,7 @@ class FuseRowPipelines : public Pass {
     }
     closeRun(end);
 
-    bool changed = false;
+    bool changed = moved;
     for (auto& op : m.ops) {
       auto it = op->attrs.find(kPipeline);
       auto old = before.find(op.get());
@@ -123,6 +129,34 @@ class FuseRowPipelines : public Pass {
 
  private:
   bool cutAtDownsample_;
+
+  // A row-local element-wise forward op (row rule Same, no side effect) whose result has one
+  // reader, later in the forward part and not a module output, moves to right before that
+  // reader, so the run holding the reader holds it too: a ResNet stage's first block computes
+  // bn3's apply before its downsample branch (torchvision's order), and the add that reads
+  // both then starts one pipeline with both applies. Later ops first, so chains move together.
+  static bool sinkElementwise(ir::Module& m, size_t end) {
+    bool moved = false;
+    for (size_t i = end; i-- > 0;) {
+      Op& op = *m.ops[i];
+      if (!isRowLocal(op) || ops::info(op.kind).rowRule != ops::RowRule::Same || op.hasSideEffects() ||
+          op.results.size() != 1)
+        continue;
+      const ir::Value* v = op.result();
+      if (std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) continue;
+      size_t reader = 0, readers = 0;
+      for (size_t j = i + 1; j < m.ops.size(); ++j)
+        if (std::find(m.ops[j]->operands.begin(), m.ops[j]->operands.end(), v) != m.ops[j]->operands.end()) {
+          if (readers++ == 0) reader = j;
+        }
+      if (readers != 1 || reader >= end || reader == i + 1) continue;
+      std::unique_ptr<Op> owned = std::move(m.ops[i]);
+      m.ops.erase(m.ops.begin() + static_cast<std::ptrdiff_t>(i));
+      m.ops.insert(m.ops.begin() + static_cast<std::ptrdiff_t>(reader - 1), std::move(owned));
+      moved = true;
+    }
+    return moved;
+  }
 
   static bool isDownsampling(const Op& op) { return isSlidingWindow(op) && op.getInts("stride").at(0) > 1; }
 };
