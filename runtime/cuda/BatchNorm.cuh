@@ -40,9 +40,12 @@ struct Moments {
   }
 };
 
-// Mean, inverse std and the running statistics' update (cpu::batchnorm_finalize_stats).
+// Mean, inverse std and the running statistics' update (cpu::batchnorm_finalize_stats), into
+// the workspace (T = double: the fused training BatchNorm) or into plan tensors (T = float:
+// batchnorm_stats). The values are float-rounded either way.
+template <class T>
 struct Finalize {
-  double *mean, *invStd;
+  T *mean, *invStd;
   float *runningMean, *runningVar;  // null: not updated
   double count, eps, momentum;
   LRC_HD void operator()(int64_t c, const double* total) const {
@@ -133,22 +136,6 @@ struct ApplyGrad {
 // ---- The split training BatchNorm (batchnorm_stats / batchnorm_apply): statistics as plan
 // tensors (float), not workspace doubles ----
 
-// Mean, inverse std into float results, and the running statistics' update.
-struct FinalizeToFloat {
-  float *mean, *invStd;
-  float *runningMean, *runningVar;
-  double count, eps, momentum;
-  LRC_HD void operator()(int64_t c, const double* total) const {
-    const double mu = total[0] / count;
-    double var = total[1] / count - mu * mu;
-    if (var < 0.0) var = 0.0;
-    mean[c] = static_cast<float>(mu);
-    invStd[c] = static_cast<float>(1.0 / sqrt(var + eps));
-    runningMean[c] = static_cast<float>((1.0 - momentum) * runningMean[c] + momentum * mu);
-    runningVar[c] = static_cast<float>((1.0 - momentum) * runningVar[c] + momentum * var * count / (count - 1.0));
-  }
-};
-
 struct ApplyRows {
   kernels::RowBand y;
   kernels::ConstRowBand x;
@@ -222,7 +209,7 @@ void batchStats(D& dev, kernels::ConstRowBand x, float* runningMean, float* runn
                 const Stats& st) {
   const int64_t count = checkedCount(x);
   channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, Moments{x}, st.partial,
-                  Finalize{st.mean, st.invStd, runningMean, runningVar, static_cast<double>(count), eps, momentum});
+                  Finalize<double>{st.mean, st.invStd, runningMean, runningVar, static_cast<double>(count), eps, momentum});
 }
 
 }  // namespace bn_detail
@@ -282,7 +269,7 @@ void batchnorm_stats(D& dev, float* mean, float* invStd, float* runningMean, flo
                      float eps, float momentum, double* workspace) {
   const int64_t count = bn_detail::checkedCount(x);
   channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, bn_detail::Moments{x}, workspace,
-                  bn_detail::FinalizeToFloat{mean, invStd, runningMean, runningVar, static_cast<double>(count), eps,
+                  bn_detail::Finalize<float>{mean, invStd, runningMean, runningVar, static_cast<double>(count), eps,
                                              momentum});
 }
 
