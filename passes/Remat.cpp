@@ -115,8 +115,10 @@ class Remat : public Pass {
           size_t pos = i;
           ValueMap<Value*> fresh;
           // elementwise: a fresh chain per map (its intermediates die at once); blocks: one
-          // copy per value, shared (a block's maps are recomputed once).
-          done = copies_.emplace(v, recompute(m, v, pos, blocks_ ? copies_ : fresh)).first;
+          // copy per value, shared (a block's maps are recomputed once), so the chain records
+          // into copies_ itself.
+          Value* copy = recompute(m, v, pos, blocks_ ? copies_ : fresh);
+          done = copies_.try_emplace(v, copy).first;
           i = pos;  // the reader moved down by the ops inserted before it
         }
         reader->operands[k] = done->second;
@@ -130,6 +132,7 @@ class Remat : public Pass {
   ValueSet branch_;  // blocks: kept
   ValueSet computable_, remat_;
   ValueMap<Value*> copies_;  // rematerialized map -> its backward copy
+  ValueSet readByBackward_;  // forward values a backward op reads
 
   // Kept anyway (a global, or read by backward and not rematerialized), or recomputable.
   bool recomputable(const Value* u) const {
@@ -142,12 +145,18 @@ class Remat : public Pass {
     // others (forward-only intermediates that are not chains) are not available.
     return readByBackward_.count(u) != 0;
   }
-  ValueSet readByBackward_;
+
+  // Whether a chain reads `v` as it is (a global, a kept value, or not computable) instead
+  // of recomputing it.
+  bool readAsIs(const Value* v) const {
+    if (v->isGlobal() || v->def == nullptr) return true;
+    if (remat_.count(v)) return false;
+    return !computable_.count(v) || keptAnyway(v);
+  }
 
   // How many ops recompute(v) emits at most (0: kept).
   size_t depth(const Value* v) {
-    if (v->isGlobal() || v->def == nullptr || (!remat_.count(v) && !computable_.count(v))) return 0;
-    if (!remat_.count(v) && keptAnyway(v)) return 0;
+    if (readAsIs(v)) return 0;
     if (auto it = depths_.find(v); it != depths_.end()) return it->second;
     size_t d = 1;
     for (const Value* u : v->def->operands) d += depth(u);
@@ -157,8 +166,7 @@ class Remat : public Pass {
 
   // `v` recomputed at ops[pos] (pos advances past what is inserted); values of this chain in `chain`.
   Value* recompute(ir::Module& m, Value* v, size_t& pos, ValueMap<Value*>& chain) {
-    if (v->isGlobal() || v->def == nullptr || (!remat_.count(v) && !computable_.count(v))) return v;  // kept
-    if (!remat_.count(v) && keptAnyway(v)) return v;
+    if (readAsIs(v)) return v;
     if (auto it = chain.find(v); it != chain.end()) return it->second;
     const Op& op = *v->def;
     // The deepest chain first, so that a shallow operand (a block's batchnorm_apply) is
