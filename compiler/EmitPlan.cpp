@@ -25,13 +25,6 @@ using ir::ValueMap;
 using ir::ValueSet;
 using ir::ValueKind;
 
-// Ops after the loss belong to the backward pass: their results are gradients.
-size_t lossIndex(const Module& m) {
-  for (size_t i = 0; i < m.ops.size(); ++i)
-    if (m.ops[i]->kind == OpKind::SoftmaxXent) return i;
-  throw ir::Error("plan: the training program has no loss");
-}
-
 ValueSet momentumBuffers(const Module& m) {
   ValueSet result;
   for (const auto& op : m.ops)
@@ -281,6 +274,13 @@ std::string strippedOnnx(const std::string& path, const Module& train, plan::Pla
 }
 
 }  // namespace
+
+// Ops after the loss belong to the backward pass: their results are gradients.
+size_t lossIndex(const Module& m) {
+  for (size_t i = 0; i < m.ops.size(); ++i)
+    if (m.ops[i]->kind == OpKind::SoftmaxXent) return i;
+  throw ir::Error("plan: the training program has no loss");
+}
 
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
                     const OptimizerDefaults& optimizer, std::string& weights) {

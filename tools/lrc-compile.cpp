@@ -20,6 +20,7 @@
 
 #include "compiler/CompilePipeline.h"
 #include "compiler/EmitPlan.h"
+#include "compiler/MemoryRoles.h"
 #include "compiler/OnnxImport.h"
 #include "compiler/PlanSearch.h"
 #include "compiler/RowReport.h"
@@ -228,15 +229,14 @@ std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mod
   if (mode == passes::BatchNormMode::Exact && train) {
     // Per reduction point (SPEC.md §5): kept when backward reads the map before the BatchNorm
     // itself, recomputed when it reads a copy made in backward (--remat blocks).
-    size_t loss = 0;
-    while (loss < train->ops.size() && train->ops[loss]->kind != ir::OpKind::SoftmaxXent) ++loss;
-    ir::ValueSet readByBackward;
-    for (size_t i = loss; i < train->ops.size(); ++i)
-      readByBackward.insert(train->ops[i]->operands.begin(), train->ops[i]->operands.end());
+    const size_t loss = compiler::lossIndex(*train);
+    const ir::ValueMap<compiler::ResultRole> roles = compiler::classifyResults(*train, loss + 1);
     int64_t kept = 0, recomputed = 0;
     for (size_t i = 0; i < loss; ++i)
-      if (train->ops[i]->kind == ir::OpKind::BatchNormStats)
-        ++(readByBackward.count(train->ops[i]->operands[0]) ? kept : recomputed);
+      if (train->ops[i]->kind == ir::OpKind::BatchNormStats) {
+        auto role = roles.find(train->ops[i]->operands[0]);
+        ++(role != roles.end() && role->second == compiler::ResultRole::KeptActivation ? kept : recomputed);
+      }
     line += "; reduction points: " + std::to_string(kept) + " kept (the map before it whole), " +
             std::to_string(recomputed) + " recomputed in backward";
   }
