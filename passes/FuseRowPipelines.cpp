@@ -144,12 +144,11 @@ class FuseRowPipelines : public Pass {
         continue;
       const ir::Value* v = op.result();
       if (std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) continue;
-      size_t reader = 0, readers = 0;
-      for (size_t j = i + 1; j < m.ops.size(); ++j)
-        if (std::find(m.ops[j]->operands.begin(), m.ops[j]->operands.end(), v) != m.ops[j]->operands.end()) {
-          if (readers++ == 0) reader = j;
-        }
-      if (readers != 1 || reader >= end || reader == i + 1) continue;
+      const std::vector<Op*> readers = m.users(v);
+      if (readers.size() != 1) continue;
+      size_t reader = i + 1;
+      while (reader < end && m.ops[reader].get() != readers.front()) ++reader;
+      if (reader >= end || reader == i + 1) continue;
       std::unique_ptr<Op> owned = std::move(m.ops[i]);
       m.ops.erase(m.ops.begin() + static_cast<std::ptrdiff_t>(i));
       m.ops.insert(m.ops.begin() + static_cast<std::ptrdiff_t>(reader - 1), std::move(owned));
