@@ -6,7 +6,7 @@ config.name = "lrc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".lrir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
-config.test_exec_root = os.path.join(os.path.dirname(config.lrc_models_dir), "test", "lit-out")
+config.test_exec_root = os.path.join(config.lrc_build_dir, "test", "lit-out")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in", "inputs"]
 
 # The lrc tools first, then FileCheck and not from llvm-14-tools.
