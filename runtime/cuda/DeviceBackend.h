@@ -49,7 +49,7 @@ class DeviceBackend final : public runtime::Backend {
 
   void allocateArena(uint64_t bytes) override {
     if (arena_) throw std::logic_error("allocateArena called twice");
-    const uint64_t total = bytes + runtime::kArenaGuardBytes + sizeof(Status);
+    const uint64_t total = statusOffset(bytes) + sizeof(Status);
     arena_ = dev_.allocate(total);
     arenaBytes_ = bytes;
     dev_.fill(arena_, runtime::kArenaCanary, bytes + runtime::kArenaGuardBytes);
@@ -105,6 +105,9 @@ class DeviceBackend final : public runtime::Backend {
 
   std::string memoryReport() override { return dev_.memoryReport(arenaBytes_, workspaceBytes_); }
 
+  // Where the kernels' status record lies (after the arena and its guard): for tests.
+  const void* statusRecord() const { return status(); }
+
  private:
   // What a kernel reports back: written by a device thread, read at synchronize().
   struct Status {
@@ -118,7 +121,16 @@ class DeviceBackend final : public runtime::Backend {
   uint64_t workspaceBytes_ = 0;
   bool lossSinceCheck_ = false;
 
-  Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + runtime::kArenaGuardBytes); }
+  // The status record's offset from the arena's start: after the guard, rounded up to 256
+  // bytes (cudaMalloc's alignment, more than the record needs), since a kernel's 64-bit
+  // atomicCAS on it faults when it is misaligned, as it is whenever the arena's size is
+  // not a multiple of 8.
+  static constexpr uint64_t kStatusAlignment = 256;
+  static_assert(kStatusAlignment % alignof(Status) == 0);
+  static uint64_t statusOffset(uint64_t arenaBytes) {
+    return (arenaBytes + runtime::kArenaGuardBytes + kStatusAlignment - 1) / kStatusAlignment * kStatusAlignment;
+  }
+  Status* status() const { return reinterpret_cast<Status*>(arena_ + statusOffset(arenaBytes_)); }
 
   void checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
     if (!arena_) throw std::logic_error(std::string(what) + " before allocateArena");
