@@ -5,7 +5,8 @@
 // same zeroing of gradient results; only the loops became kernels.
 //
 // Memory: the arena is one allocation of the plan's bytes plus a guard, filled with a canary
-// so that the peak is measured as on the CPU (runtime/ArenaGuard.h). Reductions (BatchNorm statistics, bias
+// so that the peak is measured as on the CPU (runtime/ArenaGuard.h), and checked against the
+// device's free memory first (runtime/AvailableMemory.h). Reductions (BatchNorm statistics, bias
 // gradients, the loss) use a workspace of the backend's own, reported apart from the arena,
 // as are cuBLAS's (CudaDevice).
 #pragma once
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
+#include "runtime/AvailableMemory.h"
 #include "runtime/Backend.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -50,6 +52,7 @@ class DeviceBackend final : public runtime::Backend {
   void allocateArena(uint64_t bytes) override {
     if (arena_) throw std::logic_error("allocateArena called twice");
     const uint64_t total = statusOffset(bytes) + sizeof(Status);
+    runtime::checkArenaFits(total, dev_.availableMemory());
     arena_ = dev_.allocate(total);
     arenaBytes_ = bytes;
     dev_.fill(arena_, runtime::kArenaCanary, bytes + runtime::kArenaGuardBytes);
