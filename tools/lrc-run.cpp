@@ -89,8 +89,9 @@ struct Options {
   std::optional<int> threads;
 };
 
+// A bad command line: one line (the usage is --help's), exit 2.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-run: error: " << problem << "\n" << kUsage;
+  std::cerr << "lrc-run: error: " << problem << " (see lrc-run --help)\n";
   std::exit(2);
 }
 
@@ -144,7 +145,10 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--lr") {
       o.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
-      o.momentum = parseNonNegative(a, value());
+      const std::string text = value();
+      o.momentum = parseNonNegative(a, text);
+      // At 1 or more the velocity never decays: the run diverges.
+      if (*o.momentum >= 1) usage("--momentum expects a number in [0, 1), got '" + text + "'");
     } else if (a == "--weight-decay") {
       o.weightDecay = parseNonNegative(a, value());
     } else if (a == "--seed") {
