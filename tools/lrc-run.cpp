@@ -31,6 +31,9 @@
 //   --profile path is checked writable before training). An error or
 //   SIGINT/SIGTERM removes the temporary. The run fails (exit 1) when the measured peak
 //   exceeds the prediction or a kernel wrote past the arena.
+// - A NaN or infinite loss stops the run at that step (exit 1), one line naming the step and
+//   the first non-finite parameter: --metrics is written with the steps done and a last
+//   {"stopped_at_step": N, "reason": "non-finite loss"}; no model is written.
 // - Memory: the plan's weights go from the file straight into the arena (plan::PlanFile), so
 //   the process's peak resident size is its size at start, the arena, and a small fixed
 //   rest (the plan without weights, a batch, the data set's index). The end report and the
@@ -228,7 +231,8 @@ extern "C" void removeTmpAndExit(int sig) {
 }
 
 // --metrics: JSON lines written to PATH.tmp as they come (so a long run can be followed)
-// and renamed to PATH when the run succeeds; the temporary is removed when it fails.
+// and renamed to PATH when the run succeeds or stops early; the temporary is removed when it
+// fails.
 class MetricsFile {
  public:
   explicit MetricsFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
@@ -428,6 +432,15 @@ int run(const Options& o, uint64_t rssStartKiB) {
                  ",\"val_accuracy\":" + jsonNumber(accuracy) + "}");
   };
 
+  // Stops the run early, after `stepsDone` steps, keeping the metrics of those steps: the
+  // file whole, a last line saying why.
+  auto stopEarly = [&](int64_t stepsDone, const std::string& reason) {
+    progress.breakLine();
+    metrics.line("{\"stopped_at_step\":" + std::to_string(stepsDone) + ",\"reason\":\"" + reason + "\"}");
+    metrics.commit();
+    std::cout << std::flush;
+  };
+
   for (int64_t step = 1; step <= totalSteps; ++step) {
     const int64_t epoch = loader.epoch();
     loader.next(images.data(), labels.data());
@@ -445,6 +458,17 @@ int run(const Options& o, uint64_t rssStartKiB) {
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
                  ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
                  ",\"step_seconds\":" + jsonNumber(seconds) + "}");
+    // A NaN or infinite loss never comes back: every later step and the saved model would
+    // be NaN. Stop here, and say which parameter went first (read once, now).
+    if (!std::isfinite(loss)) {
+      const std::string parameter = executor.firstNonFiniteParameter();
+      stopEarly(step, "non-finite loss");
+      throw std::runtime_error("step " + std::to_string(step) + ": the loss is " + (std::isnan(loss) ? "NaN" : "infinite") +
+                               ", training diverged (" +
+                               (parameter.empty() ? "every parameter is still finite"
+                                                  : "first non-finite parameter: " + parameter) +
+                               "; lr " + jsonNumber(settings.lr) + ")");
+    }
     progress.update(step, loss, static_cast<double>(step * shape.batch) / std::max(trainSeconds, 1e-9), trainSeconds);
     evaluatedLast = false;
     if (val && loader.epoch() != epoch) {
