@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -121,6 +122,20 @@ std::string Executor::readBuffer(uint32_t index) {
   std::string bytes(b.bytes(), '\0');
   backend_.copyOut(b.offset(), bytes.data(), b.bytes());
   return bytes;
+}
+
+std::string Executor::firstNonFiniteParameter() {
+  for (int i = 0; i < plan_.buffers_size(); ++i) {
+    const plan::Buffer& b = plan_.buffers(i);
+    if ((b.role() != plan::PARAMETER && b.role() != plan::STATE) || b.dtype() != plan::F32) continue;
+    const std::string bytes = readBuffer(static_cast<uint32_t>(i));
+    for (size_t at = 0; at + sizeof(float) <= bytes.size(); at += sizeof(float)) {
+      float v;
+      std::memcpy(&v, bytes.data() + at, sizeof v);
+      if (!std::isfinite(v)) return b.onnx_name().empty() ? b.name() : b.onnx_name();
+    }
+  }
+  return "";
 }
 
 std::vector<KernelTime> kernelTimes(const plan::Plan& plan, const Profile& profile) {

@@ -89,6 +89,11 @@ class Executor {
   // The bytes of buffer `index` as they are now (trained weights, running statistics).
   std::string readBuffer(uint32_t index);
 
+  // The first parameter or running statistic (plan order) holding a NaN or an infinity, by
+  // its ONNX initializer's name (else its IR name); "" when all are finite. It reads them
+  // all: for after a non-finite loss, not for every step.
+  std::string firstNonFiniteParameter();
+
   // The arena bytes the run touched, measured (Backend::measuredPeakBytes), and the plan's
   // prediction.
   uint64_t measuredPeakBytes() { return backend_.measuredPeakBytes(); }

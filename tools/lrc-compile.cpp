@@ -169,7 +169,9 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--lr") {
       o.optimizer.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
-      o.optimizer.momentum = parseNonNegative(a, value());
+      const std::string text = value();
+      o.optimizer.momentum = parseNonNegative(a, text);
+      if (o.optimizer.momentum >= 1) usage("--momentum expects a number in [0, 1), got '" + text + "'");
     } else if (a == "--weight-decay") {
       o.optimizer.weightDecay = parseNonNegative(a, value());
     } else if (a == "-o") {

@@ -27,19 +27,32 @@
 //   kernels, per_step). Each kernel call is timed on its own (steady_clock), so the run is
 //   a little slower; bench/calibrate.py fits the cost model's constants to these files.
 // - Output files are whole or absent: --metrics streams to PATH.tmp (follow it with tail -f)
-//   and renames it at the end; --save-onnx and --profile write PATH.tmp then rename (a
-//   --profile path is checked writable before training). An error or
-//   SIGINT/SIGTERM removes the temporary. The run fails (exit 1) when the measured peak
-//   exceeds the prediction or a kernel wrote past the arena.
+//   and renames it at the end; --save-onnx and --profile write PATH.tmp then rename (both
+//   paths are checked writable before training, --save-onnx's with the model's size
+//   reserved, so that a full disk fails then). An error removes the temporaries. The run
+//   fails (exit 1) when the measured peak exceeds the prediction or a kernel wrote past the
+//   arena.
+// - A NaN or infinite loss stops the run at that step (exit 1), one line naming the step and
+//   the first non-finite parameter: --metrics is written with the steps done and a last
+//   {"stopped_at_step": N, "reason": "non-finite loss"}; no model is written.
+// - SIGINT or SIGTERM: the step (or evaluation) under way finishes, then the run stops:
+//   --metrics is written whole with the steps done and a last {"stopped_at_step": N,
+//   "reason": "SIGINT"}; --save-onnx and --profile are not written (a model saved part way
+//   under the name asked for could pass for the trained one: rerun with --steps N); one line
+//   on stderr; exit 130 (SIGINT) or 143 (SIGTERM). A second signal ends the process at
+//   once, removing every temporary. A signal after the last step lets the outputs be
+//   finished first, then exits the same way.
 // - Memory: the plan's weights go from the file straight into the arena (plan::PlanFile), so
 //   the process's peak resident size is its size at start, the arena, and a small fixed
 //   rest (the plan without weights, a batch, the data set's index). The end report and the
 //   last --metrics line give rss_start_bytes (VmRSS first thing in main) and rss_peak_bytes
 //   (VmHWM after training, the whole process's peak so far; --save-onnx comes after and
 //   holds a copy of the model's weights).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -89,8 +102,9 @@ struct Options {
   std::optional<int> threads;
 };
 
+// A bad command line: one line (the usage is --help's), exit 2.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-run: error: " << problem << "\n" << kUsage;
+  std::cerr << "lrc-run: error: " << problem << " (see lrc-run --help)\n";
   std::exit(2);
 }
 
@@ -144,7 +158,10 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--lr") {
       o.lr = parseNonNegative(a, value());
     } else if (a == "--momentum") {
-      o.momentum = parseNonNegative(a, value());
+      const std::string text = value();
+      o.momentum = parseNonNegative(a, text);
+      // At 1 or more the velocity never decays: the run diverges.
+      if (*o.momentum >= 1) usage("--momentum expects a number in [0, 1), got '" + text + "'");
     } else if (a == "--weight-decay") {
       o.weightDecay = parseNonNegative(a, value());
     } else if (a == "--seed") {
@@ -213,31 +230,51 @@ uint64_t procStatusKiB(const char* field) {
   return 0;
 }
 
-// Temporary files to remove when the run is interrupted (SIGINT, SIGTERM), so that even then
-// no partial output is left; the handler only unlinks, which is async-signal-safe.
-char interruptedTmp[4096];
+// ---- SIGINT and SIGTERM ----
 
-extern "C" void removeTmpAndExit(int sig) {
-  if (interruptedTmp[0]) unlink(interruptedTmp);
+// The first SIGINT or SIGTERM only records itself here: the step under way finishes, then the
+// run stops (the loop in run() looks after every step) and keeps what it has. A second one
+// ends the process at once, removing the output temporaries first: the handler only
+// unlinks, which is async-signal-safe, paths written before the handlers were installed.
+volatile std::sig_atomic_t stopSignal = 0;
+char temporaries[3][4096];  // PATH.tmp of --metrics, --save-onnx, --profile
+
+extern "C" void onStopSignal(int sig) {
+  if (stopSignal == 0) {
+    stopSignal = sig;
+    return;
+  }
+  for (const char* tmp : temporaries)
+    if (tmp[0]) unlink(tmp);
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
 
+void installStopHandlers(const std::vector<std::string>& outputs) {
+  size_t slot = 0;
+  for (const std::string& path : outputs) {
+    if (path.empty()) continue;
+    const std::string tmp = path + ".tmp";
+    if (tmp.size() >= sizeof temporaries[0]) throw std::runtime_error(path + ": cannot write: path too long");
+    std::memcpy(temporaries[slot++], tmp.c_str(), tmp.size() + 1);
+  }
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+}
+
+const char* signalName(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
 // --metrics: JSON lines written to PATH.tmp as they come (so a long run can be followed)
-// and renamed to PATH when the run succeeds; the temporary is removed when it fails.
+// and renamed to PATH when the run succeeds or stops early; the temporary is removed when it
+// fails.
 class MetricsFile {
  public:
   explicit MetricsFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
     if (path_.empty()) return;
-    if (tmp_.size() >= sizeof interruptedTmp) throw std::runtime_error(path_ + ": cannot write: path too long");
     file_ = std::fopen(tmp_.c_str(), "w");
     if (!file_) throw std::runtime_error(path_ + ": cannot write: " + std::strerror(errno));
-    std::memcpy(interruptedTmp, tmp_.c_str(), tmp_.size() + 1);
-    std::signal(SIGINT, removeTmpAndExit);
-    std::signal(SIGTERM, removeTmpAndExit);
   }
   ~MetricsFile() {
-    interruptedTmp[0] = '\0';
     if (!file_) return;
     std::fclose(file_);
     std::remove(tmp_.c_str());
@@ -256,7 +293,6 @@ class MetricsFile {
       std::remove(tmp_.c_str());
       throw std::runtime_error(path_ + ": cannot write: " + reason);
     }
-    interruptedTmp[0] = '\0';
   }
 
  private:
@@ -349,21 +385,35 @@ std::unique_ptr<runtime::Backend> makeBackend(const Options& o) {
 }
 
 // Fails now, before any training, when PATH cannot be written: creates PATH.tmp (where
-// writeFileAtomically will write) and removes it again.
-void checkWritable(const std::string& path) {
+// writeFileAtomically will write), reserves `bytes` in it (a full disk still lets an empty
+// file be created), and removes it again. A file system that cannot reserve is not refused.
+void checkWritable(const std::string& path, uint64_t bytes = 0) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": cannot write: Is a directory");
   const std::string tmp = path + ".tmp";
   std::FILE* file = std::fopen(tmp.c_str(), "w");
   if (!file) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+  const int reserved = bytes ? posix_fallocate(fileno(file), 0, static_cast<off_t>(bytes)) : 0;
   std::fclose(file);
   std::remove(tmp.c_str());
+  if (reserved == ENOSPC || reserved == EDQUOT || reserved == EFBIG)
+    throw std::runtime_error(path + ": cannot write: " + std::strerror(reserved) + " (the model needs about " +
+                             std::to_string(bytes) + " bytes)");
+}
+
+// About the bytes --save-onnx writes: the model without its initializers' data, and that data.
+uint64_t onnxExportBytes(const plan::Plan& plan) {
+  uint64_t bytes = plan.onnx_model().size();
+  for (const plan::Buffer& b : plan.buffers())
+    if (!b.onnx_name().empty()) bytes += b.bytes();
+  return bytes;
 }
 
 // A JSON number of bytes from kibibytes, or null when unknown (0).
 std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
 
 int run(const Options& o, uint64_t rssStartKiB) {
+  installStopHandlers({o.metrics, o.saveOnnx, o.profile});
   std::unique_ptr<runtime::Backend> backend = makeBackend(o);
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
@@ -388,6 +438,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
 
   MetricsFile metrics(o.metrics);
   if (!o.profile.empty()) checkWritable(o.profile);
+  if (!o.saveOnnx.empty()) checkWritable(o.saveOnnx, onnxExportBytes(plan));
   // The resident size before the arena: the plan (without weights) and the data opened. The
   // peak (VmHWM) is never reset: the report gives the whole process's.
   const uint64_t rssBeforeKiB = procStatusKiB("VmRSS");
@@ -424,7 +475,17 @@ int run(const Options& o, uint64_t rssStartKiB) {
                  ",\"val_accuracy\":" + jsonNumber(accuracy) + "}");
   };
 
-  for (int64_t step = 1; step <= totalSteps; ++step) {
+  // Stops the run early, after `stepsDone` steps, keeping the metrics of those steps: the
+  // file whole, a last line saying why.
+  auto stopEarly = [&](int64_t stepsDone, const std::string& reason) {
+    progress.breakLine();
+    metrics.line("{\"stopped_at_step\":" + std::to_string(stepsDone) + ",\"reason\":\"" + reason + "\"}");
+    metrics.commit();
+    std::cout << std::flush;
+  };
+
+  int64_t stepsDone = 0;
+  for (int64_t step = 1; step <= totalSteps && !stopSignal; ++step) {
     const int64_t epoch = loader.epoch();
     loader.next(images.data(), labels.data());
     const auto start = std::chrono::steady_clock::now();
@@ -441,12 +502,32 @@ int run(const Options& o, uint64_t rssStartKiB) {
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
                  ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
                  ",\"step_seconds\":" + jsonNumber(seconds) + "}");
+    // A NaN or infinite loss never comes back: every later step and the saved model would
+    // be NaN. Stop here, and say which parameter went first (read once, now).
+    if (!std::isfinite(loss)) {
+      const std::string parameter = executor.firstNonFiniteParameter();
+      stopEarly(step, "non-finite loss");
+      throw std::runtime_error("step " + std::to_string(step) + ": the loss is " + (std::isnan(loss) ? "NaN" : "infinite") +
+                               ", training diverged (" +
+                               (parameter.empty() ? "every parameter is still finite"
+                                                  : "first non-finite parameter: " + parameter) +
+                               "; lr " + jsonNumber(settings.lr) + ")");
+    }
     progress.update(step, loss, static_cast<double>(step * shape.batch) / std::max(trainSeconds, 1e-9), trainSeconds);
+    stepsDone = step;
     evaluatedLast = false;
     if (val && loader.epoch() != epoch) {
       validate(epoch + 1, step);
       evaluatedLast = true;
     }
+  }
+  if (const int sig = stopSignal) {
+    stopEarly(stepsDone, signalName(sig));
+    std::cerr << "lrc-run: interrupted by " << signalName(sig) << " at step " << stepsDone << " of " << totalSteps
+              << (o.metrics.empty() ? "" : ": wrote the metrics of the steps done to " + o.metrics)
+              << (o.saveOnnx.empty() ? "" : "; --save-onnx not written")
+              << (o.profile.empty() ? "" : "; --profile not written") << "\n";
+    return 128 + sig;
   }
   if (val && !evaluatedLast) validate(loader.epoch() + 1, totalSteps);
   progress.breakLine();
@@ -487,6 +568,11 @@ int run(const Options& o, uint64_t rssStartKiB) {
     std::cout << "wrote " << o.saveOnnx << "\n";
   }
   metrics.commit();
+  // A signal after the last step: the outputs were finished first, whole.
+  if (const int sig = stopSignal) {
+    std::cerr << "lrc-run: interrupted by " << signalName(sig) << " after the last step; the outputs were written first\n";
+    return 128 + sig;
+  }
   return 0;
 }
 

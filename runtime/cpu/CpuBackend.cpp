@@ -1,7 +1,5 @@
 #include "runtime/cpu/CpuBackend.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -304,19 +302,13 @@ void combineRows(const StepArgs& s, bool sum) {
 
 void CpuBackend::FreeDeleter::operator()(unsigned char* p) const { std::free(p); }
 
-CpuBackend::CpuBackend() = default;
+CpuBackend::CpuBackend(std::function<AvailableMemory()> available) : available_(std::move(available)) {}
 CpuBackend::~CpuBackend() = default;
 
-
 void CpuBackend::allocateArena(uint64_t bytes) {
-  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
-  const uint64_t physical =
-      pages > 0 && pageSize > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize) : 0;
-  if (physical > 0 && bytes > physical)
-    throw std::runtime_error("the plan's arena of " + std::to_string(bytes) +
-                             " bytes is larger than this machine's memory (" + std::to_string(physical) + " bytes)");
   const uint64_t total =
       (bytes + kArenaGuardBytes + plan::kPlanAlignment - 1) / plan::kPlanAlignment * plan::kPlanAlignment;
+  checkArenaFits(total, available_());
   arena_.reset(static_cast<unsigned char*>(std::aligned_alloc(plan::kPlanAlignment, total)));
   if (!arena_) throw std::runtime_error("cannot allocate the arena of " + std::to_string(bytes) + " bytes");
   arenaBytes_ = bytes;

@@ -5,16 +5,20 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
+#include "runtime/AvailableMemory.h"
 #include "runtime/Backend.h"
 
 namespace lrc::runtime {
 
 class CpuBackend : public Backend {
  public:
-  CpuBackend();
+  // `available` says how much memory allocateArena may take (runtime/AvailableMemory.h);
+  // tests pass a figure of their own instead of the machine's.
+  explicit CpuBackend(std::function<AvailableMemory()> available = hostAvailableMemory);
   ~CpuBackend() override;
 
   std::string name() const override { return "cpu"; }
@@ -34,6 +38,7 @@ class CpuBackend : public Backend {
   std::unique_ptr<unsigned char, FreeDeleter> arena_;
   uint64_t arenaBytes_ = 0;
   uint64_t allocatedBytes_ = 0;        // arena, guard, and the rounding to the alignment
+  std::function<AvailableMemory()> available_;
 
   void checkRange(uint64_t offset, uint64_t bytes, const char* what) const;
 };

@@ -163,6 +163,11 @@ class CudaDevice {
     return static_cast<unsigned char*>(p);
   }
   void release(unsigned char* p) { CUDA_CHECK(cudaFree(p)); }
+  runtime::AvailableMemory availableMemory() {
+    size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return {free, "free on " + name_ + " (cudaMemGetInfo)"};
+  }
   void fill(void* p, unsigned char byte, uint64_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, byte, bytes, stream_)); }
 
   // Through pinned staging buffers, alternately, so the call returns before the copy ends;

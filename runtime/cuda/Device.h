@@ -10,6 +10,7 @@
 //                      const V& v, const F& f);                //   K doubles; f(s, totals) once
 //   void gemm(const GemmCall& call);                         // cuBLAS's cublasSgemm(StridedBatched)
 //   unsigned char* allocate(uint64_t bytes); void release(unsigned char*);
+//   runtime::AvailableMemory availableMemory();              // what allocate can take now
 //   void fill(void* p, unsigned char byte, uint64_t bytes);
 //   void toDevice(void* dst, const void* src, uint64_t bytes);   // from host memory
 //   void toHost(void* dst, const void* src, uint64_t bytes);     // to host memory, synchronous

@@ -5,7 +5,8 @@
 // same zeroing of gradient results; only the loops became kernels.
 //
 // Memory: the arena is one allocation of the plan's bytes plus a guard, filled with a canary
-// so that the peak is measured as on the CPU (runtime/ArenaGuard.h). Reductions (BatchNorm statistics, bias
+// so that the peak is measured as on the CPU (runtime/ArenaGuard.h), and checked against the
+// device's free memory first (runtime/AvailableMemory.h). Reductions (BatchNorm statistics, bias
 // gradients, the loss) use a workspace of the backend's own, reported apart from the arena,
 // as are cuBLAS's (CudaDevice).
 #pragma once
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
+#include "runtime/AvailableMemory.h"
 #include "runtime/Backend.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -49,7 +51,8 @@ class DeviceBackend final : public runtime::Backend {
 
   void allocateArena(uint64_t bytes) override {
     if (arena_) throw std::logic_error("allocateArena called twice");
-    const uint64_t total = bytes + runtime::kArenaGuardBytes + sizeof(Status);
+    const uint64_t total = statusOffset(bytes) + sizeof(Status);
+    runtime::checkArenaFits(total, dev_.availableMemory());
     arena_ = dev_.allocate(total);
     arenaBytes_ = bytes;
     dev_.fill(arena_, runtime::kArenaCanary, bytes + runtime::kArenaGuardBytes);
@@ -105,6 +108,9 @@ class DeviceBackend final : public runtime::Backend {
 
   std::string memoryReport() override { return dev_.memoryReport(arenaBytes_, workspaceBytes_); }
 
+  // Where the kernels' status record lies (after the arena and its guard): for tests.
+  const void* statusRecord() const { return status(); }
+
  private:
   // What a kernel reports back: written by a device thread, read at synchronize().
   struct Status {
@@ -118,7 +124,16 @@ class DeviceBackend final : public runtime::Backend {
   uint64_t workspaceBytes_ = 0;
   bool lossSinceCheck_ = false;
 
-  Status* status() const { return reinterpret_cast<Status*>(arena_ + arenaBytes_ + runtime::kArenaGuardBytes); }
+  // The status record's offset from the arena's start: after the guard, rounded up to 256
+  // bytes (cudaMalloc's alignment, more than the record needs), since a kernel's 64-bit
+  // atomicCAS on it faults when it is misaligned, as it is whenever the arena's size is
+  // not a multiple of 8.
+  static constexpr uint64_t kStatusAlignment = 256;
+  static_assert(kStatusAlignment % alignof(Status) == 0);
+  static uint64_t statusOffset(uint64_t arenaBytes) {
+    return (arenaBytes + runtime::kArenaGuardBytes + kStatusAlignment - 1) / kStatusAlignment * kStatusAlignment;
+  }
+  Status* status() const { return reinterpret_cast<Status*>(arena_ + statusOffset(arenaBytes_)); }
 
   void checkRange(uint64_t offset, uint64_t bytes, const char* what) const {
     if (!arena_) throw std::logic_error(std::string(what) + " before allocateArena");

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/AvailableMemory.h"
 #include "runtime/cuda/Device.h"
 
 namespace lrc::cuda {
@@ -66,6 +67,7 @@ class HostDevice {
     return p;
   }
   void release(unsigned char* p) { std::free(p); }
+  runtime::AvailableMemory availableMemory() const { return runtime::hostAvailableMemory(); }
   void fill(void* p, unsigned char byte, uint64_t bytes) { std::memset(p, byte, bytes); }
   void toDevice(void* dst, const void* src, uint64_t bytes) { std::memcpy(dst, src, bytes); }
   void toHost(void* dst, const void* src, uint64_t bytes) { std::memcpy(dst, src, bytes); }

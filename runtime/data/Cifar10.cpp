@@ -10,18 +10,22 @@ constexpr size_t kRecordBytes = 1 + 3 * 32 * 32;
 }  // namespace
 
 std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes) {
-  checkShape("cifar10:" + dir, kCifarShape, shape);
+  checkDirectory("cifar10", dir);
   std::vector<std::string> files;
   if (split == Split::Train) {
     for (int i = 1; i <= 5; ++i) files.push_back(dir + "/data_batch_" + std::to_string(i) + ".bin");
   } else {
     files.push_back(dir + "/test_batch.bin");
   }
+  // Missing files first: the shape is CIFAR-10's own, a mismatch only means something once
+  // the files are there.
+  for (const std::string& path : files)
+    if (!isRegularFile(path)) fail("cifar10:" + dir + " has no " + path + " (the binary CIFAR-10 version)");
+  checkShape("cifar10:" + dir, kCifarShape, shape);
 
   std::vector<uint8_t> records;
   std::vector<int64_t> labels;
   for (const std::string& path : files) {
-    if (!isRegularFile(path)) fail("cifar10:" + dir + " has no " + path + " (the binary CIFAR-10 version)");
     const std::vector<uint8_t> bytes = readFile(path);
     if (bytes.empty() || bytes.size() % kRecordBytes != 0)
       fail(path + ": truncated: " + std::to_string(bytes.size()) + " bytes is not a whole number of " +

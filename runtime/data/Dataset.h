@@ -2,7 +2,8 @@
 // into shuffled fixed-size batches.
 //
 // SPEC (SPEC.md §3):
-//   npy:X.npy,Y.npy  X: float32 (taken as is) or uint8 (/255), shape N,C,H,W or N,H,W (C=1);
+//   npy:X.npy,Y.npy  X: float32 (taken as is; a NaN or infinity is refused, naming the
+//                    sample) or uint8 (/255), shape N,C,H,W or N,H,W (C=1);
 //                    Y: int64, int32 or uint8, shape N. Little-endian .npy v1/v2/v3, C order.
 //                    The split is ignored: pass other files for validation.
 //   idx:DIR          DIR/train-images-idx3-ubyte and DIR/train-labels-idx1-ubyte (Train) or

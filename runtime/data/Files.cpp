@@ -17,6 +17,12 @@ bool isRegularFile(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
+void checkDirectory(const std::string& kind, const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    fail(kind + ":" + dir + ": " + (std::filesystem::exists(dir, ec) ? "not a directory" : "no such directory"));
+}
+
 namespace {
 
 void refuseDirectory(const std::string& path) {

@@ -69,9 +69,7 @@ class FolderDataset final : public Dataset {
 }  // namespace
 
 std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    fail("folder:" + dir + ": " + (fs::exists(dir, ec) ? "not a directory" : "no such directory"));
+  checkDirectory("folder", dir);
   const std::vector<std::string> classNames = listNames(dir, true);
   if (static_cast<int64_t>(classNames.size()) != classes)
     fail("folder:" + dir + " has " + std::to_string(classNames.size()) + " class folders but the plan expects " +

@@ -43,6 +43,9 @@ std::vector<uint8_t> readFile(const std::string& path);
 // The whole file, gunzipped when it is gzip-compressed; throws on truncated or corrupt data.
 std::vector<uint8_t> readMaybeGzipFile(const std::string& path);
 bool isRegularFile(const std::string& path);
+// Throws "data: KIND:DIR: no such directory" (or "not a directory"), so that a mistyped
+// directory is named as such before any of its files, or its images' shape, is looked at.
+void checkDirectory(const std::string& kind, const std::string& dir);
 
 // A uniform draw from [0, n), n > 0: rejects r < 2^64 mod n, so it is unbiased and does not
 // depend on the standard library (std::uniform_int_distribution's algorithm is unspecified).

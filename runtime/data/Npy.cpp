@@ -1,6 +1,7 @@
 // npy:X.npy,Y.npy — NumPy's .npy format (v1, v2, v3): magic "\x93NUMPY", major, minor, the
 // header length (2 bytes in v1, 4 after), a Python dict literal with 'descr',
 // 'fortran_order' and 'shape', then the array's bytes.
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
@@ -219,6 +220,21 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
     }
     checkLabel(yPath, v, i, classes);
     labels[static_cast<size_t>(i)] = v;
+  }
+
+  // A NaN or an infinity would make every loss from the first batch holding it NaN: the
+  // training would diverge with nothing to say why.
+  if (xItem == 4) {
+    const int64_t sampleFloats = shape[0] * shape[1] * shape[2];
+    const uint8_t* pixel = xBytes.data() + x.dataOffset;
+    for (int64_t i = 0; i < n * sampleFloats; ++i, pixel += 4) {
+      float v;
+      std::memcpy(&v, pixel, 4);
+      if (!std::isfinite(v))
+        fail(xPath + ": sample " + std::to_string(i / sampleFloats) + " has a non-finite pixel (" +
+             (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") + " at element " + std::to_string(i % sampleFloats) +
+             ")");
+    }
   }
 
   const ArrayDataset::Layout layout{x.dataOffset, static_cast<size_t>(shape[0] * shape[1] * shape[2]) * xItem,

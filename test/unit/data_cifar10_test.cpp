@@ -95,5 +95,19 @@ TEST(DataCifar10, MissingAndTruncatedFilesAreNamed) {
   expectDataError([&] { f.open(Split::Test); }, {test});
 }
 
+// A directory that is not there is named as such, before the plan's shape is compared with
+// CIFAR-10's (lrc-run --data cifar10:/nonexistent on a 1x28x28 plan said "has 3x32x32
+// images"); so is a missing file.
+TEST(DataCifar10, AMissingDirectoryOrFileIsNamedBeforeTheShape) {
+  CifarFiles f;
+  const std::string missing = f.dir / "nowhere";
+  expectDataError([&] { openDataset("cifar10:" + missing, Split::Train, {1, 28, 28}, 10, 0); },
+                  {"data: cifar10:" + missing + ": no such directory"});
+  expectDataError([&] { openDataset("cifar10:" + (f.dir / "test_batch.bin"), Split::Test, kCifar, 10, 0); },
+                  {"cifar10:" + (f.dir / "test_batch.bin") + ": not a directory"});
+  std::filesystem::remove(f.dir / "test_batch.bin");
+  expectDataError([&] { f.open(Split::Test, {1, 28, 28}); }, {f.dir / "test_batch.bin", "binary CIFAR-10"});
+}
+
 }  // namespace
 }  // namespace lrc::data

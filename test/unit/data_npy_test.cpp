@@ -60,6 +60,23 @@ TEST(DataNpy, Float32ChwImagesAreTakenAsIsWithInt32OrUint8Labels) {
   EXPECT_EQ(img[7], pixels[23]);
 }
 
+// A NaN or infinite pixel would turn the loss of every batch holding it into NaN; it is
+// refused when the file is opened, naming the file, the sample and the element.
+TEST(DataNpy, NonFinitePixelsAreRefused) {
+  TempDir dir;
+  writeFile(dir / "y.npy", npyFile("<i8", {3}, bytesOf(std::vector<int64_t>{0, 1, 2})));
+  const std::array<int64_t, 3> shape{2, 2, 2};
+  const float bad[] = {std::nanf(""), INFINITY, -INFINITY};
+  const char* named[] = {"(nan at element 5)", "(inf at element 5)", "(-inf at element 5)"};
+  for (int k = 0; k < 3; ++k) {
+    std::vector<float> pixels(3 * 8, 0.5f);
+    pixels[8 + 5] = bad[k];
+    const std::string x = dir / (std::to_string(k) + ".npy");
+    writeFile(x, npyFile("<f4", {3, 2, 2, 2}, bytesOf(pixels)));
+    expectDataError([&] { openNpy(x, dir / "y.npy", shape, 5); }, {x + ": sample 1 has a non-finite pixel", named[k]});
+  }
+}
+
 TEST(DataNpy, ReadsFilesNumpyWrites) {
   TempDir dir;
   const std::string script =
