@@ -197,6 +197,22 @@ Options parseArgs(int argc, char** argv) {
   return o;
 }
 
+// The flags given that shape every candidate the search compiles (the model's shape, the
+// BatchNorm policy, the device's convolution scratch), as a command line's tail: with a
+// candidate's settings, a complete recipe for its plan.
+std::string fixedFlags(const Options& o) {
+  std::string flags;
+  if (o.import.batch) flags += " --batch " + std::to_string(*o.import.batch);
+  if (o.import.inputShape) {
+    const std::vector<int64_t>& s = *o.import.inputShape;
+    flags += " --input-shape " + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]);
+  }
+  if (o.training.batchNorm.mode != passes::BatchNormMode::Exact)
+    flags += " --bn " + std::string(passes::name(o.training.batchNorm.mode));
+  if (o.device != "cpu") flags += " --device " + o.device;
+  return flags;
+}
+
 std::string mib(uint64_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
@@ -325,7 +341,8 @@ void compile(const Options& o) {
         }
       }
       compiler::PlanChoice choice =
-          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain, maxSlowdown);
+          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain, maxSlowdown,
+                               fixedFlags(o));
       rowOptions = choice.candidates[choice.chosen].rows;
       if (o.explain) explanation = compiler::explainChoice(choice);
       char predicted[64];
