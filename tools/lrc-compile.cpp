@@ -1,6 +1,4 @@
-// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--device cpu|cuda] [--strips N] [--bp-strips M] [--cut none|downsample]
-//             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
+// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] ... (kUsage below; --help)
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
 // their row pipelines strip by strip (docs/row-plans.md); --bn strip (per-strip statistics)
@@ -54,11 +52,22 @@ struct Options {
   bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
 };
 
+constexpr const char* kUsage =
+    "usage: lrc-compile MODEL.onnx (-o PLAN.bin | --emit ir|rows|plan) [options]\n"
+    "  --batch N, --input-shape C,H,W   the model's input (default: the model's batch, else 1)\n"
+    "  --strategy auto|layerwise|2ps|overl   default auto: the fastest plan within the memory budget\n"
+    "  --memory-budget SIZE             e.g. 512MiB, 2GiB (default: this machine's available memory)\n"
+    "  --explain                        the candidate plans auto considered, and its choice\n"
+    "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
+    "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
+    "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS   a row plan by hand (--strategy 2ps|overl)\n"
+    "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
+    "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
+    "  --lr X, --momentum X, --weight-decay X   SGD defaults (lrc-run may override them)\n";
+
+// A bad command line: one line, the usage only on --help.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-compile: error: " << problem << "\n"
-            << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
-               "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--remat none|elementwise|blocks] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+  std::cerr << "lrc-compile: error: " << problem << "\n";
   std::exit(2);
 }
 
@@ -157,6 +166,9 @@ Options parseArgs(int argc, char** argv) {
       }
     } else if (a == "--explain") {
       o.explain = true;
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
     } else if (a == "--device") {
       o.device = value();
       if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
