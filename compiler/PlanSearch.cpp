@@ -70,6 +70,8 @@ std::string PlanCandidate::label() const {
   if (rows.layerwise) return s + remat;
   s += " --strips ";
   s += std::to_string(rows.partition.strips);
+  if (rows.partition.bpStrips > 0 && rows.partition.bpStrips != rows.partition.strips)
+    s += " --bp-strips " + std::to_string(rows.partition.bpStrips);
   s += " --cut ";
   s += passes::name(rows.fuse.cut);
   // Per-pipeline settings, in passes/PipelineList.h's grammar (lrc-compile's flags).
@@ -85,9 +87,97 @@ std::string PlanCandidate::label() const {
   return s + remat;
 }
 
+namespace {
+
+// What a per-pipeline refinement optimizes: the predicted time within the budget (a plan
+// that fits), or the peak (nothing fits: the least memory the search reaches).
+enum class Objective { Time, Memory };
+
+// Refines a row plan pipeline by pipeline (docs/plan-search.md "Candidates"): each
+// pipeline's own strategy, then its own strip count, for 2PS backward reusing the last
+// forward strip (Time only: it adds memory by construction), then pipelines left layer by
+// layer, in the order of the gain per trial. A change is kept when it is better by
+// `objective`: faster and still within `budgetBytes`, or a smaller peak (ties: faster).
+// Returns whether any change was kept.
+bool refine(PlanCandidate& current, Objective objective, int64_t budgetBytes, const ir::Module& shapes,
+            const TrainingOptions& training, const CostTable& costs) {
+  bool refined = false;
+  auto better = [&](const PlanCandidate& t) {
+    if (objective == Objective::Time) return t.peakBytes <= budgetBytes && t.seconds < current.seconds;
+    return t.peakBytes < current.peakBytes || (t.peakBytes == current.peakBytes && t.seconds < current.seconds);
+  };
+  auto evaluateChange = [&](auto change) {
+    PlanCandidate t;
+    t.rows = current.rows;
+    change(t.rows);
+    evaluate(t, shapes, training, costs, nullptr);
+    return t;
+  };
+  auto tryChange = [&](auto change) {
+    PlanCandidate t = evaluateChange(change);
+    if (!better(t)) return;
+    current = t;
+    refined = true;
+  };
+  // A kept pipeline has no strips: its other settings go.
+  auto keepLayerwise = [](RowOptions& rows, int64_t id) {
+    passes::PartitionRowsOptions& p = rows.partition;
+    p.keep.push_back(id);
+    std::sort(p.keep.begin(), p.keep.end());
+    p.per.erase(id);
+    p.strategies.erase(id);
+    std::erase(p.reuse, id);
+  };
+  std::unique_ptr<ir::Module> partitioned = shapes.clone();
+  runRowPipeline(*partitioned, current.rows, training.batchNorm);
+  std::vector<int64_t> ids;
+  for (const auto& op : partitioned->ops)
+    if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
+  using passes::RowStrategy;
+  for (int64_t id : ids)
+    tryChange([&](RowOptions& r) {
+      r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
+    });
+  for (int64_t id : ids)
+    for (int64_t n : {2, 4, 8, 16}) {
+      const passes::PartitionRowsOptions& p = current.rows.partition;
+      auto own = p.per.find(id);
+      if ((own == p.per.end() ? p.strips : own->second) == n) continue;
+      tryChange([&](RowOptions& r) { r.partition.per[id] = n; });
+    }
+  for (int64_t id : ids) {
+    const passes::PartitionRowsOptions& p = current.rows.partition;
+    auto own = p.strategies.find(id);
+    if (objective == Objective::Time && (own == p.strategies.end() ? p.strategy : own->second) == RowStrategy::TwoPS)
+      tryChange([&](RowOptions& r) { r.partition.reuse.push_back(id); });
+  }
+  // Keeping pipelines layer by layer, the most gain first: for time, the time saved per
+  // byte added; for memory, the bytes saved, then the time (a pipeline away from the peak
+  // step saves time at the same peak, and later ones may then lower it).
+  struct Trial {
+    int64_t id;
+    double gain, then;
+  };
+  std::vector<Trial> order;
+  for (int64_t id : ids) {
+    const PlanCandidate t = evaluateChange([&](RowOptions& r) { keepLayerwise(r, id); });
+    const double saved = current.seconds - t.seconds;
+    const double added = static_cast<double>(std::max<int64_t>(t.peakBytes - current.peakBytes, 1));
+    if (objective == Objective::Time && saved > 0) order.push_back({id, saved / added, 0});
+    if (objective == Objective::Memory && better(t))
+      order.push_back({id, static_cast<double>(current.peakBytes - t.peakBytes), saved});
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Trial& a, const Trial& b) { return a.gain != b.gain ? a.gain > b.gain : a.then > b.then; });
+  for (const Trial& t : order) tryChange([&](RowOptions& r) { keepLayerwise(r, t.id); });
+  return refined;
+}
+
+}  // namespace
+
 PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training, int64_t budgetBytes,
                       const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
-                      double maxSlowdown) {
+                      double maxSlowdown, const std::string& fixedFlags) {
   PlanChoice choice;
   choice.candidates = candidates();
   choice.budgetBytes = budgetBytes;
@@ -127,6 +217,37 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     const PlanCandidate* b = best ? &choice.candidates[*best] : nullptr;
     if (!b || c.seconds < b->seconds || (c.seconds == b->seconds && c.peakBytes < b->peakBytes)) best = i;
   }
+  // No candidate fits: the least memory the search reaches is the smallest row candidate
+  // refined per pipeline (leaving pipelines layer by layer can save more than their strips
+  // do: a budget of that candidate's peak used to get a smaller plan than the error named),
+  // or the smallest candidate if less. It does not depend on the budget, so every budget at
+  // or above the peak it names is accepted and every one below refused. (Greedy: a larger
+  // budget's refinement may still pass through a smaller plan.)
+  bool leastRefined = false;
+  if (!best && !leastMemory) {
+    auto smallestOf = [&](bool rowsOnly) {
+      std::optional<size_t> s;
+      for (size_t i = 0; i < choice.candidates.size(); ++i)
+        if ((!rowsOnly || !choice.candidates[i].rows.layerwise) &&
+            (!s || choice.candidates[i].peakBytes < choice.candidates[*s].peakBytes))
+          s = i;
+      return s;
+    };
+    size_t smallest = *smallestOf(false);
+    if (std::optional<size_t> rows = smallestOf(true)) {
+      PlanCandidate least = choice.candidates[*rows];
+      // First faster within its own peak, as the time refinement would go with that budget
+      // (keeping pipelines that save time can lower the peak together), then smaller.
+      bool refined = refine(least, Objective::Time, least.peakBytes, shapes(), training, costs);
+      refined |= refine(least, Objective::Memory, budgetBytes, shapes(), training, costs);
+      if (refined && least.peakBytes < choice.candidates[smallest].peakBytes) {
+        choice.candidates.push_back(least);
+        smallest = choice.candidates.size() - 1;
+        leastRefined = true;
+      }
+    }
+    if (fits(choice.candidates[smallest])) best = smallest;
+  }
   if (!best) {
     size_t smallest = 0;
     for (size_t i = 1; i < choice.candidates.size(); ++i)
@@ -143,74 +264,15 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     message += std::to_string(choice.candidates[smallest].peakBytes);
     message += " bytes), with --strategy ";
     message += choice.candidates[smallest].label();
+    message += fixedFlags;
     throw ir::Error(message);
   }
-  // Refining the best row plan where memory allows, pipeline by pipeline: its own strategy,
-  // its own strip count (fewer strips, less per-strip overhead), for 2PS backward reusing
-  // the last forward strip, then pipelines left layer by layer (no recompute) in the order
-  // of predicted time saved per byte added. A change is kept when the peak still fits and
-  // the predicted time goes down.
+  // Refining the best row plan where memory allows (refine above): a change is kept when
+  // the peak still fits and the predicted time goes down.
   bool refined = false;
-  if (!layerwiseFits && !leastMemory && *best != 0) {
+  if (!layerwiseFits && !leastMemory && !choice.candidates[*best].rows.layerwise) {
     PlanCandidate current = choice.candidates[*best];
-    auto evaluateChange = [&](auto change) {
-      PlanCandidate t;
-      t.rows = current.rows;
-      change(t.rows);
-      evaluate(t, shapes(), training, costs, nullptr);
-      return t;
-    };
-    auto tryChange = [&](auto change) {
-      PlanCandidate t = evaluateChange(change);
-      if (t.peakBytes > budgetBytes || t.seconds >= current.seconds) return;
-      current = t;
-      refined = true;
-    };
-    // A kept pipeline has no strips: its other settings go.
-    auto keepLayerwise = [](RowOptions& rows, int64_t id) {
-      passes::PartitionRowsOptions& p = rows.partition;
-      p.keep.push_back(id);
-      std::sort(p.keep.begin(), p.keep.end());
-      p.per.erase(id);
-      p.strategies.erase(id);
-      std::erase(p.reuse, id);
-    };
-    std::unique_ptr<ir::Module> partitioned = shapes().clone();
-    runRowPipeline(*partitioned, current.rows, training.batchNorm);
-    std::vector<int64_t> ids;
-    for (const auto& op : partitioned->ops)
-      if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
-    using passes::RowStrategy;
-    for (int64_t id : ids)
-      tryChange([&](RowOptions& r) {
-        r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
-      });
-    for (int64_t id : ids)
-      for (int64_t n : {2, 4, 8, 16}) {
-        const passes::PartitionRowsOptions& p = current.rows.partition;
-        auto own = p.per.find(id);
-        if ((own == p.per.end() ? p.strips : own->second) == n) continue;
-        tryChange([&](RowOptions& r) { r.partition.per[id] = n; });
-      }
-    for (int64_t id : ids) {
-      const passes::PartitionRowsOptions& p = current.rows.partition;
-      auto own = p.strategies.find(id);
-      if ((own == p.strategies.end() ? p.strategy : own->second) == RowStrategy::TwoPS)
-        tryChange([&](RowOptions& r) { r.partition.reuse.push_back(id); });
-    }
-    struct Trial {
-      int64_t id;
-      double score;
-    };
-    std::vector<Trial> order;
-    for (int64_t id : ids) {
-      const PlanCandidate t = evaluateChange([&](RowOptions& r) { keepLayerwise(r, id); });
-      const double saved = current.seconds - t.seconds;
-      const double added = static_cast<double>(std::max<int64_t>(t.peakBytes - current.peakBytes, 1));
-      if (saved > 0) order.push_back({id, saved / added});
-    }
-    std::stable_sort(order.begin(), order.end(), [](const Trial& a, const Trial& b) { return a.score > b.score; });
-    for (const Trial& t : order) tryChange([&](RowOptions& r) { keepLayerwise(r, t.id); });
+    refined = refine(current, Objective::Time, budgetBytes, shapes(), training, costs);
     if (refined) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;
@@ -223,9 +285,11 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     if (i == choice.chosen && leastMemory)
       c.verdict = "chosen: the least memory within " + std::to_string(maxSlowdown).substr(0, 3) + "x layerwise's time";
     else if (i == choice.chosen)
-      c.verdict = layerwiseFits        ? "chosen: layerwise fits, no recompute"
-                  : refined      ? "chosen: the fastest that fits, refined per pipeline"
-                                 : "chosen: the fastest that fits";
+      c.verdict = layerwiseFits ? "chosen: layerwise fits, no recompute"
+                  : leastRefined && refined ? "chosen: the least memory (refined per pipeline), then refined for time"
+                  : leastRefined            ? "chosen: the least memory, refined per pipeline"
+                  : refined                 ? "chosen: the fastest that fits, refined per pipeline"
+                                            : "chosen: the fastest that fits";
     else if (!c.evaluated) c.verdict = "not evaluated: layerwise fits";
     else if (!fits(c)) c.verdict = "over the budget";
     else if (leastMemory) c.verdict = c.seconds > timeLimit ? "over the time limit" : "more memory";

@@ -11,8 +11,10 @@
 //
 // Rule (CPU, and CUDA with a budget): layerwise is evaluated first; when it fits it is the choice (a row plan only adds
 // recompute), and the others are evaluated only for --explain. Otherwise every candidate is
-// evaluated and the fastest that fits wins (ties: the smaller peak). No candidate fitting is
-// an error naming the smallest peak reachable and its settings. CUDA without a budget (no
+// evaluated and the fastest that fits wins (ties: the smaller peak), refined per pipeline.
+// When no candidate fits, the smallest row candidate is refined per pipeline for memory; if
+// that fits it is the choice, else an error names the least peak reached and the flags
+// that compile to it. CUDA without a budget (no
 // device to measure here): the least-memory candidate predicted within 1.5x layerwise's time.
 #pragma once
 
@@ -50,9 +52,12 @@ struct PlanChoice {
 // `evaluateAll`: compile every candidate even when layerwise fits (for --explain).
 // `maxSlowdown` > 0 changes the objective to the least peak among the candidates predicted
 // within that factor of layerwise's time (--device cuda without a budget: 1.5).
+// `fixedFlags`: the caller's flags that shaped `forward` and `base` (" --batch 8 --bn
+// frozen"), appended to the settings the no-fit error names so that they are a whole
+// lrc-compile command line for the peak it names.
 PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& base, int64_t budgetBytes,
                       const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
-                      double maxSlowdown = 0);
+                      double maxSlowdown = 0, const std::string& fixedFlags = "");
 
 // The --explain table: one line per candidate, the chosen one marked.
 std::string explainChoice(const PlanChoice& choice);

@@ -155,4 +155,25 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
   return out;
 }
 
+std::vector<PipelineSummary> summarizePipelines(const ir::Module& m, bool layerwise) {
+  std::map<int64_t, PipelineSummary> byId;  // by id, as printRowReport
+  for (const auto& op : m.ops) {
+    if (!op->has("pipeline")) continue;
+    PipelineSummary& p = byId[op->getInt("pipeline")];
+    p.id = op->getInt("pipeline");
+    ++p.ops;
+    if (!op->has("strips")) continue;
+    p.strategy = layerwise ? "layerwise" : std::get<std::string>(op->attrs.at("strategy"));
+    p.strips = op->getInt("strips");
+    p.bpStrips = op->getInt("bp_strips");
+    p.clamped = op->has("strips_requested") || op->has("bp_strips_requested");
+  }
+  std::vector<PipelineSummary> list;
+  for (auto& [id, p] : byId) {
+    if (p.strategy.empty()) p.strategy = "layerwise";
+    list.push_back(p);
+  }
+  return list;
+}
+
 }  // namespace lrc::compiler

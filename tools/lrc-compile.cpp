@@ -1,6 +1,4 @@
-// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--batch N] [--input-shape C,H,W]
-//             [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--device cpu|cuda] [--strips N] [--bp-strips M] [--cut none|downsample]
-//             [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]
+// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--report OUT.json] ... (kUsage below; --help)
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
 // asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
 // their row pipelines strip by strip (docs/row-plans.md); --bn strip (per-strip statistics)
@@ -52,13 +50,26 @@ struct Options {
   compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes
   bool stripsGiven = false;
   bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
+  std::string report;                       // --report OUT.json: the summary as JSON
 };
 
+constexpr const char* kUsage =
+    "usage: lrc-compile MODEL.onnx (-o PLAN.bin | --emit ir|rows|plan) [options]\n"
+    "  --batch N, --input-shape C,H,W   the model's input (default: the model's batch, else 1)\n"
+    "  --strategy auto|layerwise|2ps|overl   default auto: the fastest plan within the memory budget\n"
+    "  --memory-budget SIZE             e.g. 512MiB, 2GiB (default: this machine's available memory)\n"
+    "  --explain                        the candidate plans auto considered, and its choice\n"
+    "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
+    "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
+    "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS   a row plan by hand (--strategy 2ps|overl)\n"
+    "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
+    "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
+    "  --lr X, --momentum X, --weight-decay X   SGD defaults (lrc-run may override them)\n"
+    "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n";
+
+// A bad command line: one line, the usage only on --help.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-compile: error: " << problem << "\n"
-            << "usage: lrc-compile MODEL.onnx [-o PLAN.bin] [--emit ir|rows|plan] [--batch N] "
-               "[--input-shape C,H,W] [--strategy auto|layerwise|2ps|overl] [--memory-budget SIZE] [--explain] [--strips N] "
-               "[--bp-strips M] [--cut none|downsample] [--pipeline-strategy ID/S:...] [--pipeline-strips ID/N:...] [--reuse-last IDS] [--keep IDS] [--remat none|elementwise|blocks] [--lr X] [--momentum X] [--weight-decay X] [--bn exact|frozen|strip]\n";
+  std::cerr << "lrc-compile: error: " << problem << "\n";
   std::exit(2);
 }
 
@@ -157,6 +168,11 @@ Options parseArgs(int argc, char** argv) {
       }
     } else if (a == "--explain") {
       o.explain = true;
+    } else if (a == "--report") {
+      o.report = value();
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
     } else if (a == "--device") {
       o.device = value();
       if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
@@ -194,9 +210,27 @@ Options parseArgs(int argc, char** argv) {
     usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last and --keep flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rematGiven && o.autoStrategy)
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
+  if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
+    usage("--report describes a plan: not with --emit " + o.emit);
   if (o.explain && !o.autoStrategy)
     usage("--explain shows what --strategy auto considered: drop --strategy " + std::string(compiler::strategyName(o.rows)));
   return o;
+}
+
+// The flags given that shape every candidate the search compiles (the model's shape, the
+// BatchNorm policy, the device's convolution scratch), as a command line's tail: with a
+// candidate's settings, a complete recipe for its plan.
+std::string fixedFlags(const Options& o) {
+  std::string flags;
+  if (o.import.batch) flags += " --batch " + std::to_string(*o.import.batch);
+  if (o.import.inputShape) {
+    const std::vector<int64_t>& s = *o.import.inputShape;
+    flags += " --input-shape " + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]);
+  }
+  if (o.training.batchNorm.mode != passes::BatchNormMode::Exact)
+    flags += " --bn " + std::string(passes::name(o.training.batchNorm.mode));
+  if (o.device != "cpu") flags += " --device " + o.device;
+  return flags;
 }
 
 std::string mib(uint64_t bytes) {
@@ -205,12 +239,31 @@ std::string mib(uint64_t bytes) {
   return text;
 }
 
+// A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics, kept when backward
+// reads the map before it (the map stays whole), recomputed when backward reads a copy made
+// in backward (--remat blocks). In program order; none unless --bn exact.
+struct ReductionPoint {
+  std::string op;  // the BatchNorm's ONNX node name, else its statistics' value
+  bool kept = true;
+};
+
+std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
+  const size_t loss = compiler::lossIndex(train);
+  const ir::ValueMap<compiler::ResultRole> roles = compiler::classifyResults(train, loss + 1);
+  std::vector<ReductionPoint> points;
+  for (size_t i = 0; i < loss; ++i) {
+    const ir::Op& op = *train.ops[i];
+    if (op.kind != ir::OpKind::BatchNormStats) continue;
+    auto role = roles.find(op.operands[0]);
+    points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin,
+                      role != roles.end() && role->second == compiler::ResultRole::KeptActivation});
+  }
+  return points;
+}
+
 // What the compile did with the forward graph's training-mode BatchNorms (SPEC.md §2: the
 // compiler says so in its report); empty when it has none.
-std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mode, const ir::Module* train) {
-  int64_t count = 0;
-  for (const auto& op : forward.ops)
-    if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++count;
+std::string batchNormReport(int64_t count, passes::BatchNormMode mode, const std::vector<ReductionPoint>& points) {
   if (count == 0) return "";
   std::string line = "  BatchNorm ";
   switch (mode) {
@@ -228,57 +281,50 @@ std::string batchNormReport(const ir::Module& forward, passes::BatchNormMode mod
   line += ": ";
   line += std::to_string(count);
   line += count == 1 ? " op" : " ops";
-  if (mode == passes::BatchNormMode::Exact && train) {
-    // Per reduction point (SPEC.md §5): kept when backward reads the map before the BatchNorm
-    // itself, recomputed when it reads a copy made in backward (--remat blocks).
-    const size_t loss = compiler::lossIndex(*train);
-    const ir::ValueMap<compiler::ResultRole> roles = compiler::classifyResults(*train, loss + 1);
-    int64_t kept = 0, recomputed = 0;
-    for (size_t i = 0; i < loss; ++i)
-      if (train->ops[i]->kind == ir::OpKind::BatchNormStats) {
-        auto role = roles.find(train->ops[i]->operands[0]);
-        ++(role != roles.end() && role->second == compiler::ResultRole::KeptActivation ? kept : recomputed);
-      }
+  if (mode == passes::BatchNormMode::Exact) {
+    const auto kept = std::count_if(points.begin(), points.end(), [](const ReductionPoint& p) { return p.kept; });
     line += "; reduction points: " + std::to_string(kept) + " kept (the map before it whole), " +
-            std::to_string(recomputed) + " recomputed in backward";
+            std::to_string(static_cast<int64_t>(points.size()) - kept) + " recomputed in backward";
   }
   return line + "\n";
 }
 
+// A training step's predicted cost: multiply-adds (recompute and halos included) and the
+// cost model's time (compiler/CostModel.h).
+struct StepCost {
+  int64_t work = 0;
+  double seconds = 0;
+};
+
+StepCost stepCost(const ir::Module& train) {
+  return {compiler::multiplyAdds(train), compiler::predictSeconds(train, compiler::cpuCostTable())};
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 1.0; }
+
 // The row plan's line of the report: pipelines, strips, and the training step's
-// multiply-adds relative to the layerwise plan's (recompute and halos included; the search
-// has counted layerwise's already when it ran, else it is compiled here); empty for
-// layerwise plans.
-std::string rowPlanReport(const ir::Module& forward, const Options& o, const compiler::RowOptions& rowOptions,
-                          const ir::Module& train, std::optional<int64_t> layerwiseWork) {
+// multiply-adds relative to the layerwise plan's; empty for layerwise plans.
+std::string rowPlanReport(const compiler::RowOptions& rowOptions,
+                          const std::vector<compiler::PipelineSummary>& pipelines, StepCost cost, StepCost layerwise) {
   if (rowOptions.layerwise) return "";
-  std::unique_ptr<ir::Module> partitioned = forward.clone();
-  compiler::runRowPipeline(*partitioned, rowOptions, o.training.batchNorm);
-  std::set<int64_t> pipelines;
   int64_t ops = 0, strips = 0, bpStrips = 0;
-  std::string clamped;
-  for (const auto& op : partitioned->ops) {
-    if (!op->has("pipeline")) continue;
-    pipelines.insert(op->getInt("pipeline"));
-    ++ops;
-    if (!op->has("strips")) continue;
-    strips = std::max(strips, op->getInt("strips"));
-    bpStrips = std::max(bpStrips, op->getInt("bp_strips"));
-    if ((op->has("strips_requested") || op->has("bp_strips_requested")) && clamped.empty())
-      clamped = " (fewer where a pipeline's output has fewer rows)";
+  bool clamped = false;
+  for (const compiler::PipelineSummary& p : pipelines) {
+    ops += p.ops;
+    strips = std::max(strips, p.strips);
+    bpStrips = std::max(bpStrips, p.bpStrips);
+    clamped |= p.clamped;
   }
-  const int64_t layerwise =
-      layerwiseWork ? *layerwiseWork : compiler::multiplyAdds(*compiler::runTrainingPipeline(forward, o.training).train);
-  const int64_t work = compiler::multiplyAdds(train);
-  char ratio[96];
-  std::snprintf(ratio, sizeof ratio, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
-                layerwise > 0 ? static_cast<double>(work) / static_cast<double>(layerwise) : 1.0, work * 1e-9,
-                layerwise * 1e-9);
+  char text[96];
+  std::snprintf(text, sizeof text, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
+                ratio(static_cast<double>(cost.work), static_cast<double>(layerwise.work)), cost.work * 1e-9,
+                layerwise.work * 1e-9);
   std::string line = "  row plan: ";
   line += compiler::strategyName(rowOptions);
-  line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips" + clamped;
+  line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips";
+  if (clamped) line += " (fewer where a pipeline's output has fewer rows)";
   line += ", " + std::to_string(pipelines.size()) + (pipelines.size() == 1 ? " pipeline of " : " pipelines of ") +
-          std::to_string(ops) + " ops; work " + ratio + "\n";
+          std::to_string(ops) + " ops; work " + text + "\n";
   return line;
 }
 
@@ -295,6 +341,95 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
          ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" + batchNorm;
 }
 
+// --- --report: the same summary as JSON (keys in docs/plan-search.md), written with these
+// few helpers (one small file: no JSON library).
+
+std::string jsonString(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char text[8];
+      std::snprintf(text, sizeof text, "\\u%04x", static_cast<unsigned char>(c));
+      out += text;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonNumber(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", x);
+  return text;
+}
+
+// `{"key": value, ...}` from values that are JSON already; `indent` non-empty: one field a
+// line.
+std::string jsonObject(const std::vector<std::pair<std::string, std::string>>& fields,
+                       const std::string& indent = "") {
+  std::string out = "{";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    out += i ? "," : "";
+    out += indent.empty() ? (i ? " " : "") : "\n" + indent;
+    out += jsonString(fields[i].first) + ": " + fields[i].second;
+  }
+  return out + (indent.empty() ? "}" : "\n}");
+}
+
+std::string jsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ",\n    " : "\n    ") + items[i];
+  return out + (items.empty() ? "]" : "\n  ]");
+}
+
+std::string reportJson(const plan::Plan& p, const std::string& settings,
+                       const std::vector<compiler::PipelineSummary>& pipelines, StepCost cost, StepCost layerwise,
+                       passes::BatchNormMode bn, int64_t batchNorms, const std::vector<ReductionPoint>& points) {
+  const plan::MemoryReport& m = p.memory();
+  const double work = ratio(static_cast<double>(cost.work), static_cast<double>(layerwise.work));
+  auto bytes = [](uint64_t n) { return std::to_string(n); };
+  std::vector<std::string> pipelineItems, pointItems;
+  for (const compiler::PipelineSummary& s : pipelines)
+    pipelineItems.push_back(jsonObject({{"id", std::to_string(s.id)},
+                                        {"strategy", jsonString(s.strategy)},
+                                        {"strips", std::to_string(s.strips)},
+                                        {"bp_strips", std::to_string(s.bpStrips)},
+                                        {"ops", std::to_string(s.ops)}}));
+  for (const ReductionPoint& r : points)
+    pointItems.push_back(jsonObject({{"op", jsonString(r.op)}, {"kept", r.kept ? "true" : "false"}}));
+  const std::string indent = "  ";
+  return jsonObject(
+             {{"model", jsonString(p.model_name())},
+              {"strategy", jsonString(p.strategy())},
+              {"settings", jsonString(settings)},
+              {"training_steps", std::to_string(p.train().steps_size())},
+              {"predicted_peak_bytes", bytes(p.arena_bytes())},
+              {"peak_by_category", jsonObject({{"parameters", bytes(m.parameters())},
+                                               {"parameter_gradients", bytes(m.gradients())},
+                                               {"optimizer_state", bytes(m.optimizer_state())},
+                                               {"kept_activations", bytes(m.activations())},
+                                               {"activation_gradients", bytes(m.activation_gradients())},
+                                               {"workspace", bytes(m.workspace())},
+                                               {"batchnorm_state", bytes(m.state())},
+                                               {"inputs", bytes(m.inputs())}})},
+              {"work_multiply_adds", std::to_string(cost.work)},
+              {"layerwise_work_multiply_adds", std::to_string(layerwise.work)},
+              {"work_vs_layerwise", jsonNumber(work)},
+              {"predicted_step_seconds", jsonNumber(cost.seconds)},
+              {"layerwise_predicted_step_seconds", jsonNumber(layerwise.seconds)},
+              {"time_vs_layerwise", jsonNumber(ratio(cost.seconds, layerwise.seconds))},
+              {"pipelines", jsonArray(pipelineItems)},
+              {"batchnorm", jsonString(std::string(passes::name(bn)))},
+              {"training_batchnorm_ops", std::to_string(batchNorms)},
+              {"reduction_points", jsonArray(pointItems)}},
+             indent) +
+         "\n";
+}
+
 void compile(const Options& o) {
   std::unique_ptr<ir::Module> m = compiler::importOnnx(o.model, o.import);  // errors name the file
   try {
@@ -307,7 +442,7 @@ void compile(const Options& o) {
     compiler::RowOptions rowOptions = o.rows;
     compiler::TrainingPrograms programs;
     std::string explanation, chosenBy;
-    std::optional<int64_t> layerwiseWork;
+    std::optional<StepCost> chosenCost, layerwiseCost;  // what the search has predicted already
     if (o.autoStrategy) {
       int64_t budget = o.memoryBudget;
       std::string source = "--memory-budget";
@@ -327,19 +462,21 @@ void compile(const Options& o) {
         }
       }
       compiler::PlanChoice choice =
-          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain, maxSlowdown);
-      rowOptions = choice.candidates[choice.chosen].rows;
+          compiler::choosePlan(*m, o.training, budget, source, compiler::cpuCostTable(), o.explain, maxSlowdown,
+                               fixedFlags(o));
+      const compiler::PlanCandidate& chosen = choice.candidates[choice.chosen];
+      rowOptions = chosen.rows;
       if (o.explain) explanation = compiler::explainChoice(choice);
       char predicted[64];
-      std::snprintf(predicted, sizeof predicted, "%.1f", choice.candidates[choice.chosen].seconds * 1e3);
+      std::snprintf(predicted, sizeof predicted, "%.1f", chosen.seconds * 1e3);
       const std::string budgetText = budget == std::numeric_limits<int64_t>::max()
                                          ? std::string("no memory budget")
                                          : "budget " + mib(static_cast<uint64_t>(budget));
-      chosenBy = "  chosen by --strategy auto: " + choice.candidates[choice.chosen].label() + " (" +
-                 choice.candidates[choice.chosen].verdict + ", " + budgetText + ": " + source + "); predicted step " +
-                 predicted + " ms\n";
+      chosenBy = "  chosen by --strategy auto: " + chosen.label() + " (" + chosen.verdict + ", " + budgetText + ": " +
+                 source + "); predicted step " + predicted + " ms\n";
       programs = std::move(choice.programs);
-      layerwiseWork = choice.candidates[0].work;
+      chosenCost = StepCost{chosen.work, chosen.seconds};
+      layerwiseCost = StepCost{choice.candidates[0].work, choice.candidates[0].seconds};
     }
     if (o.emit == "rows") {
       if (!explanation.empty()) std::cerr << explanation;
@@ -353,8 +490,24 @@ void compile(const Options& o) {
       training.rows = rowOptions;
       programs = compiler::runTrainingPipeline(*m, training);
     }
-    const std::string batchNorm = batchNormReport(*m, o.training.batchNorm.mode, programs.train.get());
-    const std::string rows = rowPlanReport(*m, o, rowOptions, *programs.train, layerwiseWork);
+    int64_t batchNorms = 0;
+    for (const auto& op : m->ops)
+      if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++batchNorms;
+    const passes::BatchNormMode bn = o.training.batchNorm.mode;
+    const std::vector<ReductionPoint> points =
+        bn == passes::BatchNormMode::Exact ? reductionPoints(*programs.train) : std::vector<ReductionPoint>{};
+    // Work and time relative to the plain layerwise plan (the search compiled it already;
+    // else it is compiled here, unless this is it), for the row plan's line and --report.
+    const bool plainLayerwise = rowOptions.layerwise && rowOptions.remat == passes::RematMode::None;
+    const StepCost cost = chosenCost ? *chosenCost : stepCost(*programs.train);
+    if (!layerwiseCost && plainLayerwise) layerwiseCost = cost;
+    if (!layerwiseCost && (!rowOptions.layerwise || !o.report.empty()))
+      layerwiseCost = stepCost(*compiler::runTrainingPipeline(*m, o.training).train);
+    std::unique_ptr<ir::Module> partitioned = m->clone();
+    compiler::runRowPipeline(*partitioned, rowOptions, o.training.batchNorm);
+    const std::vector<compiler::PipelineSummary> pipelines =
+        compiler::summarizePipelines(*partitioned, rowOptions.layerwise);
+    const std::string rows = layerwiseCost ? rowPlanReport(rowOptions, pipelines, cost, *layerwiseCost) : "";
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
     plan.set_strategy(std::string(compiler::strategyName(rowOptions)));
@@ -364,12 +517,21 @@ void compile(const Options& o) {
                       std::to_string(o.memoryBudget) + " bytes; --strategy auto finds a plan that fits");
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
-    (textToStdout ? std::cerr : std::cout) << explanation << summary(plan, chosenBy + rows + batchNorm);
-    if (o.emit == "plan") {
-      tools::writeOutput(o.output.empty() ? "-" : o.output, plan::printPlan(plan));
-      return;
+    (textToStdout ? std::cerr : std::cout) << explanation
+                                           << summary(plan, chosenBy + rows + batchNormReport(batchNorms, bn, points));
+    const std::string planPath = o.emit == "plan" && o.output.empty() ? "-" : o.output;
+    tools::writeOutput(planPath, o.emit == "plan" ? plan::printPlan(plan) : plan::encodePlanFile(plan, weights));
+    if (o.report.empty()) return;
+    // The settings that compile to this plan: a whole command line (compiler/PlanSearch.h).
+    compiler::PlanCandidate settings;
+    settings.rows = rowOptions;
+    try {
+      tools::writeOutput(o.report, reportJson(plan, "--strategy " + settings.label() + fixedFlags(o), pipelines, cost,
+                                              *layerwiseCost, bn, batchNorms, points));
+    } catch (const ir::Error&) {
+      if (planPath != "-") std::remove(planPath.c_str());  // nothing half done: no plan without its report
+      throw;
     }
-    tools::writeOutput(o.output, plan::encodePlanFile(plan, weights));
   } catch (const ir::Error& e) {
     throw ir::Error(o.model + ": " + e.what());
   }

@@ -162,10 +162,17 @@ struct Options {
   std::string output = "-";
 };
 
+constexpr const char* kUsage =
+    "usage: lrc-opt FILE --passes=NAME[{KEY=VALUE,...}][,NAME...] [--split-input-file] [--print-after-all] [-o OUT]\n"
+    "       lrc-opt --list-passes | --help\n"
+    "  --passes=...          the passes to run, in order, with their options\n"
+    "  --split-input-file    chunks separated by '// -----' run independently\n"
+    "  --print-after-all     the module after each pass\n"
+    "  -o OUT                the output file (default: stdout)\n";
+
+// A bad command line: one line, the usage only on --help.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-opt: error: " << problem << "\n"
-            << "usage: lrc-opt FILE --passes=NAME[{KEY=VALUE,...}][,NAME...] [--split-input-file] "
-               "[--print-after-all] [-o OUT]\n";
+  std::cerr << "lrc-opt: error: " << problem << "\n";
   std::exit(2);
 }
 
@@ -182,6 +189,9 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "-o") {
       if (++i >= argc) usage("-o needs a file name");
       o.output = argv[i];
+    } else if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
     } else if (a == "--list-passes") {
       for (std::string_view name : passes::passNames()) std::cout << name << "\n";
       std::exit(0);
