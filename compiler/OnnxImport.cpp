@@ -23,6 +23,7 @@
 #include "compiler/ConstantFolding.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
+#include "ops/Shapes.h"
 
 namespace lrc::compiler {
 namespace {
@@ -534,6 +535,12 @@ std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
                   "') is unknown; give it with --input-shape");
     }
   }
+  if (const std::string problem = ops::sizeProblem(shape); !problem.empty()) {
+    std::string flags;
+    if (options.batch) flags += " with --batch " + std::to_string(*options.batch);
+    if (isImage && options.inputShape) flags += " with --input-shape " + ops::shapeText(*options.inputShape);
+    throw Error(what + " has shape " + ops::shapeText(shape) + flags + ": " + problem);
+  }
   return shape;
 }
 
@@ -584,6 +591,8 @@ ir::Value* GraphImporter::addGlobal(const std::string& name, ir::ValueKind kind,
     throw Error("'" + name + "' has element type " + onnxElemTypeName(data.elemType) +
                 "; operands must be float or int64");
   const ir::DType dtype = data.isFloat() ? ir::DType::F32 : ir::DType::I64;
+  if (const std::string problem = ops::sizeProblem(data.shape); !problem.empty())
+    throw Error("'" + name + "' has shape " + ops::shapeText(data.shape) + ": " + problem);
   ir::Value* v = m_->addGlobal(kind, name, {dtype, data.shape});
   v->floats = std::move(data.floats);
   v->ints = std::move(data.ints);
