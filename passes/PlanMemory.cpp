@@ -118,7 +118,7 @@ class PlanMemory : public Pass {
 
   explicit PlanMemory(const PlanMemoryOptions& options) : convBatchBytes_(options.convBatchBytes) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_);
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
