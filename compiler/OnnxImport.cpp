@@ -83,9 +83,11 @@ std::string readFileRange(const fs::path& file, uint64_t offset, std::optional<u
   std::error_code ec;
   const uint64_t size = fs::file_size(file, ec);
   if (ec) throw Error("cannot read " + what + " (" + ec.message() + ")");
+  // Compared without offset + length, which may wrap.
   if (offset > size || (length && *length > size - offset))
-    throw Error(what + " has " + std::to_string(size) + " bytes; " +
-                std::to_string(offset + length.value_or(0)) + " are needed");
+    throw Error(what + ": offset " + std::to_string(offset) +
+                (length ? " and length " + std::to_string(*length) + " reach" : " reaches") +
+                " past the end of the file, which has " + std::to_string(size) + " bytes");
   const uint64_t n = length.value_or(size - offset);
   std::string bytes(n, '\0');
   if (fseeko(f.get(), static_cast<off_t>(offset), SEEK_SET) != 0 ||
@@ -98,7 +100,10 @@ std::string readFileRange(const fs::path& file, uint64_t offset, std::optional<u
 // bytes next to the parsed model would be one more.
 onnx::ModelProto readModel(const std::string& path) {
   std::error_code ec;
-  if (fs::exists(path, ec) && fs::file_size(path, ec) > static_cast<uintmax_t>(INT_MAX))
+  const fs::file_type type = fs::status(path, ec).type();
+  if (type == fs::file_type::not_found) throw Error("the file does not exist");
+  if (type == fs::file_type::directory) throw Error("this is a directory, not an ONNX file");
+  if (type == fs::file_type::regular && fs::file_size(path, ec) > static_cast<uintmax_t>(INT_MAX))
     throw Error(
         "the file is over 2 GiB, which protobuf cannot parse; save the weights as "
         "external data");

@@ -512,7 +512,7 @@ ImportOptions withInputShape(Shape s) {
 }
 
 const BadCase kBadCases[] = {
-    {"does_not_exist.onnx", {"cannot open", "No such file"}},
+    {"does_not_exist.onnx", {"the file does not exist"}},
     {"bad_truncated.onnx", {"not a valid ONNX model"}},
     {"bad_missing_initializer.onnx", {"ONNX checker", "W_missing"}},
     {"bad_conv_weight_rank.onnx", {"node 'bad_node' (Conv, opset 13)", "rank 3"}},
@@ -575,6 +575,32 @@ class DamagedModel : public testing::Test {
   fs::path dir_;
   onnx::ModelProto model_;
 };
+
+TEST_F(DamagedModel, DirectoryIsNotAModel) {
+  const std::string path = dir_.string();
+  EXPECT_EQ(importError(path, {}), path + ": this is a directory, not an ONNX file");
+}
+
+// The data file's range is checked without computing offset + length, which may wrap; the
+// message gives the tensor, the figures of the model and the file's size.
+TEST_F(DamagedModel, ExternalDataPastTheEndOfItsFile) {
+  onnx::TensorProto& t = *model_.mutable_graph()->mutable_initializer(0);
+  t.clear_raw_data();
+  t.clear_float_data();
+  t.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto add = [&](const std::string& key, const std::string& value) {
+    auto* kv = t.add_external_data();
+    kv->set_key(key);
+    kv->set_value(value);
+  };
+  add("location", "w.bin");
+  add("offset", "18446744073709551600");
+  add("length", "32");
+  std::ofstream(dir_ / "w.bin", std::ios::binary) << std::string(100, '\0');
+  EXPECT_EQ(error(), "external data file '" + (dir_ / "w.bin").string() + "' of initializer '" + t.name() +
+                         "': offset 18446744073709551600 and length 32 reach past the end of the file, which has "
+                         "100 bytes");
+}
 
 // Shapes are counted with overflow checks: a model's or a flag's dimension below 1 or too
 // many elements is an error naming the input, never a wrapped size.
