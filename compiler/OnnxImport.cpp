@@ -23,6 +23,7 @@
 #include "compiler/ConstantFolding.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
+#include "ops/Shapes.h"
 
 namespace lrc::compiler {
 namespace {
@@ -82,9 +83,11 @@ std::string readFileRange(const fs::path& file, uint64_t offset, std::optional<u
   std::error_code ec;
   const uint64_t size = fs::file_size(file, ec);
   if (ec) throw Error("cannot read " + what + " (" + ec.message() + ")");
+  // Compared without offset + length, which may wrap.
   if (offset > size || (length && *length > size - offset))
-    throw Error(what + " has " + std::to_string(size) + " bytes; " +
-                std::to_string(offset + length.value_or(0)) + " are needed");
+    throw Error(what + ": offset " + std::to_string(offset) +
+                (length ? " and length " + std::to_string(*length) + " reach" : " reaches") +
+                " past the end of the file, which has " + std::to_string(size) + " bytes");
   const uint64_t n = length.value_or(size - offset);
   std::string bytes(n, '\0');
   if (fseeko(f.get(), static_cast<off_t>(offset), SEEK_SET) != 0 ||
@@ -97,7 +100,10 @@ std::string readFileRange(const fs::path& file, uint64_t offset, std::optional<u
 // bytes next to the parsed model would be one more.
 onnx::ModelProto readModel(const std::string& path) {
   std::error_code ec;
-  if (fs::exists(path, ec) && fs::file_size(path, ec) > static_cast<uintmax_t>(INT_MAX))
+  const fs::file_type type = fs::status(path, ec).type();
+  if (type == fs::file_type::not_found) throw Error("the file does not exist");
+  if (type == fs::file_type::directory) throw Error("this is a directory, not an ONNX file");
+  if (type == fs::file_type::regular && fs::file_size(path, ec) > static_cast<uintmax_t>(INT_MAX))
     throw Error(
         "the file is over 2 GiB, which protobuf cannot parse; save the weights as "
         "external data");
@@ -534,6 +540,12 @@ std::vector<int64_t> inputShape(const onnx::ValueInfoProto& input, bool isImage,
                   "') is unknown; give it with --input-shape");
     }
   }
+  if (const std::string problem = ops::sizeProblem(shape); !problem.empty()) {
+    std::string flags;
+    if (options.batch) flags += " with --batch " + std::to_string(*options.batch);
+    if (isImage && options.inputShape) flags += " with --input-shape " + ops::shapeText(*options.inputShape);
+    throw Error(what + " has shape " + ops::shapeText(shape) + flags + ": " + problem);
+  }
   return shape;
 }
 
@@ -584,6 +596,8 @@ ir::Value* GraphImporter::addGlobal(const std::string& name, ir::ValueKind kind,
     throw Error("'" + name + "' has element type " + onnxElemTypeName(data.elemType) +
                 "; operands must be float or int64");
   const ir::DType dtype = data.isFloat() ? ir::DType::F32 : ir::DType::I64;
+  if (const std::string problem = ops::sizeProblem(data.shape); !problem.empty())
+    throw Error("'" + name + "' has shape " + ops::shapeText(data.shape) + ": " + problem);
   ir::Value* v = m_->addGlobal(kind, name, {dtype, data.shape});
   v->floats = std::move(data.floats);
   v->ints = std::move(data.ints);

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ir/IR.h"
+#include "ops/Checked.h"
 
 namespace lrc::compiler {
 
@@ -72,8 +74,9 @@ template <typename Real>
 void readTensorValues(const onnx::TensorProto& t, const std::vector<int64_t>& shape, const std::string& what,
                       std::vector<Real>& reals, std::vector<int64_t>& ints) {
   using onnx::TensorProto;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  const std::optional<int64_t> counted = ops::product(shape).value();
+  if (!counted) throw ir::Error(what + " has shape " + detail::shapeText(shape) + ", more elements than int64 counts");
+  const int64_t n = *counted;
   const bool raw = t.has_raw_data();
   size_t elemSize = 0;
   switch (t.data_type()) {
@@ -102,9 +105,11 @@ void readTensorValues(const onnx::TensorProto& t, const std::vector<int64_t>& sh
       throw ir::Error(what + " has element type " + onnxElemTypeName(t.data_type()) +
                       "; lrc reads float and int64 tensors (and int32, bool or double shapes and scalars)");
   }
-  if (raw && t.raw_data().size() != static_cast<size_t>(n) * elemSize)
+  const std::optional<int64_t> bytes = (ops::Checked(n) * static_cast<int64_t>(elemSize)).value();
+  if (raw && (!bytes || t.raw_data().size() != static_cast<uint64_t>(*bytes)))
     throw ir::Error(what + " has " + std::to_string(t.raw_data().size()) + " bytes of data; its shape " +
-                    detail::shapeText(shape) + " needs " + std::to_string(n * static_cast<int64_t>(elemSize)));
+                    detail::shapeText(shape) + " needs " +
+                    (bytes ? std::to_string(*bytes) : std::to_string(n) + " x " + std::to_string(elemSize)));
   const bool real = t.data_type() == TensorProto::FLOAT || t.data_type() == TensorProto::DOUBLE;
   const size_t count = real ? reals.size() : ints.size();
   if (count != static_cast<size_t>(n))

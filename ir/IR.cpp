@@ -4,6 +4,8 @@
 #include <atomic>
 #include <set>
 
+#include "ops/Checked.h"
+
 namespace lrc::ir {
 
 std::string_view dtypeName(DType t) { return t == DType::F32 ? "f32" : "i64"; }
@@ -14,13 +16,17 @@ std::optional<DType> dtypeFromName(std::string_view s) {
   return std::nullopt;
 }
 
+// Types are checked where they enter (parser, importer, shape rules: ops::sizeProblem), so
+// these do not fail; if a type got past that, the error still beats a wrapped size.
 int64_t TensorType::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
+  if (const std::optional<int64_t> n = ops::product(shape).value()) return *n;
+  throw Error(str() + " has too many elements to count");
 }
 
-int64_t TensorType::bytes() const { return numElements() * (dtype == DType::F32 ? 4 : 8); }
+int64_t TensorType::bytes() const {
+  if (const std::optional<int64_t> n = (ops::Checked(numElements()) * (dtype == DType::F32 ? 4 : 8)).value()) return *n;
+  throw Error(str() + " has too many bytes to count");
+}
 
 std::string TensorType::str() const {
   std::string s(dtypeName(dtype));

@@ -5,6 +5,8 @@
 #include <set>
 
 #include "ir/Printer.h"
+#include "ops/Checked.h"
+#include "ops/Shapes.h"
 
 namespace lrc::ir {
 
@@ -330,7 +332,9 @@ class Parser {
 
   // --- types -------------------------------------------------------------------------
 
+  // A type whose size can be counted (ops::sizeProblem): passes compute with it unchecked.
   TensorType parseType() {
+    const Location at = tok_.loc;
     if (tok_.kind != Tok::Ident) unexpected("a type such as 'f32[1,2]'");
     std::optional<DType> dtype = dtypeFromName(tok_.text);
     if (!dtype) fail("unknown dtype '" + display(tok_.raw) + "'", tok_.loc);
@@ -345,6 +349,7 @@ class Parser {
       }
     }
     expectPunct(']', "after the dimensions");
+    if (const std::string problem = ops::sizeProblem(type.shape); !problem.empty()) fail(type.str() + ": " + problem, at);
     return type;
   }
 
@@ -357,7 +362,7 @@ class Parser {
     std::string name = takeNewName(sigil, keyword, nullptr);
     expectPunct(':', "after value name");
     TensorType type = parseType();
-    int64_t offset = parseOptionalMem();
+    int64_t offset = parseOptionalMem(type.bytes());
     if (keyword == "input") {
       module_->addInput(name, type)->offset = offset;
       return;
@@ -374,16 +379,6 @@ class Parser {
     }
   }
 
-  // Overflow-safe, unlike TensorType::numElements (the text may say anything).
-  static std::optional<int64_t> elementCount(const TensorType& t) {
-    int64_t n = 1;
-    for (int64_t d : t.shape) {
-      if (d < 0 || (d != 0 && n > std::numeric_limits<int64_t>::max() / d)) return std::nullopt;
-      n *= d;
-    }
-    return n;
-  }
-
   void parseConstData(Value& v) {
     Location at = tok_.loc;
     expectPunct('[', "before the const data");
@@ -394,10 +389,9 @@ class Parser {
       else v.floats.push_back(takeFloat<float>());
     }
     advance();
-    std::optional<int64_t> expected = elementCount(v.type);
-    if (!expected || static_cast<uint64_t>(*expected) != count)
+    if (static_cast<uint64_t>(v.type.numElements()) != count)
       fail("const " + printValueRef(v) + " has " + std::to_string(count) + " values but its type " +
-               v.type.str() + " holds " + (expected ? std::to_string(*expected) : "no valid count"),
+               v.type.str() + " holds " + std::to_string(v.type.numElements()),
            at);
   }
 
@@ -437,10 +431,12 @@ class Parser {
     if (atKeyword("scratch")) {
       advance();
       expectPunct('(', "after 'scratch'");
+      const Location offsetAt = tok_.loc;
       scratchOffset = takeNonNegative("scratch offset");
       expectPunct(',', "between scratch offset and size");
       scratchBytes = takeNonNegative("scratch size");
       expectPunct(')', "after the scratch size");
+      checkArenaEnd(scratchOffset, scratchBytes, offsetAt);
     }
     std::string origin;
     if (atKeyword("loc")) {
@@ -459,14 +455,24 @@ class Parser {
     for (size_t i = 0; i < offsets.size(); ++i) op->results[i]->offset = offsets[i];
   }
 
-  // `mem(OFFSET)` after a type: the value's place in the arena.
-  int64_t parseOptionalMem() {
+  // `mem(OFFSET)` after a type of `bytes` bytes: the value's place in the arena.
+  int64_t parseOptionalMem(int64_t bytes) {
     if (!atKeyword("mem")) return -1;
     advance();
     expectPunct('(', "after 'mem'");
+    const Location at = tok_.loc;
     int64_t offset = takeNonNegative("arena offset");
     expectPunct(')', "after the arena offset");
+    checkArenaEnd(offset, bytes, at);
     return offset;
+  }
+
+  // Liveness and the verifier compute offset + bytes: it must not overflow.
+  void checkArenaEnd(int64_t offset, int64_t bytes, Location at) {
+    if (!(ops::Checked(offset) + bytes).value())
+      fail("arena offset " + std::to_string(offset) + " plus " + std::to_string(bytes) +
+               " bytes is past the largest offset int64 holds",
+           at);
   }
 
   int64_t takeNonNegative(const std::string& what) {
@@ -496,11 +502,11 @@ class Parser {
     expectPunct(':', "before the result types");
     Location at = tok_.loc;
     std::vector<TensorType> types{parseType()};
-    offsets.push_back(parseOptionalMem());
+    offsets.push_back(parseOptionalMem(types.back().bytes()));
     while (atPunct(',')) {
       advance();
       types.push_back(parseType());
-      offsets.push_back(parseOptionalMem());
+      offsets.push_back(parseOptionalMem(types.back().bytes()));
     }
     if (types.size() != names.size())
       fail("op has " + std::to_string(names.size()) + " results but " +

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "ops/Checked.h"
 #include "ops/Window.h"
 
 namespace lrc::ops {
@@ -17,14 +18,15 @@ constexpr bool convIsDirect(const WindowAxis& h, const WindowAxis& w) {
 
 // Floats of the im2col matrix of one image and one group for `outRows` output rows of width
 // `outW` with C input channels: (C / group) * kH * kW * outRows * outW; none when direct.
-constexpr int64_t convWorkspaceFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C,
+// Checked: the factors come from plans and models, and their product is bounded by nothing.
+constexpr Checked convWorkspaceFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C,
                                       int64_t outW, int64_t outRows) {
   if (convIsDirect(h, w) || group < 1) return 0;
-  return (C / group) * h.kernel * w.kernel * outRows * outW;
+  return Checked(C / group) * h.kernel * w.kernel * outRows * outW;
 }
 
 // Training-mode BatchNorm: forward keeps the batch mean and inverse std (float) per channel;
 // the gradient recomputes a sum and a sum of squares (double), then mean and inverse std.
-constexpr int64_t batchNormScratchBytes(bool grad, int64_t channels) { return (grad ? 24 : 8) * channels; }
+constexpr Checked batchNormScratchBytes(bool grad, int64_t channels) { return Checked(grad ? 24 : 8) * channels; }
 
 }  // namespace lrc::ops

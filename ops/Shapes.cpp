@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ops/Checked.h"
 #include "ops/Window.h"
 
 namespace lrc::ops {
@@ -18,6 +19,14 @@ std::string shapeText(const Shape& s) {
 
 std::string typeText(DType dtype, const Shape& s) { return (dtype == DType::I64 ? "i64" : "f32") + shapeText(s); }
 
+std::string sizeProblem(const Shape& s) {
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] < 1) return "dimension " + std::to_string(i) + " is " + std::to_string(s[i]) + ", expected at least 1";
+  const std::optional<int64_t> n = product(s).value();
+  if (!n || *n > kMaxElements) return "more than " + std::to_string(kMaxElements) + " elements";
+  return "";
+}
+
 namespace {
 
 std::string numberText(double x) {
@@ -26,11 +35,8 @@ std::string numberText(double x) {
   return s.str();
 }
 
-int64_t elementsOf(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
+// Of an operand or result inferShapes has checked with sizeProblem: no overflow.
+int64_t elementsOf(const Shape& s) { return *product(s).value(); }
 
 // The rules of one op: its operands and attributes, and the checks they share.
 class Rule {
@@ -113,9 +119,11 @@ class Rule {
     if (x[1] % group != 0 || w[0] % group != 0)
       fail("group " + std::to_string(group) + " must divide input channels " + std::to_string(x[1]) +
            " and output channels " + std::to_string(w[0]));
-    if (w[1] * group != x[1])
-      fail("weight " + shapeText(w) + " expects " + std::to_string(w[1] * group) + " input channels, the input " +
-           shapeText(x) + " has " + std::to_string(x[1]));
+    const std::optional<int64_t> channels = (Checked(w[1]) * group).value();
+    if (channels != x[1])
+      fail("weight " + shapeText(w) + " expects " +
+           (channels ? std::to_string(*channels) : std::to_string(w[1]) + " x " + std::to_string(group)) +
+           " input channels, the input " + shapeText(x) + " has " + std::to_string(x[1]));
     return windowOutput(x, w[0], window(w[2], w[3], true), false);
   }
   Shape poolOutput(const Shape& x, bool average) const {
@@ -384,15 +392,9 @@ Results pipelineGrad(const Rule& r) {
 
 }  // namespace
 
-std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs) {
-  const OpInfo& op = info(kind);
-  const int n = static_cast<int>(operands.size());
-  if (n < op.minOperands || n > op.maxOperands)
-    Rule::fail("expects " +
-               (op.minOperands == op.maxOperands ? std::to_string(op.minOperands)
-                                                 : std::to_string(op.minOperands) + " to " + std::to_string(op.maxOperands)) +
-               " operands, got " + std::to_string(n));
-  const Rule r(kind, operands, attrs);
+namespace {
+
+Results resultsOf(OpKind kind, const Rule& r) {
   switch (kind) {
     case OpKind::Conv2d: return conv(r);
     case OpKind::Conv2dGradInput: return convGradInput(r);
@@ -444,6 +446,26 @@ std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& 
     case OpKind::PipelineGrad: return pipelineGrad(r);
   }
   Rule::fail("no shape rule");
+}
+
+}  // namespace
+
+std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs) {
+  const OpInfo& op = info(kind);
+  const int n = static_cast<int>(operands.size());
+  if (n < op.minOperands || n > op.maxOperands)
+    Rule::fail("expects " +
+               (op.minOperands == op.maxOperands ? std::to_string(op.minOperands)
+                                                 : std::to_string(op.minOperands) + " to " + std::to_string(op.maxOperands)) +
+               " operands, got " + std::to_string(n));
+  for (const TensorDesc& x : operands)
+    if (const std::string p = sizeProblem(x.shape); !p.empty())
+      Rule::fail("operand " + x.name + " is " + typeText(x.dtype, x.shape) + ": " + p);
+  std::vector<TensorDesc> results = resultsOf(kind, Rule(kind, operands, attrs));
+  for (const TensorDesc& y : results)
+    if (const std::string p = sizeProblem(y.shape); !p.empty())
+      Rule::fail("the result would be " + typeText(y.dtype, y.shape) + ": " + p);
+  return results;
 }
 
 }  // namespace lrc::ops

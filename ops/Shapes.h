@@ -47,9 +47,15 @@ class ShapeError : public std::runtime_error {
 };
 
 // Bounds that keep every size computation far from int64 overflow: each window parameter
-// (kernel, stride, dilation, pad, group) and the elements of one tensor.
+// (kernel, stride, dilation, pad, group) and the elements of one tensor (whose bytes, at 8
+// per element, then fit in int64 twice over). Sums of many sizes still need ops/Checked.h.
 inline constexpr int64_t kMaxWindow = int64_t{1} << 30;
-inline constexpr int64_t kMaxElements = int64_t{1} << 60;
+inline constexpr int64_t kMaxElements = int64_t{1} << 59;
+
+// Why a tensor of shape `s` is not one lrc can hold (a dimension below 1, more than
+// kMaxElements elements), as a phrase to follow its type: "dimension 0 is 0, expected at least 1".
+// Empty when it is one. Every way a shape enters (model, IR text, plan, shape rule) asks.
+std::string sizeProblem(const Shape& s);
 
 // The result types of an op of `kind` (its operand count checked against the table too).
 // pipeline_grad's results are its named operands' types.

@@ -23,7 +23,7 @@ class AppendLoss : public Pass {
  public:
   std::string_view name() const override { return "append-loss"; }
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     // Checked first: after this pass the module has two outputs, and "already has a loss"
     // is the message that helps when the pass runs twice.
     for (const auto& op : m.ops)

@@ -172,7 +172,7 @@ class Autodiff : public Pass {
  public:
   std::string_view name() const override { return "autodiff"; }
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     Op* loss = m.outputs.empty() ? nullptr : m.outputs[0]->def;
     if (!loss || loss->kind != OpKind::SoftmaxXent) {
       std::string found = "no outputs";

@@ -28,7 +28,7 @@ class BatchNormPolicy : public Pass {
 
   explicit BatchNormPolicy(const BatchNormPolicyOptions& options) : mode_(options.mode) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     bool changed = false;
     for (size_t i = 0; i < m.ops.size(); ++i) {
       ir::Op* op = m.ops[i].get();

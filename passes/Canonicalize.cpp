@@ -44,7 +44,7 @@ std::optional<int64_t> flattenAxis(const Op& reshape) {
 class Canonicalize : public Pass {
  public:
   std::string_view name() const override { return "canonicalize"; }
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     bool changed = false;
     for (auto& op : m.ops) {
       if (op->kind == OpKind::Reshape) {

@@ -70,7 +70,7 @@ class FuseRowPipelines : public Pass {
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
       : cutAtDownsample_(options.cut == SegmentCut::Downsample) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
     std::map<const Op*, ir::Attr> before;
     for (auto& op : m.ops) {

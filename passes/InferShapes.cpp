@@ -9,7 +9,8 @@ namespace {
 class InferShapes : public Pass {
  public:
   std::string_view name() const override { return "infer-shapes"; }
-  bool run(ir::Module& m) override {
+  bool needsInferredShapes() const override { return false; }
+  bool transform(ir::Module& m) override {
     bool changed = false;
     for (auto& op : m.ops) {
       std::vector<ir::TensorType> types = ir::inferResultTypes(*op);

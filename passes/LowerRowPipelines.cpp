@@ -94,7 +94,7 @@ class LowerRowPipelines : public Pass {
  public:
   std::string_view name() const override { return "lower-row-pipelines"; }
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     std::map<int64_t, Pipeline> byId = collectPipelines(m);
     if (byId.empty()) return false;
     for (auto& [id, p] : byId) {

@@ -124,7 +124,7 @@ class PartitionRows : public Pass {
         strips_(o.strips),
         bpStrips_(o.bpStrips) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     std::map<const Op*, ir::Attrs> before;
     for (auto& op : m.ops) {
       before[op.get()] = op->attrs;

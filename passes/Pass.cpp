@@ -1,5 +1,7 @@
 #include "passes/Pass.h"
 
+#include "ir/ShapeInference.h"
+
 namespace lrc::passes {
 
 namespace {
@@ -13,6 +15,29 @@ constexpr Registration kPasses[] = {
 #include "passes/Passes.def"
 };
 }  // namespace
+
+void requireInferredShapes(const ir::Module& m, std::string_view pass) {
+  const std::string prefix = std::string(pass) + ": ";
+  for (const auto& op : m.ops) {
+    std::vector<ir::TensorType> types;
+    try {
+      types = ir::inferResultTypes(*op);
+    } catch (const ir::Error& e) {  // operands infer-shapes cannot fix either
+      throw ir::Error(prefix + e.what(), e.location());
+    }
+    for (size_t i = 0; i < op->results.size() && i < types.size(); ++i)
+      if (op->results[i]->type != types[i])
+        throw ir::Error(prefix + op->describe() + ": result %" + op->results[i]->name + " has type " +
+                            op->results[i]->type.str() + ", its shape rule gives " + types[i].str() +
+                            "; run infer-shapes first",
+                        op->loc);
+  }
+}
+
+bool Pass::run(ir::Module& m) {
+  if (needsInferredShapes()) requireInferredShapes(m, name());
+  return transform(m);
+}
 
 std::unique_ptr<Pass> createPass(std::string_view name) {
   for (const Registration& r : kPasses)

@@ -29,8 +29,19 @@ using ir::LiveBuffer;
 using ir::Op;
 using ir::OpKind;
 
-int64_t alignUp(int64_t n) {
-  return (n + ir::kArenaAlignment - 1) / ir::kArenaAlignment * ir::kArenaAlignment;
+// Sizes here are sums and products of a model's (checked) tensor sizes, which together may
+// still pass int64: every one is computed checked, and an arena past it is an error.
+int64_t counted(ops::Checked n, const std::string& what, ir::Location loc = {}) {
+  if (const std::optional<int64_t> v = n.value()) return *v;
+  throw ir::Error("plan-memory: " + what + " would be more bytes than int64 counts", loc);
+}
+
+// The aligned end of buffer `b` placed at `offset`.
+int64_t alignedEnd(int64_t offset, const LiveBuffer& b) {
+  const Op* op = b.value ? b.value->def : b.scratchOf;
+  const int64_t end = counted(ops::Checked(offset) + b.bytes + (ir::kArenaAlignment - 1),
+                              "the arena up to " + b.describe(), op ? op->loc : ir::Location{});
+  return end / ir::kArenaAlignment * ir::kArenaAlignment;
 }
 
 // Bytes of the im2col matrix the CPU conv kernels use for one image and one group
@@ -40,7 +51,8 @@ int64_t convScratchBytes(const Op& op, int64_t inChannels, const std::vector<int
   const ir::IntList& stride = op.getInts("stride");
   const ir::IntList& pad = op.getInts("pad");
   const ops::WindowAxis h{kh, stride.at(0), pad.at(0), pad.at(2), 1}, w{kw, stride.at(1), pad.at(1), pad.at(3), 1};
-  return 4 * ops::convWorkspaceFloats(h, w, op.getInt("group"), inChannels, outShape[3], outShape[2]);
+  return counted(ops::convWorkspaceFloats(h, w, op.getInt("group"), inChannels, outShape[3], outShape[2]) * 4,
+                 "the scratch of " + op.describe(), op.loc);
 }
 
 // The shape of dy a backward op propagates: its `rows` (row plans) or all rows dy holds.
@@ -51,9 +63,10 @@ std::vector<int64_t> propagatedShape(const Op& op) {
 }
 
 // One image's scratch times the images that fit in `batchBytes` (1 to the batch).
-int64_t imagesScratch(int64_t perImage, int64_t batch, int64_t batchBytes) {
+int64_t imagesScratch(const Op& op, int64_t perImage, int64_t batch, int64_t batchBytes) {
   if (perImage == 0) return 0;
-  return perImage * std::clamp<int64_t>(batchBytes / perImage, 1, std::max<int64_t>(batch, 1));
+  return counted(ops::Checked(perImage) * std::clamp<int64_t>(batchBytes / perImage, 1, std::max<int64_t>(batch, 1)),
+                 "the scratch of " + op.describe(), op.loc);
 }
 
 int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
@@ -61,23 +74,23 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
   switch (op.kind) {
     case OpKind::Conv2d: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]),
+      return imagesScratch(op, convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]),
                            batch, convBatchBytes);
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]), batch,
+      return imagesScratch(op, convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]), batch,
                            convBatchBytes);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
-      return imagesScratch(convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]),
+      return imagesScratch(op, convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]),
                            batch, convBatchBytes);
     }
     case OpKind::BatchNorm:
-      return op.getInt("training") ? ops::batchNormScratchBytes(false, op.operands[0]->type.shape[1]) : 0;
+      return op.getInt("training") ? counted(ops::batchNormScratchBytes(false, op.operands[0]->type.shape[1]), "the scratch of " + op.describe(), op.loc) : 0;
     case OpKind::BatchNormGrad:
-      return op.getInt("training") ? ops::batchNormScratchBytes(true, op.operands[1]->type.shape[1]) : 0;
+      return op.getInt("training") ? counted(ops::batchNormScratchBytes(true, op.operands[1]->type.shape[1]), "the scratch of " + op.describe(), op.loc) : 0;
     default: return 0;
   }
 }
@@ -92,9 +105,10 @@ int64_t lowestFit(const LiveBuffer& b, const std::vector<LiveBuffer>& placed, in
             [](const LiveBuffer* x, const LiveBuffer* y) { return x->offset < y->offset; });
   int64_t candidate = base;
   for (const LiveBuffer* p : overlapping) {
-    if (candidate + b.bytes <= p->offset) break;
-    candidate = std::max(candidate, alignUp(p->offset + p->bytes));
+    if (alignedEnd(candidate, b) <= p->offset) break;  // p's offset is aligned
+    candidate = std::max(candidate, alignedEnd(p->offset, *p));
   }
+  alignedEnd(candidate, b);  // b's own end counts too
   return candidate;
 }
 
@@ -104,7 +118,7 @@ class PlanMemory : public Pass {
 
   explicit PlanMemory(const PlanMemoryOptions& options) : convBatchBytes_(options.convBatchBytes) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_);
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
@@ -113,12 +127,12 @@ class PlanMemory : public Pass {
     };
     int64_t base = 0;
     for (const LiveBuffer& b : buffers)
-      if (permanent(b) && b.offset >= 0) base = std::max(base, alignUp(b.offset + b.bytes));
+      if (permanent(b) && b.offset >= 0) base = std::max(base, alignedEnd(b.offset, b));
     std::vector<LiveBuffer*> temporaries;
     for (LiveBuffer& b : buffers) {
       if (permanent(b) && b.offset < 0) {
         b.offset = base;
-        base = alignUp(base + b.bytes);
+        base = alignedEnd(base, b);
       } else if (!permanent(b)) {
         temporaries.push_back(&b);
       }

@@ -70,7 +70,7 @@ class Remat : public Pass {
 
   explicit Remat(const RematOptions& options) : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None) {}
 
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     size_t loss = 0;
     while (loss < m.ops.size() && m.ops[loss]->kind != OpKind::SoftmaxXent) ++loss;
     if (loss == m.ops.size() || none_) return false;  // not a training module, or nothing to do

@@ -10,7 +10,7 @@ namespace {
 class ToInference : public Pass {
  public:
   std::string_view name() const override { return "to-inference"; }
-  bool run(ir::Module& m) override {
+  bool transform(ir::Module& m) override {
     bool changed = false;
     for (auto& op : m.ops) {
       if (op->kind != ir::OpKind::BatchNorm && op->kind != ir::OpKind::Dropout) continue;

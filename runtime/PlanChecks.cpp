@@ -199,8 +199,11 @@ class StepChecker {
     expect(b, role, like.dtype(), mapOf(like));
   }
 
-  // The scratch a step uses: present, f32, at least `floats` floats (or `bytes` bytes).
-  void expectScratchBytes(uint64_t bytes, const std::string& what) const {
+  // The scratch a step uses: present, f32, at least `bytes` bytes.
+  void expectScratchBytes(ops::Checked checked, const std::string& what) const {
+    const std::optional<int64_t> counted = checked.value();
+    if (!counted) fail(what + " would be more bytes than int64 counts");
+    const auto bytes = static_cast<uint64_t>(*counted);
     if (bytes == 0) return;
     if (step_.scratch() < 0)
       fail("needs " + std::to_string(bytes) + " bytes of scratch (" + what + "), the plan gives none");
@@ -211,13 +214,8 @@ class StepChecker {
   }
   // For `outRows` rows of an output of width `outW`.
   void expectConvScratch(const kernels::Conv2dParams& p, int64_t inChannels, int64_t outW, int64_t outRows) const {
-    int64_t floats = 0;
-    const int64_t factors[] = {inChannels / p.group, p.h.kernel, p.w.kernel, outRows, outW, 4};
-    int64_t product = 1;
-    for (int64_t f : factors)
-      if (__builtin_mul_overflow(product, f, &product)) fail("the convolution's workspace size overflows");
-    floats = kernels::conv2d_workspace_floats(p, inChannels, outW, outRows);
-    expectScratchBytes(static_cast<uint64_t>(floats) * 4, "the convolution's im2col matrix");
+    expectScratchBytes(ops::convWorkspaceFloats(p.h, p.w, p.group, inChannels, outW, outRows) * 4,
+                       "the convolution's im2col matrix");
   }
 
   // ---- rows ----
@@ -364,8 +362,7 @@ class StepChecker {
         if (attrInt(step_, "training") == 0) return elementwiseRows(kernel);
         // Training mode on bands (--bn strip): the statistics of exactly the band's rows.
         if (byRows()) sameRowsForStripStatistics(grad);
-        expectScratchBytes(static_cast<uint64_t>(ops::batchNormScratchBytes(grad, in(grad ? 1 : 0).shape(1))),
-                           "the batch statistics");
+        expectScratchBytes(ops::batchNormScratchBytes(grad, in(grad ? 1 : 0).shape(1)), "the batch statistics");
         return elementwiseRows(kernel);
       }
       case Kernel::BatchNormStats:
@@ -479,12 +476,9 @@ class PlanValidator {
       if (!plan::Role_IsValid(b.role())) fail(where + "unknown role " + std::to_string(b.role()));
       if (b.shape_size() > kMaxRank)
         fail(where + "rank " + std::to_string(b.shape_size()) + " is over " + std::to_string(kMaxRank));
-      int64_t elements = 1;
-      for (int64_t d : b.shape()) {
-        if (d <= 0) fail(where + "shape " + shapeText(shapeOf(b)) + " has a dimension that is not positive");
-        if (elements > kMaxElements / d) fail(where + "shape " + shapeText(shapeOf(b)) + " has too many elements");
-        elements *= d;
-      }
+      if (const std::string problem = ops::sizeProblem(shapeOf(b)); !problem.empty())
+        fail(where + "shape " + shapeText(shapeOf(b)) + ": " + problem);
+      const int64_t elements = *ops::product(shapeOf(b)).value();
       const uint64_t expected = static_cast<uint64_t>(elements) * (b.dtype() == plan::I64 ? 8 : 4);
       if (b.bytes() != expected)
         fail(where + "holds " + std::to_string(b.bytes()) + " bytes, its type " + plan::bufferType(b) + " needs " +
@@ -492,8 +486,8 @@ class PlanValidator {
       if (b.offset() % plan::kPlanAlignment != 0)
         fail(where + "offset " + std::to_string(b.offset()) + " is not " + std::to_string(plan::kPlanAlignment) +
              "-byte aligned");
-      if (b.bytes() > arena || b.offset() > arena - b.bytes())
-        fail(where + "bytes [" + std::to_string(b.offset()) + ", " + std::to_string(b.offset() + b.bytes()) +
+      if (b.bytes() > arena || b.offset() > arena - b.bytes())  // (offset + bytes may wrap)
+        fail(where + "bytes [" + std::to_string(b.offset()) + ", +" + std::to_string(b.bytes()) +
              ") lie outside the arena of " + std::to_string(arena) + " bytes");
       band(b, where, elements);
     }

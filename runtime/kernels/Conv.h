@@ -20,9 +20,10 @@ struct Conv2dParams {
 inline bool conv2d_is_direct(const Conv2dParams& p) { return ops::convIsDirect(p.h, p.w); }
 
 // Floats of workspace the CPU's conv2d_rows_* functions need (and the least conv scratch a
-// plan gives) for `outRows` output rows of width `outW` with C input channels.
+// plan gives) for `outRows` output rows of width `outW` with C input channels. The plan
+// loader has checked that it fits in int64 (ops::convWorkspaceFloats is checked arithmetic).
 inline int64_t conv2d_workspace_floats(const Conv2dParams& p, int64_t C, int64_t outW, int64_t outRows) {
-  return ops::convWorkspaceFloats(p.h, p.w, p.group, C, outW, outRows);
+  return ops::convWorkspaceFloats(p.h, p.w, p.group, C, outW, outRows).value().value();
 }
 
 }  // namespace lrc::kernels

@@ -508,8 +508,23 @@ TEST(IrTextErrors, ConstDataCountMismatch) {
               "const @c has 3 values but its type i64[2] holds 2", 4, 23);
   expectError(kHead + "  const @c : f32[] = []\n",
               "const @c has 0 values but its type f32[] holds 1", 4, 22);
-  expectError(kHead + "  const @c : f32[-1] = [1.0]\n",
-              "const @c has 1 values but its type f32[-1] holds no valid count", 4, 24);
+}
+
+// A type is one whose elements and bytes can be counted (passes compute with them unchecked):
+// dimensions of at least 1 and at most 2^59 elements, whatever the text says.
+TEST(IrTextErrors, TypeSizes) {
+  expectError(kHead + "  const @c : f32[-1] = [1.0]\n", "f32[-1]: dimension 0 is -1, expected at least 1", 4, 14);
+  expectError(kHead + "  input %z : f32[2,0]\n", "f32[2,0]: dimension 1 is 0, expected at least 1", 4, 14);
+  expectError(kHead + "  param @big : f32[4611686018427387904,4]\n",
+              "f32[4611686018427387904,4]: more than 576460752303423488 elements", 4, 16);
+  // 2^64 + 2^32 elements: the product wraps int64 to 2^32.
+  expectError(withOp("  %y = relu(%x) : f32[641,6700417,4294967296]"),
+              "f32[641,6700417,4294967296]: more than 576460752303423488 elements", 4, 19);
+  // offset + bytes must be countable too (liveness and the verifier compute it).
+  expectError(withOp("  %y = relu(%x) : f32[1,4] mem(9223372036854775800)"),
+              "arena offset 9223372036854775800 plus 16 bytes is past the largest offset int64 holds", 4, 32);
+  expectError(withOp("  %y = relu(%x) : f32[1,4] scratch(9223372036854775800,64)"),
+              "arena offset 9223372036854775800 plus 64 bytes is past the largest offset int64 holds", 4, 36);
 }
 
 TEST(IrTextErrors, DuplicateAttribute) {

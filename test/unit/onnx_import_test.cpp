@@ -21,6 +21,8 @@
 #include <fstream>
 #include <map>
 
+#include <unistd.h>
+
 #include "compiler/ConstantFolding.h"
 #include "compiler/OnnxImport.h"
 #include "ir/Parser.h"
@@ -510,7 +512,7 @@ ImportOptions withInputShape(Shape s) {
 }
 
 const BadCase kBadCases[] = {
-    {"does_not_exist.onnx", {"cannot open", "No such file"}},
+    {"does_not_exist.onnx", {"the file does not exist"}},
     {"bad_truncated.onnx", {"not a valid ONNX model"}},
     {"bad_missing_initializer.onnx", {"ONNX checker", "W_missing"}},
     {"bad_conv_weight_rank.onnx", {"node 'bad_node' (Conv, opset 13)", "rank 3"}},
@@ -549,6 +551,72 @@ std::string badCaseName(const testing::TestParamInfo<BadCase>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, BadModel, testing::ValuesIn(kBadCases), badCaseName);
+
+// Bad inputs made here from a valid model, in a folder of their own.
+class DamagedModel : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lrc_import_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    model_ = loadProto(modelPath("tiny_op13.onnx"));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // The error importing model_ written to the folder.
+  std::string error(const ImportOptions& options = {}) {
+    const std::string path = (dir_ / "m.onnx").string();
+    std::ofstream(path, std::ios::binary) << model_.SerializeAsString();
+    const std::string message = importError(path, options);
+    EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    return message.substr(std::min(message.size(), path.size() + 2));
+  }
+
+  fs::path dir_;
+  onnx::ModelProto model_;
+};
+
+TEST_F(DamagedModel, DirectoryIsNotAModel) {
+  const std::string path = dir_.string();
+  EXPECT_EQ(importError(path, {}), path + ": this is a directory, not an ONNX file");
+}
+
+// The data file's range is checked without computing offset + length, which may wrap; the
+// message gives the tensor, the figures of the model and the file's size.
+TEST_F(DamagedModel, ExternalDataPastTheEndOfItsFile) {
+  onnx::TensorProto& t = *model_.mutable_graph()->mutable_initializer(0);
+  t.clear_raw_data();
+  t.clear_float_data();
+  t.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto add = [&](const std::string& key, const std::string& value) {
+    auto* kv = t.add_external_data();
+    kv->set_key(key);
+    kv->set_value(value);
+  };
+  add("location", "w.bin");
+  add("offset", "18446744073709551600");
+  add("length", "32");
+  std::ofstream(dir_ / "w.bin", std::ios::binary) << std::string(100, '\0');
+  EXPECT_EQ(error(), "external data file '" + (dir_ / "w.bin").string() + "' of initializer '" + t.name() +
+                         "': offset 18446744073709551600 and length 32 reach past the end of the file, which has "
+                         "100 bytes");
+}
+
+// Shapes are counted with overflow checks: a model's or a flag's dimension below 1 or too
+// many elements is an error naming the input, never a wrapped size.
+TEST_F(DamagedModel, InputDimensionsMustBePositive) {
+  setShape(*model_.mutable_graph()->mutable_input(0), {2, 3, 0, 16});
+  EXPECT_EQ(error(), "graph input 'image' has shape [2,3,0,16]: dimension 2 is 0, expected at least 1");
+}
+
+TEST_F(DamagedModel, InputTooLargeToCount) {
+  EXPECT_EQ(error(withBatch(int64_t{1} << 62)),
+            "graph input 'image' has shape [4611686018427387904,3,16,16] with --batch 4611686018427387904: more "
+            "than 576460752303423488 elements");
+  EXPECT_EQ(error(withInputShape({3, int64_t{1} << 32, int64_t{1} << 32})),
+            "graph input 'image' has shape [1,3,4294967296,4294967296] with --input-shape "
+            "[3,4294967296,4294967296]: more than 576460752303423488 elements");
+}
 
 }  // namespace
 }  // namespace lrc::compiler
