@@ -134,17 +134,22 @@ bool refine(PlanCandidate& current, Objective objective, int64_t budgetBytes, co
   for (const auto& op : partitioned->ops)
     if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
   using passes::RowStrategy;
-  for (int64_t id : ids)
-    tryChange([&](RowOptions& r) {
-      r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
-    });
-  for (int64_t id : ids)
-    for (int64_t n : {2, 4, 8, 16}) {
-      const passes::PartitionRowsOptions& p = current.rows.partition;
-      auto own = p.per.find(id);
-      if ((own == p.per.end() ? p.strips : own->second) == n) continue;
-      tryChange([&](RowOptions& r) { r.partition.per[id] = n; });
-    }
+  // For memory only pipelines left layer by layer (below) are tried: a pipeline's own
+  // strategy or strip count rarely lowers the peak of the smallest candidate, and trying
+  // them for every pipeline made a refused budget take minutes on ResNet-50.
+  if (objective == Objective::Time) {
+    for (int64_t id : ids)
+      tryChange([&](RowOptions& r) {
+        r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
+      });
+    for (int64_t id : ids)
+      for (int64_t n : {2, 4, 8, 16}) {
+        const passes::PartitionRowsOptions& p = current.rows.partition;
+        auto own = p.per.find(id);
+        if ((own == p.per.end() ? p.strips : own->second) == n) continue;
+        tryChange([&](RowOptions& r) { r.partition.per[id] = n; });
+      }
+  }
   for (int64_t id : ids) {
     const passes::PartitionRowsOptions& p = current.rows.partition;
     auto own = p.strategies.find(id);
@@ -236,10 +241,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     size_t smallest = *smallestOf(false);
     if (std::optional<size_t> rows = smallestOf(true)) {
       PlanCandidate least = choice.candidates[*rows];
-      // First faster within its own peak, as the time refinement would go with that budget
-      // (keeping pipelines that save time can lower the peak together), then smaller.
-      bool refined = refine(least, Objective::Time, least.peakBytes, shapes(), training, costs);
-      refined |= refine(least, Objective::Memory, budgetBytes, shapes(), training, costs);
+      const bool refined = refine(least, Objective::Memory, budgetBytes, shapes(), training, costs);
       if (refined && least.peakBytes < choice.candidates[smallest].peakBytes) {
         choice.candidates.push_back(least);
         smallest = choice.candidates.size() - 1;
