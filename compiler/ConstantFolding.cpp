@@ -10,6 +10,8 @@
 #include <optional>
 #include <set>
 
+#include "ops/ListText.h"
+
 namespace lrc::compiler {
 namespace {
 
@@ -28,14 +30,7 @@ constexpr int64_t kMaxElements = int64_t{1} << 24;
 // Thrown where a folded tensor would exceed kMaxElements; the node is then not folded.
 struct TooLarge {};
 
-std::string join(const Shape& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(v[i]);
-  }
-  return s + "]";
-}
+std::string join(const Shape& v) { return ops::listText(v); }
 
 std::string typeName(int64_t t) {
   return TensorProto::DataType_IsValid(static_cast<int>(t))

@@ -23,6 +23,7 @@
 #include "compiler/ConstantFolding.h"
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
+#include "ops/ListText.h"
 #include "ops/Shapes.h"
 
 namespace lrc::compiler {
@@ -40,11 +41,7 @@ static_assert(std::endian::native == std::endian::little,
 constexpr int64_t kMinOpset = 9;
 constexpr int64_t kMaxOpset = 18;
 
-std::string join(const IntList& v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s + "]";
-}
+std::string join(const IntList& v) { return ops::listText(v); }
 
 // ONNX's float attributes and scalars are f32, the IR's are doubles. The shortest decimal
 // that reads back as the same float gives 1e-05 and 0.9, not 9.999999747378752e-06.

@@ -9,7 +9,7 @@ src=$1 build=$2 models=$3 out=$4
 rm -rf "$out"
 mkdir -p "$out"/onnx_import "$out"/plan_load "$out"/ir_text
 find "$models" -maxdepth 1 -name '*.onnx' -size -300k -exec cp {} "$out"/onnx_import/ \;
-cp "$src"/examples/fashion_cnn.onnx "$out"/onnx_import/
+cp "$src"/examples/fashion_cnn.onnx "$src"/test/lit/inputs/*.onnx "$out"/onnx_import/
 n=0
 for model in "$models"/tiny_op13.onnx "$models"/tiny_op9.onnx "$src"/examples/fashion_cnn.onnx; do
   for flags in "--strategy layerwise" "--strategy 2ps --strips 3" "--strategy overl --strips 2 --bp-strips 3" "--strategy 2ps --strips 2 --remat elementwise"; do
