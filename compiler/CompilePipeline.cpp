@@ -50,10 +50,17 @@ void partition(ir::Module& m, const passes::FuseRowPipelinesOptions& fuse, const
             passes::createPartitionRowsPass(strips));  // per op: fp_rows, bp_rows, fp_halo; work
 }
 
+// The BatchNorm policy of a plan with these row options: recomputed reduction points only in
+// row plans with exact BatchNorm.
+passes::BatchNormPolicyOptions withRecompute(passes::BatchNormPolicyOptions batchNorm, const RowOptions& rows) {
+  if (!rows.layerwise && batchNorm.mode == passes::BatchNormMode::Exact) batchNorm.recompute = rows.recompute;
+  return batchNorm;
+}
+
 }  // namespace
 
 void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormPolicyOptions& batchNorm) {
-  runPasses(m, passes::createBatchNormPolicyPass(batchNorm));
+  runPasses(m, passes::createBatchNormPolicyPass(withRecompute(batchNorm, o)));
   if (!o.layerwise) return partition(m, o.fuse, o.partition);
   // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
   // halo: every op computes all its rows once).
@@ -66,7 +73,7 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
   const bool rows = !o.rows.layerwise;
-  runPasses(*p.train, passes::createBatchNormPolicyPass(o.batchNorm),  // frozen: BatchNorm on running statistics
+  runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)),  // frozen: BatchNorm on running statistics
             passes::createAppendLossPass());                           // softmax cross-entropy over the logits
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
   runPasses(*p.train, passes::createAutodiffPass());  // backward graph (pipeline_grad per row pipeline) and SGD updates

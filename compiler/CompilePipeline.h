@@ -19,6 +19,9 @@ struct RowOptions {
   passes::FuseRowPipelinesOptions fuse;    // segment cuts
   passes::PartitionRowsOptions partition;  // strategy, strips, per-pipeline settings
   passes::RematMode remat = passes::RematMode::None;  // maps backward recomputes instead of keeping (--remat)
+  // Reduction points recomputed in strips instead of kept (--recompute-points; row plans only:
+  // batchnorm-policy's `recompute`, docs/row-plans.md "Recomputed reduction points").
+  passes::RecomputePoints recompute;
 };
 
 // The plan's strategy: "layerwise", "2ps" or "overl".
@@ -41,7 +44,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   passes::BatchNormPolicyOptions batchNorm;  // --bn
-  RowOptions rows{true, {}, {}};  // layerwise
+  RowOptions rows{true, {}, {}, passes::RematMode::None, {}};  // layerwise
   passes::PlanMemoryOptions memory;  // conv-batch-bytes: 0 for the CPU, more for the GPU
 };
 

@@ -84,6 +84,7 @@ std::string PlanCandidate::label() const {
   flag(" --pipeline-strips ", passes::formatPipelineCounts(rows.partition.per));
   flag(" --reuse-last ", passes::formatPipelineIds(rows.partition.reuse));
   flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
+  if (rows.recompute.any()) s += " --recompute-points " + passes::formatRecomputePoints(rows.recompute);
   return s + remat;
 }
 

@@ -10,6 +10,8 @@
 //    gradient can die early. A param no gradient reaches (unused, or only behind a gemm
 //    with beta 0) gets no update: it is left as it is, exactly as torch.optim.SGD skips
 //    a parameter whose .grad is None.
+//  - a partitioned row pipeline gets one pipeline_grad (lowered strip by strip later); the
+//    statistics of a recomputed reduction point inside it are differentiated there, not here.
 // The gradient ops of each op come from passes/GradEmitter.h; gradient values are named
 // `d<forward name>`, made unique.
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 #include "passes/GradEmitter.h"
 #include "passes/Pass.h"
+#include "passes/RowAnalysis.h"
 
 namespace lrc::passes {
 
@@ -122,7 +125,8 @@ class BackwardBuilder final : GradBuilder {
     for (auto& op : m_.ops) {
       if (!isPartitioned(*op) || op->getInt("pipeline") != id) continue;
       for (Value* v : op->operands)
-        if (!defined.count(v) && std::find(externals.begin(), externals.end(), v) == externals.end())
+        if (!defined.count(v) && !reducedInside(v, defined) &&
+            std::find(externals.begin(), externals.end(), v) == externals.end())
           externals.push_back(v);
       defined.insert(op->results.begin(), op->results.end());
       if (op.get() == &out) break;
@@ -140,6 +144,13 @@ class BackwardBuilder final : GradBuilder {
     Op* grad = m_.addOp(OpKind::PipelineGrad, std::move(operands), {{"pipeline", id}, {"grads", grads}}, results);
     for (size_t r = 0; r < grad->results.size(); ++r)
       accumulate(grad->operands[static_cast<size_t>(grads[r])], grad->results[r]);
+  }
+
+  // The statistics of a recomputed reduction point whose map the pipeline computes (`defined`
+  // so far): lower-row-pipelines differentiates through them inside the pipeline's backward
+  // (its second pass), so they are no external operand of pipeline_grad and get no gradient here.
+  static bool reducedInside(const Value* v, const ValueSet& defined) {
+    return v->def && isRecomputedPoint(*v->def) && defined.count(v->def->operands[0]);
   }
 
   // The momentum buffers are declared in parameter order; each update goes right after

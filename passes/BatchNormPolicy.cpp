@@ -15,6 +15,10 @@
 //          row pipeline each strip is normalized with its own batch statistics (over the
 //          rows it computes) and updates the running statistics once per forward strip. An
 //          approximation of BatchNorm (exact with one strip); outside pipelines, exact.
+//   Option `recompute` (exact only): the reduction points (training BatchNorms numbered 0, 1, ...
+//          in program order) whose batchnorm_stats get `recompute=1`: row plans may recompute
+//          their input map instead of keeping it (fuse-row-pipelines decides which it can;
+//          docs/row-plans.md "Recomputed reduction points"). "none" (default), "all" or ids.
 // Run on the forward graph before append-loss and autodiff.
 #include "passes/Pass.h"
 
@@ -26,15 +30,17 @@ class BatchNormPolicy : public Pass {
  public:
   std::string_view name() const override { return "batchnorm-policy"; }
 
-  explicit BatchNormPolicy(const BatchNormPolicyOptions& options) : mode_(options.mode) {}
+  explicit BatchNormPolicy(const BatchNormPolicyOptions& options) : mode_(options.mode), recompute_(options.recompute) {}
 
   bool transform(ir::Module& m) override {
     bool changed = false;
+    int64_t point = 0;
     for (size_t i = 0; i < m.ops.size(); ++i) {
       ir::Op* op = m.ops[i].get();
       if (op->kind != ir::OpKind::BatchNorm || op->getInt("training") == 0) continue;
       if (mode_ == BatchNormMode::Exact) {
-        split(m, i++);
+        ir::Op* stats = split(m, i++);
+        if (recompute_.has(point++)) stats->attrs["recompute"] = int64_t{1};
         changed = true;
       } else if (mode_ == BatchNormMode::Frozen) {
         op->attrs["training"] = int64_t{0};
@@ -49,10 +55,11 @@ class BatchNormPolicy : public Pass {
 
  private:
   BatchNormMode mode_;
+  RecomputePoints recompute_;
 
   // The BatchNorm at ops[i] becomes batchnorm_stats (inserted before it) and batchnorm_apply
   // (the op itself, so its result keeps its name and uses).
-  static void split(ir::Module& m, size_t i) {
+  static ir::Op* split(ir::Module& m, size_t i) {
     ir::Op* bn = m.ops[i].get();
     ir::Value* x = bn->operands[0];
     const ir::TensorType channel = bn->operands[3]->type;
@@ -65,6 +72,7 @@ class BatchNormPolicy : public Pass {
     bn->kind = ir::OpKind::BatchNormApply;
     bn->operands = {x, bn->operands[1], bn->operands[2], stats->results[0], stats->results[1]};
     bn->attrs.clear();
+    return stats;
   }
 };
 

@@ -22,6 +22,11 @@
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
 //    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
 //    whole stack, and every segment gets its own strips on its own output height;
+//  - a recomputed reduction point (batchnorm_stats with `recompute=1`, RowAnalysis's
+//    isRecomputedPoint) does not end a run: the run goes on through it, so the map it reads
+//    is computed strip by strip inside the pipeline; the op itself gets no mark. A point
+//    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
+//    and is kept, and the runs are marked again;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
 //    a residual add's operands join the add's run);
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
@@ -52,9 +57,10 @@ bool isSlidingWindow(const Op& op) {
 // are cut on.
 size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd) {
   ir::ValueSet inside, escaping;
-  for (size_t i = a; i < b; ++i) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
+  for (size_t i = a; i < b; ++i)
+    if (!isRecomputedPoint(*m.ops[i])) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
   for (size_t i = 0; i < forwardEnd; ++i) {
-    if (i >= a && i < b) continue;
+    if ((i >= a && i < b) || isRecomputedPoint(*m.ops[i])) continue;  // a recomputed point reads strips
     for (const ir::Value* v : m.ops[i]->operands)
       if (inside.count(v)) escaping.insert(v);
   }
@@ -87,6 +93,27 @@ class FuseRowPipelines : public Pass {
     // Scheduling first: an element-wise op with one reader moves to right before it.
     bool moved = sinkElementwise(m, end);
 
+    // A recomputed point that its pipeline cannot hold loses its mark (it is kept), and the
+    // runs are marked again without it.
+    bool changed = moved;
+    do {
+      for (auto& op : m.ops) op->attrs.erase(kPipeline);
+      markPipelines(m, end);
+    } while (dropUnsupportedRecompute(m, end) && (changed = true));
+
+    for (auto& op : m.ops) {
+      auto it = op->attrs.find(kPipeline);
+      auto old = before.find(op.get());
+      const bool had = old != before.end(), has = it != op->attrs.end();
+      if (had != has || (had && !(old->second == it->second))) changed = true;
+    }
+    return changed;
+  }
+
+ private:
+  bool cutAtDownsample_;
+
+  void markPipelines(ir::Module& m, size_t end) const {
     int64_t next = 0;
     size_t runBegin = 0;
     // A run whose values escape at several points (ResNet's max pool feeding both a block
@@ -100,13 +127,15 @@ class FuseRowPipelines : public Pass {
         bool window = false;
         for (size_t i = start; i < stop; ++i) window |= isSlidingWindow(*m.ops[i]);
         if (window) {
-          for (size_t i = start; i < stop; ++i) m.ops[i]->attrs[kPipeline] = next;
+          for (size_t i = start; i < stop; ++i)
+            if (!isRecomputedPoint(*m.ops[i])) m.ops[i]->attrs[kPipeline] = next;
           ++next;
         }
         start = stop;
       }
     };
     for (size_t i = 0; i < end; ++i) {
+      if (isRecomputedPoint(*m.ops[i])) continue;  // the run goes on through it
       if (isRowLocal(*m.ops[i])) {
         if (!cutAtDownsample_ || !isDownsampling(*m.ops[i])) continue;
         closeRun(i + 1);  // a segment cut: the run goes on from this op's result
@@ -116,19 +145,59 @@ class FuseRowPipelines : public Pass {
       runBegin = i + 1;
     }
     closeRun(end);
-
-    bool changed = moved;
-    for (auto& op : m.ops) {
-      auto it = op->attrs.find(kPipeline);
-      auto old = before.find(op.get());
-      const bool had = old != before.end(), has = it != op->attrs.end();
-      if (had != has || (had && !(old->second == it->second))) changed = true;
-    }
-    return changed;
   }
 
- private:
-  bool cutAtDownsample_;
+  // Drops `recompute` from a recomputed point whose input map x its pipeline cannot
+  // compute strip by strip (lower-row-pipelines' two backward passes need it so): x is
+  // defined in a pipeline K and read only by the point and by K's ops; no value of the ops of
+  // K that x depends on (its upstream, recomputed for the statistics) is read outside that
+  // upstream except x by K; the upstream holds no other recomputed point's apply. Returns
+  // whether one was dropped: the first in program order (a later one may become possible
+  // once it is kept: two recomputed points in a row are not, so every other one stays).
+  static bool dropUnsupportedRecompute(ir::Module& m, size_t end) {
+    for (size_t i = 0; i < end; ++i) {
+      Op& stats = *m.ops[i];
+      if (!isRecomputedPoint(stats) || supported(m, stats, end)) continue;
+      stats.attrs.erase("recompute");
+      return true;
+    }
+    return false;
+  }
+
+  static bool supported(const ir::Module& m, const Op& stats, size_t end) {
+    const ir::Value* x = stats.operands[0];
+    if (!x->def || !x->def->has(kPipeline)) return false;
+    const ir::Attr k = x->def->attrs.at(kPipeline);
+    auto inK = [&](const Op* op) { return op->has(kPipeline) && op->attrs.at(kPipeline) == k; };
+    if (std::find(m.outputs.begin(), m.outputs.end(), x) != m.outputs.end()) return false;
+    for (const Op* r : m.users(x))
+      if (r != &stats && !inK(r)) return false;
+    // The upstream of x in K, walked back from its definition.
+    std::set<const Op*> upstream;
+    std::vector<const Op*> todo = {x->def};
+    while (!todo.empty()) {
+      const Op* op = todo.back();
+      todo.pop_back();
+      if (!upstream.insert(op).second) continue;
+      for (const ir::Value* v : op->operands) {
+        if (!v->def) continue;
+        if (isRecomputedPoint(*v->def)) return false;  // another recomputed point upstream
+        if (inK(v->def)) todo.push_back(v->def);
+      }
+    }
+    std::map<const Op*, size_t> position;
+    for (size_t i = 0; i < m.ops.size(); ++i) position[m.ops[i].get()] = i;
+    for (const Op* op : upstream)
+      for (const ir::Value* v : op->results) {
+        if (std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) return false;
+        for (const Op* r : m.users(v)) {
+          if (position.at(r) >= end || upstream.count(r)) continue;  // backward readers do not count
+          if (v == x && (r == &stats || inK(r))) continue;
+          return false;
+        }
+      }
+    return true;
+  }
 
   // A row-local element-wise forward op (row rule Same, no side effect) whose result has one
   // reader, later in the forward part and not a module output, moves to right before that

@@ -270,17 +270,25 @@ class Grad {
 
   // batchnorm_stats (x, running mean, running var) -> (mean, invstd): x's gradient through the
   // statistics, the per-channel correction of SPEC.md section 5, with x's gradient so far added in.
+  // On a strip (a recomputed reduction point's second backward pass, lower-row-pipelines): the
+  // term on the strip's rows of x (a band of the result, no `rows`), dmean and dinvstd complete.
   void batchNormStats() {
-    wholeMapsOnly();
     if (!needs(0)) return;
     Value* dmean = b_.resultGrad(op_.results[0]);
     Value* dinvstd = b_.resultGrad(op_.results[1]);
     if (!dmean && !dinvstd) return;
     if (!dmean || !dinvstd)
       throw Error("autodiff: " + op_.describe() + ": only one of its results has a gradient (internal error)", op_.loc);
-    std::vector<Value*> operands = {op_.operands[0], op_.results[0], op_.results[1], dmean, dinvstd};
+    std::vector<Value*> operands = {operand(0), op_.results[0], op_.results[1], dmean, dinvstd};
     if (Value* acc = b_.takeGrad(op_.operands[0])) operands.push_back(acc);
-    grad(OpKind::BatchNormStatsGrad, std::move(operands), {}, 0, Reach::Whole);
+    if (!strip_) {
+      grad(OpKind::BatchNormStatsGrad, std::move(operands), {}, 0, Reach::Whole);
+      return;
+    }
+    const Value* x = op_.operands[0];
+    Value* g = b_.emit(OpKind::BatchNormStatsGrad, std::move(operands), {{"band", bandAttr(strip_->rows, x)}},
+                       {{nameFor(x), bandType(x, strip_->rows)}})->result();
+    b_.contribute(op_, 0, g);
   }
 
   // Y = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. With A' = op(A), B' = op(B):

@@ -59,8 +59,27 @@ void PipelineLowering::run() {
       for (const Value* v : op->operands)
         if (needsGrad_.count(v)) needsGrad_.insert(op->result());
   }
+  // Recomputed reduction points: their statistics are differentiated in the second backward
+  // pass, with the ops their maps depend on (upstream_).
+  upstream_.assign(p_.ops.size(), false);
+  for (const Op* stats : p_.reductions) {
+    const Value* x = stats->operands[0];
+    reducedBy_[x] = stats;
+    reducedMaps_.push_back(x);
+    if (needsGrad_.count(x)) needsGrad_.insert(stats->results.begin(), stats->results.end());
+    upstream_[p_.index.at(x)] = true;
+  }
+  for (size_t k = p_.ops.size(); k-- > 0;)
+    if (upstream_[k])
+      for (const Value* v : p_.ops[k]->operands)
+        if (inPipeline(v)) upstream_[p_.index.at(v)] = true;
+  for (Op* stats : p_.reductions) lowerStatistics(stats);
   lowerForward();
   if (p_.grad) lowerBackward();
+  for (auto& [stats, copy] : statsInputs_) {
+    stats->operands[0] = copy;
+    stats->attrs.erase("recompute");
+  }
   // The whole-map ops are replaced (a training BatchNorm would not die on its own: it
   // updates the running statistics).
   for (auto it = p_.ops.rbegin(); it != p_.ops.rend(); ++it) m_.eraseOp(*it);

@@ -34,6 +34,12 @@ class PipelineLowering {
   // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.
   ir::ValueMap<ir::Value*> lastBands_;
   std::vector<std::vector<ir::Value*>> lastOperands_;
+  // Recomputed reduction points (p_.reductions): the map each reads -> its batchnorm_stats, and
+  // per op whether it is upstream of one of those maps (backward's second pass).
+  ir::ValueMap<const ir::Op*> reducedBy_;
+  std::vector<const ir::Value*> reducedMaps_;  // the same maps, in p_.reductions' order
+  std::vector<bool> upstream_;
+  std::vector<std::pair<ir::Op*, ir::Value*>> statsInputs_;  // lowerStatistics: each point's whole copy
 
   // LowerRowPipelines.cpp
   bool reuseLast() const;
@@ -47,12 +53,20 @@ class PipelineLowering {
                       const std::string& name);
   RowRange readersNeed(const ir::Value* v, const Table& t, size_t j) const;
   ir::ValueMap<ir::Value*> computeStrip(const Table& t, size_t j, ir::ValueMap<std::vector<ir::Value*>>& pieces, const char* tag,
-                                        std::vector<std::vector<ir::Value*>>* operandBands);
+                                        std::vector<std::vector<ir::Value*>>* operandBands,
+                                        const std::vector<bool>* only = nullptr);
   void save(ir::ValueMap<std::vector<ir::Value*>>& pieces, const ir::Value* v, ir::Value* band, RowRange rows, const char* tag);
   void lowerForward();
+  void lowerStatistics(ir::Op* stats);
 
   // LowerRowPipelinesBackward.cpp
+  // All ops in one pass, or (recomputed reduction points) the ops downstream of their maps,
+  // then those upstream.
+  enum class BackwardPass { All, Downstream, Upstream };
+  struct BackwardSums;
   void lowerBackward();
+  void backwardPass(BackwardPass pass, BackwardSums& sums);
+  RowRange ownRows(size_t k, size_t s) const;
 };
 
 }  // namespace lrc::passes

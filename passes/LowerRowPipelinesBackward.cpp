@@ -28,13 +28,26 @@ class PipelineLowering::StripGrads final : public GradBuilder {
     for (auto& r : results) r.first = l_.m_.uniqueName(r.first);
     return l_.m_.insertOp(l_.pos_++, kind, std::move(operands), std::move(attrs), std::move(results));
   }
-  // Whole-map gradients (batchnorm_stats) never run on strips: emitGrad refuses them first.
-  Value* resultGrad(const Value*) const override { return nullptr; }
-  Value* takeGrad(const Value*) override { return nullptr; }
+  // Only a recomputed reduction point's statistics (batchnorm_stats, on a strip of the second
+  // backward pass) ask: their results' gradients are complete sums by then, and the map's
+  // gradient is the one band put in `contrib` for it (the first pass's rows of the strip).
+  Value* resultGrad(const Value* result) const override {
+    auto sum = paramGrads_.find(result);
+    return sum == paramGrads_.end() || sum->second.empty() ? nullptr : sum->second.front();
+  }
+  Value* takeGrad(const Value* x) override {
+    auto it = contrib_.find(x);
+    if (it == contrib_.end() || it->second.size() != 1) return nullptr;
+    Value* g = it->second.front();
+    it->second.clear();
+    return g;
+  }
   void contribute(const Op& op, size_t operand, Value* grad) override {
     const Value* x = op.operands[operand];
     const std::vector<size_t> maps = mapOperands(op);
-    const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end();
+    // batchnorm_stats reads a whole map in plans (no band slot), a pipeline map here.
+    const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end() ||
+                     (op.kind == OpKind::BatchNormStats && operand == 0);
     if (map && !x->isGlobal()) return contrib_[x].push_back(grad);
     // Parameter (and statistics) gradients are summed as the strips produce them, so one
     // partial sum and one strip's contribution are alive at a time, not one per strip.
@@ -49,30 +62,105 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   ValueMap<std::vector<Value*>>& paramGrads_;
 };
 
+// What the backward passes of one pipeline gather: contributions to its inputs' gradients, the
+// running sums of its parameters' (and statistics') gradients, and (recomputed reduction
+// points) each point's map gradient from the first pass, summed whole.
+struct PipelineLowering::BackwardSums {
+  Value* dy = nullptr;
+  ValueMap<std::vector<Value*>> inputGrads, paramGrads;
+  ValueMap<std::vector<Value*>> reduced;  // first pass: contributions to a point's map
+  ValueMap<Value*> reducedWhole;          // their sum, read by the second pass
+};
+
+// Rows of op k's result that backward strip s owns: its rows less those of earlier strips
+// (under OverL strips overlap; under 2PS they are these rows already).
+RowRange PipelineLowering::ownRows(size_t k, size_t s) const {
+  int64_t before = 0;
+  for (size_t j = 0; j < s; ++j) before = std::max(before, p_.bp[k][j].end);
+  const RowRange rows = p_.bp[k][s];
+  return {std::max(rows.begin, before), std::max(rows.end, std::max(rows.begin, before))};
+}
+
 void PipelineLowering::lowerBackward() {
   pos_ = 0;
   while (m_.ops[pos_].get() != p_.grad) ++pos_;
-  Value* dy = p_.grad->operands[0];
+  BackwardSums sums;
+  sums.dy = p_.grad->operands[0];
+  if (p_.reductions.empty()) {
+    backwardPass(BackwardPass::All, sums);
+  } else {
+    // Recomputed reduction points (SPEC.md section 5): the first pass runs the gradients of the
+    // ops downstream of their maps, completing the statistics' gradients (dmean, dinvstd summed
+    // over strips like parameters) and each map's gradient so far; the second recomputes the
+    // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
+    backwardPass(BackwardPass::Downstream, sums);
+    for (const Value* x : reducedMaps_) {
+      const Op* stats = reducedBy_.at(x);
+      auto it = sums.reduced.find(x);
+      if (it == sums.reduced.end() || it->second.empty()) continue;
+      sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
+      int64_t covered = 0;
+      for (size_t s = 0; s < p_.bp.front().size(); ++s) covered += ownRows(p_.index.at(x), s).size();
+      if (covered != heightOf(x))
+        throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": backward strips cover ",
+                            std::to_string(covered), " of the ", std::to_string(heightOf(x)), " rows of %", x->name,
+                            ", which a recomputed reduction point reads (internal error)"),
+                        stats->loc);
+    }
+    backwardPass(BackwardPass::Upstream, sums);
+  }
+  // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
+  for (auto& [v, result] : gradResults_) {
+    Value* total = nullptr;
+    if (auto it = sums.inputGrads.find(v); it != sums.inputGrads.end() && !it->second.empty()) {
+      total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
+    } else if (auto pg = sums.paramGrads.find(v); pg != sums.paramGrads.end() && !pg->second.empty()) {
+      total = pg->second.front();  // summed over the strips already
+    } else {
+      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": no gradient reaches %", v->name),
+                      p_.grad->loc);
+    }
+    m_.replaceAllUses(result, total);
+  }
+  m_.eraseOp(p_.grad);
+}
+
+void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
   const size_t nBp = p_.bp.front().size();
-  ValueMap<std::vector<Value*>> inputGrads, paramGrads;  // contributions
   ValueMap<Value*> carried;  // 2PS: gradient rows for the previous strip
   ValueMap<std::vector<Value*>> none;
+  auto runs = [&](size_t k) {
+    return pass == BackwardPass::All || upstream_[k] == (pass == BackwardPass::Upstream);
+  };
   for (size_t s = nBp; s-- > 0;) {
     std::vector<std::vector<Value*>> operandBands;
     ValueMap<Value*> band;
-    if (reuseLast() && s + 1 == nBp) {
+    if (pass != BackwardPass::Upstream && reuseLast() && s + 1 == nBp) {
       band = lastBands_;
       operandBands = lastOperands_;
     } else {
-      band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands);
+      band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands,
+                          pass == BackwardPass::Upstream ? &upstream_ : nullptr);
     }
     ValueMap<std::vector<Value*>> contrib;
     for (size_t k = p_.ops.size(); k-- > 0;) {
       const Op& op = *p_.ops[k];
       Value* v = op.result();
-      if (!needsGrad_.count(v)) continue;
-      const RowRange rows = p_.bp[k][s];
-      Value* dv = dy;
+      if (!runs(k) || !needsGrad_.count(v)) continue;
+      RowRange rows = p_.bp[k][s];
+      if (auto point = reducedBy_.find(v); point != reducedBy_.end() && pass == BackwardPass::Upstream) {
+        // The map of a recomputed point: its strip's own rows of the first pass's gradient,
+        // plus the statistics' term (batchnorm_stats_grad on the strip), are this op's dy.
+        rows = ownRows(k, s);
+        auto whole = sums.reducedWhole.find(v);
+        if (rows.empty() || whole == sums.reducedWhole.end()) continue;
+        contrib[v].push_back(copyRows(whole->second, rows, v, cat("d", v->name, ".acc", std::to_string(s))));
+        std::vector<Value*> statsOperands = {band.at(v)};
+        const GradStrip strip{rows, statsOperands, nullptr, s};
+        StripGrads grads(*this, contrib, sums.paramGrads);
+        emitGrad(grads, *point->second, nullptr, &strip);
+      }
+      Value* dv = sums.dy;
       if (v != p_.output) {
         std::vector<Value*> sources = contrib[v];
         if (auto c = carried.find(v); c != carried.end()) sources.push_back(c->second);
@@ -91,26 +179,21 @@ void PipelineLowering::lowerBackward() {
       }
       if (rows.empty()) continue;
       const GradStrip strip{rows, operandBands[k], band.count(v) ? band.at(v) : nullptr, s};
-      StripGrads grads(*this, contrib, paramGrads);
+      StripGrads grads(*this, contrib, sums.paramGrads);
       emitGrad(grads, op, dv, &strip);
     }
-    for (auto& [v, list] : contrib)
-      if (!inPipeline(v)) inputGrads[v].insert(inputGrads[v].end(), list.begin(), list.end());
-  }
-  // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
-  for (auto& [v, result] : gradResults_) {
-    Value* total = nullptr;
-    if (auto it = inputGrads.find(v); it != inputGrads.end() && !it->second.empty()) {
-      total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
-    } else if (auto pg = paramGrads.find(v); pg != paramGrads.end() && !pg->second.empty()) {
-      total = pg->second.front();  // summed over the strips already
-    } else {
-      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": no gradient reaches %", v->name),
-                      p_.grad->loc);
+    for (auto& [v, list] : contrib) {
+      if (!inPipeline(v)) {
+        sums.inputGrads[v].insert(sums.inputGrads[v].end(), list.begin(), list.end());
+      } else if (pass == BackwardPass::Downstream && reducedBy_.count(v)) {
+        sums.reduced[v].insert(sums.reduced[v].end(), list.begin(), list.end());
+      } else if (pass == BackwardPass::Downstream && upstream_[p_.index.at(v)] && !list.empty()) {
+        throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": %", v->name,
+                            " is upstream of a recomputed reduction point and read downstream of it (internal error)"),
+                        p_.ops.front()->loc);
+      }
     }
-    m_.replaceAllUses(result, total);
   }
-  m_.eraseOp(p_.grad);
 }
 
 }  // namespace lrc::passes

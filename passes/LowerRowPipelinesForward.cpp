@@ -65,14 +65,15 @@ RowRange PipelineLowering::readersNeed(const Value* v, const Table& t, size_t j)
 // from `pieces`. Returns the band of every value computed and records the operand bands
 // each op read in `operandBands` (for the gradient ops).
 ValueMap<Value*> PipelineLowering::computeStrip(const Table& t, size_t j, ValueMap<std::vector<Value*>>& pieces,
-                                                const char* tag, std::vector<std::vector<Value*>>* operandBands) {
+                                                const char* tag, std::vector<std::vector<Value*>>* operandBands,
+                                                const std::vector<bool>* only) {
   ValueMap<Value*> band;
   ValueMap<std::vector<Value*>> assembled;  // operand bands made in this strip
   if (operandBands) operandBands->assign(p_.ops.size(), {});
   for (size_t k = 0; k < p_.ops.size(); ++k) {
     const Op& op = *p_.ops[k];
     const RowRange rows = t[k][j];
-    if (rows.empty()) continue;
+    if (rows.empty() || (only && !(*only)[k])) continue;
     std::vector<Value*> operands = op.operands;
     for (size_t i : mapOperands(op)) {
       Value* u = op.operands[i];
@@ -110,6 +111,37 @@ void PipelineLowering::save(ValueMap<std::vector<Value*>>& pieces, const Value* 
   auto forward = std::find_if(fpPieces_[v].begin(), fpPieces_[v].end(), same);
   if (forward != fpPieces_[v].end()) return pieces[v].push_back(*forward);
   pieces[v].push_back(copyRows(band, r, v, cat(v->name, ".", tag, std::to_string(r.begin), "_", std::to_string(r.end))));
+}
+
+// A recomputed reduction point's statistics, right before its batchnorm_stats: the ops its
+// map depends on run strip by strip over equal pieces of the map's rows (each strip computes
+// what its piece needs, halos recomputed, from the pipeline's whole inputs), and the pieces
+// are assembled into one whole map that only the statistics read (a forward transient; the
+// map is not kept for backward).
+void PipelineLowering::lowerStatistics(Op* stats) {
+  Value* x = stats->operands[0];
+  const size_t n = std::min<size_t>(p_.fp.front().size(), static_cast<size_t>(heightOf(x)));
+  Table t(p_.ops.size(), std::vector<RowRange>(n));
+  for (size_t j = 0; j < n; ++j) {
+    ValueMap<RowRange> need;
+    const int64_t h = heightOf(x), jj = static_cast<int64_t>(j), nn = static_cast<int64_t>(n);
+    need[x] = {jj * h / nn, (jj + 1) * h / nn};
+    for (size_t k = p_.ops.size(); k-- > 0;) {
+      const Op& op = *p_.ops[k];
+      const RowRange rows = need[op.result()];
+      t[k][j] = rows;
+      if (rows.empty()) continue;
+      for (size_t i : mapOperands(op))
+        if (inPipeline(op.operands[i])) need[op.operands[i]] = hull(need[op.operands[i]], inputRows(op, i, rows));
+    }
+  }
+  pos_ = 0;
+  while (m_.ops[pos_].get() != stats) ++pos_;
+  ValueMap<std::vector<Value*>> none;
+  std::vector<Value*> pieces;
+  for (size_t j = 0; j < n; ++j) pieces.push_back(computeStrip(t, j, none, "z", nullptr, &upstream_).at(x));
+  // The statistics read the copy once the backward is lowered (it differentiates them at x).
+  statsInputs_.emplace_back(stats, emit(OpKind::RowsCopy, pieces, {}, x->name + ".stats", x->type)->result());
 }
 
 void PipelineLowering::lowerForward() {

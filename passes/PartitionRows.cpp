@@ -49,6 +49,10 @@
 //    `bp_strips=M`, and `work` = forward rows computed over all strips / rows of the maps,
 //    each op weighted by its bytes per row (OverL: >= 1 from halos; 2PS: 1.0, its cost is
 //    the backward recompute, counted later).
+//  - A map read by a recomputed reduction point (its batchnorm_stats, outside the pipeline:
+//    fuse-row-pipelines) needs all its rows: under OverL its strips are widened so that they
+//    cover every row (2PS strips cover every row anyway); the statistics' reader is not a
+//    pipeline op and does not make the map escape.
 //  - Idempotent: all attributes above are removed first and recomputed.
 #include <algorithm>
 #include <map>
@@ -81,6 +85,7 @@ struct Pipeline {
   std::vector<Op*> ops;             // program order
   ValueSet defined;   // results of its ops
   Value* output = nullptr;
+  std::vector<const Value*> reduced;  // maps a recomputed reduction point reads (all their rows)
 };
 
 int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
@@ -95,10 +100,11 @@ int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>
 }
 
 // The rows of every value defined in the pipeline that output rows `out` need (hull over
-// the pipeline ops reading it). Reverse program order: readers come after writers.
-ValueMap<RowRange> needed(const Pipeline& p, RowRange out) {
-  ValueMap<RowRange> need;
-  need[p.output] = out;
+// the pipeline ops reading it), with `seeds` (rows of values needed besides). Reverse program
+// order: readers come after writers.
+ValueMap<RowRange> needed(const Pipeline& p, RowRange out, const ValueMap<RowRange>& seeds = {}) {
+  ValueMap<RowRange> need = seeds;
+  need[p.output] = hull(need[p.output], out);
   for (auto it = p.ops.rbegin(); it != p.ops.rend(); ++it) {
     const Op& op = **it;
     const RowRange rows = need[op.result()];
@@ -162,8 +168,12 @@ class PartitionRows : public Pass {
         if (!isRowLocal(*op)) fail(p, cat(op->describe(), " is not row-local"));
         for (Value* r : op->results) {
           bool escapes = std::find(m.outputs.begin(), m.outputs.end(), r) != m.outputs.end();
-          for (const Op* user : m.users(r))
-            if (!user->has("pipeline") || user->getInt("pipeline") != id) escapes = true;
+          bool reduced = false;
+          for (const Op* user : m.users(r)) {
+            reduced |= isRecomputedPoint(*user);
+            if (!isRecomputedPoint(*user) && (!user->has("pipeline") || user->getInt("pipeline") != id)) escapes = true;
+          }
+          if (reduced) p.reduced.push_back(r);
           if (escapes) outputs.push_back(r);
         }
       }
@@ -189,11 +199,27 @@ class PartitionRows : public Pass {
   static Table overlRows(const Pipeline& p, const std::vector<int64_t>& o) {
     const size_t n = o.size() - 1;
     Table t(p.ops.size(), std::vector<RowRange>(n));
-    for (size_t j = 0; j < n; ++j) {
-      auto need = needed(p, {o[j], o[j + 1]});
-      for (size_t k = 0; k < p.ops.size(); ++k) {
-        RowRange r = need[p.ops[k]->result()];
-        t[k][j] = r.empty() ? RowRange{0, 0} : r;
+    std::vector<ValueMap<RowRange>> seeds(n);
+    for (int round = 0; round < 2; ++round) {
+      for (size_t j = 0; j < n; ++j) {
+        auto need = needed(p, {o[j], o[j + 1]}, seeds[j]);
+        for (size_t k = 0; k < p.ops.size(); ++k) {
+          RowRange r = need[p.ops[k]->result()];
+          t[k][j] = r.empty() ? RowRange{0, 0} : r;
+        }
+      }
+      if (p.reduced.empty()) break;
+      // A map a recomputed point reads: its strips also cover the rows no output row needs
+      // (from 0, up to the next strip's first row, to its height), so that backward's second
+      // pass propagates the statistics' gradient of every row.
+      for (const Value* x : p.reduced) {
+        size_t kx = 0;
+        while (p.ops[kx]->result() != x) ++kx;
+        for (size_t j = 0; j < n; ++j) {
+          const int64_t begin = j == 0 ? 0 : t[kx][j].begin;
+          const int64_t end = j + 1 == n ? heightOf(x) : t[kx][j + 1].begin;
+          seeds[j][x] = {begin, std::max(end, begin + 1)};
+        }
       }
     }
     return t;

@@ -5,6 +5,7 @@
 // `parse...`, its inverse (nullopt for any other text; callers word the error).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,8 +33,20 @@ std::optional<BatchNormMode> parseBatchNormMode(std::string_view text);
 std::optional<SegmentCut> parseSegmentCut(std::string_view text);
 std::optional<RematMode> parseRematMode(std::string_view text);
 
+// Which reduction points (training BatchNorms, numbered 0, 1, ... in program order) mode exact
+// marks for recompute (`recompute=1` on their batchnorm_stats): fuse-row-pipelines then runs
+// a pipeline through those it can (docs/row-plans.md "Recomputed reduction points").
+struct RecomputePoints {
+  bool all = false;
+  std::vector<int64_t> ids;  // when not all
+  bool any() const { return all || !ids.empty(); }
+  bool has(int64_t id) const { return all || std::find(ids.begin(), ids.end(), id) != ids.end(); }
+  bool operator==(const RecomputePoints&) const = default;
+};
+
 struct BatchNormPolicyOptions {
   BatchNormMode mode = BatchNormMode::Exact;
+  RecomputePoints recompute;  // none by default: every reduction point kept
 };
 
 struct FuseRowPipelinesOptions {

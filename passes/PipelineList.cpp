@@ -59,6 +59,24 @@ std::optional<std::vector<int64_t>> parsePipelineIds(std::string_view text) {
   return ids;
 }
 
+std::optional<RecomputePoints> parseRecomputePoints(std::string_view text) {
+  if (text == "none") return RecomputePoints{};
+  RecomputePoints points;
+  if (text == "all") {
+    points.all = true;
+    return points;
+  }
+  const auto ids = parsePipelineIds(text);
+  if (!ids) return std::nullopt;
+  points.ids = *ids;
+  return points;
+}
+
+std::string formatRecomputePoints(const RecomputePoints& points) {
+  if (points.all) return "all";
+  return points.ids.empty() ? "none" : formatPipelineIds(points.ids);
+}
+
 std::optional<std::map<int64_t, int64_t>> parsePipelineCounts(std::string_view text) {
   const auto list = entries(text);
   if (!list) return std::nullopt;

@@ -22,6 +22,11 @@ std::optional<std::vector<int64_t>> parsePipelineIds(std::string_view text);
 std::optional<std::map<int64_t, int64_t>> parsePipelineCounts(std::string_view text);          // counts >= 1
 std::optional<std::map<int64_t, RowStrategy>> parsePipelineStrategies(std::string_view text);
 
+// batchnorm-policy's `recompute` and lrc-compile's --recompute-points: "none", "all", or
+// reduction-point ids in the same grammar ("0:3:5").
+std::optional<RecomputePoints> parseRecomputePoints(std::string_view text);
+std::string formatRecomputePoints(const RecomputePoints& points);
+
 std::string formatPipelineIds(const std::vector<int64_t>& ids);
 std::string formatPipelineCounts(const std::map<int64_t, int64_t>& counts);
 std::string formatPipelineStrategies(const std::map<int64_t, RowStrategy>& strategies);

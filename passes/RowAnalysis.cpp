@@ -121,9 +121,11 @@ bool isRowPlanAttr(std::string_view name) {
   static const std::string_view kNames[] = {"pipeline",         "fp_rows",   "fp_halo",   "fp_halo1",
                                             "bp_rows",          "strategy",  "strips",    "bp_strips",
                                             "strips_requested", "bp_strips_requested",   "work",
-                                            "reuse_last",       "strip_stats"};
+                                            "reuse_last",       "strip_stats", "recompute"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
+
+bool isRecomputedPoint(const ir::Op& op) { return op.kind == ir::OpKind::BatchNormStats && op.has("recompute"); }
 
 RowRange hull(RowRange a, RowRange b) {
   if (a.empty()) return b;

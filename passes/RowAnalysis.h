@@ -47,6 +47,14 @@ bool isRowLocal(const ir::Op& op);
 // inside the op's result rows.
 RowRange inputRows(const ir::Op& op, size_t operand, RowRange out);
 
+// A training BatchNorm's statistics marked `recompute=1` (batchnorm-policy{recompute=...}): a
+// reduction point that row plans recompute instead of keeping its input map (SPEC.md section
+// 5). fuse-row-pipelines lets a pipeline run through it (the op itself joins no pipeline),
+// so its input map is computed strip by strip inside the pipeline; lower-row-pipelines
+// computes the statistics from strips in forward and runs the pipeline's backward in two
+// passes (docs/row-plans.md "Recomputed reduction points").
+bool isRecomputedPoint(const ir::Op& op);
+
 // The attributes the row-plan passes write on forward ops (fuse-row-pipelines,
 // partition-rows, batchnorm-policy{mode=strip}): compiler bookkeeping, not kernel
 // attributes. lower-row-pipelines drops them from the strip ops it makes, and plans never

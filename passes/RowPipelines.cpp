@@ -47,6 +47,10 @@ std::map<int64_t, Pipeline> collectPipelines(ir::Module& m) {
     p.index[op->result()] = p.ops.size();
     p.ops.push_back(op.get());
   }
+  for (auto& op : m.ops) {
+    const Op* def = isRecomputedPoint(*op) ? op->operands[0]->def : nullptr;
+    if (def && def->has("pipeline") && def->has("fp_rows")) byId[def->getInt("pipeline")].reductions.push_back(op.get());
+  }
   return byId;
 }
 

@@ -33,6 +33,9 @@ struct Pipeline {
   bool twoPs = true;
   Table fp, bp;
   ir::Op* grad = nullptr;  // pipeline_grad, or null (nothing in it needs a gradient)
+  // Recomputed reduction points whose map the pipeline computes (their batchnorm_stats, not
+  // pipeline ops), in program order.
+  std::vector<ir::Op*> reductions;
 };
 
 // The module's partitioned pipelines by id, with their ops in program order and their

@@ -365,8 +365,13 @@ class StepChecker {
         expectScratchBytes(ops::batchNormScratchBytes(grad, in(grad ? 1 : 0).shape(1)), "the batch statistics");
         return elementwiseRows(kernel);
       }
-      case Kernel::BatchNormStats:
-      case Kernel::BatchNormStatsGrad: return;  // whole maps (the table's band slots say so)
+      case Kernel::BatchNormStats: return;  // whole maps (the table's band slots say so)
+      case Kernel::BatchNormStatsGrad:
+        // On a band (a recomputed reduction point's backward strip): x and acc hold its rows.
+        if (byRows())
+          for (int i : {0, 5})
+            if (i < step_.inputs_size()) needRows(in(i), "operand", resultRows(), resultRowsText());
+        return;
       case Kernel::BatchNormApply:
       case Kernel::BatchNormApplyGrad: return elementwiseRows(kernel);
       case Kernel::Add:

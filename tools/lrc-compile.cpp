@@ -61,7 +61,8 @@ constexpr const char* kUsage =
     "  --explain                        the candidate plans auto considered, and its choice\n"
     "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
     "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
-    "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS   a row plan by hand (--strategy 2ps|overl)\n"
+    "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
+    "  --recompute-points all|none|IDS   a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
     "  --lr X, --momentum X, --weight-decay X   SGD defaults (lrc-run may override them)\n"
@@ -133,6 +134,12 @@ Options parseArgs(int argc, char** argv) {
       if (!mode) usage("--remat expects none, elementwise or blocks, got '" + r + "'");
       o.rows.remat = *mode;
       o.rematGiven = true;
+    } else if (a == "--recompute-points") {
+      const std::string text = value();
+      const auto points = passes::parseRecomputePoints(text);
+      if (!points) usage("--recompute-points expects none, all or reduction-point ids separated by ':', got '" + text + "'");
+      o.rows.recompute = *points;
+      o.stripsGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
       // forward strip: what --explain prints for auto's choice (passes/PipelineList.h).
@@ -207,7 +214,9 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
-    usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last and --keep flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+  if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
+    usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics)");
   if (o.rematGiven && o.autoStrategy)
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))

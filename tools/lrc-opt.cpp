@@ -57,8 +57,13 @@ void setOption(std::string_view pass, NoOptions&, std::string_view key, std::str
 }
 
 void setOption(std::string_view pass, passes::BatchNormPolicyOptions& o, std::string_view key, std::string_view value) {
-  if (key != "mode") unknownOption(pass, key, "mode");
-  o.mode = valueOf(passes::parseBatchNormMode(value), pass, key, "exact, frozen or strip", value);
+  if (key == "mode") {
+    o.mode = valueOf(passes::parseBatchNormMode(value), pass, key, "exact, frozen or strip", value);
+  } else if (key == "recompute") {
+    o.recompute = valueOf(passes::parseRecomputePoints(value), pass, key, "none, all or point ids separated by ':'", value);
+  } else {
+    unknownOption(pass, key, "mode, recompute");
+  }
 }
 
 void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::string_view key, std::string_view value) {

@@ -189,17 +189,22 @@ void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, floa
   }
 }
 
-void batchnorm_stats_backward(float* dx, const float* acc, const float* x, const float* mean, const float* invStd,
-                              const float* dmean, const float* dinvStd, int64_t N, int64_t C, int64_t HW) {
-  const double m = static_cast<double>(N * HW);
-  for (int64_t c = 0; c < C; ++c) {
+void batchnorm_stats_backward(RowBand dx, ConstRowBand acc, ConstRowBand x, const float* mean, const float* invStd,
+                              const float* dmean, const float* dinvStd) {
+  const int64_t a = dx.row0, b = dx.row0 + dx.rows;
+  check_rows_of_one_map("batchnorm_stats_backward", {{"input", x}, {"result", dx}}, a, b);
+  if (acc.data != nullptr) check_rows_of_one_map("batchnorm_stats_backward", {{"accumulated gradient", acc}, {"result", dx}}, a, b);
+  const double m = static_cast<double>(x.N * x.H * x.W);
+  const int64_t len = dx.rows * dx.W;
+  for (int64_t c = 0; c < x.C; ++c) {
     const double is = invStd[c];
     const float shift = static_cast<float>(dmean[c] / m);
     const float slope = static_cast<float>(-dinvStd[c] * is * is * is / m);
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t at = (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i)
-        dx[at + i] = (acc ? acc[at + i] : 0.0f) + shift + slope * (x[at + i] - mean[c]);
+    for (int64_t n = 0; n < x.N; ++n) {
+      float* out = dx.row(n, c, a);
+      const float* in = x.row(n, c, a);
+      const float* base = acc.data != nullptr ? acc.row(n, c, a) : nullptr;
+      for (int64_t i = 0; i < len; ++i) out[i] = (base ? base[i] : 0.0f) + shift + slope * (in[i] - mean[c]);
     }
   }
 }

@@ -69,10 +69,11 @@ void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, floa
                                    ConstRowBand dy, ConstRowBand x, const float* scale, const float* mean,
                                    const float* invStd, int64_t a, int64_t b);
 
-// dx = acc + (dmean - dinvStd * invStd^3 * (x - mean)) / M over the whole map, M = N * HW (acc may
-// be null: zero). The gradient through the statistics.
-void batchnorm_stats_backward(float* dx, const float* acc, const float* x, const float* mean, const float* invStd,
-                              const float* dmean, const float* dinvStd, int64_t N, int64_t C, int64_t HW);
+// dx = acc + (dmean - dinvStd * invStd^3 * (x - mean)) / M on dx's rows, M = N * H * W (H: the
+// whole map's height, so a band of it gives those rows of the whole-map result); x and acc
+// hold dx's rows (acc.data may be null: zero). The gradient through the statistics.
+void batchnorm_stats_backward(RowBand dx, ConstRowBand acc, ConstRowBand x, const float* mean, const float* invStd,
+                              const float* dmean, const float* dinvStd);
 
 // ---- Frozen mode: a per-channel affine map with the running statistics; row-local ----
 

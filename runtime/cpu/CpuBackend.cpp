@@ -195,11 +195,10 @@ void batchNormApplyGrad(const StepArgs& s) {
                                      s.in(2), s.in(3), s.in(4), r.begin, r.end);
 }
 
-// (x, mean, invstd, dmean, dinvstd[, acc]) -> dx on the whole map.
+// (x, mean, invstd, dmean, dinvstd[, acc]) -> dx on the result's rows (the whole map, or a band).
 void batchNormStatsGrad(const StepArgs& s) {
-  const kernels::RowBand x = s.inMap(0);
-  cpu::batchnorm_stats_backward(s.out(0), s.numInputs() == 6 ? s.in(5) : nullptr, x.data, s.in(1), s.in(2), s.in(3),
-                                s.in(4), x.N, x.C, x.rows * x.W);
+  const kernels::RowBand acc = s.numInputs() == 6 ? s.inMap(5) : kernels::RowBand{};
+  cpu::batchnorm_stats_backward(s.outMap(0), acc, s.inMap(0), s.in(1), s.in(2), s.in(3), s.in(4));
 }
 
 void add(const StepArgs& s) {

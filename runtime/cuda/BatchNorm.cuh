@@ -291,12 +291,13 @@ void batchnorm_apply_backward_rows(D& dev, kernels::RowBand dx, float* dscale, f
   forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyGradRows{dx, dy, scale, invStd});
 }
 
-// batchnorm_stats_grad on the whole map: dx = acc + the statistics' term (acc.data may be null).
+// batchnorm_stats_grad on dx's rows (the whole map or a band of it; x and acc hold them):
+// dx = acc + the statistics' term (acc.data may be null), M = N * H * W of the whole map.
 template <class D>
 void batchnorm_stats_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand x, kernels::ConstRowBand acc,
                               const float* mean, const float* invStd, const float* dmean, const float* dinvStd) {
-  forRows(dev, x.N, x.C, x.W, x.row0, x.row0 + x.rows,
-          bn_detail::StatsGrad{dx, x, acc, mean, invStd, dmean, dinvStd, static_cast<double>(x.N * x.rows * x.W)});
+  forRows(dev, x.N, x.C, x.W, dx.row0, dx.row0 + dx.rows,
+          bn_detail::StatsGrad{dx, x, acc, mean, invStd, dmean, dinvStd, static_cast<double>(x.N * x.H * x.W)});
 }
 
 }  // namespace lrc::cuda

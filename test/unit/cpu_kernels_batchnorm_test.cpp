@@ -179,8 +179,19 @@ TEST(BatchNormSplit, StripsMatchReferenceAndFiniteDifferences) {
   }
   EXPECT_LT(normalizedError(y, want), 1e-5);
   std::vector<float> dx(d.x.size());
-  batchnorm_stats_backward(dx.data(), dxDirect.data(), d.x.data(), mean.data(), invStd.data(), dmean.data(),
-                           dinvStd.data(), N, C, HW);
+  batchnorm_stats_backward(full_band(dx.data(), N, C, H, W), full_band(dxDirect.data(), N, C, H, W),
+                           full_band(d.x.data(), N, C, H, W), mean.data(), invStd.data(), dmean.data(), dinvStd.data());
+  // A recomputed reduction point applies the correction strip by strip (bands of x, acc and
+  // dx): the same values as on the whole map.
+  for (RowRange r : splitRows(H, 3)) {
+    OwnedBand dxb(N, C, H, W, r, std::nanf(""));  // every element written, or the test fails
+    const OwnedBand accb = sliceRows(dxDirect, N, C, H, W, r), xb = sliceRows(d.x, N, C, H, W, r);
+    batchnorm_stats_backward(dxb.band, accb.band, xb.band, mean.data(), invStd.data(), dmean.data(), dinvStd.data());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t h = r.begin; h < r.end; ++h)
+          for (int64_t w = 0; w < W; ++w) EXPECT_EQ(dxb.band.at(n, c, h, w), dx[((n * C + c) * H + h) * W + w]);
+  }
 
   std::vector<double> x = toDouble(d.x), gamma = toDouble(d.gamma), beta = toDouble(d.beta);
   const std::vector<double> dy = toDouble(d.dy);
