@@ -82,7 +82,7 @@ CUDA_LAYERWISE_LOSS_RTOL = 1e-4
 CUDA_LAYERWISE_TOL = 1e-4
 SKIP = 77  # ctest's SKIP_RETURN_CODE for the cuda entries
 ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last", "--remat",
-             "--pipeline-strategy")
+             "--pipeline-strategy", "--recompute-points")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 
 
