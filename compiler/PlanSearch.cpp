@@ -22,7 +22,7 @@ std::string mib(int64_t bytes) {
   return text;
 }
 
-std::vector<PlanCandidate> candidates() {
+std::vector<PlanCandidate> candidates(bool reductionPoints) {
   std::vector<PlanCandidate> list;
   for (passes::RematMode remat : {passes::RematMode::None, passes::RematMode::Elementwise}) {
     PlanCandidate layerwise;
@@ -40,6 +40,21 @@ std::vector<PlanCandidate> candidates() {
           list.push_back(c);
         }
   }
+  // Recomputed reduction points in strips (every point a pipeline can hold), with element-wise
+  // remat: the least kept maps a row plan reaches on chains of conv-BN-ReLU (VGG-BN); 2 and 4
+  // strips (more strips add recompute without keeping less).
+  for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
+    for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
+      for (int64_t strips : {2, 4}) {
+        if (!reductionPoints) break;
+        PlanCandidate c;
+        c.rows.fuse.cut = cut;
+        c.rows.partition.strategy = strategy;
+        c.rows.partition.strips = c.rows.partition.bpStrips = strips;
+        c.rows.remat = passes::RematMode::Elementwise;
+        c.rows.recompute.all = true;
+        list.push_back(c);
+      }
   // Block recompute acts on whole maps: with row pipelines their kept outputs stay anyway.
   PlanCandidate blocks;
   blocks.rows.layerwise = true;
@@ -185,7 +200,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
                       const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
                       double maxSlowdown, const std::string& fixedFlags) {
   PlanChoice choice;
-  choice.candidates = candidates();
+  choice.candidates = candidates(training.batchNorm.mode == passes::BatchNormMode::Exact);
   choice.budgetBytes = budgetBytes;
   choice.budgetSource = budgetSource;
   auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };

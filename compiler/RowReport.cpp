@@ -6,6 +6,8 @@
 #include <set>
 #include <vector>
 
+#include "passes/RowAnalysis.h"
+
 namespace lrc::compiler {
 
 namespace {
@@ -83,11 +85,18 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
   std::string out;
   for (const auto& [id, ops] : pipelines) {
     const ir::Op& first = *ops.front();
-    std::string outputs;
+    std::string outputs, recomputed;
     for (const ir::Op* op : ops) {
       const ir::Value* v = op->result();
       bool usedOutside = moduleOutputs.count(v) != 0;
-      for (const ir::Op* r : readers[v]) usedOutside |= !r->has("pipeline") || r->getInt("pipeline") != id;
+      for (const ir::Op* r : readers[v]) {
+        // A recomputed reduction point's statistics read the map from strips (not an output).
+        if (passes::isRecomputedPoint(*r)) {
+          recomputed += (recomputed.empty() ? ", recomputed reduction points at %" : ", %") + v->name;
+          continue;
+        }
+        usedOutside |= !r->has("pipeline") || r->getInt("pipeline") != id;
+      }
       if (!usedOutside) continue;
       if (!outputs.empty()) outputs += ", ";
       outputs += "%";
@@ -125,6 +134,7 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
     out += std::to_string(ops.size());
     out += " ops, output ";
     out += outputs.empty() ? std::string("none") : outputs;
+    out += recomputed;
     out += ", forward work ";
     out += work;
     out += " x layerwise\n";

@@ -152,19 +152,26 @@ class FuseRowPipelines : public Pass {
   // defined in a pipeline K and read only by the point and by K's ops; no value of the ops of
   // K that x depends on (its upstream, recomputed for the statistics) is read outside that
   // upstream except x by K; the upstream holds no other recomputed point's apply. Returns
-  // whether one was dropped: the first in program order (a later one may become possible
-  // once it is kept: two recomputed points in a row are not, so every other one stays).
+  // whether one was dropped: the first in program order that fails, or, when it fails only
+  // because another recomputed point is upstream of its map (two in a row), the one of the
+  // two whose map is smaller (ties: the later), since the other saves more kept bytes. A point
+  // may become possible once another is kept, so this repeats until none fails.
   static bool dropUnsupportedRecompute(ir::Module& m, size_t end) {
     for (size_t i = 0; i < end; ++i) {
       Op& stats = *m.ops[i];
-      if (!isRecomputedPoint(stats) || supported(m, stats, end)) continue;
-      stats.attrs.erase("recompute");
+      Op* blocker = nullptr;
+      if (!isRecomputedPoint(stats) || supported(m, stats, end, &blocker)) continue;
+      Op& drop = blocker && blocker->operands[0]->type.bytes() >= stats.operands[0]->type.bytes() ? stats
+                 : blocker                                                                           ? *blocker
+                                                                                                     : stats;
+      drop.attrs.erase("recompute");
       return true;
     }
     return false;
   }
 
-  static bool supported(const ir::Module& m, const Op& stats, size_t end) {
+  // `blocker`: set when the only reason is another recomputed point upstream of x.
+  static bool supported(const ir::Module& m, const Op& stats, size_t end, Op** blocker) {
     const ir::Value* x = stats.operands[0];
     if (!x->def || !x->def->has(kPipeline)) return false;
     const ir::Attr k = x->def->attrs.at(kPipeline);
@@ -181,7 +188,10 @@ class FuseRowPipelines : public Pass {
       if (!upstream.insert(op).second) continue;
       for (const ir::Value* v : op->operands) {
         if (!v->def) continue;
-        if (isRecomputedPoint(*v->def)) return false;  // another recomputed point upstream
+        if (isRecomputedPoint(*v->def)) {  // another recomputed point upstream
+          *blocker = v->def;
+          return false;
+        }
         if (inK(v->def)) todo.push_back(v->def);
       }
     }

@@ -249,11 +249,14 @@ std::string mib(uint64_t bytes) {
 }
 
 // A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics, kept when backward
-// reads the map before it (the map stays whole), recomputed when backward reads a copy made
-// in backward (--remat blocks). In program order; none unless --bn exact.
+// reads the map before it (the map stays whole), recomputed otherwise: in strips (a row
+// pipeline computes the map, --recompute-points: the statistics read a forward copy of its
+// strips) or whole in backward (--remat blocks). In program order; none unless --bn exact.
 struct ReductionPoint {
   std::string op;  // the BatchNorm's ONNX node name, else its statistics' value
   bool kept = true;
+  bool inStrips = false;
+  const char* how() const { return kept ? "kept" : inStrips ? "recomputed in strips" : "recomputed whole"; }
 };
 
 std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
@@ -264,8 +267,10 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
     const ir::Op& op = *train.ops[i];
     if (op.kind != ir::OpKind::BatchNormStats) continue;
     auto role = roles.find(op.operands[0]);
-    points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin,
-                      role != roles.end() && role->second == compiler::ResultRole::KeptActivation});
+    const bool kept = role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
+    const ir::Op* def = op.operands[0]->def;
+    points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
+                      !kept && def && def->kind == ir::OpKind::RowsCopy});
   }
   return points;
 }
@@ -292,8 +297,11 @@ std::string batchNormReport(int64_t count, passes::BatchNormMode mode, const std
   line += count == 1 ? " op" : " ops";
   if (mode == passes::BatchNormMode::Exact) {
     const auto kept = std::count_if(points.begin(), points.end(), [](const ReductionPoint& p) { return p.kept; });
+    const auto strips = std::count_if(points.begin(), points.end(), [](const ReductionPoint& p) { return p.inStrips; });
     line += "; reduction points: " + std::to_string(kept) + " kept (the map before it whole), " +
-            std::to_string(static_cast<int64_t>(points.size()) - kept) + " recomputed in backward";
+            std::to_string(strips) + " recomputed in strips, " +
+            std::to_string(static_cast<int64_t>(points.size()) - kept - strips) +
+            " recomputed whole in backward (--report lists each)";
   }
   return line + "\n";
 }
@@ -409,7 +417,8 @@ std::string reportJson(const plan::Plan& p, const std::string& settings,
                                         {"bp_strips", std::to_string(s.bpStrips)},
                                         {"ops", std::to_string(s.ops)}}));
   for (const ReductionPoint& r : points)
-    pointItems.push_back(jsonObject({{"op", jsonString(r.op)}, {"kept", r.kept ? "true" : "false"}}));
+    pointItems.push_back(jsonObject(
+        {{"op", jsonString(r.op)}, {"kept", r.kept ? "true" : "false"}, {"how", jsonString(r.how())}}));
   const std::string indent = "  ";
   return jsonObject(
              {{"model", jsonString(p.model_name())},

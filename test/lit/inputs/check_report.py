@@ -37,11 +37,13 @@ if chosen:
     print("time and work vs layerwise are --explain's:",
           ("%.2f" % report["time_vs_layerwise"], "%.2f" % report["work_vs_layerwise"]) == chosen.groups(),
           chosen.groups())
-points = re.search(r"reduction points: (\d+) kept .*?, (\d+) recomputed", out)
+points = re.search(r"reduction points: (\d+) kept .*?, (\d+) recomputed in strips, (\d+) recomputed whole", out)
 if points:
-    kept = sum(p["kept"] for p in report["reduction_points"])
-    print("reduction_points are the summary's:",
-          (kept, len(report["reduction_points"]) - kept) == tuple(map(int, points.groups())), points.groups())
+    hows = [p["how"] for p in report["reduction_points"]]
+    counts = tuple(hows.count(h) for h in ("kept", "recomputed in strips", "recomputed whole"))
+    consistent = all(p["kept"] == (p["how"] == "kept") for p in report["reduction_points"])
+    print("reduction_points are the summary's:", consistent and counts == tuple(map(int, points.groups())),
+          points.groups())
 
 # The settings are a command line: --emit rows with them lists the report's pipelines.
 rows = subprocess.run(["lrc-compile", model] + report["settings"].split() + ["--emit", "rows"],
