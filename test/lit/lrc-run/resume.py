@@ -70,14 +70,14 @@ def main():
     if mode == "kill":
         assert first.returncode == -signal.SIGKILL, f"exit status {first.returncode}, stderr: {err}"
         killed_at = read_steps(path("m1.jsonl.tmp"))[-1]
-        print("ok: killed by SIGKILL part way")
+        print(f"ok: killed by SIGKILL part way (after step {killed_at} of {steps})")
     else:
         assert first.returncode == 130, f"exit status {first.returncode}, stderr: {err}"
         m = re.search(r"interrupted by SIGINT at step (\d+) of \d+: .*; checkpoint of step (\d+) in ", err)
         assert m and m.group(1) == m.group(2), f"stderr: {err}"
         killed_at = int(m.group(1))
         assert read_steps(path("m1.jsonl"))[-1] == killed_at
-        print("ok: stopped by SIGINT part way, the checkpoint written at the step it stopped")
+        print(f"ok: stopped by SIGINT part way, the checkpoint written at the step it stopped ({killed_at} of {steps})")
 
     resumed = subprocess.run(common + ck + ["--resume", path("ck"), "--metrics", path("m2.jsonl"), "--save-onnx",
                                             path("resumed.onnx")], capture_output=True, text=True)
@@ -87,7 +87,7 @@ def main():
     start = int(m.group(1))
     if mode == "kill":
         assert start % EVERY[mode] == 0 and EVERY[mode] <= start <= killed_at, f"resumed at {start}, killed after {killed_at}"
-        print("ok: resumed at the last checkpoint before the kill")
+        print(f"ok: resumed at the last checkpoint before the kill (step {start})")
     else:
         assert start == killed_at, f"resumed at {start}, stopped at {killed_at}"
         print("ok: resumed at the step the signal stopped")
