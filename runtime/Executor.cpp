@@ -124,6 +124,14 @@ std::string Executor::readBuffer(uint32_t index) {
   return bytes;
 }
 
+void Executor::writeBuffer(uint32_t index, const std::string& bytes) {
+  if (bytes.size() != buffer(index).bytes())
+    throw std::runtime_error("buffer '" + buffer(index).name() + "' holds " + std::to_string(buffer(index).bytes()) +
+                             " bytes, not " + std::to_string(bytes.size()));
+  copyToBuffer(index, bytes.data());
+  backend_.synchronize();
+}
+
 std::string Executor::firstNonFiniteParameter() {
   for (int i = 0; i < plan_.buffers_size(); ++i) {
     const plan::Buffer& b = plan_.buffers(i);

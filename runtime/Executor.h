@@ -1,6 +1,7 @@
 // Runs a validated plan on a backend: one arena, the initial data, then training steps (the
 // plan's train program) and evaluation batches (its eval program) on batches the caller
-// provides.
+// provides. Its buffers can be read and written whole and its step count set, so that a
+// checkpoint (runtime/Checkpoint.h) can save and restore a run.
 #pragma once
 
 #include <cstdint>
@@ -68,7 +69,11 @@ class Executor {
   Executor(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend, const RunSettings& settings);
 
   const IoShape& shape() const { return shape_; }
+  const RunSettings& settings() const { return settings_; }
   uint64_t stepsDone() const { return stepsDone_; }
+  // Continues the step count from a checkpoint (runtime/Checkpoint.h): the next step is
+  // `steps` + 1 to every kernel that reads it (Dropout's masks).
+  void setStepsDone(uint64_t steps) { stepsDone_ = steps; }
 
   // One SGD step on a batch: shape().batch images (C*H*W floats each) and their labels,
   // which must lie in [0, classes) (std::runtime_error naming the sample otherwise).
@@ -88,6 +93,8 @@ class Executor {
 
   // The bytes of buffer `index` as they are now (trained weights, running statistics).
   std::string readBuffer(uint32_t index);
+  // Replaces buffer `index`'s contents (a checkpoint's tensor): exactly its bytes.
+  void writeBuffer(uint32_t index, const std::string& bytes);
 
   // The first parameter or running statistic (plan order) holding a NaN or an infinity, by
   // its ONNX initializer's name (else its IR name); "" when all are finite. It reads them

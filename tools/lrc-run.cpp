@@ -2,6 +2,7 @@
 //         [--device cpu|cuda|cuda-emulated] [--precision fp32|tf32] [--lr X] [--momentum X]
 //         [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
 //         [--metrics OUT.jsonl] [--threads N] [--profile OUT.json]
+//         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]
 // Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
 // shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
 // arena bytes next to the predicted ones.
@@ -48,6 +49,20 @@
 //   last --metrics line give rss_start_bytes (VmRSS first thing in main) and rss_peak_bytes
 //   (VmHWM after training, the whole process's peak so far; --save-onnx comes after and
 //   holds a copy of the model's weights).
+// - --checkpoint DIR: DIR/checkpoint.lrck (runtime/Checkpoint.h: parameters, optimizer
+//   state, BatchNorm statistics, the steps done, the loader's epoch and batch, the seed and
+//   settings) written atomically after every epoch, or every N steps with
+//   --checkpoint-every N, at the end of the run and when SIGINT or SIGTERM stops it (not
+//   after a non-finite loss). DIR is created; it is checked writable, with the file's size
+//   reserved, before training. A line on stdout says each one.
+// - --resume DIR: continues from DIR/checkpoint.lrck, so that the run ends bit for bit where
+//   the uninterrupted one would have: give the command the interrupted run had, plus
+//   --resume (with --checkpoint DIR it goes on writing there). --steps/--epochs count from
+//   the run's start, so a larger one extends a finished run. The checkpoint is checked whole
+//   (size, checksum, every tensor's name and shape and the plan hash against the plan, the
+//   seed, lr, momentum, weight decay and the training set's size against this run) before
+//   anything is written: a mismatch is one line naming the file and what differs, exit 1.
+//   --metrics of a resumed run holds its own steps (numbered from the run's start).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,6 +82,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/Checkpoint.h"
 #include "runtime/Executor.h"
 #include "runtime/OnnxExport.h"
 #include "runtime/PlanLoader.h"
@@ -85,9 +101,11 @@ namespace {
 constexpr const char* kUsage =
     "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda|cuda-emulated] "
     "[--precision fp32|tf32] [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
-    "[--threads N] [--profile OUT.json]\n"
+    "[--threads N] [--profile OUT.json] [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
     "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
     "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
+    "  --checkpoint DIR: keep DIR/checkpoint.lrck after every epoch (or every N steps), at the end and on SIGINT/SIGTERM\n"
+    "  --resume DIR: continue the run whose checkpoint DIR holds (same plan, data and settings)\n"
     "  SPEC: npy:X.npy,Y.npy | idx:DIR | cifar10:DIR | folder:DIR | synthetic\n";
 
 struct Options {
@@ -100,6 +118,8 @@ struct Options {
   uint64_t seed = 0;
   std::string saveOnnx, metrics, profile;
   std::optional<int> threads;
+  std::string checkpoint, resume;
+  std::optional<int64_t> checkpointEvery;
 };
 
 // A bad command line: one line (the usage is --help's), exit 2.
@@ -176,6 +196,12 @@ Options parseArgs(int argc, char** argv) {
       const uint64_t n = parseCount(a, value(), false);
       if (n > 4096) usage("--threads expects at most 4096, got " + std::to_string(n));
       o.threads = static_cast<int>(n);
+    } else if (a == "--checkpoint") {
+      o.checkpoint = value();
+    } else if (a == "--checkpoint-every") {
+      o.checkpointEvery = static_cast<int64_t>(parseCount(a, value(), false));
+    } else if (a == "--resume") {
+      o.resume = value();
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       std::exit(0);
@@ -190,6 +216,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.plan.empty()) usage("no plan file");
   if (o.data.empty()) usage("no training data: give --data SPEC");
   if (o.steps && o.epochs) usage("give --steps or --epochs, not both");
+  if (o.checkpointEvery && o.checkpoint.empty()) usage("--checkpoint-every needs --checkpoint DIR");
   return o;
 }
 
@@ -237,7 +264,7 @@ uint64_t procStatusKiB(const char* field) {
 // ends the process at once, removing the output temporaries first: the handler only
 // unlinks, which is async-signal-safe, paths written before the handlers were installed.
 volatile std::sig_atomic_t stopSignal = 0;
-char temporaries[3][4096];  // PATH.tmp of --metrics, --save-onnx, --profile
+char temporaries[4][4096];  // PATH.tmp of --metrics, --save-onnx, --profile, the checkpoint
 
 extern "C" void onStopSignal(int sig) {
   if (stopSignal == 0) {
@@ -304,8 +331,10 @@ class MetricsFile {
 // run) otherwise.
 class Progress {
  public:
-  explicit Progress(int64_t totalSteps)
+  // `firstStep`: the steps done before this process (a resumed run's).
+  Progress(int64_t totalSteps, int64_t firstStep)
       : total_(totalSteps),
+        first_(firstStep),
         terminal_(isatty(STDOUT_FILENO) != 0),
         every_(std::max<int64_t>(1, (totalSteps + 19) / 20)) {}
 
@@ -314,9 +343,9 @@ class Progress {
     const bool last = step == total_;
     const auto now = std::chrono::steady_clock::now();
     if (terminal_ && !last && now - lastDraw_ < std::chrono::milliseconds(100)) return;
-    if (!terminal_ && !last && step % every_ != 0 && step != 1) return;
+    if (!terminal_ && !last && step % every_ != 0 && step != first_ + 1) return;
     lastDraw_ = now;
-    const double eta = trainSeconds / static_cast<double>(step) * static_cast<double>(total_ - step);
+    const double eta = trainSeconds / static_cast<double>(step - first_) * static_cast<double>(total_ - step);
     const std::string text = "step " + std::to_string(step) + "/" + std::to_string(total_) + "  loss " +
                              fixed(loss, 4) + "  " + std::to_string(std::lround(imagesPerSecond)) + " img/s  ETA " +
                              duration(eta);
@@ -335,7 +364,7 @@ class Progress {
   }
 
  private:
-  int64_t total_;
+  int64_t total_, first_;
   bool terminal_;
   int64_t every_;
   bool open_ = false;
@@ -413,7 +442,8 @@ uint64_t onnxExportBytes(const plan::Plan& plan) {
 std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
 
 int run(const Options& o, uint64_t rssStartKiB) {
-  installStopHandlers({o.metrics, o.saveOnnx, o.profile});
+  const std::string checkpointFile = o.checkpoint.empty() ? "" : runtime::checkpointPath(o.checkpoint);
+  installStopHandlers({o.metrics, o.saveOnnx, o.profile, checkpointFile});
   std::unique_ptr<runtime::Backend> backend = makeBackend(o);
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
@@ -436,16 +466,36 @@ int run(const Options& o, uint64_t rssStartKiB) {
   if (o.weightDecay) settings.weightDecay = *o.weightDecay;
   settings.seed = o.seed;
 
+  const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
+  // The checkpoint checked whole against the plan and this run, before anything is written.
+  std::unique_ptr<runtime::Checkpoint> resume;
+  if (!o.resume.empty()) {
+    resume = std::make_unique<runtime::Checkpoint>(o.resume, plan);
+    resume->checkRun(settings, train->size());
+    if (resume->stepsDone() > static_cast<uint64_t>(totalSteps))
+      throw std::runtime_error(resume->path() + ": the checkpoint is at step " + std::to_string(resume->stepsDone()) +
+                               ", past this run's " + std::to_string(totalSteps) + " steps (give --steps or --epochs)");
+  }
+  const int64_t firstStep = resume ? static_cast<int64_t>(resume->stepsDone()) : 0;
+
   MetricsFile metrics(o.metrics);
   if (!o.profile.empty()) checkWritable(o.profile);
   if (!o.saveOnnx.empty()) checkWritable(o.saveOnnx, onnxExportBytes(plan));
+  if (!o.checkpoint.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.checkpoint, ec);
+    if (ec) throw std::runtime_error(o.checkpoint + ": cannot create the checkpoint directory: " + ec.message());
+    checkWritable(checkpointFile, runtime::checkpointBytes(plan, settings));
+  }
   // The resident size before the arena: the plan (without weights) and the data opened. The
   // peak (VmHWM) is never reset: the report gives the whole process's.
   const uint64_t rssBeforeKiB = procStatusKiB("VmRSS");
   runtime::Executor executor(plan, planFile, *backend, settings);  // checks the weights' checksum
   if (!o.profile.empty()) executor.enableProfile(/*warmupSteps=*/1);
-
-  const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
+  if (resume) {
+    resume->restore(executor);
+    loader.seek(resume->loader().epoch, resume->loader().batchInEpoch);
+  }
   std::cout << "lrc-run: " << o.plan << ": model " << plan.model_name() << ", batch " << shape.batch << " x "
             << shape.channels << "x" << shape.height << "x" << shape.width << ", " << shape.classes
             << " classes, arena " << mib(static_cast<double>(plan.arena_bytes())) << " (" << plan.arena_bytes()
@@ -454,13 +504,17 @@ int run(const Options& o, uint64_t rssStartKiB) {
             << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
   if (val) std::cout << "val: " << val->describe() << "\n";
   std::cout << "sgd: lr " << settings.lr << ", momentum " << settings.momentum << ", weight decay "
-            << settings.weightDecay << "; " << totalSteps << " steps\n"
-            << std::flush;
+            << settings.weightDecay << "; " << totalSteps << " steps\n";
+  if (resume)
+    std::cout << "resumed from " << resume->path() << ": step " << firstStep << ", epoch " << loader.epoch() + 1
+              << " at batch " << loader.batchInEpoch() + 1 << " of " << loader.batchesPerEpoch() << "\n";
+  resume.reset();
+  std::cout << std::flush;
 
   const int64_t sampleFloats = shape.channels * shape.height * shape.width;
   std::vector<float> images(static_cast<size_t>(shape.batch * sampleFloats));
   std::vector<int64_t> labels(static_cast<size_t>(shape.batch));
-  Progress progress(totalSteps);
+  Progress progress(totalSteps, firstStep);
   double trainSeconds = 0;
   bool evaluatedLast = false;
   auto validate = [&](int64_t epoch, int64_t step) {
@@ -484,8 +538,18 @@ int run(const Options& o, uint64_t rssStartKiB) {
     std::cout << std::flush;
   };
 
-  int64_t stepsDone = 0;
-  for (int64_t step = 1; step <= totalSteps && !stopSignal; ++step) {
+  // --checkpoint: once per step at most.
+  int64_t checkpointedAt = -1;
+  auto checkpoint = [&](int64_t step) {
+    if (o.checkpoint.empty() || checkpointedAt == step) return;
+    runtime::writeCheckpoint(o.checkpoint, plan, executor, {loader.epoch(), loader.batchInEpoch(), train->size()});
+    checkpointedAt = step;
+    progress.breakLine();
+    std::cout << "checkpoint: step " << step << " written to " << checkpointFile << "\n" << std::flush;
+  };
+
+  int64_t stepsDone = firstStep;
+  for (int64_t step = firstStep + 1; step <= totalSteps && !stopSignal; ++step) {
     const int64_t epoch = loader.epoch();
     loader.next(images.data(), labels.data());
     const auto start = std::chrono::steady_clock::now();
@@ -513,29 +577,36 @@ int run(const Options& o, uint64_t rssStartKiB) {
                                                   : "first non-finite parameter: " + parameter) +
                                "; lr " + jsonNumber(settings.lr) + ")");
     }
-    progress.update(step, loss, static_cast<double>(step * shape.batch) / std::max(trainSeconds, 1e-9), trainSeconds);
+    progress.update(step, loss, static_cast<double>((step - firstStep) * shape.batch) / std::max(trainSeconds, 1e-9),
+                    trainSeconds);
     stepsDone = step;
     evaluatedLast = false;
     if (val && loader.epoch() != epoch) {
       validate(epoch + 1, step);
       evaluatedLast = true;
     }
+    if (o.checkpointEvery ? step % *o.checkpointEvery == 0 : loader.epoch() != epoch) checkpoint(step);
   }
   if (const int sig = stopSignal) {
+    checkpoint(stepsDone);
     stopEarly(stepsDone, signalName(sig));
     std::cerr << "lrc-run: interrupted by " << signalName(sig) << " at step " << stepsDone << " of " << totalSteps
               << (o.metrics.empty() ? "" : ": wrote the metrics of the steps done to " + o.metrics)
               << (o.saveOnnx.empty() ? "" : "; --save-onnx not written")
-              << (o.profile.empty() ? "" : "; --profile not written") << "\n";
+              << (o.profile.empty() ? "" : "; --profile not written")
+              << (o.checkpoint.empty() ? "" : "; checkpoint of step " + std::to_string(stepsDone) + " in " + o.checkpoint)
+              << "\n";
     return 128 + sig;
   }
+  checkpoint(totalSteps);
   if (val && !evaluatedLast) validate(loader.epoch() + 1, totalSteps);
   progress.breakLine();
 
   const uint64_t measured = executor.measuredPeakBytes();  // throws if a kernel wrote past the arena
   const uint64_t predicted = executor.predictedPeakBytes();
-  std::cout << "trained " << totalSteps << " steps in " << fixed(trainSeconds, 1) << " s ("
-            << std::lround(static_cast<double>(totalSteps * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s)\n";
+  const int64_t stepsRun = totalSteps - firstStep;
+  std::cout << "trained " << stepsRun << " steps in " << fixed(trainSeconds, 1) << " s ("
+            << std::lround(static_cast<double>(stepsRun * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s)\n";
   const uint64_t rssPeakKiB = procStatusKiB("VmHWM");
   std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
   if (const std::string device = backend->memoryReport(); !device.empty()) std::cout << device << "\n";

@@ -25,6 +25,15 @@ void BatchLoader::startEpoch(int64_t e) {
   for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[uniformBelow(rng, i + 1)]);
 }
 
+void BatchLoader::seek(int64_t epoch, int64_t batchInEpoch) {
+  if (epoch < 0 || batchInEpoch < 0 || batchInEpoch >= batchesPerEpoch())
+    fail("cannot continue at batch " + std::to_string(batchInEpoch) + " of epoch " + std::to_string(epoch) + ": " +
+         data_.describe() + " has " + std::to_string(batchesPerEpoch()) + " batches of " + std::to_string(batch_) +
+         " per epoch");
+  startEpoch(epoch);
+  position_ = batchInEpoch * batch_;
+}
+
 void BatchLoader::next(float* images, int64_t* labels) {
   const auto [C, H, W] = data_.sampleShape();
   const int64_t sampleFloats = C * H * W;

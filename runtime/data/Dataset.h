@@ -1,5 +1,6 @@
 // Training data for lrc-run: the data sets `--data SPEC` names and the loader that cuts them
-// into shuffled fixed-size batches.
+// into shuffled fixed-size batches. The loader's whole state is (seed, epoch, batch in the
+// epoch): a checkpoint keeps those and seek() returns to them.
 //
 // SPEC (SPEC.md §3):
 //   npy:X.npy,Y.npy  X: float32 (taken as is; a NaN or infinity is refused, naming the
@@ -81,6 +82,11 @@ class BatchLoader {
 
   // Writes the next batch: batch*C*H*W floats to `images`, batch labels to `labels`.
   void next(float* images, int64_t* labels);
+
+  // Continues at batch `batchInEpoch` of epoch `epoch` (where a checkpoint left off,
+  // lrc-run --resume): next() then returns what it would there after the batches before.
+  // Throws "data: ..." unless epoch >= 0 and 0 <= batchInEpoch < batchesPerEpoch().
+  void seek(int64_t epoch, int64_t batchInEpoch);
 
  private:
   void startEpoch(int64_t e);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "runtime/plan/Bytes.h"
+
 namespace lrc::plan {
 
 namespace {
@@ -21,32 +22,6 @@ namespace {
 constexpr char kMagic[8] = {'L', 'R', 'C', 'P', 'L', 'A', 'N', '\0'};
 constexpr uint64_t kHeaderBytes = 8 + 4 + 8 + 8;  // magic, version, payload size, weights size
 constexpr uint64_t kCrcBytes = 4;
-
-template <class T>
-void putLittleEndian(std::string& out, T v) {
-  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-template <class T>
-T getLittleEndian(const char* in) {
-  T v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-
-// CRC-32 of more data, continuing `crc` (start with crc32Begin()).
-uint32_t crc32Begin() { return static_cast<uint32_t>(crc32(0L, Z_NULL, 0)); }
-uint32_t crc32Add(uint32_t crc, const char* data, uint64_t size) {
-  uLong c = crc;
-  while (size > 0) {  // zlib takes uInt lengths
-    const uInt chunk = static_cast<uInt>(std::min<uint64_t>(size, 1u << 30));
-    c = crc32(c, reinterpret_cast<const Bytef*>(data), chunk);
-    data += chunk;
-    size -= chunk;
-  }
-  return static_cast<uint32_t>(c);
-}
-uint32_t crc32Of(std::string_view bytes) { return crc32Add(crc32Begin(), bytes.data(), bytes.size()); }
 
 // Where the parts of a file lie, from its header (checked against the file's size).
 struct Layout {
@@ -171,16 +146,9 @@ void PlanFile::failRead() const {
 }
 
 void PlanFile::readAt(uint64_t offset, char* data, uint64_t bytes) const {
-  while (bytes > 0) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes, uint64_t{1} << 30));
-    const ssize_t got = ::pread(fd_, data, want, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) failRead();
-    if (got == 0) fail("truncated plan (the file shrank while being read)");
-    data += got;
-    offset += static_cast<uint64_t>(got);
-    bytes -= static_cast<uint64_t>(got);
-  }
+  const int read = readFullyAt(fd_, offset, data, bytes);
+  if (read < 0) failRead();
+  if (read > 0) fail("truncated plan (the file shrank while being read)");
 }
 
 void PlanFile::stream(const Sink& sink) const {

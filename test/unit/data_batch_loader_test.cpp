@@ -112,6 +112,32 @@ TEST(DataBatchLoader, ADataSetSmallerThanABatchIsRefused) {
   expectDataError([&] { BatchLoader(data, 0, true, 0); }, {"batch size 0"});
 }
 
+// A loader sent to (epoch, batch) hands out what one that got there batch by batch does
+// (lrc-run --resume).
+TEST(DataBatchLoader, SeekContinuesWhereAnotherLoaderStood) {
+  CountingDataset data(23);
+  BatchLoader walked(data, 5, true, 9);
+  std::vector<float> images(10), seekImages(10);
+  std::vector<int64_t> labels(5), seekLabels(5);
+  for (int i = 0; i < 4 * 2 + 3; ++i) walked.next(images.data(), labels.data());  // 4 batches per epoch
+  ASSERT_EQ(walked.epoch(), 2);
+  ASSERT_EQ(walked.batchInEpoch(), 3);
+  BatchLoader sought(data, 5, true, 9);
+  sought.seek(2, 3);
+  EXPECT_EQ(sought.epoch(), 2);
+  EXPECT_EQ(sought.batchInEpoch(), 3);
+  for (int i = 0; i < 6; ++i) {  // across the next epoch's start
+    walked.next(images.data(), labels.data());
+    sought.next(seekImages.data(), seekLabels.data());
+    EXPECT_EQ(labels, seekLabels) << "batch " << i;
+    EXPECT_EQ(images, seekImages) << "batch " << i;
+  }
+  EXPECT_EQ(sought.epoch(), walked.epoch());
+  EXPECT_EQ(sought.batchInEpoch(), walked.batchInEpoch());
+  expectDataError([&] { sought.seek(0, 4); }, {"cannot continue at batch 4 of epoch 0: counting has 4 batches of 5"});
+  expectDataError([&] { sought.seek(-1, 0); }, {"batch 0 of epoch -1"});
+}
+
 TEST(DataBatchLoader, BatchesOfARealDataSet) {
   auto data = openDataset("synthetic", Split::Test, {2, 3, 3}, 4, 5);
   BatchLoader loader(*data, 100, true, 3);

@@ -1,15 +1,17 @@
 """Interrupts a long lrc-run and checks what it leaves (signals.test).
 
-usage: interrupt.py PLAN WORKDIR SIGNAL [--twice]
+usage: interrupt.py PLAN WORKDIR SIGNAL [--twice] [--checkpoint]
 
 Starts `lrc-run PLAN --data synthetic` for far more steps than it will run, with --metrics
 and --save-onnx in WORKDIR (emptied first), waits for its first progress line, sends SIGNAL
-(INT or TERM; --twice: a second one right after) and checks:
+(INT or TERM; --twice: a second one right after; --checkpoint: the run keeps its checkpoint in
+WORKDIR) and checks:
 - once: the exit status is 128 + the signal's number, stderr is one line naming the signal
   and the step; the metrics file is whole JSON lines: the steps 1..N in order, then
-  {"stopped_at_step": N, "reason": "SIG..."}; no model was written;
+  {"stopped_at_step": N, "reason": "SIG..."}; no model was written; with --checkpoint, stderr
+  names the checkpoint of step N and WORKDIR/checkpoint.lrck is there;
 - twice: the run may die of the second signal, or may have stopped already on the first;
-- always: no *.tmp is left in WORKDIR.
+- always: no *.tmp is left in WORKDIR (a checkpoint being written included).
 Prints one line per check that holds ("ok: ..."), raises at the first that does not.
 """
 import json
@@ -22,13 +24,14 @@ import sys
 def main():
     plan, work, name = sys.argv[1:4]
     twice = "--twice" in sys.argv[4:]
+    checkpoint = ["--checkpoint", work] if "--checkpoint" in sys.argv[4:] else []
     sig = {"INT": signal.SIGINT, "TERM": signal.SIGTERM}[name]
     os.makedirs(work, exist_ok=True)
     for f in os.listdir(work):
         os.remove(os.path.join(work, f))
     metrics, model = os.path.join(work, "m.jsonl"), os.path.join(work, "model.onnx")
     run = subprocess.Popen(["lrc-run", plan, "--data", "synthetic", "--steps", "1000000", "--threads", "1",
-                            "--metrics", metrics, "--save-onnx", model],
+                            "--metrics", metrics, "--save-onnx", model] + checkpoint,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in run.stdout:
         if line.startswith("step 1/"):
@@ -62,6 +65,10 @@ def main():
     print(f"ok: metrics whole, steps 1..{done} then the stop record")
     assert not os.path.exists(model), "a model was written"
     print("ok: no model written")
+    if checkpoint:
+        assert f"; checkpoint of step {done} in {work}" in lines[0], lines[0]
+        assert os.path.exists(os.path.join(work, "checkpoint.lrck")), "no checkpoint"
+        print(f"ok: the checkpoint of step {done} written")
 
 
 if __name__ == "__main__":
