@@ -25,24 +25,6 @@ using ir::ValueMap;
 using ir::ValueSet;
 using ir::ValueKind;
 
-ValueSet momentumBuffers(const Module& m) {
-  ValueSet result;
-  for (const auto& op : m.ops)
-    if (op->kind == OpKind::SgdUpdate) result.insert(op->operands[2]);
-  return result;
-}
-
-plan::Role globalRole(const Value& v, const ValueSet& momentum) {
-  switch (v.kind) {
-    case ValueKind::Input: return plan::INPUT;
-    case ValueKind::Param: return plan::PARAMETER;
-    case ValueKind::State: return momentum.count(&v) ? plan::OPTIMIZER_STATE : plan::STATE;
-    case ValueKind::Const: return plan::CONSTANT;
-    case ValueKind::Result: break;
-  }
-  return plan::ACTIVATION;
-}
-
 // Row-plan annotations (fuse-row-pipelines, partition-rows) are compiler bookkeeping, not
 // kernel attributes, and are not emitted; nor is `band`, which becomes the result buffer's
 // row0/height. A backward op's `rows` is a kernel attribute and is emitted.
@@ -153,16 +135,6 @@ void emitPersistentBuffers(const Module& m, const ValueSet& momentum, BufferTabl
 
 // The steps of `m` in order, with a buffer for every result and scratch; results of ops
 // from `backwardFrom` on are gradients. `prefix` keeps a second program's buffer names apart.
-plan::Role roleOf(ResultRole r) {
-  switch (r) {
-    case ResultRole::KeptActivation: return plan::ACTIVATION;
-    case ResultRole::Transient: return plan::WORKSPACE;
-    case ResultRole::ActivationGradient: return plan::ACTIVATION_GRADIENT;
-    case ResultRole::ParameterGradient: return plan::GRADIENT;
-  }
-  return plan::WORKSPACE;
-}
-
 void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix, plan::Program& program,
                  BufferTable& table) {
   const ValueMap<ResultRole> roles = classifyResults(m, backwardFrom);
@@ -193,16 +165,9 @@ void emitProgram(const Module& m, size_t backwardFrom, const std::string& prefix
 
 // Live bytes by role at the op where the program's live total peaks (results of ops from
 // `backwardFrom` on count as gradients).
-plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom, const ValueSet& momentum) {
-  const ValueMap<ResultRole> results = classifyResults(m, backwardFrom);
-  auto bufferRole = [&](const ir::LiveBuffer& b) {
-    if (!b.value) return plan::WORKSPACE;
-    if (b.value->kind != ValueKind::Result) return globalRole(*b.value, momentum);
-    return roleOf(results.at(b.value));
-  };
-  std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(m);
-  std::vector<plan::Role> roles;
-  for (const ir::LiveBuffer& b : buffers) roles.push_back(bufferRole(b));
+plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom) {
+  const std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(m);
+  const std::vector<plan::Role> roles = liveBufferRoles(m, buffers, backwardFrom);
 
   plan::MemoryReport best;
   int64_t bestTotal = -1;
@@ -310,13 +275,13 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   plan.mutable_optimizer()->set_lr(optimizer.lr);
   plan.mutable_optimizer()->set_momentum(optimizer.momentum);
   plan.mutable_optimizer()->set_weight_decay(optimizer.weightDecay);
-  *plan.mutable_memory() = memoryAtPeak(train, backwardFrom, momentum);
+  *plan.mutable_memory() = memoryAtPeak(train, backwardFrom);
   plan.set_onnx_model(strippedOnnx(onnxPath, train, plan, table));
   return plan;
 }
 
 plan::MemoryReport trainingMemoryReport(const Module& train) {
-  return memoryAtPeak(train, lossIndex(train) + 1, momentumBuffers(train));
+  return memoryAtPeak(train, lossIndex(train) + 1);
 }
 
 int64_t trainingArenaBytes(const TrainingPrograms& programs) {
@@ -329,7 +294,7 @@ plan::Plan emitForwardPlan(const Module& forward, std::string& weights) {
   weights.clear();
   emitPersistentBuffers(forward, {}, table, plan, weights);
   emitProgram(forward, forward.ops.size(), "", *plan.mutable_train(), table);
-  *plan.mutable_memory() = memoryAtPeak(forward, forward.ops.size(), {});
+  *plan.mutable_memory() = memoryAtPeak(forward, forward.ops.size());
   return plan;
 }
 

@@ -42,4 +42,49 @@ ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFro
   return roles;
 }
 
+ir::ValueSet momentumBuffers(const ir::Module& m) {
+  ir::ValueSet result;
+  for (const auto& op : m.ops)
+    if (op->kind == ir::OpKind::SgdUpdate) result.insert(op->operands[2]);
+  return result;
+}
+
+plan::Role globalRole(const ir::Value& v, const ir::ValueSet& momentum) {
+  switch (v.kind) {
+    case ir::ValueKind::Input: return plan::INPUT;
+    case ir::ValueKind::Param: return plan::PARAMETER;
+    case ir::ValueKind::State: return momentum.count(&v) ? plan::OPTIMIZER_STATE : plan::STATE;
+    case ir::ValueKind::Const: return plan::CONSTANT;
+    case ir::ValueKind::Result: break;
+  }
+  return plan::ACTIVATION;
+}
+
+plan::Role roleOf(ResultRole r) {
+  switch (r) {
+    case ResultRole::KeptActivation: return plan::ACTIVATION;
+    case ResultRole::Transient: return plan::WORKSPACE;
+    case ResultRole::ActivationGradient: return plan::ACTIVATION_GRADIENT;
+    case ResultRole::ParameterGradient: return plan::GRADIENT;
+  }
+  return plan::WORKSPACE;
+}
+
+std::vector<plan::Role> liveBufferRoles(const ir::Module& m, const std::vector<ir::LiveBuffer>& buffers,
+                                        size_t backwardFrom) {
+  const ir::ValueMap<ResultRole> results = classifyResults(m, backwardFrom);
+  const ir::ValueSet momentum = momentumBuffers(m);
+  std::vector<plan::Role> roles;
+  roles.reserve(buffers.size());
+  for (const ir::LiveBuffer& b : buffers) {
+    if (!b.value)
+      roles.push_back(plan::WORKSPACE);
+    else if (b.value->kind != ir::ValueKind::Result)
+      roles.push_back(globalRole(*b.value, momentum));
+    else
+      roles.push_back(roleOf(results.at(b.value)));
+  }
+  return roles;
+}
+
 }  // namespace lrc::compiler

@@ -1,11 +1,15 @@
-// What each op result of a training program is, for the plan's buffer roles and the memory
-// report by category (lrc-compile's summary, docs/benchmarks.md).
+// What each buffer of a training program is, for the plan's buffer roles, the memory report
+// by category (lrc-compile's summary, docs/benchmarks.md) and the memory picture
+// (compiler/MemoryPlot.h): one classification for all three.
 #pragma once
 
 #include <cstddef>
 #include <map>
+#include <vector>
 
 #include "ir/IR.h"
+#include "ir/Liveness.h"
+#include "runtime/plan/Plan.h"
 
 namespace lrc::compiler {
 
@@ -20,5 +24,15 @@ enum class ResultRole {
 // and what follows). A backward result that does not depend on the loss gradient is a
 // recomputed activation (Transient): row plans recompute strips there.
 ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFrom);
+
+// The optimizer's state: the momentum buffers sgd_update reads and writes.
+ir::ValueSet momentumBuffers(const ir::Module& m);
+// The plan role of an input or global (`momentum`: momentumBuffers of its module).
+plan::Role globalRole(const ir::Value& v, const ir::ValueSet& momentum);
+// The plan role of an op result.
+plan::Role roleOf(ResultRole r);
+// The plan role of each of `buffers` (ir::liveBuffers(m), in its order): scratch is workspace.
+std::vector<plan::Role> liveBufferRoles(const ir::Module& m, const std::vector<ir::LiveBuffer>& buffers,
+                                        size_t backwardFrom);
 
 }  // namespace lrc::compiler

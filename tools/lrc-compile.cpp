@@ -1,6 +1,8 @@
-// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--report OUT.json] ... (kUsage below; --help)
+// lrc-compile MODEL.onnx -o PLAN.bin [--emit ir|rows|plan] [--report OUT.json] [--memory-plot OUT.svg] ...
+// (kUsage below; --help)
 // Imports an ONNX model, compiles its training plan, writes it (-o) or prints what --emit
-// asks for, and reports the predicted peak memory of every plan. Row plans (2ps, overl) run
+// asks for, and reports the predicted peak memory of every plan; --memory-plot draws the
+// training step's arena (compiler/MemoryPlot.h). Row plans (2ps, overl) run
 // their row pipelines strip by strip (docs/row-plans.md); --bn strip (per-strip statistics)
 // warns that it approximates. --device cuda makes a plan for the CUDA backend: the search's
 // rule without a budget is the GPU's (docs/plan-search.md), and each convolution's scratch
@@ -18,6 +20,7 @@
 
 #include "compiler/CompilePipeline.h"
 #include "compiler/EmitPlan.h"
+#include "compiler/MemoryPlot.h"
 #include "compiler/MemoryRoles.h"
 #include "compiler/OnnxImport.h"
 #include "compiler/PlanSearch.h"
@@ -51,6 +54,7 @@ struct Options {
   bool stripsGiven = false;
   bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
   std::string report;                       // --report OUT.json: the summary as JSON
+  std::string memoryPlot;                   // --memory-plot OUT.svg: the arena over the training step
 };
 
 constexpr const char* kUsage =
@@ -66,7 +70,8 @@ constexpr const char* kUsage =
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
     "  --lr X, --momentum X, --weight-decay X   SGD defaults (lrc-run may override them)\n"
-    "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n";
+    "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n"
+    "  --memory-plot OUT.svg            the training step's arena over its ops, by category, the peak marked\n";
 
 // A bad command line: one line, the usage only on --help.
 [[noreturn]] void usage(const std::string& problem) {
@@ -177,6 +182,8 @@ Options parseArgs(int argc, char** argv) {
       o.explain = true;
     } else if (a == "--report") {
       o.report = value();
+    } else if (a == "--memory-plot") {
+      o.memoryPlot = value();
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       std::exit(0);
@@ -221,6 +228,8 @@ Options parseArgs(int argc, char** argv) {
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
     usage("--report describes a plan: not with --emit " + o.emit);
+  if (!o.memoryPlot.empty() && (o.emit == "ir" || o.emit == "rows"))
+    usage("--memory-plot draws a plan: not with --emit " + o.emit);
   if (o.explain && !o.autoStrategy)
     usage("--explain shows what --strategy auto considered: drop --strategy " + std::string(compiler::strategyName(o.rows)));
   return o;
@@ -537,18 +546,30 @@ void compile(const Options& o) {
     std::cerr.flush();
     (textToStdout ? std::cerr : std::cout) << explanation
                                            << summary(plan, chosenBy + rows + batchNormReport(batchNorms, bn, points));
-    const std::string planPath = o.emit == "plan" && o.output.empty() ? "-" : o.output;
-    tools::writeOutput(planPath, o.emit == "plan" ? plan::printPlan(plan) : plan::encodePlanFile(plan, weights));
-    if (o.report.empty()) return;
     // The settings that compile to this plan: a whole command line (compiler/PlanSearch.h).
-    compiler::PlanCandidate settings;
-    settings.rows = rowOptions;
-    try {
-      tools::writeOutput(o.report, reportJson(plan, "--strategy " + settings.label() + fixedFlags(o), pipelines, cost,
-                                              *layerwiseCost, bn, batchNorms, points));
-    } catch (const ir::Error&) {
-      if (planPath != "-") std::remove(planPath.c_str());  // nothing half done: no plan without its report
-      throw;
+    compiler::PlanCandidate chosenSettings;
+    chosenSettings.rows = rowOptions;
+    const std::string settings = "--strategy " + chosenSettings.label() + fixedFlags(o);
+    // The plan, then --report and --memory-plot, all made before the first is written; one
+    // that cannot be written takes away what was written before it: nothing half done.
+    const std::string planPath = o.emit == "plan" && o.output.empty() ? "-" : o.output;
+    std::vector<std::pair<std::string, std::string>> outputs = {
+        {planPath, o.emit == "plan" ? plan::printPlan(plan) : plan::encodePlanFile(plan, weights)}};
+    if (!o.report.empty())
+      outputs.emplace_back(o.report, reportJson(plan, settings, pipelines, cost, *layerwiseCost, bn, batchNorms, points));
+    if (!o.memoryPlot.empty()) {
+      const std::string model = o.model.substr(o.model.find_last_of('/') + 1);
+      outputs.emplace_back(o.memoryPlot,
+                           compiler::memoryPlotSvg(*programs.train, model + ": " + settings, plan.arena_bytes()));
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      try {
+        tools::writeOutput(outputs[i].first, outputs[i].second);
+      } catch (const ir::Error&) {
+        for (size_t w = 0; w < i; ++w)
+          if (outputs[w].first != "-") std::remove(outputs[w].first.c_str());
+        throw;
+      }
     }
   } catch (const ir::Error& e) {
     throw ir::Error(o.model + ": " + e.what());
