@@ -3,6 +3,8 @@
 //         [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
 //         [--metrics OUT.jsonl] [--threads N] [--profile OUT.json]
 //         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]
+//         [--train-transform LIST] [--val-transform LIST]
+//         [--mean A,B,C --std A,B,C | --normalize imagenet] [--workers N]
 // Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
 // shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
 // arena bytes next to the predicted ones.
@@ -14,6 +16,15 @@
 //   epoch and after the last step (a partial last batch is padded; only real samples count).
 // - --lr/--momentum/--weight-decay override the plan's optimizer defaults. --seed also
 //   changes every Dropout mask (seed 0 keeps the plan's seeds).
+// - Data transforms (runtime/data/Transforms.h, docs/training.md): --train-transform LIST of
+//   resize[:S], center-crop, random-resized-crop, flip (default none: the images must have
+//   the plan's size); --val-transform LIST (default resize,center-crop when the training list
+//   resizes or crops, else none); --mean/--std or --normalize imagenet normalize after them,
+//   in training and evaluation alike. Random steps are keyed by --seed, the epoch and the
+//   sample, so --workers does not change the images.
+// - --workers N (default 1): threads that decode and transform batches ahead of the step
+//   (runtime/data/BatchLoader.h); 0 makes each batch in the step loop. The end report gives
+//   the time the steps waited for data.
 // - --threads N: OpenBLAS threads; without it OpenBLAS decides (OPENBLAS_NUM_THREADS, else
 //   every core). Small models run as fast on one thread (most time is outside BLAS).
 // - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
@@ -45,7 +56,7 @@
 //   finished first, then exits the same way.
 // - Memory: the plan's weights go from the file straight into the arena (plan::PlanFile), so
 //   the process's peak resident size is its size at start, the arena, and a small fixed
-//   rest (the plan without weights, a batch, the data set's index). The end report and the
+//   rest (the plan without weights, --workers + 1 batches, the data set's index). The end report and the
 //   last --metrics line give rss_start_bytes (VmRSS first thing in main) and rss_peak_bytes
 //   (VmHWM after training, the whole process's peak so far; --save-onnx comes after and
 //   holds a copy of the model's weights).
@@ -88,7 +99,7 @@
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cuda/Backends.h"
-#include "runtime/data/Dataset.h"
+#include "runtime/data/BatchLoader.h"
 
 // OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: other BLAS lack them).
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -101,12 +112,18 @@ namespace {
 constexpr const char* kUsage =
     "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda|cuda-emulated] "
     "[--precision fp32|tf32] [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
-    "[--threads N] [--profile OUT.json] [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]\n"
+    "[--threads N] [--profile OUT.json] [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] "
+    "[--train-transform LIST] [--val-transform LIST] [--mean A,B,C --std A,B,C | --normalize imagenet] [--workers N]\n"
     "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
     "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
     "  --checkpoint DIR: keep DIR/checkpoint.lrck after every epoch (or every N steps), at the end and on SIGINT/SIGTERM\n"
     "  --resume DIR: continue the run whose checkpoint DIR holds (same plan, data and settings)\n"
-    "  SPEC: npy:X.npy,Y.npy | idx:DIR | cifar10:DIR | folder:DIR | synthetic\n";
+    "  SPEC: npy:X.npy,Y.npy | idx:DIR | cifar10:DIR | folder:DIR | synthetic\n"
+    "  LIST: comma-separated resize[:S], center-crop, random-resized-crop, flip (torchvision's Resize,\n"
+    "        CenterCrop, RandomResizedCrop, RandomHorizontalFlip; crops give the plan's HxW)\n"
+    "  --val-transform: default resize,center-crop when --train-transform resizes or crops\n"
+    "  --mean/--std, --normalize imagenet: per-channel normalization after the transforms, train and val\n"
+    "  --workers N: threads decoding and transforming batches ahead of the step (default 1; 0: none)\n";
 
 struct Options {
   std::string plan;
@@ -120,6 +137,11 @@ struct Options {
   std::optional<int> threads;
   std::string checkpoint, resume;
   std::optional<int64_t> checkpointEvery;
+  std::vector<data::TransformStep> trainTransform;
+  std::optional<std::vector<data::TransformStep>> valTransform;
+  data::Normalization normalization;
+  std::string normalizationFlag;  // how it was given, for errors
+  int workers = 1;
 };
 
 // A bad command line: one line (the usage is --help's), exit 2.
@@ -138,6 +160,37 @@ uint64_t parseCount(const std::string& flag, const std::string& text, bool allow
   } catch (const std::exception&) {
   }
   usage(flag + " expects a " + (allowZero ? "non-negative" : "positive") + " integer, got '" + text + "'");
+}
+
+// "A,B,C": finite numbers, at least one; with `positive`, each > 0.
+std::vector<float> parseNumberList(const std::string& flag, const std::string& text, bool positive) {
+  std::vector<float> values;
+  size_t at = 0;
+  for (;;) {
+    const size_t comma = text.find(',', at);
+    const std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    double v = 0;
+    bool ok = false;
+    try {
+      size_t used = 0;
+      v = std::stod(item, &used);
+      ok = used == item.size() && std::isfinite(v) && std::abs(v) < 1e30;
+    } catch (const std::exception&) {
+    }
+    if (!ok) usage(flag + " expects comma-separated numbers, got '" + text + "'");
+    if (positive && v <= 0) usage(flag + " values must be positive, got '" + item + "'");
+    values.push_back(static_cast<float>(v));
+    if (comma == std::string::npos) return values;
+    at = comma + 1;
+  }
+}
+
+std::vector<data::TransformStep> parseTransforms(const std::string& flag, const std::string& text) {
+  try {
+    return data::parseTransformList(flag, text);
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
+  }
 }
 
 double parseNonNegative(const std::string& flag, const std::string& text) {
@@ -192,6 +245,22 @@ Options parseArgs(int argc, char** argv) {
       o.metrics = value();
     } else if (a == "--profile") {
       o.profile = value();
+    } else if (a == "--train-transform") {
+      o.trainTransform = parseTransforms(a, value());
+    } else if (a == "--val-transform") {
+      o.valTransform = parseTransforms(a, value());
+    } else if (a == "--mean") {
+      o.normalization.mean = parseNumberList(a, value(), false);
+    } else if (a == "--std") {
+      o.normalization.std = parseNumberList(a, value(), true);
+    } else if (a == "--normalize") {
+      const std::string name = value();
+      if (name != "imagenet") usage("--normalize expects imagenet, got '" + name + "'");
+      o.normalizationFlag = "--normalize imagenet";
+    } else if (a == "--workers") {
+      const uint64_t n = parseCount(a, value(), true);
+      if (n > 256) usage("--workers expects at most 256, got " + std::to_string(n));
+      o.workers = static_cast<int>(n);
     } else if (a == "--threads") {
       const uint64_t n = parseCount(a, value(), false);
       if (n > 4096) usage("--threads expects at most 4096, got " + std::to_string(n));
@@ -217,6 +286,17 @@ Options parseArgs(int argc, char** argv) {
   if (o.data.empty()) usage("no training data: give --data SPEC");
   if (o.steps && o.epochs) usage("give --steps or --epochs, not both");
   if (o.checkpointEvery && o.checkpoint.empty()) usage("--checkpoint-every needs --checkpoint DIR");
+  if (o.valTransform && o.val.empty()) usage("--val-transform needs --val SPEC");
+  const bool meanOrStd = !o.normalization.mean.empty() || !o.normalization.std.empty();
+  if (!o.normalizationFlag.empty() && meanOrStd) usage("give --normalize or --mean and --std, not both");
+  if (!o.normalizationFlag.empty()) o.normalization = data::imagenetNormalization();
+  if (meanOrStd) {
+    if (o.normalization.mean.empty() || o.normalization.std.empty()) usage("--mean and --std go together");
+    if (o.normalization.mean.size() != o.normalization.std.size())
+      usage("--mean has " + std::to_string(o.normalization.mean.size()) + " values but --std has " +
+            std::to_string(o.normalization.std.size()));
+    o.normalizationFlag = "--mean";
+  }
   return o;
 }
 
@@ -371,28 +451,26 @@ class Progress {
   std::chrono::steady_clock::time_point lastDraw_{};
 };
 
-// Accuracy of the eval program over the whole data set: the last partial batch is padded
-// with zero images and only its real samples count.
-double evaluate(runtime::Executor& executor, const data::Dataset& data) {
+// Accuracy of the eval program over the whole data set, in order: the last partial batch is
+// padded with zero images and only its real samples count.
+double evaluate(runtime::Executor& executor, const data::Dataset& data, const data::Transforms& transforms,
+                int workers) {
   const runtime::IoShape& s = executor.shape();
-  const int64_t sampleFloats = s.channels * s.height * s.width;
-  std::vector<float> images(static_cast<size_t>(s.batch * sampleFloats));
+  const int64_t batches = data::BatchLoader::batchesPerEpoch(data.size(), s.batch, /*padLastBatch=*/true);
+  data::BatchLoader loader(data, s.batch,
+                           {.shuffle = false, .padLastBatch = true, .transforms = &transforms, .workers = workers,
+                            .batches = batches});
   std::vector<float> logits(static_cast<size_t>(s.batch * s.classes));
-  std::vector<int64_t> labels(static_cast<size_t>(s.batch));
-  if (data.size() == 0) throw std::runtime_error("data: " + data.describe() + " has no samples to evaluate");
   int64_t correct = 0;
-  for (int64_t start = 0; start < data.size(); start += s.batch) {
-    const int64_t real = std::min(s.batch, data.size() - start);
-    for (int64_t i = 0; i < real; ++i)
-      labels[static_cast<size_t>(i)] = data.get(start + i, images.data() + i * sampleFloats);
-    std::fill(images.begin() + real * sampleFloats, images.end(), 0.0f);
-    executor.evaluate(images.data(), logits.data());
-    for (int64_t i = 0; i < real; ++i) {
+  for (int64_t b = 0; b < batches; ++b) {
+    const data::Batch batch = loader.next();
+    executor.evaluate(batch.images, logits.data());
+    for (int64_t i = 0; i < batch.samples; ++i) {
       const float* row = logits.data() + i * s.classes;
       int64_t best = 0;
       for (int64_t k = 1; k < s.classes; ++k)
         if (row[k] > row[best]) best = k;
-      correct += best == labels[static_cast<size_t>(i)];
+      correct += best == batch.labels[i];
     }
   }
   return static_cast<double>(correct) / static_cast<double>(data.size());
@@ -451,11 +529,23 @@ int run(const Options& o, uint64_t rssStartKiB) {
   if (!o.saveOnnx.empty()) runtime::checkOnnxExport(plan, o.plan);  // before training, not after
   const runtime::IoShape shape = runtime::ioShape(plan);
 
-  const std::array<int64_t, 3> chw = {shape.channels, shape.height, shape.width};
-  std::unique_ptr<data::Dataset> train = data::openDataset(o.data, data::Split::Train, chw, shape.classes, o.seed);
+  const data::Shape chw = {shape.channels, shape.height, shape.width};
+  if (!o.normalization.empty() && o.normalization.mean.size() != static_cast<size_t>(shape.channels))
+    throw std::runtime_error(o.normalizationFlag + " has " + std::to_string(o.normalization.mean.size()) +
+                             " values but the plan's images have " + std::to_string(shape.channels) + " channel" +
+                             (shape.channels == 1 ? "" : "s"));
+  const std::vector<data::TransformStep> valSteps = o.valTransform.value_or(data::evaluationSteps(o.trainTransform));
+  const data::Transforms trainTransforms(o.trainTransform, o.normalization, chw, o.seed);
+  const data::Transforms valTransforms(valSteps, o.normalization, chw, o.seed);
+  std::unique_ptr<data::Dataset> train = data::openDataset(o.data, data::Split::Train, chw, shape.classes, o.seed,
+                                                           trainTransforms.changesSize());
   std::unique_ptr<data::Dataset> val;
-  if (!o.val.empty()) val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed);
-  data::BatchLoader loader(*train, shape.batch, /*shuffle=*/true, o.seed);
+  if (!o.val.empty())
+    val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed, valTransforms.changesSize());
+  const int64_t perEpoch = data::BatchLoader::batchesPerEpoch(train->size(), shape.batch, /*padLastBatch=*/false);
+  const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * perEpoch;
+  data::BatchLoader loader(*train, shape.batch,
+                           {.seed = o.seed, .transforms = &trainTransforms, .workers = o.workers, .batches = totalSteps});
 
   if (o.threads && openblas_set_num_threads) openblas_set_num_threads(*o.threads);
   const int threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
@@ -466,7 +556,6 @@ int run(const Options& o, uint64_t rssStartKiB) {
   if (o.weightDecay) settings.weightDecay = *o.weightDecay;
   settings.seed = o.seed;
 
-  const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * loader.batchesPerEpoch();
   // The checkpoint checked whole against the plan and this run, before anything is written.
   std::unique_ptr<runtime::Checkpoint> resume;
   if (!o.resume.empty()) {
@@ -503,6 +592,9 @@ int run(const Options& o, uint64_t rssStartKiB) {
             << "\n"
             << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
   if (val) std::cout << "val: " << val->describe() << "\n";
+  std::cout << "transforms: train " << trainTransforms.describe();
+  if (val) std::cout << "; val " << valTransforms.describe();
+  std::cout << "; " << o.workers << " worker" << (o.workers == 1 ? "" : "s") << " ahead of the step\n";
   std::cout << "sgd: lr " << settings.lr << ", momentum " << settings.momentum << ", weight decay "
             << settings.weightDecay << "; " << totalSteps << " steps\n";
   if (resume)
@@ -511,15 +603,13 @@ int run(const Options& o, uint64_t rssStartKiB) {
   resume.reset();
   std::cout << std::flush;
 
-  const int64_t sampleFloats = shape.channels * shape.height * shape.width;
-  std::vector<float> images(static_cast<size_t>(shape.batch * sampleFloats));
-  std::vector<int64_t> labels(static_cast<size_t>(shape.batch));
   Progress progress(totalSteps, firstStep);
   double trainSeconds = 0;
+  double dataSeconds = 0;  // the steps' waits for their batch
   bool evaluatedLast = false;
   auto validate = [&](int64_t epoch, int64_t step) {
     const auto start = std::chrono::steady_clock::now();
-    const double accuracy = evaluate(executor, *val);
+    const double accuracy = evaluate(executor, *val, valTransforms, o.workers);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.breakLine();
     std::cout << "epoch " << epoch << " (step " << step << "): val accuracy " << fixed(accuracy, 4) << " ("
@@ -551,16 +641,19 @@ int run(const Options& o, uint64_t rssStartKiB) {
   int64_t stepsDone = firstStep;
   for (int64_t step = firstStep + 1; step <= totalSteps && !stopSignal; ++step) {
     const int64_t epoch = loader.epoch();
-    loader.next(images.data(), labels.data());
-    const auto start = std::chrono::steady_clock::now();
     float loss;
+    double seconds = 0;
     try {
-      loss = executor.trainStep(images.data(), labels.data());
+      const auto wait = std::chrono::steady_clock::now();
+      const data::Batch batch = loader.next();
+      const auto start = std::chrono::steady_clock::now();
+      dataSeconds += std::chrono::duration<double>(start - wait).count();
+      loss = executor.trainStep(batch.images, batch.labels);
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } catch (const std::exception& e) {
       progress.breakLine();
       throw std::runtime_error("step " + std::to_string(step) + " on " + o.data + ": " + e.what());
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     trainSeconds += seconds;
     const double imagesPerSecond = static_cast<double>(shape.batch) / std::max(seconds, 1e-9);
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
@@ -606,7 +699,8 @@ int run(const Options& o, uint64_t rssStartKiB) {
   const uint64_t predicted = executor.predictedPeakBytes();
   const int64_t stepsRun = totalSteps - firstStep;
   std::cout << "trained " << stepsRun << " steps in " << fixed(trainSeconds, 1) << " s ("
-            << std::lround(static_cast<double>(stepsRun * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s)\n";
+            << std::lround(static_cast<double>(stepsRun * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s), "
+            << fixed(dataSeconds, 1) << " s more waiting for data\n";
   const uint64_t rssPeakKiB = procStatusKiB("VmHWM");
   std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
   if (const std::string device = backend->memoryReport(); !device.empty()) std::cout << device << "\n";

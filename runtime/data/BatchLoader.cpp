@@ -1,46 +1,142 @@
+#include "runtime/data/BatchLoader.h"
+
+#include <algorithm>
 #include <random>
 
 #include "runtime/data/Loaders.h"
 
 namespace lrc::data {
 
-BatchLoader::BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint64_t seed)
-    : data_(data), batch_(batch), shuffle_(shuffle), seed_(seed) {
+BatchLoader::BatchLoader(const Dataset& data, int64_t batch, Options options)
+    : data_(data), batch_(batch), options_(options) {
   if (batch <= 0) fail("batch size " + std::to_string(batch) + " must be positive");
-  if (data.size() < batch)
+  if (options.padLastBatch ? data.size() == 0 : data.size() < batch)
     fail(data.describe() + " has " + std::to_string(data.size()) + " samples, fewer than one batch of " +
          std::to_string(batch));
-  startEpoch(0);
-}
+  shape_ = options.transforms ? options.transforms->outputShape() : data.sampleShape();
+  if (shape_[1] <= 0 || shape_[2] <= 0)
+    fail(data.describe() + " has images of different sizes; a transform must resize or crop them");
+  batchesPerEpoch_ = batchesPerEpoch(data.size(), batch, options.padLastBatch);
 
-int64_t BatchLoader::batchesPerEpoch() const { return data_.size() / batch_; }
-
-void BatchLoader::startEpoch(int64_t e) {
-  epoch_ = e;
-  position_ = 0;
-  order_.resize(static_cast<size_t>(data_.size()));
-  for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
-  if (!shuffle_) return;
-  std::mt19937_64 rng(seed_ + static_cast<uint64_t>(e));
-  for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[uniformBelow(rng, i + 1)]);
+  slots_.resize(static_cast<size_t>(std::max(options.workers, 0) + 1));
+  const size_t sampleFloats = static_cast<size_t>(shape_[0] * shape_[1] * shape_[2]);
+  for (Slot& slot : slots_) {
+    slot.images.resize(static_cast<size_t>(batch) * sampleFloats);
+    slot.labels.resize(static_cast<size_t>(batch));
+    slot.indices.reserve(static_cast<size_t>(batch));
+  }
 }
 
 void BatchLoader::seek(int64_t epoch, int64_t batchInEpoch) {
-  if (epoch < 0 || batchInEpoch < 0 || batchInEpoch >= batchesPerEpoch())
+  if (epoch < 0 || batchInEpoch < 0 || batchInEpoch >= batchesPerEpoch_)
     fail("cannot continue at batch " + std::to_string(batchInEpoch) + " of epoch " + std::to_string(epoch) + ": " +
-         data_.describe() + " has " + std::to_string(batchesPerEpoch()) + " batches of " + std::to_string(batch_) +
+         data_.describe() + " has " + std::to_string(batchesPerEpoch_) + " batches of " + std::to_string(batch_) +
          " per epoch");
-  startEpoch(epoch);
-  position_ = batchInEpoch * batch_;
+  if (started_) throw std::logic_error("BatchLoader::seek after next()");
+  handedOut_ = assigned_ = epoch * batchesPerEpoch_ + batchInEpoch;
 }
 
-void BatchLoader::next(float* images, int64_t* labels) {
-  const auto [C, H, W] = data_.sampleShape();
-  const int64_t sampleFloats = C * H * W;
-  for (int64_t b = 0; b < batch_; ++b)
-    labels[b] = data_.get(order_[static_cast<size_t>(position_ + b)], images + b * sampleFloats);
-  position_ += batch_;
-  if (position_ + batch_ > static_cast<int64_t>(order_.size())) startEpoch(epoch_ + 1);
+BatchLoader::~BatchLoader() { stopWorkers(); }
+
+void BatchLoader::stopWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void BatchLoader::assign(int64_t ticket, Slot& slot) {
+  const int64_t epoch = ticket / batchesPerEpoch_;
+  if (epoch != orderEpoch_) {
+    orderEpoch_ = epoch;
+    order_.resize(static_cast<size_t>(data_.size()));
+    for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
+    if (options_.shuffle) {
+      std::mt19937_64 rng(options_.seed + static_cast<uint64_t>(epoch));
+      for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[uniformBelow(rng, i + 1)]);
+    }
+  }
+  const int64_t first = ticket % batchesPerEpoch_ * batch_;
+  const int64_t count = std::min(batch_, data_.size() - first);
+  slot.ticket = ticket;
+  slot.ready = false;
+  slot.error = nullptr;
+  slot.epoch = epoch;
+  slot.indices.assign(order_.begin() + first, order_.begin() + first + count);
+}
+
+void BatchLoader::fill(Slot& slot, Scratch& scratch) const {
+  const int64_t sampleFloats = shape_[0] * shape_[1] * shape_[2];
+  const int64_t count = static_cast<int64_t>(slot.indices.size());
+  for (int64_t b = 0; b < count && !stop_; ++b) {
+    const int64_t index = slot.indices[static_cast<size_t>(b)];
+    float* image = slot.images.data() + b * sampleFloats;
+    slot.labels[static_cast<size_t>(b)] = options_.transforms
+                                              ? options_.transforms->sample(data_, index, slot.epoch, scratch, image)
+                                              : data_.get(index, image);
+  }
+  std::fill(slot.images.begin() + count * sampleFloats, slot.images.end(), 0.0f);
+  std::fill(slot.labels.begin() + count, slot.labels.end(), 0);
+}
+
+void BatchLoader::work() {
+  Scratch scratch;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] {
+      return stop_ || (moreTickets() && slots_[static_cast<size_t>(assigned_) % slots_.size()].ticket < 0);
+    });
+    if (stop_) return;
+    Slot& slot = slots_[static_cast<size_t>(assigned_) % slots_.size()];
+    assign(assigned_++, slot);
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      fill(slot, scratch);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    slot.error = error;
+    slot.ready = true;
+    changed_.notify_all();
+  }
+}
+
+Batch BatchLoader::next() {
+  if (options_.batches >= 0 && handedOut_ >= options_.batches)
+    throw std::logic_error("BatchLoader::next: more batches than the " + std::to_string(options_.batches) +
+                           " announced");
+  if (!started_) {
+    started_ = true;
+    try {
+      for (size_t i = 1; i < slots_.size(); ++i) threads_.emplace_back([this] { work(); });
+    } catch (...) {  // no thread for one more worker: stop those started
+      stopWorkers();
+      throw;
+    }
+  }
+  Slot& slot = slots_[static_cast<size_t>(handedOut_) % slots_.size()];
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (holding_) {  // the caller is done with the batch it holds, the one before
+    slots_[static_cast<size_t>(handedOut_ - 1) % slots_.size()].ticket = -1;
+    holding_ = false;
+    changed_.notify_all();
+  }
+  if (threads_.empty()) {
+    assign(assigned_++, slot);
+    lock.unlock();
+    fill(slot, scratch_);
+  } else {
+    changed_.wait(lock, [&] { return slot.ticket == handedOut_ && slot.ready; });
+    if (slot.error) std::rethrow_exception(slot.error);
+  }
+  ++handedOut_;
+  holding_ = true;
+  return {slot.images.data(), slot.labels.data(), static_cast<int64_t>(slot.indices.size())};
 }
 
 }  // namespace lrc::data

@@ -9,7 +9,8 @@ constexpr Shape kCifarShape{3, 32, 32};
 constexpr size_t kRecordBytes = 1 + 3 * 32 * 32;
 }  // namespace
 
-std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes) {
+std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes,
+                                     bool anySize) {
   checkDirectory("cifar10", dir);
   std::vector<std::string> files;
   if (split == Split::Train) {
@@ -21,7 +22,7 @@ std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const 
   // the files are there.
   for (const std::string& path : files)
     if (!isRegularFile(path)) fail("cifar10:" + dir + " has no " + path + " (the binary CIFAR-10 version)");
-  checkShape("cifar10:" + dir, kCifarShape, shape);
+  checkShape("cifar10:" + dir, kCifarShape, shape, anySize);
 
   std::vector<uint8_t> records;
   std::vector<int64_t> labels;
@@ -39,8 +40,8 @@ std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const 
 
   const int64_t n = static_cast<int64_t>(labels.size());
   const ArrayDataset::Layout layout{1, kRecordBytes, ArrayDataset::Pixel::U8};
-  return std::make_unique<ArrayDataset>(summary("cifar10:" + dir, splitName(split), n, shape, classes),
-                                        std::move(records), layout, shape, std::move(labels), classes);
+  return std::make_unique<ArrayDataset>(summary("cifar10:" + dir, splitName(split), n, kCifarShape, classes),
+                                        std::move(records), layout, kCifarShape, std::move(labels), classes);
 }
 
 }  // namespace lrc::data

@@ -17,13 +17,25 @@ const char* splitName(Split split) { return split == Split::Train ? "train" : "t
 std::string summary(const std::string& spec, const char* split, int64_t n, const Shape& shape, int64_t classes) {
   std::string s = spec + " (";
   if (split) s += std::string(split) + ", ";
-  return s + std::to_string(n) + " images " + shapeText(shape) + ", " + std::to_string(classes) + " classes)";
+  // H = W = 0: a folder of images of different sizes (an empty image is refused before).
+  const std::string images = shape[1] == 0 ? std::to_string(shape[0]) + "xHxW of various sizes" : shapeText(shape);
+  return s + std::to_string(n) + " images " + images + ", " + std::to_string(classes) + " classes)";
 }
 
-void checkShape(const std::string& what, const Shape& found, const Shape& expected) {
-  if (found != expected)
+void checkShape(const std::string& what, const Shape& found, const Shape& expected, bool anySize) {
+  // Bounds the memory an image may take once decoded (1 GiB of floats), and leaves no empty
+  // image for the transforms.
+  if (anySize && (found[1] <= 0 || found[2] <= 0 || found[0] * found[1] * found[2] > kMaxImageValues))
+    fail(what + " has " + shapeText(found) + " images; expected at least 1x1 and at most " +
+         std::to_string(kMaxImageValues) + " values each");
+  if (anySize && found[0] != expected[0])
+    fail(what + " has " + shapeText(found) + " images but the plan expects " + std::to_string(expected[0]) +
+         " channels (images are not converted between grayscale and RGB)");
+  if (!anySize && found != expected)
     fail(what + " has " + shapeText(found) + " images but the plan expects " + shapeText(expected));
 }
+
+int64_t Dataset::read(int64_t index, Image& image) const { return get(index, image.reshape(sampleShape())); }
 
 void checkIndex(const Dataset& data, int64_t index) {
   if (index < 0 || index >= data.size())
@@ -37,8 +49,8 @@ void checkLabel(const std::string& what, int64_t label, int64_t index, int64_t c
          std::to_string(classes) + "), the plan's classes");
 }
 
-std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, std::array<int64_t, 3> shape,
-                                     int64_t classes, uint64_t seed) {
+std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape shape, int64_t classes, uint64_t seed,
+                                     bool anySize) {
   if (shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 || classes <= 0)
     fail("the plan's image shape " + shapeText(shape) + " and classes " + std::to_string(classes) +
          " must be positive");
@@ -57,11 +69,11 @@ std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, std::
     if (comma == std::string::npos || comma == 0 || comma + 1 == arg.size() ||
         arg.find(',', comma + 1) != std::string::npos)
       fail("data spec '" + spec + "' must name two files: npy:X.npy,Y.npy");
-    return openNpy(arg.substr(0, comma), arg.substr(comma + 1), shape, classes);
+    return openNpy(arg.substr(0, comma), arg.substr(comma + 1), shape, classes, anySize);
   }
-  if (kind == "idx") return openIdx(arg, split, shape, classes);
-  if (kind == "cifar10") return openCifar10(arg, split, shape, classes);
-  return openFolder(arg, shape, classes);
+  if (kind == "idx") return openIdx(arg, split, shape, classes, anySize);
+  if (kind == "cifar10") return openCifar10(arg, split, shape, classes, anySize);
+  return openFolder(arg, shape, classes, anySize);
 }
 
 }  // namespace lrc::data

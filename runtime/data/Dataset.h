@@ -1,6 +1,5 @@
-// Training data for lrc-run: the data sets `--data SPEC` names and the loader that cuts them
-// into shuffled fixed-size batches. The loader's whole state is (seed, epoch, batch in the
-// epoch): a checkpoint keeps those and seek() returns to them.
+// Training data for lrc-run: the data sets `--data SPEC` names. BatchLoader.h cuts them into
+// batches, Transforms.h resizes, crops, flips and normalizes their images.
 //
 // SPEC (SPEC.md §3):
 //   npy:X.npy,Y.npy  X: float32 (taken as is; a NaN or infinity is refused, naming the
@@ -17,22 +16,23 @@
 //                    folder (not its subfolders) named *.png, *.jpg, *.jpeg, *.pgm or *.ppm
 //                    (any case), in byte order of their names; other files are ignored. PNG,
 //                    JPEG, binary PGM (P5) or PPM (P6), 8 or 16 bits; grayscale gives C=1, RGB
-//                    C=3; images with alpha are refused. Every image must already be HxW of the
-//                    plan: nothing is resized. The split is ignored: pass another folder for
-//                    validation.
+//                    C=3; images with alpha are refused. The split is ignored: pass another
+//                    folder for validation.
 //   synthetic        reproducible random data of the plan's shape: 1024 samples for Train, 256
 //                    for Test; labels uniform in [0, classes); pixels = a fixed +-0.5 pattern
 //                    per class plus unit-variance noise (mean of the sum of four uniforms), so a
 //                    model can learn it. Depends on (seed, split, index) only.
 //
-// Pixels are scaled to [0, 1] (/255, /maxval for 16-bit PGM/PPM, float32 npy as is) and not
-// otherwise normalized: no mean/std normalization, no augmentation.
+// Pixels are scaled to [0, 1] (/255, /maxval for 16-bit PGM/PPM, float32 npy as is); any
+// normalization or augmentation is the Transforms' (Transforms.h).
 //
 // Every problem with the files throws std::runtime_error with a one-line message that starts
 // with "data: " and names the file and what was expected. `shape` (C,H,W) and `classes` are
 // what the plan expects: `synthetic` makes data of that shape; every other kind checks the
-// images against the shape and every label against [0, classes) when opened. A folder must
-// have exactly `classes` class folders, since its labels are their positions.
+// images against the shape and every label against [0, classes) when opened. With
+// `anySize` (a transform resizes or crops the images to the plan's size) only the channels
+// are checked: images are never converted between grayscale and RGB. A folder must have
+// exactly `classes` class folders, since its labels are their positions.
 #pragma once
 
 #include <array>
@@ -45,59 +45,40 @@ namespace lrc::data {
 
 enum class Split { Train, Test };
 
-// Samples are float32 CHW images and int64 labels. get() is const and thread-safe.
+using Shape = std::array<int64_t, 3>;  // C, H, W
+
+// A float CHW image whose buffer is reused from one image to the next.
+struct Image {
+  Shape shape{};
+  std::vector<float> pixels;
+  // Makes the image `s` and returns its (uninitialized) pixels.
+  float* reshape(const Shape& s) {
+    shape = s;
+    pixels.resize(static_cast<size_t>(s[0] * s[1] * s[2]));
+    return pixels.data();
+  }
+};
+
+// Samples are float32 CHW images and int64 labels. get() and read() are const and thread-safe.
 class Dataset {
  public:
   virtual ~Dataset() = default;
   virtual int64_t size() const = 0;
-  virtual std::array<int64_t, 3> sampleShape() const = 0;  // C, H, W
+  // C, H, W of every image; H = W = 0 when the images differ in size (a folder opened with
+  // `anySize`), which only read() can then give.
+  virtual Shape sampleShape() const = 0;
   virtual int64_t numClasses() const = 0;
-  // Writes sample `index`'s C*H*W pixels to `chw` and returns its label.
+  // Writes sample `index`'s C*H*W pixels (sampleShape()) to `chw` and returns its label.
   virtual int64_t get(int64_t index, float* chw) const = 0;
+  // Sample `index`'s image at its own size into `image`, and its label. The default reads
+  // sampleShape() through get().
+  virtual int64_t read(int64_t index, Image& image) const;
   // e.g. "idx:/usr/share/datasets/fashion-mnist (train, 60000 images 1x28x28, 10 classes)"
   virtual std::string describe() const = 0;
 };
 
 // Opens SPEC (above). `seed` is used by `synthetic` only.
-std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, std::array<int64_t, 3> shape,
-                                     int64_t classes, uint64_t seed);
-
-// Cuts a data set into batches of exactly `batch` samples. Each epoch visits the samples in
-// an order of its own and drops the last size % batch of them, so every batch has the plan's
-// batch size. With `shuffle`, epoch e's order is the Fisher-Yates shuffle of 0..size-1 (for i
-// from size-1 down to 1, swap i with j = uniformBelow(i + 1)) driven by
-// std::mt19937_64(seed + e), where uniformBelow(n) draws r until r >= 2^64 mod n and
-// returns r % n (unbiased, and the same on every platform). Without it the order is
-// 0..size-1 every epoch, so the same tail is always dropped.
-class BatchLoader {
- public:
-  // Throws when the data set holds fewer samples than one batch. `data` must outlive the loader.
-  BatchLoader(const Dataset& data, int64_t batch, bool shuffle, uint64_t seed);
-
-  int64_t batchSize() const { return batch_; }
-  int64_t batchesPerEpoch() const;
-  // Epoch of the batch next() returns next, and its position in that epoch.
-  int64_t epoch() const { return epoch_; }
-  int64_t batchInEpoch() const { return position_ / batch_; }
-
-  // Writes the next batch: batch*C*H*W floats to `images`, batch labels to `labels`.
-  void next(float* images, int64_t* labels);
-
-  // Continues at batch `batchInEpoch` of epoch `epoch` (where a checkpoint left off,
-  // lrc-run --resume): next() then returns what it would there after the batches before.
-  // Throws "data: ..." unless epoch >= 0 and 0 <= batchInEpoch < batchesPerEpoch().
-  void seek(int64_t epoch, int64_t batchInEpoch);
-
- private:
-  void startEpoch(int64_t e);
-
-  const Dataset& data_;
-  int64_t batch_;
-  bool shuffle_;
-  uint64_t seed_;
-  int64_t epoch_ = 0;
-  int64_t position_ = 0;  // samples of order_ already handed out this epoch
-  std::vector<int64_t> order_;
-};
+std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape shape, int64_t classes, uint64_t seed,
+                                     bool anySize = false);
 
 }  // namespace lrc::data

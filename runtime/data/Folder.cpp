@@ -1,6 +1,8 @@
 // folder:DIR — one subfolder per class, one file per image; images are decoded on every
-// get(), so only the file list stays in memory. Every image's header is checked against the
-// plan when the folder is opened, so a wrong size fails before training starts.
+// get() or read(), so only the file list stays in memory. Every image's header is checked
+// against the plan when the folder is opened (with `anySize`, its channels), so a wrong size
+// fails before training starts. With `anySize` and images of different sizes the data set's
+// sampleShape() is C x 0 x 0: only read() gives them, at their own size.
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -57,6 +59,11 @@ class FolderDataset final : public Dataset {
     readImage(paths_[static_cast<size_t>(index)], shape_, chw);
     return labels_[static_cast<size_t>(index)];
   }
+  int64_t read(int64_t index, Image& image) const override {
+    checkIndex(*this, index);
+    readImage(paths_[static_cast<size_t>(index)], image);
+    return labels_[static_cast<size_t>(index)];
+  }
 
  private:
   std::string description_;
@@ -68,7 +75,7 @@ class FolderDataset final : public Dataset {
 
 }  // namespace
 
-std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes) {
+std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes, bool anySize) {
   checkDirectory("folder", dir);
   const std::vector<std::string> classNames = listNames(dir, true);
   if (static_cast<int64_t>(classNames.size()) != classes)
@@ -77,18 +84,21 @@ std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, 
 
   std::vector<std::string> paths;
   std::vector<int64_t> labels;
+  Shape common{};  // the images' one shape; H = W = 0 once two differ
   for (size_t label = 0; label < classNames.size(); ++label) {
     const std::string classDir = dir + "/" + classNames[label];
     const std::vector<std::string> files = listNames(classDir, false);
     if (files.empty()) fail(classDir + " holds no *.png, *.jpg, *.jpeg, *.pgm or *.ppm image");
     for (const std::string& name : files) {
       paths.push_back(classDir + "/" + name);
-      checkImage(paths.back(), shape);
+      const Shape found = checkImage(paths.back(), shape, anySize);
+      if (paths.size() == 1) common = found;
+      if (found != common) common = {found[0], 0, 0};
       labels.push_back(static_cast<int64_t>(label));
     }
   }
-  std::string description = summary("folder:" + dir, nullptr, static_cast<int64_t>(paths.size()), shape, classes);
-  return std::make_unique<FolderDataset>(std::move(description), shape, classes, std::move(paths), std::move(labels));
+  std::string description = summary("folder:" + dir, nullptr, static_cast<int64_t>(paths.size()), common, classes);
+  return std::make_unique<FolderDataset>(std::move(description), common, classes, std::move(paths), std::move(labels));
 }
 
 }  // namespace lrc::data

@@ -46,14 +46,16 @@ std::vector<int64_t> readHeader(const std::string& path, const std::vector<uint8
 
 }  // namespace
 
-std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shape& shape, int64_t classes) {
+std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shape& shape, int64_t classes,
+                                 bool anySize) {
   const std::string prefix = split == Split::Train ? "train" : "t10k";
   const std::string imagesPath = findFile(dir, prefix + "-images-idx3-ubyte");
   const std::string labelsPath = findFile(dir, prefix + "-labels-idx1-ubyte");
 
   std::vector<uint8_t> images = readMaybeGzipFile(imagesPath);
   const std::vector<int64_t> dims = readHeader(imagesPath, images, 3);
-  checkShape(imagesPath, {1, dims[1], dims[2]}, shape);
+  const Shape found{1, dims[1], dims[2]};
+  checkShape(imagesPath, found, shape, anySize);
   const int64_t n = dims[0];
   if (n == 0) fail(imagesPath + ": holds no images");
 
@@ -66,8 +68,8 @@ std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shap
   for (int64_t i = 0; i < n; ++i) checkLabel(labelsPath, labels[static_cast<size_t>(i)], i, classes);
 
   const ArrayDataset::Layout layout{16, static_cast<size_t>(dims[1] * dims[2]), ArrayDataset::Pixel::U8};
-  return std::make_unique<ArrayDataset>(summary("idx:" + dir, splitName(split), n, shape, classes), std::move(images),
-                                        layout, shape, std::move(labels), classes);
+  return std::make_unique<ArrayDataset>(summary("idx:" + dir, splitName(split), n, found, classes), std::move(images),
+                                        layout, found, std::move(labels), classes);
 }
 
 }  // namespace lrc::data

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <csetjmp>
 #include <cstring>
+#include <functional>
 
 namespace lrc::data {
 namespace {
@@ -23,10 +24,14 @@ void toChw(const Sample* hwc, const Shape& s, float maxval, float* chw) {
       for (int64_t c = 0; c < C; ++c) chw[(c * H + y) * W + x] = static_cast<float>(hwc[(y * W + x) * C + c]) / maxval;
 }
 
-// Each reader reads the header; when `expected` is given and matches it, it also decodes the
-// pixels into `chw`. It returns the shape it found.
+// Where the pixels of an image of the shape found go: null to decode none (only the header
+// is wanted, or the shape is not the one expected).
+using Destination = std::function<float*(const Shape& found)>;
 
-Shape readPng(FILE* f, const std::string& path, const Shape* expected, float* chw) {
+// Each reader reads the header, asks `destination` where the pixels go, decodes them there
+// unless it says nowhere, and returns the shape it found.
+
+Shape readPng(FILE* f, const std::string& path, const Destination& destination) {
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -37,7 +42,8 @@ Shape readPng(FILE* f, const std::string& path, const Shape* expected, float* ch
     png_image_free(&image);
     fail(path + ": PNG with an alpha channel; expected grayscale or RGB");
   }
-  if (!expected || found != *expected) {
+  float* chw = destination(found);
+  if (!chw) {
     png_image_free(&image);
     return found;
   }
@@ -81,7 +87,7 @@ void onJpegMessage(j_common_ptr cinfo, int level) {
 
 // Returns false when libjpeg gave up (errors->message says why). Errors longjmp back into
 // this frame, so nothing here may need a destructor.
-bool decodeJpeg(FILE* f, JpegErrors* errors, Shape* found, const Shape* expected, float* chw) {
+bool decodeJpeg(FILE* f, JpegErrors* errors, Shape* found, const Destination& destination) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&errors->pub);
   errors->pub.error_exit = onJpegError;
@@ -95,7 +101,8 @@ bool decodeJpeg(FILE* f, JpegErrors* errors, Shape* found, const Shape* expected
   jpeg_stdio_src(&cinfo, f);
   jpeg_read_header(&cinfo, TRUE);
   *found = {cinfo.num_components, cinfo.image_height, cinfo.image_width};
-  if (expected && *found == *expected && (cinfo.num_components == 1 || cinfo.num_components == 3)) {
+  float* chw = cinfo.num_components == 1 || cinfo.num_components == 3 ? destination(*found) : nullptr;
+  if (chw) {
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const int64_t C = cinfo.num_components, H = cinfo.image_height, W = cinfo.image_width;
@@ -113,10 +120,10 @@ bool decodeJpeg(FILE* f, JpegErrors* errors, Shape* found, const Shape* expected
   return true;
 }
 
-Shape readJpeg(FILE* f, const std::string& path, const Shape* expected, float* chw) {
+Shape readJpeg(FILE* f, const std::string& path, const Destination& destination) {
   JpegErrors errors;
   Shape found{};
-  if (!decodeJpeg(f, &errors, &found, expected, chw)) fail(path + ": corrupt JPEG (" + errors.message + ")");
+  if (!decodeJpeg(f, &errors, &found, destination)) fail(path + ": corrupt JPEG (" + errors.message + ")");
   if (errors.warning[0]) fail(path + ": truncated or corrupt JPEG (" + errors.warning + ")");
   if (found[0] != 1 && found[0] != 3)
     fail(path + ": JPEG with " + std::to_string(found[0]) + " color components; expected grayscale or RGB");
@@ -147,14 +154,15 @@ int64_t pnmNumber(FILE* f, const std::string& path) {
   return v;
 }
 
-Shape readPnm(FILE* f, const std::string& path, const Shape* expected, float* chw) {
+Shape readPnm(FILE* f, const std::string& path, const Destination& destination) {
   char magic[2];
   if (std::fread(magic, 1, 2, f) != 2 || magic[0] != 'P' || (magic[1] != '5' && magic[1] != '6'))
     fail(path + ": only binary PGM (P5) and PPM (P6) are read");
   const int64_t width = pnmNumber(f, path), height = pnmNumber(f, path), maxval = pnmNumber(f, path);
   if (maxval < 1 || maxval > 65535) fail(path + ": PGM/PPM maxval " + std::to_string(maxval) + " is not in [1, 65535]");
   const Shape found{magic[1] == '5' ? 1 : 3, height, width};
-  if (!expected || found != *expected) return found;
+  float* chw = destination(found);
+  if (!chw) return found;
 
   const size_t count = static_cast<size_t>(found[0] * height * width);
   const size_t sampleBytes = maxval < 256 ? 1 : 2;
@@ -171,32 +179,41 @@ Shape readPnm(FILE* f, const std::string& path, const Shape* expected, float* ch
   return found;
 }
 
-Shape readAny(const std::string& path, const Shape* expected, float* chw) {
+Shape readAny(const std::string& path, const Destination& destination) {
   const FilePtr f = openFile(path);
   unsigned char head[8] = {};
   const size_t got = std::fread(head, 1, sizeof head, f.get());
   std::rewind(f.get());
   static const unsigned char pngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (got == 8 && std::memcmp(head, pngSignature, 8) == 0) return readPng(f.get(), path, expected, chw);
-  if (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) return readJpeg(f.get(), path, expected, chw);
-  if (got >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '7') return readPnm(f.get(), path, expected, chw);
+  if (got == 8 && std::memcmp(head, pngSignature, 8) == 0) return readPng(f.get(), path, destination);
+  if (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) return readJpeg(f.get(), path, destination);
+  if (got >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '7') return readPnm(f.get(), path, destination);
   fail(path + ": not a PNG, JPEG, PGM or PPM image");
 }
 
 void checkFound(const std::string& path, const Shape& found, const Shape& expected) {
   if (found != expected)
     fail(path + " has " + shapeText(found) + " pixels but the plan expects " + shapeText(expected) +
-         " (images are neither resized nor converted between grayscale and RGB)");
+         " (images are not resized without a resize or crop transform, nor converted between grayscale and RGB)");
 }
 
 }  // namespace
 
-void checkImage(const std::string& path, const Shape& shape) {
-  checkFound(path, readAny(path, nullptr, nullptr), shape);
+Shape checkImage(const std::string& path, const Shape& shape, bool anySize) {
+  const Shape found = readAny(path, [](const Shape&) { return nullptr; });
+  if (anySize)
+    checkShape(path, found, shape, true);
+  else
+    checkFound(path, found, shape);
+  return found;
 }
 
 void readImage(const std::string& path, const Shape& shape, float* chw) {
-  checkFound(path, readAny(path, &shape, chw), shape);
+  checkFound(path, readAny(path, [&](const Shape& found) { return found == shape ? chw : nullptr; }), shape);
+}
+
+void readImage(const std::string& path, Image& image) {
+  readAny(path, [&](const Shape& found) { return image.reshape(found); });
 }
 
 }  // namespace lrc::data

@@ -10,10 +10,14 @@
 
 namespace lrc::data {
 
-// Throws unless the file's header says it is a `shape` (C, H, W) image; decodes no pixel.
-void checkImage(const std::string& path, const Shape& shape);
+// Throws unless the file's header says it is a `shape` (C, H, W) image (with `anySize`, an
+// image of shape[0] channels: checkShape); decodes no pixel. Returns the shape it found.
+Shape checkImage(const std::string& path, const Shape& shape, bool anySize);
 
 // Decodes the image, which must be `shape` (C, H, W), into `chw`.
 void readImage(const std::string& path, const Shape& shape, float* chw);
+
+// Decodes the image at its own size into `image`.
+void readImage(const std::string& path, Image& image);
 
 }  // namespace lrc::data

@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "runtime/data/Dataset.h"
+#include "runtime/data/Random.h"
 
 namespace lrc::data {
-
-using Shape = std::array<int64_t, 3>;  // C, H, W
 
 // Throws std::runtime_error("data: " + message).
 [[noreturn]] void fail(const std::string& message);
@@ -24,8 +23,11 @@ const char* splitName(Split split);     // "train" / "test"
 // "<spec> (<split>, N images CxHxW, K classes)"; `split` may be null (the split is ignored).
 std::string summary(const std::string& spec, const char* split, int64_t n, const Shape& shape, int64_t classes);
 
-// Throws "data: <what> has <found> images but the plan expects <expected>" when they differ.
-void checkShape(const std::string& what, const Shape& found, const Shape& expected);
+// The most values (C*H*W) an image of any size may have: 2^28 (1 GiB of floats).
+constexpr int64_t kMaxImageValues = int64_t{1} << 28;
+// Throws "data: <what> has <found> images but the plan expects <expected>" when they differ
+// (with `anySize`, when their channels differ, they are empty or exceed kMaxImageValues).
+void checkShape(const std::string& what, const Shape& found, const Shape& expected, bool anySize);
 // Throws unless 0 <= index < data.size().
 void checkIndex(const Dataset& data, int64_t index);
 // Throws when label is outside [0, classes); `index` is the sample's.
@@ -47,22 +49,14 @@ bool isRegularFile(const std::string& path);
 // directory is named as such before any of its files, or its images' shape, is looked at.
 void checkDirectory(const std::string& kind, const std::string& dir);
 
-// A uniform draw from [0, n), n > 0: rejects r < 2^64 mod n, so it is unbiased and does not
-// depend on the standard library (std::uniform_int_distribution's algorithm is unspecified).
-template <class Rng>
-uint64_t uniformBelow(Rng& rng, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-  for (;;) {
-    const uint64_t r = rng();
-    if (r >= threshold) return r % n;
-  }
-}
-
+// The openers of openDataset (Dataset.h), with its `shape`, `classes` and `anySize`.
 std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yPath, const Shape& shape,
-                                 int64_t classes);
-std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shape& shape, int64_t classes);
-std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes);
-std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes);
+                                 int64_t classes, bool anySize);
+std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shape& shape, int64_t classes,
+                                 bool anySize);
+std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes,
+                                     bool anySize);
+std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes, bool anySize);
 std::unique_ptr<Dataset> openSynthetic(Split split, const Shape& shape, int64_t classes, uint64_t seed);
 
 }  // namespace lrc::data

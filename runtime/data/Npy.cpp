@@ -183,7 +183,7 @@ void checkDataSize(const std::string& path, const NpyArray& a, size_t item) {
 }  // namespace
 
 std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yPath, const Shape& shape,
-                                 int64_t classes) {
+                                 int64_t classes, bool anySize) {
   std::vector<uint8_t> xBytes = readFile(xPath);
   const NpyArray x = readHeader(xPath, xBytes);
   const size_t xItem = itemSize(xPath, x, {"f4", "u1"}, "float32 or uint8 images");
@@ -192,7 +192,7 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
     fail(xPath + ": shape " + shapeTuple(x.shape) + " but expected images N,C,H,W or N,H,W");
   const Shape found =
       x.shape.size() == 4 ? Shape{x.shape[1], x.shape[2], x.shape[3]} : Shape{1, x.shape[1], x.shape[2]};
-  checkShape(xPath, found, shape);
+  checkShape(xPath, found, shape, anySize);
   const int64_t n = x.shape[0];
   if (n == 0) fail(xPath + ": holds no images");
 
@@ -225,7 +225,7 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
   // A NaN or an infinity would make every loss from the first batch holding it NaN: the
   // training would diverge with nothing to say why.
   if (xItem == 4) {
-    const int64_t sampleFloats = shape[0] * shape[1] * shape[2];
+    const int64_t sampleFloats = found[0] * found[1] * found[2];
     const uint8_t* pixel = xBytes.data() + x.dataOffset;
     for (int64_t i = 0; i < n * sampleFloats; ++i, pixel += 4) {
       float v;
@@ -237,11 +237,11 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
     }
   }
 
-  const ArrayDataset::Layout layout{x.dataOffset, static_cast<size_t>(shape[0] * shape[1] * shape[2]) * xItem,
+  const ArrayDataset::Layout layout{x.dataOffset, static_cast<size_t>(found[0] * found[1] * found[2]) * xItem,
                                     xItem == 1 ? ArrayDataset::Pixel::U8 : ArrayDataset::Pixel::F32};
-  std::string description = summary("npy:" + xPath + "," + yPath, nullptr, n, shape, classes);
+  std::string description = summary("npy:" + xPath + "," + yPath, nullptr, n, found, classes);
   description.insert(description.size() - 1, xItem == 1 ? ", uint8 /255" : ", float32");
-  return std::make_unique<ArrayDataset>(std::move(description), std::move(xBytes), layout, shape, std::move(labels),
+  return std::make_unique<ArrayDataset>(std::move(description), std::move(xBytes), layout, found, std::move(labels),
                                         classes);
 }
 

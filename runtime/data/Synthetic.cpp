@@ -13,17 +13,6 @@ constexpr int64_t kTrainSamples = 1024;
 constexpr int64_t kTestSamples = 256;
 constexpr float kPatternAmplitude = 0.5f;
 
-uint64_t mix(uint64_t z) {  // SplitMix64's finalizer
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t operator()() { return mix(state += 0x9e3779b97f4a7c15ull); }
-};
-
 class SyntheticDataset final : public Dataset {
  public:
   SyntheticDataset(Split split, Shape shape, int64_t classes, uint64_t seed)

@@ -67,6 +67,21 @@ TEST(DataCifar10, TrainingFilesLoadInOrderThenTheTestFile) {
   expectRecordPixels(img, 201);
 }
 
+// For a plan of another size with a resizing transform (anySize) the records keep their own
+// 3x32x32; a grayscale plan is still refused.
+TEST(DataCifar10, AnySizeKeepsTheRecordsShape) {
+  CifarFiles f;
+  auto train = openDataset("cifar10:" + f.dir.path(), Split::Train, {3, 64, 48}, 10, 0, /*anySize=*/true);
+  EXPECT_EQ(train->sampleShape(), kCifar);
+  EXPECT_EQ(train->describe(), "cifar10:" + f.dir.path() + " (train, 15 images 3x32x32, 10 classes)");
+  Image image;
+  EXPECT_EQ(train->read(3, image), 3);  // data_batch_3's first record
+  EXPECT_EQ(image.shape, kCifar);
+  expectRecordPixels(image.pixels, 30);
+  expectDataError([&] { openDataset("cifar10:" + f.dir.path(), Split::Train, {1, 64, 64}, 10, 0, true); },
+                  {"has 3x32x32 images but the plan expects 1 channels"});
+}
+
 TEST(DataCifar10, ThePlanMustExpect3x32x32AndTheLabels) {
   CifarFiles f;
   expectDataError(

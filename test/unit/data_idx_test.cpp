@@ -41,6 +41,20 @@ struct IdxFiles {
   }
 };
 
+// For a plan of another size with a resizing transform (anySize) the images keep their own
+// 1x2x4.
+TEST(DataIdx, AnySizeKeepsTheFilesShape) {
+  IdxFiles f;
+  auto train = openDataset("idx:" + f.dir.path(), Split::Train, {1, 28, 28}, 10, 0, /*anySize=*/true);
+  EXPECT_EQ(train->sampleShape(), (Shape{1, 2, 4}));
+  EXPECT_EQ(train->describe(), "idx:" + f.dir.path() + " (train, 3 images 1x2x4, 10 classes)");
+  Image image;
+  EXPECT_EQ(train->read(2, image), 9);
+  EXPECT_EQ(image.shape, (Shape{1, 2, 4}));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(image.pixels[static_cast<size_t>(i)], static_cast<float>(16 + i) / 255.0f);
+  expectDataError([&] { f.open(Split::Train, {1, 28, 28}); }, {"has 1x2x4 images but the plan expects 1x28x28"});
+}
+
 TEST(DataIdx, GzipTrainAndPlainTestSplitsLoad) {
   IdxFiles f;
   auto train = f.open();

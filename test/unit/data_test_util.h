@@ -167,20 +167,28 @@ inline Bytes pnmFile(int channels, int width, int height, int maxval, const Byte
   return file;
 }
 
-// Runs `open` and expects a std::runtime_error whose message is one line starting with
-// "data: " and containing every one of `parts`.
-inline void expectDataError(const std::function<void()>& open, const std::vector<std::string>& parts) {
+// Runs `open` and expects an `Error` whose message is one line starting with `prefix` and
+// containing every one of `parts`.
+template <class Error>
+void expectOneLineError(const std::function<void()>& open, const std::string& prefix,
+                        const std::vector<std::string>& parts) {
   try {
     open();
-  } catch (const std::runtime_error& e) {
+  } catch (const Error& e) {
     const std::string m = e.what();
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    EXPECT_EQ(m.rfind("data: ", 0), 0u) << m;
+    EXPECT_EQ(m.rfind(prefix, 0), 0u) << m;
     for (const std::string& part : parts)
       EXPECT_NE(m.find(part), std::string::npos) << "'" << part << "' not in: " << m;
     return;
   }
-  ADD_FAILURE() << "no std::runtime_error; expected one mentioning " << (parts.empty() ? "" : parts[0]);
+  ADD_FAILURE() << "no " << prefix << "error; expected one mentioning " << (parts.empty() ? "" : parts[0]);
+}
+
+// Runs `open` and expects a std::runtime_error whose message is one line starting with
+// "data: " and containing every one of `parts`.
+inline void expectDataError(const std::function<void()>& open, const std::vector<std::string>& parts) {
+  expectOneLineError<std::runtime_error>(open, "data: ", parts);
 }
 
 // Runs `open` and accepts success or a one-line "data: " std::runtime_error, nothing else.
