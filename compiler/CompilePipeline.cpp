@@ -19,7 +19,7 @@ void runPasses(ir::Module& m, Pipeline... pipeline) {
 
 // Declares every input and global of `train` in `eval` at the same place, so the evaluation
 // step reads the trained weights where the training step left them and its own buffers
-// stay clear of everything that persists between steps (momentum included).
+// stay clear of everything that persists between steps (optimizer state included).
 void shareTrainingPlaces(const ir::Module& train, ir::Module& eval) {
   for (const ir::Value* v : train.inputs) {
     ir::Value* e = eval.lookup(v->name);
@@ -76,7 +76,7 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)),  // frozen: BatchNorm on running statistics
             passes::createAppendLossPass());                           // softmax cross-entropy over the logits
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
-  runPasses(*p.train, passes::createAutodiffPass());  // backward graph (pipeline_grad per row pipeline) and SGD updates
+  runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
   if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept
     runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat}));

@@ -32,8 +32,8 @@ std::string_view strategyName(const RowOptions& rows);
 // strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
 void runRowPipeline(ir::Module& m, const RowOptions& options, const passes::BatchNormPolicyOptions& batchNorm = {});
 
-// The two programs of a training plan, both with every buffer placed in one arena: one SGD
-// step (forward, loss, backward, updates) and one evaluation step (inference-mode forward
+// The two programs of a training plan, both with every buffer placed in one arena: one
+// training step (forward, loss, backward, optimizer updates) and one evaluation step (inference-mode forward
 // to the logits) that shares the training step's inputs and globals at the same places.
 struct TrainingPrograms {
   std::unique_ptr<ir::Module> train;
@@ -46,6 +46,7 @@ struct TrainingOptions {
   passes::BatchNormPolicyOptions batchNorm;  // --bn
   RowOptions rows{true, {}, {}, passes::RematMode::None, {}};  // layerwise
   passes::PlanMemoryOptions memory;  // conv-batch-bytes: 0 for the CPU, more for the GPU
+  passes::AutodiffOptions autodiff;  // --optimizer: the updates and the state they keep
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -107,16 +107,16 @@ plan::Plan planHeader(const Module& m, int64_t arenaBytes) {
 
 // The buffers that persist between steps (inputs and globals), shared by name, and the
 // initial data of every global: its bytes appended to `weights` (the plan file's weights
-// section), or none when they are all zero (momentum, zero biases): the runtime zero-fills.
-void emitPersistentBuffers(const Module& m, const ValueSet& momentum, BufferTable& table,
+// section), or none when they are all zero (optimizer state, zero biases): the runtime zero-fills.
+void emitPersistentBuffers(const Module& m, const ValueSet& optimizerState, BufferTable& table,
                            plan::Plan& plan, std::string& weights) {
   for (const auto* list : {&m.inputs, &m.globals}) {
     for (const Value* v : *list) {
-      uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, momentum));
+      uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, optimizerState));
       table.bind(v, index);
       table.nameShared(v->name, index);
       if (!v->isGlobal()) continue;
-      if (!v->hasData() && !momentum.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
+      if (!v->hasData() && !optimizerState.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
       plan::Init* init = plan.add_inits();
       init->set_buffer(index);
       const size_t start = weights.size();
@@ -247,16 +247,41 @@ size_t lossIndex(const Module& m) {
   throw ir::Error("plan: the training program has no loss");
 }
 
+plan::Optimizer defaultOptimizer(ops::Optimizer optimizer) {
+  plan::Optimizer o;
+  switch (optimizer) {
+    case ops::Optimizer::Sgd:
+      o.set_kind(plan::SGD);
+      o.set_lr(0.01);
+      o.set_momentum(0.9);
+      return o;
+    case ops::Optimizer::AdamW:
+      o.set_kind(plan::ADAMW);
+      o.set_lr(1e-3);
+      o.set_beta1(0.9);
+      o.set_beta2(0.999);
+      o.set_eps(1e-8);
+      o.set_weight_decay(1e-2);
+      return o;
+  }
+  throw std::logic_error("defaultOptimizer: not an optimizer");
+}
+
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
-                    const OptimizerDefaults& optimizer, std::string& weights) {
+                    const plan::Optimizer& optimizer, std::string& weights) {
   const Module& train = *programs.train;
   const Module& eval = *programs.eval;
   plan::Plan plan = planHeader(train, std::max(ir::arenaBytes(train), ir::arenaBytes(eval)));
 
-  ValueSet momentum = momentumBuffers(train);
+  for (const auto& op : train.ops)
+    if (ops::isOptimizerUpdate(op->kind) &&
+        plan::optimizerKind(*ops::optimizerOfUpdate(op->kind)) != optimizer.kind())
+      throw ir::Error("plan: " + op->describe() + " is not an update of the plan's optimizer, " +
+                      plan::OptimizerKind_Name(optimizer.kind()));
+  ValueSet state = optimizerState(train);
   BufferTable table(plan);
   weights.clear();
-  emitPersistentBuffers(train, momentum, table, plan, weights);
+  emitPersistentBuffers(train, state, table, plan, weights);
   for (const auto* list : {&eval.inputs, &eval.globals})
     for (const Value* v : *list) table.bind(v, table.byName(v->name));
 
@@ -272,9 +297,7 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   io->set_logits(table.of(train.outputs.at(1)));
   io->set_eval_logits(table.of(eval.outputs.at(0)));
 
-  plan.mutable_optimizer()->set_lr(optimizer.lr);
-  plan.mutable_optimizer()->set_momentum(optimizer.momentum);
-  plan.mutable_optimizer()->set_weight_decay(optimizer.weightDecay);
+  *plan.mutable_optimizer() = optimizer;
   *plan.mutable_memory() = memoryAtPeak(train, backwardFrom);
   plan.set_onnx_model(strippedOnnx(onnxPath, train, plan, table));
   return plan;

@@ -5,23 +5,23 @@
 #include <string>
 
 #include "compiler/CompilePipeline.h"
+#include "ops/Optimizer.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::compiler {
 
-// torch.optim.SGD's meaning; lrc-run may override each.
-struct OptimizerDefaults {
-  double lr = 0.01;
-  double momentum = 0.9;
-  double weightDecay = 0.0;
-};
+// The plan's optimizer record (plan.proto's Optimizer) with the defaults of `optimizer`'s
+// hyper-parameters, which lrc-run may override: sgd lr 0.01, momentum 0.9, no Nesterov, weight
+// decay 0; adamw torch.optim.AdamW's, lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-2.
+plan::Optimizer defaultOptimizer(ops::Optimizer optimizer = ops::Optimizer::Sgd);
 
-// `onnxPath` is the source model: the plan keeps it, without the initializer data that the
+// `optimizer` is the plan's optimizer record: its kind must be the optimizer whose updates the
+// training program holds (ir::Error otherwise). `onnxPath` is the source model: the plan keeps it, without the initializer data that the
 // plan's buffers hold, so that lrc-run can write the trained model back as ONNX. `weights`
 // gets the plan file's weights section, which the plan's inits point into
 // (plan::encodePlanFile(plan, weights) writes both; plan::MemoryWeights(weights) reads it).
 plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPath,
-                    const OptimizerDefaults& optimizer, std::string& weights);
+                    const plan::Optimizer& optimizer, std::string& weights);
 
 // The memory report emitPlan gives a plan (bytes by category at the training program's
 // peak step), and the arena the plan needs, without emitting it: for comparing candidate

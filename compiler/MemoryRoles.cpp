@@ -14,11 +14,11 @@ ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFro
     for (const ir::Value* v : op.operands) depends |= gradient.count(v) != 0;
     if (depends) gradient.insert(op.results.begin(), op.results.end());
   }
-  // Parameter gradients: what sgd_update reads, and the adds that sum parts into it.
+  // Parameter gradients: what an optimizer update reads, and the adds that sum parts into it.
   ir::ValueSet paramGrad;
   for (size_t i = m.ops.size(); i-- > backwardFrom;) {
     const ir::Op& op = *m.ops[i];
-    if (op.kind == OpKind::SgdUpdate) paramGrad.insert(op.operands[1]);
+    if (ops::isOptimizerUpdate(op.kind)) paramGrad.insert(op.operands[1]);
     if (op.kind == OpKind::Add && paramGrad.count(op.result()))
       for (const ir::Value* v : op.operands) paramGrad.insert(v);
   }
@@ -42,18 +42,18 @@ ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFro
   return roles;
 }
 
-ir::ValueSet momentumBuffers(const ir::Module& m) {
+ir::ValueSet optimizerState(const ir::Module& m) {
   ir::ValueSet result;
   for (const auto& op : m.ops)
-    if (op->kind == ir::OpKind::SgdUpdate) result.insert(op->operands[2]);
+    if (ops::isOptimizerUpdate(op->kind)) result.insert(op->operands.begin() + 2, op->operands.end());
   return result;
 }
 
-plan::Role globalRole(const ir::Value& v, const ir::ValueSet& momentum) {
+plan::Role globalRole(const ir::Value& v, const ir::ValueSet& optimizerState) {
   switch (v.kind) {
     case ir::ValueKind::Input: return plan::INPUT;
     case ir::ValueKind::Param: return plan::PARAMETER;
-    case ir::ValueKind::State: return momentum.count(&v) ? plan::OPTIMIZER_STATE : plan::STATE;
+    case ir::ValueKind::State: return optimizerState.count(&v) ? plan::OPTIMIZER_STATE : plan::STATE;
     case ir::ValueKind::Const: return plan::CONSTANT;
     case ir::ValueKind::Result: break;
   }
@@ -73,14 +73,14 @@ plan::Role roleOf(ResultRole r) {
 std::vector<plan::Role> liveBufferRoles(const ir::Module& m, const std::vector<ir::LiveBuffer>& buffers,
                                         size_t backwardFrom) {
   const ir::ValueMap<ResultRole> results = classifyResults(m, backwardFrom);
-  const ir::ValueSet momentum = momentumBuffers(m);
+  const ir::ValueSet state = optimizerState(m);
   std::vector<plan::Role> roles;
   roles.reserve(buffers.size());
   for (const ir::LiveBuffer& b : buffers) {
     if (!b.value)
       roles.push_back(plan::WORKSPACE);
     else if (b.value->kind != ir::ValueKind::Result)
-      roles.push_back(globalRole(*b.value, momentum));
+      roles.push_back(globalRole(*b.value, state));
     else
       roles.push_back(roleOf(results.at(b.value)));
   }

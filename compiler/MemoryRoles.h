@@ -17,7 +17,7 @@ enum class ResultRole {
   KeptActivation,      // computed by the forward (before the loss) and read after it
   Transient,           // forward values only the forward reads; recomputed strips in backward
   ActivationGradient,  // depends on the loss gradient, not a parameter's gradient
-  ParameterGradient,   // a parameter's gradient (read by sgd_update), or a part summed into one
+  ParameterGradient,   // a parameter's gradient (read by an optimizer update), or a part summed into one
 };
 
 // Classifies every op result of `m`; ops from `backwardFrom` on are the backward (the loss
@@ -25,10 +25,11 @@ enum class ResultRole {
 // recomputed activation (Transient): row plans recompute strips there.
 ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFrom);
 
-// The optimizer's state: the momentum buffers sgd_update reads and writes.
-ir::ValueSet momentumBuffers(const ir::Module& m);
-// The plan role of an input or global (`momentum`: momentumBuffers of its module).
-plan::Role globalRole(const ir::Value& v, const ir::ValueSet& momentum);
+// The optimizer's state: every operand of an optimizer update but the parameter and its
+// gradient (SGD's momentum, AdamW's moments and step counts; ops/Optimizer.h).
+ir::ValueSet optimizerState(const ir::Module& m);
+// The plan role of an input or global (`optimizerState`: optimizerState of its module).
+plan::Role globalRole(const ir::Value& v, const ir::ValueSet& optimizerState);
 // The plan role of an op result.
 plan::Role roleOf(ResultRole r);
 // The plan role of each of `buffers` (ir::liveBuffers(m), in its order): scratch is workspace.

@@ -44,8 +44,10 @@ std::vector<TensorType> inferWhole(const Op& op) {
   } catch (const ops::ShapeError& e) {
     fail(op, e.what());
   }
-  if (op.kind == OpKind::SgdUpdate && (!op.operands[0]->isGlobal() || !op.operands[2]->isGlobal()))
-    fail(op, "updates globals only: the parameter and its momentum buffer must be @values");
+  if (ops::isOptimizerUpdate(op.kind))
+    for (size_t i = 0; i < op.operands.size(); ++i)
+      if (i != 1 && !op.operands[i]->isGlobal())
+        fail(op, "updates globals only: the parameter and its optimizer state must be @values");
   std::vector<TensorType> types;
   for (const ops::TensorDesc& r : results) types.push_back({fromOps(r.dtype), r.shape});
   return types;

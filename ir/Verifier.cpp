@@ -55,7 +55,7 @@ void verifyMemory(const Module& m) {
 
 void verifyModule(const Module& m, bool checkTypes) {
   ValueSet defined;
-  ValueSet updated;  // parameters an sgd_update has already changed
+  ValueSet updated;  // parameters (and their state) an optimizer update has already changed
   std::set<std::string> names;
   auto define = [&](const Value* v) {
     if (!names.insert(v->name).second) throw Error("value '" + v->name + "' is defined twice");
@@ -81,12 +81,12 @@ void verifyModule(const Module& m, bool checkTypes) {
         fail(op, "uses %" + operand->name + " before it is defined");
       // Backward ops must read the weights the forward used, not the updated ones.
       if (updated.count(operand))
-        fail(op, "reads @" + operand->name + " after an sgd_update changed it");
+        fail(op, "reads @" + operand->name + " after an optimizer update changed it");
     }
-    if (op.kind == OpKind::SgdUpdate && !op.operands.empty()) {
+    if (ops::isOptimizerUpdate(op.kind) && !op.operands.empty()) {
       if (!updated.insert(op.operands[0]).second)
         fail(op, "updates @" + op.operands[0]->name + " a second time");
-      updated.insert(op.operands[2 % op.operands.size()]);
+      for (size_t i = 2; i < op.operands.size(); ++i) updated.insert(op.operands[i]);  // its state
     }
     std::vector<TensorType> expected =
         checkTypes ? inferResultTypes(op) : std::vector<TensorType>{};

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "ops/Checked.h"
+#include "ops/Optimizer.h"
 #include "ops/Window.h"
 
 namespace lrc::ops {
@@ -382,6 +383,23 @@ Results rows(const Rule& r) {
   return {same(r.in(0))};
 }
 
+// An optimizer's update (ops/Optimizer.h): the gradient and each state of the parameter's
+// type, a step count f32[]; no results (all but the gradient are updated in place).
+Results optimizerUpdate(const Rule& r) {
+  const OptimizerInfo& o = info(*optimizerOfUpdate(r.kind()));
+  r.f32(0, "parameter");
+  r.expectLike(1, "gradient", 0);
+  for (int i = 0; i < o.stateCount; ++i) {
+    const OptimizerState& state = o.state[static_cast<size_t>(i)];
+    const size_t operand = static_cast<size_t>(2 + i);
+    if (state.scalar)
+      r.expect(operand, std::string(state.role), DType::F32, {});
+    else
+      r.expectLike(operand, std::string(state.role), 0);
+  }
+  return {};
+}
+
 // pipeline_grad: result r is the gradient of operand grads[r] (operand 0 is dy).
 Results pipelineGrad(const Rule& r) {
   Results types;
@@ -437,10 +455,7 @@ Results resultsOf(OpKind kind, const Rule& r) {
       return {same(r.in(0))};
     case OpKind::SumTo: return sumTo(r);
     case OpKind::SgdUpdate:
-      r.f32(0, "parameter");
-      r.expectLike(1, "gradient", 0);
-      r.expectLike(2, "momentum buffer", 0);
-      return {};
+    case OpKind::AdamwUpdate: return optimizerUpdate(r);
     case OpKind::RowsCopy:
     case OpKind::RowsSum: return rows(r);
     case OpKind::PipelineGrad: return pipelineGrad(r);

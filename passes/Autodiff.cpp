@@ -5,11 +5,13 @@
 //    operand that requires one. Graph inputs (the image), labels, state and consts get
 //    none, so e.g. the first convolution has no conv2d_grad_input;
 //  - a value used by several ops has its contributions summed with `add` as they arrive;
-//  - every param that got a gradient gets a zero-initialized `<param>.momentum` state and
-//    an `sgd_update` placed right after the op that completes its gradient, so the
-//    gradient can die early. A param no gradient reaches (unused, or only behind a gemm
-//    with beta 0) gets no update: it is left as it is, exactly as torch.optim.SGD skips
-//    a parameter whose .grad is None.
+//  - every param that got a gradient gets the optimizer's zero-initialized state globals
+//    (ops/Optimizer.h; option `optimizer`, default sgd: `<param>.momentum`; adamw:
+//    `<param>.exp_avg`, `<param>.exp_avg_sq`, `<param>.step`) and its update op
+//    (`sgd_update`, `adamw_update`) placed right after the op that completes its gradient,
+//    so the gradient can die early. A param no gradient reaches (unused, or only behind a
+//    gemm with beta 0) gets no update: it is left as it is, exactly as torch.optim skips a
+//    parameter whose .grad is None.
 //  - a partitioned row pipeline gets one pipeline_grad (lowered strip by strip later); the
 //    statistics of a recomputed reduction point inside it are differentiated there, not here.
 // The gradient ops of each op come from passes/GradEmitter.h; gradient values are named
@@ -40,7 +42,7 @@ using ir::ValueKind;
 
 class BackwardBuilder final : GradBuilder {
  public:
-  explicit BackwardBuilder(ir::Module& m) : m_(m) {}
+  BackwardBuilder(ir::Module& m, ops::Optimizer optimizer) : m_(m), optimizer_(ops::info(optimizer)) {}
 
   void build(Op& lossOp) {
     std::vector<Op*> forward;
@@ -73,6 +75,7 @@ class BackwardBuilder final : GradBuilder {
 
  private:
   ir::Module& m_;
+  const ops::OptimizerInfo& optimizer_;
   ValueSet requiresGrad_;
   ValueMap<Value*> grads_;  // the gradient accumulated so far
 
@@ -153,7 +156,7 @@ class BackwardBuilder final : GradBuilder {
     return v->def && isRecomputedPoint(*v->def) && defined.count(v->def->operands[0]);
   }
 
-  // The momentum buffers are declared in parameter order; each update goes right after
+  // The state globals are declared in parameter order; each update goes right after
   // the later of the op that produced the parameter's final gradient and the last op that
   // reads the parameter (a gemm whose A and B are both parameters reads A for dB after
   // dA is complete), after any update already placed there, so two gradients of one op
@@ -163,24 +166,30 @@ class BackwardBuilder final : GradBuilder {
     for (Value* g : m_.globals)
       if (g->kind == ValueKind::Param && grads_.count(g)) params.push_back(g);
     for (Value* p : params) {
-      Value* momentum =
-          m_.addGlobal(ValueKind::State, m_.uniqueName(p->name + ".momentum"), p->type);
-      if (p->hasData()) momentum->floats.assign(static_cast<size_t>(p->type.numElements()), 0.0f);
       Value* grad = grads_.at(p);
+      std::vector<Value*> operands = {p, grad};
+      for (int s = 0; s < optimizer_.stateCount; ++s) {
+        const ops::OptimizerState& state = optimizer_.state[static_cast<size_t>(s)];
+        const TensorType type = state.scalar ? TensorType{DType::F32, {}} : p->type;
+        Value* v = m_.addGlobal(ValueKind::State, m_.uniqueName(p->name + "." + std::string(state.suffix)), type);
+        if (p->hasData()) v->floats.assign(static_cast<size_t>(type.numElements()), 0.0f);
+        operands.push_back(v);
+      }
       size_t index = 0;
       for (size_t i = 0; i < m_.ops.size(); ++i) {
         const Op& op = *m_.ops[i];
         bool reads = std::find(op.operands.begin(), op.operands.end(), p) != op.operands.end();
-        if (&op == grad->def || (reads && op.kind != OpKind::SgdUpdate)) index = i + 1;
+        if (&op == grad->def || (reads && !ops::isOptimizerUpdate(op.kind))) index = i + 1;
       }
-      while (index < m_.ops.size() && m_.ops[index]->kind == OpKind::SgdUpdate) ++index;
-      m_.insertOp(index, OpKind::SgdUpdate, {p, grad, momentum}, {}, {});
+      while (index < m_.ops.size() && ops::isOptimizerUpdate(m_.ops[index]->kind)) ++index;
+      m_.insertOp(index, optimizer_.update, std::move(operands), {}, {});
     }
   }
 };
 
 class Autodiff : public Pass {
  public:
+  explicit Autodiff(const AutodiffOptions& options) : options_(options) {}
   std::string_view name() const override { return "autodiff"; }
 
   bool transform(ir::Module& m) override {
@@ -201,13 +210,16 @@ class Autodiff : public Pass {
                         op->describe() + ")",
                     op->loc);
     size_t forwardOps = m.ops.size();
-    BackwardBuilder(m).build(*loss);
+    BackwardBuilder(m, options_.optimizer).build(*loss);
     return m.ops.size() != forwardOps;  // false when no param reaches the loss
   }
+
+ private:
+  AutodiffOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> createAutodiffPass() { return std::make_unique<Autodiff>(); }
+std::unique_ptr<Pass> createAutodiffPass(const AutodiffOptions& options) { return std::make_unique<Autodiff>(options); }
 
 }  // namespace lrc::passes

@@ -111,6 +111,7 @@ class Grad {
       case OpKind::DropoutGrad:
       case OpKind::SumTo:
       case OpKind::SgdUpdate:
+      case OpKind::AdamwUpdate:
       case OpKind::RowsCopy:
       case OpKind::RowsSum:
       case OpKind::PipelineGrad: return noGradient();

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ops/Optimizer.h"
+
 namespace lrc::passes {
 
 // How partition-rows cuts a row pipeline into strips (docs/row-plans.md): 2PS computes each
@@ -62,6 +64,12 @@ struct PartitionRowsOptions {
   std::map<int64_t, int64_t> per;             // pipeline -> strips (forward and backward), overriding
   std::vector<int64_t> reuse;                 // 2PS pipelines whose backward reuses the last forward strip
   std::map<int64_t, RowStrategy> strategies;  // pipeline -> its own strategy
+};
+
+// autodiff: the optimizer whose update and state every parameter gets (ops/Optimizer.h;
+// its name and parse are ops::info(o).name and ops::optimizerByName).
+struct AutodiffOptions {
+  ops::Optimizer optimizer = ops::Optimizer::Sgd;
 };
 
 struct RematOptions {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ops/OpTable.h"
+#include "runtime/kernels/Optimizer.h"
 
 namespace lrc::runtime {
 
@@ -36,9 +37,9 @@ struct PreparedStep;  // runtime/PreparedStep.h
 
 // What a step needs besides its buffers and parameters.
 struct RunContext {
-  uint64_t step = 0;                            // training steps done before this one: Dropout's mask counter
-  float lr = 0, momentum = 0, weightDecay = 0;  // SGD, as torch.optim.SGD
-  uint64_t seed = 0;                            // the run's --seed, mixed into every Dropout's seed
+  uint64_t step = 0;                    // training steps done before this one: Dropout's mask counter
+  kernels::OptimizerParams optimizer;   // this step's hyper-parameters (its lr is the schedule's)
+  uint64_t seed = 0;                    // the run's --seed, mixed into every Dropout's seed
 };
 
 class Backend {

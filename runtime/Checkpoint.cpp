@@ -31,8 +31,25 @@ constexpr uint32_t kMaxRank = 64;
 
 using Settings = std::vector<std::pair<std::string, double>>;
 
+// The optimizer's hyper-parameters and the lr schedule (its step count only where it
+// matters: cosine's T).
 Settings namedSettings(const RunSettings& s) {
-  return {{"lr", s.lr}, {"momentum", s.momentum}, {"weight_decay", s.weightDecay}};
+  const kernels::OptimizerParams& o = s.optimizer;
+  const LrSchedule& lr = s.schedule;
+  const bool cosine = lr.kind == LrSchedule::Kind::Cosine;
+  return {{"lr", o.lr},
+          {"momentum", o.momentum},
+          {"weight_decay", o.weightDecay},
+          {"nesterov", o.nesterov ? 1.0 : 0.0},
+          {"beta1", o.beta1},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
+          {"lr_schedule", static_cast<double>(lr.kind)},
+          {"warmup_steps", static_cast<double>(lr.warmupSteps)},
+          {"lr_step_size", static_cast<double>(lr.stepSize)},
+          {"lr_gamma", lr.gamma},
+          {"lr_min", lr.lrMin},
+          {"schedule_steps", cosine ? static_cast<double>(s.scheduleSteps) : 0.0}};
 }
 
 void putName(std::string& out, const std::string& name) {

@@ -8,8 +8,9 @@
 //   seed), so it is the whole of the random state of the step;
 // - where the loader stands (epoch, batch in the epoch; its order is a function of the seed
 //   and the epoch, data::BatchLoader) and the training set's size;
-// - the seed and the optimizer settings (lr, momentum, weight_decay), which a resumed run
-//   must share.
+// - the seed, the optimizer's hyper-parameters (lr, momentum, weight_decay, nesterov, beta1,
+//   beta2, eps) and the lr schedule (lr_schedule, warmup_steps, lr_step_size, lr_gamma,
+//   lr_min, and for cosine schedule_steps, its T), which a resumed run must share.
 // Constants never change and stay in the plan.
 //
 // The file (format version 1; numbers little-endian, doubles IEEE 754):
@@ -88,7 +89,7 @@ class Checkpoint {
   uint64_t stepsDone() const { return steps_; }
   const LoaderPosition& loader() const { return loader_; }
 
-  // Throws "PATH: ..." naming the first setting (seed, lr, momentum, weight_decay) or the
+  // Throws "PATH: ..." naming the first setting (seed, lr, momentum, ..., above) or the
   // training set size that differs between the checkpoint and this run: continuing with
   // another would not give the uninterrupted run's result.
   void checkRun(const RunSettings& settings, int64_t samples) const;

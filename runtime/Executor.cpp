@@ -11,8 +11,26 @@
 
 namespace lrc::runtime {
 
+kernels::OptimizerParams optimizerParams(const plan::Optimizer& o) {
+  kernels::OptimizerParams p;
+  p.lr = o.lr();
+  p.weightDecay = o.weight_decay();
+  p.momentum = o.momentum();
+  p.nesterov = o.nesterov();
+  p.beta1 = o.beta1();
+  p.beta2 = o.beta2();
+  p.eps = o.eps();
+  return p;
+}
+
 RunSettings defaultSettings(const plan::Plan& plan) {
-  return {plan.optimizer().lr(), plan.optimizer().momentum(), plan.optimizer().weight_decay(), 0};
+  RunSettings s;
+  s.optimizer = optimizerParams(plan.optimizer());
+  return s;
+}
+
+double Executor::stepLr() const {
+  return scheduledLr(settings_.schedule, settings_.optimizer.lr, static_cast<int64_t>(stepsDone_), settings_.scheduleSteps);
 }
 
 void writeInitialData(const plan::Plan& plan, const plan::WeightSource& weights, Backend& backend) {
@@ -57,9 +75,8 @@ void Executor::runProgram(const plan::Program& program, const std::vector<Prepar
                           std::vector<double>* seconds) {
   RunContext context;
   context.step = stepsDone_;
-  context.lr = static_cast<float>(settings_.lr);
-  context.momentum = static_cast<float>(settings_.momentum);
-  context.weightDecay = static_cast<float>(settings_.weightDecay);
+  context.optimizer = settings_.optimizer;
+  context.optimizer.lr = stepLr();
   context.seed = settings_.seed;
   for (size_t i = 0; i < steps.size(); ++i) {
     try {

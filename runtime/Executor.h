@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/Backend.h"
+#include "runtime/LrSchedule.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/plan/Plan.h"
@@ -16,11 +17,17 @@
 
 namespace lrc::runtime {
 
-// SGD's values for the run (the plan's defaults unless overridden) and the run's seed.
+// The optimizer's hyper-parameters for the run (the plan's defaults unless overridden), the
+// run's seed, and its lr schedule: training step k (0 first) trains with
+// scheduledLr(schedule, optimizer.lr, k, scheduleSteps) (Executor::stepLr), so a run restored
+// at step k goes on with the lr an uninterrupted one has there.
 struct RunSettings {
-  double lr = 0, momentum = 0, weightDecay = 0;
+  kernels::OptimizerParams optimizer;
   uint64_t seed = 0;
+  LrSchedule schedule;
+  int64_t scheduleSteps = 0;  // the run's training steps: cosine's T (others ignore it)
 };
+kernels::OptimizerParams optimizerParams(const plan::Optimizer& o);  // the record's values
 RunSettings defaultSettings(const plan::Plan& plan);  // the plan's optimizer, seed 0
 
 // Writes the initial data of every init of a validated plan into `backend`'s arena (already
@@ -75,7 +82,10 @@ class Executor {
   // `steps` + 1 to every kernel that reads it (Dropout's masks).
   void setStepsDone(uint64_t steps) { stepsDone_ = steps; }
 
-  // One SGD step on a batch: shape().batch images (C*H*W floats each) and their labels,
+  // The lr of the next training step (RunSettings' schedule at step stepsDone()).
+  double stepLr() const;
+
+  // One training step (forward, backward, optimizer updates) on a batch: shape().batch images (C*H*W floats each) and their labels,
   // which must lie in [0, classes) (std::runtime_error naming the sample otherwise).
   // Returns the batch's mean loss.
   float trainStep(const float* images, const int64_t* labels);

@@ -1,5 +1,5 @@
 // The checks of a decoded plan before anything runs (runtime/PlanChecks.h): buffers, io,
-// inits, optimizer, and each step of both programs (StepChecker: indices, attributes, bands,
+// inits, optimizer (its kind, hyper-parameters, and that every update step is its), and each step of both programs (StepChecker: indices, attributes, bands,
 // the operand and result types by the op's shape rule (ops/Shapes.h, the one shape inference
 // the IR uses too), then what the kernel needs beyond it: rows its bands hold, scratch,
 // overlaps).
@@ -13,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ops/Optimizer.h"
 #include "ops/Scratch.h"
 #include "ops/Shapes.h"
 #include "runtime/PreparedStep.h"
@@ -398,6 +399,7 @@ class StepChecker {
       case Kernel::SoftmaxXentGrad:
       case Kernel::SumTo:
       case Kernel::SgdUpdate:
+      case Kernel::AdamwUpdate:
       case Kernel::RowsCopy:
       case Kernel::RowsSum: return;  // whole tensors, or (rows_*) any rows of one map
     }
@@ -420,7 +422,7 @@ class StepChecker {
   }
 
   // Kernels never run in place: a result or the scratch must not share bytes with an
-  // operand or with each other (the in-place updates of sgd_update and of the BatchNorm
+  // operand or with each other (the in-place updates of the optimizers and of the BatchNorm
   // running statistics are of operands, not results).
   void checkNoOverlap() const {
     std::vector<uint32_t> written(step_.outputs().begin(), step_.outputs().end());
@@ -598,13 +600,33 @@ class PlanValidator {
     }
   }
 
+  // The optimizer's kind and the ranges torch.optim accepts for its hyper-parameters (betas
+  // below 1: at 1 AdamW's bias correction divides by zero).
   void optimizer() const {
     const plan::Optimizer& o = plan_.optimizer();
+    if (!plan::OptimizerKind_IsValid(o.kind()))
+      fail("optimizer kind " + std::to_string(o.kind()) + " is not one this lrc-run knows (sgd, adamw)");
     const std::pair<const char*, double> values[] = {
-        {"lr", o.lr()}, {"momentum", o.momentum()}, {"weight_decay", o.weight_decay()}};
+        {"lr", o.lr()}, {"momentum", o.momentum()}, {"weight_decay", o.weight_decay()}, {"eps", o.eps()}};
     for (const auto& [name, value] : values)
       if (!std::isfinite(value) || value < 0)
         fail(std::string("optimizer ") + name + " = " + numberText(value) + ", expected a finite number >= 0");
+    if (o.kind() == plan::ADAMW)
+      for (const auto& [name, value] : {std::pair<const char*, double>{"beta1", o.beta1()}, {"beta2", o.beta2()}})
+        if (!(value >= 0 && value < 1))
+          fail(std::string("optimizer ") + name + " = " + numberText(value) + ", expected a number in [0, 1)");
+    if (o.nesterov() && (o.kind() != plan::SGD || o.momentum() == 0))
+      fail("optimizer nesterov needs sgd with a momentum above 0");
+  }
+
+  // An optimizer update step must be the plan's optimizer's (its hyper-parameters are).
+  void checkUpdateKind(const Step& step, const std::string& where) const {
+    const ops::OpKind kind = opKind(*kernelByName(step.kernel()));
+    if (!ops::isOptimizerUpdate(kind)) return;
+    const ops::Optimizer planOptimizer = plan::optimizerOf(plan_.optimizer().kind());
+    if (ops::optimizerOfUpdate(kind) != planOptimizer)
+      fail(where + ": an update of " + std::string(ops::info(*ops::optimizerOfUpdate(kind)).name) +
+           ", but the plan's optimizer is " + std::string(ops::info(planOptimizer).name));
   }
 
   void program(const std::string& name, const plan::Program& program) const {
@@ -625,6 +647,7 @@ class PlanValidator {
       if (!step.origin().empty()) where += " '" + step.origin() + "'";
       where += ")";
       StepChecker(plan_, step, where, path_).check(backend_);
+      checkUpdateKind(step, where);
       std::vector<uint32_t> written(step.outputs().begin(), step.outputs().end());
       if (step.scratch() >= 0) written.push_back(static_cast<uint32_t>(step.scratch()));
       for (uint32_t w : written)

@@ -225,6 +225,7 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::RowsCopy:
     case Kernel::RowsSum:
     case Kernel::SgdUpdate:
+    case Kernel::AdamwUpdate:
       return std::monostate{};
   }
   throw std::logic_error("stepParams: kernel " + std::to_string(static_cast<int>(s.kernel)));

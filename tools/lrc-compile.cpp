@@ -8,12 +8,15 @@
 // rule without a budget is the GPU's (docs/plan-search.md), and each convolution's scratch
 // holds up to kCudaConvBatchBytes of im2col columns, several images at once, so the GPU runs
 // a chunk of images per launch (docs/cuda.md); the CPU backend runs such a plan too.
+// --optimizer sgd|adamw chooses the updates and the state the plan keeps (docs/training.md);
+// the optimizer's hyper-parameter flags (tools/TrainingFlags.h) set the plan's defaults.
 #include <iostream>
 #include <sstream>
 #include <string>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -30,6 +33,7 @@
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
+#include "tools/TrainingFlags.h"
 
 using namespace lrc;
 
@@ -44,13 +48,14 @@ struct Options {
   std::string emit;
   std::string output;
   compiler::ImportOptions import;
-  compiler::OptimizerDefaults optimizer;
+  tools::OptimizerFlags optimizer;          // the hyper-parameters' defaults (tools/TrainingFlags.h)
+  plan::Optimizer optimizerRecord;          // --optimizer's defaults with those flags applied
   bool autoStrategy = true;                 // --strategy auto: compiler/PlanSearch chooses `rows`
   compiler::RowOptions rows;                // --strategy layerwise|2ps|overl and the flags of a row plan
   int64_t memoryBudget = 0;                 // --memory-budget, bytes (0: the machine's available memory)
   bool explain = false;                     // --explain: the candidates auto considered
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
-  compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes
+  compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes, --optimizer
   bool stripsGiven = false;
   bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
   std::string report;                       // --report OUT.json: the summary as JSON
@@ -69,7 +74,9 @@ constexpr const char* kUsage =
     "  --recompute-points all|none|IDS   a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
-    "  --lr X, --momentum X, --weight-decay X   SGD defaults (lrc-run may override them)\n"
+    "  --optimizer sgd|adamw            default sgd (torch.optim.SGD; adamw: torch.optim.AdamW)\n"
+    "  --lr X, --weight-decay X, sgd: --momentum X, --nesterov, adamw: --beta1 X, --beta2 X, --eps X\n"
+    "                                   the optimizer's defaults (lrc-run may override them)\n"
     "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n"
     "  --memory-plot OUT.svg            the training step's arena over its ops, by category, the peak marked\n";
 
@@ -89,22 +96,21 @@ int64_t parsePositive(const std::string& flag, const std::string& text) {
   usage(flag + " expects a positive integer, got '" + text + "'");
 }
 
-double parseNonNegative(const std::string& flag, const std::string& text) {
-  try {
-    size_t used = 0;
-    double v = std::stod(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (const std::exception&) {
-  }
-  usage(flag + " expects a non-negative number, got '" + text + "'");
-}
-
 std::vector<int64_t> parseShape(const std::string& text) {
   std::vector<int64_t> dims;
   std::stringstream ss(text);
   for (std::string item; std::getline(ss, item, ',');) dims.push_back(parsePositive("--input-shape", item));
   if (dims.size() != 3) usage("--input-shape expects C,H,W, got '" + text + "'");
   return dims;
+}
+
+// An optimizer flag read into `flags` (tools/TrainingFlags.h); false when `a` is not one.
+bool optimizerFlag(const std::string& a, const std::function<std::string()>& value, tools::OptimizerFlags& flags) {
+  try {
+    return tools::readOptimizerFlag(a, value, flags);
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
+  }
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -196,14 +202,12 @@ Options parseArgs(int argc, char** argv) {
       const std::optional<passes::BatchNormMode> mode = passes::parseBatchNormMode(text);
       if (!mode) usage("--bn expects exact, frozen or strip, got '" + text + "'");
       o.training.batchNorm.mode = *mode;
-    } else if (a == "--lr") {
-      o.optimizer.lr = parseNonNegative(a, value());
-    } else if (a == "--momentum") {
+    } else if (a == "--optimizer") {
       const std::string text = value();
-      o.optimizer.momentum = parseNonNegative(a, text);
-      if (o.optimizer.momentum >= 1) usage("--momentum expects a number in [0, 1), got '" + text + "'");
-    } else if (a == "--weight-decay") {
-      o.optimizer.weightDecay = parseNonNegative(a, value());
+      const std::optional<ops::Optimizer> optimizer = ops::optimizerByName(text);
+      if (!optimizer) usage("--optimizer expects sgd or adamw, got '" + text + "'");
+      o.training.autodiff.optimizer = *optimizer;
+    } else if (optimizerFlag(a, value, o.optimizer)) {
     } else if (a == "-o") {
       o.output = value();
     } else if (a == "--batch") {
@@ -217,6 +221,12 @@ Options parseArgs(int argc, char** argv) {
     } else {
       usage("more than one model file");
     }
+  }
+  o.optimizerRecord = compiler::defaultOptimizer(o.training.autodiff.optimizer);
+  try {
+    tools::applyOptimizerFlags(o.optimizer, o.optimizerRecord, "--optimizer");
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
   }
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
@@ -248,6 +258,8 @@ std::string fixedFlags(const Options& o) {
   if (o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     flags += " --bn " + std::string(passes::name(o.training.batchNorm.mode));
   if (o.device != "cpu") flags += " --device " + o.device;
+  if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak
+    flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
   return flags;
 }
 
@@ -364,7 +376,8 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
          "  at the peak: parameters " + mib(m.parameters()) + ", parameter gradients " + mib(m.gradients()) +
          ", optimizer state " + mib(m.optimizer_state()) + ", kept activations " + mib(m.activations()) +
          ", activation gradients " + mib(m.activation_gradients()) + ", workspace " + mib(m.workspace()) +
-         ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" + batchNorm;
+         ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" +
+         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + batchNorm;
 }
 
 // --- --report: the same summary as JSON (keys in docs/plan-search.md), written with these
@@ -536,7 +549,7 @@ void compile(const Options& o) {
         compiler::summarizePipelines(*partitioned, rowOptions.layerwise);
     const std::string rows = layerwiseCost ? rowPlanReport(rowOptions, pipelines, cost, *layerwiseCost) : "";
     std::string weights;
-    plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizer, weights);
+    plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizerRecord, weights);
     plan.set_strategy(std::string(compiler::strategyName(rowOptions)));
     if (o.memoryBudget > 0 && static_cast<int64_t>(plan.arena_bytes()) > o.memoryBudget)
       throw ir::Error("the plan's predicted peak of " + mib(plan.arena_bytes()) + " (" +

@@ -71,6 +71,11 @@ void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::s
   o.cut = valueOf(passes::parseSegmentCut(value), pass, key, "none or downsample", value);
 }
 
+void setOption(std::string_view pass, passes::AutodiffOptions& o, std::string_view key, std::string_view value) {
+  if (key != "optimizer") unknownOption(pass, key, "optimizer");
+  o.optimizer = valueOf(ops::optimizerByName(value), pass, key, "sgd or adamw", value);
+}
+
 void setOption(std::string_view pass, passes::RematOptions& o, std::string_view key, std::string_view value) {
   if (key != "mode") unknownOption(pass, key, "mode");
   o.mode = valueOf(passes::parseRematMode(value), pass, key, "none, elementwise or blocks", value);

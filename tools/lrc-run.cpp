@@ -1,21 +1,28 @@
 // lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N]
-//         [--device cpu|cuda|cuda-emulated] [--precision fp32|tf32] [--lr X] [--momentum X]
-//         [--weight-decay X] [--seed N] [--save-onnx OUT.onnx]
+//         [--device cpu|cuda|cuda-emulated] [--precision fp32|tf32] [--lr X] [--weight-decay X]
+//         [--momentum X] [--nesterov] [--beta1 X] [--beta2 X] [--eps X]
+//         [--lr-schedule constant|step|cosine] [--lr-step-size N] [--lr-gamma G] [--lr-min X]
+//         [--warmup-steps N] [--seed N] [--save-onnx OUT.onnx]
 //         [--metrics OUT.jsonl] [--threads N] [--profile OUT.json]
 //         [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]
 //         [--train-transform LIST] [--val-transform LIST]
 //         [--mean A,B,C --std A,B,C | --normalize imagenet] [--workers N]
-// Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs SGD steps on
-// shuffled batches, evaluates on --val after each epoch, and ends with the measured peak
-// arena bytes next to the predicted ones.
+// Trains a plan made by lrc-compile (SPEC.md §3): loads and validates it, runs training steps
+// (the plan's optimizer: SGD or AdamW) on shuffled batches, evaluates on --val after each
+// epoch, and ends with the measured peak arena bytes next to the predicted ones.
 //
 // Defaults and choices:
 // - neither --steps nor --epochs: one epoch. An epoch is size / batch steps (the last partial
 //   batch is dropped; data::BatchLoader), shuffled by --seed (default 0) and the epoch.
 // - --val SPEC: accuracy of the plan's eval program over the whole Test split after every
 //   epoch and after the last step (a partial last batch is padded; only real samples count).
-// - --lr/--momentum/--weight-decay override the plan's optimizer defaults. --seed also
-//   changes every Dropout mask (seed 0 keeps the plan's seeds).
+// - --lr/--weight-decay (any plan), --momentum/--nesterov (sgd plans), --beta1/--beta2/--eps
+//   (adamw plans) override the plan's optimizer defaults; a flag of the other optimizer is a
+//   usage error (tools/TrainingFlags.h). --seed also changes every Dropout mask (seed 0 keeps
+//   the plan's seeds).
+// - --lr-schedule, --warmup-steps: the lr of each training step (runtime/LrSchedule.h, torch's
+//   StepLR, CosineAnnealingLR over the run's steps, LinearLR warm-up), stepped per training
+//   step, not per epoch; each step's lr is in its --metrics line ("lr").
 // - Data transforms (runtime/data/Transforms.h, docs/training.md): --train-transform LIST of
 //   resize[:S], center-crop, random-resized-crop, flip (default none: the images must have
 //   the plan's size); --val-transform LIST (default resize,center-crop when the training list
@@ -71,7 +78,7 @@
 //   --resume (with --checkpoint DIR it goes on writing there). --steps/--epochs count from
 //   the run's start, so a larger one extends a finished run. The checkpoint is checked whole
 //   (size, checksum, every tensor's name and shape and the plan hash against the plan, the
-//   seed, lr, momentum, weight decay and the training set's size against this run) before
+//   seed, the optimizer's settings, the lr schedule and the training set's size against this run) before
 //   anything is written: a mismatch is one line naming the file and what differs, exit 1.
 //   --metrics of a resumed run holds its own steps (numbered from the run's start).
 #include <fcntl.h>
@@ -86,6 +93,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -100,6 +108,7 @@
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cuda/Backends.h"
 #include "runtime/data/BatchLoader.h"
+#include "tools/TrainingFlags.h"
 
 // OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: other BLAS lack them).
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -111,9 +120,12 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: lrc-run PLAN.bin --data SPEC [--val SPEC] [--steps N | --epochs N] [--device cpu|cuda|cuda-emulated] "
-    "[--precision fp32|tf32] [--lr X] [--momentum X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
+    "[--precision fp32|tf32] [--lr X] [--weight-decay X] [--seed N] [--save-onnx OUT.onnx] [--metrics OUT.jsonl] "
     "[--threads N] [--profile OUT.json] [--checkpoint DIR [--checkpoint-every N]] [--resume DIR] "
     "[--train-transform LIST] [--val-transform LIST] [--mean A,B,C --std A,B,C | --normalize imagenet] [--workers N]\n"
+    "  sgd plans: [--momentum X] [--nesterov]; adamw plans: [--beta1 X] [--beta2 X] [--eps X]\n"
+    "  [--lr-schedule constant|step|cosine] [--warmup-steps N]: the lr per training step; step: --lr-step-size N\n"
+    "    [--lr-gamma G] (StepLR), cosine: [--lr-min X] (CosineAnnealingLR over the run's steps)\n"
     "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
     "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
     "  --checkpoint DIR: keep DIR/checkpoint.lrck after every epoch (or every N steps), at the end and on SIGINT/SIGTERM\n"
@@ -131,7 +143,8 @@ struct Options {
   std::optional<int64_t> steps, epochs;
   std::string device = "cpu";
   bool tf32 = false;
-  std::optional<double> lr, momentum, weightDecay;
+  tools::OptimizerFlags optimizer;  // overrides of the plan's defaults
+  tools::ScheduleFlags schedule;
   uint64_t seed = 0;
   std::string saveOnnx, metrics, profile;
   std::optional<int> threads;
@@ -152,14 +165,10 @@ struct Options {
 
 uint64_t parseCount(const std::string& flag, const std::string& text, bool allowZero) {
   try {
-    size_t used = 0;
-    if (!text.empty() && text[0] != '-') {
-      unsigned long long v = std::stoull(text, &used);
-      if (used == text.size() && (allowZero || v > 0)) return v;
-    }
-  } catch (const std::exception&) {
+    return tools::countFlag(flag, text, allowZero);
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
   }
-  usage(flag + " expects a " + (allowZero ? "non-negative" : "positive") + " integer, got '" + text + "'");
 }
 
 // "A,B,C": finite numbers, at least one; with `positive`, each > 0.
@@ -193,14 +202,13 @@ std::vector<data::TransformStep> parseTransforms(const std::string& flag, const 
   }
 }
 
-double parseNonNegative(const std::string& flag, const std::string& text) {
+// An optimizer or schedule flag read into `o` (tools/TrainingFlags.h); false when `a` is neither.
+bool trainingFlag(const std::string& a, const std::function<std::string()>& value, Options& o) {
   try {
-    size_t used = 0;
-    double v = std::stod(text, &used);
-    if (used == text.size() && std::isfinite(v) && v >= 0) return v;
-  } catch (const std::exception&) {
+    return tools::readOptimizerFlag(a, value, o.optimizer) || tools::readScheduleFlag(a, value, o.schedule);
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
   }
-  usage(flag + " expects a non-negative number, got '" + text + "'");
 }
 
 Options parseArgs(int argc, char** argv) {
@@ -228,15 +236,7 @@ Options parseArgs(int argc, char** argv) {
       if (precision != "fp32" && precision != "tf32")
         usage("--precision expects fp32 or tf32, got '" + precision + "'");
       o.tf32 = precision == "tf32";
-    } else if (a == "--lr") {
-      o.lr = parseNonNegative(a, value());
-    } else if (a == "--momentum") {
-      const std::string text = value();
-      o.momentum = parseNonNegative(a, text);
-      // At 1 or more the velocity never decays: the run diverges.
-      if (*o.momentum >= 1) usage("--momentum expects a number in [0, 1), got '" + text + "'");
-    } else if (a == "--weight-decay") {
-      o.weightDecay = parseNonNegative(a, value());
+    } else if (trainingFlag(a, value, o)) {
     } else if (a == "--seed") {
       o.seed = parseCount(a, value(), true);
     } else if (a == "--save-onnx") {
@@ -285,6 +285,11 @@ Options parseArgs(int argc, char** argv) {
   if (o.plan.empty()) usage("no plan file");
   if (o.data.empty()) usage("no training data: give --data SPEC");
   if (o.steps && o.epochs) usage("give --steps or --epochs, not both");
+  try {
+    tools::scheduleOf(o.schedule);
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
+  }
   if (o.checkpointEvery && o.checkpoint.empty()) usage("--checkpoint-every needs --checkpoint DIR");
   if (o.valTransform && o.val.empty()) usage("--val-transform needs --val SPEC");
   const bool meanOrStd = !o.normalization.mean.empty() || !o.normalization.std.empty();
@@ -526,6 +531,12 @@ int run(const Options& o, uint64_t rssStartKiB) {
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
   const plan::Plan& plan = planFile.plan();
+  plan::Optimizer optimizer = plan.optimizer();
+  try {
+    tools::applyOptimizerFlags(o.optimizer, optimizer, o.plan + "'s optimizer");
+  } catch (const std::invalid_argument& e) {
+    usage(e.what());
+  }
   if (!o.saveOnnx.empty()) runtime::checkOnnxExport(plan, o.plan);  // before training, not after
   const runtime::IoShape shape = runtime::ioShape(plan);
 
@@ -544,17 +555,19 @@ int run(const Options& o, uint64_t rssStartKiB) {
     val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed, valTransforms.changesSize());
   const int64_t perEpoch = data::BatchLoader::batchesPerEpoch(train->size(), shape.batch, /*padLastBatch=*/false);
   const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * perEpoch;
+  const runtime::LrSchedule schedule = tools::scheduleOf(o.schedule);
+  if (const std::string problem = runtime::lrScheduleProblem(schedule, totalSteps); !problem.empty()) usage(problem);
   data::BatchLoader loader(*train, shape.batch,
                            {.seed = o.seed, .transforms = &trainTransforms, .workers = o.workers, .batches = totalSteps});
 
   if (o.threads && openblas_set_num_threads) openblas_set_num_threads(*o.threads);
   const int threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
 
-  runtime::RunSettings settings = runtime::defaultSettings(plan);
-  if (o.lr) settings.lr = *o.lr;
-  if (o.momentum) settings.momentum = *o.momentum;
-  if (o.weightDecay) settings.weightDecay = *o.weightDecay;
+  runtime::RunSettings settings;
+  settings.optimizer = runtime::optimizerParams(optimizer);
   settings.seed = o.seed;
+  settings.schedule = schedule;
+  settings.scheduleSteps = totalSteps;
 
   // The checkpoint checked whole against the plan and this run, before anything is written.
   std::unique_ptr<runtime::Checkpoint> resume;
@@ -595,8 +608,9 @@ int run(const Options& o, uint64_t rssStartKiB) {
   std::cout << "transforms: train " << trainTransforms.describe();
   if (val) std::cout << "; val " << valTransforms.describe();
   std::cout << "; " << o.workers << " worker" << (o.workers == 1 ? "" : "s") << " ahead of the step\n";
-  std::cout << "sgd: lr " << settings.lr << ", momentum " << settings.momentum << ", weight decay "
-            << settings.weightDecay << "; " << totalSteps << " steps\n";
+  std::cout << plan::optimizerText(optimizer) << "; " << totalSteps << " steps\n";
+  if (const std::string line = runtime::describeLrSchedule(schedule, totalSteps); !line.empty())
+    std::cout << line << "\n";
   if (resume)
     std::cout << "resumed from " << resume->path() << ": step " << firstStep << ", epoch " << loader.epoch() + 1
               << " at batch " << loader.batchInEpoch() + 1 << " of " << loader.batchesPerEpoch() << "\n";
@@ -643,6 +657,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
     const int64_t epoch = loader.epoch();
     float loss;
     double seconds = 0;
+    const double lr = executor.stepLr();
     try {
       const auto wait = std::chrono::steady_clock::now();
       const data::Batch batch = loader.next();
@@ -657,7 +672,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
     trainSeconds += seconds;
     const double imagesPerSecond = static_cast<double>(shape.batch) / std::max(seconds, 1e-9);
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
-                 ",\"loss\":" + jsonNumber(loss) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
+                 ",\"loss\":" + jsonNumber(loss) + ",\"lr\":" + jsonNumber(lr) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
                  ",\"step_seconds\":" + jsonNumber(seconds) + "}");
     // A NaN or infinite loss never comes back: every later step and the saved model would
     // be NaN. Stop here, and say which parameter went first (read once, now).
@@ -668,7 +683,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
                                ", training diverged (" +
                                (parameter.empty() ? "every parameter is still finite"
                                                   : "first non-finite parameter: " + parameter) +
-                               "; lr " + jsonNumber(settings.lr) + ")");
+                               "; lr " + jsonNumber(lr) + ")");
     }
     progress.update(step, loss, static_cast<double>((step - firstStep) * shape.batch) / std::max(trainSeconds, 1e-9),
                     trainSeconds);

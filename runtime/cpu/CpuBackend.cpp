@@ -15,6 +15,7 @@
 #include "runtime/cpu/Conv.h"
 #include "runtime/cpu/Dense.h"
 #include "runtime/cpu/Elementwise.h"
+#include "runtime/cpu/Optimizer.h"
 #include "runtime/cpu/Pad.h"
 #include "runtime/cpu/Pool.h"
 #include "runtime/kernels/Dropout.h"
@@ -414,8 +415,9 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
     case Kernel::RowsSum:
       return combineRows(s, true);
     case Kernel::SgdUpdate:
-      return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.lr, context.momentum,
-                             context.weightDecay);
+      return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
+    case Kernel::AdamwUpdate:
+      return cpu::adamw_update(s.in(0), s.in(2), s.in(3), s.in(4), s.in(1), s.inCount(0), context.optimizer);
   }
 }
 

@@ -104,17 +104,4 @@ void softmax_cross_entropy_backward(float* dLogits, const float* probs, const in
   }
 }
 
-void sgd_update(float* param, float* momentumBuf, const float* grad, int64_t count, float lr, float momentum,
-                float weightDecay) {
-  if (momentum != 0.0f && momentumBuf == nullptr) fail("sgd_update", "momentum needs a buffer");
-  for (int64_t i = 0; i < count; ++i) {
-    float d = grad[i] + weightDecay * param[i];
-    if (momentum != 0.0f) {
-      momentumBuf[i] = momentum * momentumBuf[i] + d;
-      d = momentumBuf[i];
-    }
-    param[i] -= lr * d;
-  }
-}
-
 }  // namespace lrc::cpu

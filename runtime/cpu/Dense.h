@@ -1,5 +1,5 @@
-// Whole-tensor kernels that end row pipelines: Gemm, softmax, softmax cross-entropy loss,
-// and the SGD update.
+// Whole-tensor kernels that end row pipelines: Gemm, softmax, softmax cross-entropy loss.
+// (The optimizer updates: cpu/Optimizer.h.)
 #pragma once
 
 #include <cstdint>
@@ -33,12 +33,5 @@ float softmax_cross_entropy_forward(float* probs, const float* logits, const int
 // so it writes rather than adds; dLogits may alias probs.
 void softmax_cross_entropy_backward(float* dLogits, const float* probs, const int64_t* labels, int64_t N,
                                     int64_t classes, float dLoss = 1.0f);
-
-// One step of torch.optim.SGD (dampening 0, no Nesterov) over `count` parameters:
-// d = grad + weightDecay * param; buf = momentum * buf + d; param -= lr * buf. With momentum
-// 0 the buffer is not touched (it may be null) and param -= lr * d. A zero-initialized buffer
-// gives PyTorch's first step (buf = d).
-void sgd_update(float* param, float* momentumBuf, const float* grad, int64_t count, float lr, float momentum,
-                float weightDecay);
 
 }  // namespace lrc::cpu

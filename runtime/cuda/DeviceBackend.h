@@ -30,6 +30,7 @@
 #include "runtime/cuda/Dense.cuh"
 #include "runtime/cuda/Device.h"
 #include "runtime/cuda/Elementwise.cuh"
+#include "runtime/cuda/Optimizer.cuh"
 #include "runtime/cuda/Pool.cuh"
 
 namespace lrc::cuda {
@@ -405,8 +406,9 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::RowsSum:
       return combineRows(s, true);
     case Kernel::SgdUpdate:
-      return sgd_update(dev_, s.in(0), s.in(2), s.in(1), s.inCount(0), context.lr, context.momentum,
-                        context.weightDecay);
+      return sgd_update(dev_, s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
+    case Kernel::AdamwUpdate:
+      return adamw_update(dev_, s.in(0), s.in(2), s.in(3), s.in(4), s.in(1), s.inCount(0), context.optimizer);
   }
 }
 

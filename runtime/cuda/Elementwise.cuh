@@ -1,6 +1,6 @@
 // Element-wise kernels of the CUDA backend: the unary ops (runtime/kernels/Unary.h), Add (rows and numpy broadcasting), Sum-to,
-// Dropout, row copies (Identity, rows_copy, rows_sum) and the SGD update. Each is one
-// thread per element; semantics are cpu/Elementwise.h's and cpu/Dense.h's sgd_update.
+// Dropout and row copies (Identity, rows_copy, rows_sum). Each is one thread per element;
+// semantics are cpu/Elementwise.h's. (The optimizer updates: cuda/Optimizer.cuh.)
 #pragma once
 
 #include <cstdint>
@@ -239,29 +239,6 @@ template <class D>
 void dropout_rows_apply(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const DropoutMask& mask, int64_t a,
                         int64_t b, bool accumulate) {
   forRows(dev, y.N, y.C, y.W, a, b, DropoutRows{y, x, mask, accumulate});
-}
-
-// ---- SGD (torch.optim.SGD, dampening 0, no Nesterov), as cpu::sgd_update ----
-
-struct SgdUpdate {
-  float* param;
-  float* momentumBuf;
-  const float* grad;
-  float lr, momentum, weightDecay;
-  LRC_HD void operator()(int64_t i) const {
-    float d = grad[i] + weightDecay * param[i];
-    if (momentum != 0.0f) {
-      momentumBuf[i] = momentum * momentumBuf[i] + d;
-      d = momentumBuf[i];
-    }
-    param[i] -= lr * d;
-  }
-};
-template <class D>
-void sgd_update(D& dev, float* param, float* momentumBuf, const float* grad, int64_t count, float lr, float momentum,
-                float weightDecay) {
-  if (momentum != 0.0f && momentumBuf == nullptr) throw std::invalid_argument("sgd_update: momentum needs a buffer");
-  dev.forEach(count, SgdUpdate{param, momentumBuf, grad, lr, momentum, weightDecay});
 }
 
 }  // namespace lrc::cuda

@@ -61,6 +61,28 @@ void printProgram(std::ostream& os, const char* name, const Program& program) {
 
 }  // namespace
 
+std::string optimizerText(const Optimizer& o, bool planText) {
+  std::ostringstream os;
+  os << ops::info(optimizerOf(o.kind())).name << (planText ? "" : ":");
+  const char* separator = " ";
+  // A field as "key=value" (plan text) or "words value".
+  auto field = [&](const char* key, const char* words, double value) {
+    os << separator << (planText ? key : words) << (planText ? "=" : " ") << value;
+    separator = planText ? " " : ", ";
+  };
+  field("lr", "lr", o.lr());
+  if (o.kind() == ADAMW) {
+    field("beta1", "beta1", o.beta1());
+    field("beta2", "beta2", o.beta2());
+    field("eps", "eps", o.eps());
+  } else {
+    field("momentum", "momentum", o.momentum());
+    if (o.nesterov()) os << (planText ? " nesterov=1" : ", nesterov");
+  }
+  field("weight_decay", "weight decay", o.weight_decay());
+  return os.str();
+}
+
 std::string bufferType(const Buffer& b) {
   return std::string(b.dtype() == F32 ? "f32" : "i64") + '[' +
          joined(b.shape(), [](int64_t d) { return std::to_string(d); }, ",") + ']';
@@ -85,8 +107,7 @@ std::string printPlan(const Plan& p) {
      << m.gradients() << ", optimizer-state " << m.optimizer_state() << ", activations "
      << m.activations() << ", activation-gradients " << m.activation_gradients() << ", workspace "
      << m.workspace() << ", state " << m.state() << ", inputs " << m.inputs() << '\n'
-     << "optimizer sgd lr=" << p.optimizer().lr() << " momentum=" << p.optimizer().momentum()
-     << " weight_decay=" << p.optimizer().weight_decay() << '\n'
+     << "optimizer " << optimizerText(p.optimizer(), /*planText=*/true) << '\n'
      << "io image=" << ref(p.io().image()) << " labels=" << ref(p.io().labels())
      << " loss=" << ref(p.io().loss()) << " logits=" << ref(p.io().logits())
      << " eval_logits=" << ref(p.io().eval_logits()) << '\n';

@@ -2,7 +2,7 @@
 """End-to-end parity with PyTorch (llm.c's test_gpt2 pattern).
 
 For one model: build it in torch with a fixed seed, export it to ONNX in training mode,
-run k SGD steps (momentum, weight decay) in torch on a fixed batch, then compile the ONNX
+run k optimizer steps (SGD with momentum and weight decay by default) in torch on a fixed batch, then compile the ONNX
 file with lrc-compile and train it with lrc-run on the same batch, and compare every step's
 loss (relative error) and every updated parameter and BatchNorm running statistic (max abs
 error relative to the parameter's max abs value), read back from lrc-run --save-onnx.
@@ -36,7 +36,12 @@ agree: lrc-run refuses with its one-line "--device cuda: ..." error, and this ma
 no NVIDIA GPU of its own accord (nvidia-smi -L lists none and there is no /dev/nvidia<N>).
 Where a GPU is visible, any lrc-run failure is a failure, never a skip.
 
+--optimizer adamw trains with torch.optim.AdamW and lrc-compile --optimizer adamw (ADAMW_*
+below), --nesterov with torch.optim.SGD(nesterov=True) and lrc-run --nesterov; --schedule
+adds an lr schedule to both (SCHEDULES below).
+
 Usage: parity.py --bin BUILD/tools --work DIR [--steps 3] [--bn exact|frozen] [--vs-layerwise]
+                 [--optimizer sgd|adamw] [--nesterov] [--schedule step|cosine-warmup]
                  [--device cpu|cuda|cuda-emulated] MODEL [-- extra lrc-compile flags]
 Exit status 0 when everything is within tolerance, 77 when skipped (above); the report
 names every mismatch.
@@ -84,6 +89,39 @@ SKIP = 77  # ctest's SKIP_RETURN_CODE for the cuda entries
 ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last", "--remat",
              "--pipeline-strategy", "--recompute-points")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
+# --optimizer adamw: torch.optim.AdamW's hyper-parameters (lr large enough to move every
+# parameter visibly in 3 steps; beta2 short enough that the bias correction still matters;
+# weight decay large enough that the decoupled decay alone moves parameters past PARAM_TOL).
+ADAMW_LR, ADAMW_BETAS, ADAMW_EPS, ADAMW_WEIGHT_DECAY = 0.01, (0.9, 0.99), 1e-8, 0.5
+# --schedule: a torch.optim.lr_scheduler (stepped after every optimizer step, as lrc-run steps
+# its schedules per training step) and the lrc-run flags of the same schedule.
+SCHEDULES = {
+    "step": (lambda opt, steps: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+             ["--lr-schedule", "step", "--lr-step-size", "1", "--lr-gamma", "0.5"]),
+    "cosine-warmup": (lambda opt, steps: torch.optim.lr_scheduler.SequentialLR(
+        opt, [torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=1),
+              torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps - 1)], milestones=[1]),
+        ["--lr-schedule", "cosine", "--warmup-steps", "1"]),
+}
+
+
+def make_optimizer(args, params):
+    """The reference optimizer of --optimizer (and --nesterov)."""
+    if args.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=ADAMW_LR, betas=ADAMW_BETAS, eps=ADAMW_EPS,
+                                 weight_decay=ADAMW_WEIGHT_DECAY)
+    return torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, nesterov=args.nesterov)
+
+
+def optimizer_flags(args):
+    """lrc-run's flags for make_optimizer's hyper-parameters, and the schedule's."""
+    if args.optimizer == "adamw":
+        flags = ["--lr", str(ADAMW_LR), "--beta1", str(ADAMW_BETAS[0]), "--beta2", str(ADAMW_BETAS[1]),
+                 "--eps", str(ADAMW_EPS), "--weight-decay", str(ADAMW_WEIGHT_DECAY)]
+    else:
+        flags = ["--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay", str(WEIGHT_DECAY)]
+        flags += ["--nesterov"] if args.nesterov else []
+    return flags + (SCHEDULES[args.schedule][1] if args.schedule else [])
 
 
 class SmallVGG(nn.Module):
@@ -221,14 +259,15 @@ def export_training_onnx(model, x, path, opset):
                       do_constant_folding=False, **extra)
 
 
-def torch_reference(model, x, y, steps, dtype, bn):
+def torch_reference(model, x, y, steps, dtype, bn, args):
     model = copy.deepcopy(model).to(dtype).train()
     if bn == "frozen":
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
     x = x.to(dtype)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    opt = make_optimizer(args, model.parameters())
+    scheduler = SCHEDULES[args.schedule][0](opt, steps) if args.schedule else None
     losses = []
     for _ in range(steps):
         opt.zero_grad()
@@ -236,6 +275,8 @@ def torch_reference(model, x, y, steps, dtype, bn):
         losses.append(loss.item())
         loss.backward()
         opt.step()
+        if scheduler:
+            scheduler.step()
     return losses, {k: v.detach().double().numpy().copy() for k, v in model.state_dict().items()}
 
 
@@ -247,11 +288,11 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     # A plan for the CUDA backend (lrc-compile --device cuda: conv scratch for image chunks)
     # whenever it runs there or on its host emulation.
     target = ["--device", "cuda"] if args.device in ("cuda", "cuda-emulated") else []
-    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn] + target + compile_flags)
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn,
+         "--optimizer", args.optimizer] + target + compile_flags)
     out = run_lrc([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
-                   "--steps", str(args.steps), "--lr", str(LR), "--momentum", str(MOMENTUM),
-                   "--weight-decay", str(WEIGHT_DECAY), "--metrics", metrics, "--save-onnx", trained,
-                   "--threads", "1", "--device", args.device], args.device)
+                   "--steps", str(args.steps)] + optimizer_flags(args) +
+                  ["--metrics", metrics, "--save-onnx", trained, "--threads", "1", "--device", args.device], args.device)
     if args.device == "cuda":  # the GPU backend names its device: proof that the run was on it
         named = [line for line in out.splitlines() if line.startswith("device memory on ")]
         if not named:
@@ -334,6 +375,11 @@ def main():
                     help="lrc-compile's --bn and the reference's BatchNorm mode")
     ap.add_argument("--device", choices=["cpu", "cuda", "cuda-emulated"], default="cpu",
                     help="lrc-run's --device (cuda without a GPU: exit status 77, skipped)")
+    ap.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd",
+                    help="lrc-compile's --optimizer; the reference is torch.optim.SGD or torch.optim.AdamW")
+    ap.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum (both sides)")
+    ap.add_argument("--schedule", choices=sorted(SCHEDULES),
+                    help="an lr schedule: lrc-run's --lr-schedule flags, a torch.optim.lr_scheduler")
     ap.add_argument("--vs-layerwise", action="store_true",
                     help="also train the layerwise plan of the same model and require the plan "
                          "under test to match it (losses and tensors within 1e-5; 1e-4 with --device cuda)")
@@ -372,8 +418,8 @@ def main():
         for name, value in model.state_dict().items():
             if name in exported:
                 value.copy_(torch.from_numpy(exported[name].copy()).reshape(value.shape))
-    torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64, args.bn)
-    f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32, args.bn)
+    torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64, args.bn, args)
+    f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32, args.bn, args)
 
     lrc_losses, lrc_state, peak = lrc_train(args, "", onnx_path, x_path, y_path, args.compile_flags)
 

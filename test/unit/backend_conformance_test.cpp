@@ -3,7 +3,7 @@
 // and on row bands (result bands, operand bands holding more rows than a step reads, `rows`
 // on backward steps), run on each backend and on the CPU backend, the reference. Every
 // result, every operand after the step (the in-place updates: BatchNorm's running
-// statistics, SGD's parameter and momentum) and the measured peak must agree, within a
+// statistics, the optimizers' parameter and state) and the measured peak must agree, within a
 // normalized error bound per op. The backends: "cuda-emulated", the CUDA backend's kernels
 // and dispatch as host loops, always; "cuda" on the GPU, skipped with the reason where there
 // is none.
@@ -616,19 +616,49 @@ TEST_P(BackendConformance, DropoutGrad) {
 
 // ---- the optimizer ----
 
-// sgd_update has no results: it updates its operands, the parameter (0) and the momentum
-// buffer (2), in place.
+// The updates have no results: they update their operands in place, the parameter (0) and
+// the optimizer's state (2...; runtime/kernels/Optimizer.h).
 TEST_P(BackendConformance, SgdUpdate) {
   const Shape s = {5, 3, 3, 3};
   const std::vector<float> param = randomFloats(elementsOf(s), 950), grad = randomFloats(elementsOf(s), 951),
                            velocity = randomFloats(elementsOf(s), 952);
-  for (float momentum : {0.0f, 0.9f})
-    for (float decay : {0.0f, 5e-4f}) {
+  for (double momentum : {0.0, 0.9})
+    for (double decay : {0.0, 5e-4})
+      for (bool nesterov : {false, true}) {
+        if (nesterov && momentum == 0) continue;
+        RunContext context;
+        context.optimizer.lr = 0.1;
+        context.optimizer.momentum = momentum;
+        context.optimizer.weightDecay = decay;
+        context.optimizer.nesterov = nesterov;
+        expectConforms({"sgd_update", {whole(s, param), whole(s, grad), whole(s, velocity)}, {}, {}, {}, context},
+                       kFewTerms);
+      }
+}
+
+// AdamW at its first step (step count 0: the largest bias corrections) and a later one, with
+// and without decoupled weight decay; the step count (operand 4) is compared too.
+TEST_P(BackendConformance, AdamwUpdate) {
+  const Shape s = {7, 3, 5};
+  std::vector<float> secondMoment = randomFloats(elementsOf(s), 972);
+  for (float& v : secondMoment) v = v * v;  // a second moment is never negative
+  const std::vector<float> param = randomFloats(elementsOf(s), 970), grad = randomFloats(elementsOf(s), 971),
+                           firstMoment = randomFloats(elementsOf(s), 973);
+  for (float count : {0.0f, 6.0f})
+    for (double decay : {0.0, 1e-2}) {
+      const std::vector<float> step = {count};
+      const std::vector<float> zeros(param.size(), 0.0f);
       RunContext context;
-      context.lr = 0.1f;
-      context.momentum = momentum;
-      context.weightDecay = decay;
-      expectConforms({"sgd_update", {whole(s, param), whole(s, grad), whole(s, velocity)}, {}, {}, {}, context},
+      context.optimizer.lr = 1e-2;
+      context.optimizer.weightDecay = decay;
+      context.optimizer.beta1 = 0.8;
+      context.optimizer.beta2 = 0.99;
+      context.optimizer.eps = 1e-6;
+      const bool first = count == 0;  // torch's state then: zero moments
+      expectConforms({"adamw_update",
+                      {whole(s, param), whole(s, grad), whole(s, first ? zeros : firstMoment),
+                       whole(s, first ? zeros : secondMoment), whole({}, step)},
+                      {}, {}, {}, context},
                      kFewTerms);
     }
 }

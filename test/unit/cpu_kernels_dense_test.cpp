@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/cpu/Dense.h"
+#include "runtime/cpu/Optimizer.h"
 #include "test/unit/cpu_kernels_test_util.h"
 
 namespace lrc::cpu {
@@ -175,6 +176,15 @@ TEST(SoftmaxCrossEntropy, RejectsLabelsOutOfRange) {
   EXPECT_THROW(softmax_cross_entropy_backward(probs.data(), logits.data(), tooBig.data(), 2, 3), std::invalid_argument);
 }
 
+// SGD's hyper-parameters (AdamW and Nesterov: test/e2e/parity.py against torch.optim).
+OptimizerParams sgd(double lr, double momentum, double weightDecay) {
+  OptimizerParams p;
+  p.lr = lr;
+  p.momentum = momentum;
+  p.weightDecay = weightDecay;
+  return p;
+}
+
 TEST(Sgd, TwoStepsWithMomentumAndWeightDecayByHand) {
   // torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01), p0 = [1, -2], grads g1 = [0.5, 0.25]
   // then g2 = [-1, 2]:
@@ -183,12 +193,12 @@ TEST(Sgd, TwoStepsWithMomentumAndWeightDecayByHand) {
   //   p2 = p1 - 0.1 buf2 = [1.002151, -2.241677]
   std::vector<float> p{1.0f, -2.0f}, buf(2, 0.0f);
   const std::vector<float> g1{0.5f, 0.25f}, g2{-1.0f, 2.0f};
-  sgd_update(p.data(), buf.data(), g1.data(), 2, 0.1f, 0.9f, 0.01f);
+  sgd_update(p.data(), buf.data(), g1.data(), 2, sgd(0.1, 0.9, 0.01));
   EXPECT_NEAR(p[0], 0.949, 1e-6);
   EXPECT_NEAR(p[1], -2.023, 1e-6);
   EXPECT_NEAR(buf[0], 0.51, 1e-6);
   EXPECT_NEAR(buf[1], 0.23, 1e-6);
-  sgd_update(p.data(), buf.data(), g2.data(), 2, 0.1f, 0.9f, 0.01f);
+  sgd_update(p.data(), buf.data(), g2.data(), 2, sgd(0.1, 0.9, 0.01));
   EXPECT_NEAR(buf[0], -0.53151, 1e-6);
   EXPECT_NEAR(buf[1], 2.18677, 1e-6);
   EXPECT_NEAR(p[0], 1.002151, 1e-6);
@@ -198,9 +208,9 @@ TEST(Sgd, TwoStepsWithMomentumAndWeightDecayByHand) {
 TEST(Sgd, PlainStepWithoutMomentumNeedsNoBuffer) {
   std::vector<float> p{1.0f, 2.0f};
   const std::vector<float> g{0.5f, -1.0f};
-  sgd_update(p.data(), nullptr, g.data(), 2, 0.5f, 0.0f, 0.0f);
+  sgd_update(p.data(), nullptr, g.data(), 2, sgd(0.5, 0.0, 0.0));
   EXPECT_EQ(p, (std::vector<float>{0.75f, 2.5f}));
-  EXPECT_THROW(sgd_update(p.data(), nullptr, g.data(), 2, 0.5f, 0.9f, 0.0f), std::invalid_argument);
+  EXPECT_THROW(sgd_update(p.data(), nullptr, g.data(), 2, sgd(0.5, 0.9, 0.0)), std::invalid_argument);
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ class HandPlan {
                    const IntAttrs& ints = {}, const FloatAttrs& floats = {}) {
     plan::Step* s = plan_.mutable_train()->add_steps();
     s->set_kernel(kernel);
+    if (kernel == "adamw_update") plan_.mutable_optimizer()->set_kind(plan::ADAMW);  // the plan's optimizer's update
     for (uint32_t i : inputs) s->add_inputs(i);
     for (uint32_t o : outputs) s->add_outputs(o);
     for (const auto& [name, values] : ints) {
@@ -186,8 +187,8 @@ inline HandPlan oneStepPlan(const std::string& kernel, const std::vector<Arg>& i
 }
 
 // What one step left in the arena: each result's buffer (a band's rows only), each f32
-// operand's buffer (the in-place updates: BatchNorm's running statistics, SGD's parameter
-// and momentum; an i64 operand's is empty), and the backend's measured peak.
+// operand's buffer (the in-place updates: BatchNorm's running statistics, an optimizer's
+// parameter and state; an i64 operand's is empty), and the backend's measured peak.
 struct StepRun {
   std::vector<std::vector<float>> results, operands;
   uint64_t peakBytes = 0;
@@ -196,7 +197,7 @@ struct StepRun {
 // Copies `inputs` (each holding its rows of the whole tensor's values) into the operands of
 // `p`'s one train step and runs the step on `backend`, which gets the plan's arena (a
 // CpuBackend may be given another; a device backend allocates one once: give it a fresh
-// one); `context` gives Dropout's step and seed and SGD's settings.
+// one); `context` gives Dropout's step and seed and the optimizer's hyper-parameters.
 inline StepRun runPlanStep(Backend& backend, const HandPlan& p, const std::vector<Arg>& inputs,
                            RunContext context = {}) {
   const plan::Plan& plan = p.plan();

@@ -104,7 +104,7 @@ std::unique_ptr<Module> buildKitchenSink() {
   Op* softmax = m->addOp(OpKind::Softmax, {pair->results[0]}, {{"axis", int64_t{-1}}},
                          {{"probs", f32({2, 10})}});
   // Training ops (the text form does not care that these types are not consistent);
-  // sgd_update has no results and prints without `=` and types.
+  // sgd_update and adamw_update have no results and print without `=` and types.
   Value* labels = m->addInput("labels", i64({2}));
   Op* xent = m->addOp(OpKind::SoftmaxXent, {softmax->result(), labels}, {}, {{"loss", f32({})}});
   Op* dlogits = m->addOp(OpKind::SoftmaxXentGrad, {softmax->result(), labels}, {},
@@ -126,6 +126,7 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::DropoutGrad, {dlogits->result()}, drop->attrs, {{"ddrop", f32({2, 10})}});
   m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
+  m->addOp(OpKind::AdamwUpdate, {w, dw->result(), w, w, b}, {}, {});
   // Row-plan ops: bands (band=[a,b,H]), a backward op's rows, a variadic pipeline_grad.
   Op* strip = m->addOp(OpKind::RowsCopy, {relu->result()}, {{"band", IntList{2, 5, 8}}},
                        {{"relu.s1", f32({2, 4, 3, 8})}});

@@ -32,7 +32,7 @@ std::vector<CompiledPlan> tinyPlans() {
   rows.rows.layerwise = false;
   rows.rows.partition.strips = 3;
   rows.rows.partition.bpStrips = 2;
-  plans.push_back(compilePlan(testing::fashionModelPath(), 2, {}, rows));
+  plans.push_back(compilePlan(testing::fashionModelPath(), 2, compiler::defaultOptimizer(), rows));
   return plans;
 }
 

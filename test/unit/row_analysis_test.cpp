@@ -255,7 +255,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
-      {OpKind::SgdUpdate, false},
+      {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
       {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
       {OpKind::PipelineGrad, false},
   };

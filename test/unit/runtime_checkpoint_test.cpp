@@ -87,7 +87,7 @@ TEST_F(CheckpointTest, ARestoredRunContinuesBitForBit) {
   EXPECT_EQ(savedBuffers(p.plan, b), savedBuffers(p.plan, a));
 
   RunSettings other = settings;
-  other.momentum = 0.5;
+  other.optimizer.momentum = 0.5;
   EXPECT_THROW(checkpoint.checkRun(other, 40), std::runtime_error);
   EXPECT_THROW(checkpoint.checkRun(settings, 41), std::runtime_error);
 }

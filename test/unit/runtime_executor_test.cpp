@@ -68,10 +68,10 @@ TEST(Executor, RowPlansTrainLikeLayerwise) {
   for (const std::string& model : models) {
     compiler::TrainingOptions layerwise;
     layerwise.batchNorm.mode = passes::BatchNormMode::Frozen;
-    const CompiledPlan base = compilePlan(model, 4, {}, layerwise);
+    const CompiledPlan base = compilePlan(model, 4, compiler::defaultOptimizer(), layerwise);
     std::vector<float> baseLosses;
     RunSettings settings = defaultSettings(base.plan);
-    settings.lr = 0.05;
+    settings.optimizer.lr = 0.05;
     CpuBackend baseBackend;
     Executor baseRun(base.plan, base.source(), baseBackend, settings);
     const testing::Batch batch = testing::makeBatch(baseRun.shape(), 3);
@@ -87,7 +87,7 @@ TEST(Executor, RowPlansTrainLikeLayerwise) {
       options.rows.partition.strategy = strips.strategy;
       options.rows.partition.strips = strips.strips;
       options.rows.partition.bpStrips = strips.bpStrips;
-      const CompiledPlan p = compilePlan(model, 4, {}, options);
+      const CompiledPlan p = compilePlan(model, 4, compiler::defaultOptimizer(), options);
       const std::string what = model + " " + std::string(passes::name(strips.strategy));
       EXPECT_TRUE(std::any_of(p.plan.buffers().begin(), p.plan.buffers().end(),
                               [](const plan::Buffer& b) { return b.height() > 0; }))
@@ -131,7 +131,7 @@ TEST(Executor, TrainingLowersTheLoss) {
   for (const auto& [model, lr] : models) {
     const CompiledPlan p = compilePlan(model, 8);
     RunSettings settings = defaultSettings(p.plan);
-    settings.lr = lr;
+    settings.optimizer.lr = lr;
     std::vector<float> losses;
     trainSteps(p, settings, 20, &losses);
     for (float l : losses) ASSERT_TRUE(std::isfinite(l)) << model;
@@ -145,8 +145,8 @@ TEST(Executor, TrainingLowersTheLoss) {
 TEST(Executor, UpdatesAreTheLossGradient) {
   TempDir dir("exec");
   const CompiledPlan base = compilePlan(testing::writeMixedModel(dir.file("mixed.onnx")), 4);
-  RunSettings sgd{1.0, 0.0, 0.0, 0};
-  RunSettings frozen{0.0, 0.0, 0.0, 0};
+  RunSettings sgd, frozen;  // no momentum, no decay; lr 1 and 0
+  sgd.optimizer.lr = 1.0;
 
   CpuBackend backend;
   Executor executor(base.plan, base.source(), backend, sgd);
@@ -186,7 +186,7 @@ TEST(Executor, UpdatesAreTheLossGradient) {
 TEST(Executor, EvaluationLeavesTrainingStateAlone) {
   const CompiledPlan p = compilePlan(testing::fashionModelPath(), 4);
   RunSettings settings = defaultSettings(p.plan);
-  settings.lr = 0.05;
+  settings.optimizer.lr = 0.05;
   std::vector<float> plain, interleaved;
   trainSteps(p, settings, 3, &plain);
 

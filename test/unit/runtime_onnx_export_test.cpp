@@ -29,7 +29,7 @@ void roundTrip(const std::string& model, int64_t batch) {
   const plan::Plan& p = compiled.plan;
   CpuBackend backend;
   RunSettings settings = defaultSettings(p);
-  settings.lr = 0.05;
+  settings.optimizer.lr = 0.05;
   Executor executor(p, compiled.source(), backend, settings);
   const testing::Batch data = testing::makeBatch(executor.shape(), 2);
   for (int i = 0; i < 3; ++i) executor.trainStep(data.images.data(), data.labels.data());

@@ -520,6 +520,33 @@ TEST(PlanLoader, Optimizer) {
   p = fashionPlan();
   p.mutable_optimizer()->set_weight_decay(NAN);
   EXPECT_ERROR(p, "optimizer weight_decay = nan");
+  p = fashionPlan();
+  p.mutable_optimizer()->set_kind(static_cast<plan::OptimizerKind>(7));
+  EXPECT_ERROR(p, "optimizer kind 7 is not one this lrc-run knows (sgd, adamw)");
+  p = fashionPlan();
+  p.mutable_optimizer()->set_momentum(0);
+  p.mutable_optimizer()->set_nesterov(true);
+  EXPECT_ERROR(p, "optimizer nesterov needs sgd with a momentum above 0");
+}
+
+// An AdamW plan: its betas below 1 (at 1 the bias correction divides by zero), and its
+// update steps those of its optimizer: an SGD plan's record on AdamW's updates, or the
+// reverse, is refused at the first update.
+TEST(PlanLoader, OptimizerOfTheUpdates) {
+  compiler::TrainingOptions training;
+  training.autodiff.optimizer = ops::Optimizer::AdamW;
+  const CompiledPlan adamw =
+      compilePlan(fashionModelPath(), 2, compiler::defaultOptimizer(ops::Optimizer::AdamW), training);
+  EXPECT_EQ(validationError(adamw.plan), "");
+  plan::Plan p = adamw.plan;
+  p.mutable_optimizer()->set_beta2(1.0);
+  EXPECT_ERROR(p, "optimizer beta2 = 1, expected a number in [0, 1)");
+  p = adamw.plan;
+  p.mutable_optimizer()->set_kind(plan::SGD);
+  EXPECT_ERROR(p, "(adamw_update): an update of adamw, but the plan's optimizer is sgd");
+  p = fashionPlan();
+  p.mutable_optimizer()->set_kind(plan::ADAMW);
+  EXPECT_ERROR(p, "(sgd_update): an update of sgd, but the plan's optimizer is adamw");
 }
 
 }  // namespace

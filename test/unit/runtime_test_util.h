@@ -178,7 +178,8 @@ inline std::string framePlanFile(std::string_view payload, std::string_view weig
 
 // The training plan lrc-compile would write for `onnxPath` (layerwise unless `training`
 // says otherwise).
-inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch, const compiler::OptimizerDefaults& sgd = {},
+inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch,
+                                const plan::Optimizer& optimizer = compiler::defaultOptimizer(),
                                 const compiler::TrainingOptions& training = {}) {
   compiler::ImportOptions options;
   options.batch = batch;
@@ -186,7 +187,7 @@ inline CompiledPlan compilePlan(const std::string& onnxPath, int64_t batch, cons
   compiler::runImportPipeline(*m);
   compiler::TrainingPrograms programs = compiler::runTrainingPipeline(*m, training);
   CompiledPlan c;
-  c.plan = compiler::emitPlan(programs, onnxPath, sgd, c.weights);
+  c.plan = compiler::emitPlan(programs, onnxPath, optimizer, c.weights);
   return c;
 }
 
