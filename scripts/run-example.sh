@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: builds lrc, then trains the example CNN (examples/fashion_cnn_main.onnx)
+# The main job: builds lrc, then trains the example CNN (examples/fashion_cnn.onnx)
 # for one epoch on Fashion-MNIST from the Debian package dataset-fashion-mnist, on the CPU,
 # under a memory budget the layerwise plan does not fit:
 #   1. compiles the layerwise plan only to read its predicted peak (--report) and sets the
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 data=idx:/usr/share/datasets/fashion-mnist
 out=build/example
-compile=(build/tools/lrc-compile examples/fashion_cnn_main.onnx --batch 64 --lr 0.05)
+compile=(build/tools/lrc-compile examples/fashion_cnn.onnx --batch 64 --lr 0.05)
 mkdir -p "$out"
 
 # A JSON report's number: json_field FILE KEY
