@@ -335,14 +335,18 @@ void Checkpoint::checkRun(const RunSettings& settings, int64_t samples) const {
   };
   if (seed_ != settings.seed) differs("seed", std::to_string(seed_), std::to_string(settings.seed));
   const Settings now = namedSettings(settings);
-  for (const auto& [name, value] : now) {
+  // (Loops over pairs, not structured bindings: clang 14 lets no lambda capture a binding.)
+  for (const auto& setting : now) {
+    const std::string& name = setting.first;
     const auto saved = std::find_if(settings_.begin(), settings_.end(), [&](const auto& s) { return s.first == name; });
     if (saved == settings_.end()) fail("the checkpoint has no setting '" + name + "'");
-    if (saved->second != value) differs(name, numberText(saved->second), numberText(value));
+    if (saved->second != setting.second) differs(name, numberText(saved->second), numberText(setting.second));
   }
-  for (const auto& [name, value] : settings_)
+  for (const auto& setting : settings_) {
+    const std::string& name = setting.first;
     if (std::none_of(now.begin(), now.end(), [&](const auto& s) { return s.first == name; }))
       fail("the checkpoint has setting '" + name + "', which this lrc-run does not know");
+  }
   if (samples != loader_.samples)
     fail("the checkpoint was made on a training set of " + std::to_string(loader_.samples) +
          " samples, this run's has " + std::to_string(samples) + " (resume with the same --data)");
