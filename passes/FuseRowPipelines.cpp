@@ -161,9 +161,8 @@ class FuseRowPipelines : public Pass {
       Op& stats = *m.ops[i];
       Op* blocker = nullptr;
       if (!isRecomputedPoint(stats) || supported(m, stats, end, &blocker)) continue;
-      Op& drop = blocker && blocker->operands[0]->type.bytes() >= stats.operands[0]->type.bytes() ? stats
-                 : blocker                                                                           ? *blocker
-                                                                                                     : stats;
+      const bool blockerSmaller = blocker && blocker->operands[0]->type.bytes() < stats.operands[0]->type.bytes();
+      Op& drop = blockerSmaller ? *blocker : stats;
       drop.attrs.erase("recompute");
       return true;
     }

@@ -78,7 +78,8 @@ RowRange PipelineLowering::ownRows(size_t k, size_t s) const {
   int64_t before = 0;
   for (size_t j = 0; j < s; ++j) before = std::max(before, p_.bp[k][j].end);
   const RowRange rows = p_.bp[k][s];
-  return {std::max(rows.begin, before), std::max(rows.end, std::max(rows.begin, before))};
+  const int64_t begin = std::max(rows.begin, before);
+  return {begin, std::max(rows.end, begin)};
 }
 
 void PipelineLowering::lowerBackward() {

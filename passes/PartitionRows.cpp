@@ -208,7 +208,7 @@ class PartitionRows : public Pass {
           t[k][j] = r.empty() ? RowRange{0, 0} : r;
         }
       }
-      if (p.reduced.empty()) break;
+      if (p.reduced.empty() || round == 1) break;
       // A map a recomputed point reads: its strips also cover the rows no output row needs
       // (from 0, up to the next strip's first row, to its height), so that backward's second
       // pass propagates the statistics' gradient of every row.
