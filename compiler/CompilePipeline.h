@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "ir/IR.h"
@@ -47,6 +48,8 @@ struct TrainingOptions {
   RowOptions rows{true, {}, {}, passes::RematMode::None, {}};  // layerwise
   passes::PlanMemoryOptions memory;  // conv-batch-bytes: 0 for the CPU, more for the GPU
   passes::AutodiffOptions autodiff;  // --optimizer: the updates and the state they keep
+  // --data-parallel: the step of each rank, gradients averaged over the ranks (passes/DataParallel.cpp).
+  std::optional<passes::DataParallelOptions> dataParallel;
 };
 
 // From the imported (runImportPipeline'd) forward graph.

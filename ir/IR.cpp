@@ -95,7 +95,7 @@ const IntList& Op::getInts(const std::string& key) const {
 }
 
 bool Op::hasSideEffects() const {
-  if (ops::isOptimizerUpdate(kind) || kind == OpKind::BatchNormStats) return true;  // updates in place
+  if (ops::isOptimizerUpdate(kind) || ops::isCollective(kind) || kind == OpKind::BatchNormStats) return true;  // updates in place
   auto it = attrs.find("training");
   auto update = attrs.find("update_stats");  // 0: a strip's recompute in backward
   return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}} &&

@@ -16,7 +16,7 @@ enum class OpKind {
 };
 
 // Where an op belongs in a training program.
-enum class Role { Forward, Loss, Backward, Optimizer, Rows };
+enum class Role { Forward, Loss, Backward, Optimizer, Rows, Collective };
 
 // Which rows of a row-indexed operand the result's rows read (Ops.def's last column).
 enum class RowRule { None, Same, Window, Pad };
@@ -45,7 +45,7 @@ inline constexpr std::array kOps = {
 // As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
 // every exhaustive switch over OpKind (no `default:`), before anything compiles.
 inline constexpr int kOpCount = static_cast<int>(kOps.size());
-static_assert(kOpCount == 36, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+static_assert(kOpCount == 38, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
 
 constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
 constexpr std::string_view name(OpKind k) { return info(k).name; }
@@ -61,5 +61,7 @@ constexpr bool isTrainingOp(OpKind k) { return info(k).role != Role::Forward && 
 
 // An optimizer's update (ops/Optimizer.h): operands (param, grad, state...), updated in place.
 constexpr bool isOptimizerUpdate(OpKind k) { return info(k).role == Role::Optimizer; }
+// A data-parallel collective (allreduce_start/allreduce_wait): updates its operands in place.
+constexpr bool isCollective(OpKind k) { return info(k).role == Role::Collective; }
 
 }  // namespace lrc::ops

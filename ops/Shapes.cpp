@@ -255,6 +255,7 @@ Results batchNormSplit(const Rule& r) {
     vectors({{1, "running mean"}, {2, "running variance"}});
     r.number("epsilon", 0, 1e30);
     r.number("momentum", 0, 1);
+    if (r.has("sync")) r.flag("sync");
     if (elementsOf(x) / x[1] < 2)
       Rule::fail("training-mode batch statistics need at least 2 values per channel, " + typeText(DType::F32, x) +
                  " has " + std::to_string(elementsOf(x) / x[1]));
@@ -400,6 +401,13 @@ Results optimizerUpdate(const Rule& r) {
   return {};
 }
 
+// allreduce_start / allreduce_wait: f32 tensors of any shape, averaged in place; no results.
+Results collective(const Rule& r, size_t operands) {
+  r.integer("bucket", 0, std::numeric_limits<int32_t>::max());
+  for (size_t i = 0; i < operands; ++i) r.f32(i, "tensor");
+  return {};
+}
+
 // pipeline_grad: result r is the gradient of operand grads[r] (operand 0 is dy).
 Results pipelineGrad(const Rule& r) {
   Results types;
@@ -459,6 +467,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::RowsCopy:
     case OpKind::RowsSum: return rows(r);
     case OpKind::PipelineGrad: return pipelineGrad(r);
+    case OpKind::AllreduceStart:
+    case OpKind::AllreduceWait: return collective(r, r.count());
   }
   Rule::fail("no shape rule");
 }

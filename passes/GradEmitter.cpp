@@ -112,6 +112,8 @@ class Grad {
       case OpKind::SumTo:
       case OpKind::SgdUpdate:
       case OpKind::AdamwUpdate:
+      case OpKind::AllreduceStart:
+      case OpKind::AllreduceWait:
       case OpKind::RowsCopy:
       case OpKind::RowsSum:
       case OpKind::PipelineGrad: return noGradient();

@@ -76,6 +76,13 @@ struct RematOptions {
   RematMode mode = RematMode::Elementwise;
 };
 
+// data-parallel (passes/DataParallel.cpp): gradients averaged over the ranks in buckets of at
+// least this many bytes (PyTorch DDP's 25 MiB), BatchNorm statistics over every rank's map.
+struct DataParallelOptions {
+  int64_t bucketBytes = int64_t{25} << 20;
+  bool bnSync = false;
+};
+
 struct PlanMemoryOptions {
   int64_t convBatchBytes = 0;  // a convolution's scratch: at most this many bytes of im2col columns (>= one image)
 };

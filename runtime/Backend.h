@@ -34,12 +34,14 @@ inline std::optional<Kernel> kernelByName(std::string_view name) {
 }
 
 struct PreparedStep;  // runtime/PreparedStep.h
+class Collective;     // runtime/Collective.h
 
 // What a step needs besides its buffers and parameters.
 struct RunContext {
   uint64_t step = 0;                    // training steps done before this one: Dropout's mask counter
   kernels::OptimizerParams optimizer;   // this step's hyper-parameters (its lr is the schedule's)
   uint64_t seed = 0;                    // the run's --seed, mixed into every Dropout's seed
+  Collective* collective = nullptr;     // the job's other ranks (data parallel); null: one process
 };
 
 class Backend {

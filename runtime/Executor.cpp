@@ -78,6 +78,7 @@ void Executor::runProgram(const plan::Program& program, const std::vector<Prepar
   context.optimizer = settings_.optimizer;
   context.optimizer.lr = stepLr();
   context.seed = settings_.seed;
+  context.collective = settings_.collective;
   for (size_t i = 0; i < steps.size(); ++i) {
     try {
       if (!seconds) {
@@ -95,6 +96,7 @@ void Executor::runProgram(const plan::Program& program, const std::vector<Prepar
       if (!step.origin().empty()) where += " '" + step.origin() + "'";
       throw std::runtime_error(where + "): " + e.what());
     }
+    if (context.collective) context.collective->progress();  // started averages advance under the next step
   }
   backend_.synchronize();
 }

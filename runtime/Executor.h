@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/Backend.h"
+#include "runtime/Collective.h"
 #include "runtime/LrSchedule.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/PreparedStep.h"
@@ -26,6 +27,9 @@ struct RunSettings {
   uint64_t seed = 0;
   LrSchedule schedule;
   int64_t scheduleSteps = 0;  // the run's training steps: cosine's T (others ignore it)
+  // Data parallel: the job's other ranks (runtime/Collective.h), which the plan's collective
+  // steps and synchronised BatchNorm statistics reach; null: one process.
+  Collective* collective = nullptr;
 };
 kernels::OptimizerParams optimizerParams(const plan::Optimizer& o);  // the record's values
 RunSettings defaultSettings(const plan::Plan& plan);  // the plan's optimizer, seed 0

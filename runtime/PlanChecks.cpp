@@ -400,6 +400,8 @@ class StepChecker {
       case Kernel::SumTo:
       case Kernel::SgdUpdate:
       case Kernel::AdamwUpdate:
+      case Kernel::AllreduceStart:
+      case Kernel::AllreduceWait:
       case Kernel::RowsCopy:
       case Kernel::RowsSum: return;  // whole tensors, or (rows_*) any rows of one map
     }

@@ -158,6 +158,7 @@ kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
   if (!grad) {
     p.momentum = static_cast<float>(1.0 - attrFloat(step, "momentum"));
     p.updateStats = !findAttr(step, "update_stats") || attrInt(step, "update_stats") != 0;
+    p.sync = findAttr(step, "sync") && attrInt(step, "sync") != 0;
   }
   return p;
 }
@@ -204,6 +205,9 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::Dropout:
     case Kernel::DropoutGrad:
       return dropoutParams(step);
+    case Kernel::AllreduceStart:
+    case Kernel::AllreduceWait:
+      return CollectiveParams{static_cast<int>(attrInt(step, "bucket"))};
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/Backend.h"
+#include "runtime/Collective.h"
 #include "runtime/kernels/BatchNorm.h"
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Dense.h"
@@ -45,7 +46,7 @@ struct StepBuffer {
 // sizes are their buffers' shapes: relu, add, sum_to, flatten, reshape, rows_copy, ...).
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
-                                kernels::SoftmaxParams>;
+                                kernels::SoftmaxParams, CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

@@ -24,6 +24,7 @@ PACKAGES=(
   python3-torch python3-torchvision python3-onnx python3-numpy  # reference models
   libonnx-testdata                               # ONNX backend node tests
   dataset-fashion-mnist                          # the main job's data
+  libopenmpi-dev openmpi-bin                     # data parallel: mpirun, MPI for lrc-run's ranks
 )
 
 missing=()

@@ -77,6 +77,9 @@ constexpr const char* kUsage =
     "  --optimizer sgd|adamw            default sgd (torch.optim.SGD; adamw: torch.optim.AdamW)\n"
     "  --lr X, --weight-decay X, sgd: --momentum X, --nesterov, adamw: --beta1 X, --beta2 X, --eps X\n"
     "                                   the optimizer's defaults (lrc-run may override them)\n"
+    "  --data-parallel                  a plan for each rank of mpirun -np N lrc-run: gradients averaged over the ranks\n"
+    "  --bucket-mib N                   --data-parallel's allreduce buckets (default 25, as PyTorch DDP)\n"
+    "  --bn-sync                        --data-parallel: BatchNorm statistics over every rank's batch\n"
     "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n"
     "  --memory-plot OUT.svg            the training step's arena over its ops, by category, the peak marked\n";
 
@@ -115,6 +118,9 @@ bool optimizerFlag(const std::string& a, const std::function<std::string()>& val
 
 Options parseArgs(int argc, char** argv) {
   Options o;
+  std::optional<passes::DataParallelOptions> dataParallel;  // --data-parallel, with --bucket-mib and --bn-sync
+  std::optional<int64_t> bucketMib;
+  bool bnSync = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -186,6 +192,13 @@ Options parseArgs(int argc, char** argv) {
       }
     } else if (a == "--explain") {
       o.explain = true;
+    } else if (a == "--data-parallel") {
+      dataParallel.emplace();
+    } else if (a == "--bucket-mib") {
+      bucketMib = parsePositive(a, value());
+      if (*bucketMib > (int64_t{1} << 30)) usage("--bucket-mib " + std::to_string(*bucketMib) + " is too large");
+    } else if (a == "--bn-sync") {
+      bnSync = true;
     } else if (a == "--report") {
       o.report = value();
     } else if (a == "--memory-plot") {
@@ -221,6 +234,14 @@ Options parseArgs(int argc, char** argv) {
     } else {
       usage("more than one model file");
     }
+  }
+  if ((bucketMib || bnSync) && !dataParallel) usage(std::string(bnSync ? "--bn-sync" : "--bucket-mib") + " needs --data-parallel");
+  if (dataParallel) {
+    if (bucketMib) dataParallel->bucketBytes = *bucketMib << 20;
+    dataParallel->bnSync = bnSync;
+    if (bnSync && o.training.batchNorm.mode == passes::BatchNormMode::Strip)
+      usage("--bn-sync needs --bn exact (strip BatchNorm computes each strip's statistics apart)");
+    o.training.dataParallel = dataParallel;
   }
   o.optimizerRecord = compiler::defaultOptimizer(o.training.autodiff.optimizer);
   try {
@@ -260,6 +281,12 @@ std::string fixedFlags(const Options& o) {
   if (o.device != "cpu") flags += " --device " + o.device;
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak
     flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
+  if (const auto& dp = o.training.dataParallel) {  // its buckets are in every candidate's peak
+    flags += " --data-parallel";
+    if (dp->bucketBytes != passes::DataParallelOptions{}.bucketBytes)
+      flags += " --bucket-mib " + std::to_string(dp->bucketBytes >> 20);
+    if (dp->bnSync) flags += " --bn-sync";
+  }
   return flags;
 }
 

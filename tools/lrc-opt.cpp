@@ -81,6 +81,17 @@ void setOption(std::string_view pass, passes::RematOptions& o, std::string_view 
   o.mode = valueOf(passes::parseRematMode(value), pass, key, "none, elementwise or blocks", value);
 }
 
+void setOption(std::string_view pass, passes::DataParallelOptions& o, std::string_view key, std::string_view value) {
+  if (key == "bucket-bytes") {
+    o.bucketBytes = valueOf(integerAtLeast(1, value), pass, key, "a positive integer", value);
+  } else if (key == "bn-sync") {
+    const std::optional<int64_t> flag = value == "0" || value == "1" ? integerAtLeast(0, value) : std::nullopt;
+    o.bnSync = valueOf(flag, pass, key, "0 or 1", value) != 0;
+  } else {
+    unknownOption(pass, key, "bucket-bytes, bn-sync");
+  }
+}
+
 void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_view key, std::string_view value) {
   if (key != "conv-batch-bytes") unknownOption(pass, key, "conv-batch-bytes");
   o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);

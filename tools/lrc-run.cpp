@@ -109,6 +109,9 @@
 #include "runtime/cuda/Backends.h"
 #include "runtime/data/BatchLoader.h"
 #include "tools/TrainingFlags.h"
+#ifdef LRC_HAVE_MPI
+#include "runtime/mpi/MpiCollective.h"
+#endif
 
 // OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: other BLAS lack them).
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -135,7 +138,10 @@ constexpr const char* kUsage =
     "        CenterCrop, RandomResizedCrop, RandomHorizontalFlip; crops give the plan's HxW)\n"
     "  --val-transform: default resize,center-crop when --train-transform resizes or crops\n"
     "  --mean/--std, --normalize imagenet: per-channel normalization after the transforms, train and val\n"
-    "  --workers N: threads decoding and transforming batches ahead of the step (default 1; 0: none)\n";
+    "  --workers N: threads decoding and transforming batches ahead of the step (default 1; 0: none)\n"
+    "  data parallel: mpirun -np N lrc-run PLAN ... with a plan compiled --data-parallel; each rank trains\n"
+    "    its slice of every global batch of N x the plan's batch (--global-batch B checks it); rank 0 prints,\n"
+    "    writes metrics, checkpoints and --save-onnx (docs/distributed.md)\n";
 
 struct Options {
   std::string plan;
@@ -155,6 +161,7 @@ struct Options {
   data::Normalization normalization;
   std::string normalizationFlag;  // how it was given, for errors
   int workers = 1;
+  std::optional<int64_t> globalBatch;  // data parallel: must be ranks x the plan's batch
 };
 
 // A bad command line: one line (the usage is --help's), exit 2.
@@ -271,6 +278,8 @@ Options parseArgs(int argc, char** argv) {
       o.checkpointEvery = static_cast<int64_t>(parseCount(a, value(), false));
     } else if (a == "--resume") {
       o.resume = value();
+    } else if (a == "--global-batch") {
+      o.globalBatch = static_cast<int64_t>(parseCount(a, value(), false));
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       std::exit(0);
@@ -524,13 +533,37 @@ uint64_t onnxExportBytes(const plan::Plan& plan) {
 // A JSON number of bytes from kibibytes, or null when unknown (0).
 std::string jsonBytes(uint64_t kib) { return kib ? std::to_string(kib * 1024) : "null"; }
 
-int run(const Options& o, uint64_t rssStartKiB) {
+// Data parallel: the plan has collective steps (lrc-compile --data-parallel).
+bool averagesOverRanks(const plan::Plan& plan) {
+  for (const plan::Step& step : plan.train().steps())
+    if (step.kernel() == "allreduce_start") return true;
+  return false;
+}
+
+// FNV-1a over the settings every rank must share (the data order and the run's length).
+uint64_t settingsHash(std::initializer_list<int64_t> values) {
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t v : values)
+    for (int i = 0; i < 8; ++i) h = (h ^ (static_cast<uint64_t>(v) >> (8 * i) & 0xff)) * 1099511628211ull;
+  return h;
+}
+
+// `collective`: the job's ranks under mpirun (null: one process). Rank 0 alone prints (the
+// others' std::cout is silenced by main), writes the metrics, checkpoints, --save-onnx and
+// --profile, and validates.
+int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective) {
+  const int ranks = collective ? collective->size() : 1;
+  const bool rank0 = !collective || collective->rank() == 0;
   const std::string checkpointFile = o.checkpoint.empty() ? "" : runtime::checkpointPath(o.checkpoint);
   installStopHandlers({o.metrics, o.saveOnnx, o.profile, checkpointFile});
   std::unique_ptr<runtime::Backend> backend = makeBackend(o);
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
   const plan::Plan& plan = planFile.plan();
+  if (ranks > 1 && !averagesOverRanks(plan))
+    throw std::runtime_error(o.plan + ": the plan trains one process (no gradient averaging): compile it with "
+                             "lrc-compile --data-parallel to train on " + std::to_string(ranks) + " ranks");
+  if (collective) collective->checkSame(planFile.identity(), "plan (" + o.plan + ")");
   plan::Optimizer optimizer = plan.optimizer();
   try {
     tools::applyOptimizerFlags(o.optimizer, optimizer, o.plan + "'s optimizer");
@@ -553,12 +586,25 @@ int run(const Options& o, uint64_t rssStartKiB) {
   std::unique_ptr<data::Dataset> val;
   if (!o.val.empty())
     val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed, valTransforms.changesSize());
-  const int64_t perEpoch = data::BatchLoader::batchesPerEpoch(train->size(), shape.batch, /*padLastBatch=*/false);
+  if (o.globalBatch && *o.globalBatch != shape.batch * ranks)
+    usage("--global-batch " + std::to_string(*o.globalBatch) + " is not " + std::to_string(ranks) + " rank" +
+          (ranks == 1 ? "" : "s") + " x the plan's batch of " + std::to_string(shape.batch));
+  const int64_t perEpoch =
+      data::BatchLoader::batchesPerEpoch(train->size(), shape.batch, /*padLastBatch=*/false, ranks);
   const int64_t totalSteps = o.steps ? *o.steps : o.epochs.value_or(1) * perEpoch;
   const runtime::LrSchedule schedule = tools::scheduleOf(o.schedule);
   if (const std::string problem = runtime::lrScheduleProblem(schedule, totalSteps); !problem.empty()) usage(problem);
+  if (collective)  // the same data order, length and optimizer on every rank, or none starts
+    collective->checkSame(settingsHash({static_cast<int64_t>(o.seed), totalSteps, train->size(), shape.batch,
+                                        static_cast<int64_t>(optimizer.SerializeAsString().size())}),
+                          "--seed, --steps/--epochs or training data");
   data::BatchLoader loader(*train, shape.batch,
-                           {.seed = o.seed, .transforms = &trainTransforms, .workers = o.workers, .batches = totalSteps});
+                           {.seed = o.seed,
+                            .transforms = &trainTransforms,
+                            .workers = o.workers,
+                            .batches = totalSteps,
+                            .ranks = ranks,
+                            .rank = collective ? collective->rank() : 0});
 
   if (o.threads && openblas_set_num_threads) openblas_set_num_threads(*o.threads);
   const int threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
@@ -568,6 +614,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
   settings.seed = o.seed;
   settings.schedule = schedule;
   settings.scheduleSteps = totalSteps;
+  settings.collective = collective;
 
   // The checkpoint checked whole against the plan and this run, before anything is written.
   std::unique_ptr<runtime::Checkpoint> resume;
@@ -580,10 +627,10 @@ int run(const Options& o, uint64_t rssStartKiB) {
   }
   const int64_t firstStep = resume ? static_cast<int64_t>(resume->stepsDone()) : 0;
 
-  MetricsFile metrics(o.metrics);
-  if (!o.profile.empty()) checkWritable(o.profile);
-  if (!o.saveOnnx.empty()) checkWritable(o.saveOnnx, onnxExportBytes(plan));
-  if (!o.checkpoint.empty()) {
+  MetricsFile metrics(rank0 ? o.metrics : "");
+  if (rank0 && !o.profile.empty()) checkWritable(o.profile);
+  if (rank0 && !o.saveOnnx.empty()) checkWritable(o.saveOnnx, onnxExportBytes(plan));
+  if (rank0 && !o.checkpoint.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.checkpoint, ec);
     if (ec) throw std::runtime_error(o.checkpoint + ": cannot create the checkpoint directory: " + ec.message());
@@ -604,6 +651,9 @@ int run(const Options& o, uint64_t rssStartKiB) {
             << " bytes), " << backend->name() << " backend, " << threads << " BLAS thread" << (threads == 1 ? "" : "s")
             << "\n"
             << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
+  if (collective)
+    std::cout << "data parallel: " << ranks << " ranks x batch " << shape.batch << " = global batch "
+              << ranks * shape.batch << " (MPI); gradients averaged in the plan's buckets; the arena is each rank's\n";
   if (val) std::cout << "val: " << val->describe() << "\n";
   std::cout << "transforms: train " << trainTransforms.describe();
   if (val) std::cout << "; val " << valTransforms.describe();
@@ -645,7 +695,7 @@ int run(const Options& o, uint64_t rssStartKiB) {
   // --checkpoint: once per step at most.
   int64_t checkpointedAt = -1;
   auto checkpoint = [&](int64_t step) {
-    if (o.checkpoint.empty() || checkpointedAt == step) return;
+    if (!rank0 || o.checkpoint.empty() || checkpointedAt == step) return;
     runtime::writeCheckpoint(o.checkpoint, plan, executor, {loader.epoch(), loader.batchInEpoch(), train->size()});
     checkpointedAt = step;
     progress.breakLine();
@@ -664,13 +714,19 @@ int run(const Options& o, uint64_t rssStartKiB) {
       const auto start = std::chrono::steady_clock::now();
       dataSeconds += std::chrono::duration<double>(start - wait).count();
       loss = executor.trainStep(batch.images, batch.labels);
+      if (collective) {  // the global batch's loss, and whether any rank was told to stop
+        double agree[2] = {loss, stopSignal ? 1.0 : 0.0};
+        collective->sumNow(agree, 2);
+        loss = static_cast<float>(agree[0] / ranks);
+        if (agree[1] > 0 && !stopSignal) stopSignal = SIGTERM;
+      }
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } catch (const std::exception& e) {
       progress.breakLine();
       throw std::runtime_error("step " + std::to_string(step) + " on " + o.data + ": " + e.what());
     }
     trainSeconds += seconds;
-    const double imagesPerSecond = static_cast<double>(shape.batch) / std::max(seconds, 1e-9);
+    const double imagesPerSecond = static_cast<double>(shape.batch * ranks) / std::max(seconds, 1e-9);
     metrics.line("{\"step\":" + std::to_string(step) + ",\"epoch\":" + std::to_string(epoch + 1) +
                  ",\"loss\":" + jsonNumber(loss) + ",\"lr\":" + jsonNumber(lr) + ",\"images_per_s\":" + jsonNumber(imagesPerSecond) +
                  ",\"step_seconds\":" + jsonNumber(seconds) + "}");
@@ -685,11 +741,11 @@ int run(const Options& o, uint64_t rssStartKiB) {
                                                   : "first non-finite parameter: " + parameter) +
                                "; lr " + jsonNumber(lr) + ")");
     }
-    progress.update(step, loss, static_cast<double>((step - firstStep) * shape.batch) / std::max(trainSeconds, 1e-9),
+    progress.update(step, loss, static_cast<double>((step - firstStep) * shape.batch * ranks) / std::max(trainSeconds, 1e-9),
                     trainSeconds);
     stepsDone = step;
     evaluatedLast = false;
-    if (val && loader.epoch() != epoch) {
+    if (val && rank0 && loader.epoch() != epoch) {
       validate(epoch + 1, step);
       evaluatedLast = true;
     }
@@ -707,14 +763,14 @@ int run(const Options& o, uint64_t rssStartKiB) {
     return 128 + sig;
   }
   checkpoint(totalSteps);
-  if (val && !evaluatedLast) validate(loader.epoch() + 1, totalSteps);
+  if (val && rank0 && !evaluatedLast) validate(loader.epoch() + 1, totalSteps);
   progress.breakLine();
 
   const uint64_t measured = executor.measuredPeakBytes();  // throws if a kernel wrote past the arena
   const uint64_t predicted = executor.predictedPeakBytes();
   const int64_t stepsRun = totalSteps - firstStep;
   std::cout << "trained " << stepsRun << " steps in " << fixed(trainSeconds, 1) << " s ("
-            << std::lround(static_cast<double>(stepsRun * shape.batch) / std::max(trainSeconds, 1e-9)) << " img/s), "
+            << std::lround(static_cast<double>(stepsRun * shape.batch * ranks) / std::max(trainSeconds, 1e-9)) << " img/s), "
             << fixed(dataSeconds, 1) << " s more waiting for data\n";
   const uint64_t rssPeakKiB = procStatusKiB("VmHWM");
   std::cout << "peak arena bytes: measured " << measured << ", predicted " << predicted << "\n";
@@ -737,12 +793,12 @@ int run(const Options& o, uint64_t rssStartKiB) {
   metrics.line("{\"measured_peak_bytes\":" + std::to_string(measured) + ",\"predicted_peak_bytes\":" +
                std::to_string(predicted) + ",\"rss_start_bytes\":" + jsonBytes(rssStartKiB) +
                ",\"rss_peak_bytes\":" + jsonBytes(rssPeakKiB) + "}");
-  if (const runtime::Profile* profile = executor.profile()) {
+  if (const runtime::Profile* profile = rank0 ? executor.profile() : nullptr) {
     runtime::writeFileAtomically(o.profile, runtime::profileJson(plan, *profile));
     std::cout << "wrote " << o.profile << " (kernel times of " << profile->stepsTimed << " step"
               << (profile->stepsTimed == 1 ? "" : "s") << " after " << profile->warmupSteps << " warm-up)\n";
   }
-  if (!o.saveOnnx.empty()) {
+  if (rank0 && !o.saveOnnx.empty()) {
     runtime::writeFileAtomically(
         o.saveOnnx, runtime::exportOnnx(plan, o.plan, [&](uint32_t index) { return executor.readBuffer(index); }));
     std::cout << "wrote " << o.saveOnnx << "\n";
@@ -761,10 +817,33 @@ int run(const Options& o, uint64_t rssStartKiB) {
 int main(int argc, char** argv) {
   const uint64_t rssStartKiB = procStatusKiB("VmRSS");  // before anything is read
   const Options o = parseArgs(argc, argv);
+  const int world = runtime::launcherWorldSize();
+#ifdef LRC_HAVE_MPI
+  std::unique_ptr<runtime::MpiCollective> mpi;
+#endif
   try {
-    return run(o, rssStartKiB);
+    if (world > 1) {
+#ifdef LRC_HAVE_MPI
+      mpi = std::make_unique<runtime::MpiCollective>(&argc, &argv);
+      if (mpi->rank() != 0) std::cout.setstate(std::ios::badbit);  // rank 0 alone prints
+#else
+      throw std::runtime_error("started as one of " + std::to_string(world) +
+                               " ranks, but this lrc-run was built without MPI (libopenmpi-dev)");
+#endif
+    }
+#ifdef LRC_HAVE_MPI
+    return run(o, rssStartKiB, mpi.get());
+#else
+    return run(o, rssStartKiB, nullptr);
+#endif
   } catch (const std::exception& e) {
     std::cout.flush();
+#ifdef LRC_HAVE_MPI
+    if (mpi) {  // one line naming the rank; mpirun then ends the others
+      std::cerr << "lrc-run: rank " << mpi->rank() << ": error: " << e.what() << "\n" << std::flush;
+      mpi->abort(1);
+    }
+#endif
     std::cerr << "lrc-run: error: " << e.what() << "\n";
     return 1;
   }

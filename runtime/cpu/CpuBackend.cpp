@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
+#include "runtime/Collective.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/cpu/BatchNorm.h"
@@ -177,9 +178,26 @@ void batchNormGrad(const StepArgs& s) {
 
 // The split training BatchNorm (SPEC.md section 5). Statistics: (x, running mean, running
 // var) -> (mean, invstd), the running statistics updated in place.
-void batchNormStats(const StepArgs& s) {
+// With `sync` (data-parallel bn-sync) the per-channel sums are every rank's.
+void batchNormStats(const StepArgs& s, const RunContext& context) {
   const auto& p = s.params<kernels::BatchNormParams>();
-  cpu::batchnorm_stats(s.out(0), s.out(1), s.in(1), s.in(2), s.inMap(0), p.epsilon, p.momentum);
+  if (!p.sync || context.collective == nullptr)
+    return cpu::batchnorm_stats(s.out(0), s.out(1), s.in(1), s.in(2), s.inMap(0), p.epsilon, p.momentum);
+  const kernels::ConstRowBand x = s.inMap(0);
+  std::vector<double> sums(static_cast<size_t>(2 * x.C));  // sum, then sum of squares
+  cpu::batchnorm_stats_rows(sums.data(), sums.data() + x.C, x, x.row0, x.row0 + x.rows);
+  context.collective->sumNow(sums.data(), 2 * x.C);
+  cpu::batchnorm_finalize_stats(s.out(0), s.out(1), s.in(1), s.in(2), sums.data(), sums.data() + x.C, x.C,
+                                x.N * x.rows * x.W * context.collective->size(), p.epsilon, p.momentum);
+}
+
+// allreduce_start: every operand's average over the ranks begins; allreduce_wait: it is in
+// place. One process: nothing to do.
+void collective(const StepArgs& s, const RunContext& context, bool start) {
+  if (context.collective == nullptr) return;
+  const int bucket = s.params<CollectiveParams>().bucket;
+  if (!start) return context.collective->wait(bucket);
+  for (int i = 0; i < s.numInputs(); ++i) context.collective->startAverage(bucket, s.in(i), s.inCount(i));
 }
 
 // (x, scale, bias, mean, invstd): the rows of the result band.
@@ -381,7 +399,7 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
     case Kernel::BatchNormGrad:
       return batchNormGrad(s);
     case Kernel::BatchNormStats:
-      return batchNormStats(s);
+      return batchNormStats(s, context);
     case Kernel::BatchNormApply:
       return batchNormApply(s);
     case Kernel::BatchNormApplyGrad:
@@ -414,6 +432,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return combineRows(s, false);
     case Kernel::RowsSum:
       return combineRows(s, true);
+    case Kernel::AllreduceStart:
+      return collective(s, context, true);
+    case Kernel::AllreduceWait:
+      return collective(s, context, false);
     case Kernel::SgdUpdate:
       return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
     case Kernel::AdamwUpdate:

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -271,6 +272,42 @@ void batchnorm_stats(D& dev, float* mean, float* invStd, float* runningMean, flo
   channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, bn_detail::Moments{x}, workspace,
                   bn_detail::Finalize<float>{mean, invStd, runningMean, runningVar, static_cast<double>(count), eps,
                                              momentum});
+}
+
+// batchnorm_stats over every rank's map (data-parallel bn-sync): the per-channel sums are
+// stored after the partials in the workspace, brought to the host, summed over the ranks by
+// `sumOverRanks(double* sums, int64_t count)` (blocking) and finalized over `ranks` times the
+// elements, on the device.
+namespace bn_detail {
+struct StoreTotals {
+  double* out;
+  LRC_HD void operator()(int64_t c, const double* total) const {
+    out[2 * c] = total[0];
+    out[2 * c + 1] = total[1];
+  }
+};
+struct FinalizeTotals {
+  Finalize<float> finalize;
+  const double* totals;
+  LRC_HD void operator()(int64_t c) const { finalize(c, totals + 2 * c); }
+};
+}  // namespace bn_detail
+
+template <class D, class SumOverRanks>
+void batchnorm_stats_synced(D& dev, float* mean, float* invStd, float* runningMean, float* runningVar,
+                            kernels::ConstRowBand x, float eps, float momentum, double* workspace, int ranks,
+                            const SumOverRanks& sumOverRanks) {
+  const int64_t count = bn_detail::checkedCount(x);
+  double* totals = workspace + 2 * x.N * x.C;  // the workspace's last 4 * C doubles
+  channel_sums<2>(dev, x.N, x.C, x.row0, x.row0 + x.rows, x.W, bn_detail::Moments{x}, workspace,
+                  bn_detail::StoreTotals{totals});
+  std::vector<double> host(static_cast<size_t>(2 * x.C));
+  dev.toHost(host.data(), totals, host.size() * sizeof(double));
+  sumOverRanks(host.data(), 2 * x.C);
+  dev.toDevice(totals, host.data(), host.size() * sizeof(double));
+  dev.forEach(x.C, bn_detail::FinalizeTotals{{mean, invStd, runningMean, runningVar,
+                                              static_cast<double>(count) * ranks, eps, momentum},
+                                             totals});
 }
 
 // batchnorm_apply, rows [a, b).

@@ -14,12 +14,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
 #include "runtime/AvailableMemory.h"
+#include "runtime/Collective.h"
 #include "runtime/Backend.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -142,6 +145,28 @@ class DeviceBackend final : public runtime::Backend {
       throw std::out_of_range(std::string(what) + ": bytes [" + std::to_string(offset) + ", +" +
                               std::to_string(bytes) + ") are outside the arena of " + std::to_string(arenaBytes_) +
                               " bytes");
+  }
+
+  // Data parallel (allreduce_start / allreduce_wait): each tensor of a bucket is copied to a
+  // host buffer of its own, averaged there over the ranks by the job's Collective (MPI), and
+  // copied back when the bucket is waited for. Host memory, apart from the arena.
+  std::map<int, std::vector<std::pair<float*, std::unique_ptr<std::vector<float>>>>> staged_;
+  void startAverage(const runtime::StepArgs& s, const runtime::RunContext& context) {
+    if (context.collective == nullptr) return;
+    const int bucket = s.params<runtime::CollectiveParams>().bucket;
+    for (int i = 0; i < s.numInputs(); ++i) {
+      auto host = std::make_unique<std::vector<float>>(static_cast<size_t>(s.inCount(i)));
+      dev_.toHost(host->data(), s.in(i), host->size() * sizeof(float));
+      context.collective->startAverage(bucket, host->data(), s.inCount(i));
+      staged_[bucket].emplace_back(s.in(i), std::move(host));
+    }
+  }
+  void endAverage(const runtime::StepArgs& s, const runtime::RunContext& context) {
+    if (context.collective == nullptr) return;
+    const int bucket = s.params<runtime::CollectiveParams>().bucket;
+    context.collective->wait(bucket);
+    for (auto& [device, host] : staged_[bucket]) dev_.toDevice(device, host->data(), host->size() * sizeof(float));
+    staged_.erase(bucket);
   }
 
   // The backend's own workspace of at least `count` doubles; it only grows (the first steps
@@ -351,8 +376,12 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::BatchNormStats: {
       const auto& p = s.params<kernels::BatchNormParams>();
       const kernels::RowBand x = s.inMap(0);
-      return batchnorm_stats(dev_, s.out(0), s.out(1), s.in(1), s.in(2), x, p.epsilon, p.momentum,
-                             workspace(batchnorm_workspace_doubles(x.N, x.C)));
+      double* ws = workspace(batchnorm_workspace_doubles(x.N, x.C));
+      if (p.sync && context.collective != nullptr)
+        return batchnorm_stats_synced(dev_, s.out(0), s.out(1), s.in(1), s.in(2), x, p.epsilon, p.momentum, ws,
+                                      context.collective->size(),
+                                      [&](double* sums, int64_t n) { context.collective->sumNow(sums, n); });
+      return batchnorm_stats(dev_, s.out(0), s.out(1), s.in(1), s.in(2), x, p.epsilon, p.momentum, ws);
     }
     case Kernel::BatchNormApply: {
       const kernels::RowBand y = s.outMap(0);
@@ -405,6 +434,10 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       return combineRows(s, false);
     case Kernel::RowsSum:
       return combineRows(s, true);
+    case Kernel::AllreduceStart:
+      return startAverage(s, context);
+    case Kernel::AllreduceWait:
+      return endAverage(s, context);
     case Kernel::SgdUpdate:
       return sgd_update(dev_, s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
     case Kernel::AdamwUpdate:

@@ -10,13 +10,17 @@ namespace lrc::data {
 BatchLoader::BatchLoader(const Dataset& data, int64_t batch, Options options)
     : data_(data), batch_(batch), options_(options) {
   if (batch <= 0) fail("batch size " + std::to_string(batch) + " must be positive");
-  if (options.padLastBatch ? data.size() == 0 : data.size() < batch)
+  if (options.ranks < 1 || options.rank < 0 || options.rank >= options.ranks)
+    throw std::logic_error("BatchLoader: rank " + std::to_string(options.rank) + " of " + std::to_string(options.ranks));
+  if (options.ranks > 1 && options.padLastBatch) throw std::logic_error("BatchLoader: padded batches of several ranks");
+  if (options.padLastBatch ? data.size() == 0 : data.size() < batch * options.ranks)
     fail(data.describe() + " has " + std::to_string(data.size()) + " samples, fewer than one batch of " +
-         std::to_string(batch));
+         std::to_string(batch * options.ranks) +
+         (options.ranks > 1 ? " (" + std::to_string(options.ranks) + " ranks x " + std::to_string(batch) + ")" : ""));
   shape_ = options.transforms ? options.transforms->outputShape() : data.sampleShape();
   if (shape_[1] <= 0 || shape_[2] <= 0)
     fail(data.describe() + " has images of different sizes; a transform must resize or crop them");
-  batchesPerEpoch_ = batchesPerEpoch(data.size(), batch, options.padLastBatch);
+  batchesPerEpoch_ = batchesPerEpoch(data.size(), batch, options.padLastBatch, options.ranks);
 
   slots_.resize(static_cast<size_t>(std::max(options.workers, 0) + 1));
   const size_t sampleFloats = static_cast<size_t>(shape_[0] * shape_[1] * shape_[2]);
@@ -59,7 +63,7 @@ void BatchLoader::assign(int64_t ticket, Slot& slot) {
       for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[uniformBelow(rng, i + 1)]);
     }
   }
-  const int64_t first = ticket % batchesPerEpoch_ * batch_;
+  const int64_t first = ticket % batchesPerEpoch_ * batch_ * options_.ranks + options_.rank * batch_;
   const int64_t count = std::min(batch_, data_.size() - first);
   slot.ticket = ticket;
   slot.ready = false;

@@ -51,6 +51,10 @@ class BatchLoader {
     const Transforms* transforms = nullptr;  // must outlive the loader
     int workers = 0;
     int64_t batches = -1;  // the run's length in batches, from its start: none is made past it; -1: no end
+    // Data parallel: the epoch is cut into global batches of batch * ranks samples, and this
+    // loader hands out the `rank`-th slice of each (samples [rank * batch, (rank + 1) * batch)
+    // of it), so that the ranks together see exactly one process's batches of batch * ranks.
+    int ranks = 1, rank = 0;
   };
 
   // Throws when the data set holds fewer samples than one batch (none, when padded), or when
@@ -61,8 +65,9 @@ class BatchLoader {
   BatchLoader& operator=(const BatchLoader&) = delete;
 
   // Batches in an epoch of `samples` samples: the whole ones, or with `padLastBatch` all.
-  static int64_t batchesPerEpoch(int64_t samples, int64_t batch, bool padLastBatch) {
-    return padLastBatch ? (samples + batch - 1) / batch : samples / batch;
+  static int64_t batchesPerEpoch(int64_t samples, int64_t batch, bool padLastBatch, int ranks = 1) {
+    const int64_t global = batch * ranks;
+    return padLastBatch ? (samples + global - 1) / global : samples / global;
   }
 
   int64_t batchSize() const { return batch_; }

@@ -120,6 +120,7 @@ PlanFile::PlanFile(const std::string& path) : path_(path) {
   if (crc32Add(crc32Begin(), payload.data(), l.payloadBytes) !=
       getLittleEndian<uint32_t>(payload.data() + l.payloadBytes))
     fail(kChecksumMismatch);
+  payloadCrc_ = getLittleEndian<uint32_t>(payload.data() + l.payloadBytes);
   plan_ = parsePayload(payload.data(), l.payloadBytes, failWith);
 }
 
@@ -133,7 +134,8 @@ PlanFile::PlanFile(PlanFile&& other) noexcept
       plan_(std::move(other.plan_)),
       weightsStart_(other.weightsStart_),
       weightsBytes_(other.weightsBytes_),
-      weightsCrc_(other.weightsCrc_) {}
+      weightsCrc_(other.weightsCrc_),
+      payloadCrc_(other.payloadCrc_) {}
 
 void PlanFile::fail(const std::string& what) const {
   std::string message = path_;

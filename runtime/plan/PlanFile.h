@@ -71,6 +71,9 @@ class PlanFile final : public WeightSource {
   const Plan& plan() const { return plan_; }
   uint64_t size() const override { return weightsBytes_; }
   void stream(const Sink& sink) const override;
+  // The file's two checksums (plan payload, weights section): a plan file's identity, which
+  // the ranks of a data-parallel job compare.
+  uint64_t identity() const { return uint64_t{payloadCrc_} << 32 | weightsCrc_; }
 
  private:
   std::string path_;
@@ -78,6 +81,7 @@ class PlanFile final : public WeightSource {
   Plan plan_;
   uint64_t weightsStart_ = 0, weightsBytes_ = 0;  // where the section lies in the file
   uint32_t weightsCrc_ = 0;                        // its checksum, from the file
+  uint32_t payloadCrc_ = 0;                        // the payload's, checked
 
   [[noreturn]] void fail(const std::string& what) const;
   [[noreturn]] void failRead() const;  // "PATH: cannot read: <errno text>"

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cpu_kernels_test_util.h"
+#include "fake_collective.h"
 #include "hand_plan.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/cuda/Backends.h"
@@ -45,6 +46,7 @@ struct Case {
   IntAttrs ints = {};
   FloatAttrs floats = {};
   RunContext context = {};
+  std::string then = {};  // a kernel run after it on the same operands (runPlanStep)
 };
 
 IntAttrs with(IntAttrs attrs, const std::string& name, std::vector<int64_t> values) {
@@ -85,11 +87,11 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
     SCOPED_TRACE(plan::printPlan(p.plan()));
     ASSERT_EQ(p.validationError(), "");
     CpuBackend cpu;
-    const StepRun want = runPlanStep(cpu, p, c.inputs, c.context);
+    const StepRun want = runPlanStep(cpu, p, c.inputs, c.context, c.then);
     StepRun got;
     try {
       const std::unique_ptr<Backend> device = backend();
-      got = runPlanStep(*device, p, c.inputs, c.context);
+      got = runPlanStep(*device, p, c.inputs, c.context, c.then);
     } catch (const std::exception& e) {
       FAIL() << GetParam() << " failed: " << e.what();
     }
@@ -664,6 +666,34 @@ TEST_P(BackendConformance, AdamwUpdate) {
 }
 
 // ---- row assembly ----
+
+// ---- data parallel (runtime/Collective.h; a fake second rank) ----
+
+// allreduce_start then allreduce_wait: each operand averaged in place with the other rank's.
+TEST_P(BackendConformance, Allreduce) {
+  FakeTwoRanks ranks;
+  RunContext context;
+  context.collective = &ranks;
+  const Shape a = {5, 3, 7}, b = {4};
+  const std::vector<float> va = randomFloats(elementsOf(a), 990), vb = randomFloats(elementsOf(b), 991);
+  expectConforms({"allreduce_start", {whole(a, va), whole(b, vb)}, {}, {{"bucket", {3}}}, {}, context, "allreduce_wait"},
+                 kExact);
+  EXPECT_EQ(ranks.started, 4);  // two operands on each of the two backends
+  EXPECT_EQ(ranks.waited, 2);
+}
+
+// batchnorm_stats with sync=1: the statistics of both ranks' maps (bn-sync).
+TEST_P(BackendConformance, BatchNormStatsSynced) {
+  FakeTwoRanks ranks;
+  RunContext context;
+  context.collective = &ranks;
+  const Shape x = kMap, c = {x[1]};
+  const std::vector<float> v = randomFloats(elementsOf(x), 995);
+  const Channels ch(x[1], 996);
+  expectConforms({"batchnorm_stats", {whole(x, v), whole(c, ch.mean), whole(c, ch.var)}, {result(c), result(c)},
+                  {{"sync", {1}}}, {{"epsilon", 1e-5}, {"momentum", 0.9}}, context},
+                 kManyTerms);
+}
 
 TEST_P(BackendConformance, RowsCopy) {
   const Shape m = {2, 3, 9, 5};

@@ -198,8 +198,10 @@ struct StepRun {
 // `p`'s one train step and runs the step on `backend`, which gets the plan's arena (a
 // CpuBackend may be given another; a device backend allocates one once: give it a fresh
 // one); `context` gives Dropout's step and seed and the optimizer's hyper-parameters.
+// `then`: a kernel run after the step on the same operands and attributes (allreduce_wait
+// after allreduce_start), before anything is read back.
 inline StepRun runPlanStep(Backend& backend, const HandPlan& p, const std::vector<Arg>& inputs,
-                           RunContext context = {}) {
+                           RunContext context = {}, const std::string& then = "") {
   const plan::Plan& plan = p.plan();
   const plan::Step& step = plan.train().steps(0);
   auto bufferOf = [&](uint32_t index) -> const plan::Buffer& { return plan.buffers(static_cast<int>(index)); };
@@ -218,6 +220,11 @@ inline StepRun runPlanStep(Backend& backend, const HandPlan& p, const std::vecto
     backend.copyIn(offset, values.data(), values.size() * 4);
   }
   backend.run(prepareStep(plan, step), context);
+  if (!then.empty()) {
+    plan::Step next = step;
+    next.set_kernel(then);
+    backend.run(prepareStep(plan, next), context);
+  }
   backend.synchronize();
   auto readBack = [&](uint32_t index) {
     const plan::Buffer& b = bufferOf(index);

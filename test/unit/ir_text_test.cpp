@@ -59,7 +59,8 @@ std::unique_ptr<Module> buildKitchenSink() {
                     {{"bn", f32({2, 4, 8, 8})}});
   Op* relu = m->addOp(OpKind::Relu, {bn->result()}, {}, {{"relu", f32({2, 4, 8, 8})}});
   // The split training BatchNorm: a two-result op and a five-result gradient.
-  Op* stats = m->addOp(OpKind::BatchNormStats, {conv->result(), mean, var}, {{"epsilon", 1e-05}, {"momentum", 0.9}},
+  Op* stats = m->addOp(OpKind::BatchNormStats, {conv->result(), mean, var},
+                       {{"epsilon", 1e-05}, {"momentum", 0.9}, {"sync", int64_t{1}}},
                        {{"bn.mean", f32({4})}, {"bn.invstd", f32({4})}});
   Op* apply = m->addOp(OpKind::BatchNormApply, {conv->result(), scale, shift, stats->results[0], stats->results[1]}, {},
                        {{"bn.apply", f32({2, 4, 8, 8})}});
@@ -127,6 +128,9 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
   m->addOp(OpKind::AdamwUpdate, {w, dw->result(), w, w, b}, {}, {});
+  // Data parallel: a bucket of gradients averaged over the ranks (no results, like updates).
+  m->addOp(OpKind::AllreduceStart, {dw->result(), dlogits->result()}, {{"bucket", int64_t{0}}}, {});
+  m->addOp(OpKind::AllreduceWait, {dw->result(), dlogits->result()}, {{"bucket", int64_t{0}}}, {});
   // Row-plan ops: bands (band=[a,b,H]), a backward op's rows, a variadic pipeline_grad.
   Op* strip = m->addOp(OpKind::RowsCopy, {relu->result()}, {{"band", IntList{2, 5, 8}}},
                        {{"relu.s1", f32({2, 4, 3, 8})}});

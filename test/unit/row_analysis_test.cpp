@@ -258,6 +258,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
       {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
       {OpKind::PipelineGrad, false},
+      {OpKind::AllreduceStart, false},  {OpKind::AllreduceWait, false},
   };
   // Attributes that make the row-local kinds well formed.
   const Attrs window = {{"ceil_mode", int64_t{0}}, {"count_include_pad", int64_t{0}},
