@@ -393,6 +393,47 @@ std::string rowPlanReport(const compiler::RowOptions& rowOptions,
   return line;
 }
 
+// A data-parallel plan's gradient buckets (its allreduce_start steps of parameter gradients;
+// bn-sync's statistics gradients are averaged by steps of their own) and whether BatchNorm's
+// statistics are synchronised.
+struct DataParallelSummary {
+  int64_t buckets = 0;          // gradient buckets
+  uint64_t largestBytes = 0;    // the largest bucket's gradient bytes
+  bool bnSync = false;
+};
+std::optional<DataParallelSummary> dataParallelOf(const plan::Plan& p) {
+  DataParallelSummary d;
+  bool any = false;
+  for (const plan::Step& step : p.train().steps()) {
+    if (step.kernel() == "batchnorm_stats")
+      for (const plan::Attr& a : step.attrs())
+        d.bnSync = d.bnSync || (a.name() == "sync" && a.ints_size() == 1 && a.ints(0) != 0);
+    if (step.kernel() != "allreduce_start") continue;
+    any = true;
+    uint64_t bytes = 0;
+    bool gradients = false;  // a bucket of weight gradients, not bn-sync's statistics gradients
+    for (uint32_t index : step.inputs()) {
+      const plan::Buffer& b = p.buffers(static_cast<int>(index));
+      bytes += b.bytes();
+      gradients = gradients || b.role() == plan::GRADIENT;
+    }
+    if (!gradients) continue;
+    ++d.buckets;
+    d.largestBytes = std::max(d.largestBytes, bytes);
+  }
+  if (!any) return std::nullopt;
+  return d;
+}
+
+std::string dataParallelLine(const plan::Plan& p) {
+  const std::optional<DataParallelSummary> d = dataParallelOf(p);
+  if (!d) return "";
+  return "  data parallel (mpirun -np N lrc-run): this is each rank's step and peak; weight gradients averaged over the "
+         "ranks in " + std::to_string(d->buckets) + (d->buckets == 1 ? " bucket" : " buckets") + " (the largest " +
+         mib(d->largestBytes) + ") overlapping backward; BatchNorm statistics " +
+         (d->bnSync ? "over every rank's batch (--bn-sync)" : "per rank (as PyTorch DDP)") + "\n";
+}
+
 // The one-paragraph report every compile prints (to stderr when the plan text or IR goes
 // to stdout).
 std::string summary(const plan::Plan& p, const std::string& batchNorm) {
@@ -404,7 +445,7 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
          ", optimizer state " + mib(m.optimizer_state()) + ", kept activations " + mib(m.activations()) +
          ", activation gradients " + mib(m.activation_gradients()) + ", workspace " + mib(m.workspace()) +
          ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" +
-         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + batchNorm;
+         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + dataParallelLine(p) + batchNorm;
 }
 
 // --- --report: the same summary as JSON (keys in docs/plan-search.md), written with these
@@ -452,6 +493,15 @@ std::string jsonArray(const std::vector<std::string>& items) {
   return out + (items.empty() ? "]" : "\n  ]");
 }
 
+// --report's "data_parallel": null for a one-process plan.
+std::string dataParallelJson(const plan::Plan& p) {
+  const std::optional<DataParallelSummary> d = dataParallelOf(p);
+  if (!d) return "null";
+  return jsonObject({{"gradient_buckets", std::to_string(d->buckets)},
+                     {"largest_bucket_bytes", std::to_string(d->largestBytes)},
+                     {"bn_sync", d->bnSync ? "true" : "false"}});
+}
+
 std::string reportJson(const plan::Plan& p, const std::string& settings,
                        const std::vector<compiler::PipelineSummary>& pipelines, StepCost cost, StepCost layerwise,
                        passes::BatchNormMode bn, int64_t batchNorms, const std::vector<ReductionPoint>& points) {
@@ -492,7 +542,8 @@ std::string reportJson(const plan::Plan& p, const std::string& settings,
               {"pipelines", jsonArray(pipelineItems)},
               {"batchnorm", jsonString(std::string(passes::name(bn)))},
               {"training_batchnorm_ops", std::to_string(batchNorms)},
-              {"reduction_points", jsonArray(pointItems)}},
+              {"reduction_points", jsonArray(pointItems)},
+              {"data_parallel", dataParallelJson(p)}},
              indent) +
          "\n";
 }

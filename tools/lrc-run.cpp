@@ -166,7 +166,8 @@ struct Options {
 
 // A bad command line: one line (the usage is --help's), exit 2.
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "lrc-run: error: " << problem << " (see lrc-run --help)\n";
+  const std::string line = "lrc-run: error: " + problem + " (see lrc-run --help)\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);  // one write: the ranks of a job share the terminal
   std::exit(2);
 }
 
@@ -563,7 +564,13 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   if (ranks > 1 && !averagesOverRanks(plan))
     throw std::runtime_error(o.plan + ": the plan trains one process (no gradient averaging): compile it with "
                              "lrc-compile --data-parallel to train on " + std::to_string(ranks) + " ranks");
-  if (collective) collective->checkSame(planFile.identity(), "plan (" + o.plan + ")");
+  if (collective) {
+    try {
+      collective->checkSame(planFile.identity(), "plan");
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(o.plan + ": " + e.what() + " (every rank must load the same plan)");
+    }
+  }
   plan::Optimizer optimizer = plan.optimizer();
   try {
     tools::applyOptimizerFlags(o.optimizer, optimizer, o.plan + "'s optimizer");
@@ -839,8 +846,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cout.flush();
 #ifdef LRC_HAVE_MPI
-    if (mpi) {  // one line naming the rank; mpirun then ends the others
-      std::cerr << "lrc-run: rank " << mpi->rank() << ": error: " << e.what() << "\n" << std::flush;
+    if (mpi) {  // one line naming the rank, in one write (ranks share the terminal); mpirun then ends the others
+      const std::string line = "lrc-run: rank " + std::to_string(mpi->rank()) + ": error: " + e.what() + "\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fflush(stderr);
       mpi->abort(1);
     }
 #endif

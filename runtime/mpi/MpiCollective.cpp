@@ -90,7 +90,7 @@ void MpiCollective::checkSame(uint64_t value, const std::string& what) {
         "MPI_Allgather");
   for (int r = 1; r < size_; ++r)
     if (all[static_cast<size_t>(r)] != all[0])
-      throw std::runtime_error("rank " + std::to_string(r) + " has a different " + what + " from rank 0's");
+      throw std::runtime_error("rank " + std::to_string(r) + "'s " + what + " differs from rank 0's");
 }
 
 void MpiCollective::abort(int code) {

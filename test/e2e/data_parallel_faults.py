@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Data parallel under faults and misuse (issue 17, docs/distributed.md): mpirun -np 2 lrc-run.
+
+- A rank killed with SIGKILL mid-run: the job ends non-zero within 10 s (no hang).
+- A plan compiled without --data-parallel on 2 ranks, ranks given different plans or different
+  seeds, --global-batch that is not ranks x batch: every rank that fails says so in one line
+  naming itself ("lrc-run: rank R: error: ..."), the job exits non-zero, no metrics file.
+- A --data-parallel plan run as one process trains exactly as the one-process plan (its
+  collective steps do nothing): the same losses, bit for bit.
+
+Usage: data_parallel_faults.py --bin BUILD/tools --work DIR
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL = os.path.join(HERE, "..", "..", "examples", "fashion_cnn.onnx")
+MPIRUN = ["mpirun", "-q", "--oversubscribe", "--allow-run-as-root"]
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAILED: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def compile_plan(args, name, *flags):
+    path = os.path.join(args.work, name)
+    r = run([os.path.join(args.bin, "lrc-compile"), MODEL, "--batch", "4", "--strategy", "layerwise", *flags, "-o", path])
+    if r.returncode != 0:
+        sys.exit(f"FAILED: lrc-compile {' '.join(flags)}: {r.stderr}")
+    return path
+
+
+def losses(metrics):
+    with open(metrics) as f:
+        return [json.loads(line)["loss"] for line in f if '"loss"' in line]
+
+
+def expect_rank_errors(r, needle, what, metrics):
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    errors = [l for l in lines if l.startswith("lrc-run: rank ") and ": error: " in l]
+    check(r.returncode != 0, f"{what}: exit status {r.returncode} (non-zero)")
+    check(errors and all(needle in l for l in errors), f"{what}: one line per failing rank naming it and saying "
+          f"'{needle}': {errors}")
+    check(len(lines) == len(errors), f"{what}: nothing else on stderr ({len(lines) - len(errors)} other lines)")
+    check(not os.path.exists(metrics) and not os.path.exists(metrics + ".tmp"), f"{what}: no metrics file left")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    lrc_run = os.path.join(args.bin, "lrc-run")
+    dp = compile_plan(args, "dp.plan", "--data-parallel")
+    one = compile_plan(args, "one.plan")
+    other = compile_plan(args, "other.plan", "--data-parallel", "--bn-sync")
+    metrics = os.path.join(args.work, "m.jsonl")
+    data = ["--data", "synthetic"]
+
+    # A killed rank.
+    job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rank1 = None
+    deadline = time.time() + 30
+    while rank1 is None and time.time() < deadline and job.poll() is None:
+        time.sleep(0.2)
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"lrc-run") and dp.encode() in cmd and b"OMPI_COMM_WORLD_RANK=1" in env:
+                rank1 = int(pid)
+    check(rank1 is not None, "found rank 1's process")
+    if rank1 is not None:
+        time.sleep(1.0)  # training, inside the step loop
+        start = time.time()
+        os.kill(rank1, signal.SIGKILL)
+        try:
+            job.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            job.kill()
+        took = time.time() - start
+        check(job.returncode != 0, f"killed rank: the job's exit status {job.returncode} (non-zero)")
+        check(took < 10, f"killed rank: the job ended {took:.1f} s after the kill (< 10 s)")
+    else:
+        job.kill()
+
+    # Misuse: one line per rank, non-zero, no metrics.
+    r = run(MPIRUN + ["-np", "2", lrc_run, one, *data, "--steps", "2", "--metrics", metrics])
+    expect_rank_errors(r, "compile it with lrc-compile --data-parallel to train on 2 ranks", "one-process plan", metrics)
+    r = run(MPIRUN + ["-np", "1", lrc_run, dp, *data, "--steps", "2", "--metrics", metrics, ":",
+                      "-np", "1", lrc_run, other, *data, "--steps", "2", "--metrics", metrics])
+    expect_rank_errors(r, "rank 1's plan differs from rank 0's", "different plans", metrics)
+    r = run(MPIRUN + ["-np", "1", lrc_run, dp, *data, "--steps", "2", "--metrics", metrics, ":",
+                      "-np", "1", lrc_run, dp, *data, "--steps", "2", "--seed", "7", "--metrics", metrics])
+    expect_rank_errors(r, "rank 1's --seed, --steps/--epochs or training data differs from rank 0's", "different seeds",
+                       metrics)
+    r = run(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "2", "--global-batch", "4", "--metrics", metrics])
+    check(r.returncode != 0 and "--global-batch 4 is not 2 ranks x the plan's batch of 4" in r.stderr,
+          f"--global-batch 4 on 2 ranks: refused ({r.returncode}: {r.stderr.strip()})")
+    r = run(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "2", "--global-batch", "8", "--metrics", metrics])
+    check(r.returncode == 0 and len(losses(metrics)) == 2, f"--global-batch 8 on 2 ranks: trains ({r.stderr.strip()})")
+    os.remove(metrics)
+
+    # One process: a data-parallel plan trains as the one-process plan.
+    a, b = os.path.join(args.work, "a.jsonl"), os.path.join(args.work, "b.jsonl")
+    for plan, out in ((dp, a), (one, b)):
+        r = run([lrc_run, plan, *data, "--steps", "4", "--metrics", out])
+        if r.returncode != 0:
+            sys.exit(f"FAILED: lrc-run {plan}: {r.stderr}")
+    check(losses(a) == losses(b), f"one process: the data-parallel plan's losses {losses(a)} are the plain plan's")
+
+    if failures:
+        sys.exit(f"FAILED: {len(failures)} check(s)")
+    print("PASSED")
+
+
+if __name__ == "__main__":
+    main()
