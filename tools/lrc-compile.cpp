@@ -584,7 +584,12 @@ void compile(const Options& o) {
                                fixedFlags(o));
       const compiler::PlanCandidate& chosen = choice.candidates[choice.chosen];
       rowOptions = chosen.rows;
-      if (o.explain) explanation = compiler::explainChoice(choice);
+      if (o.explain) {
+        explanation = compiler::explainChoice(choice);
+        if (o.training.dataParallel)
+          explanation += "  data parallel: every candidate is one rank's plan, its peak and the budget each rank's (with "
+                         "N ranks on one machine, give --memory-budget of its memory / N)\n";
+      }
       char predicted[64];
       std::snprintf(predicted, sizeof predicted, "%.1f", chosen.seconds * 1e3);
       const std::string budgetText = budget == std::numeric_limits<int64_t>::max()
