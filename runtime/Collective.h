@@ -9,7 +9,9 @@
 // the reduction advances while the rest of backward runs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace lrc::runtime {
@@ -32,10 +34,22 @@ class Collective {
   // Blocking: `data` becomes the sum over every rank (BatchNorm's per-channel sums, bn-sync).
   virtual void sumNow(double* data, int64_t count) = 0;
 
+  // `bytes` at `data` on every rank become rank 0's (NCCL's unique id).
+  virtual void broadcastFromRank0(void* data, int64_t bytes) = 0;
+
   // Throws std::runtime_error naming the first rank whose `value` differs from rank 0's;
   // `what` names the value ("plan").
   virtual void checkSame(uint64_t value, const std::string& what) = 0;
 };
+
+// The job's size when an MPI launcher started this process (Open MPI's mpirun or a PMIx/PMI
+// launcher sets it in the environment), else 0: lrc-run starts MPI only then, so a plain run
+// never depends on it.
+inline int launcherWorldSize() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"})
+    if (const char* v = std::getenv(name)) return std::max(1, std::atoi(v));
+  return 0;
+}
 
 // A step's bucket (allreduce_start / allreduce_wait's attribute `bucket`).
 struct CollectiveParams {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <limits>
@@ -78,7 +79,7 @@ constexpr const char* kUsage =
     "  --lr X, --weight-decay X, sgd: --momentum X, --nesterov, adamw: --beta1 X, --beta2 X, --eps X\n"
     "                                   the optimizer's defaults (lrc-run may override them)\n"
     "  --data-parallel                  a plan for each rank of mpirun -np N lrc-run: gradients averaged over the ranks\n"
-    "  --bucket-mib N                   --data-parallel's allreduce buckets (default 25, as PyTorch DDP)\n"
+    "  --bucket-mib X                   --data-parallel's allreduce buckets, MiB (default 25, as PyTorch DDP)\n"
     "  --bn-sync                        --data-parallel: BatchNorm statistics over every rank's batch\n"
     "  --report OUT.json                the summary as JSON (docs/plan-search.md \"--report\")\n"
     "  --memory-plot OUT.svg            the training step's arena over its ops, by category, the peak marked\n";
@@ -119,7 +120,7 @@ bool optimizerFlag(const std::string& a, const std::function<std::string()>& val
 Options parseArgs(int argc, char** argv) {
   Options o;
   std::optional<passes::DataParallelOptions> dataParallel;  // --data-parallel, with --bucket-mib and --bn-sync
-  std::optional<int64_t> bucketMib;
+  std::optional<int64_t> bucketBytes;  // --bucket-mib, in bytes
   bool bnSync = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -195,8 +196,12 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--data-parallel") {
       dataParallel.emplace();
     } else if (a == "--bucket-mib") {
-      bucketMib = parsePositive(a, value());
-      if (*bucketMib > (int64_t{1} << 30)) usage("--bucket-mib " + std::to_string(*bucketMib) + " is too large");
+      const std::string text = value();
+      char* end = nullptr;
+      const double mib = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(mib * (1 << 20) >= 1) || !(mib <= (1 << 30)))
+        usage("--bucket-mib expects a size in MiB of at least one byte and at most 2^30, got '" + text + "'");
+      bucketBytes = static_cast<int64_t>(std::llround(mib * (1 << 20)));
     } else if (a == "--bn-sync") {
       bnSync = true;
     } else if (a == "--report") {
@@ -235,9 +240,9 @@ Options parseArgs(int argc, char** argv) {
       usage("more than one model file");
     }
   }
-  if ((bucketMib || bnSync) && !dataParallel) usage(std::string(bnSync ? "--bn-sync" : "--bucket-mib") + " needs --data-parallel");
+  if ((bucketBytes || bnSync) && !dataParallel) usage(std::string(bnSync ? "--bn-sync" : "--bucket-mib") + " needs --data-parallel");
   if (dataParallel) {
-    if (bucketMib) dataParallel->bucketBytes = *bucketMib << 20;
+    if (bucketBytes) dataParallel->bucketBytes = *bucketBytes;
     dataParallel->bnSync = bnSync;
     if (bnSync && o.training.batchNorm.mode == passes::BatchNormMode::Strip)
       usage("--bn-sync needs --bn exact (strip BatchNorm computes each strip's statistics apart)");
@@ -283,8 +288,11 @@ std::string fixedFlags(const Options& o) {
     flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
   if (const auto& dp = o.training.dataParallel) {  // its buckets are in every candidate's peak
     flags += " --data-parallel";
-    if (dp->bucketBytes != passes::DataParallelOptions{}.bucketBytes)
-      flags += " --bucket-mib " + std::to_string(dp->bucketBytes >> 20);
+    if (dp->bucketBytes != passes::DataParallelOptions{}.bucketBytes) {
+      char text[48];
+      std::snprintf(text, sizeof text, " --bucket-mib %.17g", static_cast<double>(dp->bucketBytes) / (1 << 20));
+      flags += text;
+    }
     if (dp->bnSync) flags += " --bn-sync";
   }
   return flags;

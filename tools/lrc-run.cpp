@@ -119,6 +119,12 @@ extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 using namespace lrc;
 
+#ifdef LRC_HAVE_MPI
+constexpr bool kHaveMpi = true;
+#else
+constexpr bool kHaveMpi = false;
+#endif
+
 namespace {
 
 constexpr const char* kUsage =
@@ -491,11 +497,12 @@ double evaluate(runtime::Executor& executor, const data::Dataset& data, const da
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
-std::unique_ptr<runtime::Backend> makeBackend(const Options& o) {
+std::unique_ptr<runtime::Backend> makeBackend(const Options& o, runtime::Collective* collective) {
   if (o.tf32 && o.device != "cuda") throw std::runtime_error("--precision tf32 needs --device cuda");
   if (o.device == "cuda") {
     runtime::CudaOptions options;
     options.tf32 = o.tf32;
+    options.collective = collective;  // each rank's GPU, NCCL where this build has it
     try {
       return runtime::makeCudaBackend(options);
     } catch (const std::runtime_error& e) {
@@ -557,7 +564,7 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   const bool rank0 = !collective || collective->rank() == 0;
   const std::string checkpointFile = o.checkpoint.empty() ? "" : runtime::checkpointPath(o.checkpoint);
   installStopHandlers({o.metrics, o.saveOnnx, o.profile, checkpointFile});
-  std::unique_ptr<runtime::Backend> backend = makeBackend(o);
+  std::unique_ptr<runtime::Backend> backend = makeBackend(o, collective);
   // The plan without its weights: those stay in the file until the executor streams them.
   const plan::PlanFile planFile = runtime::loadPlan(o.plan, *backend);
   const plan::Plan& plan = planFile.plan();
@@ -659,7 +666,7 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
             << "\n"
             << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
   if (collective)
-    std::cout << "data parallel: " << ranks << " ranks x batch " << shape.batch << " = global batch "
+    std::cout << "data parallel: " << ranks << (ranks == 1 ? " rank" : " ranks") << " x batch " << shape.batch << " = global batch "
               << ranks * shape.batch << " (MPI); gradients averaged in the plan's buckets; the arena is each rank's\n";
   if (val) std::cout << "val: " << val->describe() << "\n";
   std::cout << "transforms: train " << trainTransforms.describe();
@@ -829,7 +836,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<runtime::MpiCollective> mpi;
 #endif
   try {
-    if (world > 1) {
+    if (world > 1 || (world == 1 && kHaveMpi)) {  // under mpirun (one rank too: a GPU's NCCL path alone)
 #ifdef LRC_HAVE_MPI
       mpi = std::make_unique<runtime::MpiCollective>(&argc, &argv);
       if (mpi->rank() != 0) std::cout.setstate(std::ios::badbit);  // rank 0 alone prints

@@ -9,9 +9,17 @@
 
 namespace lrc::runtime {
 
+class Collective;  // runtime/Collective.h
+
 struct CudaOptions {
   bool tf32 = false;  // cuBLAS may use TF32 tensor cores (--precision tf32); off: full FP32
   int device = 0;     // the CUDA device ordinal
+  // Data parallel (docs/distributed.md): the job's ranks (one too, under mpirun -np 1: NCCL's
+  // path on its own). The rank then takes device
+  // (local rank) mod (devices on its machine); with NCCL in this build and a device for each
+  // of the machine's ranks, the plan's gradient averages run on device buffers over NCCL (its
+  // unique id sent by rank 0 over `collective`); otherwise through host memory over MPI.
+  Collective* collective = nullptr;
 };
 
 // Whether this build has the GPU form of the CUDA backend (nvcc was found at configure time).

@@ -5,14 +5,20 @@
 // (the host prepares the next batch while the GPU computes), copies out synchronous.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#ifdef LRC_HAVE_NCCL
+#include <nccl.h>
+#endif
 
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "runtime/Collective.h"
 #include "runtime/cuda/Backends.h"
 #include "runtime/cuda/DeviceBackend.h"
 
@@ -31,6 +37,12 @@ void check(cublasStatus_t status, const char* call) {
     throw std::runtime_error(std::string(call) + ": " + cublasGetStatusName(status) + " (" +
                              cublasGetStatusString(status) + ")");
 }
+
+#ifdef LRC_HAVE_NCCL
+void check(ncclResult_t status, const char* call) {
+  if (status != ncclSuccess) throw std::runtime_error(std::string(call) + ": " + ncclGetErrorString(status));
+}
+#endif
 
 #define CUDA_CHECK(call) check((call), #call)
 
@@ -112,6 +124,13 @@ class CudaDevice {
   ~CudaDevice() {
     // Destructors do not throw: errors here are ignored, the process is ending the run.
     if (stream_) cudaStreamSynchronize(stream_);
+#ifdef LRC_HAVE_NCCL
+    if (ncclStream_) cudaStreamSynchronize(ncclStream_);
+    for (auto& [bucket, event] : bucketDone_) cudaEventDestroy(event);
+    if (gradientsReady_) cudaEventDestroy(gradientsReady_);
+    if (nccl_) ncclCommDestroy(nccl_);
+    if (ncclStream_) cudaStreamDestroy(ncclStream_);
+#endif
     for (Staging& s : staging_) {
       if (s.host) cudaFreeHost(s.host);
       if (s.done) cudaEventDestroy(s.done);
@@ -197,6 +216,42 @@ class CudaDevice {
   // device was opened (so the CUDA context itself is not counted): the arena, apart from it
   // the backend's workspace and cuBLAS's, and whatever else (the status word, allocation
   // rounding, cuBLAS's own handles).
+  // ---- data parallel: NCCL on device buffers ----
+#ifdef LRC_HAVE_NCCL
+  // One communicator over the job's ranks (rank 0's unique id sent over `ranks`), and a stream
+  // of its own so that a bucket's reduction overlaps the compute stream's backward work.
+  void openNccl(runtime::Collective& ranks) {
+    ncclUniqueId id{};
+    if (ranks.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    ranks.broadcastFromRank0(&id, sizeof id);
+    check(ncclCommInitRank(&nccl_, ranks.size(), id, ranks.rank()), "ncclCommInitRank");
+    CUDA_CHECK(cudaStreamCreateWithFlags(&ncclStream_, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&gradientsReady_, cudaEventDisableTiming));
+  }
+  bool averagesOnDevice() const { return nccl_ != nullptr; }
+  // The tensor is complete once the compute stream's queued work ends: the NCCL stream waits
+  // for that, then averages it in place (ncclAvg); the bucket's event marks its last average.
+  void startDeviceAverage(int bucket, float* data, int64_t count) {
+    CUDA_CHECK(cudaEventRecord(gradientsReady_, stream_));
+    CUDA_CHECK(cudaStreamWaitEvent(ncclStream_, gradientsReady_, 0));
+    check(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat, ncclAvg, nccl_, ncclStream_),
+          "ncclAllReduce");
+    cudaEvent_t& done = bucketDone_[bucket];
+    if (!done) CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventRecord(done, ncclStream_));
+  }
+  // The compute stream goes on only after the bucket's averages (no host wait).
+  void waitDeviceAverage(int bucket) {
+    const auto it = bucketDone_.find(bucket);
+    if (it == bucketDone_.end()) throw std::logic_error("allreduce_wait of bucket " + std::to_string(bucket) + " never started");
+    CUDA_CHECK(cudaStreamWaitEvent(stream_, it->second, 0));
+  }
+#else
+  bool averagesOnDevice() const { return false; }
+  void startDeviceAverage(int, float*, int64_t) { throw std::logic_error("this build has no NCCL"); }
+  void waitDeviceAverage(int) { throw std::logic_error("this build has no NCCL"); }
+#endif
+
   std::string memoryReport(uint64_t arenaBytes, uint64_t workspaceBytes) {
     size_t free = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free, &total));
@@ -224,6 +279,12 @@ class CudaDevice {
   size_t freeAtStart_ = 0, total_ = 0;
   std::string name_;
   int64_t blocksCap_ = 1;
+#ifdef LRC_HAVE_NCCL
+  ncclComm_t nccl_ = nullptr;
+  cudaStream_t ncclStream_ = nullptr;
+  cudaEvent_t gradientsReady_ = nullptr;
+  std::map<int, cudaEvent_t> bucketDone_;
+#endif
 
   void swap(CudaDevice& o) {
     std::swap(options_, o.options_);
@@ -236,6 +297,12 @@ class CudaDevice {
     std::swap(total_, o.total_);
     std::swap(name_, o.name_);
     std::swap(blocksCap_, o.blocksCap_);
+#ifdef LRC_HAVE_NCCL
+    std::swap(nccl_, o.nccl_);
+    std::swap(ncclStream_, o.ncclStream_);
+    std::swap(gradientsReady_, o.gradientsReady_);
+    std::swap(bucketDone_, o.bucketDone_);
+#endif
   }
 };
 
@@ -260,10 +327,44 @@ bool cudaDeviceAvailable(std::string* why) {
   return true;
 }
 
-std::unique_ptr<Backend> makeCudaBackend(const CudaOptions& options) {
+namespace {
+
+// Open MPI's (or PMIx's) local rank and the ranks on this machine; 0 and 1 without a launcher.
+std::pair<int, int> localRank() {
+  auto env = [](std::initializer_list<const char*> names, int otherwise) {
+    for (const char* name : names)
+      if (const char* v = std::getenv(name)) return std::atoi(v);
+    return otherwise;
+  };
+  return {env({"OMPI_COMM_WORLD_LOCAL_RANK", "PMIX_LOCAL_RANK", "MPI_LOCALRANKID"}, 0),
+          env({"OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE", "MPI_LOCALNRANKS"}, 1)};
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> makeCudaBackend(const CudaOptions& given) {
   std::string why;
   if (!cudaDeviceAvailable(&why)) throw std::runtime_error(why);
-  return std::make_unique<cuda::DeviceBackend<cuda::CudaDevice>>(cuda::CudaDevice(options));
+  CudaOptions options = given;
+  bool deviceAverages = false;  // NCCL: only with a device of its own for each of this machine's ranks
+  if (options.collective != nullptr) {
+    int count = 0;
+    cuda::check(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
+    const auto [rank, ranks] = localRank();
+    options.device = rank % count;
+#ifdef LRC_HAVE_NCCL
+    deviceAverages = ranks <= count;
+#else
+    (void)ranks;
+#endif
+  }
+  cuda::CudaDevice device(options);
+#ifdef LRC_HAVE_NCCL
+  if (deviceAverages) device.openNccl(*options.collective);
+#else
+  (void)deviceAverages;
+#endif
+  return std::make_unique<cuda::DeviceBackend<cuda::CudaDevice>>(std::move(device));
 }
 
 }  // namespace lrc::runtime

@@ -147,13 +147,19 @@ class DeviceBackend final : public runtime::Backend {
                               " bytes");
   }
 
-  // Data parallel (allreduce_start / allreduce_wait): each tensor of a bucket is copied to a
-  // host buffer of its own, averaged there over the ranks by the job's Collective (MPI), and
-  // copied back when the bucket is waited for. Host memory, apart from the arena.
+  // Data parallel (allreduce_start / allreduce_wait): on a device with its own averaging (the
+  // GPU with NCCL) each tensor is averaged in place on the device, on a stream of its own that
+  // the compute stream waits for at the bucket's wait. Otherwise each tensor of a bucket is
+  // copied to a host buffer of its own, averaged there over the ranks by the job's Collective
+  // (MPI), and copied back when the bucket is waited for (host memory, apart from the arena).
   std::map<int, std::vector<std::pair<float*, std::unique_ptr<std::vector<float>>>>> staged_;
   void startAverage(const runtime::StepArgs& s, const runtime::RunContext& context) {
     if (context.collective == nullptr) return;
     const int bucket = s.params<runtime::CollectiveParams>().bucket;
+    if (dev_.averagesOnDevice()) {
+      for (int i = 0; i < s.numInputs(); ++i) dev_.startDeviceAverage(bucket, s.in(i), s.inCount(i));
+      return;
+    }
     for (int i = 0; i < s.numInputs(); ++i) {
       auto host = std::make_unique<std::vector<float>>(static_cast<size_t>(s.inCount(i)));
       dev_.toHost(host->data(), s.in(i), host->size() * sizeof(float));
@@ -164,6 +170,7 @@ class DeviceBackend final : public runtime::Backend {
   void endAverage(const runtime::StepArgs& s, const runtime::RunContext& context) {
     if (context.collective == nullptr) return;
     const int bucket = s.params<runtime::CollectiveParams>().bucket;
+    if (dev_.averagesOnDevice()) return dev_.waitDeviceAverage(bucket);
     context.collective->wait(bucket);
     for (auto& [device, host] : staged_[bucket]) dev_.toDevice(device, host->data(), host->size() * sizeof(float));
     staged_.erase(bucket);

@@ -74,6 +74,10 @@ class HostDevice {
   void onDevice(void* dst, const void* src, uint64_t bytes) { std::memmove(dst, src, bytes); }
   void synchronize() {}
   std::string memoryReport(uint64_t, uint64_t) const { return ""; }
+  // Data parallel: averages go through host memory (DeviceBackend's staging), never NCCL.
+  bool averagesOnDevice() const { return false; }
+  void startDeviceAverage(int, float*, int64_t) { throw std::logic_error("HostDevice has no device averaging"); }
+  void waitDeviceAverage(int) { throw std::logic_error("HostDevice has no device averaging"); }
 };
 
 }  // namespace lrc::cuda

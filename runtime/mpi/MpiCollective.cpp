@@ -24,12 +24,6 @@ void check(int rc, const char* call) {
 
 }  // namespace
 
-int launcherWorldSize() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"})
-    if (const char* v = std::getenv(name)) return std::max(1, std::atoi(v));
-  return 1;
-}
-
 MpiCollective::MpiCollective(int* argc, char*** argv) {
   int provided = 0;
   check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
@@ -81,6 +75,11 @@ void MpiCollective::sumNow(double* data, int64_t count) {
     check(MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kMaxPiece, count - at)), MPI_DOUBLE, MPI_SUM,
                         comm_),
           "MPI_Allreduce");
+}
+
+void MpiCollective::broadcastFromRank0(void* data, int64_t bytes) {
+  if (bytes > kMaxPiece) throw std::logic_error("broadcastFromRank0: " + std::to_string(bytes) + " bytes");
+  check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, comm_), "MPI_Bcast");
 }
 
 void MpiCollective::checkSame(uint64_t value, const std::string& what) {

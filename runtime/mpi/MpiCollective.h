@@ -16,11 +16,6 @@
 
 namespace lrc::runtime {
 
-// Whether this process was started by an MPI launcher with more than one rank (Open MPI's
-// mpirun or a PMIx/PMI launcher sets the world size in the environment); lrc-run only then
-// starts MPI, so a plain run never depends on it.
-int launcherWorldSize();
-
 class MpiCollective final : public Collective {
  public:
   MpiCollective(int* argc, char*** argv);  // MPI_Init_thread (funneled)
@@ -34,6 +29,7 @@ class MpiCollective final : public Collective {
   void wait(int bucket) override;
   void progress() override;
   void sumNow(double* data, int64_t count) override;
+  void broadcastFromRank0(void* data, int64_t bytes) override;
   void checkSame(uint64_t value, const std::string& what) override;
 
   // Ends every rank of the job now (MPI_Abort): mpirun stops the others.

@@ -34,6 +34,7 @@ class FakeTwoRanks final : public Collective {
   void sumNow(double* data, int64_t count) override {
     for (int64_t i = 0; i < count; ++i) data[i] *= 2;
   }
+  void broadcastFromRank0(void*, int64_t) override {}
   void checkSame(uint64_t, const std::string&) override {}
 
   int started = 0, waited = 0;
