@@ -20,6 +20,7 @@
 #   3. every entry of test/e2e/cuda_parity.txt: test/e2e/parity.py --device cuda; then the
 #      cost model's constants for this GPU (bench/calibrate.py --device cuda, at most 180 s),
 #      and the GPU against the CPU on a whole ResNet-50 (test/e2e/backends.py);
+#      then data parallel on the GPU (NCCL alone, 2 ranks on one GPU) when mpirun is there;
 #   4. bench/gpu_step.py (VGG-16 and ResNet-50, 224x224, batch 32, lrc plans vs PyTorch;
 #      3 timed steps after 1 warm-up).
 # Logs (conformance.log, memcheck.log, parity.log, calibration.md, backends.log, bench.log, bench.json) and summary.md go to OUT_DIR.
@@ -289,6 +290,43 @@ run_all() {
     record backends_resnet50 FAIL 0 "no exported ResNet-50 (calibration.log)"
   fi
   rm -rf "${work:?}/models" "${work:?}/backends"
+
+  # 3d. Data parallel on the GPU (docs/distributed.md), when this machine has Open MPI's mpirun
+  # (the bundle does not carry it): the example CNN, --bn-sync, 3 steps. mpirun -np 1 runs the
+  # NCCL path alone (a communicator of one); -np 2 share the one GPU, so their averages go
+  # through the host over MPI: both must give the losses of one process at the global batch.
+  t=$SECONDS
+  if command -v mpirun >/dev/null; then
+    local dp="$work/dp" mpi=(mpirun -q --allow-run-as-root --oversubscribe) ok=1
+    mkdir -p "$dp"
+    {
+      for b in 4 8; do
+        "$BUNDLE/bin/lrc-compile" "$ROOT/examples/fashion_cnn.onnx" --device cuda --strategy layerwise --batch $b \
+          --data-parallel --bn-sync -o "$dp/dp$b.plan" && \
+        "$BUNDLE/bin/lrc-compile" "$ROOT/examples/fashion_cnn.onnx" --device cuda --strategy layerwise --batch $b \
+          -o "$dp/one$b.plan" || ok=0
+      done
+      run_dp() { "$@" --device cuda --data synthetic --steps 3 --seed 1; }
+      run_dp "${mpi[@]}" -np 1 "$BUNDLE/bin/lrc-run" "$dp/dp4.plan" --metrics "$dp/nccl1.jsonl" || ok=0
+      run_dp "$BUNDLE/bin/lrc-run" "$dp/one4.plan" --metrics "$dp/one4.jsonl" || ok=0
+      run_dp "${mpi[@]}" -np 2 "$BUNDLE/bin/lrc-run" "$dp/dp4.plan" --metrics "$dp/ranks2.jsonl" || ok=0
+      run_dp "$BUNDLE/bin/lrc-run" "$dp/one8.plan" --metrics "$dp/one8.jsonl" || ok=0
+      "$PYTHON" - "$dp" <<'PY' || ok=0
+import json, sys
+def losses(name):
+    return [json.loads(l)["loss"] for l in open(f"{sys.argv[1]}/{name}.jsonl") if '"loss"' in l]
+for a, b in (("nccl1", "one4"), ("ranks2", "one8")):
+    la, lb = losses(a), losses(b)
+    err = max(abs(x - y) / max(abs(y), 1e-12) for x, y in zip(la, lb))
+    print(f"{a} vs {b}: losses {la} vs {lb}, max relative error {err:.2e}")
+    if len(la) != 3 or err > 1e-4: sys.exit(1)
+PY
+    } >"$out/data_parallel.log" 2>&1
+    if ((ok)); then record data_parallel PASS $((SECONDS - t)) "$(grep -c 'max relative' "$out/data_parallel.log") comparisons (data_parallel.log)"
+    else record data_parallel FAIL $((SECONDS - t)) "data_parallel.log: $(grep -m1 -i -e error -e vs "$out/data_parallel.log" | cut -c1-140)"; fi
+  else
+    record data_parallel "NOT RUN" 0 "no mpirun on this machine (Open MPI is not in the bundle): NCCL unchecked"
+  fi
 
   # 4. The benchmark, in what is left of the time budget.
   # It starts no measurement in its last 2 minutes (--time-limit), so that a slow run still

@@ -6,8 +6,10 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #ifdef LRC_HAVE_NCCL
+#include <dlfcn.h>
 #include <nccl.h>
 #endif
+#include <iostream>
 
 #include <cstdlib>
 #include <cstring>
@@ -39,8 +41,40 @@ void check(cublasStatus_t status, const char* call) {
 }
 
 #ifdef LRC_HAVE_NCCL
-void check(ncclResult_t status, const char* call) {
-  if (status != ncclSuccess) throw std::runtime_error(std::string(call) + ": " + ncclGetErrorString(status));
+// NCCL is loaded when a data-parallel job first runs on GPUs (dlopen), not linked: lrc-run
+// starts without it (libnccl is 200+ MB, and most runs are one process), and without it the
+// job averages through the host. Only nccl.h's types are taken at build time.
+struct Nccl {
+  decltype(&ncclGetUniqueId) getUniqueId = nullptr;
+  decltype(&ncclCommInitRank) commInitRank = nullptr;
+  decltype(&ncclAllReduce) allReduce = nullptr;
+  decltype(&ncclCommDestroy) commDestroy = nullptr;
+  decltype(&ncclGetErrorString) errorString = nullptr;
+
+  // The library's functions, or nullptr with `why` saying what is missing.
+  static const Nccl* load(std::string* why) {
+    static const Nccl nccl = [] {
+      Nccl n;
+      void* lib = nullptr;
+      for (const char* name : {"libnccl.so.2", "libnccl.so", "/usr/local/cuda/lib/libnccl.so.2",
+                               "/usr/local/cuda/lib64/libnccl.so.2"})
+        if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+      if (!lib) return n;
+      n.getUniqueId = reinterpret_cast<decltype(&ncclGetUniqueId)>(dlsym(lib, "ncclGetUniqueId"));
+      n.commInitRank = reinterpret_cast<decltype(&ncclCommInitRank)>(dlsym(lib, "ncclCommInitRank"));
+      n.allReduce = reinterpret_cast<decltype(&ncclAllReduce)>(dlsym(lib, "ncclAllReduce"));
+      n.commDestroy = reinterpret_cast<decltype(&ncclCommDestroy)>(dlsym(lib, "ncclCommDestroy"));
+      n.errorString = reinterpret_cast<decltype(&ncclGetErrorString)>(dlsym(lib, "ncclGetErrorString"));
+      return n;
+    }();
+    if (nccl.getUniqueId && nccl.commInitRank && nccl.allReduce && nccl.commDestroy && nccl.errorString) return &nccl;
+    if (why) *why = "libnccl.so.2 cannot be loaded (or lacks the functions lrc calls)";
+    return nullptr;
+  }
+};
+
+void check(const Nccl& nccl, ncclResult_t status, const char* call) {
+  if (status != ncclSuccess) throw std::runtime_error(std::string(call) + ": " + nccl.errorString(status));
 }
 #endif
 
@@ -128,7 +162,7 @@ class CudaDevice {
     if (ncclStream_) cudaStreamSynchronize(ncclStream_);
     for (auto& [bucket, event] : bucketDone_) cudaEventDestroy(event);
     if (gradientsReady_) cudaEventDestroy(gradientsReady_);
-    if (nccl_) ncclCommDestroy(nccl_);
+    if (nccl_) api_->commDestroy(nccl_);
     if (ncclStream_) cudaStreamDestroy(ncclStream_);
 #endif
     for (Staging& s : staging_) {
@@ -220,11 +254,12 @@ class CudaDevice {
 #ifdef LRC_HAVE_NCCL
   // One communicator over the job's ranks (rank 0's unique id sent over `ranks`), and a stream
   // of its own so that a bucket's reduction overlaps the compute stream's backward work.
-  void openNccl(runtime::Collective& ranks) {
+  void openNccl(const Nccl& api, runtime::Collective& ranks) {
+    api_ = &api;
     ncclUniqueId id{};
-    if (ranks.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    if (ranks.rank() == 0) check(api, api.getUniqueId(&id), "ncclGetUniqueId");
     ranks.broadcastFromRank0(&id, sizeof id);
-    check(ncclCommInitRank(&nccl_, ranks.size(), id, ranks.rank()), "ncclCommInitRank");
+    check(api, api.commInitRank(&nccl_, ranks.size(), id, ranks.rank()), "ncclCommInitRank");
     CUDA_CHECK(cudaStreamCreateWithFlags(&ncclStream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&gradientsReady_, cudaEventDisableTiming));
   }
@@ -234,7 +269,7 @@ class CudaDevice {
   void startDeviceAverage(int bucket, float* data, int64_t count) {
     CUDA_CHECK(cudaEventRecord(gradientsReady_, stream_));
     CUDA_CHECK(cudaStreamWaitEvent(ncclStream_, gradientsReady_, 0));
-    check(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat, ncclAvg, nccl_, ncclStream_),
+    check(*api_, api_->allReduce(data, data, static_cast<size_t>(count), ncclFloat, ncclAvg, nccl_, ncclStream_),
           "ncclAllReduce");
     cudaEvent_t& done = bucketDone_[bucket];
     if (!done) CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
@@ -280,6 +315,7 @@ class CudaDevice {
   std::string name_;
   int64_t blocksCap_ = 1;
 #ifdef LRC_HAVE_NCCL
+  const Nccl* api_ = nullptr;
   ncclComm_t nccl_ = nullptr;
   cudaStream_t ncclStream_ = nullptr;
   cudaEvent_t gradientsReady_ = nullptr;
@@ -298,6 +334,7 @@ class CudaDevice {
     std::swap(name_, o.name_);
     std::swap(blocksCap_, o.blocksCap_);
 #ifdef LRC_HAVE_NCCL
+    std::swap(api_, o.api_);
     std::swap(nccl_, o.nccl_);
     std::swap(ncclStream_, o.ncclStream_);
     std::swap(gradientsReady_, o.gradientsReady_);
@@ -360,7 +397,13 @@ std::unique_ptr<Backend> makeCudaBackend(const CudaOptions& given) {
   }
   cuda::CudaDevice device(options);
 #ifdef LRC_HAVE_NCCL
-  if (deviceAverages) device.openNccl(*options.collective);
+  if (deviceAverages) {
+    std::string why;
+    if (const cuda::Nccl* nccl = cuda::Nccl::load(&why))
+      device.openNccl(*nccl, *options.collective);
+    else if (options.collective->rank() == 0)
+      std::cerr << "lrc-run: note: " << why << ": gradients are averaged through host memory over MPI\n";
+  }
 #else
   (void)deviceAverages;
 #endif
