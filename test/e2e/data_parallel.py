@@ -258,19 +258,8 @@ def main():
     model.train()
     y = torch.randint(0, classes, (samples,))
 
-    onnx_path = os.path.join(args.work, f"{args.model}.onnx")
-    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    parity.export_training_onnx(model, x[:global_batch], onnx_path, args.opset)
-    x_path, y_path = (os.path.join(args.work, n) for n in ("x.npy", "y.npy"))
-    np.save(x_path, x.numpy())
-    np.save(y_path, y.numpy().astype(np.int64))
-    # Start torch from exactly the exported initializers (as parity.py).
-    model.load_state_dict(initial)
-    exported = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
-    with torch.no_grad():
-        for name, value in model.state_dict().items():
-            if name in exported:
-                value.copy_(torch.from_numpy(exported[name].copy()).reshape(value.shape))
+    onnx_path, x_path, y_path = parity.export_model_and_data(model, x[:global_batch], x, y, args.work, args.model,
+                                                             args.opset)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     failures = []

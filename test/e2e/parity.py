@@ -259,6 +259,26 @@ def export_training_onnx(model, x, path, opset):
                       do_constant_folding=False, **extra)
 
 
+def export_model_and_data(model, x_export, x, y, work, name, opset):
+    """Exports `model` (traced on x_export) to WORK/NAME.onnx and saves x, y as WORK/x.npy,
+    WORK/y.npy; then sets the model to exactly the exported initializers (the export traces a
+    forward pass in training mode, which must not leave BatchNorm statistics different from the
+    file). Returns the three paths."""
+    onnx_path = os.path.join(work, f"{name}.onnx")
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    export_training_onnx(model, x_export, onnx_path, opset)
+    x_path, y_path = (os.path.join(work, n) for n in ("x.npy", "y.npy"))
+    np.save(x_path, x.numpy())
+    np.save(y_path, y.numpy().astype(np.int64))
+    model.load_state_dict(initial)
+    exported = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if key in exported:
+                value.copy_(torch.from_numpy(exported[key].copy()).reshape(value.shape))
+    return onnx_path, x_path, y_path
+
+
 def torch_reference(model, x, y, steps, dtype, bn, args):
     model = copy.deepcopy(model).to(dtype).train()
     if bn == "frozen":
@@ -403,21 +423,8 @@ def main():
     classes = model(x).shape[1]
     y = torch.randint(0, classes, (shape[0],))
 
-    onnx_path = os.path.join(args.work, f"{args.model}.onnx")
-    export_training_onnx(model, x, onnx_path, args.opset)
+    onnx_path, x_path, y_path = export_model_and_data(model, x, x, y, args.work, args.model, args.opset)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    x_path, y_path = (os.path.join(args.work, n) for n in ("x.npy", "y.npy"))
-    np.save(x_path, x.numpy())
-    np.save(y_path, y.numpy().astype(np.int64))
-
-    # Start torch from exactly the exported initializers (the export traces a forward pass
-    # in training mode, which must not leave BatchNorm statistics different from the file).
-    model.load_state_dict(initial)
-    exported = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(onnx_path).graph.initializer}
-    with torch.no_grad():
-        for name, value in model.state_dict().items():
-            if name in exported:
-                value.copy_(torch.from_numpy(exported[name].copy()).reshape(value.shape))
     torch_losses, torch_state = torch_reference(model, x, y, args.steps, torch.float64, args.bn, args)
     f32_losses, f32_state = torch_reference(model, x, y, args.steps, torch.float32, args.bn, args)
 
