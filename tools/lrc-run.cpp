@@ -768,6 +768,7 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   if (const int sig = stopSignal) {
     checkpoint(stepsDone);
     stopEarly(stepsDone, signalName(sig));
+    if (rank0)  // what it says (metrics, checkpoint) is rank 0's
     std::cerr << "lrc-run: interrupted by " << signalName(sig) << " at step " << stepsDone << " of " << totalSteps
               << (o.metrics.empty() ? "" : ": wrote the metrics of the steps done to " + o.metrics)
               << (o.saveOnnx.empty() ? "" : "; --save-onnx not written")

@@ -5,6 +5,10 @@
 - A plan compiled without --data-parallel on 2 ranks, ranks given different plans or different
   seeds, --global-batch that is not ranks x batch: every rank that fails says so in one line
   naming itself ("lrc-run: rank R: error: ..."), the job exits non-zero, no metrics file.
+- SIGTERM to mpirun: both ranks stop after the same step; rank 0's metrics say where, its
+  checkpoint holds that step, one line says so.
+- Checkpoint and resume on 2 ranks: rank 0 writes, both resume, the model equals the
+  uninterrupted run's byte for byte.
 - A --data-parallel plan run as one process trains exactly as the one-process plan (its
   collective steps do nothing): the same losses, bit for bit.
 
@@ -121,6 +125,39 @@ def main():
     r = run(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "2", "--global-batch", "8", "--metrics", metrics])
     check(r.returncode == 0 and len(losses(metrics)) == 2, f"--global-batch 8 on 2 ranks: trains ({r.stderr.strip()})")
     os.remove(metrics)
+
+    # SIGTERM to mpirun (which passes it to the ranks): they agree on the step to stop after;
+    # rank 0 keeps the metrics whole and writes a checkpoint of that step, and says so once.
+    ck_term = os.path.join(args.work, "ck-term")
+    job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000", "--metrics", metrics,
+                                     "--checkpoint", ck_term, "--checkpoint-every", "1000000"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    job.send_signal(signal.SIGTERM)
+    try:
+        _, err = job.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        _, err = job.communicate()
+    last = open(metrics).read().splitlines()[-1] if os.path.exists(metrics) else ""
+    stopped = json.loads(last).get("stopped_at_step") if last.startswith("{") else None
+    check(job.returncode != 0 and stopped is not None, f"SIGTERM: exit status {job.returncode}, last metrics line {last}")
+    check(err.count("interrupted by SIGTERM") == 1 and f"checkpoint of step {stopped} in" in err,
+          f"SIGTERM: one line from rank 0 naming the checkpoint of step {stopped}: {err.strip()}")
+    check(os.path.exists(os.path.join(ck_term, "checkpoint.lrck")), "SIGTERM: the checkpoint was written")
+    os.remove(metrics)
+
+    # Checkpoint and resume on 2 ranks: 3 steps, checkpoint (rank 0), resumed to 6 on both
+    # ranks, gives rank 0's model of 6 steps straight, byte for byte.
+    ck, straight, resumed = (os.path.join(args.work, n) for n in ("ck", "straight.onnx", "resumed.onnx"))
+    two = MPIRUN + ["-np", "2", lrc_run, dp, *data]
+    runs = [two + ["--steps", "6", "--save-onnx", straight], two + ["--steps", "3", "--checkpoint", ck],
+            two + ["--steps", "6", "--resume", ck, "--save-onnx", resumed]]
+    for cmd in runs:
+        r = run(cmd)
+        check(r.returncode == 0, f"{' '.join(cmd[cmd.index(lrc_run):])}: exit status {r.returncode} {r.stderr.strip()}")
+    same = os.path.exists(straight) and os.path.exists(resumed) and open(straight, "rb").read() == open(resumed, "rb").read()
+    check(same, "2 ranks: resumed at step 3, rank 0's model after 6 steps is the straight run's, byte for byte")
 
     # One process: a data-parallel plan trains as the one-process plan.
     a, b = os.path.join(args.work, "a.jsonl"), os.path.join(args.work, "b.jsonl")
