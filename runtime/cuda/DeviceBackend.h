@@ -110,7 +110,10 @@ class DeviceBackend final : public runtime::Backend {
     return 0;
   }
 
-  std::string memoryReport() override { return dev_.memoryReport(arenaBytes_, workspaceBytes_); }
+  std::string memoryReport() override {
+    const std::string report = dev_.memoryReport(arenaBytes_, workspaceBytes_);
+    return dev_.averagesOnDevice() ? report + "; data-parallel averages by NCCL on the device" : report;
+  }
 
   // Where the kernels' status record lies (after the arena and its guard): for tests.
   const void* statusRecord() const { return status(); }

@@ -682,6 +682,27 @@ TEST_P(BackendConformance, Allreduce) {
   EXPECT_EQ(ranks.waited, 2);
 }
 
+// A job of one rank, on a backend made for it: on the GPU the averages go through NCCL (a
+// communicator of one: its set-up, its stream and the bucket's event, on device buffers), which
+// leaves the tensors as they were; cuda-emulated has no NCCL and goes through the host.
+TEST_P(BackendConformance, AllreduceOneRankOnItsDevice) {
+  FakeOneRank one;
+  CudaOptions options;
+  options.collective = &one;
+  const std::unique_ptr<Backend> device = GetParam() == "cuda" ? makeCudaBackend(options) : makeEmulatedCudaBackend();
+  RunContext context;
+  context.collective = &one;
+  const Shape a = {6, 5, 7};
+  const std::vector<float> va = randomFloats(elementsOf(a), 993);
+  const HandPlan p = oneStepPlan("allreduce_start", {whole(a, va)}, {}, {{"bucket", {0}}}, {});
+  ASSERT_EQ(p.validationError(), "");
+  const StepRun got = runPlanStep(*device, p, {whole(a, va)}, context, "allreduce_wait");
+  EXPECT_EQ(got.operands[0], va);
+  if (GetParam() == "cuda") {
+    EXPECT_NE(device->memoryReport().find("by NCCL"), std::string::npos) << "NCCL was not used: " << device->memoryReport();
+  }
+}
+
 // batchnorm_stats with sync=1: the statistics of both ranks' maps (bn-sync).
 TEST_P(BackendConformance, BatchNormStatsSynced) {
   FakeTwoRanks ranks;
