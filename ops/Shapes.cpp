@@ -365,6 +365,50 @@ Results softmaxXent(const Rule& r) {
   return {same(r.in(0))};
 }
 
+// concat: f32 operands of one rank, equal but on `axis`, joined along it.
+Results concat(const Rule& r) {
+  r.f32(0, "operand 0");
+  const Shape& first = r.shape(0);
+  const int64_t rank = static_cast<int64_t>(first.size());
+  const auto axis = static_cast<size_t>(r.integer("axis", 0, rank - 1));
+  Shape y = first;
+  for (size_t i = 1; i < r.count(); ++i) {
+    r.f32(i, "operand " + std::to_string(i));
+    Shape x = r.shape(i);
+    if (x.size() == first.size()) x[axis] = first[axis];
+    if (x != first)
+      Rule::fail(r.what(i, "operand " + std::to_string(i)) + ", which does not match " + typeText(DType::F32, first) +
+                 " but on axis " + std::to_string(axis));
+    y[axis] += r.shape(i)[axis];
+  }
+  return {f32(y)};
+}
+
+// slice / slice_grad: [start, end) of `axis` of a tensor of `whole` shape. Returns the slice's shape.
+Shape sliceOf(const Rule& r, const Shape& whole) {
+  const int64_t rank = static_cast<int64_t>(whole.size());
+  const auto axis = static_cast<size_t>(r.integer("axis", 0, rank - 1));
+  const int64_t start = r.integer("start", 0, whole[axis] - 1);
+  const int64_t end = r.integer("end", start + 1, whole[axis]);
+  Shape y = whole;
+  y[axis] = end - start;
+  return y;
+}
+
+Results slice(const Rule& r) {
+  r.f32(0, "operand");
+  if (r.shape(0).empty()) Rule::fail(r.what(0, "operand") + ", expected rank 1 or more");
+  return {f32(sliceOf(r, r.shape(0)))};
+}
+
+// (dy) {axis, start, end, input_shape}: the gradient of slice, of the input's shape.
+Results sliceGrad(const Rule& r) {
+  const Shape x = r.list("input_shape", -1, 1, kMaxElements);
+  if (x.empty()) Rule::fail("attribute 'input_shape' must have at least 1 value");
+  r.expect(0, "output gradient", DType::F32, sliceOf(r, x));
+  return {f32(x)};
+}
+
 Results sumTo(const Rule& r) {
   r.f32(0, "operand");
   const Shape& x = r.shape(0);
@@ -441,6 +485,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::BatchNormApplyGrad:
     case OpKind::BatchNormStatsGrad: return batchNormSplit(r);
     case OpKind::Add: return broadcast(r);
+    case OpKind::Concat: return concat(r);
+    case OpKind::Slice: return slice(r);
     case OpKind::Flatten: return flatten(r);
     case OpKind::Reshape: return reshape(r);
     case OpKind::Gemm:
@@ -462,6 +508,7 @@ Results resultsOf(OpKind kind, const Rule& r) {
       r.expectLike(1, "forward result", 0);
       return {same(r.in(0))};
     case OpKind::SumTo: return sumTo(r);
+    case OpKind::SliceGrad: return sliceGrad(r);
     case OpKind::SgdUpdate:
     case OpKind::AdamwUpdate: return optimizerUpdate(r);
     case OpKind::RowsCopy:

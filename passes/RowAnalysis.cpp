@@ -84,6 +84,11 @@ bool isRowLocal(const ir::Op& op) {
   if (op.kind == OpKind::Add)
     return op.operands.size() == 2 && is4D(op.operands[0]) && is4D(op.operands[1]) &&
            op.operands[0]->type.shape == op.operands[1]->type.shape;
+  // Along channels: the same rows of every operand (concat: of equal N, H and W, which its
+  // shape rule checks) give the same rows of the result.
+  if (op.kind == OpKind::Concat || op.kind == OpKind::Slice)
+    return op.has("axis") && op.getInt("axis") == 1 &&
+           std::all_of(op.operands.begin(), op.operands.end(), [](const ir::Value* v) { return is4D(v); });
   return mapOperand(op);
 }
 
