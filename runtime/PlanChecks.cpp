@@ -380,6 +380,13 @@ class StepChecker {
         if (byRows())
           for (int i = 0; i < 2; ++i) expect(in(i), "operand", plan::F32, mapOf(out(0)));
         return elementwiseRows(kernel);
+      case Kernel::Concat:
+      case Kernel::Slice:
+      case Kernel::SliceGrad:
+        // On rows the axis is the channels: every band is of the same rows.
+        if (byRows() && attrInt(step_, "axis") != 1)
+          fail("attribute 'axis' is " + std::to_string(attrInt(step_, "axis")) + "; on row bands it must be 1 (channels)");
+        return elementwiseRows(kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:

@@ -202,6 +202,11 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
       return gemmParams(step, s, true);
     case Kernel::Softmax:
       return softmaxParams(step, s.inputs[0].shape);
+    case Kernel::Concat:
+      return kernels::AxisParams{attrInt(step, "axis"), 0};
+    case Kernel::Slice:
+    case Kernel::SliceGrad:
+      return kernels::AxisParams{attrInt(step, "axis"), attrInt(step, "start")};
     case Kernel::Dropout:
     case Kernel::DropoutGrad:
       return dropoutParams(step);

@@ -14,6 +14,7 @@
 
 #include "runtime/Backend.h"
 #include "runtime/Collective.h"
+#include "runtime/kernels/AxisCopy.h"
 #include "runtime/kernels/BatchNorm.h"
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Dense.h"
@@ -46,7 +47,7 @@ struct StepBuffer {
 // sizes are their buffers' shapes: relu, add, sum_to, flatten, reshape, rows_copy, ...).
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
-                                kernels::SoftmaxParams, CollectiveParams>;
+                                kernels::SoftmaxParams, kernels::AxisParams, CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

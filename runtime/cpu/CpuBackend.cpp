@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/ArenaGuard.h"
+#include "runtime/AxisCopySteps.h"
 #include "runtime/Collective.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -306,6 +307,18 @@ void dropout(const StepArgs& s, const RunContext& context, bool grad) {
   cpu::dropout_rows_forward(s.outBand(0), s.inBand(0), ratio, seed, context.step, r.begin, r.end);
 }
 
+// concat, slice, slice_grad (runtime/AxisCopySteps.h): row by row.
+void axisCopy(const StepArgs& s) {
+  if (s.step.kernel == Kernel::SliceGrad) zeroOut(s, 0);
+  for (const kernels::AxisCopyJob& job : axisCopies(s)) {
+    const kernels::RowBand& dst = job.copy.dst;
+    for (int64_t n = 0; n < dst.N; ++n)
+      for (int64_t c = 0; c < job.count; ++c)
+        for (int64_t h = job.rows.begin; h < job.rows.end; ++h)
+          for (int64_t w = 0; w < dst.W; ++w) job.copy(n, c, h, w);
+  }
+}
+
 // rows_copy and rows_sum: the result band assembled from the operand bands.
 void combineRows(const StepArgs& s, bool sum) {
   std::vector<kernels::ConstRowBand> sources;
@@ -408,6 +421,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return batchNormStatsGrad(s);
     case Kernel::Add:
       return add(s);
+    case Kernel::Concat:
+    case Kernel::Slice:
+    case Kernel::SliceGrad:
+      return axisCopy(s);
     case Kernel::SumTo:
       return sumTo(s);
     case Kernel::Flatten:

@@ -22,6 +22,7 @@
 
 #include "runtime/ArenaGuard.h"
 #include "runtime/AvailableMemory.h"
+#include "runtime/AxisCopySteps.h"
 #include "runtime/Collective.h"
 #include "runtime/Backend.h"
 #include "runtime/PreparedStep.h"
@@ -411,6 +412,14 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     }
     case Kernel::Add:
       return broadcastAdd(s);
+    case Kernel::Concat:
+    case Kernel::Slice:
+    case Kernel::SliceGrad:
+      // runtime/AxisCopySteps.h: the CPU's copies, one thread per element.
+      if (step.kernel == Kernel::SliceGrad) zeroOut(s, 0);
+      for (const kernels::AxisCopyJob& job : runtime::axisCopies(s))
+        forRows(dev_, job.copy.dst.N, job.count, job.copy.dst.W, job.rows.begin, job.rows.end, job.copy);
+      return;
     case Kernel::SumTo:
       return sumTo(s);
     case Kernel::Flatten:
