@@ -75,6 +75,14 @@ class Grad {
         [[fallthrough]];  // inference dropout is the identity (canonicalize forwards it)
       case OpKind::Add:
       case OpKind::Identity: return passThrough();
+      case OpKind::Concat: return concat();
+      case OpKind::Slice:
+        if (needs(0)) {
+          Attrs a = pick(op_, {"axis", "start", "end"});
+          a["input_shape"] = shapeOf(op_.operands[0]);
+          grad(OpKind::SliceGrad, {dy_}, std::move(a), 0, Reach::SameRows);
+        }
+        return;
       case OpKind::GlobalAvgPool:
         wholeMapsOnly();
         if (needs(0)) grad(OpKind::GlobalAvgPoolGrad, {dy_}, {{"input_shape", shapeOf(op_.operands[0])}}, 0, Reach::Whole);
@@ -110,6 +118,7 @@ class Grad {
       case OpKind::BatchNormStatsGrad:
       case OpKind::DropoutGrad:
       case OpKind::SumTo:
+      case OpKind::SliceGrad:
       case OpKind::SgdUpdate:
       case OpKind::AdamwUpdate:
       case OpKind::AllreduceStart:
@@ -190,6 +199,28 @@ class Grad {
       }
       if (!band) band = dyRows("pass");
       b_.contribute(op_, i, band);
+    }
+  }
+
+  // Each operand's gradient is its slice of dy along the axis. On a strip: the slices of dy's
+  // rows `rows` (slice computes its result band's rows: no `rows` attribute).
+  void concat() {
+    const int64_t axis = op_.getInt("axis");
+    Value* dy = strip_ ? dyRows("cat") : dy_;
+    int64_t start = 0;
+    for (size_t i = 0; i < op_.operands.size(); ++i) {
+      const Value* x = op_.operands[i];
+      const int64_t end = start + x->type.shape.at(static_cast<size_t>(axis));
+      if (needs(i)) {
+        Attrs a = {{"axis", axis}, {"start", start}, {"end", end}};
+        TensorType type = x->type;
+        if (strip_) {
+          a["band"] = bandAttr(strip_->rows, x);
+          type = bandType(x, strip_->rows);
+        }
+        b_.contribute(op_, i, b_.emit(OpKind::Slice, {dy}, std::move(a), {{nameFor(x), std::move(type)}})->result());
+      }
+      start = end;
     }
   }
 
