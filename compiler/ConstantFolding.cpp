@@ -378,38 +378,24 @@ int64_t sliceCount(int64_t start, int64_t end, int64_t step, int64_t dim) {
 
 Folded evalSlice(const Args& a) {
   const Tensor& x = a.at(0);
-  const int64_t rank = rankOf(x);
-  Shape starts, ends, axes, steps;
+  Shape starts, ends, steps;
+  std::optional<Shape> axes;
   if (a.opset < 10) {  // starts, ends and axes are attributes, and there are no steps
     starts = requiredIntsAttr(a.node, "starts");
     ends = requiredIntsAttr(a.node, "ends");
-    if (auto v = intsAttr(a.node, "axes")) axes = *v;
+    axes = intsAttr(a.node, "axes");
   } else {
     starts = intList(a.at(1), "starts");
     ends = intList(a.at(2), "ends");
     if (const Tensor* t = a.optional(3)) axes = intList(*t, "axes");
     if (const Tensor* t = a.optional(4)) steps = intList(*t, "steps");
   }
-  if (!findAttr(a.node, "axes") && !a.optional(3))
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    throw Error("starts " + join(starts) + ", ends " + join(ends) + ", axes " + join(axes) +
-                " and steps " + join(steps) + " must have the same length");
-  normalizeAxes(axes, rank);
   Shape begin(x.shape.size(), 0), step(x.shape.size(), 1), shape = x.shape;
-  for (size_t i = 0; i < axes.size(); ++i) {
-    const auto d = static_cast<size_t>(normalizeAxis(axes[i], rank, "axis"));
-    const int64_t dim = x.shape[d], s = steps[i];
-    if (s == 0) throw Error("steps " + join(steps) + " has a zero step");
-    int64_t start = starts[i] < 0 ? starts[i] + dim : starts[i];
-    int64_t end = ends[i] < 0 ? ends[i] + dim : ends[i];
-    // ONNX clamps to [0, dim] going forward and to [-1, dim-1] (start: [0, dim-1]) backward.
-    start = std::max<int64_t>(0, std::min(start, s > 0 ? dim : dim - 1));
-    end = std::max<int64_t>(s > 0 ? 0 : -1, std::min(end, s > 0 ? dim : dim - 1));
-    begin[d] = start;
-    step[d] = s;
-    shape[d] = dim == 0 ? 0 : sliceCount(start, end, s, dim);
+  for (const SliceAxis& s : resolveSlice(x.shape, starts, ends, axes, steps)) {
+    const auto d = static_cast<size_t>(s.axis);
+    begin[d] = s.start;
+    step[d] = s.step;
+    shape[d] = s.count;
   }
   const Shape strides = stridesOf(x.shape);
   return take(x, shape, indexMap(shape, [&](const Shape& idx) {
@@ -821,6 +807,34 @@ void foldConstants(onnx::GraphProto& graph, int64_t opset,
     onnx::NodeProto& node = *graph.mutable_node(i);
     node = constantNode(node, folder.value(node.output(0)));
   }
+}
+
+std::vector<SliceAxis> resolveSlice(const std::vector<int64_t>& in, const std::vector<int64_t>& starts,
+                                    const std::vector<int64_t>& ends, const std::optional<std::vector<int64_t>>& axesGiven,
+                                    const std::vector<int64_t>& stepsGiven) {
+  const auto rank = static_cast<int64_t>(in.size());
+  Shape axes, steps = stepsGiven;
+  if (axesGiven) axes = *axesGiven;
+  else
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    throw Error("starts " + join(starts) + ", ends " + join(ends) + ", axes " + join(axes) + " and steps " +
+                join(steps) + " must have the same length");
+  normalizeAxes(axes, rank);
+  std::vector<SliceAxis> result;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int64_t d = normalizeAxis(axes[i], rank, "axis");
+    const int64_t dim = in[static_cast<size_t>(d)], s = steps[i];
+    if (s == 0) throw Error("steps " + join(steps) + " has a zero step");
+    int64_t start = starts[i] < 0 ? starts[i] + dim : starts[i];
+    int64_t end = ends[i] < 0 ? ends[i] + dim : ends[i];
+    // ONNX clamps to [0, dim] going forward and to [-1, dim-1] (start: [0, dim-1]) backward.
+    start = std::max<int64_t>(0, std::min(start, s > 0 ? dim : dim - 1));
+    end = std::max<int64_t>(s > 0 ? 0 : -1, std::min(end, s > 0 ? dim : dim - 1));
+    result.push_back({d, start, s, dim == 0 ? 0 : sliceCount(start, end, s, dim)});
+  }
+  return result;
 }
 
 std::vector<int64_t> resolveReshape(const std::vector<int64_t>& in,

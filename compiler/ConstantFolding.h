@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,15 @@ void foldConstants(onnx::GraphProto& graph, int64_t opset,
 // allowZero), -1 is inferred. Throws ir::Error when the sizes do not match.
 std::vector<int64_t> resolveReshape(const std::vector<int64_t>& in,
                                     const std::vector<int64_t>& requested, bool allowZero);
+
+// ONNX Slice's starts, ends, axes (none: 0, 1, ...) and steps (empty: all 1) on a tensor of
+// shape `in`, clamped as the spec says: per listed axis (normalized), the first index, the step
+// and the element count. Throws ir::Error when the lists do not fit the shape.
+struct SliceAxis {
+  int64_t axis, start, step, count;
+};
+std::vector<SliceAxis> resolveSlice(const std::vector<int64_t>& in, const std::vector<int64_t>& starts,
+                                    const std::vector<int64_t>& ends, const std::optional<std::vector<int64_t>>& axesGiven,
+                                    const std::vector<int64_t>& stepsGiven);
 
 }  // namespace lrc::compiler

@@ -394,7 +394,7 @@ class GraphImporter {
   IntList constantInts(const std::string& name, const std::string& role) const;
   double constantScalar(const std::string& name, const std::string& role) const;
   ir::Value* emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
-                  ir::Attrs attrs = {});
+                  ir::Attrs attrs = {}, int output = 0);
   void requireUnused(const Node& n, int output, const std::string& what) const;
   ir::Value* rankedOperand(const std::string& name, size_t rank, const std::string& role,
                            const std::string& note = "");
@@ -409,6 +409,9 @@ class GraphImporter {
   void importRelu(const Node& n) { emit(n, ir::OpKind::Relu, {operand(n.in(0))}); }
   void importAdd(const Node& n) { emit(n, ir::OpKind::Add, {operand(n.in(0)), operand(n.in(1))}); }
   void importPad(const Node& n);
+  void importConcat(const Node& n);
+  void importSlice(const Node& n);
+  void importSplit(const Node& n);
   void importBatchNorm(const Node& n);
   void importFlatten(const Node& n);
   void importReshape(const Node& n);
@@ -435,6 +438,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Add", &GraphImporter::importAdd},
       {"AveragePool", &GraphImporter::importAveragePool},
       {"BatchNormalization", &GraphImporter::importBatchNorm},
+      {"Concat", &GraphImporter::importConcat},
       {"Constant", &GraphImporter::importConstant},
       {"Conv", &GraphImporter::importConv},
       {"Dropout", &GraphImporter::importDropout},
@@ -447,7 +451,9 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Pad", &GraphImporter::importPad},
       {"Relu", &GraphImporter::importRelu},
       {"Reshape", &GraphImporter::importReshape},
+      {"Slice", &GraphImporter::importSlice},
       {"Softmax", &GraphImporter::importSoftmax},
+      {"Split", &GraphImporter::importSplit},
   };
   return table;
 }
@@ -623,11 +629,11 @@ double GraphImporter::constantScalar(const std::string& name, const std::string&
   return c.isFloat() ? widen(c.floats[0]) : static_cast<double>(c.ints[0]);
 }
 
-// Appends the op for ONNX output 0 and types its result at once: later ops need it (auto_pad,
-// Reshape's 0 and -1).
+// Appends the op for ONNX output `output` and types its result at once: later ops need it
+// (auto_pad, Reshape's 0 and -1).
 ir::Value* GraphImporter::emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
-                               ir::Attrs attrs) {
-  const std::string& name = n.proto.output(0);
+                               ir::Attrs attrs, int output) {
+  const std::string& name = n.proto.output(output);
   ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{name, ir::TensorType{}}});
   op->origin = n.origin;
   op->results[0]->type = ir::inferResultTypes(*op).at(0);
@@ -711,6 +717,78 @@ void GraphImporter::importPad(const Node& n) {
   }
   requireLength(pads, 2 * static_cast<size_t>(rank), "pads");
   emit(n, ir::OpKind::Pad, {x}, {{"pads", pads}, {"value", value}});
+}
+
+void GraphImporter::importConcat(const Node& n) {
+  std::vector<ir::Value*> operands;
+  for (const std::string& in : n.proto.input()) operands.push_back(operand(in));
+  const auto rank = static_cast<int64_t>(operands.front()->type.shape.size());
+  if (!findAttr(n.proto, "axis")) throw Error("attribute 'axis' is required");
+  emit(n, ir::OpKind::Concat, std::move(operands), {{"axis", normalizeAxis(intAttr(n.proto, "axis", 0), rank, "axis")}});
+}
+
+// The IR's slice takes one axis with step 1 (what channel splits and crops export); axes the
+// starts and ends leave whole are dropped.
+void GraphImporter::importSlice(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  IntList starts, ends, steps;
+  std::optional<IntList> axes;
+  if (opset_ < 10) {  // starts, ends and axes are attributes, and there are no steps
+    starts = intsAttr(n.proto, "starts", {});
+    ends = intsAttr(n.proto, "ends", {});
+    if (findAttr(n.proto, "axes")) axes = intsAttr(n.proto, "axes", {});
+  } else {
+    starts = constantInts(n.in(1), "starts");
+    ends = constantInts(n.in(2), "ends");
+    if (n.has(3)) axes = constantInts(n.in(3), "axes");
+    if (n.has(4)) steps = constantInts(n.in(4), "steps");
+  }
+  const IntList& shape = x->type.shape;
+  std::vector<SliceAxis> cut;
+  for (const SliceAxis& s : resolveSlice(shape, starts, ends, axes, steps)) {
+    if (s.step != 1) throw Error("step " + std::to_string(s.step) + " on axis " + std::to_string(s.axis) + " is not supported (only 1)");
+    if (s.count < 1) throw Error("the slice of axis " + std::to_string(s.axis) + " is empty");
+    if (s.count < shape[static_cast<size_t>(s.axis)]) cut.push_back(s);
+  }
+  if (cut.empty()) return void(emit(n, ir::OpKind::Identity, {x}));
+  if (cut.size() > 1) throw Error("slices " + std::to_string(cut.size()) + " axes; only one axis at a time is supported");
+  const SliceAxis& s = cut.front();
+  emit(n, ir::OpKind::Slice, {x}, {{"axis", s.axis}, {"start", s.start}, {"end", s.start + s.count}});
+}
+
+// One slice per output: sizes from the `split` input (opset 13) or attribute (before), else
+// equal parts, one per output. (Opset 18's `num_outputs` does not reach here: the ONNX 1.12
+// checker lrc links refuses that attribute.)
+void GraphImporter::importSplit(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  const int64_t axis = normalizeAxis(intAttr(n.proto, "axis", 0), rank, "axis");
+  const int64_t dim = x->type.shape[static_cast<size_t>(axis)];
+  const auto outputs = static_cast<int64_t>(n.proto.output_size());
+  IntList sizes;
+  if (opset_ >= 13 && n.has(1))
+    sizes = constantInts(n.in(1), "split");
+  else if (opset_ < 13 && findAttr(n.proto, "split"))
+    sizes = intsAttr(n.proto, "split", {});
+  if (sizes.empty()) {
+    const int64_t each = (dim + outputs - 1) / outputs;
+    for (int64_t start = 0; start < dim; start += each) sizes.push_back(std::min(each, dim - start));
+  }
+  if (static_cast<int64_t>(sizes.size()) != outputs)
+    throw Error("splits axis " + std::to_string(axis) + " (" + std::to_string(dim) + ") into " + join(sizes) + ": " +
+                std::to_string(sizes.size()) + " parts for " + std::to_string(outputs) + " outputs");
+  requirePositive(sizes, "split");
+  int64_t start = 0;
+  for (int64_t part : sizes) start += part;
+  if (start != dim) throw Error("split " + join(sizes) + " does not sum to axis " + std::to_string(axis) + "'s " + std::to_string(dim));
+  start = 0;
+  for (int i = 0; i < n.proto.output_size(); ++i) {
+    const int64_t end = start + sizes[static_cast<size_t>(i)];
+    if (!n.proto.output(i).empty())
+      emit(n, sizes.size() == 1 ? ir::OpKind::Identity : ir::OpKind::Slice, {x},
+           sizes.size() == 1 ? ir::Attrs{} : ir::Attrs{{"axis", axis}, {"start", start}, {"end", end}}, i);
+    start = end;
+  }
 }
 
 void GraphImporter::importBatchNorm(const Node& n) {
