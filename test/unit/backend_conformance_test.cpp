@@ -275,6 +275,46 @@ TEST_P(BackendConformance, Add) {
   }
 }
 
+// Concat along every axis of whole tensors; on rows (channels), operand bands of more rows
+// than the result's, or whole maps.
+TEST_P(BackendConformance, Concat) {
+  const Shape other = {3, 2, 7, 9};
+  const std::vector<float> a = randomFloats(elementsOf(kMap), 556), b = randomFloats(elementsOf(other), 557),
+                           c = randomFloats(elementsOf(kMap), 564);
+  expectConforms({"concat", {whole(kMap, a), whole(other, b), whole(kMap, a)}, {result({3, 12, 7, 9})}, {{"axis", {1}}}},
+                 kExact);
+  for (int64_t axis : {0, 2, 3}) {
+    Shape y = kMap;
+    y[static_cast<size_t>(axis)] *= 2;
+    expectConforms({"concat", {whole(kMap, a), whole(kMap, c)}, {result(y)}, {{"axis", {axis}}}}, kExact);
+  }
+  expectConforms({"concat", {whole({7, 11}, randomFloats(77, 561)), whole({7, 3}, randomFloats(21, 562))}, {result({7, 14})},
+                  {{"axis", {1}}}},
+                 kExact);
+  for (RowRange r : raggedStrips(kMap[2]))
+    expectConforms({"concat", {band(kMap, a, widened(r, 1, kMap[2])), whole(other, b)}, {result({3, 7, 7, 9}, r)},
+                    {{"axis", {1}}}},
+                   kExact);
+}
+
+TEST_P(BackendConformance, Slice) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 558);
+  expectConformsOnStrips({"slice", {whole(kMap, x)}, {result({3, 3, 7, 9})}, {{"axis", {1}}, {"start", {1}}, {"end", {4}}}},
+                         sameRows, kExact);
+  expectConforms({"slice", {whole(kMap, x)}, {result({3, 5, 7, 4})}, {{"axis", {3}}, {"start", {5}}, {"end", {9}}}},
+                 kExact);
+}
+
+TEST_P(BackendConformance, SliceGrad) {
+  const std::vector<float> dy = randomFloats(3 * 3 * 7 * 9, 559);
+  expectConformsOnGradRows({"slice_grad", {whole({3, 3, 7, 9}, dy)}, {result(kMap)},
+                            {{"axis", {1}}, {"start", {1}}, {"end", {4}}, {"input_shape", kMap}}},
+                           sameRows, {}, true, kExact);
+  expectConforms({"slice_grad", {whole({3, 5, 7, 4}, randomFloats(3 * 5 * 7 * 4, 563))}, {result(kMap)},
+                  {{"axis", {3}}, {"start", {5}}, {"end", {9}}, {"input_shape", kMap}}},
+                 kExact);
+}
+
 TEST_P(BackendConformance, SumTo) {
   const std::vector<float> x = randomFloats(elementsOf(kMap), 560);
   for (const Shape& y : {Shape{5, 1, 9}, Shape{3, 1, 1, 1}, Shape{1}, Shape{7, 9}, kMap})

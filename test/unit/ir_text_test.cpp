@@ -87,6 +87,10 @@ std::unique_ptr<Module> buildKitchenSink() {
                          {{"ap", f32({2, 4, 5, 5})}});
   Op* add = m->addOp(OpKind::Add, {maxpool->result(), avgpool->result()}, {},
                      {{"sum", f32({2, 4, 5, 5})}});
+  Op* cat = m->addOp(OpKind::Concat, {maxpool->result(), avgpool->result()}, {{"axis", int64_t{1}}},
+                     {{"cat", f32({2, 8, 5, 5})}});
+  m->addOp(OpKind::Slice, {cat->result()}, {{"axis", int64_t{1}}, {"end", int64_t{6}}, {"start", int64_t{2}}},
+           {{"cat.part", f32({2, 4, 5, 5})}});
   Op* gap = m->addOp(OpKind::GlobalAvgPool, {add->result()}, {}, {{"gap", f32({2, 4, 1, 1})}});
   Op* flat = m->addOp(OpKind::Flatten, {gap->result()}, {{"axis", int64_t{1}}},
                       {{"flat", f32({2, 4})}});
@@ -126,6 +130,9 @@ std::unique_ptr<Module> buildKitchenSink() {
            {{"dbn", f32({2, 4, 8, 8})}, {"dscale", f32({4})}, {"dshift", f32({4})}});
   m->addOp(OpKind::DropoutGrad, {dlogits->result()}, drop->attrs, {{"ddrop", f32({2, 10})}});
   m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
+  m->addOp(OpKind::SliceGrad, {add->result()},
+           {{"axis", int64_t{1}}, {"end", int64_t{6}}, {"input_shape", IntList{2, 8, 5, 5}}, {"start", int64_t{2}}},
+           {{"dcat", f32({2, 8, 5, 5})}});
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
   m->addOp(OpKind::AdamwUpdate, {w, dw->result(), w, w, b}, {}, {});
   // Data parallel: a bucket of gradients averaged over the ranks (no results, like updates).

@@ -133,6 +133,8 @@ const std::map<std::string, std::vector<int>>& compileTimeInputs() {
       {"Dropout", {1, 2}},             // ratio, training_mode
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
       {"Reshape", {1}},                // shape
+      {"Slice", {1, 2, 3, 4}},         // starts, ends, axes, steps
+      {"Split", {1}},                  // split (opset 13)
   };
   return table;
 }

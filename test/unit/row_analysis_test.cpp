@@ -245,7 +245,9 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
       {OpKind::BatchNormStats, false},  {OpKind::BatchNormApply, true},
       {OpKind::BatchNormApplyGrad, false}, {OpKind::BatchNormStatsGrad, false},
-      {OpKind::Add, true},              {OpKind::Flatten, false},
+      {OpKind::Add, true},              {OpKind::Concat, true},  // along channels (axis 1)
+      {OpKind::Slice, true},            {OpKind::SliceGrad, false},
+      {OpKind::Flatten, false},
       {OpKind::Reshape, false},         {OpKind::Gemm, false},
       {OpKind::MatMul, false},          {OpKind::Dropout, true},
       {OpKind::Identity, true},         {OpKind::Softmax, false},
@@ -288,6 +290,9 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     attrs["training"] = int64_t{0};
     attrs["ratio"] = 0.5;
     attrs["seed"] = int64_t{0};
+    attrs["axis"] = int64_t{1};
+    attrs["start"] = int64_t{0};
+    attrs["end"] = int64_t{2};
     std::vector<std::pair<std::string, TensorType>> results;
     for (int i = 0; i < arity.results; ++i) results.push_back({std::string("r").append(std::to_string(i)), f32({2, 3, 8, 8})});
     Op* op = m.addOp(kind, operands, attrs, results);
@@ -304,6 +309,28 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     }
   }
   EXPECT_EQ(checked, expected.size());
+}
+
+// (8b) concat and slice are row-local along channels only; each concat operand's rows are the
+// result's rows.
+TEST(RowAnalysis, ConcatAndSliceAlongChannels) {
+  Module m;
+  Value* a = m.addInput("a", f32({2, 3, 8, 8}));
+  Value* b = m.addInput("b", f32({2, 5, 8, 8}));
+  Op* cat = m.addOp(OpKind::Concat, {a, b, a}, {{"axis", int64_t{1}}}, {{"cat", f32({2, 11, 8, 8})}});
+  ASSERT_TRUE(isRowLocal(*cat));
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(inputRows(*cat, i, rr(2, 5)), rr(2, 5));
+  Op* byRows = m.addOp(OpKind::Concat, {a, a}, {{"axis", int64_t{2}}}, {{"tall", f32({2, 3, 16, 8})}});
+  EXPECT_FALSE(isRowLocal(*byRows));
+  Op* part = m.addOp(OpKind::Slice, {b}, {{"axis", int64_t{1}}, {"start", int64_t{1}}, {"end", int64_t{4}}},
+                     {{"part", f32({2, 3, 8, 8})}});
+  EXPECT_TRUE(isRowLocal(*part));
+  EXPECT_EQ(inputRows(*part, 0, rr(0, 3)), rr(0, 3));
+  Op* cols = m.addOp(OpKind::Slice, {b}, {{"axis", int64_t{3}}, {"start", int64_t{1}}, {"end", int64_t{4}}},
+                     {{"cols", f32({2, 5, 8, 3})}});
+  EXPECT_FALSE(isRowLocal(*cols));
+  Value* flat = m.addInput("flat", f32({2, 6}));
+  EXPECT_FALSE(isRowLocal(*m.addOp(OpKind::Concat, {flat, flat}, {{"axis", int64_t{1}}}, {{"wide", f32({2, 12})}})));
 }
 
 // (9) brute force: the formula against the rows the window taps read.
