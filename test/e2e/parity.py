@@ -195,6 +195,31 @@ class OddNet(nn.Module):
         return self.fc(torch.flatten(y, 1))
 
 
+class FireNet(nn.Module):
+    """Concat and channel slices (issue 13): a SqueezeNet fire module (squeeze 1x1, ReLU, expand
+    1x1 and 3x3, ReLU of their cat on channels), a DenseNet step (cat([y, conv(y)])), a channel
+    split (torch.split: ONNX Split) and a channel slice (b[:, 2:]: ONNX Slice), pooled apart."""
+    input_shape = (2, 3, 12, 11)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.squeeze = nn.Conv2d(8, 4, 1)
+        self.expand1 = nn.Conv2d(4, 6, 1)
+        self.expand3 = nn.Conv2d(4, 6, 3, padding=1)
+        self.dense = nn.Conv2d(12, 4, 3, padding=1)
+        self.fc = nn.Linear(14, 5)
+
+    def forward(self, x):
+        y = F.relu(self.stem(x))
+        s = F.relu(self.squeeze(y))
+        y = F.relu(torch.cat([self.expand1(s), self.expand3(s)], 1))
+        y = torch.cat([y, F.relu(self.dense(y))], 1)
+        a, b = torch.split(y, [10, 6], dim=1)
+        y = torch.cat([F.max_pool2d(a, 2), F.avg_pool2d(b[:, 2:], 2)], 1)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
+
+
 def torchvision_model(arch, input_shape, lr, classes=10):
     """A torchvision classifier (random initialization, `classes` outputs) at a size and
     learning rate where PyTorch's own float32 run stays within 1e-4 of its float64 run over
@@ -208,7 +233,7 @@ def torchvision_model(arch, input_shape, lr, classes=10):
     return make
 
 
-MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet,
+MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
           "resnet18": torchvision_model("resnet18", (16, 3, 96, 96), lr=0.002),
           # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64
           # batch 16 one backward already puts some gradients 29% apart): its bounds are the
