@@ -278,10 +278,13 @@ std::string nodeOrigin(const onnx::NodeProto& n, size_t index) {
   return n.name().empty() ? n.op_type() + "#" + std::to_string(index) : n.name();
 }
 
+// The op type, with its domain when that is not the default one.
+std::string opTypeName(const onnx::NodeProto& n) {
+  return isDefaultDomain(n.domain()) ? n.op_type() : n.domain() + "." + n.op_type();
+}
+
 std::string nodeContext(const onnx::NodeProto& n, const std::string& origin, int64_t opset) {
-  const std::string type =
-      isDefaultDomain(n.domain()) ? n.op_type() : n.domain() + "." + n.op_type();
-  return "node '" + origin + "' (" + type + ", opset " + std::to_string(opset) + ")";
+  return "node '" + origin + "' (" + opTypeName(n) + ", opset " + std::to_string(opset) + ")";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -891,15 +894,25 @@ void GraphImporter::importConstant(const Node& n) {
   constants_[n.proto.output(0)] = constantNodeValue(n.proto);
 }
 
-// Runs before the checker (which stops at ops it does not know) and again after folding:
-// before folding, foldable ops pass, since whether their inputs are constant is not known yet.
-void rejectUnsupportedOps(const onnx::GraphProto& graph, int64_t opset, bool beforeFolding) {
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const auto& node = graph.node(i);
-    if (!GraphImporter::supports(node) && !(beforeFolding && isFoldableOp(node)))
-      throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(i)), opset) +
-                  ": unsupported op; lrc supports " + GraphImporter::supportedList());
+// Every op type the importer lacks, once, in graph order of first appearance, with its node
+// count: "unsupported ops: Concat (3), Resize (1); lrc supports ...". Before folding, foldable
+// ops are left out: whether their inputs are constant is not known yet.
+void rejectUnsupportedOps(const onnx::GraphProto& graph, bool beforeFolding) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (const auto& node : graph.node()) {
+    if (GraphImporter::supports(node) || (beforeFolding && isFoldableOp(node))) continue;
+    const std::string type = opTypeName(node);
+    auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == type; });
+    if (it == counts.end())
+      counts.emplace_back(type, 1);
+    else
+      ++it->second;
   }
+  if (counts.empty()) return;
+  std::string list;
+  for (const auto& [type, count] : counts)
+    list += (list.empty() ? "" : ", ") + type + " (" + std::to_string(count) + ")";
+  throw Error("unsupported ops: " + list + "; lrc supports " + GraphImporter::supportedList());
 }
 
 // Shape arithmetic on constants (torch's Pad pads, Reshape targets) becomes Constant nodes.
@@ -922,12 +935,18 @@ std::unique_ptr<ir::Module> importOnnx(const std::string& path, const ImportOpti
   try {
     onnx::ModelProto model = readModel(path);
     const int64_t opset = defaultOpset(model);
-    rejectUnsupportedOps(model.graph(), opset, /*beforeFolding=*/true);
     // External data first: the checker would otherwise look for it in the working directory.
     inlineExternalData(*model.mutable_graph(), fs::path(path).parent_path());
-    runChecker(model);
+    try {
+      runChecker(model);
+    } catch (const Error&) {
+      // It stops at ops it has no schema for (another domain's): the unsupported ops, when
+      // there are some, say more. The foldable ones can be judged only after folding.
+      rejectUnsupportedOps(model.graph(), /*beforeFolding=*/true);
+      throw;
+    }
     foldConstantNodes(*model.mutable_graph(), opset, options);
-    rejectUnsupportedOps(model.graph(), opset, /*beforeFolding=*/false);
+    rejectUnsupportedOps(model.graph(), /*beforeFolding=*/false);
     std::unique_ptr<ir::Module> m = GraphImporter(model.graph(), opset, options).run();
     ir::verifyModule(*m);
     return m;

@@ -22,6 +22,9 @@ struct ImportOptions {
 
 // Throws ir::Error with a one-line message that starts with `path`, e.g.
 //   model.onnx: node '/conv1/Conv' (Conv, opset 13): kernel_shape [3,3] does not match ...
+// A model with ops lrc does not import gets one message listing them all, in graph order of
+// first appearance, with their counts:
+//   model.onnx: unsupported ops: Concat (3), Mul (2), Resize (1); lrc supports Add, ...
 // The returned module has passed ir::verifyModule.
 std::unique_ptr<ir::Module> importOnnx(const std::string& path, const ImportOptions& options = {});
 
