@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -410,6 +411,10 @@ class GraphImporter {
     emit(n, ir::OpKind::GlobalAvgPool, {operand(n.in(0))});
   }
   void importRelu(const Node& n) { emit(n, ir::OpKind::Relu, {operand(n.in(0))}); }
+  void importSigmoid(const Node& n) { emit(n, ir::OpKind::Sigmoid, {operand(n.in(0))}); }
+  void importHardSigmoid(const Node& n);
+  void importHardSwish(const Node& n) { emit(n, ir::OpKind::HardSwish, {operand(n.in(0))}); }
+  void importClip(const Node& n);
   void importAdd(const Node& n) { emit(n, ir::OpKind::Add, {operand(n.in(0)), operand(n.in(1))}); }
   void importPad(const Node& n);
   void importConcat(const Node& n);
@@ -442,12 +447,15 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"AveragePool", &GraphImporter::importAveragePool},
       {"BatchNormalization", &GraphImporter::importBatchNorm},
       {"Concat", &GraphImporter::importConcat},
+      {"Clip", &GraphImporter::importClip},
       {"Constant", &GraphImporter::importConstant},
       {"Conv", &GraphImporter::importConv},
       {"Dropout", &GraphImporter::importDropout},
       {"Flatten", &GraphImporter::importFlatten},
       {"Gemm", &GraphImporter::importGemm},
       {"GlobalAveragePool", &GraphImporter::importGlobalAveragePool},
+      {"HardSigmoid", &GraphImporter::importHardSigmoid},
+      {"HardSwish", &GraphImporter::importHardSwish},
       {"Identity", &GraphImporter::importIdentity},
       {"MatMul", &GraphImporter::importMatMul},
       {"MaxPool", &GraphImporter::importMaxPool},
@@ -455,6 +463,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Relu", &GraphImporter::importRelu},
       {"Reshape", &GraphImporter::importReshape},
       {"Slice", &GraphImporter::importSlice},
+      {"Sigmoid", &GraphImporter::importSigmoid},
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
   };
@@ -792,6 +801,26 @@ void GraphImporter::importSplit(const Node& n) {
            sizes.size() == 1 ? ir::Attrs{} : ir::Attrs{{"axis", axis}, {"start", start}, {"end", end}}, i);
     start = end;
   }
+}
+
+void GraphImporter::importHardSigmoid(const Node& n) {
+  emit(n, ir::OpKind::HardSigmoid, {operand(n.in(0))},
+       {{"alpha", floatAttr(n.proto, "alpha", 0.2)}, {"beta", floatAttr(n.proto, "beta", 0.5)}});
+}
+
+// The bounds are attributes before opset 11 and optional constant inputs from it. An absent
+// bound is an infinite one in the IR (ONNX's defaults, float's lowest and max, clip nothing
+// either).
+void GraphImporter::importClip(const Node& n) {
+  double lo = -INFINITY, hi = INFINITY;
+  if (opset_ < 11) {
+    lo = floatAttr(n.proto, "min", lo);
+    hi = floatAttr(n.proto, "max", hi);
+  } else {
+    if (n.has(1)) lo = constantScalar(n.in(1), "min");
+    if (n.has(2)) hi = constantScalar(n.in(2), "max");
+  }
+  emit(n, ir::OpKind::Clip, {operand(n.in(0))}, {{"max", hi}, {"min", lo}});
 }
 
 void GraphImporter::importBatchNorm(const Node& n) {

@@ -341,6 +341,26 @@ Results gemm(const Rule& r) {
   return {f32({m, n})};
 }
 
+// An element-wise unary op and its gradient kernel (dy, and the forward's result or input:
+// `saved`), with the attributes of the ops that have some.
+Results unary(const Rule& r) {
+  r.f32(0, "operand");
+  return {same(r.in(0))};
+}
+Results unaryGrad(const Rule& r, const std::string& saved) {
+  r.f32(0, "output gradient");
+  r.expectLike(1, saved, 0);
+  return {same(r.in(0))};
+}
+void hardSigmoidAttrs(const Rule& r) {
+  r.finite("alpha");
+  r.finite("beta");
+}
+void clipAttrs(const Rule& r) {  // an infinite bound is no bound
+  r.number("min", -INFINITY, INFINITY);
+  r.number("max", -INFINITY, INFINITY);
+}
+
 Results dropout(const Rule& r) {
   r.f32(0, "operand");
   const double ratio = r.number("ratio", 0, 1);
@@ -494,8 +514,10 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::Dropout:
     case OpKind::DropoutGrad: return dropout(r);
     case OpKind::Relu:
-      r.f32(0, "operand");
-      return {same(r.in(0))};
+    case OpKind::Sigmoid:
+    case OpKind::HardSwish: return unary(r);
+    case OpKind::HardSigmoid: hardSigmoidAttrs(r); return unary(r);
+    case OpKind::Clip: clipAttrs(r); return unary(r);
     case OpKind::Identity: return {same(r.in(0))};
     case OpKind::Softmax: return softmax(r);
     case OpKind::SoftmaxXent:
@@ -504,9 +526,10 @@ Results resultsOf(OpKind kind, const Rule& r) {
       r.f32(0, "operand", 4);
       return {f32({r.shape(0)[1]})};
     case OpKind::ReluGrad:
-      r.f32(0, "output gradient");
-      r.expectLike(1, "forward result", 0);
-      return {same(r.in(0))};
+    case OpKind::SigmoidGrad: return unaryGrad(r, "forward result");
+    case OpKind::HardSigmoidGrad: hardSigmoidAttrs(r); return unaryGrad(r, "forward result");
+    case OpKind::HardSwishGrad: return unaryGrad(r, "forward input");
+    case OpKind::ClipGrad: clipAttrs(r); return unaryGrad(r, "forward result");
     case OpKind::SumTo: return sumTo(r);
     case OpKind::SliceGrad: return sliceGrad(r);
     case OpKind::SgdUpdate:

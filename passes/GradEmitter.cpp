@@ -51,6 +51,18 @@ class Grad {
       case OpKind::Relu:
         if (needs(0)) grad(OpKind::ReluGrad, {dy_, result()}, {}, 0, Reach::SameRows);
         return;
+      case OpKind::Sigmoid:
+        if (needs(0)) grad(OpKind::SigmoidGrad, {dy_, result()}, {}, 0, Reach::SameRows);
+        return;
+      case OpKind::HardSigmoid:
+        if (needs(0)) grad(OpKind::HardSigmoidGrad, {dy_, result()}, pick(op_, {"alpha", "beta"}), 0, Reach::SameRows);
+        return;
+      case OpKind::HardSwish:  // from the input: x * hardsigmoid(x) is not one-to-one
+        if (needs(0)) grad(OpKind::HardSwishGrad, {dy_, operand(0)}, {}, 0, Reach::SameRows);
+        return;
+      case OpKind::Clip:  // torch's hardtanh_backward: nothing passes at the bounds
+        if (needs(0)) grad(OpKind::ClipGrad, {dy_, result()}, pick(op_, {"min", "max"}), 0, Reach::SameRows);
+        return;
       case OpKind::MaxPool:
         if (needs(0))
           grad(OpKind::MaxPoolGrad, {dy_, operand(0)}, pick(op_, {"ceil_mode", "dilation", "kernel", "pad", "stride"}), 0,
@@ -110,6 +122,10 @@ class Grad {
       case OpKind::Conv2dGradWeight:
       case OpKind::ChannelSum:
       case OpKind::ReluGrad:
+      case OpKind::SigmoidGrad:
+      case OpKind::HardSigmoidGrad:
+      case OpKind::HardSwishGrad:
+      case OpKind::ClipGrad:
       case OpKind::MaxPoolGrad:
       case OpKind::AveragePoolGrad:
       case OpKind::GlobalAvgPoolGrad:

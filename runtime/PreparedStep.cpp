@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -171,6 +172,17 @@ kernels::DropoutParams dropoutParams(const plan::Step& step) {
   return p;
 }
 
+// The attributes F names (runtime/kernels/Unary.h), of its forward and gradient steps alike.
+template <class F>
+kernels::UnaryParams unaryParams(const plan::Step& step) {
+  kernels::UnaryParams p;
+  if constexpr (kernels::kHasUnaryParams<F>) {
+    static_assert(std::size(F::kAttrs) <= std::size(p.values));
+    for (size_t i = 0; i < std::size(F::kAttrs); ++i) p.values[i] = static_cast<float>(attrFloat(step, F::kAttrs[i]));
+  }
+  return p;
+}
+
 StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
   switch (s.kernel) {
     case Kernel::Conv2d:
@@ -215,7 +227,8 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
       return CollectiveParams{static_cast<int>(attrInt(step, "bucket"))};
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
-  case Kernel::Grad:
+  case Kernel::Grad:                       \
+    return unaryParams<F>(step);
       LRC_UNARY_KERNELS(LRC_UNARY_CASES)
 #undef LRC_UNARY_CASES
     case Kernel::BatchNormApply:

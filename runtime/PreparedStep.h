@@ -22,6 +22,7 @@
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Pool.h"
 #include "runtime/kernels/RowBand.h"
+#include "runtime/kernels/Unary.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
@@ -44,10 +45,12 @@ struct StepBuffer {
 };
 
 // A step's decoded attributes: the parameter struct of its kernel, or none (kernels whose
-// sizes are their buffers' shapes: relu, add, sum_to, flatten, reshape, rows_copy, ...).
+// sizes are their buffers' shapes: add, sum_to, flatten, reshape, rows_copy, ...). Every
+// unary kernel (runtime/kernels/Unary.h) has a UnaryParams, zeros for those without parameters.
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
-                                kernels::SoftmaxParams, kernels::AxisParams, CollectiveParams>;
+                                kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
+                                CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

@@ -85,17 +85,19 @@ void channelSum(const StepArgs& s) {
 // A unary element-wise op F (runtime/kernels/Unary.h) and its gradient (dy, saved).
 template <class F>
 void unary(const StepArgs& s) {
-  if (!s.byRows()) return cpu::unary_forward<F>(s.out(0), s.in(0), s.inCount(0));
+  const F f = kernels::unaryOf<F>(s.params<kernels::UnaryParams>());
+  if (!s.byRows()) return cpu::unary_forward(f, s.out(0), s.in(0), s.inCount(0));
   const kernels::RowRange r = s.outBand(0).range();
-  cpu::unary_rows_forward<F>(s.outBand(0), s.inBand(0), r.begin, r.end);
+  cpu::unary_rows_forward(f, s.outBand(0), s.inBand(0), r.begin, r.end);
 }
 
 template <class F>
 void unaryGrad(const StepArgs& s) {
+  const F f = kernels::unaryOf<F>(s.params<kernels::UnaryParams>());
   zeroOut(s, 0);
-  if (!s.byRows()) return cpu::unary_backward<F>(s.out(0), s.in(0), s.in(1), s.inCount(0));
+  if (!s.byRows()) return cpu::unary_backward(f, s.out(0), s.in(0), s.in(1), s.inCount(0));
   const kernels::RowRange r = s.gradRows(0);
-  cpu::unary_rows_backward<F>(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+  cpu::unary_rows_backward(f, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
 }
 
 void pool(const StepArgs& s, bool average) {

@@ -10,42 +10,42 @@
 
 namespace lrc::cpu {
 
-// ---- unary ops: F is a functor of runtime/kernels/Unary.h ----
+// ---- unary ops: f is a functor of runtime/kernels/Unary.h ----
 
-// y = F::forward(x). y may alias x.
+// y = f.forward(x). y may alias x.
 template <class F>
-void unary_forward(float* y, const float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] = F::forward(x[i]);
+void unary_forward(const F& f, float* y, const float* x, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = f.forward(x[i]);
 }
 
-// dx += F::backward(dy, saved). dx must not alias dy.
+// dx += f.backward(dy, saved). dx must not alias dy.
 template <class F>
-void unary_backward(float* dx, const float* dy, const float* saved, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) dx[i] += F::backward(dy[i], saved[i]);
+void unary_backward(const F& f, float* dx, const float* dy, const float* saved, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) dx[i] += f.backward(dy[i], saved[i]);
 }
 
 // Row-band forms: rows [a, b) of the output band; the operands are bands of the same map
 // that hold [a, b), possibly with more rows (each is indexed by global row).
 template <class F>
-void unary_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
+void unary_rows_forward(const F& f, RowBand y, ConstRowBand x, int64_t a, int64_t b) {
   check_rows_of_one_map("unary_rows_forward", {{"output", y}, {"input", x}}, a, b);
   for (int64_t n = 0; n < x.N; ++n)
-    for (int64_t c = 0; c < x.C; ++c) unary_forward<F>(y.row(n, c, a), x.row(n, c, a), (b - a) * x.W);
+    for (int64_t c = 0; c < x.C; ++c) unary_forward(f, y.row(n, c, a), x.row(n, c, a), (b - a) * x.W);
 }
-// dx rows [a, b) += F::backward(dy, saved).
+// dx rows [a, b) += f.backward(dy, saved).
 template <class F>
-void unary_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand saved, int64_t a, int64_t b) {
+void unary_rows_backward(const F& f, RowBand dx, ConstRowBand dy, ConstRowBand saved, int64_t a, int64_t b) {
   check_rows_of_one_map("unary_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"saved", saved}},
                         a, b);
   for (int64_t n = 0; n < dy.N; ++n)
     for (int64_t c = 0; c < dy.C; ++c)
-      unary_backward<F>(dx.row(n, c, a), dy.row(n, c, a), saved.row(n, c, a), (b - a) * dy.W);
+      unary_backward(f, dx.row(n, c, a), dy.row(n, c, a), saved.row(n, c, a), (b - a) * dy.W);
 }
 
 // y = max(x, 0); dx += dy where xOrY > 0 (the ReLU's input or output give the same mask).
-inline void relu_forward(float* y, const float* x, int64_t count) { unary_forward<kernels::Relu>(y, x, count); }
+inline void relu_forward(float* y, const float* x, int64_t count) { unary_forward(kernels::Relu{}, y, x, count); }
 inline void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t count) {
-  unary_backward<kernels::Relu>(dx, dy, xOrY, count);
+  unary_backward(kernels::Relu{}, dx, dy, xOrY, count);
 }
 
 // y = x0 + x1 (same shape). y may alias either input.
@@ -58,10 +58,10 @@ void add_backward(float* dx0, float* dx1, const float* dy, int64_t count);
 void accumulate(float* dst, const float* src, int64_t count);
 
 inline void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
-  unary_rows_forward<kernels::Relu>(y, x, a, b);
+  unary_rows_forward(kernels::Relu{}, y, x, a, b);
 }
 inline void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b) {
-  unary_rows_backward<kernels::Relu>(dx, dy, xOrY, a, b);
+  unary_rows_backward(kernels::Relu{}, dx, dy, xOrY, a, b);
 }
 
 // Add on row bands, as the unary forms.

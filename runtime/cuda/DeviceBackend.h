@@ -340,15 +340,17 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       return conv(s, step.kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F)                                                             \
   case Kernel::Forward: {                                                                               \
-    if (!s.byRows()) return unary_forward<F>(dev_, s.out(0), s.in(0), s.inCount(0));                    \
+    const F f = kernels::unaryOf<F>(s.params<kernels::UnaryParams>());                                  \
+    if (!s.byRows()) return unary_forward(dev_, f, s.out(0), s.in(0), s.inCount(0));                    \
     const kernels::RowRange r = s.outBand(0).range();                                                   \
-    return unary_rows_forward<F>(dev_, s.outBand(0), s.inBand(0), r.begin, r.end);                      \
+    return unary_rows_forward(dev_, f, s.outBand(0), s.inBand(0), r.begin, r.end);                      \
   }                                                                                                     \
   case Kernel::Grad: { /* (dy, saved) */                                                                \
+    const F f = kernels::unaryOf<F>(s.params<kernels::UnaryParams>());                                  \
     zeroOut(s, 0);                                                                                      \
-    if (!s.byRows()) return unary_backward<F>(dev_, s.out(0), s.in(0), s.in(1), s.inCount(0));          \
+    if (!s.byRows()) return unary_backward(dev_, f, s.out(0), s.in(0), s.in(1), s.inCount(0));          \
     const kernels::RowRange r = s.gradRows(0);                                                          \
-    return unary_rows_backward<F>(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);        \
+    return unary_rows_backward(dev_, f, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);        \
   }
     LRC_UNARY_KERNELS(LRC_UNARY_CASES)
 #undef LRC_UNARY_CASES

@@ -16,29 +16,31 @@ namespace lrc::cuda {
 
 // ---- whole tensors ----
 
-// Unary ops: F is a functor of runtime/kernels/Unary.h. y = F::forward(x).
+// Unary ops: f is a functor of runtime/kernels/Unary.h. y = f.forward(x).
 template <class F>
 struct UnaryForward {
+  F f;
   float* y;
   const float* x;
-  LRC_HD void operator()(int64_t i) const { y[i] = F::forward(x[i]); }
+  LRC_HD void operator()(int64_t i) const { y[i] = f.forward(x[i]); }
 };
 template <class F, class D>
-void unary_forward(D& dev, float* y, const float* x, int64_t count) {
-  dev.forEach(count, UnaryForward<F>{y, x});
+void unary_forward(D& dev, const F& f, float* y, const float* x, int64_t count) {
+  dev.forEach(count, UnaryForward<F>{f, y, x});
 }
 
-// dx += F::backward(dy, saved).
+// dx += f.backward(dy, saved).
 template <class F>
 struct UnaryBackward {
+  F f;
   float* dx;
   const float* dy;
   const float* saved;
-  LRC_HD void operator()(int64_t i) const { dx[i] += F::backward(dy[i], saved[i]); }
+  LRC_HD void operator()(int64_t i) const { dx[i] += f.backward(dy[i], saved[i]); }
 };
 template <class F, class D>
-void unary_backward(D& dev, float* dx, const float* dy, const float* saved, int64_t count) {
-  dev.forEach(count, UnaryBackward<F>{dx, dy, saved});
+void unary_backward(D& dev, const F& f, float* dx, const float* dy, const float* saved, int64_t count) {
+  dev.forEach(count, UnaryBackward<F>{f, dx, dy, saved});
 }
 
 // ---- row bands: rows [a, b) of bands of one map ----
@@ -61,27 +63,29 @@ void forRows(D& dev, int64_t N, int64_t C, int64_t W, int64_t a, int64_t b, cons
 
 template <class F>
 struct UnaryRows {
+  F f;
   kernels::RowBand y;
   kernels::ConstRowBand x;
-  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const { y.at(n, c, h, w) = F::forward(x.at(n, c, h, w)); }
+  LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const { y.at(n, c, h, w) = f.forward(x.at(n, c, h, w)); }
 };
 template <class F, class D>
-void unary_rows_forward(D& dev, kernels::RowBand y, kernels::ConstRowBand x, int64_t a, int64_t b) {
-  forRows(dev, y.N, y.C, y.W, a, b, UnaryRows<F>{y, x});
+void unary_rows_forward(D& dev, const F& f, kernels::RowBand y, kernels::ConstRowBand x, int64_t a, int64_t b) {
+  forRows(dev, y.N, y.C, y.W, a, b, UnaryRows<F>{f, y, x});
 }
 
 template <class F>
 struct UnaryGradRows {
+  F f;
   kernels::RowBand dx;
   kernels::ConstRowBand dy, saved;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    dx.at(n, c, h, w) += F::backward(dy.at(n, c, h, w), saved.at(n, c, h, w));
+    dx.at(n, c, h, w) += f.backward(dy.at(n, c, h, w), saved.at(n, c, h, w));
   }
 };
 template <class F, class D>
-void unary_rows_backward(D& dev, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand saved, int64_t a,
-                         int64_t b) {
-  forRows(dev, dx.N, dx.C, dx.W, a, b, UnaryGradRows<F>{dx, dy, saved});
+void unary_rows_backward(D& dev, const F& f, kernels::RowBand dx, kernels::ConstRowBand dy, kernels::ConstRowBand saved,
+                         int64_t a, int64_t b) {
+  forRows(dev, dx.N, dx.C, dx.W, a, b, UnaryGradRows<F>{f, dx, dy, saved});
 }
 
 struct AddRows {

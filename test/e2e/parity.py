@@ -218,6 +218,30 @@ class FireNet(nn.Module):
         a, b = torch.split(y, [10, 6], dim=1)
         y = torch.cat([F.max_pool2d(a, 2), F.avg_pool2d(b[:, 2:], 2)], 1)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
+class ActNet(nn.Module):
+    """The activations of issue 13 between convolutions: Sigmoid, Hardsigmoid (torch's alpha
+    1/6), Hardswish (one ONNX op from opset 14: export with --opset 14) and ReLU6 (Clip with
+    constant min and max inputs). The last convolution's weights are scaled so that ReLU6 sees
+    values on both sides of both bounds, and Hardsigmoid and Hardswish of +-3; a smaller
+    learning rate keeps the larger weights' steps well conditioned."""
+    input_shape = (2, 3, 16, 16)
+    lr = 0.002
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.Sigmoid(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.Hardsigmoid(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.Hardswish(),
+            nn.Conv2d(8, 8, 3, padding=1), nn.ReLU6(), nn.MaxPool2d(2))
+        with torch.no_grad():
+            self.features[2].weight.mul_(12)
+            self.features[4].weight.mul_(6)
+            self.features[6].weight.mul_(6)
+        self.classifier = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
 
 
 def torchvision_model(arch, input_shape, lr, classes=10):
@@ -234,6 +258,7 @@ def torchvision_model(arch, input_shape, lr, classes=10):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
+          "act_net": ActNet,
           "resnet18": torchvision_model("resnet18", (16, 3, 96, 96), lr=0.002),
           # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64
           # batch 16 one backward already puts some gradients 29% apart): its bounds are the

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -235,6 +236,50 @@ TEST_P(BackendConformance, ReluGrad) {
                            kExact);
   const std::vector<float> dyFlat = randomFloats(77, 512), yFlat = randomFloats(77, 513);
   expectConforms({"relu_grad", {whole({7, 11}, dyFlat), whole({7, 11}, yFlat)}, {result({7, 11})}}, kExact);
+}
+
+// The other activations (runtime/kernels/Unary.h), with their attributes: the forward on
+// strips and whole tensors, the gradient (dy, saved) on rows. exp and multiply-adds may round
+// differently on the GPU.
+struct ActivationCase {
+  std::string kernel;
+  FloatAttrs floats;
+  double bound;
+};
+
+const ActivationCase kActivations[] = {
+    {"sigmoid", {}, kFewTerms},
+    {"hardsigmoid", {{"alpha", 0.2}, {"beta", 0.5}}, kFewTerms},
+    {"hardsigmoid", {{"alpha", 1.0 / 6}, {"beta", 0.5}}, kFewTerms},
+    {"hardswish", {}, kFewTerms},
+    {"clip", {{"min", 0.0}, {"max", 2.0}}, kExact},
+    {"clip", {{"min", -INFINITY}, {"max", 0.5}}, kExact},
+};
+
+TEST_P(BackendConformance, Activations) {
+  uint32_t seed = 570;
+  for (const ActivationCase& c : kActivations) {
+    SCOPED_TRACE(c.kernel);
+    const std::vector<float> x = randomFloats(elementsOf(kMap), seed++, -4.0f, 4.0f), flat = randomFloats(77, seed++);
+    expectConformsOnStrips({c.kernel, {whole(kMap, x)}, {result(kMap)}, {}, c.floats}, sameRows, c.bound);
+    expectConforms({c.kernel, {whole({7, 11}, flat)}, {result({7, 11})}, {}, c.floats}, c.bound);
+  }
+}
+
+TEST_P(BackendConformance, ActivationGrads) {
+  uint32_t seed = 590;
+  for (const ActivationCase& c : kActivations) {
+    SCOPED_TRACE(c.kernel);
+    const std::string kernel = c.kernel + "_grad";
+    // saved: the forward's result (inside and outside the ranges where gradients pass) or input
+    const std::vector<float> dy = randomFloats(elementsOf(kMap), seed++),
+                             saved = randomFloats(elementsOf(kMap), seed++, -4.0f, 4.0f),
+                             dyFlat = randomFloats(77, seed++), savedFlat = randomFloats(77, seed++, -4.0f, 4.0f);
+    expectConformsOnGradRows({kernel, {whole(kMap, dy), whole(kMap, saved)}, {result(kMap)}, {}, c.floats}, sameRows,
+                             {1}, true, c.bound);
+    expectConforms({kernel, {whole({7, 11}, dyFlat), whole({7, 11}, savedFlat)}, {result({7, 11})}, {}, c.floats},
+                   c.bound);
+  }
 }
 
 TEST_P(BackendConformance, Identity) {

@@ -1,8 +1,10 @@
-// ReLU, Add and Dropout: forward and backward by hand and by finite differences, the
-// accumulate form of the backward kernels, and Dropout's recomputable counter-based mask.
+// ReLU, the other activations (Sigmoid, HardSigmoid, HardSwish, Clip: runtime/kernels/Unary.h),
+// Add and Dropout: forward and backward by hand and by finite differences, the accumulate
+// form of the backward kernels, and Dropout's recomputable counter-based mask.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -51,6 +53,96 @@ TEST(Relu, InPlaceForward) {
   std::vector<float> x{-1.0f, 0.0f, 2.0f, -0.5f};
   relu_forward(x.data(), x.data(), 4);
   EXPECT_EQ(x, (std::vector<float>{0, 0, 2, 0}));
+}
+
+// An activation f against its definition `ref` in double: the forward within float rounding,
+// the backward (which adds into dx) against central differences of ref. Inputs are 101
+// values in [-5, 5], kept 0.01 away from `kinks`, where central differences straddle a corner.
+// `savedIsInput`: the gradient kernel reads the forward's input, otherwise its result.
+template <class F>
+void expectActivation(const F& f, const std::function<double(double)>& ref, bool savedIsInput,
+                      const std::vector<double>& kinks) {
+  std::vector<float> x = randomFloats(101, 21, -5.0f, 5.0f);
+  for (float& v : x)
+    for (double k : kinks)
+      if (std::fabs(v - k) < 0.01) v = static_cast<float>(k + (v >= k ? 0.01 : -0.01));
+  std::vector<float> y(x.size());
+  unary_forward(f, y.data(), x.data(), static_cast<int64_t>(x.size()));
+  std::vector<double> yRef(x.size());
+  for (size_t i = 0; i < x.size(); ++i) yRef[i] = ref(x[i]);
+  EXPECT_LT(normalizedError(y, yRef), 1e-6);
+
+  const std::vector<float> dy = randomFloats(101, 22);
+  std::vector<float> dx(x.size(), 0.5f);
+  unary_backward(f, dx.data(), dy.data(), savedIsInput ? x.data() : y.data(), static_cast<int64_t>(x.size()));
+  std::vector<double> xd = toDouble(x);
+  const auto loss = [&] {
+    double sum = 0.0;
+    for (size_t i = 0; i < xd.size(); ++i) sum += dy[i] * ref(xd[i]);
+    return sum;
+  };
+  std::vector<double> want = numericGradient(xd, loss, 1e-4);
+  for (double& v : want) v += 0.5;
+  EXPECT_LT(normalizedError(dx, want), 1e-5);
+}
+
+kernels::UnaryParams params(float a, float b) { return kernels::UnaryParams{{a, b}}; }
+
+double clamp01(double v) { return std::min(1.0, std::max(0.0, v)); }
+
+TEST(Sigmoid, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  expectActivation(kernels::Sigmoid{}, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, false, {});
+}
+
+TEST(HardSigmoid, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  for (auto [alpha, beta] : {std::pair{0.2f, 0.5f}, std::pair{1.0f / 6, 0.5f}, std::pair{0.5f, 0.6f}}) {
+    SCOPED_TRACE(alpha);
+    expectActivation(kernels::HardSigmoid(params(alpha, beta)),
+                     [=](double x) { return clamp01(double{alpha} * x + double{beta}); }, false,
+                     {-double{beta} / alpha, (1 - double{beta}) / alpha});
+  }
+}
+
+TEST(HardSwish, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  expectActivation(kernels::HardSwish{}, [](double x) { return x * clamp01(x / 6 + 0.5); }, true, {-3.0, 3.0});
+}
+
+TEST(Clip, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  expectActivation(kernels::Clip(params(0.0f, 6.0f)), [](double x) { return std::min(6.0, std::max(0.0, x)); }, false,
+                   {0.0, 6.0});
+  expectActivation(kernels::Clip(params(-INFINITY, 1.5f)), [](double x) { return std::min(1.5, x); }, false, {1.5});
+  expectActivation(kernels::Clip(params(-2.0f, INFINITY)), [](double x) { return std::max(-2.0, x); }, false, {-2.0});
+}
+
+// At the corners, the one-sided choices PyTorch makes: hardtanh_backward (nn.ReLU6) and
+// hardsigmoid_backward pass nothing at the bounds; hardswish_backward takes the inner
+// formula at -3 and 3.
+TEST(Activations, GradientsAtTheCornersAsPyTorch) {
+  const kernels::Clip relu6(params(0.0f, 6.0f));
+  EXPECT_EQ(relu6.backward(1.0f, relu6.forward(0.0f)), 0.0f);
+  EXPECT_EQ(relu6.backward(1.0f, relu6.forward(6.0f)), 0.0f);
+  EXPECT_EQ(relu6.backward(1.0f, relu6.forward(-1.0f)), 0.0f);
+  EXPECT_EQ(relu6.backward(1.0f, relu6.forward(7.0f)), 0.0f);
+  EXPECT_EQ(relu6.backward(1.0f, relu6.forward(5.0f)), 1.0f);
+  const kernels::HardSigmoid hs(params(1.0f / 6, 0.5f));
+  EXPECT_EQ(hs.backward(1.0f, hs.forward(-3.0f)), 0.0f);
+  EXPECT_EQ(hs.backward(1.0f, hs.forward(3.0f)), 0.0f);
+  EXPECT_EQ(hs.backward(1.0f, hs.forward(0.0f)), 1.0f / 6);
+  const kernels::HardSwish hw;
+  EXPECT_EQ(hw.backward(1.0f, -3.0f), -0.5f);
+  EXPECT_EQ(hw.backward(1.0f, 3.0f), 1.5f);
+  EXPECT_EQ(hw.backward(1.0f, -3.5f), 0.0f);
+  EXPECT_EQ(hw.backward(1.0f, 3.5f), 1.0f);
+}
+
+// min > max: every value is max (ONNX, torch.clamp), and nothing passes back; NaN stays NaN.
+TEST(Clip, MinAboveMaxAndNaN) {
+  const kernels::Clip clip(params(2.0f, 1.0f));
+  for (float x : {-5.0f, 1.5f, 5.0f}) {
+    EXPECT_EQ(clip.forward(x), 1.0f);
+    EXPECT_EQ(clip.backward(1.0f, clip.forward(x)), 0.0f);
+  }
+  EXPECT_TRUE(std::isnan(kernels::Clip(params(0.0f, 6.0f)).forward(NAN)));
 }
 
 TEST(Add, ForwardAndAccumulatingBackward) {

@@ -58,6 +58,13 @@ std::unique_ptr<Module> buildKitchenSink() {
                     {{"epsilon", 1e-05}, {"momentum", 0.9}, {"training", int64_t{1}}},
                     {{"bn", f32({2, 4, 8, 8})}});
   Op* relu = m->addOp(OpKind::Relu, {bn->result()}, {}, {{"relu", f32({2, 4, 8, 8})}});
+  Op* sigmoid = m->addOp(OpKind::Sigmoid, {bn->result()}, {}, {{"sigmoid", f32({2, 4, 8, 8})}});
+  const Attrs hardSigmoidAttrs = {{"alpha", 1.0 / 6}, {"beta", 0.5}};
+  Op* hardSigmoid = m->addOp(OpKind::HardSigmoid, {bn->result()}, hardSigmoidAttrs, {{"hsig", f32({2, 4, 8, 8})}});
+  Op* hardSwish = m->addOp(OpKind::HardSwish, {bn->result()}, {}, {{"hswish", f32({2, 4, 8, 8})}});
+  // An absent bound is infinite: the text reads it back.
+  const Attrs clipAttrs = {{"max", 6.0}, {"min", -INFINITY}};
+  Op* clip = m->addOp(OpKind::Clip, {bn->result()}, clipAttrs, {{"relu6", f32({2, 4, 8, 8})}});
   // The split training BatchNorm: a two-result op and a five-result gradient.
   Op* stats = m->addOp(OpKind::BatchNormStats, {conv->result(), mean, var},
                        {{"epsilon", 1e-05}, {"momentum", 0.9}, {"sync", int64_t{1}}},
@@ -121,6 +128,11 @@ std::unique_ptr<Module> buildKitchenSink() {
   Op* dw = m->addOp(OpKind::Conv2dGradWeight, {conv->result(), x}, convAttrs, {{"dw", f32({4, 3, 3, 3})}});
   m->addOp(OpKind::ChannelSum, {conv->result()}, {}, {{"db", f32({4})}});
   m->addOp(OpKind::ReluGrad, {relu->result(), relu->result()}, {}, {{"drelu", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::SigmoidGrad, {sigmoid->result(), sigmoid->result()}, {}, {{"dsigmoid", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::HardSigmoidGrad, {hardSigmoid->result(), hardSigmoid->result()}, hardSigmoidAttrs,
+           {{"dhsig", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::HardSwishGrad, {hardSwish->result(), bn->result()}, {}, {{"dhswish", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::ClipGrad, {clip->result(), clip->result()}, clipAttrs, {{"drelu6", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::MaxPoolGrad, {maxpool->result(), pad->result()}, maxpool->attrs, {{"dmax", f32({2, 4, 9, 9})}});
   m->addOp(OpKind::AveragePoolGrad, {avgpool->result()}, avgpool->attrs, {{"davg", f32({2, 4, 9, 9})}});
   m->addOp(OpKind::GlobalAvgPoolGrad, {gap->result()}, {{"input_shape", IntList{2, 4, 4, 4}}},

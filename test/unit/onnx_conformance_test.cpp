@@ -130,6 +130,7 @@ Proto readProto(const fs::path& file) {
 const std::map<std::string, std::vector<int>>& compileTimeInputs() {
   static const std::map<std::string, std::vector<int>> table = {
       {"BatchNormalization", {3, 4}},  // running mean and variance: state in the IR
+      {"Clip", {1, 2}},                // min, max
       {"Dropout", {1, 2}},             // ratio, training_mode
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
       {"Reshape", {1}},                // shape

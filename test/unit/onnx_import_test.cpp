@@ -17,6 +17,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -634,6 +635,106 @@ TEST_F(DamagedModel, ListsEveryUnsupportedOpInGraphOrder) {
     }
   }
   EXPECT_EQ(error().rfind("unsupported ops: Cast (1), Tanh (2); lrc supports Add, ", 0), 0u) << error();
+}
+
+// ---------------------------------------------------------------------------------------
+// The activations: tiny_opN.onnx (conv-bn-relu-...) with its ReLU replaced.
+
+class Activation : public DamagedModel {
+ protected:
+  // model_ is tiny_op<opset>.onnx; its ReLU node becomes `opType`, reading `inputs` after x.
+  onnx::NodeProto& replaceRelu(int opset, const std::string& opType, const std::vector<std::string>& inputs = {}) {
+    model_ = loadProto(modelPath("tiny_op" + std::to_string(opset) + ".onnx"));
+    for (onnx::NodeProto& node : *model_.mutable_graph()->mutable_node()) {
+      if (node.op_type() != "Relu") continue;
+      node.set_op_type(opType);
+      for (const std::string& in : inputs) node.add_input(in);
+      return node;
+    }
+    throw std::runtime_error("tiny_op" + std::to_string(opset) + ".onnx has no Relu");
+  }
+  void addAttr(onnx::NodeProto& node, const std::string& name, float value) {
+    onnx::AttributeProto* a = node.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(value);
+  }
+  void addScalar(const std::string& name, float value) {
+    onnx::TensorProto* t = model_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(value);
+  }
+  // The one op of `kind` in model_ imported (into imported_), which round-trips through the
+  // IR text.
+  const ir::Op& imported(ir::OpKind kind) {
+    const std::string path = (dir_ / "m.onnx").string();
+    std::ofstream(path, std::ios::binary) << model_.SerializeAsString();
+    imported_ = importOnnx(path, {});
+    const std::string text = ir::printModule(*imported_);
+    EXPECT_EQ(ir::printModule(*ir::parseModule(text)), text);
+    EXPECT_TRUE(opsOf(*imported_, ir::OpKind::Relu).empty());
+    const auto ops = opsOf(*imported_, kind);
+    if (ops.size() != 1) throw std::runtime_error("expected one op of the kind");
+    return *ops[0];
+  }
+  std::unique_ptr<ir::Module> imported_;
+};
+
+TEST_F(Activation, Sigmoid) {
+  replaceRelu(13, "Sigmoid");
+  EXPECT_TRUE(imported(ir::OpKind::Sigmoid).attrs.empty());
+}
+
+TEST_F(Activation, HardSigmoidAttributesAndDefaults) {
+  onnx::NodeProto& node = replaceRelu(13, "HardSigmoid");
+  const ir::Op& defaults = imported(ir::OpKind::HardSigmoid);
+  EXPECT_DOUBLE_EQ(defaults.getFloat("alpha"), 0.2);
+  EXPECT_DOUBLE_EQ(defaults.getFloat("beta"), 0.5);
+  addAttr(node, "alpha", 1.0f / 6);  // torch's F.hardsigmoid
+  const ir::Op& torch = imported(ir::OpKind::HardSigmoid);
+  EXPECT_EQ(torch.getFloat("alpha"), 0.16666667);  // the shortest decimal of the float
+  EXPECT_DOUBLE_EQ(torch.getFloat("beta"), 0.5);
+}
+
+TEST_F(Activation, HardSwishAtOpset18) {
+  replaceRelu(18, "HardSwish");
+  EXPECT_TRUE(imported(ir::OpKind::HardSwish).attrs.empty());
+}
+
+// Clip's bounds: attributes before opset 11, constant inputs from it; an absent one is inf.
+TEST_F(Activation, ClipBoundsAsAttributesAtOpset9) {
+  onnx::NodeProto& node = replaceRelu(9, "Clip");
+  addAttr(node, "min", 0.0f);
+  const ir::Op& minOnly = imported(ir::OpKind::Clip);
+  EXPECT_EQ(minOnly.getFloat("min"), 0.0);
+  EXPECT_EQ(minOnly.getFloat("max"), INFINITY);
+  addAttr(node, "max", 6.0f);
+  EXPECT_EQ(imported(ir::OpKind::Clip).getFloat("max"), 6.0);
+}
+
+TEST_F(Activation, ClipBoundsAsInputsAtOpset13) {
+  replaceRelu(13, "Clip", {"lo", "hi"});
+  addScalar("lo", 0.0f);
+  addScalar("hi", 6.0f);
+  const ir::Op& relu6 = imported(ir::OpKind::Clip);
+  EXPECT_EQ(relu6.getFloat("min"), 0.0);
+  EXPECT_EQ(relu6.getFloat("max"), 6.0);
+}
+
+TEST_F(Activation, ClipWithoutMinAtOpset13) {
+  replaceRelu(13, "Clip", {"", "hi"});
+  addScalar("hi", 6.0f);
+  const ir::Op& clip = imported(ir::OpKind::Clip);
+  EXPECT_EQ(clip.getFloat("min"), -INFINITY);
+  EXPECT_EQ(clip.getFloat("max"), 6.0);
+}
+
+TEST_F(Activation, ClipBoundMustBeConstant) {
+  onnx::NodeProto& node = replaceRelu(13, "Clip", {"image"});
+  EXPECT_EQ(error(), "node '" + node.name() +
+                         "' (Clip, opset 13): the min input 'image' must be a constant (an initializer or a "
+                         "Constant node output)");
 }
 
 }  // namespace

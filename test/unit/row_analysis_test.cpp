@@ -240,6 +240,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
   // Whether a typical instance over 4-D maps is row-local.
   const std::map<OpKind, bool> expected = {
       {OpKind::Conv2d, true},           {OpKind::Relu, true},
+      {OpKind::Sigmoid, true},          {OpKind::HardSigmoid, true},
+      {OpKind::HardSwish, true},        {OpKind::Clip, true},
       {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
       {OpKind::GlobalAvgPool, false},   {OpKind::Pad, true},
       {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
@@ -254,6 +256,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::SoftmaxXent, false},     {OpKind::SoftmaxXentGrad, false},
       {OpKind::Conv2dGradInput, false}, {OpKind::Conv2dGradWeight, false},
       {OpKind::ChannelSum, false},      {OpKind::ReluGrad, false},
+      {OpKind::SigmoidGrad, false},     {OpKind::HardSigmoidGrad, false},
+      {OpKind::HardSwishGrad, false},   {OpKind::ClipGrad, false},
       {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
@@ -293,6 +297,10 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     attrs["axis"] = int64_t{1};
     attrs["start"] = int64_t{0};
     attrs["end"] = int64_t{2};
+    attrs["alpha"] = 0.2;
+    attrs["beta"] = 0.5;
+    attrs["min"] = 0.0;
+    attrs["max"] = 6.0;
     std::vector<std::pair<std::string, TensorType>> results;
     for (int i = 0; i < arity.results; ++i) results.push_back({std::string("r").append(std::to_string(i)), f32({2, 3, 8, 8})});
     Op* op = m.addOp(kind, operands, attrs, results);
@@ -302,7 +310,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     }
     ++checked;
     // Element-wise kinds over non-map operands are not row-local.
-    if (kind == OpKind::Relu || kind == OpKind::Identity || kind == OpKind::Dropout) {
+    if (kind == OpKind::Relu || kind == OpKind::Sigmoid || kind == OpKind::HardSigmoid || kind == OpKind::HardSwish ||
+        kind == OpKind::Clip || kind == OpKind::Identity || kind == OpKind::Dropout) {
       Module m2;
       Value* v = m2.addInput("v", f32({2, 3}));
       EXPECT_FALSE(isRowLocal(*m2.addOp(kind, {v}, attrs, {{"r", f32({2, 3})}}))) << opName(kind);
