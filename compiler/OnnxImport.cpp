@@ -415,7 +415,13 @@ class GraphImporter {
   void importHardSigmoid(const Node& n);
   void importHardSwish(const Node& n) { emit(n, ir::OpKind::HardSwish, {operand(n.in(0))}); }
   void importClip(const Node& n);
-  void importAdd(const Node& n) { emit(n, ir::OpKind::Add, {operand(n.in(0)), operand(n.in(1))}); }
+  // Add, Sub, Mul, Div: numpy broadcasting (a bad one fails the shape rule, naming the node).
+  void importBinary(const Node& n, ir::OpKind kind) { emit(n, kind, {operand(n.in(0)), operand(n.in(1))}); }
+  void importAdd(const Node& n) { importBinary(n, ir::OpKind::Add); }
+  void importSub(const Node& n) { importBinary(n, ir::OpKind::Sub); }
+  void importMul(const Node& n) { importBinary(n, ir::OpKind::Mul); }
+  void importDiv(const Node& n) { importBinary(n, ir::OpKind::Div); }
+  void importReduceMean(const Node& n);
   void importPad(const Node& n);
   void importConcat(const Node& n);
   void importSlice(const Node& n);
@@ -450,6 +456,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Clip", &GraphImporter::importClip},
       {"Constant", &GraphImporter::importConstant},
       {"Conv", &GraphImporter::importConv},
+      {"Div", &GraphImporter::importDiv},
       {"Dropout", &GraphImporter::importDropout},
       {"Flatten", &GraphImporter::importFlatten},
       {"Gemm", &GraphImporter::importGemm},
@@ -459,13 +466,16 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Identity", &GraphImporter::importIdentity},
       {"MatMul", &GraphImporter::importMatMul},
       {"MaxPool", &GraphImporter::importMaxPool},
+      {"Mul", &GraphImporter::importMul},
       {"Pad", &GraphImporter::importPad},
+      {"ReduceMean", &GraphImporter::importReduceMean},
       {"Relu", &GraphImporter::importRelu},
       {"Reshape", &GraphImporter::importReshape},
       {"Slice", &GraphImporter::importSlice},
       {"Sigmoid", &GraphImporter::importSigmoid},
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
+      {"Sub", &GraphImporter::importSub},
   };
   return table;
 }
@@ -821,6 +831,25 @@ void GraphImporter::importClip(const Node& n) {
     if (n.has(2)) hi = constantScalar(n.in(2), "max");
   }
   emit(n, ir::OpKind::Clip, {operand(n.in(0))}, {{"max", hi}, {"min", lo}});
+}
+
+// `axes` is an attribute before opset 18 and an input from it; none means every axis (or,
+// with opset 18's noop_with_empty_axes, the identity). The IR's axes are sorted and >= 0.
+void GraphImporter::importReduceMean(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  IntList axes = opset_ < 18 ? intsAttr(n.proto, "axes", {}) : n.has(1) ? constantInts(n.in(1), "axes") : IntList{};
+  if (axes.empty()) {
+    if (opset_ >= 18 && intAttr(n.proto, "noop_with_empty_axes", 0) != 0) {
+      emit(n, ir::OpKind::Identity, {x});
+      return;
+    }
+    for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
+  }
+  for (int64_t& a : axes) a = normalizeAxis(a, rank, "reduce axis");
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Error("axes " + join(axes) + " repeat an axis");
+  emit(n, ir::OpKind::ReduceMean, {x}, {{"axes", axes}, {"keepdims", intAttr(n.proto, "keepdims", 1) != 0 ? int64_t{1} : int64_t{0}}});
 }
 
 void GraphImporter::importBatchNorm(const Node& n) {

@@ -45,7 +45,7 @@ inline constexpr std::array kOps = {
 // As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
 // every exhaustive switch over OpKind (no `default:`), before anything compiles.
 inline constexpr int kOpCount = static_cast<int>(kOps.size());
-static_assert(kOpCount == 49, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+static_assert(kOpCount == 58, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
 
 constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
 constexpr std::string_view name(OpKind k) { return info(k).name; }
@@ -58,6 +58,12 @@ constexpr std::optional<OpKind> kindByName(std::string_view name) {
 
 // Autodiff and the loss make these; a forward graph given to them holds none.
 constexpr bool isTrainingOp(OpKind k) { return info(k).role != Role::Forward && info(k).role != Role::Rows; }
+
+// The binary element-wise family (runtime/kernels/Binary.h): numpy broadcasting, and on row
+// bands a whole per-channel operand (ops::isRowBroadcast).
+constexpr bool isBinaryElementwise(OpKind k) {
+  return k == OpKind::Add || k == OpKind::Sub || k == OpKind::Mul || k == OpKind::Div;
+}
 
 // An optimizer's update (ops/Optimizer.h): operands (param, grad, state...), updated in place.
 constexpr bool isOptimizerUpdate(OpKind k) { return info(k).role == Role::Optimizer; }

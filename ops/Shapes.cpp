@@ -28,6 +28,17 @@ std::string sizeProblem(const Shape& s) {
   return "";
 }
 
+bool isRowBroadcast(const Shape& x, const Shape& map) {
+  if (map.size() != 4 || x.size() > 4) return false;
+  const size_t offset = 4 - x.size();
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t axis = offset + i;
+    const bool ok = x[i] == 1 || (axis < 2 && x[i] == map[axis]);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 namespace {
 
 std::string numberText(double x) {
@@ -277,10 +288,7 @@ Results batchNormSplit(const Rule& r) {
 }
 
 // Numpy-style broadcasting of two shapes.
-Results broadcast(const Rule& r) {
-  r.f32(0, "operand");
-  r.f32(1, "operand");
-  const Shape &a = r.shape(0), &b = r.shape(1);
+Shape broadcastShape(const Shape& a, const Shape& b) {
   const size_t rank = std::max(a.size(), b.size());
   Shape y(rank);
   for (size_t i = 0; i < rank; ++i) {
@@ -290,7 +298,47 @@ Results broadcast(const Rule& r) {
       Rule::fail("shapes " + typeText(DType::F32, a) + " and " + typeText(DType::F32, b) + " do not broadcast");
     y[i] = std::max(da, db);
   }
-  return {f32(y)};
+  return y;
+}
+
+// The binary element-wise family: (a, b) -> the broadcast shape.
+Results broadcast(const Rule& r) {
+  r.f32(0, "operand");
+  r.f32(1, "operand");
+  return {f32(broadcastShape(r.shape(0), r.shape(1)))};
+}
+
+// Its gradients: (dy, a, b) {operand} -> the gradient of that operand, of its shape.
+Results binaryGrad(const Rule& r) {
+  const int64_t operand = r.integer("operand", 0, 1);
+  r.f32(1, "first operand");
+  r.f32(2, "second operand");
+  r.expect(0, "output gradient", DType::F32, broadcastShape(r.shape(1), r.shape(2)));
+  return {same(r.in(static_cast<size_t>(1 + operand)))};
+}
+
+// reduce_mean (x) {axes, keepdims}: axes sorted, distinct, of x. The gradient (dy) {axes,
+// input_shape}: dy has the reduced shape, kept or dropped axes alike.
+Shape reducedShape(const Rule& r, const Shape& x, bool keepdims) {
+  const Shape axes = r.list("axes", -1, 0, static_cast<int64_t>(x.size()) - 1);
+  if (axes.empty()) Rule::fail("attribute 'axes' is empty");
+  for (size_t i = 1; i < axes.size(); ++i)
+    if (axes[i] <= axes[i - 1]) Rule::fail("attribute 'axes' must be sorted and distinct, got " + shapeText(axes));
+  Shape y;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
+    if (!reduced) y.push_back(x[d]);
+    else if (keepdims) y.push_back(1);
+  }
+  return y;
+}
+Results reduceMean(const Rule& r) {
+  r.f32(0, "input");
+  if (r.kind() == OpKind::ReduceMean) return {f32(reducedShape(r, r.shape(0), r.flag("keepdims")))};
+  const Shape x = r.shapeAttr("input_shape", -1);
+  if (r.shape(0) != reducedShape(r, x, true) && r.shape(0) != reducedShape(r, x, false))
+    Rule::fail(r.what(0, "output gradient") + ", expected the mean of " + shapeText(x) + " over its axes");
+  return {f32(x)};
 }
 
 Results flatten(const Rule& r) {
@@ -497,6 +545,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::GlobalAvgPool:
       r.f32(0, "input", 4);
       return {f32({r.shape(0)[0], r.shape(0)[1], 1, 1})};
+    case OpKind::ReduceMean:
+    case OpKind::ReduceMeanGrad: return reduceMean(r);
     case OpKind::Pad: return pad(r);
     case OpKind::BatchNorm:
     case OpKind::BatchNormGrad: return batchNorm(r);
@@ -504,7 +554,10 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::BatchNormApply:
     case OpKind::BatchNormApplyGrad:
     case OpKind::BatchNormStatsGrad: return batchNormSplit(r);
-    case OpKind::Add: return broadcast(r);
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div: return broadcast(r);
     case OpKind::Concat: return concat(r);
     case OpKind::Slice: return slice(r);
     case OpKind::Flatten: return flatten(r);
@@ -532,6 +585,10 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::ClipGrad: clipAttrs(r); return unaryGrad(r, "forward result");
     case OpKind::SumTo: return sumTo(r);
     case OpKind::SliceGrad: return sliceGrad(r);
+    case OpKind::AddGrad:
+    case OpKind::SubGrad:
+    case OpKind::MulGrad:
+    case OpKind::DivGrad: return binaryGrad(r);
     case OpKind::SgdUpdate:
     case OpKind::AdamwUpdate: return optimizerUpdate(r);
     case OpKind::RowsCopy:

@@ -29,6 +29,12 @@ struct TensorDesc {
 std::string typeText(DType dtype, const Shape& shape);  // f32[2,3]
 std::string shapeText(const Shape& shape);              // [2,3]
 
+// Whether an operand of `shape`, broadcast to the 4-D map `map` (numpy rules, aligned on the
+// right), is the same for every row: a per-channel tensor with H = W = 1 ([N,C,1,1], [C,1,1],
+// [1]). The binary element-wise ops take such an operand whole on row bands (the SE gate of
+// x * gate); the row rules and the plan loader read this one definition.
+bool isRowBroadcast(const Shape& shape, const Shape& map);
+
 // The attributes of one op as the rules read them. Each call throws (its own error type,
 // naming the attribute) when the attribute is missing or of the wrong kind.
 class AttrReader {

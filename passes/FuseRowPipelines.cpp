@@ -27,6 +27,8 @@
 //    is computed strip by strip inside the pipeline; the op itself gets no mark. A point
 //    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
 //    and is kept, and the runs are marked again;
+//  - an op that reads a whole operand (not row-indexed: a squeeze-and-excitation gate of
+//    x * g) defined in the current run starts a new run, since the gate cannot be read by rows;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
 //    a residual add's operands join the add's run);
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
@@ -136,6 +138,10 @@ class FuseRowPipelines : public Pass {
     };
     for (size_t i = 0; i < end; ++i) {
       if (isRecomputedPoint(*m.ops[i])) continue;  // the run goes on through it
+      if (isRowLocal(*m.ops[i]) && readsWholeFromRun(m, runBegin, i)) {
+        closeRun(i);  // the gate's run ends before the op it feeds whole
+        runBegin = i;
+      }
       if (isRowLocal(*m.ops[i])) {
         if (!cutAtDownsample_ || !isDownsampling(*m.ops[i])) continue;
         closeRun(i + 1);  // a segment cut: the run goes on from this op's result
@@ -145,6 +151,21 @@ class FuseRowPipelines : public Pass {
       runBegin = i + 1;
     }
     closeRun(end);
+  }
+
+  // Whether op i reads a whole (not row-indexed) operand that row-local ops [runBegin, i)
+  // define: a squeeze-and-excitation gate computed on [N,C,1,1] maps by 1x1 convolutions,
+  // which a pipeline cannot read by rows. (A recomputed point's statistics are whole values
+  // its pipeline computes from strips.)
+  static bool readsWholeFromRun(const ir::Module& m, size_t runBegin, size_t i) {
+    const Op& op = *m.ops[i];
+    for (size_t j = 0; j < op.operands.size(); ++j) {
+      const Op* def = op.operands[j]->def;
+      if (isRowIndexed(op, j) || !def || isRecomputedPoint(*def)) continue;
+      for (size_t k = runBegin; k < i; ++k)
+        if (m.ops[k].get() == def) return true;
+    }
+    return false;
   }
 
   // Drops `recompute` from a recomputed point whose input map x its pipeline cannot

@@ -85,7 +85,6 @@ class Grad {
           return;
         }
         [[fallthrough]];  // inference dropout is the identity (canonicalize forwards it)
-      case OpKind::Add:
       case OpKind::Identity: return passThrough();
       case OpKind::Concat: return concat();
       case OpKind::Slice:
@@ -95,9 +94,21 @@ class Grad {
           grad(OpKind::SliceGrad, {dy_}, std::move(a), 0, Reach::SameRows);
         }
         return;
+      case OpKind::Add:
+        if (!strip_ || (isRowIndexed(op_, 0) && isRowIndexed(op_, 1))) return passThrough();
+        return binary(OpKind::AddGrad);
+      case OpKind::Sub: return binary(OpKind::SubGrad);
+      case OpKind::Mul: return binary(OpKind::MulGrad);
+      case OpKind::Div: return binary(OpKind::DivGrad);
       case OpKind::GlobalAvgPool:
         wholeMapsOnly();
         if (needs(0)) grad(OpKind::GlobalAvgPoolGrad, {dy_}, {{"input_shape", shapeOf(op_.operands[0])}}, 0, Reach::Whole);
+        return;
+      case OpKind::ReduceMean:
+        wholeMapsOnly();
+        if (needs(0))
+          grad(OpKind::ReduceMeanGrad, {dy_}, {{"axes", op_.getInts("axes")}, {"input_shape", shapeOf(op_.operands[0])}},
+               0, Reach::Whole);
         return;
       case OpKind::Flatten:
       case OpKind::Reshape:
@@ -129,6 +140,11 @@ class Grad {
       case OpKind::MaxPoolGrad:
       case OpKind::AveragePoolGrad:
       case OpKind::GlobalAvgPoolGrad:
+      case OpKind::ReduceMeanGrad:
+      case OpKind::AddGrad:
+      case OpKind::SubGrad:
+      case OpKind::MulGrad:
+      case OpKind::DivGrad:
       case OpKind::BatchNormGrad:
       case OpKind::BatchNormApplyGrad:
       case OpKind::BatchNormStatsGrad:
@@ -238,6 +254,17 @@ class Grad {
       }
       start = end;
     }
+  }
+
+  // The binary family (runtime/kernels/Binary.h has the formulas): one gradient kernel per
+  // operand, reading dy and both operands, its result summed over the axes the operand was
+  // broadcast along. On a strip a map operand's gradient is the band of dy's rows; a per-channel
+  // operand (the SE gate) gets the sum over those rows, which the caller adds over strips.
+  void binary(OpKind gradKind) {
+    for (size_t i = 0; i < 2; ++i)
+      if (needs(i))
+        grad(gradKind, {dy_, operand(0), operand(1)}, {{"operand", static_cast<int64_t>(i)}}, i,
+             !strip_ || isRowIndexed(op_, i) ? Reach::SameRows : Reach::Whole);
   }
 
   void conv() {

@@ -32,7 +32,8 @@
 //    [r, E_{j-1}(producer)) where [r, ...) = inputRows(op, 0, [E_{j-1}, E_j)), or [0,0)
 //    when there are none, when the strip computes nothing there, or when operand 0 is not
 //    defined in the pipeline (the pipeline's input is kept whole: nothing is cached).
-//    An add also gets `fp_halo1`, the same for its operand 1 (the residual skip).
+//    A binary op (add, sub, mul, div) also gets `fp_halo1`, the same for its operand 1 (a
+//    residual add's skip); an operand that is a whole per-channel tensor gets none.
 //    An empty 2PS strip at an op prints as [E,E] (E = E_{j-1} = E_j at that op).
 //    Boundaries balance the per-strip working set W_j = sum over the pipeline's ops of
 //    (rows strip j computes) x (bytes per row of the op's result = N*C*W*elem): start from
@@ -332,8 +333,10 @@ class PartitionRows : public Pass {
       layerwise += heightOf(op.result()) * bpr;
       for (const RowRange& r : fp[k]) computed += r.size() * bpr;
       if (strategyOf(p.id) != RowStrategy::TwoPS) continue;
-      // Operand 0, and operand 1 of a residual add (`fp_halo1`).
-      for (size_t i = 0; i < (op.kind == ir::OpKind::Add ? 2u : 1u); ++i) {
+      // Operand 0, and operand 1 of a binary op (`fp_halo1`: a residual add's skip); not a
+      // whole per-channel operand (an SE gate).
+      for (size_t i = 0; i < (ops::isBinaryElementwise(op.kind) ? 2u : 1u); ++i) {
+        if (!isRowIndexed(op, i)) continue;
         std::vector<RowRange> halo(fp[k].size(), RowRange{0, 0});
         auto producer = index.find(op.operands.at(i));
         for (size_t j = 1; j < fp[k].size() && producer != index.end(); ++j) {

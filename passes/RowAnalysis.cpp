@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops/Shapes.h"
 #include "ops/Window.h"
 
 namespace lrc::passes {
@@ -81,9 +82,17 @@ bool isRowLocal(const ir::Op& op) {
   if (op.kind == OpKind::Pad) return mapOperand(op) && padsOnlySpatial(op);
   if (op.kind == OpKind::BatchNorm)  // frozen, or per-strip statistics (--bn strip)
     return mapOperand(op) && op.has("training") && (op.getInt("training") == 0 || op.has("strip_stats"));
-  if (op.kind == OpKind::Add)
-    return op.operands.size() == 2 && is4D(op.operands[0]) && is4D(op.operands[1]) &&
-           op.operands[0]->type.shape == op.operands[1]->type.shape;
+  if (ops::isBinaryElementwise(op.kind)) {
+    if (op.operands.size() != 2 || op.results.empty() || !is4D(op.result())) return false;
+    const auto& y = op.result()->type.shape;
+    bool anyMap = false;
+    for (const ir::Value* x : op.operands) {
+      const bool map = x->type.shape == y;
+      if (!map && !ops::isRowBroadcast(x->type.shape, y)) return false;
+      anyMap |= map;
+    }
+    return anyMap;
+  }
   // Along channels: the same rows of every operand (concat: of equal N, H and W, which its
   // shape rule checks) give the same rows of the result.
   if (op.kind == OpKind::Concat || op.kind == OpKind::Slice)
@@ -92,13 +101,18 @@ bool isRowLocal(const ir::Op& op) {
   return mapOperand(op);
 }
 
+bool isRowIndexed(const ir::Op& op, size_t operand) {
+  if (static_cast<int64_t>(operand) >= ops::info(op.kind).bandOperands || operand >= op.operands.size()) return false;
+  if (!ops::isBinaryElementwise(op.kind) || op.results.empty()) return true;
+  return op.operands[operand]->type.shape == op.result()->type.shape;
+}
+
 RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   using ir::OpKind;
   if (!isRowLocal(op)) fail(op, "is not row-local: it has no row dependency");
   if (operand >= op.operands.size())
     fail(op, cat("has no operand ", std::to_string(operand)));
-  const bool rowIndexed = static_cast<int64_t>(operand) < ops::info(op.kind).bandOperands;
-  if (!rowIndexed)
+  if (!isRowIndexed(op, operand))
     fail(op, cat("operand ", std::to_string(operand), " (", op.operands[operand]->type.str(),
                  ") is a parameter, not a row-indexed map"));
   if (out.empty()) return {0, 0};

@@ -38,6 +38,13 @@ bool holds(RowRange outer, RowRange inner);
 // batchnorm, ops whose operands are not 4-D maps, and the training ops (made by autodiff;
 // a row plan's backward is derived from its forward pipeline, not fused from them).
 bool isRowLocal(const ir::Op& op);
+// (add, sub, mul, div: each operand is a 4-D map of the result's shape or a per-channel tensor
+// broadcast over the rows, ops::isRowBroadcast, and at least one is a map: the SE gate x * g.)
+
+// Whether operand `operand` of a row-local op is a row-indexed map (read by rows in a
+// pipeline): one of the table's band slots, and for the binary family not a per-channel
+// operand broadcast over the rows (a whole tensor, like a weight).
+bool isRowIndexed(const ir::Op& op, size_t operand);
 
 // The rows of operand `operand` (a 4-D map) that output rows `out` of `op` need, clipped to
 // [0, that operand's height). Sliding windows: [a*s - p_top, (b-1)*s - p_top + d*(k-1) + 1)

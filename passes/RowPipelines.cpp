@@ -77,8 +77,8 @@ void readRows(Pipeline& p) {
 
 std::vector<size_t> mapOperands(const Op& op) {
   std::vector<size_t> maps;
-  const size_t bands = static_cast<size_t>(ops::info(op.kind).bandOperands);
-  for (size_t i = 0; i < op.operands.size() && i < bands; ++i) maps.push_back(i);
+  for (size_t i = 0; i < op.operands.size(); ++i)
+    if (isRowIndexed(op, i)) maps.push_back(i);
   return maps;
 }
 

@@ -43,8 +43,8 @@ struct Pipeline {
 std::map<int64_t, Pipeline> collectPipelines(ir::Module& m);
 void readRows(Pipeline& p);
 
-// Which operands of a pipeline op are row-indexed maps: the op table's band slots (the others
-// are weights, biases, BatchNorm vectors).
+// Which operands of a pipeline op are row-indexed maps (isRowIndexed: the op table's band
+// slots; the others are weights, biases, BatchNorm vectors, per-channel gates).
 std::vector<size_t> mapOperands(const ir::Op& op);
 
 int64_t heightOf(const ir::Value* v);

@@ -375,11 +375,12 @@ class StepChecker {
         return;
       case Kernel::BatchNormApply:
       case Kernel::BatchNormApplyGrad: return elementwiseRows(kernel);
-      case Kernel::Add:
-        // On rows, no broadcasting: both operands are of the result's map.
-        if (byRows())
-          for (int i = 0; i < 2; ++i) expect(in(i), "operand", plan::F32, mapOf(out(0)));
-        return elementwiseRows(kernel);
+#define LRC_BINARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                     \
+  case Kernel::Grad:
+        LRC_BINARY_KERNELS(LRC_BINARY_CASES)
+#undef LRC_BINARY_CASES
+        return binaryRows(kernel);
       case Kernel::Concat:
       case Kernel::Slice:
       case Kernel::SliceGrad:
@@ -397,6 +398,8 @@ class StepChecker {
       case Kernel::DropoutGrad: return elementwiseRows(kernel);
       case Kernel::GlobalAvgPool:
       case Kernel::GlobalAvgPoolGrad:
+      case Kernel::ReduceMean:
+      case Kernel::ReduceMeanGrad:
       case Kernel::Flatten:
       case Kernel::Reshape:
       case Kernel::Gemm:
@@ -428,6 +431,28 @@ class StepChecker {
     const kernels::RowRange r = gradRows(in(0));
     for (int i = 1; i < bands; ++i) needRows(in(i), "operand", r, gradRowsText(r));
     needRows(out(0), "result", r, gradRowsText(r));
+  }
+
+  // The binary family on rows (runtime/ElementLoops.h): every operand and the result is a band
+  // (or the whole) of one map holding the rows the step computes or propagates, or a whole
+  // per-channel tensor broadcast over the rows (its H and W are 1: [N,C,1,1], [C,1,1]); no
+  // other broadcasting on rows.
+  void binaryRows(Kernel kernel) const {
+    if (!byRows()) return;
+    const bool grad = kernelInfo(kernel).role == ops::Role::Backward;
+    const Buffer& mapBuffer = grad ? in(0) : out(0);
+    const Shape map = mapOf(mapBuffer);
+    const kernels::RowRange r = grad ? gradRows(mapBuffer) : resultRows();
+    const std::string why = grad ? gradRowsText(r) : resultRowsText();
+    auto check = [&](const Buffer& b, const std::string& role) {
+      if (isBand(b) || mapOf(b) == map) return needRows(b, role, r, why);
+      if (!ops::isRowBroadcast(shapeOf(b), map))
+        fail(role + " '" + b.name() + "' is " + typeOf(b) + ": on rows, only a band of the map " + ops::shapeText(map) +
+             " or a per-channel tensor (H = W = 1) broadcast over its rows");
+    };
+    const int inputs = step_.inputs_size();
+    for (int i = 0; i < inputs; ++i) check(in(i), "operand");
+    check(out(0), "result");
   }
 
   // Kernels never run in place: a result or the scratch must not share bytes with an

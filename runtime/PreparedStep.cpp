@@ -225,6 +225,14 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::AllreduceStart:
     case Kernel::AllreduceWait:
       return CollectiveParams{static_cast<int>(attrInt(step, "bucket"))};
+#define LRC_BINARY_CASES(Forward, Grad, F) \
+  case Kernel::Grad:                        \
+    return kernels::BinaryGradParams{static_cast<int>(attrInt(step, "operand"))};
+      LRC_BINARY_KERNELS(LRC_BINARY_CASES)
+#undef LRC_BINARY_CASES
+    case Kernel::ReduceMean:
+    case Kernel::ReduceMeanGrad:
+      return kernels::ReduceMeanParams{attrInts(step, "axes")};
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:                       \
@@ -237,7 +245,9 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::ChannelSum:
     case Kernel::GlobalAvgPool:
     case Kernel::GlobalAvgPoolGrad:
-    case Kernel::Add:
+#define LRC_BINARY_CASES(Forward, Grad, F) case Kernel::Forward:
+      LRC_BINARY_KERNELS(LRC_BINARY_CASES)
+#undef LRC_BINARY_CASES
     case Kernel::SumTo:
     case Kernel::Flatten:
     case Kernel::Reshape:

@@ -16,6 +16,7 @@
 #include "runtime/Collective.h"
 #include "runtime/kernels/AxisCopy.h"
 #include "runtime/kernels/BatchNorm.h"
+#include "runtime/kernels/Binary.h"
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Dense.h"
 #include "runtime/kernels/Dropout.h"
@@ -23,6 +24,7 @@
 #include "runtime/kernels/Pool.h"
 #include "runtime/kernels/RowBand.h"
 #include "runtime/kernels/Unary.h"
+#include "runtime/kernels/Strided.h"
 #include "runtime/plan/Plan.h"
 
 namespace lrc::runtime {
@@ -50,7 +52,7 @@ struct StepBuffer {
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
-                                CollectiveParams>;
+                                kernels::BinaryGradParams, kernels::ReduceMeanParams, CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

@@ -12,21 +12,12 @@
 
 #include "runtime/PreparedStep.h"
 #include "runtime/kernels/RowBand.h"
+#include "runtime/kernels/Strided.h"
 
 namespace lrc::runtime {
 
-// Strides that index an operand of `shape` by the position in `out` (numpy broadcasting,
-// shapes aligned on the right): 0 on broadcast axes.
-inline std::vector<int64_t> broadcastStrides(const Shape& shape, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  const size_t offset = out.size() - shape.size();
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[offset + i] = shape[i] == 1 ? 0 : stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
+// Numpy-broadcast strides (runtime/kernels/Strided.h), as the backends index operands.
+using kernels::broadcastStrides;
 
 class StepArgs {
  public:

@@ -10,6 +10,7 @@
 
 #include "runtime/ArenaGuard.h"
 #include "runtime/AxisCopySteps.h"
+#include "runtime/ElementLoops.h"
 #include "runtime/Collective.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -30,27 +31,14 @@ namespace {
 void zeroOut(const StepArgs& s, int i) { std::memset(s.out(i), 0, s.outBuffer(i).bytes); }
 void copyInToOut(const StepArgs& s) { std::memcpy(s.out(0), s.in(0), s.inBuffer(0).bytes); }
 
-// ---- broadcasting (numpy rules, shapes aligned on the right) ----
+// ---- strided loops (runtime/ElementLoops.h): broadcasting, per-channel operands on rows, sums ----
 
-// Calls f(i, a, b) for every element i of `out` in order, a and b being the indices into two
-// operands broadcast to it.
-template <class F>
-void forEachBroadcast(const Shape& out, const std::vector<int64_t>& strideA, const std::vector<int64_t>& strideB, F f) {
-  const size_t rank = out.size();
-  const int64_t n = elementsOf(out);
-  std::vector<int64_t> index(rank, 0);
-  int64_t a = 0, b = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    f(i, a, b);
-    for (size_t d = rank; d-- > 0;) {
-      a += strideA[d];
-      b += strideB[d];
-      if (++index[d] < out[d]) break;
-      a -= strideA[d] * out[d];
-      b -= strideB[d] * out[d];
-      index[d] = 0;
-    }
-  }
+// Every element of the loop's result, in order.
+template <class Term>
+void runLoop(const ElementLoop& l, const Term& term, float scale = 1.0f) {
+  const kernels::Reduce<Term> reduce = kernels::makeReduce(l.result, l.loop, term, scale);
+  const int64_t n = l.loop.kept.count();
+  for (int64_t k = 0; k < n; ++k) reduce(k);
 }
 
 // ---- kernels ----
@@ -223,27 +211,43 @@ void batchNormStatsGrad(const StepArgs& s) {
   cpu::batchnorm_stats_backward(s.outMap(0), acc, s.inMap(0), s.in(1), s.in(2), s.in(3), s.in(4));
 }
 
-void add(const StepArgs& s) {
-  if (s.byRows()) {
-    const kernels::RowRange r = s.outBand(0).range();
-    return cpu::add_rows_forward(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
-  }
+// The binary family (runtime/kernels/Binary.h): same-shape maps by plain loops, the rest
+// (broadcasting, a per-channel operand on rows) by the strided loop.
+template <class F>
+void binary(const StepArgs& s) {
   const Shape &a = s.inShape(0), &b = s.inShape(1), &y = s.outShape(0);
-  const float *pa = s.in(0), *pb = s.in(1);
-  float* py = s.out(0);
-  if (a == y && b == y) return cpu::add_forward(py, pa, pb, elementsOf(y));
-  forEachBroadcast(y, broadcastStrides(a, y), broadcastStrides(b, y),
-                   [&](int64_t i, int64_t ia, int64_t ib) { py[i] = pa[ia] + pb[ib]; });
+  if (s.byRows() && s.inBuffer(0).height > 0 && s.inBuffer(1).height > 0) {
+    const kernels::RowRange r = s.outBand(0).range();
+    return cpu::binary_rows_forward<F>(s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+  }
+  if (!s.byRows() && a == y && b == y) return cpu::binary_forward<F>(s.out(0), s.in(0), s.in(1), elementsOf(y));
+  const ElementLoop l = elementLoop(s, false);
+  runLoop(l, kernels::BinaryTerm<F>{l.operands[0], l.operands[1]});
+}
+
+// (dy, a, b) -> the gradient of one operand, summed over its broadcast axes.
+template <class F>
+void binaryGrad(const StepArgs& s) {
+  zeroOut(s, 0);
+  const ElementLoop l = elementLoop(s, true);
+  runLoop(l, kernels::BinaryGradTerm<F>{l.operands[0], l.operands[1], l.operands[2],
+                                        s.params<kernels::BinaryGradParams>().operand});
 }
 
 // Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
 void sumTo(const StepArgs& s) {
-  const Shape &x = s.inShape(0), &y = s.outShape(0);
-  const float* px = s.in(0);
-  float* py = s.out(0);
-  zeroOut(s, 0);
-  const std::vector<int64_t> none(x.size(), 0);
-  forEachBroadcast(x, broadcastStrides(y, x), none, [&](int64_t i, int64_t iy, int64_t) { py[iy] += px[i]; });
+  const Shape& x = s.inShape(0);
+  ElementLoop l;
+  l.result = s.out(0);
+  l.loop = kernels::ReduceLoop::over(x, broadcastStrides(s.outShape(0), x));
+  runLoop(l, kernels::ValueTerm{l.loop.operand(s.in(0), kernels::contiguousStrides(x))});
+}
+
+// reduce_mean and its gradient (dy broadcast back, over the count).
+void reduceMean(const StepArgs& s, bool grad) {
+  const std::vector<int64_t>& axes = s.params<kernels::ReduceMeanParams>().axes;
+  const ElementLoop l = reduceMeanLoop(s, axes, grad);
+  runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
 }
 
 void gemm(const StepArgs& s) {
@@ -407,6 +411,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return globalAvgPool(s);
     case Kernel::GlobalAvgPoolGrad:
       return globalAvgPoolGrad(s);
+    case Kernel::ReduceMean:
+      return reduceMean(s, false);
+    case Kernel::ReduceMeanGrad:
+      return reduceMean(s, true);
     case Kernel::Pad:
       return pad(s);
     case Kernel::BatchNorm:
@@ -421,8 +429,13 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return batchNormApplyGrad(s);
     case Kernel::BatchNormStatsGrad:
       return batchNormStatsGrad(s);
-    case Kernel::Add:
-      return add(s);
+#define LRC_BINARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                     \
+    return binary<F>(s);                    \
+  case Kernel::Grad:                        \
+    return binaryGrad<F>(s);
+      LRC_BINARY_KERNELS(LRC_BINARY_CASES)
+#undef LRC_BINARY_CASES
     case Kernel::Concat:
     case Kernel::Slice:
     case Kernel::SliceGrad:

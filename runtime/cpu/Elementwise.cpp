@@ -51,24 +51,8 @@ void applyDropoutRows(const char* kernel, RowBand out, ConstRowBand in, float ra
 
 }  // namespace
 
-void add_forward(float* y, const float* x0, const float* x1, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] = x0[i] + x1[i];
-}
-
-void add_backward(float* dx0, float* dx1, const float* dy, int64_t count) {
-  if (dx0 != nullptr) accumulate(dx0, dy, count);
-  if (dx1 != nullptr) accumulate(dx1, dy, count);
-}
-
 void accumulate(float* dst, const float* src, int64_t count) {
   for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
-}
-
-void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b) {
-  check_rows_of_one_map("add_rows_forward", {{"output", y}, {"first input", x0}, {"second input", x1}}, a, b);
-  forEachPlane(y, a, b, [&](int64_t n, int64_t c, int64_t count) {
-    add_forward(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), count);
-  });
 }
 
 void dropout_forward(float* y, const float* x, int64_t count, int64_t firstIndex, float ratio, uint64_t seed,

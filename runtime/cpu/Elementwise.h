@@ -1,4 +1,6 @@
-// Element-wise kernels: the unary ops (ReLU, ...), Add, Dropout. They map rows to the same
+// Element-wise kernels: the unary ops (ReLU, ...), the binary ops' same-shape fast paths (Add,
+// Sub, Mul, Div; their broadcasting and gradient loops are runtime/ElementLoops.h's), Dropout.
+// They map rows to the same
 // rows, so callers pass band pointers and element counts; Dropout also takes the elements'
 // global indices, which its mask depends on.
 #pragma once
@@ -6,6 +8,7 @@
 #include <cstdint>
 
 #include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Binary.h"
 #include "runtime/kernels/Unary.h"
 
 namespace lrc::cpu {
@@ -48,11 +51,21 @@ inline void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t
   unary_backward(kernels::Relu{}, dx, dy, xOrY, count);
 }
 
-// y = x0 + x1 (same shape). y may alias either input.
-void add_forward(float* y, const float* x0, const float* x1, int64_t count);
+// ---- binary ops of the same shape: F is a functor of runtime/kernels/Binary.h ----
 
-// dx0 += dy and dx1 += dy; either may be null (an input that needs no gradient).
-void add_backward(float* dx0, float* dx1, const float* dy, int64_t count);
+// y = F::forward(x0, x1). y may alias either input.
+template <class F>
+void binary_forward(float* y, const float* x0, const float* x1, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = F::forward(x0[i], x1[i]);
+}
+// Rows [a, b) of bands of one map, as the unary forms.
+template <class F>
+void binary_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b) {
+  check_rows_of_one_map("binary_rows_forward", {{"output", y}, {"first input", x0}, {"second input", x1}}, a, b);
+  for (int64_t n = 0; n < y.N; ++n)
+    for (int64_t c = 0; c < y.C; ++c)
+      binary_forward<F>(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), (b - a) * y.W);
+}
 
 // dst += src: the gradient of a value used more than once is the sum over its uses.
 void accumulate(float* dst, const float* src, int64_t count);
@@ -63,9 +76,6 @@ inline void relu_rows_forward(RowBand y, ConstRowBand x, int64_t a, int64_t b) {
 inline void relu_rows_backward(RowBand dx, ConstRowBand dy, ConstRowBand xOrY, int64_t a, int64_t b) {
   unary_rows_backward(kernels::Relu{}, dx, dy, xOrY, a, b);
 }
-
-// Add on row bands, as the unary forms.
-void add_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b);
 
 // Dropout's mask is kernels::dropout_hash's (runtime/kernels/Dropout.h), so that the CUDA
 // backend reproduces it bit for bit and any sub-range of elements is recomputed identically.

@@ -25,6 +25,7 @@
 #include "runtime/AxisCopySteps.h"
 #include "runtime/Collective.h"
 #include "runtime/Backend.h"
+#include "runtime/ElementLoops.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/kernels/Dropout.h"
@@ -203,8 +204,12 @@ class DeviceBackend final : public runtime::Backend {
   void dropout(const runtime::StepArgs& s, const runtime::RunContext& context, bool grad);
   void rowsOrCopy(const runtime::StepArgs& s);
   void combineRows(const runtime::StepArgs& s, bool sum);
-  void broadcastAdd(const runtime::StepArgs& s);
+  template <class F>
+  void binary(const runtime::StepArgs& s);
+  template <class F>
+  void binaryGrad(const runtime::StepArgs& s);
   void sumTo(const runtime::StepArgs& s);
+  void reduceMean(const runtime::StepArgs& s, bool grad);
 };
 
 template <class D>
@@ -310,22 +315,45 @@ void DeviceBackend<D>::combineRows(const runtime::StepArgs& s, bool sum) {
   }
 }
 
+// The binary family (runtime/kernels/Binary.h): bands of one map by rows, the rest
+// (broadcasting, a per-channel operand on rows) by the strided loop (runtime/ElementLoops.h).
 template <class D>
-void DeviceBackend<D>::broadcastAdd(const runtime::StepArgs& s) {
-  if (s.byRows()) {
+template <class F>
+void DeviceBackend<D>::binary(const runtime::StepArgs& s) {
+  if (s.byRows() && s.inBuffer(0).height > 0 && s.inBuffer(1).height > 0) {
     const kernels::RowRange r = s.outBand(0).range();
-    return add_rows(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
+    return binary_rows<F>(dev_, s.outBand(0), s.inBand(0), s.inBand(1), r.begin, r.end);
   }
-  const runtime::Shape& y = s.outShape(0);
-  add_broadcast(dev_, s.out(0), s.in(0), s.in(1), Broadcast::of(y, runtime::broadcastStrides(s.inShape(0), y)),
-                Broadcast::of(y, runtime::broadcastStrides(s.inShape(1), y)));
+  const runtime::ElementLoop l = runtime::elementLoop(s, false);
+  run_loop(dev_, l.result, l.loop, kernels::BinaryTerm<F>{l.operands[0], l.operands[1]});
+}
+
+// (dy, a, b) -> the gradient of one operand, summed over its broadcast axes.
+template <class D>
+template <class F>
+void DeviceBackend<D>::binaryGrad(const runtime::StepArgs& s) {
+  zeroOut(s, 0);
+  const runtime::ElementLoop l = runtime::elementLoop(s, true);
+  run_loop(dev_, l.result, l.loop,
+           kernels::BinaryGradTerm<F>{l.operands[0], l.operands[1], l.operands[2],
+                                      s.params<kernels::BinaryGradParams>().operand});
 }
 
 // Sums the axes that broadcasting added or stretched away: the result has the shape attribute.
 template <class D>
 void DeviceBackend<D>::sumTo(const runtime::StepArgs& s) {
-  const runtime::Shape &x = s.inShape(0), &y = s.outShape(0);
-  sum_to(dev_, s.out(0), s.in(0), runtime::elementsOf(y), Broadcast::of(x, runtime::broadcastStrides(y, x)));
+  const runtime::Shape& x = s.inShape(0);
+  const kernels::ReduceLoop loop = kernels::ReduceLoop::over(x, runtime::broadcastStrides(s.outShape(0), x));
+  run_loop(dev_, s.out(0), loop, kernels::ValueTerm{loop.operand(s.in(0), kernels::contiguousStrides(x))});
+}
+
+// reduce_mean and its gradient (dy broadcast back, over the count).
+template <class D>
+void DeviceBackend<D>::reduceMean(const runtime::StepArgs& s, bool grad) {
+  const std::vector<int64_t>& axes = s.params<kernels::ReduceMeanParams>().axes;
+  const runtime::ElementLoop l = runtime::reduceMeanLoop(s, axes, grad);
+  run_loop(dev_, l.result, l.loop, kernels::ValueTerm{l.operands[0]},
+           runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
 }
 
 template <class D>
@@ -378,6 +406,10 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       const runtime::Shape& x = s.outShape(0);
       return global_avgpool_backward(dev_, s.out(0), s.in(0), x[0] * x[1], x[2] * x[3]);
     }
+    case Kernel::ReduceMean:
+      return reduceMean(s, false);
+    case Kernel::ReduceMeanGrad:
+      return reduceMean(s, true);
     case Kernel::Pad: {
       const kernels::RowRange r = s.outBand(0).range();
       return pad_rows_forward(dev_, s.outBand(0), s.inBand(0), s.params<kernels::PadParams>(), r.begin, r.end);
@@ -412,8 +444,13 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       const kernels::RowBand acc = s.numInputs() == 6 ? s.inMap(5) : kernels::RowBand{};
       return batchnorm_stats_backward(dev_, s.outMap(0), s.inMap(0), acc, s.in(1), s.in(2), s.in(3), s.in(4));
     }
-    case Kernel::Add:
-      return broadcastAdd(s);
+#define LRC_BINARY_CASES(Forward, Grad, F) \
+  case Kernel::Forward:                     \
+    return binary<F>(s);                    \
+  case Kernel::Grad:                        \
+    return binaryGrad<F>(s);
+      LRC_BINARY_KERNELS(LRC_BINARY_CASES)
+#undef LRC_BINARY_CASES
     case Kernel::Concat:
     case Kernel::Slice:
     case Kernel::SliceGrad:

@@ -1,4 +1,5 @@
-// Element-wise kernels of the CUDA backend: the unary ops (runtime/kernels/Unary.h), Add (rows and numpy broadcasting), Sum-to,
+// Element-wise kernels of the CUDA backend: the unary ops (runtime/kernels/Unary.h), the binary
+// ops (runtime/kernels/Binary.h: rows, and the strided loops of broadcasting, sums and reduce_mean),
 // Dropout and row copies (Identity, rows_copy, rows_sum). Each is one thread per element;
 // semantics are cpu/Elementwise.h's. (The optimizer updates: cuda/Optimizer.cuh.)
 #pragma once
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "runtime/kernels/Dropout.h"
+#include "runtime/kernels/Binary.h"
+#include "runtime/kernels/Strided.h"
 #include "runtime/kernels/Unary.h"
 #include "runtime/cuda/Device.h"
 
@@ -88,16 +91,18 @@ void unary_rows_backward(D& dev, const F& f, kernels::RowBand dx, kernels::Const
   forRows(dev, dx.N, dx.C, dx.W, a, b, UnaryGradRows<F>{f, dx, dy, saved});
 }
 
-struct AddRows {
+// Binary ops on bands of one map (F: runtime/kernels/Binary.h), the plain form of the strided loop.
+template <class F>
+struct BinaryRows {
   kernels::RowBand y;
   kernels::ConstRowBand x0, x1;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    y.at(n, c, h, w) = x0.at(n, c, h, w) + x1.at(n, c, h, w);
+    y.at(n, c, h, w) = F::forward(x0.at(n, c, h, w), x1.at(n, c, h, w));
   }
 };
-template <class D>
-void add_rows(D& dev, kernels::RowBand y, kernels::ConstRowBand x0, kernels::ConstRowBand x1, int64_t a, int64_t b) {
-  forRows(dev, y.N, y.C, y.W, a, b, AddRows{y, x0, x1});
+template <class F, class D>
+void binary_rows(D& dev, kernels::RowBand y, kernels::ConstRowBand x0, kernels::ConstRowBand x1, int64_t a, int64_t b) {
+  forRows(dev, y.N, y.C, y.W, a, b, BinaryRows<F>{y, x0, x1});
 }
 
 // dst rows [a, b) = src rows [a, b), or += when `accumulate`.
@@ -116,90 +121,13 @@ void copy_rows(D& dev, kernels::RowBand dst, kernels::ConstRowBand src, int64_t 
   forRows(dev, dst.N, dst.C, dst.W, a, b, CopyRows{dst, src, accumulate});
 }
 
-// ---- numpy broadcasting (shapes aligned on the right) ----
+// ---- strided loops (runtime/kernels/Strided.h): broadcasting, per-channel operands on rows, sums ----
 
-// An operand's strides by position in the result, for up to kMaxRank axes.
-struct Broadcast {
-  static constexpr int kMaxRank = 8;
-  int rank = 0;
-  int64_t extent[kMaxRank] = {};  // the result's (or the iterated tensor's) shape
-  int64_t stride[kMaxRank] = {};  // 0 on broadcast axes
-
-  static Broadcast of(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
-    if (shape.size() > kMaxRank)
-      throw std::invalid_argument("broadcasting supports rank <= " + std::to_string(kMaxRank) + ", got " +
-                                  std::to_string(shape.size()));
-    Broadcast b;
-    b.rank = static_cast<int>(shape.size());
-    for (int d = 0; d < b.rank; ++d) {
-      b.extent[d] = shape[static_cast<size_t>(d)];
-      b.stride[d] = strides[static_cast<size_t>(d)];
-    }
-    return b;
-  }
-  // The operand's index of element i of the iterated tensor.
-  LRC_HD int64_t index(int64_t i) const {
-    int64_t at = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      at += (i % extent[d]) * stride[d];
-      i /= extent[d];
-    }
-    return at;
-  }
-  int64_t count() const {
-    int64_t n = 1;
-    for (int d = 0; d < rank; ++d) n *= extent[d];
-    return n;
-  }
-};
-
-struct AddBroadcast {
-  float* y;
-  const float *x0, *x1;
-  Broadcast b0, b1;
-  LRC_HD void operator()(int64_t i) const { y[i] = x0[b0.index(i)] + x1[b1.index(i)]; }
-};
-template <class D>
-void add_broadcast(D& dev, float* y, const float* x0, const float* x1, const Broadcast& b0, const Broadcast& b1) {
-  dev.forEach(b0.count(), AddBroadcast{y, x0, x1, b0, b1});
-}
-
-// y = x summed over the axes that broadcasting added or stretched (the result has 1 there):
-// one thread per y element adds its x elements in increasing x order, in float, as the CPU
-// backend does (no atomics, the same sums). `x` gives x's shape and y's strides by x axis
-// (0 on the summed axes).
-struct SumTo {
-  float* y;
-  const float* x;
-  Broadcast toY;
-  LRC_HD void operator()(int64_t j) const {
-    // x's coordinates on the kept axes come from j; the summed axes are enumerated.
-    int64_t base = 0, xStride = 1, summed = 1;
-    int64_t xStrides[Broadcast::kMaxRank];
-    for (int d = toY.rank - 1; d >= 0; --d) {
-      xStrides[d] = xStride;
-      if (toY.stride[d] != 0)
-        base += ((j / toY.stride[d]) % toY.extent[d]) * xStride;
-      else
-        summed *= toY.extent[d];
-      xStride *= toY.extent[d];
-    }
-    float sum = 0.0f;
-    for (int64_t r = 0; r < summed; ++r) {
-      int64_t at = base, rest = r;
-      for (int d = toY.rank - 1; d >= 0; --d)
-        if (toY.stride[d] == 0) {
-          at += (rest % toY.extent[d]) * xStrides[d];
-          rest /= toY.extent[d];
-        }
-      sum += x[at];
-    }
-    y[j] = sum;
-  }
-};
-template <class D>
-void sum_to(D& dev, float* y, const float* x, int64_t yCount, const Broadcast& toY) {
-  dev.forEach(yCount, SumTo{y, x, toY});
+// One thread per result element, each adding its summed elements in index order, as the CPU
+// backend does (no atomics, the same sums).
+template <class D, class Term>
+void run_loop(D& dev, float* result, const kernels::ReduceLoop& loop, const Term& term, float scale = 1.0f) {
+  dev.forEach(loop.kept.count(), kernels::makeReduce(result, loop, term, scale));
 }
 
 // ---- Dropout: kernels::dropout_hash's mask, bit for bit ----

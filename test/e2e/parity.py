@@ -244,6 +244,41 @@ class ActNet(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+class SqueezeExcite(nn.Module):
+    """x * gate(x's mean over H, W): the gate of mobilenet_v3, efficientnet and regnet_y, here
+    ending in ReLU rather than a sigmoid."""
+
+    def __init__(self, channels, squeezed):
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, squeezed, 1)
+        self.expand = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x):
+        g = F.relu(self.reduce(x.mean([2, 3], keepdim=True)))
+        return x * F.relu(self.expand(g))
+
+
+class SENet(nn.Module):
+    """A squeeze-and-excitation block (ReduceMean over H, W with keepdims, Mul by a per-channel
+    gate), Sub of a per-channel parameter and Div by a constant, and a head that averages with
+    ReduceMean without keepdims (x.mean([2, 3])), odd sizes."""
+    input_shape = (3, 3, 13, 11)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.se = SqueezeExcite(8, 4)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.shift = nn.Parameter(torch.linspace(-0.2, 0.2, 8).reshape(8, 1, 1))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = self.se(F.relu(self.conv1(x)))
+        y = (self.conv2(y) - self.shift) / 2
+        y = F.max_pool2d(F.relu(y), 2)
+        return self.fc(y.mean([2, 3]))
+
+
 def torchvision_model(arch, input_shape, lr, classes=10):
     """A torchvision classifier (random initialization, `classes` outputs) at a size and
     learning rate where PyTorch's own float32 run stays within 1e-4 of its float64 run over
@@ -258,7 +293,7 @@ def torchvision_model(arch, input_shape, lr, classes=10):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet,
+          "act_net": ActNet, "se_net": SENet,
           "resnet18": torchvision_model("resnet18", (16, 3, 96, 96), lr=0.002),
           # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64
           # batch 16 one backward already puts some gradients 29% apart): its bounds are the

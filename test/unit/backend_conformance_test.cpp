@@ -18,6 +18,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cpu_kernels_test_util.h"
@@ -300,23 +301,78 @@ TEST_P(BackendConformance, Reshape) {
     expectConforms({"reshape", {whole(kMap, x)}, {result(y)}, {{"shape", y}}}, kExact);
 }
 
-TEST_P(BackendConformance, Add) {
-  const std::vector<float> a = randomFloats(elementsOf(kMap), 550), b = randomFloats(elementsOf(kMap), 551),
-                           small = randomFloats(45, 552), column = randomFloats(7, 553), row = randomFloats(11, 554),
-                           one = randomFloats(1, 555);
-  expectConforms({"add", {whole(kMap, a), whole(kMap, b)}, {result(kMap)}}, kExact);
-  // Broadcasting, numpy's rules.
-  expectConforms({"add", {whole(kMap, a), whole({5, 1, 9}, small)}, {result(kMap)}}, kExact);
-  expectConforms({"add", {whole({5, 1, 9}, small), whole(kMap, b)}, {result(kMap)}}, kExact);
-  expectConforms({"add", {whole({7, 1}, column), whole({1, 11}, row)}, {result({7, 11})}}, kExact);
-  expectConforms({"add", {whole({1}, one), whole(kMap, b)}, {result(kMap)}}, kExact);
-  // On rows: the result a band, the operands bands of other rows (a row more, a band of all
-  // rows, starting two rows earlier) or whole maps.
-  for (RowRange r : raggedStrips(kMap[2])) {
-    const RowRange earlier = {std::max<int64_t>(r.begin - 2, 0), r.end};
-    expectConforms({"add", {band(kMap, a, widened(r, 1, kMap[2])), band(kMap, b, {0, kMap[2]})}, {result(kMap, r)}},
-                   kExact);
-    expectConforms({"add", {whole(kMap, a), band(kMap, b, earlier)}, {result(kMap, r)}}, kExact);
+// ---- the binary family (add, sub, mul, div) and reduce_mean ----
+
+const char* const kBinaryKernels[] = {"add", "sub", "mul", "div"};
+
+// Values at least 0.5 from 0 (div's denominators).
+std::vector<float> awayFromZero(std::vector<float> v) {
+  for (float& x : v) x = x < 0 ? x - 0.5f : x + 0.5f;
+  return v;
+}
+
+TEST_P(BackendConformance, Binary) {
+  const std::vector<float> a = randomFloats(elementsOf(kMap), 550), b = awayFromZero(randomFloats(elementsOf(kMap), 551)),
+                           small = awayFromZero(randomFloats(45, 552)), column = randomFloats(7, 553),
+                           row = awayFromZero(randomFloats(11, 554)), one = awayFromZero(randomFloats(1, 555)),
+                           gate = awayFromZero(randomFloats(kMap[0] * kMap[1], 556)),
+                           channel = awayFromZero(randomFloats(kMap[1], 557));
+  const Shape gateShape = {kMap[0], kMap[1], 1, 1}, channelShape = {kMap[1], 1, 1};
+  for (const std::string kernel : kBinaryKernels) {
+    SCOPED_TRACE(kernel);
+    expectConforms({kernel, {whole(kMap, a), whole(kMap, b)}, {result(kMap)}}, kExact);
+    // Broadcasting, numpy's rules.
+    expectConforms({kernel, {whole(kMap, a), whole({5, 1, 9}, small)}, {result(kMap)}}, kExact);
+    expectConforms({kernel, {whole({5, 1, 9}, small), whole(kMap, b)}, {result(kMap)}}, kExact);
+    expectConforms({kernel, {whole({7, 1}, column), whole({1, 11}, row)}, {result({7, 11})}}, kExact);
+    expectConforms({kernel, {whole({1}, one), whole(kMap, b)}, {result(kMap)}}, kExact);
+    // On rows: the result a band, the operands bands of other rows (a row more, a band of all
+    // rows, starting two rows earlier) or whole maps, or a whole per-channel operand.
+    for (RowRange r : raggedStrips(kMap[2])) {
+      const RowRange earlier = {std::max<int64_t>(r.begin - 2, 0), r.end};
+      expectConforms({kernel, {band(kMap, a, widened(r, 1, kMap[2])), band(kMap, b, {0, kMap[2]})}, {result(kMap, r)}},
+                     kExact);
+      expectConforms({kernel, {whole(kMap, a), band(kMap, b, earlier)}, {result(kMap, r)}}, kExact);
+      expectConforms({kernel, {band(kMap, a, earlier), whole(gateShape, gate)}, {result(kMap, r)}}, kExact);
+      expectConforms({kernel, {whole(channelShape, channel), band(kMap, b, earlier)}, {result(kMap, r)}}, kExact);
+    }
+  }
+}
+
+// Each operand's gradient, summed over its broadcast axes (on rows: a per-channel operand's
+// over the rows propagated).
+TEST_P(BackendConformance, BinaryGrad) {
+  const std::vector<float> dy = randomFloats(elementsOf(kMap), 557), a = randomFloats(elementsOf(kMap), 558),
+                           small = awayFromZero(randomFloats(45, 559)),
+                           gate = awayFromZero(randomFloats(kMap[0] * kMap[1], 560));
+  const Shape gateShape = {kMap[0], kMap[1], 1, 1};
+  for (const std::string kernel : kBinaryKernels) {
+    SCOPED_TRACE(kernel);
+    for (int64_t operand : {0, 1}) {
+      const IntAttrs attrs = {{"operand", {operand}}};
+      expectConforms({kernel + "_grad", {whole(kMap, dy), whole(kMap, a), whole({5, 1, 9}, small)},
+                      {result(operand == 0 ? kMap : Shape{5, 1, 9})}, attrs},
+                     kExact);
+      expectConformsOnGradRows({kernel + "_grad", {whole(kMap, dy), whole(kMap, a), whole(gateShape, gate)},
+                                {result(operand == 0 ? kMap : gateShape)}, attrs},
+                               sameRows, {1}, operand == 0, kExact);
+    }
+  }
+}
+
+TEST_P(BackendConformance, ReduceMean) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 561);
+  for (const auto& [axes, keptShape, droppedShape] :
+       {std::tuple<Shape, Shape, Shape>{{2, 3}, {3, 5, 1, 1}, {3, 5}}, {{1}, {3, 1, 7, 9}, {3, 7, 9}},
+        {{0, 2, 3}, {1, 5, 1, 1}, {5}}}) {
+    for (int64_t keepdims : {0, 1}) {
+      const Shape y = keepdims ? keptShape : droppedShape;
+      expectConforms({"reduce_mean", {whole(kMap, x)}, {result(y)}, {{"axes", axes}, {"keepdims", {keepdims}}}},
+                     kExact);
+      const std::vector<float> dy = randomFloats(elementsOf(y), 562);
+      expectConforms({"reduce_mean_grad", {whole(y, dy)}, {result(kMap)}, {{"axes", axes}, {"input_shape", kMap}}},
+                     kExact);
+    }
   }
 }
 

@@ -447,9 +447,11 @@ TEST(BandExec, LoaderRejectsBandsWhereKernelsTakeNone) {
                     "batchnorm",
                     {band(x, none, {0, 3}), whole({3}, none), whole({3}, none), whole({3}, none), whole({3}, none)},
                     {result(x, RowRange{0, 2})}, {{"training", {1}}}, {{"epsilon", 1e-5}, {"momentum", 0.9}});
-  // On rows, add does not broadcast.
-  EXPECT_STEP_ERROR("operand 'in1' is f32[2,3,1,1], expected f32[2,3,4,1]", "add",
-                    {band(x, none, {0, 2}), whole({2, 3, 1, 1}, none)}, {result(x, RowRange{0, 2})});
+  // On rows, the binary ops broadcast only a whole per-channel operand (H = W = 1).
+  EXPECT_EQ(stepError("mul", {band(x, none, {0, 2}), whole({2, 3, 1, 1}, none)}, {result(x, RowRange{0, 2})}), "");
+  EXPECT_STEP_ERROR("operand 'in1' is f32[3,4,1]: on rows, only a band of the map [2,3,4,1] or a per-channel tensor "
+                    "(H = W = 1) broadcast over its rows",
+                    "add", {band(x, none, {0, 2}), whole({3, 4, 1}, none)}, {result(x, RowRange{0, 2})});
   EXPECT_STEP_ERROR("source 'in1' is f32[2,3,5,1], expected f32[2,3,4,1]", "rows_copy",
                     {band(x, none, {0, 2}), whole({2, 3, 5, 1}, none)}, {result(x, RowRange{0, 2})});
 }

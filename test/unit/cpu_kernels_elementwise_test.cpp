@@ -1,6 +1,7 @@
 // ReLU, the other activations (Sigmoid, HardSigmoid, HardSwish, Clip: runtime/kernels/Unary.h),
-// Add and Dropout: forward and backward by hand and by finite differences, the accumulate
-// form of the backward kernels, and Dropout's recomputable counter-based mask.
+// the binary ops' same-shape loop and Dropout: forward and backward by hand and by finite
+// differences, the accumulate form of the backward kernels, and Dropout's recomputable
+// counter-based mask.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,19 +146,22 @@ TEST(Clip, MinAboveMaxAndNaN) {
   EXPECT_TRUE(std::isnan(kernels::Clip(params(0.0f, 6.0f)).forward(NAN)));
 }
 
-TEST(Add, ForwardAndAccumulatingBackward) {
+// The same-shape fast path of the binary family (broadcasting and gradients:
+// cpu_kernels_binary_test.cpp), and accumulate.
+TEST(Binary, SameShapeForwardAndAccumulate) {
   const std::vector<float> a{1, 2, 3}, b{10, 20, 30}, dy{0.5f, -1, 2};
   std::vector<float> y(3);
-  add_forward(y.data(), a.data(), b.data(), 3);
+  binary_forward<kernels::Add>(y.data(), a.data(), b.data(), 3);
   EXPECT_EQ(y, (std::vector<float>{11, 22, 33}));
-  std::vector<float> da{1, 1, 1}, db{0, 0, 0};
-  add_backward(da.data(), db.data(), dy.data(), 3);
-  EXPECT_EQ(da, (std::vector<float>{1.5f, 0, 3}));
-  EXPECT_EQ(db, dy);
-  add_backward(nullptr, db.data(), dy.data(), 3);  // an input without gradient
-  EXPECT_EQ(db, (std::vector<float>{1, -2, 4}));
+  binary_forward<kernels::Sub>(y.data(), a.data(), b.data(), 3);
+  EXPECT_EQ(y, (std::vector<float>{-9, -18, -27}));
+  binary_forward<kernels::Mul>(y.data(), a.data(), b.data(), 3);
+  EXPECT_EQ(y, (std::vector<float>{10, 40, 90}));
+  binary_forward<kernels::Div>(y.data(), b.data(), a.data(), 3);
+  EXPECT_EQ(y, (std::vector<float>{10, 10, 10}));
+  std::vector<float> da{1, 1, 1};
   accumulate(da.data(), dy.data(), 3);
-  EXPECT_EQ(da, (std::vector<float>{2, -1, 5}));
+  EXPECT_EQ(da, (std::vector<float>{1.5f, 0, 3}));
 }
 
 TEST(Dropout, KeepsTheExpectedFractionAndScales) {

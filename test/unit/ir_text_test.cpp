@@ -98,7 +98,13 @@ std::unique_ptr<Module> buildKitchenSink() {
                      {{"cat", f32({2, 8, 5, 5})}});
   m->addOp(OpKind::Slice, {cat->result()}, {{"axis", int64_t{1}}, {"end", int64_t{6}}, {"start", int64_t{2}}},
            {{"cat.part", f32({2, 4, 5, 5})}});
-  Op* gap = m->addOp(OpKind::GlobalAvgPool, {add->result()}, {}, {{"gap", f32({2, 4, 1, 1})}});
+  // The rest of the binary family, with a squeeze-and-excitation gate (mean over H, W).
+  Op* se = m->addOp(OpKind::ReduceMean, {add->result()}, {{"axes", IntList{2, 3}}, {"keepdims", int64_t{1}}},
+                    {{"se.mean", f32({2, 4, 1, 1})}});
+  Op* gated = m->addOp(OpKind::Mul, {add->result(), se->result()}, {}, {{"se.gated", f32({2, 4, 5, 5})}});
+  Op* centered = m->addOp(OpKind::Sub, {gated->result(), half}, {}, {{"centered", f32({2, 4, 5, 5})}});
+  Op* halved = m->addOp(OpKind::Div, {centered->result(), half}, {}, {{"halved", f32({2, 4, 5, 5})}});
+  Op* gap = m->addOp(OpKind::GlobalAvgPool, {halved->result()}, {}, {{"gap", f32({2, 4, 1, 1})}});
   Op* flat = m->addOp(OpKind::Flatten, {gap->result()}, {{"axis", int64_t{1}}},
                       {{"flat", f32({2, 4})}});
   Op* reshape = m->addOp(OpKind::Reshape, {flat->result()}, {{"shape", IntList{2, -1}}},
@@ -145,6 +151,14 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::SliceGrad, {add->result()},
            {{"axis", int64_t{1}}, {"end", int64_t{6}}, {"input_shape", IntList{2, 8, 5, 5}}, {"start", int64_t{2}}},
            {{"dcat", f32({2, 8, 5, 5})}});
+  m->addOp(OpKind::ReduceMeanGrad, {se->result()}, {{"axes", IntList{2, 3}}, {"input_shape", IntList{2, 4, 5, 5}}},
+           {{"dse", f32({2, 4, 5, 5})}});
+  int64_t operand = 0;
+  for (OpKind grad : {OpKind::AddGrad, OpKind::SubGrad, OpKind::MulGrad, OpKind::DivGrad}) {
+    m->addOp(grad, {gated->result(), add->result(), se->result()}, {{"operand", operand}},
+             {{m->uniqueName("dbinary"), operand == 0 ? f32({2, 4, 5, 5}) : f32({2, 4, 1, 1})}});
+    operand = 1 - operand;
+  }
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
   m->addOp(OpKind::AdamwUpdate, {w, dw->result(), w, w, b}, {}, {});
   // Data parallel: a bucket of gradients averaged over the ranks (no results, like updates).

@@ -133,6 +133,7 @@ const std::map<std::string, std::vector<int>>& compileTimeInputs() {
       {"Clip", {1, 2}},                // min, max
       {"Dropout", {1, 2}},             // ratio, training_mode
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
+      {"ReduceMean", {1}},             // axes (opset 18)
       {"Reshape", {1}},                // shape
       {"Slice", {1, 2, 3, 4}},         // starts, ends, axes, steps
       {"Split", {1}},                  // split (opset 13)

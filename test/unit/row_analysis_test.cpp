@@ -17,6 +17,7 @@
 using namespace lrc::ir;
 using lrc::passes::inputRows;
 using lrc::passes::isRowLocal;
+using lrc::passes::isRowIndexed;
 using lrc::passes::RowRange;
 using lrc::passes::holds;
 using lrc::passes::hull;
@@ -223,14 +224,40 @@ TEST(RowAnalysis, ResidualAdd) {
   EXPECT_THROW(inputRows(*c1, 2, out), Error);
   EXPECT_THROW(inputRows(*c1, 3, out), Error);
   for (size_t i = 1; i < 5; ++i) EXPECT_THROW(inputRows(*bn, i, out), Error) << i;
-  // Broadcasting adds and training-mode BatchNorm are not row-local.
-  Value* bias = m.addGlobal(ValueKind::Const, "bias", f32({1, 4, 1, 1}));
-  EXPECT_FALSE(isRowLocal(*add(m, OpKind::Add, {x, bias}, {})));
+  // Broadcasting over rows is not row-local (a per-channel operand is: SEGate below), and
+  // training-mode BatchNorm is not.
   Value* v3 = m.addGlobal(ValueKind::Const, "v3", f32({4, 8, 8}));
   EXPECT_FALSE(isRowLocal(*add(m, OpKind::Add, {x, v3}, {})));
+  Value* row = m.addGlobal(ValueKind::Const, "row", f32({1, 4, 1, 8}));
+  EXPECT_FALSE(isRowLocal(*add(m, OpKind::Mul, {x, row}, {})));
   Op* bnTrain = batchnorm(m, x, 1);
   EXPECT_FALSE(isRowLocal(*bnTrain));
   EXPECT_THROW(inputRows(*bnTrain, 0, out), Error);
+}
+
+// (7b) a squeeze-and-excitation gate: x * g with g per channel ([N,C,1,1] or [C,1,1]) is
+// row-local; g is a whole operand (not row-indexed), x is read by rows. Two per-channel
+// operands are not (the result is no map of theirs).
+TEST(RowAnalysis, SEGate) {
+  Module m;
+  Value* x = m.addInput("x", f32({2, 4, 8, 8}));
+  Value* g = m.addGlobal(ValueKind::Param, "g", f32({2, 4, 1, 1}));
+  Value* c = m.addGlobal(ValueKind::Param, "c", f32({4, 1, 1}));
+  Value* s = m.addGlobal(ValueKind::Param, "s", f32({}));
+  Value* n = m.addGlobal(ValueKind::Param, "n", f32({2, 1, 1, 1}));
+  for (OpKind kind : {OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div}) {
+    Op* gx = add(m, kind, {g, x}, {});
+    Op* xc = add(m, kind, {x, c}, {});
+    Op* xs = add(m, kind, {x, s}, {});
+    for (Op* op : {gx, xc, xs}) EXPECT_TRUE(isRowLocal(*op)) << op->describe();
+    EXPECT_EQ(inputRows(*gx, 1, rr(2, 5)), rr(2, 5));
+    EXPECT_THROW(inputRows(*gx, 0, rr(2, 5)), Error);
+    EXPECT_EQ(inputRows(*xc, 0, rr(2, 5)), rr(2, 5));
+    EXPECT_THROW(inputRows(*xc, 1, rr(2, 5)), Error);
+    EXPECT_FALSE(isRowIndexed(*gx, 0));
+    EXPECT_TRUE(isRowIndexed(*gx, 1));
+    EXPECT_FALSE(isRowLocal(*add(m, kind, {n, c}, {})));  // [2,4,1,1] from two per-channel operands
+  }
 }
 
 // (8) every op kind of Ops.def is classified. A new kind fails here until it is added.
@@ -247,8 +274,13 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
       {OpKind::BatchNormStats, false},  {OpKind::BatchNormApply, true},
       {OpKind::BatchNormApplyGrad, false}, {OpKind::BatchNormStatsGrad, false},
-      {OpKind::Add, true},              {OpKind::Concat, true},  // along channels (axis 1)
+      {OpKind::Add, true},              {OpKind::Sub, true},
+      {OpKind::Mul, true},              {OpKind::Div, true},
+      {OpKind::Concat, true},  // along channels (axis 1)
       {OpKind::Slice, true},            {OpKind::SliceGrad, false},
+      {OpKind::ReduceMean, false},      {OpKind::ReduceMeanGrad, false},
+      {OpKind::AddGrad, false},         {OpKind::SubGrad, false},
+      {OpKind::MulGrad, false},         {OpKind::DivGrad, false},
       {OpKind::Flatten, false},
       {OpKind::Reshape, false},         {OpKind::Gemm, false},
       {OpKind::MatMul, false},          {OpKind::Dropout, true},
