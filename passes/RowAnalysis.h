@@ -32,7 +32,8 @@ bool holds(RowRange outer, RowRange inner);
 
 // Whether an op can sit inside a row pipeline (computes output rows from a band of input
 // rows): conv2d, relu, maxpool, avgpool, pad that pads only H and W, batchnorm with
-// training=0 (frozen), add of two same-shape 4-D operands, dropout, identity, all over 4-D
+// training=0 (frozen), add/sub/mul/div of two same-shape 4-D maps or of a map and a
+// per-channel operand (below), dropout, identity, all over 4-D
 // maps; training-mode batchnorm with `strip_stats` (--bn strip); concat and slice along
 // channels (axis 1) of 4-D maps. Not: global_avgpool, flatten, reshape, gemm, matmul, softmax, training-mode
 // batchnorm, ops whose operands are not 4-D maps, and the training ops (made by autodiff;
