@@ -96,7 +96,8 @@ TEST(Sigmoid, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
 }
 
 TEST(HardSigmoid, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
-  for (auto [alpha, beta] : {std::pair{0.2f, 0.5f}, std::pair{1.0f / 6, 0.5f}, std::pair{0.5f, 0.6f}}) {
+  for (const auto& setting : {std::pair{0.2f, 0.5f}, std::pair{1.0f / 6, 0.5f}, std::pair{0.5f, 0.6f}}) {
+    const float alpha = setting.first, beta = setting.second;  // not a binding: clang 14's lambdas cannot capture those
     SCOPED_TRACE(alpha);
     expectActivation(kernels::HardSigmoid(params(alpha, beta)),
                      [=](double x) { return clamp01(double{alpha} * x + double{beta}); }, false,
