@@ -62,6 +62,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
+import zoo  # noqa: E402  (test/models/zoo.py: the torchvision classifiers' table)
+
 LOSS_RTOL = 1e-4
 PARAM_TOL = 1e-3  # of the parameter's max abs value
 # Against PyTorch float64 a bound is also at least F32_NOISE x PyTorch float32's own error:
@@ -70,6 +73,13 @@ PARAM_TOL = 1e-3  # of the parameter's max abs value
 # float32's noise level, not at an arbitrary figure (observed: lrc's error 0.2x to 1.1x
 # PyTorch float32's on ResNet-18).
 F32_NOISE = 2.0
+# Tensors that are mathematically (near) zero, whatever the plan: a BatchNorm bias whose
+# gradient cancels because another BatchNorm follows its 1x1 conv (MobileNetV3's projection
+# BatchNorms, 1e-12 after 3 steps), a running mean of a zero-mean map (5e-10). Their values
+# are float32 rounding noise, so an absolute difference below ABS_FLOOR passes whatever the
+# tensor's scale; every tensor that trains is 1e-5 or more (lr 1e-4, 3 steps), where the
+# floor is 1e-3 of it.
+ABS_FLOOR = 1e-8
 LAYERWISE_LOSS_RTOL = 1e-5  # --vs-layerwise: row plan against the layerwise plan
 LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
 # --device cuda: the GPU sums in other orders than the CPU does (cuBLAS picks a kernel, its
@@ -279,26 +289,24 @@ class SENet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
-def torchvision_model(arch, input_shape, lr, classes=10):
-    """A torchvision classifier (random initialization, `classes` outputs) at a size and
-    learning rate where PyTorch's own float32 run stays within 1e-4 of its float64 run over
-    the 3 steps (docs/benchmarks.md, issue 12: at lr 0.05 ResNet-18 at 96x96 batch 16 is 7e-3
-    apart by step 3)."""
+def torchvision_model(arch):
+    """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
+    dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
+    float32 run stays close to its float64 run over the 3 steps (docs/benchmarks.md, issue 12:
+    at lr 0.05 ResNet-18 at 96x96 batch 16 is 7e-3 apart by step 3)."""
     def make():
-        import torchvision
-        return getattr(torchvision.models, arch)(num_classes=classes)
-    make.input_shape = input_shape
-    make.lr = lr
+        return zoo.build(arch)
+    make.input_shape = zoo.ZOO[arch][1]
+    make.lr = zoo.ZOO[arch][2]
     return make
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet,
-          "resnet18": torchvision_model("resnet18", (16, 3, 96, 96), lr=0.002),
-          # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64
-          # batch 16 one backward already puts some gradients 29% apart): its bounds are the
-          # float32 floors (F32_NOISE x PyTorch float32's own error), docs/benchmarks.md.
-          "resnet50": torchvision_model("resnet50", (16, 3, 64, 64), lr=0.002)}
+          "act_net": ActNet, "se_net": SENet}
+# No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
+# one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
+# float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.
+MODELS.update({arch: torchvision_model(arch) for arch in zoo.ZOO})
 
 
 def run(cmd):
@@ -350,7 +358,9 @@ def export_model_and_data(model, x_export, x, y, work, name, opset):
     forward pass in training mode, which must not leave BatchNorm statistics different from the
     file). Returns the three paths."""
     onnx_path = os.path.join(work, f"{name}.onnx")
-    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    # A copy of the state dict itself: it keeps the modules' version metadata, which some
+    # modules need to load it back (torchvision's MNASNet refuses a state without it).
+    initial = copy.deepcopy(model.state_dict())
     export_training_onnx(model, x_export, onnx_path, opset)
     x_path, y_path = (os.path.join(work, n) for n in ("x.npy", "y.npy"))
     np.save(x_path, x.numpy())
@@ -455,8 +465,8 @@ def compare(what, losses, state, ref_losses, ref_state, loss_tol, tensor_tol, fa
         scale = max(float(np.abs(ref).max()), 1e-12)
         err = float(np.abs(got - ref).max()) / scale
         compared += 1
-        print(f"{name:40s} rel max err {err:.2e} vs {what}{tensor_note(name, ref, scale)}")
-        bound = max(tensor_tol, tensor_floor(name, ref, scale))
+        print(f"{name:40s} rel max err {err:.2e} vs {what} (max abs {scale:.1e}){tensor_note(name, ref, scale)}")
+        bound = max(tensor_tol, tensor_floor(name, ref, scale), ABS_FLOOR / scale)
         if err > bound:
             failures.append(f"{what}: {name}: max abs err {err:.2e} of its max abs value > {bound:.2e}")
     return compared
@@ -488,6 +498,18 @@ def main():
     ap.add_argument("--vs-layerwise", action="store_true",
                     help="also train the layerwise plan of the same model and require the plan "
                          "under test to match it (losses and tensors within 1e-5; 1e-4 with --device cuda)")
+    ap.add_argument("--row-plans", nargs="*", default=[], metavar="STRATEGY/STRIPS",
+                    help="after the plan under test (give it --strategy layerwise), train these row "
+                         "plans (e.g. 2ps/3 overl/3) and require each to match it as --vs-layerwise does")
+    ap.add_argument("--f32-noise", type=float,
+                    help=f"the float32 floor's factor (default {F32_NOISE}): the torchvision zoo's "
+                         "deep nets have tensors whose gradients nearly cancel (BatchNorm biases of "
+                         "1e-5 after 3 steps), where two float32 computations differ by up to 4x "
+                         "PyTorch float32's own error")
+    ap.add_argument("--plan-tol", type=float,
+                    help="the bound between plans (losses and tensors; default 1e-5, 1e-4 with "
+                         "--device cuda): the torchvision zoo's deep nets sum weight gradients "
+                         "over strips in another order at 2-4x PyTorch float32's own error")
     ap.epilog = "Extra lrc-compile flags go last, after --: MODEL -- --strategy 2ps --strips 3"
     # Split at "--" by hand: argparse would otherwise tie a trailing flag list to the first
     # positional chunk and refuse it when options stand between MODEL and "--".
@@ -495,6 +517,8 @@ def main():
     cut = argv.index("--") if "--" in argv else len(argv)
     args = ap.parse_args(argv[:cut])
     args.compile_flags = argv[cut + 1:]
+    global F32_NOISE
+    F32_NOISE = args.f32_noise or F32_NOISE
     os.makedirs(args.work, exist_ok=True)
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -527,15 +551,15 @@ def main():
         tensor_floor=lambda name, ref, scale: F32_NOISE * float(np.abs(f32_state[name] - ref).max()) / scale)
     check_peak("plan", peak, failures)
 
-    if args.vs_layerwise:
-        print(f"--vs-layerwise: {' '.join(args.compile_flags) or '(default flags)'} against layerwise")
-        lw_losses, lw_state, lw_peak = lrc_train(args, "layerwise-", onnx_path, x_path, y_path,
-                                                 without_row_flags(args.compile_flags))
+    def against_layerwise(what, row, lw):
+        """Compares one row plan's run with a layerwise plan's run (losses, state, peak) of the
+        same model; returns the number of tensors compared."""
+        (row_losses, row_state), (lw_losses, lw_state) = row, lw
         # The tensors of the torch comparison (parameters and running statistics), as the
         # layerwise plan left them.
         lw_ref = {n: lw_state[n].reshape(torch_state[n].shape) for n in torch_state if n in lw_state}
         missing = [n for n in torch_state if n not in lw_state and not n.endswith("num_batches_tracked")]
-        failures += [f"layerwise: {n} missing from its trained model" for n in missing]
+        failures.extend(f"layerwise: {n} missing from its trained model" for n in missing)
         gpu = args.device == "cuda"
         # Floors: float32's own noise on each tensor (F32_NOISE x PyTorch float32 against
         # float64, in the tensor's scale there): two float32 plans that sum in other orders
@@ -544,15 +568,30 @@ def main():
         # float32), and by the fixed 1e-5 wherever float32 is well conditioned.
         f32_noise = lambda name, ref, scale: F32_NOISE * float(
             np.abs(f32_state[name] - torch_state[name]).max()) / max(float(np.abs(torch_state[name]).max()), 1e-12)
-        compared_lw = compare("layerwise", lrc_losses, lrc_state, lw_losses, lw_ref,
-                              CUDA_LAYERWISE_LOSS_RTOL if gpu else LAYERWISE_LOSS_RTOL,
-                              CUDA_LAYERWISE_TOL if gpu else LAYERWISE_TOL, failures,
-                              loss_floor=lambda step: F32_NOISE * rel_err(f32_losses[step], torch_losses[step]),
-                              tensor_floor=f32_noise)
+        return compare(what, row_losses, row_state, lw_losses, lw_ref,
+                       args.plan_tol or (CUDA_LAYERWISE_LOSS_RTOL if gpu else LAYERWISE_LOSS_RTOL),
+                       args.plan_tol or (CUDA_LAYERWISE_TOL if gpu else LAYERWISE_TOL), failures,
+                       loss_floor=lambda step: F32_NOISE * rel_err(f32_losses[step], torch_losses[step]),
+                       tensor_floor=f32_noise)
+
+    compared_lw = 0
+    if args.vs_layerwise:
+        print(f"--vs-layerwise: {' '.join(args.compile_flags) or '(default flags)'} against layerwise")
+        lw_losses, lw_state, lw_peak = lrc_train(args, "layerwise-", onnx_path, x_path, y_path,
+                                                 without_row_flags(args.compile_flags))
+        compared_lw = against_layerwise("layerwise", (lrc_losses, lrc_state), (lw_losses, lw_state))
         check_peak("layerwise plan", lw_peak, failures)
+    for spec in args.row_plans:
+        strategy, strips = spec.split("/")
+        flags = without_row_flags(args.compile_flags)[:-2] + ["--strategy", strategy, "--strips", strips]
+        print(f"--row-plans: {' '.join(flags)} against the plan above")
+        tag = f"{strategy}-{strips}-"
+        row_losses, row_state, row_peak = lrc_train(args, tag, onnx_path, x_path, y_path, flags)
+        compared_lw = against_layerwise(tag.rstrip("-"), (row_losses, row_state), (lrc_losses, lrc_state))
+        check_peak(f"{tag.rstrip('-')} plan", row_peak, failures)
 
     print(f"{args.model} (--device {args.device}): {len(lrc_losses)} losses, {compared} tensors compared"
-          + (f" ({compared_lw} also against layerwise)" if args.vs_layerwise else ""))
+          + (f" ({compared_lw} also between plans)" if compared_lw else ""))
     if failures:
         print("MISMATCH:\n  " + "\n  ".join(failures))
         return 1

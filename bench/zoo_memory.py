@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Predicted training-step memory of the torchvision zoo (test/models/zoo.py), layerwise
+against the smallest plan lrc's search reaches with exact BatchNorm (issue 13's memory table).
+
+Each model is exported in training mode (opset 13, random weights, 10 classes, dropout off as
+in the parity tests) at 224x224 into --cache (reused when present), then compiled
+  1. `--strategy layerwise`, and
+  2. with `--memory-budget 1`: the search refuses the budget and names the flags of the least
+     peak it reaches (docs/plan-search.md); those flags are compiled.
+Nothing is run: the arena is exact (measured peak = predicted peak in every plan the tests
+run). Per model: each plan's peak, its activation part (the peak less parameters, parameter
+gradients, optimizer state, BatchNorm state and the input batch: bench/row_memory.py's
+split), the ratio of the two activation parts, and the work ratio (conv/gemm multiply-adds,
+recompute included). Prints a Markdown table for docs/benchmarks.md.
+
+  /usr/bin/python3 bench/zoo_memory.py --batch 8 [--models a,b] [--cache /tmp/lrc-zoo]
+"""
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "test", "models"))
+sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+from row_memory import compile_plan, is_fixed  # noqa: E402
+import zoo  # noqa: E402
+
+SMALLEST_RE = re.compile(r"with (--strategy .*?)(?: --batch \d+.*)?$")
+
+
+def export(name, shape, path):
+    import torch
+    from parity import export_training_onnx
+    torch.manual_seed(0)
+    export_training_onnx(zoo.build(name).train(), torch.randn(*shape), path, 13)
+
+
+def activation_part(summary):
+    return sum(v for n, v in summary["categories"] if not is_fixed(n))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(zoo.ZOO))
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "lrc-zoo"))
+    ap.add_argument("--extra", default="", help="extra lrc-compile flags for both plans")
+    args = ap.parse_args()
+    os.makedirs(args.cache, exist_ok=True)
+    extra = args.extra.split()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lrc-zoomem-") as work:
+        plan = os.path.join(work, "plan.bin")
+        for name in args.models.split(","):
+            onnx = os.path.join(args.cache, f"{name}_{args.size}.onnx")
+            if not os.path.exists(onnx):
+                export(name, (1, 3, args.size, args.size), onnx)
+            lw, err = compile_plan(onnx, args.batch, ["--strategy", "layerwise"] + extra, plan)
+            if err:
+                rows.append((name, None, None, None, err.splitlines()[-1]))
+                print(f"{name}: {err.splitlines()[-1]}", file=sys.stderr, flush=True)
+                continue
+            refused = subprocess.run([os.path.join(ROOT, "build/tools/lrc-compile"), onnx, "--batch",
+                                      str(args.batch), "--memory-budget", "1", *extra, "-o", plan],
+                                     capture_output=True, text=True)
+            m = SMALLEST_RE.search(refused.stderr.strip())
+            if refused.returncode == 0 or not m:
+                rows.append((name, lw, None, None, "no smallest plan named: " + refused.stderr.strip()))
+                continue
+            flags = shlex.split(m.group(1))
+            small, err = compile_plan(onnx, args.batch, flags + extra, plan)
+            rows.append((name, lw, small, " ".join(flags), err))
+            print(f"{name}: layerwise {lw['peak_mib']} MiB, smallest {small and small['peak_mib']} MiB"
+                  f" ({' '.join(flags)})", file=sys.stderr, flush=True)
+    print("```\n/usr/bin/python3 bench/zoo_memory.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n```\n")
+    print(f"batch {args.batch}, {args.size}x{args.size}; predicted arena (MiB)\n")
+    print("| model | layerwise peak / activation part | smallest plan | its peak / activation part "
+          "| activation ratio | work vs layerwise |")
+    print("|---|---|---|---|---|---|")
+    for name, lw, small, flags, err in rows:
+        if lw is None or small is None:
+            print(f"| {name} | " + (f"{lw['peak_mib']:.1f} / {activation_part(lw):.1f}" if lw else "") +
+                  f" | failed: {err} | | | |")
+            continue
+        a, b = activation_part(lw), activation_part(small)
+        work = f"{small['work_ratio']:.2f}x" if small["work_ratio"] is not None else "1.00x"
+        print(f"| {name} | {lw['peak_mib']:.1f} / {a:.1f} | `{flags}` | {small['peak_mib']:.1f} / {b:.1f} "
+              f"| {b / a:.2f} | {work} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

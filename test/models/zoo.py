@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The torchvision classifiers of issue 13, one table for every test that uses them.
+
+ZOO maps a name to how the model is built and trained in the tests: torchvision's constructor
+(random weights, 10 classes), the input [N, 3, H, W] and the SGD learning rate. Sizes are the
+smallest the architecture accepts (its total stride; VGG's and AlexNet's adaptive pooling can
+only be exported at a multiple of their 7x7 / 6x6 output, so 224), batches large enough that
+training-mode BatchNorm is not dominated by float32 rounding.
+
+`build(name)` gives the model ready for a deterministic export in training mode: dropout layers
+become identities and stochastic depth gets probability 0 (both draw random numbers that no
+other framework reproduces; lrc trains ONNX Dropout with its own generator, and torch 1.13
+cannot export stochastic depth's Bernoulli in training mode at all).
+
+Run as a script, it is the census a new user would make: it exports each model at its size in
+training mode (opset 13, the TorchScript exporter) into a folder and imports it with
+lrc-compile, printing one line per model (`OK`, or lrc-compile's error):
+
+    zoo.py --lrc-compile build/tools/lrc-compile --out /tmp/zoo [NAME ...]
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+# name: (torchvision constructor keyword arguments, input shape, learning rate)
+ZOO = {
+    "alexnet": ({}, (4, 3, 224, 224), 0.002),
+    "vgg11_bn": ({}, (4, 3, 224, 224), 0.002),
+    "vgg16": ({}, (2, 3, 224, 224), 0.002),
+    "resnet18": ({}, (16, 3, 96, 96), 0.002),
+    "resnet50": ({}, (16, 3, 64, 64), 0.002),
+    "resnext50_32x4d": ({}, (16, 3, 64, 64), 0.0001),
+    "wide_resnet50_2": ({}, (16, 3, 64, 64), 0.0001),
+    "densenet121": ({}, (16, 3, 64, 64), 0.0001),
+    "squeezenet1_1": ({}, (16, 3, 64, 64), 0.0001),
+    "googlenet": ({"aux_logits": False, "init_weights": True}, (16, 3, 96, 96), 0.0001),
+    "shufflenet_v2_x1_0": ({}, (16, 3, 64, 64), 0.0001),
+    "mobilenet_v3_small": ({}, (16, 3, 64, 64), 0.0001),
+    "efficientnet_b0": ({}, (16, 3, 64, 64), 0.0001),
+    "regnet_y_400mf": ({}, (16, 3, 96, 96), 0.0001),
+    "convnext_tiny": ({}, (16, 3, 64, 64), 0.0001),
+    "mnasnet0_5": ({}, (16, 3, 96, 96), 0.0001),
+    "mobilenet_v2": ({}, (16, 3, 96, 96), 0.0001),
+}
+
+
+def build(name, classes=10):
+    """torchvision's `name` with random weights (seeded by the caller), deterministic in
+    training mode: dropout layers replaced by identities, stochastic depth at probability 0."""
+    import torch.nn as nn
+    import torchvision
+    kwargs = ZOO[name][0]
+    model = getattr(torchvision.models, name)(num_classes=classes, **kwargs)
+    for parent in list(model.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Dropout):
+                setattr(parent, child_name, nn.Identity())
+            elif type(child).__name__ == "StochasticDepth":
+                child.p = 0.0
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lrc-compile", required=True)
+    ap.add_argument("--out", required=True, help="folder for the exported models and plans")
+    ap.add_argument("names", nargs="*", help="models to try (default: all)")
+    args = ap.parse_args()
+    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+    from parity import export_training_onnx
+    os.makedirs(args.out, exist_ok=True)
+    failed = 0
+    for name in args.names or ZOO:
+        if name not in ZOO:
+            sys.exit(f"zoo.py: error: unknown model '{name}' (known: {', '.join(ZOO)})")
+        torch.manual_seed(0)
+        path = os.path.join(args.out, f"{name}.onnx")
+        export_training_onnx(build(name).train(), torch.randn(*ZOO[name][1]), path, 13)
+        r = subprocess.run([args.lrc_compile, path, "-o", os.path.join(args.out, f"{name}.plan")],
+                           capture_output=True, text=True)
+        lines = r.stderr.strip().splitlines() or ["(no message)"]
+        print(f"{name}: {'OK' if r.returncode == 0 else lines[-1]}", flush=True)
+        failed += r.returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
