@@ -480,6 +480,7 @@ def check_peak(what, peak, failures):
 
 
 def main():
+    global F32_NOISE
     ap = argparse.ArgumentParser()
     ap.add_argument("model", choices=sorted(MODELS))
     ap.add_argument("--bin", required=True, help="folder holding lrc-compile and lrc-run")
@@ -517,7 +518,6 @@ def main():
     cut = argv.index("--") if "--" in argv else len(argv)
     args = ap.parse_args(argv[:cut])
     args.compile_flags = argv[cut + 1:]
-    global F32_NOISE
     F32_NOISE = args.f32_noise or F32_NOISE
     os.makedirs(args.work, exist_ok=True)
     torch.manual_seed(0)
