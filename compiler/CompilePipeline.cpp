@@ -74,7 +74,7 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   TrainingPrograms p{forward.clone(), forward.clone()};
   const bool rows = !o.rows.layerwise;
   runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)),  // frozen: BatchNorm on running statistics
-            passes::createAppendLossPass());                           // softmax cross-entropy over the logits
+            passes::createAppendLossPass(o.loss));  // softmax cross-entropy over the logits (per pixel on [N,K,H,W])
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
   runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands

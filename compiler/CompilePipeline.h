@@ -47,6 +47,7 @@ struct TrainingOptions {
   passes::BatchNormPolicyOptions batchNorm;  // --bn
   RowOptions rows{true, {}, {}, passes::RematMode::None, {}};  // layerwise
   passes::PlanMemoryOptions memory;  // conv-batch-bytes: 0 for the CPU, more for the GPU
+  passes::AppendLossOptions loss;    // --ignore-index: the per-pixel loss's ignored label
   passes::AutodiffOptions autodiff;  // --optimizer: the updates and the state they keep
   // --data-parallel: the step of each rank, gradients averaged over the ranks (passes/DataParallel.cpp).
   std::optional<passes::DataParallelOptions> dataParallel;

@@ -243,7 +243,7 @@ std::string strippedOnnx(const std::string& path, const Module& train, plan::Pla
 // Ops after the loss belong to the backward pass: their results are gradients.
 size_t lossIndex(const Module& m) {
   for (size_t i = 0; i < m.ops.size(); ++i)
-    if (m.ops[i]->kind == OpKind::SoftmaxXent) return i;
+    if (ops::isLoss(m.ops[i]->kind)) return i;
   throw ir::Error("plan: the training program has no loss");
 }
 

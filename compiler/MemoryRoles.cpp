@@ -6,11 +6,12 @@ namespace lrc::compiler {
 
 ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFrom) {
   using ir::OpKind;
-  // Results that depend on the loss gradient (softmax_xent_grad's, and whatever reads them).
+  // Results that depend on the loss gradient (softmax_xent_grad's or pixel_xent_grad's, and
+  // whatever reads them).
   ir::ValueSet gradient;
   for (size_t i = backwardFrom; i < m.ops.size(); ++i) {
     const ir::Op& op = *m.ops[i];
-    bool depends = op.kind == OpKind::SoftmaxXentGrad;
+    bool depends = ops::isLossGradient(op.kind);
     for (const ir::Value* v : op.operands) depends |= gradient.count(v) != 0;
     if (depends) gradient.insert(op.results.begin(), op.results.end());
   }

@@ -45,7 +45,7 @@ inline constexpr std::array kOps = {
 // As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
 // every exhaustive switch over OpKind (no `default:`), before anything compiles.
 inline constexpr int kOpCount = static_cast<int>(kOps.size());
-static_assert(kOpCount == 58, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+static_assert(kOpCount == 60, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
 
 constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
 constexpr std::string_view name(OpKind k) { return info(k).name; }
@@ -55,6 +55,12 @@ constexpr std::optional<OpKind> kindByName(std::string_view name) {
     if (kOps[i].name == name) return static_cast<OpKind>(i);
   return std::nullopt;
 }
+
+// The losses (append-loss makes one: softmax_xent on [N,K] logits, pixel_xent on [N,K,H,W]),
+// which end the forward part of a training module, and the gradient kernel that starts its
+// backward part.
+constexpr bool isLoss(OpKind k) { return info(k).role == Role::Loss; }
+constexpr bool isLossGradient(OpKind k) { return k == OpKind::SoftmaxXentGrad || k == OpKind::PixelXentGrad; }
 
 // Autodiff and the loss make these; a forward graph given to them holds none.
 constexpr bool isTrainingOp(OpKind k) { return info(k).role != Role::Forward && info(k).role != Role::Rows; }

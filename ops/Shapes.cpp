@@ -433,6 +433,16 @@ Results softmaxXent(const Rule& r) {
   return {same(r.in(0))};
 }
 
+// The per-pixel loss: logits [N,K,H,W], labels i64[N,H,W], any int64 ignore_index.
+Results pixelXent(const Rule& r) {
+  r.f32(0, "logits", 4);
+  const Shape& x = r.shape(0);
+  r.expect(1, "labels", DType::I64, {x[0], x[2], x[3]});
+  r.integer("ignore_index", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  if (r.kind() == OpKind::PixelXent) return {f32({})};
+  return {same(r.in(0))};
+}
+
 // concat: f32 operands of one rank, equal but on `axis`, joined along it.
 Results concat(const Rule& r) {
   r.f32(0, "operand 0");
@@ -575,6 +585,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::Softmax: return softmax(r);
     case OpKind::SoftmaxXent:
     case OpKind::SoftmaxXentGrad: return softmaxXent(r);
+    case OpKind::PixelXent:
+    case OpKind::PixelXentGrad: return pixelXent(r);
     case OpKind::ChannelSum:
       r.f32(0, "operand", 4);
       return {f32({r.shape(0)[1]})};

@@ -1,7 +1,12 @@
-// Turns an imported classifier into something training can minimize: the one module
-// output must be the logits f32[N,K]; the pass adds `input %labels : i64[N]` and
-// `%loss = softmax_xent(%logits, %labels) : f32[]` (mean over the batch, as PyTorch's
-// cross_entropy), and returns [loss, logits] — the runtime reports accuracy from the logits.
+// Turns an imported network into something training can minimize. The one module output must
+// be the logits:
+//  - f32[N,K] (a classifier): the pass adds `input %labels : i64[N]` and
+//    `%loss = softmax_xent(%logits, %labels) : f32[]` (mean over the batch, as PyTorch's
+//    cross_entropy);
+//  - f32[N,K,H,W] (a segmentation net): `input %labels : i64[N,H,W]` and
+//    `%loss = pixel_xent(%logits, %labels) {ignore_index} : f32[]`, the mean over the pixels
+//    whose label is not ignore_index (AppendLossOptions; PyTorch's cross_entropy on 4-D input).
+// It returns [loss, logits]: the runtime reports accuracy (and mean IoU) from the logits.
 #include "passes/Pass.h"
 
 namespace lrc::passes {
@@ -21,13 +26,14 @@ std::string describeOutputs(const std::vector<Value*>& outputs) {
 
 class AppendLoss : public Pass {
  public:
+  explicit AppendLoss(const AppendLossOptions& options) : options_(options) {}
   std::string_view name() const override { return "append-loss"; }
 
   bool transform(ir::Module& m) override {
     // Checked first: after this pass the module has two outputs, and "already has a loss"
     // is the message that helps when the pass runs twice.
     for (const auto& op : m.ops)
-      if (op->kind == OpKind::SoftmaxXent)
+      if (ops::isLoss(op->kind))
         throw Error(
             "append-loss: module @" + m.name + " already has a loss (" + op->describe() + ")",
             op->loc);
@@ -41,22 +47,34 @@ class AppendLoss : public Pass {
                       " is a softmax; export the model's logits (the input of the final Softmax): "
                       "the loss applies softmax itself",
                   logits->def->loc);
-    if (logits->type.dtype != DType::F32 || logits->type.shape.size() != 2)
-      throw Error("append-loss: the module output must be the logits f32[N,K], found %" +
+    const std::vector<int64_t>& shape = logits->type.shape;
+    if (logits->type.dtype != DType::F32 || (shape.size() != 2 && shape.size() != 4))
+      throw Error("append-loss: the module output must be the logits f32[N,K] (classes) or f32[N,K,H,W] "
+                  "(a class per pixel), found %" +
                       logits->name + " : " + logits->type.str(),
                   logits->def ? logits->def->loc : ir::Location{});
 
-    const int64_t batch = logits->type.shape[0];
-    Value* labels = m.addInput(m.uniqueName("labels"), {DType::I64, {batch}});
-    ir::Op* xent = m.addOp(OpKind::SoftmaxXent, {logits, labels}, {},
-                           {{m.uniqueName("loss"), {DType::F32, {}}}});
+    ir::Op* xent = nullptr;
+    if (shape.size() == 2) {
+      Value* labels = m.addInput(m.uniqueName("labels"), {DType::I64, {shape[0]}});
+      xent = m.addOp(OpKind::SoftmaxXent, {logits, labels}, {}, {{m.uniqueName("loss"), {DType::F32, {}}}});
+    } else {
+      Value* labels = m.addInput(m.uniqueName("labels"), {DType::I64, {shape[0], shape[2], shape[3]}});
+      xent = m.addOp(OpKind::PixelXent, {logits, labels}, {{"ignore_index", options_.ignoreIndex}},
+                     {{m.uniqueName("loss"), {DType::F32, {}}}});
+    }
     m.outputs = {xent->result(), logits};
     return true;
   }
+
+ private:
+  AppendLossOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<Pass> createAppendLossPass() { return std::make_unique<AppendLoss>(); }
+std::unique_ptr<Pass> createAppendLossPass(const AppendLossOptions& options) {
+  return std::make_unique<AppendLoss>(options);
+}
 
 }  // namespace lrc::passes

@@ -194,13 +194,13 @@ class Autodiff : public Pass {
 
   bool transform(ir::Module& m) override {
     Op* loss = m.outputs.empty() ? nullptr : m.outputs[0]->def;
-    if (!loss || loss->kind != OpKind::SoftmaxXent) {
+    if (!loss || !ops::isLoss(loss->kind)) {
       std::string found = "no outputs";
       if (!m.outputs.empty()) {
         found = "%" + m.outputs[0]->name;
         if (loss) found += " (produced by " + std::string(ir::opName(loss->kind)) + ")";
       }
-      throw Error("autodiff: the first module output must be the loss (softmax_xent), found " +
+      throw Error("autodiff: the first module output must be the loss (softmax_xent or pixel_xent), found " +
                       found + "; run append-loss first",
                   loss ? loss->loc : ir::Location{});
     }

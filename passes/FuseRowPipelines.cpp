@@ -90,7 +90,7 @@ class FuseRowPipelines : public Pass {
 
     // Forward part: the ops before the loss (all ops when there is none).
     size_t end = 0;
-    while (end < m.ops.size() && m.ops[end]->kind != OpKind::SoftmaxXent) ++end;
+    while (end < m.ops.size() && !ops::isLoss(m.ops[end]->kind)) ++end;
 
     // Scheduling first: an element-wise op with one reader moves to right before it.
     bool moved = sinkElementwise(m, end);

@@ -125,10 +125,17 @@ class Grad {
         wholeMapsOnly();
         if (needs(0)) grad(OpKind::SoftmaxXentGrad, {op_.operands[0], op_.operands[1]}, {}, 0, Reach::Whole);
         return;
+      case OpKind::PixelXent:
+        if (dy_) return noGradient();
+        wholeMapsOnly();
+        if (needs(0))
+          grad(OpKind::PixelXentGrad, {op_.operands[0], op_.operands[1]}, pick(op_, {"ignore_index"}), 0, Reach::Whole);
+        return;
       // No gradient: softmax (only the fused loss trains), and the training and row-plan ops,
       // which are never differentiated again.
       case OpKind::Softmax:
       case OpKind::SoftmaxXentGrad:
+      case OpKind::PixelXentGrad:
       case OpKind::Conv2dGradInput:
       case OpKind::Conv2dGradWeight:
       case OpKind::ChannelSum:

@@ -66,6 +66,12 @@ struct PartitionRowsOptions {
   std::map<int64_t, RowStrategy> strategies;  // pipeline -> its own strategy
 };
 
+// append-loss: the label a pixel of the per-pixel loss carries to be left out (PyTorch's
+// cross_entropy ignore_index, its default -100); the classifier loss has none.
+struct AppendLossOptions {
+  int64_t ignoreIndex = -100;
+};
+
 // autodiff: the optimizer whose update and state every parameter gets (ops/Optimizer.h;
 // its name and parse are ops::info(o).name and ops::optimizerByName).
 struct AutodiffOptions {

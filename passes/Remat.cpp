@@ -72,7 +72,7 @@ class Remat : public Pass {
 
   bool transform(ir::Module& m) override {
     size_t loss = 0;
-    while (loss < m.ops.size() && m.ops[loss]->kind != OpKind::SoftmaxXent) ++loss;
+    while (loss < m.ops.size() && !ops::isLoss(m.ops[loss]->kind)) ++loss;
     if (loss == m.ops.size() || none_) return false;  // not a training module, or nothing to do
     ValueSet forward;
     for (size_t i = 0; i < loss; ++i) forward.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());

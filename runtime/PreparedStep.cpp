@@ -214,6 +214,9 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
       return gemmParams(step, s, true);
     case Kernel::Softmax:
       return softmaxParams(step, s.inputs[0].shape);
+    case Kernel::PixelXent:
+    case Kernel::PixelXentGrad:
+      return kernels::PixelXentParams{attrInt(step, "ignore_index")};
     case Kernel::Concat:
       return kernels::AxisParams{attrInt(step, "axis"), 0};
     case Kernel::Slice:

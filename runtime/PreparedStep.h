@@ -21,6 +21,7 @@
 #include "runtime/kernels/Dense.h"
 #include "runtime/kernels/Dropout.h"
 #include "runtime/kernels/Pad.h"
+#include "runtime/kernels/PixelXent.h"
 #include "runtime/kernels/Pool.h"
 #include "runtime/kernels/RowBand.h"
 #include "runtime/kernels/Unary.h"
@@ -52,7 +53,8 @@ struct StepBuffer {
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
-                                kernels::BinaryGradParams, kernels::ReduceMeanParams, CollectiveParams>;
+                                kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::PixelXentParams,
+                                CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

@@ -10,6 +10,9 @@
 // a chunk of images per launch (docs/cuda.md); the CPU backend runs such a plan too.
 // --optimizer sgd|adamw chooses the updates and the state the plan keeps (docs/training.md);
 // the optimizer's hyper-parameter flags (tools/TrainingFlags.h) set the plan's defaults.
+// The loss follows the model's output: softmax cross-entropy over [N,K] logits, or per pixel
+// over [N,K,H,W] logits (a segmentation net; --ignore-index N, default -100 as PyTorch), and
+// the summary says which.
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -75,6 +78,7 @@ constexpr const char* kUsage =
     "  --recompute-points all|none|IDS   a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
+    "  --ignore-index N                 the label of pixels a per-pixel loss leaves out (default -100)\n"
     "  --optimizer sgd|adamw            default sgd (torch.optim.SGD; adamw: torch.optim.AdamW)\n"
     "  --lr X, --weight-decay X, sgd: --momentum X, --nesterov, adamw: --beta1 X, --beta2 X, --eps X\n"
     "                                   the optimizer's defaults (lrc-run may override them)\n"
@@ -225,6 +229,15 @@ Options parseArgs(int argc, char** argv) {
       const std::optional<ops::Optimizer> optimizer = ops::optimizerByName(text);
       if (!optimizer) usage("--optimizer expects sgd or adamw, got '" + text + "'");
       o.training.autodiff.optimizer = *optimizer;
+    } else if (a == "--ignore-index") {
+      const std::string text = value();
+      try {
+        size_t used = 0;
+        o.training.loss.ignoreIndex = std::stoll(text, &used);
+        if (used != text.size()) throw std::invalid_argument(text);
+      } catch (const std::exception&) {
+        usage("--ignore-index expects an integer, got '" + text + "'");
+      }
     } else if (optimizerFlag(a, value, o.optimizer)) {
     } else if (a == "-o") {
       o.output = value();
@@ -284,6 +297,8 @@ std::string fixedFlags(const Options& o) {
   if (o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     flags += " --bn " + std::string(passes::name(o.training.batchNorm.mode));
   if (o.device != "cpu") flags += " --device " + o.device;
+  if (o.training.loss.ignoreIndex != passes::AppendLossOptions{}.ignoreIndex)
+    flags += " --ignore-index " + std::to_string(o.training.loss.ignoreIndex);
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak
     flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
   if (const auto& dp = o.training.dataParallel) {  // its buckets are in every candidate's peak
@@ -442,6 +457,18 @@ std::string dataParallelLine(const plan::Plan& p) {
          (d->bnSync ? "over every rank's batch (--bn-sync)" : "per rank (as PyTorch DDP)") + "\n";
 }
 
+// The per-pixel loss when append-loss chose it (a classifier's loss goes without saying).
+std::string lossLine(const plan::Plan& p) {
+  for (const plan::Step& s : p.train().steps()) {
+    if (s.kernel() != ops::name(ops::OpKind::PixelXent)) continue;
+    for (const plan::Attr& a : s.attrs())
+      if (a.name() == "ignore_index" && a.ints_size() == 1)
+        return "  loss per-pixel softmax cross-entropy (the model's output is [N,K,H,W]), ignore index " +
+               std::to_string(a.ints(0)) + "\n";
+  }
+  return "";
+}
+
 // The one-paragraph report every compile prints (to stderr when the plan text or IR goes
 // to stdout).
 std::string summary(const plan::Plan& p, const std::string& batchNorm) {
@@ -453,7 +480,7 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
          ", optimizer state " + mib(m.optimizer_state()) + ", kept activations " + mib(m.activations()) +
          ", activation gradients " + mib(m.activation_gradients()) + ", workspace " + mib(m.workspace()) +
          ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" +
-         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + dataParallelLine(p) + batchNorm;
+         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + lossLine(p) + dataParallelLine(p) + batchNorm;
 }
 
 // --- --report: the same summary as JSON (keys in docs/plan-search.md), written with these

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -69,6 +70,15 @@ void setOption(std::string_view pass, passes::BatchNormPolicyOptions& o, std::st
 void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::string_view key, std::string_view value) {
   if (key != "cut") unknownOption(pass, key, "cut");
   o.cut = valueOf(passes::parseSegmentCut(value), pass, key, "none or downsample", value);
+}
+
+std::optional<int64_t> anyInteger(std::string_view text) {
+  return integerAtLeast(std::numeric_limits<int64_t>::min(), text);
+}
+
+void setOption(std::string_view pass, passes::AppendLossOptions& o, std::string_view key, std::string_view value) {
+  if (key != "ignore-index") unknownOption(pass, key, "ignore-index");
+  o.ignoreIndex = valueOf(anyInteger(value), pass, key, "an integer", value);
 }
 
 void setOption(std::string_view pass, passes::AutodiffOptions& o, std::string_view key, std::string_view value) {

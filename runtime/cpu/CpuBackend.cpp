@@ -286,6 +286,16 @@ void softmaxXent(const StepArgs& s, bool grad) {
   cpu::softmax_cross_entropy_backward(s.out(0), s.out(0), s.inInts(1), n, classes);
 }
 
+void pixelXent(const StepArgs& s, bool grad) {
+  const Shape& x = s.inShape(0);
+  const int64_t ignore = s.params<kernels::PixelXentParams>().ignoreIndex;
+  if (!grad) {
+    *s.out(0) = cpu::pixel_xent_forward(s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore);
+    return;
+  }
+  cpu::pixel_xent_backward(s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore);
+}
+
 // Identity, and inference-mode Dropout: the result's rows of the operand.
 void copy(const StepArgs& s) {
   if (!s.byRows()) return copyInToOut(s);
@@ -456,6 +466,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return softmaxXent(s, false);
     case Kernel::SoftmaxXentGrad:
       return softmaxXent(s, true);
+    case Kernel::PixelXent:
+      return pixelXent(s, false);
+    case Kernel::PixelXentGrad:
+      return pixelXent(s, true);
     case Kernel::Dropout:
       return dropout(s, context, false);
     case Kernel::DropoutGrad:

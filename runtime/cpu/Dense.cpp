@@ -90,6 +90,43 @@ float softmax_cross_entropy_forward(float* probs, const float* logits, const int
   return static_cast<float>(total / static_cast<double>(N));
 }
 
+namespace {
+
+// Sums the rows' parts (runtime/kernels/PixelXent.h's order) and checks their labels.
+kernels::PixelXentRow pixelXentTotal(const char* kernel, const float* logits, const int64_t* labels, int64_t N,
+                                     int64_t classes, int64_t H, int64_t W, int64_t ignoreIndex, bool withLoss) {
+  if (N < 1 || classes < 1 || H < 1 || W < 1) fail(kernel, "needs at least one sample, class and pixel");
+  kernels::PixelXentRow total;
+  for (int64_t row = 0; row < N * H; ++row) {
+    const kernels::PixelXentRow r = kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss);
+    if (r.badColumn >= 0)
+      fail(kernel, "label " + std::to_string(labels[row * W + r.badColumn]) + " of sample " + std::to_string(row / H) +
+                       " (pixel " + std::to_string(row % H) + "," + std::to_string(r.badColumn) + ") is outside [0, " +
+                       std::to_string(classes) + ") and is not the ignore index " + std::to_string(ignoreIndex));
+    total.loss += r.loss;
+    total.counted += r.counted;
+  }
+  return total;
+}
+
+}  // namespace
+
+float pixel_xent_forward(const float* logits, const int64_t* labels, int64_t N, int64_t classes, int64_t H, int64_t W,
+                         int64_t ignoreIndex) {
+  const kernels::PixelXentRow t =
+      pixelXentTotal("pixel_xent_forward", logits, labels, N, classes, H, W, ignoreIndex, true);
+  return kernels::pixel_xent_mean(t.loss, t.counted);
+}
+
+void pixel_xent_backward(float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
+                         int64_t H, int64_t W, int64_t ignoreIndex) {
+  const kernels::PixelXentRow t =
+      pixelXentTotal("pixel_xent_backward", logits, labels, N, classes, H, W, ignoreIndex, false);
+  const float scale = kernels::pixel_xent_scale(t.counted);
+  for (int64_t pixel = 0; pixel < N * H * W; ++pixel)
+    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, H * W, pixel, ignoreIndex, scale);
+}
+
 void softmax_cross_entropy_backward(float* dLogits, const float* probs, const int64_t* labels, int64_t N,
                                     int64_t classes, float dLoss) {
   const char* kernel = "softmax_cross_entropy_backward";

@@ -1,10 +1,12 @@
-// Whole-tensor kernels that end row pipelines: Gemm, softmax, softmax cross-entropy loss.
+// Whole-tensor kernels that end row pipelines: Gemm, softmax, softmax cross-entropy loss (per
+// sample, and per pixel: runtime/kernels/PixelXent.h).
 // (The optimizer updates: cpu/Optimizer.h.)
 #pragma once
 
 #include <cstdint>
 
 #include "runtime/kernels/Dense.h"
+#include "runtime/kernels/PixelXent.h"
 
 namespace lrc::cpu {
 
@@ -33,5 +35,13 @@ float softmax_cross_entropy_forward(float* probs, const float* logits, const int
 // so it writes rather than adds; dLogits may alias probs.
 void softmax_cross_entropy_backward(float* dLogits, const float* probs, const int64_t* labels, int64_t N,
                                     int64_t classes, float dLoss = 1.0f);
+
+// The per-pixel loss (runtime/kernels/PixelXent.h) of logits [N,K,H,W] and labels [N,H,W],
+// and its gradient (dLogits may alias logits). A label that is neither ignoreIndex nor in
+// [0, K): std::invalid_argument naming it, its sample and its pixel.
+float pixel_xent_forward(const float* logits, const int64_t* labels, int64_t N, int64_t classes, int64_t H, int64_t W,
+                         int64_t ignoreIndex);
+void pixel_xent_backward(float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
+                         int64_t H, int64_t W, int64_t ignoreIndex);
 
 }  // namespace lrc::cpu

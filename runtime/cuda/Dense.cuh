@@ -1,6 +1,7 @@
 // Whole-tensor kernels of the CUDA backend that end row pipelines, as cpu/Dense.h: Gemm
 // (cuBLAS, its C operand broadcast first), softmax over any axis, and the softmax
-// cross-entropy loss and its gradient. A label outside [0, classes) cannot throw on the
+// cross-entropy loss and its gradient, per sample and per pixel (runtime/kernels/PixelXent.h).
+// A label outside [0, classes) (and, per pixel, not the ignore index) cannot throw on the
 // device: the kernel records it (XentStatus) and the backend reports it at synchronize().
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <cstdint>
 
 #include "runtime/kernels/Dense.h"
+#include "runtime/kernels/PixelXent.h"
 #include "runtime/cuda/Device.h"
 
 namespace lrc::cuda {
@@ -118,6 +120,51 @@ struct XentGrad {
   }
 };
 
+// Per image row (n, h): its part of the loss in ws[row] and its count in ws[rows + row].
+struct PixelXentRows {
+  double* ws;
+  const float* logits;
+  const int64_t* labels;
+  int64_t classes, H, W, ignoreIndex, rows;
+  bool withLoss;
+  XentStatus status;
+  LRC_HD void operator()(int64_t row) const {
+    const kernels::PixelXentRow r = kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss);
+    if (r.badColumn >= 0) status.report(row / H, labels[row * W + r.badColumn], classes);
+    ws[row] = r.loss;
+    ws[rows + row] = static_cast<double>(r.counted);
+  }
+};
+
+// One thread: the rows in order; the mean into *loss (when given), the count into ws[2 * rows].
+struct PixelXentTotal {
+  float* loss;
+  double* ws;
+  int64_t rows;
+  LRC_HD void operator()(int64_t) const {
+    double total = 0.0, counted = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      total += ws[r];
+      counted += ws[rows + r];
+    }
+    if (loss != nullptr) *loss = kernels::pixel_xent_mean(total, static_cast<int64_t>(counted));
+    ws[2 * rows] = counted;
+  }
+};
+
+// The gradient, one thread per pixel, scaled by the count PixelXentTotal left.
+struct PixelXentGrad {
+  float* dLogits;
+  const float* logits;
+  const int64_t* labels;
+  int64_t classes, plane, ignoreIndex;
+  const double* counted;
+  LRC_HD void operator()(int64_t pixel) const {
+    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, plane, pixel, ignoreIndex,
+                                kernels::pixel_xent_scale(static_cast<int64_t>(*counted)));
+  }
+};
+
 }  // namespace dense_detail
 
 // Y = alpha * op(A) * op(B) + beta * C (ONNX Gemm; C broadcast as p.bias says).
@@ -152,6 +199,27 @@ template <class D>
 void softmax_xent_backward(D& dev, float* dLogits, const float* logits, const int64_t* labels, int64_t N,
                            int64_t classes, const XentStatus& status) {
   dev.forEach(N, dense_detail::XentGrad{dLogits, logits, labels, N, classes, status});
+}
+
+// The doubles the per-pixel loss needs of the workspace: two per image row and the count.
+inline int64_t pixel_xent_workspace_doubles(int64_t N, int64_t H) { return 2 * N * H + 1; }
+
+// The per-pixel loss (runtime/kernels/PixelXent.h) of logits [N,K,H,W] and labels [N,H,W];
+// `ws` holds pixel_xent_workspace_doubles.
+template <class D>
+void pixel_xent_forward(D& dev, float* loss, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
+                        int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status) {
+  dev.forEach(N * H, dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, true, status});
+  dev.forEach(1, dense_detail::PixelXentTotal{loss, ws, N * H});
+}
+
+// Its gradient; dLogits may alias logits.
+template <class D>
+void pixel_xent_backward(D& dev, float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
+                         int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status) {
+  dev.forEach(N * H, dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, false, status});
+  dev.forEach(1, dense_detail::PixelXentTotal{nullptr, ws, N * H});
+  dev.forEach(N * H * W, dense_detail::PixelXentGrad{dLogits, logits, labels, classes, H * W, ignoreIndex, ws + 2 * N * H});
 }
 
 }  // namespace lrc::cuda

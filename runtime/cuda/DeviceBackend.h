@@ -89,7 +89,7 @@ class DeviceBackend final : public runtime::Backend {
     Status s;
     dev_.toHost(&s, status(), sizeof s);
     if (s.badLabel != 0)
-      throw std::runtime_error("softmax_xent: label " + std::to_string(s.label) + " of sample " +
+      throw std::runtime_error("the loss: label " + std::to_string(s.label) + " of sample " +
                                std::to_string(s.sample) + " is outside [0, " + std::to_string(s.classes) + ")");
   }
 
@@ -483,6 +483,17 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
         return softmax_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1],
                                     workspace(logits[0]), report);
       return softmax_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), logits[0], logits[1], report);
+    }
+    case Kernel::PixelXent:
+    case Kernel::PixelXentGrad: {
+      const runtime::Shape& x = s.inShape(0);
+      const XentStatus report{&status()->badLabel, &status()->sample, &status()->label, &status()->classes};
+      const int64_t ignore = s.params<kernels::PixelXentParams>().ignoreIndex;
+      double* ws = workspace(pixel_xent_workspace_doubles(x[0], x[2]));
+      lossSinceCheck_ = true;
+      if (step.kernel == Kernel::PixelXent)
+        return pixel_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore, ws, report);
+      return pixel_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore, ws, report);
     }
     case Kernel::Dropout:
       return dropout(s, context, false);

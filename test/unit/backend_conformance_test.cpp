@@ -708,6 +708,59 @@ TEST_P(BackendConformance, SoftmaxXentGrad) {
   }
 }
 
+// The per-pixel loss on logits [N,K,H,W] and label maps with ignored pixels (ignore_index
+// 255 here, -100 by default), and one where every pixel is ignored (NaN loss, zero gradient).
+struct PixelBatch {
+  Shape x;
+  std::vector<float> logits;
+  std::vector<int64_t> labels;
+  PixelBatch(const Shape& s, uint32_t seed, int64_t ignore, bool allIgnored = false)
+      : x(s), logits(randomFloats(elementsOf(s), seed, -4.0f, 4.0f)) {
+    std::mt19937 gen(seed);
+    for (int64_t i = 0; i < s[0] * s[2] * s[3]; ++i)
+      labels.push_back(allIgnored || gen() % 5 == 0 ? ignore : static_cast<int64_t>(gen() % static_cast<uint32_t>(s[1])));
+  }
+  Arg labelMaps() const { return {{x[0], x[2], x[3]}, nullptr, std::nullopt, &labels}; }
+};
+
+TEST_P(BackendConformance, PixelXentAndGrad) {
+  for (const Shape& s : {Shape{2, 5, 7, 6}, Shape{1, 3, 1, 9}, Shape{3, 1, 2, 2}})
+    for (int64_t ignore : {int64_t{255}, int64_t{-100}}) {
+      const PixelBatch batch(s, 860, ignore);
+      const IntAttrs attrs = {{"ignore_index", {ignore}}};
+      expectConforms({"pixel_xent", {whole(s, batch.logits), batch.labelMaps()}, {result({})}, attrs}, kFewTerms);
+      expectConforms({"pixel_xent_grad", {whole(s, batch.logits), batch.labelMaps()}, {result(s)}, attrs}, kFewTerms);
+    }
+  const Shape s = {2, 3, 2, 2};
+  const PixelBatch none(s, 861, -100, /*allIgnored=*/true);
+  const IntAttrs attrs = {{"ignore_index", {-100}}};
+  expectConforms({"pixel_xent_grad", {whole(s, none.logits), none.labelMaps()}, {result(s)}, attrs}, kExact);
+  const HandPlan p = oneStepPlan("pixel_xent", {whole(s, none.logits), none.labelMaps()}, {result({})}, attrs, {});
+  const std::unique_ptr<Backend> device = backend();
+  const StepRun run = runPlanStep(*device, p, {whole(s, none.logits), none.labelMaps()});
+  EXPECT_TRUE(std::isnan(run.results.at(0).at(0))) << "every pixel ignored: PyTorch's 0/0";
+}
+
+// A label outside [0, classes) that is not the ignore index is an error, as for softmax_xent.
+TEST_P(BackendConformance, PixelXentBadLabelIsAnError) {
+  const Shape s = {2, 3, 2, 2};
+  const std::vector<float> z = randomFloats(elementsOf(s), 862);
+  const std::vector<int64_t> l = {0, 1, 2, 255, 1, 3, 0, 0};  // 255 ignored, 3 >= K
+  const Arg maps = {{2, 2, 2}, nullptr, std::nullopt, &l};
+  for (const char* kernel : {"pixel_xent", "pixel_xent_grad"}) {
+    const HandPlan p = oneStepPlan(kernel, {whole(s, z), maps}, {result(std::string(kernel) == "pixel_xent" ? Shape{} : s)},
+                                   {{"ignore_index", {255}}}, {});
+    ASSERT_EQ(p.validationError(), "");
+    const std::unique_ptr<Backend> device = backend();
+    try {
+      runPlanStep(*device, p, {whole(s, z), maps});
+      ADD_FAILURE() << kernel << ": label 3 gave no error";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("label 3 of sample 1"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // A label outside [0, classes) is an error, reported by synchronize() at the latest (a
 // device reports it from its kernel).
 TEST_P(BackendConformance, BadLabelIsAnError) {

@@ -176,6 +176,82 @@ TEST(SoftmaxCrossEntropy, RejectsLabelsOutOfRange) {
   EXPECT_THROW(softmax_cross_entropy_backward(probs.data(), logits.data(), tooBig.data(), 2, 3), std::invalid_argument);
 }
 
+// ---- the per-pixel loss (pixel_xent) ----
+
+// PyTorch's cross_entropy(logits [N,K,H,W], labels, ignore_index) in double, written from the
+// definition: gather each pixel's K logits, -log softmax at its label, mean over the counted.
+double pixelXentReference(const std::vector<double>& x, const std::vector<int64_t>& labels, int64_t N, int64_t K,
+                          int64_t H, int64_t W, int64_t ignore) {
+  double total = 0.0;
+  int64_t counted = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t w = 0; w < W; ++w) {
+        const int64_t label = labels[(n * H + h) * W + w];
+        if (label == ignore) continue;
+        std::vector<double> z(static_cast<size_t>(K));
+        for (int64_t k = 0; k < K; ++k) z[k] = x[((n * K + k) * H + h) * W + w];
+        double sum = 0.0;
+        for (double v : z) sum += std::exp(v);
+        total += std::log(sum) - z[label];
+        ++counted;
+      }
+  return total / static_cast<double>(counted);
+}
+
+TEST(PixelCrossEntropy, LossAndGradientWithIgnoredPixels) {
+  const int64_t N = 2, K = 4, H = 3, W = 5, ignore = 255;
+  const std::vector<float> logits = randomFloats(N * K * H * W, 61, -3.0f, 3.0f);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < N * H * W; ++i) labels.push_back(i % 7 == 3 ? ignore : (i * 5 + 1) % K);
+  const float loss = pixel_xent_forward(logits.data(), labels.data(), N, K, H, W, ignore);
+  std::vector<double> z = toDouble(logits);
+  EXPECT_NEAR(loss, pixelXentReference(z, labels, N, K, H, W, ignore), 1e-6);
+
+  std::vector<float> grad(logits.size(), 7.0f);
+  pixel_xent_backward(grad.data(), logits.data(), labels.data(), N, K, H, W, ignore);
+  const std::vector<double> want =
+      numericGradient(z, [&] { return pixelXentReference(z, labels, N, K, H, W, ignore); }, 1e-5);
+  EXPECT_LT(normalizedError(grad, want), 1e-5);
+  // An ignored pixel gets no gradient at all.
+  EXPECT_EQ(grad[((0 * K + 2) * H + 0) * W + 3], 0.0f);  // pixel 3 of sample 0 is ignored
+
+  // In place, as the backends run it.
+  std::vector<float> inPlace = logits;
+  pixel_xent_backward(inPlace.data(), inPlace.data(), labels.data(), N, K, H, W, ignore);
+  EXPECT_EQ(inPlace, grad);
+}
+
+// Every pixel ignored: the loss is 0/0 = NaN (as PyTorch's), the gradient zero.
+TEST(PixelCrossEntropy, EveryPixelIgnoredGivesNaNAndNoGradient) {
+  const std::vector<float> logits = randomFloats(2 * 3 * 2 * 2, 62);
+  const std::vector<int64_t> labels(2 * 2 * 2, -100);
+  EXPECT_TRUE(std::isnan(pixel_xent_forward(logits.data(), labels.data(), 2, 3, 2, 2, -100)));
+  std::vector<float> grad(logits.size(), 1.0f);
+  pixel_xent_backward(grad.data(), logits.data(), labels.data(), 2, 3, 2, 2, -100);
+  for (float g : grad) EXPECT_EQ(g, 0.0f);
+}
+
+TEST(PixelCrossEntropy, RejectsLabelsOutOfRangeThatAreNotIgnored) {
+  const std::vector<float> logits(1 * 3 * 2 * 2, 0.0f);
+  std::vector<float> grad(logits.size());
+  const std::vector<int64_t> labels{0, 255, 2, 3};  // 255 is not the ignore index -100 here
+  try {
+    pixel_xent_forward(logits.data(), labels.data(), 1, 3, 2, 2, -100);
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("label 255 of sample 0 (pixel 0,1) is outside [0, 3) and is not the ignore "
+                                         "index -100"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(pixel_xent_backward(grad.data(), logits.data(), labels.data(), 1, 3, 2, 2, -100),
+               std::invalid_argument);
+  EXPECT_NO_THROW(pixel_xent_forward(logits.data(), labels.data(), 1, 3, 2, 2, 255));
+  const std::vector<int64_t> negative{0, -1, 2, 1};
+  EXPECT_THROW(pixel_xent_forward(logits.data(), negative.data(), 1, 3, 2, 2, -100), std::invalid_argument);
+}
+
 // SGD's hyper-parameters (AdamW and Nesterov: test/e2e/parity.py against torch.optim).
 OptimizerParams sgd(double lr, double momentum, double weightDecay) {
   OptimizerParams p;

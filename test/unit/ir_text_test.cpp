@@ -127,6 +127,10 @@ std::unique_ptr<Module> buildKitchenSink() {
   Op* xent = m->addOp(OpKind::SoftmaxXent, {softmax->result(), labels}, {}, {{"loss", f32({})}});
   Op* dlogits = m->addOp(OpKind::SoftmaxXentGrad, {softmax->result(), labels}, {},
                          {{"dlogits", f32({2, 10})}});
+  Value* pixelLabels = m->addInput("pixel_labels", i64({2, 8, 8}));
+  m->addOp(OpKind::PixelXent, {conv->result(), pixelLabels}, {{"ignore_index", int64_t{255}}}, {{"ploss", f32({})}});
+  m->addOp(OpKind::PixelXentGrad, {conv->result(), pixelLabels}, {{"ignore_index", int64_t{-100}}},
+           {{"dplogits", f32({2, 4, 8, 8})}});
   Attrs convAttrs = conv->attrs;
   convAttrs["input_shape"] = IntList{2, 3, 8, 8};
   Op* dx = m->addOp(OpKind::Conv2dGradInput, {conv->result(), w}, convAttrs, {{"dx", f32({2, 3, 8, 8})}});

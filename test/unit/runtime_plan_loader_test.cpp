@@ -452,7 +452,7 @@ TEST(PlanLoader, Io) {
 
   p = fashionPlan();
   p.mutable_io()->set_logits(p.io().loss());
-  EXPECT_ERROR(p, "io.logits: buffer #" + std::to_string(p.io().loss()) + " 'loss' is f32[], expected f32[2,K]");
+  EXPECT_ERROR(p, "io.logits: buffer #" + std::to_string(p.io().loss()) + " 'loss' is f32[], expected f32[2,K] or f32[2,K,H,W]");
 
   p = fashionPlan();
   p.mutable_io()->set_eval_logits(p.io().image());
