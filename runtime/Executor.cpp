@@ -102,11 +102,14 @@ void Executor::runProgram(const plan::Program& program, const std::vector<Prepar
 }
 
 float Executor::trainStep(const float* images, const int64_t* labels) {
-  for (int64_t n = 0; n < shape_.batch; ++n)
-    if (labels[n] < 0 || labels[n] >= shape_.classes)
-      throw std::runtime_error("label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
+  const int64_t perSample = shape_.labelsPerSample();
+  for (int64_t i = 0; i < shape_.batch * perSample; ++i)
+    if ((labels[i] < 0 || labels[i] >= shape_.classes) && !(shape_.perPixel() && labels[i] == shape_.ignoreIndex))
+      throw std::runtime_error("label " + std::to_string(labels[i]) + " of sample " + std::to_string(i / perSample) +
                                " of the batch is outside [0, " + std::to_string(shape_.classes) +
-                               "), the plan's classes");
+                               "), the plan's classes" +
+                               (shape_.perPixel() ? ", and is not the ignore index " + std::to_string(shape_.ignoreIndex)
+                                                  : std::string()));
   const bool timed = profiling_ && profile_.stepsSeen++ >= profile_.warmupSteps;
   const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   copyToBuffer(plan_.io().image(), images);

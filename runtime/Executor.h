@@ -89,12 +89,13 @@ class Executor {
   // The lr of the next training step (RunSettings' schedule at step stepsDone()).
   double stepLr() const;
 
-  // One training step (forward, backward, optimizer updates) on a batch: shape().batch images (C*H*W floats each) and their labels,
-  // which must lie in [0, classes) (std::runtime_error naming the sample otherwise).
+  // One training step (forward, backward, optimizer updates) on a batch: shape().batch images (C*H*W floats each) and their labels
+  // (shape().labelsPerSample() each: label maps of a segmentation plan), which must lie in
+  // [0, classes) or, per pixel, be the ignore index (std::runtime_error naming the sample otherwise).
   // Returns the batch's mean loss.
   float trainStep(const float* images, const int64_t* labels);
 
-  // The eval program on a batch: writes batch x classes logits.
+  // The eval program on a batch: writes batch x classes logits (x H x W per pixel).
   void evaluate(const float* images, float* logits);
 
   // Times the train program's kernel calls from now on (off by default; when off a step costs

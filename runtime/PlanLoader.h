@@ -22,8 +22,14 @@ namespace lrc::runtime {
 plan::PlanFile loadPlan(const std::string& path, const Backend& backend);
 
 // The batch and image shape and the classes of a validated plan.
+// A segmentation plan (loss pixel_xent, logits [N,K,H,W]) takes a label map of the logits'
+// labelHeight x labelWidth per sample, in which ignoreIndex marks pixels the loss leaves out;
+// a classifier one label per sample (labelHeight = labelWidth = 0).
 struct IoShape {
   int64_t batch = 0, channels = 0, height = 0, width = 0, classes = 0;
+  int64_t labelHeight = 0, labelWidth = 0, ignoreIndex = -100;
+  bool perPixel() const { return labelHeight > 0; }
+  int64_t labelsPerSample() const { return perPixel() ? labelHeight * labelWidth : 1; }
 };
 IoShape ioShape(const plan::Plan& plan);
 

@@ -16,6 +16,9 @@
 //   batch is dropped; data::BatchLoader), shuffled by --seed (default 0) and the epoch.
 // - --val SPEC: accuracy of the plan's eval program over the whole Test split after every
 //   epoch and after the last step (a partial last batch is padded; only real samples count).
+//   A segmentation plan (labels per pixel, docs/training.md): pixel accuracy and mean IoU
+//   over the pixels not ignored (runtime/PixelMetrics.h), "val_accuracy" and "val_mean_iou"
+//   in --metrics.
 // - --lr/--weight-decay (any plan), --momentum/--nesterov (sgd plans), --beta1/--beta2/--eps
 //   (adamw plans) override the plan's optimizer defaults; a flag of the other optimizer is a
 //   usage error (tools/TrainingFlags.h). --seed also changes every Dropout mask (seed 0 keeps
@@ -104,6 +107,7 @@
 #include "runtime/Checkpoint.h"
 #include "runtime/Executor.h"
 #include "runtime/OnnxExport.h"
+#include "runtime/PixelMetrics.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cuda/Backends.h"
@@ -472,16 +476,32 @@ class Progress {
   std::chrono::steady_clock::time_point lastDraw_{};
 };
 
+// What --val reports: top-1 accuracy (a classifier), or pixel accuracy and mean IoU (a
+// segmentation plan).
+struct ValScores {
+  double accuracy = 0;
+  std::optional<double> meanIoU;
+};
+
 // Accuracy of the eval program over the whole data set, in order: the last partial batch is
 // padded with zero images and only its real samples count.
-double evaluate(runtime::Executor& executor, const data::Dataset& data, const data::Transforms& transforms,
-                int workers) {
+ValScores evaluate(runtime::Executor& executor, const data::Dataset& data, const data::Transforms& transforms,
+                   int workers) {
   const runtime::IoShape& s = executor.shape();
   const int64_t batches = data::BatchLoader::batchesPerEpoch(data.size(), s.batch, /*padLastBatch=*/true);
   data::BatchLoader loader(data, s.batch,
                            {.shuffle = false, .padLastBatch = true, .transforms = &transforms, .workers = workers,
                             .batches = batches});
-  std::vector<float> logits(static_cast<size_t>(s.batch * s.classes));
+  std::vector<float> logits(static_cast<size_t>(s.batch * s.classes * s.labelsPerSample()));
+  if (s.perPixel()) {
+    runtime::PixelMetrics metrics(s.classes);
+    for (int64_t b = 0; b < batches; ++b) {
+      const data::Batch batch = loader.next();
+      executor.evaluate(batch.images, logits.data());
+      metrics.add(logits.data(), batch.labels, batch.samples, s.labelHeight, s.labelWidth, s.ignoreIndex);
+    }
+    return {metrics.pixelAccuracy(), metrics.meanIoU()};
+  }
   int64_t correct = 0;
   for (int64_t b = 0; b < batches; ++b) {
     const data::Batch batch = loader.next();
@@ -494,7 +514,7 @@ double evaluate(runtime::Executor& executor, const data::Dataset& data, const da
       correct += best == batch.labels[i];
     }
   }
-  return static_cast<double>(correct) / static_cast<double>(data.size());
+  return {static_cast<double>(correct) / static_cast<double>(data.size()), std::nullopt};
 }
 
 std::unique_ptr<runtime::Backend> makeBackend(const Options& o, runtime::Collective* collective) {
@@ -595,11 +615,13 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   const std::vector<data::TransformStep> valSteps = o.valTransform.value_or(data::evaluationSteps(o.trainTransform));
   const data::Transforms trainTransforms(o.trainTransform, o.normalization, chw, o.seed);
   const data::Transforms valTransforms(valSteps, o.normalization, chw, o.seed);
+  std::optional<data::PixelLabels> pixels;
+  if (shape.perPixel()) pixels = data::PixelLabels{shape.labelHeight, shape.labelWidth, shape.ignoreIndex};
   std::unique_ptr<data::Dataset> train = data::openDataset(o.data, data::Split::Train, chw, shape.classes, o.seed,
-                                                           trainTransforms.changesSize());
+                                                           trainTransforms.changesSize(), pixels);
   std::unique_ptr<data::Dataset> val;
   if (!o.val.empty())
-    val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed, valTransforms.changesSize());
+    val = data::openDataset(o.val, data::Split::Test, chw, shape.classes, o.seed, valTransforms.changesSize(), pixels);
   if (o.globalBatch && *o.globalBatch != shape.batch * ranks)
     usage("--global-batch " + std::to_string(*o.globalBatch) + " is not " + std::to_string(ranks) + " rank" +
           (ranks == 1 ? "" : "s") + " x the plan's batch of " + std::to_string(shape.batch));
@@ -687,14 +709,16 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   bool evaluatedLast = false;
   auto validate = [&](int64_t epoch, int64_t step) {
     const auto start = std::chrono::steady_clock::now();
-    const double accuracy = evaluate(executor, *val, valTransforms, o.workers);
+    const ValScores scores = evaluate(executor, *val, valTransforms, o.workers);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.breakLine();
-    std::cout << "epoch " << epoch << " (step " << step << "): val accuracy " << fixed(accuracy, 4) << " ("
-              << val->size() << " images, " << fixed(seconds, 1) << " s)\n"
-              << std::flush;
+    std::cout << "epoch " << epoch << " (step " << step << "): val " << (scores.meanIoU ? "pixel accuracy " : "accuracy ")
+              << fixed(scores.accuracy, 4);
+    if (scores.meanIoU) std::cout << ", mean IoU " << fixed(*scores.meanIoU, 4);
+    std::cout << " (" << val->size() << " images, " << fixed(seconds, 1) << " s)\n" << std::flush;
     metrics.line("{\"epoch\":" + std::to_string(epoch) + ",\"step\":" + std::to_string(step) +
-                 ",\"val_accuracy\":" + jsonNumber(accuracy) + "}");
+                 ",\"val_accuracy\":" + jsonNumber(scores.accuracy) +
+                 (scores.meanIoU ? ",\"val_mean_iou\":" + jsonNumber(*scores.meanIoU) : std::string()) + "}");
   };
 
   // Stops the run early, after `stepsDone` steps, keeping the metrics of those steps: the

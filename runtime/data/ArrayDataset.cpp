@@ -9,15 +9,16 @@ namespace lrc::data {
 static_assert(std::endian::native == std::endian::little, "F32 pixels are read as little-endian floats");
 
 ArrayDataset::ArrayDataset(std::string description, std::vector<uint8_t> bytes, Layout layout, Shape shape,
-                           std::vector<int64_t> labels, int64_t classes)
+                           std::vector<int64_t> labels, int64_t classes, int64_t maskPixels)
     : description_(std::move(description)),
       bytes_(std::move(bytes)),
       layout_(layout),
       shape_(shape),
       labels_(std::move(labels)),
-      classes_(classes) {
+      classes_(classes),
+      maskPixels_(maskPixels) {
   const size_t sampleBytes = static_cast<size_t>(shape[0] * shape[1] * shape[2]) * (layout.pixel == Pixel::U8 ? 1 : 4);
-  if (!labels_.empty() && layout.first + (labels_.size() - 1) * layout.stride + sampleBytes > bytes_.size())
+  if (size() > 0 && layout.first + static_cast<size_t>(size() - 1) * layout.stride + sampleBytes > bytes_.size())
     throw std::logic_error("ArrayDataset: the buffer is smaller than its samples");
 }
 
@@ -30,7 +31,13 @@ int64_t ArrayDataset::get(int64_t index, float* chw) const {
   } else {
     std::memcpy(chw, p, static_cast<size_t>(count) * sizeof(float));
   }
-  return labels_[static_cast<size_t>(index)];
+  return maskPixels_ > 0 ? 0 : labels_[static_cast<size_t>(index)];
+}
+
+void ArrayDataset::getMask(int64_t index, int64_t* mask) const {
+  checkIndex(*this, index);
+  if (maskPixels_ == 0) return Dataset::getMask(index, mask);
+  std::copy_n(labels_.begin() + index * maskPixels_, maskPixels_, mask);
 }
 
 }  // namespace lrc::data

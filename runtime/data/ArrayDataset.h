@@ -2,6 +2,8 @@
 // files keep them: sample i's C*H*W pixels start at byte first + i * stride.
 #pragma once
 
+#include <algorithm>
+
 #include "runtime/data/Loaders.h"
 
 namespace lrc::data {
@@ -15,14 +17,17 @@ class ArrayDataset final : public Dataset {
     Pixel pixel = Pixel::U8;
   };
 
-  // The loaders have checked the buffer's size, the shape and the labels.
+  // The loaders have checked the buffer's size, the shape and the labels. With masks
+  // (maskPixels > 0) `labels` holds maskPixels labels per sample.
   ArrayDataset(std::string description, std::vector<uint8_t> bytes, Layout layout, Shape shape,
-               std::vector<int64_t> labels, int64_t classes);
+               std::vector<int64_t> labels, int64_t classes, int64_t maskPixels = 0);
 
-  int64_t size() const override { return static_cast<int64_t>(labels_.size()); }
+  int64_t size() const override { return static_cast<int64_t>(labels_.size()) / std::max<int64_t>(maskPixels_, 1); }
   std::array<int64_t, 3> sampleShape() const override { return shape_; }
   int64_t numClasses() const override { return classes_; }
   int64_t get(int64_t index, float* chw) const override;
+  int64_t maskPixels() const override { return maskPixels_; }
+  void getMask(int64_t index, int64_t* mask) const override;
   std::string describe() const override { return description_; }
 
  private:
@@ -32,6 +37,7 @@ class ArrayDataset final : public Dataset {
   Shape shape_;
   std::vector<int64_t> labels_;
   int64_t classes_;
+  int64_t maskPixels_;
 };
 
 }  // namespace lrc::data

@@ -38,7 +38,7 @@ namespace lrc::data {
 // A batch as BatchLoader::next() hands it out: valid until the next call.
 struct Batch {
   const float* images = nullptr;    // batch * C*H*W floats
-  const int64_t* labels = nullptr;  // batch labels
+  const int64_t* labels = nullptr;  // batch labels (batch label maps of H*W when the data has masks)
   int64_t samples = 0;              // real samples: the batch size, except in a padded last batch
 };
 
@@ -57,8 +57,10 @@ class BatchLoader {
     int ranks = 1, rank = 0;
   };
 
-  // Throws when the data set holds fewer samples than one batch (none, when padded), or when
-  // its images have no one size and there are no transforms. `data` must outlive the loader.
+  // Throws when the data set holds fewer samples than one batch (none, when padded), when
+  // its images have no one size and there are no transforms, or when it has masks and a
+  // transform resizes or crops (flip flips the mask with the image; the others are not
+  // applied to masks yet). `data` must outlive the loader.
   BatchLoader(const Dataset& data, int64_t batch, Options options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
@@ -107,6 +109,7 @@ class BatchLoader {
   int64_t batch_;
   Options options_;
   Shape shape_;
+  int64_t labelsPerSample_;  // 1, or the data's maskPixels()
   int64_t batchesPerEpoch_;
   int64_t handedOut_ = 0;  // the ticket next() returns next
   bool started_ = false;   // next() has been called: the workers run

@@ -35,6 +35,10 @@ void checkShape(const std::string& what, const Shape& found, const Shape& expect
     fail(what + " has " + shapeText(found) + " images but the plan expects " + shapeText(expected));
 }
 
+void Dataset::getMask(int64_t, int64_t*) const {
+  throw std::logic_error("Dataset::getMask: " + describe() + " has no masks");
+}
+
 int64_t Dataset::read(int64_t index, Image& image) const { return get(index, image.reshape(sampleShape())); }
 
 void checkIndex(const Dataset& data, int64_t index) {
@@ -50,10 +54,15 @@ void checkLabel(const std::string& what, int64_t label, int64_t index, int64_t c
 }
 
 std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape shape, int64_t classes, uint64_t seed,
-                                     bool anySize) {
+                                     bool anySize, const std::optional<PixelLabels>& pixels) {
   if (shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 || classes <= 0)
     fail("the plan's image shape " + shapeText(shape) + " and classes " + std::to_string(classes) +
          " must be positive");
+  if (pixels && spec.rfind("npy:", 0) != 0 && spec.rfind("folder:", 0) != 0)
+    fail("data spec '" + spec + "': the plan labels every pixel (a segmentation loss); its data must be npy:X.npy,Y.npy "
+         "with label maps Y of shape N," + std::to_string(pixels->height) + "," + std::to_string(pixels->width) +
+         " or folder:DIR with DIR/images and DIR/masks");
+  if (pixels && anySize) fail("data spec '" + spec + "': transforms that resize or crop are not applied to masks yet");
   if (spec == "synthetic") return openSynthetic(split, shape, classes, seed);
 
   const size_t colon = spec.find(':');
@@ -69,10 +78,11 @@ std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape
     if (comma == std::string::npos || comma == 0 || comma + 1 == arg.size() ||
         arg.find(',', comma + 1) != std::string::npos)
       fail("data spec '" + spec + "' must name two files: npy:X.npy,Y.npy");
-    return openNpy(arg.substr(0, comma), arg.substr(comma + 1), shape, classes, anySize);
+    return openNpy(arg.substr(0, comma), arg.substr(comma + 1), shape, classes, anySize, pixels);
   }
   if (kind == "idx") return openIdx(arg, split, shape, classes, anySize);
   if (kind == "cifar10") return openCifar10(arg, split, shape, classes, anySize);
+  if (pixels) return openSegmentationFolder(arg, shape, classes, *pixels);
   return openFolder(arg, shape, classes, anySize);
 }
 

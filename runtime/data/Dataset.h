@@ -4,7 +4,9 @@
 // SPEC (SPEC.md §3):
 //   npy:X.npy,Y.npy  X: float32 (taken as is; a NaN or infinity is refused, naming the
 //                    sample) or uint8 (/255), shape N,C,H,W or N,H,W (C=1);
-//                    Y: int64, int32 or uint8, shape N. Little-endian .npy v1/v2/v3, C order.
+//                    Y: int64, int32 or uint8, shape N; or, for a plan with a label per pixel
+//                    (PixelLabels), label maps N,H,W (each value a class or the ignore index).
+//                    Little-endian .npy v1/v2/v3, C order.
 //                    The split is ignored: pass other files for validation.
 //   idx:DIR          DIR/train-images-idx3-ubyte and DIR/train-labels-idx1-ubyte (Train) or
 //                    DIR/t10k-* (Test), each plain or gzip-compressed (.gz; the plain file wins
@@ -18,6 +20,9 @@
 //                    JPEG, binary PGM (P5) or PPM (P6), 8 or 16 bits; grayscale gives C=1, RGB
 //                    C=3; images with alpha are refused. The split is ignored: pass another
 //                    folder for validation.
+//                    For a segmentation plan (PixelLabels): DIR/images/<name>.<ext> and
+//                    DIR/masks/<name>.png, a palette or grayscale PNG of class ids per image
+//                    (VOC's SegmentationClass layout; runtime/data/MaskFile.h).
 //   synthetic        reproducible random data of the plan's shape: 1024 samples for Train, 256
 //                    for Test; labels uniform in [0, classes); pixels = a fixed +-0.5 pattern
 //                    per class plus unit-variance noise (mean of the sum of four uniforms), so a
@@ -38,6 +43,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,7 +65,14 @@ struct Image {
   }
 };
 
-// Samples are float32 CHW images and int64 labels. get() and read() are const and thread-safe.
+// A segmentation plan's labels (its loss is pixel_xent): an H x W map of class ids per sample,
+// where ignoreIndex marks pixels the loss leaves out.
+struct PixelLabels {
+  int64_t height = 0, width = 0;
+  int64_t ignoreIndex = -100;
+};
+
+// Samples are float32 CHW images and int64 labels (or label maps: maskPixels() > 0). get() and read() are const and thread-safe.
 class Dataset {
  public:
   virtual ~Dataset() = default;
@@ -73,12 +86,18 @@ class Dataset {
   // Sample `index`'s image at its own size into `image`, and its label. The default reads
   // sampleShape() through get().
   virtual int64_t read(int64_t index, Image& image) const;
+  // Labels per pixel: H*W of each sample's mask, 0 for a label per sample.
+  virtual int64_t maskPixels() const { return 0; }
+  // Writes sample `index`'s maskPixels() labels (a data set with masks only).
+  virtual void getMask(int64_t index, int64_t* mask) const;
   // e.g. "idx:/usr/share/datasets/fashion-mnist (train, 60000 images 1x28x28, 10 classes)"
   virtual std::string describe() const = 0;
 };
 
-// Opens SPEC (above). `seed` is used by `synthetic` only.
+// Opens SPEC (above). `seed` is used by `synthetic` only. With `pixels` (a segmentation plan)
+// npy label maps or a folder with masks, of that H x W; no transform may resize or crop (nor,
+// BatchLoader checks, flip): they are not applied to masks yet.
 std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape shape, int64_t classes, uint64_t seed,
-                                     bool anySize = false);
+                                     bool anySize = false, const std::optional<PixelLabels>& pixels = std::nullopt);
 
 }  // namespace lrc::data

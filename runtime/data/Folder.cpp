@@ -14,6 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+}  // namespace
+
 bool isImageName(const std::string& name) {
   const size_t dot = name.rfind('.');
   if (dot == std::string::npos) return false;
@@ -22,8 +24,6 @@ bool isImageName(const std::string& name) {
   return ext == "png" || ext == "jpg" || ext == "jpeg" || ext == "pgm" || ext == "ppm";
 }
 
-// Names of the entries of `dir` that are directories (`wantDirectories`) or image files, not
-// hidden, in byte order.
 std::vector<std::string> listNames(const std::string& dir, bool wantDirectories) {
   std::vector<std::string> names;
   std::error_code ec;
@@ -39,6 +39,8 @@ std::vector<std::string> listNames(const std::string& dir, bool wantDirectories)
   std::sort(names.begin(), names.end());
   return names;
 }
+
+namespace {
 
 class FolderDataset final : public Dataset {
  public:

@@ -123,10 +123,6 @@ void crop(const float* in, int64_t C, int64_t H, int64_t W, const Window& window
   }
 }
 
-void flipHorizontal(float* chw, int64_t C, int64_t H, int64_t W) {
-  for (int64_t row = 0; row < C * H; ++row) std::reverse(chw + row * W, chw + (row + 1) * W);
-}
-
 void normalize(float* chw, int64_t C, int64_t plane, const float* mean, const float* std) {
   for (int64_t c = 0; c < C; ++c) {
     float* p = chw + c * plane;

@@ -12,6 +12,7 @@
 // window and RandomResizedCrop.get_params with scale (0.08, 1) and ratio (3/4, 4/3).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -50,7 +51,10 @@ void resizeBilinear(const float* in, int64_t C, int64_t H, int64_t W, const Wind
 void crop(const float* in, int64_t C, int64_t H, int64_t W, const Window& window, float* out);
 
 // Mirrors each row of the C x H x W image in place.
-void flipHorizontal(float* chw, int64_t C, int64_t H, int64_t W);
+template <class T>
+void flipHorizontal(T* chw, int64_t C, int64_t H, int64_t W) {
+  for (int64_t row = 0; row < C * H; ++row) std::reverse(chw + row * W, chw + (row + 1) * W);
+}
 
 // chw[c][i] = (chw[c][i] - mean[c]) / std[c] for the C planes of `plane` values each.
 void normalize(float* chw, int64_t C, int64_t plane, const float* mean, const float* std);

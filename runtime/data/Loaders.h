@@ -49,14 +49,23 @@ bool isRegularFile(const std::string& path);
 // directory is named as such before any of its files, or its images' shape, is looked at.
 void checkDirectory(const std::string& kind, const std::string& dir);
 
+// Whether `name` ends in .png, .jpg, .jpeg, .pgm or .ppm (any case).
+bool isImageName(const std::string& name);
+// Names of the entries of `dir` that are directories (`wantDirectories`) or image files, not
+// hidden, in byte order.
+std::vector<std::string> listNames(const std::string& dir, bool wantDirectories);
+
 // The openers of openDataset (Dataset.h), with its `shape`, `classes` and `anySize`.
 std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yPath, const Shape& shape,
-                                 int64_t classes, bool anySize);
+                                 int64_t classes, bool anySize, const std::optional<PixelLabels>& pixels = std::nullopt);
 std::unique_ptr<Dataset> openIdx(const std::string& dir, Split split, const Shape& shape, int64_t classes,
                                  bool anySize);
 std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const Shape& shape, int64_t classes,
                                      bool anySize);
 std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes, bool anySize);
+// folder:DIR of a segmentation plan: DIR/images/<name>.<ext> with DIR/masks/<name>.png.
+std::unique_ptr<Dataset> openSegmentationFolder(const std::string& dir, const Shape& shape, int64_t classes,
+                                                const PixelLabels& pixels);
 std::unique_ptr<Dataset> openSynthetic(Split split, const Shape& shape, int64_t classes, uint64_t seed);
 
 }  // namespace lrc::data

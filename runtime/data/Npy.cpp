@@ -183,7 +183,7 @@ void checkDataSize(const std::string& path, const NpyArray& a, size_t item) {
 }  // namespace
 
 std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yPath, const Shape& shape,
-                                 int64_t classes, bool anySize) {
+                                 int64_t classes, bool anySize, const std::optional<PixelLabels>& pixels) {
   std::vector<uint8_t> xBytes = readFile(xPath);
   const NpyArray x = readHeader(xPath, xBytes);
   const size_t xItem = itemSize(xPath, x, {"f4", "u1"}, "float32 or uint8 images");
@@ -200,14 +200,20 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
   const NpyArray y = readHeader(yPath, yBytes);
   const size_t yItem = itemSize(yPath, y, {"i8", "i4", "u1"}, "int64, int32 or uint8 labels");
   checkDataSize(yPath, y, yItem);
-  if (y.shape.size() != 1) fail(yPath + ": shape " + shapeTuple(y.shape) + " but expected labels (N,)");
+  // Per pixel: label maps of the plan's H x W (openDataset refuses transforms that change the
+  // images' size), each value a class or the ignore index.
+  const int64_t perSample = pixels ? pixels->height * pixels->width : 1;
+  if (pixels && (y.shape.size() != 3 || y.shape[1] != pixels->height || y.shape[2] != pixels->width))
+    fail(yPath + ": shape " + shapeTuple(y.shape) + " but the plan labels every pixel: expected label maps (N, " +
+         std::to_string(pixels->height) + ", " + std::to_string(pixels->width) + ")");
+  if (!pixels && y.shape.size() != 1) fail(yPath + ": shape " + shapeTuple(y.shape) + " but expected labels (N,)");
   if (y.shape[0] != n)
     fail(xPath + " has " + std::to_string(n) + " images but " + yPath + " has " + std::to_string(y.shape[0]) +
-         " labels");
+         (pixels ? " label maps" : " labels"));
 
-  std::vector<int64_t> labels(static_cast<size_t>(n));
+  std::vector<int64_t> labels(static_cast<size_t>(n * perSample));
   const uint8_t* p = yBytes.data() + y.dataOffset;
-  for (int64_t i = 0; i < n; ++i, p += yItem) {
+  for (int64_t i = 0; i < n * perSample; ++i, p += yItem) {
     int64_t v;
     if (yItem == 8) {
       std::memcpy(&v, p, 8);
@@ -218,7 +224,15 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
     } else {
       v = *p;
     }
-    checkLabel(yPath, v, i, classes);
+    if (!pixels) {
+      checkLabel(yPath, v, i, classes);
+    } else if (v != pixels->ignoreIndex && (v < 0 || v >= classes)) {
+      const int64_t at = i % perSample;
+      fail(yPath + ": label " + std::to_string(v) + " of sample " + std::to_string(i / perSample) + " (pixel " +
+           std::to_string(at / pixels->width) + "," + std::to_string(at % pixels->width) + ") is outside [0, " +
+           std::to_string(classes) + "), the plan's classes, and is not the ignore index " +
+           std::to_string(pixels->ignoreIndex));
+    }
     labels[static_cast<size_t>(i)] = v;
   }
 
@@ -241,8 +255,9 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
                                     xItem == 1 ? ArrayDataset::Pixel::U8 : ArrayDataset::Pixel::F32};
   std::string description = summary("npy:" + xPath + "," + yPath, nullptr, n, found, classes);
   description.insert(description.size() - 1, xItem == 1 ? ", uint8 /255" : ", float32");
+  if (pixels) description.insert(description.size() - 1, ", label maps");
   return std::make_unique<ArrayDataset>(std::move(description), std::move(xBytes), layout, found, std::move(labels),
-                                        classes);
+                                        classes, pixels ? perSample : 0);
 }
 
 }  // namespace lrc::data

@@ -141,13 +141,16 @@ std::string Transforms::describe() const {
   return text.empty() ? "none" : text;
 }
 
-int64_t Transforms::sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out) const {
+int64_t Transforms::sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out,
+                           int64_t* mask) const {
+  if (mask && lastCrop_ >= 0) throw std::logic_error("Transforms::sample: masks are not resized or cropped");
   const auto [C, H, W] = out_;
   SplitMix64 rng = sampleStream(seed_, epoch, index);
   int64_t label;
   Image* image = nullptr;  // the current image while it is not yet in `out`
   if (lastCrop_ < 0) {
     label = data.get(index, out);
+    if (mask) data.getMask(index, mask);
   } else {
     label = data.read(index, scratch.source);
     image = &scratch.source;
@@ -164,6 +167,7 @@ int64_t Transforms::sample(const Dataset& data, int64_t index, int64_t epoch, Sc
           flipHorizontal(image->pixels.data(), image->shape[0], image->shape[1], image->shape[2]);
         else
           flipHorizontal(out, C, H, W);
+        if (mask) flipHorizontal(mask, 1, H, W);
       }
       continue;
     }

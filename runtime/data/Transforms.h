@@ -76,8 +76,10 @@ class Transforms {
   std::string describe() const;
 
   // Writes sample `index` of `data`, transformed, to `out` (outputShape()) and returns its
-  // label. `epoch` keys the random steps.
-  int64_t sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out) const;
+  // label. `epoch` keys the random steps. With `mask` (a data set with masks, steps that keep
+  // the size: flip), its mask goes there, flipped with the image.
+  int64_t sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out,
+                 int64_t* mask = nullptr) const;
 
  private:
   std::vector<TransformStep> steps_;

@@ -217,5 +217,62 @@ TEST(DataNpy, TruncatedAndCorruptedFilesNeverCrash) {
   }
 }
 
+// ---- label maps (a segmentation plan: PixelLabels) ----
+
+// Two 1x2x3 images with label maps [2,2,3] of dtype `descr`, one pixel of each at 255.
+void writeMasks(const TempDir& dir, const std::string& descr, const Bytes& maps) {
+  writeFile(dir / "x.npy", npyFile("|u1", {2, 2, 3}, Bytes(12, 7)));
+  writeFile(dir / "m.npy", npyFile(descr, {2, 2, 3}, maps));
+}
+
+std::unique_ptr<Dataset> openMasks(const TempDir& dir, int64_t classes = 4, int64_t ignore = 255) {
+  return openDataset("npy:" + (dir / "x.npy") + "," + (dir / "m.npy"), Split::Train, k1x2x3, classes, 0, false,
+                     PixelLabels{2, 3, ignore});
+}
+
+TEST(DataNpy, LabelMapsOfEveryIntegerTypeLoadPerPixel) {
+  const std::vector<int64_t> want = {0, 1, 2, 3, 255, 1, 3, 3, 255, 0, 0, 2};
+  Bytes u8;
+  std::vector<int32_t> i32;
+  for (int64_t v : want) {
+    u8.push_back(static_cast<uint8_t>(v));
+    i32.push_back(static_cast<int32_t>(v));
+  }
+  for (const auto& [descr, bytes] : std::vector<std::pair<std::string, Bytes>>{
+           {"|u1", u8}, {"<i4", bytesOf(i32)}, {"<i8", bytesOf(want)}}) {
+    TempDir dir;
+    writeMasks(dir, descr, bytes);
+    auto data = openMasks(dir);
+    EXPECT_EQ(data->size(), 2) << descr;
+    EXPECT_EQ(data->maskPixels(), 6) << descr;
+    std::vector<int64_t> mask(6);
+    data->getMask(1, mask.data());
+    EXPECT_EQ(mask, std::vector<int64_t>(want.begin() + 6, want.end())) << descr;
+    data->getMask(0, mask.data());
+    EXPECT_EQ(mask, std::vector<int64_t>(want.begin(), want.begin() + 6)) << descr;
+    EXPECT_NE(data->describe().find("label maps"), std::string::npos) << data->describe();
+  }
+}
+
+TEST(DataNpy, LabelMapErrorsNameTheFile) {
+  TempDir dir;
+  const std::string m = dir / "m.npy";
+  // A class id >= K that is not the ignore index.
+  writeMasks(dir, "<i8", bytesOf(std::vector<int64_t>{0, 1, 2, 3, 255, 1, 3, 4, 255, 0, 0, 2}));
+  expectDataError([&] { openMasks(dir); },
+                  {m, "label 4 of sample 1 (pixel 0,1) is outside [0, 4), the plan's classes, and is not the ignore "
+                      "index 255"});
+  // 255 is a class id error when the ignore index is another.
+  expectDataError([&] { openMasks(dir, 5, -100); }, {m, "label 255 of sample 0 (pixel 1,1)"});
+  // Per-sample labels (N,) or maps of another size for a plan that labels every pixel.
+  writeFile(m, npyFile("<i8", {2}, bytesOf(std::vector<int64_t>{1, 2})));
+  expectDataError([&] { openMasks(dir); }, {m, "shape (2,) but the plan labels every pixel: expected label maps (N, 2, 3)"});
+  writeFile(m, npyFile("<i8", {2, 3, 2}, bytesOf(std::vector<int64_t>(12, 0))));
+  expectDataError([&] { openMasks(dir); }, {m, "shape (2, 3, 2) but the plan labels every pixel"});
+  // Other kinds of data have no masks yet.
+  expectDataError([&] { openDataset("synthetic", Split::Train, k1x2x3, 4, 0, false, PixelLabels{2, 3, 255}); },
+                  {"the plan labels every pixel", "npy:X.npy,Y.npy"});
+}
+
 }  // namespace
 }  // namespace lrc::data
