@@ -66,6 +66,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import zoo  # noqa: E402  (test/models/zoo.py: the torchvision classifiers' table)
 
 LOSS_RTOL = 1e-4
+IGNORE_INDEX = -100  # F.cross_entropy's and lrc-compile's default
 PARAM_TOL = 1e-3  # of the parameter's max abs value
 # Against PyTorch float64 a bound is also at least F32_NOISE x PyTorch float32's own error:
 # where float32 drifts past the fixed bounds (the near-zero BatchNorm biases of a torchvision
@@ -289,6 +290,25 @@ class SENet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class SegNet(nn.Module):
+    """A small fully convolutional segmentation net (conv, BatchNorm, ReLU, conv, ReLU, a 1x1
+    conv to K classes, no pooling) whose output is [N,K,H,W]: lrc-compile appends the
+    per-pixel loss (pixel_xent), and main() gives it label maps [N,H,W] with about a fifth of
+    the pixels at PyTorch's default ignore_index -100."""
+    input_shape = (2, 3, 12, 10)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return self.head(F.relu(self.conv2(y)))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -302,7 +322,7 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet}
+          "act_net": ActNet, "se_net": SENet, "seg_net": SegNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.
@@ -386,7 +406,7 @@ def torch_reference(model, x, y, steps, dtype, bn, args):
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(x), y, ignore_index=IGNORE_INDEX)
         losses.append(loss.item())
         loss.backward()
         opt.step()
@@ -529,8 +549,13 @@ def main():
     model = cls().train()
     shape = cls.input_shape
     x = torch.randn(*shape)
-    classes = model(x).shape[1]
-    y = torch.randint(0, classes, (shape[0],))
+    out = model(x)
+    classes = out.shape[1]
+    if out.dim() == 4:  # a label per pixel, some ignored (cross_entropy's default ignore_index)
+        y = torch.randint(0, classes, (shape[0],) + tuple(out.shape[2:]))
+        y[torch.rand(y.shape) < 0.2] = IGNORE_INDEX
+    else:
+        y = torch.randint(0, classes, (shape[0],))
 
     onnx_path, x_path, y_path = export_model_and_data(model, x, x, y, args.work, args.model, args.opset)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
