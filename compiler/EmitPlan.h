@@ -27,7 +27,7 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
 // peak step), and the arena the plan needs, without emitting it: for comparing candidate
 // plans (compiler/PlanSearch).
 plan::MemoryReport trainingMemoryReport(const ir::Module& train);
-// The position of the training program's loss (softmax_xent): the ops after it are the backward.
+// The position of the training program's loss (softmax_xent or pixel_xent: ops::isLoss): the ops after it are the backward.
 size_t lossIndex(const ir::Module& train);
 int64_t trainingArenaBytes(const TrainingPrograms& programs);
 

@@ -579,18 +579,18 @@ class PlanValidator {
     if (image.dtype() != plan::F32 || image.shape_size() != 4)
       fail("io.image: " + describe(io.image()) + " is " + plan::bufferType(image) + ", expected f32[N,C,H,W]");
     const int64_t n = image.shape(0);
-    ioExpect(io.loss(), "loss", plan::F32, {}, "a scalar");
     // A classifier's logits [N,K] and a label per image, or a segmentation net's [N,K,H,W] and
     // a label map per image.
     const Buffer& logits = ioBuffer(io.logits(), "logits");
     const bool perPixel = logits.shape_size() == 4;
-    if (logits.dtype() != plan::F32 || (logits.shape_size() != 2 && !perPixel) || logits.shape(0) != n)
-      fail("io.logits: " + describe(io.logits()) + " is " + plan::bufferType(logits) + ", expected f32[" +
-           std::to_string(n) + ",K] or f32[" + std::to_string(n) + ",K,H,W]");
     if (perPixel)
       ioExpect(io.labels(), "labels", plan::I64, {n, logits.shape(2), logits.shape(3)}, "a label map per image");
     else
       ioExpect(io.labels(), "labels", plan::I64, {n}, "one label per image");
+    ioExpect(io.loss(), "loss", plan::F32, {}, "a scalar");
+    if (logits.dtype() != plan::F32 || (logits.shape_size() != 2 && !perPixel) || logits.shape(0) != n)
+      fail("io.logits: " + describe(io.logits()) + " is " + plan::bufferType(logits) + ", expected f32[" +
+           std::to_string(n) + ",K] or f32[" + std::to_string(n) + ",K,H,W]");
     ioExpect(io.eval_logits(), "eval_logits", plan::F32, shapeOf(logits), "the shape of io.logits");
   }
 

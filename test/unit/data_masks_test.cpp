@@ -21,7 +21,7 @@ std::unique_ptr<Dataset> openMasks(const TempDir& dir, int64_t classes = 21, int
 }
 
 void writeImages(const TempDir& dir, std::initializer_list<const char*> names) {
-  for (const char* name : names) writeFile(dir / "images" / name, pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
+  for (const char* name : names) writeFile(dir / ("images/" + std::string(name)), pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
 }
 
 std::vector<int64_t> maskOf(const Dataset& data, int64_t index) {
