@@ -52,7 +52,7 @@ struct StepBuffer {
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
-                                kernels::BinaryGradParams, kernels::ReduceMeanParams, CollectiveParams>;
+                                kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::TransposeParams, CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;
