@@ -425,6 +425,7 @@ class GraphImporter {
   void importPad(const Node& n);
   void importConcat(const Node& n);
   void importSlice(const Node& n);
+  void importTranspose(const Node& n);
   void importSplit(const Node& n);
   void importBatchNorm(const Node& n);
   void importFlatten(const Node& n);
@@ -476,6 +477,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
       {"Sub", &GraphImporter::importSub},
+      {"Transpose", &GraphImporter::importTranspose},
   };
   return table;
 }
@@ -747,6 +749,15 @@ void GraphImporter::importConcat(const Node& n) {
   const auto rank = static_cast<int64_t>(operands.front()->type.shape.size());
   if (!findAttr(n.proto, "axis")) throw Error("attribute 'axis' is required");
   emit(n, ir::OpKind::Concat, std::move(operands), {{"axis", normalizeAxis(intAttr(n.proto, "axis", 0), rank, "axis")}});
+}
+
+// ONNX's default perm reverses the axes; the shape rule checks a given one. Channel shuffles
+// (reshape, transpose, reshape) become channel_shuffle in canonicalize.
+void GraphImporter::importTranspose(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  IntList perm;
+  for (auto d = static_cast<int64_t>(x->type.shape.size()); d-- > 0;) perm.push_back(d);
+  emit(n, ir::OpKind::Transpose, {x}, {{"perm", intsAttr(n.proto, "perm", perm)}});
 }
 
 // The IR's slice takes one axis with step 1 (what channel splits and crops export); axes the
