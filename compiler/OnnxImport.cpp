@@ -365,6 +365,10 @@ class GraphImporter {
       : graph_(graph), opset_(opset), options_(options), m_(std::make_unique<ir::Module>()) {}
 
   std::unique_ptr<ir::Module> run();
+  // The shapes of the values the nodes before the first foldable node left unfolded (a Shape
+  // of a value computed by a node) compute, when every node before it is supported (else
+  // nullopt; run() reports the unsupported ones).
+  std::optional<std::map<std::string, std::vector<int64_t>>> shapesBeforeUnfolded();
 
   static bool supports(const onnx::NodeProto& n) {
     return isDefaultDomain(n.domain()) && handlers().count(n.op_type());
@@ -491,6 +495,22 @@ std::unique_ptr<ir::Module> GraphImporter::run() {
   for (int i = 0; i < graph_.node_size(); ++i) importNode(graph_.node(i), static_cast<size_t>(i));
   for (const auto& out : graph_.output()) m_->outputs.push_back(operand(out.name()));
   return std::move(m_);
+}
+
+std::optional<std::map<std::string, std::vector<int64_t>>> GraphImporter::shapesBeforeUnfolded() {
+  for (const TensorProto& t : graph_.initializer()) initializers_[t.name()] = &t;
+  importInputs();
+  for (int i = 0; i < graph_.node_size(); ++i) {
+    const onnx::NodeProto& node = graph_.node(i);
+    if (!supports(node)) {
+      if (!isFoldableOp(node)) return std::nullopt;
+      std::map<std::string, std::vector<int64_t>> shapes;
+      for (const auto& [name, value] : values_) shapes[name] = value->type.shape;
+      return shapes;
+    }
+    importNode(node, static_cast<size_t>(i));
+  }
+  return std::nullopt;
 }
 
 // ---- inputs
@@ -985,12 +1005,24 @@ void rejectUnsupportedOps(const onnx::GraphProto& graph, bool beforeFolding) {
 }
 
 // Shape arithmetic on constants (torch's Pad pads, Reshape targets) becomes Constant nodes.
+// A Shape of a value computed by nodes (torch's x.chunk: Shape, Gather, Div, Slice) folds once
+// the nodes before it are imported and give its shape: import up to the first node left
+// unfolded, fold again with the shapes found, as long as that folds more.
 void foldConstantNodes(onnx::GraphProto& graph, int64_t opset, const ImportOptions& options) {
   std::map<std::string, std::vector<int64_t>> inputShapes;
   for (const DataInput& in : dataInputs(graph, options))
     inputShapes[in.proto->name()] = in.type.shape;
+  auto constantNodes = [&] {
+    return std::count_if(graph.node().begin(), graph.node().end(),
+                         [](const onnx::NodeProto& n) { return n.op_type() == "Constant"; });
+  };
   try {
     foldConstants(graph, opset, inputShapes);
+    while (auto shapes = GraphImporter(graph, opset, options).shapesBeforeUnfolded()) {
+      const auto before = constantNodes();
+      foldConstants(graph, opset, inputShapes, *shapes);
+      if (constantNodes() == before) break;
+    }
   } catch (const FoldError& e) {
     const auto& node = graph.node(e.node());
     throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(e.node())), opset) + ": " +
