@@ -662,7 +662,7 @@ const std::map<std::string, Evaluator>& evaluators() {
 
 class Folder {
  public:
-  Folder(const onnx::GraphProto& graph, int64_t opset,
+  Folder(const onnx::GraphProto& graph, int64_t opset, const std::map<std::string, Shape>& valueShapes,
          const std::map<std::string, Shape>& inputShapes);
 
   // The node's output, when it folds.
@@ -682,7 +682,7 @@ class Folder {
   std::map<std::string, Shape> shapes_;  // initializers, graph inputs, trusted value_info
 };
 
-Folder::Folder(const onnx::GraphProto& graph, int64_t opset,
+Folder::Folder(const onnx::GraphProto& graph, int64_t opset, const std::map<std::string, Shape>& valueShapes,
                const std::map<std::string, Shape>& inputShapes)
     : opset_(opset) {
   for (const TensorProto& t : graph.initializer()) {
@@ -703,6 +703,7 @@ Folder::Folder(const onnx::GraphProto& graph, int64_t opset,
     declaredShapesHold = declaredShapesHold && declared == it->second;
     shapes_[in.name()] = it->second;
   }
+  shapes_.insert(valueShapes.begin(), valueShapes.end());
   if (!declaredShapesHold) return;
   for (const auto& v : graph.value_info()) {
     if (!v.type().tensor_type().has_shape()) continue;
@@ -789,8 +790,9 @@ bool isFoldableOp(const onnx::NodeProto& node) {
 }
 
 void foldConstants(onnx::GraphProto& graph, int64_t opset,
-                   const std::map<std::string, std::vector<int64_t>>& inputShapes) {
-  Folder folder(graph, opset, inputShapes);
+                   const std::map<std::string, std::vector<int64_t>>& inputShapes,
+                   const std::map<std::string, std::vector<int64_t>>& valueShapes) {
+  Folder folder(graph, opset, valueShapes, inputShapes);
   std::vector<int> folded;
   for (int i = 0; i < graph.node_size(); ++i) {
     const onnx::NodeProto& node = graph.node(i);

@@ -45,11 +45,14 @@ bool isFoldableOp(const onnx::NodeProto& node);
 // a graph input's as `inputShapes` gives it (the importer's, --batch and --input-shape
 // applied), or a value_info's, which is trusted only when every graph input in
 // `inputShapes` has the shape the model declares for it (the exporter's shapes are for the
-// exporter's inputs).
+// exporter's inputs). `valueShapes` adds the shapes of values computed by nodes, as the
+// importer found them for those input shapes (a Shape of an intermediate map: torch's
+// x.chunk and x.view(n, -1, h, w) export one), trusted like the inputs'.
 //
 // Throws FoldError for a foldable node it cannot evaluate.
 void foldConstants(onnx::GraphProto& graph, int64_t opset,
-                   const std::map<std::string, std::vector<int64_t>>& inputShapes);
+                   const std::map<std::string, std::vector<int64_t>>& inputShapes,
+                   const std::map<std::string, std::vector<int64_t>>& valueShapes = {});
 
 // ONNX Reshape's target for an input of shape `in`: 0 copies the input's dimension (unless
 // allowZero), -1 is inferred. Throws ir::Error when the sizes do not match.

@@ -365,6 +365,10 @@ class GraphImporter {
       : graph_(graph), opset_(opset), options_(options), m_(std::make_unique<ir::Module>()) {}
 
   std::unique_ptr<ir::Module> run();
+  // The shapes of the values the nodes before the first foldable node left unfolded (a Shape
+  // of a value computed by a node) compute, when every node before it is supported (else
+  // nullopt; run() reports the unsupported ones).
+  std::optional<std::map<std::string, std::vector<int64_t>>> shapesBeforeUnfolded();
 
   static bool supports(const onnx::NodeProto& n) {
     return isDefaultDomain(n.domain()) && handlers().count(n.op_type());
@@ -425,6 +429,7 @@ class GraphImporter {
   void importPad(const Node& n);
   void importConcat(const Node& n);
   void importSlice(const Node& n);
+  void importTranspose(const Node& n);
   void importSplit(const Node& n);
   void importBatchNorm(const Node& n);
   void importFlatten(const Node& n);
@@ -476,6 +481,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
       {"Sub", &GraphImporter::importSub},
+      {"Transpose", &GraphImporter::importTranspose},
   };
   return table;
 }
@@ -489,6 +495,22 @@ std::unique_ptr<ir::Module> GraphImporter::run() {
   for (int i = 0; i < graph_.node_size(); ++i) importNode(graph_.node(i), static_cast<size_t>(i));
   for (const auto& out : graph_.output()) m_->outputs.push_back(operand(out.name()));
   return std::move(m_);
+}
+
+std::optional<std::map<std::string, std::vector<int64_t>>> GraphImporter::shapesBeforeUnfolded() {
+  for (const TensorProto& t : graph_.initializer()) initializers_[t.name()] = &t;
+  importInputs();
+  for (int i = 0; i < graph_.node_size(); ++i) {
+    const onnx::NodeProto& node = graph_.node(i);
+    if (!supports(node)) {
+      if (!isFoldableOp(node)) return std::nullopt;
+      std::map<std::string, std::vector<int64_t>> shapes;
+      for (const auto& [name, value] : values_) shapes[name] = value->type.shape;
+      return shapes;
+    }
+    importNode(node, static_cast<size_t>(i));
+  }
+  return std::nullopt;
 }
 
 // ---- inputs
@@ -749,6 +771,15 @@ void GraphImporter::importConcat(const Node& n) {
   emit(n, ir::OpKind::Concat, std::move(operands), {{"axis", normalizeAxis(intAttr(n.proto, "axis", 0), rank, "axis")}});
 }
 
+// ONNX's default perm reverses the axes; the shape rule checks a given one. Channel shuffles
+// (reshape, transpose, reshape) become channel_shuffle in canonicalize.
+void GraphImporter::importTranspose(const Node& n) {
+  ir::Value* x = operand(n.in(0));
+  IntList perm;
+  for (auto d = static_cast<int64_t>(x->type.shape.size()); d-- > 0;) perm.push_back(d);
+  emit(n, ir::OpKind::Transpose, {x}, {{"perm", intsAttr(n.proto, "perm", perm)}});
+}
+
 // The IR's slice takes one axis with step 1 (what channel splits and crops export); axes the
 // starts and ends leave whole are dropped.
 void GraphImporter::importSlice(const Node& n) {
@@ -974,12 +1005,24 @@ void rejectUnsupportedOps(const onnx::GraphProto& graph, bool beforeFolding) {
 }
 
 // Shape arithmetic on constants (torch's Pad pads, Reshape targets) becomes Constant nodes.
+// A Shape of a value computed by nodes (torch's x.chunk: Shape, Gather, Div, Slice) folds once
+// the nodes before it are imported and give its shape: import up to the first node left
+// unfolded, fold again with the shapes found, as long as that folds more.
 void foldConstantNodes(onnx::GraphProto& graph, int64_t opset, const ImportOptions& options) {
   std::map<std::string, std::vector<int64_t>> inputShapes;
   for (const DataInput& in : dataInputs(graph, options))
     inputShapes[in.proto->name()] = in.type.shape;
+  auto constantNodes = [&] {
+    return std::count_if(graph.node().begin(), graph.node().end(),
+                         [](const onnx::NodeProto& n) { return n.op_type() == "Constant"; });
+  };
   try {
     foldConstants(graph, opset, inputShapes);
+    while (auto shapes = GraphImporter(graph, opset, options).shapesBeforeUnfolded()) {
+      const auto before = constantNodes();
+      foldConstants(graph, opset, inputShapes, *shapes);
+      if (constantNodes() == before) break;
+    }
   } catch (const FoldError& e) {
     const auto& node = graph.node(e.node());
     throw Error(nodeContext(node, nodeOrigin(node, static_cast<size_t>(e.node())), opset) + ": " +

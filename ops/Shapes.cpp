@@ -487,6 +487,35 @@ Results sliceGrad(const Rule& r) {
   return {f32(x)};
 }
 
+// channel_shuffle [N,C,H,W] {groups}: a permutation of the channels, C a multiple of groups.
+Results channelShuffle(const Rule& r) {
+  r.f32(0, "input", 4);
+  const int64_t c = r.shape(0)[1];
+  const int64_t groups = r.integer("groups", 1, c);
+  if (c % groups != 0)
+    Rule::fail(r.what(0, "input") + ": its " + std::to_string(c) + " channels are not a multiple of groups=" +
+               std::to_string(groups));
+  return {same(r.in(0))};
+}
+
+// transpose {perm}: a permutation of x's axes (rank 1 to 8, the strided loops' limit,
+// runtime/kernels/Strided.h); y's axis d is x's axis perm[d].
+Results transpose(const Rule& r) {
+  constexpr int kMaxTransposeRank = 8;
+  r.f32(0, "input");
+  const Shape& x = r.shape(0);
+  if (x.empty() || x.size() > static_cast<size_t>(kMaxTransposeRank))
+    Rule::fail(r.what(0, "input") + ", expected rank 1 to " + std::to_string(kMaxTransposeRank));
+  const Shape perm = r.list("perm", static_cast<int>(x.size()), 0, static_cast<int64_t>(x.size()) - 1);
+  Shape y;
+  for (size_t d = 0; d < perm.size(); ++d) {
+    if (std::find(perm.begin(), perm.begin() + static_cast<std::ptrdiff_t>(d), perm[d]) != perm.begin() + static_cast<std::ptrdiff_t>(d))
+      Rule::fail("attribute 'perm' " + shapeText(perm) + " is not a permutation");
+    y.push_back(x[static_cast<size_t>(perm[d])]);
+  }
+  return {f32(y)};
+}
+
 Results sumTo(const Rule& r) {
   r.f32(0, "operand");
   const Shape& x = r.shape(0);
@@ -570,6 +599,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::Div: return broadcast(r);
     case OpKind::Concat: return concat(r);
     case OpKind::Slice: return slice(r);
+    case OpKind::ChannelShuffle: return channelShuffle(r);
+    case OpKind::Transpose: return transpose(r);
     case OpKind::Flatten: return flatten(r);
     case OpKind::Reshape: return reshape(r);
     case OpKind::Gemm:

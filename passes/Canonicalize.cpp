@@ -3,6 +3,9 @@
 //  - a Reshape that merely flattens (out = [prod(in[:k]), prod(in[k:])]) becomes
 //    Flatten {axis=k}, so "Flatten then Gemm" and "Reshape then Gemm" look the same;
 //  - a Flatten whose input already has its output shape is forwarded;
+//  - a channel shuffle, Reshape [N,C,H,W] -> [N,g,C/g,H,W], Transpose perm=[0,2,1,3,4],
+//    Reshape back to [N,C,H,W] (ShuffleNet), becomes channel_shuffle {groups=g}: a permutation
+//    of channels, row-local, where the transpose of 5-D tensors would end a row pipeline;
 //  - ops whose results nobody uses, and globals nobody reads, are removed.
 #include <numeric>
 
@@ -41,6 +44,21 @@ std::optional<int64_t> flattenAxis(const Op& reshape) {
   return std::nullopt;
 }
 
+// The groups of a channel shuffle ending at `reshape` (see the header), if it is one.
+std::optional<int64_t> shuffleGroups(const Op& reshape) {
+  const Op* transpose = reshape.operands[0]->def;
+  if (!transpose || transpose->kind != OpKind::Transpose || transpose->getInts("perm") != ir::IntList{0, 2, 1, 3, 4})
+    return std::nullopt;
+  const Op* split = transpose->operands[0]->def;
+  if (!split || split->kind != OpKind::Reshape) return std::nullopt;
+  const auto& x = split->operands[0]->type.shape;
+  const auto& grouped = split->result()->type.shape;
+  if (x.size() != 4 || grouped.size() != 5 || reshape.result()->type.shape != x) return std::nullopt;
+  const int64_t g = grouped[1];
+  if (grouped != std::vector<int64_t>{x[0], g, x[1] / g, x[2], x[3]} || g * grouped[2] != x[1]) return std::nullopt;
+  return g;
+}
+
 class Canonicalize : public Pass {
  public:
   std::string_view name() const override { return "canonicalize"; }
@@ -48,7 +66,12 @@ class Canonicalize : public Pass {
     bool changed = false;
     for (auto& op : m.ops) {
       if (op->kind == OpKind::Reshape) {
-        if (auto axis = flattenAxis(*op)) {
+        if (auto groups = shuffleGroups(*op)) {
+          op->operands = {op->operands[0]->def->operands[0]->def->operands[0]};
+          op->kind = OpKind::ChannelShuffle;
+          op->attrs = {{"groups", *groups}};
+          changed = true;
+        } else if (auto axis = flattenAxis(*op)) {
           op->kind = OpKind::Flatten;
           op->attrs = {{"axis", *axis}};
           changed = true;

@@ -94,6 +94,16 @@ class Grad {
           grad(OpKind::SliceGrad, {dy_}, std::move(a), 0, Reach::SameRows);
         }
         return;
+      case OpKind::ChannelShuffle: return channelShuffle();
+      case OpKind::Transpose:
+        wholeMapsOnly();
+        if (needs(0)) {
+          const IntList perm = op_.getInts("perm");
+          IntList inverse(perm.size());
+          for (size_t d = 0; d < perm.size(); ++d) inverse[static_cast<size_t>(perm[d])] = static_cast<int64_t>(d);
+          grad(OpKind::Transpose, {dy_}, {{"perm", inverse}}, 0, Reach::Whole);
+        }
+        return;
       case OpKind::Add:
         if (!strip_ || (isRowIndexed(op_, 0) && isRowIndexed(op_, 1))) return passThrough();
         return binary(OpKind::AddGrad);
@@ -250,17 +260,30 @@ class Grad {
     for (size_t i = 0; i < op_.operands.size(); ++i) {
       const Value* x = op_.operands[i];
       const int64_t end = start + x->type.shape.at(static_cast<size_t>(axis));
-      if (needs(i)) {
-        Attrs a = {{"axis", axis}, {"start", start}, {"end", end}};
-        TensorType type = x->type;
-        if (strip_) {
-          a["band"] = bandAttr(strip_->rows, x);
-          type = bandType(x, strip_->rows);
-        }
-        b_.contribute(op_, i, b_.emit(OpKind::Slice, {dy}, std::move(a), {{nameFor(x), std::move(type)}})->result());
-      }
+      if (needs(i)) sameRows(OpKind::Slice, dy, {{"axis", axis}, {"start", start}, {"end", end}}, i);
       start = end;
     }
+  }
+
+  // A channel shuffle with g groups of C channels moves channel i*(C/g) + j to j*g + i; the
+  // inverse moves j*g + i back, the shuffle with C/g groups. On a strip: of dy's rows `rows`
+  // (channel_shuffle computes its result band's rows: no `rows` attribute).
+  void channelShuffle() {
+    if (!needs(0)) return;
+    const int64_t groups = op_.operands[0]->type.shape.at(1) / op_.getInt("groups");
+    sameRows(OpKind::ChannelShuffle, strip_ ? dyRows("shuffle") : dy_, {{"groups", groups}}, 0);
+  }
+
+  // Operand i's gradient as a forward op of the channels (slice, channel_shuffle) on dy; on a
+  // strip, the band of the strip's rows, which the op computes from its result band (no `rows`).
+  void sameRows(OpKind kind, Value* dy, Attrs a, size_t i) {
+    const Value* x = op_.operands[i];
+    TensorType type = x->type;
+    if (strip_) {
+      a["band"] = bandAttr(strip_->rows, x);
+      type = bandType(x, strip_->rows);
+    }
+    b_.contribute(op_, i, b_.emit(kind, {dy}, std::move(a), {{nameFor(x), std::move(type)}})->result());
   }
 
   // The binary family (runtime/kernels/Binary.h has the formulas): one gradient kernel per

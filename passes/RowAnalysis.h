@@ -35,7 +35,7 @@ bool holds(RowRange outer, RowRange inner);
 // training=0 (frozen), add/sub/mul/div of two same-shape 4-D maps or of a map and a
 // per-channel operand (below), dropout, identity, all over 4-D
 // maps; training-mode batchnorm with `strip_stats` (--bn strip); concat and slice along
-// channels (axis 1) of 4-D maps. Not: global_avgpool, flatten, reshape, gemm, matmul, softmax, training-mode
+// channels (axis 1) of 4-D maps; channel_shuffle. Not transpose (whole tensors). Not: global_avgpool, flatten, reshape, gemm, matmul, softmax, training-mode
 // batchnorm, ops whose operands are not 4-D maps, and the training ops (made by autodiff;
 // a row plan's backward is derived from its forward pipeline, not fused from them).
 bool isRowLocal(const ir::Op& op);

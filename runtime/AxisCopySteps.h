@@ -1,4 +1,4 @@
-// concat, slice and slice_grad steps as copies along their axis (runtime/kernels/AxisCopy.h):
+// concat, slice, slice_grad and channel_shuffle steps as copies along their axis (runtime/kernels/AxisCopy.h):
 // the one description both backends run. On rows (axis 1, checked by runtime/PlanChecks.cpp)
 // the copies cover the result's rows (forward) or the propagated rows of dy (slice_grad); on
 // whole tensors, the one-row views of axis_view. slice_grad's caller zeroes its result first.
@@ -12,7 +12,7 @@
 
 namespace lrc::runtime {
 
-// The copies of a concat, slice or slice_grad step (none for another kernel).
+// The copies of a concat, slice, slice_grad or channel_shuffle step (none for another kernel).
 inline std::vector<kernels::AxisCopyJob> axisCopies(const StepArgs& s) {
   const auto& p = s.params<kernels::AxisParams>();
   auto in = [&](int i) {
@@ -29,6 +29,8 @@ inline std::vector<kernels::AxisCopyJob> axisCopies(const StepArgs& s) {
     }
   } else if (s.step.kernel == Kernel::Slice) {
     jobs.push_back({{out, in(0), 0, p.start, false}, out.C, out.range()});
+  } else if (s.step.kernel == Kernel::ChannelShuffle) {
+    jobs.push_back({{out, in(0), 0, 0, false, p.groups, out.C / p.groups}, out.C, out.range()});
   } else if (s.step.kernel == Kernel::SliceGrad) {
     const kernels::ConstRowBand dy = in(0);
     jobs.push_back({{out, dy, p.start, 0, true}, dy.C, s.byRows() ? s.gradRows(0) : dy.range()});

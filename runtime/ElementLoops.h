@@ -1,5 +1,5 @@
 // The strided loops (runtime/kernels/Strided.h) of a step of the binary element-wise family,
-// its gradients and reduce_mean, built from the step's buffers: what the CPU and CUDA backends
+// its gradients, reduce_mean and transpose, built from the step's buffers: what the CPU and CUDA backends
 // both run, each with its own loop over kernels::Reduce (a plain loop; a thread per element).
 //
 // On whole tensors the loop runs over the broadcast shape. On rows it runs over the rows
@@ -89,6 +89,20 @@ inline ElementLoop reduceMeanLoop(const StepArgs& s, const std::vector<int64_t>&
   const std::vector<int64_t> reduced = reducedStrides(x, axes);
   l.loop = kernels::ReduceLoop::over(x, grad ? kernels::contiguousStrides(x) : reduced);
   l.operands[0] = l.loop.operand(s.in(0), grad ? reduced : kernels::contiguousStrides(x));
+  return l;
+}
+
+// transpose {perm}: over y's shape (contiguous), x read with its strides permuted. Its gradient
+// is the transpose by the inverse permutation.
+inline ElementLoop transposeLoop(const StepArgs& s, const std::vector<int64_t>& perm) {
+  ElementLoop l;
+  l.result = s.out(0);
+  const Shape& y = s.outShape(0);
+  const std::vector<int64_t> xStrides = kernels::contiguousStrides(s.inShape(0));
+  std::vector<int64_t> strides;
+  for (int64_t d : perm) strides.push_back(xStrides[static_cast<size_t>(d)]);
+  l.loop = kernels::ReduceLoop::over(y, kernels::contiguousStrides(y));
+  l.operands[0] = l.loop.operand(s.in(0), strides);
   return l;
 }
 

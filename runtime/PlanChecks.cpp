@@ -388,6 +388,7 @@ class StepChecker {
         if (byRows() && attrInt(step_, "axis") != 1)
           fail("attribute 'axis' is " + std::to_string(attrInt(step_, "axis")) + "; on row bands it must be 1 (channels)");
         return elementwiseRows(kernel);
+      case Kernel::ChannelShuffle: return elementwiseRows(kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:
@@ -402,6 +403,7 @@ class StepChecker {
       case Kernel::ReduceMeanGrad:
       case Kernel::Flatten:
       case Kernel::Reshape:
+      case Kernel::Transpose:
       case Kernel::Gemm:
       case Kernel::MatMul:
       case Kernel::Softmax:

@@ -222,6 +222,10 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::Slice:
     case Kernel::SliceGrad:
       return kernels::AxisParams{attrInt(step, "axis"), attrInt(step, "start")};
+    case Kernel::ChannelShuffle:
+      return kernels::AxisParams{1, 0, attrInt(step, "groups")};
+    case Kernel::Transpose:
+      return kernels::TransposeParams{attrInts(step, "perm")};
     case Kernel::Dropout:
     case Kernel::DropoutGrad:
       return dropoutParams(step);

@@ -53,8 +53,8 @@ struct StepBuffer {
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
-                                kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::PixelXentParams,
-                                CollectiveParams>;
+                                kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::TransposeParams,
+                                kernels::PixelXentParams, CollectiveParams>;
 
 struct PreparedStep {
   Kernel kernel = Kernel::Identity;

@@ -250,6 +250,12 @@ void reduceMean(const StepArgs& s, bool grad) {
   runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
 }
 
+// transpose: x read through its permuted strides (its gradient: the inverse permutation).
+void transpose(const StepArgs& s) {
+  const ElementLoop l = transposeLoop(s, s.params<kernels::TransposeParams>().perm);
+  runLoop(l, kernels::ValueTerm{l.operands[0]});
+}
+
 void gemm(const StepArgs& s) {
   cpu::gemm_forward(s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
                     s.params<kernels::GemmParams>());
@@ -449,7 +455,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
     case Kernel::Concat:
     case Kernel::Slice:
     case Kernel::SliceGrad:
+    case Kernel::ChannelShuffle:
       return axisCopy(s);
+    case Kernel::Transpose:
+      return transpose(s);
     case Kernel::SumTo:
       return sumTo(s);
     case Kernel::Flatten:

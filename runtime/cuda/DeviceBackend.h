@@ -210,6 +210,7 @@ class DeviceBackend final : public runtime::Backend {
   void binaryGrad(const runtime::StepArgs& s);
   void sumTo(const runtime::StepArgs& s);
   void reduceMean(const runtime::StepArgs& s, bool grad);
+  void transpose(const runtime::StepArgs& s);
 };
 
 template <class D>
@@ -356,6 +357,13 @@ void DeviceBackend<D>::reduceMean(const runtime::StepArgs& s, bool grad) {
            runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
 }
 
+// transpose: x read through its permuted strides (its gradient: the inverse permutation).
+template <class D>
+void DeviceBackend<D>::transpose(const runtime::StepArgs& s) {
+  const runtime::ElementLoop l = runtime::transposeLoop(s, s.params<kernels::TransposeParams>().perm);
+  run_loop(dev_, l.result, l.loop, kernels::ValueTerm{l.operands[0]});
+}
+
 template <class D>
 void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::RunContext& context) {
   using runtime::Kernel;
@@ -454,11 +462,14 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::Concat:
     case Kernel::Slice:
     case Kernel::SliceGrad:
+    case Kernel::ChannelShuffle:
       // runtime/AxisCopySteps.h: the CPU's copies, one thread per element.
       if (step.kernel == Kernel::SliceGrad) zeroOut(s, 0);
       for (const kernels::AxisCopyJob& job : runtime::axisCopies(s))
         forRows(dev_, job.copy.dst.N, job.count, job.copy.dst.W, job.rows.begin, job.rows.end, job.copy);
       return;
+    case Kernel::Transpose:
+      return transpose(s);
     case Kernel::SumTo:
       return sumTo(s);
     case Kernel::Flatten:

@@ -1,4 +1,4 @@
-// Copies along one axis, the element rule of concat, slice and slice_grad on both backends
+// Copies along one axis, the element rule of concat, slice, slice_grad and channel_shuffle on both backends
 // (runtime/AxisCopySteps.h turns a step into these copies; cpu/CpuBackend.cpp and
 // cuda/DeviceBackend.h run them). On row bands the axis is the channels (axis 1 of NCHW);
 // a whole tensor of any rank is seen around its axis as the one-row band
@@ -13,20 +13,23 @@
 namespace lrc::kernels {
 
 // slice / slice_grad: the axis and the first index of the slice in the whole tensor (concat:
-// start 0, each operand's offset comes from the operands before it).
+// start 0, each operand's offset comes from the operands before it); channel_shuffle: axis 1
+// and its groups.
 struct AxisParams {
-  int64_t axis = 1, start = 0;
+  int64_t axis = 1, start = 0, groups = 1;
 };
 
-// dst (n, dstC0 + c, h, w) = src (n, srcC0 + c, h, w), or += when `accumulate`, for the
-// channels c of one copy and the rows it covers.
+// dst (n, dstC0 + c, h, w) = src (n, srcC0 + s(c), h, w), or += when `accumulate`, for the
+// channels c of one copy and the rows it covers. s(c) = c but for a channel shuffle of `groups`
+// groups of `perGroup` channels: s(j*groups + i) = i*perGroup + j.
 struct AxisCopy {
   RowBand dst;
   ConstRowBand src;
   int64_t dstC0 = 0, srcC0 = 0;
   bool accumulate = false;
+  int64_t groups = 1, perGroup = 1;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    const float v = src.at(n, srcC0 + c, h, w);
+    const float v = src.at(n, srcC0 + (c % groups) * perGroup + c / groups, h, w);
     float& d = dst.at(n, dstC0 + c, h, w);
     d = accumulate ? d + v : v;
   }

@@ -94,6 +94,11 @@ struct ReduceMeanParams {
   std::vector<int64_t> axes;
 };
 
+// transpose's attribute: y's axis d is x's axis perm[d].
+struct TransposeParams {
+  std::vector<int64_t> perm;
+};
+
 // Contiguous strides of `shape`; numpy-broadcast strides of an operand of `shape` by position in
 // `out` (shapes aligned on the right, 0 on broadcast axes).
 inline std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape) {

@@ -309,6 +309,42 @@ class SegNet(nn.Module):
         return self.head(F.relu(self.conv2(y)))
 
 
+def channel_shuffle(x, groups):
+    """torchvision's ShuffleNet v2 channel shuffle (view, transpose, view: ONNX Reshape,
+    Transpose perm=[0,2,1,3,4], Reshape), which lrc recognises as one channel_shuffle."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class ShuffleNet(nn.Module):
+    """A ShuffleNet v2 unit at a small size: conv, channel shuffle (groups 2), x.chunk(2, dim=1)
+    (ONNX Split or Slice), a branch of 1x1 conv, depthwise 3x3 conv with BatchNorm, 1x1 conv,
+    their concat, a second shuffle; then a channels-last round trip as ConvNeXt's LayerNorm
+    makes one (permute to NHWC, centre and scale over the last axis, permute back: two ONNX
+    Transposes), the global mean (x.mean([2, 3])) and a linear layer."""
+    input_shape = (2, 3, 12, 11)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.branch = nn.Sequential(
+            nn.Conv2d(4, 4, 1), nn.ReLU(),
+            nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), nn.BatchNorm2d(4),
+            nn.Conv2d(4, 4, 1), nn.ReLU())
+        self.gain = nn.Parameter(torch.linspace(0.5, 1.5, 8))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = channel_shuffle(F.relu(self.stem(x)), 2)
+        a, b = y.chunk(2, dim=1)
+        y = channel_shuffle(torch.cat([a, self.branch(b)], 1), 2)
+        z = y.permute(0, 2, 3, 1)
+        y = ((z - z.mean(-1, keepdim=True)) * self.gain).permute(0, 3, 1, 2)
+        return self.fc(y.mean([2, 3]))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -322,7 +358,7 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet, "seg_net": SegNet}
+          "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.

@@ -301,8 +301,9 @@ def flatten_by_shape(g, x, shape_node="dims"):
 
 
 def shape_value_info_net():
-    """Shape of an intermediate, which only value_info types: it folds as long as the input
-    keeps its declared shape (with --batch, value_info is stale and the Shape stays)."""
+    """Shape of an intermediate, which value_info types: it folds from value_info as long as the
+    input keeps its declared shape (with --batch, value_info is stale: it folds from the shape
+    the importer found)."""
     g = Graph()
     relu = g.node("Relu", ["image"], "relu")
     out = flatten_by_shape(g, relu)
@@ -439,7 +440,9 @@ def dynamic_reshape_model():
 
 
 def unknown_shape_model():
-    """Shape of an intermediate nothing types: it cannot fold, and the IR has no Shape op."""
+    """Shape of an intermediate nothing types: it folds from the shape the importer finds (it
+    was refused before that; the name stays, test/unit/onnx_import_test.cpp's
+    ImportFolding.ShapeOfAComputedMap imports it)."""
     g = Graph()
     out = flatten_by_shape(g, g.node("Relu", ["x"], "relu"), shape_node="bad_node")
     return g.model(13, [image_input("x", [1, 3, 8, 8])], [any_output(out)])

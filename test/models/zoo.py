@@ -35,6 +35,7 @@ ZOO = {
     "densenet121": ({}, (16, 3, 64, 64), 0.0001),
     "squeezenet1_1": ({}, (16, 3, 64, 64), 0.0001),
     "googlenet": ({"aux_logits": False, "init_weights": True}, (16, 3, 96, 96), 0.0001),
+    "shufflenet_v2_x0_5": ({}, (16, 3, 64, 64), 0.0001),
     "shufflenet_v2_x1_0": ({}, (16, 3, 64, 64), 0.0001),
     "mobilenet_v3_small": ({}, (16, 3, 64, 64), 0.0001),
     "efficientnet_b0": ({}, (16, 3, 64, 64), 0.0001),

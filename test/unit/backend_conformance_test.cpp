@@ -416,6 +416,24 @@ TEST_P(BackendConformance, SliceGrad) {
                  kExact);
 }
 
+// On rows (of an operand band that holds more), and its gradient: the shuffle by C/g groups.
+TEST_P(BackendConformance, ChannelShuffle) {
+  const Shape s = {3, 12, 7, 9};
+  const std::vector<float> x = randomFloats(elementsOf(s), 565);
+  for (int64_t groups : {2, 3, 12})
+    expectConformsOnStrips({"channel_shuffle", {whole(s, x)}, {result(s)}, {{"groups", {groups}}}}, sameRows, kExact);
+}
+
+// Every permutation family ShuffleNet and channels-last round trips use, and a reversal.
+TEST_P(BackendConformance, Transpose) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 566);
+  expectConforms({"transpose", {whole(kMap, x)}, {result({3, 7, 9, 5})}, {{"perm", {0, 2, 3, 1}}}}, kExact);
+  expectConforms({"transpose", {whole({3, 7, 9, 5}, x)}, {result(kMap)}, {{"perm", {0, 3, 1, 2}}}}, kExact);
+  expectConforms({"transpose", {whole({3, 5, 1, 7, 9}, x)}, {result({9, 7, 1, 5, 3})}, {{"perm", {4, 3, 2, 1, 0}}}}, kExact);
+  const std::vector<float> g = randomFloats(3 * 12 * 7 * 9, 567);
+  expectConforms({"transpose", {whole({3, 2, 6, 7, 9}, g)}, {result({3, 6, 2, 7, 9})}, {{"perm", {0, 2, 1, 3, 4}}}}, kExact);
+}
+
 TEST_P(BackendConformance, SumTo) {
   const std::vector<float> x = randomFloats(elementsOf(kMap), 560);
   for (const Shape& y : {Shape{5, 1, 9}, Shape{3, 1, 1, 1}, Shape{1}, Shape{7, 9}, kMap})

@@ -98,6 +98,8 @@ std::unique_ptr<Module> buildKitchenSink() {
                      {{"cat", f32({2, 8, 5, 5})}});
   m->addOp(OpKind::Slice, {cat->result()}, {{"axis", int64_t{1}}, {"end", int64_t{6}}, {"start", int64_t{2}}},
            {{"cat.part", f32({2, 4, 5, 5})}});
+  Op* shuffled = m->addOp(OpKind::ChannelShuffle, {cat->result()}, {{"groups", int64_t{2}}}, {{"shuffled", f32({2, 8, 5, 5})}});
+  m->addOp(OpKind::Transpose, {shuffled->result()}, {{"perm", IntList{0, 2, 3, 1}}}, {{"nhwc", f32({2, 5, 5, 8})}});
   // The rest of the binary family, with a squeeze-and-excitation gate (mean over H, W).
   Op* se = m->addOp(OpKind::ReduceMean, {add->result()}, {{"axes", IntList{2, 3}}, {"keepdims", int64_t{1}}},
                     {{"se.mean", f32({2, 4, 1, 1})}});

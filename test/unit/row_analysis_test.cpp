@@ -278,6 +278,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::Mul, true},              {OpKind::Div, true},
       {OpKind::Concat, true},  // along channels (axis 1)
       {OpKind::Slice, true},            {OpKind::SliceGrad, false},
+      {OpKind::ChannelShuffle, true},   {OpKind::Transpose, false},
       {OpKind::ReduceMean, false},      {OpKind::ReduceMeanGrad, false},
       {OpKind::AddGrad, false},         {OpKind::SubGrad, false},
       {OpKind::MulGrad, false},         {OpKind::DivGrad, false},

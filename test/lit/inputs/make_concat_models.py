@@ -14,21 +14,34 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 
+class Initializers:
+    """A model's initializers: random weights (seed 0, scale 0.1) and int64 constants, by name
+    (also used by make_transpose_models.py)."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+        self.list = []
+
+    def weight(self, name, shape):
+        self.list.append(numpy_helper.from_array((self.rng.standard_normal(shape) * 0.1).astype(np.float32), name))
+        return name
+
+    def const(self, name, values):
+        self.list.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
+        return name
+
+
+def stem(inits):
+    """conv1 (3 -> 6 channels, 3x3, pad 1) and relu1 of x: the map r1 [2, 6, 8, 8]."""
+    return [helper.make_node("Conv", ["x", inits.weight("w1", [6, 3, 3, 3])], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c1"], ["r1"], name="relu1")]
+
+
 def model(opset, split=None, num_outputs=None, slice_steps=None, slice_axes=(1,), slice_ends=(100,),
           slice_starts=(1,)):
-    rng = np.random.default_rng(0)
-    inits = []
-
-    def weight(name, shape):
-        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * 0.1).astype(np.float32), name))
-        return name
-
-    def const(name, values):
-        inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
-        return name
-
-    nodes = [helper.make_node("Conv", ["x", weight("w1", [6, 3, 3, 3])], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
-             helper.make_node("Relu", ["c1"], ["r1"], name="relu1")]
+    inits = Initializers()
+    weight, const = inits.weight, inits.const
+    nodes = stem(inits)
     split_inputs, split_attrs = ["r1"], {"axis": 1}
     if split is not None and opset >= 13:
         split_inputs.append(const("split", split))
@@ -43,13 +56,24 @@ def model(opset, split=None, num_outputs=None, slice_steps=None, slice_axes=(1,)
         slice_inputs.append(const("steps", slice_steps))
     nodes += [helper.make_node("Slice", slice_inputs, ["c"], name="bad_node"),
               helper.make_node("Concat", ["a", "c"], ["cat"], name="cat", axis=1),
-              helper.make_node("Conv", ["cat", weight("w2", [4, 5, 3, 3])], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
-              helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
-              helper.make_node("GlobalAveragePool", ["r2"], ["gap"], name="gap"),
-              helper.make_node("Flatten", ["gap"], ["flat"], name="flat"),
-              helper.make_node("Gemm", ["flat", weight("fc", [3, 4])], ["logits"], name="fc", transB=1)]
+              *head(inits, "cat", 5)]
+    return graph_model(nodes, inits, opset)
+
+
+def head(inits, x, channels):
+    """conv2 (channels -> 4, 3x3, pad 1), relu2, global average pool, flatten and a linear
+    layer to 3 logits."""
+    return [helper.make_node("Conv", [x, inits.weight("w2", [4, channels, 3, 3])], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+            helper.make_node("GlobalAveragePool", ["r2"], ["gap"], name="gap"),
+            helper.make_node("Flatten", ["gap"], ["flat"], name="flat"),
+            helper.make_node("Gemm", ["flat", inits.weight("fc", [3, 4])], ["logits"], name="fc", transB=1)]
+
+
+def graph_model(nodes, inits, opset):
+    """The model of `nodes` from input x [2, 3, 8, 8] to logits."""
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, None])], inits)
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, None])], inits.list)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
