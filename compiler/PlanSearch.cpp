@@ -10,6 +10,7 @@
 
 #include "compiler/EmitPlan.h"
 #include "compiler/Work.h"
+#include "ops/OpTable.h"
 #include "passes/PipelineList.h"
 
 namespace lrc::compiler {
@@ -22,7 +23,42 @@ std::string mib(int64_t bytes) {
   return text;
 }
 
-std::vector<PlanCandidate> candidates(bool reductionPoints) {
+// The most strips a count can mean, per segment cut: the tallest pipeline's output rows
+// (partition-rows clamps a larger count to them: the same plan again), and at most the
+// operands of one rows_copy (a pipeline's output is assembled from one band per strip).
+struct StripLimits {
+  int64_t downsample = 0, none = 0;
+  int64_t of(passes::SegmentCut cut) const { return cut == passes::SegmentCut::None ? none : downsample; }
+};
+
+StripLimits stripLimits(const ir::Module& shapes, const TrainingOptions& training) {
+  auto limit = [&](passes::SegmentCut cut) {
+    RowOptions probe;
+    probe.fuse.cut = cut;
+    probe.partition.strategy = passes::RowStrategy::OverL;
+    probe.partition.strips = probe.partition.bpStrips = std::numeric_limits<int32_t>::max();
+    std::unique_ptr<ir::Module> m = shapes.clone();
+    runRowPipeline(*m, probe, training.batchNorm);
+    int64_t tallest = 0;
+    for (const auto& op : m->ops)
+      if (op->has("strategy")) tallest = std::max(tallest, op->getInt("strips"));
+    return std::min<int64_t>(tallest, ops::info(ops::OpKind::RowsCopy).maxOperands);
+  };
+  return {limit(passes::SegmentCut::Downsample), limit(passes::SegmentCut::None)};
+}
+
+// The count after `n`: twice as many, or `limit` where that is fewer (0 past the limit).
+int64_t nextCount(int64_t n, int64_t limit) { return n >= limit ? 0 : std::min(2 * n, limit); }
+
+// Strip counts 2, 4, 8, ... up to `upTo`, the last one `limit` where that is fewer (a
+// count past the tallest pipeline is the same plan again), and 2 always (a row plan).
+std::vector<int64_t> stripCounts(int64_t upTo, int64_t limit) {
+  std::vector<int64_t> counts{2};
+  for (int64_t n = nextCount(2, limit); n > 0 && n <= upTo; n = nextCount(n, limit)) counts.push_back(n);
+  return counts;
+}
+
+std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& limits) {
   std::vector<PlanCandidate> list;
   for (passes::RematMode remat : {passes::RematMode::None, passes::RematMode::Elementwise}) {
     PlanCandidate layerwise;
@@ -31,7 +67,7 @@ std::vector<PlanCandidate> candidates(bool reductionPoints) {
     list.push_back(layerwise);
     for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
       for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
-        for (int64_t strips : {2, 4, 8, 16}) {
+        for (int64_t strips : stripCounts(16, limits.of(cut))) {
           PlanCandidate c;
           c.rows.fuse.cut = cut;
           c.rows.partition.strategy = strategy;
@@ -45,7 +81,7 @@ std::vector<PlanCandidate> candidates(bool reductionPoints) {
   // strips (more strips add recompute without keeping less).
   for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
     for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
-      for (int64_t strips : {2, 4}) {
+      for (int64_t strips : stripCounts(4, limits.of(cut))) {
         if (!reductionPoints) break;
         PlanCandidate c;
         c.rows.fuse.cut = cut;
@@ -74,6 +110,48 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
   c.seconds = predictSeconds(*programs.train, costs);
   c.work = multiplyAdds(*programs.train);
   if (keep) *keep = std::move(programs);
+}
+
+// Past 16 strips (docs/plan-search.md "Candidates"): a series of evaluated candidates (one
+// --remat, cut and strategy, no recomputed points) doubles its strips while its last doubling
+// lowered the peak by at least an eighth and the count is within the cut's limit. Where
+// halos, 2PS's kept boundary rows or the maps kept whole dominate the peak, more strips stop
+// paying, so no fixed least strip height is needed. A series whose largest plan equals an
+// earlier extended series' (same peak, time and work: --remat elementwise on a network
+// without such maps) is not extended again. New counts go after their series.
+void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, const ir::Module& shapes,
+                  const TrainingOptions& training, const CostTable& costs) {
+  auto sameSeries = [](const RowOptions& a, const RowOptions& b) {
+    return !a.layerwise && !b.layerwise && !a.recompute.any() && !b.recompute.any() && a.remat == b.remat &&
+           a.fuse.cut == b.fuse.cut && a.partition.strategy == b.partition.strategy;
+  };
+  struct Outcome {
+    int64_t peak, work;
+    double seconds;
+  };
+  std::vector<Outcome> extended;
+  for (size_t i = 1; i < list.size(); ++i) {
+    const bool tail = sameSeries(list[i].rows, list[i - 1].rows) &&
+                      (i + 1 == list.size() || !sameSeries(list[i].rows, list[i + 1].rows));
+    if (!tail || !list[i].evaluated || !list[i - 1].evaluated) continue;
+    const Outcome outcome{list[i].peakBytes, list[i].work, list[i].seconds};
+    if (std::any_of(extended.begin(), extended.end(), [&](const Outcome& o) {
+          return o.peak == outcome.peak && o.work == outcome.work && o.seconds == outcome.seconds;
+        }))
+      continue;
+    extended.push_back(outcome);
+    for (;;) {
+      const PlanCandidate& last = list[i];
+      const int64_t next = nextCount(last.rows.partition.strips, limits.of(last.rows.fuse.cut));
+      if (next == 0 || last.peakBytes > list[i - 1].peakBytes / 8 * 7) break;
+      PlanCandidate c;
+      c.rows = last.rows;
+      c.rows.partition.strips = c.rows.partition.bpStrips = next;
+      evaluate(c, shapes, training, costs, nullptr);
+      list.insert(list.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(c));
+      ++i;
+    }
+  }
 }
 
 }  // namespace
@@ -116,7 +194,7 @@ enum class Objective { Time, Memory };
 // `objective`: faster and still within `budgetBytes`, or a smaller peak (ties: faster).
 // Returns whether any change was kept.
 bool refine(PlanCandidate& current, Objective objective, int64_t budgetBytes, const ir::Module& shapes,
-            const TrainingOptions& training, const CostTable& costs) {
+            const TrainingOptions& training, const CostTable& costs, const StripLimits& limits) {
   bool refined = false;
   auto better = [&](const PlanCandidate& t) {
     if (objective == Objective::Time) return t.peakBytes <= budgetBytes && t.seconds < current.seconds;
@@ -158,8 +236,10 @@ bool refine(PlanCandidate& current, Objective objective, int64_t budgetBytes, co
       tryChange([&](RowOptions& r) {
         r.partition.strategies[id] = r.partition.strategy == RowStrategy::TwoPS ? RowStrategy::OverL : RowStrategy::TwoPS;
       });
+    const std::vector<int64_t> counts =
+        stripCounts(std::max<int64_t>(16, current.rows.partition.strips), limits.of(current.rows.fuse.cut));
     for (int64_t id : ids)
-      for (int64_t n : {2, 4, 8, 16}) {
+      for (int64_t n : counts) {
         const passes::PartitionRowsOptions& p = current.rows.partition;
         auto own = p.per.find(id);
         if ((own == p.per.end() ? p.strips : own->second) == n) continue;
@@ -200,14 +280,6 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
                       const std::string& budgetSource, const CostTable& costs, bool evaluateAll,
                       double maxSlowdown, const std::string& fixedFlags) {
   PlanChoice choice;
-  choice.candidates = candidates(training.batchNorm.mode == passes::BatchNormMode::Exact);
-  choice.budgetBytes = budgetBytes;
-  choice.budgetSource = budgetSource;
-  auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };
-
-  evaluate(choice.candidates[0], forward, training, costs, &choice.programs);
-  const bool leastMemory = maxSlowdown > 0;
-  const bool layerwiseFits = fits(choice.candidates[0]) && !leastMemory;
   // The other candidates are compiled without the weights' data (VGG-16 has 528 MiB of
   // them): memory planning and the cost model need only shapes.
   std::unique_ptr<ir::Module> shapesOnly;
@@ -219,8 +291,22 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     }
     return *shapesOnly;
   };
+  const StripLimits limits = stripLimits(shapes(), training);
+  choice.candidates = candidates(training.batchNorm.mode == passes::BatchNormMode::Exact, limits);
+  choice.budgetBytes = budgetBytes;
+  choice.budgetSource = budgetSource;
+  auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };
+
+  evaluate(choice.candidates[0], forward, training, costs, &choice.programs);
+  const bool leastMemory = maxSlowdown > 0;
+  const bool layerwiseFits = fits(choice.candidates[0]) && !leastMemory;
   if (!layerwiseFits || evaluateAll)
     for (size_t i = 1; i < choice.candidates.size(); ++i) evaluate(choice.candidates[i], shapes(), training, costs, nullptr);
+  // More strips only add time (per-strip calls, halos), so counts past 16 are tried when no
+  // candidate fits, for the least memory within a time limit, or for --explain.
+  const bool noneFits = std::none_of(choice.candidates.begin(), choice.candidates.end(), fits);
+  if ((!layerwiseFits && noneFits) || leastMemory || evaluateAll)
+    extendStrips(choice.candidates, limits, shapes(), training, costs);
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
   std::optional<size_t> best;
@@ -257,7 +343,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     size_t smallest = *smallestOf(false);
     if (std::optional<size_t> rows = smallestOf(true)) {
       PlanCandidate least = choice.candidates[*rows];
-      const bool refined = refine(least, Objective::Memory, budgetBytes, shapes(), training, costs);
+      const bool refined = refine(least, Objective::Memory, budgetBytes, shapes(), training, costs, limits);
       if (refined && least.peakBytes < choice.candidates[smallest].peakBytes) {
         choice.candidates.push_back(least);
         smallest = choice.candidates.size() - 1;
@@ -290,7 +376,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   bool refined = false;
   if (!layerwiseFits && !leastMemory && !choice.candidates[*best].rows.layerwise) {
     PlanCandidate current = choice.candidates[*best];
-    refined = refine(current, Objective::Time, budgetBytes, shapes(), training, costs);
+    refined = refine(current, Objective::Time, budgetBytes, shapes(), training, costs, limits);
     if (refined) {
       choice.candidates.push_back(current);
       best = choice.candidates.size() - 1;

@@ -4,12 +4,15 @@
 // (compiler/CostModel.h).
 //
 // Candidates: layerwise, and 2PS and OverL at 2, 4, 8 and 16 strips (the same count forward
-// and backward), with and without segment cuts at downsampling layers; each of them also
+// and backward; none past the tallest pipeline's output rows, which then ends the list),
+// with and without segment cuts at downsampling layers; each of them also
 // with --remat elementwise (element-wise maps recomputed in backward), listed after all the
 // plans without it; then the row plans at 2 and 4 strips with --recompute-points all as
 // well (reduction points recomputed in strips, docs/row-plans.md); last, layerwise with
 // --remat blocks (passes/Remat.cpp). The BatchNorm policy is the user's (recomputed points
 // change nothing without --bn exact's points). The same setting applies to every pipeline.
+// When none of them fits (and for --explain, and CUDA's least memory), each strip series
+// doubles past 16 while a doubling lowers its peak by an eighth, up to the tallest pipeline.
 //
 // Rule (CPU, and CUDA with a budget): layerwise is evaluated first; when it fits it is the choice (a row plan only adds
 // recompute), and the others are evaluated only for --explain. Otherwise every candidate is
