@@ -54,6 +54,11 @@ std::unique_ptr<Module> buildKitchenSink() {
                        {"pad", IntList{1, 1, 1, 1}}, {"stride", IntList{1, 1}}},
                       {{"/conv1/Conv_output_0", f32({2, 4, 8, 8})}});
   conv->origin = "/conv1/Conv \"main\"";
+  Value* wt = m->addGlobal(ValueKind::Param, "up.weight", f32({4, 3, 2, 2}));
+  Op* up = m->addOp(OpKind::ConvTranspose2d, {conv->result(), wt},
+                    {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"output_padding", IntList{0, 0}},
+                     {"pad", IntList{0, 0, 0, 0}}, {"stride", IntList{2, 2}}},
+                    {{"up", f32({2, 3, 16, 16})}});
   Op* bn = m->addOp(OpKind::BatchNorm, {conv->result(), scale, shift, mean, var},
                     {{"epsilon", 1e-05}, {"momentum", 0.9}, {"training", int64_t{1}}},
                     {{"bn", f32({2, 4, 8, 8})}});
@@ -139,6 +144,11 @@ std::unique_ptr<Module> buildKitchenSink() {
   convAttrs["kernel"] = IntList{3, 3};
   Op* dw = m->addOp(OpKind::Conv2dGradWeight, {conv->result(), x}, convAttrs, {{"dw", f32({4, 3, 3, 3})}});
   m->addOp(OpKind::ChannelSum, {conv->result()}, {}, {{"db", f32({4})}});
+  Attrs upAttrs = {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"pad", IntList{0, 0, 0, 0}},
+                   {"stride", IntList{2, 2}}};
+  m->addOp(OpKind::ConvTranspose2dGradInput, {up->result(), wt}, upAttrs, {{"dup.x", f32({2, 4, 8, 8})}});
+  upAttrs["kernel"] = IntList{2, 2};
+  m->addOp(OpKind::ConvTranspose2dGradWeight, {up->result(), conv->result()}, upAttrs, {{"dup.w", f32({4, 3, 2, 2})}});
   m->addOp(OpKind::ReluGrad, {relu->result(), relu->result()}, {}, {{"drelu", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::SigmoidGrad, {sigmoid->result(), sigmoid->result()}, {}, {{"dsigmoid", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::HardSigmoidGrad, {hardSigmoid->result(), hardSigmoid->result()}, hardSigmoidAttrs,
