@@ -183,7 +183,9 @@ TEST_P(ConvTransposeTest, RowRuleIsExact) {
       }
       if (h.dilation == 1) {
         EXPECT_EQ(begin, lo < hi ? lo : end) << a << ".." << b;
-        if (lo < hi) EXPECT_EQ(end, hi) << a << ".." << b;
+        if (lo < hi) {
+          EXPECT_EQ(end, hi) << a << ".." << b;
+        }
       }
     }
 }

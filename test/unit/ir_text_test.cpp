@@ -54,11 +54,6 @@ std::unique_ptr<Module> buildKitchenSink() {
                        {"pad", IntList{1, 1, 1, 1}}, {"stride", IntList{1, 1}}},
                       {{"/conv1/Conv_output_0", f32({2, 4, 8, 8})}});
   conv->origin = "/conv1/Conv \"main\"";
-  Value* wt = m->addGlobal(ValueKind::Param, "up.weight", f32({4, 3, 2, 2}));
-  Op* up = m->addOp(OpKind::ConvTranspose2d, {conv->result(), wt},
-                    {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"output_padding", IntList{0, 0}},
-                     {"pad", IntList{0, 0, 0, 0}}, {"stride", IntList{2, 2}}},
-                    {{"up", f32({2, 3, 16, 16})}});
   Op* bn = m->addOp(OpKind::BatchNorm, {conv->result(), scale, shift, mean, var},
                     {{"epsilon", 1e-05}, {"momentum", 0.9}, {"training", int64_t{1}}},
                     {{"bn", f32({2, 4, 8, 8})}});
@@ -128,6 +123,11 @@ std::unique_ptr<Module> buildKitchenSink() {
                       {{"a", f32({2, 10})}, {"b", i64({2})}});
   Op* softmax = m->addOp(OpKind::Softmax, {pair->results[0]}, {{"axis", int64_t{-1}}},
                          {{"probs", f32({2, 10})}});
+  Value* wt = m->addGlobal(ValueKind::Param, "up.weight", f32({4, 3, 2, 2}));
+  Op* up = m->addOp(OpKind::ConvTranspose2d, {conv->result(), wt},
+                    {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"output_padding", IntList{0, 0}},
+                     {"pad", IntList{0, 0, 0, 0}}, {"stride", IntList{2, 2}}},
+                    {{"up", f32({2, 3, 16, 16})}});
   // Training ops (the text form does not care that these types are not consistent);
   // sgd_update and adamw_update have no results and print without `=` and types.
   Value* labels = m->addInput("labels", i64({2}));
