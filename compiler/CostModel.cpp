@@ -11,6 +11,9 @@ double workUnits(const ir::Op& op) {
     case OpKind::Conv2d:
     case OpKind::Conv2dGradInput:
     case OpKind::Conv2dGradWeight:
+    case OpKind::ConvTranspose2d:
+    case OpKind::ConvTranspose2dGradInput:
+    case OpKind::ConvTranspose2dGradWeight:
     case OpKind::Gemm:
     case OpKind::MatMul: return static_cast<double>(multiplyAdds(op));
     default: {

@@ -407,7 +407,14 @@ class GraphImporter {
   ir::Value* rankedOperand(const std::string& name, size_t rank, const std::string& role,
                            const std::string& note = "");
 
+  struct ConvOperands {
+    ir::Value* x;
+    ir::Value* w;
+    IntList kernel;
+  };
+  ConvOperands convOperands(const Node& n, const std::string& only2d);
   void importConv(const Node& n);
+  void importConvTranspose(const Node& n);
   void importPool(const Node& n, ir::OpKind kind);
   void importMaxPool(const Node& n) { importPool(n, ir::OpKind::MaxPool); }
   void importAveragePool(const Node& n) { importPool(n, ir::OpKind::AveragePool); }
@@ -461,6 +468,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Clip", &GraphImporter::importClip},
       {"Constant", &GraphImporter::importConstant},
       {"Conv", &GraphImporter::importConv},
+      {"ConvTranspose", &GraphImporter::importConvTranspose},
       {"Div", &GraphImporter::importDiv},
       {"Dropout", &GraphImporter::importDropout},
       {"Flatten", &GraphImporter::importFlatten},
@@ -705,20 +713,84 @@ ir::Value* GraphImporter::rankedOperand(const std::string& name, size_t rank,
 
 // ---- ops
 
-void GraphImporter::importConv(const Node& n) {
-  const std::string only2d = " (only 2-D convolutions are supported)";
+// Conv's and ConvTranspose's 4-D input and weight; kernel_shape, when given, must be the weight's.
+GraphImporter::ConvOperands GraphImporter::convOperands(const Node& n, const std::string& only2d) {
   ir::Value* x = rankedOperand(n.in(0), 4, "input X", only2d);
   ir::Value* w = rankedOperand(n.in(1), 4, "weight W", only2d);
   const IntList kernel{w->type.shape[2], w->type.shape[3]};
   const IntList declared = intsAttr(n.proto, "kernel_shape", kernel);
   if (declared != kernel)
     throw Error("kernel_shape " + join(declared) + " does not match the weight's " + join(kernel));
+  return {x, w, kernel};
+}
+
+void GraphImporter::importConv(const Node& n) {
+  const auto [x, w, kernel] = convOperands(n, " (only 2-D convolutions are supported)");
   const Window win = windowAttrs(n.proto, x->type.shape, kernel, true);
   std::vector<ir::Value*> operands{x, w};
   if (n.has(2)) operands.push_back(operand(n.in(2)));
   emit(n, ir::OpKind::Conv2d, std::move(operands),
        {{"dilation", win.dilation},
         {"group", intAttr(n.proto, "group", 1)},
+        {"pad", win.pads},
+        {"stride", win.stride}});
+}
+
+// ConvTranspose's pads: given, or (output_shape, or input * stride under auto_pad SAME_*) the
+// ONNX rule total = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - output,
+// split with the odd row at the end under SAME_UPPER, at the start otherwise. A negative end
+// pad (an output_shape larger than the natural output) becomes output_padding.
+void convTransposePads(const onnx::NodeProto& n, const std::vector<int64_t>& x, const IntList& kernel, Window& w,
+                       IntList& outputPadding) {
+  const std::string autoPad = stringAttr(n, "auto_pad", "NOTSET");
+  if (autoPad != "NOTSET" && autoPad != "VALID" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER")
+    throw Error("auto_pad '" + autoPad + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  IntList output = intsAttr(n, "output_shape", {});
+  if (output.size() == 4) output.erase(output.begin(), output.begin() + 2);
+  if (!output.empty()) requireLength(output, 2, "output_shape");
+  if (output.empty() && (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER"))
+    output = {x[2] * w.stride[0], x[3] * w.stride[1]};
+  if (output.empty()) {
+    w.pads = autoPad == "VALID" ? IntList{0, 0, 0, 0} : intsAttr(n, "pads", {0, 0, 0, 0});
+    requireLength(w.pads, 4, "pads");
+    return;
+  }
+  requirePositive(output, "output_shape");
+  w.pads.assign(4, 0);
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t total = w.stride[i] * (x[i + 2] - 1) + outputPadding[i] + (kernel[i] - 1) * w.dilation[i] + 1 -
+                          output[i];
+    const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor(total / 2)
+    w.pads[i] = autoPad == "SAME_UPPER" ? half : total - half;
+    w.pads[i + 2] = total - w.pads[i];
+    if (w.pads[i + 2] < 0) {
+      outputPadding[i] -= w.pads[i + 2];
+      w.pads[i + 2] = 0;
+    }
+    if (w.pads[i] < 0)
+      throw Error("output_shape " + join(output) + " needs a negative start pad on axis " + std::to_string(i + 2) +
+                  ", which lrc does not support");
+  }
+}
+
+void GraphImporter::importConvTranspose(const Node& n) {
+  const auto [x, w, kernel] = convOperands(n, " (only 2-D transposed convolutions are supported)");
+  Window win;
+  win.stride = intsAttr(n.proto, "strides", {1, 1});
+  win.dilation = intsAttr(n.proto, "dilations", {1, 1});
+  IntList outputPadding = intsAttr(n.proto, "output_padding", {0, 0});
+  requireLength(win.stride, 2, "strides");
+  requireLength(win.dilation, 2, "dilations");
+  requireLength(outputPadding, 2, "output_padding");
+  requirePositive(win.stride, "strides");
+  requirePositive(win.dilation, "dilations");
+  convTransposePads(n.proto, x->type.shape, kernel, win, outputPadding);
+  std::vector<ir::Value*> operands{x, w};
+  if (n.has(2)) operands.push_back(operand(n.in(2)));
+  emit(n, ir::OpKind::ConvTranspose2d, std::move(operands),
+       {{"dilation", win.dilation},
+        {"group", intAttr(n.proto, "group", 1)},
+        {"output_padding", outputPadding},
         {"pad", win.pads},
         {"stride", win.stride}});
 }

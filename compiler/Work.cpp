@@ -18,6 +18,12 @@ Checked positions(const ir::Op& op, const ir::Value* v) {
   return Checked(s.at(0)) * rows * s.at(3);
 }
 
+// The positions (N * rows * W) a map or band holds.
+Checked heldPositions(const ir::Value* v) {
+  const auto& s = v->type.shape;
+  return Checked(s.at(0)) * s.at(2) * s.at(3);
+}
+
 // Multiply-adds per output position of a convolution with weight `w` [Co, Ci/g, kh, kw].
 Checked perPosition(const ir::Value* w) { return ops::product(w->type.shape); }
 
@@ -26,6 +32,10 @@ Checked checkedMultiplyAdds(const ir::Op& op) {
     case OpKind::Conv2d: return positions(op, op.result()) * perPosition(op.operands[1]);
     case OpKind::Conv2dGradInput: return positions(op, op.operands[0]) * perPosition(op.operands[1]);
     case OpKind::Conv2dGradWeight: return positions(op, op.operands[0]) * perPosition(op.result());
+    // The transposed convolution multiplies every position its input-shaped map x (or band) holds.
+    case OpKind::ConvTranspose2d: return heldPositions(op.operands[0]) * perPosition(op.operands[1]);
+    case OpKind::ConvTranspose2dGradInput: return heldPositions(op.result()) * perPosition(op.operands[1]);
+    case OpKind::ConvTranspose2dGradWeight: return heldPositions(op.operands[1]) * perPosition(op.result());
     case OpKind::Gemm:
     case OpKind::MatMul: {
       const auto& a = op.operands[0]->type.shape;

@@ -11,7 +11,8 @@
 namespace lrc::compiler {
 
 // Multiply-adds of conv2d, conv2d_grad_input, conv2d_grad_weight (each over the rows it
-// computes or propagates: a band's rows, or `rows=[a,b]`), gemm and matmul.
+// computes or propagates: a band's rows, or `rows=[a,b]`), the conv_transpose2d kinds (over
+// the rows of their input-shaped map they cover), gemm and matmul.
 int64_t multiplyAdds(const ir::Module& m);
 
 // The same for one op; 0 for every other kind.

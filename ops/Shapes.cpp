@@ -192,6 +192,48 @@ Results convGradWeight(const Rule& r) {
   return {f32(w)};
 }
 
+// The transposed convolution: its output is the input of the convolution the attributes and
+// the weight describe, the one that maps it back to x (output_padding < stride keeps that exact).
+Results convTranspose(const Rule& r) {
+  r.f32(0, "input", 4);
+  r.f32(1, "weight", 4);
+  const Shape &x = r.shape(0), &w = r.shape(1);
+  const int64_t group = r.integer("group", 1, kMaxWindow);
+  if (w[0] != x[1] || x[1] % group != 0)
+    Rule::fail("weight " + shapeText(w) + " needs " + std::to_string(w[0]) + " input channels divisible by group " +
+               std::to_string(group) + ", the input " + shapeText(x) + " has " + std::to_string(x[1]));
+  const auto win = r.window(w[2], w[3], true);
+  const Shape extra = r.list("output_padding", 2, 0, kMaxWindow);
+  if (extra[0] >= win.h.stride || extra[1] >= win.w.stride)
+    Rule::fail("output_padding " + shapeText(extra) + " must be smaller than the stride");
+  const int64_t oh = ops::transposedOutputSize(win.h, x[2], extra[0]), ow = ops::transposedOutputSize(win.w, x[3], extra[1]);
+  if (oh <= 0 || ow <= 0) Rule::fail("the pads leave no output of the input " + shapeText(x));
+  const Shape y{x[0], (Checked(w[1]) * group).value().value_or(-1), oh, ow};
+  if (y[1] < 1) Rule::fail("weight " + shapeText(w) + " times group " + std::to_string(group) + " is too many channels");
+  if (r.count() == 3) r.expect(2, "bias", DType::F32, {y[1]});
+  return {f32(y)};
+}
+
+// dx: the convolution of dy (ConvTranspose's output) by the same weight.
+Results convTransposeGradInput(const Rule& r) {
+  r.f32(0, "output gradient", 4);
+  r.f32(1, "weight", 4);
+  return {f32(r.convOutput(r.shape(0), r.shape(1)))};
+}
+
+Results convTransposeGradWeight(const Rule& r) {
+  r.f32(0, "output gradient", 4);
+  r.f32(1, "input", 4);
+  const Shape &dy = r.shape(0), &x = r.shape(1);
+  const Shape k = r.list("kernel", 2, 1, kMaxWindow);
+  const int64_t group = r.integer("group", 1, kMaxWindow);
+  if (dy[1] % group != 0)
+    Rule::fail("group " + std::to_string(group) + " must divide output channels " + std::to_string(dy[1]));
+  const Shape w = {x[1], dy[1] / group, k[0], k[1]};
+  r.expect(1, "input", DType::F32, r.convOutput(dy, w));
+  return {f32(w)};
+}
+
 Results pool(const Rule& r) {
   r.f32(0, "input", 4);
   return {f32(r.poolOutput(r.shape(0), r.kind() == OpKind::AveragePool))};
@@ -574,8 +616,11 @@ namespace {
 Results resultsOf(OpKind kind, const Rule& r) {
   switch (kind) {
     case OpKind::Conv2d: return conv(r);
+    case OpKind::ConvTranspose2d: return convTranspose(r);
     case OpKind::Conv2dGradInput: return convGradInput(r);
     case OpKind::Conv2dGradWeight: return convGradWeight(r);
+    case OpKind::ConvTranspose2dGradInput: return convTransposeGradInput(r);
+    case OpKind::ConvTranspose2dGradWeight: return convTransposeGradWeight(r);
     case OpKind::MaxPool:
     case OpKind::AveragePool: return pool(r);
     case OpKind::MaxPoolGrad:

@@ -44,4 +44,29 @@ constexpr std::pair<int64_t, int64_t> windowInputRows(const WindowAxis& axis, in
   return {begin, end};
 }
 
+// A transposed convolution (ONNX ConvTranspose) along one axis is the input gradient of the
+// convolution `axis` describes: input index i adds into output indices i * stride - padBegin +
+// t * dilation. Its output size, s * (in - 1) + outputPadding + d * (k - 1) + 1 - pads; the
+// equivalent convolution maps that size back to `inSize` when outputPadding < stride.
+constexpr int64_t transposedOutputSize(const WindowAxis& axis, int64_t inSize, int64_t outputPadding) {
+  return axis.stride * (inSize - 1) + outputPadding + axis.dilation * (axis.kernel - 1) + 1 - axis.padBegin -
+         axis.padEnd;
+}
+
+// Input rows [begin, end) whose taps reach output rows [a, b) of the transposed convolution:
+// i with i*s - p <= b - 1 and i*s - p + d*(k-1) >= a, clipped to [0, inSize). Right for any
+// [a, b), on the stride's grid or not: the kernels drop the taps outside [a, b). Without
+// dilation these are exactly the rows with a tap in [a, b); with it, as windowInputRows, the
+// hull may hold rows none of whose taps land there (they add nothing). {0, 0} when none.
+constexpr std::pair<int64_t, int64_t> transposedInputRows(const WindowAxis& axis, int64_t a, int64_t b,
+                                                          int64_t inSize) {
+  if (a >= b) return {0, 0};
+  auto floorDiv = [](int64_t n, int64_t d) { return n >= 0 ? n / d : -((-n + d - 1) / d); };
+  const int64_t reach = axis.dilation * (axis.kernel - 1);
+  const int64_t begin = std::max<int64_t>(-floorDiv(-(a + axis.padBegin - reach), axis.stride), 0);
+  const int64_t end = std::min<int64_t>(floorDiv(b - 1 + axis.padBegin, axis.stride) + 1, inSize);
+  if (begin >= end) return {0, 0};
+  return {begin, end};
+}
+
 }  // namespace lrc::ops

@@ -49,8 +49,10 @@ using ir::OpKind;
 
 constexpr const char* kPipeline = "pipeline";
 
+// (A transposed convolution's stride upsamples: it is a window, but no downsampling cut.)
 bool isSlidingWindow(const Op& op) {
-  return op.kind == OpKind::Conv2d || op.kind == OpKind::MaxPool || op.kind == OpKind::AveragePool;
+  return op.kind == OpKind::Conv2d || op.kind == OpKind::ConvTranspose2d || op.kind == OpKind::MaxPool ||
+         op.kind == OpKind::AveragePool;
 }
 
 // How many values defined by ops [a, b) are read outside them by forward ops (those before
@@ -256,7 +258,9 @@ class FuseRowPipelines : public Pass {
     return moved;
   }
 
-  static bool isDownsampling(const Op& op) { return isSlidingWindow(op) && op.getInts("stride").at(0) > 1; }
+  static bool isDownsampling(const Op& op) {
+    return isSlidingWindow(op) && op.kind != OpKind::ConvTranspose2d && op.getInts("stride").at(0) > 1;
+  }
 };
 
 }  // namespace

@@ -47,7 +47,8 @@ class Grad {
 
   void emit() {
     switch (op_.kind) {
-      case OpKind::Conv2d: return conv();
+      case OpKind::Conv2d: return conv(OpKind::Conv2dGradInput, OpKind::Conv2dGradWeight);
+      case OpKind::ConvTranspose2d: return conv(OpKind::ConvTranspose2dGradInput, OpKind::ConvTranspose2dGradWeight);
       case OpKind::Relu:
         if (needs(0)) grad(OpKind::ReluGrad, {dy_, result()}, {}, 0, Reach::SameRows);
         return;
@@ -148,6 +149,8 @@ class Grad {
       case OpKind::PixelXentGrad:
       case OpKind::Conv2dGradInput:
       case OpKind::Conv2dGradWeight:
+      case OpKind::ConvTranspose2dGradInput:
+      case OpKind::ConvTranspose2dGradWeight:
       case OpKind::ChannelSum:
       case OpKind::ReluGrad:
       case OpKind::SigmoidGrad:
@@ -297,17 +300,20 @@ class Grad {
              !strip_ || isRowIndexed(op_, i) ? Reach::SameRows : Reach::Whole);
   }
 
-  void conv() {
+  // A convolution and a transposed convolution (whose gradients are its equivalent
+  // convolution's forward, dx, and weight gradient with x and dy swapped; on a strip both read
+  // only dy's `rows`, and dx's band is the input rows those reach).
+  void conv(OpKind gradInput, OpKind gradWeight) {
     const Value* w = op_.operands[1];
     if (needs(0)) {
       Attrs a = pick(op_, {"dilation", "group", "pad", "stride"});
-      a["input_shape"] = shapeOf(op_.operands[0]);
-      grad(OpKind::Conv2dGradInput, {dy_, op_.operands[1]}, std::move(a), 0, Reach::WindowRows);
+      if (gradInput == OpKind::Conv2dGradInput) a["input_shape"] = shapeOf(op_.operands[0]);
+      grad(gradInput, {dy_, op_.operands[1]}, std::move(a), 0, Reach::WindowRows);
     }
     if (needs(1)) {
       Attrs a = pick(op_, {"dilation", "group", "pad", "stride"});
       a["kernel"] = IntList{w->type.shape.at(2), w->type.shape.at(3)};
-      grad(OpKind::Conv2dGradWeight, {dy_, operand(0)}, std::move(a), 1, Reach::Whole);
+      grad(gradWeight, {dy_, operand(0)}, std::move(a), 1, Reach::Whole);
     }
     if (op_.operands.size() == 3 && needs(2)) grad(OpKind::ChannelSum, {dy_}, {}, 2, Reach::Whole);
   }

@@ -87,6 +87,20 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
       return imagesScratch(op, convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]),
                            batch, convBatchBytes);
     }
+    // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
+    // equivalent convolution's output) it multiplies: those x (or dx) holds; the channels are
+    // dy's (the transposed output's).
+    case OpKind::ConvTranspose2d:
+    case OpKind::ConvTranspose2dGradInput:
+    case OpKind::ConvTranspose2dGradWeight: {
+      const auto& w = op.operands[1]->type.shape;
+      const bool forward = op.kind == OpKind::ConvTranspose2d;
+      const ir::Value* x = op.kind == OpKind::ConvTranspose2dGradInput ? op.result() : forward ? op.operands[0] : op.operands[1];
+      const int64_t channels = forward ? op.result()->type.shape[1] : op.operands[0]->type.shape[1];
+      const int64_t kh = forward || op.kind == OpKind::ConvTranspose2dGradInput ? w[2] : op.getInts("kernel")[0];
+      const int64_t kw = forward || op.kind == OpKind::ConvTranspose2dGradInput ? w[3] : op.getInts("kernel")[1];
+      return imagesScratch(op, convScratchBytes(op, channels, x->type.shape, kh, kw), batch, convBatchBytes);
+    }
     case OpKind::BatchNorm:
       return op.getInt("training") ? counted(ops::batchNormScratchBytes(false, op.operands[0]->type.shape[1]), "the scratch of " + op.describe(), op.loc) : 0;
     case OpKind::BatchNormGrad:

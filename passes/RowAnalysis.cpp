@@ -47,7 +47,7 @@ RowRange clip(int64_t begin, int64_t end, int64_t h) {
 // The height axis of a sliding window (its end pad is not needed: rows are clipped to the input).
 ops::WindowAxis heightWindow(const ir::Op& op) {
   ops::WindowAxis w;
-  if (op.kind == ir::OpKind::Conv2d) {
+  if (op.kind == ir::OpKind::Conv2d || op.kind == ir::OpKind::ConvTranspose2d) {
     const ir::Value* weight = op.operands.at(1);
     if (weight->type.shape.size() != 4) fail(op, cat("weight must have rank 4, got ", weight->type.str()));
     w.kernel = weight->type.shape[2];
@@ -124,6 +124,10 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   switch (ops::info(op.kind).rowRule) {
     case ops::RowRule::Window: {
       const auto [begin, end] = ops::windowInputRows(heightWindow(op), out.begin, out.end, inH);
+      return {begin, end};
+    }
+    case ops::RowRule::Transposed: {
+      const auto [begin, end] = ops::transposedInputRows(heightWindow(op), out.begin, out.end, inH);
       return {begin, end};
     }
     case ops::RowRule::Pad: {

@@ -250,6 +250,14 @@ class StepChecker {
                       const std::string& why) const {
     needRows(b, role, kernels::window_input_rows(h, r.begin, r.end, mapOf(b)[2]), why);
   }
+  // `x` (a transposed convolution's input-shaped map, or its gradient) holds the rows whose
+  // taps reach rows `r` of its output-shaped map; the scratch covers those rows.
+  void needTransposedRows(const Buffer& x, const std::string& role, const kernels::Conv2dParams& p,
+                          int64_t outChannels, kernels::RowRange r, const std::string& why) const {
+    const kernels::RowRange rows = kernels::transposed_input_rows(p.h, r.begin, r.end, mapOf(x)[2]);
+    needRows(x, role, rows, why);
+    expectConvScratch(p, outChannels, mapOf(x)[3], rows.size());
+  }
   // The rows a forward step computes: its result's.
   kernels::RowRange resultRows() const { return rowsOf(out(0)); }
   std::string resultRowsText() const { return "the result rows " + rangeText(resultRows()) + " read"; }
@@ -330,6 +338,24 @@ class StepChecker {
         const kernels::RowRange r = gradRows(in(0));
         needWindowRows(in(1), "input", p.h, r, gradRowsText(r));
         return expectConvScratch(p, x[1], shapeOf(in(0))[3], r.size());
+      }
+      case Kernel::ConvTranspose2d: {
+        const Shape w = shapeOf(in(1));
+        const kernels::RowRange r = resultRows();
+        return needTransposedRows(in(0), "input", convParams(step_, w[2], w[3]), mapOf(out(0))[1], r,
+                                  "the result rows " + rangeText(r) + " reach");
+      }
+      case Kernel::ConvTranspose2dGradInput: {
+        const Shape w = shapeOf(in(1));
+        const kernels::RowRange r = gradRows(in(0));
+        return needTransposedRows(out(0), "result", convParams(step_, w[2], w[3]), mapOf(in(0))[1], r,
+                                  gradRowsText(r));
+      }
+      case Kernel::ConvTranspose2dGradWeight: {
+        const Shape w = shapeOf(out(0));
+        const kernels::RowRange r = gradRows(in(0));
+        return needTransposedRows(in(1), "input", convParams(step_, w[2], w[3]), mapOf(in(0))[1], r,
+                                  gradRowsText(r));
       }
       case Kernel::ChannelSum:
         gradRows(in(0));

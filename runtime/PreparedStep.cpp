@@ -186,11 +186,14 @@ kernels::UnaryParams unaryParams(const plan::Step& step) {
 StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
   switch (s.kernel) {
     case Kernel::Conv2d:
-    case Kernel::Conv2dGradInput: {
+    case Kernel::Conv2dGradInput:
+    case Kernel::ConvTranspose2d:
+    case Kernel::ConvTranspose2dGradInput: {
       const Shape& w = s.inputs[1].shape;
       return convParams(step, w[2], w[3]);
     }
-    case Kernel::Conv2dGradWeight: {
+    case Kernel::Conv2dGradWeight:
+    case Kernel::ConvTranspose2dGradWeight: {
       const std::vector<int64_t> k = attrInts(step, "kernel");
       return convParams(step, k.at(0), k.at(1));
     }

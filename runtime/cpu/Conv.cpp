@@ -18,6 +18,7 @@ struct ConvShape {
   int64_t Cg, Kg;      // channels per group
   int64_t patch;       // Cg * kH * kW: rows of the column matrix, columns of a group's weights
   bool direct;         // 1x1, stride 1, unpadded: the input rows are the column matrix
+  RowRange live;       // rows of the input map the call reads or writes; the others count as padding
 };
 
 [[noreturn]] void fail(const char* kernel, const std::string& message) {
@@ -25,15 +26,18 @@ struct ConvShape {
 }
 
 // Validates one call: `in` is the input-shaped band (input or its gradient), `out` the
-// output-shaped one, [a, b) the output rows. Checks that `in` holds the rows they read.
+// output-shaped one, [a, b) the output rows. Checks that `in` holds the rows they read inside
+// `live` (the whole map for a convolution; a transposed convolution's strip rows, below).
 ConvShape checkConv(const char* kernel, const Conv2dParams& p, ConstRowBand in, const char* inName, ConstRowBand out,
-                    const char* outName, int64_t a, int64_t b, const float* weight, const float* workspace) {
+                    const char* outName, int64_t a, int64_t b, const float* weight, const float* workspace,
+                    RowRange live = {0, -1}) {
   check_window(kernel, "height", p.h);
   check_window(kernel, "width", p.w);
   check_band(kernel, inName, in);
   check_band(kernel, outName, out);
   if (p.group < 1) fail(kernel, "group must be >= 1, got " + std::to_string(p.group));
-  ConvShape s{in.N, in.C, in.H, in.W, out.C, out.H, out.W, 0, 0, 0, conv2d_is_direct(p)};
+  if (live.end < 0) live = {0, in.H};
+  ConvShape s{in.N, in.C, in.H, in.W, out.C, out.H, out.W, 0, 0, 0, conv2d_is_direct(p), live};
   if (out.N != in.N) fail(kernel, "batch sizes differ: " + std::to_string(in.N) + " vs " + std::to_string(out.N));
   if (s.C % p.group != 0 || s.K % p.group != 0)
     fail(kernel, "group " + std::to_string(p.group) + " does not divide input channels " + std::to_string(s.C) +
@@ -44,7 +48,8 @@ ConvShape checkConv(const char* kernel, const Conv2dParams& p, ConstRowBand in, 
                      std::to_string(s.H) + "x" + std::to_string(s.W) + " input gives " + std::to_string(wantOH) + "x" +
                      std::to_string(wantOW));
   check_output_rows(kernel, outName, out, a, b);
-  require_rows(kernel, inName, in, window_input_rows(p.h, a, b, s.H), "the output rows read");
+  require_rows(kernel, inName, in, kernels::intersect(window_input_rows(p.h, a, b, s.H), live),
+               "the output rows read");
   if (weight == nullptr) fail(kernel, "weight is null");
   if (workspace == nullptr && conv2d_workspace_floats(p, s.C, s.OW, b - a) > 0)
     fail(kernel, "workspace is null (see conv2d_workspace_floats)");
@@ -83,7 +88,7 @@ void transferColumns(float* col, Band band, int64_t n, int64_t c0, const ConvSha
         for (int64_t oh = a; oh < b; ++oh) {
           float* cell = colRow + (oh - a) * s.OW;
           const int64_t ih = oh * p.h.stride - p.h.padBegin + ki * p.h.dilation;
-          const bool padRow = ih < 0 || ih >= s.H;
+          const bool padRow = ih < s.live.begin || ih >= s.live.end;
           if constexpr (ToColumns) {
             if (padRow) {
               std::fill(cell, cell + s.OW, 0.0f);
@@ -119,19 +124,18 @@ Columns columnsOf(ConstRowBand in, int64_t n, int64_t g, const ConvShape& s, con
   return {workspace, (b - a) * s.OW};
 }
 
-}  // namespace
-
-void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
-                         int64_t a, int64_t b, float* workspace) {
-  const char* kernel = "conv2d_rows_forward";
-  const ConvShape s = checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace);
+// The three products with a `live` row range of the input-shaped map (rows outside it read
+// as 0 and are not written) and, for the forward, `beta` (0 overwrites the output rows, 1 adds).
+void forwardRows(const char* kernel, RowBand out, ConstRowBand in, const float* weight, const float* bias,
+                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace, RowRange live, float beta) {
+  const ConvShape s = checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace, live);
   if (a == b) return;
   const int64_t cols = (b - a) * s.OW;
   for (int64_t n = 0; n < s.N; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
       const Columns columns = columnsOf(in, n, g, s, p, a, b, workspace);
       sgemm(false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, columns.data, columns.ld,
-            0.0f, out.row(n, g * s.Kg, a), out.rows * s.OW);
+            beta, out.row(n, g * s.Kg, a), out.rows * s.OW);
     }
     if (bias != nullptr)
       for (int64_t k = 0; k < s.K; ++k) {
@@ -142,10 +146,10 @@ void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, cons
   }
 }
 
-void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p, int64_t a,
-                               int64_t b, float* workspace) {
-  const char* kernel = "conv2d_rows_backward_data";
-  const ConvShape s = checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace);
+void backwardDataRows(const char* kernel, RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p,
+                      int64_t a, int64_t b, float* workspace, RowRange live) {
+  const ConvShape s =
+      checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace, live);
   if (a == b) return;
   const int64_t cols = (b - a) * s.OW;
   for (int64_t n = 0; n < s.N; ++n)
@@ -163,10 +167,9 @@ void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weig
     }
 }
 
-void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
-                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
-  const char* kernel = "conv2d_rows_backward_filter";
-  const ConvShape s = checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace);
+void backwardFilterRows(const char* kernel, float* dWeight, ConstRowBand dOut, ConstRowBand in, const Conv2dParams& p,
+                        int64_t a, int64_t b, float* workspace, RowRange live) {
+  const ConvShape s = checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace, live);
   if (a == b) return;
   const int64_t cols = (b - a) * s.OW;
   for (int64_t n = 0; n < s.N; ++n) {
@@ -176,7 +179,61 @@ void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut
             columns.ld, 1.0f, dWeight + g * s.Kg * s.patch, s.patch);
     }
   }
-  if (dBias != nullptr) conv2d_rows_backward_bias(dBias, dOut, a, b);
+}
+
+constexpr RowRange kWholeMap{0, -1};
+
+}  // namespace
+
+void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
+                         int64_t a, int64_t b, float* workspace) {
+  forwardRows("conv2d_rows_forward", out, in, weight, bias, p, a, b, workspace, kWholeMap, 0.0f);
+}
+
+void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p, int64_t a,
+                               int64_t b, float* workspace) {
+  backwardDataRows("conv2d_rows_backward_data", dIn, dOut, weight, p, a, b, workspace, kWholeMap);
+}
+
+void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
+                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+  backwardFilterRows("conv2d_rows_backward_filter", dWeight, dOut, in, p, a, b, workspace, kWholeMap);
+  if (dBias != nullptr && a < b) conv2d_rows_backward_bias(dBias, dOut, a, b);
+}
+
+// The transposed convolution: `p` is the equivalent convolution (output map -> input map), so
+// its input-shaped band is the transposed output and its output rows are the input rows.
+void conv_transpose2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias,
+                                   const Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
+  const char* kernel = "conv_transpose2d_rows_forward";
+  check_band(kernel, "output", out);
+  check_output_rows(kernel, "output", out, a, b);
+  if (a == b) return;
+  for (int64_t n = 0; n < out.N; ++n)
+    for (int64_t c = 0; c < out.C; ++c) std::fill(out.row(n, c, a), out.row(n, c, a) + (b - a) * out.W, 0.0f);
+  const RowRange x = kernels::transposed_input_rows(p.h, a, b, in.H);
+  if (!x.empty()) backwardDataRows(kernel, out, in, weight, p, x.begin, x.end, workspace, {a, b});
+  if (bias != nullptr)
+    for (int64_t n = 0; n < out.N; ++n)
+      for (int64_t c = 0; c < out.C; ++c) {
+        float* y = out.row(n, c, a);
+        for (int64_t i = 0; i < (b - a) * out.W; ++i) y[i] += bias[c];
+      }
+}
+
+void conv_transpose2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p,
+                                         int64_t a, int64_t b, float* workspace) {
+  const RowRange x = kernels::transposed_input_rows(p.h, a, b, dIn.H);
+  if (x.empty()) return;  // rows [a, b) lie in the padding or between dilated taps
+  forwardRows("conv_transpose2d_rows_backward_data", dIn, dOut, weight, nullptr, p, x.begin, x.end, workspace, {a, b},
+              1.0f);
+}
+
+void conv_transpose2d_rows_backward_filter(float* dWeight, ConstRowBand dOut, ConstRowBand in, const Conv2dParams& p,
+                                           int64_t a, int64_t b, float* workspace) {
+  const RowRange x = kernels::transposed_input_rows(p.h, a, b, in.H);
+  if (x.empty()) return;
+  backwardFilterRows("conv_transpose2d_rows_backward_filter", dWeight, in, dOut, p, x.begin, x.end, workspace, {a, b});
 }
 
 void conv2d_rows_backward_bias(float* dBias, ConstRowBand dOut, int64_t a, int64_t b) {

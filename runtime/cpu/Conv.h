@@ -1,4 +1,5 @@
-// 2-D convolution on row bands: im2col + one cblas_sgemm per (image, group).
+// 2-D convolution and transposed convolution on row bands: im2col + one cblas_sgemm per
+// (image, group); the transposed convolution is the convolution's input gradient (col2im).
 #pragma once
 
 #include <cstdint>
@@ -32,5 +33,24 @@ void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut
 // dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the
 // channel_sum kernel).
 void conv2d_rows_backward_bias(float* dBias, ConstRowBand dOut, int64_t a, int64_t b);
+
+// The transposed convolution (ONNX ConvTranspose) whose equivalent convolution is `p`, weight
+// [Cin][Cout / group][kH][kW] (the convolution's layout, read the other way): `in` is its
+// input (the convolution's output-shaped map), `out` its output. Output rows [a, b) at any
+// start: the input rows transposed_input_rows(p.h, a, b, in.H) are multiplied (GEMM) and
+// scattered (col2im), and the taps that land outside [a, b) are dropped. `workspace` holds
+// conv2d_workspace_floats(p, out.C, in.W, those input rows).
+void conv_transpose2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias,
+                                   const Conv2dParams& p, int64_t a, int64_t b, float* workspace);
+
+// dIn += the contribution of dOut rows [a, b): the convolution of dOut with its rows outside
+// [a, b) read as 0, over the input rows transposed_input_rows(p.h, a, b, dIn.H) (which dIn
+// holds). Calls for disjoint ranges add up to the whole input gradient.
+void conv_transpose2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p,
+                                         int64_t a, int64_t b, float* workspace);
+
+// dWeight += the input rows that reach dOut rows [a, b), correlated with those dOut rows.
+void conv_transpose2d_rows_backward_filter(float* dWeight, ConstRowBand dOut, ConstRowBand in, const Conv2dParams& p,
+                                           int64_t a, int64_t b, float* workspace);
 
 }  // namespace lrc::cpu

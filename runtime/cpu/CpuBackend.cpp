@@ -64,6 +64,27 @@ void conv2dGradWeight(const StepArgs& s) {
   cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
 }
 
+void convTranspose2d(const StepArgs& s) {
+  const auto& p = s.params<kernels::Conv2dParams>();
+  const kernels::RowRange r = s.outBand(0).range();
+  cpu::conv_transpose2d_rows_forward(s.outBand(0), s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p,
+                                     r.begin, r.end, s.scratch());
+}
+
+void convTranspose2dGradInput(const StepArgs& s) {
+  const kernels::RowRange r = s.gradRows(0);
+  zeroOut(s, 0);
+  cpu::conv_transpose2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), s.params<kernels::Conv2dParams>(),
+                                           r.begin, r.end, s.scratch());
+}
+
+void convTranspose2dGradWeight(const StepArgs& s) {
+  const kernels::RowRange r = s.gradRows(0);
+  zeroOut(s, 0);
+  cpu::conv_transpose2d_rows_backward_filter(s.out(0), s.inBand(0), s.inBand(1), s.params<kernels::Conv2dParams>(),
+                                             r.begin, r.end, s.scratch());
+}
+
 void channelSum(const StepArgs& s) {
   const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
@@ -406,6 +427,12 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return conv2dGradInput(s);
     case Kernel::Conv2dGradWeight:
       return conv2dGradWeight(s);
+    case Kernel::ConvTranspose2d:
+      return convTranspose2d(s);
+    case Kernel::ConvTranspose2dGradInput:
+      return convTranspose2dGradInput(s);
+    case Kernel::ConvTranspose2dGradWeight:
+      return convTranspose2dGradWeight(s);
     case Kernel::ChannelSum:
       return channelSum(s);
 #define LRC_UNARY_CASES(Forward, Grad, F) \

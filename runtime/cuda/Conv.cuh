@@ -1,4 +1,6 @@
-// 2-D convolution of the CUDA backend on row bands, as cpu/Conv.h: im2col kernels into the
+// 2-D convolution and transposed convolution (the convolution's input gradient, with the rows
+// of the input-shaped map outside a strip's `live` rows read as 0 and never written) of the
+// CUDA backend on row bands, as cpu/Conv.h: im2col kernels into the
 // plan's conv scratch (so the arena is the plan's) and cuBLAS SGEMMs. The input gradient's col2im is a gather: one thread per input
 // element sums the column entries that read it, so nothing needs atomics and the result does
 // not depend on thread order. Images go in chunks, as many as the plan's scratch holds: one
@@ -24,12 +26,13 @@ namespace conv_detail {
 // The column matrices [Cg * kH * kW][(b - a) * OW] of images [n0, n0 + k), channels [c0, c0 +
 // Cg), one after another (image stride patch * cols): entry ((c * kH + ki) * kW + kj, (oh -
 // a) * OW + ow) of image n0 + m is input (n0 + m, c0 + c, oh * sh - ph + ki * dh, ow * sw - pw
-// + kj * dw), 0 in the padding.
+// + kj * dw), 0 in the padding and outside the live rows.
 struct Im2col {
   float* col;
   kernels::ConstRowBand in;
   int64_t n0, c0, OW, a, rows, patch;
   kernels::WindowAxis h, w;
+  kernels::RowRange live;
   LRC_HD void operator()(int64_t i) const {
     const int64_t cols = rows * OW;
     const int64_t image = i / (patch * cols), r = (i / cols) % patch, j = i % cols;
@@ -37,7 +40,7 @@ struct Im2col {
     const int64_t oh = a + j / OW, ow = j % OW;
     const int64_t ih = oh * h.stride - h.padBegin + ki * h.dilation;
     const int64_t iw = ow * w.stride - w.padBegin + kj * w.dilation;
-    col[i] = ih >= 0 && ih < in.H && iw >= 0 && iw < in.W ? in.at(n0 + image, c0 + c, ih, iw) : 0.0f;
+    col[i] = ih >= live.begin && ih < live.end && iw >= 0 && iw < in.W ? in.at(n0 + image, c0 + c, ih, iw) : 0.0f;
   }
 };
 
@@ -104,19 +107,18 @@ inline Shape shapeOf(const kernels::Conv2dParams& p, int64_t N, int64_t C, int64
 // im2col of images [n0, n0 + k), group g, output rows [a, b) into the scratch.
 template <class D>
 void im2col(D& dev, float* scratch, kernels::ConstRowBand in, int64_t n0, int64_t k, int64_t g, const Shape& s,
-            const kernels::Conv2dParams& p, int64_t a, int64_t b) {
+            const kernels::Conv2dParams& p, int64_t a, int64_t b, kernels::RowRange live) {
   dev.forEach(k * s.patch * s.cols,
-              Im2col{scratch, in, n0, g * s.Cg, s.cols / (b - a), a, b - a, s.patch, p.h, p.w});
+              Im2col{scratch, in, n0, g * s.Cg, s.cols / (b - a), a, b - a, s.patch, p.h, p.w, live});
 }
 
-}  // namespace conv_detail
-
-// out rows [a, b) = conv(in) + bias (bias may be null). As cpu::conv2d_rows_forward.
-// `scratchFloats`: the size of `workspace` (a multiple of one image's columns: the chunk).
+// The three products with a `live` row range of the input-shaped map (rows outside it read as
+// 0 and are not written; a convolution's is the whole map) and, for the forward, `beta` (0
+// overwrites the output rows, 1 adds): as the CPU's.
 template <class D>
-void conv2d_rows_forward(D& dev, kernels::RowBand out, kernels::ConstRowBand in, const float* weight, const float* bias,
-                         const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
-                         int64_t scratchFloats) {
+void forwardRows(D& dev, kernels::RowBand out, kernels::ConstRowBand in, const float* weight, const float* bias,
+                 const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t scratchFloats,
+                 kernels::RowRange live, float beta) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, out.C, out.W, b - a, scratchFloats);
   const int64_t outImage = out.C * out.rows * out.W;  // image stride of the output band
@@ -124,27 +126,26 @@ void conv2d_rows_forward(D& dev, kernels::RowBand out, kernels::ConstRowBand in,
     const float* wg = weight + g * s.Kg * s.patch;
     if (s.direct) {  // the bands are the matrices: one batched product over all images
       sgemmBatched(dev, in.N, false, false, s.Kg, s.cols, s.patch, 1.0f, wg, s.patch, 0, in.row(0, g * s.Cg, a),
-                   in.rows * in.W, in.C * in.rows * in.W, 0.0f, out.row(0, g * s.Kg, a), out.rows * out.W, outImage);
+                   in.rows * in.W, in.C * in.rows * in.W, beta, out.row(0, g * s.Kg, a), out.rows * out.W, outImage);
       continue;
     }
     for (int64_t n0 = 0; n0 < in.N; n0 += s.chunk) {
       const int64_t k = std::min(s.chunk, in.N - n0);
-      conv_detail::im2col(dev, workspace, in, n0, k, g, s, p, a, b);
+      im2col(dev, workspace, in, n0, k, g, s, p, a, b, live);
       sgemmBatched(dev, k, false, false, s.Kg, s.cols, s.patch, 1.0f, wg, s.patch, 0, workspace, s.cols,
-                   s.patch * s.cols, 0.0f, out.row(n0, g * s.Kg, a), out.rows * out.W, outImage);
+                   s.patch * s.cols, beta, out.row(n0, g * s.Kg, a), out.rows * out.W, outImage);
     }
   }
-  if (bias != nullptr) forRows(dev, out.N, out.C, out.W, a, b, conv_detail::AddBias{out, bias});
+  if (bias != nullptr) forRows(dev, out.N, out.C, out.W, a, b, AddBias{out, bias});
 }
 
-// dIn += the contribution of dOut rows [a, b). As cpu::conv2d_rows_backward_data.
 template <class D>
-void conv2d_rows_backward_data(D& dev, kernels::RowBand dIn, kernels::ConstRowBand dOut, const float* weight,
-                               const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
-                               int64_t scratchFloats) {
+void backwardDataRows(D& dev, kernels::RowBand dIn, kernels::ConstRowBand dOut, const float* weight,
+                      const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t scratchFloats,
+                      kernels::RowRange live) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, dIn.N, dIn.C, dOut.C, dOut.W, b - a, scratchFloats);
-  const kernels::RowRange read = kernels::window_input_rows(p.h, a, b, dIn.H);
+  const kernels::RowRange read = kernels::intersect(kernels::window_input_rows(p.h, a, b, dIn.H), live);
   const int64_t ldDy = dOut.rows * dOut.W;
   for (int64_t g = 0; g < p.group; ++g) {
     const float* wg = weight + g * s.Kg * s.patch;
@@ -164,13 +165,12 @@ void conv2d_rows_backward_data(D& dev, kernels::RowBand dIn, kernels::ConstRowBa
   }
 }
 
-// dWeight += dOut rows [a, b) correlated with the input rows they read. As
-// cpu::conv2d_rows_backward_filter (without its bias: that is channel_sum). Every image adds
-// into the same matrix, so the products stay one per image; the im2col is one per chunk.
+// Every image adds into the same weight-gradient matrix, so the products stay one per image;
+// the im2col is one per chunk.
 template <class D>
-void conv2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand dOut, kernels::ConstRowBand in,
-                                 const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
-                                 int64_t scratchFloats) {
+void backwardFilterRows(D& dev, float* dWeight, kernels::ConstRowBand dOut, kernels::ConstRowBand in,
+                        const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t scratchFloats,
+                        kernels::RowRange live) {
   if (a >= b) return;
   const conv_detail::Shape s = conv_detail::shapeOf(p, in.N, in.C, dOut.C, dOut.W, b - a, scratchFloats);
   const int64_t ldDy = dOut.rows * dOut.W;
@@ -178,7 +178,7 @@ void conv2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand d
     float* dWg = dWeight + g * s.Kg * s.patch;
     for (int64_t n0 = 0; n0 < in.N; n0 += s.chunk) {
       const int64_t k = std::min(s.chunk, in.N - n0);
-      if (!s.direct) conv_detail::im2col(dev, workspace, in, n0, k, g, s, p, a, b);
+      if (!s.direct) im2col(dev, workspace, in, n0, k, g, s, p, a, b, live);
       for (int64_t m = 0; m < k; ++m) {
         const float* col = s.direct ? in.row(n0 + m, g * s.Cg, a) : workspace + m * s.patch * s.cols;
         const int64_t ld = s.direct ? in.rows * in.W : s.cols;
@@ -187,6 +187,63 @@ void conv2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand d
       }
     }
   }
+}
+
+}  // namespace conv_detail
+
+// out rows [a, b) = conv(in) + bias (bias may be null). As cpu::conv2d_rows_forward.
+// `scratchFloats`: the size of `workspace` (a multiple of one image's columns: the chunk).
+template <class D>
+void conv2d_rows_forward(D& dev, kernels::RowBand out, kernels::ConstRowBand in, const float* weight, const float* bias,
+                         const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                         int64_t scratchFloats) {
+  conv_detail::forwardRows(dev, out, in, weight, bias, p, a, b, workspace, scratchFloats, {0, in.H}, 0.0f);
+}
+
+// dIn += the contribution of dOut rows [a, b). As cpu::conv2d_rows_backward_data.
+template <class D>
+void conv2d_rows_backward_data(D& dev, kernels::RowBand dIn, kernels::ConstRowBand dOut, const float* weight,
+                               const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                               int64_t scratchFloats) {
+  conv_detail::backwardDataRows(dev, dIn, dOut, weight, p, a, b, workspace, scratchFloats, {0, dIn.H});
+}
+
+// dWeight += dOut rows [a, b) correlated with the input rows they read. As
+// cpu::conv2d_rows_backward_filter (without its bias: that is channel_sum).
+template <class D>
+void conv2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand dOut, kernels::ConstRowBand in,
+                                 const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                                 int64_t scratchFloats) {
+  conv_detail::backwardFilterRows(dev, dWeight, dOut, in, p, a, b, workspace, scratchFloats, {0, in.H});
+}
+
+// The transposed convolution whose equivalent convolution is `p`: as
+// cpu::conv_transpose2d_rows_forward (output rows [a, b) at any start; the caller has zeroed
+// them), _backward_data and _backward_filter.
+template <class D>
+void conv_transpose2d_rows_forward(D& dev, kernels::RowBand out, kernels::ConstRowBand in, const float* weight,
+                                   const float* bias, const kernels::Conv2dParams& p, int64_t a, int64_t b,
+                                   float* workspace, int64_t scratchFloats) {
+  if (a >= b) return;
+  const kernels::RowRange x = kernels::transposed_input_rows(p.h, a, b, in.H);
+  conv_detail::backwardDataRows(dev, out, in, weight, p, x.begin, x.end, workspace, scratchFloats, {a, b});
+  if (bias != nullptr) forRows(dev, out.N, out.C, out.W, a, b, conv_detail::AddBias{out, bias});
+}
+
+template <class D>
+void conv_transpose2d_rows_backward_data(D& dev, kernels::RowBand dIn, kernels::ConstRowBand dOut, const float* weight,
+                                         const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                                         int64_t scratchFloats) {
+  const kernels::RowRange x = kernels::transposed_input_rows(p.h, a, b, dIn.H);
+  conv_detail::forwardRows(dev, dIn, dOut, weight, nullptr, p, x.begin, x.end, workspace, scratchFloats, {a, b}, 1.0f);
+}
+
+template <class D>
+void conv_transpose2d_rows_backward_filter(D& dev, float* dWeight, kernels::ConstRowBand dOut, kernels::ConstRowBand in,
+                                           const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                                           int64_t scratchFloats) {
+  const kernels::RowRange x = kernels::transposed_input_rows(p.h, a, b, in.H);
+  conv_detail::backwardFilterRows(dev, dWeight, in, dOut, p, x.begin, x.end, workspace, scratchFloats, {a, b});
 }
 
 // dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the

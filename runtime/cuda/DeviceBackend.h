@@ -236,6 +236,25 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
       return conv2d_rows_backward_data(dev_, s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end,
                                        s.scratch(), s.scratchFloats());
     }
+    case Kernel::ConvTranspose2d: {
+      const kernels::RowRange r = s.outBand(0).range();
+      zeroOut(s, 0);
+      return conv_transpose2d_rows_forward(dev_, s.outBand(0), s.inBand(0), s.in(1),
+                                           s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin, r.end, s.scratch(),
+                                           s.scratchFloats());
+    }
+    case Kernel::ConvTranspose2dGradInput: {
+      const kernels::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      return conv_transpose2d_rows_backward_data(dev_, s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end,
+                                                 s.scratch(), s.scratchFloats());
+    }
+    case Kernel::ConvTranspose2dGradWeight: {
+      const kernels::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      return conv_transpose2d_rows_backward_filter(dev_, s.out(0), s.inBand(0), s.inBand(1), p, r.begin, r.end,
+                                                   s.scratch(), s.scratchFloats());
+    }
     default: {
       const kernels::RowRange r = s.gradRows(0);
       zeroOut(s, 0);
@@ -372,6 +391,9 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::Conv2d:
     case Kernel::Conv2dGradInput:
     case Kernel::Conv2dGradWeight:
+    case Kernel::ConvTranspose2d:
+    case Kernel::ConvTranspose2dGradInput:
+    case Kernel::ConvTranspose2dGradWeight:
     case Kernel::ChannelSum:
       return conv(s, step.kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F)                                                             \

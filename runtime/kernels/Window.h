@@ -22,4 +22,9 @@ inline RowRange window_input_rows(const WindowAxis& axis, int64_t a, int64_t b, 
   return {begin, end};
 }
 
+inline RowRange transposed_input_rows(const WindowAxis& axis, int64_t a, int64_t b, int64_t inSize) {
+  const auto [begin, end] = ops::transposedInputRows(axis, a, b, inSize);
+  return {begin, end};
+}
+
 }  // namespace lrc::kernels

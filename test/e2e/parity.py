@@ -345,6 +345,29 @@ class ShuffleNet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class UNetTiny(nn.Module):
+    """A tiny U-Net (issue 13): conv+BN+ReLU, max pool, conv+BN+ReLU, ConvTranspose2d stride 2
+    (kernel 3, padding 1, output_padding 1: PyTorch's exact 2x upsampler), torch.cat with the
+    skip map, conv, global mean, linear. In row plans the transposed convolution sits in the
+    decoder's pipeline (--expect-pipeline-op conv_transpose2d), whose strips need not start on
+    its stride's grid."""
+    input_shape = (2, 3, 12, 10)
+
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU())
+        self.enc2 = nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.up = nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1)
+        self.dec = nn.Conv2d(12, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        skip = self.enc1(x)
+        y = self.up(self.enc2(F.max_pool2d(skip, 2)))
+        y = self.dec(torch.cat([skip, y], 1))
+        return self.fc(y.mean([2, 3]))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -358,7 +381,8 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet}
+          "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
+          "unet_tiny": UNetTiny}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.
@@ -477,6 +501,24 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     return losses, state, peak
 
 
+def expect_pipeline_op(args, onnx_path, kind):
+    """The failures (none or one) of requiring an op of IR kind `kind` inside a row pipeline of
+    the plan lrc-compile --emit rows describes with the flags under test: the lines under a
+    "pipeline K:" header name each op and its kind."""
+    rows = run([os.path.join(args.bin, "lrc-compile"), onnx_path, "--emit", "rows", "--bn", args.bn]
+               + args.compile_flags)
+    inside, found = False, []
+    for line in rows.splitlines():
+        if line.startswith("pipeline "):
+            inside = True
+        elif not line.startswith(" "):
+            inside = False
+        elif inside and len(line.split()) >= 2 and line.split()[1] == kind:
+            found.append(line.split()[0])
+    print(f"--expect-pipeline-op {kind}: in pipelines: {', '.join(found) or 'none'}")
+    return [] if found else [f"no {kind} inside a row pipeline:\n{rows}"]
+
+
 def without_row_flags(flags):
     """The lrc-compile flags less the row-plan flags (ROW_FLAGS) and their values; the layerwise
     plan is asked for explicitly (--strategy layerwise), since auto may choose a row plan."""
@@ -567,6 +609,9 @@ def main():
                     help="the bound between plans (losses and tensors; default 1e-5, 1e-4 with "
                          "--device cuda): the torchvision zoo's deep nets sum weight gradients "
                          "over strips in another order at 2-4x PyTorch float32's own error")
+    ap.add_argument("--expect-pipeline-op", metavar="KIND",
+                    help="require an op of this IR kind (e.g. conv_transpose2d) inside a row pipeline of the "
+                         "plan under test (lrc-compile --emit rows with the same flags)")
     ap.epilog = "Extra lrc-compile flags go last, after --: MODEL -- --strategy 2ps --strips 3"
     # Split at "--" by hand: argparse would otherwise tie a trailing flag list to the first
     # positional chunk and refuse it when options stand between MODEL and "--".
@@ -601,6 +646,8 @@ def main():
     lrc_losses, lrc_state, peak = lrc_train(args, "", onnx_path, x_path, y_path, args.compile_flags)
 
     failures = []
+    if args.expect_pipeline_op:
+        failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
     compared = compare(
         "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,

@@ -212,6 +212,68 @@ TEST_P(BackendConformance, Conv2dGradWeight) {
   }
 }
 
+// ConvTranspose: x [N, Cin, H, W], w [Cin, Cout / group, kh, kw]; attrs the equivalent
+// convolution's, output_padding apart (only the forward reads it).
+struct ConvTCase {
+  Shape x, w;
+  bool bias;
+  IntAttrs attrs;
+  Shape outputPadding;
+
+  kernels::WindowAxis axis(size_t i) const { return windowAxis(attrs, i, w[2 + i]); }
+  Shape y() const {
+    return {x[0], w[1] * attrOf(attrs, "group")[0], ops::transposedOutputSize(axis(0), x[2], outputPadding[0]),
+            ops::transposedOutputSize(axis(1), x[3], outputPadding[1])};
+  }
+  // The rows of x that output rows r reach.
+  RowMap xRows() const {
+    const kernels::WindowAxis h = axis(0);
+    const int64_t height = x[2];
+    return [=](RowRange r) { return kernels::transposed_input_rows(h, r.begin, r.end, height); };
+  }
+};
+
+const ConvTCase kConvTCases[] = {
+    {{2, 4, 5, 6}, {4, 3, 2, 2}, true, convAttrs({2, 2}, {0, 0, 0, 0}, {1, 1}, 1), {0, 0}},   // PyTorch's k2 s2
+    {{2, 4, 5, 6}, {4, 3, 3, 3}, false, convAttrs({2, 2}, {1, 1, 1, 1}, {1, 1}, 1), {1, 1}},  // k3 s2 p1 output_padding 1
+    {{2, 4, 5, 6}, {4, 2, 4, 4}, true, convAttrs({2, 2}, {1, 1, 1, 1}, {1, 1}, 1), {0, 0}},   // k4 s2 p1
+    {{1, 6, 4, 5}, {6, 2, 3, 4}, true, convAttrs({3, 2}, {1, 0, 2, 1}, {2, 1}, 3), {2, 1}},   // grouped, stride 3, dilated
+    {{3, 5, 4, 4}, {5, 2, 1, 1}, false, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1), {0, 0}},  // 1x1 direct
+    {{5, 4, 12, 12}, {4, 3, 4, 4}, true, convAttrs({2, 2}, {1, 1, 1, 1}, {1, 1}, 1), {0, 0}},  // image chunks
+};
+
+TEST_P(BackendConformance, ConvTranspose2d) {
+  uint32_t seed = 350;
+  for (const ConvTCase& c : kConvTCases) {
+    const std::vector<float> x = randomFloats(elementsOf(c.x), seed++), w = randomFloats(elementsOf(c.w), seed++);
+    const Shape y = c.y();
+    const std::vector<float> b = randomFloats(y[1], seed++);
+    Case step{"conv_transpose2d", {whole(c.x, x), whole(c.w, w)}, {result(y)},
+              with(c.attrs, "output_padding", c.outputPadding)};
+    if (c.bias) step.inputs.push_back(whole({y[1]}, b));
+    expectConformsOnStrips(step, c.xRows(), kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, ConvTranspose2dGradInput) {
+  uint32_t seed = 370;
+  for (const ConvTCase& c : kConvTCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), w = randomFloats(elementsOf(c.w), seed++);
+    const Case step{"conv_transpose2d_grad_input", {whole(c.y(), dy), whole(c.w, w)}, {result(c.x)}, c.attrs};
+    expectConformsOnGradRows(step, c.xRows(), {}, true, kManyTerms);
+  }
+}
+
+TEST_P(BackendConformance, ConvTranspose2dGradWeight) {
+  uint32_t seed = 390;
+  for (const ConvTCase& c : kConvTCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), x = randomFloats(elementsOf(c.x), seed++);
+    const Case step{"conv_transpose2d_grad_weight", {whole(c.y(), dy), whole(c.x, x)}, {result(c.w)},
+                    with(c.attrs, "kernel", {c.w[2], c.w[3]})};
+    expectConformsOnGradRows(step, c.xRows(), {1}, false, kManyTerms);
+  }
+}
+
 TEST_P(BackendConformance, ChannelSum) {
   uint32_t seed = 400;
   for (const Shape& dy : {Shape{3, 5, 7, 9}, Shape{2, 9, 5, 2}, Shape{1, 1, 13, 1}}) {

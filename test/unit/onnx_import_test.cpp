@@ -519,7 +519,7 @@ const BadCase kBadCases[] = {
     {"bad_missing_initializer.onnx", {"ONNX checker", "W_missing"}},
     {"bad_conv_weight_rank.onnx", {"node 'bad_node' (Conv, opset 13)", "rank 3"}},
     {"bad_gemm_rank.onnx", {"node 'bad_node' (Gemm, opset 13)", "rank 3"}},
-    {"bad_unknown_op.onnx", {"unsupported ops: FancyConv (1); lrc supports ", "Conv, Div, Dropout"}},
+    {"bad_unknown_op.onnx", {"unsupported ops: FancyConv (1); lrc supports ", "Conv, ConvTranspose, Div, Dropout"}},
     {"bad_lstm.onnx", {"unsupported ops: LSTM (1); lrc supports "}},
     {"bad_conv3d.onnx", {"node 'bad_node' (Conv, opset 13)", "only 2-D"}},
     {"bad_opset7.onnx", {"opset 7", "9 to 18"}},

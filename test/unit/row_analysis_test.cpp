@@ -124,6 +124,27 @@ TEST(RowAnalysis, StridedConvAsymmetricPads) {
   EXPECT_EQ(inputRows(*c, 0, rr(4, 5)), rr(6, 9));
 }
 
+// A transposed convolution (k3 s2 p1 output_padding 1, ConvTranspose2d with PyTorch's
+// upsampling settings): input rows i reach output rows 2i-1 .. 2i+1; strips at any start,
+// on the stride's grid or off it, get exactly the input rows whose taps land in them.
+TEST(RowAnalysis, TransposedConvAnyStart) {
+  Module m;
+  Value* x = m.addInput("x", f32({1, 2, 4, 4}));
+  Value* w = m.addGlobal(ValueKind::Param, "wt", f32({2, 3, 3, 3}));
+  Op* up = add(m, OpKind::ConvTranspose2d, {x, w},
+               {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"output_padding", IntList{1, 1}},
+                {"pad", IntList{1, 1, 1, 1}}, {"stride", IntList{2, 2}}});
+  ASSERT_EQ(up->result()->type.shape, (std::vector<int64_t>{1, 3, 8, 8}));
+  EXPECT_TRUE(isRowLocal(*up));
+  EXPECT_EQ(inputRows(*up, 0, rr(0, 1)), rr(0, 1));  // row 0: i = 0, tap 1
+  EXPECT_EQ(inputRows(*up, 0, rr(1, 2)), rr(0, 2));  // row 1: i = 0 (tap 2) and i = 1 (tap 0)
+  EXPECT_EQ(inputRows(*up, 0, rr(2, 3)), rr(1, 2));
+  EXPECT_EQ(inputRows(*up, 0, rr(3, 6)), rr(1, 4));
+  EXPECT_EQ(inputRows(*up, 0, rr(7, 8)), rr(3, 4));  // output_padding's row: i = 3, tap 2
+  EXPECT_EQ(inputRows(*up, 0, rr(0, 8)), rr(0, 4));
+  EXPECT_THROW(inputRows(*up, 1, rr(0, 1)), Error);  // the weight is not row-indexed
+}
+
 // (3) dilated conv: the hull of the taps, which may include unread rows.
 TEST(RowAnalysis, DilatedConv) {
   Module m;
@@ -266,7 +287,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
   for (int k = 0; k < lrc::ops::kOpCount; ++k) all.push_back(static_cast<OpKind>(k));
   // Whether a typical instance over 4-D maps is row-local.
   const std::map<OpKind, bool> expected = {
-      {OpKind::Conv2d, true},           {OpKind::Relu, true},
+      {OpKind::Conv2d, true},           {OpKind::ConvTranspose2d, true},
+      {OpKind::Relu, true},
       {OpKind::Sigmoid, true},          {OpKind::HardSigmoid, true},
       {OpKind::HardSwish, true},        {OpKind::Clip, true},
       {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
@@ -289,6 +311,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::SoftmaxXent, false},     {OpKind::SoftmaxXentGrad, false},
       {OpKind::PixelXent, false},       {OpKind::PixelXentGrad, false},
       {OpKind::Conv2dGradInput, false}, {OpKind::Conv2dGradWeight, false},
+      {OpKind::ConvTranspose2dGradInput, false}, {OpKind::ConvTranspose2dGradWeight, false},
       {OpKind::ChannelSum, false},      {OpKind::ReluGrad, false},
       {OpKind::SigmoidGrad, false},     {OpKind::HardSigmoidGrad, false},
       {OpKind::HardSwishGrad, false},   {OpKind::ClipGrad, false},
@@ -318,7 +341,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     OpArity arity = opArity(kind);
     for (int i = 1; i < arity.minOperands; ++i) {
       std::vector<int64_t> shape = {2, 3, 8, 8};
-      if (kind == OpKind::Conv2d) shape = {4, 3, 3, 3};
+      if (kind == OpKind::Conv2d || kind == OpKind::ConvTranspose2d) shape = {3, 3, 3, 3};
       if (kind == OpKind::BatchNorm || kind == OpKind::BatchNormApply || kind == OpKind::BatchNormStats) shape = {3};
       operands.push_back(m.addGlobal(ValueKind::Param, std::string("p").append(std::to_string(i)), f32(shape)));
     }
