@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ir/ShapeInference.h"
+#include "ops/Resize.h"
 #include "ops/Shapes.h"
 #include "ops/Window.h"
 
@@ -124,6 +126,10 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   switch (ops::info(op.kind).rowRule) {
     case ops::RowRule::Window: {
       const auto [begin, end] = ops::windowInputRows(heightWindow(op), out.begin, out.end, inH);
+      return {begin, end};
+    }
+    case ops::RowRule::Resize: {
+      const auto [begin, end] = ops::resizeInputRows(ir::resizeAxes(op).h, out.begin, out.end);
       return {begin, end};
     }
     case ops::RowRule::Pad: {

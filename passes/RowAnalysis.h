@@ -31,7 +31,7 @@ RowRange intersect(RowRange a, RowRange b);
 bool holds(RowRange outer, RowRange inner);
 
 // Whether an op can sit inside a row pipeline (computes output rows from a band of input
-// rows): conv2d, relu, maxpool, avgpool, pad that pads only H and W, batchnorm with
+// rows): conv2d, relu, maxpool, avgpool, resize, pad that pads only H and W, batchnorm with
 // training=0 (frozen), add/sub/mul/div of two same-shape 4-D maps or of a map and a
 // per-channel operand (below), dropout, identity, all over 4-D
 // maps; training-mode batchnorm with `strip_stats` (--bn strip); concat and slice along
@@ -49,7 +49,9 @@ bool isRowIndexed(const ir::Op& op, size_t operand);
 
 // The rows of operand `operand` (a 4-D map) that output rows `out` of `op` need, clipped to
 // [0, that operand's height). Sliding windows: [a*s - p_top, (b-1)*s - p_top + d*(k-1) + 1)
-// (with dilation this hull may include rows no tap reads); element-wise ops: the same rows;
+// (with dilation this hull may include rows no tap reads); resize: the rows its sampling
+// formula touches for rows a and b - 1 (ops/Resize.h: resizeInputRows; linear reads two rows
+// per output row where its weight is not 0); element-wise ops: the same rows;
 // pad: shifted by the top pad (negative = crop). Empty `out`, or rows that read only padding,
 // give {0, 0}. Throws ir::Error (at the op) when the op is not row-local, when `operand` is
 // out of range or not row-indexed (weights, bias, BatchNorm vectors), or when `out` is not
