@@ -25,6 +25,7 @@
 #include "ir/ShapeInference.h"
 #include "ir/Verifier.h"
 #include "ops/ListText.h"
+#include "ops/Resize.h"
 #include "ops/Shapes.h"
 
 namespace lrc::compiler {
@@ -418,6 +419,8 @@ class GraphImporter {
   void importPool(const Node& n, ir::OpKind kind);
   void importMaxPool(const Node& n) { importPool(n, ir::OpKind::MaxPool); }
   void importAveragePool(const Node& n) { importPool(n, ir::OpKind::AveragePool); }
+  void importResize(const Node& n);
+  void importUpsample(const Node& n) { importResize(n); }
   void importGlobalAveragePool(const Node& n) {
     emit(n, ir::OpKind::GlobalAvgPool, {operand(n.in(0))});
   }
@@ -484,12 +487,14 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"ReduceMean", &GraphImporter::importReduceMean},
       {"Relu", &GraphImporter::importRelu},
       {"Reshape", &GraphImporter::importReshape},
+      {"Resize", &GraphImporter::importResize},
       {"Slice", &GraphImporter::importSlice},
       {"Sigmoid", &GraphImporter::importSigmoid},
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
       {"Sub", &GraphImporter::importSub},
       {"Transpose", &GraphImporter::importTranspose},
+      {"Upsample", &GraphImporter::importUpsample},
   };
   return table;
 }
@@ -814,6 +819,73 @@ void GraphImporter::importPool(const Node& n, ir::OpKind kind) {
   else
     attrs["count_include_pad"] = intAttr(n.proto, "count_include_pad", 0);
   emit(n, kind, {x}, std::move(attrs));
+}
+
+// Resize (opsets 10-18) and Upsample (opset 9): nearest or linear over H and W of a 4-D map,
+// with constant scales or sizes (roi matters only to tf_crop_and_resize, which is refused).
+// Upsample and Resize-10 know no coordinate modes: theirs is asymmetric, nearest rounding
+// down (ONNX's reference). Opset 18's antialias, axes and keep_aspect_ratio_policy are not
+// read: the ONNX checker lrc runs (1.12) knows Resize up to opset 13 and refuses them.
+void GraphImporter::importResize(const Node& n) {
+  ir::Value* x = rankedOperand(n.in(0), 4, "input X", " (lrc resizes the H and W of NCHW maps)");
+  const std::vector<int64_t>& in = x->type.shape;
+  const std::string mode = stringAttr(n.proto, "mode", "nearest");
+  if (mode != "nearest" && mode != "linear")
+    throw Error("mode '" + mode + "' is not supported (only 'nearest' and 'linear')");
+  const bool modern = n.proto.op_type() == "Resize" && opset_ >= 11;
+  const std::string coord = modern ? stringAttr(n.proto, "coordinate_transformation_mode", "half_pixel") : "asymmetric";
+  static const std::map<std::string, ops::ResizeCoord> coords = {{"half_pixel", ops::ResizeCoord::HalfPixel},
+                                                                 {"pytorch_half_pixel", ops::ResizeCoord::PytorchHalfPixel},
+                                                                 {"align_corners", ops::ResizeCoord::AlignCorners},
+                                                                 {"asymmetric", ops::ResizeCoord::Asymmetric}};
+  if (!coords.count(coord))
+    throw Error("coordinate_transformation_mode '" + coord +
+                "' is not supported (only half_pixel, pytorch_half_pixel, align_corners, asymmetric)");
+  const std::string nearest = modern ? stringAttr(n.proto, "nearest_mode", "round_prefer_floor") : "floor";
+  static const std::map<std::string, ops::ResizeNearest> nearests = {
+      {"round_prefer_floor", ops::ResizeNearest::RoundPreferFloor},
+      {"round_prefer_ceil", ops::ResizeNearest::RoundPreferCeil},
+      {"floor", ops::ResizeNearest::Floor},
+      {"ceil", ops::ResizeNearest::Ceil}};
+  if (!nearests.count(nearest)) throw Error("nearest_mode '" + nearest + "' is not supported");
+  const int scalesInput = modern ? 2 : 1;
+  const bool bySizes = modern && n.has(3);
+  if (!bySizes && !n.has(scalesInput)) throw Error("neither scales nor sizes is given");
+  if (bySizes && n.has(scalesInput)) {
+    const ConstTensor scales = constantInput(n.in(scalesInput), "scales");
+    if (scales.size() != 0) throw Error("both scales and sizes are given");
+  }
+  std::vector<double> scale(4, 1.0);
+  IntList size = in;
+  const ConstTensor given = constantInput(n.in(bySizes ? 3 : scalesInput), bySizes ? "sizes" : "scales");
+  if (given.isFloat() == bySizes)
+    throw Error(std::string("the ") + (bySizes ? "sizes input must hold integers" : "scales input must hold floats"));
+  if (given.size() != 4)
+    throw Error(std::string(bySizes ? "sizes " : "scales ") + "has " + std::to_string(given.size()) +
+                " values; expected 4 (N, C, H, W)");
+  const bool keepsNC = bySizes ? given.ints[0] == in[0] && given.ints[1] == in[1]
+                               : given.floats[0] == 1.0f && given.floats[1] == 1.0f;
+  if (!keepsNC)
+    throw Error(std::string(bySizes ? "sizes" : "scales") + " resize N or C; lrc resizes H and W only");
+  for (size_t a = 2; a < 4; ++a) {
+    if (bySizes) {
+      size[a] = given.ints[a];
+      scale[a] = static_cast<double>(size[a]) / static_cast<double>(in[a]);
+    } else {
+      scale[a] = static_cast<double>(given.floats[a]);  // the f32 value itself, as ONNX's reference
+      const double out = std::floor(static_cast<double>(in[a]) * scale[a]);
+      if (!(scale[a] > 0) || !(out <= static_cast<double>(ops::kMaxElements)))
+        throw Error("scale " + std::to_string(scale[a]) + " of axis " + std::to_string(a) + " is not a positive size");
+      size[a] = static_cast<int64_t>(out);
+    }
+    if (size[a] < 1) throw Error("axis " + std::to_string(a) + " would be resized to " + std::to_string(size[a]));
+  }
+  emit(n, ir::OpKind::Resize, {x},
+       {{"coord", static_cast<int64_t>(coords.at(coord))},
+        {"mode", int64_t{mode == "linear"}},
+        {"nearest_mode", static_cast<int64_t>(nearests.at(nearest))},
+        {"scales", ir::FloatList{scale[2], scale[3]}},
+        {"size", IntList{size[2], size[3]}}});
 }
 
 void GraphImporter::importPad(const Node& n) {

@@ -94,6 +94,14 @@ const IntList& Op::getInts(const std::string& key) const {
   throw Error(describe() + ": attribute '" + key + "' must be a list of integers", loc);
 }
 
+FloatList Op::getFloats(const std::string& key) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw Error(describe() + ": missing attribute '" + key + "'", loc);
+  if (auto* v = std::get_if<FloatList>(&it->second)) return *v;
+  if (auto* v = std::get_if<IntList>(&it->second)) return FloatList(v->begin(), v->end());
+  throw Error(describe() + ": attribute '" + key + "' must be a list of numbers", loc);
+}
+
 bool Op::hasSideEffects() const {
   if (ops::isOptimizerUpdate(kind) || ops::isCollective(kind) || kind == OpKind::BatchNormStats) return true;  // updates in place
   auto it = attrs.find("training");

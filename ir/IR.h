@@ -112,6 +112,7 @@ class Op {
   int64_t getInt(const std::string& key) const;
   double getFloat(const std::string& key) const;  // accepts an int attribute too
   const IntList& getInts(const std::string& key) const;
+  FloatList getFloats(const std::string& key) const;  // accepts a list of integers too
   // Training-mode BatchNorm (its running statistics) and sgd_update write state: never dead.
   bool hasSideEffects() const;
   // Names the op for diagnostics: `conv2d 'node_name'` or `conv2d %result`.

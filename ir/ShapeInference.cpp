@@ -23,6 +23,7 @@ class OpAttrs : public ops::AttrReader {
   int64_t integer(std::string_view key) const override { return op_.getInt(std::string(key)); }
   std::vector<int64_t> ints(std::string_view key) const override { return op_.getInts(std::string(key)); }
   double number(std::string_view key) const override { return op_.getFloat(std::string(key)); }
+  std::vector<double> numbers(std::string_view key) const override { return op_.getFloats(std::string(key)); }
 
  private:
   const Op& op_;
@@ -54,6 +55,16 @@ std::vector<TensorType> inferWhole(const Op& op) {
 }
 
 }  // namespace
+
+ops::ResizeAxes resizeAxes(const Op& op) {
+  const ops::Shape x = op.kind == OpKind::ResizeGrad ? op.getInts("input_shape") : fullType(*op.operands.at(0)).shape;
+  if (x.size() != 4) fail(op, "resize needs a 4-D input map, got " + ops::shapeText(x));
+  try {
+    return ops::resizeAxes(OpAttrs(op), x);
+  } catch (const ops::ShapeError& e) {
+    fail(op, e.what());
+  }
+}
 
 int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin,
                           int64_t padEnd, int64_t dilation, bool ceilMode) {

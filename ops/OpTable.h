@@ -19,7 +19,7 @@ enum class OpKind {
 enum class Role { Forward, Loss, Backward, Optimizer, Rows, Collective };
 
 // Which rows of a row-indexed operand the result's rows read (Ops.def's last column).
-enum class RowRule { None, Same, Window, Transposed, Pad };
+enum class RowRule { None, Same, Window, Transposed, Resize, Pad };
 
 inline constexpr int kAllOperands = std::numeric_limits<int>::max();
 
@@ -45,7 +45,7 @@ inline constexpr std::array kOps = {
 // As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
 // every exhaustive switch over OpKind (no `default:`), before anything compiles.
 inline constexpr int kOpCount = static_cast<int>(kOps.size());
-static_assert(kOpCount == 65, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+static_assert(kOpCount == 67, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
 
 constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
 constexpr std::string_view name(OpKind k) { return info(k).name; }

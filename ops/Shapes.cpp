@@ -147,6 +147,19 @@ class Rule {
   }
   Shape shapeAttr(const std::string& key, int rank) const { return list(key, rank, 1, kMaxElements); }
 
+  ResizeAxes resizeAxes(const Shape& x) const {
+    const auto coord = static_cast<ResizeCoord>(integer("coord", 0, kResizeCoordCount - 1));
+    const bool linear = flag("mode");
+    const auto nearest = static_cast<ResizeNearest>(integer("nearest_mode", 0, kResizeNearestCount - 1));
+    const Shape size = shapeAttr("size", 2);
+    const std::vector<double> scales = a_.numbers("scales");
+    if (scales.size() != 2) fail("attribute 'scales' must have 2 values, got " + std::to_string(scales.size()));
+    for (double s : scales)
+      if (!(s > 0 && s <= static_cast<double>(kMaxWindow)))
+        fail("attribute 'scales' value " + numberText(s) + " is outside (0, " + std::to_string(kMaxWindow) + "]");
+    return {{x[2], size[0], scales[0], coord, linear, nearest}, {x[3], size[1], scales[1], coord, linear, nearest}};
+  }
+
  private:
   static void inRange(const std::string& key, int64_t v, int64_t lo, int64_t hi) {
     if (v < lo || v > hi)
@@ -250,6 +263,18 @@ Results poolGrad(const Rule& r) {
   }
   const Shape y = r.kind() == OpKind::GlobalAvgPoolGrad ? Shape{x[0], x[1], 1, 1}
                                                         : r.poolOutput(x, r.kind() == OpKind::AveragePoolGrad);
+  r.expect(0, "output gradient", DType::F32, y);
+  return {f32(x)};
+}
+
+// resize (x) -> [N, C, size]; resize_grad (dy) {input_shape} -> the input's shape, dy being
+// the resize of it.
+Results resize(const Rule& r) {
+  r.f32(0, r.kind() == OpKind::Resize ? "input" : "output gradient", 4);
+  const Shape x = r.kind() == OpKind::Resize ? r.shape(0) : r.shapeAttr("input_shape", 4);
+  const ResizeAxes a = r.resizeAxes(x);
+  const Shape y = {x[0], x[1], a.h.outSize, a.w.outSize};
+  if (r.kind() == OpKind::Resize) return {f32(y)};
   r.expect(0, "output gradient", DType::F32, y);
   return {f32(x)};
 }
@@ -626,6 +651,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::MaxPoolGrad:
     case OpKind::AveragePoolGrad:
     case OpKind::GlobalAvgPoolGrad: return poolGrad(r);
+    case OpKind::Resize:
+    case OpKind::ResizeGrad: return resize(r);
     case OpKind::GlobalAvgPool:
       r.f32(0, "input", 4);
       return {f32({r.shape(0)[0], r.shape(0)[1], 1, 1})};
@@ -689,6 +716,11 @@ Results resultsOf(OpKind kind, const Rule& r) {
 }
 
 }  // namespace
+
+ResizeAxes resizeAxes(const AttrReader& attrs, const Shape& x) {
+  const std::vector<TensorDesc> none;
+  return Rule(OpKind::Resize, none, attrs).resizeAxes(x);
+}
 
 std::vector<TensorDesc> inferShapes(OpKind kind, const std::vector<TensorDesc>& operands, const AttrReader& attrs) {
   const OpInfo& op = info(kind);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/OpTable.h"
+#include "ops/Resize.h"
 
 namespace lrc::ops {
 
@@ -44,6 +45,7 @@ class AttrReader {
   virtual int64_t integer(std::string_view key) const = 0;             // one integer
   virtual std::vector<int64_t> ints(std::string_view key) const = 0;   // a list of integers
   virtual double number(std::string_view key) const = 0;               // one number, an integer too
+  virtual std::vector<double> numbers(std::string_view key) const = 0; // a list of numbers, integers too
 };
 
 // A rule broken: the message names what (without the op: callers prefix theirs).
@@ -62,6 +64,15 @@ inline constexpr int64_t kMaxElements = int64_t{1} << 59;
 // kMaxElements elements), as a phrase to follow its type: "dimension 0 is 0, expected at least 1".
 // Empty when it is one. Every way a shape enters (model, IR text, plan, shape rule) asks.
 std::string sizeProblem(const Shape& s);
+
+// The two spatial axes of resize and resize_grad (ops/Resize.h) over an input map of shape `x`
+// (4-D), from their attributes {coord, mode, nearest_mode, scales, size}, each checked
+// (ShapeError naming the attribute). The shape rule, the row rule and the kernels' parameters
+// read them here.
+struct ResizeAxes {
+  ResizeAxis h, w;
+};
+ResizeAxes resizeAxes(const AttrReader& attrs, const Shape& x);
 
 // The result types of an op of `kind` (its operand count checked against the table too).
 // pipeline_grad's results are its named operands' types.

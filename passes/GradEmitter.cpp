@@ -37,7 +37,8 @@ std::string formatNumber(double x) {
 IntList shapeOf(const Value* v) { return {v->type.shape.begin(), v->type.shape.end()}; }
 
 // Which rows of an operand a gradient covers on a strip: the strip's rows of dy (element-wise
-// ops), the rows its window reads (inputRows), or the whole value (not a map: weights, biases).
+// ops), the rows its window (or resize's sampling formula) reads (inputRows), or the whole
+// value (not a map: weights, biases).
 enum class Reach { SameRows, WindowRows, Whole };
 
 // The gradient of one op, on whole maps or on one strip: what the two differ in.
@@ -74,6 +75,13 @@ class Grad {
           Attrs a = pick(op_, {"ceil_mode", "count_include_pad", "kernel", "pad", "stride"});
           a["input_shape"] = shapeOf(op_.operands[0]);
           grad(OpKind::AveragePoolGrad, {dy_}, std::move(a), 0, Reach::WindowRows);
+        }
+        return;
+      case OpKind::Resize:  // the adjoint: dy's rows scattered back onto the input rows they read
+        if (needs(0)) {
+          Attrs a = pick(op_, {"coord", "mode", "nearest_mode", "scales", "size"});
+          a["input_shape"] = shapeOf(op_.operands[0]);
+          grad(OpKind::ResizeGrad, {dy_}, std::move(a), 0, Reach::WindowRows);
         }
         return;
       case OpKind::Pad: return pad();
@@ -159,6 +167,7 @@ class Grad {
       case OpKind::ClipGrad:
       case OpKind::MaxPoolGrad:
       case OpKind::AveragePoolGrad:
+      case OpKind::ResizeGrad:
       case OpKind::GlobalAvgPoolGrad:
       case OpKind::ReduceMeanGrad:
       case OpKind::AddGrad:

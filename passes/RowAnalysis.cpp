@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ir/ShapeInference.h"
+#include "ops/Resize.h"
 #include "ops/Shapes.h"
 #include "ops/Window.h"
 
@@ -128,6 +130,10 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
     }
     case ops::RowRule::Transposed: {
       const auto [begin, end] = ops::transposedInputRows(heightWindow(op), out.begin, out.end, inH);
+      return {begin, end};
+    }
+    case ops::RowRule::Resize: {
+      const auto [begin, end] = ops::resizeInputRows(ir::resizeAxes(op).h, out.begin, out.end);
       return {begin, end};
     }
     case ops::RowRule::Pad: {

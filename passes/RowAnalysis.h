@@ -31,7 +31,7 @@ RowRange intersect(RowRange a, RowRange b);
 bool holds(RowRange outer, RowRange inner);
 
 // Whether an op can sit inside a row pipeline (computes output rows from a band of input
-// rows): conv2d, conv_transpose2d, relu, maxpool, avgpool, pad that pads only H and W, batchnorm with
+// rows): conv2d, conv_transpose2d, relu, maxpool, avgpool, resize, pad that pads only H and W, batchnorm with
 // training=0 (frozen), add/sub/mul/div of two same-shape 4-D maps or of a map and a
 // per-channel operand (below), dropout, identity, all over 4-D
 // maps; training-mode batchnorm with `strip_stats` (--bn strip); concat and slice along
@@ -52,7 +52,8 @@ bool isRowIndexed(const ir::Op& op, size_t operand);
 // (with dilation this hull may include rows no tap reads); a transposed convolution: the
 // input rows i with a <= i*s - p_top + d*(k-1) and i*s - p_top <= b - 1, right for any a (its
 // kernels drop the taps outside [a, b), so strips need not start on its output grid);
-// element-wise ops: the same rows;
+// resize: the rows its sampling formula touches for rows a and b - 1 (ops/Resize.h: resizeInputRows; linear reads two rows
+// per output row where its weight is not 0); element-wise ops: the same rows;
 // pad: shifted by the top pad (negative = crop). Empty `out`, or rows that read only padding,
 // give {0, 0}. Throws ir::Error (at the op) when the op is not row-local, when `operand` is
 // out of range or not row-indexed (weights, bias, BatchNorm vectors), or when `out` is not

@@ -20,6 +20,7 @@
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Pool.h"
+#include "runtime/kernels/Resize.h"
 #include "runtime/kernels/Unary.h"
 #include "runtime/plan/PlanFile.h"
 
@@ -77,40 +78,6 @@ std::string numberText(double x) {
   s << x;
   return s.str();
 }
-
-// A plan step's attributes as the shared shape rules read them.
-class StepAttrs : public ops::AttrReader {
- public:
-  explicit StepAttrs(const Step& step) : step_(step) {}
-  bool has(std::string_view key) const override { return findAttr(step_, key) != nullptr; }
-  int64_t integer(std::string_view key) const override {
-    const std::vector<int64_t> v = ints(key);
-    if (v.size() != 1) fail(key, "must have 1 value, got " + std::to_string(v.size()));
-    return v[0];
-  }
-  std::vector<int64_t> ints(std::string_view key) const override {
-    const plan::Attr& a = get(key);
-    if (a.is_float()) fail(key, "must hold integers");
-    return {a.ints().begin(), a.ints().end()};
-  }
-  double number(std::string_view key) const override {
-    const plan::Attr& a = get(key);
-    const int size = a.is_float() ? a.floats_size() : a.ints_size();
-    if (size != 1) fail(key, "must have 1 value, got " + std::to_string(size));
-    return a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
-  }
-
- private:
-  [[noreturn]] static void fail(std::string_view key, const std::string& what) {
-    throw ops::ShapeError("attribute '" + std::string(key) + "' " + what);
-  }
-  const plan::Attr& get(std::string_view key) const {
-    const plan::Attr* a = findAttr(step_, key);
-    if (!a) throw ops::ShapeError("missing attribute '" + std::string(key) + "'");
-    return *a;
-  }
-  const Step& step_;
-};
 
 // Checks of one step. `where` reads "train step #12 (conv2d '/features/Conv')".
 class StepChecker {
@@ -376,6 +343,16 @@ class StepChecker {
         const kernels::Pool2dParams p = poolParams(step_, true);
         const kernels::RowRange r = gradRows(in(0));
         return needWindowRows(out(0), "result", p.h, r, gradRowsText(r));
+      }
+      case Kernel::Resize: {
+        const kernels::RowRange r = resultRows();
+        return needRows(in(0), "input", kernels::resize_input_rows(resizeParams(step_, mapOf(in(0))), r.begin, r.end),
+                        resultRowsText());
+      }
+      case Kernel::ResizeGrad: {
+        const kernels::RowRange r = gradRows(in(0));
+        return needRows(out(0), "result", kernels::resize_input_rows(resizeParams(step_, mapOf(out(0))), r.begin, r.end),
+                        gradRowsText(r));
       }
       case Kernel::Pad: {
         expectF32(in(0), "input", 4);  // the kernel pads maps of rank 4

@@ -53,6 +53,43 @@ std::vector<int64_t> attrInts(const plan::Step& step, std::string_view name) {
 }
 
 namespace {
+[[noreturn]] void failAttr(std::string_view key, const std::string& what) {
+  throw ops::ShapeError("attribute '" + std::string(key) + "' " + what);
+}
+}  // namespace
+
+const plan::Attr& StepAttrs::get(std::string_view key) const {
+  const plan::Attr* a = findAttr(step_, key);
+  if (!a) throw ops::ShapeError("missing attribute '" + std::string(key) + "'");
+  return *a;
+}
+
+int64_t StepAttrs::integer(std::string_view key) const {
+  const std::vector<int64_t> v = ints(key);
+  if (v.size() != 1) failAttr(key, "must have 1 value, got " + std::to_string(v.size()));
+  return v[0];
+}
+
+std::vector<int64_t> StepAttrs::ints(std::string_view key) const {
+  const plan::Attr& a = get(key);
+  if (a.is_float()) failAttr(key, "must hold integers");
+  return {a.ints().begin(), a.ints().end()};
+}
+
+double StepAttrs::number(std::string_view key) const {
+  const plan::Attr& a = get(key);
+  const int size = a.is_float() ? a.floats_size() : a.ints_size();
+  if (size != 1) failAttr(key, "must have 1 value, got " + std::to_string(size));
+  return a.is_float() ? a.floats(0) : static_cast<double>(a.ints(0));
+}
+
+std::vector<double> StepAttrs::numbers(std::string_view key) const {
+  const plan::Attr& a = get(key);
+  if (a.is_float()) return {a.floats().begin(), a.floats().end()};
+  return {a.ints().begin(), a.ints().end()};
+}
+
+namespace {
 std::vector<int64_t> attrIntsOfSize(const plan::Step& step, std::string_view name, size_t size) {
   std::vector<int64_t> v = attrInts(step, name);
   if (v.size() != size)
@@ -105,7 +142,19 @@ kernels::PadParams padParams(const plan::Step& step) {
   return p;
 }
 
+kernels::ResizeParams resizeParams(const plan::Step& step, const Shape& x) {
+  const ops::ResizeAxes a = ops::resizeAxes(StepAttrs(step), x);
+  return {a.h, a.w};
+}
+
 namespace {
+
+// The whole map a buffer is (part of): a band's shape with its map's height.
+Shape mapShape(const StepBuffer& b) {
+  Shape s = b.shape;
+  if (b.height > 0) s[2] = b.height;
+  return s;
+}
 
 StepBuffer stepBuffer(const plan::Plan& plan, uint32_t index) {
   const plan::Buffer& b = plan.buffers(static_cast<int>(index));
@@ -203,6 +252,10 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::AveragePool:
     case Kernel::AveragePoolGrad:
       return poolParams(step, true);
+    case Kernel::Resize:
+      return resizeParams(step, mapShape(s.inputs[0]));
+    case Kernel::ResizeGrad:
+      return resizeParams(step, attrInts(step, "input_shape"));
     case Kernel::Pad:
       return padParams(step);
     case Kernel::BatchNorm:

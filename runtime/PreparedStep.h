@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "ops/Shapes.h"
 #include "runtime/Backend.h"
 #include "runtime/Collective.h"
 #include "runtime/kernels/AxisCopy.h"
@@ -23,6 +24,7 @@
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/PixelXent.h"
 #include "runtime/kernels/Pool.h"
+#include "runtime/kernels/Resize.h"
 #include "runtime/kernels/RowBand.h"
 #include "runtime/kernels/Unary.h"
 #include "runtime/kernels/Strided.h"
@@ -50,7 +52,8 @@ struct StepBuffer {
 // A step's decoded attributes: the parameter struct of its kernel, or none (kernels whose
 // sizes are their buffers' shapes: add, sum_to, flatten, reshape, rows_copy, ...). Every
 // unary kernel (runtime/kernels/Unary.h) has a UnaryParams, zeros for those without parameters.
-using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::PadParams,
+using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::ResizeParams,
+                                kernels::PadParams,
                                 kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
                                 kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::TransposeParams,
@@ -84,6 +87,23 @@ int64_t attrInt(const plan::Step& step, std::string_view name);
 double attrFloat(const plan::Step& step, std::string_view name);  // ints are read as numbers too
 std::vector<int64_t> attrInts(const plan::Step& step, std::string_view name);
 
+// A step's attributes as the shared shape rules read them (ops::AttrReader): the plan
+// checks' types and the parameters built from the rules (resize) read them alike. Errors are
+// ops::ShapeError naming the attribute.
+class StepAttrs : public ops::AttrReader {
+ public:
+  explicit StepAttrs(const plan::Step& step) : step_(step) {}
+  bool has(std::string_view key) const override { return findAttr(step_, key) != nullptr; }
+  int64_t integer(std::string_view key) const override;
+  std::vector<int64_t> ints(std::string_view key) const override;
+  double number(std::string_view key) const override;
+  std::vector<double> numbers(std::string_view key) const override;
+
+ private:
+  const plan::Attr& get(std::string_view key) const;
+  const plan::Step& step_;
+};
+
 // Whether a step runs on rows (docs/plan-format.md, "Row bands"): an operand or result is a
 // band, or the step has the attribute `rows`. Otherwise it runs on whole tensors.
 bool runsOnRows(const plan::Plan& plan, const plan::Step& step);
@@ -93,5 +113,7 @@ bool runsOnRows(const plan::Plan& plan, const plan::Step& step);
 kernels::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_t kernelW);
 kernels::Pool2dParams poolParams(const plan::Step& step, bool average);
 kernels::PadParams padParams(const plan::Step& step);
+// resize (x = the input map's shape) and resize_grad (x = its `input_shape`).
+kernels::ResizeParams resizeParams(const plan::Step& step, const Shape& x);
 
 }  // namespace lrc::runtime

@@ -21,6 +21,7 @@
 #include "runtime/cpu/Optimizer.h"
 #include "runtime/cpu/Pad.h"
 #include "runtime/cpu/Pool.h"
+#include "runtime/cpu/Resize.h"
 #include "runtime/kernels/Dropout.h"
 
 namespace lrc::runtime {
@@ -127,6 +128,17 @@ void poolGrad(const StepArgs& s, bool average) {
     cpu::avgpool2d_rows_backward(s.outBand(0), s.inBand(0), p, r.begin, r.end);
   else
     cpu::maxpool2d_rows_backward(s.outBand(0), s.inBand(0), s.inBand(1), p, r.begin, r.end);
+}
+
+void resize(const StepArgs& s) {
+  const kernels::RowBand y = s.outBand(0);
+  cpu::resize_rows_forward(y, s.inBand(0), s.params<kernels::ResizeParams>(), y.range().begin, y.range().end);
+}
+
+void resizeGrad(const StepArgs& s) {
+  const kernels::RowRange r = s.gradRows(0);
+  zeroOut(s, 0);
+  cpu::resize_rows_backward(s.outBand(0), s.inBand(0), s.params<kernels::ResizeParams>(), r.begin, r.end);
 }
 
 void globalAvgPool(const StepArgs& s) {
@@ -450,6 +462,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return poolGrad(s, false);
     case Kernel::AveragePoolGrad:
       return poolGrad(s, true);
+    case Kernel::Resize:
+      return resize(s);
+    case Kernel::ResizeGrad:
+      return resizeGrad(s);
     case Kernel::GlobalAvgPool:
       return globalAvgPool(s);
     case Kernel::GlobalAvgPoolGrad:

@@ -37,6 +37,7 @@
 #include "runtime/cuda/Elementwise.cuh"
 #include "runtime/cuda/Optimizer.cuh"
 #include "runtime/cuda/Pool.cuh"
+#include "runtime/cuda/Resize.cuh"
 
 namespace lrc::cuda {
 
@@ -427,6 +428,15 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       const kernels::RowBand x = average ? kernels::RowBand{} : s.inBand(1);
       return pool2d_rows_backward(dev_, s.outBand(0), s.inBand(0), x, s.params<kernels::Pool2dParams>(), average,
                                   r.begin, r.end);
+    }
+    case Kernel::Resize: {
+      const kernels::RowRange r = s.outBand(0).range();
+      return resize_rows_forward(dev_, s.outBand(0), s.inBand(0), s.params<kernels::ResizeParams>(), r.begin, r.end);
+    }
+    case Kernel::ResizeGrad: {
+      const kernels::RowRange r = s.gradRows(0);
+      zeroOut(s, 0);
+      return resize_rows_backward(dev_, s.outBand(0), s.inBand(0), s.params<kernels::ResizeParams>(), r.begin, r.end);
     }
     case Kernel::GlobalAvgPool: {
       const runtime::Shape& x = s.inShape(0);

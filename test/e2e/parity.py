@@ -368,6 +368,31 @@ class UNetTiny(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class UpNet(nn.Module):
+    """Upsampling in the middle of a network, as FCN and U-Net decoders do: conv, max pool,
+    conv, bilinear x2 (F.interpolate align_corners=False: Resize linear half_pixel, scales),
+    conv, nearest x2 (Resize nearest asymmetric floor), conv, bilinear to a smaller size with
+    align_corners=True (Resize sizes, folded from Shape/Slice/Concat), conv, global mean,
+    linear; odd sizes."""
+    input_shape = (2, 3, 14, 10)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv4 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv5 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 7x5
+        y = F.interpolate(F.relu(self.conv2(y)), scale_factor=2, mode="bilinear", align_corners=False)  # 14x10
+        y = F.interpolate(F.relu(self.conv3(y)), scale_factor=2, mode="nearest")  # 28x20
+        y = F.interpolate(F.relu(self.conv4(y)), size=(19, 13), mode="bilinear", align_corners=True)
+        return self.fc(F.relu(self.conv5(y)).mean([2, 3]))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -382,7 +407,7 @@ def torchvision_model(arch):
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
           "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
-          "unet_tiny": UNetTiny}
+          "unet_tiny": UNetTiny, "up_net": UpNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.

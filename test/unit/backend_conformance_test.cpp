@@ -25,6 +25,7 @@
 #include "fake_collective.h"
 #include "hand_plan.h"
 #include "runtime/kernels/Pad.h"
+#include "runtime/kernels/Resize.h"
 #include "runtime/cuda/Backends.h"
 
 namespace lrc::runtime::testing {
@@ -561,6 +562,49 @@ TEST_P(BackendConformance, AvgPoolGrad) {
     expectConformsOnGradRows(
         {"avgpool_grad", {whole(c.y(kMap), dy)}, {result(kMap)}, with(c.attrs, "input_shape", kMap)},
         windowRows(c.axis(0), kMap[2]), {}, true, kFewTerms);
+  }
+}
+
+// ---- resize (ops/Resize.h) ----
+
+// coord (0 half_pixel, 1 pytorch_half_pixel, 2 align_corners, 3 asymmetric), mode (0 nearest,
+// 1 linear), nearest_mode (0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil), the
+// scales and the output size, of kMap's 7x9.
+struct ResizeCase {
+  int64_t coord, mode, nearest;
+  double sh, sw;
+  int64_t oh, ow;
+  IntAttrs ints() const { return {{"coord", {coord}}, {"mode", {mode}}, {"nearest_mode", {nearest}}, {"size", {oh, ow}}}; }
+  FloatAttrs floats() const { return {{"scales", {sh, sw}}}; }
+  Shape y() const { return {kMap[0], kMap[1], oh, ow}; }
+  RowMap rows() const {
+    const kernels::ResizeParams p = {{kMap[2], oh, sh, ops::ResizeCoord(coord), mode == 1, ops::ResizeNearest(nearest)},
+                                     {kMap[3], ow, sw, ops::ResizeCoord(coord), mode == 1, ops::ResizeNearest(nearest)}};
+    return [p](RowRange r) { return kernels::resize_input_rows(p, r.begin, r.end); };
+  }
+};
+
+const ResizeCase kResizeCases[] = {
+    {0, 1, 0, 2.0, 2.0, 14, 18},         // bilinear x2 (F.interpolate, align_corners=False)
+    {3, 0, 2, 2.0, 3.0, 14, 27},         // nearest x2, x3 (F.interpolate's nearest)
+    {2, 1, 0, 13.0 / 7, 5.0 / 9, 13, 5},  // align_corners, up and down (sizes)
+    {0, 0, 1, 1.5, 1.5, 10, 13},         // nearest round_prefer_ceil, fractional
+    {1, 1, 0, 0.6, 0.5, 4, 4},           // pytorch_half_pixel, downsampled
+    {3, 0, 3, 0.5, 0.75, 3, 6},          // nearest ceil, asymmetric, downsampled
+};
+
+TEST_P(BackendConformance, Resize) {
+  const std::vector<float> x = randomFloats(elementsOf(kMap), 700);
+  for (const ResizeCase& c : kResizeCases)
+    expectConformsOnStrips({"resize", {whole(kMap, x)}, {result(c.y())}, c.ints(), c.floats()}, c.rows(), kFewTerms);
+}
+
+TEST_P(BackendConformance, ResizeGrad) {
+  uint32_t seed = 710;
+  for (const ResizeCase& c : kResizeCases) {
+    const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++);
+    expectConformsOnGradRows({"resize_grad", {whole(c.y(), dy)}, {result(kMap)}, with(c.ints(), "input_shape", kMap), c.floats()},
+                             c.rows(), {}, true, kFewTerms);
   }
 }
 

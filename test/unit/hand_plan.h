@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -62,7 +63,13 @@ inline std::vector<RowRange> raggedStrips(int64_t height) {
 }
 
 using IntAttrs = std::vector<std::pair<std::string, std::vector<int64_t>>>;
-using FloatAttrs = std::vector<std::pair<std::string, double>>;
+// A float attribute's values: one number ({"alpha", 0.2}) or a list ({"scales", {2.0, 1.5}}).
+struct FloatValues {
+  std::vector<double> values;
+  FloatValues(double v) : values{v} {}  // NOLINT(google-explicit-constructor): {"alpha", 0.2}
+  FloatValues(std::initializer_list<double> v) : values(v) {}
+};
+using FloatAttrs = std::vector<std::pair<std::string, FloatValues>>;
 
 inline IntAttrs convAttrs(std::vector<int64_t> stride, std::vector<int64_t> pad, std::vector<int64_t> dilation,
                           int64_t group) {
@@ -125,7 +132,7 @@ class HandPlan {
       plan::Attr* a = s->add_attrs();
       a->set_name(name);
       a->set_is_float(true);
-      a->add_floats(value);
+      for (double v : value.values) a->add_floats(v);
     }
     s->set_scratch(-1);
     return *s;

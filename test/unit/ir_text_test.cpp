@@ -92,6 +92,10 @@ std::unique_ptr<Module> buildKitchenSink() {
                           {"kernel", IntList{3, 3}}, {"pad", IntList{1, 1, 1, 1}},
                           {"stride", IntList{2, 2}}},
                          {{"ap", f32({2, 4, 5, 5})}});
+  Op* up = m->addOp(OpKind::Resize, {maxpool->result()},
+                    {{"coord", int64_t{0}}, {"mode", int64_t{1}}, {"nearest_mode", int64_t{0}},
+                     {"scales", FloatList{2.0, 2.5}}, {"size", IntList{10, 12}}},
+                    {{"up", f32({2, 4, 10, 12})}});
   Op* add = m->addOp(OpKind::Add, {maxpool->result(), avgpool->result()}, {},
                      {{"sum", f32({2, 4, 5, 5})}});
   Op* cat = m->addOp(OpKind::Concat, {maxpool->result(), avgpool->result()}, {{"axis", int64_t{1}}},
@@ -157,6 +161,9 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::ClipGrad, {clip->result(), clip->result()}, clipAttrs, {{"drelu6", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::MaxPoolGrad, {maxpool->result(), pad->result()}, maxpool->attrs, {{"dmax", f32({2, 4, 9, 9})}});
   m->addOp(OpKind::AveragePoolGrad, {avgpool->result()}, avgpool->attrs, {{"davg", f32({2, 4, 9, 9})}});
+  Attrs upAttrs = up->attrs;
+  upAttrs["input_shape"] = IntList{2, 4, 5, 5};
+  m->addOp(OpKind::ResizeGrad, {up->result()}, upAttrs, {{"dup", f32({2, 4, 5, 5})}});
   m->addOp(OpKind::GlobalAvgPoolGrad, {gap->result()}, {{"input_shape", IntList{2, 4, 4, 4}}},
            {{"dgap", f32({2, 4, 4, 4})}});
   m->addOp(OpKind::BatchNormGrad, {bn->result(), conv->result(), scale, mean, var},

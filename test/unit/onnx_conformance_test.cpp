@@ -135,6 +135,8 @@ const std::map<std::string, std::vector<int>>& compileTimeInputs() {
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
       {"ReduceMean", {1}},             // axes (opset 18)
       {"Reshape", {1}},                // shape
+      {"Resize", {1, 2, 3}},           // roi, scales, sizes
+      {"Upsample", {1}},               // scales
       {"Slice", {1, 2, 3, 4}},         // starts, ends, axes, steps
       {"Split", {1}},                  // split (opset 13)
   };

@@ -292,6 +292,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::Sigmoid, true},          {OpKind::HardSigmoid, true},
       {OpKind::HardSwish, true},        {OpKind::Clip, true},
       {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
+      {OpKind::Resize, true},
       {OpKind::GlobalAvgPool, false},   {OpKind::Pad, true},
       {OpKind::BatchNorm, true},  // frozen (training=0); training=1 is checked below
       {OpKind::BatchNormStats, false},  {OpKind::BatchNormApply, true},
@@ -316,6 +317,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::SigmoidGrad, false},     {OpKind::HardSigmoidGrad, false},
       {OpKind::HardSwishGrad, false},   {OpKind::ClipGrad, false},
       {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
+      {OpKind::ResizeGrad, false},
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
       {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
@@ -358,6 +360,11 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     attrs["beta"] = 0.5;
     attrs["min"] = 0.0;
     attrs["max"] = 6.0;
+    attrs["coord"] = int64_t{0};
+    attrs["mode"] = int64_t{1};
+    attrs["nearest_mode"] = int64_t{0};
+    attrs["scales"] = FloatList{1.0, 1.0};
+    attrs["size"] = IntList{8, 8};
     std::vector<std::pair<std::string, TensorType>> results;
     for (int i = 0; i < arity.results; ++i) results.push_back({std::string("r").append(std::to_string(i)), f32({2, 3, 8, 8})});
     Op* op = m.addOp(kind, operands, attrs, results);
