@@ -309,6 +309,54 @@ class SegNet(nn.Module):
         return self.head(F.relu(self.conv2(y)))
 
 
+def conv_bn_relu(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class UNetSeg(nn.Module):
+    """A small U-Net (issue 13) trained with the per-pixel loss: two encoder levels of
+    conv-BN-ReLU pairs with max pooling, a bottleneck, two decoder levels each a ConvTranspose2d
+    (kernel 2, stride 2) and a concat with the encoder's skip map, a 1x1 head to 3 classes at the
+    input's size; about a fifth of the labels ignored (main())."""
+    input_shape = (2, 3, 16, 12)
+
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.Sequential(conv_bn_relu(3, 6), conv_bn_relu(6, 6))
+        self.enc2 = nn.Sequential(conv_bn_relu(6, 8), conv_bn_relu(8, 8))
+        self.mid = conv_bn_relu(8, 12)
+        self.up2 = nn.ConvTranspose2d(12, 8, 2, stride=2)
+        self.dec2 = conv_bn_relu(16, 8)
+        self.up1 = nn.ConvTranspose2d(8, 6, 2, stride=2)
+        self.dec1 = conv_bn_relu(12, 6)
+        self.head = nn.Conv2d(6, 3, 1)
+
+    def forward(self, x):
+        s1 = self.enc1(x)
+        s2 = self.enc2(F.max_pool2d(s1, 2))
+        y = self.mid(F.max_pool2d(s2, 2))
+        y = self.dec2(torch.cat([s2, self.up2(y)], 1))
+        y = self.dec1(torch.cat([s1, self.up1(y)], 1))
+        return self.head(y)
+
+
+class FCNSeg(nn.Module):
+    """A small FCN (issue 13), as torchvision's FCN heads: a strided conv-BN-ReLU backbone (total
+    stride 4), a conv-BN-ReLU head, a 1x1 classifier to 4 classes, and F.interpolate back to the
+    input's size (bilinear, align_corners=False); the per-pixel loss with ignored labels."""
+    input_shape = (2, 3, 16, 20)
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(conv_bn_relu(3, 8), nn.MaxPool2d(2), conv_bn_relu(8, 12),
+                                      nn.Conv2d(12, 12, 3, stride=2, padding=1), nn.BatchNorm2d(12), nn.ReLU())
+        self.head = nn.Sequential(conv_bn_relu(12, 8), nn.Conv2d(8, 4, 1))
+
+    def forward(self, x):
+        y = self.head(self.backbone(x))
+        return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def channel_shuffle(x, groups):
     """torchvision's ShuffleNet v2 channel shuffle (view, transpose, view: ONNX Reshape,
     Transpose perm=[0,2,1,3,4], Reshape), which lrc recognises as one channel_shuffle."""
@@ -407,7 +455,8 @@ def torchvision_model(arch):
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
           "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
-          "unet_tiny": UNetTiny, "up_net": UpNet}
+          "unet_tiny": UNetTiny, "up_net": UpNet,
+          "unet_seg": UNetSeg, "fcn_seg": FCNSeg}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.

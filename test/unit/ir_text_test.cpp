@@ -127,11 +127,11 @@ std::unique_ptr<Module> buildKitchenSink() {
                       {{"a", f32({2, 10})}, {"b", i64({2})}});
   Op* softmax = m->addOp(OpKind::Softmax, {pair->results[0]}, {{"axis", int64_t{-1}}},
                          {{"probs", f32({2, 10})}});
-  Value* wt = m->addGlobal(ValueKind::Param, "up.weight", f32({4, 3, 2, 2}));
-  Op* up = m->addOp(OpKind::ConvTranspose2d, {conv->result(), wt},
+  Value* wt = m->addGlobal(ValueKind::Param, "upt.weight", f32({4, 3, 2, 2}));
+  Op* upT = m->addOp(OpKind::ConvTranspose2d, {conv->result(), wt},
                     {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"output_padding", IntList{0, 0}},
                      {"pad", IntList{0, 0, 0, 0}}, {"stride", IntList{2, 2}}},
-                    {{"up", f32({2, 3, 16, 16})}});
+                    {{"upt", f32({2, 3, 16, 16})}});
   // Training ops (the text form does not care that these types are not consistent);
   // sgd_update and adamw_update have no results and print without `=` and types.
   Value* labels = m->addInput("labels", i64({2}));
@@ -148,11 +148,11 @@ std::unique_ptr<Module> buildKitchenSink() {
   convAttrs["kernel"] = IntList{3, 3};
   Op* dw = m->addOp(OpKind::Conv2dGradWeight, {conv->result(), x}, convAttrs, {{"dw", f32({4, 3, 3, 3})}});
   m->addOp(OpKind::ChannelSum, {conv->result()}, {}, {{"db", f32({4})}});
-  Attrs upAttrs = {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"pad", IntList{0, 0, 0, 0}},
-                   {"stride", IntList{2, 2}}};
-  m->addOp(OpKind::ConvTranspose2dGradInput, {up->result(), wt}, upAttrs, {{"dup.x", f32({2, 4, 8, 8})}});
-  upAttrs["kernel"] = IntList{2, 2};
-  m->addOp(OpKind::ConvTranspose2dGradWeight, {up->result(), conv->result()}, upAttrs, {{"dup.w", f32({4, 3, 2, 2})}});
+  Attrs upTAttrs = {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"pad", IntList{0, 0, 0, 0}},
+                    {"stride", IntList{2, 2}}};
+  m->addOp(OpKind::ConvTranspose2dGradInput, {upT->result(), wt}, upTAttrs, {{"dupt.x", f32({2, 4, 8, 8})}});
+  upTAttrs["kernel"] = IntList{2, 2};
+  m->addOp(OpKind::ConvTranspose2dGradWeight, {upT->result(), conv->result()}, upTAttrs, {{"dupt.w", f32({4, 3, 2, 2})}});
   m->addOp(OpKind::ReluGrad, {relu->result(), relu->result()}, {}, {{"drelu", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::SigmoidGrad, {sigmoid->result(), sigmoid->result()}, {}, {{"dsigmoid", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::HardSigmoidGrad, {hardSigmoid->result(), hardSigmoid->result()}, hardSigmoidAttrs,
