@@ -1,5 +1,6 @@
 #include "compiler/OnnxImport.h"
 #include "compiler/OnnxProto.h"
+#include "compiler/LayerNormPattern.h"
 
 #include <fcntl.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -395,7 +396,9 @@ class GraphImporter {
   static const std::map<std::string, Handler>& handlers();
 
   void importInputs();
-  void importNode(const onnx::NodeProto& proto, size_t index);
+  void importNode(size_t index);
+  void importOneNode(size_t index);
+  bool importDecomposedLayerNorm(const DecomposedLayerNorm& p, const Node& tail);
 
   ir::Value* operand(const std::string& name, bool runningStatistic = false);
   ir::Value* addGlobal(const std::string& name, ir::ValueKind kind, ConstTensor data);
@@ -404,6 +407,8 @@ class GraphImporter {
   double constantScalar(const std::string& name, const std::string& role) const;
   ir::Value* emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
                   ir::Attrs attrs = {}, int output = 0);
+  ir::Value* emitInner(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs,
+                       const std::string& suffix);
   void requireUnused(const Node& n, int output, const std::string& what) const;
   ir::Value* rankedOperand(const std::string& name, size_t rank, const std::string& role,
                            const std::string& note = "");
@@ -429,6 +434,9 @@ class GraphImporter {
   void importHardSigmoid(const Node& n);
   void importHardSwish(const Node& n) { emit(n, ir::OpKind::HardSwish, {operand(n.in(0))}); }
   void importClip(const Node& n);
+  void importErf(const Node& n) { emit(n, ir::OpKind::Erf, {operand(n.in(0))}); }
+  void importSqrt(const Node& n) { emit(n, ir::OpKind::Sqrt, {operand(n.in(0))}); }
+  void importPow(const Node& n);
   // Add, Sub, Mul, Div: numpy broadcasting (a bad one fails the shape rule, naming the node).
   void importBinary(const Node& n, ir::OpKind kind) { emit(n, kind, {operand(n.in(0)), operand(n.in(1))}); }
   void importAdd(const Node& n) { importBinary(n, ir::OpKind::Add); }
@@ -436,6 +444,8 @@ class GraphImporter {
   void importMul(const Node& n) { importBinary(n, ir::OpKind::Mul); }
   void importDiv(const Node& n) { importBinary(n, ir::OpKind::Div); }
   void importReduceMean(const Node& n);
+  IntList reduceMeanAxes(const Node& n, int64_t rank) const;
+  void importLayerNorm(const Node& n);
   void importPad(const Node& n);
   void importConcat(const Node& n);
   void importSlice(const Node& n);
@@ -459,6 +469,8 @@ class GraphImporter {
   std::map<std::string, const TensorProto*> initializers_;  // and Identity copies of them
   std::map<std::string, ConstTensor> constants_;            // Constant node outputs
   std::map<std::string, int> uses_;                         // by nodes and graph outputs
+  std::map<size_t, DecomposedLayerNorm> layerNorms_;        // opset-13 LayerNorms, by their last node
+  std::set<size_t> inLayerNorm_;                            // their other nodes
 };
 
 // The supported ONNX ops, and the one list the "unsupported op" message prints.
@@ -474,24 +486,28 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"ConvTranspose", &GraphImporter::importConvTranspose},
       {"Div", &GraphImporter::importDiv},
       {"Dropout", &GraphImporter::importDropout},
+      {"Erf", &GraphImporter::importErf},
       {"Flatten", &GraphImporter::importFlatten},
       {"Gemm", &GraphImporter::importGemm},
       {"GlobalAveragePool", &GraphImporter::importGlobalAveragePool},
       {"HardSigmoid", &GraphImporter::importHardSigmoid},
       {"HardSwish", &GraphImporter::importHardSwish},
       {"Identity", &GraphImporter::importIdentity},
+      {"LayerNormalization", &GraphImporter::importLayerNorm},
       {"MatMul", &GraphImporter::importMatMul},
       {"MaxPool", &GraphImporter::importMaxPool},
       {"Mul", &GraphImporter::importMul},
       {"Pad", &GraphImporter::importPad},
       {"ReduceMean", &GraphImporter::importReduceMean},
       {"Relu", &GraphImporter::importRelu},
+      {"Pow", &GraphImporter::importPow},
       {"Reshape", &GraphImporter::importReshape},
       {"Resize", &GraphImporter::importResize},
       {"Slice", &GraphImporter::importSlice},
       {"Sigmoid", &GraphImporter::importSigmoid},
       {"Softmax", &GraphImporter::importSoftmax},
       {"Split", &GraphImporter::importSplit},
+      {"Sqrt", &GraphImporter::importSqrt},
       {"Sub", &GraphImporter::importSub},
       {"Transpose", &GraphImporter::importTranspose},
       {"Upsample", &GraphImporter::importUpsample},
@@ -504,8 +520,12 @@ std::unique_ptr<ir::Module> GraphImporter::run() {
   for (const auto& node : graph_.node())
     for (const std::string& in : node.input()) ++uses_[in];
   for (const auto& out : graph_.output()) ++uses_[out.name()];
+  for (DecomposedLayerNorm& p : findDecomposedLayerNorms(graph_, uses_)) {
+    inLayerNorm_.insert(p.nodes.begin(), p.nodes.end() - 1);
+    layerNorms_[p.nodes.back()] = std::move(p);
+  }
   importInputs();
-  for (int i = 0; i < graph_.node_size(); ++i) importNode(graph_.node(i), static_cast<size_t>(i));
+  for (int i = 0; i < graph_.node_size(); ++i) importNode(static_cast<size_t>(i));
   for (const auto& out : graph_.output()) m_->outputs.push_back(operand(out.name()));
   return std::move(m_);
 }
@@ -616,7 +636,26 @@ void GraphImporter::importInputs() {
 
 // ---- values
 
-void GraphImporter::importNode(const onnx::NodeProto& proto, size_t index) {
+// A node of a decomposed LayerNorm waits for the pattern's last node, which imports the pattern
+// as one layer_norm, or its nodes one by one when their values do not make one.
+void GraphImporter::importNode(size_t index) {
+  if (inLayerNorm_.count(index)) return;
+  auto it = layerNorms_.find(index);
+  if (it == layerNorms_.end()) return importOneNode(index);
+  const onnx::NodeProto& proto = graph_.node(static_cast<int>(index));
+  const Node tail{proto, nodeOrigin(proto, index)};
+  bool fused = false;
+  try {
+    fused = importDecomposedLayerNorm(it->second, tail);
+  } catch (const Error& e) {
+    throw Error(nodeContext(proto, tail.origin, opset_) + ": " + e.what());
+  }
+  if (!fused)
+    for (size_t i : it->second.nodes) importOneNode(i);
+}
+
+void GraphImporter::importOneNode(size_t index) {
+  const onnx::NodeProto& proto = graph_.node(static_cast<int>(index));
   const Node n{proto, nodeOrigin(proto, index)};
   try {
     (this->*handlers().at(proto.op_type()))(n);
@@ -691,10 +730,18 @@ double GraphImporter::constantScalar(const std::string& name, const std::string&
 ir::Value* GraphImporter::emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
                                ir::Attrs attrs, int output) {
   const std::string& name = n.proto.output(output);
-  ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{name, ir::TensorType{}}});
+  ir::Value* v = emitInner(n, kind, std::move(operands), std::move(attrs), "");
+  values_[name] = v;
+  return v;
+}
+
+// An op of node `n` whose result is output 0's name plus `suffix`: a step of a node that the IR
+// spells as several ops (an N-D MatMul), which no ONNX name refers to.
+ir::Value* GraphImporter::emitInner(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
+                                    ir::Attrs attrs, const std::string& suffix) {
+  ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{n.proto.output(0) + suffix, ir::TensorType{}}});
   op->origin = n.origin;
   op->results[0]->type = ir::inferResultTypes(*op).at(0);
-  values_[name] = op->result();
   return op->result();
 }
 
@@ -1012,19 +1059,76 @@ void GraphImporter::importClip(const Node& n) {
 // with opset 18's noop_with_empty_axes, the identity). The IR's axes are sorted and >= 0.
 void GraphImporter::importReduceMean(const Node& n) {
   ir::Value* x = operand(n.in(0));
-  const auto rank = static_cast<int64_t>(x->type.shape.size());
+  const IntList axes = reduceMeanAxes(n, static_cast<int64_t>(x->type.shape.size()));
+  if (axes.empty()) {
+    emit(n, ir::OpKind::Identity, {x});
+    return;
+  }
+  emit(n, ir::OpKind::ReduceMean, {x}, {{"axes", axes}, {"keepdims", intAttr(n.proto, "keepdims", 1) != 0 ? int64_t{1} : int64_t{0}}});
+}
+
+// The axes a ReduceMean of a rank-`rank` operand averages, sorted and >= 0; none for opset
+// 18's noop_with_empty_axes.
+IntList GraphImporter::reduceMeanAxes(const Node& n, int64_t rank) const {
   IntList axes = opset_ < 18 ? intsAttr(n.proto, "axes", {}) : n.has(1) ? constantInts(n.in(1), "axes") : IntList{};
   if (axes.empty()) {
-    if (opset_ >= 18 && intAttr(n.proto, "noop_with_empty_axes", 0) != 0) {
-      emit(n, ir::OpKind::Identity, {x});
-      return;
-    }
+    if (opset_ >= 18 && intAttr(n.proto, "noop_with_empty_axes", 0) != 0) return {};
     for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
   }
   for (int64_t& a : axes) a = normalizeAxis(a, rank, "reduce axis");
   std::sort(axes.begin(), axes.end());
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Error("axes " + join(axes) + " repeat an axis");
-  emit(n, ir::OpKind::ReduceMean, {x}, {{"axes", axes}, {"keepdims", intAttr(n.proto, "keepdims", 1) != 0 ? int64_t{1} : int64_t{0}}});
+  return axes;
+}
+
+// ONNX LayerNormalization (opset 17): over the axes from `axis` on. Its Mean and InvStdDev
+// outputs are for its own gradient; lrc recomputes them there.
+void GraphImporter::importLayerNorm(const Node& n) {
+  requireUnused(n, 1, "the Mean output");
+  requireUnused(n, 2, "the InvStdDev output");
+  ir::Value* x = operand(n.in(0));
+  const int64_t axis = normalizeAxis(intAttr(n.proto, "axis", -1), static_cast<int64_t>(x->type.shape.size()), "axis");
+  std::vector<ir::Value*> operands{x, operand(n.in(1))};
+  if (n.has(2)) operands.push_back(operand(n.in(2)));
+  emit(n, ir::OpKind::LayerNorm, std::move(operands), {{"axis", axis}, {"epsilon", floatAttr(n.proto, "epsilon", 1e-5)}});
+}
+
+// torch's opset-13 LayerNorm (compiler/LayerNormPattern.h) as the layer_norm LayerNormalization
+// gives, when both means are over the same trailing axes with keepdims, the exponent is 2, the
+// epsilon a constant and scale and bias have the normalized shape; false (nothing emitted)
+// otherwise.
+bool GraphImporter::importDecomposedLayerNorm(const DecomposedLayerNorm& p, const Node& tail) {
+  ir::Value* x = operand(p.x);
+  const IntList& shape = x->type.shape;
+  const auto rank = static_cast<int64_t>(shape.size());
+  const auto nodeAt = [&](size_t i) { return Node{graph_.node(static_cast<int>(i)), ""}; };
+  const Node first = nodeAt(p.firstMean), second = nodeAt(p.secondMean);
+  const IntList axes = reduceMeanAxes(first, rank);
+  if (axes.empty() || reduceMeanAxes(second, rank) != axes || intAttr(first.proto, "keepdims", 1) == 0 ||
+      intAttr(second.proto, "keepdims", 1) == 0)
+    return false;
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i] != rank - static_cast<int64_t>(axes.size() - i)) return false;
+  const auto constant = [&](const std::string& name) -> std::optional<double> {
+    if (!constants_.count(name) && !initializers_.count(name)) return std::nullopt;
+    const ConstTensor c = constantInput(name, "");
+    if (c.size() != 1 || !c.isFloat()) return std::nullopt;
+    return widen(c.floats[0]);
+  };
+  const std::optional<double> exponent = constant(p.exponent), epsilon = constant(p.epsilon);
+  if (exponent != 2.0 || !epsilon) return false;
+  const IntList normalized(shape.end() - static_cast<std::ptrdiff_t>(axes.size()), shape.end());
+  ir::Value* scale = operand(p.scale);
+  ir::Value* bias = operand(p.bias);
+  if (scale->type.shape != normalized || bias->type.shape != normalized) return false;
+  emit(tail, ir::OpKind::LayerNorm, {x, scale, bias}, {{"axis", axes.front()}, {"epsilon", *epsilon}});
+  return true;
+}
+
+// Only a constant scalar exponent (x.pow(2), LayerNorm's decomposed variance): the IR's pow is
+// element-wise in x alone.
+void GraphImporter::importPow(const Node& n) {
+  emit(n, ir::OpKind::Pow, {operand(n.in(0))}, {{"exponent", constantScalar(n.in(1), "exponent")}});
 }
 
 void GraphImporter::importBatchNorm(const Node& n) {
@@ -1068,11 +1172,27 @@ void GraphImporter::importGemm(const Node& n) {
         {"transB", intAttr(n.proto, "transB", 0)}});
 }
 
+// A 2-D A, or an N-D one (rank 3 or 4: a Linear layer on channels-last maps, [N,H,W,C] by
+// [C,K]) by a 2-D B. The N-D case is the 2-D matmul of A's rows, spelled as IR ops (reshape to
+// [rows, C], matmul, reshape back), so its kernels and gradients are those ops'.
 void GraphImporter::importMatMul(const Node& n) {
-  const std::string only2d = " (only 2-D MatMul is supported)";
-  emit(
-      n, ir::OpKind::MatMul,
-      {rankedOperand(n.in(0), 2, "input A", only2d), rankedOperand(n.in(1), 2, "input B", only2d)});
+  const std::string supported = " (MatMul supports A of rank 2, 3 or 4 by a 2-D B)";
+  ir::Value* a = operand(n.in(0));
+  ir::Value* b = rankedOperand(n.in(1), 2, "input B", supported);
+  const size_t rank = a->type.shape.size();
+  if (rank == 2) {
+    emit(n, ir::OpKind::MatMul, {a, b});
+    return;
+  }
+  if (rank < 2 || rank > 4)
+    throw Error("input A '" + n.in(0) + "' has rank " + std::to_string(rank) + supported);
+  IntList shape = a->type.shape;
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
+  ir::Value* a2d = emitInner(n, ir::OpKind::Reshape, {a}, {{"shape", IntList{rows, shape.back()}}}, ".rows");
+  ir::Value* y2d = emitInner(n, ir::OpKind::MatMul, {a2d, b}, {}, ".matmul");
+  shape.back() = b->type.shape[1];
+  emit(n, ir::OpKind::Reshape, {y2d}, {{"shape", shape}});
 }
 
 void GraphImporter::importDropout(const Node& n) {

@@ -316,6 +316,27 @@ Results batchNorm(const Rule& r) {
   return {f32(x), f32({x[1]}), f32({x[1]})};
 }
 
+// layer_norm (x, scale[, bias]) {axis, epsilon}: scale and bias of x's shape from `axis` on. Its
+// gradient (dy, x, scale) -> (dx, dscale, dbias).
+Results layerNorm(const Rule& r) {
+  const bool grad = r.kind() == OpKind::LayerNormGrad;
+  const size_t xi = grad ? 1 : 0;
+  r.f32(xi, "input");
+  const Shape& x = r.shape(xi);
+  if (x.empty()) Rule::fail(r.what(xi, "input") + ", expected rank >= 1");
+  const auto axis = static_cast<size_t>(r.integer("axis", 0, static_cast<int64_t>(x.size()) - 1));
+  const Shape normalized(x.begin() + static_cast<std::ptrdiff_t>(axis), x.end());
+  r.number("epsilon", 0, 1e30);
+  if (grad) {
+    r.expect(0, "output gradient", DType::F32, x);
+    r.expect(2, "scale", DType::F32, normalized);
+    return {f32(x), f32(normalized), f32(normalized)};
+  }
+  r.expect(1, "scale", DType::F32, normalized);
+  if (r.count() == 3) r.expect(2, "bias", DType::F32, normalized);
+  return {f32(x)};
+}
+
 // The split training BatchNorm (SPEC.md section 5): statistics (x, running mean, running var),
 // apply (x, scale, bias, mean, invstd), and their gradients. x is [N, C, ...] with at least
 // two values per channel; every vector is [C].
@@ -663,6 +684,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::BatchNormGrad: return batchNorm(r);
     case OpKind::BatchNormStats:
     case OpKind::BatchNormApply:
+    case OpKind::LayerNorm:
+    case OpKind::LayerNormGrad: return layerNorm(r);
     case OpKind::BatchNormApplyGrad:
     case OpKind::BatchNormStatsGrad: return batchNormSplit(r);
     case OpKind::Add:
@@ -684,6 +707,9 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::HardSwish: return unary(r);
     case OpKind::HardSigmoid: hardSigmoidAttrs(r); return unary(r);
     case OpKind::Clip: clipAttrs(r); return unary(r);
+    case OpKind::Erf:
+    case OpKind::Sqrt: return unary(r);
+    case OpKind::Pow: r.finite("exponent"); return unary(r);
     case OpKind::Identity: return {same(r.in(0))};
     case OpKind::Softmax: return softmax(r);
     case OpKind::SoftmaxXent:
@@ -698,6 +724,9 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::HardSigmoidGrad: hardSigmoidAttrs(r); return unaryGrad(r, "forward result");
     case OpKind::HardSwishGrad: return unaryGrad(r, "forward input");
     case OpKind::ClipGrad: clipAttrs(r); return unaryGrad(r, "forward result");
+    case OpKind::ErfGrad: return unaryGrad(r, "forward input");
+    case OpKind::SqrtGrad: return unaryGrad(r, "forward result");
+    case OpKind::PowGrad: r.finite("exponent"); return unaryGrad(r, "forward input");
     case OpKind::SumTo: return sumTo(r);
     case OpKind::SliceGrad: return sliceGrad(r);
     case OpKind::AddGrad:

@@ -65,6 +65,15 @@ class Grad {
       case OpKind::Clip:  // torch's hardtanh_backward: nothing passes at the bounds
         if (needs(0)) grad(OpKind::ClipGrad, {dy_, result()}, pick(op_, {"min", "max"}), 0, Reach::SameRows);
         return;
+      case OpKind::Erf:
+        if (needs(0)) grad(OpKind::ErfGrad, {dy_, operand(0)}, {}, 0, Reach::SameRows);
+        return;
+      case OpKind::Sqrt:
+        if (needs(0)) grad(OpKind::SqrtGrad, {dy_, result()}, {}, 0, Reach::SameRows);
+        return;
+      case OpKind::Pow:  // from the input: an even power is not one-to-one
+        if (needs(0)) grad(OpKind::PowGrad, {dy_, operand(0)}, pick(op_, {"exponent"}), 0, Reach::SameRows);
+        return;
       case OpKind::MaxPool:
         if (needs(0))
           grad(OpKind::MaxPoolGrad, {dy_, operand(0)}, pick(op_, {"ceil_mode", "dilation", "kernel", "pad", "stride"}), 0,
@@ -86,6 +95,7 @@ class Grad {
         return;
       case OpKind::Pad: return pad();
       case OpKind::BatchNorm: return batchNorm();
+      case OpKind::LayerNorm: wholeMapsOnly(); return layerNorm();
       case OpKind::BatchNormStats: return batchNormStats();
       case OpKind::BatchNormApply: return batchNormApply();
       case OpKind::Dropout:
@@ -165,6 +175,9 @@ class Grad {
       case OpKind::HardSigmoidGrad:
       case OpKind::HardSwishGrad:
       case OpKind::ClipGrad:
+      case OpKind::ErfGrad:
+      case OpKind::SqrtGrad:
+      case OpKind::PowGrad:
       case OpKind::MaxPoolGrad:
       case OpKind::AveragePoolGrad:
       case OpKind::ResizeGrad:
@@ -175,6 +188,7 @@ class Grad {
       case OpKind::MulGrad:
       case OpKind::DivGrad:
       case OpKind::BatchNormGrad:
+      case OpKind::LayerNormGrad:
       case OpKind::BatchNormApplyGrad:
       case OpKind::BatchNormStatsGrad:
       case OpKind::DropoutGrad:
@@ -364,6 +378,21 @@ class Grad {
     Op* g = b_.emit(OpKind::BatchNormGrad, {dy, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]}, std::move(a),
                     {{nameFor(x), xType}, {nameFor(scale), scale->type}, {nameFor(bias), bias->type}});
     for (size_t i = 0; i < 3; ++i)
+      if (needs(i)) b_.contribute(op_, i, g->results[i]);
+  }
+
+  // layer_norm (x, scale[, bias]): one op gives the three gradients (dbias also without a bias:
+  // nothing reads it then).
+  void layerNorm() {
+    bool any = false;
+    for (size_t i = 0; i < op_.operands.size(); ++i) any |= needs(i);
+    if (!any) return;
+    const Value* x = op_.operands[0];
+    const Value* scale = op_.operands[1];
+    const std::string bias = op_.operands.size() == 3 ? nameFor(op_.operands[2]) : nameFor(scale) + ".bias";
+    Op* g = b_.emit(OpKind::LayerNormGrad, {dy_, operand(0), op_.operands[1]}, pick(op_, {"axis", "epsilon"}),
+                    {{nameFor(x), x->type}, {nameFor(scale), scale->type}, {bias, scale->type}});
+    for (size_t i = 0; i < op_.operands.size(); ++i)
       if (needs(i)) b_.contribute(op_, i, g->results[i]);
   }
 

@@ -404,6 +404,8 @@ class StepChecker {
       case Kernel::GlobalAvgPoolGrad:
       case Kernel::ReduceMean:
       case Kernel::ReduceMeanGrad:
+      case Kernel::LayerNorm:
+      case Kernel::LayerNormGrad:
       case Kernel::Flatten:
       case Kernel::Reshape:
       case Kernel::Transpose:

@@ -213,6 +213,16 @@ kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
   return p;
 }
 
+// x (operand 0, or the gradient's operand 1) as rows of the axes from `axis` on.
+kernels::LayerNormParams layerNormParams(const plan::Step& step, const Shape& x) {
+  kernels::LayerNormParams p;
+  p.size = 1;
+  for (size_t i = static_cast<size_t>(attrInt(step, "axis")); i < x.size(); ++i) p.size *= x[i];
+  p.rows = elementsOf(x) / p.size;
+  p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
+  return p;
+}
+
 kernels::DropoutParams dropoutParams(const plan::Step& step) {
   kernels::DropoutParams p;
   p.ratio = static_cast<float>(attrFloat(step, "ratio"));
@@ -302,6 +312,10 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     return unaryParams<F>(step);
       LRC_UNARY_KERNELS(LRC_UNARY_CASES)
 #undef LRC_UNARY_CASES
+    case Kernel::LayerNorm:
+      return layerNormParams(step, s.inputs[0].shape);
+    case Kernel::LayerNormGrad:
+      return layerNormParams(step, s.inputs[1].shape);
     case Kernel::BatchNormApply:
     case Kernel::BatchNormApplyGrad:
     case Kernel::BatchNormStatsGrad:

@@ -18,6 +18,7 @@
 #include "runtime/kernels/AxisCopy.h"
 #include "runtime/kernels/BatchNorm.h"
 #include "runtime/kernels/Binary.h"
+#include "runtime/kernels/LayerNorm.h"
 #include "runtime/kernels/Conv.h"
 #include "runtime/kernels/Dense.h"
 #include "runtime/kernels/Dropout.h"
@@ -54,7 +55,7 @@ struct StepBuffer {
 // unary kernel (runtime/kernels/Unary.h) has a UnaryParams, zeros for those without parameters.
 using StepParams = std::variant<std::monostate, kernels::Conv2dParams, kernels::Pool2dParams, kernels::ResizeParams,
                                 kernels::PadParams,
-                                kernels::GemmParams, kernels::BatchNormParams, kernels::DropoutParams,
+                                kernels::GemmParams, kernels::BatchNormParams, kernels::LayerNormParams, kernels::DropoutParams,
                                 kernels::SoftmaxParams, kernels::AxisParams, kernels::UnaryParams,
                                 kernels::BinaryGradParams, kernels::ReduceMeanParams, kernels::TransposeParams,
                                 kernels::PixelXentParams, CollectiveParams>;

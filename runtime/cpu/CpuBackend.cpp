@@ -23,6 +23,7 @@
 #include "runtime/cpu/Pool.h"
 #include "runtime/cpu/Resize.h"
 #include "runtime/kernels/Dropout.h"
+#include "runtime/kernels/LayerNorm.h"
 
 namespace lrc::runtime {
 
@@ -313,6 +314,19 @@ void softmax(const StepArgs& s) {
     }
 }
 
+// runtime/kernels/LayerNorm.h's passes, in a loop; the row statistics in a vector.
+void layerNorm(const StepArgs& s, bool grad) {
+  const auto& p = s.params<kernels::LayerNormParams>();
+  std::vector<double> stats(static_cast<size_t>(2 * p.rows));
+  const auto loop = [](int64_t n, const auto& f) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  };
+  if (!grad)
+    return kernels::layer_norm_forward(loop, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
+                                       stats.data(), p);
+  kernels::layer_norm_backward(loop, s.out(0), s.out(1), s.out(2), s.in(0), s.in(1), s.in(2), stats.data(), p);
+}
+
 void softmaxXent(const StepArgs& s, bool grad) {
   const Shape& logits = s.inShape(0);
   const int64_t n = logits[0], classes = logits[1];
@@ -482,6 +496,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return batchNormGrad(s);
     case Kernel::BatchNormStats:
       return batchNormStats(s, context);
+    case Kernel::LayerNorm:
+      return layerNorm(s, false);
+    case Kernel::LayerNormGrad:
+      return layerNorm(s, true);
     case Kernel::BatchNormApply:
       return batchNormApply(s);
     case Kernel::BatchNormApplyGrad:

@@ -29,6 +29,7 @@
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/kernels/Dropout.h"
+#include "runtime/kernels/LayerNorm.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/cuda/BatchNorm.cuh"
 #include "runtime/cuda/Conv.cuh"
@@ -467,6 +468,18 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
                                       context.collective->size(),
                                       [&](double* sums, int64_t n) { context.collective->sumNow(sums, n); });
       return batchnorm_stats(dev_, s.out(0), s.out(1), s.in(1), s.in(2), x, p.epsilon, p.momentum, ws);
+    }
+    case Kernel::LayerNorm:
+    case Kernel::LayerNormGrad: {
+      // runtime/kernels/LayerNorm.h's passes, one thread per row (per element for the parameter
+      // sums); the row statistics in the workspace.
+      const auto& p = s.params<kernels::LayerNormParams>();
+      const auto launch = [this](int64_t n, const auto& f) { dev_.forEach(n, f); };
+      double* stats = workspace(2 * p.rows);
+      if (step.kernel == Kernel::LayerNorm)
+        return kernels::layer_norm_forward(launch, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
+                                           stats, p);
+      return kernels::layer_norm_backward(launch, s.out(0), s.out(1), s.out(2), s.in(0), s.in(1), s.in(2), stats, p);
     }
     case Kernel::BatchNormApply: {
       const kernels::RowBand y = s.outMap(0);

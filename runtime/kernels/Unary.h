@@ -7,7 +7,7 @@
 //   backward(dy, saved) -> the contribution to dx, where `saved` is the operand 1 of the
 //   gradient kernel: the forward's result or its input, as the op's gradient rule
 //   (passes/GradEmitter) chooses.
-// An op with parameters (HardSigmoid's alpha and beta, Clip's bounds) names the attributes
+// An op with parameters (HardSigmoid's alpha and beta, Clip's bounds, Pow's exponent) names the attributes
 // that hold them in `kAttrs` and is made from a UnaryParams: step preparation
 // (runtime/PreparedStep.cpp) reads those attributes of the forward and the gradient step
 // alike, and the backends make the functor with unaryOf.
@@ -79,6 +79,32 @@ struct Clip {
   LRC_HD float backward(float dy, float y) const { return y > lo && y < hi ? dy : 0.0f; }
 };
 
+// The error function (GELU's exact form, x/2 (1 + erf(x/sqrt 2))); the gradient from the input:
+// dy * 2/sqrt(pi) * exp(-x^2).
+struct Erf {
+  LRC_HD float forward(float x) const { return erff(x); }
+  LRC_HD float backward(float dy, float x) const { return dy * 1.1283791670955126f * expf(-x * x); }
+};
+
+// The square root (LayerNorm's sqrt(var + eps)); the gradient from the result: dy / (2 y), inf
+// at y = 0 as torch's.
+struct Sqrt {
+  LRC_HD float forward(float x) const { return sqrtf(x); }
+  LRC_HD float backward(float dy, float y) const { return dy / (2.0f * y); }
+};
+
+// x^exponent for a constant exponent (ONNX Pow whose exponent input is a constant scalar); the
+// gradient from the input as torch's pow_backward: dy * exponent * x^(exponent - 1), 0 when the
+// exponent is 0. Exponents 2 and 1 are exact products (powf(x, 2) may round on some GPUs).
+struct Pow {
+  static constexpr const char* kAttrs[] = {"exponent"};
+  float p;
+  LRC_HD explicit Pow(const UnaryParams& params) : p(params.values[0]) {}
+  LRC_HD static float power(float x, float e) { return e == 2.0f ? x * x : (e == 1.0f ? x : powf(x, e)); }
+  LRC_HD float forward(float x) const { return power(x, p); }
+  LRC_HD float backward(float dy, float x) const { return p == 0.0f ? 0.0f : dy * p * power(x, p - 1.0f); }
+};
+
 // Whether F has parameters (then it has `kAttrs` and is made from a UnaryParams).
 template <class F>
 inline constexpr bool kHasUnaryParams = std::is_constructible_v<F, const UnaryParams&>;
@@ -98,6 +124,9 @@ LRC_HD F unaryOf([[maybe_unused]] const UnaryParams& p) {
   X(Sigmoid, SigmoidGrad, kernels::Sigmoid)        \
   X(HardSigmoid, HardSigmoidGrad, kernels::HardSigmoid) \
   X(HardSwish, HardSwishGrad, kernels::HardSwish)  \
-  X(Clip, ClipGrad, kernels::Clip)
+  X(Clip, ClipGrad, kernels::Clip)                 \
+  X(Erf, ErfGrad, kernels::Erf)                    \
+  X(Sqrt, SqrtGrad, kernels::Sqrt)                 \
+  X(Pow, PowGrad, kernels::Pow)
 
 }  // namespace lrc::kernels

@@ -441,6 +441,43 @@ class UpNet(nn.Module):
         return self.fc(F.relu(self.conv5(y)).mean([2, 3]))
 
 
+class ChannelsLastLinear(nn.Module):
+    """A Linear on the last axis whose weight is stored [in, out]: y @ w + b exports as a MatMul
+    of the map by the weight initializer itself (nn.Linear's w.t() would be a Transpose)."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cin, cout) / cin ** 0.5)
+        self.bias = nn.Parameter(torch.linspace(-0.1, 0.1, cout))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+class LnNet(nn.Module):
+    """ConvNeXt's ops without its permutes: LayerNorm over the last axis of an NCHW map
+    (normalized_shape [W]: at opset 13 ReduceMean(-1), Sub, Pow 2, ReduceMean, Add eps, Sqrt,
+    Div, Mul, Add; at opset 17 one LayerNormalization), a Linear on that axis (MatMul of a 4-D
+    map by a 2-D weight, Add bias), exact GELU (Div, Erf, Add, Mul, Mul), sqrt(y^2 + 1), a
+    global mean and a linear head."""
+    input_shape = (2, 3, 9, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = nn.LayerNorm(8)
+        self.mix = ChannelsLastLinear(8, 8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.gelu = nn.GELU()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = self.mix(self.norm(self.conv1(x)))
+        y = self.gelu(self.conv2(y))
+        y = torch.sqrt(y.pow(2) + 1)
+        return self.fc(y.mean([2, 3]))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -456,7 +493,7 @@ def torchvision_model(arch):
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
           "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
           "unet_tiny": UNetTiny, "up_net": UpNet,
-          "unet_seg": UNetSeg, "fcn_seg": FCNSeg}
+          "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.

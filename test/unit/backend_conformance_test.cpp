@@ -318,6 +318,9 @@ const ActivationCase kActivations[] = {
     {"hardswish", {}, kFewTerms},
     {"clip", {{"min", 0.0}, {"max", 2.0}}, kExact},
     {"clip", {{"min", -INFINITY}, {"max", 0.5}}, kExact},
+    {"erf", {}, kFewTerms},
+    {"pow", {{"exponent", 2.0}}, kFewTerms},
+    {"pow", {{"exponent", 3.0}}, kFewTerms},
 };
 
 TEST_P(BackendConformance, Activations) {
@@ -343,6 +346,26 @@ TEST_P(BackendConformance, ActivationGrads) {
                              {1}, true, c.bound);
     expectConforms({kernel, {whole({7, 11}, dyFlat), whole({7, 11}, savedFlat)}, {result({7, 11})}, {}, c.floats},
                    c.bound);
+  }
+}
+
+// Ops whose domain is x > 0 (sqrt, a fractional pow): the same cases on positive values.
+const ActivationCase kPositiveActivations[] = {
+    {"sqrt", {}, kFewTerms},
+    {"pow", {{"exponent", 0.5}}, kFewTerms},
+    {"pow", {{"exponent", -1.5}}, kFewTerms},
+};
+
+TEST_P(BackendConformance, PositiveDomainActivations) {
+  uint32_t seed = 610;
+  for (const ActivationCase& c : kPositiveActivations) {
+    SCOPED_TRACE(c.kernel);
+    const std::vector<float> x = randomFloats(elementsOf(kMap), seed++, 0.25f, 4.0f),
+                             dy = randomFloats(elementsOf(kMap), seed++), flat = randomFloats(77, seed++, 0.25f, 4.0f);
+    expectConformsOnStrips({c.kernel, {whole(kMap, x)}, {result(kMap)}, {}, c.floats}, sameRows, c.bound);
+    expectConforms({c.kernel, {whole({7, 11}, flat)}, {result({7, 11})}, {}, c.floats}, c.bound);
+    expectConformsOnGradRows({c.kernel + "_grad", {whole(kMap, dy), whole(kMap, x)}, {result(kMap)}, {}, c.floats},
+                             sameRows, {1}, true, c.bound);
   }
 }
 
@@ -721,6 +744,28 @@ TEST_P(BackendConformance, BatchNormGrad) {
                       {{"epsilon", 1e-5}}},
                      kManyTerms);
     }
+}
+
+// layer_norm and its gradient over the last axis, the last two, and all (axis 0), with and
+// without a bias.
+TEST_P(BackendConformance, LayerNorm) {
+  uint32_t seed = 790;
+  for (int64_t axis : {3, 2, 0}) {
+    SCOPED_TRACE(axis);
+    const Shape normalized(kMap.begin() + axis, kMap.end());
+    const std::vector<float> x = randomFloats(elementsOf(kMap), seed++, -2.0f, 3.0f), dy = randomFloats(elementsOf(kMap), seed++),
+                             scale = randomFloats(elementsOf(normalized), seed++),
+                             bias = randomFloats(elementsOf(normalized), seed++);
+    const IntAttrs ints = {{"axis", {axis}}};
+    const FloatAttrs floats = {{"epsilon", 1e-5}};
+    expectConforms({"layer_norm", {whole(kMap, x), whole(normalized, scale), whole(normalized, bias)}, {result(kMap)},
+                    ints, floats},
+                   kManyTerms);
+    expectConforms({"layer_norm", {whole(kMap, x), whole(normalized, scale)}, {result(kMap)}, ints, floats}, kManyTerms);
+    expectConforms({"layer_norm_grad", {whole(kMap, dy), whole(kMap, x), whole(normalized, scale)},
+                    {result(kMap), result(normalized), result(normalized)}, ints, floats},
+                   kManyTerms);
+  }
 }
 
 // The split training BatchNorm (batchnorm_stats, batchnorm_apply and their gradients): mean and

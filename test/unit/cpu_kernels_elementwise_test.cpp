@@ -1,4 +1,5 @@
-// ReLU, the other activations (Sigmoid, HardSigmoid, HardSwish, Clip: runtime/kernels/Unary.h),
+// ReLU, the other activations (Sigmoid, HardSigmoid, HardSwish, Clip, Erf, Sqrt, Pow:
+// runtime/kernels/Unary.h),
 // the binary ops' same-shape loop and Dropout: forward and backward by hand and by finite
 // differences, the accumulate form of the backward kernels, and Dropout's recomputable
 // counter-based mask.
@@ -58,12 +59,12 @@ TEST(Relu, InPlaceForward) {
 
 // An activation f against its definition `ref` in double: the forward within float rounding,
 // the backward (which adds into dx) against central differences of ref. Inputs are 101
-// values in [-5, 5], kept 0.01 away from `kinks`, where central differences straddle a corner.
+// values in [lo, 5] (lo -5 unless the op's domain is smaller), kept 0.01 away from `kinks`, where central differences straddle a corner.
 // `savedIsInput`: the gradient kernel reads the forward's input, otherwise its result.
 template <class F>
 void expectActivation(const F& f, const std::function<double(double)>& ref, bool savedIsInput,
-                      const std::vector<double>& kinks) {
-  std::vector<float> x = randomFloats(101, 21, -5.0f, 5.0f);
+                      const std::vector<double>& kinks, float lo = -5.0f) {
+  std::vector<float> x = randomFloats(101, 21, lo, 5.0f);
   for (float& v : x)
     for (double k : kinks)
       if (std::fabs(v - k) < 0.01) v = static_cast<float>(k + (v >= k ? 0.01 : -0.01));
@@ -114,6 +115,38 @@ TEST(Clip, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
                    {0.0, 6.0});
   expectActivation(kernels::Clip(params(-INFINITY, 1.5f)), [](double x) { return std::min(1.5, x); }, false, {1.5});
   expectActivation(kernels::Clip(params(-2.0f, INFINITY)), [](double x) { return std::max(-2.0, x); }, false, {-2.0});
+}
+
+TEST(Erf, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  expectActivation(kernels::Erf{}, [](double x) { return std::erf(x); }, true, {});
+}
+
+TEST(Sqrt, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  expectActivation(kernels::Sqrt{}, [](double x) { return std::sqrt(x); }, false, {}, 0.25f);
+}
+
+kernels::UnaryParams exponent(float p) { return kernels::UnaryParams{{p, 0.0f}}; }
+
+TEST(Pow, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
+  for (float p : {2.0f, 3.0f, 1.0f, -1.0f}) {
+    SCOPED_TRACE(p);
+    expectActivation(kernels::Pow(exponent(p)), [=](double x) { return std::pow(x, double{p}); }, true, {0.0});
+  }
+  for (float p : {0.5f, 1.5f, -0.5f}) {  // fractional: x > 0
+    SCOPED_TRACE(p);
+    expectActivation(kernels::Pow(exponent(p)), [=](double x) { return std::pow(x, double{p}); }, true, {}, 0.25f);
+  }
+}
+
+// torch's pow_backward: exponent 0 passes nothing (x^0 is 1 everywhere, 0^-1 included); x^2's
+// gradient at 0 is 0; sqrt's at 0 is inf.
+TEST(Pow, ZeroExponentAndZeroInput) {
+  const kernels::Pow zero(exponent(0.0f)), square(exponent(2.0f));
+  EXPECT_EQ(zero.forward(0.0f), 1.0f);
+  EXPECT_EQ(zero.backward(1.0f, 0.0f), 0.0f);
+  EXPECT_EQ(square.backward(1.0f, 0.0f), 0.0f);
+  EXPECT_EQ(square.forward(-3.0f), 9.0f);
+  EXPECT_TRUE(std::isinf(kernels::Sqrt{}.backward(1.0f, 0.0f)));
 }
 
 // At the corners, the one-sided choices PyTorch makes: hardtanh_backward (nn.ReLU6) and

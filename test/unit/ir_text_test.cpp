@@ -58,6 +58,9 @@ std::unique_ptr<Module> buildKitchenSink() {
                     {{"epsilon", 1e-05}, {"momentum", 0.9}, {"training", int64_t{1}}},
                     {{"bn", f32({2, 4, 8, 8})}});
   Op* relu = m->addOp(OpKind::Relu, {bn->result()}, {}, {{"relu", f32({2, 4, 8, 8})}});
+  Value* lnScale = m->addGlobal(ValueKind::Param, "ln_scale", f32({8}));
+  Op* ln = m->addOp(OpKind::LayerNorm, {bn->result(), lnScale}, {{"axis", int64_t{3}}, {"epsilon", 1e-06}},
+                    {{"ln", f32({2, 4, 8, 8})}});
   Op* sigmoid = m->addOp(OpKind::Sigmoid, {bn->result()}, {}, {{"sigmoid", f32({2, 4, 8, 8})}});
   const Attrs hardSigmoidAttrs = {{"alpha", 1.0 / 6}, {"beta", 0.5}};
   Op* hardSigmoid = m->addOp(OpKind::HardSigmoid, {bn->result()}, hardSigmoidAttrs, {{"hsig", f32({2, 4, 8, 8})}});
@@ -65,6 +68,10 @@ std::unique_ptr<Module> buildKitchenSink() {
   // An absent bound is infinite: the text reads it back.
   const Attrs clipAttrs = {{"max", 6.0}, {"min", -INFINITY}};
   Op* clip = m->addOp(OpKind::Clip, {bn->result()}, clipAttrs, {{"relu6", f32({2, 4, 8, 8})}});
+  Op* erf = m->addOp(OpKind::Erf, {bn->result()}, {}, {{"erf", f32({2, 4, 8, 8})}});
+  Op* sqrt = m->addOp(OpKind::Sqrt, {relu->result()}, {}, {{"sqrt", f32({2, 4, 8, 8})}});
+  const Attrs powAttrs = {{"exponent", 2.0}};
+  Op* pow = m->addOp(OpKind::Pow, {bn->result()}, powAttrs, {{"square", f32({2, 4, 8, 8})}});
   // The split training BatchNorm: a two-result op and a five-result gradient.
   Op* stats = m->addOp(OpKind::BatchNormStats, {conv->result(), mean, var},
                        {{"epsilon", 1e-05}, {"momentum", 0.9}, {"sync", int64_t{1}}},
@@ -159,6 +166,9 @@ std::unique_ptr<Module> buildKitchenSink() {
            {{"dhsig", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::HardSwishGrad, {hardSwish->result(), bn->result()}, {}, {{"dhswish", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::ClipGrad, {clip->result(), clip->result()}, clipAttrs, {{"drelu6", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::ErfGrad, {erf->result(), bn->result()}, {}, {{"derf", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::SqrtGrad, {sqrt->result(), sqrt->result()}, {}, {{"dsqrt", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::PowGrad, {pow->result(), bn->result()}, powAttrs, {{"dsquare", f32({2, 4, 8, 8})}});
   m->addOp(OpKind::MaxPoolGrad, {maxpool->result(), pad->result()}, maxpool->attrs, {{"dmax", f32({2, 4, 9, 9})}});
   m->addOp(OpKind::AveragePoolGrad, {avgpool->result()}, avgpool->attrs, {{"davg", f32({2, 4, 9, 9})}});
   Attrs upAttrs = up->attrs;
@@ -169,6 +179,8 @@ std::unique_ptr<Module> buildKitchenSink() {
   m->addOp(OpKind::BatchNormGrad, {bn->result(), conv->result(), scale, mean, var},
            {{"epsilon", 1e-5}, {"training", int64_t{1}}},
            {{"dbn", f32({2, 4, 8, 8})}, {"dscale", f32({4})}, {"dshift", f32({4})}});
+  m->addOp(OpKind::LayerNormGrad, {ln->result(), bn->result(), lnScale}, ln->attrs,
+           {{"dln", f32({2, 4, 8, 8})}, {"dln_scale", f32({8})}, {"dln_bias", f32({8})}});
   m->addOp(OpKind::DropoutGrad, {dlogits->result()}, drop->attrs, {{"ddrop", f32({2, 10})}});
   m->addOp(OpKind::SumTo, {dlogits->result()}, {{"shape", IntList{10}}}, {{"dbias", f32({10})}});
   m->addOp(OpKind::SliceGrad, {add->result()},

@@ -133,6 +133,7 @@ const std::map<std::string, std::vector<int>>& compileTimeInputs() {
       {"Clip", {1, 2}},                // min, max
       {"Dropout", {1, 2}},             // ratio, training_mode
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
+      {"Pow", {1}},                    // exponent
       {"ReduceMean", {1}},             // axes (opset 18)
       {"Reshape", {1}},                // shape
       {"Resize", {1, 2, 3}},           // roi, scales, sizes

@@ -291,6 +291,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::Relu, true},
       {OpKind::Sigmoid, true},          {OpKind::HardSigmoid, true},
       {OpKind::HardSwish, true},        {OpKind::Clip, true},
+      {OpKind::Erf, true},              {OpKind::Sqrt, true},
+      {OpKind::Pow, true},
       {OpKind::MaxPool, true},          {OpKind::AveragePool, true},
       {OpKind::Resize, true},
       {OpKind::GlobalAvgPool, false},   {OpKind::Pad, true},
@@ -316,9 +318,12 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::ChannelSum, false},      {OpKind::ReluGrad, false},
       {OpKind::SigmoidGrad, false},     {OpKind::HardSigmoidGrad, false},
       {OpKind::HardSwishGrad, false},   {OpKind::ClipGrad, false},
+      {OpKind::ErfGrad, false},         {OpKind::SqrtGrad, false},
+      {OpKind::PowGrad, false},
       {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
       {OpKind::ResizeGrad, false},
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
+      {OpKind::LayerNorm, false},       {OpKind::LayerNormGrad, false},  // whole groups: no row bands yet
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
       {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
       {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
@@ -365,6 +370,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     attrs["nearest_mode"] = int64_t{0};
     attrs["scales"] = FloatList{1.0, 1.0};
     attrs["size"] = IntList{8, 8};
+    attrs["exponent"] = 2.0;
     std::vector<std::pair<std::string, TensorType>> results;
     for (int i = 0; i < arity.results; ++i) results.push_back({std::string("r").append(std::to_string(i)), f32({2, 3, 8, 8})});
     Op* op = m.addOp(kind, operands, attrs, results);
@@ -375,7 +381,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     ++checked;
     // Element-wise kinds over non-map operands are not row-local.
     if (kind == OpKind::Relu || kind == OpKind::Sigmoid || kind == OpKind::HardSigmoid || kind == OpKind::HardSwish ||
-        kind == OpKind::Clip || kind == OpKind::Identity || kind == OpKind::Dropout) {
+        kind == OpKind::Clip || kind == OpKind::Erf || kind == OpKind::Sqrt || kind == OpKind::Pow ||
+        kind == OpKind::Identity || kind == OpKind::Dropout) {
       Module m2;
       Value* v = m2.addInput("v", f32({2, 3}));
       EXPECT_FALSE(isRowLocal(*m2.addOp(kind, {v}, attrs, {{"r", f32({2, 3})}}))) << opName(kind);
