@@ -541,7 +541,7 @@ std::optional<std::map<std::string, std::vector<int64_t>>> GraphImporter::shapes
       for (const auto& [name, value] : values_) shapes[name] = value->type.shape;
       return shapes;
     }
-    importNode(node, static_cast<size_t>(i));
+    importNode(static_cast<size_t>(i));
   }
   return std::nullopt;
 }

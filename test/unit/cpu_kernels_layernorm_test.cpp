@@ -57,7 +57,9 @@ void expectLayerNorm(int64_t rows, int64_t size, bool withBias, float eps) {
   };
   EXPECT_LT(normalizedError(dx, numericGradient(xd, loss, 1e-4)), 1e-5);
   EXPECT_LT(normalizedError(dscale, numericGradient(sd, loss, 1e-4)), 1e-5);
-  if (withBias) EXPECT_LT(normalizedError(dbias, numericGradient(bd, loss, 1e-4)), 1e-5);
+  if (withBias) {
+    EXPECT_LT(normalizedError(dbias, numericGradient(bd, loss, 1e-4)), 1e-5);
+  }
   std::vector<double> sums(size, 0.0);  // without a bias, dbias is still the sum of dy
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < size; ++i) sums[i] += dy[r * size + i];
