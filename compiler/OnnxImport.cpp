@@ -407,8 +407,8 @@ class GraphImporter {
   double constantScalar(const std::string& name, const std::string& role) const;
   ir::Value* emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
                   ir::Attrs attrs = {}, int output = 0);
-  ir::Value* emitInner(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs,
-                       const std::string& suffix);
+  ir::Value* emitNamed(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs,
+                       const std::string& name);
   void requireUnused(const Node& n, int output, const std::string& what) const;
   ir::Value* rankedOperand(const std::string& name, size_t rank, const std::string& role,
                            const std::string& note = "");
@@ -730,16 +730,16 @@ double GraphImporter::constantScalar(const std::string& name, const std::string&
 ir::Value* GraphImporter::emit(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
                                ir::Attrs attrs, int output) {
   const std::string& name = n.proto.output(output);
-  ir::Value* v = emitInner(n, kind, std::move(operands), std::move(attrs), "");
+  ir::Value* v = emitNamed(n, kind, std::move(operands), std::move(attrs), name);
   values_[name] = v;
   return v;
 }
 
-// An op of node `n` whose result is output 0's name plus `suffix`: a step of a node that the IR
-// spells as several ops (an N-D MatMul), which no ONNX name refers to.
-ir::Value* GraphImporter::emitInner(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
-                                    ir::Attrs attrs, const std::string& suffix) {
-  ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{n.proto.output(0) + suffix, ir::TensorType{}}});
+// An op of node `n` whose result is `name`: emit's, or a step of a node that the IR spells as
+// several ops (an N-D MatMul), which no ONNX name refers to.
+ir::Value* GraphImporter::emitNamed(const Node& n, ir::OpKind kind, std::vector<ir::Value*> operands,
+                                    ir::Attrs attrs, const std::string& name) {
+  ir::Op* op = m_->addOp(kind, std::move(operands), std::move(attrs), {{name, ir::TensorType{}}});
   op->origin = n.origin;
   op->results[0]->type = ir::inferResultTypes(*op).at(0);
   return op->result();
@@ -1189,8 +1189,9 @@ void GraphImporter::importMatMul(const Node& n) {
   IntList shape = a->type.shape;
   int64_t rows = 1;
   for (size_t d = 0; d + 1 < rank; ++d) rows *= shape[d];
-  ir::Value* a2d = emitInner(n, ir::OpKind::Reshape, {a}, {{"shape", IntList{rows, shape.back()}}}, ".rows");
-  ir::Value* y2d = emitInner(n, ir::OpKind::MatMul, {a2d, b}, {}, ".matmul");
+  const std::string& y = n.proto.output(0);
+  ir::Value* a2d = emitNamed(n, ir::OpKind::Reshape, {a}, {{"shape", IntList{rows, shape.back()}}}, y + ".rows");
+  ir::Value* y2d = emitNamed(n, ir::OpKind::MatMul, {a2d, b}, {}, y + ".matmul");
   shape.back() = b->type.shape[1];
   emit(n, ir::OpKind::Reshape, {y2d}, {{"shape", shape}});
 }

@@ -682,10 +682,10 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::Pad: return pad(r);
     case OpKind::BatchNorm:
     case OpKind::BatchNormGrad: return batchNorm(r);
-    case OpKind::BatchNormStats:
-    case OpKind::BatchNormApply:
     case OpKind::LayerNorm:
     case OpKind::LayerNormGrad: return layerNorm(r);
+    case OpKind::BatchNormStats:
+    case OpKind::BatchNormApply:
     case OpKind::BatchNormApplyGrad:
     case OpKind::BatchNormStatsGrad: return batchNormSplit(r);
     case OpKind::Add:

@@ -128,11 +128,11 @@ TEST(Sqrt, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
 kernels::UnaryParams exponent(float p) { return kernels::UnaryParams{{p, 0.0f}}; }
 
 TEST(Pow, ForwardAndBackwardMatchDefinitionAndFiniteDifferences) {
-  for (float p : {2.0f, 3.0f, 1.0f, -1.0f}) {
+  for (float p : {2.0f, 3.0f, 1.0f}) {
     SCOPED_TRACE(p);
     expectActivation(kernels::Pow(exponent(p)), [=](double x) { return std::pow(x, double{p}); }, true, {0.0});
   }
-  for (float p : {0.5f, 1.5f, -0.5f}) {  // fractional: x > 0
+  for (float p : {0.5f, 1.5f, -0.5f, -1.0f}) {  // fractional, or steep at 0 for differences: x > 0
     SCOPED_TRACE(p);
     expectActivation(kernels::Pow(exponent(p)), [=](double x) { return std::pow(x, double{p}); }, true, {}, 0.25f);
   }
