@@ -41,6 +41,11 @@ struct LayerNormStats {
   }
 };
 
+// Element k of row r normalized: (x - mean) * invstd.
+LRC_HD inline double layerNormXhat(const float* x, const double* stats, int64_t r, int64_t k) {
+  return (x[k] - stats[2 * r]) * stats[2 * r + 1];
+}
+
 // y of row r; bias may be null (none).
 struct LayerNormForward {
   float* y;
@@ -50,12 +55,8 @@ struct LayerNormForward {
   const double* stats;
   int64_t size;
   LRC_HD void operator()(int64_t r) const {
-    const double mean = stats[2 * r], invstd = stats[2 * r + 1];
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t k = r * size + i;
-      const double v = (x[k] - mean) * invstd * scale[i] + (bias ? bias[i] : 0.0f);
-      y[k] = static_cast<float>(v);
-    }
+    for (int64_t i = 0; i < size; ++i)
+      y[r * size + i] = static_cast<float>(layerNormXhat(x, stats, r, r * size + i) * scale[i] + (bias ? bias[i] : 0.0f));
   }
 };
 
@@ -68,20 +69,17 @@ struct LayerNormBackwardInput {
   const double* stats;
   int64_t size;
   LRC_HD void operator()(int64_t r) const {
-    const double mean = stats[2 * r], invstd = stats[2 * r + 1];
+    const float* dys = dy + r * size;
     double sumG = 0.0, sumGX = 0.0;
     for (int64_t i = 0; i < size; ++i) {
-      const int64_t k = r * size + i;
-      const double g = static_cast<double>(dy[k]) * scale[i];
+      const double g = static_cast<double>(dys[i]) * scale[i];
       sumG += g;
-      sumGX += g * (x[k] - mean) * invstd;
+      sumGX += g * layerNormXhat(x, stats, r, r * size + i);
     }
-    const double n = static_cast<double>(size);
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t k = r * size + i;
-      const double g = static_cast<double>(dy[k]) * scale[i], xhat = (x[k] - mean) * invstd;
-      dx[k] = static_cast<float>(invstd * (g - sumG / n - xhat * sumGX / n));
-    }
+    const double n = static_cast<double>(size), invstd = stats[2 * r + 1];
+    for (int64_t i = 0; i < size; ++i)
+      dx[r * size + i] = static_cast<float>(
+          invstd * (static_cast<double>(dys[i]) * scale[i] - sumG / n - layerNormXhat(x, stats, r, r * size + i) * sumGX / n));
   }
 };
 
@@ -97,7 +95,7 @@ struct LayerNormBackwardParams {
     double ds = 0.0, db = 0.0;
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t k = r * size + i;
-      ds += static_cast<double>(dy[k]) * (x[k] - stats[2 * r]) * stats[2 * r + 1];
+      ds += static_cast<double>(dy[k]) * layerNormXhat(x, stats, r, k);
       db += dy[k];
     }
     dscale[i] = static_cast<float>(ds);
