@@ -22,6 +22,7 @@
 #include "runtime/cpu/Pad.h"
 #include "runtime/cpu/Pool.h"
 #include "runtime/cpu/Resize.h"
+#include "runtime/cpu/StridedLoop.h"
 #include "runtime/kernels/Dropout.h"
 #include "runtime/kernels/LayerNorm.h"
 
@@ -35,12 +36,10 @@ void copyInToOut(const StepArgs& s) { std::memcpy(s.out(0), s.in(0), s.inBuffer(
 
 // ---- strided loops (runtime/ElementLoops.h): broadcasting, per-channel operands on rows, sums ----
 
-// Every element of the loop's result, in order.
+// Every element of the loop's result (runtime/cpu/StridedLoop.h).
 template <class Term>
 void runLoop(const ElementLoop& l, const Term& term, float scale = 1.0f) {
-  const kernels::Reduce<Term> reduce = kernels::makeReduce(l.result, l.loop, term, scale);
-  const int64_t n = l.loop.kept.count();
-  for (int64_t k = 0; k < n; ++k) reduce(k);
+  cpu::runStrided(l.result, l.loop, term, scale);
 }
 
 // ---- kernels ----

@@ -48,8 +48,12 @@ struct BinaryGradParams {
 template <class F>
 struct BinaryTerm {
   StridedOperand a, b;
+  static constexpr int kArity = 2;
+  LRC_HD const StridedOperand& operand(int i) const { return i == 0 ? a : b; }
+  LRC_HD float of(const float* v) const { return F::forward(v[0], v[1]); }
   LRC_HD float operator()(const Axes& kept, const Axes& summed, int64_t k, int64_t s) const {
-    return F::forward(load(a, kept, summed, k, s), load(b, kept, summed, k, s));
+    const float v[2] = {load(a, kept, summed, k, s), load(b, kept, summed, k, s)};
+    return of(v);
   }
 };
 
@@ -57,10 +61,13 @@ struct BinaryTerm {
 template <class F>
 struct BinaryGradTerm {
   StridedOperand dy, a, b;
-  int operand;
+  int which;  // 0: a's gradient, 1: b's
+  static constexpr int kArity = 3;
+  LRC_HD const StridedOperand& operand(int i) const { return i == 0 ? dy : i == 1 ? a : b; }
+  LRC_HD float of(const float* v) const { return which == 0 ? F::grad0(v[0], v[1], v[2]) : F::grad1(v[0], v[1], v[2]); }
   LRC_HD float operator()(const Axes& kept, const Axes& summed, int64_t k, int64_t s) const {
-    const float g = load(dy, kept, summed, k, s), x0 = load(a, kept, summed, k, s), x1 = load(b, kept, summed, k, s);
-    return operand == 0 ? F::grad0(g, x0, x1) : F::grad1(g, x0, x1);
+    const float v[3] = {load(dy, kept, summed, k, s), load(a, kept, summed, k, s), load(b, kept, summed, k, s)};
+    return of(v);
   }
 };
 

@@ -147,11 +147,19 @@ Reduce<Term> makeReduce(float* result, const ReduceLoop& l, const Term& term, fl
   return {result, l.kept, l.summed, l.result, term, scale};
 }
 
+// A term has kArity operands (`operand(i)`) and its formula `of(values)` of one element of each;
+// `operator()` loads them by index (the CUDA loop: a thread per result element), and the CPU
+// loop (runtime/cpu/StridedLoop.h) walks the same elements by running offsets.
+
 // The operand's value: sum_to, reduce_mean, reduce_mean_grad (a broadcast, nothing summed).
 struct ValueTerm {
   StridedOperand x;
+  static constexpr int kArity = 1;
+  LRC_HD const StridedOperand& operand(int) const { return x; }
+  LRC_HD float of(const float* v) const { return v[0]; }
   LRC_HD float operator()(const Axes& kept, const Axes& summed, int64_t k, int64_t s) const {
-    return load(x, kept, summed, k, s);
+    const float v[1] = {load(x, kept, summed, k, s)};
+    return of(v);
   }
 };
 

@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "hand_plan.h"
 #include "ops/Shapes.h"
+#include "runtime/cpu/StridedLoop.h"
+#include "runtime/kernels/Binary.h"
 
 namespace lrc::runtime::testing {
 namespace {
@@ -176,6 +179,36 @@ TEST(ReduceMean, ForwardAndGradient) {
     EXPECT_LT(normalizedError(run("reduce_mean_grad", {whole(kept, w)}, result(xs), {{"axes", axes}, {"input_shape", xs}}),
                               dx),
               1e-5);
+  }
+}
+
+// The CPU's odometer loop (runtime/cpu/StridedLoop.h) against the per-element loop the CUDA
+// backend runs (kernels::Reduce): the same sums in the same order, so equal bit for bit, for
+// broadcast operands, permuted strides (a transpose) and sums over leading, middle and
+// trailing axes, with and without kept axes.
+TEST(StridedLoop, OdometerEqualsPerElementReduceBitForBit) {
+  struct Case {
+    Shape extent, result, a, b;  // strides by position in extent
+  };
+  const Case cases[] = {
+      {{2, 3, 4, 5}, {60, 20, 5, 1}, {60, 20, 5, 1}, {0, 1, 0, 0}},      // a per-channel operand
+      {{2, 3, 4, 5}, {0, 1, 0, 0}, {60, 20, 5, 1}, {60, 20, 5, 1}},      // a per-channel gradient
+      {{2, 3, 4, 5}, {0, 0, 0, 0}, {60, 20, 5, 1}, {1, 2, 6, 24}},       // everything summed
+      {{2, 3, 4, 5}, {20, 0, 5, 1}, {1, 2, 6, 24}, {0, 0, 0, 0}},        // a middle sum, a scalar
+      {{3, 7}, {1, 3}, {7, 1}, {0, 1}},                                  // a transpose
+      {{2, 1, 5, 3}, {15, 15, 3, 0}, {15, 15, 3, 1}, {0, 0, 0, 1}},      // a trailing sum, a unit axis
+  };
+  for (const Case& c : cases) {
+    const kernels::ReduceLoop loop = kernels::ReduceLoop::over(c.extent, c.result);
+    const std::vector<float> dy = randomFloats(200, 3), a = randomFloats(200, 4), b = randomFloats(200, 5);
+    const kernels::BinaryGradTerm<kernels::Mul> term{loop.operand(dy.data(), c.a), loop.operand(a.data(), c.b),
+                                                     loop.operand(b.data(), c.a), 1};
+    std::vector<float> expected(200, -1.0f), got(200, -1.0f);
+    const auto reduce = kernels::makeReduce(expected.data(), loop, term, 0.5f);
+    for (int64_t k = 0; k < loop.kept.count(); ++k) reduce(k);
+    cpu::runStrided(got.data(), loop, term, 0.5f);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(std::memcmp(&got[i], &expected[i], sizeof(float)), 0) << "element " << i;
   }
 }
 
