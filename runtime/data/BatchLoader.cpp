@@ -20,7 +20,9 @@ BatchLoader::BatchLoader(const Dataset& data, int64_t batch, Options options)
   shape_ = options.transforms ? options.transforms->outputShape() : data.sampleShape();
   if (shape_[1] <= 0 || shape_[2] <= 0)
     fail(data.describe() + " has images of different sizes; a transform must resize or crop them");
-  labelsPerSample_ = data.hasMasks() ? shape_[1] * shape_[2] : 1;
+  // Masks come out at the images' size when the transforms resize or crop them, else as stored.
+  const bool resized = options.transforms && options.transforms->changesSize();
+  labelsPerSample_ = !data.hasMasks() ? 1 : resized ? shape_[1] * shape_[2] : data.maskPixels();
   batchesPerEpoch_ = batchesPerEpoch(data.size(), batch, options.padLastBatch, options.ranks);
 
   slots_.resize(static_cast<size_t>(std::max(options.workers, 0) + 1));

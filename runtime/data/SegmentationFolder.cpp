@@ -15,12 +15,13 @@ namespace {
 
 class SegmentationFolder final : public Dataset {
  public:
-  SegmentationFolder(std::string description, Shape shape, int64_t classes, PixelLabels pixels,
+  SegmentationFolder(std::string description, Shape shape, int64_t classes, PixelLabels pixels, bool anySize,
                      std::vector<std::string> images, std::vector<std::string> masks)
       : description_(std::move(description)),
         shape_(shape),
         classes_(classes),
         pixels_(pixels),
+        anySize_(anySize),
         images_(std::move(images)),
         masks_(std::move(masks)) {}
 
@@ -28,7 +29,8 @@ class SegmentationFolder final : public Dataset {
   Shape sampleShape() const override { return shape_; }
   int64_t numClasses() const override { return classes_; }
   std::string describe() const override { return description_; }
-  int64_t maskPixels() const override { return shape_[1] * shape_[2]; }
+  // With images of any size (anySize) the masks have theirs: as sampleShape() (0 when they differ).
+  int64_t maskPixels() const override { return anySize_ ? shape_[1] * shape_[2] : pixels_.height * pixels_.width; }
   bool hasMasks() const override { return true; }
 
   int64_t get(int64_t index, float* chw) const override {
@@ -64,8 +66,9 @@ class SegmentationFolder final : public Dataset {
     for (size_t i = 0; i < mask.ids.size(); ++i) {
       const int64_t v = mask.ids[i];
       if (v != pixels_.ignoreIndex && (v < 0 || v >= classes_))
-        fail(path + ": label " + std::to_string(v) + " at pixel " + std::to_string(static_cast<int64_t>(i) / mask.width) +
-             "," + std::to_string(static_cast<int64_t>(i) % mask.width) + " is outside [0, " + std::to_string(classes_) +
+        fail(path + ": label " + std::to_string(v) + " at pixel " +
+             std::to_string(static_cast<int64_t>(i) / mask.width) + "," +
+             std::to_string(static_cast<int64_t>(i) % mask.width) + " is outside [0, " + std::to_string(classes_) +
              "), the plan's classes, and is not the ignore index " + std::to_string(pixels_.ignoreIndex));
       out[i] = v;
     }
@@ -75,6 +78,7 @@ class SegmentationFolder final : public Dataset {
   Shape shape_;
   int64_t classes_;
   PixelLabels pixels_;
+  bool anySize_;
   std::vector<std::string> images_, masks_;
 };
 
@@ -101,8 +105,8 @@ std::unique_ptr<Dataset> openSegmentationFolder(const std::string& dir, const Sh
   if (images.empty()) fail(imageDir + " holds no *.png, *.jpg, *.jpeg, *.pgm or *.ppm image");
   std::string description = summary("folder:" + dir, nullptr, static_cast<int64_t>(images.size()), common, classes);
   description.insert(description.size() - 1, ", PNG masks");
-  return std::make_unique<SegmentationFolder>(std::move(description), common, classes, pixels, std::move(images),
-                                              std::move(masks));
+  return std::make_unique<SegmentationFolder>(std::move(description), common, classes, pixels, anySize,
+                                              std::move(images), std::move(masks));
 }
 
 }  // namespace lrc::data

@@ -145,7 +145,8 @@ void runSampleMask(const std::vector<std::string>& a) {
   transforms.sample(*data, integer(a[10]), integer(a[9]), scratch, out.data(), mask.data());
   std::ofstream f(a[12], std::ios::binary);
   const std::vector<float> asFloats(mask.begin(), mask.end());
-  f.write(reinterpret_cast<const char*>(asFloats.data()), static_cast<std::streamsize>(asFloats.size() * sizeof(float)));
+  f.write(reinterpret_cast<const char*>(asFloats.data()),
+          static_cast<std::streamsize>(asFloats.size() * sizeof(float)));
   if (!f) throw std::runtime_error("cannot write " + a[12]);
   writeOutput(a[11], shape, out);
 }

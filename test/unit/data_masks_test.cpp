@@ -116,7 +116,8 @@ TEST(DataMasks, ResizeAndCropTheMaskWithTheImage) {
   std::vector<float> img(24);
   std::vector<int64_t> mask(24);
   resize.sample(*open(doubled), 0, 0, scratch, img.data(), mask.data());
-  EXPECT_EQ(mask, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 255, 255, 3, 3, 4, 4, 255, 255}));
+  EXPECT_EQ(mask, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2,  //
+                                        3, 3, 4, 4, 255, 255, 3, 3, 4, 4, 255, 255}));
   EXPECT_FLOAT_EQ(img[0], 10.0f / 255.0f);  // bilinear: the corner keeps its value
 
   const Shape larger{1, 4, 5};
@@ -147,7 +148,8 @@ TEST(DataMasks, RandomCropDrawsOneWindowForImageAndMask) {
     std::vector<int64_t> mask(4);
     crop.sample(*data, 0, epoch, scratch, img.data(), mask.data());
     // A 2x2 window: the image is its pixels exactly, and so must the mask be.
-    const bool pixelsExact = std::all_of(img.begin(), img.end(), [](float v) { return v * 255 == std::round(v * 255); });
+    const bool pixelsExact =
+        std::all_of(img.begin(), img.end(), [](float v) { return v * 255 == std::round(v * 255); });
     if (!pixelsExact) continue;
     ++exact;
     for (size_t i = 0; i < 4; ++i) EXPECT_EQ(mask[i], std::lround(img[i] * 255)) << "epoch " << epoch << " pixel " << i;
