@@ -45,6 +45,44 @@ def activation_part(summary):
     return sum(v for n, v in summary["categories"] if not is_fixed(n))
 
 
+def layerwise_and_smallest(name, onnx, batch, extra, plan):
+    """Compiles `onnx` layerwise and as the smallest plan the search names for --memory-budget 1;
+    returns (name, layerwise summary, smallest summary, its flags, error) (None where failed)."""
+    lw, err = compile_plan(onnx, batch, ["--strategy", "layerwise"] + extra, plan)
+    if err:
+        print(f"{name}: {err.splitlines()[-1]}", file=sys.stderr, flush=True)
+        return (name, None, None, None, err.splitlines()[-1])
+    refused = subprocess.run([os.path.join(ROOT, "build/tools/lrc-compile"), onnx, "--batch",
+                              str(batch), "--memory-budget", "1", *extra, "-o", plan],
+                             capture_output=True, text=True)
+    m = SMALLEST_RE.search(refused.stderr.strip())
+    if refused.returncode == 0 or not m:
+        return (name, lw, None, None, "no smallest plan named: " + refused.stderr.strip())
+    flags = shlex.split(m.group(1))
+    small, err = compile_plan(onnx, batch, flags + extra, plan)
+    print(f"{name}: layerwise {lw['peak_mib']} MiB, smallest {small and small['peak_mib']} MiB"
+          f" ({' '.join(flags)})", file=sys.stderr, flush=True)
+    return (name, lw, small, " ".join(flags), err)
+
+
+def print_table(script, batch, size, rows):
+    """The Markdown table of layerwise_and_smallest's rows, under the command that made it."""
+    print(f"```\n/usr/bin/python3 {script} " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n```\n")
+    print(f"batch {batch}, {size}x{size}; predicted arena (MiB)\n")
+    print("| model | layerwise peak / activation part | smallest plan | its peak / activation part "
+          "| activation ratio | work vs layerwise |")
+    print("|---|---|---|---|---|---|")
+    for name, lw, small, flags, err in rows:
+        if lw is None or small is None:
+            print(f"| {name} | " + (f"{lw['peak_mib']:.1f} / {activation_part(lw):.1f}" if lw else "") +
+                  f" | failed: {err} | | | |")
+            continue
+        a, b = activation_part(lw), activation_part(small)
+        work = f"{small['work_ratio']:.2f}x" if small["work_ratio"] is not None else "1.00x"
+        print(f"| {name} | {lw['peak_mib']:.1f} / {a:.1f} | `{flags}` | {small['peak_mib']:.1f} / {b:.1f} "
+              f"| {b / a:.2f} | {work} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(zoo.ZOO))
@@ -62,37 +100,8 @@ def main():
             onnx = os.path.join(args.cache, f"{name}_{args.size}.onnx")
             if not os.path.exists(onnx):
                 export(name, (1, 3, args.size, args.size), onnx)
-            lw, err = compile_plan(onnx, args.batch, ["--strategy", "layerwise"] + extra, plan)
-            if err:
-                rows.append((name, None, None, None, err.splitlines()[-1]))
-                print(f"{name}: {err.splitlines()[-1]}", file=sys.stderr, flush=True)
-                continue
-            refused = subprocess.run([os.path.join(ROOT, "build/tools/lrc-compile"), onnx, "--batch",
-                                      str(args.batch), "--memory-budget", "1", *extra, "-o", plan],
-                                     capture_output=True, text=True)
-            m = SMALLEST_RE.search(refused.stderr.strip())
-            if refused.returncode == 0 or not m:
-                rows.append((name, lw, None, None, "no smallest plan named: " + refused.stderr.strip()))
-                continue
-            flags = shlex.split(m.group(1))
-            small, err = compile_plan(onnx, args.batch, flags + extra, plan)
-            rows.append((name, lw, small, " ".join(flags), err))
-            print(f"{name}: layerwise {lw['peak_mib']} MiB, smallest {small and small['peak_mib']} MiB"
-                  f" ({' '.join(flags)})", file=sys.stderr, flush=True)
-    print("```\n/usr/bin/python3 bench/zoo_memory.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n```\n")
-    print(f"batch {args.batch}, {args.size}x{args.size}; predicted arena (MiB)\n")
-    print("| model | layerwise peak / activation part | smallest plan | its peak / activation part "
-          "| activation ratio | work vs layerwise |")
-    print("|---|---|---|---|---|---|")
-    for name, lw, small, flags, err in rows:
-        if lw is None or small is None:
-            print(f"| {name} | " + (f"{lw['peak_mib']:.1f} / {activation_part(lw):.1f}" if lw else "") +
-                  f" | failed: {err} | | | |")
-            continue
-        a, b = activation_part(lw), activation_part(small)
-        work = f"{small['work_ratio']:.2f}x" if small["work_ratio"] is not None else "1.00x"
-        print(f"| {name} | {lw['peak_mib']:.1f} / {a:.1f} | `{flags}` | {small['peak_mib']:.1f} / {b:.1f} "
-              f"| {b / a:.2f} | {work} |")
+            rows.append(layerwise_and_smallest(name, onnx, args.batch, extra, plan))
+    print_table("bench/zoo_memory.py", args.batch, args.size, rows)
     return 0
 
 

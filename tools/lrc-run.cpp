@@ -613,10 +613,16 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
                              " values but the plan's images have " + std::to_string(shape.channels) + " channel" +
                              (shape.channels == 1 ? "" : "s"));
   const std::vector<data::TransformStep> valSteps = o.valTransform.value_or(data::evaluationSteps(o.trainTransform));
-  const data::Transforms trainTransforms(o.trainTransform, o.normalization, chw, o.seed);
-  const data::Transforms valTransforms(valSteps, o.normalization, chw, o.seed);
+  const data::Transforms trainTransforms(o.trainTransform, o.normalization, chw, o.seed, shape.ignoreIndex);
+  const data::Transforms valTransforms(valSteps, o.normalization, chw, o.seed, shape.ignoreIndex);
   std::optional<data::PixelLabels> pixels;
   if (shape.perPixel()) pixels = data::PixelLabels{shape.labelHeight, shape.labelWidth, shape.ignoreIndex};
+  // Masks are resized and cropped with their images, to the images' size.
+  if (shape.perPixel() && (shape.labelHeight != shape.height || shape.labelWidth != shape.width) &&
+      (trainTransforms.changesSize() || valTransforms.changesSize()))
+    usage("the plan labels " + std::to_string(shape.labelHeight) + "x" + std::to_string(shape.labelWidth) +
+          " pixels but its images are " + std::to_string(shape.height) + "x" + std::to_string(shape.width) +
+          ": transforms that resize or crop (which give masks their images' size) need the two equal");
   std::unique_ptr<data::Dataset> train = data::openDataset(o.data, data::Split::Train, chw, shape.classes, o.seed,
                                                            trainTransforms.changesSize(), pixels);
   std::unique_ptr<data::Dataset> val;

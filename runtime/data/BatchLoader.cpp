@@ -20,10 +20,9 @@ BatchLoader::BatchLoader(const Dataset& data, int64_t batch, Options options)
   shape_ = options.transforms ? options.transforms->outputShape() : data.sampleShape();
   if (shape_[1] <= 0 || shape_[2] <= 0)
     fail(data.describe() + " has images of different sizes; a transform must resize or crop them");
-  labelsPerSample_ = std::max<int64_t>(data.maskPixels(), 1);
-  if (data.maskPixels() > 0 && options.transforms && options.transforms->changesSize())
-    fail(data.describe() + " has masks: transforms that resize or crop are not applied to masks yet (" +
-         options.transforms->describe() + ")");
+  // Masks come out at the images' size when the transforms resize or crop them, else as stored.
+  const bool resized = options.transforms && options.transforms->changesSize();
+  labelsPerSample_ = !data.hasMasks() ? 1 : resized ? shape_[1] * shape_[2] : data.maskPixels();
   batchesPerEpoch_ = batchesPerEpoch(data.size(), batch, options.padLastBatch, options.ranks);
 
   slots_.resize(static_cast<size_t>(std::max(options.workers, 0) + 1));
@@ -82,7 +81,7 @@ void BatchLoader::fill(Slot& slot, Scratch& scratch) const {
   for (int64_t b = 0; b < count && !stop_; ++b) {
     const int64_t index = slot.indices[static_cast<size_t>(b)];
     float* image = slot.images.data() + b * sampleFloats;
-    int64_t* mask = data_.maskPixels() > 0 ? slot.labels.data() + b * labelsPerSample_ : nullptr;
+    int64_t* mask = data_.hasMasks() ? slot.labels.data() + b * labelsPerSample_ : nullptr;
     int64_t label = 0;
     if (options_.transforms) {
       label = options_.transforms->sample(data_, index, slot.epoch, scratch, image, mask);

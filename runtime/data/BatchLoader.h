@@ -109,7 +109,7 @@ class BatchLoader {
   int64_t batch_;
   Options options_;
   Shape shape_;
-  int64_t labelsPerSample_;  // 1, or the data's maskPixels()
+  int64_t labelsPerSample_;  // 1, or the labels of a mask as it comes out
   int64_t batchesPerEpoch_;
   int64_t handedOut_ = 0;  // the ticket next() returns next
   bool started_ = false;   // next() has been called: the workers run

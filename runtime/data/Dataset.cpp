@@ -39,6 +39,11 @@ void Dataset::getMask(int64_t, int64_t*) const {
   throw std::logic_error("Dataset::getMask: " + describe() + " has no masks");
 }
 
+void Dataset::readMask(int64_t index, LabelMap& mask) const {
+  const Shape shape = sampleShape();
+  getMask(index, mask.reshape(shape[1], shape[2]));
+}
+
 int64_t Dataset::read(int64_t index, Image& image) const { return get(index, image.reshape(sampleShape())); }
 
 void checkIndex(const Dataset& data, int64_t index) {
@@ -62,7 +67,6 @@ std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape
     fail("data spec '" + spec + "': the plan labels every pixel (a segmentation loss); its data must be npy:X.npy,Y.npy "
          "with label maps Y of shape N," + std::to_string(pixels->height) + "," + std::to_string(pixels->width) +
          " or folder:DIR with DIR/images and DIR/masks");
-  if (pixels && anySize) fail("data spec '" + spec + "': transforms that resize or crop are not applied to masks yet");
   if (spec == "synthetic") return openSynthetic(split, shape, classes, seed);
 
   const size_t colon = spec.find(':');
@@ -82,7 +86,7 @@ std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape
   }
   if (kind == "idx") return openIdx(arg, split, shape, classes, anySize);
   if (kind == "cifar10") return openCifar10(arg, split, shape, classes, anySize);
-  if (pixels) return openSegmentationFolder(arg, shape, classes, *pixels);
+  if (pixels) return openSegmentationFolder(arg, shape, classes, *pixels, anySize);
   return openFolder(arg, shape, classes, anySize);
 }
 

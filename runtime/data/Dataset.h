@@ -65,6 +65,18 @@ struct Image {
   }
 };
 
+// A sample's label map (class ids, row by row) at its own size; the buffer is reused.
+struct LabelMap {
+  int64_t height = 0, width = 0;
+  std::vector<int64_t> ids;
+  int64_t* reshape(int64_t h, int64_t w) {
+    height = h;
+    width = w;
+    ids.resize(static_cast<size_t>(h * w));
+    return ids.data();
+  }
+};
+
 // A segmentation plan's labels (its loss is pixel_xent): an H x W map of class ids per sample,
 // where ignoreIndex marks pixels the loss leaves out.
 struct PixelLabels {
@@ -86,17 +98,23 @@ class Dataset {
   // Sample `index`'s image at its own size into `image`, and its label. The default reads
   // sampleShape() through get().
   virtual int64_t read(int64_t index, Image& image) const;
-  // Labels per pixel: H*W of each sample's mask, 0 for a label per sample.
+  // Labels per pixel: H*W of each sample's mask (sampleShape()'s), 0 for a label per sample
+  // or masks of various sizes.
   virtual int64_t maskPixels() const { return 0; }
+  // Whether each sample has a mask (a label per pixel) rather than one label.
+  virtual bool hasMasks() const { return maskPixels() > 0; }
   // Writes sample `index`'s maskPixels() labels (a data set with masks only).
   virtual void getMask(int64_t index, int64_t* mask) const;
+  // Sample `index`'s mask at its own size, which is its image's (read()'s). The default reads
+  // sampleShape()'s H x W through getMask().
+  virtual void readMask(int64_t index, LabelMap& mask) const;
   // e.g. "idx:/usr/share/datasets/fashion-mnist (train, 60000 images 1x28x28, 10 classes)"
   virtual std::string describe() const = 0;
 };
 
 // Opens SPEC (above). `seed` is used by `synthetic` only. With `pixels` (a segmentation plan)
-// npy label maps or a folder with masks, of that H x W; no transform may resize or crop (nor,
-// BatchLoader checks, flip): they are not applied to masks yet.
+// npy label maps or a folder with masks: of that H x W, or with `anySize` each mask of its
+// image's size (the transforms resize and crop it with its image, Transforms.h).
 std::unique_ptr<Dataset> openDataset(const std::string& spec, Split split, Shape shape, int64_t classes, uint64_t seed,
                                      bool anySize = false, const std::optional<PixelLabels>& pixels = std::nullopt);
 

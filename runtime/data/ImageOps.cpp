@@ -104,24 +104,64 @@ void resizeBilinear(const float* in, int64_t C, int64_t H, int64_t W, const Wind
   }
 }
 
-void crop(const float* in, int64_t C, int64_t H, int64_t W, const Window& window, float* out) {
+namespace {
+
+// Where output index i of an axis of `out` values reads an axis of `in` values, as ATen's
+// nearest_idx: the same index when the sizes agree, i / 2 when doubling, else
+// min(floor(i * scale), in - 1) with scale = in / out in float32.
+std::vector<int64_t> nearestTaps(int64_t in, int64_t out) {
+  std::vector<int64_t> t(static_cast<size_t>(out));
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t i = 0; i < out; ++i) {
+    int64_t source;
+    if (in == out) {
+      source = i;
+    } else if (out == 2 * in) {
+      source = i >> 1;
+    } else {
+      source = std::min(static_cast<int64_t>(std::floor(static_cast<float>(i) * scale)), in - 1);
+    }
+    t[static_cast<size_t>(i)] = source;
+  }
+  return t;
+}
+
+}  // namespace
+
+void resizeNearest(const int64_t* in, int64_t H, int64_t W, const Window& window, int64_t* out, int64_t outH,
+                   int64_t outW) {
+  if (window.top < 0 || window.left < 0 || window.height <= 0 || window.width <= 0 || window.top + window.height > H ||
+      window.left + window.width > W)
+    throw std::logic_error("resizeNearest: the window leaves the map");
+  const std::vector<int64_t> rows = nearestTaps(window.height, outH), cols = nearestTaps(window.width, outW);
+  for (int64_t y = 0; y < outH; ++y) {
+    const int64_t* row = in + (window.top + rows[static_cast<size_t>(y)]) * W + window.left;
+    for (int64_t x = 0; x < outW; ++x) out[y * outW + x] = row[cols[static_cast<size_t>(x)]];
+  }
+}
+
+template <class T>
+void crop(const T* in, int64_t C, int64_t H, int64_t W, const Window& window, T* out, T fill) {
   // The columns of each output row that fall inside the image: [x0, x1).
   const int64_t x0 = std::clamp<int64_t>(-window.left, 0, window.width);
   const int64_t x1 = std::clamp<int64_t>(W - window.left, x0, window.width);
   for (int64_t c = 0; c < C; ++c) {
     for (int64_t y = 0; y < window.height; ++y) {
-      float* o = out + (c * window.height + y) * window.width;
+      T* o = out + (c * window.height + y) * window.width;
       const int64_t sy = window.top + y;
       if (sy < 0 || sy >= H) {
-        std::fill(o, o + window.width, 0.0f);
+        std::fill(o, o + window.width, fill);
         continue;
       }
-      std::fill(o, o + x0, 0.0f);
+      std::fill(o, o + x0, fill);
       std::copy(in + (c * H + sy) * W + window.left + x0, in + (c * H + sy) * W + window.left + x1, o + x0);
-      std::fill(o + x1, o + window.width, 0.0f);
+      std::fill(o + x1, o + window.width, fill);
     }
   }
 }
+
+template void crop<float>(const float*, int64_t, int64_t, int64_t, const Window&, float*, float);
+template void crop<int64_t>(const int64_t*, int64_t, int64_t, int64_t, const Window&, int64_t*, int64_t);
 
 void normalize(float* chw, int64_t C, int64_t plane, const float* mean, const float* std) {
   for (int64_t c = 0; c < C; ++c) {

@@ -5,7 +5,11 @@
 //                    antialias=False, i.e. torch.nn.functional.interpolate(mode="bilinear",
 //                    align_corners=False): no low-pass filter when shrinking (PIL's resize
 //                    has one; torchvision's tensor path without antialias does not).
-//   crop             F.crop: zeros where the window leaves the image.
+//   resizeNearest    F.resize / F.resized_crop with InterpolationMode.NEAREST, for masks (labels
+//                    stay labels): interpolate(mode="nearest"), source index
+//                    min(floor(i * (float)in / out), in - 1) in float32 as ATen computes it.
+//   crop             F.crop: zeros where the window leaves the image (for masks, `fill`: the
+//                    ignore index, as torchvision's segmentation reference pads targets).
 //   flipHorizontal   F.hflip.
 //   normalize        F.normalize: (x - mean[c]) / std[c].
 // and the windows torchvision's transforms choose: resize's output size, CenterCrop's
@@ -46,9 +50,14 @@ Window randomResizedCropWindow(int64_t H, int64_t W, SplitMix64& rng);
 void resizeBilinear(const float* in, int64_t C, int64_t H, int64_t W, const Window& window, float* out, int64_t outH,
                     int64_t outW);
 
+// Nearest-neighbour resize of `window` (inside the H x W label map `in`) to outH x outW at `out`.
+void resizeNearest(const int64_t* in, int64_t H, int64_t W, const Window& window, int64_t* out, int64_t outH,
+                   int64_t outW);
+
 // Copies `window` of the C x H x W image `in` to `out` (C x window.height x window.width),
-// zeros outside the image.
-void crop(const float* in, int64_t C, int64_t H, int64_t W, const Window& window, float* out);
+// `fill` outside the image. T is float (images) or int64_t (masks).
+template <class T>
+void crop(const T* in, int64_t C, int64_t H, int64_t W, const Window& window, T* out, T fill = T(0));
 
 // Mirrors each row of the C x H x W image in place.
 template <class T>

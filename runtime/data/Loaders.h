@@ -65,7 +65,7 @@ std::unique_ptr<Dataset> openCifar10(const std::string& dir, Split split, const 
 std::unique_ptr<Dataset> openFolder(const std::string& dir, const Shape& shape, int64_t classes, bool anySize);
 // folder:DIR of a segmentation plan: DIR/images/<name>.<ext> with DIR/masks/<name>.png.
 std::unique_ptr<Dataset> openSegmentationFolder(const std::string& dir, const Shape& shape, int64_t classes,
-                                                const PixelLabels& pixels);
+                                                const PixelLabels& pixels, bool anySize);
 std::unique_ptr<Dataset> openSynthetic(Split split, const Shape& shape, int64_t classes, uint64_t seed);
 
 }  // namespace lrc::data

@@ -200,12 +200,14 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
   const NpyArray y = readHeader(yPath, yBytes);
   const size_t yItem = itemSize(yPath, y, {"i8", "i4", "u1"}, "int64, int32 or uint8 labels");
   checkDataSize(yPath, y, yItem);
-  // Per pixel: label maps of the plan's H x W (openDataset refuses transforms that change the
-  // images' size), each value a class or the ignore index.
-  const int64_t perSample = pixels ? pixels->height * pixels->width : 1;
-  if (pixels && (y.shape.size() != 3 || y.shape[1] != pixels->height || y.shape[2] != pixels->width))
+  // Per pixel: label maps of the plan's H x W, or with `anySize` (transforms resize and crop
+  // them with their images) of the images' H x W; each value a class or the ignore index.
+  const int64_t mapH = pixels ? (anySize ? found[1] : pixels->height) : 1;
+  const int64_t mapW = pixels ? (anySize ? found[2] : pixels->width) : 1;
+  const int64_t perSample = mapH * mapW;
+  if (pixels && (y.shape.size() != 3 || y.shape[1] != mapH || y.shape[2] != mapW))
     fail(yPath + ": shape " + shapeTuple(y.shape) + " but the plan labels every pixel: expected label maps (N, " +
-         std::to_string(pixels->height) + ", " + std::to_string(pixels->width) + ")");
+         std::to_string(mapH) + ", " + std::to_string(mapW) + ")" + (anySize ? ", the images' size" : ""));
   if (!pixels && y.shape.size() != 1) fail(yPath + ": shape " + shapeTuple(y.shape) + " but expected labels (N,)");
   if (y.shape[0] != n)
     fail(xPath + " has " + std::to_string(n) + " images but " + yPath + " has " + std::to_string(y.shape[0]) +
@@ -229,7 +231,7 @@ std::unique_ptr<Dataset> openNpy(const std::string& xPath, const std::string& yP
     } else if (v != pixels->ignoreIndex && (v < 0 || v >= classes)) {
       const int64_t at = i % perSample;
       fail(yPath + ": label " + std::to_string(v) + " of sample " + std::to_string(i / perSample) + " (pixel " +
-           std::to_string(at / pixels->width) + "," + std::to_string(at % pixels->width) + ") is outside [0, " +
+           std::to_string(at / mapW) + "," + std::to_string(at % mapW) + ") is outside [0, " +
            std::to_string(classes) + "), the plan's classes, and is not the ignore index " +
            std::to_string(pixels->ignoreIndex));
     }

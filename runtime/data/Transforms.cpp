@@ -109,8 +109,9 @@ std::vector<TransformStep> evaluationSteps(const std::vector<TransformStep>& tra
 
 Normalization imagenetNormalization() { return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}}; }
 
-Transforms::Transforms(std::vector<TransformStep> steps, Normalization normalization, Shape out, uint64_t seed)
-    : steps_(std::move(steps)), normalization_(std::move(normalization)), out_(out), seed_(seed) {
+Transforms::Transforms(std::vector<TransformStep> steps, Normalization normalization, Shape out, uint64_t seed,
+                       int64_t maskFill)
+    : steps_(std::move(steps)), normalization_(std::move(normalization)), out_(out), seed_(seed), maskFill_(maskFill) {
   if (!normalization_.empty() && (normalization_.mean.size() != static_cast<size_t>(out[0]) ||
                                   normalization_.std.size() != normalization_.mean.size()))
     throw std::logic_error("Transforms: the normalization does not have one mean and std per channel");
@@ -143,11 +144,11 @@ std::string Transforms::describe() const {
 
 int64_t Transforms::sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out,
                            int64_t* mask) const {
-  if (mask && lastCrop_ >= 0) throw std::logic_error("Transforms::sample: masks are not resized or cropped");
   const auto [C, H, W] = out_;
   SplitMix64 rng = sampleStream(seed_, epoch, index);
   int64_t label;
-  Image* image = nullptr;  // the current image while it is not yet in `out`
+  Image* image = nullptr;       // the current image while it is not yet in `out`
+  LabelMap* labels = nullptr;   // its mask while not yet in `mask`
   if (lastCrop_ < 0) {
     label = data.get(index, out);
     if (mask) data.getMask(index, mask);
@@ -157,43 +158,58 @@ int64_t Transforms::sample(const Dataset& data, int64_t index, int64_t epoch, Sc
     if (image->shape[0] != C)
       fail(data.describe() + ": sample " + std::to_string(index) + " has " + std::to_string(image->shape[0]) +
            " channels but the plan expects " + std::to_string(C));
+    if (mask) {
+      data.readMask(index, scratch.mask);
+      labels = &scratch.mask;
+      if (labels->height != image->shape[1] || labels->width != image->shape[2])
+        fail(data.describe() + ": sample " + std::to_string(index) + " has a " + std::to_string(labels->height) +
+             "x" + std::to_string(labels->width) + " mask but a " + shapeText(image->shape) + " image");
+    }
   }
   for (size_t i = 0; i < steps_.size(); ++i) {
     const TransformStep& step = steps_[i];
     if (step.kind == Kind::Flip) {
-      // RandomHorizontalFlip: one draw per sample, flip below 0.5.
+      // RandomHorizontalFlip: one draw per sample, flip below 0.5, the image and its mask.
       if (uniformUnit(rng) < 0.5) {
         if (image)
           flipHorizontal(image->pixels.data(), image->shape[0], image->shape[1], image->shape[2]);
         else
           flipHorizontal(out, C, H, W);
-        if (mask) flipHorizontal(mask, 1, H, W);
+        if (labels)
+          flipHorizontal(labels->ids.data(), 1, labels->height, labels->width);
+        else if (mask)
+          flipHorizontal(mask, 1, H, W);
       }
       continue;
     }
     const auto [c, h, w] = image->shape;
     const bool last = static_cast<int64_t>(i) == lastCrop_;
     Image& next = image == &scratch.source ? scratch.between : scratch.source;
+    // The step's window of the image (one draw for the image and its mask) and output size.
+    Window window{0, 0, h, w};
     Shape shape{c, H, W};
     if (step.kind == Kind::Resize) {
       const auto [rh, rw] = shorterSideTo(h, w, step.size ? step.size : std::min(H, W) * 256 / 224);
       shape = {c, rh, rw};
+    } else if (step.kind == Kind::CenterCrop) {
+      window = centerCropWindow(h, w, H, W);
+    } else {
+      window = randomResizedCropWindow(h, w, rng);
     }
     float* target = last ? out : next.reshape(shape);
-    switch (step.kind) {
-      case Kind::Resize:
-        resizeBilinear(image->pixels.data(), c, h, w, {0, 0, h, w}, target, shape[1], shape[2]);
-        break;
-      case Kind::CenterCrop:
-        crop(image->pixels.data(), c, h, w, centerCropWindow(h, w, H, W), target);
-        break;
-      case Kind::RandomResizedCrop:
-        resizeBilinear(image->pixels.data(), c, h, w, randomResizedCropWindow(h, w, rng), target, H, W);
-        break;
-      case Kind::Flip:
-        break;
-    }
+    if (step.kind == Kind::CenterCrop)
+      crop(image->pixels.data(), c, h, w, window, target);
+    else
+      resizeBilinear(image->pixels.data(), c, h, w, window, target, shape[1], shape[2]);
     image = last ? nullptr : &next;
+    if (!labels) continue;
+    LabelMap& nextMask = labels == &scratch.mask ? scratch.maskBetween : scratch.mask;
+    int64_t* maskTarget = last ? mask : nextMask.reshape(shape[1], shape[2]);
+    if (step.kind == Kind::CenterCrop)
+      crop(labels->ids.data(), 1, h, w, window, maskTarget, maskFill_);
+    else
+      resizeNearest(labels->ids.data(), h, w, window, maskTarget, shape[1], shape[2]);
+    labels = last ? nullptr : &nextMask;
   }
   if (!normalization_.empty()) normalize(out, C, H * W, normalization_.mean.data(), normalization_.std.data());
   return label;

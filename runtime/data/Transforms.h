@@ -19,6 +19,11 @@
 //
 // Random steps draw from SplitMix64 keyed by (seed, epoch, sample index): the same images
 // for the same seed whatever the number of workers or the order they run in.
+//
+// Masks (a segmentation data set's label maps) go through the same steps with the same draws
+// (crop window, flip) as their image: resized with nearest interpolation (labels stay labels;
+// torchvision's segmentation references use InterpolationMode.NEAREST for targets), and
+// center-crop pads them with the ignore index (the references pad targets with 255).
 #pragma once
 
 #include <cstdint>
@@ -62,13 +67,16 @@ Normalization imagenetNormalization();
 // Scratch images of one thread.
 struct Scratch {
   Image source, between;
+  LabelMap mask, maskBetween;
 };
 
 class Transforms {
  public:
   // `out` is the plan's C, H, W. Throws std::invalid_argument when the normalization's
-  // length is not out's channels or a std is not positive.
-  Transforms(std::vector<TransformStep> steps, Normalization normalization, Shape out, uint64_t seed);
+  // length is not out's channels or a std is not positive. `maskFill` is the label of mask
+  // pixels center-crop pads (the plan's ignore index).
+  Transforms(std::vector<TransformStep> steps, Normalization normalization, Shape out, uint64_t seed,
+             int64_t maskFill = -100);
 
   const Shape& outputShape() const { return out_; }
   bool changesSize() const;
@@ -76,8 +84,8 @@ class Transforms {
   std::string describe() const;
 
   // Writes sample `index` of `data`, transformed, to `out` (outputShape()) and returns its
-  // label. `epoch` keys the random steps. With `mask` (a data set with masks, steps that keep
-  // the size: flip), its mask goes there, flipped with the image.
+  // label. `epoch` keys the random steps. With `mask` (a data set with masks), its mask goes
+  // there (out's H x W), transformed with the image.
   int64_t sample(const Dataset& data, int64_t index, int64_t epoch, Scratch& scratch, float* out,
                  int64_t* mask = nullptr) const;
 
@@ -86,6 +94,7 @@ class Transforms {
   Normalization normalization_;
   Shape out_;
   uint64_t seed_;
+  int64_t maskFill_;
   int64_t lastCrop_ = -1;  // the step whose output goes straight to `out`
 };
 

@@ -12,6 +12,13 @@ F.resized_crop of a window RandomResizedCrop may choose (found by trying every w
 for an image no try can fit, the very window torchvision's get_params falls back to; flip
 samples must be the image or its mirror, both seen.
 
+Part 3, masks (segmentation label maps): the mask operations against torchvision's with
+InterpolationMode.NEAREST (resize, resized_crop) and a crop that pads with the ignore index
+(F.pad with fill, then F.crop, as the segmentation reference pads targets with 255); and a
+folder of images with masks of various sizes through random-resized-crop,flip and
+resize,center-crop: each mask must be the nearest-resized crop of the very window (and flip)
+found for its image, padded with the ignore index.
+
 Usage: check_transforms.py --tool build/test/transforms/transform_tool --work DIR
 """
 import argparse
@@ -29,6 +36,7 @@ from torchvision.transforms import InterpolationMode
 
 TOL = 1e-5  # float32 against float64, values of order 1
 BILINEAR = InterpolationMode.BILINEAR
+NEAREST = InterpolationMode.NEAREST
 failures = []
 
 
@@ -201,6 +209,85 @@ def data_sets():
         check(len(found) > 0, f"npy 3x6x4 random-resized-crop to 3x3x3, sample {index}: {found[:1]}")
 
 
+def same_labels(got, want, what):
+    same_shape = tuple(got.shape) == tuple(want.shape)
+    wrong = int((got != want).sum().item()) if same_shape else -1
+    check(same_shape and wrong == 0,
+          f"{what}: shape {tuple(got.shape)} vs torchvision {tuple(want.shape)}, {wrong} labels differ")
+
+
+def padded_crop(x, top, left, h, w, fill):
+    """F.crop with `fill` outside the image: F.pad by enough on every side, then F.crop."""
+    p = max(h, w) + abs(top) + abs(left)
+    return F.crop(F.pad(x, [p, p, p, p], fill=fill), top + p, left + p, h, w)
+
+
+def mask_kernels():
+    rng = np.random.default_rng(2)
+    for shape in [(1, 7, 9), (1, 5, 12), (1, 13, 6), (1, 1, 4), (1, 16, 16)]:
+        m = rng.integers(0, 21, size=shape).astype(np.float32)
+        m[rng.random(shape) < 0.1] = 255
+        x = torch.from_numpy(m).double()
+        _, h, w = shape
+        for size in [1, 3, 5, 8, 11, 20, 2 * min(h, w)]:
+            same_labels(op(m, "resize-nearest", size), F.resize(x, size, NEAREST), f"mask resize {shape} to {size}")
+        for top, left, ch, cw, oh, ow in [(0, 0, h, w, 4, 4), (1, 2, h - 1, w - 2, 9, 5), (0, 1, 1, w - 1, 3, 7),
+                                          (h - 1, w - 1, 1, 1, 2, 2), (0, 0, h, w, 2 * h, 2 * w), (0, 0, h, w, 3 * h, w)]:
+            if ch < 1 or cw < 1:
+                continue
+            same_labels(op(m, "resized-crop-nearest", top, left, ch, cw, oh, ow),
+                        F.resized_crop(x, top, left, ch, cw, [oh, ow], NEAREST),
+                        f"mask resized_crop {shape} ({top},{left},{ch},{cw}) to {oh}x{ow}")
+        for top, left, ch, cw in [(-2, -3, 5, 6), (1, 2, h + 4, w + 1), (-1, w - 2, 3, 6), (h, 0, 2, 2), (0, 0, h, w)]:
+            same_labels(op(m, "crop-labels", top, left, ch, cw, 255), padded_crop(x, top, left, ch, cw, 255),
+                        f"mask crop {shape} ({top},{left},{ch},{cw}) filled with 255")
+
+
+def sample_mask(spec, shape, classes, ignore, steps, seed, epoch, index):
+    mask_path = os.path.join(ARGS.work, "mask.f32")
+    image = tool(["sample-mask", spec, *shape, classes, ignore, steps, seed, epoch, index,
+                  os.path.join(ARGS.work, "out.f32"), mask_path], ARGS.work)
+    return image, torch.from_numpy(np.fromfile(mask_path, dtype=np.float32).reshape(1, *shape[1:])).double()
+
+
+def mask_data_sets():
+    rng = np.random.default_rng(3)
+    folder = os.path.join(ARGS.work, "seg")
+    os.makedirs(os.path.join(folder, "images"))
+    os.makedirs(os.path.join(folder, "masks"))
+    images, masks = [], []
+    for k, (h, w) in enumerate([(9, 7), (5, 12), (6, 6), (3, 4)]):
+        pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        ids = rng.integers(0, 3, size=(h, w), dtype=np.uint8)
+        ids[rng.random((h, w)) < 0.15] = 255
+        Image.fromarray(pixels, "RGB").save(os.path.join(folder, "images", f"{k}.png"))
+        Image.fromarray(ids, "L").save(os.path.join(folder, "masks", f"{k}.png"))
+        images.append(torch.from_numpy(pixels).permute(2, 0, 1).double() / 255)
+        masks.append(torch.from_numpy(ids).double()[None])
+    spec = "folder:" + folder
+    plan = (3, 4, 5)
+    flips = []
+    for index in range(3):
+        for epoch in range(3):
+            got, got_mask = sample_mask(spec, plan, 3, 255, "random-resized-crop,flip", 7, epoch, index)
+            found = windows_matching(images[index], got, plan, [False, True])
+            wants = [F.resized_crop(masks[index], t, l, h, w, list(plan[1:]), NEAREST) for t, l, h, w, _ in found]
+            wants = [F.hflip(m) if f[4] else m for m, f in zip(wants, found)]
+            check(any(torch.equal(got_mask, m) for m in wants),
+                  f"mask random-resized-crop,flip image {index} epoch {epoch}: the image's window {found[:1]}")
+            flips.extend(f[4] for f in found[:1])
+    check(True in flips and False in flips, f"mask flip: {sum(flips)} of {len(flips)} samples mirrored")
+    # resize then center-crop, the plan larger than some resized images: padded with the ignore index.
+    for plan, size in [((3, 4, 5), 4), ((3, 6, 6), 3)]:
+        for index in range(4):
+            got, got_mask = sample_mask(spec, plan, 3, 255, f"resize:{size},center-crop", 0, 0, index)
+            close(got, F.center_crop(F.resize(images[index], size, BILINEAR, antialias=False), list(plan[1:])),
+                  f"seg image resize:{size},center-crop plan {plan} image {index}")
+            shifted = F.center_crop(F.resize(masks[index], size, NEAREST) + 1, list(plan[1:]))  # pads with 0
+            same_labels(got_mask, torch.where(shifted == 0, torch.full_like(shifted, 255), shifted - 1),
+                        f"mask resize:{size},center-crop plan {plan} image {index}")
+
+
 def main():
     global ARGS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -212,6 +299,8 @@ def main():
     torch.set_num_threads(1)
     kernels()
     data_sets()
+    mask_kernels()
+    mask_data_sets()
     if failures:
         sys.exit(f"{len(failures)} check(s) failed: " + "; ".join(failures[:5]))
     print("all transforms match torchvision")

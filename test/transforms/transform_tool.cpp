@@ -5,11 +5,16 @@
 //   transform_tool op IN.f32 C H W OUT.f32 OP [ARGS...]
 //     resize S | resized-crop TOP LEFT HEIGHT WIDTH OUT_H OUT_W | center-crop HEIGHT WIDTH |
 //     crop TOP LEFT HEIGHT WIDTH | flip | normalize M1,M2.. S1,S2..
+//     and on a label map (C = 1, values taken as integers): resize-nearest S |
+//     resized-crop-nearest TOP LEFT HEIGHT WIDTH OUT_H OUT_W | crop-labels TOP LEFT HEIGHT WIDTH FILL
 //   transform_tool sample SPEC C H W CLASSES LIST MEAN STD SEED EPOCH INDEX OUT.f32
 //     LIST, MEAN, STD: "-" for none; MEAN and STD comma-separated.
+//   transform_tool sample-mask SPEC C H W CLASSES IGNORE LIST SEED EPOCH INDEX OUT.f32 MASK.f32
+//     a segmentation data set's sample: its image to OUT.f32, its mask (as floats) to MASK.f32.
 // Prints the output's "C H W" and writes its pixels to OUT.f32. Errors: one line, exit 1.
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -50,6 +55,29 @@ void writeOutput(const std::string& path, const Shape& s, const std::vector<floa
   std::cout << s[0] << " " << s[1] << " " << s[2] << "\n";
 }
 
+// The mask operations: `in` (C = 1) as int64 labels, the result back as floats.
+bool runMaskOp(const std::string& op, const std::vector<float>& in, int64_t H, int64_t W,
+               const std::function<int64_t(size_t)>& arg, Shape& out, std::vector<float>& pixels) {
+  std::vector<int64_t> labels(in.begin(), in.end()), result;
+  auto reshape = [&](int64_t h, int64_t w) {
+    out = {1, h, w};
+    result.resize(static_cast<size_t>(h * w));
+    return result.data();
+  };
+  if (op == "resize-nearest") {
+    const auto [h, w] = shorterSideTo(H, W, arg(0));
+    resizeNearest(labels.data(), H, W, {0, 0, H, W}, reshape(h, w), h, w);
+  } else if (op == "resized-crop-nearest") {
+    resizeNearest(labels.data(), H, W, {arg(0), arg(1), arg(2), arg(3)}, reshape(arg(4), arg(5)), arg(4), arg(5));
+  } else if (op == "crop-labels") {
+    crop(labels.data(), 1, H, W, {arg(0), arg(1), arg(2), arg(3)}, reshape(arg(2), arg(3)), arg(4));
+  } else {
+    return false;
+  }
+  pixels.assign(result.begin(), result.end());
+  return true;
+}
+
 void runOp(const std::vector<std::string>& a) {
   const int64_t C = integer(a[2]), H = integer(a[3]), W = integer(a[4]);
   const std::vector<float> in = readFloats(a[1], static_cast<size_t>(C * H * W));
@@ -62,6 +90,10 @@ void runOp(const std::vector<std::string>& a) {
     pixels.resize(static_cast<size_t>(C * h * w));
     return pixels.data();
   };
+  if (C == 1 && runMaskOp(op, in, H, W, arg, out, pixels)) {
+    writeOutput(a[5], out, pixels);
+    return;
+  }
   if (op == "resize") {
     const auto [h, w] = shorterSideTo(H, W, arg(0));
     resizeBilinear(in.data(), C, H, W, {0, 0, H, W}, reshape(h, w), h, w);
@@ -98,6 +130,27 @@ void runSample(const std::vector<std::string>& a) {
   writeOutput(a[12], shape, out);
 }
 
+// A segmentation data set's sample through Transforms: the image and its mask.
+void runSampleMask(const std::vector<std::string>& a) {
+  const Shape shape{integer(a[2]), integer(a[3]), integer(a[4])};
+  const int64_t ignore = integer(a[6]);
+  const std::vector<TransformStep> steps =
+      a[7] == "-" ? std::vector<TransformStep>{} : parseTransformList("LIST", a[7]);
+  const Transforms transforms(steps, {}, shape, static_cast<uint64_t>(integer(a[8])), ignore);
+  const auto data = openDataset(a[1], Split::Train, shape, integer(a[5]), 0, transforms.changesSize(),
+                                PixelLabels{shape[1], shape[2], ignore});
+  Scratch scratch;
+  std::vector<float> out(static_cast<size_t>(shape[0] * shape[1] * shape[2]));
+  std::vector<int64_t> mask(static_cast<size_t>(shape[1] * shape[2]));
+  transforms.sample(*data, integer(a[10]), integer(a[9]), scratch, out.data(), mask.data());
+  std::ofstream f(a[12], std::ios::binary);
+  const std::vector<float> asFloats(mask.begin(), mask.end());
+  f.write(reinterpret_cast<const char*>(asFloats.data()),
+          static_cast<std::streamsize>(asFloats.size() * sizeof(float)));
+  if (!f) throw std::runtime_error("cannot write " + a[12]);
+  writeOutput(a[11], shape, out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +160,8 @@ int main(int argc, char** argv) {
       runOp(a);
     } else if (a.size() == 13 && a[0] == "sample") {
       runSample(a);
+    } else if (a.size() == 13 && a[0] == "sample-mask") {
+      runSampleMask(a);
     } else {
       std::cerr << "usage: transform_tool op IN.f32 C H W OUT.f32 OP [ARGS...] | transform_tool sample SPEC C H W "
                    "CLASSES LIST MEAN STD SEED EPOCH INDEX OUT.f32\n";

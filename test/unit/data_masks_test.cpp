@@ -3,6 +3,8 @@
 // 255 the ignored border) and grayscale PNGs (8 and 16 bits) load exactly; a missing masks
 // folder or mask, an RGB mask, a mask of another size and a class id >= K are one-line
 // errors naming the file.
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "runtime/data/Dataset.h"
@@ -96,6 +98,77 @@ TEST(DataMasks, FlipFlipsTheMaskWithTheImage) {
   }
   EXPECT_GT(flipped, 0);
   EXPECT_LT(flipped, 16);
+}
+
+// Resize and crops give the mask its image's geometry with nearest interpolation (labels stay
+// labels): doubled, each label covers 2x2 pixels; a center-crop larger than the image pads the
+// mask with the ignore index (the image with zeros).
+TEST(DataMasks, ResizeAndCropTheMaskWithTheImage) {
+  TempDir dir;
+  writeFile(dir / "images/a.png", pngFile(3, 2, 0, 8, {10, 20, 30, 40, 50, 60}));
+  writeFile(dir / "masks/a.png", pngFile(3, 2, 0, 8, {0, 1, 2, 3, 4, 255}));
+  const auto open = [&](Shape plan) {
+    return openDataset("folder:" + dir.path(), Split::Train, plan, 5, 0, true, PixelLabels{plan[1], plan[2], 255});
+  };
+  Scratch scratch;
+  const Shape doubled{1, 4, 6};
+  const Transforms resize(parseTransformList("--t", "resize:4,center-crop"), {}, doubled, 0, 255);
+  std::vector<float> img(24);
+  std::vector<int64_t> mask(24);
+  resize.sample(*open(doubled), 0, 0, scratch, img.data(), mask.data());
+  EXPECT_EQ(mask, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2,  //
+                                        3, 3, 4, 4, 255, 255, 3, 3, 4, 4, 255, 255}));
+  EXPECT_FLOAT_EQ(img[0], 10.0f / 255.0f);  // bilinear: the corner keeps its value
+
+  const Shape larger{1, 4, 5};
+  const Transforms pad(parseTransformList("--t", "center-crop"), {}, larger, 0, 7);
+  std::vector<float> padded(20);
+  std::vector<int64_t> paddedMask(20);
+  pad.sample(*open(larger), 0, 0, scratch, padded.data(), paddedMask.data());
+  EXPECT_EQ(paddedMask, (std::vector<int64_t>{7, 7, 7, 7, 7, 7, 0, 1, 2, 7, 7, 3, 4, 255, 7, 7, 7, 7, 7, 7}));
+  EXPECT_EQ(padded[0], 0.0f);
+  EXPECT_FLOAT_EQ(padded[6], 10.0f / 255.0f);
+}
+
+// random-resized-crop draws one window for the image and its mask: an image whose pixels are
+// its mask's labels (/255) comes out, where the bilinear weights fall on one source pixel
+// (a window resized to its own size), equal to its mask; checked over epochs of a crop to 2x2.
+TEST(DataMasks, RandomCropDrawsOneWindowForImageAndMask) {
+  TempDir dir;
+  const Bytes ids{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  writeFile(dir / "images/a.png", pngFile(4, 4, 0, 8, ids));
+  writeFile(dir / "masks/a.png", pngFile(4, 4, 0, 8, ids));
+  const Shape plan{1, 2, 2};
+  auto data = openDataset("folder:" + dir.path(), Split::Train, plan, 16, 0, true, PixelLabels{2, 2, 255});
+  const Transforms crop(parseTransformList("--t", "random-resized-crop,flip"), {}, plan, 3, 255);
+  Scratch scratch;
+  int exact = 0;
+  for (int64_t epoch = 0; epoch < 64; ++epoch) {
+    std::vector<float> img(4);
+    std::vector<int64_t> mask(4);
+    crop.sample(*data, 0, epoch, scratch, img.data(), mask.data());
+    // A 2x2 window: the image is its pixels exactly, and so must the mask be.
+    const bool pixelsExact =
+        std::all_of(img.begin(), img.end(), [](float v) { return v * 255 == std::round(v * 255); });
+    if (!pixelsExact) continue;
+    ++exact;
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(mask[i], std::lround(img[i] * 255)) << "epoch " << epoch << " pixel " << i;
+  }
+  EXPECT_GT(exact, 0);
+}
+
+TEST(DataMasks, MaskOfAnotherSizeThanItsImageIsAnError) {
+  TempDir dir;
+  writeFile(dir / "images/a.png", pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
+  writeFile(dir / "masks/a.png", pngFile(2, 3, 0, 8, Bytes(6)));
+  const Shape plan{1, 2, 2};
+  auto data = openDataset("folder:" + dir.path(), Split::Train, plan, 3, 0, true, PixelLabels{2, 2, 255});
+  const Transforms crop(parseTransformList("--t", "center-crop"), {}, plan, 0, 255);
+  Scratch scratch;
+  std::vector<float> img(4);
+  std::vector<int64_t> mask(4);
+  expectDataError([&] { crop.sample(*data, 0, 0, scratch, img.data(), mask.data()); },
+                  {dir / "masks/a.png", "is a 3x2 mask but " + (dir / "images/a.png") + " has 2x3 pixels"});
 }
 
 }  // namespace

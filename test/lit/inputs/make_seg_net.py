@@ -9,6 +9,8 @@ pixels at 255; m.npy: int64, those and one more at -100; bad_class.npy: m.npy wi
 -100 and a 3 (>= K) at sample 2, pixel (4,1); bad_shape.npy: maps (4,5,6); per_sample.npy: labels (4,).
 folder/images/{a,b,c,d}.png (RGB 5x6) with folder/masks/*.png (palette PNGs of m_u8's maps, as
 VOC's); folder_missing: the same without masks/c.png.
+folder_sizes: 3 RGB images of sizes 12x10, 9x7 and 20x16 with grayscale masks of their sizes;
+folder_badsize: two 12x10 images, a.png's mask 4x4. x_big.npy (4,3,12,10) with m_big.npy (4,12,10).
 """
 import os
 import sys
@@ -59,3 +61,22 @@ for i, name in enumerate("abcd"):
     mask.save(os.path.join(out, "folder", "masks", name + ".png"))
 shutil.copytree(os.path.join(out, "folder"), os.path.join(out, "folder_missing"))
 os.remove(os.path.join(out, "folder_missing", "masks", "c.png"))
+
+for name, (h, w) in zip("abc", [(12, 10), (9, 7), (20, 16)]):
+    for d in ("images", "masks"):
+        os.makedirs(os.path.join(out, "folder_sizes", d), exist_ok=True)
+    Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8), "RGB").save(
+        os.path.join(out, "folder_sizes", "images", name + ".png"))
+    ids = rng.integers(0, 3, (h, w)).astype(np.uint8)
+    ids[0, 0] = 255
+    Image.fromarray(ids, "L").save(os.path.join(out, "folder_sizes", "masks", name + ".png"))
+for d in ("images", "masks"):
+    os.makedirs(os.path.join(out, "folder_badsize", d), exist_ok=True)
+Image.fromarray((rng.random((12, 10, 3)) * 255).astype(np.uint8), "RGB").save(
+    os.path.join(out, "folder_badsize", "images", "a.png"))
+Image.fromarray(np.zeros((4, 4), np.uint8), "L").save(os.path.join(out, "folder_badsize", "masks", "a.png"))
+Image.fromarray((rng.random((12, 10, 3)) * 255).astype(np.uint8), "RGB").save(
+    os.path.join(out, "folder_badsize", "images", "b.png"))
+Image.fromarray(np.zeros((12, 10), np.uint8), "L").save(os.path.join(out, "folder_badsize", "masks", "b.png"))
+np.save(os.path.join(out, "x_big.npy"), rng.standard_normal((4, 3, 12, 10)).astype(np.float32))
+np.save(os.path.join(out, "m_big.npy"), rng.integers(0, 3, (4, 12, 10)).astype(np.uint8))
