@@ -78,7 +78,8 @@ std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& l
   }
   // Recomputed reduction points in strips (every point a pipeline can hold), with element-wise
   // remat: the least kept maps a row plan reaches on chains of conv-BN-ReLU (VGG-BN); 2 and 4
-  // strips (more strips add recompute without keeping less).
+  // strips, doubled further only when nothing fits (extendStrips: at high resolution the
+  // strips' workspace dominates, and more strips then keep less).
   for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
     for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
       for (int64_t strips : stripCounts(4, limits.of(cut))) {
@@ -112,8 +113,8 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
   if (keep) *keep = std::move(programs);
 }
 
-// Past 16 strips (docs/plan-search.md "Candidates"): a series of evaluated candidates (one
-// --remat, cut and strategy, no recomputed points) doubles its strips while its last doubling
+// Past its listed counts (docs/plan-search.md "Candidates"): a series of evaluated candidates
+// (one --remat, cut, strategy and --recompute-points) doubles its strips while its last doubling
 // lowered the peak by at least an eighth and the count is within the cut's limit. Where
 // halos, 2PS's kept boundary rows or the maps kept whole dominate the peak, more strips stop
 // paying, so no fixed least strip height is needed. A series whose largest plan equals an
@@ -122,7 +123,7 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, const ir::Module& shapes,
                   const TrainingOptions& training, const CostTable& costs) {
   auto sameSeries = [](const RowOptions& a, const RowOptions& b) {
-    return !a.layerwise && !b.layerwise && !a.recompute.any() && !b.recompute.any() && a.remat == b.remat &&
+    return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.remat == b.remat &&
            a.fuse.cut == b.fuse.cut && a.partition.strategy == b.partition.strategy;
   };
   struct Outcome {
