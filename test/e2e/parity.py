@@ -688,6 +688,27 @@ def check_peak(what, peak, failures):
         failures.append(f"{what}: arena peak: measured {measured} != predicted {predicted}")
 
 
+def draw(name):
+    """Model NAME in training mode, its batch and its labels as every parity run draws them
+    (seed 0); sets LR to the model's own learning rate where it has one (torchvision_model)."""
+    global LR
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cls = MODELS[name]
+    LR = getattr(cls, "lr", LR)
+    model = cls().train()
+    shape = cls.input_shape
+    x = torch.randn(*shape)
+    out = model(x)
+    classes = out.shape[1]
+    if out.dim() == 4:  # a label per pixel, some ignored (cross_entropy's default ignore_index)
+        y = torch.randint(0, classes, (shape[0],) + tuple(out.shape[2:]))
+        y[torch.rand(y.shape) < 0.2] = IGNORE_INDEX
+    else:
+        y = torch.randint(0, classes, (shape[0],))
+    return model, x, y
+
+
 def main():
     global F32_NOISE
     ap = argparse.ArgumentParser()
@@ -732,22 +753,7 @@ def main():
     args.compile_flags = argv[cut + 1:]
     F32_NOISE = args.f32_noise or F32_NOISE
     os.makedirs(args.work, exist_ok=True)
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-
-    cls = MODELS[args.model]
-    global LR
-    LR = getattr(cls, "lr", LR)  # the model's own where it has one (torchvision_model)
-    model = cls().train()
-    shape = cls.input_shape
-    x = torch.randn(*shape)
-    out = model(x)
-    classes = out.shape[1]
-    if out.dim() == 4:  # a label per pixel, some ignored (cross_entropy's default ignore_index)
-        y = torch.randint(0, classes, (shape[0],) + tuple(out.shape[2:]))
-        y[torch.rand(y.shape) < 0.2] = IGNORE_INDEX
-    else:
-        y = torch.randint(0, classes, (shape[0],))
+    model, x, y = draw(args.model)
 
     onnx_path, x_path, y_path = export_model_and_data(model, x, x, y, args.work, args.model, args.opset)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
