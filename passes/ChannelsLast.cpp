@@ -55,7 +55,8 @@ bool isPerChannel(const std::vector<int64_t>& s, int64_t c) {
 struct RoundTrip {
   Op* entry = nullptr;
   std::vector<Op*> ops, exits;
-  ir::ValueSet inside;  // the channels-last maps: the entry's result and the ops' results
+  ir::ValueSet inside;            // the channels-last maps: the entry's result and the ops' results
+  std::map<const Op*, Op*> linear;  // a Linear's last reshape (in ops) -> its matmul
 };
 
 class Folder {
@@ -81,6 +82,12 @@ class Folder {
           if (std::find(t.exits.begin(), t.exits.end(), u) == t.exits.end()) t.exits.push_back(u);
           continue;
         }
+        if (u->kind == OpKind::Reshape || u->kind == OpKind::Flatten) {  // a Linear's first op: the unit is its last
+          Op* matmul = linearMatmul(*u);
+          if (!matmul) return std::nullopt;
+          u = m_.users(matmul->result()).front();
+          t.linear[u] = matmul;
+        }
         if (std::find(found.begin(), found.end(), u) != found.end()) continue;
         if (u->results.size() != 1) return std::nullopt;
         found.push_back(u);
@@ -91,24 +98,29 @@ class Folder {
     if (t.exits.empty()) return std::nullopt;
     std::sort(found.begin(), found.end(), [&](const Op* a, const Op* b) { return index_.at(a) < index_.at(b); });
     for (const Op* op : found)
-      if (!perPixel(*op, inside, index_.at(entry))) return std::nullopt;
+      if (!perPixel(*op, t)) return std::nullopt;
     t.ops = std::move(found);
     return t;
   }
 
   void rewrite(const RoundTrip& t) {
     Value* x = t.entry->operands[0];
-    // Weight ops go before the op computing x (before the entry when x is not an op's).
+    // Weight ops go before the op computing x, unless that op comes before a tensor they read
+    // (or x is no op's): then where the entry was.
     size_t at = x->def ? index_.at(x->def) : index_.at(t.entry);
+    for (const Op* op : t.ops)
+      for (Value* v : t.linear.count(op) ? std::vector<Value*>{transposed(t.linear.at(op)->operands[1])} : op->operands)
+        if (!t.inside.count(v) && v->def && index_.at(v->def) >= at) at = index_.at(t.entry);
     m_.replaceAllUses(t.entry->result(), x);
     for (Op* op : t.ops) {
       const int64_t c = op->result()->type.shape[3];
       if (op->kind == OpKind::LayerNorm) {
         op->attrs["axis"] = int64_t{1};
         op->attrs["end"] = int64_t{2};
-      } else if (op->kind == OpKind::MatMul) {
+      } else if (t.linear.count(op)) {  // reshape(matmul(reshape(x), W)) -> conv2d(x, W as [D,C,1,1])
+        const Op* matmul = t.linear.at(op);
         op->kind = OpKind::Conv2d;
-        op->operands[1] = convWeight(op->operands[1], at);
+        op->operands = {matmul->operands[0]->def->operands[0], convWeight(matmul->operands[1], at)};
         op->attrs = {{"dilation", IntList{1, 1}}, {"group", int64_t{1}}, {"pad", IntList{0, 0, 0, 0}},
                      {"stride", IntList{1, 1}}};
       } else if (ops::isBinaryElementwise(op->kind)) {
@@ -130,18 +142,40 @@ class Folder {
   // A value from outside the round trip: a global or input, or computed before it opens.
   bool before(const Value* v, size_t entry) const { return !v->def || index_.at(v->def) < entry; }
 
-  bool perPixel(const Op& op, const ir::ValueSet& inside, size_t entry) const {
+  // A Linear on the last axis, as the importer spells an N-D MatMul: reshape [N,H,W,C] ->
+  // [N*H*W, C] (canonicalize makes it flatten {axis=3}), matmul by W [C,D], reshape ->
+  // [N,H,W,D], each the only reader of the one before.
+  // Its matmul, when `first` starts one.
+  Op* linearMatmul(const Op& first) const {
+    const auto& x = first.operands[0]->type.shape;
+    const Value* rows = first.result();
+    if (x.size() != 4 || rows->type.shape != std::vector<int64_t>{x[0] * x[1] * x[2], x[3]} || isOutput(rows)) return nullptr;
+    const std::vector<Op*> readers = m_.users(rows);
+    if (readers.size() != 1 || readers[0]->kind != OpKind::MatMul || readers[0]->operands[0] != rows) return nullptr;
+    Op* matmul = readers[0];
+    if (isOutput(matmul->result())) return nullptr;
+    const std::vector<Op*> after = m_.users(matmul->result());
+    const int64_t d = matmul->result()->type.shape[1];
+    if (after.size() != 1 || after[0]->kind != OpKind::Reshape ||
+        after[0]->result()->type.shape != std::vector<int64_t>{x[0], x[1], x[2], d})
+      return nullptr;
+    return matmul;
+  }
+
+  bool perPixel(const Op& op, const RoundTrip& t) const {
+    const ir::ValueSet& inside = t.inside;
+    const size_t entry = index_.at(t.entry);
     const auto& y = op.result()->type.shape;
-    const Value* x = op.operands[0];
+    const Value* x = t.linear.count(&op) ? t.linear.at(&op)->operands[0]->def->operands[0] : op.operands[0];
     if (y.size() != 4 || (!inside.count(x) && !ops::isBinaryElementwise(op.kind))) return false;
     const auto& pixels = x->type.shape;
     if (isUnaryPerElement(op.kind)) return op.operands.size() == 1 && y == pixels;
     if (op.kind == OpKind::LayerNorm)
       return op.getInt("axis") == 3 && !op.has("end") &&
              std::all_of(op.operands.begin() + 1, op.operands.end(), [&](const Value* v) { return before(v, entry); });
-    if (op.kind == OpKind::MatMul) {
-      const Value* w = op.operands[1];
-      return w->type.shape.size() == 2 && before(w, entry) && w->type.shape[0] == pixels[3];
+    if (t.linear.count(&op)) {
+      const Value* w = t.linear.at(&op)->operands[1];
+      return w->type.shape.size() == 2 && before(transposed(w), entry) && w->type.shape[0] == pixels[3];
     }
     if (!ops::isBinaryElementwise(op.kind)) return false;
     bool anyMap = false;
@@ -171,11 +205,18 @@ class Folder {
   // W = transpose(V) {perm=[1,0]}.
   Value* convWeight(Value* w, size_t& at) {
     const int64_t c = w->type.shape[0], d = w->type.shape[1];
-    Value* t = w->def && w->def->kind == OpKind::Transpose && w->def->getInts("perm") == IntList{1, 0}
-                   ? w->def->operands[0]
-                   : insert(at, OpKind::Transpose, w, {{"perm", IntList{1, 0}}}, {d, c})->result();
+    Value* t = transposed(w);
+    if (t == w) t = insert(at, OpKind::Transpose, w, {{"perm", IntList{1, 0}}}, {d, c})->result();
     return reshaped(t, {d, c, 1, 1}, at);
   }
+
+  // V when w = transpose(V) {perm=[1,0]}, else w itself.
+  template <class V>
+  static V* transposed(V* w) {
+    return w->def && w->def->kind == OpKind::Transpose && w->def->getInts("perm") == IntList{1, 0} ? w->def->operands[0]
+                                                                                                    : w;
+  }
+
 
   // add(conv2d(x, w) of a matmul, b [D]) with the conv its only reader: b becomes its bias.
   bool foldBias(Op& add) {

@@ -4,7 +4,8 @@
 //   z = transpose(.) {perm=[0,3,1,2]}
 // becomes the same computation on x's layout, without the transposes:
 //  - layer_norm {axis=3} (the last axis)          -> layer_norm {axis=1, end=2} (row-local);
-//  - matmul(., W [C,D]) (W a value computed before the round trip: an initializer)
+//  - a Linear, the importer's N-D MatMul: reshape (or flatten) to [N*H*W, C], matmul by W [C,D]
+//    (a value computed before the round trip: an initializer), reshape to [N,H,W,D]
 //                                                  -> conv2d 1x1 by reshape(transpose(W)) [D,C,1,1]
 //    (reshape(V) when W is itself transpose(V) {perm=[1,0]}: torch's nn.Linear);
 //    a following add of a [D] vector becomes the conv's bias;

@@ -314,8 +314,10 @@ void softmax(const StepArgs& s) {
     }
 }
 
-// runtime/LayerNormSteps.h's passes, in a loop; the group statistics in a vector.
+// runtime/LayerNormSteps.h's passes, in a loop; the group statistics in a vector. A gradient's dx
+// is zeroed first (on a band, rows outside dy's `rows` get no value).
 void layerNorm(const StepArgs& s) {
+  if (s.step.kernel == Kernel::LayerNormGrad) zeroOut(s, 0);
   std::vector<double> stats;
   const auto loop = [](int64_t n, const auto& f) {
     for (int64_t i = 0; i < n; ++i) f(i);

@@ -472,7 +472,9 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     case Kernel::LayerNorm:
     case Kernel::LayerNormGrad: {
       // runtime/LayerNormSteps.h's passes, one thread per group (per element for the parameter
-      // sums); the group statistics in the workspace.
+      // sums); the group statistics in the workspace. A gradient's dx is zeroed first (on a
+      // band, rows outside dy's `rows` get no value).
+      if (step.kernel == Kernel::LayerNormGrad) zeroOut(s, 0);
       const auto launch = [this](int64_t n, const auto& f) { dev_.forEach(n, f); };
       return runLayerNormStep(s, launch, [this](int64_t n) { return workspace(n); });
     }
