@@ -280,6 +280,8 @@ void runDataSet(const std::string& test, const onnx::ModelProto& source, const f
 
   onnx::ModelProto model = source;
   const std::vector<RunningStatistic> statistics = bindForLrc(model, data);
+  std::set<std::string> kept;  // the outputs left on the graph (not LayerNormalization's Mean, InvStdDev)
+  for (const onnx::ValueInfoProto& out : model.graph().output()) kept.insert(out.name());
   // The importer reads files: the bound model goes to one of its own, removed once read.
   const std::string path = testing::TempDir() + "lrc-conformance-" + std::to_string(getpid()) + "-" + test + ".onnx";
   {
@@ -326,6 +328,7 @@ void runDataSet(const std::string& test, const onnx::ModelProto& source, const f
     const std::string what = "output " + name;
     auto stat = std::find_if(statistics.begin(), statistics.end(), [&](const RunningStatistic& s) { return s.output == name; });
     if (stat == statistics.end()) {
+      if (!kept.count(name)) continue;
       ASSERT_LT(moduleOutput, m->outputs.size());
       expectOutput(backend, bufferNamed(plan, m->outputs[moduleOutput++]->name), expected[static_cast<size_t>(k)], what);
     } else if (!stat->variance) {
