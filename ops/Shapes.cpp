@@ -316,8 +316,10 @@ Results batchNorm(const Rule& r) {
   return {f32(x), f32({x[1]}), f32({x[1]})};
 }
 
-// layer_norm (x, scale[, bias]) {axis, epsilon}: scale and bias of x's shape from `axis` on. Its
-// gradient (dy, x, scale) -> (dx, dscale, dbias).
+// layer_norm (x, scale[, bias]) {axis, epsilon[, end]}: scale and bias of x's shape from `axis`
+// on; with `end` (canonicalize's form of a channels-last LayerNorm) over the axes [axis, end),
+// which must be the channels of an N x C x H x W map (axis=1, end=2). Its gradient (dy, x,
+// scale) -> (dx, dscale, dbias).
 Results layerNorm(const Rule& r) {
   const bool grad = r.kind() == OpKind::LayerNormGrad;
   const size_t xi = grad ? 1 : 0;
@@ -325,7 +327,14 @@ Results layerNorm(const Rule& r) {
   const Shape& x = r.shape(xi);
   if (x.empty()) Rule::fail(r.what(xi, "input") + ", expected rank >= 1");
   const auto axis = static_cast<size_t>(r.integer("axis", 0, static_cast<int64_t>(x.size()) - 1));
-  const Shape normalized(x.begin() + static_cast<std::ptrdiff_t>(axis), x.end());
+  size_t end = x.size();
+  if (r.has("end")) {
+    end = static_cast<size_t>(r.integer("end", 2, 2));
+    if (axis != 1 || x.size() != 4)
+      Rule::fail(r.what(xi, "input") + ": layer_norm with 'end' normalizes the channels of an N x C x H x W map only "
+                 "(axis=1, end=2)");
+  }
+  const Shape normalized(x.begin() + static_cast<std::ptrdiff_t>(axis), x.begin() + static_cast<std::ptrdiff_t>(end));
   r.number("epsilon", 0, 1e30);
   if (grad) {
     r.expect(0, "output gradient", DType::F32, x);

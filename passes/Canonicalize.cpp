@@ -6,9 +6,13 @@
 //  - a channel shuffle, Reshape [N,C,H,W] -> [N,g,C/g,H,W], Transpose perm=[0,2,1,3,4],
 //    Reshape back to [N,C,H,W] (ShuffleNet), becomes channel_shuffle {groups=g}: a permutation
 //    of channels, row-local, where the transpose of 5-D tensors would end a row pipeline;
+//  - a channels-last round trip, transpose [0,2,3,1], per-pixel ops over the last axis,
+//    transpose [0,3,1,2] (ConvNeXt's block), becomes the same ops on the NCHW map
+//    (passes/ChannelsLast.h: layer_norm over the channels, 1x1 convolutions);
 //  - ops whose results nobody uses, and globals nobody reads, are removed.
 #include <numeric>
 
+#include "passes/ChannelsLast.h"
 #include "passes/Pass.h"
 
 namespace lrc::passes {
@@ -83,6 +87,7 @@ class Canonicalize : public Pass {
       }
     }
     changed |= m.eraseDeadOps() > 0;
+    changed |= foldChannelsLastRoundTrips(m);
     return changed;
   }
 };

@@ -95,7 +95,7 @@ class Grad {
         return;
       case OpKind::Pad: return pad();
       case OpKind::BatchNorm: return batchNorm();
-      case OpKind::LayerNorm: wholeMapsOnly(); return layerNorm();
+      case OpKind::LayerNorm: return layerNorm();
       case OpKind::BatchNormStats: return batchNormStats();
       case OpKind::BatchNormApply: return batchNormApply();
       case OpKind::Dropout:
@@ -226,6 +226,15 @@ class Grad {
   }
   void wholeMapsOnly() const {
     if (strip_) noGradient();
+  }
+
+  // The type of x's gradient of an element-wise op with parameter sums (batchnorm_apply,
+  // layer_norm over the channels): on a strip the band of its rows, with `rows` and `band` in `a`.
+  TensorType onStripRows(Attrs& a, const Value* x) const {
+    if (!strip_) return x->type;
+    a["rows"] = rowsAttr(strip_->rows);
+    a["band"] = bandAttr(strip_->rows, x);
+    return bandType(x, strip_->rows);
   }
 
   // Emits the gradient of operand `i` and reports it. On a strip the op gets `rows`, and the
@@ -382,7 +391,9 @@ class Grad {
   }
 
   // layer_norm (x, scale[, bias]): one op gives the three gradients (dbias also without a bias:
-  // nothing reads it then).
+  // nothing reads it then). On a strip (over the channels only: row-local) it propagates the
+  // strip's rows of dy, and dscale and dbias cover those rows (added over strips like weight
+  // gradients).
   void layerNorm() {
     bool any = false;
     for (size_t i = 0; i < op_.operands.size(); ++i) any |= needs(i);
@@ -390,8 +401,10 @@ class Grad {
     const Value* x = op_.operands[0];
     const Value* scale = op_.operands[1];
     const std::string bias = op_.operands.size() == 3 ? nameFor(op_.operands[2]) : nameFor(scale) + ".bias";
-    Op* g = b_.emit(OpKind::LayerNormGrad, {dy_, operand(0), op_.operands[1]}, pick(op_, {"axis", "epsilon"}),
-                    {{nameFor(x), x->type}, {nameFor(scale), scale->type}, {bias, scale->type}});
+    Attrs a = op_.has("end") ? pick(op_, {"axis", "end", "epsilon"}) : pick(op_, {"axis", "epsilon"});
+    const TensorType xType = onStripRows(a, x);
+    Op* g = b_.emit(OpKind::LayerNormGrad, {dy_, operand(0), op_.operands[1]}, std::move(a),
+                    {{nameFor(x), xType}, {nameFor(scale), scale->type}, {bias, scale->type}});
     for (size_t i = 0; i < op_.operands.size(); ++i)
       if (needs(i)) b_.contribute(op_, i, g->results[i]);
   }
@@ -405,12 +418,7 @@ class Grad {
     if (!any) return;
     const Value* x = op_.operands[0];
     Attrs a;
-    TensorType xType = x->type;
-    if (strip_) {
-      a["rows"] = rowsAttr(strip_->rows);
-      a["band"] = bandAttr(strip_->rows, x);
-      xType = bandType(x, strip_->rows);
-    }
+    const TensorType xType = onStripRows(a, x);
     std::vector<std::pair<std::string, TensorType>> results = {{nameFor(x), xType}};
     for (size_t i = 1; i < 5; ++i) results.emplace_back(nameFor(op_.operands[i]), op_.operands[i]->type);
     Op* g = b_.emit(OpKind::BatchNormApplyGrad, {dy_, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]},

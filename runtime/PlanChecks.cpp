@@ -392,6 +392,11 @@ class StepChecker {
           fail("attribute 'axis' is " + std::to_string(attrInt(step_, "axis")) + "; on row bands it must be 1 (channels)");
         return elementwiseRows(kernel);
       case Kernel::ChannelShuffle: return elementwiseRows(kernel);
+      case Kernel::LayerNorm:
+      case Kernel::LayerNormGrad:
+        // On rows only over the channels (`end`, which the shape rule allows as axis=1, end=2).
+        if (byRows() && !findAttr(step_, "end")) fail("on row bands layer_norm needs 'end' (the channel axis only)");
+        return elementwiseRows(kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:
@@ -404,8 +409,6 @@ class StepChecker {
       case Kernel::GlobalAvgPoolGrad:
       case Kernel::ReduceMean:
       case Kernel::ReduceMeanGrad:
-      case Kernel::LayerNorm:
-      case Kernel::LayerNormGrad:
       case Kernel::Flatten:
       case Kernel::Reshape:
       case Kernel::Transpose:

@@ -213,13 +213,17 @@ kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
   return p;
 }
 
-// x (operand 0, or the gradient's operand 1) as rows of the axes from `axis` on.
+// x (operand 0, or the gradient's operand 1) as rows of the axes from `axis` on; with `end`
+// (the channel axis only, axis=1 end=2: the plan loader checks it) the groups are the pixels,
+// laid out by the backend from the step's bands (runtime/LayerNormSteps.h).
 kernels::LayerNormParams layerNormParams(const plan::Step& step, const Shape& x) {
   kernels::LayerNormParams p;
+  p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
+  p.channels = findAttr(step, "end") != nullptr;
+  if (p.channels) return p;
   p.size = 1;
   for (size_t i = static_cast<size_t>(attrInt(step, "axis")); i < x.size(); ++i) p.size *= x[i];
   p.rows = elementsOf(x) / p.size;
-  p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
   return p;
 }
 

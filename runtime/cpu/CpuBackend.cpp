@@ -11,6 +11,7 @@
 #include "runtime/ArenaGuard.h"
 #include "runtime/AxisCopySteps.h"
 #include "runtime/ElementLoops.h"
+#include "runtime/LayerNormSteps.h"
 #include "runtime/Collective.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
@@ -24,7 +25,6 @@
 #include "runtime/cpu/Resize.h"
 #include "runtime/cpu/StridedLoop.h"
 #include "runtime/kernels/Dropout.h"
-#include "runtime/kernels/LayerNorm.h"
 
 namespace lrc::runtime {
 
@@ -313,17 +313,18 @@ void softmax(const StepArgs& s) {
     }
 }
 
-// runtime/kernels/LayerNorm.h's passes, in a loop; the row statistics in a vector.
-void layerNorm(const StepArgs& s, bool grad) {
-  const auto& p = s.params<kernels::LayerNormParams>();
-  std::vector<double> stats(static_cast<size_t>(2 * p.rows));
+// runtime/LayerNormSteps.h's passes, in a loop; the group statistics in a vector. A gradient's dx
+// is zeroed first (on a band, rows outside dy's `rows` get no value).
+void layerNorm(const StepArgs& s) {
+  if (s.step.kernel == Kernel::LayerNormGrad) zeroOut(s, 0);
+  std::vector<double> stats;
   const auto loop = [](int64_t n, const auto& f) {
     for (int64_t i = 0; i < n; ++i) f(i);
   };
-  if (!grad)
-    return kernels::layer_norm_forward(loop, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
-                                       stats.data(), p);
-  kernels::layer_norm_backward(loop, s.out(0), s.out(1), s.out(2), s.in(0), s.in(1), s.in(2), stats.data(), p);
+  runLayerNormStep(s, loop, [&](int64_t n) {
+    stats.resize(static_cast<size_t>(n));
+    return stats.data();
+  });
 }
 
 void softmaxXent(const StepArgs& s, bool grad) {
@@ -496,9 +497,8 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
     case Kernel::BatchNormStats:
       return batchNormStats(s, context);
     case Kernel::LayerNorm:
-      return layerNorm(s, false);
     case Kernel::LayerNormGrad:
-      return layerNorm(s, true);
+      return layerNorm(s);
     case Kernel::BatchNormApply:
       return batchNormApply(s);
     case Kernel::BatchNormApplyGrad:

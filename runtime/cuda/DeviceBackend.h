@@ -23,13 +23,13 @@
 #include "runtime/ArenaGuard.h"
 #include "runtime/AvailableMemory.h"
 #include "runtime/AxisCopySteps.h"
+#include "runtime/LayerNormSteps.h"
 #include "runtime/Collective.h"
 #include "runtime/Backend.h"
 #include "runtime/ElementLoops.h"
 #include "runtime/PreparedStep.h"
 #include "runtime/StepArgs.h"
 #include "runtime/kernels/Dropout.h"
-#include "runtime/kernels/LayerNorm.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/cuda/BatchNorm.cuh"
 #include "runtime/cuda/Conv.cuh"
@@ -471,15 +471,12 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     }
     case Kernel::LayerNorm:
     case Kernel::LayerNormGrad: {
-      // runtime/kernels/LayerNorm.h's passes, one thread per row (per element for the parameter
-      // sums); the row statistics in the workspace.
-      const auto& p = s.params<kernels::LayerNormParams>();
+      // runtime/LayerNormSteps.h's passes, one thread per group (per element for the parameter
+      // sums); the group statistics in the workspace. A gradient's dx is zeroed first (on a
+      // band, rows outside dy's `rows` get no value).
+      if (step.kernel == Kernel::LayerNormGrad) zeroOut(s, 0);
       const auto launch = [this](int64_t n, const auto& f) { dev_.forEach(n, f); };
-      double* stats = workspace(2 * p.rows);
-      if (step.kernel == Kernel::LayerNorm)
-        return kernels::layer_norm_forward(launch, s.out(0), s.in(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr,
-                                           stats, p);
-      return kernels::layer_norm_backward(launch, s.out(0), s.out(1), s.out(2), s.in(0), s.in(1), s.in(2), stats, p);
+      return runLayerNormStep(s, launch, [this](int64_t n) { return workspace(n); });
     }
     case Kernel::BatchNormApply: {
       const kernels::RowBand y = s.outMap(0);

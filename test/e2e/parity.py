@@ -478,6 +478,34 @@ class LnNet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class ConvNextBlockNet(nn.Module):
+    """A ConvNeXt block at a small size (issue 13): a stem conv, then depthwise conv 7x7,
+    permute to channels-last, LayerNorm over the channels, Linear 8->32, exact GELU, Linear
+    32->8, a per-channel layer scale, permute back, the residual add; a global mean and a linear
+    head. canonicalize turns the channels-last round trip into NCHW ops (layer_norm over the
+    channel axis, 1x1 convolutions by the Linears' own weights), so row plans run the whole
+    block in one pipeline (--expect-pipeline-op layer_norm)."""
+    input_shape = (2, 3, 11, 9)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.dwconv = nn.Conv2d(8, 8, 7, padding=3, groups=8)
+        self.norm = nn.LayerNorm(8, eps=1e-6)
+        self.pwconv1 = nn.Linear(8, 32)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(32, 8)
+        self.gamma = nn.Parameter(torch.linspace(0.5, 1.5, 8))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        x = x + y.permute(0, 3, 1, 2)
+        return self.fc(x.mean([2, 3]))
+
+
 def torchvision_model(arch):
     """A torchvision classifier of test/models/zoo.py (random initialization, 10 outputs,
     dropout and stochastic depth off) at the zoo's size and learning rate: there PyTorch's own
@@ -493,7 +521,8 @@ def torchvision_model(arch):
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
           "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
           "unet_tiny": UNetTiny, "up_net": UpNet,
-          "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet}
+          "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet,
+          "convnext_block": ConvNextBlockNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
 # one backward already puts some gradients 29% apart): its bounds, as every zoo model's, are the
 # float32 floors (F32_NOISE x PyTorch float32's own error) where those are larger.

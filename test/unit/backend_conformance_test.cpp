@@ -747,7 +747,7 @@ TEST_P(BackendConformance, BatchNormGrad) {
 }
 
 // layer_norm and its gradient over the last axis, the last two, and all (axis 0), with and
-// without a bias.
+// without a bias; and over the channel axis only, on row bands.
 TEST_P(BackendConformance, LayerNorm) {
   uint32_t seed = 790;
   for (int64_t axis : {3, 2, 0}) {
@@ -766,6 +766,18 @@ TEST_P(BackendConformance, LayerNorm) {
                     {result(kMap), result(normalized), result(normalized)}, ints, floats},
                    kManyTerms);
   }
+  // Over the channels only (axis=1, end=2: canonicalize's form of a channels-last LayerNorm):
+  // row-local, on strips, and its gradient on dy's rows (dscale and dbias over those rows).
+  const Shape c = {kMap[1]};
+  const std::vector<float> x = randomFloats(elementsOf(kMap), seed++, -2.0f, 3.0f), dy = randomFloats(elementsOf(kMap), seed++),
+                           scale = randomFloats(kMap[1], seed++), bias = randomFloats(kMap[1], seed++);
+  const IntAttrs ints = {{"axis", {1}}, {"end", {2}}};
+  const FloatAttrs floats = {{"epsilon", 1e-5}};
+  expectConformsOnStrips({"layer_norm", {whole(kMap, x), whole(c, scale), whole(c, bias)}, {result(kMap)}, ints, floats},
+                         sameRows, kManyTerms);
+  expectConformsOnGradRows({"layer_norm_grad", {whole(kMap, dy), whole(kMap, x), whole(c, scale)},
+                            {result(kMap), result(c), result(c)}, ints, floats},
+                           sameRows, {1}, true, kManyTerms);
 }
 
 // The split training BatchNorm (batchnorm_stats, batchnorm_apply and their gradients): mean and

@@ -323,7 +323,8 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::MaxPoolGrad, false},     {OpKind::AveragePoolGrad, false},
       {OpKind::ResizeGrad, false},
       {OpKind::GlobalAvgPoolGrad, false}, {OpKind::BatchNormGrad, false},
-      {OpKind::LayerNorm, false},       {OpKind::LayerNormGrad, false},  // whole groups: no row bands yet
+      {OpKind::LayerNorm, true},  // over the channels (axis=1, end=2); trailing axes: below
+      {OpKind::LayerNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
       {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
       {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
@@ -389,6 +390,23 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     }
   }
   EXPECT_EQ(checked, expected.size());
+}
+
+// layer_norm is row-local over the channels only (`end`: each pixel's group lies in one row);
+// over trailing axes (a group spans rows) it ends a pipeline.
+TEST(RowAnalysis, LayerNormOverChannelsOnly) {
+  Module m;
+  Value* x = m.addInput("x", f32({2, 3, 8, 8}));
+  Value* c = m.addGlobal(ValueKind::Param, "c", f32({3}));
+  Value* hw = m.addGlobal(ValueKind::Param, "hw", f32({3, 8, 8}));
+  Op* channels = m.addOp(OpKind::LayerNorm, {x, c}, {{"axis", int64_t{1}}, {"end", int64_t{2}}, {"epsilon", 1e-5}},
+                         {{"y", f32({2, 3, 8, 8})}});
+  Op* trailing = m.addOp(OpKind::LayerNorm, {x, hw}, {{"axis", int64_t{1}}, {"epsilon", 1e-5}}, {{"z", f32({2, 3, 8, 8})}});
+  EXPECT_TRUE(isRowLocal(*channels));
+  EXPECT_EQ(inputRows(*channels, 0, rr(2, 5)), rr(2, 5));
+  EXPECT_FALSE(isRowIndexed(*channels, 1));
+  EXPECT_FALSE(isRowLocal(*trailing));
+  EXPECT_THROW(inputRows(*trailing, 0, rr(2, 5)), Error);
 }
 
 // (8b) concat and slice are row-local along channels only; each concat operand's rows are the
