@@ -62,6 +62,39 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   ValueMap<std::vector<Value*>>& paramGrads_;
 };
 
+// The gradients of the points' gate ops and of an SE mean, between the two backward passes,
+// on whole values: dy of a gate value is its sum over the first pass's strips (`paramGrads`,
+// like a weight's), contributions to the gate's values and parameters are summed there too,
+// and the mean's contribution to its map joins the map's first-pass gradient (`reduced`).
+class PipelineLowering::GateGrads final : public GradBuilder {
+ public:
+  GateGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& paramGrads, ValueMap<std::vector<Value*>>& reduced)
+      : l_(l), paramGrads_(paramGrads), reduced_(reduced) {}
+  bool needsGrad(const Value* v) const override { return l_.needsGrad_.count(v) != 0; }
+  Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs,
+           std::vector<std::pair<std::string, TensorType>> results) override {
+    for (auto& r : results) r.first = l_.m_.uniqueName(r.first);
+    return l_.m_.insertOp(l_.pos_++, kind, std::move(operands), std::move(attrs), std::move(results));
+  }
+  Value* resultGrad(const Value* result) const override {
+    auto sum = paramGrads_.find(result);
+    return sum == paramGrads_.end() || sum->second.empty() ? nullptr : sum->second.front();
+  }
+  Value* takeGrad(const Value*) override { return nullptr; }
+  void contribute(const Op& op, size_t operand, Value* grad) override {
+    Value* x = op.operands[operand];
+    if (l_.reducedBy_.count(x)) return reduced_[x].push_back(grad);
+    std::vector<Value*>& sum = paramGrads_[x];
+    if (sum.empty()) return sum.push_back(grad);
+    sum.front() = l_.emit(OpKind::Add, {sum.front(), grad}, {}, "d" + x->name, x->type)->result();
+  }
+
+ private:
+  PipelineLowering& l_;
+  ValueMap<std::vector<Value*>>& paramGrads_;
+  ValueMap<std::vector<Value*>>& reduced_;
+};
+
 // What the backward passes of one pipeline gather: contributions to its inputs' gradients, the
 // running sums of its parameters' (and statistics') gradients, and (recomputed reduction
 // points) each point's map gradient from the first pass, summed whole.
@@ -95,6 +128,14 @@ void PipelineLowering::lowerBackward() {
     // over strips like parameters) and each map's gradient so far; the second recomputes the
     // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
     backwardPass(BackwardPass::Downstream, sums);
+    // The gates (last first), then each SE mean's gradient: dx = dmean broadcast over H, W
+    // and divided by H*W, a whole map added to the first pass's gradient of its map.
+    GateGrads gateGrads(*this, sums.paramGrads, sums.reduced);
+    for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
+      if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
+    for (const Op* point : p_.reductions)
+      if (point->kind == OpKind::ReduceMean)
+        if (Value* dmean = gateGrads.resultGrad(point->result())) emitGrad(gateGrads, *point, dmean);
     for (const Value* x : reducedMaps_) {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
@@ -156,10 +197,12 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
         auto whole = sums.reducedWhole.find(v);
         if (rows.empty() || whole == sums.reducedWhole.end()) continue;
         contrib[v].push_back(copyRows(whole->second, rows, v, cat("d", v->name, ".acc", std::to_string(s))));
-        std::vector<Value*> statsOperands = {band.at(v)};
-        const GradStrip strip{rows, statsOperands, nullptr, s};
-        StripGrads grads(*this, contrib, sums.paramGrads);
-        emitGrad(grads, *point->second, nullptr, &strip);
+        if (point->second->kind == OpKind::BatchNormStats) {  // an SE mean's term is in the sum already
+          std::vector<Value*> statsOperands = {band.at(v)};
+          const GradStrip strip{rows, statsOperands, nullptr, s};
+          StripGrads grads(*this, contrib, sums.paramGrads);
+          emitGrad(grads, *point->second, nullptr, &strip);
+        }
       }
       Value* dv = sums.dy;
       if (v != p_.output) {

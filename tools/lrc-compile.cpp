@@ -34,6 +34,7 @@
 #include "compiler/RowReport.h"
 #include "compiler/Work.h"
 #include "passes/PipelineList.h"
+#include "passes/RowAnalysis.h"
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
@@ -319,12 +320,13 @@ std::string mib(uint64_t bytes) {
   return text;
 }
 
-// A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics, kept when backward
+// A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics or an SE gate's mean
+// (passes::isReductionPoint), kept when backward
 // reads the map before it (the map stays whole), recomputed otherwise: in strips (a row
 // pipeline computes the map, --recompute-points: the statistics read a forward copy of its
 // strips) or whole in backward (--remat blocks). In program order; none unless --bn exact.
 struct ReductionPoint {
-  std::string op;  // the BatchNorm's ONNX node name, else its statistics' value
+  std::string op;  // the BatchNorm's (ReduceMean's) ONNX node name, else its statistics' value
   bool kept = true;
   bool inStrips = false;
   const char* how() const { return kept ? "kept" : inStrips ? "recomputed in strips" : "recomputed whole"; }
@@ -336,7 +338,7 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
   std::vector<ReductionPoint> points;
   for (size_t i = 0; i < loss; ++i) {
     const ir::Op& op = *train.ops[i];
-    if (op.kind != ir::OpKind::BatchNormStats) continue;
+    if (!passes::isReductionPoint(op)) continue;  // BatchNorm statistics, an SE gate's mean
     auto role = roles.find(op.operands[0]);
     const bool kept = role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
     const ir::Op* def = op.operands[0]->def;

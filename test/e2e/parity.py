@@ -630,6 +630,21 @@ def expect_pipeline_op(args, onnx_path, kind):
     return [] if found else [f"no {kind} inside a row pipeline:\n{rows}"]
 
 
+def expect_recomputed_points(args, onnx_path, count):
+    """The failures (none or one) of requiring `count` reduction points recomputed in strips in
+    the plan under test (lrc-compile --report's reduction_points[].how with the same flags):
+    the pipeline runs through them, and their maps are not kept."""
+    report = os.path.join(args.work, "recompute-report.json")
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", os.path.join(args.work, "recompute-plan.bin"),
+         "--report", report, "--bn", args.bn] + args.compile_flags)
+    with open(report) as f:
+        points = json.load(f).get("reduction_points", [])
+    strips = [p["op"] for p in points if p["how"] == "recomputed in strips"]
+    print(f"--expect-recomputed-points {count}: recomputed in strips: {', '.join(strips) or 'none'}; "
+          f"{len(points) - len(strips)} other")
+    return [] if len(strips) == count else [f"{len(strips)} reduction points recomputed in strips, expected {count}: {points}"]
+
+
 def without_row_flags(flags):
     """The lrc-compile flags less the row-plan flags (ROW_FLAGS) and their values; the layerwise
     plan is asked for explicitly (--strategy layerwise), since auto may choose a row plan."""
@@ -723,6 +738,9 @@ def main():
     ap.add_argument("--expect-pipeline-op", metavar="KIND",
                     help="require an op of this IR kind (e.g. conv_transpose2d) inside a row pipeline of the "
                          "plan under test (lrc-compile --emit rows with the same flags)")
+    ap.add_argument("--expect-recomputed-points", metavar="N", type=int,
+                    help="require N reduction points recomputed in strips in the plan under test "
+                         "(lrc-compile --report's reduction_points with the same flags)")
     ap.epilog = "Extra lrc-compile flags go last, after --: MODEL -- --strategy 2ps --strips 3"
     # Split at "--" by hand: argparse would otherwise tie a trailing flag list to the first
     # positional chunk and refuse it when options stand between MODEL and "--".
@@ -759,6 +777,8 @@ def main():
     failures = []
     if args.expect_pipeline_op:
         failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op)
+    if args.expect_recomputed_points is not None:
+        failures += expect_recomputed_points(args, onnx_path, args.expect_recomputed_points)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
     compared = compare(
         "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,
