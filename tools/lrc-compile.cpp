@@ -273,7 +273,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
     usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
-    usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics)");
+    usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.rematGiven && o.autoStrategy)
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
