@@ -106,12 +106,29 @@ class FuseRowPipelines : public Pass {
     bool moved = sinkElementwise(m, end);
 
     // A recomputed point that its pipeline cannot hold loses its mark (it is kept), and the
-    // runs are marked again without it.
+    // runs are marked again without it. The BatchNorm points settle first; then each marked SE
+    // mean joins, in program order, only where it costs no point held so far (else it is kept).
     bool changed = moved;
-    do {
-      for (auto& op : m.ops) op->attrs.erase(kPipeline);
-      markPipelines(m, end);
-    } while (dropUnsupportedRecompute(m, end) && (changed = true));
+    std::vector<Op*> means;
+    for (size_t i = 0; i < end; ++i)
+      if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind != OpKind::BatchNormStats) {
+        means.push_back(m.ops[i].get());
+        m.ops[i]->attrs.erase("recompute");
+      }
+    changed |= settle(m, end);
+    for (Op* mean : means) {
+      std::vector<Op*> held;
+      for (size_t i = 0; i < end; ++i)
+        if (isRecomputedPoint(*m.ops[i])) held.push_back(m.ops[i].get());
+      mean->attrs["recompute"] = int64_t{1};
+      settle(m, end);
+      const bool lost = std::any_of(held.begin(), held.end(), [](const Op* p) { return !isRecomputedPoint(*p); });
+      if (!lost && isRecomputedPoint(*mean)) continue;
+      for (Op* p : held) p->attrs["recompute"] = int64_t{1};
+      mean->attrs.erase("recompute");
+      settle(m, end);
+      changed = true;
+    }
 
     for (auto& op : m.ops) {
       auto it = op->attrs.find(kPipeline);
@@ -187,16 +204,33 @@ class FuseRowPipelines : public Pass {
   // BatchNorm's apply, an SE gate's multiply). Returns
   // whether one was dropped: the first in program order that fails, or, when it fails only
   // because another recomputed point is upstream of its map (two in a row), the one of the
-  // two whose map is smaller (ties: the later), since the other saves more kept bytes. A point
+  // two whose map is smaller (ties: the later), since the other saves more kept bytes, except
+  // that of a BatchNorm and an SE mean the mean is dropped. A point
   // may become possible once another is kept, so this repeats until none fails.
+  // Marks the runs, dropping unsupported points until every remaining one holds; returns
+  // whether one was dropped.
+  bool settle(ir::Module& m, size_t end) const {
+    bool dropped = false;
+    do {
+      for (auto& op : m.ops) op->attrs.erase(kPipeline);
+      markPipelines(m, end);
+    } while (dropUnsupportedRecompute(m, end) && (dropped = true));
+    return dropped;
+  }
+
   static bool dropUnsupportedRecompute(ir::Module& m, size_t end) {
     const std::map<const Op*, const Op*> gates = pointGates(m);
     for (size_t i = 0; i < end; ++i) {
       Op& stats = *m.ops[i];
       const Op* blocker = nullptr;
       if (!isRecomputedPoint(stats) || supported(m, stats, end, gates, &blocker)) continue;
+      // An SE mean yields to a BatchNorm: its map is mostly an activation of the BatchNorm's
+      // output before it, which --remat elementwise recomputes anyway (MobileNetV3).
+      const bool blockerMean = blocker && blocker->kind != OpKind::BatchNormStats;
+      const bool statsMean = stats.kind != OpKind::BatchNormStats;
       const bool blockerSmaller = blocker && blocker->operands[0]->type.bytes() < stats.operands[0]->type.bytes();
-      const Op* drop = blockerSmaller ? blocker : &stats;
+      const Op* drop = blocker && blockerMean != statsMean ? (blockerMean ? blocker : &stats)
+                                                          : blockerSmaller ? blocker : &stats;
       for (auto& op : m.ops)
         if (op.get() == drop) op->attrs.erase("recompute");
       return true;

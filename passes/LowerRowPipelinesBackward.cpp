@@ -128,13 +128,14 @@ void PipelineLowering::lowerBackward() {
     // over strips like parameters) and each map's gradient so far; the second recomputes the
     // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
     backwardPass(BackwardPass::Downstream, sums);
-    // The gates (last first), then each SE mean's gradient: dx = dmean broadcast over H, W
-    // and divided by H*W, a whole map added to the first pass's gradient of its map.
+    // The gates (last first), then each SE mean's gradient (global_avgpool_grad or
+    // reduce_mean_grad: dx = dmean broadcast over H, W and divided by H*W), a whole map added
+    // to the first pass's gradient of its map.
     GateGrads gateGrads(*this, sums.paramGrads, sums.reduced);
     for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
       if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
     for (const Op* point : p_.reductions)
-      if (point->kind == OpKind::ReduceMean)
+      if (point->kind != OpKind::BatchNormStats)
         if (Value* dmean = gateGrads.resultGrad(point->result())) emitGrad(gateGrads, *point, dmean);
     for (const Value* x : reducedMaps_) {
       const Op* stats = reducedBy_.at(x);

@@ -156,7 +156,7 @@ bool isRowPlanAttr(std::string_view name) {
 }
 
 bool isReductionPoint(const ir::Op& op) {
-  if (op.kind == ir::OpKind::BatchNormStats) return true;
+  if (op.kind == ir::OpKind::BatchNormStats || op.kind == ir::OpKind::GlobalAvgPool) return true;
   return op.kind == ir::OpKind::ReduceMean && op.operands[0]->type.shape.size() == 4 && op.getInts("axes") == ir::IntList{2, 3} &&
          op.getInt("keepdims") != 0 && !(op.has("sum") && op.getInt("sum") != 0);
 }

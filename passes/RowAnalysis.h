@@ -63,8 +63,8 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out);
 
 // A reduction point (docs/row-plans.md "Recomputed reduction points in strips"): a whole-map
 // reduction whose input map x is also read by rows after it: a training BatchNorm's statistics
-// (batchnorm_stats) or a squeeze-and-excitation mean (reduce_mean over H, W with keepdims of
-// a 4-D map, whose gate multiplies x). batchnorm-policy{recompute=...} numbers them in program
+// (batchnorm_stats) or a squeeze-and-excitation mean (global_avgpool, as torchvision's SE
+// blocks export it, or reduce_mean over H, W with keepdims of a 4-D map; its gate multiplies x). batchnorm-policy{recompute=...} numbers them in program
 // order and marks the chosen ones `recompute=1`.
 bool isReductionPoint(const ir::Op& op);
 

@@ -339,9 +339,19 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
   for (size_t i = 0; i < loss; ++i) {
     const ir::Op& op = *train.ops[i];
     if (!passes::isReductionPoint(op)) continue;  // BatchNorm statistics, an SE gate's mean
+    const ir::Op* def = op.operands[0]->def;
+    // A mean is an SE point when another forward op reads its map too (the gate's multiply),
+    // or when it reads the copy of the map's strips that lower-row-pipelines makes for a
+    // recomputed point (`<map>.stats`); not a classifier head's pool.
+    const std::vector<ir::Op*> readers = train.users(op.operands[0]);
+    const bool shared = std::any_of(readers.begin(), readers.end(), [&](const ir::Op* r) {
+      return r != &op && ops::info(r->kind).role == ops::Role::Forward;
+    });
+    const std::string& copy = op.operands[0]->name;
+    const bool statsCopy = def && def->kind == ir::OpKind::RowsCopy && copy.size() > 6 && copy.ends_with(".stats");
+    if (op.kind != ir::OpKind::BatchNormStats && !shared && !statsCopy) continue;
     auto role = roles.find(op.operands[0]);
     const bool kept = role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
-    const ir::Op* def = op.operands[0]->def;
     points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
                       !kept && def && def->kind == ir::OpKind::RowsCopy});
   }
