@@ -290,6 +290,39 @@ class SENet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class MBConvSENet(nn.Module):
+    """Two MobileNetV3-style blocks: expand 1x1 conv, BatchNorm, Hardswish, depthwise 3x3 conv,
+    BatchNorm, Hardswish, a squeeze-and-excitation gate as torchvision's (adaptive_avg_pool2d
+    to 1x1: ONNX GlobalAveragePool, 1x1 convs, ReLU, Hardsigmoid), project 1x1 conv, BatchNorm;
+    the second with a residual add. The SE means are reduction points next to BatchNorm's
+    (--recompute-points all)."""
+    input_shape = (2, 3, 12, 10)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.blocks = nn.ModuleList([self._block(4, 12, 4), self._block(4, 12, 4)])
+        self.fc = nn.Linear(4, 5)
+
+    @staticmethod
+    def _block(c, e, out):
+        return nn.ModuleDict({
+            "expand": nn.Conv2d(c, e, 1, bias=False), "bn1": nn.BatchNorm2d(e),
+            "dw": nn.Conv2d(e, e, 3, padding=1, groups=e, bias=False), "bn2": nn.BatchNorm2d(e),
+            "reduce": nn.Conv2d(e, 3, 1), "gate": nn.Conv2d(3, e, 1),
+            "project": nn.Conv2d(e, out, 1, bias=False), "bn3": nn.BatchNorm2d(out)})
+
+    def forward(self, x):
+        y = F.relu(self.stem(x))
+        for i, b in enumerate(self.blocks):
+            h = F.hardswish(b["bn1"](b["expand"](y)))
+            h = F.hardswish(b["bn2"](b["dw"](h)))
+            g = F.hardsigmoid(b["gate"](F.relu(b["reduce"](F.adaptive_avg_pool2d(h, 1)))))
+            h = b["bn3"](b["project"](h * g))
+            y = y + h if i else h
+        return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
 class SegNet(nn.Module):
     """A small fully convolutional segmentation net (conv, BatchNorm, ReLU, conv, ReLU, a 1x1
     conv to K classes, no pooling) whose output is [N,K,H,W]: lrc-compile appends the
@@ -491,7 +524,7 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
+          "act_net": ActNet, "se_net": SENet, "mbconv_se_net": MBConvSENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
           "unet_tiny": UNetTiny, "up_net": UpNet,
           "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet}
 # No size was found where ResNet-50's float32 stays within 1e-4 of float64 (at 64x64 batch 16
