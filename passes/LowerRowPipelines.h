@@ -21,7 +21,6 @@ class PipelineLowering {
 
  private:
   class StripGrads;  // where a backward strip's gradient ops go (GradBuilder)
-  class GateGrads;   // where the points' gate gradient ops go, between the backward passes
 
   ir::Module& m_;
   Pipeline& p_;

@@ -18,10 +18,15 @@ using ir::ValueMap;
 // The gradient ops of one strip of a pipeline op go where the backward is being written;
 // a contribution to a map inside the pipeline is summed at its op (`contrib`), one to a
 // parameter or weight over the strips as it comes (`paramGrads`: the running sum).
+// With `reduced` (the points' gate ops and SE means, between the backward passes, on whole
+// values): a gate value's dy is its sum over the first pass's strips (`paramGrads`, like a
+// weight's), contributions to gate values and parameters are summed there, and a mean's
+// contribution to its map joins the map's first-pass gradient (`reduced`).
 class PipelineLowering::StripGrads final : public GradBuilder {
  public:
-  StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads)
-      : l_(l), contrib_(contrib), paramGrads_(paramGrads) {}
+  StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads,
+             ValueMap<std::vector<Value*>>* reduced = nullptr)
+      : l_(l), contrib_(contrib), paramGrads_(paramGrads), reduced_(reduced) {}
   bool needsGrad(const Value* v) const override { return l_.needsGrad_.count(v) != 0; }
   Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs,
            std::vector<std::pair<std::string, TensorType>> results) override {
@@ -44,11 +49,12 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   }
   void contribute(const Op& op, size_t operand, Value* grad) override {
     const Value* x = op.operands[operand];
+    if (reduced_ && l_.reducedBy_.count(x)) return (*reduced_)[x].push_back(grad);
     const std::vector<size_t> maps = mapOperands(op);
     // batchnorm_stats reads a whole map in plans (no band slot), a pipeline map here.
     const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end() ||
                      (op.kind == OpKind::BatchNormStats && operand == 0);
-    if (map && !x->isGlobal()) return contrib_[x].push_back(grad);
+    if (map && !x->isGlobal() && !reduced_) return contrib_[x].push_back(grad);
     // Parameter (and statistics) gradients are summed as the strips produce them, so one
     // partial sum and one strip's contribution are alive at a time, not one per strip.
     std::vector<Value*>& sum = paramGrads_[x];
@@ -60,39 +66,7 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   PipelineLowering& l_;
   ValueMap<std::vector<Value*>>& contrib_;
   ValueMap<std::vector<Value*>>& paramGrads_;
-};
-
-// The gradients of the points' gate ops and of an SE mean, between the two backward passes,
-// on whole values: dy of a gate value is its sum over the first pass's strips (`paramGrads`,
-// like a weight's), contributions to the gate's values and parameters are summed there too,
-// and the mean's contribution to its map joins the map's first-pass gradient (`reduced`).
-class PipelineLowering::GateGrads final : public GradBuilder {
- public:
-  GateGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& paramGrads, ValueMap<std::vector<Value*>>& reduced)
-      : l_(l), paramGrads_(paramGrads), reduced_(reduced) {}
-  bool needsGrad(const Value* v) const override { return l_.needsGrad_.count(v) != 0; }
-  Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs,
-           std::vector<std::pair<std::string, TensorType>> results) override {
-    for (auto& r : results) r.first = l_.m_.uniqueName(r.first);
-    return l_.m_.insertOp(l_.pos_++, kind, std::move(operands), std::move(attrs), std::move(results));
-  }
-  Value* resultGrad(const Value* result) const override {
-    auto sum = paramGrads_.find(result);
-    return sum == paramGrads_.end() || sum->second.empty() ? nullptr : sum->second.front();
-  }
-  Value* takeGrad(const Value*) override { return nullptr; }
-  void contribute(const Op& op, size_t operand, Value* grad) override {
-    Value* x = op.operands[operand];
-    if (l_.reducedBy_.count(x)) return reduced_[x].push_back(grad);
-    std::vector<Value*>& sum = paramGrads_[x];
-    if (sum.empty()) return sum.push_back(grad);
-    sum.front() = l_.emit(OpKind::Add, {sum.front(), grad}, {}, "d" + x->name, x->type)->result();
-  }
-
- private:
-  PipelineLowering& l_;
-  ValueMap<std::vector<Value*>>& paramGrads_;
-  ValueMap<std::vector<Value*>>& reduced_;
+  ValueMap<std::vector<Value*>>* reduced_;
 };
 
 // What the backward passes of one pipeline gather: contributions to its inputs' gradients, the
@@ -131,7 +105,8 @@ void PipelineLowering::lowerBackward() {
     // The gates (last first), then each SE mean's gradient (global_avgpool_grad or
     // reduce_mean_grad: dx = dmean broadcast over H, W and divided by H*W), a whole map added
     // to the first pass's gradient of its map.
-    GateGrads gateGrads(*this, sums.paramGrads, sums.reduced);
+    ValueMap<std::vector<Value*>> none;
+    StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
     for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
       if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
     for (const Op* point : p_.reductions)
