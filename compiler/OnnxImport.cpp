@@ -499,6 +499,7 @@ const std::map<std::string, GraphImporter::Handler>& GraphImporter::handlers() {
       {"Mul", &GraphImporter::importMul},
       {"Pad", &GraphImporter::importPad},
       {"ReduceMean", &GraphImporter::importReduceMean},
+      {"ReduceSum", &GraphImporter::importReduceMean},
       {"Relu", &GraphImporter::importRelu},
       {"Pow", &GraphImporter::importPow},
       {"Reshape", &GraphImporter::importReshape},
@@ -1055,8 +1056,9 @@ void GraphImporter::importClip(const Node& n) {
   emit(n, ir::OpKind::Clip, {operand(n.in(0))}, {{"max", hi}, {"min", lo}});
 }
 
-// `axes` is an attribute before opset 18 and an input from it; none means every axis (or,
-// with opset 18's noop_with_empty_axes, the identity). The IR's axes are sorted and >= 0.
+// ReduceMean and ReduceSum (reduce_mean {sum=1}: one op, its sum not divided). `axes` is an
+// attribute before opset 18 (ReduceSum: 13) and an input from it; none means every axis (or,
+// with noop_with_empty_axes, the identity). The IR's axes are sorted and >= 0.
 void GraphImporter::importReduceMean(const Node& n) {
   ir::Value* x = operand(n.in(0));
   const IntList axes = reduceMeanAxes(n, static_cast<int64_t>(x->type.shape.size()));
@@ -1064,15 +1066,18 @@ void GraphImporter::importReduceMean(const Node& n) {
     emit(n, ir::OpKind::Identity, {x});
     return;
   }
-  emit(n, ir::OpKind::ReduceMean, {x}, {{"axes", axes}, {"keepdims", intAttr(n.proto, "keepdims", 1) != 0 ? int64_t{1} : int64_t{0}}});
+  ir::Attrs attrs = {{"axes", axes}, {"keepdims", intAttr(n.proto, "keepdims", 1) != 0 ? int64_t{1} : int64_t{0}}};
+  if (n.proto.op_type() == "ReduceSum") attrs["sum"] = int64_t{1};
+  emit(n, ir::OpKind::ReduceMean, {x}, std::move(attrs));
 }
 
-// The axes a ReduceMean of a rank-`rank` operand averages, sorted and >= 0; none for opset
-// 18's noop_with_empty_axes.
+// The axes a ReduceMean (ReduceSum) of a rank-`rank` operand reduces, sorted and >= 0; none for
+// noop_with_empty_axes (an input from opset 18, ReduceSum's from 13).
 IntList GraphImporter::reduceMeanAxes(const Node& n, int64_t rank) const {
-  IntList axes = opset_ < 18 ? intsAttr(n.proto, "axes", {}) : n.has(1) ? constantInts(n.in(1), "axes") : IntList{};
+  const bool input = opset_ >= (n.proto.op_type() == "ReduceSum" ? 13 : 18);
+  IntList axes = !input ? intsAttr(n.proto, "axes", {}) : n.has(1) ? constantInts(n.in(1), "axes") : IntList{};
   if (axes.empty()) {
-    if (opset_ >= 18 && intAttr(n.proto, "noop_with_empty_axes", 0) != 0) return {};
+    if (input && intAttr(n.proto, "noop_with_empty_axes", 0) != 0) return {};
     for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
   }
   for (int64_t& a : axes) a = normalizeAxis(a, rank, "reduce axis");

@@ -13,7 +13,9 @@
 //    gemm with beta 0) gets no update: it is left as it is, exactly as torch.optim skips a
 //    parameter whose .grad is None.
 //  - a partitioned row pipeline gets one pipeline_grad (lowered strip by strip later); the
-//    statistics of a recomputed reduction point inside it are differentiated there, not here.
+//    statistics of a recomputed reduction point inside it, and the point's gate ops (an SE
+//    gate, RowAnalysis's pointGates), are differentiated there, not here: the gate's
+//    parameters are external operands of pipeline_grad.
 // The gradient ops of each op come from passes/GradEmitter.h; gradient values are named
 // `d<forward name>`, made unique.
 #include <algorithm>
@@ -124,13 +126,28 @@ class BackwardBuilder final : GradBuilder {
   void pipelineGrad(Op& out, Value* dy) {
     const int64_t id = out.getInt("pipeline");
     std::vector<Value*> externals;
+    auto external = [&](Value* v) {
+      if (std::find(externals.begin(), externals.end(), v) == externals.end()) externals.push_back(v);
+    };
+    const std::map<const Op*, const Op*> gates = pointGates(m_);
     ValueSet defined;
     for (auto& op : m_.ops) {
       if (!isPartitioned(*op) || op->getInt("pipeline") != id) continue;
-      for (Value* v : op->operands)
-        if (!defined.count(v) && !reducedInside(v, defined) &&
-            std::find(externals.begin(), externals.end(), v) == externals.end())
-          externals.push_back(v);
+      for (Value* v : op->operands) {
+        if (defined.count(v)) continue;
+        if (!reducedInside(v, defined, gates)) {
+          external(v);
+          continue;
+        }
+        // A gate's value: the globals its ops read (their parameters) are the pipeline's.
+        std::vector<const Op*> todo = {v->def};
+        while (!todo.empty()) {
+          const Op* g = todo.back();
+          todo.pop_back();
+          if (!gates.count(g)) continue;
+          for (Value* u : g->operands) u->isGlobal() ? external(u) : todo.push_back(u->def);
+        }
+      }
       defined.insert(op->results.begin(), op->results.end());
       if (op.get() == &out) break;
     }
@@ -150,10 +167,13 @@ class BackwardBuilder final : GradBuilder {
   }
 
   // The statistics of a recomputed reduction point whose map the pipeline computes (`defined`
-  // so far): lower-row-pipelines differentiates through them inside the pipeline's backward
-  // (its second pass), so they are no external operand of pipeline_grad and get no gradient here.
-  static bool reducedInside(const Value* v, const ValueSet& defined) {
-    return v->def && isRecomputedPoint(*v->def) && defined.count(v->def->operands[0]);
+  // so far), or a value of its gate: lower-row-pipelines differentiates through them inside
+  // the pipeline's backward (between its passes, and in the second), so they are no external
+  // operand of pipeline_grad and get no gradient here.
+  static bool reducedInside(const Value* v, const ValueSet& defined, const std::map<const Op*, const Op*>& gates) {
+    const Op* point = v->def;
+    if (auto gate = point ? gates.find(point) : gates.end(); gate != gates.end()) point = gate->second;
+    return point && isRecomputedPoint(*point) && defined.count(point->operands[0]);
   }
 
   // The state globals are declared in parameter order; each update goes right after

@@ -15,12 +15,15 @@
 //          row pipeline each strip is normalized with its own batch statistics (over the
 //          rows it computes) and updates the running statistics once per forward strip. An
 //          approximation of BatchNorm (exact with one strip); outside pipelines, exact.
-//   Option `recompute` (exact only): the reduction points (training BatchNorms numbered 0, 1, ...
-//          in program order) whose batchnorm_stats get `recompute=1`: row plans may recompute
-//          their input map instead of keeping it (fuse-row-pipelines decides which it can;
-//          docs/row-plans.md "Recomputed reduction points"). "none" (default), "all" or ids.
+//   Option `recompute` (exact only): the reduction points (training BatchNorms and
+//          squeeze-and-excitation means, global_avgpool or reduce_mean over H, W with keepdims,
+//          numbered 0, 1, ... together in program order) whose batchnorm_stats or mean get
+//          `recompute=1`: row plans may recompute their input map instead of keeping it
+//          (fuse-row-pipelines decides which it can; docs/row-plans.md "Recomputed reduction
+//          points"). "none" (default), "all" or ids.
 // Run on the forward graph before append-loss and autodiff.
 #include "passes/Pass.h"
+#include "passes/RowAnalysis.h"
 
 namespace lrc::passes {
 
@@ -37,6 +40,13 @@ class BatchNormPolicy : public Pass {
     int64_t point = 0;
     for (size_t i = 0; i < m.ops.size(); ++i) {
       ir::Op* op = m.ops[i].get();
+      if (op->kind != ir::OpKind::BatchNormStats && isReductionPoint(*op) && mode_ == BatchNormMode::Exact) {  // an SE mean
+        if (recompute_.has(point++) && !op->has("recompute")) {
+          op->attrs["recompute"] = int64_t{1};
+          changed = true;
+        }
+        continue;
+      }
       if (op->kind != ir::OpKind::BatchNorm || op->getInt("training") == 0) continue;
       if (mode_ == BatchNormMode::Exact) {
         ir::Op* stats = split(m, i++);

@@ -22,9 +22,11 @@
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
 //    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
 //    whole stack, and every segment gets its own strips on its own output height;
-//  - a recomputed reduction point (batchnorm_stats with `recompute=1`, RowAnalysis's
-//    isRecomputedPoint) does not end a run: the run goes on through it, so the map it reads
-//    is computed strip by strip inside the pipeline; the op itself gets no mark. A point
+//  - a recomputed reduction point (batchnorm_stats or an SE gate's reduce_mean with
+//    `recompute=1`, RowAnalysis's isRecomputedPoint) does not end a run: the run goes on
+//    through it, so the map it reads is computed strip by strip inside the pipeline; the op
+//    itself and its gate ops (RowAnalysis's pointGates: the SE gate's 1x1 convolutions on
+//    [N,C,1,1], computed once whole) get no mark. A point
 //    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
 //    and is kept, and the runs are marked again;
 //  - an op that reads a whole operand (not row-indexed: a squeeze-and-excitation gate of
@@ -59,12 +61,18 @@ bool isSlidingWindow(const Op& op) {
 // `forwardEnd`; backward ops read forward values too, but they do not shape the pipeline)
 // or as module outputs: a pipeline must have exactly one such output map, the one strips
 // are cut on.
-size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd) {
+// Neither a recomputed point nor its gate ops join a pipeline.
+bool outsidePipelines(const Op& op, const std::map<const Op*, const Op*>& gates) {
+  return isRecomputedPoint(op) || gates.count(&op) != 0;
+}
+
+size_t escapingValues(const ir::Module& m, size_t a, size_t b, size_t forwardEnd, const std::map<const Op*, const Op*>& gates) {
   ir::ValueSet inside, escaping;
   for (size_t i = a; i < b; ++i)
-    if (!isRecomputedPoint(*m.ops[i])) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
+    if (!outsidePipelines(*m.ops[i], gates)) inside.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());
   for (size_t i = 0; i < forwardEnd; ++i) {
-    if ((i >= a && i < b) || isRecomputedPoint(*m.ops[i])) continue;  // a recomputed point reads strips
+    // A recomputed point reads strips; its gate ops read whole values only.
+    if ((i >= a && i < b) || outsidePipelines(*m.ops[i], gates)) continue;
     for (const ir::Value* v : m.ops[i]->operands)
       if (inside.count(v)) escaping.insert(v);
   }
@@ -98,12 +106,29 @@ class FuseRowPipelines : public Pass {
     bool moved = sinkElementwise(m, end);
 
     // A recomputed point that its pipeline cannot hold loses its mark (it is kept), and the
-    // runs are marked again without it.
+    // runs are marked again without it. The BatchNorm points settle first; then each marked SE
+    // mean joins, in program order, only where it costs no point held so far (else it is kept).
     bool changed = moved;
-    do {
-      for (auto& op : m.ops) op->attrs.erase(kPipeline);
-      markPipelines(m, end);
-    } while (dropUnsupportedRecompute(m, end) && (changed = true));
+    std::vector<Op*> means;
+    for (size_t i = 0; i < end; ++i)
+      if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind != OpKind::BatchNormStats) {
+        means.push_back(m.ops[i].get());
+        m.ops[i]->attrs.erase("recompute");
+      }
+    changed |= settle(m, end);
+    for (Op* mean : means) {
+      std::vector<Op*> held;
+      for (size_t i = 0; i < end; ++i)
+        if (isRecomputedPoint(*m.ops[i])) held.push_back(m.ops[i].get());
+      mean->attrs["recompute"] = int64_t{1};
+      settle(m, end);
+      const bool lost = std::any_of(held.begin(), held.end(), [](const Op* p) { return !isRecomputedPoint(*p); });
+      if (!lost && isRecomputedPoint(*mean)) continue;
+      for (Op* p : held) p->attrs["recompute"] = int64_t{1};
+      mean->attrs.erase("recompute");
+      settle(m, end);
+      changed = true;
+    }
 
     for (auto& op : m.ops) {
       auto it = op->attrs.find(kPipeline);
@@ -118,6 +143,7 @@ class FuseRowPipelines : public Pass {
   bool cutAtDownsample_;
 
   void markPipelines(ir::Module& m, size_t end) const {
+    const std::map<const Op*, const Op*> gates = pointGates(m);
     int64_t next = 0;
     size_t runBegin = 0;
     // A run whose values escape at several points (ResNet's max pool feeding both a block
@@ -127,20 +153,20 @@ class FuseRowPipelines : public Pass {
     auto closeRun = [&](size_t runEnd) {
       for (size_t start = runBegin; start < runEnd;) {
         size_t stop = runEnd;
-        while (stop > start + 1 && escapingValues(m, start, stop, end) > 1) --stop;
+        while (stop > start + 1 && escapingValues(m, start, stop, end, gates) > 1) --stop;
         bool window = false;
         for (size_t i = start; i < stop; ++i) window |= isSlidingWindow(*m.ops[i]);
         if (window) {
           for (size_t i = start; i < stop; ++i)
-            if (!isRecomputedPoint(*m.ops[i])) m.ops[i]->attrs[kPipeline] = next;
+            if (!outsidePipelines(*m.ops[i], gates)) m.ops[i]->attrs[kPipeline] = next;
           ++next;
         }
         start = stop;
       }
     };
     for (size_t i = 0; i < end; ++i) {
-      if (isRecomputedPoint(*m.ops[i])) continue;  // the run goes on through it
-      if (isRowLocal(*m.ops[i]) && readsWholeFromRun(m, runBegin, i)) {
+      if (outsidePipelines(*m.ops[i], gates)) continue;  // the run goes on through it
+      if (isRowLocal(*m.ops[i]) && readsWholeFromRun(m, runBegin, i, gates)) {
         closeRun(i);  // the gate's run ends before the op it feeds whole
         runBegin = i;
       }
@@ -157,13 +183,13 @@ class FuseRowPipelines : public Pass {
 
   // Whether op i reads a whole (not row-indexed) operand that row-local ops [runBegin, i)
   // define: a squeeze-and-excitation gate computed on [N,C,1,1] maps by 1x1 convolutions,
-  // which a pipeline cannot read by rows. (A recomputed point's statistics are whole values
-  // its pipeline computes from strips.)
-  static bool readsWholeFromRun(const ir::Module& m, size_t runBegin, size_t i) {
+  // which a pipeline cannot read by rows. (A recomputed point's statistics, and its gate, are
+  // whole values its pipeline computes from strips.)
+  static bool readsWholeFromRun(const ir::Module& m, size_t runBegin, size_t i, const std::map<const Op*, const Op*>& gates) {
     const Op& op = *m.ops[i];
     for (size_t j = 0; j < op.operands.size(); ++j) {
       const Op* def = op.operands[j]->def;
-      if (isRowIndexed(op, j) || !def || isRecomputedPoint(*def)) continue;
+      if (isRowIndexed(op, j) || !def || outsidePipelines(*def, gates)) continue;
       for (size_t k = runBegin; k < i; ++k)
         if (m.ops[k].get() == def) return true;
     }
@@ -172,35 +198,60 @@ class FuseRowPipelines : public Pass {
 
   // Drops `recompute` from a recomputed point whose input map x its pipeline cannot
   // compute strip by strip (lower-row-pipelines' two backward passes need it so): x is
-  // defined in a pipeline K and read only by the point and by K's ops; no value of the ops of
+  // defined in a pipeline K and read only by the point and by K's ops (by one at least); no value of the ops of
   // K that x depends on (its upstream, recomputed for the statistics) is read outside that
-  // upstream except x by K; the upstream holds no other recomputed point's apply. Returns
+  // upstream except x by K; the upstream reads no other recomputed point's results (a
+  // BatchNorm's apply, an SE gate's multiply). Returns
   // whether one was dropped: the first in program order that fails, or, when it fails only
   // because another recomputed point is upstream of its map (two in a row), the one of the
-  // two whose map is smaller (ties: the later), since the other saves more kept bytes. A point
+  // two whose map is smaller (ties: the later), since the other saves more kept bytes, except
+  // that of a BatchNorm and an SE mean the mean is dropped. A point
   // may become possible once another is kept, so this repeats until none fails.
+  // Marks the runs, dropping unsupported points until every remaining one holds; returns
+  // whether one was dropped.
+  bool settle(ir::Module& m, size_t end) const {
+    bool dropped = false;
+    do {
+      for (auto& op : m.ops) op->attrs.erase(kPipeline);
+      markPipelines(m, end);
+    } while (dropUnsupportedRecompute(m, end) && (dropped = true));
+    return dropped;
+  }
+
   static bool dropUnsupportedRecompute(ir::Module& m, size_t end) {
+    const std::map<const Op*, const Op*> gates = pointGates(m);
     for (size_t i = 0; i < end; ++i) {
       Op& stats = *m.ops[i];
-      Op* blocker = nullptr;
-      if (!isRecomputedPoint(stats) || supported(m, stats, end, &blocker)) continue;
+      const Op* blocker = nullptr;
+      if (!isRecomputedPoint(stats) || supported(m, stats, end, gates, &blocker)) continue;
+      // An SE mean yields to a BatchNorm: its map is mostly an activation of the BatchNorm's
+      // output before it, which --remat elementwise recomputes anyway (MobileNetV3).
+      const bool blockerMean = blocker && blocker->kind != OpKind::BatchNormStats;
+      const bool statsMean = stats.kind != OpKind::BatchNormStats;
       const bool blockerSmaller = blocker && blocker->operands[0]->type.bytes() < stats.operands[0]->type.bytes();
-      Op& drop = blockerSmaller ? *blocker : stats;
-      drop.attrs.erase("recompute");
+      const Op* drop = blocker && blockerMean != statsMean ? (blockerMean ? blocker : &stats)
+                                                          : blockerSmaller ? blocker : &stats;
+      for (auto& op : m.ops)
+        if (op.get() == drop) op->attrs.erase("recompute");
       return true;
     }
     return false;
   }
 
   // `blocker`: set when the only reason is another recomputed point upstream of x.
-  static bool supported(const ir::Module& m, const Op& stats, size_t end, Op** blocker) {
+  static bool supported(const ir::Module& m, const Op& stats, size_t end, const std::map<const Op*, const Op*>& gates,
+                        const Op** blocker) {
     const ir::Value* x = stats.operands[0];
     if (!x->def || !x->def->has(kPipeline)) return false;
     const ir::Attr k = x->def->attrs.at(kPipeline);
     auto inK = [&](const Op* op) { return op->has(kPipeline) && op->attrs.at(kPipeline) == k; };
     if (std::find(m.outputs.begin(), m.outputs.end(), x) != m.outputs.end()) return false;
-    for (const Op* r : m.users(x))
+    bool readInK = false;
+    for (const Op* r : m.users(x)) {
       if (r != &stats && !inK(r)) return false;
+      readInK |= r != &stats;
+    }
+    if (!readInK) return false;  // the pipeline would have no output (a mean that ends the forward)
     // The upstream of x in K, walked back from its definition.
     std::set<const Op*> upstream;
     std::vector<const Op*> todo = {x->def};
@@ -210,8 +261,9 @@ class FuseRowPipelines : public Pass {
       if (!upstream.insert(op).second) continue;
       for (const ir::Value* v : op->operands) {
         if (!v->def) continue;
-        if (isRecomputedPoint(*v->def)) {  // another recomputed point upstream
-          *blocker = v->def;
+        auto gate = gates.find(v->def);
+        if (isRecomputedPoint(*v->def) || gate != gates.end()) {  // another recomputed point upstream
+          *blocker = gate != gates.end() ? gate->second : v->def;
           return false;
         }
         if (inK(v->def)) todo.push_back(v->def);

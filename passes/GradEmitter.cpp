@@ -135,9 +135,11 @@ class Grad {
         return;
       case OpKind::ReduceMean:
         wholeMapsOnly();
-        if (needs(0))
-          grad(OpKind::ReduceMeanGrad, {dy_}, {{"axes", op_.getInts("axes")}, {"input_shape", shapeOf(op_.operands[0])}},
-               0, Reach::Whole);
+        if (needs(0)) {
+          Attrs a = {{"axes", op_.getInts("axes")}, {"input_shape", shapeOf(op_.operands[0])}};
+          if (op_.has("sum")) a["sum"] = op_.attrs.at("sum");  // ReduceSum: dy broadcast, not divided
+          grad(OpKind::ReduceMeanGrad, {dy_}, std::move(a), 0, Reach::Whole);
+        }
         return;
       case OpKind::Flatten:
       case OpKind::Reshape:

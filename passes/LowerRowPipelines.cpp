@@ -34,6 +34,8 @@
 // LowerRowPipelinesBackward.cpp), passes/GradEmitter.h (the gradient ops).
 #include "passes/LowerRowPipelines.h"
 
+#include <algorithm>
+
 #include "passes/Pass.h"
 
 namespace lrc::passes {
@@ -55,9 +57,17 @@ void PipelineLowering::run() {
       needsGrad_.insert(v);
       gradResults_.emplace_back(v, p_.grad->results[r]);
     }
-    for (const Op* op : p_.ops)
-      for (const Value* v : op->operands)
-        if (needsGrad_.count(v)) needsGrad_.insert(op->result());
+    // Through the pipeline's ops, its points and their gates (a gate's value feeds a
+    // pipeline op), until nothing changes.
+    std::vector<const Op*> ops(p_.ops.begin(), p_.ops.end());
+    ops.insert(ops.end(), p_.reductions.begin(), p_.reductions.end());
+    ops.insert(ops.end(), p_.gates.begin(), p_.gates.end());
+    for (size_t before = 0; before != needsGrad_.size();) {
+      before = needsGrad_.size();
+      for (const Op* op : ops)
+        if (std::any_of(op->operands.begin(), op->operands.end(), [&](const Value* v) { return needsGrad_.count(v) != 0; }))
+          needsGrad_.insert(op->results.begin(), op->results.end());
+    }
   }
   // Recomputed reduction points: their statistics are differentiated in the second backward
   // pass, with the ops their maps depend on (upstream_).
@@ -66,7 +76,6 @@ void PipelineLowering::run() {
     const Value* x = stats->operands[0];
     reducedBy_[x] = stats;
     reducedMaps_.push_back(x);
-    if (needsGrad_.count(x)) needsGrad_.insert(stats->results.begin(), stats->results.end());
     upstream_[p_.index.at(x)] = true;
   }
   for (size_t k = p_.ops.size(); k-- > 0;)

@@ -18,10 +18,15 @@ using ir::ValueMap;
 // The gradient ops of one strip of a pipeline op go where the backward is being written;
 // a contribution to a map inside the pipeline is summed at its op (`contrib`), one to a
 // parameter or weight over the strips as it comes (`paramGrads`: the running sum).
+// With `reduced` (the points' gate ops and SE means, between the backward passes, on whole
+// values): a gate value's dy is its sum over the first pass's strips (`paramGrads`, like a
+// weight's), contributions to gate values and parameters are summed there, and a mean's
+// contribution to its map joins the map's first-pass gradient (`reduced`).
 class PipelineLowering::StripGrads final : public GradBuilder {
  public:
-  StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads)
-      : l_(l), contrib_(contrib), paramGrads_(paramGrads) {}
+  StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads,
+             ValueMap<std::vector<Value*>>* reduced = nullptr)
+      : l_(l), contrib_(contrib), paramGrads_(paramGrads), reduced_(reduced) {}
   bool needsGrad(const Value* v) const override { return l_.needsGrad_.count(v) != 0; }
   Op* emit(OpKind kind, std::vector<Value*> operands, Attrs attrs,
            std::vector<std::pair<std::string, TensorType>> results) override {
@@ -44,11 +49,12 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   }
   void contribute(const Op& op, size_t operand, Value* grad) override {
     const Value* x = op.operands[operand];
+    if (reduced_ && l_.reducedBy_.count(x)) return (*reduced_)[x].push_back(grad);
     const std::vector<size_t> maps = mapOperands(op);
     // batchnorm_stats reads a whole map in plans (no band slot), a pipeline map here.
     const bool map = std::find(maps.begin(), maps.end(), operand) != maps.end() ||
                      (op.kind == OpKind::BatchNormStats && operand == 0);
-    if (map && !x->isGlobal()) return contrib_[x].push_back(grad);
+    if (map && !x->isGlobal() && !reduced_) return contrib_[x].push_back(grad);
     // Parameter (and statistics) gradients are summed as the strips produce them, so one
     // partial sum and one strip's contribution are alive at a time, not one per strip.
     std::vector<Value*>& sum = paramGrads_[x];
@@ -60,6 +66,7 @@ class PipelineLowering::StripGrads final : public GradBuilder {
   PipelineLowering& l_;
   ValueMap<std::vector<Value*>>& contrib_;
   ValueMap<std::vector<Value*>>& paramGrads_;
+  ValueMap<std::vector<Value*>>* reduced_;
 };
 
 // What the backward passes of one pipeline gather: contributions to its inputs' gradients, the
@@ -95,6 +102,16 @@ void PipelineLowering::lowerBackward() {
     // over strips like parameters) and each map's gradient so far; the second recomputes the
     // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
     backwardPass(BackwardPass::Downstream, sums);
+    // The gates (last first), then each SE mean's gradient (global_avgpool_grad or
+    // reduce_mean_grad: dx = dmean broadcast over H, W and divided by H*W), a whole map added
+    // to the first pass's gradient of its map.
+    ValueMap<std::vector<Value*>> none;
+    StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
+    for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
+      if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
+    for (const Op* point : p_.reductions)
+      if (point->kind != OpKind::BatchNormStats)
+        if (Value* dmean = gateGrads.resultGrad(point->result())) emitGrad(gateGrads, *point, dmean);
     for (const Value* x : reducedMaps_) {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
@@ -156,10 +173,12 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
         auto whole = sums.reducedWhole.find(v);
         if (rows.empty() || whole == sums.reducedWhole.end()) continue;
         contrib[v].push_back(copyRows(whole->second, rows, v, cat("d", v->name, ".acc", std::to_string(s))));
-        std::vector<Value*> statsOperands = {band.at(v)};
-        const GradStrip strip{rows, statsOperands, nullptr, s};
-        StripGrads grads(*this, contrib, sums.paramGrads);
-        emitGrad(grads, *point->second, nullptr, &strip);
+        if (point->second->kind == OpKind::BatchNormStats) {  // an SE mean's term is in the sum already
+          std::vector<Value*> statsOperands = {band.at(v)};
+          const GradStrip strip{rows, statsOperands, nullptr, s};
+          StripGrads grads(*this, contrib, sums.paramGrads);
+          emitGrad(grads, *point->second, nullptr, &strip);
+        }
       }
       Value* dv = sums.dy;
       if (v != p_.output) {

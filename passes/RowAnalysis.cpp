@@ -1,6 +1,7 @@
 #include "passes/RowAnalysis.h"
 
 #include <algorithm>
+#include <map>
 
 #include "ir/ShapeInference.h"
 #include "ops/Resize.h"
@@ -155,7 +156,38 @@ bool isRowPlanAttr(std::string_view name) {
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
-bool isRecomputedPoint(const ir::Op& op) { return op.kind == ir::OpKind::BatchNormStats && op.has("recompute"); }
+bool isReductionPoint(const ir::Op& op) {
+  if (op.kind == ir::OpKind::BatchNormStats || op.kind == ir::OpKind::GlobalAvgPool) return true;
+  return op.kind == ir::OpKind::ReduceMean && op.operands[0]->type.shape.size() == 4 && op.getInts("axes") == ir::IntList{2, 3} &&
+         op.getInt("keepdims") != 0 && !(op.has("sum") && op.getInt("sum") != 0);
+}
+
+bool isRecomputedPoint(const ir::Op& op) { return op.has("recompute") && isReductionPoint(op); }
+
+std::map<const ir::Op*, const ir::Op*> pointGates(const ir::Module& m) {
+  std::map<const ir::Op*, const ir::Op*> gates;
+  std::map<const ir::Value*, const ir::Op*> owner;  // value -> the point it is computed from
+  for (const auto& op : m.ops) {
+    if (ops::isLoss(op->kind)) break;
+    if (isRecomputedPoint(*op)) {
+      for (const ir::Value* r : op->results) owner[r] = op.get();
+      continue;
+    }
+    if (ops::info(op->kind).role != ops::Role::Forward) continue;
+    const ir::Op* point = nullptr;
+    bool gate = true;
+    for (const ir::Value* v : op->operands) {
+      if (v->isGlobal()) continue;
+      auto it = owner.find(v);
+      gate = gate && it != owner.end() && (!point || point == it->second);
+      if (it != owner.end()) point = it->second;
+    }
+    if (!gate || !point) continue;
+    gates[op.get()] = point;
+    for (const ir::Value* r : op->results) owner[r] = point;
+  }
+  return gates;
+}
 
 RowRange hull(RowRange a, RowRange b) {
   if (a.empty()) return b;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -60,13 +61,26 @@ bool isRowIndexed(const ir::Op& op, size_t operand);
 // inside the op's result rows.
 RowRange inputRows(const ir::Op& op, size_t operand, RowRange out);
 
-// A training BatchNorm's statistics marked `recompute=1` (batchnorm-policy{recompute=...}): a
-// reduction point that row plans recompute instead of keeping its input map (SPEC.md section
-// 5). fuse-row-pipelines lets a pipeline run through it (the op itself joins no pipeline),
-// so its input map is computed strip by strip inside the pipeline; lower-row-pipelines
-// computes the statistics from strips in forward and runs the pipeline's backward in two
-// passes (docs/row-plans.md "Recomputed reduction points").
+// A reduction point (docs/row-plans.md "Recomputed reduction points in strips"): a whole-map
+// reduction whose input map x is also read by rows after it: a training BatchNorm's statistics
+// (batchnorm_stats) or a squeeze-and-excitation mean (global_avgpool, as torchvision's SE
+// blocks export it, or reduce_mean over H, W with keepdims of a 4-D map; its gate multiplies x). batchnorm-policy{recompute=...} numbers them in program
+// order and marks the chosen ones `recompute=1`.
+bool isReductionPoint(const ir::Op& op);
+
+// A reduction point marked `recompute=1`: row plans recompute its input map instead of keeping
+// it (SPEC.md section 5). fuse-row-pipelines lets a pipeline run through it (the op itself, and
+// its gate, join no pipeline), so its input map is computed strip by strip inside the
+// pipeline; lower-row-pipelines computes the reduction from strips in forward and runs the
+// pipeline's backward in two passes (docs/row-plans.md "Recomputed reduction points").
 bool isRecomputedPoint(const ir::Op& op);
+
+// The gate ops of the recomputed points of the forward part (the ops before the loss): forward
+// ops whose operands other than globals are all results of one point or of its gate ops (an
+// SE gate's 1x1 convolutions and activations on [N,C,1,1]), each mapped to its point. They
+// are computed once, whole, between the point and the pipeline that reads their result by
+// rows; that pipeline differentiates them (lower-row-pipelines, between its backward passes).
+std::map<const ir::Op*, const ir::Op*> pointGates(const ir::Module& m);
 
 // The attributes the row-plan passes write on forward ops (fuse-row-pipelines,
 // partition-rows, batchnorm-policy{mode=strip}): compiler bookkeeping, not kernel

@@ -47,10 +47,17 @@ std::map<int64_t, Pipeline> collectPipelines(ir::Module& m) {
     p.index[op->result()] = p.ops.size();
     p.ops.push_back(op.get());
   }
+  std::map<const Op*, int64_t> pipelineOf;  // recomputed point -> the pipeline that computes its map
   for (auto& op : m.ops) {
     const Op* def = isRecomputedPoint(*op) ? op->operands[0]->def : nullptr;
-    if (def && def->has("pipeline") && def->has("fp_rows")) byId[def->getInt("pipeline")].reductions.push_back(op.get());
+    if (!def || !def->has("pipeline") || !def->has("fp_rows")) continue;
+    byId[def->getInt("pipeline")].reductions.push_back(op.get());
+    pipelineOf[op.get()] = def->getInt("pipeline");
   }
+  const std::map<const Op*, const Op*> gates = pointGates(m);
+  for (auto& op : m.ops)
+    if (auto gate = gates.find(op.get()); gate != gates.end() && pipelineOf.count(gate->second))
+      byId[pipelineOf.at(gate->second)].gates.push_back(op.get());
   return byId;
 }
 

@@ -36,6 +36,9 @@ struct Pipeline {
   // Recomputed reduction points whose map the pipeline computes (their batchnorm_stats, not
   // pipeline ops), in program order.
   std::vector<ir::Op*> reductions;
+  // Their gate ops (RowAnalysis's pointGates: an SE gate), whole ops outside the pipeline
+  // that it differentiates between its backward passes, in program order.
+  std::vector<ir::Op*> gates;
 };
 
 // The module's partitioned pipelines by id, with their ops in program order and their

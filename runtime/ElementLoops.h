@@ -67,8 +67,9 @@ inline ElementLoop elementLoop(const StepArgs& s, bool grad) {
   return l;
 }
 
-// reduce_mean (x) -> y: the mean over the axes `axes` of x.
-inline float reduceMeanScale(const Shape& x, const std::vector<int64_t>& axes) {
+// reduce_mean (x) -> y: the mean over the axes `axes` of x (with `sum`, their sum: scale 1).
+inline float reduceMeanScale(const Shape& x, const std::vector<int64_t>& axes, bool sum) {
+  if (sum) return 1.0f;
   int64_t count = 1;
   for (int64_t a : axes) count *= x[static_cast<size_t>(a)];
   return 1.0f / static_cast<float>(count);

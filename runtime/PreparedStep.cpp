@@ -309,7 +309,7 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
 #undef LRC_BINARY_CASES
     case Kernel::ReduceMean:
     case Kernel::ReduceMeanGrad:
-      return kernels::ReduceMeanParams{attrInts(step, "axes")};
+      return kernels::ReduceMeanParams{attrInts(step, "axes"), findAttr(step, "sum") && attrInt(step, "sum") != 0};
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:                       \

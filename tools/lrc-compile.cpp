@@ -34,6 +34,7 @@
 #include "compiler/RowReport.h"
 #include "compiler/Work.h"
 #include "passes/PipelineList.h"
+#include "passes/RowAnalysis.h"
 #include "ir/Printer.h"
 #include "runtime/plan/PlanFile.h"
 #include "tools/ToolSupport.h"
@@ -272,7 +273,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
     usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
-    usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics)");
+    usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.rematGiven && o.autoStrategy)
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
@@ -319,12 +320,13 @@ std::string mib(uint64_t bytes) {
   return text;
 }
 
-// A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics, kept when backward
+// A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics or an SE gate's mean
+// (passes::isReductionPoint), kept when backward
 // reads the map before it (the map stays whole), recomputed otherwise: in strips (a row
 // pipeline computes the map, --recompute-points: the statistics read a forward copy of its
 // strips) or whole in backward (--remat blocks). In program order; none unless --bn exact.
 struct ReductionPoint {
-  std::string op;  // the BatchNorm's ONNX node name, else its statistics' value
+  std::string op;  // the BatchNorm's (ReduceMean's) ONNX node name, else its statistics' value
   bool kept = true;
   bool inStrips = false;
   const char* how() const { return kept ? "kept" : inStrips ? "recomputed in strips" : "recomputed whole"; }
@@ -336,10 +338,20 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
   std::vector<ReductionPoint> points;
   for (size_t i = 0; i < loss; ++i) {
     const ir::Op& op = *train.ops[i];
-    if (op.kind != ir::OpKind::BatchNormStats) continue;
+    if (!passes::isReductionPoint(op)) continue;  // BatchNorm statistics, an SE gate's mean
+    const ir::Op* def = op.operands[0]->def;
+    // A mean is an SE point when another forward op reads its map too (the gate's multiply),
+    // or when it reads the copy of the map's strips that lower-row-pipelines makes for a
+    // recomputed point (`<map>.stats`); not a classifier head's pool.
+    const std::vector<ir::Op*> readers = train.users(op.operands[0]);
+    const bool shared = std::any_of(readers.begin(), readers.end(), [&](const ir::Op* r) {
+      return r != &op && ops::info(r->kind).role == ops::Role::Forward;
+    });
+    const std::string& copy = op.operands[0]->name;
+    const bool statsCopy = def && def->kind == ir::OpKind::RowsCopy && copy.size() > 6 && copy.ends_with(".stats");
+    if (op.kind != ir::OpKind::BatchNormStats && !shared && !statsCopy) continue;
     auto role = roles.find(op.operands[0]);
     const bool kept = role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
-    const ir::Op* def = op.operands[0]->def;
     points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
                       !kept && def && def->kind == ir::OpKind::RowsCopy});
   }

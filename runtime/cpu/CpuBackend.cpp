@@ -276,11 +276,11 @@ void sumTo(const StepArgs& s) {
   runLoop(l, kernels::ValueTerm{l.loop.operand(s.in(0), kernels::contiguousStrides(x))});
 }
 
-// reduce_mean and its gradient (dy broadcast back, over the count).
+// reduce_mean and its gradient (dy broadcast back, over the count; with `sum`, ReduceSum's).
 void reduceMean(const StepArgs& s, bool grad) {
-  const std::vector<int64_t>& axes = s.params<kernels::ReduceMeanParams>().axes;
-  const ElementLoop l = reduceMeanLoop(s, axes, grad);
-  runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
+  const kernels::ReduceMeanParams& p = s.params<kernels::ReduceMeanParams>();
+  const ElementLoop l = reduceMeanLoop(s, p.axes, grad);
+  runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p.axes, p.sum));
 }
 
 // transpose: x read through its permuted strides (its gradient: the inverse permutation).

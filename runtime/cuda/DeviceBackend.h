@@ -369,13 +369,13 @@ void DeviceBackend<D>::sumTo(const runtime::StepArgs& s) {
   run_loop(dev_, s.out(0), loop, kernels::ValueTerm{loop.operand(s.in(0), kernels::contiguousStrides(x))});
 }
 
-// reduce_mean and its gradient (dy broadcast back, over the count).
+// reduce_mean and its gradient (dy broadcast back, over the count; with `sum`, ReduceSum's).
 template <class D>
 void DeviceBackend<D>::reduceMean(const runtime::StepArgs& s, bool grad) {
-  const std::vector<int64_t>& axes = s.params<kernels::ReduceMeanParams>().axes;
-  const runtime::ElementLoop l = runtime::reduceMeanLoop(s, axes, grad);
+  const kernels::ReduceMeanParams& p = s.params<kernels::ReduceMeanParams>();
+  const runtime::ElementLoop l = runtime::reduceMeanLoop(s, p.axes, grad);
   run_loop(dev_, l.result, l.loop, kernels::ValueTerm{l.operands[0]},
-           runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), axes));
+           runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p.axes, p.sum));
 }
 
 // transpose: x read through its permuted strides (its gradient: the inverse permutation).

@@ -89,9 +89,11 @@ struct ReduceLoop {
   }
 };
 
-// reduce_mean's and reduce_mean_grad's attribute: the reduced axes (sorted, >= 0).
+// reduce_mean's and reduce_mean_grad's attributes: the reduced axes (sorted, >= 0), and `sum`
+// (ONNX ReduceSum: the sum, its gradient dy broadcast back, nothing divided).
 struct ReduceMeanParams {
   std::vector<int64_t> axes;
+  bool sum = false;
 };
 
 // transpose's attribute: y's axis d is x's axis perm[d].

@@ -290,6 +290,39 @@ class SENet(nn.Module):
         return self.fc(y.mean([2, 3]))
 
 
+class MBConvSENet(nn.Module):
+    """Two MobileNetV3-style blocks: expand 1x1 conv, BatchNorm, Hardswish, depthwise 3x3 conv,
+    BatchNorm, Hardswish, a squeeze-and-excitation gate as torchvision's (adaptive_avg_pool2d
+    to 1x1: ONNX GlobalAveragePool, 1x1 convs, ReLU, Hardsigmoid), project 1x1 conv, BatchNorm;
+    the second with a residual add. The SE means are reduction points next to BatchNorm's
+    (--recompute-points all)."""
+    input_shape = (2, 3, 12, 10)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.blocks = nn.ModuleList([self._block(4, 12, 4), self._block(4, 12, 4)])
+        self.fc = nn.Linear(4, 5)
+
+    @staticmethod
+    def _block(c, e, out):
+        return nn.ModuleDict({
+            "expand": nn.Conv2d(c, e, 1, bias=False), "bn1": nn.BatchNorm2d(e),
+            "dw": nn.Conv2d(e, e, 3, padding=1, groups=e, bias=False), "bn2": nn.BatchNorm2d(e),
+            "reduce": nn.Conv2d(e, 3, 1), "gate": nn.Conv2d(3, e, 1),
+            "project": nn.Conv2d(e, out, 1, bias=False), "bn3": nn.BatchNorm2d(out)})
+
+    def forward(self, x):
+        y = F.relu(self.stem(x))
+        for i, b in enumerate(self.blocks):
+            h = F.hardswish(b["bn1"](b["expand"](y)))
+            h = F.hardswish(b["bn2"](b["dw"](h)))
+            g = F.hardsigmoid(b["gate"](F.relu(b["reduce"](F.adaptive_avg_pool2d(h, 1)))))
+            h = b["bn3"](b["project"](h * g))
+            y = y + h if i else h
+        return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+
+
 class SegNet(nn.Module):
     """A small fully convolutional segmentation net (conv, BatchNorm, ReLU, conv, ReLU, a 1x1
     conv to K classes, no pooling) whose output is [N,K,H,W]: lrc-compile appends the
@@ -519,7 +552,7 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
-          "act_net": ActNet, "se_net": SENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
+          "act_net": ActNet, "se_net": SENet, "mbconv_se_net": MBConvSENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
           "unet_tiny": UNetTiny, "up_net": UpNet,
           "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet,
           "convnext_block": ConvNextBlockNet}
@@ -659,6 +692,21 @@ def expect_pipeline_op(args, onnx_path, kind):
     return [] if found else [f"no {kind} inside a row pipeline:\n{rows}"]
 
 
+def expect_recomputed_points(args, onnx_path, count):
+    """The failures (none or one) of requiring `count` reduction points recomputed in strips in
+    the plan under test (lrc-compile --report's reduction_points[].how with the same flags):
+    the pipeline runs through them, and their maps are not kept."""
+    report = os.path.join(args.work, "recompute-report.json")
+    run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", os.path.join(args.work, "recompute-plan.bin"),
+         "--report", report, "--bn", args.bn] + args.compile_flags)
+    with open(report) as f:
+        points = json.load(f).get("reduction_points", [])
+    strips = [p["op"] for p in points if p["how"] == "recomputed in strips"]
+    print(f"--expect-recomputed-points {count}: recomputed in strips: {', '.join(strips) or 'none'}; "
+          f"{len(points) - len(strips)} other")
+    return [] if len(strips) == count else [f"{len(strips)} reduction points recomputed in strips, expected {count}: {points}"]
+
+
 def without_row_flags(flags):
     """The lrc-compile flags less the row-plan flags (ROW_FLAGS) and their values; the layerwise
     plan is asked for explicitly (--strategy layerwise), since auto may choose a row plan."""
@@ -773,6 +821,9 @@ def main():
     ap.add_argument("--expect-pipeline-op", metavar="KIND",
                     help="require an op of this IR kind (e.g. conv_transpose2d) inside a row pipeline of the "
                          "plan under test (lrc-compile --emit rows with the same flags)")
+    ap.add_argument("--expect-recomputed-points", metavar="N", type=int,
+                    help="require N reduction points recomputed in strips in the plan under test "
+                         "(lrc-compile --report's reduction_points with the same flags)")
     ap.epilog = "Extra lrc-compile flags go last, after --: MODEL -- --strategy 2ps --strips 3"
     # Split at "--" by hand: argparse would otherwise tie a trailing flag list to the first
     # positional chunk and refuse it when options stand between MODEL and "--".
@@ -794,6 +845,8 @@ def main():
     failures = []
     if args.expect_pipeline_op:
         failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op)
+    if args.expect_recomputed_points is not None:
+        failures += expect_recomputed_points(args, onnx_path, args.expect_recomputed_points)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
     compared = compare(
         "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,

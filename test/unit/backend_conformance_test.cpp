@@ -451,14 +451,15 @@ TEST_P(BackendConformance, ReduceMean) {
   for (const auto& [axes, keptShape, droppedShape] :
        {std::tuple<Shape, Shape, Shape>{{2, 3}, {3, 5, 1, 1}, {3, 5}}, {{1}, {3, 1, 7, 9}, {3, 7, 9}},
         {{0, 2, 3}, {1, 5, 1, 1}, {5}}}) {
-    for (int64_t keepdims : {0, 1}) {
-      const Shape y = keepdims ? keptShape : droppedShape;
-      expectConforms({"reduce_mean", {whole(kMap, x)}, {result(y)}, {{"axes", axes}, {"keepdims", {keepdims}}}},
-                     kExact);
-      const std::vector<float> dy = randomFloats(elementsOf(y), 562);
-      expectConforms({"reduce_mean_grad", {whole(y, dy)}, {result(kMap)}, {{"axes", axes}, {"input_shape", kMap}}},
-                     kExact);
-    }
+    for (int64_t keepdims : {0, 1})
+      for (int64_t sum : {0, 1}) {  // sum=1: ONNX ReduceSum
+        const Shape y = keepdims ? keptShape : droppedShape;
+        expectConforms({"reduce_mean", {whole(kMap, x)}, {result(y)}, {{"axes", axes}, {"keepdims", {keepdims}}, {"sum", {sum}}}},
+                       kExact);
+        const std::vector<float> dy = randomFloats(elementsOf(y), 562);
+        expectConforms({"reduce_mean_grad", {whole(y, dy)}, {result(kMap)}, {{"axes", axes}, {"input_shape", kMap}, {"sum", {sum}}}},
+                       kExact);
+      }
   }
 }
 

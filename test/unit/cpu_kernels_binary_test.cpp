@@ -149,12 +149,14 @@ TEST(Binary, PerChannelOperandOnRows) {
   EXPECT_LT(normalizedError(run("mul_grad", in, result(gate), second), dg), 1e-5);
 }
 
-// The mean over axes (kept or dropped) against a double reference; its gradient against
-// finite differences.
+// The mean over axes (kept or dropped), and the sum (sum=1, ONNX ReduceSum), against a double
+// reference; their gradients against finite differences.
 TEST(ReduceMean, ForwardAndGradient) {
   const Shape xs = {2, 3, 4, 5};
   const std::vector<float> x = randomFloats(elementsOf(xs), 12);
+  for (int64_t sum : {0, 1})
   for (const std::vector<int64_t>& axes : {std::vector<int64_t>{2, 3}, {1}, {0, 1, 2, 3}}) {
+    SCOPED_TRACE("sum=" + std::to_string(sum));
     Shape kept = xs;
     for (int64_t a : axes) kept[static_cast<size_t>(a)] = 1;
     std::vector<double> xd = toDouble(x);
@@ -162,10 +164,11 @@ TEST(ReduceMean, ForwardAndGradient) {
       std::vector<double> y(static_cast<size_t>(elementsOf(kept)), 0.0);
       for (int64_t i = 0; i < elementsOf(xs); ++i)
         y[static_cast<size_t>(broadcastIndex(kept, xs, i))] += xd[static_cast<size_t>(i)];
-      for (double& v : y) v *= static_cast<double>(elementsOf(kept)) / static_cast<double>(elementsOf(xs));
+      if (sum == 0)
+        for (double& v : y) v *= static_cast<double>(elementsOf(kept)) / static_cast<double>(elementsOf(xs));
       return y;
     };
-    EXPECT_LT(normalizedError(run("reduce_mean", {whole(xs, x)}, result(kept), {{"axes", axes}, {"keepdims", {1}}}),
+    EXPECT_LT(normalizedError(run("reduce_mean", {whole(xs, x)}, result(kept), {{"axes", axes}, {"keepdims", {1}}, {"sum", {sum}}}),
                               mean()),
               1e-6);
     const std::vector<float> w = randomFloats(elementsOf(kept), 13);
@@ -176,7 +179,7 @@ TEST(ReduceMean, ForwardAndGradient) {
       return s;
     };
     const std::vector<double> dx = numericGradient(xd, loss, 1e-4);
-    EXPECT_LT(normalizedError(run("reduce_mean_grad", {whole(kept, w)}, result(xs), {{"axes", axes}, {"input_shape", xs}}),
+    EXPECT_LT(normalizedError(run("reduce_mean_grad", {whole(kept, w)}, result(xs), {{"axes", axes}, {"input_shape", xs}, {"sum", {sum}}}),
                               dx),
               1e-5);
   }

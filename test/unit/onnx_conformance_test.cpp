@@ -135,6 +135,7 @@ const std::map<std::string, std::vector<int>>& compileTimeInputs() {
       {"Pad", {1, 2, 3}},              // pads, constant_value, axes
       {"Pow", {1}},                    // exponent
       {"ReduceMean", {1}},             // axes (opset 18)
+      {"ReduceSum", {1}},              // axes (opset 13)
       {"Reshape", {1}},                // shape
       {"Resize", {1, 2, 3}},           // roi, scales, sizes
       {"Upsample", {1}},               // scales

@@ -834,6 +834,52 @@ TEST_F(BinaryModel, BroadcastingAndReduceMeanForms) {
   EXPECT_EQ(im->lookup("gate")->kind, ir::ValueKind::Param);
 }
 
+// ReduceSum is reduce_mean {sum=1}: opset 13's axes input (a constant, negative axes),
+// noop_with_empty_axes (the identity), no axes (every axis), and opset 11's axes attribute.
+TEST_F(BinaryModel, ReduceSumForms) {
+  onnx::ModelProto m = model(13);
+  onnx::GraphProto& g = *m.mutable_graph();
+  onnx::TensorProto& hw = *g.add_initializer();
+  hw.set_name("hw");
+  hw.set_data_type(onnx::TensorProto::INT64);
+  hw.add_dims(2);
+  hw.add_int64_data(-1);
+  hw.add_int64_data(2);
+  node(g, "ReduceSum", {"x", "hw"}, "sum");  // keepdims 1 by default
+  onnx::AttributeProto* noop = node(g, "ReduceSum", {"x"}, "same").add_attribute();
+  noop->set_name("noop_with_empty_axes");
+  noop->set_type(onnx::AttributeProto::INT);
+  noop->set_i(1);
+  onnx::AttributeProto* drop = node(g, "ReduceSum", {"x"}, "total").add_attribute();
+  drop->set_name("keepdims");
+  drop->set_type(onnx::AttributeProto::INT);
+  drop->set_i(0);
+  output(g, "sum", {2, 4, 1, 1});
+  output(g, "same", {2, 4, 5, 5});
+  output(g, "total", {});
+  const std::unique_ptr<ir::Module> im = importOnnx(write(m));
+  EXPECT_EQ(opNamed(*im, "sum").kind, ir::OpKind::ReduceMean);
+  EXPECT_EQ(opNamed(*im, "sum").getInt("sum"), 1);
+  EXPECT_EQ(opNamed(*im, "sum").getInts("axes"), (ir::IntList{2, 3}));
+  EXPECT_EQ(im->lookup("sum")->type.shape, Shape({2, 4, 1, 1}));
+  EXPECT_EQ(opNamed(*im, "same").kind, ir::OpKind::Identity);
+  EXPECT_EQ(opNamed(*im, "total").getInts("axes"), (ir::IntList{0, 1, 2, 3}));
+  EXPECT_EQ(im->lookup("total")->type.shape, Shape({}));
+
+  onnx::ModelProto old = model(11);
+  onnx::GraphProto& g11 = *old.mutable_graph();
+  onnx::NodeProto& channels = node(g11, "ReduceSum", {"x"}, "channels");
+  onnx::AttributeProto* axes = channels.add_attribute();
+  axes->set_name("axes");
+  axes->set_type(onnx::AttributeProto::INTS);
+  axes->add_ints(1);
+  output(g11, "channels", {2, 1, 5, 5});
+  const std::unique_ptr<ir::Module> im11 = importOnnx(write(old));
+  EXPECT_EQ(opNamed(*im11, "channels").getInt("sum"), 1);
+  EXPECT_EQ(opNamed(*im11, "channels").getInts("axes"), (ir::IntList{1}));
+  EXPECT_EQ(im11->lookup("channels")->type.shape, Shape({2, 1, 5, 5}));
+}
+
 TEST_F(BinaryModel, BadBroadcastNamesTheNode) {
   onnx::ModelProto m = model(13);
   onnx::GraphProto& g = *m.mutable_graph();
