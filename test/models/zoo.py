@@ -29,7 +29,7 @@ import sys
 # name: (torchvision constructor keyword arguments, input shape, learning rate)
 ZOO = {
     "alexnet": ({}, (4, 3, 224, 224), 0.002),
-    "vgg11_bn": ({}, (2, 3, 224, 224), 0.002),
+    "vgg11_bn": ({}, (2, 3, 224, 224), 0.0001),
     "vgg16": ({}, (1, 3, 224, 224), 0.002),
     "resnet18": ({}, (16, 3, 96, 96), 0.002),
     "resnet50": ({}, (16, 3, 64, 64), 0.002),
