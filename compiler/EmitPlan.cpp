@@ -10,7 +10,6 @@
 #include <set>
 
 #include "compiler/MemoryRoles.h"
-#include "passes/RowAnalysis.h"
 #include "ir/Liveness.h"
 #include "passes/RowAnalysis.h"
 
