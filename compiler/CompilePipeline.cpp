@@ -1,5 +1,7 @@
 #include "compiler/CompilePipeline.h"
 
+#include <algorithm>
+
 #include "ir/Verifier.h"
 #include "passes/Pass.h"
 
@@ -61,13 +63,18 @@ passes::BatchNormPolicyOptions withRecompute(passes::BatchNormPolicyOptions batc
 
 void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormPolicyOptions& batchNorm) {
   runPasses(m, passes::createBatchNormPolicyPass(withRecompute(batchNorm, o)));
+  // A segmentation net's per-pixel loss can join its last pipeline (fuse-row-pipelines'
+  // option `loss`), as in the training program: the rows described are then those.
+  const bool perPixel = m.outputs.size() == 1 && m.outputs[0]->type.shape.size() == 4 &&
+                        std::none_of(m.ops.begin(), m.ops.end(), [](const auto& op) { return ops::isLoss(op->kind); });
+  if (!o.layerwise && o.fuse.loss && perPixel) runPasses(m, passes::createAppendLossPass({}));
   if (!o.layerwise) return partition(m, o.fuse, o.partition);
   // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
   // halo: every op computes all its rows once).
   passes::PartitionRowsOptions whole = o.partition;
   whole.strategy = passes::RowStrategy::OverL;
   whole.strips = whole.bpStrips = 1;
-  partition(m, {.cut = passes::SegmentCut::None}, whole);
+  partition(m, {.cut = passes::SegmentCut::None, .loss = false}, whole);
 }
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {

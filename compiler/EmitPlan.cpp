@@ -242,9 +242,9 @@ std::string strippedOnnx(const std::string& path, const Module& train, plan::Pla
 
 // Ops after the loss belong to the backward pass: their results are gradients.
 size_t lossIndex(const Module& m) {
-  for (size_t i = 0; i < m.ops.size(); ++i)
-    if (ops::isLoss(m.ops[i]->kind)) return i;
-  throw ir::Error("plan: the training program has no loss");
+  const size_t i = passes::lossPosition(m);
+  if (i == m.ops.size()) throw ir::Error("plan: the training program has no loss");
+  return i;
 }
 
 plan::Optimizer defaultOptimizer(ops::Optimizer optimizer) {
@@ -294,7 +294,9 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   io->set_image(table.of(train.inputs[0]));
   io->set_labels(table.of(train.inputs[1]));
   io->set_loss(table.of(train.outputs.at(0)));
-  io->set_logits(table.of(train.outputs.at(1)));
+  // A loss inside a row pipeline leaves the training program no whole logits (fuse-row-pipelines'
+  // option `loss`): io.logits is then the evaluation's, read for its shape.
+  io->set_logits(table.of(train.outputs.size() > 1 ? train.outputs[1] : eval.outputs.at(0)));
   io->set_eval_logits(table.of(eval.outputs.at(0)));
 
   *plan.mutable_optimizer() = optimizer;

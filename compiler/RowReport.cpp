@@ -143,7 +143,9 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
     if (twoPS) fp[0].push_back("boundary rows from the previous strip");
     std::vector<std::vector<std::string>> bp;
     for (const ir::Op* op : ops) {
-      const std::vector<int64_t>& shape = op->result()->type.shape;
+      // A loss ending the pipeline (a scalar) has its logits' rows.
+      const ir::Value* rowsOf = op->kind == ir::OpKind::PixelXent ? op->operands[0] : op->result();
+      const std::vector<int64_t>& shape = rowsOf->type.shape;
       std::vector<std::string> row{displayName(*op), std::string(ir::opName(op->kind)),
                                    shape.size() > 2 ? std::to_string(shape[2]) : std::string("?"),
                                    strips(*op, "fp_rows")};

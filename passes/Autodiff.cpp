@@ -15,7 +15,9 @@
 //  - a partitioned row pipeline gets one pipeline_grad (lowered strip by strip later); the
 //    statistics of a recomputed reduction point inside it, and the point's gate ops (an SE
 //    gate, RowAnalysis's pointGates), are differentiated there, not here: the gate's
-//    parameters are external operands of pipeline_grad.
+//    parameters are external operands of pipeline_grad. When the pipeline ends with the loss
+//    (pixel_xent, fuse-row-pipelines' option `loss`), its pipeline_grad's dy is the loss
+//    itself, which lower-row-pipelines reads as the seed.
 // The gradient ops of each op come from passes/GradEmitter.h; gradient values are named
 // `d<forward name>`, made unique.
 #include <algorithm>
@@ -54,7 +56,13 @@ class BackwardBuilder final : GradBuilder {
     for (auto it = forward.rbegin(); it != forward.rend(); ++it) {
       Op& op = **it;
       if (&op == &lossOp) {
-        emitGrad(*this, op, nullptr);  // the loss seeds the backward
+        // The loss seeds the backward; a per-pixel loss that ends a row pipeline seeds the
+        // pipeline's (its pipeline_grad's dy operand is the loss itself: dloss/dloss = 1).
+        if (isPartitioned(op)) {
+          pipelineGrad(op, op.result());
+        } else {
+          emitGrad(*this, op, nullptr);
+        }
         continue;
       }
       // Every user of a result comes later in program order, so its gradient is complete.

@@ -15,8 +15,13 @@
 //    cuts strips on: a run with several is split into consecutive pieces, each the
 //    longest prefix with one;
 //  - on a training module (after append-loss / autodiff) only the ops before the first
-//    `softmax_xent` are considered: the loss and everything after it (the backward and the
-//    updates, whose element-wise adds are row-local too) are never marked;
+//    loss are considered: the loss and everything after it (the backward and the
+//    updates, whose element-wise adds are row-local too) are never marked; except that
+//    the per-pixel loss `pixel_xent` (option `loss`, default on; off for layerwise plans) is
+//    the run's last op when a row-local op computes its logits and only it reads them: the
+//    logits are then dropped from the module outputs (the training program's logits are never
+//    whole; io.logits becomes the evaluation's, docs/plan-format.md) and the pipeline's one
+//    output is the scalar loss (docs/row-plans.md, "The loss inside a row pipeline");
 //  - segment cuts, option `cut` (FuseRowPipelinesOptions): `none` (default) or `downsample`: a run also ends after
 //    every sliding window with a row stride above 1 (VGG's pools, ResNet's stride-2
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
@@ -86,7 +91,7 @@ class FuseRowPipelines : public Pass {
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
-      : cutAtDownsample_(options.cut == SegmentCut::Downsample) {}
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -98,9 +103,15 @@ class FuseRowPipelines : public Pass {
       op->attrs.erase(it);
     }
 
-    // Forward part: the ops before the loss (all ops when there is none).
+    // Forward part: the ops before the loss (all ops when there is none), and the per-pixel
+    // loss when it joins the run of its logits (option `loss`): the logits are then no module
+    // output, so the training program never assembles them whole.
     size_t end = 0;
     while (end < m.ops.size() && !ops::isLoss(m.ops[end]->kind)) ++end;
+    if (loss_ && end < m.ops.size() && lossJoinsRun(m, end)) {
+      std::erase(m.outputs, m.ops[end]->operands[0]);
+      ++end;
+    }
 
     // Scheduling first: an element-wise op with one reader moves to right before it.
     bool moved = sinkElementwise(m, end);
@@ -141,6 +152,15 @@ class FuseRowPipelines : public Pass {
 
  private:
   bool cutAtDownsample_;
+  bool loss_;
+
+  // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
+  // rule) whose logits a row-local forward op computes and only the loss reads.
+  static bool lossJoinsRun(const ir::Module& m, size_t i) {
+    const Op& loss = *m.ops[i];
+    const ir::Value* logits = loss.operands.at(0);
+    return isRowLocal(loss) && logits->def && isRowLocal(*logits->def) && m.users(logits).size() == 1;
+  }
 
   void markPipelines(ir::Module& m, size_t end) const {
     const std::map<const Op*, const Op*> gates = pointGates(m);

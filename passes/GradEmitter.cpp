@@ -157,10 +157,12 @@ class Grad {
         if (needs(0)) grad(OpKind::SoftmaxXentGrad, {op_.operands[0], op_.operands[1]}, {}, 0, Reach::Whole);
         return;
       case OpKind::PixelXent:
+        // On a strip (the loss ending a row pipeline): the gradient of the strip's logits band,
+        // the labels whole, scaled by the global count (the kernel counts every label).
         if (dy_) return noGradient();
-        wholeMapsOnly();
         if (needs(0))
-          grad(OpKind::PixelXentGrad, {op_.operands[0], op_.operands[1]}, pick(op_, {"ignore_index"}), 0, Reach::Whole);
+          grad(OpKind::PixelXentGrad, {operand(0), op_.operands[1]}, pick(op_, {"ignore_index"}), 0,
+               strip_ ? Reach::SameRows : Reach::Whole);
         return;
       // No gradient: softmax (only the fused loss trains), and the training and row-plan ops,
       // which are never differentiated again.

@@ -44,6 +44,9 @@ class PipelineLowering {
   // LowerRowPipelines.cpp
   bool reuseLast() const;
   bool inPipeline(const ir::Value* v) const { return p_.index.count(v) != 0; }
+  // Whether the pipeline ends with the loss (pixel_xent): its output is the scalar loss.
+  bool endsWithLoss() const { return ops::isLoss(p_.ops.back()->kind); }
+  ir::Value* sumLoss(const std::vector<ir::Value*>& partials);
   ir::Op* emit(ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs, const std::string& name, ir::TensorType type);
   std::string stripName(const ir::Value* v, const char* tag, size_t j) const;
   ir::Value* copyRows(ir::Value* src, RowRange r, const ir::Value* whole, const std::string& name);

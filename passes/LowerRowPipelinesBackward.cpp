@@ -180,7 +180,9 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
           emitGrad(grads, *point->second, nullptr, &strip);
         }
       }
-      Value* dv = sums.dy;
+      // The loss ending a pipeline seeds its backward: no dy (its gradient on the strip's rows is
+      // softmax - onehot over the global count, straight into its logits' rows).
+      Value* dv = endsWithLoss() ? nullptr : sums.dy;
       if (v != p_.output) {
         std::vector<Value*> sources = contrib[v];
         if (auto c = carried.find(v); c != carried.end()) sources.push_back(c->second);

@@ -93,10 +93,13 @@ ValueMap<Value*> PipelineLowering::computeStrip(const Table& t, size_t j, ValueM
       operands[0] = copyRows(operands[0], rows, op.operands[0], stripName(op.operands[0], (std::string(tag) + "bn").c_str(), j));
     if (operandBands) (*operandBands)[k] = operands;
     Attrs attrs = kernelAttrs(op);
-    attrs["band"] = bandAttr(rows, op.result());
+    // A loss ending the pipeline: the strip's share of it, a scalar (no band).
+    const bool loss = ops::isLoss(op.kind);
+    if (!loss) attrs["band"] = bandAttr(rows, op.result());
     // A recomputed strip must not update the running statistics a second time.
     if (isStripBatchNorm(op) && std::string(tag) == "r") attrs["update_stats"] = int64_t{0};
-    band[op.result()] = emit(op.kind, operands, std::move(attrs), stripName(op.result(), tag, j), bandType(op.result(), rows))->result();
+    band[op.result()] = emit(op.kind, operands, std::move(attrs), stripName(op.result(), tag, j),
+                             loss ? op.result()->type : bandType(op.result(), rows))->result();
   }
   return band;
 }
@@ -181,10 +184,38 @@ void PipelineLowering::lowerForward() {
       }
     }
   }
-  Value* out = emit(OpKind::RowsCopy, outputBands, {},
-                    p_.output->name + ".rows", p_.output->type)
-                   ->result();
+  Value* out = endsWithLoss() ? sumLoss(outputBands)
+                              : emit(OpKind::RowsCopy, outputBands, {}, p_.output->name + ".rows", p_.output->type)->result();
   m_.replaceAllUses(p_.output, out);
+}
+
+// A pipeline ending with the per-pixel loss: each strip's loss is its rows' share of the mean
+// (their terms over the count of every counted pixel), so the loss is their sum, in strip
+// order. Every pixel's term must be in exactly one strip: the loss's forward and backward
+// strips partition its rows (partition-rows makes them so; checked here).
+Value* PipelineLowering::sumLoss(const std::vector<Value*>& partials) {
+  const size_t k = p_.ops.size() - 1;
+  for (const Table* t : {&p_.fp, &p_.bp}) {
+    int64_t next = 0;
+    for (const RowRange& r : (*t)[k]) {
+      if (r.empty()) continue;
+      if (r.begin != next)
+        throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": the strips of the loss ",
+                            p_.ops[k]->describe(), " do not partition its rows: a strip starts at row ",
+                            std::to_string(r.begin), ", expected ", std::to_string(next)),
+                        p_.ops[k]->loc);
+      next = r.end;
+    }
+    if (next != heightOf(p_.ops[k]->operands[0]))
+      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": the strips of the loss ",
+                          p_.ops[k]->describe(), " end at row ", std::to_string(next), " of ",
+                          std::to_string(heightOf(p_.ops[k]->operands[0]))),
+                      p_.ops[k]->loc);
+  }
+  Value* total = partials.front();
+  for (size_t j = 1; j < partials.size(); ++j)
+    total = emit(OpKind::Add, {total, partials[j]}, {}, p_.output->name + ".sum", p_.output->type)->result();
+  return total;
 }
 
 }  // namespace lrc::passes

@@ -54,6 +54,12 @@
 //    fuse-row-pipelines) needs all its rows: under OverL its strips are widened so that they
 //    cover every row (2PS strips cover every row anyway); the statistics' reader is not a
 //    pipeline op and does not make the map escape.
+//  - A pipeline that ends with the per-pixel loss (fuse-row-pipelines' option `loss`): its
+//    output is the scalar loss, whose rows are its logits' (output row r = the loss terms of
+//    logits row r and label row r); strips are cut on them as on a map's, and the loss's own
+//    rows per strip (fp_rows, bp_rows) partition them under both strategies, so every
+//    pixel's term is counted once. Its bytes per row are 0 (the strips' partial sums are
+//    scalars).
 //  - Idempotent: all attributes above are removed first and recomputed.
 #include <algorithm>
 #include <map>
@@ -89,7 +95,12 @@ struct Pipeline {
   std::vector<const Value*> reduced;  // maps a recomputed reduction point reads (all their rows)
 };
 
-int64_t heightOf(const Value* v) { return v->type.shape.at(2); }
+// The rows of a map; a per-pixel loss that ends a pipeline (a scalar) has its logits' rows:
+// output row r of the loss is the loss terms of logits row r.
+int64_t heightOf(const Value* v) {
+  if (v->type.shape.empty() && v->def && v->def->kind == ir::OpKind::PixelXent) return heightOf(v->def->operands[0]);
+  return v->type.shape.at(2);
+}
 int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>(heightOf(v), 1); }
 
 [[noreturn]] void fail(const Pipeline& p, const std::string& what) {

@@ -53,6 +53,10 @@ struct BatchNormPolicyOptions {
 
 struct FuseRowPipelinesOptions {
   SegmentCut cut = SegmentCut::None;
+  // Whether a per-pixel loss (pixel_xent) joins the run that computes its logits, so that a
+  // fully convolutional net is one pipeline up to its loss (docs/row-plans.md); layerwise
+  // plans (one strip) leave it out.
+  bool loss = true;
 };
 
 // partition-rows (passes/PartitionRows.cpp's header has the rules).

@@ -35,6 +35,7 @@
 #include <algorithm>
 
 #include "passes/Pass.h"
+#include "passes/RowAnalysis.h"
 
 namespace lrc::passes {
 
@@ -71,8 +72,7 @@ class Remat : public Pass {
   explicit Remat(const RematOptions& options) : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None) {}
 
   bool transform(ir::Module& m) override {
-    size_t loss = 0;
-    while (loss < m.ops.size() && !ops::isLoss(m.ops[loss]->kind)) ++loss;
+    const size_t loss = lossPosition(m);
     if (loss == m.ops.size() || none_) return false;  // not a training module, or nothing to do
     ValueSet forward;
     for (size_t i = 0; i < loss; ++i) forward.insert(m.ops[i]->results.begin(), m.ops[i]->results.end());

@@ -81,6 +81,7 @@ bool isRowLocal(const ir::Op& op) {
   using ir::OpKind;
   // The table says which kinds can be in a row pipeline at all; an instance is when its maps
   // are 4-D and, for a few kinds, its attributes allow it.
+  if (op.kind == OpKind::PixelXent) return mapOperand(op);  // the loss at the end of a pipeline
   if (ops::info(op.kind).role != ops::Role::Forward || ops::info(op.kind).rowRule == ops::RowRule::None) return false;
   if (op.kind == OpKind::Pad) return mapOperand(op) && padsOnlySpatial(op);
   if (op.kind == OpKind::BatchNorm)  // frozen, or per-strip statistics (--bn strip)
@@ -154,6 +155,15 @@ bool isRowPlanAttr(std::string_view name) {
                                             "strips_requested", "bp_strips_requested",   "work",
                                             "reuse_last",       "strip_stats", "recompute"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+size_t lossPosition(const ir::Module& m) {
+  size_t first = 0;
+  while (first < m.ops.size() && !ops::isLoss(m.ops[first]->kind)) ++first;
+  if (first == m.ops.size() || m.outputs.empty() || !m.outputs[0]->def) return first;
+  for (size_t i = first; i < m.ops.size(); ++i)
+    if (m.ops[i].get() == m.outputs[0]->def) return i;
+  return first;
 }
 
 bool isReductionPoint(const ir::Op& op) {

@@ -32,7 +32,8 @@ RowRange intersect(RowRange a, RowRange b);
 bool holds(RowRange outer, RowRange inner);
 
 // Whether an op can sit inside a row pipeline (computes output rows from a band of input
-// rows): conv2d, conv_transpose2d, relu, maxpool, avgpool, resize, pad that pads only H and W, batchnorm with
+// rows): the per-pixel loss pixel_xent on a 4-D map (it ends one: its output row r is the terms
+// of logits row r; fuse-row-pipelines' option `loss`); conv2d, conv_transpose2d, relu, maxpool, avgpool, resize, pad that pads only H and W, batchnorm with
 // training=0 (frozen), add/sub/mul/div of two same-shape 4-D maps or of a map and a
 // per-channel operand (below), dropout, identity, all over 4-D
 // maps; training-mode batchnorm with `strip_stats` (--bn strip); concat and slice along
@@ -81,6 +82,12 @@ bool isRecomputedPoint(const ir::Op& op);
 // are computed once, whole, between the point and the pipeline that reads their result by
 // rows; that pipeline differentiates them (lower-row-pipelines, between its backward passes).
 std::map<const ir::Op*, const ir::Op*> pointGates(const ir::Module& m);
+
+// Where a training module's forward ends: the position of its loss, the ops after it being the
+// backward; m.ops.size() when it has none. After lower-row-pipelines a loss inside a row
+// pipeline is the sum of its strips' shares (pixel_xent per strip, then `add`): the op that
+// computes the module's first output, after the first strip's loss.
+size_t lossPosition(const ir::Module& m);
 
 // The attributes the row-plan passes write on forward ops (fuse-row-pipelines,
 // partition-rows, batchnorm-policy{mode=strip}): compiler bookkeeping, not kernel

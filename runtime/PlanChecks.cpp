@@ -415,10 +415,15 @@ class StepChecker {
       case Kernel::Gemm:
       case Kernel::MatMul:
       case Kernel::Softmax:
+      case Kernel::PixelXentGrad:
+        // On a band of the logits (the loss in a row pipeline): the gradient of the same rows.
+        if (byRows() && (rowsOf(out(0)).begin != rowsOf(in(0)).begin || rowsOf(out(0)).end != rowsOf(in(0)).end))
+          fail("result '" + out(0).name() + "' holds rows " + rangeText(rowsOf(out(0))) + ", the logits '" +
+               in(0).name() + "' rows " + rangeText(rowsOf(in(0))) + ": the gradient has the logits' rows");
+        return;
       case Kernel::SoftmaxXent:
       case Kernel::SoftmaxXentGrad:
       case Kernel::PixelXent:
-      case Kernel::PixelXentGrad:
       case Kernel::SumTo:
       case Kernel::SgdUpdate:
       case Kernel::AdamwUpdate:
@@ -712,10 +717,13 @@ class PlanValidator {
       for (uint32_t result : step.outputs()) defined[result] = true;
     }
     const plan::Io& io = plan_.io();
-    const std::vector<std::pair<uint32_t, const char*>> results =
+    // io.logits may be the evaluation's (a loss inside a row pipeline leaves training no whole
+    // logits; docs/plan-format.md): the training program then need not write it.
+    std::vector<std::pair<uint32_t, const char*>> results =
         name == "train"
             ? std::vector<std::pair<uint32_t, const char*>>{{io.loss(), "io.loss"}, {io.logits(), "io.logits"}}
             : std::vector<std::pair<uint32_t, const char*>>{{io.eval_logits(), "io.eval_logits"}};
+    if (name == "train" && io.logits() == io.eval_logits()) results.pop_back();
     for (const auto& [index, field] : results)
       if (!defined[index]) fail("the " + name + " program never writes " + field + " (" + describe(index) + ")");
   }

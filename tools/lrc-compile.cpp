@@ -76,7 +76,8 @@ constexpr const char* kUsage =
     "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
     "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
-    "  --recompute-points all|none|IDS   a row plan by hand (--strategy 2ps|overl)\n"
+    "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
+    "  joins the last pipeline)        a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
     "  --ignore-index N                 the label of pixels a per-pixel loss leaves out (default -100)\n"
@@ -190,6 +191,11 @@ Options parseArgs(int argc, char** argv) {
       if (!cut) usage("--cut expects none or downsample, got '" + text + "'");
       o.rows.fuse.cut = *cut;
       o.stripsGiven = true;
+    } else if (a == "--loss-in-pipeline") {
+      const std::string text = value();
+      if (text != "on" && text != "off") usage("--loss-in-pipeline expects on or off, got '" + text + "'");
+      o.rows.fuse.loss = text == "on";
+      o.stripsGiven = true;
     } else if (a == "--memory-budget") {
       try {
         o.memoryBudget = compiler::parseByteSize(value());
@@ -271,7 +277,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
-    usage("--strips, --bp-strips, --cut and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.rematGiven && o.autoStrategy)

@@ -339,14 +339,16 @@ void softmaxXent(const StepArgs& s, bool grad) {
   cpu::softmax_cross_entropy_backward(s.out(0), s.out(0), s.inInts(1), n, classes);
 }
 
+// The logits may be a row band (the loss in a row pipeline); the labels are whole [N,H,W].
 void pixelXent(const StepArgs& s, bool grad) {
   const Shape& x = s.inShape(0);
   const int64_t ignore = s.params<kernels::PixelXentParams>().ignoreIndex;
+  const int64_t H = s.inShape(1)[1], row0 = s.inBuffer(0).row0;
   if (!grad) {
-    *s.out(0) = cpu::pixel_xent_forward(s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore);
+    *s.out(0) = cpu::pixel_xent_forward(s.in(0), s.inInts(1), x[0], x[1], H, x[3], ignore, row0, x[2]);
     return;
   }
-  cpu::pixel_xent_backward(s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore);
+  cpu::pixel_xent_backward(s.out(0), s.in(0), s.inInts(1), x[0], x[1], H, x[3], ignore, row0, x[2]);
 }
 
 // Identity, and inference-mode Dropout: the result's rows of the operand.

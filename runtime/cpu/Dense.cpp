@@ -94,11 +94,15 @@ namespace {
 
 // Sums the rows' parts (runtime/kernels/PixelXent.h's order) and checks their labels.
 kernels::PixelXentRow pixelXentTotal(const char* kernel, const float* logits, const int64_t* labels, int64_t N,
-                                     int64_t classes, int64_t H, int64_t W, int64_t ignoreIndex, bool withLoss) {
+                                     int64_t classes, int64_t H, int64_t W, int64_t ignoreIndex, bool withLoss,
+                                     kernels::PixelXentBand band) {
+  if (band.row0 < 0 || band.bandRows < 1 || band.row0 + band.bandRows > H)
+    fail(kernel, "band rows [" + std::to_string(band.row0) + ", " + std::to_string(band.row0 + band.bandRows) +
+                     ") are outside the labels' " + std::to_string(H) + " rows");
   if (N < 1 || classes < 1 || H < 1 || W < 1) fail(kernel, "needs at least one sample, class and pixel");
   kernels::PixelXentRow total;
   for (int64_t row = 0; row < N * H; ++row) {
-    const kernels::PixelXentRow r = kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss);
+    const kernels::PixelXentRow r = kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss, band);
     if (r.badColumn >= 0)
       fail(kernel, "label " + std::to_string(labels[row * W + r.badColumn]) + " of sample " + std::to_string(row / H) +
                        " (pixel " + std::to_string(row % H) + "," + std::to_string(r.badColumn) + ") is outside [0, " +
@@ -112,19 +116,21 @@ kernels::PixelXentRow pixelXentTotal(const char* kernel, const float* logits, co
 }  // namespace
 
 float pixel_xent_forward(const float* logits, const int64_t* labels, int64_t N, int64_t classes, int64_t H, int64_t W,
-                         int64_t ignoreIndex) {
+                         int64_t ignoreIndex, int64_t row0, int64_t bandRows) {
+  const kernels::PixelXentBand band{row0, bandRows < 0 ? H : bandRows};
   const kernels::PixelXentRow t =
-      pixelXentTotal("pixel_xent_forward", logits, labels, N, classes, H, W, ignoreIndex, true);
+      pixelXentTotal("pixel_xent_forward", logits, labels, N, classes, H, W, ignoreIndex, true, band);
   return kernels::pixel_xent_mean(t.loss, t.counted);
 }
 
 void pixel_xent_backward(float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
-                         int64_t H, int64_t W, int64_t ignoreIndex) {
+                         int64_t H, int64_t W, int64_t ignoreIndex, int64_t row0, int64_t bandRows) {
+  const kernels::PixelXentBand band{row0, bandRows < 0 ? H : bandRows};
   const kernels::PixelXentRow t =
-      pixelXentTotal("pixel_xent_backward", logits, labels, N, classes, H, W, ignoreIndex, false);
+      pixelXentTotal("pixel_xent_backward", logits, labels, N, classes, H, W, ignoreIndex, false, band);
   const float scale = kernels::pixel_xent_scale(t.counted);
-  for (int64_t pixel = 0; pixel < N * H * W; ++pixel)
-    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, H * W, pixel, ignoreIndex, scale);
+  for (int64_t pixel = 0; pixel < N * band.bandRows * W; ++pixel)
+    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, H, W, band, pixel, ignoreIndex, scale);
 }
 
 void softmax_cross_entropy_backward(float* dLogits, const float* probs, const int64_t* labels, int64_t N,

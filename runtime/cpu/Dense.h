@@ -38,10 +38,13 @@ void softmax_cross_entropy_backward(float* dLogits, const float* probs, const in
 
 // The per-pixel loss (runtime/kernels/PixelXent.h) of logits [N,K,H,W] and labels [N,H,W],
 // and its gradient (dLogits may alias logits). A label that is neither ignoreIndex nor in
-// [0, K): std::invalid_argument naming it, its sample and its pixel.
+// [0, K): std::invalid_argument naming it, its sample and its pixel. On a row band (the loss in
+// a row pipeline): logits (and dLogits) are rows [row0, row0 + bandRows) of the labels' H rows
+// (bandRows -1: all H), the loss that band's share of the global mean (its terms / the count
+// of every counted pixel), the gradient that band's rows.
 float pixel_xent_forward(const float* logits, const int64_t* labels, int64_t N, int64_t classes, int64_t H, int64_t W,
-                         int64_t ignoreIndex);
+                         int64_t ignoreIndex, int64_t row0 = 0, int64_t bandRows = -1);
 void pixel_xent_backward(float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
-                         int64_t H, int64_t W, int64_t ignoreIndex);
+                         int64_t H, int64_t W, int64_t ignoreIndex, int64_t row0 = 0, int64_t bandRows = -1);
 
 }  // namespace lrc::cpu

@@ -128,8 +128,10 @@ struct PixelXentRows {
   int64_t classes, H, W, ignoreIndex, rows;
   bool withLoss;
   XentStatus status;
+  kernels::PixelXentBand band;
   LRC_HD void operator()(int64_t row) const {
-    const kernels::PixelXentRow r = kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss);
+    const kernels::PixelXentRow r =
+        kernels::pixel_xent_row(logits, labels, classes, H, W, row, ignoreIndex, withLoss, band);
     if (r.badColumn >= 0) status.report(row / H, labels[row * W + r.badColumn], classes);
     ws[row] = r.loss;
     ws[rows + row] = static_cast<double>(r.counted);
@@ -157,10 +159,11 @@ struct PixelXentGrad {
   float* dLogits;
   const float* logits;
   const int64_t* labels;
-  int64_t classes, plane, ignoreIndex;
+  int64_t classes, H, W, ignoreIndex;
+  kernels::PixelXentBand band;
   const double* counted;
   LRC_HD void operator()(int64_t pixel) const {
-    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, plane, pixel, ignoreIndex,
+    kernels::pixel_xent_grad_at(dLogits, logits, labels, classes, H, W, band, pixel, ignoreIndex,
                                 kernels::pixel_xent_scale(static_cast<int64_t>(*counted)));
   }
 };
@@ -204,22 +207,27 @@ void softmax_xent_backward(D& dev, float* dLogits, const float* logits, const in
 // The doubles the per-pixel loss needs of the workspace: two per image row and the count.
 inline int64_t pixel_xent_workspace_doubles(int64_t N, int64_t H) { return 2 * N * H + 1; }
 
-// The per-pixel loss (runtime/kernels/PixelXent.h) of logits [N,K,H,W] and labels [N,H,W];
-// `ws` holds pixel_xent_workspace_doubles.
+// The per-pixel loss (runtime/kernels/PixelXent.h) of logits [N,K,H,W] (or the band `band` of
+// their rows) and labels [N,H,W]; `ws` holds pixel_xent_workspace_doubles.
 template <class D>
 void pixel_xent_forward(D& dev, float* loss, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
-                        int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status) {
-  dev.forEach(N * H, dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, true, status});
+                        int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status,
+                        kernels::PixelXentBand band) {
+  dev.forEach(N * H,
+              dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, true, status, band});
   dev.forEach(1, dense_detail::PixelXentTotal{loss, ws, N * H});
 }
 
 // Its gradient; dLogits may alias logits.
 template <class D>
 void pixel_xent_backward(D& dev, float* dLogits, const float* logits, const int64_t* labels, int64_t N, int64_t classes,
-                         int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status) {
-  dev.forEach(N * H, dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, false, status});
+                         int64_t H, int64_t W, int64_t ignoreIndex, double* ws, const XentStatus& status,
+                         kernels::PixelXentBand band) {
+  dev.forEach(N * H,
+              dense_detail::PixelXentRows{ws, logits, labels, classes, H, W, ignoreIndex, N * H, false, status, band});
   dev.forEach(1, dense_detail::PixelXentTotal{nullptr, ws, N * H});
-  dev.forEach(N * H * W, dense_detail::PixelXentGrad{dLogits, logits, labels, classes, H * W, ignoreIndex, ws + 2 * N * H});
+  dev.forEach(N * band.bandRows * W,
+              dense_detail::PixelXentGrad{dLogits, logits, labels, classes, H, W, ignoreIndex, band, ws + 2 * N * H});
 }
 
 }  // namespace lrc::cuda

@@ -542,11 +542,14 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       const runtime::Shape& x = s.inShape(0);
       const XentStatus report{&status()->badLabel, &status()->sample, &status()->label, &status()->classes};
       const int64_t ignore = s.params<kernels::PixelXentParams>().ignoreIndex;
-      double* ws = workspace(pixel_xent_workspace_doubles(x[0], x[2]));
+      // The logits may be a row band (the loss in a row pipeline); the labels are whole [N,H,W].
+      const int64_t H = s.inShape(1)[1];
+      const kernels::PixelXentBand band{s.inBuffer(0).row0, x[2]};
+      double* ws = workspace(pixel_xent_workspace_doubles(x[0], H));
       lossSinceCheck_ = true;
       if (step.kernel == Kernel::PixelXent)
-        return pixel_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore, ws, report);
-      return pixel_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], x[2], x[3], ignore, ws, report);
+        return pixel_xent_forward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], H, x[3], ignore, ws, report, band);
+      return pixel_xent_backward(dev_, s.out(0), s.in(0), s.inInts(1), x[0], x[1], H, x[3], ignore, ws, report, band);
     }
     case Kernel::Dropout:
       return dropout(s, context, false);

@@ -8,6 +8,11 @@
 // Both backends run these helpers (LRC_HD): the CPU in loops (runtime/cpu/Dense.cpp), CUDA one
 // thread per image row or per pixel (runtime/cuda/Dense.cuh). The loss is summed the same way
 // on both: each image row (n, h) in pixel order in double, then the rows in order.
+//
+// On a row band (the loss inside a row pipeline, docs/row-plans.md): the logits are rows
+// [row0, row0 + bandRows) of the H rows, the labels whole [N,H,W]. The count is always that of
+// every pixel of the labels (the mean's denominator is global), the loss term sum and the
+// gradient only those of the band's rows: the strips' partial losses add up to the mean.
 #pragma once
 
 #include <cmath>
@@ -38,12 +43,21 @@ LRC_HD inline double pixel_xent_term(const float* x, int64_t stride, int64_t cla
   return max + log(sum) - x[label * stride];
 }
 
-// Row `row` = n * H + h of the batch; with `withLoss` false only the count (the gradient's
-// normaliser) and the label check.
+// Where the logits lie: rows [row0, row0 + bandRows) of the labels' H rows (the whole map:
+// row0 = 0, bandRows = H).
+struct PixelXentBand {
+  int64_t row0 = 0, bandRows = 0;
+  LRC_HD bool holds(int64_t h) const { return row0 <= h && h < row0 + bandRows; }
+};
+
+// Row `row` = n * H + h of the batch (of the labels); with `withLoss` false, or a row outside
+// the logits' band, only the count (the gradient's normaliser) and the label check.
 LRC_HD inline PixelXentRow pixel_xent_row(const float* logits, const int64_t* labels, int64_t classes, int64_t H,
-                                          int64_t W, int64_t row, int64_t ignoreIndex, bool withLoss) {
-  const int64_t n = row / H, h = row % H, plane = H * W;
-  const float* x = logits + n * classes * plane + h * W;
+                                          int64_t W, int64_t row, int64_t ignoreIndex, bool withLoss,
+                                          PixelXentBand band) {
+  const int64_t n = row / H, h = row % H, plane = band.bandRows * W;
+  withLoss = withLoss && band.holds(h);
+  const float* x = logits + n * classes * plane + (h - band.row0) * W;
   const int64_t* l = labels + row * W;
   PixelXentRow r;
   for (int64_t w = 0; w < W; ++w) {
@@ -58,12 +72,13 @@ LRC_HD inline PixelXentRow pixel_xent_row(const float* logits, const int64_t* la
   return r;
 }
 
-// The gradient at pixel `pixel` = (n * H + h) * W + w: `scale` is 1 / counted (0 when none is).
-// dx may alias x: each logit is read before it is written.
-LRC_HD inline void pixel_xent_grad_at(float* dx, const float* x, const int64_t* labels, int64_t classes, int64_t plane,
-                                      int64_t pixel, int64_t ignoreIndex, float scale) {
+// The gradient at pixel `pixel` = (n * bandRows + h - row0) * W + w of the band: `scale` is
+// 1 / counted (0 when none is). dx may alias x: each logit is read before it is written.
+LRC_HD inline void pixel_xent_grad_at(float* dx, const float* x, const int64_t* labels, int64_t classes, int64_t H,
+                                      int64_t W, PixelXentBand band, int64_t pixel, int64_t ignoreIndex, float scale) {
+  const int64_t plane = band.bandRows * W;
   const int64_t n = pixel / plane, p = pixel % plane, base = n * classes * plane + p;
-  const int64_t label = labels[pixel];
+  const int64_t label = labels[n * H * W + band.row0 * W + p];
   const float* xs = x + base;
   float* ds = dx + base;
   if (label == ignoreIndex || label < 0 || label >= classes) {

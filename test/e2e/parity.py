@@ -674,12 +674,12 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     return losses, state, peak
 
 
-def expect_pipeline_op(args, onnx_path, kind):
+def expect_pipeline_op(args, onnx_path, kind, flags):
     """The failures (none or one) of requiring an op of IR kind `kind` inside a row pipeline of
-    the plan lrc-compile --emit rows describes with the flags under test: the lines under a
-    "pipeline K:" header name each op and its kind."""
+    the plan lrc-compile --emit rows describes with `flags`: the lines under a "pipeline K:"
+    header name each op and its kind."""
     rows = run([os.path.join(args.bin, "lrc-compile"), onnx_path, "--emit", "rows", "--bn", args.bn]
-               + args.compile_flags)
+               + flags)
     inside, found = False, []
     for line in rows.splitlines():
         if line.startswith("pipeline "):
@@ -820,7 +820,8 @@ def main():
                          "over strips in another order at 2-4x PyTorch float32's own error")
     ap.add_argument("--expect-pipeline-op", metavar="KIND",
                     help="require an op of this IR kind (e.g. conv_transpose2d) inside a row pipeline of the "
-                         "plan under test (lrc-compile --emit rows with the same flags)")
+                         "plan under test (lrc-compile --emit rows with the same flags), or of each of "
+                         "--row-plans when given")
     ap.add_argument("--expect-recomputed-points", metavar="N", type=int,
                     help="require N reduction points recomputed in strips in the plan under test "
                          "(lrc-compile --report's reduction_points with the same flags)")
@@ -843,8 +844,8 @@ def main():
     lrc_losses, lrc_state, peak = lrc_train(args, "", onnx_path, x_path, y_path, args.compile_flags)
 
     failures = []
-    if args.expect_pipeline_op:
-        failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op)
+    if args.expect_pipeline_op and not args.row_plans:  # else: each of the row plans below
+        failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op, args.compile_flags)
     if args.expect_recomputed_points is not None:
         failures += expect_recomputed_points(args, onnx_path, args.expect_recomputed_points)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
@@ -893,6 +894,8 @@ def main():
         flags = without_row_flags(args.compile_flags)[:-2] + ["--strategy", strategy, "--strips", strips]
         print(f"--row-plans: {' '.join(flags)} against the plan above")
         tag = f"{strategy}-{strips}-"
+        if args.expect_pipeline_op:
+            failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op, flags)
         row_losses, row_state, row_peak = lrc_train(args, tag, onnx_path, x_path, y_path, flags)
         compared_lw = against_layerwise(tag.rstrip("-"), (row_losses, row_state), (lrc_losses, lrc_state))
         check_peak(f"{tag.rstrip('-')} plan", row_peak, failures)

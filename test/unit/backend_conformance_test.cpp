@@ -923,6 +923,28 @@ TEST_P(BackendConformance, PixelXentAndGrad) {
   EXPECT_TRUE(std::isnan(run.results.at(0).at(0))) << "every pixel ignored: PyTorch's 0/0";
 }
 
+// On a band of the logits (the loss inside a row pipeline): the labels whole, the count over all
+// of them; the loss the band's share, the gradient the band's rows (`rows` them). Rows [0, 2)
+// have every pixel ignored (that band's loss is 0, its gradient 0).
+TEST_P(BackendConformance, PixelXentOnBands) {
+  const Shape s = {2, 5, 7, 6};
+  PixelBatch batch(s, 863, 255);
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t i = 0; i < 2 * s[3]; ++i) batch.labels[static_cast<size_t>(n * s[2] * s[3] + i)] = 255;
+  for (RowRange r : {RowRange{0, 2}, RowRange{2, 5}, RowRange{5, 7}}) {
+    const IntAttrs attrs = {{"ignore_index", {255}}};
+    const IntAttrs gradAttrs = {{"ignore_index", {255}}, {"rows", {r.begin, r.end}}};
+    expectConforms({"pixel_xent", {band(s, batch.logits, r), batch.labelMaps()}, {result({})}, attrs}, kFewTerms);
+    expectConforms({"pixel_xent_grad", {band(s, batch.logits, r), batch.labelMaps()}, {result(s, r)}, gradAttrs},
+                   kFewTerms);
+  }
+  // The gradient's rows must be the logits band's.
+  const HandPlan wrong = oneStepPlan("pixel_xent_grad", {band(s, batch.logits, {2, 5}), batch.labelMaps()},
+                                     {result(s, RowRange{2, 4})}, {{"ignore_index", {255}}}, {});
+  EXPECT_NE(wrong.validationError().find("the gradient has the logits' rows"), std::string::npos)
+      << wrong.validationError();
+}
+
 // A label outside [0, classes) that is not the ignore index is an error, as for softmax_xent.
 TEST_P(BackendConformance, PixelXentBadLabelIsAnError) {
   const Shape s = {2, 3, 2, 2};

@@ -232,6 +232,43 @@ TEST(PixelCrossEntropy, EveryPixelIgnoredGivesNaNAndNoGradient) {
   for (float g : grad) EXPECT_EQ(g, 0.0f);
 }
 
+// On row bands (the loss inside a row pipeline): each band's loss is its rows' share of the
+// global mean, so the bands' losses add up to the whole map's, and each band's gradient is the
+// whole map's gradient at its rows; a band whose every pixel is ignored adds 0 and gets a zero
+// gradient (the count is global), and ignored pixels inside a band get none.
+TEST(PixelCrossEntropy, BandsAddUpToWhole) {
+  const int64_t N = 2, K = 3, H = 7, W = 4, ignore = 255;
+  const std::vector<float> logits = randomFloats(N * K * H * W, 63, -3.0f, 3.0f);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < N * H * W; ++i) labels.push_back(i % 5 == 2 ? ignore : (i * 7 + 2) % K);
+  for (int64_t n = 0; n < N; ++n)  // rows 0 and 1 all ignored
+    for (int64_t i = 0; i < 2 * W; ++i) labels[n * H * W + i] = ignore;
+  const float whole = pixel_xent_forward(logits.data(), labels.data(), N, K, H, W, ignore);
+  std::vector<float> wholeGrad(logits.size());
+  pixel_xent_backward(wholeGrad.data(), logits.data(), labels.data(), N, K, H, W, ignore);
+  // The rows of [N,K,H,W] as a band [N,K,b-a,W].
+  auto band = [&](const std::vector<float>& map, int64_t a, int64_t b) {
+    std::vector<float> out;
+    for (int64_t nk = 0; nk < N * K; ++nk)
+      out.insert(out.end(), map.begin() + (nk * H + a) * W, map.begin() + (nk * H + b) * W);
+    return out;
+  };
+  double sum = 0.0;
+  for (const auto& [a, b] : std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {2, 5}, {5, 7}}) {
+    const std::vector<float> x = band(logits, a, b);
+    const float part = pixel_xent_forward(x.data(), labels.data(), N, K, H, W, ignore, a, b - a);
+    if (a == 0) {
+      EXPECT_EQ(part, 0.0f);  // every pixel of rows [0, 2) ignored
+    }
+    sum += part;
+    std::vector<float> grad(x.size(), 7.0f);
+    pixel_xent_backward(grad.data(), x.data(), labels.data(), N, K, H, W, ignore, a, b - a);
+    EXPECT_EQ(grad, band(wholeGrad, a, b)) << "rows [" << a << ", " << b << ")";
+  }
+  EXPECT_NEAR(sum, whole, 1e-6);
+  EXPECT_THROW(pixel_xent_forward(logits.data(), labels.data(), N, K, H, W, ignore, 5, 3), std::invalid_argument);
+}
+
 TEST(PixelCrossEntropy, RejectsLabelsOutOfRangeThatAreNotIgnored) {
   const std::vector<float> logits(1 * 3 * 2 * 2, 0.0f);
   std::vector<float> grad(logits.size());

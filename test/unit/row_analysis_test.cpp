@@ -312,7 +312,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::MatMul, false},          {OpKind::Dropout, true},
       {OpKind::Identity, true},         {OpKind::Softmax, false},
       {OpKind::SoftmaxXent, false},     {OpKind::SoftmaxXentGrad, false},
-      {OpKind::PixelXent, false},       {OpKind::PixelXentGrad, false},
+      {OpKind::PixelXent, true} /* the loss ending a row pipeline */, {OpKind::PixelXentGrad, false},
       {OpKind::Conv2dGradInput, false}, {OpKind::Conv2dGradWeight, false},
       {OpKind::ConvTranspose2dGradInput, false}, {OpKind::ConvTranspose2dGradWeight, false},
       {OpKind::ChannelSum, false},      {OpKind::ReluGrad, false},

@@ -6,7 +6,8 @@
 seg.onnx: conv 3x3 (3 -> 4 channels, pad 1), ReLU, a 1x1 conv to 3 classes: logits
 [2,3,6,5] for images [2,3,6,5]. x.npy: 4 images; m_u8.npy: label maps (4,6,5) uint8 with two
 pixels at 255; m.npy: int64, those and one more at -100; bad_class.npy: m.npy with 255 for
--100 and a 3 (>= K) at sample 2, pixel (4,1); bad_shape.npy: maps (4,5,6); per_sample.npy: labels (4,).
+-100 and a 3 (>= K) at sample 2, pixel (4,1); bad_shape.npy: maps (4,5,6); per_sample.npy: labels (4,);
+m_strip.npy: m_u8 with rows 0 and 1 of every map at 255 (a row strip whose pixels are all ignored).
 folder/images/{a,b,c,d}.png (RGB 5x6) with folder/masks/*.png (palette PNGs of m_u8's maps, as
 VOC's); folder_missing: the same without masks/c.png.
 folder_sizes: 3 RGB images of sizes 12x10, 9x7 and 20x16 with grayscale masks of their sizes;
@@ -41,6 +42,9 @@ m[0, 0, 0] = 255
 m[1, 2, 3] = 255
 m_u8 = m.astype(np.uint8)
 np.save(os.path.join(out, "m_u8.npy"), m_u8)
+m_strip = m_u8.copy()
+m_strip[:, 0:2, :] = 255
+np.save(os.path.join(out, "m_strip.npy"), m_strip)
 m[m == 255] = -100
 m[3, 5, 4] = -100
 np.save(os.path.join(out, "m.npy"), m)
