@@ -19,8 +19,10 @@ constexpr bool convIsDirect(const WindowAxis& h, const WindowAxis& w) {
 
 // The CPU convolution kernels bound their im2col scratch: they run a band's output rows in
 // chunks whose column matrix fits in this many bytes (at least one output row each), so the
-// scratch no longer grows with the band (a 4096-wide VGG-16 map needs 9.4 MiB per row, 700 MiB
-// for a 64-row strip). 16 MiB keeps every GEMM at least one output row wide (N = OW columns).
+// scratch no longer grows with the band (a 3x3 conv over 64 channels of a 4096-wide map has 9
+// MiB of columns per output row, 576 MiB for a 64-row strip). The chunk is whole rows, so
+// every GEMM stays at least one row (OW columns) wide; 16 MiB is one such row at 4096 wide and
+// is small next to the bands themselves (docs/benchmarks.md, "Bounded convolution scratch").
 constexpr int64_t kConvScratchCapBytes = int64_t{16} << 20;
 
 // Floats of the im2col matrix of one image, one group and one output row of width `outW` with C
