@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "ops/Checked.h"
 #include "ops/Window.h"
@@ -16,13 +17,39 @@ constexpr bool convIsDirect(const WindowAxis& h, const WindowAxis& w) {
          w.padBegin == 0 && w.padEnd == 0;
 }
 
-// Floats of the im2col matrix of one image and one group for `outRows` output rows of width
-// `outW` with C input channels: (C / group) * kH * kW * outRows * outW; none when direct.
+// The CPU convolution kernels bound their im2col scratch: they run a band's output rows in
+// chunks whose column matrix fits in this many bytes (at least one output row each), so the
+// scratch no longer grows with the band (a 3x3 conv over 64 channels of a 4096-wide map has 9
+// MiB of columns per output row, 576 MiB for a 64-row strip). The chunk is whole rows, so
+// every GEMM stays at least one row (OW columns) wide; 16 MiB is one such row at 4096 wide and
+// is small next to the bands themselves (docs/benchmarks.md, "Bounded convolution scratch").
+constexpr int64_t kConvScratchCapBytes = int64_t{16} << 20;
+
+// Floats of the im2col matrix of one image, one group and one output row of width `outW` with C
+// input channels: (C / group) * kH * kW * outW; none when direct.
 // Checked: the factors come from plans and models, and their product is bounded by nothing.
-constexpr Checked convWorkspaceFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C,
-                                      int64_t outW, int64_t outRows) {
+constexpr Checked convRowFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C, int64_t outW) {
   if (convIsDirect(h, w) || group < 1) return 0;
-  return Checked(C / group) * h.kernel * w.kernel * outRows * outW;
+  return Checked(C / group) * h.kernel * w.kernel * outW;
+}
+
+// Output rows per chunk when `outRows` rows run with a scratch of at most `capBytes`: as many
+// as fit, at least 1, at most `outRows` (all of them when the convolution is direct or
+// capBytes <= 0, which means no cap). The CPU kernels chunk by it.
+constexpr int64_t convChunkRows(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C, int64_t outW,
+                                int64_t outRows, int64_t capBytes) {
+  const std::optional<int64_t> row = convRowFloats(h, w, group, C, outW).value();
+  if (outRows < 1 || capBytes <= 0 || !row || *row == 0) return outRows;
+  const int64_t fit = capBytes / 4 / *row;
+  return fit < 1 ? 1 : fit < outRows ? fit : outRows;
+}
+
+// Floats of scratch the CPU kernels need for `outRows` output rows under a cap of `capBytes`:
+// one chunk's column matrix (convChunkRows rows). plan-memory sizes a convolution's scratch by
+// it and the plan loader checks plans by it.
+constexpr Checked convWorkspaceFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t C,
+                                      int64_t outW, int64_t outRows, int64_t capBytes) {
+  return convRowFloats(h, w, group, C, outW) * convChunkRows(h, w, group, C, outW, outRows, capBytes);
 }
 
 // Training-mode BatchNorm: forward keeps the batch mean and inverse std (float) per channel;

@@ -94,7 +94,9 @@ struct DataParallelOptions {
 };
 
 struct PlanMemoryOptions {
-  int64_t convBatchBytes = 0;  // a convolution's scratch: at most this many bytes of im2col columns (>= one image)
+  // A convolution's scratch: 0, the CPU kernels' row chunks under ops::kConvScratchCapBytes;
+  // > 0, at most this many bytes of whole-band im2col columns (>= one image; the CUDA policy).
+  int64_t convBatchBytes = 0;
 };
 
 }  // namespace lrc::passes

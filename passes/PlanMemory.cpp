@@ -9,9 +9,11 @@
 // at the same time occupies (ir/Liveness.h defines "live"). The verifier re-checks the
 // packing after the pass.
 //
-// Option `conv-batch-bytes=B` (default 0): a convolution's im2col scratch holds the columns
-// of as many images as fit in B bytes, at least one and at most the batch. 0 is one image,
-// all the CPU kernels use; the CUDA backend runs as many images per launch as the scratch
+// A convolution's im2col scratch, by default (`conv-batch-bytes=0`, the CPU kernels' rule):
+// one image's columns of as many output rows as fit in ops::kConvScratchCapBytes (16 MiB), at
+// least one row; the CPU kernels run the band's rows in chunks of that many (ops/Scratch.h).
+// Option `conv-batch-bytes=B` (B > 0): the scratch holds the whole band's columns of as many
+// images as fit in B bytes, at least one and at most the batch: the CUDA backend runs as many images per launch as the scratch
 // holds (lrc-compile --device cuda asks for 64 MiB), so the memory that buys speed is in the
 // plan and in its predicted peak.
 #include <algorithm>
@@ -44,14 +46,15 @@ int64_t alignedEnd(int64_t offset, const LiveBuffer& b) {
   return end / ir::kArenaAlignment * ir::kArenaAlignment;
 }
 
-// Bytes of the im2col matrix the CPU conv kernels use for one image and one group
-// (ops/Scratch.h, the rule the plan loader checks plans by).
+// Bytes of the im2col matrix of one image and one group: one chunk of output rows under
+// `capBytes` (ops/Scratch.h, the rule the CPU kernels chunk by and the plan loader checks
+// plans by), the whole band's when capBytes is 0.
 int64_t convScratchBytes(const Op& op, int64_t inChannels, const std::vector<int64_t>& outShape,
-                         int64_t kh, int64_t kw) {
+                         int64_t kh, int64_t kw, int64_t capBytes) {
   const ir::IntList& stride = op.getInts("stride");
   const ir::IntList& pad = op.getInts("pad");
   const ops::WindowAxis h{kh, stride.at(0), pad.at(0), pad.at(2), 1}, w{kw, stride.at(1), pad.at(1), pad.at(3), 1};
-  return counted(ops::convWorkspaceFloats(h, w, op.getInt("group"), inChannels, outShape[3], outShape[2]) * 4,
+  return counted(ops::convWorkspaceFloats(h, w, op.getInt("group"), inChannels, outShape[3], outShape[2], capBytes) * 4,
                  "the scratch of " + op.describe(), op.loc);
 }
 
@@ -71,20 +74,21 @@ int64_t imagesScratch(const Op& op, int64_t perImage, int64_t batch, int64_t bat
 
 int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
   const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
+  const int64_t cap = convBatchBytes == 0 ? ops::kConvScratchCapBytes : 0;
   switch (op.kind) {
     case OpKind::Conv2d: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(op, convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3]),
+      return imagesScratch(op, convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3], cap),
                            batch, convBatchBytes);
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(op, convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3]), batch,
+      return imagesScratch(op, convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3], cap), batch,
                            convBatchBytes);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
-      return imagesScratch(op, convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1]),
+      return imagesScratch(op, convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1], cap),
                            batch, convBatchBytes);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
@@ -99,7 +103,7 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
       const int64_t channels = forward ? op.result()->type.shape[1] : op.operands[0]->type.shape[1];
       const int64_t kh = forward || op.kind == OpKind::ConvTranspose2dGradInput ? w[2] : op.getInts("kernel")[0];
       const int64_t kw = forward || op.kind == OpKind::ConvTranspose2dGradInput ? w[3] : op.getInts("kernel")[1];
-      return imagesScratch(op, convScratchBytes(op, channels, x->type.shape, kh, kw), batch, convBatchBytes);
+      return imagesScratch(op, convScratchBytes(op, channels, x->type.shape, kh, kw, cap), batch, convBatchBytes);
     }
     case OpKind::BatchNorm:
       return op.getInt("training") ? counted(ops::batchNormScratchBytes(false, op.operands[0]->type.shape[1]), "the scratch of " + op.describe(), op.loc) : 0;

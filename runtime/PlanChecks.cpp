@@ -182,7 +182,7 @@ class StepChecker {
   }
   // For `outRows` rows of an output of width `outW`.
   void expectConvScratch(const kernels::Conv2dParams& p, int64_t inChannels, int64_t outW, int64_t outRows) const {
-    expectScratchBytes(ops::convWorkspaceFloats(p.h, p.w, p.group, inChannels, outW, outRows) * 4,
+    expectScratchBytes(ops::convWorkspaceFloats(p.h, p.w, p.group, inChannels, outW, outRows, p.scratchCapBytes) * 4,
                        "the convolution's im2col matrix");
   }
 

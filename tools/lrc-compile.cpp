@@ -45,7 +45,8 @@ using namespace lrc;
 namespace {
 
 // --device cuda: plan-memory's conv-batch-bytes (a convolution's scratch, at most this many
-// bytes unless one image needs more).
+// bytes of whole-band columns unless one image needs more; for the CPU, 0: row chunks under
+// ops::kConvScratchCapBytes).
 constexpr int64_t kCudaConvBatchBytes = 64 << 20;
 
 struct Options {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "runtime/cpu/Blas.h"
 
@@ -124,6 +125,15 @@ Columns columnsOf(ConstRowBand in, int64_t n, int64_t g, const ConvShape& s, con
   return {workspace, (b - a) * s.OW};
 }
 
+// Output rows [a, b) in chunks of conv2d_chunk_rows rows (the last one shorter): one chunk's
+// column matrix is what the workspace holds. A direct convolution needs no workspace: one chunk.
+std::vector<RowRange> chunksOf(const ConvShape& s, const Conv2dParams& p, int64_t a, int64_t b) {
+  const int64_t step = s.direct ? b - a : conv2d_chunk_rows(p, s.C, s.OW, b - a);
+  std::vector<RowRange> chunks;
+  for (int64_t c = a; c < b; c += step) chunks.push_back({c, std::min(b, c + step)});
+  return chunks;
+}
+
 // The three products with a `live` row range of the input-shaped map (rows outside it read
 // as 0 and are not written) and, for the forward, `beta` (0 overwrites the output rows, 1 adds).
 void forwardRows(const char* kernel, RowBand out, ConstRowBand in, const float* weight, const float* bias,
@@ -132,11 +142,12 @@ void forwardRows(const char* kernel, RowBand out, ConstRowBand in, const float* 
   if (a == b) return;
   const int64_t cols = (b - a) * s.OW;
   for (int64_t n = 0; n < s.N; ++n) {
-    for (int64_t g = 0; g < p.group; ++g) {
-      const Columns columns = columnsOf(in, n, g, s, p, a, b, workspace);
-      sgemm(false, false, s.Kg, cols, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, columns.data, columns.ld,
-            beta, out.row(n, g * s.Kg, a), out.rows * s.OW);
-    }
+    for (const RowRange c : chunksOf(s, p, a, b))
+      for (int64_t g = 0; g < p.group; ++g) {
+        const Columns columns = columnsOf(in, n, g, s, p, c.begin, c.end, workspace);
+        sgemm(false, false, s.Kg, c.size() * s.OW, s.patch, 1.0f, weight + g * s.Kg * s.patch, s.patch, columns.data,
+              columns.ld, beta, out.row(n, g * s.Kg, c.begin), out.rows * s.OW);
+      }
     if (bias != nullptr)
       for (int64_t k = 0; k < s.K; ++k) {
         float* y = out.row(n, k, a);
@@ -151,34 +162,34 @@ void backwardDataRows(const char* kernel, RowBand dIn, ConstRowBand dOut, const 
   const ConvShape s =
       checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace, live);
   if (a == b) return;
-  const int64_t cols = (b - a) * s.OW;
+  const int64_t ldDy = dOut.rows * s.OW;
   for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t g = 0; g < p.group; ++g) {
-      const float* wg = weight + g * s.Kg * s.patch;
-      const float* dy = dOut.row(n, g * s.Kg, a);
-      const int64_t ldDy = dOut.rows * s.OW;
-      if (s.direct) {
-        sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 1.0f, dIn.row(n, g * s.Cg, a),
-              dIn.rows * s.W);
-      } else {
-        sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 0.0f, workspace, cols);
-        transferColumns<false>(workspace, dIn, n, g * s.Cg, s, p, a, b);
+    for (const RowRange c : chunksOf(s, p, a, b))
+      for (int64_t g = 0; g < p.group; ++g) {
+        const float* wg = weight + g * s.Kg * s.patch;
+        const float* dy = dOut.row(n, g * s.Kg, c.begin);
+        const int64_t cols = c.size() * s.OW;
+        if (s.direct) {
+          sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 1.0f, dIn.row(n, g * s.Cg, c.begin),
+                dIn.rows * s.W);
+        } else {
+          sgemm(true, false, s.patch, cols, s.Kg, 1.0f, wg, s.patch, dy, ldDy, 0.0f, workspace, cols);
+          transferColumns<false>(workspace, dIn, n, g * s.Cg, s, p, c.begin, c.end);
+        }
       }
-    }
 }
 
 void backwardFilterRows(const char* kernel, float* dWeight, ConstRowBand dOut, ConstRowBand in, const Conv2dParams& p,
                         int64_t a, int64_t b, float* workspace, RowRange live) {
   const ConvShape s = checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace, live);
   if (a == b) return;
-  const int64_t cols = (b - a) * s.OW;
-  for (int64_t n = 0; n < s.N; ++n) {
-    for (int64_t g = 0; g < p.group; ++g) {
-      const Columns columns = columnsOf(in, n, g, s, p, a, b, workspace);
-      sgemm(false, true, s.Kg, s.patch, cols, 1.0f, dOut.row(n, g * s.Kg, a), dOut.rows * s.OW, columns.data,
-            columns.ld, 1.0f, dWeight + g * s.Kg * s.patch, s.patch);
-    }
-  }
+  for (int64_t n = 0; n < s.N; ++n)
+    for (const RowRange c : chunksOf(s, p, a, b))
+      for (int64_t g = 0; g < p.group; ++g) {
+        const Columns columns = columnsOf(in, n, g, s, p, c.begin, c.end, workspace);
+        sgemm(false, true, s.Kg, s.patch, c.size() * s.OW, 1.0f, dOut.row(n, g * s.Kg, c.begin), dOut.rows * s.OW,
+              columns.data, columns.ld, 1.0f, dWeight + g * s.Kg * s.patch, s.patch);
+      }
 }
 
 constexpr RowRange kWholeMap{0, -1};

@@ -1,5 +1,7 @@
 // 2-D convolution and transposed convolution on row bands: im2col + one cblas_sgemm per
-// (image, group); the transposed convolution is the convolution's input gradient (col2im).
+// (image, chunk of output rows, group); the transposed convolution is the convolution's input
+// gradient (col2im). A chunk is as many output rows as fit in p.scratchCapBytes of columns
+// (kernels::conv2d_chunk_rows, at least one row), so the workspace is bounded, not the band's.
 #pragma once
 
 #include <cstdint>

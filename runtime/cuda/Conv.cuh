@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "runtime/kernels/Conv.h"
 #include "runtime/cuda/Device.h"
@@ -100,6 +102,13 @@ inline Shape shapeOf(const kernels::Conv2dParams& p, int64_t N, int64_t C, int64
   Shape s{C / p.group, K / p.group, (C / p.group) * p.h.kernel * p.w.kernel,
           rows * OW, 1, kernels::conv2d_is_direct(p)};
   const int64_t perImage = s.patch * s.cols;
+  // A plan for the CPU (conv-batch-bytes=0) bounds a wide band's scratch to a chunk of its
+  // rows (ops::kConvScratchCapBytes), which these kernels do not run: such a plan is refused
+  // rather than overrun.
+  if (!s.direct && perImage > scratchFloats)
+    throw std::invalid_argument("conv2d (cuda): the plan's scratch holds " + std::to_string(scratchFloats) +
+                                " floats, less than one image's columns (" + std::to_string(perImage) +
+                                "): compile the plan with --device cuda");
   if (!s.direct && perImage > 0) s.chunk = std::max<int64_t>(1, std::min<int64_t>(N, scratchFloats / perImage));
   return s;
 }

@@ -2,6 +2,7 @@
 // differences, and row pieces (bands of only the rows needed) against the whole map.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -204,6 +205,58 @@ TEST_P(ConvTest, RowRangesOfWholeMapBands) {
   }
 }
 
+// The kernels run a band's output rows in chunks whose columns fit in p.scratchCapBytes.
+// Caps of 1, 2 and 3 rows' columns put chunk boundaries mid-band (and mid-piece); the results
+// agree with the unchunked kernels (cap 0) within float rounding (the weight gradient sums the
+// chunks' products in another order), and the kernels write no float past the workspace
+// conv2d_workspace_floats sizes, which is the chunk's columns, not the band's.
+TEST_P(ConvTest, ChunkedRowsMatchUnchunked) {
+  const ConvCase& t = GetParam();
+  const ConvData d(t);
+  const int64_t OH = t.OH(), OW = t.OW();
+  Conv2dParams whole = t.p;
+  whole.scratchCapBytes = 0;
+  const int64_t rowFloats = conv2d_workspace_floats(whole, t.C, OW, 1);
+  ASSERT_EQ(conv2d_workspace_floats(whole, t.C, OW, OH), rowFloats * OH);
+  ConvCase unchunked = t;
+  unchunked.p = whole;
+  const ConvData ref(unchunked);
+  const std::vector<float> wantOut = ref.forward();
+  std::vector<float> wantDx(t.inSize()), wantDw(t.weightSize()), wantDb(t.K);
+  ref.backward(wantDx, wantDw, wantDb);
+
+  for (int64_t rows : {1, 2, 3}) {
+    SCOPED_TRACE("chunk rows = " + std::to_string(rows));
+    Conv2dParams p = t.p;
+    p.scratchCapBytes = rows * rowFloats * 4 + 3;  // a few bytes short of one more row
+    ASSERT_EQ(conv2d_chunk_rows(p, t.C, OW, OH), rowFloats == 0 ? OH : std::min(rows, OH));
+    std::vector<float> out(t.outSize(), -99.0f), dx(t.inSize()), dw(t.weightSize()), db(t.K);
+    for (const RowRange r : splitRows(OH, 2)) {
+      const int64_t size = conv2d_workspace_floats(p, t.C, OW, r.size());
+      EXPECT_EQ(size, rowFloats * std::min(rows, r.size()));
+      constexpr float kCanary = -12345.0f;
+      std::vector<float> ws(size + 8, kCanary);
+      const RowRange inRows = window_input_rows(t.p.h, r.begin, r.end, t.H);
+      const OwnedBand in = sliceRows(d.x, t.N, t.C, t.H, t.W, inRows);
+      const OwnedBand dOut = sliceRows(d.dOut, t.N, t.K, OH, OW, r);
+      OwnedBand outPiece(t.N, t.K, OH, OW, r), dxPiece(t.N, t.C, t.H, t.W, inRows);
+      conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), p, r.begin, r.end, ws.data());
+      copy_rows(full_band(out.data(), t.N, t.K, OH, OW), outPiece.band, r.begin, r.end);
+      conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), p, r.begin, r.end, ws.data());
+      add_rows(full_band(dx.data(), t.N, t.C, t.H, t.W), dxPiece.band, inRows.begin, inRows.end);
+      conv2d_rows_backward_filter(dw.data(), t.bias ? db.data() : nullptr, dOut.band, in.band, p, r.begin, r.end,
+                                  ws.data());
+      for (int64_t i = size; i < size + 8; ++i) ASSERT_EQ(ws[i], kCanary) << "wrote past the workspace at " << i;
+    }
+    EXPECT_LT(normalizedError(out, wantOut), 1e-6) << "forward";
+    EXPECT_LT(normalizedError(dx, wantDx), 1e-6) << "input gradient";
+    EXPECT_LT(normalizedError(dw, wantDw), 1e-6) << "weight gradient";
+    if (t.bias) {
+      EXPECT_LT(normalizedError(db, wantDb), 1e-6) << "bias gradient";
+    }
+  }
+}
+
 TEST_P(ConvTest, RejectsBandsMissingNeededRows) {
   const ConvCase& t = GetParam();
   const ConvData d(t);
@@ -281,6 +334,24 @@ TEST(ConvChecks, MessageNamesTheRows) {
     EXPECT_NE(message.find("[2, 5)"), std::string::npos) << message;
     EXPECT_NE(message.find("[3, 7)"), std::string::npos) << message;
   }
+}
+
+// The cap bounds the workspace to whole rows' columns: as many rows as fit, at least one, at
+// most the rows asked for; the plans' cap (ops::kConvScratchCapBytes) bounds a 4096-wide 3x3
+// convolution over 64 channels (9 MiB a row) to one row.
+TEST(ConvWorkspace, CapBoundsTheRows) {
+  Conv2dParams p{axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1};
+  const int64_t row = 64 * 9 * 4096;
+  EXPECT_EQ(conv2d_chunk_rows(p, 64, 4096, 64), 1);
+  EXPECT_EQ(conv2d_workspace_floats(p, 64, 4096, 64), row);
+  p.scratchCapBytes = 0;
+  EXPECT_EQ(conv2d_workspace_floats(p, 64, 4096, 64), row * 64);
+  p.scratchCapBytes = 5 * row * 4 - 1;
+  EXPECT_EQ(conv2d_chunk_rows(p, 64, 4096, 64), 4);
+  EXPECT_EQ(conv2d_chunk_rows(p, 64, 4096, 3), 3);
+  EXPECT_EQ(conv2d_workspace_floats(p, 64, 4096, 3), row * 3);
+  p.scratchCapBytes = 1;  // less than a row: one row
+  EXPECT_EQ(conv2d_workspace_floats(p, 64, 4096, 64), row);
 }
 
 TEST(ConvWorkspace, DirectConvolutionNeedsNone) {

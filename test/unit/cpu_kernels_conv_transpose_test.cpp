@@ -162,6 +162,49 @@ TEST_P(ConvTransposeTest, StripsAtAnyStartMatchWholeMap) {
     }
 }
 
+// The column matrix covers the input rows the output rows need, in chunks of 1 and 2 rows
+// under a cap (p.scratchCapBytes): the whole map and its strips agree with the unchunked
+// kernels (cap 0) within float rounding, in the workspace conv2d_workspace_floats sizes.
+TEST_P(ConvTransposeTest, ChunkedRowsMatchUnchunked) {
+  const ConvTCase& t = GetParam();
+  ConvTCase whole = t;
+  whole.p.scratchCapBytes = 0;
+  const ConvTData ref(whole), d(t);
+  const int64_t OH = t.OH(), rowFloats = conv2d_workspace_floats(whole.p, t.Cout, t.W, 1);
+  auto run = [&](const Conv2dParams& p, int64_t pieces, std::vector<float>& y, std::vector<float>& dx,
+                 std::vector<float>& dw) {
+    for (const RowRange r : testing::splitRows(OH, pieces)) {
+      const RowRange xr = d.xRows(r.begin, r.end);
+      const int64_t size = conv2d_workspace_floats(p, t.Cout, t.W, xr.size());
+      std::vector<float> ws(size + 4, -7.0f);
+      OwnedBand yBand(t.N, t.Cout, OH, t.OW(), r, 5.0f), dxBand(t.N, t.Cin, t.H, t.W, xr);
+      const OwnedBand xBand = sliceRows(d.x, t.N, t.Cin, t.H, t.W, xr);
+      const OwnedBand dyBand = sliceRows(d.dOut, t.N, t.Cout, OH, t.OW(), r);
+      conv_transpose2d_rows_forward(yBand.band, xBand.band, d.w.data(), d.bias(), p, r.begin, r.end, ws.data());
+      conv_transpose2d_rows_backward_data(dxBand.band, dyBand.band, d.w.data(), p, r.begin, r.end, ws.data());
+      conv_transpose2d_rows_backward_filter(dw.data(), dyBand.band, xBand.band, p, r.begin, r.end, ws.data());
+      for (int64_t i = size; i < size + 4; ++i) ASSERT_EQ(ws[i], -7.0f) << "wrote past the workspace at " << i;
+      copy_rows(full_band(y.data(), t.N, t.Cout, OH, t.OW()), yBand.band, r.begin, r.end);
+      if (!xr.empty()) add_rows(full_band(dx.data(), t.N, t.Cin, t.H, t.W), dxBand.band, xr.begin, xr.end);
+    }
+  };
+  for (int64_t pieces : {1, 2}) {
+    std::vector<float> wantY(t.outSize()), wantDx(t.inSize()), wantDw(t.weightSize());
+    run(whole.p, pieces, wantY, wantDx, wantDw);
+    for (int64_t rows : {1, 2}) {
+      SCOPED_TRACE(std::to_string(pieces) + " pieces, chunks of " + std::to_string(rows) + " rows");
+      Conv2dParams p = t.p;
+      p.scratchCapBytes = rows * rowFloats * 4;
+      EXPECT_EQ(conv2d_workspace_floats(p, t.Cout, t.W, t.H), rowFloats * std::min(rows, t.H));
+      std::vector<float> y(t.outSize()), dx(t.inSize()), dw(t.weightSize());
+      run(p, pieces, y, dx, dw);
+      EXPECT_LT(normalizedError(y, wantY), 1e-6) << "forward";
+      EXPECT_LT(normalizedError(dx, wantDx), 1e-6) << "input gradient";
+      EXPECT_LT(normalizedError(dw, wantDw), 1e-6) << "weight gradient";
+    }
+  }
+}
+
 // The row rule holds every input row with a tap in [a, b), for every range, and is exactly
 // their hull without dilation (with it, as the convolution's rule, the hull of the taps'
 // reach may hold rows none of whose taps land in [a, b)).

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/Scratch.h"
 #include "runtime_test_util.h"
 
 namespace lrc::runtime {
@@ -56,6 +57,59 @@ TEST(Executor, MeasuredPeakEqualsPredicted) {
     executor.evaluate(data.images.data(), logits.data());
     EXPECT_EQ(executor.measuredPeakBytes(), executor.predictedPeakBytes()) << model << " batch " << batch;
   }
+}
+
+// A convolution over a 4096-wide map: one output row's im2col columns are 16 * 9 * 4096 floats
+// (2.25 MiB), 12 rows 27 MiB, more than the CPU kernels' cap (ops::kConvScratchCapBytes, 16
+// MiB). The plan sizes that convolution's scratch to the 7-row chunk the kernels run (not
+// the whole band's 12, which conv-batch-bytes=1 gives); the capped plan trains like the uncapped
+// one and its measured peak is its prediction.
+TEST(Executor, WideConvolutionScratchIsOneChunk) {
+  TempDir dir("exec");
+  testing::OnnxBuilder b(15, 5);
+  b.input("image", {1, 2, 12, 4096});
+  auto& c1 = b.node("Conv", {"image", b.weight("c1.w", {16, 2, 3, 3})}, "c1");
+  testing::OnnxBuilder::intsAttr(c1, "pads", {1, 1, 1, 1});
+  b.node("Relu", {"c1"}, "r1");
+  auto& c2 = b.node("Conv", {"r1", b.weight("c2.w", {4, 16, 3, 3})}, "c2");
+  testing::OnnxBuilder::intsAttr(c2, "pads", {1, 1, 1, 1});
+  b.node("GlobalAveragePool", {"c2"}, "gap");
+  auto& fl = b.node("Flatten", {"gap"}, "flat");
+  testing::OnnxBuilder::intAttr(fl, "axis", 1);
+  b.node("MatMul", {"flat", b.weight("fc.w", {4, 5})}, "logits");
+  b.output("logits", {1, 5});
+  const std::string model = b.save(dir.file("wide.onnx"));
+
+  const int64_t row = 16 * 9 * 4096 * 4, cap = ops::kConvScratchCapBytes;
+  ASSERT_GT(12 * row, cap);
+  ASSERT_EQ(cap / row, 7);
+  const auto largestScratch = [](const plan::Plan& plan) {
+    int64_t most = 0;
+    for (const plan::Buffer& buf : plan.buffers())
+      if (buf.name().rfind("scratch:", 0) == 0) most = std::max<int64_t>(most, static_cast<int64_t>(buf.bytes()));
+    return most;
+  };
+  compiler::TrainingOptions whole;
+  whole.memory.convBatchBytes = 1;  // one image's whole band (the CUDA policy)
+  const CompiledPlan capped = compilePlan(model, 1), uncapped = compilePlan(model, 1, compiler::defaultOptimizer(), whole);
+  EXPECT_EQ(largestScratch(capped.plan), 7 * row);
+  EXPECT_EQ(largestScratch(uncapped.plan), 12 * row);
+
+  std::vector<float> losses[2];
+  int64_t peaks[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    const CompiledPlan& p = i == 0 ? capped : uncapped;
+    CpuBackend backend;
+    RunSettings settings = defaultSettings(p.plan);
+    settings.optimizer.lr = 0.05;
+    Executor run(p.plan, p.source(), backend, settings);
+    const testing::Batch data = testing::makeBatch(run.shape(), 2);
+    for (int step = 0; step < 2; ++step) losses[i].push_back(run.trainStep(data.images.data(), data.labels.data()));
+    EXPECT_EQ(run.measuredPeakBytes(), run.predictedPeakBytes()) << (i == 0 ? "capped" : "uncapped");
+    peaks[i] = static_cast<int64_t>(run.predictedPeakBytes());
+  }
+  EXPECT_LT(peaks[0], peaks[1]) << "the capped plan's peak";
+  for (size_t step = 0; step < 2; ++step) EXPECT_NEAR(losses[0][step], losses[1][step], 1e-5 * std::abs(losses[1][step]));
 }
 
 // Row plans (2PS and OverL, distinct forward and backward strip counts) compute what the
