@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from zoo_memory import layerwise_and_smallest, print_table  # noqa: E402
+from zoo_memory import print_table, table_rows  # noqa: E402
 
 
 def unet(classes=2):
@@ -129,15 +129,8 @@ def main():
     if args.what == "export":
         export("unet", args.size, args.path)
         return 0
-    os.makedirs(args.cache, exist_ok=True)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="lrc-segmem-") as work:
-        plan = os.path.join(work, "plan.bin")
-        for name in args.models.split(","):
-            onnx = os.path.join(args.cache, f"{name}_{args.size}.onnx")
-            if not os.path.exists(onnx):
-                export(name, args.size, onnx)
-            rows.append(layerwise_and_smallest(name, onnx, args.batch, args.extra.split(), plan))
+    rows = table_rows(args.models.split(","), args.cache, args.size, args.batch, args.extra.split(),
+                      lambda name, onnx: export(name, args.size, onnx))
     print_table("bench/unet_memory.py", args.batch, args.size, rows)
     return 0
 

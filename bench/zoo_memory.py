@@ -65,6 +65,21 @@ def layerwise_and_smallest(name, onnx, batch, extra, plan):
     return (name, lw, small, " ".join(flags), err)
 
 
+def table_rows(names, cache, size, batch, extra, export_to):
+    """layerwise_and_smallest's row of each model, its ONNX file `cache/NAME_SIZE.onnx` written
+    by export_to(name, path) unless it is there."""
+    os.makedirs(cache, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lrc-mem-") as work:
+        plan = os.path.join(work, "plan.bin")
+        for name in names:
+            onnx = os.path.join(cache, f"{name}_{size}.onnx")
+            if not os.path.exists(onnx):
+                export_to(name, onnx)
+            rows.append(layerwise_and_smallest(name, onnx, batch, extra, plan))
+    return rows
+
+
 def print_table(script, batch, size, rows):
     """The Markdown table of layerwise_and_smallest's rows, under the command that made it."""
     print(f"```\n/usr/bin/python3 {script} " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n```\n")
@@ -91,16 +106,8 @@ def main():
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "lrc-zoo"))
     ap.add_argument("--extra", default="", help="extra lrc-compile flags for both plans")
     args = ap.parse_args()
-    os.makedirs(args.cache, exist_ok=True)
-    extra = args.extra.split()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="lrc-zoomem-") as work:
-        plan = os.path.join(work, "plan.bin")
-        for name in args.models.split(","):
-            onnx = os.path.join(args.cache, f"{name}_{args.size}.onnx")
-            if not os.path.exists(onnx):
-                export(name, (1, 3, args.size, args.size), onnx)
-            rows.append(layerwise_and_smallest(name, onnx, args.batch, extra, plan))
+    rows = table_rows(args.models.split(","), args.cache, args.size, args.batch, args.extra.split(),
+                      lambda name, onnx: export(name, (1, 3, args.size, args.size), onnx))
     print_table("bench/zoo_memory.py", args.batch, args.size, rows)
     return 0
 
