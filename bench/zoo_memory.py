@@ -66,14 +66,16 @@ def layerwise_and_smallest(name, onnx, batch, extra, plan):
 
 
 def table_rows(names, cache, size, batch, extra, export_to):
-    """layerwise_and_smallest's row of each model, its ONNX file `cache/NAME_SIZE.onnx` written
-    by export_to(name, path) unless it is there."""
+    """layerwise_and_smallest's row of each model, its ONNX file `cache/NAME_bBATCH_SIZE.onnx`
+    written by export_to(name, path) unless it is there. Exported at the table's batch: a
+    traced reshape keeps the batch it was traced with (ShuffleNet's channel shuffle), so an
+    export at batch 1 does not compile at --batch 8."""
     os.makedirs(cache, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lrc-mem-") as work:
         plan = os.path.join(work, "plan.bin")
         for name in names:
-            onnx = os.path.join(cache, f"{name}_{size}.onnx")
+            onnx = os.path.join(cache, f"{name}_b{batch}_{size}.onnx")
             if not os.path.exists(onnx):
                 export_to(name, onnx)
             rows.append(layerwise_and_smallest(name, onnx, batch, extra, plan))
@@ -107,7 +109,7 @@ def main():
     ap.add_argument("--extra", default="", help="extra lrc-compile flags for both plans")
     args = ap.parse_args()
     rows = table_rows(args.models.split(","), args.cache, args.size, args.batch, args.extra.split(),
-                      lambda name, onnx: export(name, (1, 3, args.size, args.size), onnx))
+                      lambda name, onnx: export(name, (args.batch, 3, args.size, args.size), onnx))
     print_table("bench/zoo_memory.py", args.batch, args.size, rows)
     return 0
 
