@@ -26,25 +26,34 @@ std::string mib(int64_t bytes) {
 // The most strips a count can mean, per segment cut: the tallest pipeline's output rows
 // (partition-rows clamps a larger count to them: the same plan again), and at most the
 // operands of one rows_copy (a pipeline's output is assembled from one band per strip).
+// Per cut: the most forward strips (the tallest pipeline's output rows, at most the operands of
+// one rows_copy, which assembles a pipeline's output from one band per strip), and the most
+// backward strips (those rows: backward strips add into the input gradient, no rows_copy).
 struct StripLimits {
   int64_t downsample = 0, none = 0;
+  int64_t downsampleRows = 0, noneRows = 0;
   int64_t of(passes::SegmentCut cut) const { return cut == passes::SegmentCut::None ? none : downsample; }
+  int64_t backwardOf(passes::SegmentCut cut) const {
+    return cut == passes::SegmentCut::None ? noneRows : downsampleRows;
+  }
 };
 
 StripLimits stripLimits(const ir::Module& shapes, const TrainingOptions& training) {
-  auto limit = [&](passes::SegmentCut cut) {
+  auto tallest = [&](passes::SegmentCut cut) {
     RowOptions probe;
     probe.fuse.cut = cut;
     probe.partition.strategy = passes::RowStrategy::OverL;
     probe.partition.strips = probe.partition.bpStrips = std::numeric_limits<int32_t>::max();
     std::unique_ptr<ir::Module> m = shapes.clone();
     runRowPipeline(*m, probe, training.batchNorm);
-    int64_t tallest = 0;
+    int64_t rows = 0;
     for (const auto& op : m->ops)
-      if (op->has("strategy")) tallest = std::max(tallest, op->getInt("strips"));
-    return std::min<int64_t>(tallest, ops::info(ops::OpKind::RowsCopy).maxOperands);
+      if (op->has("strategy")) rows = std::max(rows, op->getInt("strips"));
+    return rows;
   };
-  return {limit(passes::SegmentCut::Downsample), limit(passes::SegmentCut::None)};
+  const int64_t downsample = tallest(passes::SegmentCut::Downsample), none = tallest(passes::SegmentCut::None);
+  const int64_t cap = ops::info(ops::OpKind::RowsCopy).maxOperands;
+  return {std::min(downsample, cap), std::min(none, cap), downsample, none};
 }
 
 // The count after `n`: twice as many, or `limit` where that is fewer (0 past the limit).
@@ -143,11 +152,18 @@ void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, c
     extended.push_back(outcome);
     for (;;) {
       const PlanCandidate& last = list[i];
-      const int64_t next = nextCount(last.rows.partition.strips, limits.of(last.rows.fuse.cut));
-      if (next == 0 || last.peakBytes > list[i - 1].peakBytes / 8 * 7) break;
+      const passes::SegmentCut cut = last.rows.fuse.cut;
+      // Forward and backward strips double together up to the forward limit; past it (a tall
+      // map, rows_copy's operands), the backward strips go on alone up to the pipeline's rows.
+      const int64_t next = nextCount(last.rows.partition.strips, limits.of(cut));
+      const int64_t nextBackward = nextCount(last.rows.partition.bpStrips, limits.backwardOf(cut));
+      if ((next == 0 && nextBackward == 0) || last.peakBytes > list[i - 1].peakBytes / 8 * 7) break;
       PlanCandidate c;
       c.rows = last.rows;
-      c.rows.partition.strips = c.rows.partition.bpStrips = next;
+      if (next > 0)
+        c.rows.partition.strips = c.rows.partition.bpStrips = next;
+      else
+        c.rows.partition.bpStrips = nextBackward;
       evaluate(c, shapes, training, costs, nullptr);
       list.insert(list.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(c));
       ++i;
