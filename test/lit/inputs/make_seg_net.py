@@ -84,3 +84,16 @@ Image.fromarray((rng.random((12, 10, 3)) * 255).astype(np.uint8), "RGB").save(
 Image.fromarray(np.zeros((12, 10), np.uint8), "L").save(os.path.join(out, "folder_badsize", "masks", "b.png"))
 np.save(os.path.join(out, "x_big.npy"), rng.standard_normal((4, 3, 12, 10)).astype(np.float32))
 np.save(os.path.join(out, "m_big.npy"), rng.integers(0, 3, (4, 12, 10)).astype(np.uint8))
+
+# seg_half.onnx: labels at half the images' size (a stride-2 conv 3x3, pad 1, to 3 classes:
+# logits [2,3,3,3] for images [2,3,6,5]) with m_half.npy (4,3,3): transforms that resize or
+# crop give masks their images' size, so lrc-run refuses them with this plan.
+half_rng = np.random.default_rng(1)
+wh = numpy_helper.from_array((half_rng.standard_normal((3, 3, 3, 3)) * 0.3).astype(np.float32), "wh")
+half = helper.make_graph([helper.make_node("Conv", ["x", "wh"], ["logits"], name="half", pads=[1, 1, 1, 1],
+                                           strides=[2, 2])], "seg_half",
+                         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 6, 5])],
+                         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, 3, 3, 3])], [wh])
+with open(os.path.join(out, "seg_half.onnx"), "wb") as f:
+    f.write(helper.make_model(half, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+np.save(os.path.join(out, "m_half.npy"), half_rng.integers(0, 3, (4, 3, 3)).astype(np.uint8))
