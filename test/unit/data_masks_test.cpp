@@ -26,6 +26,31 @@ void writeImages(const TempDir& dir, std::initializer_list<const char*> names) {
   for (const char* name : names) writeFile(dir / ("images/" + std::string(name)), pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
 }
 
+// a.png in images/ and masks/, 8-bit grayscale, the mask w x h unless given its own size.
+void writePair(const TempDir& dir, int w, int h, const Bytes& image, const Bytes& mask, int maskW = 0, int maskH = 0) {
+  writeFile(dir / "images/a.png", pngFile(w, h, 0, 8, image));
+  writeFile(dir / "masks/a.png", pngFile(maskW ? maskW : w, maskH ? maskH : h, 0, 8, mask));
+}
+
+// The folder data set for a plan of input `plan` (C,H,W) labelling H x W, ignore index 255,
+// with transforms.
+std::unique_ptr<Dataset> openForPlan(const TempDir& dir, const Shape& plan, int64_t classes) {
+  return openDataset("folder:" + dir.path(), Split::Train, plan, classes, 0, true, PixelLabels{plan[1], plan[2], 255});
+}
+
+struct Sample {
+  std::vector<float> image;
+  std::vector<int64_t> mask;
+};
+
+// Sample 0 of `data` through `t` at `epoch`, a plan of `pixels` pixels.
+Sample sampleOf(const Transforms& t, const Dataset& data, int64_t epoch, size_t pixels) {
+  Scratch scratch;
+  Sample s{std::vector<float>(pixels), std::vector<int64_t>(pixels)};
+  t.sample(data, 0, epoch, scratch, s.image.data(), s.mask.data());
+  return s;
+}
+
 std::vector<int64_t> maskOf(const Dataset& data, int64_t index) {
   std::vector<int64_t> m(static_cast<size_t>(data.maskPixels()));
   data.getMask(index, m.data());
@@ -82,18 +107,14 @@ TEST(DataMasks, ErrorsNameTheFile) {
 // some and not in others, its mask always the same way as its image.
 TEST(DataMasks, FlipFlipsTheMaskWithTheImage) {
   TempDir dir;
-  writeFile(dir / "images/a.png", pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
-  writeFile(dir / "masks/a.png", pngFile(3, 2, 0, 8, {0, 1, 2, 3, 4, 5}));
+  writePair(dir, 3, 2, {1, 2, 3, 4, 5, 6}, {0, 1, 2, 3, 4, 5});
   auto data = openMasks(dir);
   const Transforms flip({{TransformStep::Kind::Flip}}, {}, k1x2x3, 5);
-  Scratch scratch;
   int flipped = 0;
   for (int64_t epoch = 0; epoch < 16; ++epoch) {
-    std::vector<float> img(6);
-    std::vector<int64_t> mask(6);
-    flip.sample(*data, 0, epoch, scratch, img.data(), mask.data());
-    const bool imageFlipped = img[0] == 3.0f / 255.0f;
-    EXPECT_EQ(mask, imageFlipped ? (std::vector<int64_t>{2, 1, 0, 5, 4, 3}) : (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+    const Sample s = sampleOf(flip, *data, epoch, 6);
+    const bool imageFlipped = s.image[0] == 3.0f / 255.0f;
+    EXPECT_EQ(s.mask, imageFlipped ? (std::vector<int64_t>{2, 1, 0, 5, 4, 3}) : (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
     flipped += imageFlipped;
   }
   EXPECT_GT(flipped, 0);
@@ -105,29 +126,20 @@ TEST(DataMasks, FlipFlipsTheMaskWithTheImage) {
 // mask with the ignore index (the image with zeros).
 TEST(DataMasks, ResizeAndCropTheMaskWithTheImage) {
   TempDir dir;
-  writeFile(dir / "images/a.png", pngFile(3, 2, 0, 8, {10, 20, 30, 40, 50, 60}));
-  writeFile(dir / "masks/a.png", pngFile(3, 2, 0, 8, {0, 1, 2, 3, 4, 255}));
-  const auto open = [&](Shape plan) {
-    return openDataset("folder:" + dir.path(), Split::Train, plan, 5, 0, true, PixelLabels{plan[1], plan[2], 255});
-  };
-  Scratch scratch;
+  writePair(dir, 3, 2, {10, 20, 30, 40, 50, 60}, {0, 1, 2, 3, 4, 255});
   const Shape doubled{1, 4, 6};
   const Transforms resize(parseTransformList("--t", "resize:4,center-crop"), {}, doubled, 0, 255);
-  std::vector<float> img(24);
-  std::vector<int64_t> mask(24);
-  resize.sample(*open(doubled), 0, 0, scratch, img.data(), mask.data());
-  EXPECT_EQ(mask, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2,  //
-                                        3, 3, 4, 4, 255, 255, 3, 3, 4, 4, 255, 255}));
-  EXPECT_FLOAT_EQ(img[0], 10.0f / 255.0f);  // bilinear: the corner keeps its value
+  const Sample resized = sampleOf(resize, *openForPlan(dir, doubled, 5), 0, 24);
+  EXPECT_EQ(resized.mask, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2,  //
+                                                3, 3, 4, 4, 255, 255, 3, 3, 4, 4, 255, 255}));
+  EXPECT_FLOAT_EQ(resized.image[0], 10.0f / 255.0f);  // bilinear: the corner keeps its value
 
   const Shape larger{1, 4, 5};
   const Transforms pad(parseTransformList("--t", "center-crop"), {}, larger, 0, 7);
-  std::vector<float> padded(20);
-  std::vector<int64_t> paddedMask(20);
-  pad.sample(*open(larger), 0, 0, scratch, padded.data(), paddedMask.data());
-  EXPECT_EQ(paddedMask, (std::vector<int64_t>{7, 7, 7, 7, 7, 7, 0, 1, 2, 7, 7, 3, 4, 255, 7, 7, 7, 7, 7, 7}));
-  EXPECT_EQ(padded[0], 0.0f);
-  EXPECT_FLOAT_EQ(padded[6], 10.0f / 255.0f);
+  const Sample padded = sampleOf(pad, *openForPlan(dir, larger, 5), 0, 20);
+  EXPECT_EQ(padded.mask, (std::vector<int64_t>{7, 7, 7, 7, 7, 7, 0, 1, 2, 7, 7, 3, 4, 255, 7, 7, 7, 7, 7, 7}));
+  EXPECT_EQ(padded.image[0], 0.0f);
+  EXPECT_FLOAT_EQ(padded.image[6], 10.0f / 255.0f);
 }
 
 // random-resized-crop draws one window for the image and its mask: an image whose pixels are
@@ -136,38 +148,31 @@ TEST(DataMasks, ResizeAndCropTheMaskWithTheImage) {
 TEST(DataMasks, RandomCropDrawsOneWindowForImageAndMask) {
   TempDir dir;
   const Bytes ids{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  writeFile(dir / "images/a.png", pngFile(4, 4, 0, 8, ids));
-  writeFile(dir / "masks/a.png", pngFile(4, 4, 0, 8, ids));
+  writePair(dir, 4, 4, ids, ids);
   const Shape plan{1, 2, 2};
-  auto data = openDataset("folder:" + dir.path(), Split::Train, plan, 16, 0, true, PixelLabels{2, 2, 255});
+  auto data = openForPlan(dir, plan, 16);
   const Transforms crop(parseTransformList("--t", "random-resized-crop,flip"), {}, plan, 3, 255);
-  Scratch scratch;
   int exact = 0;
   for (int64_t epoch = 0; epoch < 64; ++epoch) {
-    std::vector<float> img(4);
-    std::vector<int64_t> mask(4);
-    crop.sample(*data, 0, epoch, scratch, img.data(), mask.data());
+    const Sample s = sampleOf(crop, *data, epoch, 4);
     // A 2x2 window: the image is its pixels exactly, and so must the mask be.
     const bool pixelsExact =
-        std::all_of(img.begin(), img.end(), [](float v) { return v * 255 == std::round(v * 255); });
+        std::all_of(s.image.begin(), s.image.end(), [](float v) { return v * 255 == std::round(v * 255); });
     if (!pixelsExact) continue;
     ++exact;
-    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(mask[i], std::lround(img[i] * 255)) << "epoch " << epoch << " pixel " << i;
+    for (size_t i = 0; i < 4; ++i)
+      EXPECT_EQ(s.mask[i], std::lround(s.image[i] * 255)) << "epoch " << epoch << " pixel " << i;
   }
   EXPECT_GT(exact, 0);
 }
 
 TEST(DataMasks, MaskOfAnotherSizeThanItsImageIsAnError) {
   TempDir dir;
-  writeFile(dir / "images/a.png", pngFile(3, 2, 0, 8, {1, 2, 3, 4, 5, 6}));
-  writeFile(dir / "masks/a.png", pngFile(2, 3, 0, 8, Bytes(6)));
+  writePair(dir, 3, 2, {1, 2, 3, 4, 5, 6}, Bytes(6), 2, 3);
   const Shape plan{1, 2, 2};
-  auto data = openDataset("folder:" + dir.path(), Split::Train, plan, 3, 0, true, PixelLabels{2, 2, 255});
+  auto data = openForPlan(dir, plan, 3);
   const Transforms crop(parseTransformList("--t", "center-crop"), {}, plan, 0, 255);
-  Scratch scratch;
-  std::vector<float> img(4);
-  std::vector<int64_t> mask(4);
-  expectDataError([&] { crop.sample(*data, 0, 0, scratch, img.data(), mask.data()); },
+  expectDataError([&] { sampleOf(crop, *data, 0, 4); },
                   {dir / "masks/a.png", "is a 3x2 mask but " + (dir / "images/a.png") + " has 2x3 pixels"});
 }
 
