@@ -1095,7 +1095,8 @@ void GraphImporter::importLayerNorm(const Node& n) {
   const int64_t axis = normalizeAxis(intAttr(n.proto, "axis", -1), static_cast<int64_t>(x->type.shape.size()), "axis");
   std::vector<ir::Value*> operands{x, operand(n.in(1))};
   if (n.has(2)) operands.push_back(operand(n.in(2)));
-  emit(n, ir::OpKind::LayerNorm, std::move(operands), {{"axis", axis}, {"epsilon", floatAttr(n.proto, "epsilon", 1e-5)}});
+  emit(n, ir::OpKind::LayerNorm, std::move(operands),
+       {{"axis", axis}, {"end", static_cast<int64_t>(x->type.shape.size())}, {"epsilon", floatAttr(n.proto, "epsilon", 1e-5)}});
 }
 
 // torch's opset-13 LayerNorm (compiler/LayerNormPattern.h) as the layer_norm LayerNormalization
@@ -1126,7 +1127,8 @@ bool GraphImporter::importDecomposedLayerNorm(const DecomposedLayerNorm& p, cons
   ir::Value* scale = operand(p.scale);
   ir::Value* bias = operand(p.bias);
   if (scale->type.shape != normalized || bias->type.shape != normalized) return false;
-  emit(tail, ir::OpKind::LayerNorm, {x, scale, bias}, {{"axis", axes.front()}, {"epsilon", *epsilon}});
+  emit(tail, ir::OpKind::LayerNorm, {x, scale, bias},
+       {{"axis", axes.front()}, {"end", static_cast<int64_t>(x->type.shape.size())}, {"epsilon", *epsilon}});
   return true;
 }
 

@@ -71,6 +71,14 @@ constexpr bool isBinaryElementwise(OpKind k) {
   return k == OpKind::Add || k == OpKind::Sub || k == OpKind::Mul || k == OpKind::Div;
 }
 
+// The unary point-wise family: y[i] = f(x[i]) element by element, one operand (attributes
+// aside), nothing moved between elements (unlike slice, channel_shuffle) and nothing drawn
+// (unlike dropout). A unary kind added to Ops.def belongs here when that holds.
+constexpr bool isUnaryPointwise(OpKind k) {
+  return k == OpKind::Relu || k == OpKind::Sigmoid || k == OpKind::HardSigmoid || k == OpKind::HardSwish ||
+         k == OpKind::Clip || k == OpKind::Erf || k == OpKind::Sqrt || k == OpKind::Pow || k == OpKind::Identity;
+}
+
 // An optimizer's update (ops/Optimizer.h): operands (param, grad, state...), updated in place.
 constexpr bool isOptimizerUpdate(OpKind k) { return info(k).role == Role::Optimizer; }
 // A data-parallel collective (allreduce_start/allreduce_wait): updates its operands in place.

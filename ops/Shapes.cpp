@@ -327,13 +327,10 @@ Results layerNorm(const Rule& r) {
   const Shape& x = r.shape(xi);
   if (x.empty()) Rule::fail(r.what(xi, "input") + ", expected rank >= 1");
   const auto axis = static_cast<size_t>(r.integer("axis", 0, static_cast<int64_t>(x.size()) - 1));
-  size_t end = x.size();
-  if (r.has("end")) {
-    end = static_cast<size_t>(r.integer("end", 2, 2));
-    if (axis != 1 || x.size() != 4)
-      Rule::fail(r.what(xi, "input") + ": layer_norm with 'end' normalizes the channels of an N x C x H x W map only "
-                 "(axis=1, end=2)");
-  }
+  const auto end = static_cast<size_t>(r.integer("end", static_cast<int64_t>(axis) + 1, static_cast<int64_t>(x.size())));
+  if (end != x.size() && (axis != 1 || end != 2 || x.size() != 4))
+    Rule::fail(r.what(xi, "input") + ": layer_norm normalizes the axes from 'axis' to the last (end = rank), or "
+               "the channels of an N x C x H x W map (axis=1, end=2)");
   const Shape normalized(x.begin() + static_cast<std::ptrdiff_t>(axis), x.begin() + static_cast<std::ptrdiff_t>(end));
   r.number("epsilon", 0, 1e30);
   if (grad) {

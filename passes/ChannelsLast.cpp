@@ -24,21 +24,6 @@ bool isTranspose(const Op& op, const IntList& perm) {
   return op.kind == OpKind::Transpose && op.getInts("perm") == perm && op.operands[0]->type.shape.size() == 4;
 }
 
-bool isUnaryPerElement(OpKind k) {
-  switch (k) {
-    case OpKind::Relu:
-    case OpKind::Sigmoid:
-    case OpKind::HardSigmoid:
-    case OpKind::HardSwish:
-    case OpKind::Clip:
-    case OpKind::Erf:
-    case OpKind::Sqrt:
-    case OpKind::Pow:
-    case OpKind::Identity: return true;
-    default: return false;
-  }
-}
-
 // The NCHW shape of an NHWC one.
 std::vector<int64_t> toNchw(const std::vector<int64_t>& s) { return {s[0], s[3], s[1], s[2]}; }
 
@@ -169,9 +154,9 @@ class Folder {
     const Value* x = t.linear.count(&op) ? t.linear.at(&op)->operands[0]->def->operands[0] : op.operands[0];
     if (y.size() != 4 || (!inside.count(x) && !ops::isBinaryElementwise(op.kind))) return false;
     const auto& pixels = x->type.shape;
-    if (isUnaryPerElement(op.kind)) return op.operands.size() == 1 && y == pixels;
+    if (ops::isUnaryPointwise(op.kind)) return op.operands.size() == 1 && y == pixels;
     if (op.kind == OpKind::LayerNorm)
-      return op.getInt("axis") == 3 && !op.has("end") &&
+      return op.getInt("axis") == 3 && op.getInt("end") == 4 &&
              std::all_of(op.operands.begin() + 1, op.operands.end(), [&](const Value* v) { return before(v, entry); });
     if (t.linear.count(&op)) {
       const Value* w = t.linear.at(&op)->operands[1];

@@ -405,7 +405,7 @@ class Grad {
     const Value* x = op_.operands[0];
     const Value* scale = op_.operands[1];
     const std::string bias = op_.operands.size() == 3 ? nameFor(op_.operands[2]) : nameFor(scale) + ".bias";
-    Attrs a = op_.has("end") ? pick(op_, {"axis", "end", "epsilon"}) : pick(op_, {"axis", "epsilon"});
+    Attrs a = pick(op_, {"axis", "end", "epsilon"});
     const TensorType xType = onStripRows(a, x);
     Op* g = b_.emit(OpKind::LayerNormGrad, {dy_, operand(0), op_.operands[1]}, std::move(a),
                     {{nameFor(x), xType}, {nameFor(scale), scale->type}, {bias, scale->type}});

@@ -99,7 +99,7 @@ bool isRowLocal(const ir::Op& op) {
   }
   // Along channels: the same rows of every operand (concat: of equal N, H and W, which its
   // shape rule checks) give the same rows of the result.
-  if (op.kind == OpKind::LayerNorm) return mapOperand(op) && op.has("end");  // over the channels only
+  if (op.kind == OpKind::LayerNorm) return mapOperand(op) && op.getInt("end") == 2;  // over the channels only
   if (op.kind == OpKind::Concat || op.kind == OpKind::Slice)
     return op.has("axis") && op.getInt("axis") == 1 &&
            std::all_of(op.operands.begin(), op.operands.end(), [](const ir::Value* v) { return is4D(v); });

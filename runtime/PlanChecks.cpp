@@ -394,8 +394,8 @@ class StepChecker {
       case Kernel::ChannelShuffle: return elementwiseRows(kernel);
       case Kernel::LayerNorm:
       case Kernel::LayerNormGrad:
-        // On rows only over the channels (`end`, which the shape rule allows as axis=1, end=2).
-        if (byRows() && !findAttr(step_, "end")) fail("on row bands layer_norm needs 'end' (the channel axis only)");
+        // On rows only over the channels (the shape rule allows end < rank as axis=1, end=2 only).
+        if (byRows() && attrInt(step_, "end") != 2) fail("on row bands layer_norm needs end=2 (the channel axis only)");
         return elementwiseRows(kernel);
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \

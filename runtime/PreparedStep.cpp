@@ -8,9 +8,35 @@
 #include <stdexcept>
 #include <string>
 
+#include "ops/OpTable.h"
 #include "runtime/kernels/Unary.h"
 
 namespace lrc::runtime {
+
+// The kernel lists and the op table's families name the same kinds: a unary functor whose kind
+// ops::isUnaryPointwise does not list (the channels-last rewrite asks it), or the reverse
+// (identity aside, which has no kernel of its own), does not compile; the binary list likewise.
+#define LRC_COUNT_KERNEL(Forward, Grad, F) +1
+#define LRC_CHECK_UNARY(Forward, Grad, F)                                     \
+  static_assert(ops::isUnaryPointwise(ops::OpKind::Forward),                  \
+                #Forward " has a unary kernel: list it in ops::isUnaryPointwise");
+LRC_UNARY_KERNELS(LRC_CHECK_UNARY)
+#define LRC_CHECK_BINARY(Forward, Grad, F)                                    \
+  static_assert(ops::isBinaryElementwise(ops::OpKind::Forward),               \
+                #Forward " has a binary kernel: list it in ops::isBinaryElementwise");
+LRC_BINARY_KERNELS(LRC_CHECK_BINARY)
+constexpr int countKinds(bool (*family)(ops::OpKind)) {
+  int n = 0;
+  for (size_t i = 0; i < ops::kOps.size(); ++i) n += family(static_cast<ops::OpKind>(i)) ? 1 : 0;
+  return n;
+}
+static_assert(countKinds(ops::isUnaryPointwise) == 1 + (0 LRC_UNARY_KERNELS(LRC_COUNT_KERNEL)),
+              "ops::isUnaryPointwise lists a kind without a unary kernel (identity is the one allowed)");
+static_assert(countKinds(ops::isBinaryElementwise) == (0 LRC_BINARY_KERNELS(LRC_COUNT_KERNEL)),
+              "ops::isBinaryElementwise lists a kind without a binary kernel");
+#undef LRC_CHECK_BINARY
+#undef LRC_CHECK_UNARY
+#undef LRC_COUNT_KERNEL
 
 const plan::Attr* findAttr(const plan::Step& step, std::string_view name) {
   for (const plan::Attr& a : step.attrs())
@@ -213,13 +239,13 @@ kernels::BatchNormParams batchNormParams(const plan::Step& step, bool grad) {
   return p;
 }
 
-// x (operand 0, or the gradient's operand 1) as rows of the axes from `axis` on; with `end`
-// (the channel axis only, axis=1 end=2: the plan loader checks it) the groups are the pixels,
+// x (operand 0, or the gradient's operand 1) as rows of the axes from `axis` on; with end <
+// rank (the channel axis only, axis=1 end=2: the shape rule checks it) the groups are the pixels,
 // laid out by the backend from the step's bands (runtime/LayerNormSteps.h).
 kernels::LayerNormParams layerNormParams(const plan::Step& step, const Shape& x) {
   kernels::LayerNormParams p;
   p.epsilon = static_cast<float>(attrFloat(step, "epsilon"));
-  p.channels = findAttr(step, "end") != nullptr;
+  p.channels = static_cast<size_t>(attrInt(step, "end")) < x.size();
   if (p.channels) return p;
   p.size = 1;
   for (size_t i = static_cast<size_t>(attrInt(step, "axis")); i < x.size(); ++i) p.size *= x[i];

@@ -757,7 +757,7 @@ TEST_P(BackendConformance, LayerNorm) {
     const std::vector<float> x = randomFloats(elementsOf(kMap), seed++, -2.0f, 3.0f), dy = randomFloats(elementsOf(kMap), seed++),
                              scale = randomFloats(elementsOf(normalized), seed++),
                              bias = randomFloats(elementsOf(normalized), seed++);
-    const IntAttrs ints = {{"axis", {axis}}};
+    const IntAttrs ints = {{"axis", {axis}}, {"end", {static_cast<int64_t>(kMap.size())}}};
     const FloatAttrs floats = {{"epsilon", 1e-5}};
     expectConforms({"layer_norm", {whole(kMap, x), whole(normalized, scale), whole(normalized, bias)}, {result(kMap)},
                     ints, floats},

@@ -59,7 +59,7 @@ std::unique_ptr<Module> buildKitchenSink() {
                     {{"bn", f32({2, 4, 8, 8})}});
   Op* relu = m->addOp(OpKind::Relu, {bn->result()}, {}, {{"relu", f32({2, 4, 8, 8})}});
   Value* lnScale = m->addGlobal(ValueKind::Param, "ln_scale", f32({8}));
-  Op* ln = m->addOp(OpKind::LayerNorm, {bn->result(), lnScale}, {{"axis", int64_t{3}}, {"epsilon", 1e-06}},
+  Op* ln = m->addOp(OpKind::LayerNorm, {bn->result(), lnScale}, {{"axis", int64_t{3}}, {"end", int64_t{4}}, {"epsilon", 1e-06}},
                     {{"ln", f32({2, 4, 8, 8})}});
   Op* sigmoid = m->addOp(OpKind::Sigmoid, {bn->result()}, {}, {{"sigmoid", f32({2, 4, 8, 8})}});
   const Attrs hardSigmoidAttrs = {{"alpha", 1.0 / 6}, {"beta", 0.5}};

@@ -381,9 +381,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
     }
     ++checked;
     // Element-wise kinds over non-map operands are not row-local.
-    if (kind == OpKind::Relu || kind == OpKind::Sigmoid || kind == OpKind::HardSigmoid || kind == OpKind::HardSwish ||
-        kind == OpKind::Clip || kind == OpKind::Erf || kind == OpKind::Sqrt || kind == OpKind::Pow ||
-        kind == OpKind::Identity || kind == OpKind::Dropout) {
+    if (lrc::ops::isUnaryPointwise(kind) || kind == OpKind::Dropout) {
       Module m2;
       Value* v = m2.addInput("v", f32({2, 3}));
       EXPECT_FALSE(isRowLocal(*m2.addOp(kind, {v}, attrs, {{"r", f32({2, 3})}}))) << opName(kind);
@@ -401,7 +399,8 @@ TEST(RowAnalysis, LayerNormOverChannelsOnly) {
   Value* hw = m.addGlobal(ValueKind::Param, "hw", f32({3, 8, 8}));
   Op* channels = m.addOp(OpKind::LayerNorm, {x, c}, {{"axis", int64_t{1}}, {"end", int64_t{2}}, {"epsilon", 1e-5}},
                          {{"y", f32({2, 3, 8, 8})}});
-  Op* trailing = m.addOp(OpKind::LayerNorm, {x, hw}, {{"axis", int64_t{1}}, {"epsilon", 1e-5}}, {{"z", f32({2, 3, 8, 8})}});
+  Op* trailing = m.addOp(OpKind::LayerNorm, {x, hw}, {{"axis", int64_t{1}}, {"end", int64_t{4}}, {"epsilon", 1e-5}},
+                            {{"z", f32({2, 3, 8, 8})}});
   EXPECT_TRUE(isRowLocal(*channels));
   EXPECT_EQ(inputRows(*channels, 0, rr(2, 5)), rr(2, 5));
   EXPECT_FALSE(isRowIndexed(*channels, 1));
