@@ -57,9 +57,14 @@
 //          the pipeline's bytes (or the x just below, when nearer), then the same moves on
 //          o_j and on x_j (first boundary first, o before x, -1 before +1; both sequences
 //          stay nondecreasing, strips may be empty).
-//    (b) is taken when its largest W_j is smaller than (a)'s, else (a): with a deep
-//    pipeline over a shrinking map (SqueezeNet 1.1: 111 stem rows, 13 output rows) one
-//    output row needs over half the stem, and only input-side boundaries split it.
+//    (b) is taken when its largest W_j is smaller than (a)'s and so is its largest W'_j, the
+//    working set with the operand bands the strip assembles (each op whose strip reads rows
+//    of a pipeline-defined operand that an earlier strip computed reads them from a rows_copy
+//    band, alive with the strip's bands through its backward: + those rows x the operand's
+//    bytes per row); else (a). With a deep pipeline over a shrinking map (SqueezeNet 1.1:
+//    111 stem rows, 13 output rows) one output row needs over half the stem, and only
+//    input-side boundaries split it; on a short one (a VGG block) (b) may lower W but raise
+//    W' (its strips cache more boundary rows), and (a) stays.
 //  - Backward strips use the same rule with M strips (`bp_rows`); 2PS runs them in reverse
 //    order at execution, which does not change the ranges.
 //  - More strips than rows: OverL counts are clamped to H_out, 2PS counts to the larger of
@@ -295,6 +300,32 @@ class PartitionRows : public Pass {
     return w;
   }
 
+  // The working sets with the operand bands a strip assembles (2PS): besides the rows it
+  // computes, each op whose strip reads rows of a pipeline-defined operand that an earlier
+  // strip computed reads them from a band assembled from boundary pieces and the strip's own
+  // rows (rows_copy), alive with the strip's bands through its backward. Sorted decreasing.
+  static std::vector<int64_t> costsWithOperands(const Pipeline& p, const Table& t) {
+    std::vector<int64_t> w(t.empty() ? 0 : t[0].size(), 0);
+    ValueMap<size_t> index;
+    for (size_t k = 0; k < p.ops.size(); ++k) index[p.ops[k]->result()] = k;
+    for (size_t k = 0; k < p.ops.size(); ++k) {
+      const Op& op = *p.ops[k];
+      for (size_t j = 0; j < w.size(); ++j) {
+        if (t[k][j].empty()) continue;
+        w[j] += t[k][j].size() * bytesPerRow(op.result());
+        for (size_t i = 0; i < op.operands.size(); ++i) {
+          auto producer = index.find(op.operands[i]);
+          if (producer == index.end() || !isRowIndexed(op, i)) continue;
+          const RowRange reads = inputRows(op, i, t[k][j]);
+          if (!reads.empty() && reads.begin < t[producer->second][j].begin)
+            w[j] += reads.size() * bytesPerRow(op.operands[i]);
+        }
+      }
+    }
+    std::sort(w.begin(), w.end(), std::greater<>());
+    return w;
+  }
+
   static std::vector<int64_t> equalSplit(int64_t h, int64_t n) {
     std::vector<int64_t> o(static_cast<size_t>(n) + 1);
     for (int64_t j = 0; j <= n; ++j) o[static_cast<size_t>(j)] = j * h / n;
@@ -458,8 +489,9 @@ class PartitionRows : public Pass {
         }
       }
     }
-    if (!best.empty() && costs(p, hybrid).front() < best.front()) return hybrid;
-    return twoPsRows(p, endAt, o);
+    Table output = twoPsRows(p, endAt, o);
+    if (best.empty() || costs(p, hybrid).front() >= best.front()) return output;
+    return costsWithOperands(p, hybrid).front() < costsWithOperands(p, output).front() ? hybrid : output;
   }
 
   static ir::IntList flatten(const std::vector<RowRange>& rows) {
