@@ -338,19 +338,22 @@ class PartitionRows : public Pass {
     return own != strategies_.end() ? own->second : strategy_;
   }
 
-  // The forward prefix family (2PS): per op, the end of the rows computable from the first
-  // op's rows [0, x), in program order: the largest prefix [0, P) whose rows of every
-  // pipeline-defined operand lie within that operand's prefix; an op with no such operand
-  // gets its proportional share floor(x * H / H_first). Consistent by construction.
+  // Hybrid 2PS boundaries (o, x), closed in program order: per op, the larger of the rows
+  // output rows [0, o) need (endAt[o]) and the largest prefix [0, P) whose rows of every
+  // pipeline-defined operand lie within that operand's (closed) prefix; an op with no such
+  // operand (the first op) gets floor(x * H / H_first). A prefix whose rows read only padding
+  // of an operand (a top pad) counts as none: a strip must read some rows of each operand.
+  // Consistent by construction; with o = 0 it is the input-side family fwd(x).
   class Forward {
    public:
-    explicit Forward(const Pipeline& p) : p_(p) {
+    Forward(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt) : p_(p), endAt_(endAt) {
       for (size_t k = 0; k < p.ops.size(); ++k) index_[p.ops[k]->result()] = k;
     }
     int64_t first() const { return heightOf(p_.ops.front()->result()); }
-    const std::vector<int64_t>& at(int64_t x) {
-      auto it = memo_.find(x);
+    const std::vector<int64_t>& at(int64_t o, int64_t x) {
+      auto it = memo_.find({o, x});
       if (it != memo_.end()) return it->second;
+      const std::vector<int64_t>& need = endAt_[static_cast<size_t>(o)];
       std::vector<int64_t> ends(p_.ops.size(), 0);
       for (size_t k = 0; k < p_.ops.size(); ++k) {
         const Op& op = *p_.ops[k];
@@ -361,7 +364,7 @@ class PartitionRows : public Pass {
           if (producer != index_.end() && isRowIndexed(op, i)) limits.emplace_back(i, ends[producer->second]);
         }
         if (limits.empty()) {
-          ends[k] = x * h / std::max<int64_t>(first(), 1);
+          ends[k] = std::max(need[k], x * h / std::max<int64_t>(first(), 1));
           continue;
         }
         auto fits = [&](int64_t rows) {
@@ -369,34 +372,36 @@ class PartitionRows : public Pass {
             if (inputRows(op, limit.first, {0, rows}).end > limit.second) return false;
           return true;
         };
-        int64_t lo = 0, hi = h;  // fits(lo) holds (no rows read nothing)
+        int64_t lo = 0, hi = h;  // fits(0): no rows read nothing
         while (lo < hi) {
           const int64_t mid = lo + (hi - lo + 1) / 2;
           if (fits(mid)) lo = mid;
           else hi = mid - 1;
         }
-        ends[k] = lo;
+        for (const auto& limit : limits)
+          if (lo > 0 && inputRows(op, limit.first, {0, lo}).empty()) lo = 0;
+        ends[k] = std::max(need[k], lo);
       }
-      return memo_.emplace(x, std::move(ends)).first->second;
+      return memo_.emplace(std::make_pair(o, x), std::move(ends)).first->second;
     }
 
    private:
     const Pipeline& p_;
+    const std::vector<std::vector<int64_t>>& endAt_;
     ValueMap<size_t> index_;
-    std::map<int64_t, std::vector<int64_t>> memo_;
+    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> memo_;
   };
 
   // 2PS strips from boundaries (o_j, x_j), j = 0..n, both nondecreasing: strip j computes at
-  // op k [F_j(k), F_{j+1}(k)) with F_j = max(endAt[o_j], forward(x_j)), F_0 = 0, F_n = H.
-  static Table hybridRows(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt, Forward& fw,
-                          const std::vector<int64_t>& o, const std::vector<int64_t>& x) {
+  // op k [F_j(k), F_{j+1}(k)) with F_j = fw.at(o_j, x_j), F_0 = 0, F_n = H.
+  static Table hybridRows(const Pipeline& p, Forward& fw, const std::vector<int64_t>& o, const std::vector<int64_t>& x) {
     const size_t n = o.size() - 1;
     Table t(p.ops.size(), std::vector<RowRange>(n));
     std::vector<int64_t> begin(p.ops.size(), 0);
     for (size_t j = 0; j < n; ++j) {
-      const std::vector<int64_t>* f = j + 1 == n ? nullptr : &fw.at(x[j + 1]);
+      const std::vector<int64_t>* f = j + 1 == n ? nullptr : &fw.at(o[j + 1], x[j + 1]);
       for (size_t k = 0; k < p.ops.size(); ++k) {
-        int64_t end = f ? std::max(endAt[static_cast<size_t>(o[j + 1])][k], (*f)[k]) : heightOf(p.ops[k]->result());
+        int64_t end = f ? (*f)[k] : heightOf(p.ops[k]->result());
         end = std::max(end, begin[k]);
         t[k][j] = {begin[k], end};
         begin[k] = end;
@@ -410,13 +415,13 @@ class PartitionRows : public Pass {
   // x_j by -1 or +1 (first boundary first; o before x; -1 before +1; both stay
   // nondecreasing) while that makes the sorted working sets lexicographically smaller.
   static Table balancedHybrid(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt, int64_t n) {
-    Forward fw(p);
+    Forward fw(p, endAt);
     const int64_t hOut = heightOf(p.output), h0 = fw.first();
     const size_t count = static_cast<size_t>(n);
     int64_t total = 0;
     for (const Op* op : p.ops) total += heightOf(op->result()) * bytesPerRow(op->result());
     auto prefixBytes = [&](int64_t x) {
-      const std::vector<int64_t>& f = fw.at(x);
+      const std::vector<int64_t>& f = fw.at(0, x);
       int64_t sum = 0;
       for (size_t k = 0; k < p.ops.size(); ++k) sum += f[k] * bytesPerRow(p.ops[k]->result());
       return sum;
@@ -435,7 +440,7 @@ class PartitionRows : public Pass {
       if (lo > x[j - 1] && target - prefixBytes(lo - 1) < prefixBytes(lo) - target) --lo;
       x[j] = lo;
     }
-    std::vector<int64_t> best = costs(p, hybridRows(p, endAt, fw, o, x));
+    std::vector<int64_t> best = costs(p, hybridRows(p, fw, o, x));
     for (bool improved = true; improved;) {
       improved = false;
       for (size_t b = 1; b < count && !improved; ++b) {
@@ -445,7 +450,7 @@ class PartitionRows : public Pass {
             if (moved < (*v)[b - 1] || moved > (*v)[b + 1]) continue;
             std::vector<int64_t> trial = *v;
             trial[b] = moved;
-            std::vector<int64_t> c = costs(p, v == &o ? hybridRows(p, endAt, fw, trial, x) : hybridRows(p, endAt, fw, o, trial));
+            std::vector<int64_t> c = costs(p, v == &o ? hybridRows(p, fw, trial, x) : hybridRows(p, fw, o, trial));
             if (c < best) {
               best = c;
               *v = trial;
@@ -457,7 +462,7 @@ class PartitionRows : public Pass {
         }
       }
     }
-    return hybridRows(p, endAt, fw, o, x);
+    return hybridRows(p, fw, o, x);
   }
 
   // Strip rows for `n` strips under the pipeline's strategy. 2PS: the balanced output-row
