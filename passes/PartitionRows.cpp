@@ -34,10 +34,14 @@
 //      - input-side: fwd(x)(op) = end of the rows computable from the first op's rows [0, x),
 //        in program order: the largest prefix whose operand rows lie in the operands'
 //        prefixes (an op with no pipeline-defined map operand: floor(x * H / H_first)).
-//    Boundaries F_j = max(need(o_j), fwd(x_j)) with 0 = o_0 <= o_1 <= ... <= o_N = H_out and
-//    0 = x_0 <= ... <= x_N = H_first (F_0 = 0, F_N = the op's full height); strip j
+//    Boundaries F_j(op) = max(need(o_j)(op), the largest prefix whose operand rows lie in the
+//    operands' F_j; the first op: x_j), in program order (the max of both families, closed:
+//    when an operand is complete, so is its reader), with 0 = o_0 <= o_1 <= ... <= o_N = H_out
+//    and 0 = x_0 <= ... <= x_N = H_first (F_0 = 0, F_N = the op's full height); strip j
 //    computes [F_j(op), F_{j+1}(op)) at every op: a strip may compute no output rows (its
-//    rows are at the early, large maps) or nothing at an inner op.
+//    rows are at the early, large maps) or nothing at an inner op. A forward prefix whose rows
+//    read only padding of an operand (a top pad before any row of it) counts as empty, so
+//    that no strip computes rows from padding alone (it would read an empty band).
 //    `fp_halo` holds, per strip, the rows of operand 0 that strip j reads but an earlier
 //    strip computed (the boundary rows taken from the earlier strips' caches):
 //    [r, F_j(producer)) where [r, ...) = inputRows(op, 0, [F_j, F_{j+1})), or [0,0)
