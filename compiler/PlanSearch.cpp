@@ -24,8 +24,10 @@ std::string mib(int64_t bytes) {
 }
 
 // The most strips a count can mean, per segment cut: the tallest pipeline's output rows
-// (partition-rows clamps a larger count to them: the same plan again), and at most the
-// operands of one rows_copy (a pipeline's output is assembled from one band per strip).
+// (partition-rows clamps a larger OverL count to them: the same plan again; a 2PS count may
+// go up to the first op's rows, cut at the input side, but the search stops at the output
+// rows too: on SqueezeNet 1.1 at 224², 16 and 32 strips keep more than 8 or 13), and at most
+// the operands of one rows_copy (a pipeline's output is assembled from one band per strip).
 // Per cut: the most forward strips (the tallest pipeline's output rows, at most the operands of
 // one rows_copy, which assembles a pipeline's output from one band per strip), and the most
 // backward strips (those rows: backward strips add into the input gradient, no rows_copy).

@@ -25,26 +25,55 @@
 //  - OverL: strip j computes, at every op, need_j = the rows output rows [o_j, o_{j+1})
 //    need (halos included; strips overlap). Rows that no output row needs are computed by
 //    no strip. Boundaries: equal output rows, o_j = floor(j * H_out / N).
-//  - 2PS: with E_j(op) = end of the rows output rows [0, o_{j+1}) need at the op
-//    (E_{N-1} = the op's full height, E_{-1} = 0), strip j computes [E_{j-1}, E_j).
+//  - 2PS: a strip boundary is a consistent prefix family: per op a prefix [0, P(op)) such
+//    that the rows inputRows(op, i, [0, P(op))) of every pipeline-defined operand i lie in
+//    [0, P(operand)) (a strip then reads only rows that it or an earlier strip computed, and
+//    a later strip's gradient reaches only rows of the same or an earlier strip). Two such
+//    families, and the per-op max of any two:
+//      - output-side: need(o)(op) = end of the rows output rows [0, o) need at the op;
+//      - input-side: fwd(x)(op) = end of the rows computable from the first op's rows [0, x),
+//        in program order: the largest prefix whose operand rows lie in the operands'
+//        prefixes (an op with no pipeline-defined map operand: floor(x * H / H_first)).
+//    Boundaries F_j(op) = max(need(o_j)(op), the largest prefix whose operand rows lie in the
+//    operands' F_j; the first op: x_j), in program order (the max of both families, closed:
+//    when an operand is complete, so is its reader), with 0 = o_0 <= o_1 <= ... <= o_N = H_out
+//    and 0 = x_0 <= ... <= x_N = H_first (F_0 = 0, F_N = the op's full height); strip j
+//    computes [F_j(op), F_{j+1}(op)) at every op: a strip may compute no output rows (its
+//    rows are at the early, large maps) or nothing at an inner op. A forward prefix whose rows
+//    read only padding of an operand (a top pad before any row of it) counts as empty, so
+//    that no strip computes rows from padding alone (it would read an empty band).
 //    `fp_halo` holds, per strip, the rows of operand 0 that strip j reads but an earlier
-//    strip computed (the boundary rows taken from the previous strip's cache):
-//    [r, E_{j-1}(producer)) where [r, ...) = inputRows(op, 0, [E_{j-1}, E_j)), or [0,0)
+//    strip computed (the boundary rows taken from the earlier strips' caches):
+//    [r, F_j(producer)) where [r, ...) = inputRows(op, 0, [F_j, F_{j+1})), or [0,0)
 //    when there are none, when the strip computes nothing there, or when operand 0 is not
 //    defined in the pipeline (the pipeline's input is kept whole: nothing is cached).
 //    A binary op (add, sub, mul, div) also gets `fp_halo1`, the same for its operand 1 (a
 //    residual add's skip); an operand that is a whole per-channel tensor gets none.
-//    An empty 2PS strip at an op prints as [E,E] (E = E_{j-1} = E_j at that op).
+//    An empty 2PS strip at an op prints as [E,E] (E = F_j = F_{j+1} at that op).
 //    Boundaries balance the per-strip working set W_j = sum over the pipeline's ops of
-//    (rows strip j computes) x (bytes per row of the op's result = N*C*W*elem): start from
-//    equal output rows, then repeatedly move one interior boundary by -1 or +1 row (first
-//    boundary first, -1 before +1; every strip keeps >= 1 output row) when that makes the
-//    vector of W_j sorted in decreasing order lexicographically smaller (the max goes down,
-//    or stays and the next largest goes down, ...), until no move helps.
+//    (rows strip j computes) x (bytes per row of the op's result = N*C*W*elem), two ways:
+//      (a) output-side only (x_j = 0 for j < N): start from equal output rows, then
+//          repeatedly move one interior o_j by -1 or +1 (first boundary first, -1 before +1;
+//          every strip keeps >= 1 output row) when that makes the vector of W_j sorted in
+//          decreasing order lexicographically smaller (the max goes down, or stays and the
+//          next largest goes down, ...), until no move helps;
+//      (b) hybrid: start from o_j = 0 and x_j the least x whose prefix fwd(x) holds j/N of
+//          the pipeline's bytes (or the x just below, when nearer), then the same moves on
+//          o_j and on x_j (first boundary first, o before x, -1 before +1; both sequences
+//          stay nondecreasing, strips may be empty).
+//    (b) is taken when its largest W_j is smaller than (a)'s and so is its largest W'_j, the
+//    working set with the operand bands the strip assembles (each op whose strip reads rows
+//    of a pipeline-defined operand that an earlier strip computed reads them from a rows_copy
+//    band, alive with the strip's bands through its backward: + those rows x the operand's
+//    bytes per row); else (a). With a deep pipeline over a shrinking map (SqueezeNet 1.1:
+//    111 stem rows, 13 output rows) one output row needs over half the stem, and only
+//    input-side boundaries split it; on a short one (a VGG block) (b) may lower W but raise
+//    W' (its strips cache more boundary rows), and (a) stays.
 //  - Backward strips use the same rule with M strips (`bp_rows`); 2PS runs them in reverse
 //    order at execution, which does not change the ranges.
-//  - More strips than output rows: the count is clamped to H_out and the requested count is
-//    kept as `strips_requested` / `bp_strips_requested` on the pipeline's first op.
+//  - More strips than rows: OverL counts are clamped to H_out, 2PS counts to the larger of
+//    H_out and H_first (past H_out only (b) exists); the requested count is kept as
+//    `strips_requested` / `bp_strips_requested` on the pipeline's first op.
 //  - Attributes: on every pipeline op `fp_rows=[a0,b0,a1,b1,...]`, `bp_rows=[...]`, and for
 //    2PS `fp_halo=[c0,d0,...]`; on its first op `strategy="2ps"|"overl"`, `strips=N`,
 //    `bp_strips=M`, and `work` = forward rows computed over all strips / rows of the maps,
@@ -275,6 +304,32 @@ class PartitionRows : public Pass {
     return w;
   }
 
+  // The working sets with the operand bands a strip assembles (2PS): besides the rows it
+  // computes, each op whose strip reads rows of a pipeline-defined operand that an earlier
+  // strip computed reads them from a band assembled from boundary pieces and the strip's own
+  // rows (rows_copy), alive with the strip's bands through its backward. Sorted decreasing.
+  static std::vector<int64_t> costsWithOperands(const Pipeline& p, const Table& t) {
+    std::vector<int64_t> w(t.empty() ? 0 : t[0].size(), 0);
+    ValueMap<size_t> index;
+    for (size_t k = 0; k < p.ops.size(); ++k) index[p.ops[k]->result()] = k;
+    for (size_t k = 0; k < p.ops.size(); ++k) {
+      const Op& op = *p.ops[k];
+      for (size_t j = 0; j < w.size(); ++j) {
+        if (t[k][j].empty()) continue;
+        w[j] += t[k][j].size() * bytesPerRow(op.result());
+        for (size_t i = 0; i < op.operands.size(); ++i) {
+          auto producer = index.find(op.operands[i]);
+          if (producer == index.end() || !isRowIndexed(op, i)) continue;
+          const RowRange reads = inputRows(op, i, t[k][j]);
+          if (!reads.empty() && reads.begin < t[producer->second][j].begin)
+            w[j] += reads.size() * bytesPerRow(op.operands[i]);
+        }
+      }
+    }
+    std::sort(w.begin(), w.end(), std::greater<>());
+    return w;
+  }
+
   static std::vector<int64_t> equalSplit(int64_t h, int64_t n) {
     std::vector<int64_t> o(static_cast<size_t>(n) + 1);
     for (int64_t j = 0; j <= n; ++j) o[static_cast<size_t>(j)] = j * h / n;
@@ -287,12 +342,143 @@ class PartitionRows : public Pass {
     return own != strategies_.end() ? own->second : strategy_;
   }
 
-  // Strip rows for `n` strips under the pipeline's strategy.
+  // Hybrid 2PS boundaries (o, x), closed in program order: per op, the larger of the rows
+  // output rows [0, o) need (endAt[o]) and the largest prefix [0, P) whose rows of every
+  // pipeline-defined operand lie within that operand's (closed) prefix; an op with no such
+  // operand (the first op) gets floor(x * H / H_first). A prefix whose rows read only padding
+  // of an operand (a top pad) counts as none: a strip must read some rows of each operand.
+  // Consistent by construction; with o = 0 it is the input-side family fwd(x).
+  class Forward {
+   public:
+    Forward(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt) : p_(p), endAt_(endAt) {
+      for (size_t k = 0; k < p.ops.size(); ++k) index_[p.ops[k]->result()] = k;
+    }
+    int64_t first() const { return heightOf(p_.ops.front()->result()); }
+    const std::vector<int64_t>& at(int64_t o, int64_t x) {
+      auto it = memo_.find({o, x});
+      if (it != memo_.end()) return it->second;
+      const std::vector<int64_t>& need = endAt_[static_cast<size_t>(o)];
+      std::vector<int64_t> ends(p_.ops.size(), 0);
+      for (size_t k = 0; k < p_.ops.size(); ++k) {
+        const Op& op = *p_.ops[k];
+        const int64_t h = heightOf(op.result());
+        std::vector<std::pair<size_t, int64_t>> limits;  // operand, its prefix end
+        for (size_t i = 0; i < op.operands.size(); ++i) {
+          auto producer = index_.find(op.operands[i]);
+          if (producer != index_.end() && isRowIndexed(op, i)) limits.emplace_back(i, ends[producer->second]);
+        }
+        if (limits.empty()) {
+          ends[k] = std::max(need[k], x * h / std::max<int64_t>(first(), 1));
+          continue;
+        }
+        auto fits = [&](int64_t rows) {
+          for (const auto& limit : limits)
+            if (inputRows(op, limit.first, {0, rows}).end > limit.second) return false;
+          return true;
+        };
+        int64_t lo = 0, hi = h;  // fits(0): no rows read nothing
+        while (lo < hi) {
+          const int64_t mid = lo + (hi - lo + 1) / 2;
+          if (fits(mid)) lo = mid;
+          else hi = mid - 1;
+        }
+        for (const auto& limit : limits)
+          if (lo > 0 && inputRows(op, limit.first, {0, lo}).empty()) lo = 0;
+        ends[k] = std::max(need[k], lo);
+      }
+      return memo_.emplace(std::make_pair(o, x), std::move(ends)).first->second;
+    }
+
+   private:
+    const Pipeline& p_;
+    const std::vector<std::vector<int64_t>>& endAt_;
+    ValueMap<size_t> index_;
+    std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> memo_;
+  };
+
+  // 2PS strips from boundaries (o_j, x_j), j = 0..n, both nondecreasing: strip j computes at
+  // op k [F_j(k), F_{j+1}(k)) with F_j = fw.at(o_j, x_j), F_0 = 0, F_n = H.
+  static Table hybridRows(const Pipeline& p, Forward& fw, const std::vector<int64_t>& o, const std::vector<int64_t>& x) {
+    const size_t n = o.size() - 1;
+    Table t(p.ops.size(), std::vector<RowRange>(n));
+    std::vector<int64_t> begin(p.ops.size(), 0);
+    for (size_t j = 0; j < n; ++j) {
+      const std::vector<int64_t>* f = j + 1 == n ? nullptr : &fw.at(o[j + 1], x[j + 1]);
+      for (size_t k = 0; k < p.ops.size(); ++k) {
+        int64_t end = f ? (*f)[k] : heightOf(p.ops[k]->result());
+        end = std::max(end, begin[k]);
+        t[k][j] = {begin[k], end};
+        begin[k] = end;
+      }
+    }
+    return t;
+  }
+
+  // Balanced hybrid boundaries for `n` strips: start from input-side boundaries x_j whose
+  // prefixes hold about j/n of the pipeline's bytes (o_j = 0), then move one interior o_j or
+  // x_j by -1 or +1 (first boundary first; o before x; -1 before +1; both stay
+  // nondecreasing) while that makes the sorted working sets lexicographically smaller.
+  static Table balancedHybrid(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt, int64_t n) {
+    Forward fw(p, endAt);
+    const int64_t hOut = heightOf(p.output), h0 = fw.first();
+    const size_t count = static_cast<size_t>(n);
+    int64_t total = 0;
+    for (const Op* op : p.ops) total += heightOf(op->result()) * bytesPerRow(op->result());
+    auto prefixBytes = [&](int64_t x) {
+      const std::vector<int64_t>& f = fw.at(0, x);
+      int64_t sum = 0;
+      for (size_t k = 0; k < p.ops.size(); ++k) sum += f[k] * bytesPerRow(p.ops[k]->result());
+      return sum;
+    };
+    std::vector<int64_t> o(count + 1, 0), x(count + 1, 0);
+    o[count] = hOut;
+    x[count] = h0;
+    for (size_t j = 1; j < count; ++j) {
+      const int64_t target = static_cast<int64_t>(j) * total / n;
+      int64_t lo = x[j - 1], hi = h0;  // first x with prefixBytes(x) >= target
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (prefixBytes(mid) >= target) hi = mid;
+        else lo = mid + 1;
+      }
+      if (lo > x[j - 1] && target - prefixBytes(lo - 1) < prefixBytes(lo) - target) --lo;
+      x[j] = lo;
+    }
+    std::vector<int64_t> best = costs(p, hybridRows(p, fw, o, x));
+    for (bool improved = true; improved;) {
+      improved = false;
+      for (size_t b = 1; b < count && !improved; ++b) {
+        for (std::vector<int64_t>* v : {&o, &x}) {
+          for (int64_t step : {-1, 1}) {
+            const int64_t moved = (*v)[b] + step;
+            if (moved < (*v)[b - 1] || moved > (*v)[b + 1]) continue;
+            std::vector<int64_t> trial = *v;
+            trial[b] = moved;
+            std::vector<int64_t> c = costs(p, v == &o ? hybridRows(p, fw, trial, x) : hybridRows(p, fw, o, trial));
+            if (c < best) {
+              best = c;
+              *v = trial;
+              improved = true;
+              break;
+            }
+          }
+          if (improved) break;
+        }
+      }
+    }
+    return hybridRows(p, fw, o, x);
+  }
+
+  // Strip rows for `n` strips under the pipeline's strategy. 2PS: the balanced output-row
+  // boundaries when n <= H_out, unless the balanced hybrid boundaries make the largest strip's
+  // working set smaller (then those).
   Table stripRows(const Pipeline& p, int64_t n) const {
-    const std::vector<int64_t> start = equalSplit(heightOf(p.output), n);
-    if (strategyOf(p.id) == RowStrategy::OverL) return overlRows(p, start);
+    const int64_t hOut = heightOf(p.output);
+    if (strategyOf(p.id) == RowStrategy::OverL) return overlRows(p, equalSplit(hOut, n));
     const auto endAt = twoPsEnds(p);
-    std::vector<int64_t> o = start;
+    Table hybrid = balancedHybrid(p, endAt, n);
+    if (n > hOut) return hybrid;
+    std::vector<int64_t> o = equalSplit(hOut, n);
     std::vector<int64_t> best = costs(p, twoPsRows(p, endAt, o));
     for (bool improved = true; improved;) {
       improved = false;
@@ -312,7 +498,9 @@ class PartitionRows : public Pass {
         }
       }
     }
-    return twoPsRows(p, endAt, o);
+    Table output = twoPsRows(p, endAt, o);
+    if (best.empty() || costs(p, hybrid).front() >= best.front()) return output;
+    return costsWithOperands(p, hybrid).front() < costsWithOperands(p, output).front() ? hybrid : output;
   }
 
   static ir::IntList flatten(const std::vector<RowRange>& rows) {
@@ -329,7 +517,10 @@ class PartitionRows : public Pass {
     auto own = per_.find(p.id);
     const int64_t wantFp = own != per_.end() ? own->second : strips_;
     const int64_t wantBp = own != per_.end() ? own->second : (bpStrips_ < 0 ? strips_ : bpStrips_);
-    const int64_t nFp = std::min(wantFp, hOut), nBp = std::min(wantBp, hOut);
+    // 2PS strips may hold no output rows (input-side boundaries): up to the taller of the
+    // output's and the first op's rows; OverL strips each hold output rows.
+    const int64_t most = strategyOf(p.id) == RowStrategy::TwoPS ? std::max(hOut, heightOf(p.ops.front()->result())) : hOut;
+    const int64_t nFp = std::min(wantFp, most), nBp = std::min(wantBp, most);
     const Table fp = stripRows(p, nFp), bp = stripRows(p, nBp);
 
     ValueMap<size_t> index;

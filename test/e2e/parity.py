@@ -229,6 +229,40 @@ class FireNet(nn.Module):
         a, b = torch.split(y, [10, 6], dim=1)
         y = torch.cat([F.max_pool2d(a, 2), F.avg_pool2d(b[:, 2:], 2)], 1)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
+class ShrinkNet(nn.Module):
+    """A SqueezeNet-like net whose one row pipeline shrinks its map from 31 stem rows to 7
+    (test/lit/inputs/make_deep_shrink.py): conv3x3 stride 2, max pool 3x3 stride 2 (ceil), two
+    fire modules, max pool, a fire module, conv1x1, global average pool. One output row
+    needs half the stem: its 2PS strips are balanced at the input side (strips with no output
+    row, more strips than output rows)."""
+    input_shape = (2, 3, 64, 64)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 3, stride=2)
+        self.fires = nn.ModuleList()
+        for cin in (32, 16, 16):
+            self.fires.append(nn.ModuleList([nn.Conv2d(cin, 4, 1), nn.Conv2d(4, 8, 1), nn.Conv2d(4, 8, 3, padding=1)]))
+        self.head = nn.Conv2d(16, 10, 1)
+        # He initialization and positive biases: every ReLU passes gradient (PyTorch's default
+        # draw leaves the last squeeze dead, and nothing before it would train).
+        for conv in self.modules():
+            if isinstance(conv, nn.Conv2d):
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                nn.init.uniform_(conv.bias, 0.0, 0.1)
+
+    def fire(self, i, x):
+        squeeze, expand1, expand3 = self.fires[i]
+        s = F.relu(squeeze(x))
+        return F.relu(torch.cat([expand1(s), expand3(s)], 1))
+
+    def forward(self, x):
+        y = F.max_pool2d(F.relu(self.stem(x)), 3, 2, ceil_mode=True)
+        y = F.max_pool2d(self.fire(1, self.fire(0, y)), 3, 2, ceil_mode=True)
+        y = self.head(self.fire(2, y))
+        return torch.flatten(F.adaptive_avg_pool2d(y, 1), 1)
+
+
 class ActNet(nn.Module):
     """The activations of issue 13 between convolutions: Sigmoid, Hardsigmoid (torch's alpha
     1/6), Hardswish (one ONNX op from opset 14: export with --opset 14) and ReLU6 (Clip with
@@ -552,6 +586,7 @@ def torchvision_model(arch):
 
 
 MODELS = {"small_vgg": SmallVGG, "small_resnet": SmallResNet, "odd_net": OddNet, "fire_net": FireNet,
+          "shrink_net": ShrinkNet,
           "act_net": ActNet, "se_net": SENet, "mbconv_se_net": MBConvSENet, "shuffle_net": ShuffleNet, "seg_net": SegNet,
           "unet_tiny": UNetTiny, "up_net": UpNet,
           "unet_seg": UNetSeg, "fcn_seg": FCNSeg, "ln_net": LnNet,
@@ -692,6 +727,17 @@ def expect_pipeline_op(args, onnx_path, kind, flags):
     return [] if found else [f"no {kind} inside a row pipeline:\n{rows}"]
 
 
+def expect_rows(args, onnx_path, text):
+    """The failures (none or one) of requiring a line of lrc-compile --emit rows for the plan
+    under test that contains `text` (runs of spaces count as one)."""
+    rows = run([os.path.join(args.bin, "lrc-compile"), onnx_path, "--emit", "rows", "--bn", args.bn]
+               + args.compile_flags)
+    want = " ".join(text.split())
+    found = [line for line in rows.splitlines() if want in " ".join(line.split())]
+    print(f"--expect-rows {want!r}: {'found' if found else 'not found'}")
+    return [] if found else [f"no line of --emit rows holds {want!r}:\n{rows}"]
+
+
 def expect_recomputed_points(args, onnx_path, count):
     """The failures (none or one) of requiring `count` reduction points recomputed in strips in
     the plan under test (lrc-compile --report's reduction_points[].how with the same flags):
@@ -822,6 +868,9 @@ def main():
                     help="require an op of this IR kind (e.g. conv_transpose2d) inside a row pipeline of the "
                          "plan under test (lrc-compile --emit rows with the same flags), or of each of "
                          "--row-plans when given")
+    ap.add_argument("--expect-rows", metavar="TEXT", action="append", default=[],
+                    help="require a line of lrc-compile --emit rows for the plan under test that "
+                         "holds TEXT (repeatable)")
     ap.add_argument("--expect-recomputed-points", metavar="N", type=int,
                     help="require N reduction points recomputed in strips in the plan under test "
                          "(lrc-compile --report's reduction_points with the same flags)")
@@ -848,6 +897,8 @@ def main():
         failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op, args.compile_flags)
     if args.expect_recomputed_points is not None:
         failures += expect_recomputed_points(args, onnx_path, args.expect_recomputed_points)
+    for text in args.expect_rows:
+        failures += expect_rows(args, onnx_path, text)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
     compared = compare(
         "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,
