@@ -38,6 +38,12 @@
 //    x * g) defined in the current run starts a new run, since the gate cannot be read by rows;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
 //    a residual add's operands join the add's run);
+//  - shared element-wise chains, option `clone` (default on; layerwise plans pass 0): a chain
+//    of element-wise ops left outside every pipeline whose result only pipelines read, two or
+//    more of them (a U-Net skip map relu(apply(x)), read by the encoder's max pool and the
+//    decoder's concat), is copied to right before its first reader in each pipeline but the
+//    first; the original then has one reader and sinks to it, the runs are marked again, and
+//    the map is never whole (cloneSharedElementwise);
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
 //    the pass reports a change only when the marks differ from what was there.
 #include <algorithm>
