@@ -351,21 +351,23 @@ class FuseRowPipelines : public Pass {
     return moved;
   }
 
+  static const ir::Value* mapOperand(const Op& op) {
+    for (size_t j = 0; j < op.operands.size(); ++j)
+      if (isRowIndexed(op, j)) return op.operands[j];
+    return nullptr;
+  }
+
   // An op a pipeline can recompute on its own rows: row-local, element-wise (row rule Same),
   // no side effect, one result, and exactly one operand read by rows (the map; the others
-  // are whole: parameters, a BatchNorm's statistics).
+  // are whole: parameters, a BatchNorm's statistics), of the result's size (not a channel
+  // slice: its readers would then read the larger map whole).
   static bool cloneable(const Op& op) {
     if (!isRowLocal(op) || ops::info(op.kind).rowRule != ops::RowRule::Same || op.hasSideEffects() ||
         op.results.size() != 1)
       return false;
     size_t maps = 0;
     for (size_t j = 0; j < op.operands.size(); ++j) maps += isRowIndexed(op, j) ? 1 : 0;
-    return maps == 1;
-  }
-  static const ir::Value* mapOperand(const Op& op) {
-    for (size_t j = 0; j < op.operands.size(); ++j)
-      if (isRowIndexed(op, j)) return op.operands[j];
-    return nullptr;
+    return maps == 1 && mapOperand(op)->type.bytes() == op.result()->type.bytes();
   }
 
   // Clones shared element-wise chains into their readers' pipelines; returns how many ops
