@@ -74,7 +74,7 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
   passes::PartitionRowsOptions whole = o.partition;
   whole.strategy = passes::RowStrategy::OverL;
   whole.strips = whole.bpStrips = 1;
-  partition(m, {.cut = passes::SegmentCut::None, .loss = false}, whole);
+  partition(m, {.cut = passes::SegmentCut::None, .loss = false, .clone = false}, whole);
 }
 
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {

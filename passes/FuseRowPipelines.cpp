@@ -38,6 +38,12 @@
 //    x * g) defined in the current run starts a new run, since the gate cannot be read by rows;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
 //    a residual add's operands join the add's run);
+//  - shared element-wise chains, option `clone` (default on; layerwise plans pass 0): a chain
+//    of element-wise ops left outside every pipeline whose result only pipelines read, two or
+//    more of them (a U-Net skip map relu(apply(x)), read by the encoder's max pool and the
+//    decoder's concat), is copied to right before its first reader in each pipeline but the
+//    first; the original then has one reader and sinks to it, the runs are marked again, and
+//    the map is never whole (cloneSharedElementwise);
 //  - idempotent: existing `pipeline` attributes are removed first, then ops are marked;
 //    the pass reports a change only when the marks differ from what was there.
 #include <algorithm>
@@ -91,7 +97,7 @@ class FuseRowPipelines : public Pass {
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
-      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss) {}
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -141,6 +147,20 @@ class FuseRowPipelines : public Pass {
       changed = true;
     }
 
+    // Element-wise chains computed whole only for the pipelines that read them (a U-Net
+    // skip map's BatchNorm apply and ReLU, read by the encoder's max pool and the decoder's
+    // concat) get a copy in each of those pipelines; the original then has one reader and
+    // sinks to it, and the runs are marked again.
+    if (clone_) {
+      const size_t added = cloneSharedElementwise(m, end);
+      if (added > 0) {
+        end += added;
+        sinkElementwise(m, end);
+        settle(m, end);
+        changed = true;
+      }
+    }
+
     for (auto& op : m.ops) {
       auto it = op->attrs.find(kPipeline);
       auto old = before.find(op.get());
@@ -153,6 +173,7 @@ class FuseRowPipelines : public Pass {
  private:
   bool cutAtDownsample_;
   bool loss_;
+  bool clone_;
 
   // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
   // rule) whose logits a row-local forward op computes and only the loss reads.
@@ -328,6 +349,108 @@ class FuseRowPipelines : public Pass {
       moved = true;
     }
     return moved;
+  }
+
+  static const ir::Value* mapOperand(const Op& op) {
+    for (size_t j = 0; j < op.operands.size(); ++j)
+      if (isRowIndexed(op, j)) return op.operands[j];
+    return nullptr;
+  }
+
+  // An op a pipeline can recompute on its own rows: row-local, element-wise (row rule Same),
+  // no side effect, one result, and exactly one operand read by rows (the map; the others
+  // are whole: parameters, a BatchNorm's statistics), of the result's size (not a channel
+  // slice: its readers would then read the larger map whole).
+  static bool cloneable(const Op& op) {
+    if (!isRowLocal(op) || ops::info(op.kind).rowRule != ops::RowRule::Same || op.hasSideEffects() ||
+        op.results.size() != 1)
+      return false;
+    size_t maps = 0;
+    for (size_t j = 0; j < op.operands.size(); ++j) maps += isRowIndexed(op, j) ? 1 : 0;
+    return maps == 1 && mapOperand(op)->type.bytes() == op.result()->type.bytes();
+  }
+
+  // Clones shared element-wise chains into their readers' pipelines; returns how many ops
+  // it inserted. A chain is a run of cloneable forward ops outside every pipeline, each
+  // reading the previous one's result as its map (the first reads a map that is whole
+  // anyway: a pipeline's output, a kept reduction point's map, an input), every result but
+  // the last read only by the next op, the last one's result v read by rows by forward ops of
+  // two or more pipelines and by nothing else (not a module output). Left so, v is a whole
+  // map beside the one it is computed from (in backward too: the pipelines recompute their
+  // strips from it); cloned, each pipeline computes its strip's rows of v from the first
+  // map, and v is never whole. The pipeline of v's first reader keeps the original chain
+  // (sinkElementwise moves it there); the others get a copy right before their first reader.
+  // Autodiff sums the copies' gradients as those of any value with several readers.
+  static size_t cloneSharedElementwise(ir::Module& m, size_t end) {
+    std::map<const Op*, size_t> position;
+    for (size_t i = 0; i < end; ++i) position[m.ops[i].get()] = i;
+    auto forward = [&](const Op* op) { return position.count(op) != 0; };
+    struct Chain {
+      std::vector<const Op*> ops;                 // program order, the last computes v
+      std::vector<std::vector<Op*>> copiesFor;    // per pipeline after the first: its readers
+    };
+    std::vector<Chain> chains;
+    for (size_t i = 0; i < end; ++i) {
+      const Op& op = *m.ops[i];
+      if (op.has(kPipeline) || !cloneable(op)) continue;
+      const ir::Value* v = op.result();
+      if (std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) continue;
+      std::map<int64_t, std::vector<Op*>> byPipeline;  // readers per pipeline
+      std::vector<int64_t> order;                       // pipelines by their first reader
+      bool ok = true;
+      for (Op* r : m.users(v)) {
+        if (!forward(r) || !r->has(kPipeline)) {
+          ok = false;
+          break;
+        }
+        for (size_t j = 0; j < r->operands.size(); ++j)
+          if (r->operands[j] == v && !isRowIndexed(*r, j)) ok = false;
+        const int64_t k = r->getInt(kPipeline);
+        if (!byPipeline.count(k)) order.push_back(k);
+        byPipeline[k].push_back(r);
+      }
+      if (!ok || byPipeline.size() < 2) continue;
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return position.at(byPipeline[a].front()) < position.at(byPipeline[b].front());
+      });
+      Chain c;
+      c.ops.push_back(&op);
+      for (;;) {
+        const ir::Value* u = mapOperand(*c.ops.front());
+        const Op* d = u->def;
+        if (!d || !forward(d) || d->has(kPipeline) || !cloneable(*d) || m.users(u).size() != 1 ||
+            std::find(m.outputs.begin(), m.outputs.end(), u) != m.outputs.end())
+          break;
+        c.ops.insert(c.ops.begin(), d);
+      }
+      for (size_t k = 1; k < order.size(); ++k) c.copiesFor.push_back(byPipeline[order[k]]);
+      chains.push_back(std::move(c));
+    }
+    size_t added = 0;
+    for (const Chain& c : chains)
+      for (const std::vector<Op*>& readers : c.copiesFor) {
+        size_t pos = 0;
+        while (m.ops[pos].get() != readers.front()) ++pos;
+        ir::ValueMap<ir::Value*> copyOf;
+        for (const Op* op : c.ops) {
+          std::vector<ir::Value*> operands;
+          for (ir::Value* u : op->operands) {
+            auto it = copyOf.find(u);
+            operands.push_back(it == copyOf.end() ? u : it->second);
+          }
+          const ir::Value* r = op->result();
+          Op* copy = m.insertOp(pos++, op->kind, std::move(operands), op->attrs, {{m.uniqueName(r->name + ".copy"), r->type}});
+          copy->origin = op->origin;
+          copy->loc = op->loc;
+          copyOf.emplace(op->results.front(), copy->result());
+          ++added;
+        }
+        ir::Value* v = c.ops.back()->results.front();
+        for (Op* r : readers)
+          for (ir::Value*& operand : r->operands)
+            if (operand == v) operand = copyOf.at(v);
+      }
+    return added;
   }
 
   static bool isDownsampling(const Op& op) {

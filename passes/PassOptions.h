@@ -57,6 +57,11 @@ struct FuseRowPipelinesOptions {
   // fully convolutional net is one pipeline up to its loss (docs/row-plans.md); layerwise
   // plans (one strip) leave it out.
   bool loss = true;
+  // Whether an element-wise chain computed whole only for several pipelines' readers (a
+  // U-Net skip map's BatchNorm apply and ReLU, read by the encoder's max pool and the
+  // decoder's concat) is cloned into each reader's pipeline, so that its map is never whole
+  // (fuse-row-pipelines' cloneSharedElementwise); layerwise plans (one strip) leave it out.
+  bool clone = true;
 };
 
 // partition-rows (passes/PartitionRows.cpp's header has the rules).
