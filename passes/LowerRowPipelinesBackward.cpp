@@ -78,7 +78,7 @@ struct PipelineLowering::BackwardSums {
   ValueMap<std::vector<Value*>> inputGrads, paramGrads;
   ValueMap<std::vector<Value*>> reduced;  // first pass: contributions to a point's map
   ValueMap<Value*> reducedWhole;          // their sum, read by the second pass
-  ValueMap<Value*> meanGrads;             // an SE point's map -> dmean
+  ValueMap<Value*> meanGrads;             // an SE point's map -> dmean / (H*W), [N,C,1,1]
 };
 
 // Rows of op k's result that backward strip s owns: its rows less those of earlier strips
@@ -105,15 +105,19 @@ void PipelineLowering::lowerBackward() {
     // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
     backwardPass(BackwardPass::Downstream, sums);
     // The gates (last first); then each SE mean's gradient dmean is complete: the second pass
-    // adds dx = dmean broadcast over H, W and divided by H*W on each strip's rows
-    // (reduce_mean_grad on a band), never a whole map.
+    // adds dx = dmean / (H*W) (reduce_mean {input_shape} of dmean, once) broadcast over each
+    // strip's rows, never a whole map.
     ValueMap<std::vector<Value*>> none;
     StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
     for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
       if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
     for (const Op* point : p_.reductions)
       if (point->kind != OpKind::BatchNormStats)
-        if (Value* dmean = gateGrads.resultGrad(point->result())) sums.meanGrads[point->operands[0]] = dmean;
+        if (Value* dmean = gateGrads.resultGrad(point->result())) {
+          const Value* x = point->operands[0];
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"input_shape", x->type.shape}};
+          sums.meanGrads[x] = emit(OpKind::ReduceMean, {dmean}, std::move(a), cat("d", x->name, ".mean"), dmean->type)->result();
+        }
     for (const Value* x : reducedMaps_) {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
@@ -171,23 +175,28 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
       if (auto point = reducedBy_.find(v); point != reducedBy_.end() && pass == BackwardPass::Upstream) {
         // The map of a recomputed point: its strip's own rows of the first pass's gradient,
         // plus the statistics' term (batchnorm_stats_grad on the strip) or the SE mean's
-        // (reduce_mean_grad of dmean on the strip's rows), are this op's dy.
+        // (dmean / (H*W) broadcast over the rows: `add` of the sum's rows and it, one band), are
+        // this op's dy.
         rows = ownRows(k, s);
         auto whole = sums.reducedWhole.find(v);
         auto dmean = sums.meanGrads.find(v);
         const bool mean = point->second->kind != OpKind::BatchNormStats;
-        if (rows.empty() || (whole == sums.reducedWhole.end() && (!mean || dmean == sums.meanGrads.end()))) continue;
-        if (whole != sums.reducedWhole.end())
-          contrib[v].push_back(copyRows(whole->second, rows, v, cat("d", v->name, ".acc", std::to_string(s))));
+        const bool meanTerm = mean && dmean != sums.meanGrads.end();
+        if (rows.empty() || (whole == sums.reducedWhole.end() && !meanTerm)) continue;
+        const std::string name = cat("d", v->name, ".acc", std::to_string(s));
+        if (whole == sums.reducedWhole.end()) {  // (no first-pass gradient: the mean's term alone)
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)}, {"sum", int64_t{1}}};
+          contrib[v].push_back(emit(OpKind::ReduceMeanGrad, {dmean->second}, std::move(a), name, bandType(v, rows))->result());
+        } else if (meanTerm) {
+          contrib[v].push_back(emit(OpKind::Add, {whole->second, dmean->second}, {{"band", bandAttr(rows, v)}}, name, bandType(v, rows))->result());
+        } else {
+          contrib[v].push_back(copyRows(whole->second, rows, v, name));
+        }
         if (!mean) {
           std::vector<Value*> statsOperands = {band.at(v)};
           const GradStrip strip{rows, statsOperands, nullptr, s};
           StripGrads grads(*this, contrib, sums.paramGrads);
           emitGrad(grads, *point->second, nullptr, &strip);
-        } else if (dmean != sums.meanGrads.end()) {
-          Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)}};
-          contrib[v].push_back(emit(OpKind::ReduceMeanGrad, {dmean->second}, std::move(a),
-                                    cat("d", v->name, ".mean", std::to_string(s)), bandType(v, rows))->result());
         }
       }
       // The loss ending a pipeline seeds its backward: no dy (its gradient on the strip's rows is

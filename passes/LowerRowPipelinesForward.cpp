@@ -157,7 +157,7 @@ void PipelineLowering::lowerStatistics(Op* stats) {
     }
     Value* partial = emit(OpKind::ReduceMean, {piece}, {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"sum", int64_t{1}}},
                           stripName(x, "zsum", j), sumType)->result();
-    sum = sum ? emit(OpKind::Add, {sum, partial}, {}, x->name + ".sum", sumType)->result() : partial;
+    sum = sum ? emit(OpKind::Add, {sum, partial}, {}, stripName(x, "zacc", j), sumType)->result() : partial;
   }
   // The statistics read the copy (the mean the sum) once the backward is lowered (it
   // differentiates them at x).
