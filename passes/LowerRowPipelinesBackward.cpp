@@ -185,10 +185,12 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
         if (rows.empty() || (whole == sums.reducedWhole.end() && !meanTerm)) continue;
         const std::string name = cat("d", v->name, ".acc", std::to_string(s));
         if (whole == sums.reducedWhole.end()) {  // (no first-pass gradient: the mean's term alone)
-          Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)}, {"sum", int64_t{1}}};
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)},
+                     {"sum", int64_t{1}}};
           contrib[v].push_back(emit(OpKind::ReduceMeanGrad, {dmean->second}, std::move(a), name, bandType(v, rows))->result());
         } else if (meanTerm) {
-          contrib[v].push_back(emit(OpKind::Add, {whole->second, dmean->second}, {{"band", bandAttr(rows, v)}}, name, bandType(v, rows))->result());
+          Attrs a = {{"band", bandAttr(rows, v)}};
+          contrib[v].push_back(emit(OpKind::Add, {whole->second, dmean->second}, std::move(a), name, bandType(v, rows))->result());
         } else {
           contrib[v].push_back(copyRows(whole->second, rows, v, name));
         }

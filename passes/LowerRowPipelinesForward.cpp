@@ -155,8 +155,8 @@ void PipelineLowering::lowerStatistics(Op* stats) {
       pieces.push_back(piece);
       continue;
     }
-    Value* partial = emit(OpKind::ReduceMean, {piece}, {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"sum", int64_t{1}}},
-                          stripName(x, "zsum", j), sumType)->result();
+    Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"sum", int64_t{1}}};
+    Value* partial = emit(OpKind::ReduceMean, {piece}, std::move(a), stripName(x, "zsum", j), sumType)->result();
     sum = sum ? emit(OpKind::Add, {sum, partial}, {}, stripName(x, "zacc", j), sumType)->result() : partial;
   }
   // The statistics read the copy (the mean the sum) once the backward is lowered (it
