@@ -411,8 +411,9 @@ Results binaryGrad(const Rule& r) {
   return {same(r.in(static_cast<size_t>(1 + operand)))};
 }
 
-// reduce_mean (x) {axes, keepdims[, sum]}: axes sorted, distinct, of x; sum 0 or 1. The
-// gradient (dy) {axes, input_shape[, sum]}: dy has the reduced shape, kept or dropped axes alike.
+// reduce_mean (x) {axes, keepdims[, sum][, input_shape]}: axes sorted, distinct, of x; sum 0 or
+// 1; x of input_shape's reduced shape when given. The gradient (dy) {axes, input_shape[, sum]}:
+// dy has the reduced shape, kept or dropped axes alike.
 Shape reducedShape(const Rule& r, const Shape& x, bool keepdims) {
   const Shape axes = r.list("axes", -1, 0, static_cast<int64_t>(x.size()) - 1);
   if (axes.empty()) Rule::fail("attribute 'axes' is empty");
@@ -429,7 +430,14 @@ Shape reducedShape(const Rule& r, const Shape& x, bool keepdims) {
 Results reduceMean(const Rule& r) {
   r.f32(0, "input");
   if (r.has("sum")) r.flag("sum");
-  if (r.kind() == OpKind::ReduceMean) return {f32(reducedShape(r, r.shape(0), r.flag("keepdims")))};
+  if (r.kind() == OpKind::ReduceMean) {
+    const bool keepdims = r.flag("keepdims");
+    const Shape y = reducedShape(r, r.shape(0), keepdims);
+    // input_shape: x holds the sums over `axes` of a map of that shape (a recomputed SE mean).
+    if (r.has("input_shape") && reducedShape(r, r.shapeAttr("input_shape", -1), keepdims) != y)
+      Rule::fail(r.what(0, "input") + ", expected the sum of " + shapeText(r.shapeAttr("input_shape", -1)) + " over its axes");
+    return {f32(y)};
+  }
   const Shape x = r.shapeAttr("input_shape", -1);
   if (r.shape(0) != reducedShape(r, x, true) && r.shape(0) != reducedShape(r, x, false))
     Rule::fail(r.what(0, "output gradient") + ", expected the mean of " + shapeText(x) + " over its axes");

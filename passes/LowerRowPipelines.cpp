@@ -86,6 +86,12 @@ void PipelineLowering::run() {
   lowerForward();
   if (p_.grad) lowerBackward();
   for (auto& [stats, copy] : statsInputs_) {
+    // An SE mean (reduce_mean or global_avgpool over H, W) becomes the sum of its map's strips
+    // divided by H*W: reduce_mean {input_shape} of that sum.
+    if (stats->kind != OpKind::BatchNormStats) {
+      stats->kind = OpKind::ReduceMean;
+      stats->attrs = {{"axes", IntList{2, 3}}, {"keepdims", int64_t{1}}, {"input_shape", stats->operands[0]->type.shape}};
+    }
     stats->operands[0] = copy;
     stats->attrs.erase("recompute");
   }

@@ -39,7 +39,7 @@ class PipelineLowering {
   ir::ValueMap<const ir::Op*> reducedBy_;
   std::vector<const ir::Value*> reducedMaps_;  // the same maps, in p_.reductions' order
   std::vector<bool> upstream_;
-  std::vector<std::pair<ir::Op*, ir::Value*>> statsInputs_;  // lowerStatistics: each point's whole copy
+  std::vector<std::pair<ir::Op*, ir::Value*>> statsInputs_;  // lowerStatistics: each point's whole copy (an SE mean: its sum)
 
   // LowerRowPipelines.cpp
   bool reuseLast() const;

@@ -18,10 +18,10 @@ using ir::ValueMap;
 // The gradient ops of one strip of a pipeline op go where the backward is being written;
 // a contribution to a map inside the pipeline is summed at its op (`contrib`), one to a
 // parameter or weight over the strips as it comes (`paramGrads`: the running sum).
-// With `reduced` (the points' gate ops and SE means, between the backward passes, on whole
-// values): a gate value's dy is its sum over the first pass's strips (`paramGrads`, like a
-// weight's), contributions to gate values and parameters are summed there, and a mean's
-// contribution to its map joins the map's first-pass gradient (`reduced`).
+// With `reduced` (the points' gate ops, between the backward passes, on whole values): a gate
+// value's dy is its sum over the first pass's strips (`paramGrads`, like a weight's), and
+// contributions to gate values and parameters are summed there. (An SE mean's gradient is
+// no whole map: the second pass adds it on each strip's rows.)
 class PipelineLowering::StripGrads final : public GradBuilder {
  public:
   StripGrads(PipelineLowering& l, ValueMap<std::vector<Value*>>& contrib, ValueMap<std::vector<Value*>>& paramGrads,
@@ -71,12 +71,14 @@ class PipelineLowering::StripGrads final : public GradBuilder {
 
 // What the backward passes of one pipeline gather: contributions to its inputs' gradients, the
 // running sums of its parameters' (and statistics') gradients, and (recomputed reduction
-// points) each point's map gradient from the first pass, summed whole.
+// points) each point's map gradient from the first pass, summed whole, and each SE mean's
+// complete gradient dmean ([N,C,1,1]).
 struct PipelineLowering::BackwardSums {
   Value* dy = nullptr;
   ValueMap<std::vector<Value*>> inputGrads, paramGrads;
   ValueMap<std::vector<Value*>> reduced;  // first pass: contributions to a point's map
   ValueMap<Value*> reducedWhole;          // their sum, read by the second pass
+  ValueMap<Value*> meanGrads;             // an SE point's map -> dmean / (H*W), [N,C,1,1]
 };
 
 // Rows of op k's result that backward strip s owns: its rows less those of earlier strips
@@ -102,16 +104,20 @@ void PipelineLowering::lowerBackward() {
     // over strips like parameters) and each map's gradient so far; the second recomputes the
     // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
     backwardPass(BackwardPass::Downstream, sums);
-    // The gates (last first), then each SE mean's gradient (global_avgpool_grad or
-    // reduce_mean_grad: dx = dmean broadcast over H, W and divided by H*W), a whole map added
-    // to the first pass's gradient of its map.
+    // The gates (last first); then each SE mean's gradient dmean is complete: the second pass
+    // adds dx = dmean / (H*W) (reduce_mean {input_shape} of dmean, once) broadcast over each
+    // strip's rows, never a whole map.
     ValueMap<std::vector<Value*>> none;
     StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
     for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
       if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
     for (const Op* point : p_.reductions)
       if (point->kind != OpKind::BatchNormStats)
-        if (Value* dmean = gateGrads.resultGrad(point->result())) emitGrad(gateGrads, *point, dmean);
+        if (Value* dmean = gateGrads.resultGrad(point->result())) {
+          const Value* x = point->operands[0];
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"input_shape", x->type.shape}};
+          sums.meanGrads[x] = emit(OpKind::ReduceMean, {dmean}, std::move(a), cat("d", x->name, ".mean"), dmean->type)->result();
+        }
     for (const Value* x : reducedMaps_) {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
@@ -168,12 +174,27 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
       RowRange rows = p_.bp[k][s];
       if (auto point = reducedBy_.find(v); point != reducedBy_.end() && pass == BackwardPass::Upstream) {
         // The map of a recomputed point: its strip's own rows of the first pass's gradient,
-        // plus the statistics' term (batchnorm_stats_grad on the strip), are this op's dy.
+        // plus the statistics' term (batchnorm_stats_grad on the strip) or the SE mean's
+        // (dmean / (H*W) broadcast over the rows: `add` of the sum's rows and it, one band), are
+        // this op's dy.
         rows = ownRows(k, s);
         auto whole = sums.reducedWhole.find(v);
-        if (rows.empty() || whole == sums.reducedWhole.end()) continue;
-        contrib[v].push_back(copyRows(whole->second, rows, v, cat("d", v->name, ".acc", std::to_string(s))));
-        if (point->second->kind == OpKind::BatchNormStats) {  // an SE mean's term is in the sum already
+        auto dmean = sums.meanGrads.find(v);
+        const bool mean = point->second->kind != OpKind::BatchNormStats;
+        const bool meanTerm = mean && dmean != sums.meanGrads.end();
+        if (rows.empty() || (whole == sums.reducedWhole.end() && !meanTerm)) continue;
+        const std::string name = cat("d", v->name, ".acc", std::to_string(s));
+        if (whole == sums.reducedWhole.end()) {  // (no first-pass gradient: the mean's term alone)
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)},
+                     {"sum", int64_t{1}}};
+          contrib[v].push_back(emit(OpKind::ReduceMeanGrad, {dmean->second}, std::move(a), name, bandType(v, rows))->result());
+        } else if (meanTerm) {
+          Attrs a = {{"band", bandAttr(rows, v)}};
+          contrib[v].push_back(emit(OpKind::Add, {whole->second, dmean->second}, std::move(a), name, bandType(v, rows))->result());
+        } else {
+          contrib[v].push_back(copyRows(whole->second, rows, v, name));
+        }
+        if (!mean) {
           std::vector<Value*> statsOperands = {band.at(v)};
           const GradStrip strip{rows, statsOperands, nullptr, s};
           StripGrads grads(*this, contrib, sums.paramGrads);

@@ -116,11 +116,14 @@ void PipelineLowering::save(ValueMap<std::vector<Value*>>& pieces, const Value* 
   pieces[v].push_back(copyRows(band, r, v, cat(v->name, ".", tag, std::to_string(r.begin), "_", std::to_string(r.end))));
 }
 
-// A recomputed reduction point's statistics, right before its batchnorm_stats: the ops its
-// map depends on run strip by strip over equal pieces of the map's rows (each strip computes
-// what its piece needs, halos recomputed, from the pipeline's whole inputs), and the pieces
-// are assembled into one whole map that only the statistics read (a forward transient; the
-// map is not kept for backward).
+// A recomputed reduction point's statistics, right before its batchnorm_stats or SE mean: the
+// ops its map depends on run strip by strip over equal pieces of the map's rows (each strip
+// computes what its piece needs, halos recomputed, from the pipeline's whole inputs). For
+// batchnorm_stats the pieces are assembled into one whole map that only the statistics read
+// (a forward transient; the map is not kept for backward). For an SE mean no whole map
+// exists: each piece's sum over its rows (reduce_mean {sum=1} on the band) is added to the
+// sum of the pieces before it, in row order (deterministic), and the mean divides that sum
+// once by H*W (run(): the point becomes reduce_mean {input_shape} of the sum).
 void PipelineLowering::lowerStatistics(Op* stats) {
   Value* x = stats->operands[0];
   const size_t n = std::min<size_t>(p_.fp.front().size(), static_cast<size_t>(heightOf(x)));
@@ -142,9 +145,23 @@ void PipelineLowering::lowerStatistics(Op* stats) {
   while (m_.ops[pos_].get() != stats) ++pos_;
   ValueMap<std::vector<Value*>> none;
   std::vector<Value*> pieces;
-  for (size_t j = 0; j < n; ++j) pieces.push_back(computeStrip(t, j, none, "z", nullptr, &upstream_).at(x));
-  // The statistics read the copy once the backward is lowered (it differentiates them at x).
-  statsInputs_.emplace_back(stats, emit(OpKind::RowsCopy, pieces, {}, x->name + ".stats", x->type)->result());
+  const bool mean = stats->kind != OpKind::BatchNormStats;
+  ir::TensorType sumType = x->type;
+  sumType.shape[2] = sumType.shape[3] = 1;
+  Value* sum = nullptr;
+  for (size_t j = 0; j < n; ++j) {
+    Value* piece = computeStrip(t, j, none, "z", nullptr, &upstream_).at(x);
+    if (!mean) {
+      pieces.push_back(piece);
+      continue;
+    }
+    Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"sum", int64_t{1}}};
+    Value* partial = emit(OpKind::ReduceMean, {piece}, std::move(a), stripName(x, "zsum", j), sumType)->result();
+    sum = sum ? emit(OpKind::Add, {sum, partial}, {}, stripName(x, "zacc", j), sumType)->result() : partial;
+  }
+  // The statistics read the copy (the mean the sum) once the backward is lowered (it
+  // differentiates them at x).
+  statsInputs_.emplace_back(stats, mean ? sum : emit(OpKind::RowsCopy, pieces, {}, x->name + ".stats", x->type)->result());
 }
 
 void PipelineLowering::lowerForward() {

@@ -67,11 +67,13 @@ inline ElementLoop elementLoop(const StepArgs& s, bool grad) {
   return l;
 }
 
-// reduce_mean (x) -> y: the mean over the axes `axes` of x (with `sum`, their sum: scale 1).
-inline float reduceMeanScale(const Shape& x, const std::vector<int64_t>& axes, bool sum) {
-  if (sum) return 1.0f;
+// reduce_mean (x) -> y: the mean over the axes `axes` of x (with `sum`, their sum: scale 1);
+// with `input_shape` (p.inputShape), over the size of those axes in it.
+inline float reduceMeanScale(const Shape& x, const kernels::ReduceMeanParams& p) {
+  if (p.sum) return 1.0f;
+  const Shape& of = p.inputShape.empty() ? x : p.inputShape;
   int64_t count = 1;
-  for (int64_t a : axes) count *= x[static_cast<size_t>(a)];
+  for (int64_t a : p.axes) count *= of[static_cast<size_t>(a)];
   return 1.0f / static_cast<float>(count);
 }
 // The strides of a result with x's axes `axes` reduced (kept or dropped), by position in x: 0

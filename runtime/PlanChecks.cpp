@@ -405,10 +405,18 @@ class StepChecker {
       case Kernel::Identity:
       case Kernel::Dropout:
       case Kernel::DropoutGrad: return elementwiseRows(kernel);
+      case Kernel::ReduceMean:
+      case Kernel::ReduceMeanGrad: {
+        // On a band (a recomputed SE mean's strips): x's rows summed, or dx's rows of the
+        // broadcast; the rows must be among the reduced axes (the other side is whole).
+        if (!byRows()) return;
+        const std::vector<int64_t> axes = attrInts(step_, "axes");
+        if (std::find(axes.begin(), axes.end(), 2) == axes.end())
+          fail("on a row band " + step_.kernel() + " must reduce axis 2 (the rows), 'axes' is " + ops::shapeText(axes));
+        return;
+      }
       case Kernel::GlobalAvgPool:
       case Kernel::GlobalAvgPoolGrad:
-      case Kernel::ReduceMean:
-      case Kernel::ReduceMeanGrad:
       case Kernel::Flatten:
       case Kernel::Reshape:
       case Kernel::Transpose:

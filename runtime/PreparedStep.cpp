@@ -335,7 +335,8 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
 #undef LRC_BINARY_CASES
     case Kernel::ReduceMean:
     case Kernel::ReduceMeanGrad:
-      return kernels::ReduceMeanParams{attrInts(step, "axes"), findAttr(step, "sum") && attrInt(step, "sum") != 0};
+      return kernels::ReduceMeanParams{attrInts(step, "axes"), findAttr(step, "sum") && attrInt(step, "sum") != 0,
+                                       findAttr(step, "input_shape") ? attrInts(step, "input_shape") : std::vector<int64_t>{}};
 #define LRC_UNARY_CASES(Forward, Grad, F) \
   case Kernel::Forward:                    \
   case Kernel::Grad:                       \

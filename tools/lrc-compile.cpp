@@ -330,8 +330,8 @@ std::string mib(uint64_t bytes) {
 // A reduction point (SPEC.md §5): a training-mode BatchNorm's statistics or an SE gate's mean
 // (passes::isReductionPoint), kept when backward
 // reads the map before it (the map stays whole), recomputed otherwise: in strips (a row
-// pipeline computes the map, --recompute-points: the statistics read a forward copy of its
-// strips) or whole in backward (--remat blocks). In program order; none unless --bn exact.
+// pipeline computes the map, --recompute-points: BatchNorm's statistics read a forward copy of
+// its strips, an SE mean the sum of its strips' sums) or whole in backward (--remat blocks). In program order; none unless --bn exact.
 struct ReductionPoint {
   std::string op;  // the BatchNorm's (ReduceMean's) ONNX node name, else its statistics' value
   bool kept = true;
@@ -348,19 +348,18 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
     if (!passes::isReductionPoint(op)) continue;  // BatchNorm statistics, an SE gate's mean
     const ir::Op* def = op.operands[0]->def;
     // A mean is an SE point when another forward op reads its map too (the gate's multiply),
-    // or when it reads the copy of the map's strips that lower-row-pipelines makes for a
-    // recomputed point (`<map>.stats`); not a classifier head's pool.
+    // or when it is the mean of the strips' sums that lower-row-pipelines makes for a
+    // recomputed point (reduce_mean {input_shape}); not a classifier head's pool.
     const std::vector<ir::Op*> readers = train.users(op.operands[0]);
     const bool shared = std::any_of(readers.begin(), readers.end(), [&](const ir::Op* r) {
       return r != &op && ops::info(r->kind).role == ops::Role::Forward;
     });
-    const std::string& copy = op.operands[0]->name;
-    const bool statsCopy = def && def->kind == ir::OpKind::RowsCopy && copy.size() > 6 && copy.ends_with(".stats");
-    if (op.kind != ir::OpKind::BatchNormStats && !shared && !statsCopy) continue;
+    const bool stripSums = op.kind == ir::OpKind::ReduceMean && op.has("input_shape");
+    if (op.kind != ir::OpKind::BatchNormStats && !shared && !stripSums) continue;
     auto role = roles.find(op.operands[0]);
-    const bool kept = role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
+    const bool kept = !stripSums && role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
     points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
-                      !kept && def && def->kind == ir::OpKind::RowsCopy});
+                      stripSums || (!kept && def && def->kind == ir::OpKind::RowsCopy)});
   }
   return points;
 }

@@ -280,7 +280,7 @@ void sumTo(const StepArgs& s) {
 void reduceMean(const StepArgs& s, bool grad) {
   const kernels::ReduceMeanParams& p = s.params<kernels::ReduceMeanParams>();
   const ElementLoop l = reduceMeanLoop(s, p.axes, grad);
-  runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p.axes, p.sum));
+  runLoop(l, kernels::ValueTerm{l.operands[0]}, reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p));
 }
 
 // transpose: x read through its permuted strides (its gradient: the inverse permutation).

@@ -375,7 +375,7 @@ void DeviceBackend<D>::reduceMean(const runtime::StepArgs& s, bool grad) {
   const kernels::ReduceMeanParams& p = s.params<kernels::ReduceMeanParams>();
   const runtime::ElementLoop l = runtime::reduceMeanLoop(s, p.axes, grad);
   run_loop(dev_, l.result, l.loop, kernels::ValueTerm{l.operands[0]},
-           runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p.axes, p.sum));
+           runtime::reduceMeanScale(grad ? s.outShape(0) : s.inShape(0), p));
 }
 
 // transpose: x read through its permuted strides (its gradient: the inverse permutation).

@@ -89,11 +89,14 @@ struct ReduceLoop {
   }
 };
 
-// reduce_mean's and reduce_mean_grad's attributes: the reduced axes (sorted, >= 0), and `sum`
-// (ONNX ReduceSum: the sum, its gradient dy broadcast back, nothing divided).
+// reduce_mean's and reduce_mean_grad's attributes: the reduced axes (sorted, >= 0), `sum`
+// (ONNX ReduceSum: the sum, its gradient dy broadcast back, nothing divided), and `input_shape`
+// (empty if absent): the map whose axes' size the mean divides by, when it is not the reduce's
+// own operand (a recomputed SE mean of strip sums) or the gradient's own result (a band).
 struct ReduceMeanParams {
   std::vector<int64_t> axes;
   bool sum = false;
+  std::vector<int64_t> inputShape;
 };
 
 // transpose's attribute: y's axis d is x's axis perm[d].

@@ -452,6 +452,18 @@ TEST(BandExec, LoaderRejectsBandsWhereKernelsTakeNone) {
   EXPECT_STEP_ERROR("operand 'in1' is f32[3,4,1]: on rows, only a band of the map [2,3,4,1] or a per-channel tensor "
                     "(H = W = 1) broadcast over its rows",
                     "add", {band(x, none, {0, 2}), whole({3, 4, 1}, none)}, {result(x, RowRange{0, 2})});
+  // reduce_mean sums a band's rows (a recomputed SE mean's strips) and reduce_mean_grad writes a
+  // band's rows of its broadcast only when the rows are among the reduced axes.
+  const Shape m = {2, 3, 4, 2}, perRow = {2, 3, 4, 1};
+  const IntAttrs sum = {{"axes", {2, 3}}, {"keepdims", {1}}, {"sum", {1}}};
+  EXPECT_EQ(stepError("reduce_mean", {band(m, none, {1, 3})}, {result({2, 3, 1, 1})}, sum), "");
+  EXPECT_EQ(stepError("reduce_mean_grad", {whole({2, 3, 1, 1}, none)}, {result(m, RowRange{1, 3})},
+                      {{"axes", {2, 3}}, {"input_shape", m}}),
+            "");
+  EXPECT_STEP_ERROR("on a row band reduce_mean must reduce axis 2 (the rows), 'axes' is [3]", "reduce_mean",
+                    {band(m, none, {1, 3})}, {result(perRow)}, {{"axes", {3}}, {"keepdims", {1}}, {"sum", {1}}});
+  EXPECT_STEP_ERROR("on a row band reduce_mean_grad must reduce axis 2 (the rows), 'axes' is [3]", "reduce_mean_grad",
+                    {whole(perRow, none)}, {result(m, RowRange{1, 3})}, {{"axes", {3}}, {"input_shape", m}});
   EXPECT_STEP_ERROR("source 'in1' is f32[2,3,5,1], expected f32[2,3,4,1]", "rows_copy",
                     {band(x, none, {0, 2}), whole({2, 3, 5, 1}, none)}, {result(x, RowRange{0, 2})});
 }

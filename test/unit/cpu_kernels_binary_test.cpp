@@ -185,6 +185,46 @@ TEST(ReduceMean, ForwardAndGradient) {
   }
 }
 
+// A recomputed SE mean in strips (lower-row-pipelines): each ragged strip's sum over its rows
+// (reduce_mean {sum=1} on a band), the sums added in row order, then divided once by H*W
+// (reduce_mean {input_shape}) give the whole map's mean; its gradient on a band
+// (reduce_mean_grad {band}) is the band's rows of the whole gradient, dy over H*W.
+TEST(ReduceMean, StripSumsAndBandGradient) {
+  const Shape map = {2, 3, 7, 4}, kept = {2, 3, 1, 1};
+  const std::vector<float> x = randomFloats(elementsOf(map), 21), w = randomFloats(elementsOf(kept), 22);
+  std::vector<double> xd = toDouble(x);
+  auto mean = [&](RowRange rows, bool divide) {
+    std::vector<double> y(static_cast<size_t>(elementsOf(kept)), 0.0);
+    for (int64_t n = 0; n < map[0] * map[1]; ++n)
+      for (int64_t h = rows.begin; h < rows.end; ++h)
+        for (int64_t k = 0; k < map[3]; ++k)
+          y[static_cast<size_t>(n)] += xd[static_cast<size_t>((n * map[2] + h) * map[3] + k)];
+    if (divide)
+      for (double& v : y) v /= static_cast<double>(map[2] * map[3]);
+    return y;
+  };
+  const IntAttrs sumAttrs = {{"axes", {2, 3}}, {"keepdims", {1}}, {"sum", {1}}};
+  std::vector<float> total(static_cast<size_t>(elementsOf(kept)), 0.0f);
+  for (const RowRange& r : raggedStrips(map[2])) {
+    const std::vector<float> partial = run("reduce_mean", {band(map, x, r)}, result(kept), sumAttrs);
+    EXPECT_LT(normalizedError(partial, mean(r, false)), 1e-6);
+    for (size_t i = 0; i < total.size(); ++i) total[i] += partial[i];
+  }
+  const IntAttrs meanAttrs = {{"axes", {2, 3}}, {"keepdims", {1}}, {"input_shape", map}};
+  EXPECT_LT(normalizedError(run("reduce_mean", {whole(kept, total)}, result(kept), meanAttrs), mean({0, map[2]}, true)), 1e-6);
+  const std::function<double()> loss = [&] {
+    const std::vector<double> y = mean({0, map[2]}, true);
+    double s = 0;
+    for (size_t i = 0; i < y.size(); ++i) s += w[i] * y[i];
+    return s;
+  };
+  const std::vector<double> dx = numericGradient(xd, loss, 1e-4);
+  for (const RowRange& r : raggedStrips(map[2]))
+    EXPECT_LT(normalizedError(run("reduce_mean_grad", {whole(kept, w)}, result(map, r), {{"axes", {2, 3}}, {"input_shape", map}}),
+                              rowsOf(dx, map, r)),
+              1e-5);
+}
+
 // The CPU's odometer loop (runtime/cpu/StridedLoop.h) against the per-element loop the CUDA
 // backend runs (kernels::Reduce): the same sums in the same order, so equal bit for bit, for
 // broadcast operands, permuted strides (a transpose) and sums over leading, middle and
