@@ -357,8 +357,9 @@ std::vector<PreparedStep> prepareProgram(const plan::Plan& plan, const plan::Pro
 }  // namespace
 
 bool accumulates(const plan::Step& step) {
+  // Never throws: the plan checks name a malformed attribute (StepChecker reads it again).
   const plan::Attr* a = findAttr(step, "accumulate");
-  return a && attrInt(step, "accumulate") == 1;
+  return a && !a->is_float() && a->ints_size() == 1 && a->ints(0) == 1;
 }
 
 plan::Step asKernelSees(const plan::Step& step) {

@@ -112,6 +112,7 @@ class StepAttrs : public ops::AttrReader {
 // Whether a step is the accumulating form of its kernel (attribute accumulate=1), and the step
 // as the kernel's checks and arguments see it: its last operand, the tensor it adds into, as
 // its one result (the plan lists it as an operand: it persists and is updated in place).
+// accumulates() is false for a malformed attribute, which the plan checks refuse.
 bool accumulates(const plan::Step& step);
 plan::Step asKernelSees(const plan::Step& step);
 
