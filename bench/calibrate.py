@@ -125,7 +125,11 @@ def parse_plan_text(text):
                 raise ValueError(f"cannot read the plan step: {line!r}")
             refs = lambda s: [int(r.strip()[1:]) for r in s.split(",") if r.strip()] if s else []  # noqa: E731
             attrs = {k: parse_attr(v) for k, v in ATTR_RE.findall(m.group(4) or "")}
-            steps.append({"kernel": m.group(2), "outputs": refs(m.group(1)), "inputs": refs(m.group(3)),
+            outputs, inputs = refs(m.group(1)), refs(m.group(3))
+            if attrs.get("accumulate") == 1 and inputs and not outputs:
+                # The accumulating form (docs/training.md): its last operand is what it computes.
+                outputs, inputs = inputs[-1:], inputs[:-1]
+            steps.append({"kernel": m.group(2), "outputs": outputs, "inputs": inputs,
                           "attrs": attrs, "origin": origin})
     if not steps:
         raise ValueError("no train program in the plan text")

@@ -87,6 +87,8 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
   if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept
     runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat}));
+  if (o.fuseSgdGrads && o.autodiff.optimizer == ops::Optimizer::Sgd && !o.dataParallel)
+    runPasses(*p.train, passes::createFuseSgdGradsPass());  // weight gradients added into the momentum buffers
   if (o.dataParallel)  // gradients averaged over the ranks, in buckets overlapping backward
     runPasses(*p.train, passes::createDataParallelPass(*o.dataParallel));
   runPasses(*p.train, passes::createPlanMemoryPass(o.memory));  // every buffer at its place in the arena

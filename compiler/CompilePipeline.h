@@ -51,6 +51,9 @@ struct TrainingOptions {
   passes::AutodiffOptions autodiff;  // --optimizer: the updates and the state they keep
   // --data-parallel: the step of each rank, gradients averaged over the ranks (passes/DataParallel.cpp).
   std::optional<passes::DataParallelOptions> dataParallel;
+  // sgd (not data-parallel): weight gradients accumulated straight into the momentum buffers
+  // (passes/FuseSgdGrads.cpp); lrc-compile --no-fuse-sgd-grads, and --nesterov, turn it off.
+  bool fuseSgdGrads = true;
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -273,11 +273,19 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   const Module& eval = *programs.eval;
   plan::Plan plan = planHeader(train, std::max(ir::arenaBytes(train), ir::arenaBytes(eval)));
 
-  for (const auto& op : train.ops)
+  for (const auto& op : train.ops) {
     if (ops::isOptimizerUpdate(op->kind) &&
         plan::optimizerKind(*ops::optimizerOfUpdate(op->kind)) != optimizer.kind())
       throw ir::Error("plan: " + op->describe() + " is not an update of the plan's optimizer, " +
                       plan::OptimizerKind_Name(optimizer.kind()));
+    if (ops::isFusedOptimizerStep(op->kind) &&
+        plan::optimizerKind(*ops::optimizerOfFusedStep(op->kind)) != optimizer.kind())
+      throw ir::Error("plan: " + op->describe() + " is not a step of the plan's optimizer, " +
+                      plan::OptimizerKind_Name(optimizer.kind()));
+    if (ops::isFusedOptimizerStep(op->kind) && optimizer.nesterov())
+      throw ir::Error("plan: " + op->describe() + ": Nesterov momentum needs the gradient apart from the momentum "
+                      "buffer; compile with --no-fuse-sgd-grads");
+  }
   ValueSet state = optimizerState(train);
   BufferTable table(plan);
   weights.clear();

@@ -45,8 +45,10 @@ ir::ValueMap<ResultRole> classifyResults(const ir::Module& m, size_t backwardFro
 
 ir::ValueSet optimizerState(const ir::Module& m) {
   ir::ValueSet result;
-  for (const auto& op : m.ops)
+  for (const auto& op : m.ops) {
     if (ops::isOptimizerUpdate(op->kind)) result.insert(op->operands.begin() + 2, op->operands.end());
+    if (ops::isFusedOptimizerStep(op->kind)) result.insert(op->operands.back());  // (param,) state
+  }
   return result;
 }
 

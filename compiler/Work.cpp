@@ -24,6 +24,9 @@ Checked heldPositions(const ir::Value* v) {
   return Checked(s.at(0)) * s.at(2) * s.at(3);
 }
 
+// The tensor an op computes: result 0, or an accumulating op's accumulator (its last operand).
+const ir::Value* produced(const ir::Op& op) { return op.accumulates() ? op.operands.back() : op.result(); }
+
 // Multiply-adds per output position of a convolution with weight `w` [Co, Ci/g, kh, kw].
 Checked perPosition(const ir::Value* w) { return ops::product(w->type.shape); }
 
@@ -31,15 +34,15 @@ Checked checkedMultiplyAdds(const ir::Op& op) {
   switch (op.kind) {
     case OpKind::Conv2d: return positions(op, op.result()) * perPosition(op.operands[1]);
     case OpKind::Conv2dGradInput: return positions(op, op.operands[0]) * perPosition(op.operands[1]);
-    case OpKind::Conv2dGradWeight: return positions(op, op.operands[0]) * perPosition(op.result());
+    case OpKind::Conv2dGradWeight: return positions(op, op.operands[0]) * perPosition(produced(op));
     // The transposed convolution multiplies every position its input-shaped map x (or band) holds.
     case OpKind::ConvTranspose2d: return heldPositions(op.operands[0]) * perPosition(op.operands[1]);
     case OpKind::ConvTranspose2dGradInput: return heldPositions(op.result()) * perPosition(op.operands[1]);
-    case OpKind::ConvTranspose2dGradWeight: return heldPositions(op.operands[1]) * perPosition(op.result());
+    case OpKind::ConvTranspose2dGradWeight: return heldPositions(op.operands[1]) * perPosition(produced(op));
     case OpKind::Gemm:
     case OpKind::MatMul: {
       const auto& a = op.operands[0]->type.shape;
-      const auto& y = op.result()->type.shape;
+      const auto& y = produced(op)->type.shape;  // accumulating: the accumulator's
       const bool transA = op.kind == OpKind::Gemm && op.getInt("transA") != 0;
       return Checked(y.at(0)) * y.at(1) * (transA ? a.at(0) : a.at(1));
     }

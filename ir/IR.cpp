@@ -102,8 +102,15 @@ FloatList Op::getFloats(const std::string& key) const {
   throw Error(describe() + ": attribute '" + key + "' must be a list of numbers", loc);
 }
 
+bool Op::accumulates() const {
+  auto it = attrs.find("accumulate");
+  return it != attrs.end() && it->second == Attr{int64_t{1}};
+}
+
 bool Op::hasSideEffects() const {
-  if (ops::isOptimizerUpdate(kind) || ops::isCollective(kind) || kind == OpKind::BatchNormStats) return true;  // updates in place
+  if (ops::isOptimizerUpdate(kind) || ops::isFusedOptimizerStep(kind) || ops::isCollective(kind) ||
+      kind == OpKind::BatchNormStats || accumulates())
+    return true;  // updates in place
   auto it = attrs.find("training");
   auto update = attrs.find("update_stats");  // 0: a strip's recompute in backward
   return kind == OpKind::BatchNorm && it != attrs.end() && it->second == Attr{int64_t{1}} &&

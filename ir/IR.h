@@ -113,7 +113,11 @@ class Op {
   double getFloat(const std::string& key) const;  // accepts an int attribute too
   const IntList& getInts(const std::string& key) const;
   FloatList getFloats(const std::string& key) const;  // accepts a list of integers too
-  // Training-mode BatchNorm (its running statistics) and sgd_update write state: never dead.
+  // The accumulating form of a weight-gradient kernel (ops::canAccumulate): attribute
+  // accumulate=1, no result, its last operand added into in place.
+  bool accumulates() const;
+  // Training-mode BatchNorm (its running statistics), optimizer updates and accumulating ops
+  // write state: never dead.
   bool hasSideEffects() const;
   // Names the op for diagnostics: `conv2d 'node_name'` or `conv2d %result`.
   std::string describe() const;

@@ -33,9 +33,11 @@ ops::DType toOps(DType t) { return t == DType::I64 ? ops::DType::I64 : ops::DTyp
 DType fromOps(ops::DType t) { return t == ops::DType::I64 ? DType::I64 : DType::F32; }
 
 // The rules of whole maps (ops/Shapes.h), applied to the whole maps band operands are part of.
-std::vector<TensorType> inferWhole(const Op& op) {
+// The first `count` operands (all but an accumulating op's accumulator).
+std::vector<TensorType> inferWhole(const Op& op, size_t count) {
   std::vector<ops::TensorDesc> operands;
-  for (const Value* v : op.operands) {
+  for (size_t i = 0; i < count; ++i) {
+    const Value* v = op.operands[i];
     const TensorType t = fullType(*v);
     operands.push_back({toOps(t.dtype), t.shape, printValueRef(*v)});
   }
@@ -45,6 +47,9 @@ std::vector<TensorType> inferWhole(const Op& op) {
   } catch (const ops::ShapeError& e) {
     fail(op, e.what());
   }
+  if (ops::isFusedOptimizerStep(op.kind))
+    for (const Value* v : op.operands)
+      if (!v->isGlobal()) fail(op, "updates globals only: the parameter and its optimizer state must be @values");
   if (ops::isOptimizerUpdate(op.kind))
     for (size_t i = 0; i < op.operands.size(); ++i)
       if (i != 1 && !op.operands[i]->isGlobal())
@@ -73,8 +78,21 @@ int64_t slidingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pa
 
 // Band ops (docs/row-plans.md): the rules are those of whole maps, applied to the whole maps
 // the bands are part of; result 0 is then cut to the op's `band`.
+// An accumulating op (ops::canAccumulate, attribute accumulate=1) has no result: the one its
+// rule gives is the type of its last operand, a global it adds into in place.
 std::vector<TensorType> inferResultTypes(const Op& op) {
-  std::vector<TensorType> types = inferWhole(op);
+  if (op.accumulates()) {
+    if (!ops::canAccumulate(op.kind)) fail(op, "has no accumulating form (attribute 'accumulate')");
+    if (op.operands.empty() || op.has("band")) fail(op, "an accumulating op needs its accumulator as last operand and no 'band'");
+    const Value* acc = op.operands.back();
+    const std::vector<TensorType> types = inferWhole(op, op.operands.size() - 1);
+    if (!acc->isGlobal()) fail(op, "accumulates into " + printValueRef(*acc) + ", which is not a global (@value)");
+    if (types.size() != 1 || acc->type != types[0])
+      fail(op, "accumulates into " + printValueRef(*acc) + " of type " + acc->type.str() + ", but produces " +
+                   (types.empty() ? std::string("nothing") : types[0].str()));
+    return {};
+  }
+  std::vector<TensorType> types = inferWhole(op, op.operands.size());
   if (op.has("band")) {
     const IntList& b = op.getInts("band");
     if (b.size() != 3 || types.empty() || types[0].shape.size() != 4)

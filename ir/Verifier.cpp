@@ -72,9 +72,9 @@ void verifyModule(const Module& m, bool checkTypes) {
   for (const auto& opPtr : m.ops) {
     const Op& op = *opPtr;
     OpArity arity = opArity(op.kind);
-    if (arity.results >= 0 && static_cast<int>(op.results.size()) != arity.results)
-      fail(op, "expects " + std::to_string(arity.results) + " results, got " +
-                   std::to_string(op.results.size()));
+    const int results = op.accumulates() ? 0 : arity.results;  // an accumulating op adds into its last operand
+    if (results >= 0 && static_cast<int>(op.results.size()) != results)
+      fail(op, "expects " + std::to_string(results) + " results, got " + std::to_string(op.results.size()));
     for (const Value* operand : op.operands) {
       if (!operand) fail(op, "has a null operand");
       if (!defined.count(operand))
@@ -87,6 +87,11 @@ void verifyModule(const Module& m, bool checkTypes) {
       if (!updated.insert(op.operands[0]).second)
         fail(op, "updates @" + op.operands[0]->name + " a second time");
       for (size_t i = 2; i < op.operands.size(); ++i) updated.insert(op.operands[i]);  // its state
+    }
+    if (ops::isFusedOptimizerStep(op.kind) && op.operands.size() == 2) {  // sgd_apply: (param, state)
+      if (!updated.insert(op.operands[0]).second)
+        fail(op, "updates @" + op.operands[0]->name + " a second time");
+      updated.insert(op.operands[1]);
     }
     std::vector<TensorType> expected =
         checkTypes ? inferResultTypes(op) : std::vector<TensorType>{};

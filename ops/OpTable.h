@@ -16,7 +16,9 @@ enum class OpKind {
 };
 
 // Where an op belongs in a training program.
-enum class Role { Forward, Loss, Backward, Optimizer, Rows, Collective };
+// FusedOptimizer: the two halves of an update whose gradient kernels accumulate into the
+// optimizer state (sgd_momentum_scale, sgd_apply); they update their operands in place.
+enum class Role { Forward, Loss, Backward, Optimizer, FusedOptimizer, Rows, Collective };
 
 // Which rows of a row-indexed operand the result's rows read (Ops.def's last column).
 enum class RowRule { None, Same, Window, Transposed, Resize, Pad };
@@ -45,7 +47,7 @@ inline constexpr std::array kOps = {
 // As ggml does next to its tables: a kind added to Ops.def must be looked at here, and by
 // every exhaustive switch over OpKind (no `default:`), before anything compiles.
 inline constexpr int kOpCount = static_cast<int>(kOps.size());
-static_assert(kOpCount == 75, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
+static_assert(kOpCount == 77, "ops/Ops.def changed: update kOpCount's check and docs/adding-an-op.md's list");
 
 constexpr const OpInfo& info(OpKind k) { return kOps[static_cast<size_t>(k)]; }
 constexpr std::string_view name(OpKind k) { return info(k).name; }
@@ -81,6 +83,17 @@ constexpr bool isUnaryPointwise(OpKind k) {
 
 // An optimizer's update (ops/Optimizer.h): operands (param, grad, state...), updated in place.
 constexpr bool isOptimizerUpdate(OpKind k) { return info(k).role == Role::Optimizer; }
+// A step of a fused update (role FusedOptimizer): updates its operands in place.
+constexpr bool isFusedOptimizerStep(OpKind k) { return info(k).role == Role::FusedOptimizer; }
+
+// The weight-gradient kernels with an accumulating form (attribute accumulate=1): the tensor
+// their result would be is one more, last, operand, which they add into in place; no result.
+// passes/FuseSgdGrads.cpp makes them; both backends skip the result's clearing (GEMM beta 1).
+constexpr bool canAccumulate(OpKind k) {
+  return k == OpKind::Conv2dGradWeight || k == OpKind::ConvTranspose2dGradWeight || k == OpKind::ChannelSum ||
+         k == OpKind::Gemm;
+}
+
 // A data-parallel collective (allreduce_start/allreduce_wait): updates its operands in place.
 constexpr bool isCollective(OpKind k) { return info(k).role == Role::Collective; }
 

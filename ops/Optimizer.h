@@ -30,11 +30,16 @@ struct OptimizerInfo {
   OpKind update;
   std::array<OptimizerState, 3> state;
   int stateCount;  // the first stateCount entries of `state`
+  // The fused form (passes/FuseSgdGrads.cpp), where the optimizer has one: the step before the
+  // parameter's first gradient contribution accumulates into state 0, and the update after the
+  // last. Operands: (state 0) and (param, state 0).
+  std::optional<OpKind> fusedScale = std::nullopt, fusedApply = std::nullopt;
 };
 
 inline constexpr std::array kOptimizers = {
     // torch.optim.SGD (dampening 0; Nesterov and the hyper-parameters are run settings).
-    OptimizerInfo{"sgd", OpKind::SgdUpdate, {{{"momentum", "momentum buffer", false}}}, 1},
+    OptimizerInfo{"sgd", OpKind::SgdUpdate, {{{"momentum", "momentum buffer", false}}}, 1, OpKind::SgdMomentumScale,
+                  OpKind::SgdApply},
     // torch.optim.AdamW (amsgrad off): first and second moments and the step count of the
     // bias corrections.
     OptimizerInfo{"adamw", OpKind::AdamwUpdate, {{{"exp_avg", "first moment", false},
@@ -56,6 +61,16 @@ static_assert(
     }(),
     "ops/Optimizer.h: every Optimizer row of ops/Ops.def is one optimizer's update, (param, grad, state...)");
 
+// Every fused step is one optimizer's.
+static_assert(
+    [] {
+      int fused = 0, named = 0;
+      for (const OpInfo& op : kOps) fused += op.role == Role::FusedOptimizer;
+      for (const OptimizerInfo& o : kOptimizers) named += o.fusedScale.has_value() + o.fusedApply.has_value();
+      return fused == named;
+    }(),
+    "ops/Optimizer.h: every FusedOptimizer row of ops/Ops.def is one optimizer's fusedScale or fusedApply");
+
 constexpr const OptimizerInfo& info(Optimizer o) { return kOptimizers[static_cast<size_t>(o)]; }
 
 constexpr std::optional<Optimizer> optimizerByName(std::string_view name) {
@@ -68,6 +83,13 @@ constexpr std::optional<Optimizer> optimizerByName(std::string_view name) {
 constexpr std::optional<Optimizer> optimizerOfUpdate(OpKind update) {
   for (size_t i = 0; i < kOptimizers.size(); ++i)
     if (kOptimizers[i].update == update) return static_cast<Optimizer>(i);
+  return std::nullopt;
+}
+
+// The optimizer whose fused form has step `step` (an op with role FusedOptimizer).
+constexpr std::optional<Optimizer> optimizerOfFusedStep(OpKind step) {
+  for (size_t i = 0; i < kOptimizers.size(); ++i)
+    if (kOptimizers[i].fusedScale == step || kOptimizers[i].fusedApply == step) return static_cast<Optimizer>(i);
   return std::nullopt;
 }
 

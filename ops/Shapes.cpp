@@ -655,6 +655,18 @@ Results optimizerUpdate(const Rule& r) {
   return {};
 }
 
+// The fused form's steps (ops/Optimizer.h): sgd_momentum_scale (state 0), sgd_apply
+// (param, state 0 of its type); no results.
+Results fusedOptimizerStep(const Rule& r) {
+  if (r.count() == 1) {
+    r.f32(0, "optimizer state");
+    return {};
+  }
+  r.f32(0, "parameter");
+  r.expectLike(1, "optimizer state", 0);
+  return {};
+}
+
 // allreduce_start / allreduce_wait: f32 tensors of any shape, averaged in place; no results.
 Results collective(const Rule& r, size_t operands) {
   r.integer("bucket", 0, std::numeric_limits<int32_t>::max());
@@ -750,6 +762,8 @@ Results resultsOf(OpKind kind, const Rule& r) {
     case OpKind::DivGrad: return binaryGrad(r);
     case OpKind::SgdUpdate:
     case OpKind::AdamwUpdate: return optimizerUpdate(r);
+    case OpKind::SgdMomentumScale:
+    case OpKind::SgdApply: return fusedOptimizerStep(r);
     case OpKind::RowsCopy:
     case OpKind::RowsSum: return rows(r);
     case OpKind::PipelineGrad: return pipelineGrad(r);

@@ -55,6 +55,10 @@ class DataParallel : public Pass {
     for (const auto& op : m.ops) {
       if (ops::isCollective(op->kind))
         throw ir::Error("data-parallel: the module already averages over ranks (" + op->describe() + ")", op->loc);
+      if (ops::isFusedOptimizerStep(op->kind))
+        throw ir::Error("data-parallel: gradients fused into the optimizer state (fuse-sgd-grads, " + op->describe() +
+                            ") cannot be averaged over ranks",
+                        op->loc);
       training = training || ops::isOptimizerUpdate(op->kind);
       if (options_.bnSync && op->kind == OpKind::BatchNorm && op->has("training") && op->getInt("training") != 0)
         throw ir::Error("data-parallel: bn-sync needs BatchNorm split at its statistics (--bn exact); " +

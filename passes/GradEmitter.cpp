@@ -200,6 +200,8 @@ class Grad {
       case OpKind::SliceGrad:
       case OpKind::SgdUpdate:
       case OpKind::AdamwUpdate:
+      case OpKind::SgdMomentumScale:
+      case OpKind::SgdApply:
       case OpKind::AllreduceStart:
       case OpKind::AllreduceWait:
       case OpKind::RowsCopy:

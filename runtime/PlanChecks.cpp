@@ -82,12 +82,21 @@ std::string numberText(double x) {
 // Checks of one step. `where` reads "train step #12 (conv2d '/features/Conv')".
 class StepChecker {
  public:
+  // An accumulating step is checked as its kernel sees it (asKernelSees): the tensor it adds
+  // into as its result.
   StepChecker(const plan::Plan& plan, const Step& step, std::string where, const std::string& path)
-      : plan_(plan), step_(step), where_(std::move(where)), path_(path) {}
+      : plan_(plan), written_(step), step_(asKernelSees(step)), where_(std::move(where)), path_(path) {}
 
   void check(const Backend& backend) {
     std::optional<Kernel> kernel = kernelByName(step_.kernel());
     if (!kernel) fail("unknown kernel '" + step_.kernel() + "'");
+    if (findAttr(written_, "accumulate")) {
+      const int64_t a = ints("accumulate", 1, 0, 1)[0];
+      if (a == 1 && !ops::canAccumulate(opKind(*kernel)))
+        fail("kernel '" + step_.kernel() + "' has no accumulating form (attribute 'accumulate')");
+      if (a == 1 && (written_.outputs_size() != 0 || written_.inputs_size() == 0))
+        fail("an accumulating step has no results: it adds into its last operand");
+    }
     if (!backend.supports(*kernel))
       fail("the " + backend.name() + " backend has no kernel '" + step_.kernel() + "'");
     checkIndices();
@@ -100,7 +109,8 @@ class StepChecker {
 
  private:
   const plan::Plan& plan_;
-  const Step& step_;
+  const Step& written_;  // as the plan lists it
+  const Step step_;      // as the kernel sees it
   std::string where_;
   const std::string& path_;
 
@@ -435,6 +445,8 @@ class StepChecker {
       case Kernel::SumTo:
       case Kernel::SgdUpdate:
       case Kernel::AdamwUpdate:
+      case Kernel::SgdMomentumScale:
+      case Kernel::SgdApply:
       case Kernel::AllreduceStart:
       case Kernel::AllreduceWait:
       case Kernel::RowsCopy:
@@ -687,6 +699,15 @@ class PlanValidator {
   // An optimizer update step must be the plan's optimizer's (its hyper-parameters are).
   void checkUpdateKind(const Step& step, const std::string& where) const {
     const ops::OpKind kind = opKind(*kernelByName(step.kernel()));
+    if (ops::isFusedOptimizerStep(kind)) {
+      const ops::Optimizer planOptimizer = plan::optimizerOf(plan_.optimizer().kind());
+      if (ops::optimizerOfFusedStep(kind) != planOptimizer)
+        fail(where + ": a step of " + std::string(ops::info(*ops::optimizerOfFusedStep(kind)).name) +
+             "'s fused update, but the plan's optimizer is " + std::string(ops::info(planOptimizer).name));
+      if (plan_.optimizer().nesterov())
+        fail(where + ": Nesterov momentum needs the gradient apart from the momentum buffer, and this plan adds it "
+                     "into the buffer (compile it with lrc-compile --no-fuse-sgd-grads)");
+    }
     if (!ops::isOptimizerUpdate(kind)) return;
     const ops::Optimizer planOptimizer = plan::optimizerOf(plan_.optimizer().kind());
     if (ops::optimizerOfUpdate(kind) != planOptimizer)
@@ -738,6 +759,14 @@ class PlanValidator {
 };
 
 }  // namespace
+
+bool fusesOptimizerGrads(const plan::Plan& plan) {
+  for (const plan::Step& step : plan.train().steps()) {
+    const std::optional<Kernel> kernel = kernelByName(step.kernel());
+    if (kernel && ops::isFusedOptimizerStep(opKind(*kernel))) return true;
+  }
+  return false;
+}
 
 void validatePlan(const plan::Plan& plan, uint64_t weightsBytes, const std::string& path, const Backend& backend) {
   PlanValidator(plan, weightsBytes, path, backend).run();

@@ -21,4 +21,9 @@ namespace lrc::runtime {
 // std::runtime_error("PATH: ...").
 void validatePlan(const plan::Plan& plan, uint64_t weightsBytes, const std::string& path, const Backend& backend);
 
+// Whether the plan's training step adds its weight gradients into the optimizer state
+// (passes/FuseSgdGrads.cpp: sgd_momentum_scale / sgd_apply steps), which Nesterov momentum,
+// reading the gradient apart from the buffer, cannot run.
+bool fusesOptimizerGrads(const plan::Plan& plan);
+
 }  // namespace lrc::runtime

@@ -202,6 +202,7 @@ kernels::GemmParams gemmParams(const plan::Step& step, const PreparedStep& s, bo
   p.M = p.transA ? a[1] : a[0];
   p.K = p.transA ? a[0] : a[1];
   p.N = p.transB ? b[0] : b[1];
+  p.accumulate = s.accumulate;
   if (s.inputs.size() == 3) {
     const Shape& c = s.inputs[2].shape;
     if (elementsOf(c) == 1)
@@ -366,6 +367,8 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::RowsSum:
     case Kernel::SgdUpdate:
     case Kernel::AdamwUpdate:
+    case Kernel::SgdMomentumScale:
+    case Kernel::SgdApply:
       return std::monostate{};
   }
   throw std::logic_error("stepParams: kernel " + std::to_string(static_cast<int>(s.kernel)));
@@ -380,11 +383,27 @@ std::vector<PreparedStep> prepareProgram(const plan::Plan& plan, const plan::Pro
 
 }  // namespace
 
-PreparedStep prepareStep(const plan::Plan& plan, const plan::Step& step) {
+bool accumulates(const plan::Step& step) {
+  // Never throws: the plan checks name a malformed attribute (StepChecker reads it again).
+  const plan::Attr* a = findAttr(step, "accumulate");
+  return a && !a->is_float() && a->ints_size() == 1 && a->ints(0) == 1;
+}
+
+plan::Step asKernelSees(const plan::Step& step) {
+  if (!accumulates(step) || step.inputs_size() == 0 || step.outputs_size() != 0) return step;
+  plan::Step s = step;
+  s.add_outputs(s.inputs(s.inputs_size() - 1));
+  s.mutable_inputs()->RemoveLast();
+  return s;
+}
+
+PreparedStep prepareStep(const plan::Plan& plan, const plan::Step& written) {
+  const plan::Step step = asKernelSees(written);
   const std::optional<Kernel> kernel = kernelByName(step.kernel());
   if (!kernel) throw std::runtime_error("unknown kernel '" + step.kernel() + "'");
   PreparedStep s;
   s.kernel = *kernel;
+  s.accumulate = accumulates(step);
   for (uint32_t index : step.inputs()) s.inputs.push_back(stepBuffer(plan, index));
   for (uint32_t index : step.outputs()) s.outputs.push_back(stepBuffer(plan, index));
   if (step.scratch() >= 0) s.scratch = stepBuffer(plan, static_cast<uint32_t>(step.scratch()));

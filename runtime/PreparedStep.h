@@ -68,6 +68,10 @@ struct PreparedStep {
   bool byRows = false;
   // A backward step's attribute `rows`: the rows of its output gradient it propagates.
   std::optional<kernels::RowRange> rows;
+  // The accumulating form of a weight-gradient kernel (attribute accumulate=1,
+  // ops::canAccumulate): outputs[0] is the step's last operand, which the kernel adds into
+  // instead of overwriting (no clearing, GEMM beta 1).
+  bool accumulate = false;
   StepParams params;
 };
 
@@ -104,6 +108,13 @@ class StepAttrs : public ops::AttrReader {
   const plan::Attr& get(std::string_view key) const;
   const plan::Step& step_;
 };
+
+// Whether a step is the accumulating form of its kernel (attribute accumulate=1), and the step
+// as the kernel's checks and arguments see it: its last operand, the tensor it adds into, as
+// its one result (the plan lists it as an operand: it persists and is updated in place).
+// accumulates() is false for a malformed attribute, which the plan checks refuse.
+bool accumulates(const plan::Step& step);
+plan::Step asKernelSees(const plan::Step& step);
 
 // Whether a step runs on rows (docs/plan-format.md, "Row bands"): an operand or result is a
 // band, or the step has the attribute `rows`. Otherwise it runs on whole tensors.

@@ -44,6 +44,8 @@ class StepArgs {
 
   // Whether the step runs on rows; otherwise the whole-tensor paths apply.
   bool byRows() const { return step.byRows; }
+  // The accumulating form (PreparedStep::accumulate): out(0) is added into, not cleared first.
+  bool accumulates() const { return step.accumulate; }
   // The rows of output gradient operand i (global rows of the forward output) a backward step
   // propagates: its `rows` attribute, or all rows that operand holds.
   kernels::RowRange gradRows(int i) const { return step.rows ? *step.rows : inMap(i).range(); }

@@ -66,6 +66,7 @@ struct Options {
   bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
   std::string report;                       // --report OUT.json: the summary as JSON
   std::string memoryPlot;                   // --memory-plot OUT.svg: the arena over the training step
+  bool noFuseSgdGrads = false;              // --no-fuse-sgd-grads
 };
 
 constexpr const char* kUsage =
@@ -85,6 +86,9 @@ constexpr const char* kUsage =
     "  --optimizer sgd|adamw            default sgd (torch.optim.SGD; adamw: torch.optim.AdamW)\n"
     "  --lr X, --weight-decay X, sgd: --momentum X, --nesterov, adamw: --beta1 X, --beta2 X, --eps X\n"
     "                                   the optimizer's defaults (lrc-run may override them)\n"
+    "  --no-fuse-sgd-grads              sgd: keep each parameter's gradient in its own buffer until its update\n"
+    "                                   (default: weight gradients accumulated into the momentum buffers;\n"
+    "                                   off with --nesterov and --data-parallel)\n"
     "  --data-parallel                  a plan for each rank of mpirun -np N lrc-run: gradients averaged over the ranks\n"
     "  --bucket-mib X                   --data-parallel's allreduce buckets, MiB (default 25, as PyTorch DDP)\n"
     "  --bn-sync                        --data-parallel: BatchNorm statistics over every rank's batch\n"
@@ -216,6 +220,8 @@ Options parseArgs(int argc, char** argv) {
       bucketBytes = static_cast<int64_t>(std::llround(mib * (1 << 20)));
     } else if (a == "--bn-sync") {
       bnSync = true;
+    } else if (a == "--no-fuse-sgd-grads") {
+      o.noFuseSgdGrads = true;
     } else if (a == "--report") {
       o.report = value();
     } else if (a == "--memory-plot") {
@@ -275,6 +281,10 @@ Options parseArgs(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     usage(e.what());
   }
+  // Nesterov reads the gradient apart from the momentum buffer: its plans keep the gradients.
+  o.training.fuseSgdGrads = !o.noFuseSgdGrads && !o.optimizerRecord.nesterov();
+  if (o.noFuseSgdGrads && o.training.autodiff.optimizer != ops::Optimizer::Sgd)
+    usage("--no-fuse-sgd-grads is an sgd flag, and the optimizer is " + std::string(ops::info(o.training.autodiff.optimizer).name));
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
@@ -309,6 +319,7 @@ std::string fixedFlags(const Options& o) {
     flags += " --ignore-index " + std::to_string(o.training.loss.ignoreIndex);
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak
     flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
+  if (o.noFuseSgdGrads) flags += " --no-fuse-sgd-grads";  // parameter gradients in every candidate's peak
   if (const auto& dp = o.training.dataParallel) {  // its buckets are in every candidate's peak
     flags += " --data-parallel";
     if (dp->bucketBytes != passes::DataParallelOptions{}.bucketBytes) {

@@ -108,6 +108,7 @@
 #include "runtime/Executor.h"
 #include "runtime/OnnxExport.h"
 #include "runtime/PixelMetrics.h"
+#include "runtime/PlanChecks.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cuda/Backends.h"
@@ -604,6 +605,9 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   } catch (const std::invalid_argument& e) {
     usage(e.what());
   }
+  if (optimizer.nesterov() && runtime::fusesOptimizerGrads(plan))
+    usage("--nesterov: " + o.plan + " adds its weight gradients into the momentum buffers, and Nesterov momentum needs "
+          "them apart (compile it with lrc-compile --no-fuse-sgd-grads)");
   if (!o.saveOnnx.empty()) runtime::checkOnnxExport(plan, o.plan);  // before training, not after
   const runtime::IoShape shape = runtime::ioShape(plan);
 

@@ -61,7 +61,7 @@ void conv2dGradInput(const StepArgs& s) {
 void conv2dGradWeight(const StepArgs& s) {
   const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.gradRows(0);
-  zeroOut(s, 0);
+  if (!s.accumulates()) zeroOut(s, 0);  // the accumulating form adds into it
   cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
 }
 
@@ -81,14 +81,14 @@ void convTranspose2dGradInput(const StepArgs& s) {
 
 void convTranspose2dGradWeight(const StepArgs& s) {
   const kernels::RowRange r = s.gradRows(0);
-  zeroOut(s, 0);
+  if (!s.accumulates()) zeroOut(s, 0);  // the accumulating form adds into it
   cpu::conv_transpose2d_rows_backward_filter(s.out(0), s.inBand(0), s.inBand(1), s.params<kernels::Conv2dParams>(),
                                              r.begin, r.end, s.scratch());
 }
 
 void channelSum(const StepArgs& s) {
   const kernels::RowRange r = s.gradRows(0);
-  zeroOut(s, 0);
+  if (!s.accumulates()) zeroOut(s, 0);  // the accumulating form adds into it
   cpu::conv2d_rows_backward_bias(s.out(0), s.inBand(0), r.begin, r.end);
 }
 
@@ -557,6 +557,10 @@ void CpuBackend::run(const PreparedStep& step, const RunContext& context) {
       return cpu::sgd_update(s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
     case Kernel::AdamwUpdate:
       return cpu::adamw_update(s.in(0), s.in(2), s.in(3), s.in(4), s.in(1), s.inCount(0), context.optimizer);
+    case Kernel::SgdMomentumScale:
+      return cpu::sgd_momentum_scale(s.in(0), s.inCount(0), context.optimizer);
+    case Kernel::SgdApply:
+      return cpu::sgd_apply(s.in(0), s.in(1), s.inCount(0), context.optimizer);
   }
 }
 

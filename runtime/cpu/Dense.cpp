@@ -39,7 +39,8 @@ void gemm_forward(float* Y, const float* A, const float* B, const float* C, cons
     for (int64_t i = 0; i < p.M; ++i)
       for (int64_t j = 0; j < p.N; ++j) Y[i * p.N + j] = p.beta * C[kernels::gemm_bias_index(p.bias, p.N, i, j)];
   }
-  sgemm(p.transA, p.transB, p.M, p.N, p.K, p.alpha, A, strideA(p), B, strideB(p), withBias ? 1.0f : 0.0f, Y, p.N);
+  sgemm(p.transA, p.transB, p.M, p.N, p.K, p.alpha, A, strideA(p), B, strideB(p), withBias || p.accumulate ? 1.0f : 0.0f,
+        Y, p.N);
 }
 
 void gemm_backward(float* dA, float* dB, float* dC, const float* dY, const float* A, const float* B,

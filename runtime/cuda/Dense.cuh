@@ -176,11 +176,11 @@ void gemm_forward(D& dev, float* Y, const float* A, const float* B, const float*
   const bool withBias = p.bias != kernels::GemmBias::None && p.beta != 0.0f && C != nullptr;
   if (withBias) dev.forEach(p.M * p.N, dense_detail::FillBias{Y, C, p.N, p.bias, p.beta});
   if (p.K == 0 && !withBias) {
-    dev.fill(Y, 0, static_cast<uint64_t>(p.M * p.N) * sizeof(float));
+    if (!p.accumulate) dev.fill(Y, 0, static_cast<uint64_t>(p.M * p.N) * sizeof(float));
     return;
   }
   sgemm(dev, p.transA, p.transB, p.M, p.N, p.K, p.alpha, A, p.transA ? p.M : p.K, B, p.transB ? p.K : p.N,
-        withBias ? 1.0f : 0.0f, Y, p.N);
+        withBias || p.accumulate ? 1.0f : 0.0f, Y, p.N);
 }
 
 // Softmax over the middle axis of [outer][classes][inner].

@@ -221,7 +221,7 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
   if (kernel == Kernel::ChannelSum) {
     const kernels::RowRange r = s.gradRows(0);
     const kernels::RowBand dy = s.inBand(0);
-    zeroOut(s, 0);
+    if (!s.accumulates()) zeroOut(s, 0);  // the accumulating form adds into it
     return conv2d_rows_backward_bias(dev_, s.out(0), dy, r.begin, r.end, workspace(dy.N * dy.C));
   }
   const auto& p = s.params<kernels::Conv2dParams>();
@@ -253,13 +253,13 @@ void DeviceBackend<D>::conv(const runtime::StepArgs& s, runtime::Kernel kernel) 
     }
     case Kernel::ConvTranspose2dGradWeight: {
       const kernels::RowRange r = s.gradRows(0);
-      zeroOut(s, 0);
+      if (!s.accumulates()) zeroOut(s, 0);
       return conv_transpose2d_rows_backward_filter(dev_, s.out(0), s.inBand(0), s.inBand(1), p, r.begin, r.end,
                                                    s.scratch(), s.scratchFloats());
     }
     default: {
       const kernels::RowRange r = s.gradRows(0);
-      zeroOut(s, 0);
+      if (!s.accumulates()) zeroOut(s, 0);  // conv2d_grad_weight; the accumulating form adds into it
       return conv2d_rows_backward_filter(dev_, s.out(0), s.inBand(0), s.inBand(1), p, r.begin, r.end,
                                          s.scratch(), s.scratchFloats());
     }
@@ -567,6 +567,10 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       return sgd_update(dev_, s.in(0), s.in(2), s.in(1), s.inCount(0), context.optimizer);
     case Kernel::AdamwUpdate:
       return adamw_update(dev_, s.in(0), s.in(2), s.in(3), s.in(4), s.in(1), s.inCount(0), context.optimizer);
+    case Kernel::SgdMomentumScale:
+      return sgd_momentum_scale(dev_, s.in(0), s.inCount(0), context.optimizer);
+    case Kernel::SgdApply:
+      return sgd_apply(dev_, s.in(0), s.in(1), s.inCount(0), context.optimizer);
   }
 }
 

@@ -29,6 +29,33 @@ void sgd_update(D& dev, float* param, float* momentumBuf, const float* grad, int
   dev.forEach(count, SgdUpdate{param, momentumBuf, grad, step});
 }
 
+// The fused form's halves (runtime/kernels/Optimizer.h: SgdStep::scale, ::apply).
+struct SgdMomentumScale {
+  float* momentumBuf;
+  kernels::SgdStep step;
+  LRC_HD void operator()(int64_t i) const { step.scale(momentumBuf, i); }
+};
+struct SgdApply {
+  float* param;
+  float* momentumBuf;
+  kernels::SgdStep step;
+  LRC_HD void operator()(int64_t i) const { step.apply(param, momentumBuf, i); }
+};
+inline kernels::SgdStep fusedSgdStep(const kernels::OptimizerParams& p) {
+  if (p.nesterov)
+    throw std::invalid_argument("sgd_apply: Nesterov momentum needs the gradient apart from the momentum buffer (a plan "
+                                "compiled with lrc-compile --no-fuse-sgd-grads)");
+  return kernels::SgdStep::of(p);
+}
+template <class D>
+void sgd_momentum_scale(D& dev, float* momentumBuf, int64_t count, const kernels::OptimizerParams& p) {
+  dev.forEach(count, SgdMomentumScale{momentumBuf, fusedSgdStep(p)});
+}
+template <class D>
+void sgd_apply(D& dev, float* param, float* momentumBuf, int64_t count, const kernels::OptimizerParams& p) {
+  dev.forEach(count, SgdApply{param, momentumBuf, fusedSgdStep(p)});
+}
+
 struct CountStep {
   float* step;
   LRC_HD void operator()(int64_t) const { *step += 1.0f; }

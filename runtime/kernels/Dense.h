@@ -23,6 +23,7 @@ struct GemmParams {
   bool transB = false;          // B stored N x K
   float alpha = 1.0f, beta = 1.0f;
   GemmBias bias = GemmBias::None;
+  bool accumulate = false;  // Y += alpha op(A) op(B): the accumulating form (no C)
 };
 
 // Softmax over one axis of a tensor seen as [outer][classes][inner]: the last axis is inner = 1.

@@ -1,8 +1,7 @@
 // The optimizers' update math (ops/Optimizer.h lists the optimizers), once for both backends:
 // a step's hyper-parameters, the constants one update derives from them, and the update of
 // element i (LRC_HD), which the CPU loops (cpu/Optimizer.cpp) and the CUDA functors
-// (cuda/Optimizer.cuh) call. A fused update (the gradient accumulated straight into the
-// optimizer state) would call the same element updates. Semantics: torch.optim in torch 1.13,
+// (cuda/Optimizer.cuh) call, and the fused SGD form's halves (sgd_momentum_scale, sgd_apply). Semantics: torch.optim in torch 1.13,
 // single-tensor path, float32 element math with the bias corrections in double as torch's
 // Python scalars are.
 #pragma once
@@ -40,6 +39,17 @@ struct SgdStep {
       buf[i] = momentum * buf[i] + d;
       d = nesterov ? d + momentum * buf[i] : buf[i];
     }
+    param[i] -= lr * d;
+  }
+  // The fused form (passes/FuseSgdGrads.cpp): the gradient's contributions are added into the
+  // buffer between scale (buf = momentum * buf) and apply (d = buf + wd * param; param -= lr *
+  // d), so buf holds momentum * buf + grad + wd * param as update() leaves it; not Nesterov.
+  // With momentum 0 the buffer is only the gradient's place: scale clears it (0 * a stale
+  // non-finite value would not be 0) and apply leaves it 0, as update() leaves it untouched.
+  LRC_HD void scale(float* buf, int64_t i) const { buf[i] = momentum != 0.0f ? momentum * buf[i] : 0.0f; }
+  LRC_HD void apply(float* param, float* buf, int64_t i) const {
+    const float d = buf[i] + weightDecay * param[i];
+    buf[i] = momentum != 0.0f ? d : 0.0f;
     param[i] -= lr * d;
   }
 };

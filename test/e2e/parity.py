@@ -691,8 +691,10 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     # A plan for the CUDA backend (lrc-compile --device cuda: conv scratch for image chunks)
     # whenever it runs there or on its host emulation.
     target = ["--device", "cuda"] if args.device in ("cuda", "cuda-emulated") else []
+    # Nesterov reads the gradient apart from the momentum buffer: its plan keeps the gradients.
+    unfused = ["--no-fuse-sgd-grads"] if args.nesterov else []
     run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn,
-         "--optimizer", args.optimizer] + target + compile_flags)
+         "--optimizer", args.optimizer] + target + unfused + compile_flags)
     out = run_lrc([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
                    "--steps", str(args.steps)] + optimizer_flags(args) +
                   ["--metrics", metrics, "--save-onnx", trained, "--threads", "1", "--device", args.device], args.device)

@@ -24,6 +24,7 @@
 #include "cpu_kernels_test_util.h"
 #include "fake_collective.h"
 #include "hand_plan.h"
+#include "runtime/cpu/Optimizer.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Resize.h"
 #include "runtime/cuda/Backends.h"
@@ -72,6 +73,9 @@ RowMap windowRows(const kernels::WindowAxis& axis, int64_t height) {
 }
 
 class BackendConformance : public ::testing::TestWithParam<std::string> {
+ public:
+  void expectConformsPublic(const Case& c, double tolerance) const { expectConforms(c, tolerance); }
+
  protected:
   void SetUp() override {
     std::string why;
@@ -1062,6 +1066,115 @@ TEST_P(BackendConformance, AdamwUpdate) {
                      kFewTerms);
     }
 }
+
+// ---- the accumulating forms (attribute accumulate=1, ops::canAccumulate) and the fused SGD
+// update (passes/FuseSgdGrads.cpp) ----
+
+// A weight-gradient step's accumulating form: its result's tensor becomes its last operand,
+// holding `start`. The reference: on the CPU backend it must end as start + the ordinary
+// step's result; the backend under test must agree with the CPU backend.
+void expectAccumulates(const BackendConformance& test, const Case& ordinary, const std::vector<float>& start,
+                       double tolerance);
+
+TEST_P(BackendConformance, AccumulatingForms) {
+  uint32_t seed = 1200;
+  std::vector<Case> cases;
+  std::vector<std::vector<float>> data;
+  data.reserve(64);  // Args point into it
+  auto values = [&](const Shape& s) -> const std::vector<float>& {
+    data.push_back(randomFloats(elementsOf(s), seed++));
+    return data.back();
+  };
+  for (const ConvCase& c : {kConvCases[0], kConvCases[2], kConvCases[6]}) {
+    const IntAttrs attrs = with(c.attrs, "kernel", {c.w[2], c.w[3]});
+    cases.push_back({"conv2d_grad_weight", {whole(c.y(), values(c.y())), whole(c.x, values(c.x))}, {result(c.w)}, attrs});
+    // A strip's contribution: operand bands and the rows it propagates.
+    const Shape y = c.y();
+    const RowRange r{1, y[2] - 1};
+    Case strip = cases.back();
+    strip.inputs[0] = band(y, *cases.back().inputs[0].values, r);
+    strip.inputs[1] = band(c.x, *cases.back().inputs[1].values, widened(windowRows(c.axis(0), c.x[2])(r), 0, c.x[2]));
+    strip.ints = with(attrs, "rows", {r.begin, r.end});
+    cases.push_back(strip);
+  }
+  for (const ConvTCase& c : {kConvTCases[0], kConvTCases[1]})
+    cases.push_back({"conv_transpose2d_grad_weight", {whole(c.y(), values(c.y())), whole(c.x, values(c.x))},
+                     {result(c.w)}, with(c.attrs, "kernel", {c.w[2], c.w[3]})});
+  for (const Shape& dy : {Shape{3, 5, 7, 9}, Shape{2, 9, 5, 2}})
+    cases.push_back({"channel_sum", {whole(dy, values(dy))}, {result({dy[1]})}});
+  const int64_t M = 7, K = 13, N = 9;
+  for (bool transA : {false, true})
+    for (bool transB : {false, true})
+      cases.push_back({"gemm",
+                       {whole(transA ? Shape{K, M} : Shape{M, K}, values({M, K})),
+                        whole(transB ? Shape{N, K} : Shape{K, N}, values({K, N}))},
+                       {result({M, N})},
+                       {{"transA", {transA}}, {"transB", {transB}}},
+                       {{"alpha", 0.7}, {"beta", 0.0}}});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.kernel);
+    expectAccumulates(*this, c, randomFloats(elementsOf(c.outputs[0].shape), seed++), kManyTerms);
+  }
+}
+
+void expectAccumulates(const BackendConformance& test, const Case& ordinary, const std::vector<float>& start,
+                       double tolerance) {
+  CpuBackend cpu;
+  const HandPlan plain = oneStepPlan(ordinary.kernel, ordinary.inputs, ordinary.outputs, ordinary.ints, ordinary.floats);
+  ASSERT_EQ(plain.validationError(), "");
+  const std::vector<float> contribution = runPlanStep(cpu, plain, ordinary.inputs).results.at(0);
+
+  Case acc = ordinary;
+  acc.inputs.push_back(whole(ordinary.outputs[0].shape, start));
+  acc.outputs.clear();
+  acc.ints = with(acc.ints, "accumulate", {1});
+  const HandPlan p = oneStepPlan(acc.kernel, acc.inputs, acc.outputs, acc.ints, acc.floats);
+  ASSERT_EQ(p.validationError(), "");
+  CpuBackend reference;
+  const std::vector<float> added = runPlanStep(reference, p, acc.inputs).operands.back();
+  std::vector<float> want(start.size());
+  for (size_t i = 0; i < start.size(); ++i) want[i] = start[i] + contribution[i];
+  EXPECT_LE(normalizedError(added, want), tolerance) << "the CPU's accumulating form against start + the result";
+  test.expectConformsPublic(acc, tolerance);
+}
+
+// sgd_momentum_scale, contributions added into the buffer, sgd_apply: the parameter and the
+// buffer sgd_update gives (runtime/kernels/Optimizer.h), momentum 0 (the buffer left 0) too;
+// each fused step on the backend under test as on the CPU. Nesterov is refused.
+TEST_P(BackendConformance, SgdFusedSteps) {
+  const Shape s = {5, 3, 3, 3};
+  const int64_t n = elementsOf(s);
+  const std::vector<float> param = randomFloats(n, 1250), grad0 = randomFloats(n, 1251), grad1 = randomFloats(n, 1252),
+                           velocity = randomFloats(n, 1253);
+  for (double momentum : {0.0, 0.9})
+    for (double decay : {0.0, 5e-4}) {
+      RunContext context;
+      context.optimizer.lr = 0.1;
+      context.optimizer.momentum = momentum;
+      context.optimizer.weightDecay = decay;
+      // The reference: sgd_update with the summed gradient (a zero buffer at momentum 0, as
+      // torch keeps none).
+      std::vector<float> wantParam = param, wantBuf = momentum == 0 ? std::vector<float>(n, 0.0f) : velocity, sum(n);
+      for (int64_t i = 0; i < n; ++i) sum[i] = grad0[i] + grad1[i];
+      cpu::sgd_update(wantParam.data(), wantBuf.data(), sum.data(), n, context.optimizer);
+      // The fused form on the CPU's kernels.
+      std::vector<float> gotParam = param, gotBuf = velocity;
+      cpu::sgd_momentum_scale(gotBuf.data(), n, context.optimizer);
+      for (int64_t i = 0; i < n; ++i) gotBuf[i] += grad0[i];
+      for (int64_t i = 0; i < n; ++i) gotBuf[i] += grad1[i];
+      cpu::sgd_apply(gotParam.data(), gotBuf.data(), n, context.optimizer);
+      EXPECT_LE(normalizedError(gotParam, wantParam), kFewTerms) << "momentum " << momentum << " decay " << decay;
+      EXPECT_LE(normalizedError(gotBuf, wantBuf), kFewTerms) << "momentum " << momentum << " decay " << decay;
+      expectConforms({"sgd_momentum_scale", {whole(s, velocity)}, {}, {}, {}, context}, kExact);
+      expectConforms({"sgd_apply", {whole(s, param), whole(s, velocity)}, {}, {}, {}, context}, kFewTerms);
+    }
+  RunContext nesterov;
+  nesterov.optimizer.momentum = 0.9;
+  nesterov.optimizer.nesterov = true;
+  std::vector<float> p = param, b = velocity;
+  EXPECT_THROW(cpu::sgd_apply(p.data(), b.data(), n, nesterov.optimizer), std::invalid_argument);
+}
+
 
 // ---- row assembly ----
 

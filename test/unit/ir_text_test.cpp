@@ -196,6 +196,12 @@ std::unique_ptr<Module> buildKitchenSink() {
   }
   m->addOp(OpKind::SgdUpdate, {w, dw->result(), w}, {}, {});
   m->addOp(OpKind::AdamwUpdate, {w, dw->result(), w, w, b}, {}, {});
+  // The fused SGD form: the buffer scaled, a weight gradient added into it, the update.
+  m->addOp(OpKind::SgdMomentumScale, {w}, {}, {});
+  Attrs accumulate = dw->attrs;
+  accumulate["accumulate"] = int64_t{1};
+  m->addOp(OpKind::Conv2dGradWeight, {dw->operands[0], dw->operands[1], w}, accumulate, {});
+  m->addOp(OpKind::SgdApply, {w, w}, {}, {});
   // Data parallel: a bucket of gradients averaged over the ranks (no results, like updates).
   m->addOp(OpKind::AllreduceStart, {dw->result(), dlogits->result()}, {{"bucket", int64_t{0}}}, {});
   m->addOp(OpKind::AllreduceWait, {dw->result(), dlogits->result()}, {{"bucket", int64_t{0}}}, {});

@@ -327,6 +327,7 @@ TEST(RowAnalysis, EveryOpKindClassified) {
       {OpKind::LayerNormGrad, false},
       {OpKind::DropoutGrad, false},     {OpKind::SumTo, false},
       {OpKind::SgdUpdate, false},       {OpKind::AdamwUpdate, false},
+      {OpKind::SgdMomentumScale, false}, {OpKind::SgdApply, false},
       {OpKind::RowsCopy, false},        {OpKind::RowsSum, false},
       {OpKind::PipelineGrad, false},
       {OpKind::AllreduceStart, false},  {OpKind::AllreduceWait, false},

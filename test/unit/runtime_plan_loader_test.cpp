@@ -351,11 +351,31 @@ TEST(PlanLoader, ShapesConsistentWithKernels) {
   attrOf(p.mutable_train()->mutable_steps(stepOf(p.train(), "gemm")), "transB")->set_ints(0, 0);
   EXPECT_ERROR(p, "inner dimensions differ: A [2,1568], B [10,1568]");
 
-  // sgd_update: parameter, gradient and momentum of one shape.
+  // sgd_update (the first: classifier.bias's, whose sum_to has no accumulating form):
+  // parameter, gradient and momentum of one shape.
   p = fashionPlan();
   plan::Step* update = p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_update"));
-  update->set_inputs(2, 29);  // classifier.bias.momentum f32[10]
-  EXPECT_ERROR(p, "momentum buffer 'classifier.bias.momentum' is f32[10], expected f32[10,1568]");
+  update->set_inputs(2, 28);  // classifier.weight.momentum f32[10,1568]
+  EXPECT_ERROR(p, "momentum buffer 'classifier.weight.momentum' is f32[10,1568], expected f32[10]");
+  // The fused form: sgd_apply's buffer of its parameter's type; an accumulating step adds
+  // into a tensor of its result's type, and has no result; only kernels with that form.
+  p = fashionPlan();
+  p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_apply"))->set_inputs(1, 29);  // classifier.weight's
+  EXPECT_ERROR(p, "(sgd_apply): optimizer state 'classifier.bias.momentum' is f32[10], expected f32[10,1568]");
+  p = fashionPlan();
+  plan::Step* accumulating = p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_momentum_scale") + 1);
+  ASSERT_EQ(accumulating->kernel(), "gemm");
+  EXPECT_EQ(accumulating->inputs(accumulating->inputs_size() - 1), 28u);
+  accumulating->set_inputs(accumulating->inputs_size() - 1, 29);
+  EXPECT_ERROR(p, "result 'classifier.bias.momentum' is f32[10], expected f32[10,1568]");
+  p = fashionPlan();
+  accumulating = p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_momentum_scale") + 1);
+  accumulating->add_outputs(28);
+  EXPECT_ERROR(p, "(gemm): an accumulating step has no results: it adds into its last operand");
+  p = fashionPlan();
+  accumulating = p.mutable_train()->mutable_steps(stepOf(p.train(), "sgd_momentum_scale") + 1);
+  accumulating->set_kernel("matmul");
+  EXPECT_ERROR(p, "(matmul): kernel 'matmul' has no accumulating form (attribute 'accumulate')");
 
   // batchnorm_apply: its statistics are per channel of its input.
   p = fashionPlan();
@@ -546,7 +566,14 @@ TEST(PlanLoader, OptimizerOfTheUpdates) {
   EXPECT_ERROR(p, "(adamw_update): an update of adamw, but the plan's optimizer is sgd");
   p = fashionPlan();
   p.mutable_optimizer()->set_kind(plan::ADAMW);
-  EXPECT_ERROR(p, "(sgd_update): an update of sgd, but the plan's optimizer is adamw");
+  EXPECT_ERROR(p, "(sgd_momentum_scale): a step of sgd's fused update, but the plan's optimizer is adamw");
+  // A fused sgd plan cannot run Nesterov momentum (lrc-compile --no-fuse-sgd-grads can).
+  p = fashionPlan();
+  p.mutable_optimizer()->set_nesterov(true);
+  EXPECT_ERROR(p, "(sgd_momentum_scale): Nesterov momentum needs the gradient apart from the momentum buffer, and "
+                  "this plan adds it into the buffer (compile it with lrc-compile --no-fuse-sgd-grads)");
+  EXPECT_TRUE(fusesOptimizerGrads(fashionPlan()));
+  EXPECT_FALSE(fusesOptimizerGrads(adamw.plan));
 }
 
 }  // namespace
