@@ -1,7 +1,8 @@
 #include "runtime/cpu/Optimizer.h"
 
 #include <stdexcept>
-#include <string>
+
+#include "runtime/kernels/FusedSgd.h"
 
 namespace lrc::cpu {
 
@@ -12,23 +13,13 @@ void sgd_update(float* param, float* momentumBuf, const float* grad, int64_t cou
   for (int64_t i = 0; i < count; ++i) step.update(param, momentumBuf, grad, i);
 }
 
-namespace {
-kernels::SgdStep fusedStep(const OptimizerParams& p, const char* kernel) {
-  if (p.nesterov)
-    throw std::invalid_argument(std::string(kernel) +
-                                ": Nesterov momentum needs the gradient apart from the momentum buffer (a plan compiled "
-                                "with lrc-compile --no-fuse-sgd-grads)");
-  return kernels::SgdStep::of(p);
-}
-}  // namespace
-
 void sgd_momentum_scale(float* momentumBuf, int64_t count, const OptimizerParams& p) {
-  const kernels::SgdStep step = fusedStep(p, "sgd_momentum_scale");
+  const kernels::SgdStep step = kernels::fusedSgdStep(p, "sgd_momentum_scale");
   for (int64_t i = 0; i < count; ++i) step.scale(momentumBuf, i);
 }
 
 void sgd_apply(float* param, float* momentumBuf, int64_t count, const OptimizerParams& p) {
-  const kernels::SgdStep step = fusedStep(p, "sgd_apply");
+  const kernels::SgdStep step = kernels::fusedSgdStep(p, "sgd_apply");
   for (int64_t i = 0; i < count; ++i) step.apply(param, momentumBuf, i);
 }
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "runtime/cuda/Device.h"
+#include "runtime/kernels/FusedSgd.h"
 #include "runtime/kernels/Optimizer.h"
 
 namespace lrc::cuda {
@@ -41,19 +42,13 @@ struct SgdApply {
   kernels::SgdStep step;
   LRC_HD void operator()(int64_t i) const { step.apply(param, momentumBuf, i); }
 };
-inline kernels::SgdStep fusedSgdStep(const kernels::OptimizerParams& p) {
-  if (p.nesterov)
-    throw std::invalid_argument("sgd_apply: Nesterov momentum needs the gradient apart from the momentum buffer (a plan "
-                                "compiled with lrc-compile --no-fuse-sgd-grads)");
-  return kernels::SgdStep::of(p);
-}
 template <class D>
 void sgd_momentum_scale(D& dev, float* momentumBuf, int64_t count, const kernels::OptimizerParams& p) {
-  dev.forEach(count, SgdMomentumScale{momentumBuf, fusedSgdStep(p)});
+  dev.forEach(count, SgdMomentumScale{momentumBuf, kernels::fusedSgdStep(p, "sgd_momentum_scale")});
 }
 template <class D>
 void sgd_apply(D& dev, float* param, float* momentumBuf, int64_t count, const kernels::OptimizerParams& p) {
-  dev.forEach(count, SgdApply{param, momentumBuf, fusedSgdStep(p)});
+  dev.forEach(count, SgdApply{param, momentumBuf, kernels::fusedSgdStep(p, "sgd_apply")});
 }
 
 struct CountStep {
