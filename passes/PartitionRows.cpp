@@ -93,6 +93,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "passes/Pass.h"
 #include "passes/RowAnalysis.h"
@@ -342,6 +343,37 @@ class PartitionRows : public Pass {
     return own != strategies_.end() ? own->second : strategy_;
   }
 
+  // Local search over strip boundaries: moves one interior entry of one of `boundaries` by -1 or
+  // +1 (first boundary first; the vectors in order; -1 before +1) while that makes cost()
+  // (read with the moved entry in place) lexicographically smaller. An entry stays within its
+  // neighbours, strictly inside them when `strict`. Returns the final cost.
+  template <class Cost>
+  static std::vector<int64_t> descend(const std::vector<std::vector<int64_t>*>& boundaries, bool strict, Cost cost) {
+    std::vector<int64_t> best = cost();
+    const size_t count = boundaries.front()->size();
+    for (bool improved = true; improved;) {
+      improved = false;
+      for (size_t b = 1; b + 1 < count && !improved; ++b)
+        for (std::vector<int64_t>* v : boundaries) {
+          for (int64_t step : {-1, 1}) {
+            const int64_t old = (*v)[b], moved = old + step;
+            if (strict ? moved <= (*v)[b - 1] || moved >= (*v)[b + 1] : moved < (*v)[b - 1] || moved > (*v)[b + 1])
+              continue;
+            (*v)[b] = moved;
+            std::vector<int64_t> c = cost();
+            if (c < best) {
+              best = std::move(c);
+              improved = true;
+              break;
+            }
+            (*v)[b] = old;
+          }
+          if (improved) break;
+        }
+    }
+    return best;
+  }
+
   // Hybrid 2PS boundaries (o, x), closed in program order: per op, the larger of the rows
   // output rows [0, o) need (endAt[o]) and the largest prefix [0, P) whose rows of every
   // pipeline-defined operand lie within that operand's (closed) prefix; an op with no such
@@ -416,9 +448,11 @@ class PartitionRows : public Pass {
 
   // Balanced hybrid boundaries for `n` strips: start from input-side boundaries x_j whose
   // prefixes hold about j/n of the pipeline's bytes (o_j = 0), then move one interior o_j or
-  // x_j by -1 or +1 (first boundary first; o before x; -1 before +1; both stay
-  // nondecreasing) while that makes the sorted working sets lexicographically smaller.
-  static Table balancedHybrid(const Pipeline& p, const std::vector<std::vector<int64_t>>& endAt, int64_t n) {
+  // x_j by -1 or +1 (descend; both stay nondecreasing) while that makes the sorted working
+  // sets lexicographically smaller. Returns the strips and their sorted working sets.
+  static std::pair<Table, std::vector<int64_t>> balancedHybrid(const Pipeline& p,
+                                                               const std::vector<std::vector<int64_t>>& endAt,
+                                                               int64_t n) {
     Forward fw(p, endAt);
     const int64_t hOut = heightOf(p.output), h0 = fw.first();
     const size_t count = static_cast<size_t>(n);
@@ -444,29 +478,8 @@ class PartitionRows : public Pass {
       if (lo > x[j - 1] && target - prefixBytes(lo - 1) < prefixBytes(lo) - target) --lo;
       x[j] = lo;
     }
-    std::vector<int64_t> best = costs(p, hybridRows(p, fw, o, x));
-    for (bool improved = true; improved;) {
-      improved = false;
-      for (size_t b = 1; b < count && !improved; ++b) {
-        for (std::vector<int64_t>* v : {&o, &x}) {
-          for (int64_t step : {-1, 1}) {
-            const int64_t moved = (*v)[b] + step;
-            if (moved < (*v)[b - 1] || moved > (*v)[b + 1]) continue;
-            std::vector<int64_t> trial = *v;
-            trial[b] = moved;
-            std::vector<int64_t> c = costs(p, v == &o ? hybridRows(p, fw, trial, x) : hybridRows(p, fw, o, trial));
-            if (c < best) {
-              best = c;
-              *v = trial;
-              improved = true;
-              break;
-            }
-          }
-          if (improved) break;
-        }
-      }
-    }
-    return hybridRows(p, fw, o, x);
+    std::vector<int64_t> cost = descend({&o, &x}, false, [&] { return costs(p, hybridRows(p, fw, o, x)); });
+    return {hybridRows(p, fw, o, x), std::move(cost)};
   }
 
   // Strip rows for `n` strips under the pipeline's strategy. 2PS: the balanced output-row
@@ -476,30 +489,12 @@ class PartitionRows : public Pass {
     const int64_t hOut = heightOf(p.output);
     if (strategyOf(p.id) == RowStrategy::OverL) return overlRows(p, equalSplit(hOut, n));
     const auto endAt = twoPsEnds(p);
-    Table hybrid = balancedHybrid(p, endAt, n);
+    auto [hybrid, hybridCost] = balancedHybrid(p, endAt, n);
     if (n > hOut) return hybrid;
     std::vector<int64_t> o = equalSplit(hOut, n);
-    std::vector<int64_t> best = costs(p, twoPsRows(p, endAt, o));
-    for (bool improved = true; improved;) {
-      improved = false;
-      for (size_t b = 1; b + 1 < o.size() && !improved; ++b) {
-        for (int64_t step : {-1, 1}) {
-          const int64_t moved = o[b] + step;
-          if (moved <= o[b - 1] || moved >= o[b + 1]) continue;
-          std::vector<int64_t> trial = o;
-          trial[b] = moved;
-          std::vector<int64_t> c = costs(p, twoPsRows(p, endAt, trial));
-          if (c < best) {
-            best = c;
-            o = trial;
-            improved = true;
-            break;
-          }
-        }
-      }
-    }
+    const std::vector<int64_t> best = descend({&o}, true, [&] { return costs(p, twoPsRows(p, endAt, o)); });
     Table output = twoPsRows(p, endAt, o);
-    if (best.empty() || costs(p, hybrid).front() >= best.front()) return output;
+    if (best.empty() || hybridCost.front() >= best.front()) return output;
     return costsWithOperands(p, hybrid).front() < costsWithOperands(p, output).front() ? hybrid : output;
   }
 
