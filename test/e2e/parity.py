@@ -582,6 +582,7 @@ def torchvision_model(arch):
         return zoo.build(arch)
     make.input_shape = zoo.ZOO[arch][1]
     make.lr = zoo.ZOO[arch][2]
+    make.seed = zoo.SEEDS.get(arch, 0)
     return make
 
 
@@ -813,13 +814,14 @@ def check_peak(what, peak, failures):
         failures.append(f"{what}: arena peak: measured {measured} != predicted {predicted}")
 
 
-def draw(name):
+def draw(name, seed=None):
     """Model NAME in training mode, its batch and its labels as every parity run draws them
-    (seed 0); sets LR to the model's own learning rate where it has one (torchvision_model)."""
+    (seed: the model's own where it has one (torchvision_model), else 0); sets LR to the model's
+    own learning rate where it has one."""
     global LR
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
     cls = MODELS[name]
+    torch.manual_seed(getattr(cls, "seed", 0) if seed is None else seed)
+    torch.set_num_threads(1)
     LR = getattr(cls, "lr", LR)
     model = cls().train()
     shape = cls.input_shape

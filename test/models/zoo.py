@@ -48,6 +48,9 @@ ZOO = {
     "mobilenet_v2": ({}, (16, 3, 96, 96), 0.0001),
 }
 
+# The parity draw's seed (weights, batch, labels; test/e2e/parity.py draw()) where it is not 0.
+SEEDS = {}
+
 
 def build(name, classes=10):
     """torchvision's `name` with random weights (seeded by the caller), deterministic in
