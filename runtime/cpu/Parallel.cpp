@@ -41,7 +41,9 @@ class Pool {
     workers_.clear();
     stopping_ = false;
     threads_.store(n, std::memory_order_relaxed);
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { work(); });
+    // The generation now: a worker that first runs after the next loop began must take part.
+    const uint64_t now = generation_;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, now] { work(now); });
   }
 
   void run(int64_t count, parallel_detail::Body body, const void* ctx) {
@@ -80,9 +82,8 @@ class Pool {
     insideChunk = false;
   }
 
-  void work() {
+  void work(uint64_t seen) {
     std::unique_lock<std::mutex> lock(mutex_);
-    uint64_t seen = generation_;  // started by resize, between loops
     for (;;) {
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
       if (stopping_) return;
