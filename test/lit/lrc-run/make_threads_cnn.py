@@ -1,6 +1,7 @@
 """Writes a small CNN that runs every element-wise kernel the CPU backend splits over threads
 (threads.test): Conv -> BatchNormalization (training) -> Relu -> MaxPool -> Conv ->
-BatchNormalization -> Relu -> Add (a residual: the pool's output) -> Dropout -> Pad ->
+BatchNormalization -> Relu -> Add (a residual: the pool's output) -> Mul by a trained
+per-channel scale (its gradient a sum over images and pixels) -> Dropout -> Pad ->
 AveragePool -> Upsample (Resize) -> GlobalAveragePool -> Flatten -> Gemm, on 3x16x16 images,
 10 classes, batch 4.
 
@@ -37,6 +38,7 @@ def main():
         numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pad.pads"),
         numpy_helper.from_array(np.array([], np.float32), "up.roi"),
         numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up.scales"),
+        weight("gate", [1, 8, 1, 1], 0.5),
         weight("fc.w", [10, 8], 0.3), weight("fc.b", [10], 0.1),
     ]
     nodes = [
@@ -48,7 +50,8 @@ def main():
         bn_node(2, "c2", "n2"),
         helper.make_node("Relu", ["n2"], ["r2"]),
         helper.make_node("Add", ["r2", "p1"], ["s"]),
-        helper.make_node("Dropout", ["s", "drop.ratio", "drop.training"], ["d"], seed=5),
+        helper.make_node("Mul", ["s", "gate"], ["m"]),
+        helper.make_node("Dropout", ["m", "drop.ratio", "drop.training"], ["d"], seed=5),
         helper.make_node("Pad", ["d", "pad.pads"], ["q"]),
         helper.make_node("AveragePool", ["q"], ["a"], kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Resize", ["a", "up.roi", "up.scales"], ["u"], mode="linear"),
