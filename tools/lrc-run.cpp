@@ -37,7 +37,8 @@
 //   the time the steps waited for data.
 // - --threads N: the CPU backend's threads, BLAS's (OpenBLAS) and the element-wise kernels'
 //   (runtime/cpu/Parallel.h); default the physical cores this process may run on (divided
-//   among the ranks of a node under mpirun). Results are the same for every N.
+//   among the ranks of a node under mpirun). The element-wise kernels give the same bits for
+//   every N; OpenBLAS may round some GEMMs differently on another count (docs/training.md).
 // - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
 // - --device cuda runs on the GPU (runtime/cuda; a clear error without one), cuda-emulated
 //   runs the CUDA backend's own kernels on the host (for tests without a GPU; slow).
