@@ -49,27 +49,51 @@ from torch.utils.checkpoint import checkpoint_sequential
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
-name, batch, size, threads, warmup, steps, segments = sys.argv[1], *map(int, sys.argv[2:8])
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-start_rss = rss()  # after the imports, before the model: weights count, as in lrc's arena
-model = getattr(torchvision.models, name)().train()
-opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-x = torch.randn(batch, 3, size, size)
-y = torch.randint(0, 1000, (batch,))
-forward = model
-if segments:  # torch.utils.checkpoint over the convolutional part, in `segments` pieces
+def checkpointed(model, name, segments):
+    # model's forward with torch.utils.checkpoint.checkpoint_sequential over its convolutional
+    # part in `segments` pieces. ResNets: the stem's modules and every residual block are the
+    # Sequential's elements (a block is never split), so K segments cut between blocks.
     if name.startswith("vgg"):
         body = model.features
         head = lambda t: model.classifier(torch.flatten(model.avgpool(t), 1))
     else:
         m = model
-        body = torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4)
+        body = torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool,
+                                   *m.layer1, *m.layer2, *m.layer3, *m.layer4)
         head = lambda t: m.fc(torch.flatten(m.avgpool(t), 1))
-    # torch 1.13's checkpoint_sequential is the reentrant kind: the input must require a
-    # gradient or the first segment's weights get none (it then also computes dL/dx).
-    x.requires_grad_(True)
-    forward = lambda t: head(checkpoint_sequential(body, segments, t))
+    # torch 1.13's checkpoint_sequential runs segment i (start = i * (len // segments)) on
+    # its input detached with requires_grad: a leaf, so an in-place ReLU that is a segment's
+    # first module fails ("a leaf Variable that requires grad is being used in an in-place
+    # operation"; ResNet-50's stem ReLU at K=4). Only those ReLUs become out-of-place; the
+    # others (and those inside blocks) stay in place as in the plain model.
+    seg = len(body) // segments
+    for i in range(0, len(body), seg):
+        if isinstance(body[i], torch.nn.ReLU):
+            body[i].inplace = False
+    # The reentrant kind: the input must require a gradient or the first segment's weights
+    # get none (it then also computes dL/dx).
+    return lambda t: head(checkpoint_sequential(body, segments, t.requires_grad_(True)))
+name, batch, size, threads, warmup, steps, segments = sys.argv[1], *map(int, sys.argv[2:8])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+start_rss = rss()  # after the imports, before the model: weights count, as in lrc's arena
+model = getattr(torchvision.models, name)().train()
+x = torch.randn(batch, 3, size, size)
+y = torch.randint(0, 1000, (batch,))
+if segments < 0:  # --check-torch-checkpoint: checkpointed parameter gradients = plain ones
+    import copy
+    plain = copy.deepcopy(model)
+    torch.manual_seed(1)  # the same dropout masks (VGG's classifier) in both
+    F.cross_entropy(plain(x), y).backward()
+    torch.manual_seed(1)
+    F.cross_entropy(checkpointed(model, name, -segments)(x.clone()), y).backward()
+    pairs = [(a.grad, b.grad) for a, b in zip(plain.parameters(), model.parameters())]
+    print(json.dumps({"params": len(pairs), "bitwise_equal": sum(bool(torch.equal(a, b)) for a, b in pairs),
+                      "max_abs_diff": max(float((a - b).abs().max()) for a, b in pairs),
+                      "max_abs_grad": max(float(a.abs().max()) for a, _ in pairs)}))
+    sys.exit(0)
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+forward = checkpointed(model, name, segments) if segments else model
 times = []
 for i in range(warmup + steps):
     t = time.perf_counter()
@@ -132,6 +156,9 @@ def main():
     ap.add_argument("--runs", type=int, default=2, help="alternating runs of each side")
     ap.add_argument("--torch-checkpoint", type=int, default=0, metavar="K",
                     help="also time PyTorch with checkpoint_sequential over the conv part in K segments")
+    ap.add_argument("--check-torch-checkpoint", action="store_true",
+                    help="only compare PyTorch's parameter gradients with and without checkpoint_sequential(K) "
+                         "(one step at --batch/--size; K from --torch-checkpoint, default 4) and exit")
     ap.add_argument("--lrc-plans", default="layerwise",
                     help="lrc-compile flag sets separated by ';', e.g. 'layerwise;2ps --strips 8 --cut downsample'")
     ap.add_argument("--gemm-gflops", type=float, default=None, metavar="X",
@@ -139,6 +166,15 @@ def main():
     ap.add_argument("--measure-gemm", action="store_true",
                     help="run bench/gemm_rate.py first and use its max GFLOP/s as --gemm-gflops")
     args = ap.parse_args()
+    if args.check_torch_checkpoint:
+        for model in args.models.split(","):
+            out = subprocess.run(["/usr/bin/python3", "-c", TORCH_WORKER, model, str(args.batch), str(args.size),
+                                  str(args.threads), "0", "0", str(-(args.torch_checkpoint or 4))],
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"torch worker failed: {out.stderr}")
+            print(model, out.stdout.strip().splitlines()[-1])
+        return
     specs = [p.strip() for p in args.lrc_plans.split(";") if p.strip()]
     gflops = args.gemm_gflops
     if gflops is None and args.measure_gemm:

@@ -35,8 +35,10 @@
 // - --workers N (default 1): threads that decode and transform batches ahead of the step
 //   (runtime/data/BatchLoader.h); 0 makes each batch in the step loop. The end report gives
 //   the time the steps waited for data.
-// - --threads N: OpenBLAS threads; without it OpenBLAS decides (OPENBLAS_NUM_THREADS, else
-//   every core). Small models run as fast on one thread (most time is outside BLAS).
+// - --threads N: the CPU backend's threads, BLAS's (OpenBLAS) and the element-wise kernels'
+//   (runtime/cpu/Parallel.h); default the physical cores this process may run on (divided
+//   among the ranks of a node under mpirun). The element-wise kernels give the same bits for
+//   every N; OpenBLAS may round some GEMMs differently on another count (docs/training.md).
 // - Progress goes to stdout: one updating line on a terminal, about 20 plain lines otherwise.
 // - --device cuda runs on the GPU (runtime/cuda; a clear error without one), cuda-emulated
 //   runs the CUDA backend's own kernels on the host (for tests without a GPU; slow).
@@ -93,6 +95,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -111,6 +114,7 @@
 #include "runtime/PlanChecks.h"
 #include "runtime/PlanLoader.h"
 #include "runtime/cpu/CpuBackend.h"
+#include "runtime/cpu/Parallel.h"
 #include "runtime/cuda/Backends.h"
 #include "runtime/data/BatchLoader.h"
 #include "tools/TrainingFlags.h"
@@ -140,7 +144,7 @@ constexpr const char* kUsage =
     "  sgd plans: [--momentum X] [--nesterov]; adamw plans: [--beta1 X] [--beta2 X] [--eps X]\n"
     "  [--lr-schedule constant|step|cosine] [--warmup-steps N]: the lr per training step; step: --lr-step-size N\n"
     "    [--lr-gamma G] (StepLR), cosine: [--lr-min X] (CosineAnnealingLR over the run's steps)\n"
-    "  --threads N: BLAS threads (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or all cores)\n"
+    "  --threads N: CPU threads, BLAS and element-wise kernels (default: the physical cores)\n"
     "  --profile OUT.json: per-kernel wall time of the train program (the first step is warm-up)\n"
     "  --checkpoint DIR: keep DIR/checkpoint.lrck after every epoch (or every N steps), at the end and on SIGINT/SIGTERM\n"
     "  --resume DIR: continue the run whose checkpoint DIR holds (same plan, data and settings)\n"
@@ -652,8 +656,17 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
                             .ranks = ranks,
                             .rank = collective ? collective->rank() : 0});
 
-  if (o.threads && openblas_set_num_threads) openblas_set_num_threads(*o.threads);
-  const int threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+  // One count for BLAS and the element-wise kernels; without --threads the physical cores,
+  // shared by the ranks of this node under mpirun (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE).
+  int threads = o.threads.value_or(0);
+  if (threads == 0) {
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const int perNode = local != nullptr && std::atoi(local) > 0 ? std::atoi(local) : 1;
+    threads = std::max(1, cpu::physical_cores() / perNode);
+  }
+  if (openblas_set_num_threads) openblas_set_num_threads(threads);
+  cpu::set_threads(threads);
+  const int blasThreads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
 
   runtime::RunSettings settings;
   settings.optimizer = runtime::optimizerParams(optimizer);
@@ -694,7 +707,8 @@ int run(const Options& o, uint64_t rssStartKiB, runtime::Collective* collective)
   std::cout << "lrc-run: " << o.plan << ": model " << plan.model_name() << ", batch " << shape.batch << " x "
             << shape.channels << "x" << shape.height << "x" << shape.width << ", " << shape.classes
             << " classes, arena " << mib(static_cast<double>(plan.arena_bytes())) << " (" << plan.arena_bytes()
-            << " bytes), " << backend->name() << " backend, " << threads << " BLAS thread" << (threads == 1 ? "" : "s")
+            << " bytes), " << backend->name() << " backend, " << threads << " thread" << (threads == 1 ? "" : "s") << " ("
+            << blasThreads << " BLAS)"
             << "\n"
             << "train: " << train->describe() << ", " << loader.batchesPerEpoch() << " steps per epoch\n";
   if (collective)

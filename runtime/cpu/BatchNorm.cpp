@@ -8,7 +8,12 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/cpu/Parallel.h"
+
 namespace lrc::cpu {
+
+// Threads (Parallel.h) split the channels: a channel's sums are one thread's, over the images
+// in order, so every result is that of one thread.
 
 namespace {
 
@@ -28,7 +33,7 @@ std::vector<float> inverseStd(const float* var, int64_t C, float eps) {
 void backwardApply(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gamma, const float* mean,
                    const float* invStd, const double* meanDy, const double* meanDyXhat, int64_t a, int64_t b) {
   const int64_t count = (b - a) * x.W;
-  for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * count, [&](int64_t c) {
     const float k = gamma[c] * invStd[c];
     const float mDy = meanDy != nullptr ? static_cast<float>(meanDy[c]) : 0.0f;
     const float mDyXhat = meanDyXhat != nullptr ? static_cast<float>(meanDyXhat[c]) : 0.0f;
@@ -41,7 +46,7 @@ void backwardApply(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gam
       else
         for (int64_t i = 0; i < count; ++i) g[i] += k * (d[i] - mDy - (v[i] - mean[c]) * invStd[c] * mDyXhat);
     }
-  }
+  });
 }
 
 }  // namespace
@@ -49,8 +54,8 @@ void backwardApply(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gam
 void batchnorm_stats_rows(double* sum, double* sumSq, ConstRowBand x, int64_t a, int64_t b) {
   check_rows_of_one_map("batchnorm_stats_rows", {{"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
-  for (int64_t n = 0; n < x.N; ++n)
-    for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * count, [&](int64_t c) {
+    for (int64_t n = 0; n < x.N; ++n) {
       const float* v = x.row(n, c, a);
       double s = 0.0, s2 = 0.0;
       for (int64_t i = 0; i < count; ++i) {
@@ -60,6 +65,7 @@ void batchnorm_stats_rows(double* sum, double* sumSq, ConstRowBand x, int64_t a,
       sum[c] += s;
       sumSq[c] += s2;
     }
+  });
 }
 
 void batchnorm_finalize_stats(float* mean, float* invStd, float* runningMean, float* runningVar, const double* sum,
@@ -83,7 +89,7 @@ void batchnorm_normalize_rows(RowBand y, ConstRowBand x, const float* mean, cons
                               const float* beta, int64_t a, int64_t b) {
   check_rows_of_one_map("batchnorm_normalize_rows", {{"output", y}, {"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
-  for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * count, [&](int64_t c) {
     // PyTorch's form: y = x * scale + shift.
     const float scale = invStd[c] * gamma[c];
     const float shift = beta[c] - mean[c] * scale;
@@ -92,15 +98,15 @@ void batchnorm_normalize_rows(RowBand y, ConstRowBand x, const float* mean, cons
       const float* in = x.row(n, c, a);
       for (int64_t i = 0; i < count; ++i) out[i] = in[i] * scale + shift;
     }
-  }
+  });
 }
 
 void batchnorm_backward_reduce_rows(double* sumDy, double* sumDyXhat, ConstRowBand dy, ConstRowBand x,
                                     const float* mean, const float* invStd, int64_t a, int64_t b) {
   check_rows_of_one_map("batchnorm_backward_reduce_rows", {{"output-gradient", dy}, {"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
-  for (int64_t n = 0; n < x.N; ++n)
-    for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * count, [&](int64_t c) {
+    for (int64_t n = 0; n < x.N; ++n) {
       const float* d = dy.row(n, c, a);
       const float* v = x.row(n, c, a);
       double s = 0.0, sx = 0.0;
@@ -111,6 +117,7 @@ void batchnorm_backward_reduce_rows(double* sumDy, double* sumDyXhat, ConstRowBa
       sumDy[c] += s;
       sumDyXhat[c] += sx * invStd[c];
     }
+  });
 }
 
 void batchnorm_train_backward_rows(RowBand dx, ConstRowBand dy, ConstRowBand x, const float* gamma, const float* mean,
@@ -166,7 +173,7 @@ void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, floa
   check_rows_of_one_map("batchnorm_apply_backward_rows",
                         {{"input-gradient", dx}, {"output-gradient", dy}, {"input", x}}, a, b);
   const int64_t count = (b - a) * x.W;
-  for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * count, [&](int64_t c) {
     const float k = scale[c] * invStd[c];
     double sumDy = 0.0, sumDyCentered = 0.0;  // sum(dy), sum(dy * (x - mean))
     for (int64_t n = 0; n < x.N; ++n) {
@@ -186,7 +193,7 @@ void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, floa
     dbias[c] += static_cast<float>(sumDy);
     dmean[c] += static_cast<float>(-static_cast<double>(k) * sumDy);
     dinvStd[c] += static_cast<float>(static_cast<double>(scale[c]) * sumDyCentered);
-  }
+  });
 }
 
 void batchnorm_stats_backward(RowBand dx, ConstRowBand acc, ConstRowBand x, const float* mean, const float* invStd,
@@ -196,7 +203,7 @@ void batchnorm_stats_backward(RowBand dx, ConstRowBand acc, ConstRowBand x, cons
   if (acc.data != nullptr) check_rows_of_one_map("batchnorm_stats_backward", {{"accumulated gradient", acc}, {"result", dx}}, a, b);
   const double m = static_cast<double>(x.N * x.H * x.W);
   const int64_t len = dx.rows * dx.W;
-  for (int64_t c = 0; c < x.C; ++c) {
+  parallel_each(x.C, x.N * len, [&](int64_t c) {
     const double is = invStd[c];
     const float shift = static_cast<float>(dmean[c] / m);
     const float slope = static_cast<float>(-dinvStd[c] * is * is * is / m);
@@ -206,7 +213,7 @@ void batchnorm_stats_backward(RowBand dx, ConstRowBand acc, ConstRowBand x, cons
       const float* base = acc.data != nullptr ? acc.row(n, c, a) : nullptr;
       for (int64_t i = 0; i < len; ++i) out[i] = (base ? base[i] : 0.0f) + shift + slope * (in[i] - mean[c]);
     }
-  }
+  });
 }
 
 void batchnorm_frozen_rows_forward(RowBand y, ConstRowBand x, const float* gamma, const float* beta,

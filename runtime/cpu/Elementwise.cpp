@@ -20,22 +20,23 @@ void applyDropout(float* out, const float* in, int64_t count, int64_t firstIndex
                   uint64_t step) {
   const uint64_t threshold = kernels::dropout_keep_threshold(ratio);
   const float scale = kernels::dropout_keep_scale(ratio);
-  for (int64_t i = 0; i < count; ++i) {
-    const bool keep = kernels::dropout_hash(seed, step, static_cast<uint64_t>(firstIndex + i)) < threshold;
-    const float v = keep ? in[i] * scale : 0.0f;
-    if constexpr (Accumulate)
-      out[i] += v;
-    else
-      out[i] = v;
-  }
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const bool keep = kernels::dropout_hash(seed, step, static_cast<uint64_t>(firstIndex + i)) < threshold;
+      const float v = keep ? in[i] * scale : 0.0f;
+      if constexpr (Accumulate)
+        out[i] += v;
+      else
+        out[i] = v;
+    }
+  });
 }
 
-// Calls f(n, c, count) for each image and channel; rows [a, b) of one (n, c) are `count`
-// contiguous floats in every band (band.row(n, c, a)).
+// Calls f(n, c, count) for each image and channel (in parallel); rows [a, b) of one (n, c)
+// are `count` contiguous floats in every band (band.row(n, c, a)).
 template <class F>
 void forEachPlane(ConstRowBand band, int64_t a, int64_t b, F f) {
-  for (int64_t n = 0; n < band.N; ++n)
-    for (int64_t c = 0; c < band.C; ++c) f(n, c, (b - a) * band.W);
+  parallel_planes(band.N, band.C, (b - a) * band.W, [&](int64_t n, int64_t c) { f(n, c, (b - a) * band.W); });
 }
 
 template <bool Accumulate>
@@ -52,7 +53,9 @@ void applyDropoutRows(const char* kernel, RowBand out, ConstRowBand in, float ra
 }  // namespace
 
 void accumulate(float* dst, const float* src, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dst[i] += src[i];
+  });
 }
 
 void dropout_forward(float* y, const float* x, int64_t count, int64_t firstIndex, float ratio, uint64_t seed,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "runtime/cpu/Parallel.h"
 #include "runtime/cpu/RowBand.h"
 #include "runtime/kernels/Binary.h"
 #include "runtime/kernels/Unary.h"
@@ -15,16 +16,23 @@ namespace lrc::cpu {
 
 // ---- unary ops: f is a functor of runtime/kernels/Unary.h ----
 
+// Element i of every kernel here is one thread's (Parallel.h): results do not depend on the
+// thread count.
+
 // y = f.forward(x). y may alias x.
 template <class F>
 void unary_forward(const F& f, float* y, const float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] = f.forward(x[i]);
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] = f.forward(x[i]);
+  });
 }
 
 // dx += f.backward(dy, saved). dx must not alias dy.
 template <class F>
 void unary_backward(const F& f, float* dx, const float* dy, const float* saved, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) dx[i] += f.backward(dy[i], saved[i]);
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dx[i] += f.backward(dy[i], saved[i]);
+  });
 }
 
 // Row-band forms: rows [a, b) of the output band; the operands are bands of the same map
@@ -32,17 +40,17 @@ void unary_backward(const F& f, float* dx, const float* dy, const float* saved, 
 template <class F>
 void unary_rows_forward(const F& f, RowBand y, ConstRowBand x, int64_t a, int64_t b) {
   check_rows_of_one_map("unary_rows_forward", {{"output", y}, {"input", x}}, a, b);
-  for (int64_t n = 0; n < x.N; ++n)
-    for (int64_t c = 0; c < x.C; ++c) unary_forward(f, y.row(n, c, a), x.row(n, c, a), (b - a) * x.W);
+  parallel_planes(x.N, x.C, (b - a) * x.W,
+                  [&](int64_t n, int64_t c) { unary_forward(f, y.row(n, c, a), x.row(n, c, a), (b - a) * x.W); });
 }
 // dx rows [a, b) += f.backward(dy, saved).
 template <class F>
 void unary_rows_backward(const F& f, RowBand dx, ConstRowBand dy, ConstRowBand saved, int64_t a, int64_t b) {
   check_rows_of_one_map("unary_rows_backward", {{"input-gradient", dx}, {"output-gradient", dy}, {"saved", saved}},
                         a, b);
-  for (int64_t n = 0; n < dy.N; ++n)
-    for (int64_t c = 0; c < dy.C; ++c)
-      unary_backward(f, dx.row(n, c, a), dy.row(n, c, a), saved.row(n, c, a), (b - a) * dy.W);
+  parallel_planes(dy.N, dy.C, (b - a) * dy.W, [&](int64_t n, int64_t c) {
+    unary_backward(f, dx.row(n, c, a), dy.row(n, c, a), saved.row(n, c, a), (b - a) * dy.W);
+  });
 }
 
 // y = max(x, 0); dx += dy where xOrY > 0 (the ReLU's input or output give the same mask).
@@ -56,15 +64,17 @@ inline void relu_backward(float* dx, const float* dy, const float* xOrY, int64_t
 // y = F::forward(x0, x1). y may alias either input.
 template <class F>
 void binary_forward(float* y, const float* x0, const float* x1, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) y[i] = F::forward(x0[i], x1[i]);
+  parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) y[i] = F::forward(x0[i], x1[i]);
+  });
 }
 // Rows [a, b) of bands of one map, as the unary forms.
 template <class F>
 void binary_rows_forward(RowBand y, ConstRowBand x0, ConstRowBand x1, int64_t a, int64_t b) {
   check_rows_of_one_map("binary_rows_forward", {{"output", y}, {"first input", x0}, {"second input", x1}}, a, b);
-  for (int64_t n = 0; n < y.N; ++n)
-    for (int64_t c = 0; c < y.C; ++c)
-      binary_forward<F>(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), (b - a) * y.W);
+  parallel_planes(y.N, y.C, (b - a) * y.W, [&](int64_t n, int64_t c) {
+    binary_forward<F>(y.row(n, c, a), x0.row(n, c, a), x1.row(n, c, a), (b - a) * y.W);
+  });
 }
 
 // dst += src: the gradient of a value used more than once is the sum over its uses.

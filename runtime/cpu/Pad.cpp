@@ -5,7 +5,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/cpu/Parallel.h"
+
 namespace lrc::cpu {
+
+// Threads (Parallel.h) split the output (image, channel) planes; each writes its own plane
+// (the backward: the input plane it maps to, a different one for each).
 
 namespace {
 
@@ -42,36 +47,34 @@ bool inside(int64_t i, int64_t size) { return i >= 0 && i < size; }
 void pad_rows_forward(RowBand out, ConstRowBand in, const PadParams& p, int64_t a, int64_t b) {
   const PadColumns cols = checkPad("pad_rows_forward", p, in, "input", out, "output", a, b);
   const int64_t n0 = p.pads[0], c0 = p.pads[1], h0 = p.pads[2], w0 = p.pads[3];
-  for (int64_t n = 0; n < out.N; ++n)
-    for (int64_t c = 0; c < out.C; ++c) {
-      const bool planeInside = inside(n - n0, in.N) && inside(c - c0, in.C);
-      for (int64_t oh = a; oh < b; ++oh) {
-        float* y = out.row(n, c, oh);
-        if (!planeInside || !inside(oh - h0, in.H)) {
-          std::fill(y, y + out.W, p.value);
-          continue;
-        }
-        const float* x = in.row(n - n0, c - c0, oh - h0);
-        std::fill(y, y + cols.lo, p.value);
-        if (cols.hi > cols.lo) std::memcpy(y + cols.lo, x + (cols.lo - w0), (cols.hi - cols.lo) * sizeof(float));
-        std::fill(y + cols.hi, y + out.W, p.value);
+  parallel_planes(out.N, out.C, (b - a) * out.W, [&](int64_t n, int64_t c) {
+    const bool planeInside = inside(n - n0, in.N) && inside(c - c0, in.C);
+    for (int64_t oh = a; oh < b; ++oh) {
+      float* y = out.row(n, c, oh);
+      if (!planeInside || !inside(oh - h0, in.H)) {
+        std::fill(y, y + out.W, p.value);
+        continue;
       }
+      const float* x = in.row(n - n0, c - c0, oh - h0);
+      std::fill(y, y + cols.lo, p.value);
+      if (cols.hi > cols.lo) std::memcpy(y + cols.lo, x + (cols.lo - w0), (cols.hi - cols.lo) * sizeof(float));
+      std::fill(y + cols.hi, y + out.W, p.value);
     }
+  });
 }
 
 void pad_rows_backward(RowBand dIn, ConstRowBand dOut, const PadParams& p, int64_t a, int64_t b) {
   const PadColumns cols = checkPad("pad_rows_backward", p, dIn, "input-gradient", dOut, "output-gradient", a, b);
   const int64_t n0 = p.pads[0], c0 = p.pads[1], h0 = p.pads[2], w0 = p.pads[3];
-  for (int64_t n = 0; n < dOut.N; ++n)
-    for (int64_t c = 0; c < dOut.C; ++c) {
-      if (!inside(n - n0, dIn.N) || !inside(c - c0, dIn.C)) continue;
-      for (int64_t oh = a; oh < b; ++oh) {
-        if (!inside(oh - h0, dIn.H)) continue;
-        const float* dy = dOut.row(n, c, oh);
-        float* dx = dIn.row(n - n0, c - c0, oh - h0);
-        for (int64_t ow = cols.lo; ow < cols.hi; ++ow) dx[ow - w0] += dy[ow];
-      }
+  parallel_planes(dOut.N, dOut.C, (b - a) * dOut.W, [&](int64_t n, int64_t c) {
+    if (!inside(n - n0, dIn.N) || !inside(c - c0, dIn.C)) return;
+    for (int64_t oh = a; oh < b; ++oh) {
+      if (!inside(oh - h0, dIn.H)) continue;
+      const float* dy = dOut.row(n, c, oh);
+      float* dx = dIn.row(n - n0, c - c0, oh - h0);
+      for (int64_t ow = cols.lo; ow < cols.hi; ++ow) dx[ow - w0] += dy[ow];
     }
+  });
 }
 
 }  // namespace lrc::cpu

@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cpu/Parallel.h"
+
 namespace lrc::cpu {
+
+// Threads (Parallel.h) split the (image, channel) planes: each writes its own plane only.
 
 namespace {
 
@@ -73,16 +77,15 @@ void checkAvgDilation(const char* kernel, const Pool2dParams& p) {
 
 void maxpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b) {
   checkPool("maxpool2d_rows_forward", p, in, "input", out, "output", a, b);
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t c = 0; c < in.C; ++c) {
-      const float* plane = in.row(n, c, in.row0);
-      for (int64_t oh = a; oh < b; ++oh) {
-        const Taps th = valid_taps(p.h, oh, in.H);
-        float* y = out.row(n, c, oh);
-        for (int64_t ow = 0; ow < out.W; ++ow)
-          y[ow] = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W)).value;
-      }
+  parallel_planes(in.N, in.C, (b - a) * out.W * p.h.kernel * p.w.kernel, [&](int64_t n, int64_t c) {
+    const float* plane = in.row(n, c, in.row0);
+    for (int64_t oh = a; oh < b; ++oh) {
+      const Taps th = valid_taps(p.h, oh, in.H);
+      float* y = out.row(n, c, oh);
+      for (int64_t ow = 0; ow < out.W; ++ow)
+        y[ow] = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W)).value;
     }
+  });
 }
 
 void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, const Pool2dParams& p, int64_t a,
@@ -93,20 +96,19 @@ void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, co
   if (dIn.N != in.N || dIn.C != in.C || dIn.H != in.H || dIn.W != in.W)
     fail(kernel, "input-gradient and input bands are of different maps");
   require_rows(kernel, "input-gradient", dIn, window_input_rows(p.h, a, b, in.H), "the output rows read");
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t c = 0; c < in.C; ++c) {
-      const float* plane = in.row(n, c, in.row0);
-      for (int64_t oh = a; oh < b; ++oh) {
-        const Taps th = valid_taps(p.h, oh, in.H);
-        const float* dy = dOut.row(n, c, oh);
-        for (int64_t ow = 0; ow < dOut.W; ++ow) {
-          const WindowMax m = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W));
-          if (m.offset < 0) continue;
-          const int64_t ih = in.row0 + m.offset / in.W;
-          dIn.row(n, c, ih)[m.offset % in.W] += dy[ow];
-        }
+  parallel_planes(in.N, in.C, (b - a) * dOut.W * p.h.kernel * p.w.kernel, [&](int64_t n, int64_t c) {
+    const float* plane = in.row(n, c, in.row0);
+    for (int64_t oh = a; oh < b; ++oh) {
+      const Taps th = valid_taps(p.h, oh, in.H);
+      const float* dy = dOut.row(n, c, oh);
+      for (int64_t ow = 0; ow < dOut.W; ++ow) {
+        const WindowMax m = windowMax(plane, in.row0, in.W, p, th, valid_taps(p.w, ow, in.W));
+        if (m.offset < 0) continue;
+        const int64_t ih = in.row0 + m.offset / in.W;
+        dIn.row(n, c, ih)[m.offset % in.W] += dy[ow];
       }
     }
+  });
 }
 
 void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b) {
@@ -114,25 +116,25 @@ void avgpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p,
   checkAvgDilation(kernel, p);
   checkPool(kernel, p, in, "input", out, "output", a, b);
   const std::vector<AvgSpan> spansW = avgSpans(p.w, out.W, in.W);
-  for (int64_t n = 0; n < in.N; ++n)
-    for (int64_t c = 0; c < in.C; ++c)
-      for (int64_t oh = a; oh < b; ++oh) {
-        const AvgSpan sh = avg_span(p.h, oh, in.H);
-        float* y = out.row(n, c, oh);
-        for (int64_t ow = 0; ow < out.W; ++ow) {
-          const AvgSpan& sw = spansW[ow];
-          if (sh.lo >= sh.hi || sw.lo >= sw.hi) {
-            y[ow] = 0.0f;
-            continue;
-          }
-          double sum = 0.0;
-          for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
-            const float* x = in.row(n, c, ih);
-            for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x[iw];
-          }
-          y[ow] = static_cast<float>(sum / avg_divisor(p, sh, sw));
+  parallel_planes(in.N, in.C, (b - a) * out.W * p.h.kernel * p.w.kernel, [&](int64_t n, int64_t c) {
+    for (int64_t oh = a; oh < b; ++oh) {
+      const AvgSpan sh = avg_span(p.h, oh, in.H);
+      float* y = out.row(n, c, oh);
+      for (int64_t ow = 0; ow < out.W; ++ow) {
+        const AvgSpan& sw = spansW[ow];
+        if (sh.lo >= sh.hi || sw.lo >= sw.hi) {
+          y[ow] = 0.0f;
+          continue;
         }
+        double sum = 0.0;
+        for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
+          const float* x = in.row(n, c, ih);
+          for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += x[iw];
+        }
+        y[ow] = static_cast<float>(sum / avg_divisor(p, sh, sw));
       }
+    }
+  });
 }
 
 void avgpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, const Pool2dParams& p, int64_t a, int64_t b) {
@@ -140,40 +142,40 @@ void avgpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, const Pool2dParams&
   checkAvgDilation(kernel, p);
   checkPool(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b);
   const std::vector<AvgSpan> spansW = avgSpans(p.w, dOut.W, dIn.W);
-  for (int64_t n = 0; n < dIn.N; ++n)
-    for (int64_t c = 0; c < dIn.C; ++c)
-      for (int64_t oh = a; oh < b; ++oh) {
-        const AvgSpan sh = avg_span(p.h, oh, dIn.H);
-        const float* dy = dOut.row(n, c, oh);
-        for (int64_t ow = 0; ow < dOut.W; ++ow) {
-          const AvgSpan& sw = spansW[ow];
-          if (sh.lo >= sh.hi || sw.lo >= sw.hi) continue;
-          const float g = static_cast<float>(dy[ow] / avg_divisor(p, sh, sw));
-          for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
-            float* dx = dIn.row(n, c, ih);
-            for (int64_t iw = sw.lo; iw < sw.hi; ++iw) dx[iw] += g;
-          }
+  parallel_planes(dIn.N, dIn.C, (b - a) * dOut.W * p.h.kernel * p.w.kernel, [&](int64_t n, int64_t c) {
+    for (int64_t oh = a; oh < b; ++oh) {
+      const AvgSpan sh = avg_span(p.h, oh, dIn.H);
+      const float* dy = dOut.row(n, c, oh);
+      for (int64_t ow = 0; ow < dOut.W; ++ow) {
+        const AvgSpan& sw = spansW[ow];
+        if (sh.lo >= sh.hi || sw.lo >= sw.hi) continue;
+        const float g = static_cast<float>(dy[ow] / avg_divisor(p, sh, sw));
+        for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
+          float* dx = dIn.row(n, c, ih);
+          for (int64_t iw = sw.lo; iw < sw.hi; ++iw) dx[iw] += g;
         }
       }
+    }
+  });
 }
 
 void global_avgpool_forward(float* y, const float* x, int64_t N, int64_t C, int64_t HW) {
   if (HW <= 0) fail("global_avgpool_forward", "map has no elements");
-  for (int64_t nc = 0; nc < N * C; ++nc) {
+  parallel_each(N * C, HW, [&](int64_t nc) {
     const float* plane = x + nc * HW;
     double sum = 0.0;
     for (int64_t i = 0; i < HW; ++i) sum += plane[i];
     y[nc] = static_cast<float>(sum / static_cast<double>(HW));
-  }
+  });
 }
 
 void global_avgpool_backward(float* dx, const float* dy, int64_t N, int64_t C, int64_t HW) {
   if (HW <= 0) fail("global_avgpool_backward", "map has no elements");
-  for (int64_t nc = 0; nc < N * C; ++nc) {
+  parallel_each(N * C, HW, [&](int64_t nc) {
     const float g = static_cast<float>(dy[nc] / static_cast<double>(HW));
     float* plane = dx + nc * HW;
     for (int64_t i = 0; i < HW; ++i) plane[i] += g;
-  }
+  });
 }
 
 }  // namespace lrc::cpu

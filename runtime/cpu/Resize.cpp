@@ -3,7 +3,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/cpu/Parallel.h"
+
 namespace lrc::cpu {
+
+// Threads (Parallel.h) split the (image, channel) planes; each writes its own plane.
 
 namespace {
 
@@ -30,20 +34,20 @@ void checkResize(const char* kernel, const ResizeParams& p, ConstRowBand in, con
 void resize_rows_forward(RowBand out, ConstRowBand in, const ResizeParams& p, int64_t a, int64_t b) {
   checkResize("resize_rows_forward", p, in, "input", out, "output", a, b);
   const kernels::ResizeForward f{out, in, p};
-  for (int64_t n = 0; n < out.N; ++n)
-    for (int64_t c = 0; c < out.C; ++c)
-      for (int64_t oh = a; oh < b; ++oh)
-        for (int64_t ow = 0; ow < out.W; ++ow) f(n, c, oh, ow);
+  parallel_planes(out.N, out.C, (b - a) * out.W * 4, [&](int64_t n, int64_t c) {
+    for (int64_t oh = a; oh < b; ++oh)
+      for (int64_t ow = 0; ow < out.W; ++ow) f(n, c, oh, ow);
+  });
 }
 
 void resize_rows_backward(RowBand dIn, ConstRowBand dOut, const ResizeParams& p, int64_t a, int64_t b) {
   checkResize("resize_rows_backward", p, dIn, "input-gradient", dOut, "output-gradient", a, b);
   const RowRange reached = kernels::resize_input_rows(p, a, b);
   const kernels::ResizeBackward g{dIn, dOut, p, a, b};
-  for (int64_t n = 0; n < dIn.N; ++n)
-    for (int64_t c = 0; c < dIn.C; ++c)
-      for (int64_t ih = reached.begin; ih < reached.end; ++ih)
-        for (int64_t iw = 0; iw < dIn.W; ++iw) g(n, c, ih, iw);
+  parallel_planes(dIn.N, dIn.C, (reached.end - reached.begin) * dIn.W * 4, [&](int64_t n, int64_t c) {
+    for (int64_t ih = reached.begin; ih < reached.end; ++ih)
+      for (int64_t iw = 0; iw < dIn.W; ++iw) g(n, c, ih, iw);
+  });
 }
 
 }  // namespace lrc::cpu

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/cpu/Parallel.h"
+
 namespace lrc::cpu {
 
 namespace {
@@ -78,8 +80,8 @@ void copy_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b) {
   check_output_rows("copy_rows", "source", src, a, b);
   if (a == b) return;
   const size_t bytes = static_cast<size_t>((b - a) * dst.W) * sizeof(float);
-  for (int64_t n = 0; n < dst.N; ++n)
-    for (int64_t c = 0; c < dst.C; ++c) std::memcpy(dst.row(n, c, a), src.row(n, c, a), bytes);
+  parallel_planes(dst.N, dst.C, (b - a) * dst.W,
+                  [&](int64_t n, int64_t c) { std::memcpy(dst.row(n, c, a), src.row(n, c, a), bytes); });
 }
 
 void add_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b) {
@@ -89,12 +91,11 @@ void add_rows(RowBand dst, ConstRowBand src, int64_t a, int64_t b) {
   check_output_rows("add_rows", "destination", dst, a, b);
   check_output_rows("add_rows", "source", src, a, b);
   const int64_t count = (b - a) * dst.W;
-  for (int64_t n = 0; n < dst.N; ++n)
-    for (int64_t c = 0; c < dst.C; ++c) {
-      float* d = dst.row(n, c, a);
-      const float* s = src.row(n, c, a);
-      for (int64_t i = 0; i < count; ++i) d[i] += s[i];
-    }
+  parallel_planes(dst.N, dst.C, count, [&](int64_t n, int64_t c) {
+    float* d = dst.row(n, c, a);
+    const float* s = src.row(n, c, a);
+    for (int64_t i = 0; i < count; ++i) d[i] += s[i];
+  });
 }
 
 namespace {
@@ -107,7 +108,9 @@ void combineRows(const char* kernel, RowBand dst, const std::vector<ConstRowBand
     check_band(kernel, "source", src);
     checkSameMap(kernel, dst, src);
   }
-  std::memset(dst.data, 0, static_cast<size_t>(dst.numElements()) * sizeof(float));
+  parallel_for(dst.numElements(), 1, [&](int64_t begin, int64_t end) {
+    std::memset(dst.data + begin, 0, static_cast<size_t>(end - begin) * sizeof(float));
+  });
   for (const ConstRowBand& src : sources) {
     const RowRange r = intersect(dst.range(), src.range());
     if (!r.empty()) put(src, r);

@@ -1,11 +1,14 @@
 // The CPU's run of a strided loop (runtime/kernels/Strided.h): the same sums as
 // kernels::Reduce (each result element once, its summed elements added in increasing index
 // order, so the CUDA loop's results bit for bit), with each operand's offset carried along an
-// odometer over the axes instead of divided out of a flat index for every element.
+// odometer over the axes instead of divided out of a flat index for every element. Threads
+// (Parallel.h) split the kept elements: each result is one thread's sum.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
+#include "runtime/cpu/Parallel.h"
 #include "runtime/kernels/Strided.h"
 
 namespace lrc::cpu {
@@ -28,6 +31,15 @@ struct Odometer {
       if (index[d] < axes.extent[d]) return;
       for (int i = 0; i < Arity; ++i) offset[i] -= axes.extent[d] * strides[i]->stride[d];
       index[d] = 0;
+    }
+  }
+  // To the start of innermost run `run` (0: the first), as `run` calls of step() would.
+  void seek(int64_t run) {
+    for (int i = 0; i < Arity; ++i) offset[i] = 0;
+    for (int d = axes.rank - 2; d >= 0; --d) {
+      index[d] = run % axes.extent[d];
+      run /= axes.extent[d];
+      for (int i = 0; i < Arity; ++i) offset[i] += index[d] * strides[i]->stride[d];
     }
   }
   int64_t inner() const { return axes.rank ? axes.extent[axes.rank - 1] : 1; }
@@ -57,27 +69,33 @@ void runStrided(float* result, const kernels::ReduceLoop& loop, const Term& term
   for (int i = 0; i <= A; ++i) kStride[i] = kept.innerStride(i);
   for (int i = 0; i < A; ++i) sStride[i] = summed.innerStride(i);
   const int64_t keptRuns = loop.kept.count() / keptInner;
-  float v[A];
-  for (int64_t run = 0; run < keptRuns; ++run, kept.step()) {
-    for (int64_t j = 0; j < keptInner; ++j) {
-      float sum = 0.0f;
-      if (loop.summed.rank == 0) {
-        for (int i = 0; i < A; ++i) v[i] = base[i][kept.offset[i] + j * kStride[i]];
-        sum += term.of(v);
-      } else {
-        for (int i = 0; i < A; ++i) summed.offset[i] = 0;
-        for (int d = 0; d < loop.summed.rank; ++d) summed.index[d] = 0;
-        for (int64_t sRun = 0; sRun < summedRuns; ++sRun, summed.step()) {
-          for (int64_t t = 0; t < summedInner; ++t) {
-            for (int i = 0; i < A; ++i)
-              v[i] = base[i][kept.offset[i] + j * kStride[i] + summed.offset[i] + t * sStride[i]];
-            sum += term.of(v);
+  // Kept element e is j = e % keptInner of innermost run e / keptInner.
+  parallel_for(keptRuns * keptInner, loop.summed.count(), [&](int64_t begin, int64_t end) {
+    Odometer<A + 1> k = kept;  // this chunk's own odometers
+    Odometer<A> s = summed;
+    k.seek(begin / keptInner);
+    float v[A];
+    for (int64_t run = begin / keptInner; run * keptInner < end; ++run, k.step()) {
+      const int64_t jEnd = std::min(keptInner, end - run * keptInner);
+      for (int64_t j = std::max<int64_t>(begin - run * keptInner, 0); j < jEnd; ++j) {
+        float sum = 0.0f;
+        if (loop.summed.rank == 0) {
+          for (int i = 0; i < A; ++i) v[i] = base[i][k.offset[i] + j * kStride[i]];
+          sum += term.of(v);
+        } else {
+          for (int i = 0; i < A; ++i) s.offset[i] = 0;
+          for (int d = 0; d < loop.summed.rank; ++d) s.index[d] = 0;
+          for (int64_t sRun = 0; sRun < summedRuns; ++sRun, s.step()) {
+            for (int64_t t = 0; t < summedInner; ++t) {
+              for (int i = 0; i < A; ++i) v[i] = base[i][k.offset[i] + j * kStride[i] + s.offset[i] + t * sStride[i]];
+              sum += term.of(v);
+            }
           }
         }
+        result[k.offset[A] + j * kStride[A]] = sum * scale;
       }
-      result[kept.offset[A] + j * kStride[A]] = sum * scale;
     }
-  }
+  });
 }
 
 }  // namespace lrc::cpu
