@@ -1,0 +1,43 @@
+// oneDNN (libdnnl) forms of the convolution's three products on row bands
+// (runtime/cpu/Conv.h holds the im2col + BLAS reference they are tested against).
+//
+// A band call is one oneDNN convolution over strided views of the bands: the input rows the
+// output rows [a, b) read, clipped to the map and to the `live` rows, as an N x C x rows x W
+// view with the band's image and channel strides, and the clipped rows as asymmetric top and
+// bottom padding. The user's NCHW memory is used as it is (no reorder to blocked formats, no
+// copy of a map). Primitives are created once per shape (a cache keyed by every size, stride
+// and pad of the call) and run with a user scratchpad taken from the caller's workspace: a call
+// whose scratchpad (plus, when accumulating weights, a weight-sized buffer) does not fit in
+// `workspaceFloats`, or for which oneDNN offers only its reference implementation, is not run
+// and returns false, and the caller runs the im2col kernel.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/RowBand.h"
+#include "runtime/kernels/Conv.h"
+
+namespace lrc::cpu::dnnl_conv {
+
+// Whether lrc was built with oneDNN (LRC_HAVE_DNNL); without it every function returns false.
+bool available();
+
+// out rows [a, b) = conv(in) + bias (bias may be null), overwriting them.
+bool forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const kernels::Conv2dParams& p,
+             int64_t a, int64_t b, float* workspace, int64_t workspaceFloats);
+
+// dIn's rows that output rows [a, b) read = W^T * dOut rows [a, b) (col2im), OVERWRITING them:
+// the caller has zeroed dIn (the backend's input-gradient steps do).
+bool backward_data_zeroed(RowBand dIn, ConstRowBand dOut, const float* weight, const kernels::Conv2dParams& p,
+                          int64_t a, int64_t b, float* workspace, int64_t workspaceFloats);
+
+// dWeight (+)= dOut rows [a, b) correlated with the input rows they read: with `accumulate`
+// it adds (through a weight-sized buffer at the start of the workspace), without it it
+// overwrites dWeight.
+bool backward_weights(float* dWeight, ConstRowBand dOut, ConstRowBand in, const kernels::Conv2dParams& p, int64_t a,
+                      int64_t b, bool accumulate, float* workspace, int64_t workspaceFloats);
+
+// Primitives created so far (tests: one per shape, none per call).
+int64_t cached_primitives();
+
+}  // namespace lrc::cpu::dnnl_conv
