@@ -201,8 +201,9 @@ ConvPath pathFromEnvironment() {
   if (v == nullptr || *v == 0) return dnnl_conv::available() ? ConvPath::kDnnl : ConvPath::kIm2col;
   const std::string s = v;
   if (s == "dnnl") return ConvPath::kDnnl;
+  if (s == "dnnl-plain") return ConvPath::kDnnlPlain;
   if (s == "im2col") return ConvPath::kIm2col;
-  throw std::invalid_argument("LRC_CPU_CONV: expected dnnl or im2col, got '" + s + "'");
+  throw std::invalid_argument("LRC_CPU_CONV: expected dnnl, dnnl-plain or im2col, got '" + s + "'");
 }
 
 ConvPath& currentPath() {
@@ -210,7 +211,8 @@ ConvPath& currentPath() {
   return path;
 }
 
-bool useDnnl() { return currentPath() == ConvPath::kDnnl && dnnl_conv::available(); }
+bool useDnnl() { return currentPath() != ConvPath::kIm2col && dnnl_conv::available(); }
+bool blocked() { return currentPath() == ConvPath::kDnnl; }
 
 int64_t workspaceOf(int64_t given, const Conv2dParams& p, int64_t C, int64_t OW, int64_t a, int64_t b,
                     const float* workspace) {
@@ -228,8 +230,9 @@ void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, cons
   const char* kernel = "conv2d_rows_forward";
   if (useDnnl()) {
     checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace);
-    if (dnnl_conv::forward(out, in, weight, bias, p, a, b, workspace,
-                           workspaceOf(workspaceFloats, p, in.C, out.W, a, b, workspace)))
+    const int64_t ws = workspaceOf(workspaceFloats, p, in.C, out.W, a, b, workspace);
+    if (blocked() ? dnnl_conv::blocked_forward(out, in, weight, bias, p, a, b, workspace, ws)
+                  : dnnl_conv::forward(out, in, weight, bias, p, a, b, workspace, ws))
       return;
   }
   forwardRows(kernel, out, in, weight, bias, p, a, b, workspace, kWholeMap, 0.0f);
@@ -240,8 +243,9 @@ void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weig
   const char* kernel = "conv2d_rows_backward_data";
   if (dInZeroed && useDnnl()) {
     checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace);
-    if (dnnl_conv::backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace,
-                                        workspaceOf(workspaceFloats, p, dIn.C, dOut.W, a, b, workspace)))
+    const int64_t ws = workspaceOf(workspaceFloats, p, dIn.C, dOut.W, a, b, workspace);
+    if (blocked() ? dnnl_conv::blocked_backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws)
+                  : dnnl_conv::backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws))
       return;
   }
   backwardDataRows(kernel, dIn, dOut, weight, p, a, b, workspace, kWholeMap);
@@ -254,8 +258,9 @@ void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut
   bool done = false;
   if (useDnnl()) {
     checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace);
-    done = dnnl_conv::backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace,
-                                       workspaceOf(workspaceFloats, p, in.C, dOut.W, a, b, workspace));
+    const int64_t ws = workspaceOf(workspaceFloats, p, in.C, dOut.W, a, b, workspace);
+    done = blocked() ? dnnl_conv::blocked_backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws)
+                     : dnnl_conv::backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws);
   }
   if (!done) backwardFilterRows(kernel, dWeight, dOut, in, p, a, b, workspace, kWholeMap);
   if (dBias != nullptr && a < b) conv2d_rows_backward_bias(dBias, dOut, a, b);

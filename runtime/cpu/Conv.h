@@ -16,12 +16,14 @@ namespace lrc::cpu {
 using kernels::Conv2dParams;
 
 // Which kernels run conv2d_rows_forward, _backward_data and _backward_filter: the im2col +
-// BLAS reference below, or oneDNN (runtime/cpu/DnnlConv.h) where it takes the call (a call it
-// does not take, for its shape or because its scratchpad does not fit in the workspace, runs
-// the reference). The transposed convolutions always run the reference. Chosen by the
-// environment variable LRC_CPU_CONV=dnnl|im2col at first use; the default is dnnl when lrc was
-// built with oneDNN (the faster by docs/benchmarks.md, "oneDNN convolutions"), else im2col.
-enum class ConvPath { kIm2col, kDnnl };
+// BLAS reference below, or oneDNN (runtime/cpu/DnnlConv.h) on its blocked layouts (kDnnl) or on
+// the NCHW bands as they are (kDnnlPlain, its GEMM-based convolution) where it takes the call;
+// a call it declines (for its shape, or because its buffers do not fit in the workspace) runs
+// the reference. The transposed convolutions always run the reference. Chosen by the
+// environment variable LRC_CPU_CONV=dnnl|dnnl-plain|im2col at first use; the default is dnnl
+// when lrc was built with oneDNN (the fastest by docs/benchmarks.md, "oneDNN convolutions"),
+// else im2col.
+enum class ConvPath { kIm2col, kDnnl, kDnnlPlain };
 ConvPath conv_path();
 void set_conv_path(ConvPath path);  // tests; kDnnl without oneDNN runs im2col
 

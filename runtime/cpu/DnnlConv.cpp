@@ -174,7 +174,279 @@ bool run(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, in
 
 void* mut(const float* p) { return const_cast<float*>(p); }  // oneDNN takes void* for inputs too
 
+// ---- blocked formats: the views reordered into oneDNN's own layouts inside the workspace ----
+//
+// A call runs in chunks of `images` images by `rows` output rows (one image and fewer rows
+// when the band's do not fit): per chunk the inputs' views are reordered into blocked
+// buffers, the convolution runs on those, and its result is reordered back into the view
+// (adding where chunks overlap: an input gradient's halo rows, the weight gradient's chunks).
+// The workspace holds [weights | input-shaped chunk | output-shaped chunk | scratchpad].
+
+constexpr int64_t kAlign = 16;  // floats: 64 bytes
+int64_t aligned(int64_t floats) { return (floats + kAlign - 1) / kAlign * kAlign; }
+int64_t floatsOf(const dnnl::memory::desc& d) { return aligned(static_cast<int64_t>((d.get_size() + 3) / 4)); }
+
+struct Chunk {
+  int64_t n0, images, a, b;  // images [n0, n0 + images), output rows [a, b)
+  View v;
+};
+
+// The primitives of one chunk shape (images, a, b): the convolution and the reorders.
+struct ChunkPrims {
+  std::unique_ptr<dnnl::primitive> conv, inReorder, outReorder, outReorderSum;
+  dnnl::memory::desc inUser, outUser, inBlk, outBlk;  // input-shaped and output-shaped: views and blocked
+  int64_t scratchFloats = 0;
+};
+
+struct BlockedPlan {
+  bool ok = false;
+  bool noFastPrimitive = false;  // oneDNN offers only its reference loops for a chunk
+  std::vector<Chunk> chunks;
+  std::map<std::vector<int64_t>, ChunkPrims> prims;  // by {images, a, b}
+  dnnl::memory::desc wUser, wBlk;
+  std::unique_ptr<dnnl::primitive> wReorder, wReorderSum;  // weights user -> blocked; gradient blocked -> user (+)
+  int64_t wFloats = 0, inFloats = 0, outFloats = 0, scratchFloats = 0;
+};
+
+std::map<std::vector<int64_t>, BlockedPlan>& blockedPlans() {
+  static std::map<std::vector<int64_t>, BlockedPlan> plans;
+  return plans;
+}
+
+std::unique_ptr<dnnl::primitive> makeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                                             dnnl::engine& engine, bool sum) {
+  dnnl::primitive_attr attr;
+  if (sum) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  return std::make_unique<dnnl::reorder>(dnnl::reorder::primitive_desc(engine, from, engine, to, attr));
+}
+
+// Builds the primitives of the chunks; false when a shape has no fast primitive or the
+// chunks' buffers do not fit in `wsFloats`.
+bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t images, int64_t rows,
+                  int64_t a, int64_t b, int64_t wsFloats, BlockedPlan& plan, dnnl::engine& engine) {
+  plan = BlockedPlan{};
+  const auto anyDesc = [](int64_t n, int64_t c, int64_t h, int64_t w) {
+    return dnnl::memory::desc(dims{n, c, h, w}, f32, tag::any);
+  };
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  plan.wUser = weightDesc(p, out.C, in.C);
+  const dnnl::memory::desc wAny = dnnl::memory::desc(plan.wUser.dims(), f32, tag::any);
+  for (int64_t n0 = 0; n0 < in.N; n0 += images)
+    for (int64_t r = a; r < b; r += rows) {
+      Chunk c{n0, std::min(images, in.N - n0), r, std::min(b, r + rows), {}};
+      if (!viewOf(p, in.H, in.W, out.W, c.a, c.b, c.v)) return false;
+      plan.chunks.push_back(c);
+      const std::vector<int64_t> key{c.images, c.a, c.b};
+      if (plan.prims.count(key)) continue;
+      ChunkPrims& cp = plan.prims[key];
+      const View& v = c.v;
+      cp.inUser = viewDesc(c.images, in.C, v.hv, v.Wv, in.rows, in.W);
+      cp.outUser = viewDesc(c.images, out.C, c.b - c.a, out.W, out.rows, out.W);
+      const dnnl::memory::desc inAny = anyDesc(c.images, in.C, v.hv, v.Wv),
+                               outAny = anyDesc(c.images, out.C, c.b - c.a, out.W);
+      const dims strides{p.h.stride, p.w.stride}, dil{p.h.dilation - 1, p.w.dilation - 1}, padL{v.padT, v.padL},
+          padR{v.padB, v.padR};
+      const dnnl::memory::desc biasDesc(dims{out.C}, f32, tag::x);
+      const dnnl::convolution_forward::primitive_desc fwd(
+          kind == kForwardBias
+              ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                                dnnl::algorithm::convolution_direct, inAny, wAny, biasDesc, outAny,
+                                                strides, dil, padL, padR)
+              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                                dnnl::algorithm::convolution_direct, inAny, wAny, outAny, strides, dil,
+                                                padL, padR),
+          attr, engine);
+      dnnl::memory::desc wBlk;
+      if (kind == kForward || kind == kForwardBias) {
+        if (!usable(fwd)) return !(plan.noFastPrimitive = true);
+        cp.conv = std::make_unique<dnnl::convolution_forward>(fwd);
+        cp.inBlk = fwd.src_desc();
+        cp.outBlk = fwd.dst_desc();
+        wBlk = fwd.weights_desc();
+        cp.scratchFloats = floatsOf(fwd.scratchpad_desc());
+        cp.inReorder = makeReorder(cp.inUser, cp.inBlk, engine, false);
+        cp.outReorder = makeReorder(cp.outBlk, cp.outUser, engine, false);
+      } else if (kind == kBackwardData) {
+        const dnnl::convolution_backward_data::primitive_desc pd(
+            dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, inAny, wAny, outAny, strides,
+                                                  dil, padL, padR),
+            attr, engine, fwd);
+        if (!usable(pd)) return !(plan.noFastPrimitive = true);
+        cp.conv = std::make_unique<dnnl::convolution_backward_data>(pd);
+        cp.inBlk = pd.diff_src_desc();
+        cp.outBlk = pd.diff_dst_desc();
+        wBlk = pd.weights_desc();
+        cp.scratchFloats = floatsOf(pd.scratchpad_desc());
+        cp.outReorder = makeReorder(cp.outUser, cp.outBlk, engine, false);   // dy in
+        cp.inReorder = makeReorder(cp.inBlk, cp.inUser, engine, true);       // dx out, adding
+      } else {
+        const dnnl::convolution_backward_weights::primitive_desc pd(
+            dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, inAny, wAny, outAny,
+                                                     strides, dil, padL, padR),
+            attr, engine, fwd);
+        if (!usable(pd)) return !(plan.noFastPrimitive = true);
+        cp.conv = std::make_unique<dnnl::convolution_backward_weights>(pd);
+        cp.inBlk = pd.src_desc();
+        cp.outBlk = pd.diff_dst_desc();
+        wBlk = pd.diff_weights_desc();
+        cp.scratchFloats = floatsOf(pd.scratchpad_desc());
+        cp.inReorder = makeReorder(cp.inUser, cp.inBlk, engine, false);
+        cp.outReorder = makeReorder(cp.outUser, cp.outBlk, engine, false);
+      }
+      if (plan.wFloats == 0) {
+        plan.wBlk = wBlk;
+        plan.wFloats = floatsOf(wBlk);
+      } else if (wBlk != plan.wBlk) {
+        return false;  // chunks that want the weights in different layouts: not worth it
+      }
+      plan.inFloats = std::max(plan.inFloats, floatsOf(cp.inBlk));
+      plan.outFloats = std::max(plan.outFloats, floatsOf(cp.outBlk));
+      plan.scratchFloats = std::max(plan.scratchFloats, cp.scratchFloats);
+      if (plan.wFloats + plan.inFloats + plan.outFloats + plan.scratchFloats > wsFloats) return false;
+    }
+  if (kind == kBackwardWeights) {
+    plan.wReorder = makeReorder(plan.wBlk, plan.wUser, engine, false);
+    plan.wReorderSum = makeReorder(plan.wBlk, plan.wUser, engine, true);
+  } else {
+    plan.wReorder = makeReorder(plan.wUser, plan.wBlk, engine, false);
+  }
+  plan.ok = true;
+  return true;
+}
+
+// Chooses the chunking for a call (the band's rows for as many images as fit, else fewer
+// rows of one image) and builds it; the plan is cached by the call's shape and workspace.
+const BlockedPlan& blockedPlan(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t a,
+                               int64_t b, int64_t wsFloats, dnnl::engine& engine) {
+  const std::vector<int64_t> key{kind,       in.N,       in.C,         in.H,         in.W,       in.rows,
+                                 in.row0,    out.C,      out.W,        out.rows,     out.row0,   a,
+                                 b,          p.h.kernel, p.w.kernel,   p.h.stride,   p.w.stride, p.h.dilation,
+                                 p.w.dilation, p.h.padBegin, p.h.padEnd, p.w.padBegin, p.w.padEnd, p.group,
+                                 wsFloats};
+  auto& plans = blockedPlans();
+  auto it = plans.find(key);
+  if (it != plans.end()) return it->second;
+  BlockedPlan& plan = plans[key];
+  // Estimates with channels padded to 16 pick the first try; the built plan checks exactly.
+  const int64_t c16 = aligned(in.C), k16 = aligned(out.C);
+  const int64_t wEst = aligned(p.group == 1 ? k16 * c16 : out.C * (in.C / p.group) + 256) * p.h.kernel * p.w.kernel;
+  const int64_t perRow = c16 * in.W * p.h.stride + k16 * out.W;  // one output row's share of both chunks
+  const int64_t halo = c16 * in.W * ((p.h.kernel - 1) * p.h.dilation + 1);
+  const int64_t left = wsFloats - wEst;
+  int64_t rows = left <= halo ? 1 : std::clamp<int64_t>((left - halo) / std::max<int64_t>(perRow, 1), 1, b - a);
+  int64_t images = 1;
+  if (rows == b - a) images = std::clamp<int64_t>(left / std::max<int64_t>(perRow * (b - a) + halo, 1), 1, in.N);
+  try {
+    for (int tries = 0; tries < 6; ++tries) {
+      if (buildBlocked(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine)) break;
+      if (plan.noFastPrimitive) break;  // fewer rows will not help
+      if (images > 1)
+        images = (images + 1) / 2;
+      else if (rows > 1)
+        rows = (rows + 1) / 2;
+      else
+        break;
+    }
+  } catch (const dnnl::error&) {
+    plan = BlockedPlan{};
+  }
+  if (!plan.ok) plan = BlockedPlan{};
+  return plan;
+}
+
+// The offsets of a chunk's views in the bands.
+void* inView(ConstRowBand in, const Chunk& c) { return mut(in.row(c.n0, 0, c.v.lo)); }
+void* outView(ConstRowBand out, const Chunk& c) { return mut(out.row(c.n0, 0, c.a)); }
+
+int64_t& chunksRun() {
+  static int64_t n = 0;
+  return n;
+}
+
+bool runBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t a, int64_t b,
+                float* weights, const float* bias, bool accumulate, float* ws, int64_t wsFloats) {
+  if (ws == nullptr) return false;
+  Cache& cc = cache();
+  std::lock_guard<std::mutex> lock(cc.mutex);
+  const BlockedPlan& plan = blockedPlan(kind, p, in, out, a, b, wsFloats, cc.engine);
+  if (!plan.ok) return false;
+  dnnl::engine& e = cc.engine;
+  dnnl::stream& s = cc.stream;
+  float* wBlk = ws;
+  float* inBlk = wBlk + plan.wFloats;
+  float* outBlk = inBlk + plan.inFloats;
+  float* scratch = outBlk + plan.outFloats;
+  dnnl::memory wUserMem(plan.wUser, e, weights), wBlkMem(plan.wBlk, e, wBlk);
+  if (kind != kBackwardWeights) plan.wReorder->execute(s, {{DNNL_ARG_FROM, wUserMem}, {DNNL_ARG_TO, wBlkMem}});
+  bool first = true;
+  chunksRun() += static_cast<int64_t>(plan.chunks.size());
+  for (const Chunk& c : plan.chunks) {
+    const ChunkPrims& cp = plan.prims.at({c.images, c.a, c.b});
+    dnnl::memory inUser(cp.inUser, e, inView(in, c)), outUser(cp.outUser, e, outView(out, c));
+    dnnl::memory inB(cp.inBlk, e, inBlk), outB(cp.outBlk, e, outBlk);
+    std::unordered_map<int, dnnl::memory> args;
+    if (cp.scratchFloats > 0)
+      args.emplace(DNNL_ARG_SCRATCHPAD,
+                   dnnl::memory(dnnl::memory::desc(dims{cp.scratchFloats * 4}, dnnl::memory::data_type::u8, tag::x),
+                                e, scratch));
+    if (kind == kForward || kind == kForwardBias) {
+      cp.inReorder->execute(s, {{DNNL_ARG_FROM, inUser}, {DNNL_ARG_TO, inB}});
+      args.emplace(DNNL_ARG_SRC, inB);
+      args.emplace(DNNL_ARG_WEIGHTS, wBlkMem);
+      args.emplace(DNNL_ARG_DST, outB);
+      if (kind == kForwardBias)
+        args.emplace(DNNL_ARG_BIAS, dnnl::memory(dnnl::memory::desc(dims{out.C}, f32, tag::x), e, mut(bias)));
+      cp.conv->execute(s, args);
+      cp.outReorder->execute(s, {{DNNL_ARG_FROM, outB}, {DNNL_ARG_TO, outUser}});
+    } else if (kind == kBackwardData) {
+      cp.outReorder->execute(s, {{DNNL_ARG_FROM, outUser}, {DNNL_ARG_TO, outB}});
+      args.emplace(DNNL_ARG_DIFF_SRC, inB);
+      args.emplace(DNNL_ARG_WEIGHTS, wBlkMem);
+      args.emplace(DNNL_ARG_DIFF_DST, outB);
+      cp.conv->execute(s, args);
+      cp.inReorder->execute(s, {{DNNL_ARG_FROM, inB}, {DNNL_ARG_TO, inUser}});  // adds: halos overlap
+    } else {
+      cp.inReorder->execute(s, {{DNNL_ARG_FROM, inUser}, {DNNL_ARG_TO, inB}});
+      cp.outReorder->execute(s, {{DNNL_ARG_FROM, outUser}, {DNNL_ARG_TO, outB}});
+      args.emplace(DNNL_ARG_SRC, inB);
+      args.emplace(DNNL_ARG_DIFF_WEIGHTS, wBlkMem);
+      args.emplace(DNNL_ARG_DIFF_DST, outB);
+      cp.conv->execute(s, args);
+      const auto& back = first && !accumulate ? plan.wReorder : plan.wReorderSum;
+      back->execute(s, {{DNNL_ARG_FROM, wBlkMem}, {DNNL_ARG_TO, wUserMem}});
+    }
+    first = false;
+  }
+  s.wait();
+  return true;
+}
+
 }  // namespace
+
+bool blocked_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
+                     int64_t a, int64_t b, float* workspace, int64_t workspaceFloats) {
+  if (a >= b) return false;
+  return runBlocked(bias != nullptr ? kForwardBias : kForward, p, in, out, a, b, static_cast<float*>(mut(weight)),
+                    bias, false, workspace, workspaceFloats);
+}
+
+bool blocked_backward_data_zeroed(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p,
+                                  int64_t a, int64_t b, float* workspace, int64_t workspaceFloats) {
+  if (a >= b) return false;
+  return runBlocked(kBackwardData, p, dIn, dOut, a, b, static_cast<float*>(mut(weight)), nullptr, false, workspace,
+                    workspaceFloats);
+}
+
+bool blocked_backward_weights(float* dWeight, ConstRowBand dOut, ConstRowBand in, const Conv2dParams& p, int64_t a,
+                              int64_t b, bool accumulate, float* workspace, int64_t workspaceFloats) {
+  if (a >= b) return false;
+  return runBlocked(kBackwardWeights, p, in, dOut, a, b, dWeight, nullptr, accumulate, workspace, workspaceFloats);
+}
 
 bool available() { return true; }
 
@@ -222,8 +494,15 @@ int64_t cached_primitives() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   int64_t n = 0;
-  for (const auto& [key, e] : c.entries) n += e.prim != nullptr;
+  for (const auto& entry : c.entries) n += entry.second.prim != nullptr;
+  for (const auto& plan : blockedPlans()) n += static_cast<int64_t>(plan.second.prims.size());
   return n;
+}
+
+int64_t blocked_chunks_run() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return chunksRun();
 }
 
 }  // namespace lrc::cpu::dnnl_conv
@@ -244,7 +523,20 @@ bool backward_weights(float*, ConstRowBand, ConstRowBand, const kernels::Conv2dP
                       int64_t) {
   return false;
 }
+bool blocked_forward(RowBand, ConstRowBand, const float*, const float*, const kernels::Conv2dParams&, int64_t, int64_t,
+                     float*, int64_t) {
+  return false;
+}
+bool blocked_backward_data_zeroed(RowBand, ConstRowBand, const float*, const kernels::Conv2dParams&, int64_t, int64_t,
+                                  float*, int64_t) {
+  return false;
+}
+bool blocked_backward_weights(float*, ConstRowBand, ConstRowBand, const kernels::Conv2dParams&, int64_t, int64_t, bool,
+                              float*, int64_t) {
+  return false;
+}
 int64_t cached_primitives() { return 0; }
+int64_t blocked_chunks_run() { return 0; }
 }  // namespace lrc::cpu::dnnl_conv
 
 #endif

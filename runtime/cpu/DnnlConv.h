@@ -37,7 +37,22 @@ bool backward_data_zeroed(RowBand dIn, ConstRowBand dOut, const float* weight, c
 bool backward_weights(float* dWeight, ConstRowBand dOut, ConstRowBand in, const kernels::Conv2dParams& p, int64_t a,
                       int64_t b, bool accumulate, float* workspace, int64_t workspaceFloats);
 
-// Primitives created so far (tests: one per shape, none per call).
+// The same three products on oneDNN's blocked layouts (its direct JIT convolutions): each
+// chunk of images and output rows (as many as fit) is reordered from the views into blocked
+// buffers in the workspace, convolved, and reordered back (adding where chunks overlap). The
+// workspace holds the blocked weights, one chunk of each map and the scratchpad; a call that
+// does not fit even one output row of one image is declined. The weight gradient adds into
+// dWeight with `accumulate`, else overwrites it.
+bool blocked_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias,
+                     const kernels::Conv2dParams& p, int64_t a, int64_t b, float* workspace, int64_t workspaceFloats);
+bool blocked_backward_data_zeroed(RowBand dIn, ConstRowBand dOut, const float* weight, const kernels::Conv2dParams& p,
+                                  int64_t a, int64_t b, float* workspace, int64_t workspaceFloats);
+bool blocked_backward_weights(float* dWeight, ConstRowBand dOut, ConstRowBand in, const kernels::Conv2dParams& p,
+                              int64_t a, int64_t b, bool accumulate, float* workspace, int64_t workspaceFloats);
+
+// Primitives created so far (tests: one per shape, none per call), and the chunks the blocked
+// calls have run (tests: a short workspace splits a call).
 int64_t cached_primitives();
+int64_t blocked_chunks_run();
 
 }  // namespace lrc::cpu::dnnl_conv

@@ -61,12 +61,13 @@ struct Data {
 };
 
 // The three products over pieces of output rows (pieces = 1: the whole map), each piece on
-// bands of only the rows it needs, by the reference (the im2col path) or by oneDNN; `ran`
-// counts the calls oneDNN took.
+// bands of only the rows it needs, by the reference (the im2col path) or by oneDNN on the plain
+// or the blocked layouts with a workspace of `wsFloats`; `ran` counts the calls that ran.
 struct Result {
   std::vector<float> out, dx, dw;
 };
-Result byPieces(const Data& d, int64_t pieces, bool dnnl, int64_t& ran) {
+enum class Mode { kReference, kPlain, kBlocked };
+Result byPieces(const Data& d, int64_t pieces, Mode mode, int64_t& ran, int64_t wsFloats = kBigWorkspace) {
   const Case& t = d.t;
   const int64_t OH = t.OH(), OW = t.OW();
   Result r{std::vector<float>(t.outSize(), -99.0f), std::vector<float>(t.inSize()), std::vector<float>(t.weightSize())};
@@ -76,20 +77,29 @@ Result byPieces(const Data& d, int64_t pieces, bool dnnl, int64_t& ran) {
     const OwnedBand in = sliceRows(d.x, t.N, t.C, t.H, t.W, inRows);
     const OwnedBand dOut = sliceRows(d.dOut, t.N, t.K, OH, OW, rows);
     OwnedBand outPiece(t.N, t.K, OH, OW, rows, -7.0f), dxPiece(t.N, t.C, t.H, t.W, inRows);
-    if (dnnl) {
+    // The first piece overwrites dw, the others add (the accumulating form).
+    const bool accumulate = rows.begin != 0;
+    if (mode == Mode::kPlain) {
       ran += dnnl_conv::forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data(),
-                                kBigWorkspace);
+                                wsFloats);
       ran += dnnl_conv::backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data(),
-                                             kBigWorkspace);
-      // The first piece overwrites dw, the others add (the accumulating form).
-      ran += dnnl_conv::backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end,
-                                         rows.begin != 0, ws.data(), kBigWorkspace);
+                                             wsFloats);
+      ran += dnnl_conv::backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end, accumulate,
+                                         ws.data(), wsFloats);
+    } else if (mode == Mode::kBlocked) {
+      ran += dnnl_conv::blocked_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end,
+                                        ws.data(), wsFloats);
+      ran += dnnl_conv::blocked_backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end,
+                                                     ws.data(), wsFloats);
+      ran += dnnl_conv::blocked_backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end,
+                                                 accumulate, ws.data(), wsFloats);
     } else {
       withPath(ConvPath::kIm2col, [&] {
         conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data());
         conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data());
         conv2d_rows_backward_filter(r.dw.data(), nullptr, dOut.band, in.band, t.p, rows.begin, rows.end, ws.data());
       });
+      ran += 3;
     }
     copy_rows(full_band(r.out.data(), t.N, t.K, OH, OW), outPiece.band, rows.begin, rows.end);
     add_rows(full_band(r.dx.data(), t.N, t.C, t.H, t.W), dxPiece.band, inRows.begin, inRows.end);
@@ -99,19 +109,50 @@ Result byPieces(const Data& d, int64_t pieces, bool dnnl, int64_t& ran) {
 
 class DnnlConvTest : public ::testing::TestWithParam<Case> {};
 
+void expectNear(const Result& got, const Result& want) {
+  EXPECT_LT(normalizedError(got.out, want.out), 1e-5) << "forward";
+  EXPECT_LT(normalizedError(got.dx, want.dx), 1e-5) << "input gradient";
+  EXPECT_LT(normalizedError(got.dw, want.dw), 1e-5) << "weight gradient";
+}
+
 TEST_P(DnnlConvTest, BandsMatchReference) {
   if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
   const Case& t = GetParam();
   const Data d(t);
-  for (int64_t pieces : {1, 2, 3}) {
-    SCOPED_TRACE("pieces = " + std::to_string(pieces));
-    int64_t ranRef = 0, ran = 0;
-    const Result want = byPieces(d, pieces, false, ranRef);
-    const Result got = byPieces(d, pieces, true, ran);
-    EXPECT_EQ(ran, 3 * pieces) << "oneDNN declined a call";
-    EXPECT_LT(normalizedError(got.out, want.out), 1e-5) << "forward";
-    EXPECT_LT(normalizedError(got.dx, want.dx), 1e-5) << "input gradient";
-    EXPECT_LT(normalizedError(got.dw, want.dw), 1e-5) << "weight gradient";
+  for (Mode mode : {Mode::kPlain, Mode::kBlocked})
+    for (int64_t pieces : {1, 2, 3}) {
+      SCOPED_TRACE(std::string(mode == Mode::kPlain ? "plain" : "blocked") + ", pieces = " + std::to_string(pieces));
+      int64_t ranRef = 0, ran = 0;
+      const Result want = byPieces(d, pieces, Mode::kReference, ranRef);
+      const Result got = byPieces(d, pieces, mode, ran);
+      EXPECT_EQ(ran, 3 * pieces) << "oneDNN declined a call";
+      expectNear(got, want);
+    }
+}
+
+// Blocked with less workspace than the band's two blocked maps: the calls run in chunks of
+// fewer images and rows (halo rows of the input gradient and the weight gradient's chunks add
+// up), or are declined when not even one row fits; whatever runs matches the reference.
+TEST_P(DnnlConvTest, BlockedChunksMatchReference) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const Case& t = GetParam();
+  const Data d(t);
+  int64_t ranRef = 0, taken = 0;
+  bool split = false;
+  const Result want = byPieces(d, 2, Mode::kReference, ranRef);
+  for (int64_t ws = int64_t{1} << 16; ws >= 64; ws = ws * 2 / 3) {
+    int64_t ran = 0;
+    const int64_t chunksBefore = dnnl_conv::blocked_chunks_run();
+    const Result got = byPieces(d, 2, Mode::kBlocked, ran, ws);
+    if (ran < 6) continue;  // declined (those calls' results were left as they were)
+    SCOPED_TRACE("workspace floats = " + std::to_string(ws));
+    expectNear(got, want);
+    ++taken;
+    split = split || dnnl_conv::blocked_chunks_run() - chunksBefore > 6;
+  }
+  EXPECT_GT(taken, 0);
+  if (t.N > 1) {
+    EXPECT_TRUE(split) << "no call ran in chunks";  // at least one image per chunk fits somewhere
   }
 }
 
@@ -120,6 +161,8 @@ TEST_P(DnnlConvTest, BandsMatchReference) {
 // must match either way.
 TEST_P(DnnlConvTest, WholeMapRowRangesMatchReference) {
   if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  for (ConvPath path : {ConvPath::kDnnl, ConvPath::kDnnlPlain}) {
+  SCOPED_TRACE(path == ConvPath::kDnnl ? "blocked" : "plain");
   const Case& t = GetParam();
   const Data d(t);
   const int64_t OH = t.OH(), OW = t.OW();
@@ -134,7 +177,7 @@ TEST_P(DnnlConvTest, WholeMapRowRangesMatchReference) {
                           r.end, ws.data());
       conv2d_rows_backward_filter(want.dw.data(), nullptr, dOutBand, xBand, t.p, r.begin, r.end, ws.data());
     });
-    withPath(ConvPath::kDnnl, [&] {
+    withPath(path, [&] {
       conv2d_rows_forward(full_band(got.out.data(), t.N, t.K, OH, OW), xBand, d.w.data(), d.bias(), t.p, r.begin,
                           r.end, ws.data(), kBigWorkspace);
       conv2d_rows_backward_filter(got.dw.data(), nullptr, dOutBand, xBand, t.p, r.begin, r.end, ws.data(),
@@ -146,7 +189,7 @@ TEST_P(DnnlConvTest, WholeMapRowRangesMatchReference) {
       conv2d_rows_backward_data(full_band(dxWant.data(), t.N, t.C, t.H, t.W), dOutBand, d.w.data(), t.p, r.begin,
                                 r.end, ws.data());
     });
-    withPath(ConvPath::kDnnl, [&] {
+    withPath(path, [&] {
       conv2d_rows_backward_data(full_band(dxGot.data(), t.N, t.C, t.H, t.W), dOutBand, d.w.data(), t.p, r.begin,
                                 r.end, ws.data(), /*dInZeroed=*/true, kBigWorkspace);
     });
@@ -158,6 +201,7 @@ TEST_P(DnnlConvTest, WholeMapRowRangesMatchReference) {
   EXPECT_LT(normalizedError(got.out, want.out), 1e-5) << "forward";
   EXPECT_LT(normalizedError(got.dx, want.dx), 1e-5) << "input gradient";
   EXPECT_LT(normalizedError(got.dw, want.dw), 1e-5) << "weight gradient";
+  }
 }
 
 // A call whose scratchpad or accumulation buffer does not fit in the workspace is declined
@@ -171,6 +215,8 @@ TEST_P(DnnlConvTest, DeclinesWhenTheWorkspaceIsShort) {
   std::vector<float> dw(t.weightSize(), 5.0f), ws(t.weightSize());
   EXPECT_FALSE(dnnl_conv::backward_weights(dw.data(), dOutBand, xBand, t.p, 0, t.OH(), true, ws.data(),
                                            t.weightSize() - 1));
+  EXPECT_FALSE(dnnl_conv::blocked_backward_weights(dw.data(), dOutBand, xBand, t.p, 0, t.OH(), true, ws.data(),
+                                                   t.weightSize() - 1));
   for (float v : dw) ASSERT_EQ(v, 5.0f);
 }
 
@@ -179,10 +225,11 @@ TEST_P(DnnlConvTest, OnePrimitivePerShape) {
   const Case& t = GetParam();
   const Data d(t);
   int64_t ran = 0;
-  byPieces(d, 2, true, ran);
+  byPieces(d, 2, Mode::kPlain, ran);
+  byPieces(d, 2, Mode::kBlocked, ran);
   const int64_t after = dnnl_conv::cached_primitives();
-  byPieces(d, 2, true, ran);
-  byPieces(d, 2, true, ran);
+  byPieces(d, 2, Mode::kPlain, ran);
+  byPieces(d, 2, Mode::kBlocked, ran);
   EXPECT_EQ(dnnl_conv::cached_primitives(), after);
 }
 
