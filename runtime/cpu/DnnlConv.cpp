@@ -437,7 +437,9 @@ bool blocked_forward(RowBand out, ConstRowBand in, const float* weight, const fl
 
 bool blocked_backward_data_zeroed(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p,
                                   int64_t a, int64_t b, float* workspace, int64_t workspaceFloats) {
-  if (a >= b) return false;
+  // Fewer than 16 input channels (an RGB stem): oneDNN's blocked input gradient measured 3x
+  // slower than im2col there (docs/benchmarks.md).
+  if (a >= b || dIn.C < 16) return false;
   return runBlocked(kBackwardData, p, dIn, dOut, a, b, static_cast<float*>(mut(weight)), nullptr, false, workspace,
                     workspaceFloats);
 }

@@ -5,6 +5,7 @@
 // one primitive per shape.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -79,27 +80,39 @@ Result byPieces(const Data& d, int64_t pieces, Mode mode, int64_t& ran, int64_t 
     OwnedBand outPiece(t.N, t.K, OH, OW, rows, -7.0f), dxPiece(t.N, t.C, t.H, t.W, inRows);
     // The first piece overwrites dw, the others add (the accumulating form).
     const bool accumulate = rows.begin != 0;
-    if (mode == Mode::kPlain) {
-      ran += dnnl_conv::forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data(),
-                                wsFloats);
-      ran += dnnl_conv::backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data(),
-                                             wsFloats);
-      ran += dnnl_conv::backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end, accumulate,
-                                         ws.data(), wsFloats);
-    } else if (mode == Mode::kBlocked) {
-      ran += dnnl_conv::blocked_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end,
-                                        ws.data(), wsFloats);
-      ran += dnnl_conv::blocked_backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end,
-                                                     ws.data(), wsFloats);
-      ran += dnnl_conv::blocked_backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end,
-                                                 accumulate, ws.data(), wsFloats);
-    } else {
+    // A declined call runs the reference, as the public kernels do.
+    const auto reference = [&](int which) {
       withPath(ConvPath::kIm2col, [&] {
-        conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data());
-        conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data());
-        conv2d_rows_backward_filter(r.dw.data(), nullptr, dOut.band, in.band, t.p, rows.begin, rows.end, ws.data());
+        if (which == 0)
+          conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data());
+        if (which == 1)
+          conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data());
+        if (which == 2) {
+          if (!accumulate) std::fill(r.dw.begin(), r.dw.end(), 0.0f);
+          conv2d_rows_backward_filter(r.dw.data(), nullptr, dOut.band, in.band, t.p, rows.begin, rows.end,
+                                      ws.data());
+        }
       });
-      ran += 3;
+    };
+    bool took[3] = {false, false, false};
+    if (mode == Mode::kPlain) {
+      took[0] = dnnl_conv::forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data(),
+                                   wsFloats);
+      took[1] = dnnl_conv::backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end,
+                                                ws.data(), wsFloats);
+      took[2] = dnnl_conv::backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end, accumulate,
+                                            ws.data(), wsFloats);
+    } else if (mode == Mode::kBlocked) {
+      took[0] = dnnl_conv::blocked_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end,
+                                           ws.data(), wsFloats);
+      took[1] = dnnl_conv::blocked_backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin,
+                                                        rows.end, ws.data(), wsFloats);
+      took[2] = dnnl_conv::blocked_backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end,
+                                                    accumulate, ws.data(), wsFloats);
+    }
+    for (int which = 0; which < 3; ++which) {
+      if (mode == Mode::kReference || !took[which]) reference(which);
+      ran += mode == Mode::kReference || took[which];
     }
     copy_rows(full_band(r.out.data(), t.N, t.K, OH, OW), outPiece.band, rows.begin, rows.end);
     add_rows(full_band(r.dx.data(), t.N, t.C, t.H, t.W), dxPiece.band, inRows.begin, inRows.end);
@@ -125,7 +138,13 @@ TEST_P(DnnlConvTest, BandsMatchReference) {
       int64_t ranRef = 0, ran = 0;
       const Result want = byPieces(d, pieces, Mode::kReference, ranRef);
       const Result got = byPieces(d, pieces, mode, ran);
-      EXPECT_EQ(ran, 3 * pieces) << "oneDNN declined a call";
+      // The blocked input gradient declines fewer than 16 channels (slower than im2col there).
+      const int64_t declined = mode == Mode::kBlocked && t.C < 16 ? pieces : 0;
+      // oneDNN's GEMM convolution (plain) takes only dense views: Stride2Wide's last input
+      // column is never read, so its view is cropped and the reference runs.
+      if (mode == Mode::kBlocked || t.name != "Stride2Wide") {
+        EXPECT_EQ(ran, 3 * pieces - declined) << "oneDNN declined a call";
+      }
       expectNear(got, want);
     }
 }
@@ -144,7 +163,7 @@ TEST_P(DnnlConvTest, BlockedChunksMatchReference) {
     int64_t ran = 0;
     const int64_t chunksBefore = dnnl_conv::blocked_chunks_run();
     const Result got = byPieces(d, 2, Mode::kBlocked, ran, ws);
-    if (ran < 6) continue;  // declined (those calls' results were left as they were)
+    if (ran < (t.C < 16 ? 4 : 6)) continue;  // declined: the reference ran them
     SCOPED_TRACE("workspace floats = " + std::to_string(ws));
     expectNear(got, want);
     ++taken;
@@ -236,6 +255,8 @@ TEST_P(DnnlConvTest, OnePrimitivePerShape) {
 const Case kCases[] = {
     {"Same3x3", 2, 3, 9, 6, 5, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
     {"Same3x3Wide", 2, 16, 12, 10, 32, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
+    {"Stride2Wide", 3, 32, 11, 9, 16, {axis(3, 2, 1, 1), axis(3, 2, 1, 0), 1}, false},
+    {"DepthwiseWide", 2, 32, 10, 8, 32, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 32}, true},
     {"Stride2Pad3x3", 1, 2, 8, 7, 3, {axis(3, 2, 1, 0), axis(3, 2, 0, 1), 1}, false},
     {"Dilated", 2, 3, 7, 5, 4, {axis(3, 2, 1, 2, 2), axis(2, 1, 0, 1, 2), 1}, true},
     {"Pointwise", 2, 5, 7, 3, 4, {axis(1), axis(1), 1}, true},
