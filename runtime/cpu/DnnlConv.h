@@ -1,15 +1,17 @@
 // oneDNN (libdnnl) forms of the convolution's three products on row bands
-// (runtime/cpu/Conv.h holds the im2col + BLAS reference they are tested against).
+// (runtime/cpu/Conv.h holds the im2col + BLAS reference they are tested against, and picks
+// among them: LRC_CPU_CONV).
 //
 // A band call is one oneDNN convolution over strided views of the bands: the input rows the
-// output rows [a, b) read, clipped to the map and to the `live` rows, as an N x C x rows x W
-// view with the band's image and channel strides, and the clipped rows as asymmetric top and
-// bottom padding. The user's NCHW memory is used as it is (no reorder to blocked formats, no
-// copy of a map). Primitives are created once per shape (a cache keyed by every size, stride
-// and pad of the call) and run with a user scratchpad taken from the caller's workspace: a call
-// whose scratchpad (plus, when accumulating weights, a weight-sized buffer) does not fit in
+// output rows [a, b) read, clipped to the map, as an N x C x rows x W view with the band's
+// image and channel strides, and the clipped rows as asymmetric top and bottom padding (the
+// columns never read are cropped likewise). Two forms: on the views as they are (the plain
+// functions: oneDNN's GEMM-based convolution, dense views only), or reordered into oneDNN's
+// blocked layouts in the workspace (the blocked_ functions, below). Primitives are created
+// once per shape (caches keyed by every size, stride and pad of the call) and run with a user
+// scratchpad taken from the caller's workspace: a call whose buffers do not fit in
 // `workspaceFloats`, or for which oneDNN offers only its reference implementation, is not run
-// and returns false, and the caller runs the im2col kernel.
+// and returns false, and the caller runs the im2col kernel. No call allocates a map.
 #pragma once
 
 #include <cstdint>
