@@ -10,7 +10,8 @@ noise hits all alike.
 
 --lrc-plans: lrc-compile flag sets separated by ';', each one plan (default "layerwise"); a
 set that starts with a word is `--strategy WORD ...`, one that starts with '-' is taken as
-it is.
+it is. Leading NAME=VALUE words are environment variables for that plan's lrc-run, e.g.
+"LRC_CPU_CONV=im2col layerwise;LRC_CPU_CONV=dnnl layerwise" (runtime/cpu/Conv.h).
 
 Step time: the median over the timed steps (after warm-up steps) of each run, then the
 median over runs. Memory: each process's peak RSS minus its RSS at its start (PyTorch:
@@ -118,13 +119,23 @@ def torch_run(model, batch, size, threads, warmup, steps, segments=0):
     return statistics.median(r["step_times"]), usage.ru_maxrss * 1024 - r["start_rss"]
 
 
-def lrc_run(plan, threads, warmup, steps, work):
+def split_env(spec):
+    """({NAME: VALUE} of the spec's leading NAME=VALUE words, the rest of the spec)."""
+    words, env = spec.split(), {}
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    return env, " ".join(words)
+
+
+def lrc_run(plan, threads, warmup, steps, work, env=None):
     """(median step seconds, RSS growth, predicted arena, measured arena), or the error text
     of a failed run (a str)."""
     metrics = os.path.join(work, "metrics.jsonl")
     cmd = [os.path.join(ROOT, "build/tools/lrc-run"), plan, "--data", "synthetic",
            "--steps", str(warmup + steps), "--threads", str(threads), "--metrics", metrics]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **(env or {})))
     out, err = proc.communicate()
     status = proc.returncode
     if status != 0:
@@ -195,7 +206,7 @@ def main():
         plans = []  # [spec, path, summary]
         for i, spec in enumerate(specs):
             path = os.path.join(work, f"{model}.{i}.plan")
-            summary, err = compile_plan(onnx_path, args.batch, plan_flags(spec), path)
+            summary, err = compile_plan(onnx_path, args.batch, plan_flags(split_env(spec)[1]), path)
             if err:
                 errors.append((model, spec, "lrc-compile", err))
                 print(f"{model} [{spec}]: lrc-compile failed: {err}", file=sys.stderr)
@@ -218,7 +229,7 @@ def main():
             for spec, path, _ in plans:
                 if spec not in results:
                     continue
-                r = lrc_run(path, args.threads, args.warmup, args.steps, work)
+                r = lrc_run(path, args.threads, args.warmup, args.steps, work, split_env(spec)[0])
                 if isinstance(r, str):
                     errors.append((model, spec, "lrc-run", r))
                     print(f"{model} [{spec}]: lrc-run failed: {r}", file=sys.stderr)

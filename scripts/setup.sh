@@ -17,6 +17,7 @@ PACKAGES=(
   cmake g++ make python3
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX protobuf classes and checker
   libopenblas-dev                                # BLAS for the CPU backend
+  libdnnl-dev                                    # oneDNN: the CPU backend's convolutions
   zlib1g-dev libpng-dev libjpeg-dev              # plan checksums, gzip IDX files, image folders
   libgtest-dev googletest                        # unit tests
   llvm-14-tools                                  # lit sources, FileCheck, not

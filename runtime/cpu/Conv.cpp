@@ -1,12 +1,14 @@
 #include "runtime/cpu/Conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "runtime/cpu/Blas.h"
+#include "runtime/cpu/DnnlConv.h"
 
 namespace lrc::cpu {
 
@@ -194,21 +196,73 @@ void backwardFilterRows(const char* kernel, float* dWeight, ConstRowBand dOut, C
 
 constexpr RowRange kWholeMap{0, -1};
 
+ConvPath pathFromEnvironment() {
+  const char* v = std::getenv("LRC_CPU_CONV");
+  if (v == nullptr || *v == 0) return dnnl_conv::available() ? ConvPath::kDnnl : ConvPath::kIm2col;
+  const std::string s = v;
+  if (s == "dnnl") return ConvPath::kDnnl;
+  if (s == "dnnl-plain") return ConvPath::kDnnlPlain;
+  if (s == "im2col") return ConvPath::kIm2col;
+  throw std::invalid_argument("LRC_CPU_CONV: expected dnnl, dnnl-plain or im2col, got '" + s + "'");
+}
+
+ConvPath& currentPath() {
+  static ConvPath path = pathFromEnvironment();
+  return path;
+}
+
+bool useDnnl() { return currentPath() != ConvPath::kIm2col && dnnl_conv::available(); }
+bool blocked() { return currentPath() == ConvPath::kDnnl; }
+
+int64_t workspaceOf(int64_t given, const Conv2dParams& p, int64_t C, int64_t OW, int64_t a, int64_t b,
+                    const float* workspace) {
+  if (workspace == nullptr) return 0;
+  return given >= 0 ? given : conv2d_workspace_floats(p, C, OW, b - a);
+}
+
 }  // namespace
 
+ConvPath conv_path() { return currentPath(); }
+void set_conv_path(ConvPath path) { currentPath() = path; }
+
 void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
-                         int64_t a, int64_t b, float* workspace) {
-  forwardRows("conv2d_rows_forward", out, in, weight, bias, p, a, b, workspace, kWholeMap, 0.0f);
+                         int64_t a, int64_t b, float* workspace, int64_t workspaceFloats) {
+  const char* kernel = "conv2d_rows_forward";
+  if (useDnnl()) {
+    checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace);
+    const int64_t ws = workspaceOf(workspaceFloats, p, in.C, out.W, a, b, workspace);
+    if (blocked() ? dnnl_conv::blocked_forward(out, in, weight, bias, p, a, b, workspace, ws)
+                  : dnnl_conv::forward(out, in, weight, bias, p, a, b, workspace, ws))
+      return;
+  }
+  forwardRows(kernel, out, in, weight, bias, p, a, b, workspace, kWholeMap, 0.0f);
 }
 
 void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p, int64_t a,
-                               int64_t b, float* workspace) {
-  backwardDataRows("conv2d_rows_backward_data", dIn, dOut, weight, p, a, b, workspace, kWholeMap);
+                               int64_t b, float* workspace, bool dInZeroed, int64_t workspaceFloats) {
+  const char* kernel = "conv2d_rows_backward_data";
+  if (dInZeroed && useDnnl()) {
+    checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace);
+    const int64_t ws = workspaceOf(workspaceFloats, p, dIn.C, dOut.W, a, b, workspace);
+    if (blocked() ? dnnl_conv::blocked_backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws)
+                  : dnnl_conv::backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws))
+      return;
+  }
+  backwardDataRows(kernel, dIn, dOut, weight, p, a, b, workspace, kWholeMap);
 }
 
 void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
-                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace) {
-  backwardFilterRows("conv2d_rows_backward_filter", dWeight, dOut, in, p, a, b, workspace, kWholeMap);
+                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace, bool dWeightZeroed,
+                                 int64_t workspaceFloats) {
+  const char* kernel = "conv2d_rows_backward_filter";
+  bool done = false;
+  if (useDnnl()) {
+    checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace);
+    const int64_t ws = workspaceOf(workspaceFloats, p, in.C, dOut.W, a, b, workspace);
+    done = blocked() ? dnnl_conv::blocked_backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws)
+                     : dnnl_conv::backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws);
+  }
+  if (!done) backwardFilterRows(kernel, dWeight, dOut, in, p, a, b, workspace, kWholeMap);
   if (dBias != nullptr && a < b) conv2d_rows_backward_bias(dBias, dOut, a, b);
 }
 

@@ -15,22 +15,42 @@ namespace lrc::cpu {
 // below) are shared with the plan loader and the CUDA backend: runtime/kernels/Conv.h.
 using kernels::Conv2dParams;
 
+// Which kernels run conv2d_rows_forward, _backward_data and _backward_filter: the im2col +
+// BLAS reference below, or oneDNN (runtime/cpu/DnnlConv.h) on its blocked layouts (kDnnl) or on
+// the NCHW bands as they are (kDnnlPlain, its GEMM-based convolution) where it takes the call;
+// a call it declines (for its shape, or because its buffers do not fit in the workspace) runs
+// the reference. The transposed convolutions always run the reference. Chosen by the
+// environment variable LRC_CPU_CONV=dnnl|dnnl-plain|im2col at first use; the default is dnnl
+// when lrc was built with oneDNN (the fastest by docs/benchmarks.md, "oneDNN convolutions"),
+// else im2col.
+enum class ConvPath { kIm2col, kDnnl, kDnnlPlain };
+ConvPath conv_path();
+void set_conv_path(ConvPath path);  // tests; kDnnl without oneDNN runs im2col
+
+// The floats of workspace a call may use: `workspaceFloats` when given (>= 0; the plan's
+// scratch buffer), else conv2d_workspace_floats of the call (the least a caller provides).
+
 // out rows [a, b) = conv(in) + bias (bias may be null). `in` must hold
 // window_input_rows(p.h, a, b, in.H). `workspace` holds conv2d_workspace_floats(p, in.C,
 // out.W, b - a) floats.
 void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, const float* bias, const Conv2dParams& p,
-                         int64_t a, int64_t b, float* workspace);
+                         int64_t a, int64_t b, float* workspace, int64_t workspaceFloats = -1);
 
 // Scatter form of the input gradient: dIn += the contribution of dOut rows [a, b)
 // (W^T * dOut, then col2im-add, skipping padding). `dIn` must hold the input rows those
 // output rows read; calls for disjoint output ranges add up to the whole input gradient.
+// `dInZeroed`: the caller has zeroed dIn, so the oneDNN path may overwrite the rows it reads
+// (without it the call runs the reference).
 void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weight, const Conv2dParams& p, int64_t a,
-                               int64_t b, float* workspace);
+                               int64_t b, float* workspace, bool dInZeroed = false, int64_t workspaceFloats = -1);
 
 // dWeight += dOut rows [a, b) correlated with the input rows they read; dBias += the sum of
-// dOut rows [a, b) per channel when dBias is non-null.
+// dOut rows [a, b) per channel when dBias is non-null. `dWeightZeroed`: the caller has zeroed
+// dWeight, so the oneDNN path may overwrite it; otherwise oneDNN's gradient goes through a
+// weight-sized buffer in the workspace (the reference runs when it does not fit).
 void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut, ConstRowBand in,
-                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace);
+                                 const Conv2dParams& p, int64_t a, int64_t b, float* workspace,
+                                 bool dWeightZeroed = false, int64_t workspaceFloats = -1);
 
 // dBias[k] += the sum of dOut rows [a, b) of channel k over all images, in double (the
 // channel_sum kernel).

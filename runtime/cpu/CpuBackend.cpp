@@ -48,21 +48,25 @@ void conv2d(const StepArgs& s) {
   const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.outBand(0).range();
   cpu::conv2d_rows_forward(s.outBand(0), s.inBand(0), s.in(1), s.numInputs() == 3 ? s.in(2) : nullptr, p, r.begin,
-                           r.end, s.scratch());
+                           r.end, s.scratch(), s.scratchFloats());
 }
 
 void conv2dGradInput(const StepArgs& s) {
   const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.gradRows(0);
   zeroOut(s, 0);
-  cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch());
+  cpu::conv2d_rows_backward_data(s.outBand(0), s.inBand(0), s.in(1), p, r.begin, r.end, s.scratch(),
+                                 /*dInZeroed=*/true, s.scratchFloats());
 }
 
 void conv2dGradWeight(const StepArgs& s) {
   const auto& p = s.params<kernels::Conv2dParams>();
   const kernels::RowRange r = s.gradRows(0);
-  if (!s.accumulates()) zeroOut(s, 0);  // the accumulating form adds into it
-  cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch());
+  // The accumulating form (fused SGD: into the momentum buffer) adds into it; otherwise the
+  // oneDNN path overwrites it and the reference adds into zeros.
+  if (!s.accumulates()) zeroOut(s, 0);
+  cpu::conv2d_rows_backward_filter(s.out(0), nullptr, s.inBand(0), s.inBand(1), p, r.begin, r.end, s.scratch(),
+                                   /*dWeightZeroed=*/!s.accumulates(), s.scratchFloats());
 }
 
 void convTranspose2d(const StepArgs& s) {

@@ -24,6 +24,7 @@
 #include "cpu_kernels_test_util.h"
 #include "fake_collective.h"
 #include "hand_plan.h"
+#include "runtime/cpu/Conv.h"
 #include "runtime/cpu/Optimizer.h"
 #include "runtime/kernels/Pad.h"
 #include "runtime/kernels/Resize.h"
@@ -82,8 +83,11 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "cuda" && !cudaDeviceAvailable(&why)) GTEST_SKIP() << why;
   }
 
-  // A fresh backend under test: each plan gets an arena of its own.
+  // A fresh backend under test: each plan gets an arena of its own. "cpu-im2col" (the
+  // CpuConvPaths suite) is the CPU backend on its im2col convolutions, against the CPU backend
+  // on its default (oneDNN) ones.
   std::unique_ptr<Backend> backend() const {
+    if (GetParam() == "cpu-im2col") return std::make_unique<CpuBackend>();
     return GetParam() == "cuda" ? makeCudaBackend(CudaOptions{}) : makeEmulatedCudaBackend();
   }
 
@@ -96,10 +100,14 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
     CpuBackend cpu;
     const StepRun want = runPlanStep(cpu, p, c.inputs, c.context, c.then);
     StepRun got;
+    const cpu::ConvPath path = cpu::conv_path();
     try {
+      if (GetParam() == "cpu-im2col") cpu::set_conv_path(cpu::ConvPath::kIm2col);
       const std::unique_ptr<Backend> device = backend();
       got = runPlanStep(*device, p, c.inputs, c.context, c.then);
+      cpu::set_conv_path(path);
     } catch (const std::exception& e) {
+      cpu::set_conv_path(path);
       FAIL() << GetParam() << " failed: " << e.what();
     }
     for (size_t i = 0; i < want.results.size(); ++i)
@@ -146,6 +154,11 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
       expectConforms(strip, tolerance);
     }
   }
+
+  // The convolution cases (kConvCases), shared with CpuConvPaths.
+  void conv2dCases() const;
+  void conv2dGradInputCases() const;
+  void conv2dGradWeightCases() const;
 };
 
 TEST_P(BackendConformance, SupportsEveryKernel) {
@@ -186,7 +199,24 @@ const ConvCase kConvCases[] = {
     {{5, 4, 30, 30}, {3, 4, 3, 3}, true, convAttrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 1)},
 };
 
-TEST_P(BackendConformance, Conv2d) {
+TEST_P(BackendConformance, Conv2d) { conv2dCases(); }
+TEST_P(BackendConformance, Conv2dGradInput) { conv2dGradInputCases(); }
+TEST_P(BackendConformance, Conv2dGradWeight) { conv2dGradWeightCases(); }
+
+// The CPU backend's im2col convolutions against its default ones (oneDNN when built with it,
+// runtime/cpu/Conv.h), whole maps and strips.
+class CpuConvPaths : public BackendConformance {};
+TEST_P(CpuConvPaths, Conv2d) { conv2dCases(); }
+TEST_P(CpuConvPaths, Conv2dGradInput) { conv2dGradInputCases(); }
+TEST_P(CpuConvPaths, Conv2dGradWeight) { conv2dGradWeightCases(); }
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuConvPaths, ::testing::Values("cpu-im2col"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+void BackendConformance::conv2dCases() const {
   uint32_t seed = 100;
   for (const ConvCase& c : kConvCases) {
     const std::vector<float> x = randomFloats(elementsOf(c.x), seed++), w = randomFloats(elementsOf(c.w), seed++),
@@ -197,7 +227,7 @@ TEST_P(BackendConformance, Conv2d) {
   }
 }
 
-TEST_P(BackendConformance, Conv2dGradInput) {
+void BackendConformance::conv2dGradInputCases() const {
   uint32_t seed = 200;
   for (const ConvCase& c : kConvCases) {
     const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), w = randomFloats(elementsOf(c.w), seed++);
@@ -207,7 +237,7 @@ TEST_P(BackendConformance, Conv2dGradInput) {
   }
 }
 
-TEST_P(BackendConformance, Conv2dGradWeight) {
+void BackendConformance::conv2dGradWeightCases() const {
   uint32_t seed = 300;
   for (const ConvCase& c : kConvCases) {
     const std::vector<float> dy = randomFloats(elementsOf(c.y()), seed++), x = randomFloats(elementsOf(c.x), seed++);

@@ -1,0 +1,274 @@
+// The oneDNN convolutions (runtime/cpu/DnnlConv.h) against the im2col + BLAS reference
+// (runtime/cpu/Conv.h, itself checked against float64 loops and central differences in
+// cpu_kernels_conv_test.cpp): whole maps, bands of only the rows needed, row ranges of
+// whole-map bands (strided views), the accumulating weight gradient, the workspace bound, and
+// one primitive per shape.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu/Conv.h"
+#include "runtime/cpu/DnnlConv.h"
+#include "test/unit/cpu_kernels_test_util.h"
+
+namespace lrc::cpu {
+namespace {
+
+using testing::axis;
+using testing::normalizedError;
+using testing::OwnedBand;
+using testing::randomFloats;
+using testing::sliceRows;
+using testing::splitRows;
+
+struct Case {
+  std::string name;
+  int64_t N, C, H, W, K;
+  Conv2dParams p;
+  bool bias;
+  int64_t OH() const { return window_output_size(p.h, H); }
+  int64_t OW() const { return window_output_size(p.w, W); }
+  int64_t inSize() const { return N * C * H * W; }
+  int64_t outSize() const { return N * K * OH() * OW(); }
+  int64_t weightSize() const { return K * (C / p.group) * p.h.kernel * p.w.kernel; }
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+// Runs `f` with the convolution path set to `path`, restoring the previous one.
+template <class F>
+void withPath(ConvPath path, F f) {
+  const ConvPath before = conv_path();
+  set_conv_path(path);
+  f();
+  set_conv_path(before);
+}
+
+// A workspace large enough for any scratchpad oneDNN asks of these small shapes.
+constexpr int64_t kBigWorkspace = int64_t{1} << 22;
+
+struct Data {
+  const Case& t;
+  std::vector<float> x, w, b, dOut;
+  explicit Data(const Case& tc)
+      : t(tc),
+        x(randomFloats(tc.inSize(), 11)),
+        w(randomFloats(tc.weightSize(), 12)),
+        b(tc.bias ? randomFloats(tc.K, 13) : std::vector<float>{}),
+        dOut(randomFloats(tc.outSize(), 14)) {}
+  const float* bias() const { return t.bias ? b.data() : nullptr; }
+};
+
+// The three products over pieces of output rows (pieces = 1: the whole map), each piece on
+// bands of only the rows it needs, by the reference (the im2col path) or by oneDNN on the plain
+// or the blocked layouts with a workspace of `wsFloats`; `ran` counts the calls that ran.
+struct Result {
+  std::vector<float> out, dx, dw;
+};
+enum class Mode { kReference, kPlain, kBlocked };
+Result byPieces(const Data& d, int64_t pieces, Mode mode, int64_t& ran, int64_t wsFloats = kBigWorkspace) {
+  const Case& t = d.t;
+  const int64_t OH = t.OH(), OW = t.OW();
+  Result r{std::vector<float>(t.outSize(), -99.0f), std::vector<float>(t.inSize()), std::vector<float>(t.weightSize())};
+  std::vector<float> ws(kBigWorkspace);
+  for (const RowRange rows : splitRows(OH, pieces)) {
+    const RowRange inRows = window_input_rows(t.p.h, rows.begin, rows.end, t.H);
+    const OwnedBand in = sliceRows(d.x, t.N, t.C, t.H, t.W, inRows);
+    const OwnedBand dOut = sliceRows(d.dOut, t.N, t.K, OH, OW, rows);
+    OwnedBand outPiece(t.N, t.K, OH, OW, rows, -7.0f), dxPiece(t.N, t.C, t.H, t.W, inRows);
+    // The first piece overwrites dw, the others add (the accumulating form).
+    const bool accumulate = rows.begin != 0;
+    // A declined call runs the reference, as the public kernels do.
+    const auto reference = [&](int which) {
+      withPath(ConvPath::kIm2col, [&] {
+        if (which == 0)
+          conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data());
+        if (which == 1)
+          conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws.data());
+        if (which == 2) {
+          if (!accumulate) std::fill(r.dw.begin(), r.dw.end(), 0.0f);
+          conv2d_rows_backward_filter(r.dw.data(), nullptr, dOut.band, in.band, t.p, rows.begin, rows.end,
+                                      ws.data());
+        }
+      });
+    };
+    bool took[3] = {false, false, false};
+    if (mode == Mode::kPlain) {
+      took[0] = dnnl_conv::forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws.data(),
+                                   wsFloats);
+      took[1] = dnnl_conv::backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end,
+                                                ws.data(), wsFloats);
+      took[2] = dnnl_conv::backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end, accumulate,
+                                            ws.data(), wsFloats);
+    } else if (mode == Mode::kBlocked) {
+      took[0] = dnnl_conv::blocked_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end,
+                                           ws.data(), wsFloats);
+      took[1] = dnnl_conv::blocked_backward_data_zeroed(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin,
+                                                        rows.end, ws.data(), wsFloats);
+      took[2] = dnnl_conv::blocked_backward_weights(r.dw.data(), dOut.band, in.band, t.p, rows.begin, rows.end,
+                                                    accumulate, ws.data(), wsFloats);
+    }
+    for (int which = 0; which < 3; ++which) {
+      if (mode == Mode::kReference || !took[which]) reference(which);
+      ran += mode == Mode::kReference || took[which];
+    }
+    copy_rows(full_band(r.out.data(), t.N, t.K, OH, OW), outPiece.band, rows.begin, rows.end);
+    add_rows(full_band(r.dx.data(), t.N, t.C, t.H, t.W), dxPiece.band, inRows.begin, inRows.end);
+  }
+  return r;
+}
+
+class DnnlConvTest : public ::testing::TestWithParam<Case> {};
+
+void expectNear(const Result& got, const Result& want) {
+  EXPECT_LT(normalizedError(got.out, want.out), 1e-5) << "forward";
+  EXPECT_LT(normalizedError(got.dx, want.dx), 1e-5) << "input gradient";
+  EXPECT_LT(normalizedError(got.dw, want.dw), 1e-5) << "weight gradient";
+}
+
+TEST_P(DnnlConvTest, BandsMatchReference) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const Case& t = GetParam();
+  const Data d(t);
+  for (Mode mode : {Mode::kPlain, Mode::kBlocked})
+    for (int64_t pieces : {1, 2, 3}) {
+      SCOPED_TRACE(std::string(mode == Mode::kPlain ? "plain" : "blocked") + ", pieces = " + std::to_string(pieces));
+      int64_t ranRef = 0, ran = 0;
+      const Result want = byPieces(d, pieces, Mode::kReference, ranRef);
+      const Result got = byPieces(d, pieces, mode, ran);
+      // The blocked input gradient declines fewer than 16 channels (slower than im2col there).
+      const int64_t declined = mode == Mode::kBlocked && t.C < 16 ? pieces : 0;
+      // oneDNN's GEMM convolution (plain) takes only dense views: Stride2Wide's last input
+      // column is never read, so its view is cropped and the reference runs.
+      if (mode == Mode::kBlocked || t.name != "Stride2Wide") {
+        EXPECT_EQ(ran, 3 * pieces - declined) << "oneDNN declined a call";
+      }
+      expectNear(got, want);
+    }
+}
+
+// Blocked with less workspace than the band's two blocked maps: the calls run in chunks of
+// fewer images and rows (halo rows of the input gradient and the weight gradient's chunks add
+// up), or are declined when not even one row fits; whatever runs matches the reference.
+TEST_P(DnnlConvTest, BlockedChunksMatchReference) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const Case& t = GetParam();
+  const Data d(t);
+  int64_t ranRef = 0, taken = 0;
+  bool split = false;
+  const Result want = byPieces(d, 2, Mode::kReference, ranRef);
+  for (int64_t ws = int64_t{1} << 16; ws >= 64; ws = ws * 2 / 3) {
+    int64_t ran = 0;
+    const int64_t chunksBefore = dnnl_conv::blocked_chunks_run();
+    const Result got = byPieces(d, 2, Mode::kBlocked, ran, ws);
+    if (ran < (t.C < 16 ? 4 : 6)) continue;  // declined: the reference ran them
+    SCOPED_TRACE("workspace floats = " + std::to_string(ws));
+    expectNear(got, want);
+    ++taken;
+    split = split || dnnl_conv::blocked_chunks_run() - chunksBefore > 6;
+  }
+  EXPECT_GT(taken, 0);
+  if (t.N > 1) {
+    EXPECT_TRUE(split) << "no call ran in chunks";  // at least one image per chunk fits somewhere
+  }
+}
+
+// Row ranges of whole-map bands through the public kernels with the oneDNN path: the views'
+// row strides exceed their rows. Whatever oneDNN declines runs the reference, so the sums
+// must match either way.
+TEST_P(DnnlConvTest, WholeMapRowRangesMatchReference) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  for (ConvPath path : {ConvPath::kDnnl, ConvPath::kDnnlPlain}) {
+  SCOPED_TRACE(path == ConvPath::kDnnl ? "blocked" : "plain");
+  const Case& t = GetParam();
+  const Data d(t);
+  const int64_t OH = t.OH(), OW = t.OW();
+  Result got{std::vector<float>(t.outSize(), -99.0f), std::vector<float>(t.inSize()), std::vector<float>(t.weightSize())};
+  Result want = got;
+  std::vector<float> ws(kBigWorkspace);
+  const ConstRowBand xBand = full_band(d.x.data(), t.N, t.C, t.H, t.W);
+  const ConstRowBand dOutBand = full_band(d.dOut.data(), t.N, t.K, OH, OW);
+  for (const RowRange r : splitRows(OH, 3)) {
+    withPath(ConvPath::kIm2col, [&] {
+      conv2d_rows_forward(full_band(want.out.data(), t.N, t.K, OH, OW), xBand, d.w.data(), d.bias(), t.p, r.begin,
+                          r.end, ws.data());
+      conv2d_rows_backward_filter(want.dw.data(), nullptr, dOutBand, xBand, t.p, r.begin, r.end, ws.data());
+    });
+    withPath(path, [&] {
+      conv2d_rows_forward(full_band(got.out.data(), t.N, t.K, OH, OW), xBand, d.w.data(), d.bias(), t.p, r.begin,
+                          r.end, ws.data(), kBigWorkspace);
+      conv2d_rows_backward_filter(got.dw.data(), nullptr, dOutBand, xBand, t.p, r.begin, r.end, ws.data(),
+                                  /*dWeightZeroed=*/false, kBigWorkspace);
+    });
+    // The input gradient of one range into a zeroed map, then added: the zeroed form.
+    std::vector<float> dxWant(t.inSize()), dxGot(t.inSize());
+    withPath(ConvPath::kIm2col, [&] {
+      conv2d_rows_backward_data(full_band(dxWant.data(), t.N, t.C, t.H, t.W), dOutBand, d.w.data(), t.p, r.begin,
+                                r.end, ws.data());
+    });
+    withPath(path, [&] {
+      conv2d_rows_backward_data(full_band(dxGot.data(), t.N, t.C, t.H, t.W), dOutBand, d.w.data(), t.p, r.begin,
+                                r.end, ws.data(), /*dInZeroed=*/true, kBigWorkspace);
+    });
+    for (int64_t i = 0; i < t.inSize(); ++i) {
+      want.dx[i] += dxWant[i];
+      got.dx[i] += dxGot[i];
+    }
+  }
+  EXPECT_LT(normalizedError(got.out, want.out), 1e-5) << "forward";
+  EXPECT_LT(normalizedError(got.dx, want.dx), 1e-5) << "input gradient";
+  EXPECT_LT(normalizedError(got.dw, want.dw), 1e-5) << "weight gradient";
+  }
+}
+
+// A call whose scratchpad or accumulation buffer does not fit in the workspace is declined
+// (the caller runs the reference) and writes nothing.
+TEST_P(DnnlConvTest, DeclinesWhenTheWorkspaceIsShort) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const Case& t = GetParam();
+  const Data d(t);
+  const ConstRowBand xBand = full_band(d.x.data(), t.N, t.C, t.H, t.W);
+  const ConstRowBand dOutBand = full_band(d.dOut.data(), t.N, t.K, t.OH(), t.OW());
+  std::vector<float> dw(t.weightSize(), 5.0f), ws(t.weightSize());
+  EXPECT_FALSE(dnnl_conv::backward_weights(dw.data(), dOutBand, xBand, t.p, 0, t.OH(), true, ws.data(),
+                                           t.weightSize() - 1));
+  EXPECT_FALSE(dnnl_conv::blocked_backward_weights(dw.data(), dOutBand, xBand, t.p, 0, t.OH(), true, ws.data(),
+                                                   t.weightSize() - 1));
+  for (float v : dw) ASSERT_EQ(v, 5.0f);
+}
+
+TEST_P(DnnlConvTest, OnePrimitivePerShape) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const Case& t = GetParam();
+  const Data d(t);
+  int64_t ran = 0;
+  byPieces(d, 2, Mode::kPlain, ran);
+  byPieces(d, 2, Mode::kBlocked, ran);
+  const int64_t after = dnnl_conv::cached_primitives();
+  byPieces(d, 2, Mode::kPlain, ran);
+  byPieces(d, 2, Mode::kBlocked, ran);
+  EXPECT_EQ(dnnl_conv::cached_primitives(), after);
+}
+
+const Case kCases[] = {
+    {"Same3x3", 2, 3, 9, 6, 5, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
+    {"Same3x3Wide", 2, 16, 12, 10, 32, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
+    {"Stride2Wide", 3, 32, 11, 9, 16, {axis(3, 2, 1, 1), axis(3, 2, 1, 0), 1}, false},
+    {"DepthwiseWide", 2, 32, 10, 8, 32, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 32}, true},
+    {"Stride2Pad3x3", 1, 2, 8, 7, 3, {axis(3, 2, 1, 0), axis(3, 2, 0, 1), 1}, false},
+    {"Dilated", 2, 3, 7, 5, 4, {axis(3, 2, 1, 2, 2), axis(2, 1, 0, 1, 2), 1}, true},
+    {"Pointwise", 2, 5, 7, 3, 4, {axis(1), axis(1), 1}, true},
+    {"PointwiseStride2", 2, 3, 7, 5, 4, {axis(1, 2), axis(1, 2), 1}, true},
+    {"Stem7x7Stride2", 2, 3, 15, 13, 8, {axis(7, 2, 3, 3), axis(7, 2, 3, 3), 1}, false},
+    {"Wide5x5Stride3", 2, 2, 11, 9, 2, {axis(5, 3, 2, 2), axis(5, 3, 2, 2), 1}, true},
+    {"Groups2", 2, 4, 9, 5, 6, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 2}, false},
+    {"Depthwise", 2, 4, 9, 7, 4, {axis(3, 2, 1, 0), axis(3, 2, 1, 1), 4}, true},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, DnnlConvTest, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace lrc::cpu
