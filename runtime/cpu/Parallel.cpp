@@ -16,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+// OpenMP's, where a library that uses it (oneDNN) is loaded; absent otherwise.
+extern "C" void omp_set_num_threads(int) __attribute__((weak));
+
 namespace lrc::cpu {
 
 namespace {
@@ -135,6 +138,9 @@ bool readInt(const std::string& path, long& value) {
 void set_threads(int n) {
   if (n < 1) throw std::invalid_argument("set_threads: the thread count must be at least 1, got " + std::to_string(n));
   if (n != pool().threads()) pool().resize(n);
+  // oneDNN's convolutions (DnnlConv.cpp) run on OpenMP threads: the same count, set for the
+  // calling thread, which runs the plan's kernels.
+  if (omp_set_num_threads) omp_set_num_threads(n);
 }
 
 int threads() { return pool().threads(); }

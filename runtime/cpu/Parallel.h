@@ -9,7 +9,8 @@
 
 namespace lrc::cpu {
 
-// The threads parallel_for uses (>= 1; default 1). lrc-run sets it from --threads.
+// The threads parallel_for uses (>= 1; default 1), and oneDNN's (OpenMP's, where loaded).
+// lrc-run sets it from --threads.
 void set_threads(int n);
 int threads();
 
