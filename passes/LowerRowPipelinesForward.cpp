@@ -126,6 +126,19 @@ void PipelineLowering::save(ValueMap<std::vector<Value*>>& pieces, const Value* 
 // once by H*W (run(): the point becomes reduce_mean {input_shape} of the sum).
 void PipelineLowering::lowerStatistics(Op* stats) {
   Value* x = stats->operands[0];
+  const bool mean = stats->kind != OpKind::BatchNormStats;
+  // A BatchNorm map that one convolution computes from the pipeline's whole inputs (VGG's
+  // first conv from the image) is computed whole, as layer by layer, for the statistics alone
+  // to read: pieces and their whole copy would hold the map twice.
+  size_t upstreamOps = 0;
+  for (size_t k = 0; k < p_.ops.size(); ++k) upstreamOps += upstream_[k] ? 1 : 0;
+  if (!mean && upstreamOps == 1 && upstream_[p_.index.at(x)] && x->def->kind == OpKind::Conv2d) {
+    pos_ = 0;
+    while (m_.ops[pos_].get() != stats) ++pos_;
+    statsInputs_.emplace_back(stats, emit(x->def->kind, x->def->operands, kernelAttrs(*x->def), x->name + ".stats",
+                                          x->type)->result());
+    return;
+  }
   const size_t n = std::min<size_t>(p_.fp.front().size(), static_cast<size_t>(heightOf(x)));
   Table t(p_.ops.size(), std::vector<RowRange>(n));
   for (size_t j = 0; j < n; ++j) {
@@ -145,7 +158,6 @@ void PipelineLowering::lowerStatistics(Op* stats) {
   while (m_.ops[pos_].get() != stats) ++pos_;
   ValueMap<std::vector<Value*>> none;
   std::vector<Value*> pieces;
-  const bool mean = stats->kind != OpKind::BatchNormStats;
   ir::TensorType sumType = x->type;
   sumType.shape[2] = sumType.shape[3] = 1;
   Value* sum = nullptr;

@@ -369,8 +369,11 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
     if (op.kind != ir::OpKind::BatchNormStats && !shared && !stripSums) continue;
     auto role = roles.find(op.operands[0]);
     const bool kept = !stripSums && role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
+    // Recomputed in strips: the statistics read the strips' whole copy (rows_copy), or a map
+    // that only they read (lower-row-pipelines computes a one-conv upstream whole for them);
+    // recomputed whole (--remat blocks): the forward's map, which its apply reads too.
     points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
-                      stripSums || (!kept && def && def->kind == ir::OpKind::RowsCopy)});
+                      stripSums || (!kept && def && (def->kind == ir::OpKind::RowsCopy || readers.size() == 1))});
   }
   return points;
 }
