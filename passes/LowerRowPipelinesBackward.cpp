@@ -157,7 +157,11 @@ void PipelineLowering::lowerBackward() {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
       if (it == sums.reduced.end() || it->second.empty()) continue;
-      if (stats->kind == OpKind::BatchNormStats && coversRows(it->second, heightOf(x)))
+      // Kept apart only where the bands are no more bytes than the map (2PS's disjoint strips):
+      // overlapping OverL bands, held into the second pass, could outweigh the whole sum.
+      int64_t partBytes = 0;
+      for (const Value* part : it->second) partBytes += part->type.bytes();
+      if (stats->kind == OpKind::BatchNormStats && coversRows(it->second, heightOf(x)) && partBytes <= x->type.bytes())
         sums.reducedParts[x] = it->second;
       else
         sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
