@@ -41,14 +41,18 @@ PEAK_RE = re.compile(r"predicted peak ([\d.]+) MiB \((\d+) bytes\)")
 PAIR_RE = re.compile(r"^\s*(.*?)\s+(-?[\d.]+)\s*MiB\s*$")
 WORK_RE = re.compile(r"work ([\d.]+)x layerwise \(([\d.]+) vs ([\d.]+) GMAC per step\)")
 GMAC_RE = re.compile(r"([\d.]+) GMAC per step")
+# lrc-compile's "largest activation part (...): X MiB (N bytes) at step S (kernel origin): ..."
+LARGEST_RE = re.compile(r"largest activation part \(.*?\): ([\d.]+) MiB \((\d+) bytes\) at step (\d+)(?: \((.*?)\))?:")
 
 
 def parse_summary(text):
     """lrc-compile's summary -> {peak_mib, peak_bytes, categories: [(name, MiB)], work_ratio,
-    gmac, layerwise_gmac, row_line}. work_ratio/gmac are None where the summary has no work
-    (layerwise plans print no row plan line)."""
+    gmac, layerwise_gmac, row_line, largest_bytes, largest_step, largest_at}. work_ratio/gmac
+    are None where the summary has no work (layerwise plans print no row plan line);
+    largest_*: the largest activation part over all steps, its step and that step's op."""
     r = {"peak_mib": None, "peak_bytes": None, "categories": [], "work_ratio": None, "gmac": None,
-         "layerwise_gmac": None, "row_line": None, "strategy": None}
+         "layerwise_gmac": None, "row_line": None, "strategy": None,
+         "largest_bytes": None, "largest_step": None, "largest_at": None}
     for line in text.splitlines():
         m = PEAK_RE.search(line)
         if m:
@@ -61,6 +65,9 @@ def parse_summary(text):
                 p = PAIR_RE.match(item)
                 if p:
                     r["categories"].append((p.group(1), float(p.group(2))))
+        la = LARGEST_RE.search(stripped)
+        if la:
+            r["largest_bytes"], r["largest_step"], r["largest_at"] = int(la.group(2)), int(la.group(3)), la.group(4)
         if stripped.startswith("row plan:"):
             r["row_line"] = stripped
         w = WORK_RE.search(line)

@@ -8,10 +8,14 @@ in the parity tests) at 224x224 into --cache (reused when present), then compile
   2. with `--memory-budget 1`: the search refuses the budget and names the flags of the least
      peak it reaches (docs/plan-search.md); those flags are compiled.
 Nothing is run: the arena is exact (measured peak = predicted peak in every plan the tests
-run). Per model: each plan's peak, its activation part (the peak less parameters, parameter
-gradients, optimizer state, BatchNorm state and the input batch: bench/row_memory.py's
-split), the ratio of the two activation parts, and the work ratio (conv/gemm multiply-adds,
-recompute included). Prints a Markdown table for docs/benchmarks.md.
+run). Per model: each plan's peak, its largest activation part (the most bytes of kept
+activations, activation gradients and workspace live at any one step of the training
+program: lrc-compile's "largest activation part" line, compiler::largestActivationPart;
+the categories left out are bench/row_memory.py's fixed ones: parameters, parameter
+gradients, optimizer state, BatchNorm state, inputs), the ratio of the two, the same ratio
+by the earlier metric (the activation part at the step of the largest live total, the
+summary's "at the peak:" line), and the work ratio (conv/gemm multiply-adds, recompute
+included). Prints a Markdown table for docs/benchmarks.md.
 
   /usr/bin/python3 bench/zoo_memory.py --batch 8 [--models a,b] [--cache /tmp/lrc-zoo]
 """
@@ -42,7 +46,13 @@ def export(name, shape, path):
 
 
 def activation_part(summary):
+    """The earlier metric: the non-fixed categories at the step of the largest live total (MiB)."""
     return sum(v for n, v in summary["categories"] if not is_fixed(n))
+
+
+def largest_part(summary):
+    """The largest activation part over all steps (MiB), exact from lrc-compile's summary."""
+    return summary["largest_bytes"] / 2**20
 
 
 def layerwise_and_smallest(name, onnx, batch, extra, plan):
@@ -85,19 +95,25 @@ def table_rows(names, cache, size, batch, extra, export_to):
 def print_table(script, batch, size, rows):
     """The Markdown table of layerwise_and_smallest's rows, under the command that made it."""
     print(f"```\n/usr/bin/python3 {script} " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n```\n")
-    print(f"batch {batch}, {size}x{size}; predicted arena (MiB)\n")
-    print("| model | layerwise peak / activation part | smallest plan | its peak / activation part "
-          "| activation ratio | work vs layerwise |")
-    print("|---|---|---|---|---|---|")
+    print(f"batch {batch}, {size}x{size}; predicted arena (MiB). Activation part: the largest bytes of kept "
+          "activations + activation gradients + workspace live at any one step of the training program "
+          "(lrc-compile's \"largest activation part\"; parameters, parameter gradients, optimizer state, "
+          "BatchNorm state and inputs left out); at-peak ratio: the earlier metric, the same categories at the "
+          "step of the largest live total\n")
+    print("| model | layerwise peak / activation part | smallest plan | its peak / activation part (at step) "
+          "| activation ratio | at-peak ratio (earlier metric) | work vs layerwise |")
+    print("|---|---|---|---|---|---|---|")
     for name, lw, small, flags, err in rows:
         if lw is None or small is None:
-            print(f"| {name} | " + (f"{lw['peak_mib']:.1f} / {activation_part(lw):.1f}" if lw else "") +
-                  f" | failed: {err} | | | |")
+            print(f"| {name} | " + (f"{lw['peak_mib']:.1f} / {largest_part(lw):.1f}" if lw else "") +
+                  f" | failed: {err} | | | | |")
             continue
-        a, b = activation_part(lw), activation_part(small)
+        a, b = largest_part(lw), largest_part(small)
+        old = activation_part(small) / activation_part(lw) if activation_part(lw) else float("nan")
         work = f"{small['work_ratio']:.2f}x" if small["work_ratio"] is not None else "1.00x"
-        print(f"| {name} | {lw['peak_mib']:.1f} / {a:.1f} | `{flags}` | {small['peak_mib']:.1f} / {b:.1f} "
-              f"| {b / a:.2f} | {work} |")
+        at = f" ({small['largest_step']}: {small['largest_at']})" if small["largest_at"] else ""
+        print(f"| {name} | {lw['peak_mib']:.1f} / {a:.1f} | `{flags}` | {small['peak_mib']:.1f} / {b:.1f}{at} "
+              f"| {b / a:.2f} | {old:.2f} | {work} |")
 
 
 def main():

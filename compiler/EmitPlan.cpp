@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -315,6 +316,44 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
 
 plan::MemoryReport trainingMemoryReport(const Module& train) {
   return memoryAtPeak(train, lossIndex(train) + 1);
+}
+
+ActivationPart largestActivationPart(const Module& train) {
+  const std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(train);
+  const std::vector<plan::Role> roles = liveBufferRoles(train, buffers, lossIndex(train) + 1);
+  const int64_t ops = static_cast<int64_t>(train.ops.size());
+  // Live bytes of each non-fixed role as differences over the ops: +bytes at a buffer's
+  // first op, -bytes after its last.
+  std::vector<std::array<int64_t, 3>> change(static_cast<size_t>(ops) + 1, {0, 0, 0});
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    size_t kind;
+    if (roles[i] == plan::ACTIVATION)
+      kind = 0;
+    else if (roles[i] == plan::ACTIVATION_GRADIENT)
+      kind = 1;
+    else if (roles[i] == plan::WORKSPACE)
+      kind = 2;
+    else
+      continue;
+    const int64_t first = std::max<int64_t>(buffers[i].first, 0);
+    const int64_t last = std::min<int64_t>(buffers[i].last, ops - 1);
+    if (first > last) continue;
+    change[static_cast<size_t>(first)][kind] += buffers[i].bytes;
+    change[static_cast<size_t>(last + 1)][kind] -= buffers[i].bytes;
+  }
+  ActivationPart best;
+  std::array<int64_t, 3> live = {0, 0, 0};
+  for (int64_t t = 0; t < ops; ++t) {
+    for (size_t k = 0; k < 3; ++k) live[k] += change[static_cast<size_t>(t)][k];
+    const uint64_t total = static_cast<uint64_t>(live[0] + live[1] + live[2]);
+    if (t > 0 && total <= best.bytes) continue;
+    best.bytes = total;
+    best.activations = static_cast<uint64_t>(live[0]);
+    best.activationGradients = static_cast<uint64_t>(live[1]);
+    best.workspace = static_cast<uint64_t>(live[2]);
+    best.op = static_cast<size_t>(t);
+  }
+  return best;
 }
 
 int64_t trainingArenaBytes(const TrainingPrograms& programs) {

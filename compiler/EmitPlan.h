@@ -2,6 +2,8 @@
 // or one forward program for tests.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "compiler/CompilePipeline.h"
@@ -29,6 +31,22 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
 plan::MemoryReport trainingMemoryReport(const ir::Module& train);
 // The position of the training program's loss (softmax_xent or pixel_xent: ops::isLoss): the ops after it are the backward.
 size_t lossIndex(const ir::Module& train);
+
+// The activation part of a training program at its fullest step: the most bytes of kept
+// activations, activation gradients and workspace (scratch, transient values, recomputed
+// strips) live at one op, over every op of `train` (liveness as ir::liveBuffers, roles as
+// the memory report's). The plan's fixed memory (parameters, parameter gradients, optimizer
+// state, BatchNorm state, inputs) is left out; unlike the memory report, which splits the
+// step of the largest live total, this is the step where the activation part itself is
+// largest (lrc-compile's summary; bench/zoo_memory.py).
+struct ActivationPart {
+  uint64_t bytes = 0;            // kept activations + activation gradients + workspace
+  uint64_t activations = 0;      // of it, by role
+  uint64_t activationGradients = 0;
+  uint64_t workspace = 0;
+  size_t op = 0;                 // the first op of `train` where `bytes` are live
+};
+ActivationPart largestActivationPart(const ir::Module& train);
 int64_t trainingArenaBytes(const TrainingPrograms& programs);
 
 // A forward-only plan of `forward` (a module after plan-memory, as imported: each op in the

@@ -50,6 +50,8 @@ class PipelineLowering {
   ir::Op* emit(ir::OpKind kind, std::vector<ir::Value*> operands, ir::Attrs attrs, const std::string& name, ir::TensorType type);
   std::string stripName(const ir::Value* v, const char* tag, size_t j) const;
   ir::Value* copyRows(ir::Value* src, RowRange r, const ir::Value* whole, const std::string& name);
+  ir::Value* partsOnRows(const std::vector<ir::Value*>& parts, RowRange rows, const ir::Value* whole,
+                         const std::string& name);
 
   // LowerRowPipelinesForward.cpp
   ir::Value* assemble(const ir::Value* whole, RowRange need, ir::Value* current, const std::vector<ir::Value*>& pieces,

@@ -77,7 +77,11 @@ struct PipelineLowering::BackwardSums {
   Value* dy = nullptr;
   ValueMap<std::vector<Value*>> inputGrads, paramGrads;
   ValueMap<std::vector<Value*>> reduced;  // first pass: contributions to a point's map
-  ValueMap<Value*> reducedWhole;          // their sum, read by the second pass
+  ValueMap<Value*> reducedWhole;          // their sum, read by the second pass (SE means)
+  // A BatchNorm point's first-pass contributions, kept apart: the second pass sums, per strip,
+  // those that share its rows (rows_sum crops to the strip), so the map's gradient is never
+  // held whole beside its strips (docs/row-plans.md; VGG-11-BN's first map: 98 MiB at batch 8).
+  ValueMap<std::vector<Value*>> reducedParts;
   ValueMap<Value*> meanGrads;             // an SE point's map -> dmean / (H*W), [N,C,1,1]
 };
 
@@ -89,6 +93,37 @@ RowRange PipelineLowering::ownRows(size_t k, size_t s) const {
   const RowRange rows = p_.bp[k][s];
   const int64_t begin = std::max(rows.begin, before);
   return {begin, std::max(rows.end, begin)};
+}
+
+namespace {
+
+// Whether the rows of `parts` (bands of one map) together cover rows [0, height).
+bool coversRows(const std::vector<Value*>& parts, int64_t height) {
+  std::vector<RowRange> ranges;
+  for (const Value* p : parts) ranges.push_back(rowsOf(p));
+  std::sort(ranges.begin(), ranges.end(), [](RowRange a, RowRange b) { return a.begin < b.begin; });
+  int64_t covered = 0;
+  for (const RowRange& r : ranges) {
+    if (r.begin > covered) return false;
+    covered = std::max(covered, r.end);
+  }
+  return covered >= height;
+}
+
+}  // namespace
+
+// Rows `rows` of the sum of `parts` (bands of `whole`): the one part that is exactly those
+// rows, else rows_sum of the parts that share them, in their order (the sum a whole rows_sum
+// of every part has on those rows).
+Value* PipelineLowering::partsOnRows(const std::vector<Value*>& parts, RowRange rows, const Value* whole,
+                                     const std::string& name) {
+  std::vector<Value*> shared;
+  for (Value* p : parts) {
+    const RowRange r = rowsOf(p);
+    if (r.begin < rows.end && rows.begin < r.end) shared.push_back(p);
+  }
+  if (shared.size() == 1 && rowsOf(shared.front()) == rows) return shared.front();
+  return emit(OpKind::RowsSum, shared, {{"band", bandAttr(rows, whole)}}, name, bandType(whole, rows))->result();
 }
 
 void PipelineLowering::lowerBackward() {
@@ -122,7 +157,14 @@ void PipelineLowering::lowerBackward() {
       const Op* stats = reducedBy_.at(x);
       auto it = sums.reduced.find(x);
       if (it == sums.reduced.end() || it->second.empty()) continue;
-      sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
+      // Kept apart only where the bands are no more bytes than the map (2PS's disjoint strips):
+      // overlapping OverL bands, held into the second pass, could outweigh the whole sum.
+      int64_t partBytes = 0;
+      for (const Value* part : it->second) partBytes += part->type.bytes();
+      if (stats->kind == OpKind::BatchNormStats && coversRows(it->second, heightOf(x)) && partBytes <= x->type.bytes())
+        sums.reducedParts[x] = it->second;
+      else
+        sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
       int64_t covered = 0;
       for (size_t s = 0; s < p_.bp.front().size(); ++s) covered += ownRows(p_.index.at(x), s).size();
       if (covered != heightOf(x))
@@ -179,12 +221,16 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
         // this op's dy.
         rows = ownRows(k, s);
         auto whole = sums.reducedWhole.find(v);
+        auto parts = sums.reducedParts.find(v);
         auto dmean = sums.meanGrads.find(v);
         const bool mean = point->second->kind != OpKind::BatchNormStats;
         const bool meanTerm = mean && dmean != sums.meanGrads.end();
-        if (rows.empty() || (whole == sums.reducedWhole.end() && !meanTerm)) continue;
+        if (rows.empty() || (whole == sums.reducedWhole.end() && parts == sums.reducedParts.end() && !meanTerm))
+          continue;
         const std::string name = cat("d", v->name, ".acc", std::to_string(s));
-        if (whole == sums.reducedWhole.end()) {  // (no first-pass gradient: the mean's term alone)
+        if (parts != sums.reducedParts.end()) {
+          contrib[v].push_back(partsOnRows(parts->second, rows, v, name));
+        } else if (whole == sums.reducedWhole.end()) {  // (no first-pass gradient: the mean's term alone)
           Attrs a = {{"axes", ir::IntList{2, 3}}, {"input_shape", v->type.shape}, {"band", bandAttr(rows, v)},
                      {"sum", int64_t{1}}};
           contrib[v].push_back(emit(OpKind::ReduceMeanGrad, {dmean->second}, std::move(a), name, bandType(v, rows))->result());

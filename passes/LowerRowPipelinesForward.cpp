@@ -3,6 +3,7 @@
 // and the pieces forward keeps for backward.
 #include <algorithm>
 
+#include "ops/Scratch.h"
 #include "passes/LowerRowPipelines.h"
 
 namespace lrc::passes {
@@ -124,8 +125,44 @@ void PipelineLowering::save(ValueMap<std::vector<Value*>>& pieces, const Value* 
 // exists: each piece's sum over its rows (reduce_mean {sum=1} on the band) is added to the
 // sum of the pieces before it, in row order (deterministic), and the mean divides that sum
 // once by H*W (run(): the point becomes reduce_mean {input_shape} of the sum).
+namespace {
+
+// Whether conv2d `op` run whole needs at most its result's bytes more im2col scratch (one
+// image, ops::kConvScratchCapBytes chunks) than run over `pieces` equal pieces of its rows.
+bool wholeConvScratchFits(const Op& op, int64_t pieces) {
+  const ir::IntList& stride = op.getInts("stride");
+  const ir::IntList& pad = op.getInts("pad");
+  const std::vector<int64_t>& w = op.operands[1]->type.shape;
+  const std::vector<int64_t>& out = op.result()->type.shape;
+  const ops::WindowAxis h{w[2], stride.at(0), pad.at(0), pad.at(2), 1}, wa{w[3], stride.at(1), pad.at(1), pad.at(3), 1};
+  auto bytes = [&](int64_t rows) {
+    return ops::convWorkspaceFloats(h, wa, op.getInt("group"), op.operands[0]->type.shape[1], out[3], rows,
+                                    ops::kConvScratchCapBytes).value();
+  };
+  const std::optional<int64_t> whole = bytes(out[2]), strip = bytes((out[2] + pieces - 1) / std::max<int64_t>(pieces, 1));
+  return whole && strip && (*whole - *strip) * 4 <= op.result()->type.bytes();
+}
+
+}  // namespace
+
 void PipelineLowering::lowerStatistics(Op* stats) {
   Value* x = stats->operands[0];
+  const bool mean = stats->kind != OpKind::BatchNormStats;
+  // A BatchNorm map that one convolution computes from the pipeline's whole inputs (VGG's
+  // first conv from the image) is computed whole, as layer by layer, for the statistics alone
+  // to read: pieces and their whole copy would hold the map twice.
+  // Only while the whole conv's im2col scratch (the CPU rule, ops/Scratch.h) exceeds a
+  // strip's by no more than the copy it saves.
+  size_t upstreamOps = 0;
+  for (size_t k = 0; k < p_.ops.size(); ++k) upstreamOps += upstream_[k] ? 1 : 0;
+  if (!mean && upstreamOps == 1 && upstream_[p_.index.at(x)] && x->def->kind == OpKind::Conv2d &&
+      wholeConvScratchFits(*x->def, std::min<int64_t>(static_cast<int64_t>(p_.fp.front().size()), heightOf(x)))) {
+    pos_ = 0;
+    while (m_.ops[pos_].get() != stats) ++pos_;
+    statsInputs_.emplace_back(stats, emit(x->def->kind, x->def->operands, kernelAttrs(*x->def), x->name + ".stats",
+                                          x->type)->result());
+    return;
+  }
   const size_t n = std::min<size_t>(p_.fp.front().size(), static_cast<size_t>(heightOf(x)));
   Table t(p_.ops.size(), std::vector<RowRange>(n));
   for (size_t j = 0; j < n; ++j) {
@@ -145,7 +182,6 @@ void PipelineLowering::lowerStatistics(Op* stats) {
   while (m_.ops[pos_].get() != stats) ++pos_;
   ValueMap<std::vector<Value*>> none;
   std::vector<Value*> pieces;
-  const bool mean = stats->kind != OpKind::BatchNormStats;
   ir::TensorType sumType = x->type;
   sumType.shape[2] = sumType.shape[3] = 1;
   Value* sum = nullptr;

@@ -369,8 +369,11 @@ std::vector<ReductionPoint> reductionPoints(const ir::Module& train) {
     if (op.kind != ir::OpKind::BatchNormStats && !shared && !stripSums) continue;
     auto role = roles.find(op.operands[0]);
     const bool kept = !stripSums && role != roles.end() && role->second == compiler::ResultRole::KeptActivation;
+    // Recomputed in strips: the statistics read the strips' whole copy (rows_copy), or a map
+    // that only they read (lower-row-pipelines computes a one-conv upstream whole for them);
+    // recomputed whole (--remat blocks): the forward's map, which its apply reads too.
     points.push_back({op.origin.empty() ? "%" + op.result()->name : op.origin, kept,
-                      stripSums || (!kept && def && def->kind == ir::OpKind::RowsCopy)});
+                      stripSums || (!kept && def && (def->kind == ir::OpKind::RowsCopy || readers.size() == 1))});
   }
   return points;
 }
@@ -500,7 +503,21 @@ std::string lossLine(const plan::Plan& p) {
 
 // The one-paragraph report every compile prints (to stderr when the plan text or IR goes
 // to stdout).
-std::string summary(const plan::Plan& p, const std::string& batchNorm) {
+// The summary's line of compiler::largestActivationPart: the activation part at its fullest
+// step, which need not be the step of the peak above it.
+std::string activationPartLine(const plan::Plan& p, const compiler::ActivationPart& a) {
+  std::string at = "step " + std::to_string(a.op);
+  if (a.op < static_cast<size_t>(p.train().steps_size())) {
+    const plan::Step& s = p.train().steps(static_cast<int>(a.op));
+    at += " (" + s.kernel() + (s.origin().empty() ? "" : " " + s.origin()) + ")";
+  }
+  return "  largest activation part (kept activations + activation gradients + workspace, over all steps): " +
+         mib(a.bytes) + " (" + std::to_string(a.bytes) + " bytes) at " + at + ": kept activations " +
+         mib(a.activations) + ", activation gradients " + mib(a.activationGradients) + ", workspace " +
+         mib(a.workspace) + "\n";
+}
+
+std::string summary(const plan::Plan& p, const compiler::ActivationPart& part, const std::string& batchNorm) {
   const plan::MemoryReport& m = p.memory();
   return "lrc-compile: " + p.model_name() + ": strategy " + p.strategy() + ", " +
          std::to_string(p.train().steps_size()) + " training steps, predicted peak " +
@@ -509,7 +526,7 @@ std::string summary(const plan::Plan& p, const std::string& batchNorm) {
          ", optimizer state " + mib(m.optimizer_state()) + ", kept activations " + mib(m.activations()) +
          ", activation gradients " + mib(m.activation_gradients()) + ", workspace " + mib(m.workspace()) +
          ", BatchNorm state " + mib(m.state()) + ", inputs " + mib(m.inputs()) + "\n" +
-         "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + lossLine(p) + dataParallelLine(p) + batchNorm;
+         activationPartLine(p, part) + "  optimizer " + plan::optimizerText(p.optimizer()) + "\n" + lossLine(p) + dataParallelLine(p) + batchNorm;
 }
 
 // --- --report: the same summary as JSON (keys in docs/plan-search.md), written with these
@@ -566,7 +583,7 @@ std::string dataParallelJson(const plan::Plan& p) {
                      {"bn_sync", d->bnSync ? "true" : "false"}});
 }
 
-std::string reportJson(const plan::Plan& p, const std::string& settings,
+std::string reportJson(const plan::Plan& p, const compiler::ActivationPart& part, const std::string& settings,
                        const std::vector<compiler::PipelineSummary>& pipelines, StepCost cost, StepCost layerwise,
                        passes::BatchNormMode bn, int64_t batchNorms, const std::vector<ReductionPoint>& points) {
   const plan::MemoryReport& m = p.memory();
@@ -597,6 +614,11 @@ std::string reportJson(const plan::Plan& p, const std::string& settings,
                                                {"workspace", bytes(m.workspace())},
                                                {"batchnorm_state", bytes(m.state())},
                                                {"inputs", bytes(m.inputs())}})},
+              {"largest_activation_part", jsonObject({{"bytes", bytes(part.bytes)},
+                                                      {"step", std::to_string(part.op)},
+                                                      {"kept_activations", bytes(part.activations)},
+                                                      {"activation_gradients", bytes(part.activationGradients)},
+                                                      {"workspace", bytes(part.workspace)}})},
               {"work_multiply_adds", std::to_string(cost.work)},
               {"layerwise_work_multiply_adds", std::to_string(layerwise.work)},
               {"work_vs_layerwise", jsonNumber(work)},
@@ -698,6 +720,7 @@ void compile(const Options& o) {
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizerRecord, weights);
     plan.set_strategy(std::string(compiler::strategyName(rowOptions)));
+    const compiler::ActivationPart part = compiler::largestActivationPart(*programs.train);
     if (o.memoryBudget > 0 && static_cast<int64_t>(plan.arena_bytes()) > o.memoryBudget)
       throw ir::Error("the plan's predicted peak of " + mib(plan.arena_bytes()) + " (" +
                       std::to_string(plan.arena_bytes()) + " bytes) exceeds --memory-budget " +
@@ -705,7 +728,7 @@ void compile(const Options& o) {
     bool textToStdout = o.emit == "plan" && o.output.empty();
     std::cerr.flush();
     (textToStdout ? std::cerr : std::cout) << explanation
-                                           << summary(plan, chosenBy + rows + batchNormReport(batchNorms, bn, points));
+                                           << summary(plan, part, chosenBy + rows + batchNormReport(batchNorms, bn, points));
     // The settings that compile to this plan: a whole command line (compiler/PlanSearch.h).
     compiler::PlanCandidate chosenSettings;
     chosenSettings.rows = rowOptions;
@@ -716,7 +739,7 @@ void compile(const Options& o) {
     std::vector<std::pair<std::string, std::string>> outputs = {
         {planPath, o.emit == "plan" ? plan::printPlan(plan) : plan::encodePlanFile(plan, weights)}};
     if (!o.report.empty())
-      outputs.emplace_back(o.report, reportJson(plan, settings, pipelines, cost, *layerwiseCost, bn, batchNorms, points));
+      outputs.emplace_back(o.report, reportJson(plan, part, settings, pipelines, cost, *layerwiseCost, bn, batchNorms, points));
     if (!o.memoryPlot.empty()) {
       const std::string model = o.model.substr(o.model.find_last_of('/') + 1);
       outputs.emplace_back(o.memoryPlot,
