@@ -85,7 +85,7 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
 
   // A fresh backend under test: each plan gets an arena of its own. "cpu-im2col" (the
   // CpuConvPaths suite) is the CPU backend on its im2col convolutions, against the CPU backend
-  // on its default (oneDNN) ones.
+  // on its oneDNN (blocked) ones.
   std::unique_ptr<Backend> backend() const {
     if (GetParam() == "cpu-im2col") return std::make_unique<CpuBackend>();
     return GetParam() == "cuda" ? makeCudaBackend(CudaOptions{}) : makeEmulatedCudaBackend();
@@ -98,9 +98,11 @@ class BackendConformance : public ::testing::TestWithParam<std::string> {
     SCOPED_TRACE(plan::printPlan(p.plan()));
     ASSERT_EQ(p.validationError(), "");
     CpuBackend cpu;
-    const StepRun want = runPlanStep(cpu, p, c.inputs, c.context, c.then);
-    StepRun got;
     const cpu::ConvPath path = cpu::conv_path();
+    if (GetParam() == "cpu-im2col") cpu::set_conv_path(cpu::ConvPath::kDnnl);
+    const StepRun want = runPlanStep(cpu, p, c.inputs, c.context, c.then);
+    cpu::set_conv_path(path);
+    StepRun got;
     try {
       if (GetParam() == "cpu-im2col") cpu::set_conv_path(cpu::ConvPath::kIm2col);
       const std::unique_ptr<Backend> device = backend();
@@ -203,8 +205,8 @@ TEST_P(BackendConformance, Conv2d) { conv2dCases(); }
 TEST_P(BackendConformance, Conv2dGradInput) { conv2dGradInputCases(); }
 TEST_P(BackendConformance, Conv2dGradWeight) { conv2dGradWeightCases(); }
 
-// The CPU backend's im2col convolutions against its default ones (oneDNN when built with it,
-// runtime/cpu/Conv.h), whole maps and strips.
+// The CPU backend's im2col convolutions (the default) against its oneDNN ones (blocked;
+// runtime/cpu/Conv.h; im2col again without oneDNN), whole maps and strips.
 class CpuConvPaths : public BackendConformance {};
 TEST_P(CpuConvPaths, Conv2d) { conv2dCases(); }
 TEST_P(CpuConvPaths, Conv2dGradInput) { conv2dGradInputCases(); }
