@@ -7,23 +7,21 @@ usage: make_dropout_cnn.py OUT.onnx
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
+
+from small_cnn import constant, save_classifier, weights
 
 
 def main():
-    rng = np.random.default_rng(0)
-
-    def weight(name, shape, scale):
-        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+    weight = weights(0)
 
     inits = [
         weight("conv.w", [4, 1, 3, 3], 0.3), weight("conv.b", [4], 0.1),
-        numpy_helper.from_array(np.ones(4, np.float32), "bn.scale"), weight("bn.bias", [4], 0.1),
-        numpy_helper.from_array(np.zeros(4, np.float32), "bn.mean"),
-        numpy_helper.from_array(np.ones(4, np.float32), "bn.var"),
-        numpy_helper.from_array(np.array(0.3, np.float32), "drop.ratio"),
-        numpy_helper.from_array(np.array(True), "drop.training"),
+        constant("bn.scale", np.ones(4, np.float32)), weight("bn.bias", [4], 0.1),
+        constant("bn.mean", np.zeros(4, np.float32)),
+        constant("bn.var", np.ones(4, np.float32)),
+        constant("drop.ratio", 0.3, np.float32),
+        constant("drop.training", True),
         weight("fc.w", [10, 256], 0.05), weight("fc.b", [10], 0.1),
     ]
     nodes = [
@@ -36,12 +34,7 @@ def main():
         helper.make_node("Flatten", ["d"], ["f"]),
         helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["logits"], transB=1),
     ]
-    graph = helper.make_graph(nodes, "dropout_cnn",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [4, 1, 8, 8])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [4, 10])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
-    onnx.checker.check_model(model)
-    onnx.save(model, sys.argv[1])
+    save_classifier(sys.argv[1], "dropout_cnn", nodes, inits, [4, 1, 8, 8])
 
 
 if __name__ == "__main__":

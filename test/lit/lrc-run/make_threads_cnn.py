@@ -10,20 +10,18 @@ usage: make_threads_cnn.py OUT.onnx
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
+
+from small_cnn import constant, save_classifier, weights
 
 
 def main():
-    rng = np.random.default_rng(0)
-
-    def weight(name, shape, scale):
-        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+    weight = weights(0)
 
     def bn(i, channels):
         return [weight(f"bn{i}.scale", [channels], 0.2), weight(f"bn{i}.bias", [channels], 0.1),
-                numpy_helper.from_array(np.zeros(channels, np.float32), f"bn{i}.mean"),
-                numpy_helper.from_array(np.ones(channels, np.float32), f"bn{i}.var")]
+                constant(f"bn{i}.mean", np.zeros(channels, np.float32)),
+                constant(f"bn{i}.var", np.ones(channels, np.float32))]
 
     def bn_node(i, x, y):
         return helper.make_node("BatchNormalization", [x, f"bn{i}.scale", f"bn{i}.bias", f"bn{i}.mean", f"bn{i}.var"],
@@ -33,11 +31,11 @@ def main():
     inits = [
         weight("conv1.w", [8, 3, 3, 3], 0.3), weight("conv1.b", [8], 0.1), *bn(1, 8),
         weight("conv2.w", [8, 8, 3, 3], 0.2), weight("conv2.b", [8], 0.1), *bn(2, 8),
-        numpy_helper.from_array(np.array(0.2, np.float32), "drop.ratio"),
-        numpy_helper.from_array(np.array(True), "drop.training"),
-        numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pad.pads"),
-        numpy_helper.from_array(np.array([], np.float32), "up.roi"),
-        numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "up.scales"),
+        constant("drop.ratio", 0.2, np.float32),
+        constant("drop.training", True),
+        constant("pad.pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64),
+        constant("up.roi", [], np.float32),
+        constant("up.scales", [1, 1, 2, 2], np.float32),
         weight("gate", [1, 8, 1, 1], 0.5),
         weight("fc.w", [10, 8], 0.3), weight("fc.b", [10], 0.1),
     ]
@@ -59,12 +57,7 @@ def main():
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["logits"], transB=1),
     ]
-    graph = helper.make_graph(nodes, "threads_cnn",
-                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [4, 3, 16, 16])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [4, 10])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
-    onnx.checker.check_model(model)
-    onnx.save(model, sys.argv[1])
+    save_classifier(sys.argv[1], "threads_cnn", nodes, inits, [4, 3, 16, 16])
 
 
 if __name__ == "__main__":
