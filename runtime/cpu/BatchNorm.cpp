@@ -186,19 +186,19 @@ void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, floa
       const float* v = x.row(n, c, a);
       double s = 0.0, sx = 0.0;
       if (reluBias != nullptr) {
+        // dy masked first, in a loop of its own (a vectorised select; in the summing loop
+        // below the compiler branched on the mask, 2 to 4 times slower), then as unfused.
         const kernels::BatchNormAffine f = kernels::batchnorm_affine(mean[c], invStd[c], scale[c], reluBias[c]);
-        for (int64_t i = 0; i < count; ++i) {
-          const float di = kernels::Relu{}.backward(d[i], f(v[i]));
-          g[i] += k * di;
-          s += di;
-          sx += static_cast<double>(di) * (v[i] - mean[c]);
-        }
-      } else {
-        for (int64_t i = 0; i < count; ++i) {
-          g[i] += k * d[i];
-          s += d[i];
-          sx += static_cast<double>(d[i]) * (v[i] - mean[c]);
-        }
+        thread_local std::vector<float> masked;
+        masked.resize(static_cast<size_t>(count));
+        float* m = masked.data();
+        for (int64_t i = 0; i < count; ++i) m[i] = kernels::Relu{}.backward(d[i], f(v[i]));
+        d = m;
+      }
+      for (int64_t i = 0; i < count; ++i) {
+        g[i] += k * d[i];
+        s += d[i];
+        sx += static_cast<double>(d[i]) * (v[i] - mean[c]);
       }
       sumDy += s;
       sumDyCentered += sx;
