@@ -11,7 +11,9 @@ noise hits all alike.
 --lrc-plans: lrc-compile flag sets separated by ';', each one plan (default "layerwise"); a
 set that starts with a word is `--strategy WORD ...`, one that starts with '-' is taken as
 it is. Leading NAME=VALUE words are environment variables for that plan's lrc-run, e.g.
-"LRC_CPU_CONV=im2col layerwise;LRC_CPU_CONV=dnnl layerwise" (runtime/cpu/Conv.h).
+"LRC_CPU_CONV=im2col layerwise;LRC_CPU_CONV=dnnl layerwise" (runtime/cpu/Conv.h). LRC_BIN=DIR
+takes that plan's lrc-compile and lrc-run from DIR instead of this tree's build/tools (another
+build side by side, e.g. "LRC_BIN=/tmp/before layerwise;layerwise").
 
 Step time: the median over the timed steps (after warm-up steps) of each run, then the
 median over runs. Memory: each process's peak RSS minus its RSS at its start (PyTorch:
@@ -132,7 +134,8 @@ def lrc_run(plan, threads, warmup, steps, work, env=None):
     """(median step seconds, RSS growth, predicted arena, measured arena), or the error text
     of a failed run (a str)."""
     metrics = os.path.join(work, "metrics.jsonl")
-    cmd = [os.path.join(ROOT, "build/tools/lrc-run"), plan, "--data", "synthetic",
+    tools = (env or {}).get("LRC_BIN", os.path.join(ROOT, "build/tools"))
+    cmd = [os.path.join(tools, "lrc-run"), plan, "--data", "synthetic",
            "--steps", str(warmup + steps), "--threads", str(threads), "--metrics", metrics]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, **(env or {})))
@@ -206,7 +209,9 @@ def main():
         plans = []  # [spec, path, summary]
         for i, spec in enumerate(specs):
             path = os.path.join(work, f"{model}.{i}.plan")
-            summary, err = compile_plan(onnx_path, args.batch, plan_flags(split_env(spec)[1]), path)
+            env, flags = split_env(spec)
+            compiler = os.path.join(env["LRC_BIN"], "lrc-compile") if "LRC_BIN" in env else None
+            summary, err = compile_plan(onnx_path, args.batch, plan_flags(flags), path, compiler)
             if err:
                 errors.append((model, spec, "lrc-compile", err))
                 print(f"{model} [{spec}]: lrc-compile failed: {err}", file=sys.stderr)

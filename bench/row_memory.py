@@ -93,9 +93,9 @@ def plan_flags(spec):
     return words
 
 
-def compile_plan(onnx, batch, flags, out):
-    """Runs lrc-compile; returns (parsed summary, None) or (None, error text)."""
-    cmd = [COMPILE, onnx, "--batch", str(batch), *flags, "-o", out]
+def compile_plan(onnx, batch, flags, out, compiler=None):
+    """Runs lrc-compile (this tree's, or `compiler`); returns (parsed summary, None) or (None, error text)."""
+    cmd = [compiler or COMPILE, onnx, "--batch", str(batch), *flags, "-o", out]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         return None, (p.stderr.strip() or p.stdout.strip() or f"exit status {p.returncode}")

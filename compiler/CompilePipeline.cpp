@@ -80,8 +80,9 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
   const bool rows = !o.rows.layerwise;
-  runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)),  // frozen: BatchNorm on running statistics
-            passes::createAppendLossPass(o.loss));  // softmax cross-entropy over the logits (per pixel on [N,K,H,W])
+  runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)));  // frozen: BatchNorm on running statistics
+  if (o.fuseBnRelu) runPasses(*p.train, passes::createFuseBatchNormReluPass());  // batchnorm_apply {relu=1}
+  runPasses(*p.train, passes::createAppendLossPass(o.loss));  // softmax cross-entropy over the logits (per pixel on [N,K,H,W])
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
   runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands

@@ -54,6 +54,9 @@ struct TrainingOptions {
   // sgd (not data-parallel): weight gradients accumulated straight into the momentum buffers
   // (passes/FuseSgdGrads.cpp); lrc-compile --no-fuse-sgd-grads, and --nesterov, turn it off.
   bool fuseSgdGrads = true;
+  // A training BatchNorm's apply and the ReLU that alone reads it as one op, forward and
+  // backward (passes/FuseBatchNormRelu.cpp); lrc-compile --no-fuse-bn-relu turns it off.
+  bool fuseBnRelu = true;
 };
 
 // From the imported (runImportPipeline'd) forward graph.

@@ -368,11 +368,18 @@ Results batchNormSplit(const Rule& r) {
   }
   if (k == OpKind::BatchNormApply) {
     vectors({{1, "scale"}, {2, "bias"}, {3, "mean"}, {4, "inverse std"}});
+    if (r.has("relu")) r.flag("relu");
     return {f32(x)};
   }
   if (k == OpKind::BatchNormApplyGrad) {
     r.expect(0, "output gradient", DType::F32, x);
     vectors({{2, "scale"}, {3, "mean"}, {4, "inverse std"}});
+    // A fused ReLU's mask is recomputed from the apply's operands: the bias too.
+    const bool relu = r.has("relu") && r.flag("relu");
+    if (relu != (r.count() == 6))
+      Rule::fail(relu ? "relu=1 needs the bias as operand 5 (the ReLU's mask is recomputed from it)"
+                      : "operand 5 (the bias) is only for relu=1");
+    if (relu) vectors({{5, "bias"}});
     return {f32(x), f32(c), f32(c), f32(c), f32(c)};
   }
   // batchnorm_stats_grad

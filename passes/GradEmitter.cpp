@@ -417,7 +417,9 @@ class Grad {
 
   // batchnorm_apply (x, scale, bias, mean, invstd): one op gives the five gradients, in operand
   // order; on a strip it propagates the strip's rows of dy and its sums cover those rows only
-  // (the caller adds them over strips, like weight gradients).
+  // (the caller adds them over strips, like weight gradients). With a fused ReLU (relu=1,
+  // passes/FuseBatchNormRelu.cpp) the gradient op masks dy by it, recomputing the mask from x and
+  // the bias (operand 5): it reads no map the unfused relu_grad and batchnorm_apply_grad did not.
   void batchNormApply() {
     bool any = false;
     for (size_t i = 0; i < 5; ++i) any |= needs(i);
@@ -427,8 +429,12 @@ class Grad {
     const TensorType xType = onStripRows(a, x);
     std::vector<std::pair<std::string, TensorType>> results = {{nameFor(x), xType}};
     for (size_t i = 1; i < 5; ++i) results.emplace_back(nameFor(op_.operands[i]), op_.operands[i]->type);
-    Op* g = b_.emit(OpKind::BatchNormApplyGrad, {dy_, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]},
-                    std::move(a), std::move(results));
+    std::vector<Value*> operands = {dy_, operand(0), op_.operands[1], op_.operands[3], op_.operands[4]};
+    if (op_.has("relu") && op_.getInt("relu") != 0) {
+      operands.push_back(op_.operands[2]);
+      a["relu"] = int64_t{1};
+    }
+    Op* g = b_.emit(OpKind::BatchNormApplyGrad, std::move(operands), std::move(a), std::move(results));
     for (size_t i = 0; i < 5; ++i)
       if (needs(i)) b_.contribute(op_, i, g->results[i]);
   }

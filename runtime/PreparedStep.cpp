@@ -349,7 +349,11 @@ StepParams stepParams(const plan::Step& step, const PreparedStep& s) {
     case Kernel::LayerNormGrad:
       return layerNormParams(step, s.inputs[1].shape);
     case Kernel::BatchNormApply:
-    case Kernel::BatchNormApplyGrad:
+    case Kernel::BatchNormApplyGrad: {
+      kernels::BatchNormParams p;
+      p.relu = findAttr(step, "relu") && attrInt(step, "relu") != 0;
+      return p;
+    }
     case Kernel::BatchNormStatsGrad:
     case Kernel::ChannelSum:
     case Kernel::GlobalAvgPool:

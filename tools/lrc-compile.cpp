@@ -89,6 +89,8 @@ constexpr const char* kUsage =
     "  --no-fuse-sgd-grads              sgd: keep each parameter's gradient in its own buffer until its update\n"
     "                                   (default: weight gradients accumulated into the momentum buffers;\n"
     "                                   off with --nesterov and --data-parallel)\n"
+    "  --no-fuse-bn-relu                keep a training BatchNorm's apply and the ReLU after it as two ops\n"
+    "                                   (default: one batchnorm_apply {relu=1}, forward and backward)\n"
     "  --data-parallel                  a plan for each rank of mpirun -np N lrc-run: gradients averaged over the ranks\n"
     "  --bucket-mib X                   --data-parallel's allreduce buckets, MiB (default 25, as PyTorch DDP)\n"
     "  --bn-sync                        --data-parallel: BatchNorm statistics over every rank's batch\n"
@@ -222,6 +224,8 @@ Options parseArgs(int argc, char** argv) {
       bnSync = true;
     } else if (a == "--no-fuse-sgd-grads") {
       o.noFuseSgdGrads = true;
+    } else if (a == "--no-fuse-bn-relu") {
+      o.training.fuseBnRelu = false;
     } else if (a == "--report") {
       o.report = value();
     } else if (a == "--memory-plot") {
@@ -320,6 +324,7 @@ std::string fixedFlags(const Options& o) {
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak
     flags += " --optimizer " + std::string(ops::info(o.training.autodiff.optimizer).name);
   if (o.noFuseSgdGrads) flags += " --no-fuse-sgd-grads";  // parameter gradients in every candidate's peak
+  if (!o.training.fuseBnRelu) flags += " --no-fuse-bn-relu";
   if (const auto& dp = o.training.dataParallel) {  // its buckets are in every candidate's peak
     flags += " --data-parallel";
     if (dp->bucketBytes != passes::DataParallelOptions{}.bucketBytes) {

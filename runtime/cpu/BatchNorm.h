@@ -41,9 +41,10 @@ void batchnorm_stats_rows(double* sum, double* sumSq, ConstRowBand x, int64_t a,
 void batchnorm_finalize_stats(float* mean, float* invStd, float* runningMean, float* runningVar, const double* sum,
                               const double* sumSq, int64_t C, int64_t count, float eps, float momentum);
 
-// y rows [a, b) = (x - mean) * invStd * gamma + beta. y may be the same band as x.
+// y rows [a, b) = (x - mean) * invStd * gamma + beta (kernels::batchnorm_affine's form); relu:
+// max of that and 0 (batchnorm_apply {relu=1}). y may be the same band as x.
 void batchnorm_normalize_rows(RowBand y, ConstRowBand x, const float* mean, const float* invStd, const float* gamma,
-                              const float* beta, int64_t a, int64_t b);
+                              const float* beta, int64_t a, int64_t b, bool relu = false);
 
 // sumDy[c] += sum of dy, sumDyXhat[c] += sum of dy * xhat over rows [a, b), in double.
 void batchnorm_backward_reduce_rows(double* sumDy, double* sumDyXhat, ConstRowBand dy, ConstRowBand x,
@@ -65,9 +66,12 @@ void batchnorm_stats(float* mean, float* invStd, float* runningMean, float* runn
 
 // Over dy rows [a, b): dx rows += scale * invStd * dy; dscale += sum(dy * xhat), dbias += sum(dy),
 // dmean += -scale * invStd * sum(dy), dinvStd += scale * sum(dy * (x - mean)) (sums in double).
+// reluBias non-null (batchnorm_apply_grad {relu=1}, the bias): dy is first masked by the fused
+// ReLU, dy where the forward's x * scale + shift > 0, recomputed (kernels::batchnorm_affine) as
+// the forward computed it, so the result is bit for bit that of relu_grad then the unfused kernel.
 void batchnorm_apply_backward_rows(RowBand dx, float* dscale, float* dbias, float* dmean, float* dinvStd,
                                    ConstRowBand dy, ConstRowBand x, const float* scale, const float* mean,
-                                   const float* invStd, int64_t a, int64_t b);
+                                   const float* invStd, int64_t a, int64_t b, const float* reluBias = nullptr);
 
 // dx = acc + (dmean - dinvStd * invStd^3 * (x - mean)) / M on dx's rows, M = N * H * W (H: the
 // whole map's height, so a band of it gives those rows of the whole-map result); x and acc

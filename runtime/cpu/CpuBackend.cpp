@@ -228,18 +228,20 @@ void collective(const StepArgs& s, const RunContext& context, bool start) {
   for (int i = 0; i < s.numInputs(); ++i) context.collective->startAverage(bucket, s.in(i), s.inCount(i));
 }
 
-// (x, scale, bias, mean, invstd): the rows of the result band.
+// (x, scale, bias, mean, invstd) {relu}: the rows of the result band.
 void batchNormApply(const StepArgs& s) {
   const kernels::RowBand y = s.outMap(0);
-  cpu::batchnorm_normalize_rows(y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows);
+  cpu::batchnorm_normalize_rows(y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows,
+                                s.params<kernels::BatchNormParams>().relu);
 }
 
-// (dy, x, scale, mean, invstd) -> dx, dscale, dbias, dmean, dinvstd over dy's rows.
+// (dy, x, scale, mean, invstd[, bias]) {relu} -> dx, dscale, dbias, dmean, dinvstd over dy's rows.
 void batchNormApplyGrad(const StepArgs& s) {
   for (int i = 0; i < 5; ++i) zeroOut(s, i);
   const kernels::RowRange r = s.gradRows(0);
+  const float* reluBias = s.params<kernels::BatchNormParams>().relu ? s.in(5) : nullptr;
   cpu::batchnorm_apply_backward_rows(s.outMap(0), s.out(1), s.out(2), s.out(3), s.out(4), s.inMap(0), s.inMap(1),
-                                     s.in(2), s.in(3), s.in(4), r.begin, r.end);
+                                     s.in(2), s.in(3), s.in(4), r.begin, r.end, reluBias);
 }
 
 // (x, mean, invstd, dmean, dinvstd[, acc]) -> dx on the result's rows (the whole map, or a band).

@@ -27,6 +27,13 @@ void maxpool2d_rows_forward(RowBand out, ConstRowBand in, const Pool2dParams& p,
 void maxpool2d_rows_backward(RowBand dIn, ConstRowBand dOut, ConstRowBand in, const Pool2dParams& p, int64_t a,
                              int64_t b);
 
+// The scalar kernels (every window by itself, one thread) the two above are bit for bit: their
+// reference in the tests (test/unit/cpu_kernels_pool_test.cpp). The kernels above take loops over
+// the columns whose windows lie inside the row (vectorised) and these windows for the others.
+void maxpool2d_rows_forward_reference(RowBand out, ConstRowBand in, const Pool2dParams& p, int64_t a, int64_t b);
+void maxpool2d_rows_backward_reference(RowBand dIn, ConstRowBand dOut, ConstRowBand in, const Pool2dParams& p,
+                                       int64_t a, int64_t b);
+
 // out rows [a, b) = window sums / divisor with PyTorch's divisor: countIncludePad counts the
 // window clipped to the padded map [-padBegin, size + padEnd); otherwise it counts the
 // in-bounds elements. A window with no in-bounds element gives 0. Dilation must be 1.

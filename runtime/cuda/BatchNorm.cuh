@@ -15,6 +15,8 @@
 #include "runtime/cuda/Device.h"
 #include "runtime/cuda/Elementwise.cuh"
 #include "runtime/cuda/Reduce.cuh"
+#include "runtime/kernels/BatchNorm.h"
+#include "runtime/kernels/Unary.h"
 
 namespace lrc::cuda {
 
@@ -141,19 +143,33 @@ struct ApplyRows {
   kernels::RowBand y;
   kernels::ConstRowBand x;
   const float *mean, *invStd, *gamma, *beta;
+  bool relu;  // batchnorm_apply {relu=1}
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    const float scale = invStd[c] * gamma[c];
-    const float shift = beta[c] - mean[c] * scale;
-    y.at(n, c, h, w) = x.at(n, c, h, w) * scale + shift;
+    const float v = kernels::batchnorm_affine(mean[c], invStd[c], gamma[c], beta[c])(x.at(n, c, h, w));
+    y.at(n, c, h, w) = relu ? kernels::Relu{}.forward(v) : v;
+  }
+};
+
+// dy at (n, c, h, w), masked by a fused ReLU (reluBias non-null: batchnorm_apply_grad {relu=1})
+// recomputed as the forward computed it (cpu::batchnorm_apply_backward_rows).
+struct ApplyGradDy {
+  kernels::ConstRowBand dy, x;
+  const float *scale, *mean, *invStd, *reluBias;
+  LRC_HD float operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    const float d = dy.at(n, c, h, w);
+    if (reluBias == nullptr) return d;
+    const float z = kernels::batchnorm_affine(mean[c], invStd[c], scale[c], reluBias[c])(x.at(n, c, h, w));
+    return kernels::Relu{}.backward(d, z);
   }
 };
 
 // sum(dy) and sum(dy * (x - mean)).
 struct ApplyGradMoments {
-  kernels::ConstRowBand dy, x;
+  ApplyGradDy dy;
+  kernels::ConstRowBand x;
   const float* mean;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w, double* acc) const {
-    const float d = dy.at(n, c, h, w);
+    const float d = dy(n, c, h, w);
     acc[0] += d;
     acc[1] += static_cast<double>(d) * (x.at(n, c, h, w) - mean[c]);
   }
@@ -174,10 +190,10 @@ struct FinishApplyGrad {
 
 struct ApplyGradRows {
   kernels::RowBand dx;
-  kernels::ConstRowBand dy;
+  ApplyGradDy dy;
   const float *scale, *invStd;
   LRC_HD void operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    dx.at(n, c, h, w) += scale[c] * invStd[c] * dy.at(n, c, h, w);
+    dx.at(n, c, h, w) += scale[c] * invStd[c] * dy(n, c, h, w);
   }
 };
 
@@ -310,22 +326,24 @@ void batchnorm_stats_synced(D& dev, float* mean, float* invStd, float* runningMe
                                              totals});
 }
 
-// batchnorm_apply, rows [a, b).
+// batchnorm_apply, rows [a, b); relu: {relu=1}, the ReLU of that.
 template <class D>
 void batchnorm_apply_rows(D& dev, kernels::RowBand y, kernels::ConstRowBand x, const float* mean, const float* invStd,
-                          const float* gamma, const float* beta, int64_t a, int64_t b) {
-  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyRows{y, x, mean, invStd, gamma, beta});
+                          const float* gamma, const float* beta, int64_t a, int64_t b, bool relu = false) {
+  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyRows{y, x, mean, invStd, gamma, beta, relu});
 }
 
-// batchnorm_apply_grad over dy rows [a, b): dx += scale * invStd * dy, and the four sums +=.
+// batchnorm_apply_grad over dy rows [a, b): dx += scale * invStd * dy, and the four sums +=;
+// reluBias non-null ({relu=1}): dy masked by the fused ReLU first.
 template <class D>
 void batchnorm_apply_backward_rows(D& dev, kernels::RowBand dx, float* dscale, float* dbias, float* dmean,
                                    float* dinvStd, kernels::ConstRowBand dy, kernels::ConstRowBand x,
                                    const float* scale, const float* mean, const float* invStd, int64_t a, int64_t b,
-                                   double* workspace) {
-  channel_sums<2>(dev, x.N, x.C, a, b, x.W, bn_detail::ApplyGradMoments{dy, x, mean}, workspace,
+                                   double* workspace, const float* reluBias = nullptr) {
+  const bn_detail::ApplyGradDy masked{dy, x, scale, mean, invStd, reluBias};
+  channel_sums<2>(dev, x.N, x.C, a, b, x.W, bn_detail::ApplyGradMoments{masked, x, mean}, workspace,
                   bn_detail::FinishApplyGrad{dscale, dbias, dmean, dinvStd, scale, invStd});
-  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyGradRows{dx, dy, scale, invStd});
+  forRows(dev, x.N, x.C, x.W, a, b, bn_detail::ApplyGradRows{dx, masked, scale, invStd});
 }
 
 // batchnorm_stats_grad on dx's rows (the whole map or a band of it; x and acc hold them):

@@ -480,7 +480,8 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
     }
     case Kernel::BatchNormApply: {
       const kernels::RowBand y = s.outMap(0);
-      return batchnorm_apply_rows(dev_, y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows);
+      return batchnorm_apply_rows(dev_, y, s.inMap(0), s.in(3), s.in(4), s.in(1), s.in(2), y.row0, y.row0 + y.rows,
+                                  s.params<kernels::BatchNormParams>().relu);
     }
     case Kernel::BatchNormApplyGrad: {
       for (int i = 0; i < 5; ++i) zeroOut(s, i);
@@ -488,7 +489,8 @@ void DeviceBackend<D>::run(const runtime::PreparedStep& step, const runtime::Run
       const kernels::RowRange r = s.gradRows(0);
       return batchnorm_apply_backward_rows(dev_, s.outMap(0), s.out(1), s.out(2), s.out(3), s.out(4), s.inMap(0), x,
                                            s.in(2), s.in(3), s.in(4), r.begin, r.end,
-                                           workspace(batchnorm_workspace_doubles(x.N, x.C)));
+                                           workspace(batchnorm_workspace_doubles(x.N, x.C)),
+                                           s.params<kernels::BatchNormParams>().relu ? s.in(5) : nullptr);
     }
     case Kernel::BatchNormStatsGrad: {
       const kernels::RowBand acc = s.numInputs() == 6 ? s.inMap(5) : kernels::RowBand{};

@@ -839,13 +839,15 @@ TEST_P(BackendConformance, BatchNormSplit) {
     const Case applyGrad{"batchnorm_apply_grad",
                          {whole(x, dy), whole(x, v), whole(c, ch.scale), whole(c, ch.mean), whole(c, invstd)},
                          {result(x), result(c), result(c), result(c), result(c)}};
-    if (x.size() == 4) {
-      expectConformsOnStrips(apply, sameRows, kFewTerms);
-      expectConformsOnGradRows(applyGrad, sameRows, {1}, true, kManyTerms);
-    } else {
-      expectConforms(apply, kFewTerms);
-      expectConforms(applyGrad, kManyTerms);
-    }
+    // With the ReLU fused (relu=1): the gradient reads the bias too, to recompute the mask.
+    Case applyRelu = apply, applyGradRelu = applyGrad;
+    applyRelu.ints.push_back({"relu", {1}});
+    applyGradRelu.ints.push_back({"relu", {1}});
+    applyGradRelu.inputs.push_back(whole(c, ch.bias));
+    for (const Case* fwd : std::initializer_list<const Case*>{&apply, &applyRelu})
+      x.size() == 4 ? expectConformsOnStrips(*fwd, sameRows, kFewTerms) : expectConforms(*fwd, kFewTerms);
+    for (const Case* bwd : std::initializer_list<const Case*>{&applyGrad, &applyGradRelu})
+      x.size() == 4 ? expectConformsOnGradRows(*bwd, sameRows, {1}, true, kManyTerms) : expectConforms(*bwd, kManyTerms);
     std::vector<Arg> statsGrad = {whole(x, v), whole(c, ch.mean), whole(c, invstd), whole(c, dmean), whole(c, dinvstd)};
     expectConforms({"batchnorm_stats_grad", statsGrad, {result(x)}}, kFewTerms);
     statsGrad.push_back(whole(x, acc));

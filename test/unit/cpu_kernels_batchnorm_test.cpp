@@ -3,12 +3,14 @@
 // whole-map functions, and frozen mode on row bands.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "runtime/cpu/BatchNorm.h"
+#include "runtime/kernels/Unary.h"
 #include "test/unit/cpu_kernels_test_util.h"
 
 namespace lrc::cpu {
@@ -201,6 +203,82 @@ TEST(BatchNormSplit, StripsMatchReferenceAndFiniteDifferences) {
   EXPECT_LT(normalizedError(dx, numericGradient(x, loss, 1e-5)), 1e-4);
   // Without the statistics' correction the input gradient is wrong: the test can fail.
   EXPECT_GT(normalizedError(dxDirect, numericGradient(x, loss, 1e-5)), 1e-2);
+}
+
+// batchnorm_apply {relu=1} and its gradient (passes/FuseBatchNormRelu.cpp), strip by strip: bit
+// for bit the unfused apply then relu, and relu_grad (from the relu's result) then the unfused
+// gradient; and the five gradients of the fused op against finite differences of
+// sum(dy * relu((x - mean) * invstd * scale + bias)), mean and invstd as inputs.
+TEST(BatchNormSplit, FusedReluMatchesUnfusedAndFiniteDifferences) {
+  const BatchNormData d;
+  std::vector<float> mean(C), invStd(C);
+  batchnorm_stats(mean.data(), invStd.data(), nullptr, nullptr, full_band(d.x.data(), N, C, H, W), kEps, 0.1f);
+  const ConstRowBand x = full_band(d.x.data(), N, C, H, W);
+  std::vector<float> fusedGrads[5];
+  for (int i = 0; i < 5; ++i) fusedGrads[i] = std::vector<float>(i == 0 ? d.x.size() : C, 0.0f);
+  int64_t positive = 0, nearZero = 0;
+  for (RowRange r : splitRows(H, 3)) {
+    OwnedBand yFused(N, C, H, W, r), z(N, C, H, W, r), dxFused(N, C, H, W, r), dxUnfused(N, C, H, W, r);
+    OwnedBand dz = sliceRows(d.dy, N, C, H, W, r);
+    const OwnedBand dy = sliceRows(d.dy, N, C, H, W, r);
+    batchnorm_normalize_rows(yFused.band, x, mean.data(), invStd.data(), d.gamma.data(), d.beta.data(), r.begin, r.end,
+                             true);
+    batchnorm_normalize_rows(z.band, x, mean.data(), invStd.data(), d.gamma.data(), d.beta.data(), r.begin, r.end);
+    std::vector<float> sums[2][4];
+    for (auto& pair : sums)
+      for (auto& v : pair) v.assign(C, 0.0f);
+    for (size_t i = 0; i < z.storage.size(); ++i) {
+      const float y = kernels::Relu{}.forward(z.storage[i]);  // relu, then relu_grad from its result
+      positive += y > 0.0f;
+      nearZero += std::fabs(z.storage[i]) < 1e-3f;
+      EXPECT_EQ(yFused.storage[i], y);
+      dz.storage[i] = kernels::Relu{}.backward(dz.storage[i], y);
+    }
+    batchnorm_apply_backward_rows(dxFused.band, sums[0][0].data(), sums[0][1].data(), sums[0][2].data(),
+                                  sums[0][3].data(), dy.band, x, d.gamma.data(), mean.data(), invStd.data(), r.begin,
+                                  r.end, d.beta.data());
+    batchnorm_apply_backward_rows(dxUnfused.band, sums[1][0].data(), sums[1][1].data(), sums[1][2].data(),
+                                  sums[1][3].data(), dz.band, x, d.gamma.data(), mean.data(), invStd.data(), r.begin,
+                                  r.end);
+    for (int64_t c = 0; c < C; ++c)
+      for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(sums[0][i][c], sums[1][i][c]);
+        fusedGrads[i + 1][c] += sums[0][i][c];
+      }
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t h = r.begin; h < r.end; ++h)
+          for (int64_t w = 0; w < W; ++w) {
+            const int64_t at = ((n * C + c) * H + h) * W + w;
+            EXPECT_EQ(dxFused.band.at(n, c, h, w), dxUnfused.band.at(n, c, h, w));
+            fusedGrads[0][at] = dxFused.band.at(n, c, h, w);
+          }
+  }
+  // Both sides of the ReLU, and no value within finite differences' reach of its kink.
+  EXPECT_GT(positive, N * C * HW / 4);
+  EXPECT_LT(positive, N * C * HW * 3 / 4);
+  ASSERT_EQ(nearZero, 0);
+
+  std::vector<double> in[5] = {toDouble(d.x), toDouble(d.gamma), toDouble(d.beta), toDouble(mean), toDouble(invStd)};
+  const std::vector<double> dy = toDouble(d.dy);
+  const auto loss = [&] {
+    double sum = 0.0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < HW; ++i) {
+          const int64_t at = (n * C + c) * HW + i;
+          sum += dy[at] * std::max(0.0, (in[0][at] - in[3][c]) * in[4][c] * in[1][c] + in[2][c]);
+        }
+    return sum;
+  };
+  // fusedGrads: dx, dscale, dbias, dmean, dinvstd; in: x, scale, bias, mean, invstd.
+  for (int i = 0; i < 5; ++i) EXPECT_LT(normalizedError(fusedGrads[i], numericGradient(in[i], loss, 1e-5)), 1e-4) << i;
+  // Without the mask (the unfused gradient of dy itself) the bias gradient is wrong: the test can fail.
+  std::vector<float> unmasked(C, 0.0f), other(C), dxUnmasked(d.x.size(), 0.0f);
+  batchnorm_apply_backward_rows(full_band(dxUnmasked.data(), N, C, H, W), other.data(), unmasked.data(), other.data(),
+                                other.data(), full_band(d.dy.data(), N, C, H, W), x, d.gamma.data(), mean.data(),
+                                invStd.data(), 0, H);
+  EXPECT_GT(normalizedError(unmasked, numericGradient(in[2], loss, 1e-5)), 1e-2);
 }
 
 TEST(BatchNormTrain, StripPiecesMatchWholeMap) {

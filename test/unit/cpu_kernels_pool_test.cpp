@@ -3,11 +3,15 @@
 // hand-computed cases for ceil_mode, count_include_pad and tie-breaking.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/cpu/Pool.h"
@@ -249,6 +253,72 @@ TEST(MaxPoolTies, PaddingNeverWinsAndNanPropagates) {
   EXPECT_FALSE(std::isnan(y[1]));
   EXPECT_TRUE(std::isnan(y[2]));
   EXPECT_TRUE(std::isnan(y[3]));
+}
+
+// The maxpool kernels (a vectorised loop over the columns whose windows lie inside the row)
+// against their scalar reference, bit for bit (memcmp: NaN payloads and signed zeros too):
+// random inputs and tie-heavy ones (few distinct values, +-0, -inf, some NaN), the common
+// 3x3 s2 p1 and 2x2 s2 and others (stride 1 and 3, dilation, ceil_mode, asymmetric padding),
+// the whole map and row bands (the input gradient a band with other rows than the input's).
+TEST(MaxPoolFast, BitIdenticalToScalarReference) {
+  struct Config {
+    const char* name;
+    Pool2dParams p;
+  };
+  const Config configs[] = {
+      {"3x3 s2 p1", pool(axis(3, 2, 1, 1), axis(3, 2, 1, 1), false)},
+      {"2x2 s2", pool(axis(2, 2), axis(2, 2), false)},
+      {"2x2 s2 ceil", pool(axis(2, 2), axis(2, 2), true)},
+      {"3x3 s1 p1", pool(axis(3, 1, 1, 1), axis(3, 1, 1, 1), false)},
+      {"3x3 s2 ceil", pool(axis(3, 2), axis(3, 2), true)},
+      {"3x2 s3 asym", pool(axis(3, 3, 2, 0), axis(2, 3, 0, 1), false)},
+      {"2x2 s1 d2 p1", pool(axis(2, 1, 1, 1, 2), axis(2, 1, 1, 1, 2), false)},
+      {"1x4 s1x2", pool(axis(1, 1), axis(4, 2, 1, 2), false)},
+  };
+  constexpr int64_t N = 2, C = 3;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  auto bits = [](const std::vector<float>& v) {
+    std::vector<uint32_t> b(v.size());
+    std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+    return b;
+  };
+  uint32_t seed = 900;
+  int64_t ties = 0;
+  for (const Config& cfg : configs)
+    for (const auto& [H, W] : {std::pair<int64_t, int64_t>{11, 13}, {8, 12}, {7, 4}})
+      for (bool tieHeavy : {false, true}) {
+        const Pool2dParams& p = cfg.p;
+        const int64_t OH = pooledSize(H, p.h, p.ceilMode), OW = pooledSize(W, p.w, p.ceilMode);
+        if (OH <= 0 || OW <= 0) continue;
+        SCOPED_TRACE(std::string(cfg.name) + " " + std::to_string(H) + "x" + std::to_string(W) +
+                     (tieHeavy ? " ties" : " random"));
+        std::vector<float> x = randomFloats(N * C * H * W, seed++, -2.0f, 2.0f);
+        if (tieHeavy) {
+          const float few[] = {1.0f, 1.0f, 0.0f, -0.0f, 2.0f, -inf, 2.0f, 1.0f};
+          const std::vector<float> pick = randomFloats(N * C * H * W, seed++, 0.0f, 1.0f);
+          for (size_t i = 0; i < x.size(); ++i) x[i] = pick[i] > 0.97f ? nan : few[static_cast<size_t>(pick[i] * 8) % 8];
+          ties += std::count(x.begin(), x.end(), 2.0f);
+        }
+        const std::vector<float> dy = randomFloats(N * C * OH * OW, seed++), dx0 = randomFloats(N * C * H * W, seed++);
+        // The whole map, then two bands of output rows.
+        for (RowRange r : {RowRange{0, OH}, RowRange{1, std::min<int64_t>(3, OH)}, RowRange{OH - 1, OH}}) {
+          if (r.begin >= r.end) continue;
+          const RowRange need = window_input_rows(p.h, r.begin, r.end, H);
+          const OwnedBand in = sliceRows(x, N, C, H, W, need);
+          OwnedBand fast(N, C, OH, OW, r, 7.0f), ref(N, C, OH, OW, r, 7.0f);
+          maxpool2d_rows_forward(fast.band, in.band, p, r.begin, r.end);
+          maxpool2d_rows_forward_reference(ref.band, in.band, p, r.begin, r.end);
+          EXPECT_EQ(bits(fast.storage), bits(ref.storage)) << "forward rows " << r.begin << ".." << r.end;
+          // dIn holds a row more on each side where there is one: other rows than `in`.
+          const RowRange wider{std::max<int64_t>(need.begin - 1, 0), std::min(need.end + 1, H)};
+          OwnedBand dFast = sliceRows(dx0, N, C, H, W, wider), dRef = sliceRows(dx0, N, C, H, W, wider);
+          const OwnedBand dOut = sliceRows(dy, N, C, OH, OW, r);
+          maxpool2d_rows_backward(dFast.band, dOut.band, in.band, p, r.begin, r.end);
+          maxpool2d_rows_backward_reference(dRef.band, dOut.band, in.band, p, r.begin, r.end);
+          EXPECT_EQ(bits(dFast.storage), bits(dRef.storage)) << "backward rows " << r.begin << ".." << r.end;
+        }
+      }
+  EXPECT_GT(ties, 100);
 }
 
 TEST(GlobalAvgPool, ForwardAndBackwardByHand) {

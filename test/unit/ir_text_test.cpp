@@ -86,6 +86,14 @@ std::unique_ptr<Module> buildKitchenSink() {
            {conv->result(), stats->results[0], stats->results[1], applyGrad->results[3], applyGrad->results[4],
             applyGrad->result()},
            {}, {{"dstats", f32({2, 4, 8, 8})}});
+  // With the ReLU fused (fuse-batchnorm-relu): the attribute, and the gradient's sixth operand.
+  Op* applyRelu = m->addOp(OpKind::BatchNormApply, {conv->result(), scale, shift, stats->results[0], stats->results[1]},
+                           {{"relu", int64_t{1}}}, {{"bn.relu", f32({2, 4, 8, 8})}});
+  m->addOp(OpKind::BatchNormApplyGrad,
+           {applyRelu->result(), conv->result(), scale, stats->results[0], stats->results[1], shift},
+           {{"relu", int64_t{1}}},
+           {{"dbnrelu", f32({2, 4, 8, 8})}, {"dbnrelu.scale", f32({4})}, {"dbnrelu.shift", f32({4})},
+            {"dbnrelu.mean", f32({4})}, {"dbnrelu.invstd", f32({4})}});
   Op* pad = m->addOp(OpKind::Pad, {relu->result()},
                      {{"pads", IntList{0, 0, 1, 1, 0, 0, 1, 1}}, {"value", 0.0}},
                      {{"pad", f32({2, 4, 10, 10})}});
