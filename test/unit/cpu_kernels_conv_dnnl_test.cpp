@@ -12,7 +12,11 @@
 
 #include "runtime/cpu/Conv.h"
 #include "runtime/cpu/DnnlConv.h"
+#include "runtime/cpu/Parallel.h"
 #include "test/unit/cpu_kernels_test_util.h"
+
+// OpenMP's, which oneDNN's convolutions run on (weak: present when libdnnl loaded libgomp).
+extern "C" int omp_get_max_threads() __attribute__((weak));
 
 namespace lrc::cpu {
 namespace {
@@ -250,6 +254,19 @@ TEST_P(DnnlConvTest, OnePrimitivePerShape) {
   byPieces(d, 2, Mode::kPlain, ran);
   byPieces(d, 2, Mode::kBlocked, ran);
   EXPECT_EQ(dnnl_conv::cached_primitives(), after);
+}
+
+// oneDNN threads by OpenMP: lrc-run --threads (set_threads) must set OpenMP's count too, not
+// only the element-wise pool's and BLAS's. 3 is more than this test's machines' default.
+TEST(DnnlConvThreads, FollowSetThreads) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  ASSERT_NE(omp_get_max_threads, nullptr) << "oneDNN is linked but OpenMP is not loaded";
+  const int before = threads();
+  for (int n : {1, 2, 3, 1}) {
+    set_threads(n);
+    EXPECT_EQ(omp_get_max_threads(), n) << "set_threads(" << n << ")";
+  }
+  set_threads(before);
 }
 
 const Case kCases[] = {
