@@ -269,6 +269,44 @@ TEST(DnnlConvThreads, FollowSetThreads) {
   set_threads(before);
 }
 
+// Under LRC_CPU_CONV=dnnl a 1x1 stride-1 unpadded convolution over a map of 28x28 output
+// pixels or more runs its forward and input gradient on oneDNN's plain (GEMM) convolution with
+// no workspace (a plan gives a direct convolution none): two primitives; a smaller map, and
+// every weight gradient, stay on im2col: none. Each matches the reference.
+TEST(DnnlConvDirect, PlainWhereItPays) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  for (const int64_t H : {28, 14}) {  // x 30 columns: 840 pixels, 420
+    SCOPED_TRACE("H = " + std::to_string(H));
+    const int64_t N = 2, C = 16, K = 24, W = 30;
+    const Conv2dParams p{axis(1), axis(1), 1};
+    const std::vector<float> x = randomFloats(N * C * H * W, 21), w = randomFloats(K * C, 22),
+                             b = randomFloats(K, 23), dOut = randomFloats(N * K * H * W, 24);
+    Result want{std::vector<float>(N * K * H * W), std::vector<float>(N * C * H * W), std::vector<float>(K * C)};
+    Result got = want;
+    const ConstRowBand xBand = full_band(x.data(), N, C, H, W), dOutBand = full_band(dOut.data(), N, K, H, W);
+    const auto all = [&](Result& r) {
+      conv2d_rows_forward(full_band(r.out.data(), N, K, H, W), xBand, w.data(), b.data(), p, 0, H, nullptr, 0);
+      conv2d_rows_backward_data(full_band(r.dx.data(), N, C, H, W), dOutBand, w.data(), p, 0, H, nullptr,
+                                /*dInZeroed=*/true, 0);
+    };
+    withPath(ConvPath::kIm2col, [&] {
+      all(want);
+      conv2d_rows_backward_filter(want.dw.data(), nullptr, dOutBand, xBand, p, 0, H, nullptr, true, 0);
+    });
+    int64_t fwdAndData = 0, weights = 0;
+    withPath(ConvPath::kDnnl, [&] {
+      const int64_t before = dnnl_conv::cached_primitives();
+      all(got);
+      fwdAndData = dnnl_conv::cached_primitives() - before;
+      conv2d_rows_backward_filter(got.dw.data(), nullptr, dOutBand, xBand, p, 0, H, nullptr, true, 0);
+      weights = dnnl_conv::cached_primitives() - before - fwdAndData;
+    });
+    EXPECT_EQ(fwdAndData, H * W >= 28 * 28 ? 2 : 0) << "oneDNN primitives for the forward and input gradient";
+    EXPECT_EQ(weights, 0) << "the weight gradient ran on oneDNN";
+    expectNear(got, want);
+  }
+}
+
 const Case kCases[] = {
     {"Same3x3", 2, 3, 9, 6, 5, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
     {"Same3x3Wide", 2, 16, 12, 10, 32, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
