@@ -52,6 +52,21 @@ constexpr Checked convWorkspaceFloats(const WindowAxis& h, const WindowAxis& w, 
   return convRowFloats(h, w, group, C, outW) * convChunkRows(h, w, group, C, outW, outRows, capBytes);
 }
 
+// Floats of a convolution's weights (K output channels, C input channels, `group` groups) in
+// oneDNN's blocked layouts, bounded above: each group's output and input channels rounded up
+// to 16 (its OIhw16i16o-style blocks), times the kernel's area; a depthwise convolution's
+// groups rounded up to 16 (Goihw16g). plan-memory's
+// conv-scratch=dnnl adds this much to a convolution's scratch, so that the CPU backend's
+// oneDNN convolutions (runtime/cpu/DnnlConv.h) find room for their blocked weights beside
+// the im2col columns' worth of blocked map chunks.
+constexpr Checked convBlockedWeightsFloats(const WindowAxis& h, const WindowAxis& w, int64_t group, int64_t K,
+                                           int64_t C) {
+  if (group < 1) return 0;
+  const auto up16 = [](int64_t n) { return (n + 15) / 16 * 16; };
+  if (group > 1 && K == group && C == group) return Checked(up16(group)) * h.kernel * w.kernel;
+  return Checked(group) * up16(K / group) * up16(C / group) * h.kernel * w.kernel;
+}
+
 // Training-mode BatchNorm: forward keeps the batch mean and inverse std (float) per channel;
 // the gradient recomputes a sum and a sum of squares (double), then mean and inverse std.
 constexpr Checked batchNormScratchBytes(bool grad, int64_t channels) { return Checked(grad ? 24 : 8) * channels; }

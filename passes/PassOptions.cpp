@@ -62,6 +62,18 @@ std::optional<BatchNormMode> parseBatchNormMode(std::string_view text) {
   return named({BatchNormMode::Exact, BatchNormMode::Frozen, BatchNormMode::Strip}, text);
 }
 
+std::string_view name(ConvScratch s) {
+  switch (s) {
+    case ConvScratch::Im2col: return "im2col";
+    case ConvScratch::Dnnl: return "dnnl";
+  }
+  return "";
+}
+
+std::optional<ConvScratch> parseConvScratch(std::string_view text) {
+  return named({ConvScratch::Im2col, ConvScratch::Dnnl}, text);
+}
+
 std::optional<SegmentCut> parseSegmentCut(std::string_view text) {
   return named({SegmentCut::None, SegmentCut::Downsample}, text);
 }

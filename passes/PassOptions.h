@@ -98,10 +98,19 @@ struct DataParallelOptions {
   bool bnSync = false;
 };
 
+// Whom a convolution's scratch is sized for: the im2col kernels only (the default), or also
+// the CPU backend's oneDNN convolutions (LRC_CPU_CONV=dnnl), whose blocked weights then get
+// room beside the im2col columns (ops::convBlockedWeightsFloats).
+enum class ConvScratch { Im2col, Dnnl };
+std::optional<ConvScratch> parseConvScratch(std::string_view text);  // "im2col" or "dnnl"
+std::string_view name(ConvScratch s);
+
 struct PlanMemoryOptions {
   // A convolution's scratch: 0, the CPU kernels' row chunks under ops::kConvScratchCapBytes;
   // > 0, at most this many bytes of whole-band im2col columns (>= one image; the CUDA policy).
   int64_t convBatchBytes = 0;
+  // conv-scratch=dnnl: each (non-transposed) convolution's scratch adds its blocked weights.
+  ConvScratch convScratch = ConvScratch::Im2col;
 };
 
 }  // namespace lrc::passes

@@ -16,6 +16,13 @@
 // images as fit in B bytes, at least one and at most the batch: the CUDA backend runs as many images per launch as the scratch
 // holds (lrc-compile --device cuda asks for 64 MiB), so the memory that buys speed is in the
 // plan and in its predicted peak.
+// Option `conv-scratch=dnnl` (lrc-compile --conv-scratch dnnl; default im2col): each
+// convolution that has im2col scratch (not 1x1 stride-1 unpadded, not transposed) gets its
+// weights' size in oneDNN's blocked layouts on top (ops::convBlockedWeightsFloats), so that
+// the CPU backend's oneDNN path (LRC_CPU_CONV=dnnl) holds the blocked weights and chunks of
+// the maps as large as the im2col columns; without it a layer whose blocked weights exceed
+// its im2col scratch (VGG-16's 14x14 512-channel convolutions) runs im2col. The plan, not the
+// build machine, decides: the same plan on either path, its peak predicted either way.
 #include <algorithm>
 #include <string>
 
@@ -72,24 +79,40 @@ int64_t imagesScratch(const Op& op, int64_t perImage, int64_t batch, int64_t bat
                  "the scratch of " + op.describe(), op.loc);
 }
 
-int64_t scratchBytes(const Op& op, int64_t convBatchBytes) {
+// conv-scratch=dnnl's addition to a convolution's im2col scratch `im2col` (none when that is
+// none): its weights in oneDNN's blocked layouts, K output and C input channels.
+int64_t withBlockedWeights(const Op& op, int64_t im2col, ConvScratch rule, int64_t K, int64_t C, int64_t kh,
+                           int64_t kw) {
+  if (rule != ConvScratch::Dnnl || im2col == 0) return im2col;
+  const ops::WindowAxis h{kh, 1, 0, 0, 1}, w{kw, 1, 0, 0, 1};
+  return counted(ops::convBlockedWeightsFloats(h, w, op.getInt("group"), K, C) * 4 + im2col,
+                 "the scratch of " + op.describe(), op.loc);
+}
+
+int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
   const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
   const int64_t cap = convBatchBytes == 0 ? ops::kConvScratchCapBytes : 0;
   switch (op.kind) {
     case OpKind::Conv2d: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(op, convScratchBytes(op, op.operands[0]->type.shape[1], op.result()->type.shape, w[2], w[3], cap),
-                           batch, convBatchBytes);
+      const int64_t C = op.operands[0]->type.shape[1];
+      const int64_t im2col =
+          imagesScratch(op, convScratchBytes(op, C, op.result()->type.shape, w[2], w[3], cap), batch, convBatchBytes);
+      return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
-      return imagesScratch(op, convScratchBytes(op, op.getInts("input_shape")[1], propagatedShape(op), w[2], w[3], cap), batch,
-                           convBatchBytes);
+      const int64_t C = op.getInts("input_shape")[1];
+      const int64_t im2col =
+          imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), w[2], w[3], cap), batch, convBatchBytes);
+      return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
-      return imagesScratch(op, convScratchBytes(op, op.operands[1]->type.shape[1], propagatedShape(op), k[0], k[1], cap),
-                           batch, convBatchBytes);
+      const int64_t C = op.operands[1]->type.shape[1];
+      const int64_t im2col =
+          imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), k[0], k[1], cap), batch, convBatchBytes);
+      return withBlockedWeights(op, im2col, rule, op.operands[0]->type.shape[1], C, k[0], k[1]);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
     // equivalent convolution's output) it multiplies: those x (or dx) holds; the channels are
@@ -134,10 +157,11 @@ class PlanMemory : public Pass {
  public:
   std::string_view name() const override { return "plan-memory"; }
 
-  explicit PlanMemory(const PlanMemoryOptions& options) : convBatchBytes_(options.convBatchBytes) {}
+  explicit PlanMemory(const PlanMemoryOptions& options)
+      : convBatchBytes_(options.convBatchBytes), convScratch_(options.convScratch) {}
 
   bool transform(ir::Module& m) override {
-    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_);
+    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_);
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
     auto permanent = [](const LiveBuffer& b) {
@@ -177,6 +201,7 @@ class PlanMemory : public Pass {
 
  private:
   int64_t convBatchBytes_;
+  ConvScratch convScratch_;
 };
 
 }  // namespace

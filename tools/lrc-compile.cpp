@@ -76,6 +76,8 @@ constexpr const char* kUsage =
     "  --memory-budget SIZE             e.g. 512MiB, 2GiB (default: this machine's available memory)\n"
     "  --explain                        the candidate plans auto considered, and its choice\n"
     "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
+    "  --conv-scratch im2col|dnnl       convolution scratch for the im2col kernels (default), or also room for\n"
+    "                                   the CPU's oneDNN blocked weights (LRC_CPU_CONV=dnnl: every 3x3 layer blocked)\n"
     "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
     "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
@@ -237,6 +239,11 @@ Options parseArgs(int argc, char** argv) {
       o.device = value();
       if (o.device != "cpu" && o.device != "cuda") usage("--device expects cpu or cuda, got '" + o.device + "'");
       o.training.memory.convBatchBytes = o.device == "cuda" ? kCudaConvBatchBytes : 0;
+    } else if (a == "--conv-scratch") {
+      const std::string text = value();
+      const std::optional<passes::ConvScratch> rule = passes::parseConvScratch(text);
+      if (!rule) usage("--conv-scratch expects im2col or dnnl, got '" + text + "'");
+      o.training.memory.convScratch = *rule;
     } else if (a == "--bn") {
       const std::string text = value();
       const std::optional<passes::BatchNormMode> mode = passes::parseBatchNormMode(text);
@@ -319,6 +326,8 @@ std::string fixedFlags(const Options& o) {
   if (o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     flags += " --bn " + std::string(passes::name(o.training.batchNorm.mode));
   if (o.device != "cpu") flags += " --device " + o.device;
+  if (o.training.memory.convScratch != passes::ConvScratch::Im2col)  // in every candidate's scratch
+    flags += " --conv-scratch " + std::string(passes::name(o.training.memory.convScratch));
   if (o.training.loss.ignoreIndex != passes::AppendLossOptions{}.ignoreIndex)
     flags += " --ignore-index " + std::to_string(o.training.loss.ignoreIndex);
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak

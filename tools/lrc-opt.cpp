@@ -108,8 +108,13 @@ void setOption(std::string_view pass, passes::DataParallelOptions& o, std::strin
 }
 
 void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_view key, std::string_view value) {
-  if (key != "conv-batch-bytes") unknownOption(pass, key, "conv-batch-bytes");
-  o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);
+  if (key == "conv-batch-bytes") {
+    o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);
+  } else if (key == "conv-scratch") {
+    o.convScratch = valueOf(passes::parseConvScratch(value), pass, key, "im2col or dnnl", value);
+  } else {
+    unknownOption(pass, key, "conv-batch-bytes, conv-scratch");
+  }
 }
 
 void setOption(std::string_view pass, passes::PartitionRowsOptions& o, std::string_view key, std::string_view value) {

@@ -212,7 +212,20 @@ ConvPath& currentPath() {
 }
 
 bool useDnnl() { return currentPath() != ConvPath::kIm2col && dnnl_conv::available(); }
-bool blocked() { return currentPath() == ConvPath::kDnnl; }
+
+// Whether a call runs oneDNN's blocked form (else its plain one). Under kDnnl, a 1x1
+// stride-1 unpadded ungrouped convolution over a map of at least kDirectPlainMinPixels output
+// pixels takes the plain form for its forward and input gradient: oneDNN's GEMM convolution on
+// the NCHW bands, no scratch, measured faster than im2col's direct GEMM there in most runs
+// (ResNet-50's bottleneck 1x1s, forward and input gradient: 0.79x the time at 56x56, 0.90x
+// at 28x28), even at 14x14 and 7x7, no faster for the weight gradient, which stays on im2col;
+// the blocked form (its copies need scratch the plan does not give a direct convolution)
+// measured no faster (docs/benchmarks.md, "1x1 convolutions on oneDNN").
+constexpr int64_t kDirectPlainMinPixels = 28 * 28;
+bool blocked(const Conv2dParams& p, int64_t OH, int64_t OW, bool weightGradient) {
+  if (currentPath() != ConvPath::kDnnl) return false;
+  return weightGradient || p.group != 1 || !kernels::conv2d_is_direct(p) || OH * OW < kDirectPlainMinPixels;
+}
 
 int64_t workspaceOf(int64_t given, const Conv2dParams& p, int64_t C, int64_t OW, int64_t a, int64_t b,
                     const float* workspace) {
@@ -231,7 +244,7 @@ void conv2d_rows_forward(RowBand out, ConstRowBand in, const float* weight, cons
   if (useDnnl()) {
     checkConv(kernel, p, in, "input", out, "output", a, b, weight, workspace);
     const int64_t ws = workspaceOf(workspaceFloats, p, in.C, out.W, a, b, workspace);
-    if (blocked() ? dnnl_conv::blocked_forward(out, in, weight, bias, p, a, b, workspace, ws)
+    if (blocked(p, out.H, out.W, false) ? dnnl_conv::blocked_forward(out, in, weight, bias, p, a, b, workspace, ws)
                   : dnnl_conv::forward(out, in, weight, bias, p, a, b, workspace, ws))
       return;
   }
@@ -244,7 +257,8 @@ void conv2d_rows_backward_data(RowBand dIn, ConstRowBand dOut, const float* weig
   if (dInZeroed && useDnnl()) {
     checkConv(kernel, p, dIn, "input-gradient", dOut, "output-gradient", a, b, weight, workspace);
     const int64_t ws = workspaceOf(workspaceFloats, p, dIn.C, dOut.W, a, b, workspace);
-    if (blocked() ? dnnl_conv::blocked_backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws)
+    if (blocked(p, dOut.H, dOut.W, false)
+            ? dnnl_conv::blocked_backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws)
                   : dnnl_conv::backward_data_zeroed(dIn, dOut, weight, p, a, b, workspace, ws))
       return;
   }
@@ -259,7 +273,7 @@ void conv2d_rows_backward_filter(float* dWeight, float* dBias, ConstRowBand dOut
   if (useDnnl()) {
     checkConv(kernel, p, in, "input", dOut, "output-gradient", a, b, dWeight, workspace);
     const int64_t ws = workspaceOf(workspaceFloats, p, in.C, dOut.W, a, b, workspace);
-    done = blocked() ? dnnl_conv::blocked_backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws)
+    done = blocked(p, dOut.H, dOut.W, true) ? dnnl_conv::blocked_backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws)
                      : dnnl_conv::backward_weights(dWeight, dOut, in, p, a, b, !dWeightZeroed, workspace, ws);
   }
   if (!done) backwardFilterRows(kernel, dWeight, dOut, in, p, a, b, workspace, kWholeMap);

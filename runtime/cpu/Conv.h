@@ -17,8 +17,9 @@ using kernels::Conv2dParams;
 
 // Which kernels run conv2d_rows_forward, _backward_data and _backward_filter: the im2col +
 // BLAS reference below, or oneDNN (runtime/cpu/DnnlConv.h) on its blocked layouts (kDnnl) or on
-// the NCHW bands as they are (kDnnlPlain, its GEMM-based convolution) where it takes the call;
-// a call it declines (for its shape, or because its buffers do not fit in the workspace) runs
+// the NCHW bands as they are (kDnnlPlain, its GEMM-based convolution) where it takes the call
+// (kDnnl runs 1x1 stride-1 convolutions' forward and input gradient on maps of 28x28 or more
+// on the plain form, where it measured faster; Conv.cpp); a call it declines (for its shape, or because its buffers do not fit in the workspace) runs
 // the reference. The transposed convolutions always run the reference. Chosen by the
 // environment variable LRC_CPU_CONV=dnnl|dnnl-plain|im2col at first use; the default is
 // im2col. dnnl is faster on VGG-16 (docs/benchmarks.md, "oneDNN convolutions") but not the

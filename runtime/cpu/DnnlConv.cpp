@@ -61,72 +61,77 @@ dnnl::memory::desc weightDesc(const Conv2dParams& p, int64_t K, int64_t C) {
 
 enum Kind : int64_t { kForward, kForwardBias, kBackwardData, kBackwardWeights };
 
-// One cached primitive: null when oneDNN offers only a reference implementation for the shape.
-struct Entry {
-  std::unique_ptr<dnnl::primitive> prim;
-  int64_t scratchFloats = 0;
-};
-
-struct Cache {
-  std::mutex mutex;
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
-  std::map<std::vector<int64_t>, Entry> entries;
-};
-
-Cache& cache() {
-  static Cache c;
-  return c;
-}
-
-// The descriptors of one call (built for its key).
-struct Descs {
-  dnnl::memory::desc src, weights, bias, dst;
-  dims strides, dilates, padL, padR;
-};
-
 template <class PD>
 bool usable(const PD& pd) {
   return std::string(pd.impl_info_str()).rfind("ref", 0) != 0;  // oneDNN's reference loops are slower than im2col
 }
 
-Entry create(Kind kind, const Descs& d, dnnl::engine& engine) {
+constexpr int64_t kAlign = 16;  // floats: 64 bytes
+int64_t aligned(int64_t floats) { return (floats + kAlign - 1) / kAlign * kAlign; }
+int64_t floatsOf(const dnnl::memory::desc& d) { return aligned(static_cast<int64_t>((d.get_size() + 3) / 4)); }
+
+// One convolution primitive of `kind` and the layouts it runs on. `in` is the input-shaped
+// map (src, or diff_src for the input gradient), `out` the output-shaped one (dst or
+// diff_dst); as built, these and `weights` are the layouts the primitive chose (the same as
+// given for plain descriptors, oneDNN's blocked ones for tag::any).
+struct Conv {
+  std::unique_ptr<dnnl::primitive> prim;  // null: oneDNN offers only its reference loops
+  dnnl::memory::desc in, weights, out;
+  int64_t scratchFloats = 0;  // the user-mode scratchpad, rounded up to 64 bytes
+};
+
+// Builds the primitive of `kind` for the convolution `p` over view `v` on the given
+// descriptors: the one place both forms (plain strided views, blocked tag::any) describe a
+// convolution to oneDNN. Throws dnnl::error for a shape oneDNN does not take.
+Conv makeConv(Kind kind, const Conv2dParams& p, const View& v, const dnnl::memory::desc& in,
+              const dnnl::memory::desc& weights, const dnnl::memory::desc& out, dnnl::engine& engine) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  Entry e;
-  try {
-    const bool bias = kind == kForwardBias;
-    const auto fwdDesc =
-        bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                               d.src, d.weights, d.bias, d.dst, d.strides, d.dilates, d.padL, d.padR)
-             : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                               d.src, d.weights, d.dst, d.strides, d.dilates, d.padL, d.padR);
-    const dnnl::convolution_forward::primitive_desc fwd(fwdDesc, attr, engine);
-    if (kind == kForward || kind == kForwardBias) {
-      if (!usable(fwd)) return e;
-      e.prim = std::make_unique<dnnl::convolution_forward>(fwd);
-      e.scratchFloats = static_cast<int64_t>((fwd.scratchpad_desc().get_size() + 3) / 4);
-    } else if (kind == kBackwardData) {
-      const dnnl::convolution_backward_data::primitive_desc pd(
-          dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst,
-                                                d.strides, d.dilates, d.padL, d.padR),
-          attr, engine, fwd);
-      if (!usable(pd)) return e;
-      e.prim = std::make_unique<dnnl::convolution_backward_data>(pd);
-      e.scratchFloats = static_cast<int64_t>((pd.scratchpad_desc().get_size() + 3) / 4);
-    } else {
-      const dnnl::convolution_backward_weights::primitive_desc pd(
-          dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst,
-                                                   d.strides, d.dilates, d.padL, d.padR),
-          attr, engine, fwd);
-      if (!usable(pd)) return e;
-      e.prim = std::make_unique<dnnl::convolution_backward_weights>(pd);
-      e.scratchFloats = static_cast<int64_t>((pd.scratchpad_desc().get_size() + 3) / 4);
-    }
-  } catch (const dnnl::error&) {
-    e.prim.reset();  // a shape oneDNN does not take: the im2col kernel runs it
+  const dims strides{p.h.stride, p.w.stride}, dil{p.h.dilation - 1, p.w.dilation - 1}, padL{v.padT, v.padL},
+      padR{v.padB, v.padR};
+  const auto fwdProp = dnnl::prop_kind::forward_training;
+  const auto direct = dnnl::algorithm::convolution_direct;
+  const dnnl::memory::desc bias(dims{out.dims()[1]}, f32, tag::x);
+  const dnnl::convolution_forward::primitive_desc fwd(
+      kind == kForwardBias
+          ? dnnl::convolution_forward::desc(fwdProp, direct, in, weights, bias, out, strides, dil, padL, padR)
+          : dnnl::convolution_forward::desc(fwdProp, direct, in, weights, out, strides, dil, padL, padR),
+      attr, engine);
+  Conv c;
+  const auto take = [&c](const auto& pd, const dnnl::memory::desc& i, const dnnl::memory::desc& w,
+                         const dnnl::memory::desc& o, auto prim) {
+    if (!usable(pd)) return;
+    c.prim = std::make_unique<decltype(prim)>(std::move(prim));
+    c.in = i;
+    c.weights = w;
+    c.out = o;
+    c.scratchFloats = floatsOf(pd.scratchpad_desc());
+  };
+  if (kind == kForward || kind == kForwardBias) {
+    take(fwd, fwd.src_desc(), fwd.weights_desc(), fwd.dst_desc(), dnnl::convolution_forward(fwd));
+  } else if (kind == kBackwardData) {
+    const dnnl::convolution_backward_data::primitive_desc pd(
+        dnnl::convolution_backward_data::desc(direct, in, weights, out, strides, dil, padL, padR), attr, engine, fwd);
+    take(pd, pd.diff_src_desc(), pd.weights_desc(), pd.diff_dst_desc(), dnnl::convolution_backward_data(pd));
+  } else {
+    const dnnl::convolution_backward_weights::primitive_desc pd(
+        dnnl::convolution_backward_weights::desc(direct, in, weights, out, strides, dil, padL, padR), attr, engine,
+        fwd);
+    take(pd, pd.src_desc(), pd.diff_weights_desc(), pd.diff_dst_desc(), dnnl::convolution_backward_weights(pd));
   }
-  return e;
+  return c;
+}
+
+struct Cache {
+  std::mutex mutex;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<std::vector<int64_t>, Conv> entries;  // the plain calls' primitives, by shape
+};
+
+Cache& cache() {
+  static Cache c;
+  return c;
 }
 
 // Runs the primitive for `kind` on the views of an input-shaped band `in` (rows v.lo..) and an
@@ -141,28 +146,30 @@ bool run(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, in
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   auto it = c.entries.find(key);
-  Descs d;
-  d.src = viewDesc(in.N, in.C, v.hv, v.Wv, in.rows, in.W);
-  d.dst = viewDesc(out.N, out.C, b - a, out.W, out.rows, out.W);
-  d.weights = weightDesc(p, out.C, in.C);
-  d.bias = dnnl::memory::desc(dims{out.C}, f32, tag::x);
+  const dnnl::memory::desc src = viewDesc(in.N, in.C, v.hv, v.Wv, in.rows, in.W),
+                           dst = viewDesc(out.N, out.C, b - a, out.W, out.rows, out.W),
+                           weights = weightDesc(p, out.C, in.C);
   if (it == c.entries.end()) {
-    d.strides = {p.h.stride, p.w.stride};
-    d.dilates = {p.h.dilation - 1, p.w.dilation - 1};
-    d.padL = {v.padT, v.padL};
-    d.padR = {v.padB, v.padR};
-    it = c.entries.emplace(key, create(kind, d, c.engine)).first;
+    Conv conv;
+    try {
+      conv = makeConv(kind, p, v, src, weights, dst, c.engine);
+    } catch (const dnnl::error&) {
+      conv = Conv{};  // a shape oneDNN does not take: the im2col kernel runs it
+    }
+    it = c.entries.emplace(key, std::move(conv)).first;
   }
-  const Entry& e = it->second;
+  const Conv& e = it->second;
   if (!e.prim || e.scratchFloats > scratchFloats) return false;
   const bool backwardData = kind == kBackwardData, backwardWeights = kind == kBackwardWeights;
   std::unordered_map<int, dnnl::memory> args;
-  args.emplace(backwardData ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC, dnnl::memory(d.src, c.engine, ptrs.at(DNNL_ARG_SRC)));
+  args.emplace(backwardData ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC, dnnl::memory(src, c.engine, ptrs.at(DNNL_ARG_SRC)));
   args.emplace(backwardWeights ? DNNL_ARG_DIFF_WEIGHTS : DNNL_ARG_WEIGHTS,
-               dnnl::memory(d.weights, c.engine, ptrs.at(DNNL_ARG_WEIGHTS)));
+               dnnl::memory(weights, c.engine, ptrs.at(DNNL_ARG_WEIGHTS)));
   args.emplace(kind == kForward || kind == kForwardBias ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST,
-               dnnl::memory(d.dst, c.engine, ptrs.at(DNNL_ARG_DST)));
-  if (kind == kForwardBias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(d.bias, c.engine, ptrs.at(DNNL_ARG_BIAS)));
+               dnnl::memory(dst, c.engine, ptrs.at(DNNL_ARG_DST)));
+  if (kind == kForwardBias)
+    args.emplace(DNNL_ARG_BIAS,
+                 dnnl::memory(dnnl::memory::desc(dims{out.C}, f32, tag::x), c.engine, ptrs.at(DNNL_ARG_BIAS)));
   if (e.scratchFloats > 0)
     args.emplace(DNNL_ARG_SCRATCHPAD,
                  dnnl::memory(dnnl::memory::desc(dims{e.scratchFloats * 4}, dnnl::memory::data_type::u8, tag::x),
@@ -182,10 +189,6 @@ void* mut(const float* p) { return const_cast<float*>(p); }  // oneDNN takes voi
 // (adding where chunks overlap: an input gradient's halo rows, the weight gradient's chunks).
 // The workspace holds [weights | input-shaped chunk | output-shaped chunk | scratchpad].
 
-constexpr int64_t kAlign = 16;  // floats: 64 bytes
-int64_t aligned(int64_t floats) { return (floats + kAlign - 1) / kAlign * kAlign; }
-int64_t floatsOf(const dnnl::memory::desc& d) { return aligned(static_cast<int64_t>((d.get_size() + 3) / 4)); }
-
 struct Chunk {
   int64_t n0, images, a, b;  // images [n0, n0 + images), output rows [a, b)
   View v;
@@ -193,7 +196,7 @@ struct Chunk {
 
 // The primitives of one chunk shape (images, a, b): the convolution and the reorders.
 struct ChunkPrims {
-  std::unique_ptr<dnnl::primitive> conv, inReorder, outReorder, outReorderSum;
+  std::unique_ptr<dnnl::primitive> conv, inReorder, outReorder;
   dnnl::memory::desc inUser, outUser, inBlk, outBlk;  // input-shaped and output-shaped: views and blocked
   int64_t scratchFloats = 0;
 };
@@ -232,8 +235,6 @@ bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBan
   const auto anyDesc = [](int64_t n, int64_t c, int64_t h, int64_t w) {
     return dnnl::memory::desc(dims{n, c, h, w}, f32, tag::any);
   };
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   plan.wUser = weightDesc(p, out.C, in.C);
   const dnnl::memory::desc wAny = dnnl::memory::desc(plan.wUser.dims(), f32, tag::any);
   for (int64_t n0 = 0; n0 < in.N; n0 += images)
@@ -247,54 +248,21 @@ bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBan
       const View& v = c.v;
       cp.inUser = viewDesc(c.images, in.C, v.hv, v.Wv, in.rows, in.W);
       cp.outUser = viewDesc(c.images, out.C, c.b - c.a, out.W, out.rows, out.W);
-      const dnnl::memory::desc inAny = anyDesc(c.images, in.C, v.hv, v.Wv),
-                               outAny = anyDesc(c.images, out.C, c.b - c.a, out.W);
-      const dims strides{p.h.stride, p.w.stride}, dil{p.h.dilation - 1, p.w.dilation - 1}, padL{v.padT, v.padL},
-          padR{v.padB, v.padR};
-      const dnnl::memory::desc biasDesc(dims{out.C}, f32, tag::x);
-      const dnnl::convolution_forward::primitive_desc fwd(
-          kind == kForwardBias
-              ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                dnnl::algorithm::convolution_direct, inAny, wAny, biasDesc, outAny,
-                                                strides, dil, padL, padR)
-              : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                dnnl::algorithm::convolution_direct, inAny, wAny, outAny, strides, dil,
-                                                padL, padR),
-          attr, engine);
-      dnnl::memory::desc wBlk;
+      Conv conv = makeConv(kind, p, v, anyDesc(c.images, in.C, v.hv, v.Wv), wAny,
+                           anyDesc(c.images, out.C, c.b - c.a, out.W), engine);
+      if (!conv.prim) return !(plan.noFastPrimitive = true);
+      cp.conv = std::move(conv.prim);
+      cp.inBlk = conv.in;
+      cp.outBlk = conv.out;
+      cp.scratchFloats = conv.scratchFloats;
+      const dnnl::memory::desc& wBlk = conv.weights;
       if (kind == kForward || kind == kForwardBias) {
-        if (!usable(fwd)) return !(plan.noFastPrimitive = true);
-        cp.conv = std::make_unique<dnnl::convolution_forward>(fwd);
-        cp.inBlk = fwd.src_desc();
-        cp.outBlk = fwd.dst_desc();
-        wBlk = fwd.weights_desc();
-        cp.scratchFloats = floatsOf(fwd.scratchpad_desc());
         cp.inReorder = makeReorder(cp.inUser, cp.inBlk, engine, false);
         cp.outReorder = makeReorder(cp.outBlk, cp.outUser, engine, false);
       } else if (kind == kBackwardData) {
-        const dnnl::convolution_backward_data::primitive_desc pd(
-            dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, inAny, wAny, outAny, strides,
-                                                  dil, padL, padR),
-            attr, engine, fwd);
-        if (!usable(pd)) return !(plan.noFastPrimitive = true);
-        cp.conv = std::make_unique<dnnl::convolution_backward_data>(pd);
-        cp.inBlk = pd.diff_src_desc();
-        cp.outBlk = pd.diff_dst_desc();
-        wBlk = pd.weights_desc();
-        cp.scratchFloats = floatsOf(pd.scratchpad_desc());
-        cp.outReorder = makeReorder(cp.outUser, cp.outBlk, engine, false);   // dy in
-        cp.inReorder = makeReorder(cp.inBlk, cp.inUser, engine, true);       // dx out, adding
+        cp.outReorder = makeReorder(cp.outUser, cp.outBlk, engine, false);  // dy in
+        cp.inReorder = makeReorder(cp.inBlk, cp.inUser, engine, true);      // dx out, adding
       } else {
-        const dnnl::convolution_backward_weights::primitive_desc pd(
-            dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, inAny, wAny, outAny,
-                                                     strides, dil, padL, padR),
-            attr, engine, fwd);
-        if (!usable(pd)) return !(plan.noFastPrimitive = true);
-        cp.conv = std::make_unique<dnnl::convolution_backward_weights>(pd);
-        cp.inBlk = pd.src_desc();
-        cp.outBlk = pd.diff_dst_desc();
-        wBlk = pd.diff_weights_desc();
-        cp.scratchFloats = floatsOf(pd.scratchpad_desc());
         cp.inReorder = makeReorder(cp.inUser, cp.inBlk, engine, false);
         cp.outReorder = makeReorder(cp.outUser, cp.outBlk, engine, false);
       }

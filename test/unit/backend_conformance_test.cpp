@@ -196,6 +196,9 @@ const ConvCase kConvCases[] = {
     {{1, 3, 11, 5}, {2, 3, 5, 2}, true, convAttrs({3, 1}, {1, 0, 3, 1}, {1, 1}, 1)},   // stride 3, asymmetric pads
     {{3, 5, 7, 9}, {6, 5, 1, 1}, true, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1)},    // 1x1 direct: batched GEMM
     {{3, 6, 7, 9}, {4, 3, 1, 1}, false, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 2)},   // 1x1 direct, grouped
+    // 1x1 direct over 28x28: the CPU's oneDNN path runs its forward and input gradient on
+    // oneDNN's plain GEMM convolution (runtime/cpu/Conv.cpp), a strip's on im2col.
+    {{2, 4, 28, 28}, {3, 4, 1, 1}, true, convAttrs({1, 1}, {0, 0, 0, 0}, {1, 1}, 1)},
     // The scratch (kScratchFloats) holds the columns of 2 of these 5 whole images: the device
     // backend's image chunks 2, 2, 1 (a strip's fewer rows fit more images).
     {{5, 4, 30, 30}, {3, 4, 3, 3}, true, convAttrs({1, 1}, {1, 1, 1, 1}, {1, 1}, 1)},

@@ -12,7 +12,11 @@
 
 #include "runtime/cpu/Conv.h"
 #include "runtime/cpu/DnnlConv.h"
+#include "runtime/cpu/Parallel.h"
 #include "test/unit/cpu_kernels_test_util.h"
+
+// OpenMP's, which oneDNN's convolutions run on (weak: present when libdnnl loaded libgomp).
+extern "C" int omp_get_max_threads() __attribute__((weak));
 
 namespace lrc::cpu {
 namespace {
@@ -250,6 +254,57 @@ TEST_P(DnnlConvTest, OnePrimitivePerShape) {
   byPieces(d, 2, Mode::kPlain, ran);
   byPieces(d, 2, Mode::kBlocked, ran);
   EXPECT_EQ(dnnl_conv::cached_primitives(), after);
+}
+
+// oneDNN threads by OpenMP: lrc-run --threads (set_threads) must set OpenMP's count too, not
+// only the element-wise pool's and BLAS's. 3 is more than this test's machines' default.
+TEST(DnnlConvThreads, FollowSetThreads) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  ASSERT_NE(omp_get_max_threads, nullptr) << "oneDNN is linked but OpenMP is not loaded";
+  const int before = threads();
+  for (int n : {1, 2, 3, 1}) {
+    set_threads(n);
+    EXPECT_EQ(omp_get_max_threads(), n) << "set_threads(" << n << ")";
+  }
+  set_threads(before);
+}
+
+// Under LRC_CPU_CONV=dnnl a 1x1 stride-1 unpadded convolution over a map of 28x28 output
+// pixels or more runs its forward and input gradient on oneDNN's plain (GEMM) convolution with
+// no workspace (a plan gives a direct convolution none): two primitives; a smaller map, and
+// every weight gradient, stay on im2col: none. Each matches the reference.
+TEST(DnnlConvDirect, PlainWhereItPays) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  for (const int64_t H : {28, 14}) {  // x 30 columns: 840 pixels, 420
+    SCOPED_TRACE("H = " + std::to_string(H));
+    const int64_t N = 2, C = 16, K = 24, W = 30;
+    const Conv2dParams p{axis(1), axis(1), 1};
+    const std::vector<float> x = randomFloats(N * C * H * W, 21), w = randomFloats(K * C, 22),
+                             b = randomFloats(K, 23), dOut = randomFloats(N * K * H * W, 24);
+    Result want{std::vector<float>(N * K * H * W), std::vector<float>(N * C * H * W), std::vector<float>(K * C)};
+    Result got = want;
+    const ConstRowBand xBand = full_band(x.data(), N, C, H, W), dOutBand = full_band(dOut.data(), N, K, H, W);
+    const auto all = [&](Result& r) {
+      conv2d_rows_forward(full_band(r.out.data(), N, K, H, W), xBand, w.data(), b.data(), p, 0, H, nullptr, 0);
+      conv2d_rows_backward_data(full_band(r.dx.data(), N, C, H, W), dOutBand, w.data(), p, 0, H, nullptr,
+                                /*dInZeroed=*/true, 0);
+    };
+    withPath(ConvPath::kIm2col, [&] {
+      all(want);
+      conv2d_rows_backward_filter(want.dw.data(), nullptr, dOutBand, xBand, p, 0, H, nullptr, true, 0);
+    });
+    int64_t fwdAndData = 0, weights = 0;
+    withPath(ConvPath::kDnnl, [&] {
+      const int64_t before = dnnl_conv::cached_primitives();
+      all(got);
+      fwdAndData = dnnl_conv::cached_primitives() - before;
+      conv2d_rows_backward_filter(got.dw.data(), nullptr, dOutBand, xBand, p, 0, H, nullptr, true, 0);
+      weights = dnnl_conv::cached_primitives() - before - fwdAndData;
+    });
+    EXPECT_EQ(fwdAndData, H * W >= 28 * 28 ? 2 : 0) << "oneDNN primitives for the forward and input gradient";
+    EXPECT_EQ(weights, 0) << "the weight gradient ran on oneDNN";
+    expectNear(got, want);
+  }
 }
 
 const Case kCases[] = {
