@@ -30,7 +30,7 @@ import sys
 ZOO = {
     "alexnet": ({}, (4, 3, 224, 224), 0.002),
     "vgg11_bn": ({}, (2, 3, 224, 224), 0.0001),
-    "vgg16": ({}, (1, 3, 224, 224), 0.002),
+    "vgg16": ({}, (1, 3, 224, 224), 0.0005),  # seed 1: SEEDS below
     "resnet18": ({}, (16, 3, 96, 96), 0.0005),  # F32_NOISE below
     "resnet50": ({}, (16, 3, 64, 64), 0.002),
     "resnext50_32x4d": ({}, (16, 3, 64, 64), 0.0001),
@@ -49,7 +49,9 @@ ZOO = {
 }
 
 # The parity draw's seed (weights, batch, labels; test/e2e/parity.py draw()) where it is not 0.
-SEEDS = {}
+# VGG-16: seed 0 has a classifier unit, seed 2 a conv unit, that float32 decides otherwise at
+# step 0; seed 1 none (test/e2e/CMakeLists.txt, the zoo entries' comment).
+SEEDS = {"vgg16": 1}
 
 # The float32 floor's factor of test/e2e/parity.py (a bound is at least this x PyTorch
 # float32's own error from float64) where it is not parity.py's default (2; --f32-noise
