@@ -198,7 +198,7 @@ constexpr RowRange kWholeMap{0, -1};
 
 ConvPath pathFromEnvironment() {
   const char* v = std::getenv("LRC_CPU_CONV");
-  if (v == nullptr || *v == 0) return ConvPath::kIm2col;
+  if (v == nullptr || *v == 0) return dnnl_conv::available() ? ConvPath::kDnnl : ConvPath::kIm2col;
   const std::string s = v;
   if (s == "dnnl") return ConvPath::kDnnl;
   if (s == "dnnl-plain") return ConvPath::kDnnlPlain;

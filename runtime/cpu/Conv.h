@@ -21,11 +21,11 @@ using kernels::Conv2dParams;
 // (kDnnl runs 1x1 stride-1 convolutions' forward and input gradient on maps of 28x28 or more
 // on the plain form, where it measured faster; Conv.cpp); a call it declines (for its shape, or because its buffers do not fit in the workspace) runs
 // the reference. The transposed convolutions always run the reference. Chosen by the
-// environment variable LRC_CPU_CONV=dnnl|dnnl-plain|im2col at first use; the default is
-// im2col. dnnl is faster on VGG-16 (docs/benchmarks.md, "oneDNN convolutions") but not the
-// default: its other summation order puts torchvision ResNet-18's step-3 loss 1.14x past the
-// parity bound (PyTorch float32's own error; test/e2e parity_resnet18) and moves ResNet-50's
-// CPU-vs-cuda-emulated comparison past its tolerance (backends_resnet50_cuda_emulated).
+// environment variable LRC_CPU_CONV=dnnl|dnnl-plain|im2col at first use; the default is dnnl
+// when lrc was built with oneDNN (the fastest by docs/benchmarks.md, "oneDNN convolutions"),
+// else im2col. The PyTorch parity tests pass on both paths (docs/benchmarks.md, "oneDNN the
+// default": ResNet-18's draw conditioned); the CPU-vs-CUDA comparison of test/e2e/backends.py
+// runs the CPU side on im2col, the order nearest the CUDA backend's.
 enum class ConvPath { kIm2col, kDnnl, kDnnlPlain };
 ConvPath conv_path();
 void set_conv_path(ConvPath path);  // tests; kDnnl without oneDNN runs im2col

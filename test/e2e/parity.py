@@ -583,6 +583,8 @@ def torchvision_model(arch):
     make.input_shape = zoo.ZOO[arch][1]
     make.lr = zoo.ZOO[arch][2]
     make.seed = zoo.SEEDS.get(arch, 0)
+    if arch in zoo.F32_NOISE:
+        make.f32_noise = zoo.F32_NOISE[arch]
     return make
 
 
@@ -860,7 +862,8 @@ def main():
                     help="after the plan under test (give it --strategy layerwise), train these row "
                          "plans (e.g. 2ps/3 overl/3) and require each to match it as --vs-layerwise does")
     ap.add_argument("--f32-noise", type=float,
-                    help=f"the float32 floor's factor (default {F32_NOISE}): the torchvision zoo's "
+                    help=f"the float32 floor's factor (default {F32_NOISE}, or the model's own: "
+                         "test/models/zoo.py F32_NOISE): the torchvision zoo's "
                          "deep nets have tensors whose gradients nearly cancel (BatchNorm biases of "
                          "1e-5 after 3 steps), where two float32 computations differ by up to 4x "
                          "PyTorch float32's own error")
@@ -885,7 +888,7 @@ def main():
     cut = argv.index("--") if "--" in argv else len(argv)
     args = ap.parse_args(argv[:cut])
     args.compile_flags = argv[cut + 1:]
-    F32_NOISE = args.f32_noise or F32_NOISE
+    F32_NOISE = args.f32_noise or getattr(MODELS[args.model], "f32_noise", F32_NOISE)
     os.makedirs(args.work, exist_ok=True)
     model, x, y = draw(args.model)
 

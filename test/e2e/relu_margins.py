@@ -15,7 +15,7 @@ when the forced series equals lrc's losses, the difference from float64 is that 
 
 Only nn.ReLU modules are seen (functional relu calls are not), and max-pool ties are not.
 
-Usage: relu_margins.py MODEL [--steps 3] [--force] [--seed N]
+Usage: relu_margins.py MODEL [--steps 3] [--force] [--seed N] [--lr X]
 (the VGG-16 zoo finding of issue 13: relu_margins.py vgg16 --steps 2 --force)
 """
 import argparse
@@ -71,8 +71,11 @@ def main():
     ap.add_argument("--force", action="store_true",
                     help="retrain in float64 with float32's on/off decisions where they differ")
     ap.add_argument("--seed", type=int, help="the draw's seed (default: the model's, as parity.py)")
+    ap.add_argument("--lr", type=float, help="the learning rate (default: the model's, as parity.py)")
     args = ap.parse_args()
     model, x, y = parity.draw(args.model, args.seed)  # sets parity.LR, the model's learning rate
+    if args.lr:
+        parity.LR = args.lr
     losses64, seen64 = train(model, x, y, args.steps, torch.float64)
     losses32, seen32 = train(model, x, y, args.steps, torch.float32)
     override = {}

@@ -30,8 +30,8 @@ import sys
 ZOO = {
     "alexnet": ({}, (4, 3, 224, 224), 0.002),
     "vgg11_bn": ({}, (2, 3, 224, 224), 0.0001),
-    "vgg16": ({}, (1, 3, 224, 224), 0.002),
-    "resnet18": ({}, (16, 3, 96, 96), 0.002),
+    "vgg16": ({}, (1, 3, 224, 224), 0.0002),  # seed 1: SEEDS below
+    "resnet18": ({}, (16, 3, 96, 96), 0.0005),  # F32_NOISE below
     "resnet50": ({}, (16, 3, 64, 64), 0.002),
     "resnext50_32x4d": ({}, (16, 3, 64, 64), 0.0001),
     "wide_resnet50_2": ({}, (16, 3, 64, 64), 0.0001),
@@ -49,7 +49,21 @@ ZOO = {
 }
 
 # The parity draw's seed (weights, batch, labels; test/e2e/parity.py draw()) where it is not 0.
-SEEDS = {}
+# VGG-16: seed 0 has a classifier unit, seed 2 a conv unit, that float32 decides otherwise at
+# step 0; seed 1 none (test/e2e/CMakeLists.txt, the zoo entries' comment).
+SEEDS = {"vgg16": 1}
+
+# The float32 floor's factor of test/e2e/parity.py (a bound is at least this x PyTorch
+# float32's own error from float64) where it is not parity.py's default (2; --f32-noise
+# overrides both). ResNet-18 trains at lr 0.0005, where PyTorch float32's step-3 loss is 1e-5
+# off float64, so its loss bound is the fixed 1e-4 (float32 decides 9 ReLU units otherwise at
+# step 1; at lr 0.002, 60, and its loss was 6.4e-5 off, 1.3e-4 with seed 1:
+# test/e2e/relu_margins.py resnet18). Its BatchNorm biases stay float32 noise at any learning rate (5e-5 after 3 steps,
+# PyTorch float32 1-4% of that off float64: their gradients nearly cancel), and there two
+# float32 runs that sum in other orders differ by up to 4x PyTorch float32's own error, as in
+# the zoo entries (test/e2e/CMakeLists.txt --f32-noise 4): with oneDNN's convolutions 2.8x
+# (layer4.0.bn2.bias), with im2col's 1.1x (docs/benchmarks.md "oneDNN the default").
+F32_NOISE = {"resnet18": 4.0}
 
 
 def build(name, classes=10):

@@ -208,7 +208,7 @@ TEST_P(BackendConformance, Conv2d) { conv2dCases(); }
 TEST_P(BackendConformance, Conv2dGradInput) { conv2dGradInputCases(); }
 TEST_P(BackendConformance, Conv2dGradWeight) { conv2dGradWeightCases(); }
 
-// The CPU backend's im2col convolutions (the default) against its oneDNN ones (blocked;
+// The CPU backend's im2col convolutions against its oneDNN ones (blocked, the default;
 // runtime/cpu/Conv.h; im2col again without oneDNN), whole maps and strips.
 class CpuConvPaths : public BackendConformance {};
 TEST_P(CpuConvPaths, Conv2d) { conv2dCases(); }
