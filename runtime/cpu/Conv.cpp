@@ -218,9 +218,10 @@ bool useDnnl() { return currentPath() != ConvPath::kIm2col && dnnl_conv::availab
 // pixels takes the plain form for its forward and input gradient: oneDNN's GEMM convolution on
 // the NCHW bands, no scratch, measured faster than im2col's direct GEMM there in most runs
 // (ResNet-50's bottleneck 1x1s, forward and input gradient: 0.79x the time at 56x56, 0.90x
-// at 28x28), even at 14x14 and 7x7, no faster for the weight gradient, which stays on im2col;
-// the blocked form (its copies need scratch the plan does not give a direct convolution)
-// measured no faster (docs/benchmarks.md, "1x1 convolutions on oneDNN").
+// at 28x28). At 14x14 and 7x7 it is even with im2col (not routed), and for the weight gradient
+// no faster anywhere (it stays on im2col); the blocked form (its copies need scratch the plan
+// does not give a direct convolution) measured no faster (docs/benchmarks.md, "1x1
+// convolutions on oneDNN").
 constexpr int64_t kDirectPlainMinPixels = 28 * 28;
 bool blocked(const Conv2dParams& p, int64_t OH, int64_t OW, bool weightGradient) {
   if (currentPath() != ConvPath::kDnnl) return false;
