@@ -97,7 +97,8 @@ class FuseRowPipelines : public Pass {
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
-      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone) {}
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone),
+        remat_(options.remat) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -126,6 +127,14 @@ class FuseRowPipelines : public Pass {
     // runs are marked again without it. The BatchNorm points settle first; then each marked SE
     // mean joins, in program order, only where it costs no point held so far (else it is kept).
     bool changed = moved;
+    // With --remat elementwise, a BatchNorm point whose recompute saves no bytes (it trades
+    // its map for a pipeline output that element-wise remat would recompute) stays kept.
+    if (remat_)
+      for (size_t i = 0; i < end; ++i)
+        if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind == OpKind::BatchNormStats && savedBytes(m, *m.ops[i], end) <= 0) {
+          m.ops[i]->attrs.erase("recompute");
+          changed = true;
+        }
     std::vector<Op*> means;
     for (size_t i = 0; i < end; ++i)
       if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind != OpKind::BatchNormStats) {
@@ -174,6 +183,7 @@ class FuseRowPipelines : public Pass {
   bool cutAtDownsample_;
   bool loss_;
   bool clone_;
+  bool remat_;
 
   // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
   // rule) whose logits a row-local forward op computes and only the loss reads.
@@ -277,6 +287,47 @@ class FuseRowPipelines : public Pass {
       return true;
     }
     return false;
+  }
+
+  // What recomputing the BatchNorm point `stats` saves: its map x's bytes, less those of the
+  // largest map that element-wise forward ops (remat's kind: row rule Same, no side effect, no
+  // map broadcast; its apply, a residual add, a ReLU) compute from x and that two or more
+  // forward ops read (a ResNet block's output relu(apply(x) + skip), read by the next block's
+  // conv and by its residual add). Recomputed in strips, x's pipeline runs on through that
+  // map, which then is the pipeline's one output, kept whole; with x kept, that map is
+  // element-wise from kept maps, and --remat elementwise recomputes it in backward. So a
+  // basic block keeps its bn2 map and recomputes bn1's in strips, rather than keeping bn1's
+  // map and the block output.
+  static int64_t savedBytes(const ir::Module& m, const Op& stats, size_t end) {
+    std::map<const Op*, size_t> position;
+    for (size_t i = 0; i < end; ++i) position[m.ops[i].get()] = i;
+    auto forwardReaders = [&](const ir::Value* v) {
+      std::vector<const Op*> readers;
+      for (const Op* r : m.users(v))
+        if (position.count(r) && std::find(readers.begin(), readers.end(), r) == readers.end()) readers.push_back(r);
+      return readers;
+    };
+    auto elementwise = [](const Op& op) {
+      if (!isRowLocal(op) || ops::info(op.kind).rowRule != ops::RowRule::Same || op.hasSideEffects() ||
+          op.results.size() != 1)
+        return false;
+      for (const ir::Value* u : op.operands)
+        if (u->type.shape.size() == 4 && u->type.shape != op.result()->type.shape) return false;
+      return true;
+    };
+    const ir::Value* x = stats.operands[0];
+    int64_t traded = 0;
+    ir::ValueSet seen{x};
+    std::vector<const ir::Value*> todo = {x};
+    while (!todo.empty()) {
+      const ir::Value* v = todo.back();
+      todo.pop_back();
+      const std::vector<const Op*> readers = forwardReaders(v);
+      if (v != x && readers.size() > 1) traded = std::max(traded, static_cast<int64_t>(v->type.bytes()));
+      for (const Op* r : readers)
+        if (r != &stats && elementwise(*r) && seen.insert(r->result()).second) todo.push_back(r->result());
+    }
+    return static_cast<int64_t>(x->type.bytes()) - traded;
   }
 
   // `blocker`: set when the only reason is another recomputed point upstream of x.
