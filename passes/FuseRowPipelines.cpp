@@ -34,6 +34,10 @@
 //    [N,C,1,1], computed once whole) get no mark. A point
 //    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
 //    and is kept, and the runs are marked again;
+//  - option `remat` (--remat elementwise follows): a BatchNorm point whose recompute only
+//    trades its map for a map its pipeline would then keep as its output (savedBytes <= 0:
+//    a ResNet block's output) may stay kept; the points settle from every mark and with
+//    those kept first, and the settling that keeps fewer bytes stands (settleTrades);
 //  - an op that reads a whole operand (not row-indexed: a squeeze-and-excitation gate of
 //    x * g) defined in the current run starts a new run, since the gate cannot be read by rows;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
