@@ -287,8 +287,9 @@ class FuseRowPipelines : public Pass {
 
   // What recomputing the BatchNorm point `stats` saves: its map x's bytes, less those of the
   // largest map that it trades for. The chain of x: the maps that element-wise forward ops
-  // (remat's kind: row rule Same, no side effect, no map broadcast) compute from x and maps of
-  // the chain only (its apply, a ReLU, SiLU's sigmoid and multiply). A chain map read by two or
+  // (remat's kind: row rule Same, no side effect, no map broadcast) compute from chain maps and
+  // maps that do not depend on x (its apply, a ReLU, SiLU's sigmoid and multiply, a residual
+  // add of the skip). A chain map read by two or
   // more other forward ops (reduction points not counted: an SE mean is a point of its own) is
   // traded for: recomputed in strips, x's pipeline runs on through it, and it is the
   // pipeline's one output, kept whole; with x kept, --remat elementwise recomputes it from x in

@@ -64,8 +64,8 @@ struct FuseRowPipelinesOptions {
   bool clone = true;
   // Whether --remat elementwise follows (option `remat`; lrc-compile sets it from --remat): a
   // BatchNorm point whose map recomputed in strips only trades for a map the pipeline then
-  // keeps, one --remat elementwise would recompute (a ResNet block's output), stays kept
-  // (fuse-row-pipelines' savedBytes; docs/row-plans.md "Recomputed reduction points").
+  // keeps, one --remat elementwise would recompute (a ResNet block's output), may stay kept
+  // (fuse-row-pipelines' settleTrades; docs/row-plans.md "Recomputed reduction points").
   bool remat = false;
 };
 
