@@ -47,7 +47,9 @@ std::string_view strategyName(const RowOptions& rows) {
 namespace {
 
 // Marks the row pipelines and cuts them into strips (partition-rows resolves bp-strips -1).
-void partition(ir::Module& m, const passes::FuseRowPipelinesOptions& fuse, const passes::PartitionRowsOptions& strips) {
+void partition(ir::Module& m, passes::FuseRowPipelinesOptions fuse, const passes::PartitionRowsOptions& strips,
+               passes::RematMode remat = passes::RematMode::None) {
+  fuse.remat = remat == passes::RematMode::Elementwise;  // points that only trade a map stay kept
   runPasses(m, passes::createFuseRowPipelinesPass(fuse),   // pipeline=K on maximal runs of row-local ops
             passes::createPartitionRowsPass(strips));  // per op: fp_rows, bp_rows, fp_halo; work
 }
@@ -68,7 +70,7 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
   const bool perPixel = m.outputs.size() == 1 && m.outputs[0]->type.shape.size() == 4 &&
                         std::none_of(m.ops.begin(), m.ops.end(), [](const auto& op) { return ops::isLoss(op->kind); });
   if (!o.layerwise && o.fuse.loss && perPixel) runPasses(m, passes::createAppendLossPass({}));
-  if (!o.layerwise) return partition(m, o.fuse, o.partition);
+  if (!o.layerwise) return partition(m, o.fuse, o.partition, o.remat);
   // Layerwise: every pipeline is one strip of the whole map (OverL with one strip has no
   // halo: every op computes all its rows once).
   passes::PartitionRowsOptions whole = o.partition;
@@ -83,7 +85,7 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)));  // frozen: BatchNorm on running statistics
   if (o.fuseBnRelu) runPasses(*p.train, passes::createFuseBatchNormReluPass());  // batchnorm_apply {relu=1}
   runPasses(*p.train, passes::createAppendLossPass(o.loss));  // softmax cross-entropy over the logits (per pixel on [N,K,H,W])
-  if (rows) partition(*p.train, o.rows.fuse, o.rows.partition);
+  if (rows) partition(*p.train, o.rows.fuse, o.rows.partition, o.rows.remat);
   runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
   if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept

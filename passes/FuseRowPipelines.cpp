@@ -34,6 +34,10 @@
 //    [N,C,1,1], computed once whole) get no mark. A point
 //    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
 //    and is kept, and the runs are marked again;
+//  - option `remat` (--remat elementwise follows): a BatchNorm point whose recompute only
+//    trades its map for a map its pipeline would then keep as its output (savedBytes <= 0:
+//    a ResNet block's output) may stay kept; the points settle from every mark and with
+//    those kept first, and the settling that keeps fewer bytes stands (settleTrades);
 //  - an op that reads a whole operand (not row-indexed: a squeeze-and-excitation gate of
 //    x * g) defined in the current run starts a new run, since the gate cannot be read by rows;
 //  - scheduling: an element-wise op with one reader moves to right before it (sinkElementwise:
@@ -97,7 +101,8 @@ class FuseRowPipelines : public Pass {
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
-      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone) {}
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone),
+        remat_(options.remat) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -132,7 +137,7 @@ class FuseRowPipelines : public Pass {
         means.push_back(m.ops[i].get());
         m.ops[i]->attrs.erase("recompute");
       }
-    changed |= settle(m, end);
+    changed |= remat_ ? settleTrades(m, end) : settle(m, end);
     for (Op* mean : means) {
       std::vector<Op*> held;
       for (size_t i = 0; i < end; ++i)
@@ -174,6 +179,7 @@ class FuseRowPipelines : public Pass {
   bool cutAtDownsample_;
   bool loss_;
   bool clone_;
+  bool remat_;
 
   // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
   // rule) whose logits a row-local forward op computes and only the loss reads.
@@ -277,6 +283,113 @@ class FuseRowPipelines : public Pass {
       return true;
     }
     return false;
+  }
+
+  // What recomputing the BatchNorm point `stats` saves: its map x's bytes, less those of the
+  // largest map that it trades for. The chain of x: the maps that element-wise forward ops
+  // (remat's kind: row rule Same, no side effect, no map broadcast) compute from chain maps and
+  // maps that do not depend on x (its apply, a ReLU, SiLU's sigmoid and multiply, a residual
+  // add of the skip). A chain map read by two or
+  // more other forward ops (reduction points not counted: an SE mean is a point of its own) is
+  // traded for: recomputed in strips, x's pipeline runs on through it, and it is the
+  // pipeline's one output, kept whole; with x kept, --remat elementwise recomputes it from x in
+  // backward. A ResNet block's output relu(apply(x) + skip) is such a map (read by the next
+  // block's conv and residual add; the add reads another map, so it is not of the chain): a
+  // basic block then keeps its bn2 map and recomputes bn1's in strips, rather than keeping
+  // bn1's map and the block output.
+  static const ir::Value* tradedMap(const ir::Module& m, const Op& stats, size_t end) {
+    const ir::Value* x = stats.operands[0];
+    std::set<const Op*> forward;
+    for (size_t i = 0; i < end; ++i) forward.insert(m.ops[i].get());
+    // The chain in program order (an op's operands are defined before it), and what depends
+    // on x at all: a chain op's other maps do not (a residual add's skip), so the next
+    // block's add, whose other map x's chain feeds through convolutions, is not of the chain.
+    ir::ValueSet chain{x}, downstream{x};
+    for (size_t i = 0; i < end; ++i) {
+      const Op& op = *m.ops[i];
+      bool reads = false, depends = false, other = false;
+      for (const ir::Value* u : op.operands) {
+        reads |= chain.count(u) > 0;
+        depends |= downstream.count(u) > 0;
+        other |= u->type.shape.size() == 4 && (u->type.shape != op.results.front()->type.shape ||
+                                                (!chain.count(u) && downstream.count(u)));
+      }
+      if (depends) downstream.insert(op.results.begin(), op.results.end());
+      if (reads && !other && op.results.size() == 1 && isRowLocal(op) &&
+          ops::info(op.kind).rowRule == ops::RowRule::Same && !op.hasSideEffects())
+        chain.insert(op.result());
+    }
+    const ir::Value* traded = nullptr;
+    for (const ir::Value* v : chain) {
+      if (v == x) continue;
+      std::set<const Op*> others;
+      for (const Op* r : m.users(v))
+        if (forward.count(r) && !(r->results.size() == 1 && chain.count(r->result())) &&
+            r->kind != OpKind::BatchNormStats && !isReductionPoint(*r))
+          others.insert(r);
+      if (others.size() > 1 && (!traded || v->type.bytes() > traded->type.bytes())) traded = v;
+    }
+    return traded;
+  }
+
+  static int64_t savedBytes(const ir::Module& m, const Op& stats, size_t end) {
+    const ir::Value* traded = tradedMap(m, stats, end);
+    return static_cast<int64_t>(stats.operands[0]->type.bytes()) - (traded ? static_cast<int64_t>(traded->type.bytes()) : 0);
+  }
+
+  // The bytes the BatchNorm points keep whole as the marks stand: a kept point's map, and the
+  // map each recomputed one trades for (once, where two trade for the same block output).
+  static int64_t keptBytes(const ir::Module& m, size_t end) {
+    int64_t bytes = 0;
+    ir::ValueSet traded;
+    for (size_t i = 0; i < end; ++i) {
+      const Op& op = *m.ops[i];
+      if (op.kind != OpKind::BatchNormStats) continue;
+      if (!isRecomputedPoint(op)) {
+        bytes += static_cast<int64_t>(op.operands[0]->type.bytes());
+      } else if (const ir::Value* v = tradedMap(m, op, end); v && traded.insert(v).second) {
+        bytes += static_cast<int64_t>(v->type.bytes());
+      }
+    }
+    return bytes;
+  }
+
+  // settle() with --remat elementwise (option `remat`): the BatchNorm points settle from every
+  // mark, and again with the marks that save no bytes (savedBytes <= 0) dropped first; the
+  // second is taken where it keeps fewer bytes (keptBytes). In a ResNet basic block the
+  // greedy conflict rule pairs the previous block's bn2 with this block's bn1 and keeps bn1's
+  // map, recomputing bn2's, which trades for the block output: 16 maps kept in ResNet-18.
+  // With bn2 (and the downsample's BatchNorm) kept first, each bn1 is recomputed: 11.
+  // Where dropping them frees no other point (RegNetY's last BatchNorm of a block, whose
+  // neighbours are SE means), both keep the same bytes and the first stands: keeping the map
+  // would only add --remat elementwise's transient copies of the block output.
+  bool settleTrades(ir::Module& m, size_t end) const {
+    std::vector<Op*> marked;
+    for (size_t i = 0; i < end; ++i)
+      if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind == OpKind::BatchNormStats) marked.push_back(m.ops[i].get());
+    std::vector<bool> trades;
+    for (const Op* p : marked) trades.push_back(savedBytes(m, *p, end) <= 0);
+    const bool dropped = settle(m, end);
+    if (std::none_of(trades.begin(), trades.end(), [](bool t) { return t; })) return dropped;
+    std::vector<bool> first;
+    for (const Op* p : marked) first.push_back(isRecomputedPoint(*p));
+    const int64_t firstBytes = keptBytes(m, end);
+    for (size_t k = 0; k < marked.size(); ++k) {
+      if (trades[k])
+        marked[k]->attrs.erase("recompute");
+      else
+        marked[k]->attrs["recompute"] = int64_t{1};
+    }
+    settle(m, end);
+    if (keptBytes(m, end) < firstBytes) return true;
+    for (size_t k = 0; k < marked.size(); ++k) {
+      if (first[k])
+        marked[k]->attrs["recompute"] = int64_t{1};
+      else
+        marked[k]->attrs.erase("recompute");
+    }
+    settle(m, end);
+    return dropped;
   }
 
   // `blocker`: set when the only reason is another recomputed point upstream of x.

@@ -62,6 +62,11 @@ struct FuseRowPipelinesOptions {
   // decoder's concat) is cloned into each reader's pipeline, so that its map is never whole
   // (fuse-row-pipelines' cloneSharedElementwise); layerwise plans (one strip) leave it out.
   bool clone = true;
+  // Whether --remat elementwise follows (option `remat`; lrc-compile sets it from --remat): a
+  // BatchNorm point whose map recomputed in strips only trades for a map the pipeline then
+  // keeps, one --remat elementwise would recompute (a ResNet block's output), may stay kept
+  // (fuse-row-pipelines' settleTrades; docs/row-plans.md "Recomputed reduction points").
+  bool remat = false;
 };
 
 // partition-rows (passes/PartitionRows.cpp's header has the rules).
