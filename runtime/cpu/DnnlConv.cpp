@@ -82,15 +82,18 @@ struct Conv {
 
 // Builds the primitive of `kind` for the convolution `p` over view `v` on the given
 // descriptors: the one place both forms (plain strided views, blocked tag::any) describe a
-// convolution to oneDNN. Throws dnnl::error for a shape oneDNN does not take.
+// convolution to oneDNN. `winograd`: oneDNN's Winograd algorithm (a primitive only where its
+// jit_wino kernels take the shape), else the direct one. Throws dnnl::error for a shape
+// oneDNN does not take.
 Conv makeConv(Kind kind, const Conv2dParams& p, const View& v, const dnnl::memory::desc& in,
-              const dnnl::memory::desc& weights, const dnnl::memory::desc& out, dnnl::engine& engine) {
+              const dnnl::memory::desc& weights, const dnnl::memory::desc& out, dnnl::engine& engine,
+              bool winograd = false) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const dims strides{p.h.stride, p.w.stride}, dil{p.h.dilation - 1, p.w.dilation - 1}, padL{v.padT, v.padL},
       padR{v.padB, v.padR};
   const auto fwdProp = dnnl::prop_kind::forward_training;
-  const auto direct = dnnl::algorithm::convolution_direct;
+  const auto direct = winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
   const dnnl::memory::desc bias(dims{out.dims()[1]}, f32, tag::x);
   const dnnl::convolution_forward::primitive_desc fwd(
       kind == kForwardBias
@@ -98,9 +101,10 @@ Conv makeConv(Kind kind, const Conv2dParams& p, const View& v, const dnnl::memor
           : dnnl::convolution_forward::desc(fwdProp, direct, in, weights, out, strides, dil, padL, padR),
       attr, engine);
   Conv c;
-  const auto take = [&c](const auto& pd, const dnnl::memory::desc& i, const dnnl::memory::desc& w,
-                         const dnnl::memory::desc& o, auto prim) {
+  const auto take = [&c, winograd](const auto& pd, const dnnl::memory::desc& i, const dnnl::memory::desc& w,
+                                   const dnnl::memory::desc& o, auto prim) {
     if (!usable(pd)) return;
+    if (winograd && std::string(pd.impl_info_str()).rfind("jit_wino", 0) != 0) return;
     c.prim = std::make_unique<decltype(prim)>(std::move(prim));
     c.in = i;
     c.weights = w;
@@ -203,6 +207,7 @@ struct ChunkPrims {
 
 struct BlockedPlan {
   bool ok = false;
+  bool winograd = false;  // the chunks run oneDNN's Winograd kernels
   bool noFastPrimitive = false;  // oneDNN offers only its reference loops for a chunk
   std::vector<Chunk> chunks;
   std::map<std::vector<int64_t>, ChunkPrims> prims;  // by {images, a, b}
@@ -230,8 +235,10 @@ std::unique_ptr<dnnl::primitive> makeReorder(const dnnl::memory::desc& from, con
 // Builds the primitives of the chunks; false when a shape has no fast primitive or the
 // chunks' buffers do not fit in `wsFloats`.
 bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t images, int64_t rows,
-                  int64_t a, int64_t b, int64_t wsFloats, BlockedPlan& plan, dnnl::engine& engine) {
+                  int64_t a, int64_t b, int64_t wsFloats, BlockedPlan& plan, dnnl::engine& engine,
+                  bool winograd = false) {
   plan = BlockedPlan{};
+  plan.winograd = winograd;
   const auto anyDesc = [](int64_t n, int64_t c, int64_t h, int64_t w) {
     return dnnl::memory::desc(dims{n, c, h, w}, f32, tag::any);
   };
@@ -249,7 +256,7 @@ bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBan
       cp.inUser = viewDesc(c.images, in.C, v.hv, v.Wv, in.rows, in.W);
       cp.outUser = viewDesc(c.images, out.C, c.b - c.a, out.W, out.rows, out.W);
       Conv conv = makeConv(kind, p, v, anyDesc(c.images, in.C, v.hv, v.Wv), wAny,
-                           anyDesc(c.images, out.C, c.b - c.a, out.W), engine);
+                           anyDesc(c.images, out.C, c.b - c.a, out.W), engine, winograd);
       if (!conv.prim) return !(plan.noFastPrimitive = true);
       cp.conv = std::move(conv.prim);
       cp.inBlk = conv.in;
@@ -295,11 +302,32 @@ const BlockedPlan& blockedPlan(Kind kind, const Conv2dParams& p, ConstRowBand in
                                  in.row0,    out.C,      out.W,        out.rows,     out.row0,   a,
                                  b,          p.h.kernel, p.w.kernel,   p.h.stride,   p.w.stride, p.h.dilation,
                                  p.w.dilation, p.h.padBegin, p.h.padEnd, p.w.padBegin, p.w.padEnd, p.group,
-                                 wsFloats};
+                                 wsFloats,   p.winograd};
   auto& plans = blockedPlans();
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   BlockedPlan& plan = plans[key];
+  // Winograd (the plan's winograd=1): chunks as ops::convWinogradChunk, the rule plan-memory
+  // sized the scratch by; fewer rows where oneDNN asks for more than the bound (it should
+  // not); the direct kernels below when it does not fit at all.
+  if (p.winograd) {
+    const ops::WinogradChunk wc = ops::convWinogradChunk(out.C, in.C, out.W, b - a, in.N);
+    int64_t rows = wc.rows, images = wc.images;
+    try {
+      for (int tries = 0; tries < 4 && rows >= 1; ++tries) {
+        if (buildBlocked(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine, true)) break;
+        if (plan.noFastPrimitive) break;
+        if (images > 1)
+          images = (images + 1) / 2;
+        else
+          rows = rows > 4 ? (rows / 2 + 3) / 4 * 4 : rows / 2;
+      }
+    } catch (const dnnl::error&) {
+      plan = BlockedPlan{};
+    }
+    if (plan.ok) return plan;
+    plan = BlockedPlan{};
+  }
   // Estimates with channels padded to 16 pick the first try; the built plan checks exactly.
   const int64_t c16 = aligned(in.C), k16 = aligned(out.C);
   const int64_t wEst = aligned(p.group == 1 ? k16 * c16 : out.C * (in.C / p.group) + 256) * p.h.kernel * p.w.kernel;
@@ -336,6 +364,11 @@ int64_t& chunksRun() {
   return n;
 }
 
+int64_t& winogradChunksRun() {
+  static int64_t n = 0;
+  return n;
+}
+
 bool runBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t a, int64_t b,
                 float* weights, const float* bias, bool accumulate, float* ws, int64_t wsFloats) {
   if (ws == nullptr) return false;
@@ -353,6 +386,7 @@ bool runBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand 
   if (kind != kBackwardWeights) plan.wReorder->execute(s, {{DNNL_ARG_FROM, wUserMem}, {DNNL_ARG_TO, wBlkMem}});
   bool first = true;
   chunksRun() += static_cast<int64_t>(plan.chunks.size());
+  if (plan.winograd) winogradChunksRun() += static_cast<int64_t>(plan.chunks.size());
   for (const Chunk& c : plan.chunks) {
     const ChunkPrims& cp = plan.prims.at({c.images, c.a, c.b});
     dnnl::memory inUser(cp.inUser, e, inView(in, c)), outUser(cp.outUser, e, outView(out, c));
@@ -475,6 +509,12 @@ int64_t blocked_chunks_run() {
   return chunksRun();
 }
 
+int64_t winograd_chunks_run() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return winogradChunksRun();
+}
+
 }  // namespace lrc::cpu::dnnl_conv
 
 #else  // without oneDNN: the im2col kernels run every call
@@ -507,6 +547,7 @@ bool blocked_backward_weights(float*, ConstRowBand, ConstRowBand, const kernels:
 }
 int64_t cached_primitives() { return 0; }
 int64_t blocked_chunks_run() { return 0; }
+int64_t winograd_chunks_run() { return 0; }
 }  // namespace lrc::cpu::dnnl_conv
 
 #endif
