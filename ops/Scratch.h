@@ -133,7 +133,7 @@ constexpr WinogradChunk convWinogradChunk(int64_t K, int64_t C, int64_t outW, in
 // Floats of a Winograd convolution's scratch for a band of `outRows` output rows of `batch`
 // images, beside its im2col scratch (which stays, so the kernels can fall back): the blocked
 // 3x3 weights (as conv-scratch=dnnl), and one chunk (convWinogradChunk) with oneDNN's
-// scratchpad (convWinogradChunkFloats).
+// scratchpad (convWinogradChunkFloats). oneDNN's direct kernels fit in it too.
 constexpr Checked convWinogradFloats(int64_t K, int64_t C, int64_t outW, int64_t outRows, int64_t batch,
                                      bool weightGradient) {
   const WinogradChunk c = convWinogradChunk(K, C, outW, outRows, batch);

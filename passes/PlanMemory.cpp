@@ -23,12 +23,16 @@
 // the maps as large as the im2col columns; without it a layer whose blocked weights exceed
 // its im2col scratch (VGG-16's 14x14 512-channel convolutions) runs im2col. The plan, not the
 // build machine, decides: the same plan on either path, its peak predicted either way.
-// Option `conv-scratch=winograd` (lrc-compile --conv-scratch winograd): as dnnl, and each
-// convolution (forward, input and weight gradient) oneDNN's Winograd F(4x4, 3x3) kernels
-// take (ops::convWinogradEligible) is marked `winograd=1` and its scratch also holds one
-// chunk of those kernels' buffers (ops::convWinogradFloats): the CPU backend runs it on
-// Winograd in chunks of that size, or on the direct kernels where it does not fit. Without the
-// option no op gets the attribute, so such plans are as before.
+// Option `conv-scratch=winograd` (lrc-compile --conv-scratch winograd): each convolution
+// (forward, input and weight gradient) oneDNN's Winograd F(4x4, 3x3) kernels take
+// (ops::convWinogradEligible) is marked `winograd=1` and its im2col scratch gets one chunk of
+// those kernels' buffers on top, blocked weights included (ops::convWinogradFloats): the CPU
+// backend runs it on Winograd in chunks of that size, or on oneDNN's direct kernels where it
+// does not fit. The other convolutions keep the im2col rule, not dnnl's: with dnnl's
+// blocked weights ResNet-50's 1x1 stride-2 downsample convolutions run their weight gradient
+// in many small chunks, each adding the whole 2048x1024 gradient (2.4 s a step at batch 16;
+// docs/benchmarks.md "Winograd convolutions (issue 14)"). Without the option no op gets
+// the attribute, so such plans are as before.
 #include <algorithm>
 #include <string>
 
@@ -107,11 +111,12 @@ bool winogradConv(const Op& op, ConvScratch rule, int64_t K, int64_t C, int64_t 
   return ops::convWinogradEligible(h, w, op.getInt("group"), K, C);
 }
 
-// conv-scratch=winograd's scratch of a Winograd convolution whose im2col (and blocked
-// weights) scratch is `dnnl`: the larger of the two, so the kernels may fall back.
-int64_t withWinograd(const Op& op, int64_t dnnl, int64_t K, int64_t C, const std::vector<int64_t>& outShape,
+// conv-scratch=winograd's scratch of a Winograd convolution whose im2col scratch is `im2col`:
+// both, so the kernels may fall back (to oneDNN's direct kernels, whose blocked weights and
+// chunks fit in Winograd's part, or to im2col).
+int64_t withWinograd(const Op& op, int64_t im2col, int64_t K, int64_t C, const std::vector<int64_t>& outShape,
                      int64_t batch, bool weightGradient) {
-  return counted(ops::convWinogradFloats(K, C, outShape[3], outShape[2], batch, weightGradient) * 4 + dnnl,
+  return counted(ops::convWinogradFloats(K, C, outShape[3], outShape[2], batch, weightGradient) * 4 + im2col,
                  "the scratch of " + op.describe(), op.loc);
 }
 
@@ -124,20 +129,18 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t C = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, op.result()->type.shape, w[2], w[3], cap), batch, convBatchBytes);
-      const ConvScratch blocked = rule == ConvScratch::Winograd ? ConvScratch::Dnnl : rule;
-      const int64_t dnnl = withBlockedWeights(op, im2col, blocked, w[0], C, w[2], w[3]);
-      if (!winogradConv(op, rule, w[0], C, w[2], w[3])) return dnnl;
-      return withWinograd(op, dnnl, w[0], C, op.result()->type.shape, batch, false);
+      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+        return withWinograd(op, im2col, w[0], C, op.result()->type.shape, batch, false);
+      return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradInput: {
       const auto& w = op.operands[1]->type.shape;
       const int64_t C = op.getInts("input_shape")[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), w[2], w[3], cap), batch, convBatchBytes);
-      const ConvScratch blocked = rule == ConvScratch::Winograd ? ConvScratch::Dnnl : rule;
-      const int64_t dnnl = withBlockedWeights(op, im2col, blocked, w[0], C, w[2], w[3]);
-      if (!winogradConv(op, rule, w[0], C, w[2], w[3])) return dnnl;
-      return withWinograd(op, dnnl, w[0], C, propagatedShape(op), batch, false);
+      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+        return withWinograd(op, im2col, w[0], C, propagatedShape(op), batch, false);
+      return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
@@ -145,10 +148,8 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t K = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), k[0], k[1], cap), batch, convBatchBytes);
-      const ConvScratch blocked = rule == ConvScratch::Winograd ? ConvScratch::Dnnl : rule;
-      const int64_t dnnl = withBlockedWeights(op, im2col, blocked, K, C, k[0], k[1]);
-      if (!winogradConv(op, rule, K, C, k[0], k[1])) return dnnl;
-      return withWinograd(op, dnnl, K, C, propagatedShape(op), batch, true);
+      if (winogradConv(op, rule, K, C, k[0], k[1])) return withWinograd(op, im2col, K, C, propagatedShape(op), batch, true);
+      return withBlockedWeights(op, im2col, rule, K, C, k[0], k[1]);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
     // equivalent convolution's output) it multiplies: those x (or dx) holds; the channels are
