@@ -66,12 +66,13 @@ std::string_view name(ConvScratch s) {
   switch (s) {
     case ConvScratch::Im2col: return "im2col";
     case ConvScratch::Dnnl: return "dnnl";
+    case ConvScratch::Winograd: return "winograd";
   }
   return "";
 }
 
 std::optional<ConvScratch> parseConvScratch(std::string_view text) {
-  return named({ConvScratch::Im2col, ConvScratch::Dnnl}, text);
+  return named({ConvScratch::Im2col, ConvScratch::Dnnl, ConvScratch::Winograd}, text);
 }
 
 std::optional<SegmentCut> parseSegmentCut(std::string_view text) {

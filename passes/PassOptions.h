@@ -105,9 +105,12 @@ struct DataParallelOptions {
 
 // Whom a convolution's scratch is sized for: the im2col kernels only (the default), or also
 // the CPU backend's oneDNN convolutions (LRC_CPU_CONV=dnnl), whose blocked weights then get
-// room beside the im2col columns (ops::convBlockedWeightsFloats).
-enum class ConvScratch { Im2col, Dnnl };
-std::optional<ConvScratch> parseConvScratch(std::string_view text);  // "im2col" or "dnnl"
+// room beside the im2col columns (ops::convBlockedWeightsFloats); or, winograd, the
+// convolutions oneDNN's Winograd kernels take (ops::convWinogradEligible) are marked
+// `winograd=1` and their scratch holds those kernels' buffers too (ops::convWinogradFloats),
+// the others keep the im2col rule.
+enum class ConvScratch { Im2col, Dnnl, Winograd };
+std::optional<ConvScratch> parseConvScratch(std::string_view text);  // "im2col", "dnnl" or "winograd"
 std::string_view name(ConvScratch s);
 
 struct PlanMemoryOptions {

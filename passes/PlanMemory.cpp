@@ -23,6 +23,16 @@
 // the maps as large as the im2col columns; without it a layer whose blocked weights exceed
 // its im2col scratch (VGG-16's 14x14 512-channel convolutions) runs im2col. The plan, not the
 // build machine, decides: the same plan on either path, its peak predicted either way.
+// Option `conv-scratch=winograd` (lrc-compile --conv-scratch winograd): each convolution
+// (forward, input and weight gradient) oneDNN's Winograd F(4x4, 3x3) kernels take
+// (ops::convWinogradEligible) is marked `winograd=1` and its im2col scratch gets one chunk of
+// those kernels' buffers on top, blocked weights included (ops::convWinogradFloats): the CPU
+// backend runs it on Winograd in chunks of that size, or on oneDNN's direct kernels where it
+// does not fit. The other convolutions keep the im2col rule, not dnnl's: with dnnl's
+// blocked weights ResNet-50's 1x1 stride-2 downsample convolutions run their weight gradient
+// in many small chunks, each adding the whole 2048x1024 gradient (2.4 s a step at batch 16;
+// docs/benchmarks.md "Winograd convolutions (issue 14)"). Without the option no op gets
+// the attribute, so such plans are as before.
 #include <algorithm>
 #include <string>
 
@@ -89,6 +99,27 @@ int64_t withBlockedWeights(const Op& op, int64_t im2col, ConvScratch rule, int64
                  "the scratch of " + op.describe(), op.loc);
 }
 
+// conv-scratch=winograd: whether `op` (a convolution or its gradient) runs oneDNN's Winograd
+// kernels; they then get ops::convWinogradFloats on top of the blocked weights' scratch.
+bool winogradConv(const Op& op, ConvScratch rule, int64_t K, int64_t C, int64_t kh, int64_t kw) {
+  if (rule != ConvScratch::Winograd) return false;
+  const ir::IntList& stride = op.getInts("stride");
+  const ir::IntList& pad = op.getInts("pad");
+  const ir::IntList& dilation = op.getInts("dilation");
+  const ops::WindowAxis h{kh, stride.at(0), pad.at(0), pad.at(2), dilation.at(0)},
+      w{kw, stride.at(1), pad.at(1), pad.at(3), dilation.at(1)};
+  return ops::convWinogradEligible(h, w, op.getInt("group"), K, C);
+}
+
+// conv-scratch=winograd's scratch of a Winograd convolution whose im2col scratch is `im2col`:
+// both, so the kernels may fall back (to oneDNN's direct kernels, whose blocked weights and
+// chunks fit in Winograd's part, or to im2col).
+int64_t withWinograd(const Op& op, int64_t im2col, int64_t K, int64_t C, const std::vector<int64_t>& outShape,
+                     int64_t batch, bool weightGradient) {
+  return counted(ops::convWinogradFloats(K, C, outShape[3], outShape[2], batch, weightGradient) * 4 + im2col,
+                 "the scratch of " + op.describe(), op.loc);
+}
+
 int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
   const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
   const int64_t cap = convBatchBytes == 0 ? ops::kConvScratchCapBytes : 0;
@@ -98,6 +129,8 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t C = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, op.result()->type.shape, w[2], w[3], cap), batch, convBatchBytes);
+      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+        return withWinograd(op, im2col, w[0], C, op.result()->type.shape, batch, false);
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradInput: {
@@ -105,14 +138,18 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t C = op.getInts("input_shape")[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), w[2], w[3], cap), batch, convBatchBytes);
+      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+        return withWinograd(op, im2col, w[0], C, propagatedShape(op), batch, false);
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradWeight: {
       const ir::IntList& k = op.getInts("kernel");
       const int64_t C = op.operands[1]->type.shape[1];
+      const int64_t K = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), k[0], k[1], cap), batch, convBatchBytes);
-      return withBlockedWeights(op, im2col, rule, op.operands[0]->type.shape[1], C, k[0], k[1]);
+      if (winogradConv(op, rule, K, C, k[0], k[1])) return withWinograd(op, im2col, K, C, propagatedShape(op), batch, true);
+      return withBlockedWeights(op, im2col, rule, K, C, k[0], k[1]);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
     // equivalent convolution's output) it multiplies: those x (or dx) holds; the channels are
@@ -161,7 +198,10 @@ class PlanMemory : public Pass {
       : convBatchBytes_(options.convBatchBytes), convScratch_(options.convScratch) {}
 
   bool transform(ir::Module& m) override {
-    for (auto& op : m.ops) op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_);
+    for (auto& op : m.ops) {
+      op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_);
+      markWinograd(*op);
+    }
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
     auto permanent = [](const LiveBuffer& b) {
@@ -202,6 +242,22 @@ class PlanMemory : public Pass {
  private:
   int64_t convBatchBytes_;
   ConvScratch convScratch_;
+
+  // conv-scratch=winograd: the convolutions whose scratch holds Winograd's buffers say so
+  // (`winograd=1`, which the CPU backend reads); no other rule writes the attribute.
+  void markWinograd(Op& op) const {
+    if (convScratch_ != ConvScratch::Winograd) return;
+    bool yes = false;
+    if (op.kind == OpKind::Conv2d || op.kind == OpKind::Conv2dGradInput) {
+      const auto& w = op.operands[1]->type.shape;
+      const int64_t C = op.kind == OpKind::Conv2d ? op.operands[0]->type.shape[1] : op.getInts("input_shape")[1];
+      yes = winogradConv(op, convScratch_, w[0], C, w[2], w[3]);
+    } else if (op.kind == OpKind::Conv2dGradWeight) {
+      const ir::IntList& k = op.getInts("kernel");
+      yes = winogradConv(op, convScratch_, op.operands[0]->type.shape[1], op.operands[1]->type.shape[1], k[0], k[1]);
+    }
+    if (yes) op.attrs["winograd"] = int64_t{1};
+  }
 };
 
 }  // namespace

@@ -146,6 +146,7 @@ kernels::Conv2dParams convParams(const plan::Step& step, int64_t kernelH, int64_
   p.w.kernel = kernelW;
   setWindows(p.h, p.w, step, true);
   p.group = attrInt(step, "group");
+  p.winograd = findAttr(step, "winograd") && attrInt(step, "winograd") != 0;
   return p;
 }
 

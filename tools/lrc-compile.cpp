@@ -76,8 +76,10 @@ constexpr const char* kUsage =
     "  --memory-budget SIZE             e.g. 512MiB, 2GiB (default: this machine's available memory)\n"
     "  --explain                        the candidate plans auto considered, and its choice\n"
     "  --device cpu|cuda                the backend the plan is for (default cpu)\n"
-    "  --conv-scratch im2col|dnnl       convolution scratch for the im2col kernels (default), or also room for\n"
-    "                                   the CPU's oneDNN blocked weights (LRC_CPU_CONV=dnnl: every 3x3 layer blocked)\n"
+    "  --conv-scratch im2col|dnnl|winograd  convolution scratch for the im2col kernels (default), or also room for\n"
+    "                                   the CPU's oneDNN blocked weights (LRC_CPU_CONV=dnnl: every 3x3 layer blocked);\n"
+    "                                   winograd: 3x3 stride-1 convs (channels multiples of 16) run oneDNN's\n"
+    "                                   Winograd F(4x4,3x3) in a larger scratch (faster; rounds differently)\n"
     "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
     "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
@@ -242,7 +244,7 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--conv-scratch") {
       const std::string text = value();
       const std::optional<passes::ConvScratch> rule = passes::parseConvScratch(text);
-      if (!rule) usage("--conv-scratch expects im2col or dnnl, got '" + text + "'");
+      if (!rule) usage("--conv-scratch expects im2col, dnnl or winograd, got '" + text + "'");
       o.training.memory.convScratch = *rule;
     } else if (a == "--bn") {
       const std::string text = value();

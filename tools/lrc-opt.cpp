@@ -111,7 +111,7 @@ void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_
   if (key == "conv-batch-bytes") {
     o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);
   } else if (key == "conv-scratch") {
-    o.convScratch = valueOf(passes::parseConvScratch(value), pass, key, "im2col or dnnl", value);
+    o.convScratch = valueOf(passes::parseConvScratch(value), pass, key, "im2col, dnnl or winograd", value);
   } else {
     unknownOption(pass, key, "conv-batch-bytes, conv-scratch");
   }

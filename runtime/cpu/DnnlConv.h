@@ -56,5 +56,8 @@ bool blocked_backward_weights(float* dWeight, ConstRowBand dOut, ConstRowBand in
 // calls have run (tests: a short workspace splits a call).
 int64_t cached_primitives();
 int64_t blocked_chunks_run();
+// Of those, the chunks that ran oneDNN's Winograd kernels (Conv2dParams::winograd; tests:
+// Winograd did run).
+int64_t winograd_chunks_run();
 
 }  // namespace lrc::cpu::dnnl_conv

@@ -17,6 +17,9 @@ struct Conv2dParams {
   WindowAxis h, w;
   int64_t group = 1;
   int64_t scratchCapBytes = ops::kConvScratchCapBytes;
+  // The plan's `winograd=1` (lrc-compile --conv-scratch winograd): the CPU backend runs this
+  // convolution on oneDNN's Winograd kernels where its scratch holds them (ops/Scratch.h).
+  bool winograd = false;
 };
 
 // A 1x1, stride-1, unpadded convolution, which reads and writes the bands directly

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "ops/Scratch.h"
 #include "runtime/cpu/Conv.h"
 #include "runtime/cpu/DnnlConv.h"
 #include "runtime/cpu/Parallel.h"
@@ -306,6 +309,130 @@ TEST(DnnlConvDirect, PlainWhereItPays) {
     expectNear(got, want);
   }
 }
+
+// conv-scratch=winograd: a convolution the plan marks winograd (Conv2dParams::winograd) runs
+// oneDNN's Winograd F(4x4, 3x3) kernels through the public kernels (LRC_CPU_CONV=dnnl) on
+// bands of only the rows each piece needs (so the views have asymmetric pads: the band's first
+// and last rows are padding only at the map's edges), with the workspace plan-memory gives it
+// (im2col + blocked weights + ops::convWinogradFloats). Each of the three products must run
+// on Winograd (winograd_chunks_run grows at each call) and match the im2col reference within
+// 2e-5 of the largest value (Winograd rounds differently: F(4x4, 3x3)'s transforms multiply
+// by up to 8 and divide by 24; at these 16..32 channels the error measures about 1e-6). Without
+// the attribute nothing runs on Winograd; with only dnnl's scratch the calls run oneDNN's
+// direct kernels (no Winograd chunk) and match within 1e-5.
+struct WinogradCase {
+  std::string name;
+  int64_t N, C, H, W, K;
+  WindowAxis h, w;
+  bool rowChunks;  // the band's rows do not fit one chunk (ops::convWinogradChunk): some call runs in several
+};
+void PrintTo(const WinogradCase& c, std::ostream* os) { *os << c.name; }
+
+class WinogradConvTest : public ::testing::TestWithParam<WinogradCase> {};
+
+// The three products of `pieces` row pieces on bands; `winogradCalls` counts the calls during
+// which winograd_chunks_run grew (at most 3 per piece).
+Result winogradByPieces(const Case& t, const Data& d, int64_t pieces, ConvPath path, bool wantWinograd,
+                        int64_t& winogradCalls, int64_t* mostChunks = nullptr) {
+  const int64_t OH = t.OH(), OW = t.OW();
+  Result r{std::vector<float>(t.outSize(), -99.0f), std::vector<float>(t.inSize()), std::vector<float>(t.weightSize())};
+  for (const RowRange rows : splitRows(OH, pieces)) {
+    const RowRange inRows = window_input_rows(t.p.h, rows.begin, rows.end, t.H);
+    const OwnedBand in = sliceRows(d.x, t.N, t.C, t.H, t.W, inRows);
+    const OwnedBand dOut = sliceRows(d.dOut, t.N, t.K, OH, OW, rows);
+    OwnedBand outPiece(t.N, t.K, OH, OW, rows, -7.0f), dxPiece(t.N, t.C, t.H, t.W, inRows);
+    // The plan's scratch for this band (passes/PlanMemory.cpp): im2col, blocked weights, and
+    // for a winograd convolution ops::convWinogradFloats (the weight gradient's is larger).
+    const int64_t im2col = conv2d_workspace_floats(t.p, t.C, OW, rows.size());
+    const int64_t dnnl = im2col + ops::convBlockedWeightsFloats(t.p.h, t.p.w, 1, t.K, t.C).value().value();
+    const auto wino = [&](bool weightGradient) {
+      return dnnl + (wantWinograd ? ops::convWinogradFloats(t.K, t.C, OW, rows.size(), t.N, weightGradient).value().value()
+                                  : 0);
+    };
+    // At 64 bytes, as the plan's arena places scratch (oneDNN's Winograd kernels need it).
+    std::vector<float> wsOwned(wino(true) + 16);
+    float* ws = wsOwned.data();
+    while (reinterpret_cast<uintptr_t>(ws) % 64 != 0) ++ws;
+    const bool accumulate = rows.begin != 0;
+    if (!accumulate) std::fill(r.dw.begin(), r.dw.end(), 0.0f);
+    withPath(path, [&] {
+      int64_t before = dnnl_conv::winograd_chunks_run();
+      const auto count = [&] {
+        const int64_t now = dnnl_conv::winograd_chunks_run();
+        winogradCalls += now > before;
+        if (mostChunks != nullptr) *mostChunks = std::max(*mostChunks, now - before);
+        before = now;
+      };
+      conv2d_rows_forward(outPiece.band, in.band, d.w.data(), d.bias(), t.p, rows.begin, rows.end, ws,
+                          wino(false));
+      count();
+      conv2d_rows_backward_data(dxPiece.band, dOut.band, d.w.data(), t.p, rows.begin, rows.end, ws,
+                                /*dInZeroed=*/true, wino(false));
+      count();
+      conv2d_rows_backward_filter(r.dw.data(), nullptr, dOut.band, in.band, t.p, rows.begin, rows.end, ws,
+                                  /*dWeightZeroed=*/!accumulate, wino(true));
+      count();
+    });
+    copy_rows(full_band(r.out.data(), t.N, t.K, OH, OW), outPiece.band, rows.begin, rows.end);
+    add_rows(full_band(r.dx.data(), t.N, t.C, t.H, t.W), dxPiece.band, inRows.begin, inRows.end);
+  }
+  return r;
+}
+
+TEST_P(WinogradConvTest, RunsWinogradOnBandsAndMatchesReference) {
+  if (!dnnl_conv::available()) GTEST_SKIP() << "built without oneDNN";
+  const WinogradCase& c = GetParam();
+  Case t{c.name, c.N, c.C, c.H, c.W, c.K, {c.h, c.w, 1}, true};
+  ASSERT_TRUE(ops::convWinogradEligible(c.h, c.w, 1, c.K, c.C));
+  // One thread, the count plan-memory sizes Winograd's scratch for (ops/Scratch.h: with more,
+  // oneDNN's weight gradient keeps more transformed weights and may not fit, then runs direct).
+  const int threadsBefore = threads();
+  set_threads(1);
+  const Data d(t);
+  for (int64_t pieces : {1, 2, 3}) {
+    SCOPED_TRACE("pieces = " + std::to_string(pieces));
+    int64_t none = 0;
+    const Result want = winogradByPieces(t, d, pieces, ConvPath::kIm2col, false, none);
+    t.p.winograd = true;
+    int64_t calls = 0, mostChunks = 0;
+    const Result got = winogradByPieces(t, d, pieces, ConvPath::kDnnl, true, calls, &mostChunks);
+    EXPECT_EQ(calls, 3 * pieces) << "a call did not run on Winograd";
+    if (c.rowChunks && pieces == 1) {
+      EXPECT_GT(mostChunks, 1) << "no call ran in chunks of rows";
+    }
+    std::printf("%s pieces %lld: forward %.2e input gradient %.2e weight gradient %.2e\n", c.name.c_str(),
+                static_cast<long long>(pieces), normalizedError(got.out, want.out), normalizedError(got.dx, want.dx),
+                normalizedError(got.dw, want.dw));
+    EXPECT_LT(normalizedError(got.out, want.out), 2e-5) << "forward";
+    EXPECT_LT(normalizedError(got.dx, want.dx), 2e-5) << "input gradient";
+    EXPECT_LT(normalizedError(got.dw, want.dw), 2e-5) << "weight gradient";
+    // Only dnnl's scratch: oneDNN's direct kernels run it, no Winograd chunk (RowChunks'
+    // im2col scratch, 16 MiB, holds a Winograd chunk: Winograd may run there).
+    calls = 0;
+    const Result direct = winogradByPieces(t, d, pieces, ConvPath::kDnnl, false, calls);
+    if (!c.rowChunks) {
+      EXPECT_EQ(calls, 0) << "Winograd ran in a scratch sized without it";
+    }
+    expectNear(direct, want);
+    // Not marked: no Winograd even with its scratch.
+    calls = 0;
+    t.p.winograd = false;
+    const Result plain = winogradByPieces(t, d, pieces, ConvPath::kDnnl, true, calls);
+    EXPECT_EQ(calls, 0) << "Winograd ran without the plan's attribute";
+    expectNear(plain, want);
+  }
+  set_threads(threadsBefore);
+}
+
+const WinogradCase kWinogradCases[] = {
+    {"Same16to32", 2, 16, 13, 11, 32, axis(3, 1, 1, 1), axis(3, 1, 1, 1), false},
+    {"Valid32to16", 1, 32, 10, 9, 16, axis(3, 1, 0, 0), axis(3, 1, 0, 0), false},
+    {"AsymmetricPads", 3, 16, 9, 14, 16, axis(3, 1, 1, 0), axis(3, 1, 0, 1), false},
+    {"RowChunks", 1, 16, 200, 256, 16, axis(3, 1, 1, 1), axis(3, 1, 1, 1), true},  // 156 rows a chunk
+};
+
+INSTANTIATE_TEST_SUITE_P(Cases, WinogradConvTest, ::testing::ValuesIn(kWinogradCases),
+                         [](const ::testing::TestParamInfo<WinogradCase>& info) { return info.param.name; });
 
 const Case kCases[] = {
     {"Same3x3", 2, 3, 9, 6, 5, {axis(3, 1, 1, 1), axis(3, 1, 1, 1), 1}, true},
