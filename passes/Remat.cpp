@@ -10,7 +10,8 @@
 // The forward part is the ops before `softmax_xent`; backward, the ops after it.
 //  - recomputable: a global; a forward value backward reads and that is not rematerialized
 //    (kept anyway); or the result of an element-wise forward op (relu, add without
-//    broadcasting, batchnorm_apply, frozen batchnorm, identity, dropout) whose operands are all
+//    broadcasting, batchnorm_apply, frozen batchnorm, identity, dropout; concat and slice along
+//    channels, which copy elements: an Inception block's output) whose operands are all
 //    recomputable (the table's row rule Same, no side effect, no broadcasting of a map: dropout
 //    included, its mask depends on the step and the element only);
 //  - rematerialized: every rank-4 map backward reads that an element-wise op computes from
@@ -53,8 +54,15 @@ bool elementwise(const Op& op) {
   const ops::OpInfo& info = ops::info(op.kind);
   if (info.role != ops::Role::Forward || info.rowRule != ops::RowRule::Same || op.hasSideEffects()) return false;
   if (op.kind == OpKind::BatchNorm && op.getInt("training") != 0) return false;  // --bn strip
-  for (const Value* u : op.operands)
-    if (u->type.shape.size() == 4 && u->type.shape != op.results.front()->type.shape) return false;
+  // Concat and Slice along channels copy each element: every map operand has the result's
+  // N, H and W (an Inception block's output, the concat of its branches' ReLUs).
+  const bool channels = (op.kind == OpKind::Concat || op.kind == OpKind::Slice) && op.has("axis") && op.getInt("axis") == 1;
+  const std::vector<int64_t>& y = op.results.front()->type.shape;
+  for (const Value* u : op.operands) {
+    if (u->type.shape.size() != 4) continue;
+    if (channels && y.size() == 4 && u->type.shape[0] == y[0] && u->type.shape[2] == y[2] && u->type.shape[3] == y[3]) continue;
+    if (u->type.shape != y) return false;
+  }
   return true;
 }
 
