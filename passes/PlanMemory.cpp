@@ -120,7 +120,8 @@ int64_t withWinograd(const Op& op, int64_t im2col, int64_t K, int64_t C, const s
                  "the scratch of " + op.describe(), op.loc);
 }
 
-int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
+// `winograd` is set where the scratch is Winograd's (conv-scratch=winograd, winogradConv).
+int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule, bool& winograd) {
   const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
   const int64_t cap = convBatchBytes == 0 ? ops::kConvScratchCapBytes : 0;
   switch (op.kind) {
@@ -129,7 +130,7 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t C = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, op.result()->type.shape, w[2], w[3], cap), batch, convBatchBytes);
-      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+      if ((winograd = winogradConv(op, rule, w[0], C, w[2], w[3])))
         return withWinograd(op, im2col, w[0], C, op.result()->type.shape, batch, false);
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
@@ -138,7 +139,7 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t C = op.getInts("input_shape")[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), w[2], w[3], cap), batch, convBatchBytes);
-      if (winogradConv(op, rule, w[0], C, w[2], w[3]))
+      if ((winograd = winogradConv(op, rule, w[0], C, w[2], w[3])))
         return withWinograd(op, im2col, w[0], C, propagatedShape(op), batch, false);
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
@@ -148,7 +149,8 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule) {
       const int64_t K = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), k[0], k[1], cap), batch, convBatchBytes);
-      if (winogradConv(op, rule, K, C, k[0], k[1])) return withWinograd(op, im2col, K, C, propagatedShape(op), batch, true);
+      if ((winograd = winogradConv(op, rule, K, C, k[0], k[1])))
+        return withWinograd(op, im2col, K, C, propagatedShape(op), batch, true);
       return withBlockedWeights(op, im2col, rule, K, C, k[0], k[1]);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
@@ -198,9 +200,12 @@ class PlanMemory : public Pass {
       : convBatchBytes_(options.convBatchBytes), convScratch_(options.convScratch) {}
 
   bool transform(ir::Module& m) override {
+    // conv-scratch=winograd: the convolutions whose scratch holds Winograd's buffers say so
+    // (`winograd=1`, which the CPU backend reads); no other rule writes the attribute.
     for (auto& op : m.ops) {
-      op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_);
-      markWinograd(*op);
+      bool winograd = false;
+      op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_, winograd);
+      if (winograd) op->attrs["winograd"] = int64_t{1};
     }
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
 
@@ -242,22 +247,6 @@ class PlanMemory : public Pass {
  private:
   int64_t convBatchBytes_;
   ConvScratch convScratch_;
-
-  // conv-scratch=winograd: the convolutions whose scratch holds Winograd's buffers say so
-  // (`winograd=1`, which the CPU backend reads); no other rule writes the attribute.
-  void markWinograd(Op& op) const {
-    if (convScratch_ != ConvScratch::Winograd) return;
-    bool yes = false;
-    if (op.kind == OpKind::Conv2d || op.kind == OpKind::Conv2dGradInput) {
-      const auto& w = op.operands[1]->type.shape;
-      const int64_t C = op.kind == OpKind::Conv2d ? op.operands[0]->type.shape[1] : op.getInts("input_shape")[1];
-      yes = winogradConv(op, convScratch_, w[0], C, w[2], w[3]);
-    } else if (op.kind == OpKind::Conv2dGradWeight) {
-      const ir::IntList& k = op.getInts("kernel");
-      yes = winogradConv(op, convScratch_, op.operands[0]->type.shape[1], op.operands[1]->type.shape[1], k[0], k[1]);
-    }
-    if (yes) op.attrs["winograd"] = int64_t{1};
-  }
 };
 
 }  // namespace
