@@ -115,6 +115,7 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
               TrainingPrograms* keep) {
   TrainingOptions options = base;
   options.rows = c.rows;
+  if (c.winogradMaxBytes > 0) options.memory.winogradMaxBytes = c.winogradMaxBytes;
   TrainingPrograms programs = runTrainingPipeline(forward, options);
   c.evaluated = true;
   c.peakBytes = trainingArenaBytes(programs);
@@ -175,11 +176,70 @@ void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, c
 
 }  // namespace
 
+std::string winogradCap(int64_t maxBytes) {
+  if (maxBytes <= 0) return "";
+  return " --winograd-max-scratch " +
+         (maxBytes % (int64_t{1} << 20) == 0 ? std::to_string(maxBytes >> 20) + "MiB" : std::to_string(maxBytes));
+}
+
+namespace {
+
+// conv-scratch=winograd under a budget short of a candidate's Winograd scratch (the largest:
+// the transformed weights of 512-channel 3x3 weight gradients, 72 MiB): the candidates over
+// the budget that are faster than every one that fits (all, when none fits), fastest first,
+// are tried again with Winograd left to the convolutions whose part of the scratch is at most
+// a cap, the others on oneDNN's direct kernels (docs/plan-search.md "Winograd under a
+// budget"). The cost model times a Winograd convolution as a direct one, so a capped
+// candidate times as its uncapped one, and the first that fits is the fastest: it joins the
+// list with the largest of 64, 32 and 16 MiB that fits (each Winograd part holds at least 6
+// MiB of 2 MiB-aligned buffers; 16 MiB is the im2col scratch's cap). A candidate that does
+// not fit at 16 MiB is not tried at more. When none fits, the smallest of those tried at 16
+// MiB joins the list if it is smaller than every candidate (the least peak a refused budget
+// names). Returns whether a candidate that fits was added.
+bool addWinogradCapped(std::vector<PlanCandidate>& list, int64_t budgetBytes, const ir::Module& shapes,
+                       const TrainingOptions& training, const CostTable& costs) {
+  if (training.memory.convScratch != passes::ConvScratch::Winograd || training.memory.winogradMaxBytes > 0)
+    return false;
+  double fastestFit = std::numeric_limits<double>::infinity();
+  int64_t smallestPeak = std::numeric_limits<int64_t>::max();
+  for (const PlanCandidate& c : list) {
+    if (c.evaluated && c.peakBytes <= budgetBytes) fastestFit = std::min(fastestFit, c.seconds);
+    if (c.evaluated) smallestPeak = std::min(smallestPeak, c.peakBytes);
+  }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list[i].evaluated && list[i].peakBytes > budgetBytes && list[i].seconds < fastestFit) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return list[a].seconds < list[b].seconds; });
+  std::optional<PlanCandidate> smallestMiss;
+  for (const size_t i : order) {
+    std::optional<PlanCandidate> fitting;
+    for (const int64_t mib : {16, 32, 64}) {
+      PlanCandidate t = list[i];
+      t.winogradMaxBytes = int64_t{mib} << 20;
+      evaluate(t, shapes, training, costs, nullptr);
+      if (t.peakBytes > budgetBytes) {
+        if (mib == 16 && (!smallestMiss || t.peakBytes < smallestMiss->peakBytes)) smallestMiss = t;
+        break;
+      }
+      fitting = t;
+    }
+    if (fitting) {
+      list.push_back(*fitting);
+      return true;
+    }
+  }
+  if (fastestFit == std::numeric_limits<double>::infinity() && smallestMiss && smallestMiss->peakBytes < smallestPeak)
+    list.push_back(*smallestMiss);
+  return false;
+}
+
+}  // namespace
+
 std::string PlanCandidate::label() const {
   std::string s(strategyName(rows));
   const std::string remat =
       rows.remat == passes::RematMode::None ? "" : " --remat " + std::string(passes::name(rows.remat));
-  if (rows.layerwise) return s + remat;
+  if (rows.layerwise) return s + remat + winogradCap(winogradMaxBytes);
   s += " --strips ";
   s += std::to_string(rows.partition.strips);
   if (rows.partition.bpStrips > 0 && rows.partition.bpStrips != rows.partition.strips)
@@ -197,7 +257,7 @@ std::string PlanCandidate::label() const {
   flag(" --reuse-last ", passes::formatPipelineIds(rows.partition.reuse));
   flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
   if (rows.recompute.any()) s += " --recompute-points " + passes::formatRecomputePoints(rows.recompute);
-  return s + remat;
+  return s + remat + winogradCap(winogradMaxBytes);
 }
 
 namespace {
@@ -326,6 +386,8 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   const bool noneFits = std::none_of(choice.candidates.begin(), choice.candidates.end(), fits);
   if ((!layerwiseFits && noneFits) || leastMemory || evaluateAll)
     extendStrips(choice.candidates, limits, shapes(), training, costs);
+
+  if (!layerwiseFits && !leastMemory) addWinogradCapped(choice.candidates, budgetBytes, shapes(), training, costs);
 
   // The fastest that fits (layerwise when it does: no recompute), ties to the smaller peak.
   std::optional<size_t> best;

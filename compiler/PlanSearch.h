@@ -36,6 +36,7 @@ namespace lrc::compiler {
 
 struct PlanCandidate {
   RowOptions rows;           // strategy layerwise, or a row plan
+  int64_t winogradMaxBytes = 0;  // > 0: conv-scratch=winograd only where its part is at most this (the search's)
   bool evaluated = false;
   int64_t peakBytes = 0;     // the arena (exact)
   plan::MemoryReport memory; // bytes by category at the peak step
@@ -45,6 +46,9 @@ struct PlanCandidate {
 
   std::string label() const;  // "layerwise", "2ps --strips 8 --cut downsample"
 };
+
+// " --winograd-max-scratch 64MiB" (a cap of bytes, in MiB where whole), "" for none (0).
+std::string winogradCap(int64_t maxBytes);
 
 struct PlanChoice {
   std::vector<PlanCandidate> candidates;

@@ -119,6 +119,11 @@ struct PlanMemoryOptions {
   int64_t convBatchBytes = 0;
   // conv-scratch=dnnl: each (non-transposed) convolution's scratch adds its blocked weights.
   ConvScratch convScratch = ConvScratch::Im2col;
+  // conv-scratch=winograd: > 0, only convolutions whose Winograd part of the scratch
+  // (ops::convWinogradFloats) is at most this many bytes run Winograd; the others keep the
+  // im2col rule (lrc-compile --winograd-max-scratch; the plan search sets it where a budget
+  // is short of a plan's full Winograd scratch).
+  int64_t winogradMaxBytes = 0;
 };
 
 }  // namespace lrc::passes

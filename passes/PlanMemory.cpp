@@ -99,29 +99,31 @@ int64_t withBlockedWeights(const Op& op, int64_t im2col, ConvScratch rule, int64
                  "the scratch of " + op.describe(), op.loc);
 }
 
-// conv-scratch=winograd: whether `op` (a convolution or its gradient) runs oneDNN's Winograd
-// kernels; they then get ops::convWinogradFloats on top of the blocked weights' scratch.
-bool winogradConv(const Op& op, ConvScratch rule, int64_t K, int64_t C, int64_t kh, int64_t kw) {
-  if (rule != ConvScratch::Winograd) return false;
+// conv-scratch=winograd: the scratch of `op` (a convolution or its gradient; its im2col
+// scratch `im2col`) where it runs oneDNN's Winograd kernels: both, so the kernels may fall back
+// (to oneDNN's direct kernels, whose blocked weights and chunks fit in Winograd's part, or to
+// im2col). 0 where those kernels do not take it (ops::convWinogradEligible), or where
+// Winograd's part would pass winograd-max-bytes (the convolution then keeps the im2col rule).
+int64_t winogradScratch(const Op& op, const PlanMemoryOptions& options, int64_t im2col, int64_t K, int64_t C,
+                        int64_t kh, int64_t kw, const std::vector<int64_t>& outShape, int64_t batch,
+                        bool weightGradient) {
+  if (options.convScratch != ConvScratch::Winograd) return 0;
   const ir::IntList& stride = op.getInts("stride");
   const ir::IntList& pad = op.getInts("pad");
   const ir::IntList& dilation = op.getInts("dilation");
   const ops::WindowAxis h{kh, stride.at(0), pad.at(0), pad.at(2), dilation.at(0)},
       w{kw, stride.at(1), pad.at(1), pad.at(3), dilation.at(1)};
-  return ops::convWinogradEligible(h, w, op.getInt("group"), K, C);
+  if (!ops::convWinogradEligible(h, w, op.getInt("group"), K, C)) return 0;
+  const int64_t part = counted(ops::convWinogradFloats(K, C, outShape[3], outShape[2], batch, weightGradient) * 4,
+                               "the scratch of " + op.describe(), op.loc);
+  if (options.winogradMaxBytes > 0 && part > options.winogradMaxBytes) return 0;
+  return counted(ops::Checked(part) + im2col, "the scratch of " + op.describe(), op.loc);
 }
 
-// conv-scratch=winograd's scratch of a Winograd convolution whose im2col scratch is `im2col`:
-// both, so the kernels may fall back (to oneDNN's direct kernels, whose blocked weights and
-// chunks fit in Winograd's part, or to im2col).
-int64_t withWinograd(const Op& op, int64_t im2col, int64_t K, int64_t C, const std::vector<int64_t>& outShape,
-                     int64_t batch, bool weightGradient) {
-  return counted(ops::convWinogradFloats(K, C, outShape[3], outShape[2], batch, weightGradient) * 4 + im2col,
-                 "the scratch of " + op.describe(), op.loc);
-}
-
-// `winograd` is set where the scratch is Winograd's (conv-scratch=winograd, winogradConv).
-int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule, bool& winograd) {
+// `winograd` is set where the scratch is Winograd's (conv-scratch=winograd, winogradScratch).
+int64_t scratchBytes(const Op& op, const PlanMemoryOptions& options, bool& winograd) {
+  const int64_t convBatchBytes = options.convBatchBytes;
+  const ConvScratch rule = options.convScratch;
   const int64_t batch = op.operands[0]->type.shape.empty() ? 1 : op.operands[0]->type.shape[0];
   const int64_t cap = convBatchBytes == 0 ? ops::kConvScratchCapBytes : 0;
   switch (op.kind) {
@@ -130,8 +132,11 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule, boo
       const int64_t C = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, op.result()->type.shape, w[2], w[3], cap), batch, convBatchBytes);
-      if ((winograd = winogradConv(op, rule, w[0], C, w[2], w[3])))
-        return withWinograd(op, im2col, w[0], C, op.result()->type.shape, batch, false);
+      if (const int64_t wino = winogradScratch(op, options, im2col, w[0], C, w[2], w[3], op.result()->type.shape,
+                                               batch, false)) {
+        winograd = true;
+        return wino;
+      }
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradInput: {
@@ -139,8 +144,11 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule, boo
       const int64_t C = op.getInts("input_shape")[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), w[2], w[3], cap), batch, convBatchBytes);
-      if ((winograd = winogradConv(op, rule, w[0], C, w[2], w[3])))
-        return withWinograd(op, im2col, w[0], C, propagatedShape(op), batch, false);
+      if (const int64_t wino =
+              winogradScratch(op, options, im2col, w[0], C, w[2], w[3], propagatedShape(op), batch, false)) {
+        winograd = true;
+        return wino;
+      }
       return withBlockedWeights(op, im2col, rule, w[0], C, w[2], w[3]);
     }
     case OpKind::Conv2dGradWeight: {
@@ -149,8 +157,10 @@ int64_t scratchBytes(const Op& op, int64_t convBatchBytes, ConvScratch rule, boo
       const int64_t K = op.operands[0]->type.shape[1];
       const int64_t im2col =
           imagesScratch(op, convScratchBytes(op, C, propagatedShape(op), k[0], k[1], cap), batch, convBatchBytes);
-      if ((winograd = winogradConv(op, rule, K, C, k[0], k[1])))
-        return withWinograd(op, im2col, K, C, propagatedShape(op), batch, true);
+      if (const int64_t wino = winogradScratch(op, options, im2col, K, C, k[0], k[1], propagatedShape(op), batch, true)) {
+        winograd = true;
+        return wino;
+      }
       return withBlockedWeights(op, im2col, rule, K, C, k[0], k[1]);
     }
     // A transposed convolution's column matrix covers the rows of its input-shaped map x (its
@@ -197,14 +207,14 @@ class PlanMemory : public Pass {
   std::string_view name() const override { return "plan-memory"; }
 
   explicit PlanMemory(const PlanMemoryOptions& options)
-      : convBatchBytes_(options.convBatchBytes), convScratch_(options.convScratch) {}
+      : options_(options) {}
 
   bool transform(ir::Module& m) override {
     // conv-scratch=winograd: the convolutions whose scratch holds Winograd's buffers say so
     // (`winograd=1`, which the CPU backend reads); no other rule writes the attribute.
     for (auto& op : m.ops) {
       bool winograd = false;
-      op->scratchBytes = scratchBytes(*op, convBatchBytes_, convScratch_, winograd);
+      op->scratchBytes = scratchBytes(*op, options_, winograd);
       if (winograd) op->attrs["winograd"] = int64_t{1};
     }
     std::vector<LiveBuffer> buffers = ir::liveBuffers(m);
@@ -245,8 +255,7 @@ class PlanMemory : public Pass {
   }
 
  private:
-  int64_t convBatchBytes_;
-  ConvScratch convScratch_;
+  PlanMemoryOptions options_;
 };
 
 }  // namespace

@@ -80,6 +80,8 @@ constexpr const char* kUsage =
     "                                   the CPU's oneDNN blocked weights (LRC_CPU_CONV=dnnl: every 3x3 layer blocked);\n"
     "                                   winograd: 3x3 stride-1 convs (channels multiples of 16) run oneDNN's\n"
     "                                   Winograd F(4x4,3x3) in a larger scratch (faster; rounds differently)\n"
+    "  --winograd-max-scratch SIZE      winograd: only convs whose Winograd scratch is at most SIZE run it (the\n"
+    "                                   others direct; --strategy auto sets it where a budget needs)\n"
     "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
     "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
@@ -246,6 +248,12 @@ Options parseArgs(int argc, char** argv) {
       const std::optional<passes::ConvScratch> rule = passes::parseConvScratch(text);
       if (!rule) usage("--conv-scratch expects im2col, dnnl or winograd, got '" + text + "'");
       o.training.memory.convScratch = *rule;
+    } else if (a == "--winograd-max-scratch") {
+      try {
+        o.training.memory.winogradMaxBytes = compiler::parseByteSize(value());
+      } catch (const std::invalid_argument& e) {
+        usage(std::string("--winograd-max-scratch ") + e.what());
+      }
     } else if (a == "--bn") {
       const std::string text = value();
       const std::optional<passes::BatchNormMode> mode = passes::parseBatchNormMode(text);
@@ -304,6 +312,8 @@ Options parseArgs(int argc, char** argv) {
     usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
+  if (o.training.memory.winogradMaxBytes > 0 && o.training.memory.convScratch != passes::ConvScratch::Winograd)
+    usage("--winograd-max-scratch needs --conv-scratch winograd");
   if (o.rematGiven && o.autoStrategy)
     usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
@@ -330,6 +340,7 @@ std::string fixedFlags(const Options& o) {
   if (o.device != "cpu") flags += " --device " + o.device;
   if (o.training.memory.convScratch != passes::ConvScratch::Im2col)  // in every candidate's scratch
     flags += " --conv-scratch " + std::string(passes::name(o.training.memory.convScratch));
+  flags += compiler::winogradCap(o.training.memory.winogradMaxBytes);  // the caller's: the search keeps it
   if (o.training.loss.ignoreIndex != passes::AppendLossOptions{}.ignoreIndex)
     flags += " --ignore-index " + std::to_string(o.training.loss.ignoreIndex);
   if (o.training.autodiff.optimizer != ops::Optimizer::Sgd)  // its state is in every candidate's peak

@@ -112,8 +112,10 @@ void setOption(std::string_view pass, passes::PlanMemoryOptions& o, std::string_
     o.convBatchBytes = valueOf(integerAtLeast(0, value), pass, key, "a non-negative integer", value);
   } else if (key == "conv-scratch") {
     o.convScratch = valueOf(passes::parseConvScratch(value), pass, key, "im2col, dnnl or winograd", value);
+  } else if (key == "winograd-max-bytes") {
+    o.winogradMaxBytes = valueOf(integerAtLeast(1, value), pass, key, "a positive integer", value);
   } else {
-    unknownOption(pass, key, "conv-batch-bytes, conv-scratch");
+    unknownOption(pass, key, "conv-batch-bytes, conv-scratch, winograd-max-bytes");
   }
 }
 
