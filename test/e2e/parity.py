@@ -25,7 +25,9 @@ parameter and running statistic within LAYERWISE_TOL of the tensor's max abs val
 Both plans must measure exactly their predicted arena peak. Against float64 and against the
 layerwise plan, a tensor's bound is never below F32_NOISE x PyTorch float32's own error on it
 (float32's noise: it matters only where float32 is ill-conditioned, as on a torchvision
-ResNet's near-zero BatchNorm biases).
+ResNet's near-zero BatchNorm biases). --f32-samples K measures that error in K summation
+orders of PyTorch float32 (f32_variant) and --f32-pool shares it among repeated layers'
+tensors (pooled): one float32 run's error is one draw of the noise (DenseNet-121).
 
 --device cpu|cuda|cuda-emulated goes to every lrc-run, and cuda or cuda-emulated also makes
 lrc-compile write plans for the CUDA backend (--device cuda: conv scratch for several
@@ -984,11 +986,11 @@ def main():
     for text in args.expect_rows:
         failures += expect_rows(args, onnx_path, text)
     moved = lambda name, ref, scale: float(np.abs(ref - initial[name].numpy()).max()) / scale
-    spread = lambda noise: (f", {args.f32_samples} samples{' pooled' if args.f32_pool else ''} {noise:.2e}"
-                            if args.f32_samples > 1 or args.f32_pool else "")
+    spread = lambda noise, pool=True: (f", {args.f32_samples} samples{' pooled' if pool and args.f32_pool else ''} "
+                                       f"{noise:.2e}" if args.f32_samples > 1 or args.f32_pool else "")
     compared = compare(
         "torch", lrc_losses, lrc_state, torch_losses, torch_state, LOSS_RTOL, PARAM_TOL, failures,
-        loss_note=lambda step: f" (torch float32: {rel_err(f32_losses[step], torch_losses[step]):.2e}{spread(loss_noise[step])})",
+        loss_note=lambda step: f" (torch float32: {rel_err(f32_losses[step], torch_losses[step]):.2e}{spread(loss_noise[step], False)})",
         tensor_note=lambda name, ref, scale: (
             f" (torch float32: {float(np.abs(f32_state[name] - ref).max()) / scale:.2e}{spread(tensor_noise[name])};"
             f" moved {moved(name, ref, scale):.2e})"),
