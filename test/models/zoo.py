@@ -38,7 +38,7 @@ ZOO = {
     "resnet50": ({}, (16, 3, 64, 64), 0.002),
     "resnext50_32x4d": ({}, (16, 3, 64, 64), 0.0001),
     "wide_resnet50_2": ({}, (16, 3, 64, 64), 0.0001),
-    "densenet121": ({}, (16, 3, 64, 64), 0.0001),
+    "densenet121": ({}, (16, 3, 64, 64), 0.0001),  # sampled float32 floor: test/e2e/CMakeLists.txt
     "squeezenet1_1": ({}, (16, 3, 64, 64), 0.0001),
     "googlenet": ({"aux_logits": False, "init_weights": True}, (16, 3, 96, 96), 0.0001),
     "shufflenet_v2_x0_5": ({}, (16, 3, 64, 64), 0.0001),
