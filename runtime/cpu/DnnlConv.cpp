@@ -309,6 +309,32 @@ bool buildBlocked(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBan
   return true;
 }
 
+// Builds `plan` for chunks of `images` images by `rows` output rows, or fewer where they do not
+// fit (half the images, then half the rows: Winograd's in multiples of 4, a tile's height), at
+// most `tries` builds; stops where oneDNN has no fast kernel for the shape. False (and `plan`
+// empty) where none was built.
+bool buildShrinking(Kind kind, const Conv2dParams& p, ConstRowBand in, ConstRowBand out, int64_t images, int64_t rows,
+                    int64_t a, int64_t b, int64_t wsFloats, BlockedPlan& plan, dnnl::engine& engine, bool winograd,
+                    int tries) {
+  try {
+    for (int t = 0; t < tries && rows >= 1; ++t) {
+      if (buildBlocked(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine, winograd)) return true;
+      if (plan.noFastPrimitive) break;  // fewer rows will not help
+      if (images > 1)
+        images = (images + 1) / 2;
+      else if (winograd)
+        rows = rows > 4 ? (rows / 2 + 3) / 4 * 4 : rows / 2;
+      else if (rows > 1)
+        rows = (rows + 1) / 2;
+      else
+        break;
+    }
+  } catch (const dnnl::error&) {
+  }
+  plan = BlockedPlan{};
+  return false;
+}
+
 // Chooses the chunking for a call (the band's rows for as many images as fit, else fewer
 // rows of one image) and builds it; the plan is cached by the call's shape and workspace.
 // `wsAligned`: the workspace starts at 64 bytes (the plan's arena places scratch so); oneDNN's
@@ -329,21 +355,7 @@ const BlockedPlan& blockedPlan(Kind kind, const Conv2dParams& p, ConstRowBand in
   // not); the direct kernels below when it does not fit at all.
   if (p.winograd && wsAligned) {
     const ops::WinogradChunk wc = ops::convWinogradChunk(out.C, in.C, out.W, b - a, in.N);
-    int64_t rows = wc.rows, images = wc.images;
-    try {
-      for (int tries = 0; tries < 4 && rows >= 1; ++tries) {
-        if (buildBlocked(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine, true)) break;
-        if (plan.noFastPrimitive) break;
-        if (images > 1)
-          images = (images + 1) / 2;
-        else
-          rows = rows > 4 ? (rows / 2 + 3) / 4 * 4 : rows / 2;
-      }
-    } catch (const dnnl::error&) {
-      plan = BlockedPlan{};
-    }
-    if (plan.ok) return plan;
-    plan = BlockedPlan{};
+    if (buildShrinking(kind, p, in, out, wc.images, wc.rows, a, b, wsFloats, plan, engine, true, 4)) return plan;
   }
   // Estimates with channels padded to 16 pick the first try; the built plan checks exactly.
   const int64_t c16 = aligned(in.C), k16 = aligned(out.C);
@@ -354,21 +366,7 @@ const BlockedPlan& blockedPlan(Kind kind, const Conv2dParams& p, ConstRowBand in
   int64_t rows = left <= halo ? 1 : std::clamp<int64_t>((left - halo) / std::max<int64_t>(perRow, 1), 1, b - a);
   int64_t images = 1;
   if (rows == b - a) images = std::clamp<int64_t>(left / std::max<int64_t>(perRow * (b - a) + halo, 1), 1, in.N);
-  try {
-    for (int tries = 0; tries < 6; ++tries) {
-      if (buildBlocked(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine)) break;
-      if (plan.noFastPrimitive) break;  // fewer rows will not help
-      if (images > 1)
-        images = (images + 1) / 2;
-      else if (rows > 1)
-        rows = (rows + 1) / 2;
-      else
-        break;
-    }
-  } catch (const dnnl::error&) {
-    plan = BlockedPlan{};
-  }
-  if (!plan.ok) plan = BlockedPlan{};
+  buildShrinking(kind, p, in, out, images, rows, a, b, wsFloats, plan, engine, false, 6);
   return plan;
 }
 
