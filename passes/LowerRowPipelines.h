@@ -72,6 +72,8 @@ class PipelineLowering {
   void lowerBackward();
   void backwardPass(BackwardPass pass, BackwardSums& sums);
   RowRange ownRows(size_t k, size_t s) const;
+  ir::Value* resultBand(const ir::Value* v, const ir::ValueMap<ir::Value*>& band,
+                        const std::vector<std::vector<ir::Value*>>& operandBands) const;
 };
 
 }  // namespace lrc::passes

@@ -95,6 +95,28 @@ RowRange PipelineLowering::ownRows(size_t k, size_t s) const {
   return {begin, std::max(rows.end, begin)};
 }
 
+// The band of `v` that strip's gradient ops read for its result (an element-wise op's
+// gradient reads its y: relu_grad, sigmoid_grad, ...): a band its readers in the strip
+// assembled (rows_copy of kept boundary rows and the strip's own band) when one holds every
+// row of the strip's own band, else the own band. Both are alive until the readers' gradients
+// run; reading the assembled one lets the own band go right after the copy, so a 2PS strip
+// does not hold each element-wise result twice through its backward (AlexNet at batch 8,
+// 2PS-6: 2.3 MiB of its 12.5 MiB activation part, docs/benchmarks.md).
+Value* PipelineLowering::resultBand(const Value* v, const ValueMap<Value*>& band,
+                                    const std::vector<std::vector<Value*>>& operandBands) const {
+  auto own = band.find(v);
+  if (own == band.end()) return nullptr;
+  Value* best = own->second;
+  for (size_t k = 0; k < p_.ops.size() && k < operandBands.size(); ++k)
+    for (size_t i = 0; i < operandBands[k].size() && i < p_.ops[k]->operands.size(); ++i) {
+      Value* b = operandBands[k][i];
+      if (p_.ops[k]->operands[i] != v || b == own->second || !b || !b->def || b->def->kind != OpKind::RowsCopy) continue;
+      if (!holds(rowsOf(b), rowsOf(own->second))) continue;
+      if (best == own->second || b->type.bytes() < best->type.bytes()) best = b;
+    }
+  return best;
+}
+
 namespace {
 
 // Whether the rows of `parts` (bands of one map) together cover rows [0, height).
@@ -267,7 +289,7 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
         if (r.begin < rows.begin) carried[v] = copyRows(dv, {r.begin, rows.begin}, v, cat("d", v->name, ".carry", std::to_string(s)));
       }
       if (rows.empty()) continue;
-      const GradStrip strip{rows, operandBands[k], band.count(v) ? band.at(v) : nullptr, s};
+      const GradStrip strip{rows, operandBands[k], resultBand(v, band, operandBands), s};
       StripGrads grads(*this, contrib, sums.paramGrads);
       emitGrad(grads, op, dv, &strip);
     }

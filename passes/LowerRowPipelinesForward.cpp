@@ -79,13 +79,19 @@ ValueMap<Value*> PipelineLowering::computeStrip(const Table& t, size_t j, ValueM
     for (size_t i : mapOperands(op)) {
       Value* u = op.operands[i];
       if (!inPipeline(u)) continue;
-      const RowRange need = inputRows(op, i, rows);
+      RowRange need = inputRows(op, i, rows);
+      // A backward strip's assembled band also takes the rest of the strip's own band of u
+      // when it needs some of it, so the gradient ops read it for u's result (resultBand) and
+      // the own band is not held beside it.
+      auto cur = band.find(u);
+      if (operandBands && cur != band.end() && !holds(rowsOf(cur->second), need) &&
+          !intersect(rowsOf(cur->second), need).empty())
+        need = hull(need, rowsOf(cur->second));
       auto reuse = std::find_if(assembled[u].begin(), assembled[u].end(), [&](Value* b) { return holds(rowsOf(b), need); });
       if (reuse != assembled[u].end()) {
         operands[i] = *reuse;
         continue;
       }
-      auto cur = band.find(u);
       operands[i] = assemble(u, need, cur == band.end() ? nullptr : cur->second, pieces[u],
                              stripName(u, (std::string(tag) + "in").c_str(), j));
       assembled[u].push_back(operands[i]);
