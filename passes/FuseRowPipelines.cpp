@@ -367,29 +367,29 @@ class FuseRowPipelines : public Pass {
     std::vector<Op*> marked;
     for (size_t i = 0; i < end; ++i)
       if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind == OpKind::BatchNormStats) marked.push_back(m.ops[i].get());
-    std::vector<bool> trades;
-    for (const Op* p : marked) trades.push_back(savedBytes(m, *p, end) <= 0);
+    std::vector<bool> saving;  // the marks that save bytes: the second settling's
+    for (const Op* p : marked) saving.push_back(savedBytes(m, *p, end) > 0);
     const bool dropped = settle(m, end);
-    if (std::none_of(trades.begin(), trades.end(), [](bool t) { return t; })) return dropped;
+    if (std::all_of(saving.begin(), saving.end(), [](bool s) { return s; })) return dropped;
     std::vector<bool> first;
     for (const Op* p : marked) first.push_back(isRecomputedPoint(*p));
     const int64_t firstBytes = keptBytes(m, end);
-    for (size_t k = 0; k < marked.size(); ++k) {
-      if (trades[k])
-        marked[k]->attrs.erase("recompute");
-      else
-        marked[k]->attrs["recompute"] = int64_t{1};
-    }
+    setMarks(marked, saving);
     settle(m, end);
     if (keptBytes(m, end) < firstBytes) return true;
-    for (size_t k = 0; k < marked.size(); ++k) {
-      if (first[k])
-        marked[k]->attrs["recompute"] = int64_t{1};
-      else
-        marked[k]->attrs.erase("recompute");
-    }
+    setMarks(marked, first);
     settle(m, end);
     return dropped;
+  }
+
+  // Marks each of `points` recomputed (true) or kept (false).
+  static void setMarks(const std::vector<Op*>& points, const std::vector<bool>& recompute) {
+    for (size_t k = 0; k < points.size(); ++k) {
+      if (recompute[k])
+        points[k]->attrs["recompute"] = int64_t{1};
+      else
+        points[k]->attrs.erase("recompute");
+    }
   }
 
   // `blocker`: set when the only reason is another recomputed point upstream of x.
