@@ -89,7 +89,7 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
   if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept
-    runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat}));
+    runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat, .every = o.rows.rematEvery}));
   if (o.fuseSgdGrads && o.autodiff.optimizer == ops::Optimizer::Sgd && !o.dataParallel)
     runPasses(*p.train, passes::createFuseSgdGradsPass());  // weight gradients added into the momentum buffers
   if (o.dataParallel)  // gradients averaged over the ranks, in buckets overlapping backward

@@ -20,6 +20,7 @@ struct RowOptions {
   passes::FuseRowPipelinesOptions fuse;    // segment cuts
   passes::PartitionRowsOptions partition;  // strategy, strips, per-pipeline settings
   passes::RematMode remat = passes::RematMode::None;  // maps backward recomputes instead of keeping (--remat)
+  int64_t rematEvery = 1;  // --remat blocks: one block input kept in this many (--remat-every)
   // Reduction points recomputed in strips instead of kept (--recompute-points; row plans only:
   // batchnorm-policy's `recompute`, docs/row-plans.md "Recomputed reduction points").
   passes::RecomputePoints recompute;
@@ -45,7 +46,7 @@ struct TrainingPrograms {
 // pipelines: layerwise (none), or lowered strip by strip (docs/row-plans.md).
 struct TrainingOptions {
   passes::BatchNormPolicyOptions batchNorm;  // --bn
-  RowOptions rows{true, {}, {}, passes::RematMode::None, {}};  // layerwise
+  RowOptions rows{true, {}, {}, passes::RematMode::None, 1, {}};  // layerwise
   passes::PlanMemoryOptions memory;  // conv-batch-bytes: 0 for the CPU, more for the GPU
   passes::AppendLossOptions loss;    // --ignore-index: the per-pixel loss's ignored label
   passes::AutodiffOptions autodiff;  // --optimizer: the updates and the state they keep

@@ -104,10 +104,15 @@ std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& l
         list.push_back(c);
       }
   // Block recompute acts on whole maps: with row pipelines their kept outputs stay anyway.
-  PlanCandidate blocks;
-  blocks.rows.layerwise = true;
-  blocks.rows.remat = passes::RematMode::Blocks;
-  list.push_back(blocks);
+  // Every block input kept, or one in 2, 3 or 4 (the others recomputed from it, nested: about
+  // one forward more; the best count depends on the maps' sizes along the network).
+  for (int64_t every : {1, 2, 3, 4}) {
+    PlanCandidate blocks;
+    blocks.rows.layerwise = true;
+    blocks.rows.remat = passes::RematMode::Blocks;
+    blocks.rows.rematEvery = every;
+    list.push_back(blocks);
+  }
   return list;
 }
 
@@ -238,7 +243,8 @@ bool addWinogradCapped(std::vector<PlanCandidate>& list, int64_t budgetBytes, co
 std::string PlanCandidate::label() const {
   std::string s(strategyName(rows));
   const std::string remat =
-      rows.remat == passes::RematMode::None ? "" : " --remat " + std::string(passes::name(rows.remat));
+      (rows.remat == passes::RematMode::None ? "" : " --remat " + std::string(passes::name(rows.remat))) +
+      (rows.rematEvery > 1 ? " --remat-every " + std::to_string(rows.rematEvery) : "");
   if (rows.layerwise) return s + remat + winogradCap(winogradMaxBytes);
   s += " --strips ";
   s += std::to_string(rows.partition.strips);

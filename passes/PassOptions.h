@@ -94,6 +94,7 @@ struct AutodiffOptions {
 
 struct RematOptions {
   RematMode mode = RematMode::Elementwise;
+  int64_t every = 1;  // blocks: one block input kept in `every` (passes/Remat.cpp), >= 1
 };
 
 // data-parallel (passes/DataParallel.cpp): gradients averaged over the ranks in buckets of at

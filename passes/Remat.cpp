@@ -31,6 +31,13 @@
 // recomputed once, before the first backward reader of any of them, and shared by the later
 // readers: a block's maps live from the start of its backward to their last reader. Extra
 // work: about one forward per step.
+// Option `every=K` (blocks; default 1): only every K-th of those block inputs is kept, in
+// forward order, the first included (PyTorch's checkpoint_sequential with segments of K
+// blocks, nested). A block input between two kept ones is recomputed once, right before the
+// first backward reader of its block's maps, from the kept input before it: the maps of the
+// blocks in between are computed afresh for it and die at once, and computed again when
+// backward reaches their own block. So at most K-1 recomputed block inputs are alive beside
+// one block's maps, for about one forward more per step.
 //
 // Same values, same arithmetic: a rematerialized plan's results equal the plan without it.
 #include <algorithm>
@@ -77,7 +84,8 @@ class Remat : public Pass {
  public:
   std::string_view name() const override { return "remat"; }
 
-  explicit Remat(const RematOptions& options) : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None) {}
+  explicit Remat(const RematOptions& options)
+      : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None), every_(options.every) {}
 
   bool transform(ir::Module& m) override {
     const size_t loss = lossPosition(m);
@@ -97,8 +105,12 @@ class Remat : public Pass {
         for (const Value* u : m.ops[i]->operands)
           if (forward.count(u) && seen.insert(u).second) ++readers[u];
       }
-      for (const auto& [v, n] : readers)
-        if (n > 1) branch_.insert(v);
+      // Every K-th in forward order stays (the rest are recomputed, `inner_`).
+      size_t index = 0;
+      for (size_t i = 0; i < loss; ++i)
+        for (Value* v : m.ops[i]->results)
+          if (auto it = readers.find(v); it != readers.end() && it->second > 1)
+            (index++ % static_cast<size_t>(every_) == 0 ? branch_ : inner_).insert(v);
     }
     // Which forward values are recomputable and which are rematerialized, in program order.
     for (size_t i = 0; i < loss; ++i) {
@@ -137,7 +149,9 @@ class Remat : public Pass {
 
  private:
   bool blocks_, none_;
-  ValueSet branch_;  // blocks: kept
+  int64_t every_;
+  ValueSet branch_;  // blocks: the block inputs kept
+  ValueSet inner_;   // blocks with every > 1: the block inputs between them, recomputed
   ValueSet computable_, remat_;
   ValueMap<Value*> copies_;  // rematerialized map -> its backward copy
   ValueSet readByBackward_;  // forward values a backward op reads
@@ -173,9 +187,15 @@ class Remat : public Pass {
   ValueMap<size_t> depths_;
 
   // `v` recomputed at ops[pos] (pos advances past what is inserted); values of this chain in `chain`.
+  // A block input not kept is recomputed once into copies_ (shared by its later readers), the
+  // maps of the blocks before it afresh (`fresh`, dropped after it).
   Value* recompute(ir::Module& m, Value* v, size_t& pos, ValueMap<Value*>& chain) {
     if (readAsIs(v)) return v;
-    if (auto it = chain.find(v); it != chain.end()) return it->second;
+    const bool input = inner_.count(v) != 0;
+    ValueMap<Value*>& into = input ? copies_ : chain;
+    if (auto it = into.find(v); it != into.end()) return it->second;
+    ValueMap<Value*> fresh;
+    ValueMap<Value*>& operandChain = input ? fresh : chain;
     const Op& op = *v->def;
     // The deepest chain first, so that a shallow operand (a block's batchnorm_apply) is
     // computed right before its reader instead of waiting for the rest of the chain.
@@ -184,11 +204,11 @@ class Remat : public Pass {
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return depth(op.operands[a]) > depth(op.operands[b]); });
     std::vector<Value*> operands(op.operands.size());
-    for (size_t i : order) operands[i] = recompute(m, op.operands[i], pos, chain);
+    for (size_t i : order) operands[i] = recompute(m, op.operands[i], pos, operandChain);
     Op* copy = m.insertOp(pos++, op.kind, std::move(operands), op.attrs, {{m.uniqueName(v->name + ".remat"), v->type}});
     copy->origin = op.origin;
     copy->loc = op.loc;
-    chain.emplace(v, copy->result());
+    into.emplace(v, copy->result());
     return copy->result();
   }
 };

@@ -63,7 +63,7 @@ struct Options {
   std::string device = "cpu";               // --device cpu|cuda: the plan search's default rule
   compiler::TrainingOptions training;      // --bn exact|frozen|strip, --device's conv-batch-bytes, --optimizer
   bool stripsGiven = false;
-  bool rematGiven = false;                  // --remat: auto then keeps it (it does not search it)
+  std::string rematGiven;                   // --remat or --remat-every, given: auto searches them
   std::string report;                       // --report OUT.json: the summary as JSON
   std::string memoryPlot;                   // --memory-plot OUT.svg: the arena over the training step
   bool noFuseSgdGrads = false;              // --no-fuse-sgd-grads
@@ -87,6 +87,8 @@ constexpr const char* kUsage =
     "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
     "  joins the last pipeline)        a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
+    "  --remat-every K                  --remat blocks: keep one block input in K, recompute the others\n"
+    "                                   from it (nested, as checkpoint_sequential; default 1)\n"
     "  --bn exact|frozen|strip          BatchNorm in training (default exact)\n"
     "  --ignore-index N                 the label of pixels a per-pixel loss leaves out (default -100)\n"
     "  --optimizer sgd|adamw            default sgd (torch.optim.SGD; adamw: torch.optim.AdamW)\n"
@@ -170,7 +172,10 @@ Options parseArgs(int argc, char** argv) {
       const std::optional<passes::RematMode> mode = passes::parseRematMode(r);
       if (!mode) usage("--remat expects none, elementwise or blocks, got '" + r + "'");
       o.rows.remat = *mode;
-      o.rematGiven = true;
+      o.rematGiven = a;
+    } else if (a == "--remat-every") {
+      o.rows.rematEvery = parsePositive(a, value());
+      o.rematGiven = a;
     } else if (a == "--recompute-points") {
       const std::string text = value();
       const auto points = passes::parseRecomputePoints(text);
@@ -314,8 +319,10 @@ Options parseArgs(int argc, char** argv) {
     usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.training.memory.winogradMaxBytes > 0 && o.training.memory.convScratch != passes::ConvScratch::Winograd)
     usage("--winograd-max-scratch needs --conv-scratch winograd");
-  if (o.rematGiven && o.autoStrategy)
-    usage("--remat needs --strategy layerwise, 2ps or overl (auto chooses it)");
+  if (!o.rematGiven.empty() && o.autoStrategy)
+    usage(o.rematGiven + " needs --strategy layerwise, 2ps or overl (auto chooses it)");
+  if (o.rows.rematEvery > 1 && o.rows.remat != passes::RematMode::Blocks)
+    usage("--remat-every needs --remat blocks (it thins the block inputs that block recompute keeps)");
   if (!o.report.empty() && (o.emit == "ir" || o.emit == "rows"))
     usage("--report describes a plan: not with --emit " + o.emit);
   if (!o.memoryPlot.empty() && (o.emit == "ir" || o.emit == "rows"))

@@ -92,7 +92,11 @@ void setOption(std::string_view pass, passes::AutodiffOptions& o, std::string_vi
 }
 
 void setOption(std::string_view pass, passes::RematOptions& o, std::string_view key, std::string_view value) {
-  if (key != "mode") unknownOption(pass, key, "mode");
+  if (key == "every") {
+    o.every = valueOf(integerAtLeast(1, value), pass, key, "a positive integer", value);
+    return;
+  }
+  if (key != "mode") unknownOption(pass, key, "mode, every");
   o.mode = valueOf(passes::parseRematMode(value), pass, key, "none, elementwise or blocks", value);
 }
 

@@ -100,7 +100,7 @@ LAYERWISE_TOL = 1e-5  # of the tensor's max abs value
 CUDA_LAYERWISE_LOSS_RTOL = 1e-4
 CUDA_LAYERWISE_TOL = 1e-4
 SKIP = 77  # ctest's SKIP_RETURN_CODE for the cuda entries
-ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last", "--remat",
+ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last", "--remat", "--remat-every",
              "--pipeline-strategy", "--recompute-points")
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 # --optimizer adamw: torch.optim.AdamW's hyper-parameters (lr large enough to move every
