@@ -170,18 +170,26 @@ plan::MemoryReport memoryAtPeak(const Module& m, size_t backwardFrom) {
   const std::vector<ir::LiveBuffer> buffers = ir::liveBuffers(m);
   const std::vector<plan::Role> roles = liveBufferRoles(m, buffers, backwardFrom);
 
+  // The first op with the largest live total (differences over the ops: +bytes at a
+  // buffer's first op, -bytes after its last), then the roles of what is live there.
+  const int64_t ops = static_cast<int64_t>(m.ops.size());
+  std::vector<int64_t> change(static_cast<size_t>(ops) + 1, 0);
+  for (const ir::LiveBuffer& b : buffers) {
+    const int64_t first = std::max<int64_t>(b.first, 0), last = std::min<int64_t>(b.last, ops - 1);
+    if (first > last) continue;
+    change[static_cast<size_t>(first)] += b.bytes;
+    change[static_cast<size_t>(last + 1)] -= b.bytes;
+  }
+  int64_t peak = -1, bestTotal = -1, total = 0;
+  for (int64_t t = 0; t < ops; ++t) {
+    total += change[static_cast<size_t>(t)];
+    if (total > bestTotal) bestTotal = total, peak = t;
+  }
   plan::MemoryReport best;
-  int64_t bestTotal = -1;
-  for (int64_t t = 0; t < static_cast<int64_t>(m.ops.size()); ++t) {
+  if (peak >= 0) {
     std::map<plan::Role, uint64_t> live;
-    int64_t total = 0;
-    for (size_t i = 0; i < buffers.size(); ++i) {
-      if (t < buffers[i].first || t > buffers[i].last) continue;
-      total += buffers[i].bytes;
-      live[roles[i]] += static_cast<uint64_t>(buffers[i].bytes);
-    }
-    if (total <= bestTotal) continue;
-    bestTotal = total;
+    for (size_t i = 0; i < buffers.size(); ++i)
+      if (buffers[i].first <= peak && peak <= buffers[i].last) live[roles[i]] += static_cast<uint64_t>(buffers[i].bytes);
     best.set_parameters(live[plan::PARAMETER] + live[plan::CONSTANT]);
     best.set_gradients(live[plan::GRADIENT]);
     best.set_optimizer_state(live[plan::OPTIMIZER_STATE]);

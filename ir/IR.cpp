@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
+#include <unordered_set>
 
 #include "ops/Checked.h"
 
@@ -243,20 +244,21 @@ void Module::eraseOp(Op* op) {
 
 size_t Module::eraseDeadOps() {
   size_t erased = 0;
+  // Each round erases, in one sweep, every op none of whose results is read (eraseOp's own
+  // check, one scan of the program per op, made this quadratic); ops only they read go next round.
   for (bool again = true; again;) {
-    again = false;
-    ValueSet used(outputs.begin(), outputs.end());
+    std::unordered_set<const Value*> used(outputs.begin(), outputs.end());
     for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
-    for (size_t i = ops.size(); i-- > 0;) {
-      Op* op = ops[i].get();
-      bool dead = !op->hasSideEffects() && std::none_of(op->results.begin(), op->results.end(),
-                               [&](Value* r) { return used.count(r); });
-      if (dead) {
-        eraseOp(op);
-        ++erased;
-        again = true;
-      }
-    }
+    const size_t before = ops.size();
+    std::erase_if(ops, [&](const std::unique_ptr<Op>& op) {
+      const bool dead = !op->hasSideEffects() && std::none_of(op->results.begin(), op->results.end(),
+                                                              [&](Value* r) { return used.count(r); });
+      if (dead)
+        for (Value* r : op->results) byName_.erase(r->name);
+      return dead;
+    });
+    erased += before - ops.size();
+    again = ops.size() != before;
   }
   ValueSet used(outputs.begin(), outputs.end());  // a global can be an output
   for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());

@@ -34,18 +34,29 @@ DType fromOps(ops::DType t) { return t == ops::DType::I64 ? DType::I64 : DType::
 
 // The rules of whole maps (ops/Shapes.h), applied to the whole maps band operands are part of.
 // The first `count` operands (all but an accumulating op's accumulator).
-std::vector<TensorType> inferWhole(const Op& op, size_t count) {
+// The operands are named (for the error message) only when the rule fails: the verifier
+// infers every op after every pass, and printing every name was a tenth of a plan search.
+std::vector<ops::TensorDesc> operandDescs(const Op& op, size_t count, bool named) {
   std::vector<ops::TensorDesc> operands;
   for (size_t i = 0; i < count; ++i) {
     const Value* v = op.operands[i];
     const TensorType t = fullType(*v);
-    operands.push_back({toOps(t.dtype), t.shape, printValueRef(*v)});
+    operands.push_back({toOps(t.dtype), t.shape, named ? printValueRef(*v) : std::string()});
   }
+  return operands;
+}
+
+std::vector<TensorType> inferWhole(const Op& op, size_t count) {
   std::vector<ops::TensorDesc> results;
   try {
-    results = ops::inferShapes(op.kind, operands, OpAttrs(op));
-  } catch (const ops::ShapeError& e) {
-    fail(op, e.what());
+    results = ops::inferShapes(op.kind, operandDescs(op, count, false), OpAttrs(op));
+  } catch (const ops::ShapeError&) {
+    try {
+      ops::inferShapes(op.kind, operandDescs(op, count, true), OpAttrs(op));
+    } catch (const ops::ShapeError& e) {
+      fail(op, e.what());
+    }
+    fail(op, "shape inference failed without its operands' names, and passed with them");
   }
   if (ops::isFusedOptimizerStep(op.kind))
     for (const Value* v : op.operands)

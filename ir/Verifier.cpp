@@ -1,7 +1,8 @@
 #include "ir/Verifier.h"
 
 #include <algorithm>
-#include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "ir/Liveness.h"
 #include "ir/ShapeInference.h"
@@ -43,20 +44,29 @@ void verifyMemory(const Module& m) {
                       std::to_string(kArenaAlignment) + "-byte aligned",
                   at(b));
   }
-  for (size_t i = 0; i < buffers.size(); ++i)
-    for (size_t j = i + 1; j < buffers.size(); ++j)
-      if (conflicts(buffers[i], buffers[j]))
-        throw Error(buffers[i].describe() + " and " + buffers[j].describe() +
+  // By offset (stable: the first pair found is the same in every run): a buffer can overlap
+  // only the ones placed after it that start before it ends.
+  std::vector<const LiveBuffer*> byOffset;
+  for (const LiveBuffer& b : buffers) byOffset.push_back(&b);
+  std::stable_sort(byOffset.begin(), byOffset.end(),
+                   [](const LiveBuffer* a, const LiveBuffer* b) { return a->offset < b->offset; });
+  for (size_t i = 0; i < byOffset.size(); ++i) {
+    const LiveBuffer& a = *byOffset[i];
+    for (size_t j = i + 1; j < byOffset.size() && byOffset[j]->offset < a.offset + a.bytes; ++j)
+      if (conflicts(a, *byOffset[j]))
+        throw Error(a.describe() + " and " + byOffset[j]->describe() +
                         " are live at the same time and overlap in the arena",
-                    at(buffers[j]));
+                    at(*byOffset[j]));
+  }
 }
 
 }  // namespace
 
 void verifyModule(const Module& m, bool checkTypes) {
-  ValueSet defined;
-  ValueSet updated;  // parameters (and their state) an optimizer update has already changed
-  std::set<std::string> names;
+  // Membership only (nothing here is iterated): hashed.
+  std::unordered_set<const Value*> defined;
+  std::unordered_set<const Value*> updated;  // parameters (and their state) an optimizer update has already changed
+  std::unordered_set<std::string_view> names;
   auto define = [&](const Value* v) {
     if (!names.insert(v->name).second) throw Error("value '" + v->name + "' is defined twice");
     defined.insert(v);

@@ -52,22 +52,34 @@ class FuseSgdGrads : public Pass {
     for (const auto& op : m.ops)
       if (ops::isOptimizerUpdate(op->kind) && ops::info(*ops::optimizerOfUpdate(op->kind)).fusedApply)
         updates.push_back(op.get());
+    // Who reads each value, counted once for the whole pass (a gradient's sum tree is read
+    // only by itself and its update, so fusing one tree changes no other tree's counts).
+    for (const auto& op : m.ops)
+      for (const Value* u : op->operands) {
+        Reads& r = reads_[u];
+        ++r.count;
+        r.reader = op.get();
+      }
     bool changed = false;
     for (Op* update : updates) changed |= fuse(m, update);
     return changed;
   }
 
  private:
+  struct Reads {
+    size_t count = 0;  // operand slots that read the value, over every op
+    const Op* reader = nullptr;
+  };
+  ir::ValueMap<Reads> reads_;
+
   // The contributions summed into `v` (read only by `reader`) and the adds that sum them;
   // false when one is not fusable.
-  static bool collect(const ir::Module& m, Value* v, const Op* reader, std::vector<Op*>& contributions,
-                      std::vector<Op*>& adds) {
+  bool collect(const ir::Module& m, Value* v, const Op* reader, std::vector<Op*>& contributions,
+               std::vector<Op*>& adds) const {
     Op* def = v->def;
     if (!def || std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) return false;
-    const std::vector<Op*> users = m.users(v);
-    if (users.size() != 1 || users[0] != reader ||
-        std::count(reader->operands.begin(), reader->operands.end(), v) != 1)
-      return false;
+    const auto read = reads_.find(v);
+    if (read == reads_.end() || read->second.count != 1 || read->second.reader != reader) return false;
     if (def->kind == OpKind::Add) {
       for (Value* part : def->operands)
         if (part->type != v->type) return false;  // a broadcast sum
@@ -83,7 +95,7 @@ class FuseSgdGrads : public Pass {
     return true;
   }
 
-  static bool fuse(ir::Module& m, Op* update) {
+  bool fuse(ir::Module& m, Op* update) const {
     const ops::OptimizerInfo& optimizer = ops::info(*ops::optimizerOfUpdate(update->kind));
     Value* param = update->operands[0];
     Value* grad = update->operands[1];

@@ -57,10 +57,12 @@ int64_t counted(ops::Checked n, const std::string& what, ir::Location loc = {}) 
 
 // The aligned end of buffer `b` placed at `offset`.
 int64_t alignedEnd(int64_t offset, const LiveBuffer& b) {
-  const Op* op = b.value ? b.value->def : b.scratchOf;
-  const int64_t end = counted(ops::Checked(offset) + b.bytes + (ir::kArenaAlignment - 1),
-                              "the arena up to " + b.describe(), op ? op->loc : ir::Location{});
-  return end / ir::kArenaAlignment * ir::kArenaAlignment;
+  const ops::Checked end = ops::Checked(offset) + b.bytes + (ir::kArenaAlignment - 1);
+  if (!end.value()) {  // the message is made only here: this runs for every pair of buffers placed
+    const Op* op = b.value ? b.value->def : b.scratchOf;
+    counted(end, "the arena up to " + b.describe(), op ? op->loc : ir::Location{});
+  }
+  return *end.value() / ir::kArenaAlignment * ir::kArenaAlignment;
 }
 
 // Bytes of the im2col matrix of one image and one group: one chunk of output rows under
