@@ -242,6 +242,19 @@ void Module::eraseOp(Op* op) {
   // The values stay owned (and unnamed) so stale pointers never dangle mid-pass.
 }
 
+void Module::eraseOps(const std::vector<Op*>& erased) {
+  const std::unordered_set<const Op*> gone(erased.begin(), erased.end());
+  std::unordered_set<const Value*> read(outputs.begin(), outputs.end());
+  for (auto& op : ops)
+    if (!gone.count(op.get())) read.insert(op->operands.begin(), op->operands.end());
+  for (const Op* op : erased)
+    for (const Value* r : op->results)
+      if (read.count(r)) throw Error(op->describe() + ": cannot erase an op whose result is still used", op->loc);
+  for (const Op* op : erased)
+    for (const Value* r : op->results) byName_.erase(r->name);
+  std::erase_if(ops, [&](const std::unique_ptr<Op>& op) { return gone.count(op.get()) != 0; });
+}
+
 size_t Module::eraseDeadOps() {
   size_t erased = 0;
   // Each round erases, in one sweep, every op none of whose results is read (eraseOp's own

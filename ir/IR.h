@@ -175,6 +175,9 @@ class Module {
   // Removes ops whose results are unused and globals no op uses; returns how many ops went.
   size_t eraseDeadOps();
   void eraseOp(Op* op);  // the op's results must be unused
+  // Erases these ops together, in one scan of the program: their results may be read only
+  // by each other.
+  void eraseOps(const std::vector<Op*>& erased);
   std::vector<Op*> users(const Value* v) const;
 
  private:

@@ -62,6 +62,7 @@ class FuseSgdGrads : public Pass {
       }
     bool changed = false;
     for (Op* update : updates) changed |= fuse(m, update);
+    m.eraseOps(replaced_);  // the sums and the contributions the accumulating ops replace
     return changed;
   }
 
@@ -71,6 +72,7 @@ class FuseSgdGrads : public Pass {
     const Op* reader = nullptr;
   };
   ir::ValueMap<Reads> reads_;
+  std::vector<Op*> replaced_;
 
   // The contributions summed into `v` (read only by `reader`) and the adds that sum them;
   // false when one is not fusable.
@@ -95,7 +97,7 @@ class FuseSgdGrads : public Pass {
     return true;
   }
 
-  bool fuse(ir::Module& m, Op* update) const {
+  bool fuse(ir::Module& m, Op* update) {
     const ops::OptimizerInfo& optimizer = ops::info(*ops::optimizerOfUpdate(update->kind));
     Value* param = update->operands[0];
     Value* grad = update->operands[1];
@@ -115,7 +117,7 @@ class FuseSgdGrads : public Pass {
     Op* apply = m.insertOp(at, *optimizer.fusedApply, {param, state}, {}, {});
     apply->loc = loc;
     apply->origin = origin;
-    for (auto it = adds.rbegin(); it != adds.rend(); ++it) m.eraseOp(*it);
+    replaced_.insert(replaced_.end(), adds.begin(), adds.end());
 
     Op* scale = m.insertOp(indexOf(m, contributions.front()), *optimizer.fusedScale, {state}, {}, {});
     scale->loc = loc;
@@ -128,7 +130,7 @@ class FuseSgdGrads : public Pass {
       Op* acc = m.insertOp(indexOf(m, c), c->kind, std::move(operands), std::move(attrs), {});
       acc->loc = c->loc;
       acc->origin = c->origin;
-      m.eraseOp(c);
+      replaced_.push_back(c);
     }
     return true;
   }

@@ -85,6 +85,20 @@ TEST(Module, EraseOpRefusesUsedResults) {
   EXPECT_THROW(g.m.eraseOp(g.conv), Error);
 }
 
+TEST(Module, EraseOpsTogetherWhenOnlyTheyReadEachOther) {
+  ConvRelu g;
+  Op* a = g.m.addOp(OpKind::Relu, {g.conv->result()}, {}, {{"a", f32({2, 4, 8, 8})}});
+  Op* b = g.m.addOp(OpKind::Relu, {a->result()}, {}, {{"b", f32({2, 4, 8, 8})}});
+  EXPECT_THROW(g.m.eraseOps({a}), Error);  // b still reads a
+  EXPECT_EQ(g.m.ops.size(), 4u);           // nothing erased
+  EXPECT_THROW(g.m.eraseOps({g.conv, a, b}), Error);  // the output relu reads conv
+  g.m.eraseOps({b, a});
+  EXPECT_EQ(g.m.ops.size(), 2u);
+  EXPECT_EQ(g.m.lookup("a"), nullptr);
+  EXPECT_EQ(g.m.lookup("b"), nullptr);
+  EXPECT_EQ(verifyError(g.m), "");
+}
+
 TEST(Verifier, AcceptsAWellFormedModule) {
   ConvRelu g;
   EXPECT_EQ(verifyError(g.m), "");
