@@ -79,8 +79,14 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
   partition(m, {.cut = passes::SegmentCut::None, .loss = false, .clone = false}, whole);
 }
 
+void dropParameterData(ir::Module& m) {
+  for (ir::Value* g : m.globals)
+    if (g->kind == ir::ValueKind::Param) std::vector<float>().swap(g->floats);
+}
+
 TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOptions& o) {
   TrainingPrograms p{forward.clone(), forward.clone()};
+  dropParameterData(*p.eval);  // the plan's weights are the training program's
   const bool rows = !o.rows.layerwise;
   runPasses(*p.train, passes::createBatchNormPolicyPass(withRecompute(o.batchNorm, o.rows)));  // frozen: BatchNorm on running statistics
   if (o.fuseBnRelu) runPasses(*p.train, passes::createFuseBatchNormReluPass());  // batchnorm_apply {relu=1}

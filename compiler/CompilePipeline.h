@@ -34,6 +34,11 @@ std::string_view strategyName(const RowOptions& rows);
 // strips as op attributes (`pipeline`, `fp_rows`, `bp_rows`, `fp_halo`, ...).
 void runRowPipeline(ir::Module& m, const RowOptions& options, const passes::BatchNormPolicyOptions& batchNorm = {});
 
+// Clears the data of every parameter (VGG-16 holds 528 MiB of them): memory planning, the
+// cost model and the evaluation program need only shapes; the plan's weights come from the
+// training program.
+void dropParameterData(ir::Module& m);
+
 // The two programs of a training plan, both with every buffer placed in one arena: one
 // training step (forward, loss, backward, optimizer updates) and one evaluation step (inference-mode forward
 // to the logits) that shares the training step's inputs and globals at the same places.

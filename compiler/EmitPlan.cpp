@@ -11,6 +11,7 @@
 #include <set>
 
 #include "compiler/MemoryRoles.h"
+#include "compiler/OnnxImport.h"
 #include "ir/Liveness.h"
 #include "passes/RowAnalysis.h"
 
@@ -111,6 +112,18 @@ plan::Plan planHeader(const Module& m, int64_t arenaBytes) {
 // section), or none when they are all zero (optimizer state, zero biases): the runtime zero-fills.
 void emitPersistentBuffers(const Module& m, const ValueSet& optimizerState, BufferTable& table,
                            plan::Plan& plan, std::string& weights) {
+  // One allocation of the bytes that are not all zero (VGG-16: 528 MiB; growing by doubling
+  // held up to twice that).
+  auto zero = [](const void* data, size_t bytes) {
+    const char* c = static_cast<const char*>(data);
+    return std::all_of(c, c + bytes, [](char b) { return b == 0; });
+  };
+  size_t bytes = weights.size();
+  for (const Value* g : m.globals) {
+    if (!zero(g->floats.data(), g->floats.size() * 4)) bytes += g->floats.size() * 4;
+    if (!zero(g->ints.data(), g->ints.size() * 8)) bytes += g->ints.size() * 8;
+  }
+  weights.reserve(bytes);
   for (const auto* list : {&m.inputs, &m.globals}) {
     for (const Value* v : *list) {
       uint32_t index = table.add(v->name, v->type, v->offset, globalRole(*v, optimizerState));
@@ -120,14 +133,11 @@ void emitPersistentBuffers(const Module& m, const ValueSet& optimizerState, Buff
       if (!v->hasData() && !optimizerState.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
       plan::Init* init = plan.add_inits();
       init->set_buffer(index);
+      if (zero(v->floats.data(), v->floats.size() * 4) && zero(v->ints.data(), v->ints.size() * 8))
+        continue;  // bytes 0: zero-filled
       const size_t start = weights.size();
       if (!v->floats.empty()) appendBytes(weights, v->floats.data(), v->floats.size() * 4);
       if (!v->ints.empty()) appendBytes(weights, v->ints.data(), v->ints.size() * 8);
-      if (std::all_of(weights.begin() + static_cast<std::ptrdiff_t>(start), weights.end(),
-                      [](char c) { return c == 0; })) {
-        weights.resize(start);  // bytes 0: zero-filled
-        continue;
-      }
       init->set_weights_offset(start);
       init->set_bytes(weights.size() - start);
     }
@@ -229,8 +239,11 @@ void untieIdentityInitializers(onnx::GraphProto& graph, const Module& train) {
 std::string strippedOnnx(const std::string& path, const Module& train, plan::Plan& plan,
                          const BufferTable& table) {
   onnx::ModelProto model;
-  std::ifstream in(path, std::ios::binary);
-  if (!in || !model.ParseFromIstream(&in)) throw ir::Error(path + ": cannot read the model again for the plan");
+  try {
+    readOnnxModel(path, model);
+  } catch (const ir::Error& e) {
+    throw ir::Error(path + ": cannot read the model again for the plan: " + e.what());
+  }
   untieIdentityInitializers(*model.mutable_graph(), train);
   for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
     const Value* v = train.lookup(t.name());

@@ -10,6 +10,10 @@
 
 #include "ir/IR.h"
 
+namespace onnx {
+class ModelProto;
+}
+
 namespace lrc::compiler {
 
 struct ImportOptions {
@@ -27,5 +31,9 @@ struct ImportOptions {
 //   model.onnx: unsupported ops: Concat (3), Mul (2), Resize (1); lrc supports Add, ...
 // The returned module has passed ir::verifyModule.
 std::unique_ptr<ir::Module> importOnnx(const std::string& path, const ImportOptions& options = {});
+
+// Parses the model straight from the file (no copy of its bytes beside it, no string grown
+// by doubling: a VGG-16 export is half a gigabyte). Throws ir::Error without the path.
+void readOnnxModel(const std::string& path, onnx::ModelProto& model);
 
 }  // namespace lrc::compiler

@@ -371,8 +371,7 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
   auto shapes = [&]() -> const ir::Module& {
     if (!shapesOnly) {
       shapesOnly = forward.clone();
-      for (ir::Value* g : shapesOnly->globals)
-        if (g->kind == ir::ValueKind::Param) g->floats.clear();
+      dropParameterData(*shapesOnly);
     }
     return *shapesOnly;
   };

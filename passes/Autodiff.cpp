@@ -200,7 +200,7 @@ class BackwardBuilder final : GradBuilder {
         const ops::OptimizerState& state = optimizer_.state[static_cast<size_t>(s)];
         const TensorType type = state.scalar ? TensorType{DType::F32, {}} : p->type;
         Value* v = m_.addGlobal(ValueKind::State, m_.uniqueName(p->name + "." + std::string(state.suffix)), type);
-        if (p->hasData()) v->floats.assign(static_cast<size_t>(type.numElements()), 0.0f);
+        // No data: optimizer state starts at zero, which the plan zero-fills (EmitPlan.cpp).
         operands.push_back(v);
       }
       size_t index = 0;

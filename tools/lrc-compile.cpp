@@ -733,6 +733,8 @@ void compile(const Options& o) {
       training.rows = rowOptions;
       programs = compiler::runTrainingPipeline(*m, training);
     }
+    // The training program holds the weights now; what follows needs the graph's shapes only.
+    compiler::dropParameterData(*m);
     int64_t batchNorms = 0;
     for (const auto& op : m->ops)
       if (op->kind == ir::OpKind::BatchNorm && op->getInt("training") != 0) ++batchNorms;
@@ -753,6 +755,7 @@ void compile(const Options& o) {
     const std::string rows = layerwiseCost ? rowPlanReport(rowOptions, pipelines, cost, *layerwiseCost) : "";
     std::string weights;
     plan::Plan plan = compiler::emitPlan(programs, o.model, o.optimizerRecord, weights);
+    compiler::dropParameterData(*programs.train);  // in `weights` now
     plan.set_strategy(std::string(compiler::strategyName(rowOptions)));
     const compiler::ActivationPart part = compiler::largestActivationPart(*programs.train);
     if (o.memoryBudget > 0 && static_cast<int64_t>(plan.arena_bytes()) > o.memoryBudget)
@@ -772,6 +775,7 @@ void compile(const Options& o) {
     const std::string planPath = o.emit == "plan" && o.output.empty() ? "-" : o.output;
     std::vector<std::pair<std::string, std::string>> outputs = {
         {planPath, o.emit == "plan" ? plan::printPlan(plan) : plan::encodePlanFile(plan, weights)}};
+    std::string().swap(weights);  // in the plan file's bytes now
     if (!o.report.empty())
       outputs.emplace_back(o.report, reportJson(plan, part, settings, pipelines, cost, *layerwiseCost, bn, batchNorms, points));
     if (!o.memoryPlot.empty()) {
