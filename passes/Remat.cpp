@@ -88,6 +88,7 @@ class Remat : public Pass {
       : blocks_(options.mode == RematMode::Blocks), none_(options.mode == RematMode::None), every_(options.every) {}
 
   bool transform(ir::Module& m) override {
+    if (every_ > 1 && !blocks_) throw ir::Error("remat: option 'every' thins the block inputs of mode=blocks, not another mode");
     const size_t loss = lossPosition(m);
     if (loss == m.ops.size() || none_) return false;  // not a training module, or nothing to do
     ValueSet forward;

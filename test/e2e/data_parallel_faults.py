@@ -132,7 +132,13 @@ def main():
     job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000", "--metrics", metrics,
                                      "--checkpoint", ck_term, "--checkpoint-every", "1000000"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    # Once a step is done (its line in the streamed PATH.tmp): a fixed wait was too short
+    # when the machine was loaded (the ranks still loading the plan).
+    deadline = time.time() + 60
+    while time.time() < deadline and job.poll() is None:
+        time.sleep(0.2)
+        if os.path.exists(metrics + ".tmp") and '"loss"' in open(metrics + ".tmp").read():
+            break
     job.send_signal(signal.SIGTERM)
     try:
         _, err = job.communicate(timeout=30)
