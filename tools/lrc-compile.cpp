@@ -460,7 +460,16 @@ double ratio(double a, double b) { return b > 0 ? a / b : 1.0; }
 // multiply-adds relative to the layerwise plan's; empty for layerwise plans.
 std::string rowPlanReport(const compiler::RowOptions& rowOptions,
                           const std::vector<compiler::PipelineSummary>& pipelines, StepCost cost, StepCost layerwise) {
-  if (rowOptions.layerwise) return "";
+  char text[96];
+  std::snprintf(text, sizeof text, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
+                ratio(static_cast<double>(cost.work), static_cast<double>(layerwise.work)), cost.work * 1e-9,
+                layerwise.work * 1e-9);
+  if (rowOptions.layerwise && rowOptions.remat == passes::RematMode::None) return "";
+  if (rowOptions.layerwise) {  // recompute without strips: its work, as a row plan's
+    compiler::PlanCandidate settings;
+    settings.rows = rowOptions;
+    return "  recompute: " + settings.label() + "; work " + text + "\n";
+  }
   int64_t ops = 0, strips = 0, bpStrips = 0;
   bool clamped = false;
   for (const compiler::PipelineSummary& p : pipelines) {
@@ -469,10 +478,6 @@ std::string rowPlanReport(const compiler::RowOptions& rowOptions,
     bpStrips = std::max(bpStrips, p.bpStrips);
     clamped |= p.clamped;
   }
-  char text[96];
-  std::snprintf(text, sizeof text, "%.3fx layerwise (%.2f vs %.2f GMAC per step)",
-                ratio(static_cast<double>(cost.work), static_cast<double>(layerwise.work)), cost.work * 1e-9,
-                layerwise.work * 1e-9);
   std::string line = "  row plan: ";
   line += compiler::strategyName(rowOptions);
   line += ", up to " + std::to_string(strips) + " forward / " + std::to_string(bpStrips) + " backward strips";
@@ -746,7 +751,7 @@ void compile(const Options& o) {
     const bool plainLayerwise = rowOptions.layerwise && rowOptions.remat == passes::RematMode::None;
     const StepCost cost = chosenCost ? *chosenCost : stepCost(*programs.train);
     if (!layerwiseCost && plainLayerwise) layerwiseCost = cost;
-    if (!layerwiseCost && (!rowOptions.layerwise || !o.report.empty()))
+    if (!layerwiseCost && (!rowOptions.layerwise || rowOptions.remat != passes::RematMode::None || !o.report.empty()))
       layerwiseCost = stepCost(*compiler::runTrainingPipeline(*m, o.training).train);
     std::unique_ptr<ir::Module> partitioned = m->clone();
     compiler::runRowPipeline(*partitioned, rowOptions, o.training.batchNorm);
