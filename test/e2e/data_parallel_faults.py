@@ -62,6 +62,17 @@ def expect_rank_errors(r, needle, what, metrics):
     check(not os.path.exists(metrics) and not os.path.exists(metrics + ".tmp"), f"{what}: no metrics file left")
 
 
+def step_done(job, metrics, timeout=60):
+    """Waits until rank 0 has streamed a step's line to METRICS.tmp (a fixed wait was too short
+    on a loaded machine, the ranks still loading the plan); False if none came in time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and job.poll() is None:
+        if os.path.exists(metrics + ".tmp") and '"loss"' in open(metrics + ".tmp").read():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -75,8 +86,13 @@ def main():
     metrics = os.path.join(args.work, "m.jsonl")
     data = ["--data", "synthetic"]
 
-    # A killed rank.
-    job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000"],
+    # A killed rank, once a step is done (rank 0's streamed metrics line; the killed job
+    # leaves its PATH.tmp, so a path of its own).
+    killed_metrics = os.path.join(args.work, "killed.jsonl")
+    for stale in (killed_metrics, killed_metrics + ".tmp"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000", "--metrics", killed_metrics],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rank1 = None
     deadline = time.time() + 30
@@ -96,7 +112,8 @@ def main():
                 rank1 = int(pid)
     check(rank1 is not None, "found rank 1's process")
     if rank1 is not None:
-        time.sleep(1.0)  # training, inside the step loop
+        stepped = step_done(job, killed_metrics)  # training, inside the step loop
+        check(stepped, "killed rank: a step was done within 60 s")
         start = time.time()
         os.kill(rank1, signal.SIGKILL)
         try:
@@ -132,13 +149,7 @@ def main():
     job = subprocess.Popen(MPIRUN + ["-np", "2", lrc_run, dp, *data, "--steps", "1000000", "--metrics", metrics,
                                      "--checkpoint", ck_term, "--checkpoint-every", "1000000"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    # Once a step is done (its line in the streamed PATH.tmp): a fixed wait was too short
-    # when the machine was loaded (the ranks still loading the plan).
-    deadline = time.time() + 60
-    while time.time() < deadline and job.poll() is None:
-        time.sleep(0.2)
-        if os.path.exists(metrics + ".tmp") and '"loss"' in open(metrics + ".tmp").read():
-            break
+    step_done(job, metrics)
     job.send_signal(signal.SIGTERM)
     try:
         _, err = job.communicate(timeout=30)
