@@ -54,6 +54,8 @@ class FuseSgdGrads : public Pass {
         updates.push_back(op.get());
     // Who reads each value, counted once for the whole pass (a gradient's sum tree is read
     // only by itself and its update, so fusing one tree changes no other tree's counts).
+    reads_.clear();
+    replaced_.clear();
     for (const auto& op : m.ops)
       for (const Value* u : op->operands) {
         Reads& r = reads_[u];
