@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_set>
 
 #include "compiler/MemoryRoles.h"
 #include "compiler/OnnxImport.h"
@@ -119,9 +120,12 @@ void emitPersistentBuffers(const Module& m, const ValueSet& optimizerState, Buff
     return std::all_of(c, c + bytes, [](char b) { return b == 0; });
   };
   size_t bytes = weights.size();
+  std::unordered_set<const Value*> zeroData;  // all bytes 0 (or none): zero-filled, not in `weights`
   for (const Value* g : m.globals) {
-    if (!zero(g->floats.data(), g->floats.size() * 4)) bytes += g->floats.size() * 4;
-    if (!zero(g->ints.data(), g->ints.size() * 8)) bytes += g->ints.size() * 8;
+    if (zero(g->floats.data(), g->floats.size() * 4) && zero(g->ints.data(), g->ints.size() * 8))
+      zeroData.insert(g);
+    else
+      bytes += g->floats.size() * 4 + g->ints.size() * 8;
   }
   weights.reserve(bytes);
   for (const auto* list : {&m.inputs, &m.globals}) {
@@ -133,8 +137,7 @@ void emitPersistentBuffers(const Module& m, const ValueSet& optimizerState, Buff
       if (!v->hasData() && !optimizerState.count(v)) throw ir::Error("plan: @" + v->name + " has no data");
       plan::Init* init = plan.add_inits();
       init->set_buffer(index);
-      if (zero(v->floats.data(), v->floats.size() * 4) && zero(v->ints.data(), v->ints.size() * 8))
-        continue;  // bytes 0: zero-filled
+      if (zeroData.count(v)) continue;  // bytes 0: zero-filled
       const size_t start = weights.size();
       if (!v->floats.empty()) appendBytes(weights, v->floats.data(), v->floats.size() * 4);
       if (!v->ints.empty()) appendBytes(weights, v->ints.data(), v->ints.size() * 8);

@@ -1329,24 +1329,23 @@ void readOnnxModel(const std::string& path, onnx::ModelProto& model) {
         "external data");
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw ir::Error(std::string("cannot open the file (") + std::strerror(errno) + ")");
+  auto cannotRead = [](int error) { return ir::Error(std::string("cannot read the file (") + std::strerror(error) + ")"); };
+  bool parsed = false;
   struct stat st {};
   if (type == std::filesystem::file_type::regular && ::fstat(fd, &st) == 0 && st.st_size > 0) {
     const size_t size = static_cast<size_t>(st.st_size);
     void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     const int mapErrno = errno;
     ::close(fd);
-    if (data == MAP_FAILED) throw ir::Error(std::string("cannot read the file (") + std::strerror(mapErrno) + ")");
-    const bool parsed = model.ParseFromArray(data, static_cast<int>(size));
+    if (data == MAP_FAILED) throw cannotRead(mapErrno);
+    parsed = model.ParseFromArray(data, static_cast<int>(size));
     ::munmap(data, size);
-    if (!parsed || !model.has_graph())
-      throw ir::Error("not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
-    return;
+  } else {
+    google::protobuf::io::FileInputStream stream(fd);
+    stream.SetCloseOnDelete(true);
+    parsed = model.ParseFromZeroCopyStream(&stream);
+    if (stream.GetErrno() != 0) throw cannotRead(stream.GetErrno());
   }
-  google::protobuf::io::FileInputStream stream(fd);
-  stream.SetCloseOnDelete(true);
-  const bool parsed = model.ParseFromZeroCopyStream(&stream);
-  if (stream.GetErrno() != 0)
-    throw ir::Error(std::string("cannot read the file (") + std::strerror(stream.GetErrno()) + ")");
   if (!parsed || !model.has_graph())
     throw ir::Error("not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
 }

@@ -250,7 +250,11 @@ void Module::eraseOps(const std::vector<Op*>& erased) {
   for (const Op* op : erased)
     for (const Value* r : op->results)
       if (read.count(r)) throw Error(op->describe() + ": cannot erase an op whose result is still used", op->loc);
-  for (const Op* op : erased)
+  dropOps(gone);
+}
+
+void Module::dropOps(const std::unordered_set<const Op*>& gone) {
+  for (const Op* op : gone)
     for (const Value* r : op->results) byName_.erase(r->name);
   std::erase_if(ops, [&](const std::unique_ptr<Op>& op) { return gone.count(op.get()) != 0; });
 }
@@ -262,16 +266,14 @@ size_t Module::eraseDeadOps() {
   for (bool again = true; again;) {
     std::unordered_set<const Value*> used(outputs.begin(), outputs.end());
     for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());
-    const size_t before = ops.size();
-    std::erase_if(ops, [&](const std::unique_ptr<Op>& op) {
-      const bool dead = !op->hasSideEffects() && std::none_of(op->results.begin(), op->results.end(),
-                                                              [&](Value* r) { return used.count(r); });
-      if (dead)
-        for (Value* r : op->results) byName_.erase(r->name);
-      return dead;
-    });
-    erased += before - ops.size();
-    again = ops.size() != before;
+    std::unordered_set<const Op*> dead;
+    for (auto& op : ops)
+      if (!op->hasSideEffects() &&
+          std::none_of(op->results.begin(), op->results.end(), [&](Value* r) { return used.count(r); }))
+        dead.insert(op.get());
+    dropOps(dead);
+    erased += dead.size();
+    again = !dead.empty();
   }
   ValueSet used(outputs.begin(), outputs.end());  // a global can be an output
   for (auto& op : ops) used.insert(op->operands.begin(), op->operands.end());

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <unordered_set>
 #include <vector>
 
 #include "ops/OpTable.h"
@@ -182,6 +183,8 @@ class Module {
 
  private:
   Value* newValue(ValueKind kind, std::string name, TensorType t);
+  // Removes these ops and their results' names (the callers checked their results unread).
+  void dropOps(const std::unordered_set<const Op*>& gone);
   std::vector<std::unique_ptr<Value>> values_;
   std::map<std::string, Value*> byName_;
 };
