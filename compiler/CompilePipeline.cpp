@@ -76,7 +76,7 @@ void runRowPipeline(ir::Module& m, const RowOptions& o, const passes::BatchNormP
   passes::PartitionRowsOptions whole = o.partition;
   whole.strategy = passes::RowStrategy::OverL;
   whole.strips = whole.bpStrips = 1;
-  partition(m, {.cut = passes::SegmentCut::None, .loss = false, .clone = false}, whole);
+  partition(m, {.cut = passes::SegmentCut::None, .cutPoints = {}, .loss = false, .clone = false}, whole);
 }
 
 void dropParameterData(ir::Module& m) {

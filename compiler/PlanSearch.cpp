@@ -12,6 +12,7 @@
 #include "compiler/Work.h"
 #include "ops/OpTable.h"
 #include "passes/PipelineList.h"
+#include "passes/RowAnalysis.h"
 
 namespace lrc::compiler {
 
@@ -141,7 +142,7 @@ void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, c
                   const TrainingOptions& training, const CostTable& costs) {
   auto sameSeries = [](const RowOptions& a, const RowOptions& b) {
     return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.remat == b.remat &&
-           a.fuse.cut == b.fuse.cut && a.partition.strategy == b.partition.strategy;
+           a.fuse.cut == b.fuse.cut && a.fuse.cutPoints == b.fuse.cutPoints && a.partition.strategy == b.partition.strategy;
   };
   struct Outcome {
     int64_t peak, work;
@@ -251,7 +252,7 @@ std::string PlanCandidate::label() const {
   if (rows.partition.bpStrips > 0 && rows.partition.bpStrips != rows.partition.strips)
     s += " --bp-strips " + std::to_string(rows.partition.bpStrips);
   s += " --cut ";
-  s += passes::name(rows.fuse.cut);
+  s += passes::formatSegmentCuts(rows.fuse);
   // Per-pipeline settings, in passes/PipelineList.h's grammar (lrc-compile's flags).
   auto flag = [&](const char* name, const std::string& list) {
     if (list.empty()) return;
@@ -271,6 +272,69 @@ namespace {
 // What a per-pipeline refinement optimizes: the predicted time within the budget (a plan
 // that fits), or the peak (nothing fits: the least memory the search reaches).
 enum class Objective { Time, Memory };
+
+// Segment cuts for the least memory (docs/plan-search.md "Candidates"), on a candidate
+// without cuts or per-pipeline settings: each cut point alone (--cut K) is evaluated; of those
+// with a smaller peak than `current`, the two smallest then get, on each of the two pipelines
+// beside the cut (the one it ends and the next), the strategy and strip count of the least
+// peak (ties: faster), and the smaller of the two replaces `current`. A cut keeps one map whole so that the
+// layers before and after it get strips of their own: AlexNet's 55-row stem wants many OverL
+// strips, its 13-row tail few 2PS ones, and no one count suits both. Returns whether
+// `current` changed.
+template <class Partitioned>
+bool cutsSegments(PlanCandidate& current, const ir::Module& shapes, const TrainingOptions& training,
+                  const CostTable& costs, Partitioned partitionedBy) {
+  const passes::PartitionRowsOptions& p = current.rows.partition;
+  if (current.rows.layerwise || current.rows.fuse.cut != passes::SegmentCut::None || !current.rows.fuse.cutPoints.empty() ||
+      !p.per.empty() || !p.strategies.empty() || !p.keep.empty() || !p.reuse.empty() ||
+      p.bpStrips > ops::info(ops::OpKind::RowsSum).maxOperands)  // a cut's map would sum them
+    return false;
+  const size_t points = passes::cutPointOps(*partitionedBy(current.rows)).size();
+  auto smaller = [](const PlanCandidate& a, const PlanCandidate& b) {
+    return a.peakBytes < b.peakBytes || (a.peakBytes == b.peakBytes && a.seconds < b.seconds);
+  };
+  std::vector<PlanCandidate> single;
+  for (size_t k = 0; k < points; ++k) {
+    PlanCandidate t;
+    t.rows = current.rows;
+    t.rows.fuse.cutPoints = {static_cast<int64_t>(k)};
+    evaluate(t, shapes, training, costs, nullptr);
+    single.push_back(std::move(t));
+  }
+  std::erase_if(single, [&](const PlanCandidate& t) { return !smaller(t, current); });
+  std::stable_sort(single.begin(), single.end(), smaller);
+  if (single.size() > 2) single.resize(2);
+  std::optional<PlanCandidate> best;
+  for (PlanCandidate& c : single) {
+    const std::unique_ptr<ir::Module> m = partitionedBy(c.rows);
+    const ir::Op* cut = passes::cutPointOps(*m).at(static_cast<size_t>(c.rows.fuse.cutPoints.front()));
+    if (!cut->has("pipeline")) continue;
+    // Each pipeline's strip counts up to its output rows (its last op's), as stripLimits.
+    std::map<int64_t, int64_t> rows;
+    for (const auto& op : m->ops)
+      if (op->has("pipeline") && ops::info(op->kind).role != ops::Role::Backward) {
+        const ir::Value* out = op->kind == ir::OpKind::PixelXent ? op->operands[0] : op->result();
+        rows[op->getInt("pipeline")] = std::min<int64_t>(out->type.shape.at(2), ops::info(ops::OpKind::RowsCopy).maxOperands);
+      }
+    for (int64_t id = cut->getInt("pipeline"); id <= cut->getInt("pipeline") + 1 && rows.count(id); ++id) {
+      PlanCandidate least = c;
+      for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
+        for (int64_t n : stripCounts(rows.at(id), rows.at(id))) {
+          PlanCandidate t;
+          t.rows = c.rows;
+          t.rows.partition.strategies[id] = strategy;
+          t.rows.partition.per[id] = n;
+          evaluate(t, shapes, training, costs, nullptr);
+          if (smaller(t, least)) least = std::move(t);
+        }
+      c = std::move(least);
+    }
+    if (!best || smaller(c, *best)) best = c;
+  }
+  if (!best || !smaller(*best, current)) return false;
+  current = *best;
+  return true;
+}
 
 // Refines a row plan pipeline by pipeline (docs/plan-search.md "Candidates"): each
 // pipeline's own strategy, then its own strip count, for 2PS backward reusing the last
@@ -307,12 +371,17 @@ bool refine(PlanCandidate& current, Objective objective, int64_t budgetBytes, co
     p.strategies.erase(id);
     std::erase(p.reuse, id);
   };
-  std::unique_ptr<ir::Module> partitioned = shapes.clone();
-  runRowPipeline(*partitioned, current.rows, training.batchNorm);
+  using passes::RowStrategy;
+  auto partitionedBy = [&](const RowOptions& rows) {
+    std::unique_ptr<ir::Module> m = shapes.clone();
+    runRowPipeline(*m, rows, training.batchNorm);
+    return m;
+  };
+  if (objective == Objective::Memory && cutsSegments(current, shapes, training, costs, partitionedBy)) refined = true;
+  std::unique_ptr<ir::Module> partitioned = partitionedBy(current.rows);
   std::vector<int64_t> ids;
   for (const auto& op : partitioned->ops)
     if (op->has("strategy")) ids.push_back(op->getInt("pipeline"));
-  using passes::RowStrategy;
   // For memory only pipelines left layer by layer (below) are tried: a pipeline's own
   // strategy or strip count rarely lowers the peak of the smallest candidate, and trying
   // them for every pipeline made a refused budget take minutes on ResNet-50.

@@ -164,6 +164,15 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
     out += twoPS ? "  backward rows per strip (strips run last to first):\n" : "  backward rows per strip:\n";
     out += table(bp, "    ");
   }
+  // The ids --cut takes (passes/RowAnalysis.h cutPointOps), each with the pipeline it is in.
+  const std::vector<const ir::Op*> points = passes::cutPointOps(m);
+  if (!points.empty()) out += "cut points (--cut IDS ends a segment after each):";
+  for (size_t k = 0; k < points.size(); ++k) {
+    out += k == 0 ? " " : ", ";
+    out += std::to_string(k) + " " + displayName(*points[k]);
+    if (points[k]->has("pipeline")) out += " (pipeline " + std::to_string(points[k]->getInt("pipeline")) + ")";
+  }
+  if (!points.empty()) out += "\n";
   return out;
 }
 

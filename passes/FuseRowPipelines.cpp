@@ -26,7 +26,11 @@
 //    every sliding window with a row stride above 1 (VGG's pools, ResNet's stride-2
 //    convs), so its result is a segment's output, kept whole, and the next segment starts
 //    from it: halos (OverL) and boundary rows (2PS) then span one segment's layers, not the
-//    whole stack, and every segment gets its own strips on its own output height;
+//    whole stack, and every segment gets its own strips on its own output height; or a list
+//    of those windows' ids (cut points, numbered 0, 1, ... in program order among the
+//    forward ops, cutPoints: `cut=2`), each of which ends a segment (AlexNet's pool2, with
+//    its stem and its 13-row tail on their own strips); an id past the last window is an
+//    error;
 //  - a recomputed reduction point (batchnorm_stats or an SE gate's reduce_mean with
 //    `recompute=1`, RowAnalysis's isRecomputedPoint) does not end a run: the run goes on
 //    through it, so the map it reads is computed strip by strip inside the pipeline; the op
@@ -101,7 +105,8 @@ class FuseRowPipelines : public Pass {
   std::string_view name() const override { return "fuse-row-pipelines"; }
 
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
-      : cutAtDownsample_(options.cut == SegmentCut::Downsample), loss_(options.loss), clone_(options.clone),
+      : cutAtDownsample_(options.cut == SegmentCut::Downsample),
+        cutPoints_(options.cutPoints.begin(), options.cutPoints.end()), loss_(options.loss), clone_(options.clone),
         remat_(options.remat) {}
 
   bool transform(ir::Module& m) override {
@@ -122,6 +127,14 @@ class FuseRowPipelines : public Pass {
     if (loss_ && end < m.ops.size() && lossJoinsRun(m, end)) {
       std::erase(m.outputs, m.ops[end]->operands[0]);
       ++end;
+    }
+
+    if (!cutPoints_.empty()) {
+      const auto windows = static_cast<int64_t>(cutPointOps(m).size());
+      if (*cutPoints_.rbegin() >= windows)
+        throw ir::Error("fuse-row-pipelines: cut point " + std::to_string(*cutPoints_.rbegin()) +
+                        " does not exist: the module has " + std::to_string(windows) +
+                        " downsampling windows" + (windows > 0 ? " (cut points 0 to " + std::to_string(windows - 1) + ")" : ""));
     }
 
     // Scheduling first: an element-wise op with one reader moves to right before it.
@@ -177,6 +190,7 @@ class FuseRowPipelines : public Pass {
 
  private:
   bool cutAtDownsample_;
+  std::set<int64_t> cutPoints_;
   bool loss_;
   bool clone_;
   bool remat_;
@@ -211,14 +225,18 @@ class FuseRowPipelines : public Pass {
         start = stop;
       }
     };
+    int64_t windows = 0;  // the cut points before op i
     for (size_t i = 0; i < end; ++i) {
+      const bool downsampling = isDownsamplingWindow(*m.ops[i]);
+      const bool cut = downsampling && (cutAtDownsample_ || cutPoints_.count(windows) != 0);
+      windows += downsampling ? 1 : 0;
       if (outsidePipelines(*m.ops[i], gates)) continue;  // the run goes on through it
       if (isRowLocal(*m.ops[i]) && readsWholeFromRun(m, runBegin, i, gates)) {
         closeRun(i);  // the gate's run ends before the op it feeds whole
         runBegin = i;
       }
       if (isRowLocal(*m.ops[i])) {
-        if (!cutAtDownsample_ || !isDownsampling(*m.ops[i])) continue;
+        if (!cut) continue;
         closeRun(i + 1);  // a segment cut: the run goes on from this op's result
       } else {
         closeRun(i);
@@ -564,10 +582,6 @@ class FuseRowPipelines : public Pass {
             if (operand == v) operand = copyOf.at(v);
       }
     return added;
-  }
-
-  static bool isDownsampling(const Op& op) {
-    return isSlidingWindow(op) && op.kind != OpKind::ConvTranspose2d && op.getInts("stride").at(0) > 1;
   }
 };
 

@@ -53,6 +53,10 @@ struct BatchNormPolicyOptions {
 
 struct FuseRowPipelinesOptions {
   SegmentCut cut = SegmentCut::None;
+  // With cut none: the downsampling windows (fuse-row-pipelines' cut points: the sliding
+  // windows with a row stride above 1, numbered 0, 1, ... in program order) after which a
+  // segment ends all the same (--cut 2, docs/row-plans.md "Segment cuts").
+  std::vector<int64_t> cutPoints;
   // Whether a per-pixel loss (pixel_xent) joins the run that computes its logits, so that a
   // fully convolutional net is one pipeline up to its loss (docs/row-plans.md); layerwise
   // plans (one strip) leave it out.

@@ -1,5 +1,6 @@
 #include "passes/PipelineList.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace lrc::passes {
@@ -70,6 +71,25 @@ std::optional<RecomputePoints> parseRecomputePoints(std::string_view text) {
   if (!ids) return std::nullopt;
   points.ids = *ids;
   return points;
+}
+
+bool parseSegmentCuts(std::string_view text, FuseRowPipelinesOptions& options) {
+  if (const std::optional<SegmentCut> cut = parseSegmentCut(text)) {
+    options.cut = *cut;
+    options.cutPoints.clear();
+    return true;
+  }
+  std::optional<std::vector<int64_t>> ids = parsePipelineIds(text);
+  if (!ids) return false;
+  std::sort(ids->begin(), ids->end());
+  ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+  options.cut = SegmentCut::None;
+  options.cutPoints = std::move(*ids);
+  return true;
+}
+
+std::string formatSegmentCuts(const FuseRowPipelinesOptions& options) {
+  return options.cutPoints.empty() ? std::string(name(options.cut)) : formatPipelineIds(options.cutPoints);
 }
 
 std::string formatRecomputePoints(const RecomputePoints& points) {

@@ -27,6 +27,12 @@ std::optional<std::map<int64_t, RowStrategy>> parsePipelineStrategies(std::strin
 std::optional<RecomputePoints> parseRecomputePoints(std::string_view text);
 std::string formatRecomputePoints(const RecomputePoints& points);
 
+// fuse-row-pipelines' `cut` and lrc-compile's --cut: "none", "downsample", or cut point ids
+// in the same grammar ("2", "1:2"; FuseRowPipelinesOptions::cutPoints). Sets `cut` and
+// `cutPoints`; false for any other text.
+bool parseSegmentCuts(std::string_view text, FuseRowPipelinesOptions& options);
+std::string formatSegmentCuts(const FuseRowPipelinesOptions& options);
+
 std::string formatPipelineIds(const std::vector<int64_t>& ids);
 std::string formatPipelineCounts(const std::map<int64_t, int64_t>& counts);
 std::string formatPipelineStrategies(const std::map<int64_t, RowStrategy>& strategies);

@@ -149,6 +149,20 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   fail(op, "has no row rule");
 }
 
+bool isDownsamplingWindow(const ir::Op& op) {
+  const bool window = op.kind == ir::OpKind::Conv2d || op.kind == ir::OpKind::MaxPool || op.kind == ir::OpKind::AveragePool;
+  return window && op.getInts("stride").at(0) > 1;
+}
+
+std::vector<const ir::Op*> cutPointOps(const ir::Module& m) {
+  std::vector<const ir::Op*> points;
+  for (const auto& op : m.ops) {
+    if (ops::isLoss(op->kind)) break;
+    if (isDownsamplingWindow(*op)) points.push_back(op.get());
+  }
+  return points;
+}
+
 bool isRowPlanAttr(std::string_view name) {
   static const std::string_view kNames[] = {"pipeline",         "fp_rows",   "fp_halo",   "fp_halo1",
                                             "bp_rows",          "strategy",  "strips",    "bp_strips",

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ir/IR.h"
 
@@ -88,6 +89,13 @@ std::map<const ir::Op*, const ir::Op*> pointGates(const ir::Module& m);
 // pipeline is the sum of its strips' shares (pixel_xent per strip, then `add`): the op that
 // computes the module's first output, after the first strip's loss.
 size_t lossPosition(const ir::Module& m);
+
+// fuse-row-pipelines' cut points: the forward ops (those before the first loss) that are
+// sliding windows (conv2d, max or average pool) with a row stride above 1, in program order;
+// cut point K is the K-th (`cut=downsample` cuts after every one, `cut=K:...` after those
+// listed; docs/row-plans.md "Segment cuts").
+bool isDownsamplingWindow(const ir::Op& op);
+std::vector<const ir::Op*> cutPointOps(const ir::Module& m);
 
 // The attributes the row-plan passes write on forward ops (fuse-row-pipelines,
 // partition-rows, batchnorm-policy{mode=strip}): compiler bookkeeping, not kernel

@@ -82,7 +82,7 @@ constexpr const char* kUsage =
     "                                   Winograd F(4x4,3x3) in a larger scratch (faster; rounds differently)\n"
     "  --winograd-max-scratch SIZE      winograd: only convs whose Winograd scratch is at most SIZE run it (the\n"
     "                                   others direct; --strategy auto sets it where a budget needs)\n"
-    "  --strips N, --bp-strips M, --cut none|downsample, --pipeline-strategy ID/2ps|overl:...,\n"
+    "  --strips N, --bp-strips M, --cut none|downsample|IDS, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
     "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
     "  joins the last pipeline)        a row plan by hand (--strategy 2ps|overl)\n"
@@ -205,9 +205,8 @@ Options parseArgs(int argc, char** argv) {
       o.stripsGiven = true;
     } else if (a == "--cut") {
       const std::string text = value();
-      const std::optional<passes::SegmentCut> cut = passes::parseSegmentCut(text);
-      if (!cut) usage("--cut expects none or downsample, got '" + text + "'");
-      o.rows.fuse.cut = *cut;
+      if (!passes::parseSegmentCuts(text, o.rows.fuse))
+        usage("--cut expects none, downsample or cut point ids separated by ':', got '" + text + "'");
       o.stripsGiven = true;
     } else if (a == "--loss-in-pipeline") {
       const std::string text = value();

@@ -74,7 +74,8 @@ void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::s
     return;
   }
   if (key != "cut") unknownOption(pass, key, "cut, loss, clone, remat");
-  o.cut = valueOf(passes::parseSegmentCut(value), pass, key, "none or downsample", value);
+  if (!passes::parseSegmentCuts(value, o))
+    throw ir::Error(cat({pass, ": option 'cut' must be none, downsample or cut point ids separated by ':', got '", value, "'"}));
 }
 
 std::optional<int64_t> anyInteger(std::string_view text) {

@@ -55,6 +55,7 @@ import inspect
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -927,7 +928,9 @@ def main():
                          "under test to match it (losses and tensors within 1e-5; 1e-4 with --device cuda)")
     ap.add_argument("--row-plans", nargs="*", default=[], metavar="STRATEGY/STRIPS",
                     help="after the plan under test (give it --strategy layerwise), train these row "
-                         "plans (e.g. 2ps/3 overl/3) and require each to match it as --vs-layerwise does")
+                         "plans (e.g. 2ps/3 overl/3, or the row-plan flags as one argument: "
+                         "'--strategy 2ps --strips 4 --cut 2') and require each to match it as "
+                         "--vs-layerwise does")
     ap.add_argument("--f32-noise", type=float,
                     help=f"the float32 floor's factor (default {F32_NOISE}, or the model's own: "
                          "test/models/zoo.py F32_NOISE): the torchvision zoo's "
@@ -1026,11 +1029,14 @@ def main():
                                                  without_row_flags(args.compile_flags))
         compared_lw = against_layerwise("layerwise", (lrc_losses, lrc_state), (lw_losses, lw_state))
         check_peak("layerwise plan", lw_peak, failures)
-    for spec in args.row_plans:
-        strategy, strips = spec.split("/")
-        flags = without_row_flags(args.compile_flags)[:-2] + ["--strategy", strategy, "--strips", strips]
+    for n, spec in enumerate(args.row_plans):
+        if spec.startswith("--"):  # the row-plan flags themselves
+            flags, tag = without_row_flags(args.compile_flags)[:-2] + shlex.split(spec), f"rows{n}-"
+        else:
+            strategy, strips = spec.split("/")
+            flags = without_row_flags(args.compile_flags)[:-2] + ["--strategy", strategy, "--strips", strips]
+            tag = f"{strategy}-{strips}-"
         print(f"--row-plans: {' '.join(flags)} against the plan above")
-        tag = f"{strategy}-{strips}-"
         if args.expect_pipeline_op:
             failures += expect_pipeline_op(args, onnx_path, args.expect_pipeline_op, flags)
         row_losses, row_state, row_peak = lrc_train(args, tag, onnx_path, x_path, y_path, flags)
