@@ -319,7 +319,7 @@ bool cutsSegments(PlanCandidate& current, const ir::Module& shapes, const Traini
     for (int64_t id = cut->getInt("pipeline"); id <= cut->getInt("pipeline") + 1 && rows.count(id); ++id) {
       PlanCandidate least = c;
       for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
-        for (int64_t n : stripCounts(rows.at(id), rows.at(id))) {
+        for (int64_t n : stripCounts(16, rows.at(id))) {
           PlanCandidate t;
           t.rows = c.rows;
           t.rows.partition.strategies[id] = strategy;
