@@ -93,6 +93,11 @@ TrainingPrograms runTrainingPipeline(const ir::Module& forward, const TrainingOp
   runPasses(*p.train, passes::createAppendLossPass(o.loss));  // softmax cross-entropy over the logits (per pixel on [N,K,H,W])
   if (rows) partition(*p.train, o.rows.fuse, o.rows.partition, o.rows.remat);
   runPasses(*p.train, passes::createAutodiffPass(o.autodiff));  // backward graph (pipeline_grad per row pipeline) and optimizer updates
+  // The training program's one result is the loss: nothing reads its logits after the step
+  // (lrc-run's metrics come from the evaluation program), so they die with the loss's gradient
+  // instead of living to the end of the step (FCN-ResNet-50 at 512², batch 2: 42 MiB through
+  // all of backward). io.logits is then the evaluation's (EmitPlan, docs/plan-format.md).
+  p.train->outputs.resize(1);
   if (rows) runPasses(*p.train, passes::createLowerRowPipelinesPass());  // strips as ops on bands
   if (o.rows.remat != passes::RematMode::None)  // maps recomputed in backward, not kept
     runPasses(*p.train, passes::createRematPass({.mode = o.rows.remat, .every = o.rows.rematEvery}));

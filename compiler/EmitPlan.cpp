@@ -327,8 +327,10 @@ plan::Plan emitPlan(const TrainingPrograms& programs, const std::string& onnxPat
   io->set_image(table.of(train.inputs[0]));
   io->set_labels(table.of(train.inputs[1]));
   io->set_loss(table.of(train.outputs.at(0)));
-  // A loss inside a row pipeline leaves the training program no whole logits (fuse-row-pipelines'
-  // option `loss`): io.logits is then the evaluation's, read for its shape.
+  // lrc-compile's training programs return the loss only (runTrainingPipeline: their logits
+  // die with the loss's gradient; a loss inside a row pipeline never has them whole):
+  // io.logits is then the evaluation's, read for its shape. A module that returns its logits
+  // too (lrc-opt's, by hand) names them.
   io->set_logits(table.of(train.outputs.size() > 1 ? train.outputs[1] : eval.outputs.at(0)));
   io->set_eval_logits(table.of(eval.outputs.at(0)));
 

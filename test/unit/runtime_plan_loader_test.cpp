@@ -465,10 +465,12 @@ TEST(PlanLoader, Io) {
   p.mutable_io()->set_labels(0);
   EXPECT_ERROR(p, "io.labels: buffer #0 'image' is f32[2,1,28,28], expected i64[2]");
 
+  // (lrc-compile's training program returns the loss only: io.logits is the evaluation's.)
   p = fashionPlan();
+  ASSERT_EQ(p.io().logits(), p.io().eval_logits());
   p.mutable_io()->set_loss(p.io().logits());
   EXPECT_ERROR(p, "io.loss: buffer #" + std::to_string(p.io().logits()) +
-                      " 'logits' is f32[2,10], expected f32[] (a scalar)");
+                      " 'eval/logits' is f32[2,10], expected f32[] (a scalar)");
 
   p = fashionPlan();
   p.mutable_io()->set_logits(p.io().loss());
