@@ -273,14 +273,14 @@ namespace {
 // that fits), or the peak (nothing fits: the least memory the search reaches).
 enum class Objective { Time, Memory };
 
-// Segment cuts for the least memory (docs/plan-search.md "Candidates"), on a candidate
+// Segment cuts for the least memory (docs/plan-search.md "The rule", 4), on a candidate
 // without cuts or per-pipeline settings: each cut point alone (--cut K) is evaluated; of those
 // with a smaller peak than `current`, the two smallest then get, on each of the two pipelines
 // beside the cut (the one it ends and the next), the strategy and strip count of the least
-// peak (ties: faster), and the smaller of the two replaces `current`. A cut keeps one map whole so that the
-// layers before and after it get strips of their own: AlexNet's 55-row stem wants many OverL
-// strips, its 13-row tail few 2PS ones, and no one count suits both. Returns whether
-// `current` changed.
+// peak (ties: faster), and the smaller of the two replaces `current`. A cut keeps one map
+// whole so that the layers before and after it get strips of their own: AlexNet's 55-row stem
+// wants many OverL strips, its 13-row tail few 2PS ones, and no one count suits both. Returns
+// whether `current` changed.
 template <class Partitioned>
 bool cutsSegments(PlanCandidate& current, const ir::Module& shapes, const TrainingOptions& training,
                   const CostTable& costs, Partitioned partitionedBy) {
@@ -309,7 +309,8 @@ bool cutsSegments(PlanCandidate& current, const ir::Module& shapes, const Traini
     const std::unique_ptr<ir::Module> m = partitionedBy(c.rows);
     const ir::Op* cut = passes::cutPointOps(*m).at(static_cast<size_t>(c.rows.fuse.cutPoints.front()));
     if (!cut->has("pipeline")) continue;
-    // Each pipeline's strip counts up to its output rows (its last op's), as stripLimits.
+    // Each pipeline's strip counts: 2, 4, 8, 16 as the listed candidates, at most its output
+    // rows (its last forward op's; more would be clamped to them) and rows_copy's operands.
     std::map<int64_t, int64_t> rows;
     for (const auto& op : m->ops)
       if (op->has("pipeline") && ops::info(op->kind).role != ops::Role::Backward) {
