@@ -29,5 +29,30 @@ TEST(PipelineList, RejectsWhatDoesNotFollowTheGrammar) {
     EXPECT_FALSE(parsePipelineStrategies(bad)) << bad;
 }
 
+// --cut and fuse-row-pipelines' `cut`: a mode, or cut point ids (sorted, once each), and back.
+TEST(PipelineList, SegmentCuts) {
+  FuseRowPipelinesOptions o;
+  ASSERT_TRUE(parseSegmentCuts("3:1:3", o));
+  EXPECT_EQ(o.cut, SegmentCut::None);
+  EXPECT_EQ(o.cutPoints, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(formatSegmentCuts(o), "1:3");
+  ASSERT_TRUE(parseSegmentCuts("downsample", o));
+  EXPECT_EQ(o.cut, SegmentCut::Downsample);
+  EXPECT_TRUE(o.cutPoints.empty());  // a mode replaces the ids
+  EXPECT_EQ(formatSegmentCuts(o), "downsample");
+  ASSERT_TRUE(parseSegmentCuts("none", o));
+  EXPECT_EQ(formatSegmentCuts(o), "none");
+  FuseRowPipelinesOptions listed, back;
+  listed.cutPoints = {0, 2};
+  ASSERT_TRUE(parseSegmentCuts(formatSegmentCuts(listed), back));
+  EXPECT_EQ(back.cutPoints, (std::vector<int64_t>{0, 2}));
+  for (const char* bad : {"", "2,3", "pools", "-1", "1:", "1/2", "Downsample"}) {
+    FuseRowPipelinesOptions untouched;
+    untouched.cut = SegmentCut::Downsample;
+    EXPECT_FALSE(parseSegmentCuts(bad, untouched)) << bad;
+    EXPECT_EQ(untouched.cut, SegmentCut::Downsample) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace lrc::passes
