@@ -318,6 +318,9 @@ Options parseArgs(int argc, char** argv) {
     usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.training.memory.winogradMaxBytes > 0 && o.training.memory.convScratch != passes::ConvScratch::Winograd)
     usage("--winograd-max-scratch needs --conv-scratch winograd");
+  if (o.device == "cuda" && o.training.memory.convScratch != passes::ConvScratch::Im2col)
+    usage("--conv-scratch " + std::string(passes::name(o.training.memory.convScratch)) +
+          " sizes room for the CPU's oneDNN kernels; a --device cuda plan's convolutions run on the CUDA backend (drop it)");
   if (!o.rematGiven.empty() && o.autoStrategy)
     usage(o.rematGiven + " needs --strategy layerwise, 2ps or overl (auto chooses it)");
   if (o.rows.rematEvery > 1 && o.rows.remat != passes::RematMode::Blocks)
