@@ -314,8 +314,8 @@ bool cutsSegments(PlanCandidate& current, const ir::Module& shapes, const Traini
     std::map<int64_t, int64_t> rows;
     for (const auto& op : m->ops)
       if (op->has("pipeline") && ops::info(op->kind).role != ops::Role::Backward) {
-        const ir::Value* out = op->kind == ir::OpKind::PixelXent ? op->operands[0] : op->result();
-        rows[op->getInt("pipeline")] = std::min<int64_t>(out->type.shape.at(2), ops::info(ops::OpKind::RowsCopy).maxOperands);
+        rows[op->getInt("pipeline")] =
+            std::min<int64_t>(passes::rowsValue(*op)->type.shape.at(2), ops::info(ops::OpKind::RowsCopy).maxOperands);
       }
     for (int64_t id = cut->getInt("pipeline"); id <= cut->getInt("pipeline") + 1 && rows.count(id); ++id) {
       PlanCandidate least = c;

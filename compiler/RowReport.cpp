@@ -144,7 +144,7 @@ std::string printRowReport(const ir::Module& m, std::string_view strategyOverrid
     std::vector<std::vector<std::string>> bp;
     for (const ir::Op* op : ops) {
       // A loss ending the pipeline (a scalar) has its logits' rows.
-      const ir::Value* rowsOf = op->kind == ir::OpKind::PixelXent ? op->operands[0] : op->result();
+      const ir::Value* rowsOf = passes::rowsValue(*op);
       const std::vector<int64_t>& shape = rowsOf->type.shape;
       std::vector<std::string> row{displayName(*op), std::string(ir::opName(op->kind)),
                                    shape.size() > 2 ? std::to_string(shape[2]) : std::string("?"),

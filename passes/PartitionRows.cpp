@@ -125,10 +125,10 @@ struct Pipeline {
   std::vector<const Value*> reduced;  // maps a recomputed reduction point reads (all their rows)
 };
 
-// The rows of a map; a per-pixel loss that ends a pipeline (a scalar) has its logits' rows:
-// output row r of the loss is the loss terms of logits row r.
+// The rows of a map; a per-pixel loss that ends a pipeline (a scalar) has its logits' rows
+// (RowAnalysis's rowsValue).
 int64_t heightOf(const Value* v) {
-  if (v->type.shape.empty() && v->def && v->def->kind == ir::OpKind::PixelXent) return heightOf(v->def->operands[0]);
+  if (v->def && v == v->def->result()) v = rowsValue(*v->def);
   return v->type.shape.at(2);
 }
 int64_t bytesPerRow(const Value* v) { return v->type.bytes() / std::max<int64_t>(heightOf(v), 1); }

@@ -149,6 +149,10 @@ RowRange inputRows(const ir::Op& op, size_t operand, RowRange out) {
   fail(op, "has no row rule");
 }
 
+const ir::Value* rowsValue(const ir::Op& op) {
+  return op.kind == ir::OpKind::PixelXent ? op.operands.at(0) : op.result();
+}
+
 bool isDownsamplingWindow(const ir::Op& op) {
   const bool window = op.kind == ir::OpKind::Conv2d || op.kind == ir::OpKind::MaxPool || op.kind == ir::OpKind::AveragePool;
   return window && op.getInts("stride").at(0) > 1;

@@ -90,6 +90,12 @@ std::map<const ir::Op*, const ir::Op*> pointGates(const ir::Module& m);
 // computes the module's first output, after the first strip's loss.
 size_t lossPosition(const ir::Module& m);
 
+// The map whose rows an op's result has: the result itself, or for a per-pixel loss ending a
+// pipeline (pixel_xent, a scalar) its logits: output row r of the loss is the loss terms of
+// logits row r (partition-rows cuts strips on them; the rows report and the plan search read
+// a pipeline's height from them).
+const ir::Value* rowsValue(const ir::Op& op);
+
 // fuse-row-pipelines' cut points: the forward ops (those before the first loss) that are
 // sliding windows (conv2d, max or average pool) with a row stride above 1, in program order;
 // cut point K is the K-th (`cut=downsample` cuts after every one, `cut=K:...` after those
