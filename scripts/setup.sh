@@ -18,6 +18,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX protobuf classes and checker
   libopenblas-dev                                # BLAS for the CPU backend
   libdnnl-dev                                    # oneDNN: the CPU backend's convolutions
+  ocl-icd-opencl-dev                             # oneDNN's CMake config requires OpenCL (a Recommends)
   zlib1g-dev libpng-dev libjpeg-dev              # plan checksums, gzip IDX files, image folders
   libgtest-dev googletest                        # unit tests
   llvm-14-tools                                  # lit sources, FileCheck, not
