@@ -264,6 +264,7 @@ std::string PlanCandidate::label() const {
   flag(" --reuse-last ", passes::formatPipelineIds(rows.partition.reuse));
   flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
   if (rows.recompute.any()) s += " --recompute-points " + passes::formatRecomputePoints(rows.recompute);
+  if (rows.fuse.chain) s += " --chain-points";
   return s + remat + winogradCap(winogradMaxBytes);
 }
 

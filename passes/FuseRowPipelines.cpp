@@ -107,7 +107,7 @@ class FuseRowPipelines : public Pass {
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
       : cutAtDownsample_(options.cut == SegmentCut::Downsample),
         cutPoints_(options.cutPoints.begin(), options.cutPoints.end()), loss_(options.loss), clone_(options.clone),
-        remat_(options.remat) {}
+        remat_(options.remat), chain_(options.chain) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -194,6 +194,7 @@ class FuseRowPipelines : public Pass {
   bool loss_;
   bool clone_;
   bool remat_;
+  bool chain_;
 
   // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
   // rule) whose logits a row-local forward op computes and only the loss reads.
@@ -279,16 +280,16 @@ class FuseRowPipelines : public Pass {
     do {
       for (auto& op : m.ops) op->attrs.erase(kPipeline);
       markPipelines(m, end);
-    } while (dropUnsupportedRecompute(m, end) && (dropped = true));
+    } while (dropUnsupportedRecompute(m, end, chain_) && (dropped = true));
     return dropped;
   }
 
-  static bool dropUnsupportedRecompute(ir::Module& m, size_t end) {
+  static bool dropUnsupportedRecompute(ir::Module& m, size_t end, bool chain) {
     const std::map<const Op*, const Op*> gates = pointGates(m);
     for (size_t i = 0; i < end; ++i) {
       Op& stats = *m.ops[i];
       const Op* blocker = nullptr;
-      if (!isRecomputedPoint(stats) || supported(m, stats, end, gates, &blocker)) continue;
+      if (!isRecomputedPoint(stats) || supported(m, stats, end, gates, chain, &blocker)) continue;
       // An SE mean yields to a BatchNorm: its map is mostly an activation of the BatchNorm's
       // output before it, which --remat elementwise recomputes anyway (MobileNetV3).
       const bool blockerMean = blocker && blocker->kind != OpKind::BatchNormStats;
@@ -410,9 +411,16 @@ class FuseRowPipelines : public Pass {
     }
   }
 
-  // `blocker`: set when the only reason is another recomputed point upstream of x.
+  // `blocker`: set when the only reason is another recomputed point upstream of x. With
+  // `chain` (option `chain`), a BatchNorm point's upstream may hold other recomputed
+  // BatchNorm points (a chain: lower-row-pipelines gives each a backward pass of its own): its
+  // walk stops at their statistics, and their maps may be read by their statistics.
   static bool supported(const ir::Module& m, const Op& stats, size_t end, const std::map<const Op*, const Op*>& gates,
-                        const Op** blocker) {
+                        bool chain, const Op** blocker) {
+    const bool bn = stats.kind == OpKind::BatchNormStats;
+    auto chained = [&](const Op& point) {
+      return chain && bn && point.kind == OpKind::BatchNormStats && isRecomputedPoint(point);
+    };
     const ir::Value* x = stats.operands[0];
     if (!x->def || !x->def->has(kPipeline)) return false;
     const ir::Attr k = x->def->attrs.at(kPipeline);
@@ -434,7 +442,7 @@ class FuseRowPipelines : public Pass {
       for (const ir::Value* v : op->operands) {
         if (!v->def) continue;
         auto gate = gates.find(v->def);
-        if (isRecomputedPoint(*v->def) || gate != gates.end()) {  // another recomputed point upstream
+        if ((isRecomputedPoint(*v->def) && !chained(*v->def)) || gate != gates.end()) {  // another recomputed point upstream
           *blocker = gate != gates.end() ? gate->second : v->def;
           return false;
         }
@@ -449,6 +457,7 @@ class FuseRowPipelines : public Pass {
         for (const Op* r : m.users(v)) {
           if (position.at(r) >= end || upstream.count(r)) continue;  // backward readers do not count
           if (v == x && (r == &stats || inK(r))) continue;
+          if (chained(*r) && r->operands[0] == v) continue;  // a chained point's map, read by its statistics
           return false;
         }
       }

@@ -69,19 +69,23 @@ void PipelineLowering::run() {
           needsGrad_.insert(op->results.begin(), op->results.end());
     }
   }
-  // Recomputed reduction points: their statistics are differentiated in the second backward
-  // pass, with the ops their maps depend on (upstream_).
-  upstream_.assign(p_.ops.size(), false);
+  // Recomputed reduction points: each one's statistics are differentiated in the backward pass
+  // of its map's depth, with the ops its map depends on. An op's depth counts the points it
+  // is upstream of (its own map's included); points in a row (a chain of BatchNorms) give
+  // depths above one, and a pass per depth.
+  depth_.assign(p_.ops.size(), 0);
   for (const Op* stats : p_.reductions) {
     const Value* x = stats->operands[0];
     reducedBy_[x] = stats;
     reducedMaps_.push_back(x);
-    upstream_[p_.index.at(x)] = true;
+    const std::vector<bool> up = upstreamOf(x);
+    for (size_t k = 0; k < p_.ops.size(); ++k) depth_[k] += up[k] ? 1 : 0;
   }
-  for (size_t k = p_.ops.size(); k-- > 0;)
-    if (upstream_[k])
-      for (const Value* v : p_.ops[k]->operands)
-        if (inPipeline(v)) upstream_[p_.index.at(v)] = true;
+  upstream_.assign(p_.ops.size(), false);
+  for (size_t k = 0; k < p_.ops.size(); ++k) {
+    upstream_[k] = depth_[k] > 0;
+    passes_ = std::max(passes_, depth_[k] + 1);
+  }
   for (Op* stats : p_.reductions) lowerStatistics(stats);
   lowerForward();
   if (p_.grad) lowerBackward();
@@ -98,6 +102,16 @@ void PipelineLowering::run() {
   // The whole-map ops are replaced (a training BatchNorm would not die on its own: it
   // updates the running statistics).
   for (auto it = p_.ops.rbegin(); it != p_.ops.rend(); ++it) m_.eraseOp(*it);
+}
+
+std::vector<bool> PipelineLowering::upstreamOf(const Value* x) const {
+  std::vector<bool> up(p_.ops.size(), false);
+  up[p_.index.at(x)] = true;
+  for (size_t k = p_.ops.size(); k-- > 0;)
+    if (up[k])
+      for (const Value* v : p_.ops[k]->operands)
+        if (inPipeline(v)) up[p_.index.at(v)] = true;
+  return up;
 }
 
 // Whether backward's first strip reuses the last forward strip (partition-rows{reuse=...}):

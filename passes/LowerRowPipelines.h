@@ -34,16 +34,22 @@ class PipelineLowering {
   // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.
   ir::ValueMap<ir::Value*> lastBands_;
   std::vector<std::vector<ir::Value*>> lastOperands_;
-  // Recomputed reduction points (p_.reductions): the map each reads -> its batchnorm_stats, and
-  // per op whether it is upstream of one of those maps (backward's second pass).
+  // Recomputed reduction points (p_.reductions): the map each reads -> its batchnorm_stats; per
+  // op, how many of those maps it is upstream of (its depth: backward's pass d runs the
+  // gradients of the ops of depth d, so 0 is downstream of every point), and whether that is
+  // any (upstream_: the ops a statistics strip may compute).
   ir::ValueMap<const ir::Op*> reducedBy_;
   std::vector<const ir::Value*> reducedMaps_;  // the same maps, in p_.reductions' order
+  std::vector<size_t> depth_;
   std::vector<bool> upstream_;
+  size_t passes_ = 1;  // backward passes: the largest depth, plus one
   std::vector<std::pair<ir::Op*, ir::Value*>> statsInputs_;  // lowerStatistics: each point's whole copy (an SE mean: its sum)
 
   // LowerRowPipelines.cpp
   bool reuseLast() const;
   bool inPipeline(const ir::Value* v) const { return p_.index.count(v) != 0; }
+  // Per op, whether map `x` (a pipeline value) depends on it (x's own op included).
+  std::vector<bool> upstreamOf(const ir::Value* x) const;
   // Whether the pipeline ends with the loss (pixel_xent): its output is the scalar loss.
   bool endsWithLoss() const { return ops::isLoss(p_.ops.back()->kind); }
   ir::Value* sumLoss(const std::vector<ir::Value*>& partials);
@@ -65,12 +71,12 @@ class PipelineLowering {
   void lowerStatistics(ir::Op* stats);
 
   // LowerRowPipelinesBackward.cpp
-  // All ops in one pass, or (recomputed reduction points) the ops downstream of their maps,
-  // then those upstream.
-  enum class BackwardPass { All, Downstream, Upstream };
+  // Pass d (0 first) runs the gradients of the ops of depth d; before pass d > 0 the points
+  // whose map has depth d are complete (finishPoints).
   struct BackwardSums;
   void lowerBackward();
-  void backwardPass(BackwardPass pass, BackwardSums& sums);
+  void finishPoints(size_t d, BackwardSums& sums);
+  void backwardPass(size_t d, BackwardSums& sums);
   RowRange ownRows(size_t k, size_t s) const;
   ir::Value* resultBand(const ir::Value* v, const ir::ValueMap<ir::Value*>& band,
                         const std::vector<std::vector<ir::Value*>>& operandBands) const;

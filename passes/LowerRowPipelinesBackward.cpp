@@ -153,49 +153,16 @@ void PipelineLowering::lowerBackward() {
   while (m_.ops[pos_].get() != p_.grad) ++pos_;
   BackwardSums sums;
   sums.dy = p_.grad->operands[0];
-  if (p_.reductions.empty()) {
-    backwardPass(BackwardPass::All, sums);
-  } else {
-    // Recomputed reduction points (SPEC.md section 5): the first pass runs the gradients of the
-    // ops downstream of their maps, completing the statistics' gradients (dmean, dinvstd summed
-    // over strips like parameters) and each map's gradient so far; the second recomputes the
-    // upstream ops' strips, adds the statistics' term on each strip, and runs their gradients.
-    backwardPass(BackwardPass::Downstream, sums);
-    // The gates (last first); then each SE mean's gradient dmean is complete: the second pass
-    // adds dx = dmean / (H*W) (reduce_mean {input_shape} of dmean, once) broadcast over each
-    // strip's rows, never a whole map.
-    ValueMap<std::vector<Value*>> none;
-    StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
-    for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
-      if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
-    for (const Op* point : p_.reductions)
-      if (point->kind != OpKind::BatchNormStats)
-        if (Value* dmean = gateGrads.resultGrad(point->result())) {
-          const Value* x = point->operands[0];
-          Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"input_shape", x->type.shape}};
-          sums.meanGrads[x] = emit(OpKind::ReduceMean, {dmean}, std::move(a), cat("d", x->name, ".mean"), dmean->type)->result();
-        }
-    for (const Value* x : reducedMaps_) {
-      const Op* stats = reducedBy_.at(x);
-      auto it = sums.reduced.find(x);
-      if (it == sums.reduced.end() || it->second.empty()) continue;
-      // Kept apart only where the bands are no more bytes than the map (2PS's disjoint strips):
-      // overlapping OverL bands, held into the second pass, could outweigh the whole sum.
-      int64_t partBytes = 0;
-      for (const Value* part : it->second) partBytes += part->type.bytes();
-      if (stats->kind == OpKind::BatchNormStats && coversRows(it->second, heightOf(x)) && partBytes <= x->type.bytes())
-        sums.reducedParts[x] = it->second;
-      else
-        sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
-      int64_t covered = 0;
-      for (size_t s = 0; s < p_.bp.front().size(); ++s) covered += ownRows(p_.index.at(x), s).size();
-      if (covered != heightOf(x))
-        throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": backward strips cover ",
-                            std::to_string(covered), " of the ", std::to_string(heightOf(x)), " rows of %", x->name,
-                            ", which a recomputed reduction point reads (internal error)"),
-                        stats->loc);
-    }
-    backwardPass(BackwardPass::Upstream, sums);
+  // Recomputed reduction points (SPEC.md section 5): pass 0 runs the gradients of the ops
+  // downstream of every point's map, completing the statistics' gradients of the points next
+  // upstream (dmean, dinvstd summed over strips like parameters) and their maps' gradients so
+  // far; each further pass recomputes the strips of the ops upstream of the points it
+  // finishes, adds the statistics' term on each strip of their maps, and runs the gradients of
+  // the ops between those maps and the points further upstream. One point, or points side by
+  // side: two passes; a chain of k BatchNorms: k + 1.
+  for (size_t d = 0; d < passes_; ++d) {
+    if (d > 0) finishPoints(d, sums);
+    backwardPass(d, sums);
   }
   // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
   for (auto& [v, result] : gradResults_) {
@@ -213,31 +180,77 @@ void PipelineLowering::lowerBackward() {
   m_.eraseOp(p_.grad);
 }
 
-void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
+// Before backward pass d: the gates (pass 1 only, last first: their readers are downstream of
+// every point); then the points whose map has depth d, their gradients from the earlier passes
+// complete: each SE mean's dmean becomes dx = dmean / (H*W) (reduce_mean {input_shape} of
+// dmean, once), which pass d adds broadcast over each strip's rows, never a whole map; each
+// map's earlier contributions are kept apart (2PS) or summed whole (OverL).
+void PipelineLowering::finishPoints(size_t d, BackwardSums& sums) {
+  if (d == 1) {
+    ValueMap<std::vector<Value*>> none;
+    StripGrads gateGrads(*this, none, sums.paramGrads, &sums.reduced);
+    for (auto it = p_.gates.rbegin(); it != p_.gates.rend(); ++it)
+      if (Value* dy = gateGrads.resultGrad((*it)->result())) emitGrad(gateGrads, **it, dy);
+    for (const Op* point : p_.reductions)
+      if (point->kind != OpKind::BatchNormStats)
+        if (Value* dmean = gateGrads.resultGrad(point->result())) {
+          const Value* x = point->operands[0];
+          Attrs a = {{"axes", ir::IntList{2, 3}}, {"keepdims", int64_t{1}}, {"input_shape", x->type.shape}};
+          sums.meanGrads[x] = emit(OpKind::ReduceMean, {dmean}, std::move(a), cat("d", x->name, ".mean"), dmean->type)->result();
+        }
+  }
+  for (const Value* x : reducedMaps_) {
+    if (depth_[p_.index.at(x)] != d) continue;
+    const Op* stats = reducedBy_.at(x);
+    if (d > 1 && (stats->kind != OpKind::BatchNormStats || !p_.gates.empty()))
+      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": %", x->name,
+                          " is a recomputed point upstream of another, which only BatchNorms without gates may be "
+                          "(internal error)"),
+                      stats->loc);
+    auto it = sums.reduced.find(x);
+    if (it == sums.reduced.end() || it->second.empty()) continue;
+    // Kept apart only where the bands are no more bytes than the map (2PS's disjoint strips):
+    // overlapping OverL bands, held into the second pass, could outweigh the whole sum.
+    int64_t partBytes = 0;
+    for (const Value* part : it->second) partBytes += part->type.bytes();
+    if (stats->kind == OpKind::BatchNormStats && coversRows(it->second, heightOf(x)) && partBytes <= x->type.bytes())
+      sums.reducedParts[x] = it->second;
+    else
+      sums.reducedWhole[x] = emit(OpKind::RowsSum, it->second, {}, cat("d", x->name, ".acc"), x->type)->result();
+    int64_t covered = 0;
+    for (size_t s = 0; s < p_.bp.front().size(); ++s) covered += ownRows(p_.index.at(x), s).size();
+    if (covered != heightOf(x))
+      throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": backward strips cover ",
+                          std::to_string(covered), " of the ", std::to_string(heightOf(x)), " rows of %", x->name,
+                          ", which a recomputed reduction point reads (internal error)"),
+                      stats->loc);
+  }
+}
+
+void PipelineLowering::backwardPass(size_t d, BackwardSums& sums) {
   const size_t nBp = p_.bp.front().size();
   ValueMap<Value*> carried;  // 2PS: gradient rows for the previous strip
   ValueMap<std::vector<Value*>> none;
-  auto runs = [&](size_t k) {
-    return pass == BackwardPass::All || upstream_[k] == (pass == BackwardPass::Upstream);
-  };
+  // Pass d recomputes the ops of depth d and above (those upstream of what it differentiates).
+  std::vector<bool> recomputed(p_.ops.size());
+  for (size_t k = 0; k < p_.ops.size(); ++k) recomputed[k] = depth_[k] >= d;
   for (size_t s = nBp; s-- > 0;) {
     std::vector<std::vector<Value*>> operandBands;
     ValueMap<Value*> band;
-    if (pass != BackwardPass::Upstream && reuseLast() && s + 1 == nBp) {
+    if (d == 0 && reuseLast() && s + 1 == nBp) {
       band = lastBands_;
       operandBands = lastOperands_;
     } else {
-      band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands,
-                          pass == BackwardPass::Upstream ? &upstream_ : nullptr);
+      band = computeStrip(p_.bp, s, p_.twoPs ? keptPieces_ : none, "r", &operandBands, d > 0 ? &recomputed : nullptr);
     }
     ValueMap<std::vector<Value*>> contrib;
     for (size_t k = p_.ops.size(); k-- > 0;) {
       const Op& op = *p_.ops[k];
       Value* v = op.result();
-      if (!runs(k) || !needsGrad_.count(v)) continue;
+      if (depth_[k] != d || !needsGrad_.count(v)) continue;
       RowRange rows = p_.bp[k][s];
-      if (auto point = reducedBy_.find(v); point != reducedBy_.end() && pass == BackwardPass::Upstream) {
-        // The map of a recomputed point: its strip's own rows of the first pass's gradient,
+      if (auto point = reducedBy_.find(v); point != reducedBy_.end()) {
+        // The map of a recomputed point (depth d > 0): its strip's own rows of the earlier passes' gradient,
         // plus the statistics' term (batchnorm_stats_grad on the strip) or the SE mean's
         // (dmean / (H*W) broadcast over the rows: `add` of the sum's rows and it, one band), are
         // this op's dy.
@@ -296,9 +309,9 @@ void PipelineLowering::backwardPass(BackwardPass pass, BackwardSums& sums) {
     for (auto& [v, list] : contrib) {
       if (!inPipeline(v)) {
         sums.inputGrads[v].insert(sums.inputGrads[v].end(), list.begin(), list.end());
-      } else if (pass == BackwardPass::Downstream && reducedBy_.count(v)) {
+      } else if (depth_[p_.index.at(v)] > d && reducedBy_.count(v)) {
         sums.reduced[v].insert(sums.reduced[v].end(), list.begin(), list.end());
-      } else if (pass == BackwardPass::Downstream && upstream_[p_.index.at(v)] && !list.empty()) {
+      } else if (depth_[p_.index.at(v)] > d && !list.empty()) {
         throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": %", v->name,
                             " is upstream of a recomputed reduction point and read downstream of it (internal error)"),
                         p_.ops.front()->loc);

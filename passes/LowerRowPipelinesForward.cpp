@@ -159,9 +159,8 @@ void PipelineLowering::lowerStatistics(Op* stats) {
   // to read: pieces and their whole copy would hold the map twice.
   // Only while the whole conv's im2col scratch (the CPU rule, ops/Scratch.h) exceeds a
   // strip's by no more than the copy it saves.
-  size_t upstreamOps = 0;
-  for (size_t k = 0; k < p_.ops.size(); ++k) upstreamOps += upstream_[k] ? 1 : 0;
-  if (!mean && upstreamOps == 1 && upstream_[p_.index.at(x)] && x->def->kind == OpKind::Conv2d &&
+  const std::vector<bool> own = upstreamOf(x);
+  if (!mean && std::count(own.begin(), own.end(), true) == 1 && x->def->kind == OpKind::Conv2d &&
       wholeConvScratchFits(*x->def, std::min<int64_t>(static_cast<int64_t>(p_.fp.front().size()), heightOf(x)))) {
     pos_ = 0;
     while (m_.ops[pos_].get() != stats) ++pos_;

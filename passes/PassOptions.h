@@ -71,6 +71,12 @@ struct FuseRowPipelinesOptions {
   // keeps, one --remat elementwise would recompute (a ResNet block's output), may stay kept
   // (fuse-row-pipelines' settleTrades; docs/row-plans.md "Recomputed reduction points").
   bool remat = false;
+  // Whether recomputed BatchNorm points may follow one another in a pipeline (option `chain`,
+  // lrc-compile --chain-points): a point's upstream may then hold other recomputed BatchNorm
+  // points, and its backward pass comes before theirs (a chain of k points: k + 1 backward
+  // passes, each recomputing the strips upstream of the points it finishes). Off, of two
+  // points in a row one is kept (docs/row-plans.md "Recomputed reduction points").
+  bool chain = false;
 };
 
 // partition-rows (passes/PartitionRows.cpp's header has the rules).

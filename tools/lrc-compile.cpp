@@ -84,8 +84,8 @@ constexpr const char* kUsage =
     "                                   others direct; --strategy auto sets it where a budget needs)\n"
     "  --strips N, --bp-strips M, --cut none|downsample|IDS, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
-    "  --recompute-points all|none|IDS, --loss-in-pipeline on|off (default on: a per-pixel loss\n"
-    "  joins the last pipeline)        a row plan by hand (--strategy 2ps|overl)\n"
+    "  --recompute-points all|none|IDS, --chain-points, --loss-in-pipeline on|off (default on: a\n"
+    "  per-pixel loss joins the last pipeline)  a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --remat-every K                  --remat blocks: keep one block input in K, recompute the others\n"
     "                                   from it (nested, as checkpoint_sequential; default 1)\n"
@@ -181,6 +181,10 @@ Options parseArgs(int argc, char** argv) {
       const auto points = passes::parseRecomputePoints(text);
       if (!points) usage("--recompute-points expects none, all or reduction-point ids separated by ':', got '" + text + "'");
       o.rows.recompute = *points;
+      o.stripsGiven = true;
+    } else if (a == "--chain-points") {
+      // Recomputed BatchNorm points in a row both held (a backward pass each).
+      o.rows.fuse.chain = true;
       o.stripsGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
@@ -313,7 +317,9 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
-    usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep and --recompute-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep, --recompute-points and --chain-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+  if (o.rows.fuse.chain && !o.rows.recompute.any())
+    usage("--chain-points needs --recompute-points (it lets recomputed BatchNorm points follow one another)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)
     usage("--recompute-points needs --bn exact (its reduction points are exact BatchNorm's statistics and SE means, numbered together)");
   if (o.training.memory.winogradMaxBytes > 0 && o.training.memory.convScratch != passes::ConvScratch::Winograd)
