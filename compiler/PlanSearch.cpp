@@ -91,19 +91,23 @@ std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& l
   // Recomputed reduction points in strips (every point a pipeline can hold), with element-wise
   // remat: the least kept maps a row plan reaches on chains of conv-BN-ReLU (VGG-BN); 2 and 4
   // strips, doubled further only when nothing fits (extendStrips: at high resolution the
-  // strips' workspace dominates, and more strips then keep less).
-  for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
-    for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
-      for (int64_t strips : stripCounts(4, limits.of(cut))) {
-        if (!reductionPoints) break;
-        PlanCandidate c;
-        c.rows.fuse.cut = cut;
-        c.rows.partition.strategy = strategy;
-        c.rows.partition.strips = c.rows.partition.bpStrips = strips;
-        c.rows.remat = passes::RematMode::Elementwise;
-        c.rows.recompute.all = true;
-        list.push_back(c);
-      }
+  // strips' workspace dominates, and more strips then keep less). Then the same with chained
+  // points (--chain-points): points in a row held too, a backward pass each (more work, fewer
+  // kept maps: VGG-BN's and U-Net's conv pairs).
+  for (bool chain : {false, true})
+    for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
+      for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
+        for (int64_t strips : stripCounts(4, limits.of(cut))) {
+          if (!reductionPoints) break;
+          PlanCandidate c;
+          c.rows.fuse.chain = chain;
+          c.rows.fuse.cut = cut;
+          c.rows.partition.strategy = strategy;
+          c.rows.partition.strips = c.rows.partition.bpStrips = strips;
+          c.rows.remat = passes::RematMode::Elementwise;
+          c.rows.recompute.all = true;
+          list.push_back(c);
+        }
   // Block recompute acts on whole maps: with row pipelines their kept outputs stay anyway.
   // Every block input kept, or one in 2, 3 or 4 (the others recomputed from it, nested: about
   // one forward more; the best count depends on the maps' sizes along the network).
@@ -141,7 +145,7 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, const ir::Module& shapes,
                   const TrainingOptions& training, const CostTable& costs) {
   auto sameSeries = [](const RowOptions& a, const RowOptions& b) {
-    return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.remat == b.remat &&
+    return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.fuse.chain == b.fuse.chain && a.remat == b.remat &&
            a.fuse.cut == b.fuse.cut && a.fuse.cutPoints == b.fuse.cutPoints && a.partition.strategy == b.partition.strategy;
   };
   struct Outcome {

@@ -160,12 +160,29 @@ void PipelineLowering::lowerBackward() {
   // finishes, adds the statistics' term on each strip of their maps, and runs the gradients of
   // the ops between those maps and the points further upstream. One point, or points side by
   // side: two passes; a chain of k BatchNorms: k + 1.
+  // An input map's whole gradient is summed right after the last pass whose ops read it, so
+  // that its strips' bands do not wait for the later passes (a U-Net decoder's skip maps, read
+  // at different depths of one pipeline).
+  ir::ValueMap<size_t> lastPass;
+  for (size_t k = 0; k < p_.ops.size(); ++k)
+    for (const Value* v : p_.ops[k]->operands)
+      if (!inPipeline(v)) lastPass[v] = std::max(lastPass[v], depth_[k]);
+  ir::ValueSet summed;
   for (size_t d = 0; d < passes_; ++d) {
     if (d > 0) finishPoints(d, sums);
     backwardPass(d, sums);
+    if (d + 1 == passes_) break;
+    for (auto& [v, result] : gradResults_) {
+      auto it = sums.inputGrads.find(v);
+      auto last = lastPass.find(v);
+      if (it == sums.inputGrads.end() || it->second.empty() || last == lastPass.end() || last->second != d) continue;
+      m_.replaceAllUses(result, emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result());
+      summed.insert(v);
+    }
   }
   // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
   for (auto& [v, result] : gradResults_) {
+    if (summed.count(v)) continue;
     Value* total = nullptr;
     if (auto it = sums.inputGrads.find(v); it != sums.inputGrads.end() && !it->second.empty()) {
       total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
