@@ -37,7 +37,9 @@
 //    itself and its gate ops (RowAnalysis's pointGates: the SE gate's 1x1 convolutions on
 //    [N,C,1,1], computed once whole) get no mark. A point
 //    whose pipeline cannot hold it that way (dropUnsupportedRecompute) loses `recompute`
-//    and is kept, and the runs are marked again;
+//    and is kept, and the runs are marked again; of two points in a row one is kept, unless
+//    option `chain` (--chain-points): then a BatchNorm point's upstream may hold other
+//    recomputed BatchNorm points (lower-row-pipelines gives each depth a backward pass);
 //  - option `remat` (--remat elementwise follows): a BatchNorm point whose recompute only
 //    trades its map for a map its pipeline would then keep as its output (savedBytes <= 0:
 //    a ResNet block's output) may stay kept; the points settle from every mark and with
