@@ -22,7 +22,9 @@ strategy (the extra flags less --strategy/--strips/--bp-strips) and trained on t
 batch for the same steps; the plan under test (typically a row plan, --strategy 2ps|overl)
 must then also match it closely: losses within LAYERWISE_LOSS_RTOL relative, every
 parameter and running statistic within LAYERWISE_TOL of the tensor's max abs value.
-Both plans must measure exactly their predicted arena peak. Against float64 and against the
+Both plans must measure exactly their predicted arena peak, with the evaluation program run
+too (lrc-run --val on the same batch after every step: the predicted arena is the larger of
+the two programs'). Against float64 and against the
 layerwise plan, a tensor's bound is never below F32_NOISE x PyTorch float32's own error on it
 (float32's noise: it matters only where float32 is ill-conditioned, as on a torchvision
 ResNet's near-zero BatchNorm biases). --f32-samples K measures that error in K summation
@@ -765,8 +767,12 @@ def lrc_train(args, tag, onnx_path, x_path, y_path, compile_flags):
     unfused = ["--no-fuse-sgd-grads"] if args.nesterov else []
     run([os.path.join(args.bin, "lrc-compile"), onnx_path, "-o", plan, "--bn", args.bn,
          "--optimizer", args.optimizer] + target + unfused + compile_flags)
+    # --val on the same batch: the evaluation program runs too (after every step: one step per
+    # epoch), so the measured peak covers the whole arena the plan predicts, which is the larger
+    # of its two programs' (a CUDA plan's evaluation strips can reach past its training step's
+    # buffers: unet_seg with recomputed points).
     out = run_lrc([os.path.join(args.bin, "lrc-run"), plan, "--data", f"npy:{x_path},{y_path}",
-                   "--steps", str(args.steps)] + optimizer_flags(args) +
+                   "--val", f"npy:{x_path},{y_path}", "--steps", str(args.steps)] + optimizer_flags(args) +
                   ["--metrics", metrics, "--save-onnx", trained, "--threads", "1", "--device", args.device], args.device)
     if args.device == "cuda":  # the GPU backend names its device: proof that the run was on it
         named = [line for line in out.splitlines() if line.startswith("device memory on ")]
