@@ -81,11 +81,7 @@ void PipelineLowering::run() {
     const std::vector<bool> up = upstreamOf(x);
     for (size_t k = 0; k < p_.ops.size(); ++k) depth_[k] += up[k] ? 1 : 0;
   }
-  upstream_.assign(p_.ops.size(), false);
-  for (size_t k = 0; k < p_.ops.size(); ++k) {
-    upstream_[k] = depth_[k] > 0;
-    passes_ = std::max(passes_, depth_[k] + 1);
-  }
+  for (size_t k = 0; k < p_.ops.size(); ++k) passes_ = std::max(passes_, depth_[k] + 1);
   for (Op* stats : p_.reductions) lowerStatistics(stats);
   lowerForward();
   if (p_.grad) lowerBackward();

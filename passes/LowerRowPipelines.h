@@ -36,12 +36,10 @@ class PipelineLowering {
   std::vector<std::vector<ir::Value*>> lastOperands_;
   // Recomputed reduction points (p_.reductions): the map each reads -> its batchnorm_stats; per
   // op, how many of those maps it is upstream of (its depth: backward's pass d runs the
-  // gradients of the ops of depth d, so 0 is downstream of every point), and whether that is
-  // any (upstream_: the ops a statistics strip may compute).
+  // gradients of the ops of depth d, so 0 is downstream of every point).
   ir::ValueMap<const ir::Op*> reducedBy_;
   std::vector<const ir::Value*> reducedMaps_;  // the same maps, in p_.reductions' order
   std::vector<size_t> depth_;
-  std::vector<bool> upstream_;
   size_t passes_ = 1;  // backward passes: the largest depth, plus one
   std::vector<std::pair<ir::Op*, ir::Value*>> statsInputs_;  // lowerStatistics: each point's whole copy (an SE mean: its sum)
 

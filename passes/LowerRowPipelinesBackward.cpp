@@ -167,31 +167,35 @@ void PipelineLowering::lowerBackward() {
   for (size_t k = 0; k < p_.ops.size(); ++k)
     for (const Value* v : p_.ops[k]->operands)
       if (!inPipeline(v)) lastPass[v] = std::max(lastPass[v], depth_[k]);
+  // An input map's whole gradient: the rows_sum of its strips' contributions (null: none yet).
+  auto inputGrad = [&](const Value* v) -> Value* {
+    auto it = sums.inputGrads.find(v);
+    if (it == sums.inputGrads.end() || it->second.empty()) return nullptr;
+    return emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
+  };
   ir::ValueSet summed;
   for (size_t d = 0; d < passes_; ++d) {
     if (d > 0) finishPoints(d, sums);
     backwardPass(d, sums);
     if (d + 1 == passes_) break;
     for (auto& [v, result] : gradResults_) {
-      auto it = sums.inputGrads.find(v);
       auto last = lastPass.find(v);
-      if (it == sums.inputGrads.end() || it->second.empty() || last == lastPass.end() || last->second != d) continue;
-      m_.replaceAllUses(result, emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result());
-      summed.insert(v);
+      if (last == lastPass.end() || last->second != d) continue;
+      if (Value* total = inputGrad(v)) {
+        m_.replaceAllUses(result, total);
+        summed.insert(v);
+      }
     }
   }
   // Whole gradients of the pipeline's inputs and params, in place of pipeline_grad's results.
   for (auto& [v, result] : gradResults_) {
     if (summed.count(v)) continue;
-    Value* total = nullptr;
-    if (auto it = sums.inputGrads.find(v); it != sums.inputGrads.end() && !it->second.empty()) {
-      total = emit(OpKind::RowsSum, it->second, {}, "d" + v->name, v->type)->result();
-    } else if (auto pg = sums.paramGrads.find(v); pg != sums.paramGrads.end() && !pg->second.empty()) {
+    Value* total = inputGrad(v);
+    if (auto pg = sums.paramGrads.find(v); !total && pg != sums.paramGrads.end() && !pg->second.empty())
       total = pg->second.front();  // summed over the strips already
-    } else {
+    if (!total)
       throw ir::Error(cat("lower-row-pipelines: pipeline ", std::to_string(p_.id), ": no gradient reaches %", v->name),
                       p_.grad->loc);
-    }
     m_.replaceAllUses(result, total);
   }
   m_.eraseOp(p_.grad);

@@ -191,7 +191,7 @@ void PipelineLowering::lowerStatistics(Op* stats) {
   sumType.shape[2] = sumType.shape[3] = 1;
   Value* sum = nullptr;
   for (size_t j = 0; j < n; ++j) {
-    Value* piece = computeStrip(t, j, none, "z", nullptr, &upstream_).at(x);
+    Value* piece = computeStrip(t, j, none, "z", nullptr, &own).at(x);
     if (!mean) {
       pieces.push_back(piece);
       continue;
