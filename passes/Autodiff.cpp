@@ -169,7 +169,23 @@ class BackwardBuilder final : GradBuilder {
       results.emplace_back(m_.uniqueName("d" + v->name), v->type);
     }
     if (grads.empty()) return;
-    Op* grad = m_.addOp(OpKind::PipelineGrad, std::move(operands), {{"pipeline", id}, {"grads", grads}}, results);
+    // The statistics of a recomputed BatchNorm point of this pipeline that later ops read too
+    // (a recomputed skip map's copied apply, in a decoder's pipeline: fuse-row-pipelines'
+    // option `skips`) come with the gradient those readers gave them, as the operand pair
+    // (statistics, gradient) at each index of `seeds`; the lowering starts their sums from it.
+    IntList seeds;
+    for (auto& op : m_.ops) {
+      if (op->kind != OpKind::BatchNormStats || !reducedInside(op->results.front(), defined, gates)) continue;
+      for (Value* r : op->results)
+        if (Value* g = takeGrad(r)) {
+          seeds.push_back(static_cast<int64_t>(operands.size()));
+          operands.push_back(r);
+          operands.push_back(g);
+        }
+    }
+    Attrs attrs = {{"pipeline", id}, {"grads", grads}};
+    if (!seeds.empty()) attrs["seeds"] = seeds;
+    Op* grad = m_.addOp(OpKind::PipelineGrad, std::move(operands), std::move(attrs), results);
     for (size_t r = 0; r < grad->results.size(); ++r)
       accumulate(grad->operands[static_cast<size_t>(grads[r])], grad->results[r]);
   }

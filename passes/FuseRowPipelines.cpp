@@ -109,7 +109,7 @@ class FuseRowPipelines : public Pass {
   explicit FuseRowPipelines(const FuseRowPipelinesOptions& options)
       : cutAtDownsample_(options.cut == SegmentCut::Downsample),
         cutPoints_(options.cutPoints.begin(), options.cutPoints.end()), loss_(options.loss), clone_(options.clone),
-        remat_(options.remat), chain_(options.chain) {}
+        remat_(options.remat), chain_(options.chain), skips_(options.skips) {}
 
   bool transform(ir::Module& m) override {
     // The marks before the pass, to tell whether anything changed.
@@ -181,6 +181,15 @@ class FuseRowPipelines : public Pass {
       }
     }
 
+    // Skip maps read by later pipelines too are recomputed for each such reader (option
+    // `skips`); the originals then have one reader, and the runs are marked again.
+    for (size_t added = skips_ ? cloneSkipMaps(m, end) : 0; added > 0; added = cloneSkipMaps(m, end)) {
+      end += added;
+      sinkElementwise(m, end);
+      settle(m, end);
+      changed = true;
+    }
+
     for (auto& op : m.ops) {
       auto it = op->attrs.find(kPipeline);
       auto old = before.find(op.get());
@@ -197,6 +206,7 @@ class FuseRowPipelines : public Pass {
   bool clone_;
   bool remat_;
   bool chain_;
+  bool skips_;
 
   // Whether the loss at `i` can end the run before it: a pixel_xent (the one loss with a row
   // rule) whose logits a row-local forward op computes and only the loss reads.
@@ -228,11 +238,9 @@ class FuseRowPipelines : public Pass {
         start = stop;
       }
     };
-    int64_t windows = 0;  // the cut points before op i
+    const std::set<const Op*> cuts = segmentCuts(m, end);
     for (size_t i = 0; i < end; ++i) {
-      const bool downsampling = isDownsamplingWindow(*m.ops[i]);
-      const bool cut = downsampling && (cutAtDownsample_ || cutPoints_.count(windows) != 0);
-      windows += downsampling ? 1 : 0;
+      const bool cut = cuts.count(m.ops[i].get()) != 0;
       if (outsidePipelines(*m.ops[i], gates)) continue;  // the run goes on through it
       if (isRowLocal(*m.ops[i]) && readsWholeFromRun(m, runBegin, i, gates)) {
         closeRun(i);  // the gate's run ends before the op it feeds whole
@@ -247,6 +255,19 @@ class FuseRowPipelines : public Pass {
       runBegin = i + 1;
     }
     closeRun(end);
+  }
+
+  // The forward ops after which a segment ends (option `cut`): every downsampling window, or
+  // those whose cut point id is listed.
+  std::set<const Op*> segmentCuts(const ir::Module& m, size_t end) const {
+    std::set<const Op*> cuts;
+    int64_t windows = 0;  // the cut points before op i
+    for (size_t i = 0; i < end; ++i) {
+      if (!isDownsamplingWindow(*m.ops[i])) continue;
+      if (cutAtDownsample_ || cutPoints_.count(windows) != 0) cuts.insert(m.ops[i].get());
+      ++windows;
+    }
+    return cuts;
   }
 
   // Whether op i reads a whole (not row-indexed) operand that row-local ops [runBegin, i)
@@ -444,7 +465,10 @@ class FuseRowPipelines : public Pass {
       for (const ir::Value* v : op->operands) {
         if (!v->def) continue;
         auto gate = gates.find(v->def);
-        if ((isRecomputedPoint(*v->def) && !chained(*v->def)) || gate != gates.end()) {  // another recomputed point upstream
+        // (A point whose map another pipeline computes is a whole input here: a recomputed
+        // skip map's copied apply reads the encoder's statistics.)
+        const Op* pointMap = isRecomputedPoint(*v->def) ? v->def->operands[0]->def : nullptr;
+        if ((pointMap && inK(pointMap) && !chained(*v->def)) || gate != gates.end()) {  // another recomputed point upstream
           *blocker = gate != gates.end() ? gate->second : v->def;
           return false;
         }
@@ -512,6 +536,25 @@ class FuseRowPipelines : public Pass {
     return maps == 1 && mapOperand(op)->type.bytes() == op.result()->type.bytes();
   }
 
+  // Inserts a copy of `ops` (program order, one result each) at `pos`, each reading the copies
+  // of the earlier ones' results; returns original result -> copy.
+  static ir::ValueMap<ir::Value*> insertCopy(ir::Module& m, size_t pos, const std::vector<const Op*>& ops) {
+    ir::ValueMap<ir::Value*> copyOf;
+    for (const Op* op : ops) {
+      std::vector<ir::Value*> operands;
+      for (ir::Value* u : op->operands) {
+        auto it = copyOf.find(u);
+        operands.push_back(it == copyOf.end() ? u : it->second);
+      }
+      const ir::Value* r = op->result();
+      Op* copy = m.insertOp(pos++, op->kind, std::move(operands), op->attrs, {{m.uniqueName(r->name + ".copy"), r->type}});
+      copy->origin = op->origin;
+      copy->loc = op->loc;
+      copyOf.emplace(op->results.front(), copy->result());
+    }
+    return copyOf;
+  }
+
   // Clones shared element-wise chains into their readers' pipelines; returns how many ops
   // it inserted. A chain is a run of cloneable forward ops outside every pipeline, each
   // reading the previous one's result as its map (the first reads a map that is whole
@@ -573,25 +616,90 @@ class FuseRowPipelines : public Pass {
       for (const std::vector<Op*>& readers : c.copiesFor) {
         size_t pos = 0;
         while (m.ops[pos].get() != readers.front()) ++pos;
-        ir::ValueMap<ir::Value*> copyOf;
-        for (const Op* op : c.ops) {
-          std::vector<ir::Value*> operands;
-          for (ir::Value* u : op->operands) {
-            auto it = copyOf.find(u);
-            operands.push_back(it == copyOf.end() ? u : it->second);
-          }
-          const ir::Value* r = op->result();
-          Op* copy = m.insertOp(pos++, op->kind, std::move(operands), op->attrs, {{m.uniqueName(r->name + ".copy"), r->type}});
-          copy->origin = op->origin;
-          copy->loc = op->loc;
-          copyOf.emplace(op->results.front(), copy->result());
-          ++added;
-        }
+        const ir::ValueMap<ir::Value*> copyOf = insertCopy(m, pos, c.ops);
+        added += c.ops.size();
         ir::Value* v = c.ops.back()->results.front();
         for (Op* r : readers)
           for (ir::Value*& operand : r->operands)
             if (operand == v) operand = copyOf.at(v);
       }
+    return added;
+  }
+
+  // The most ops one skip map's copy may hold (cloneSkipMaps): a U-Net's deepest skip copied
+  // from the image is 27 (4 levels of two conv-BN-ReLU and 3 pools).
+  static constexpr size_t kMaxSkipCopy = 64;
+
+  // Recomputes skip maps (option `skips`); returns how many ops it inserted. A skip map is a
+  // pipeline op's result v, neither a module output nor a segment cut's output, read by rows
+  // by forward ops of two or more pipelines and by nothing else (a U-Net encoder level's
+  // output, read by the next max pool and by the decoder's concat). The pipeline of its first
+  // reader keeps it; each reader in another pipeline gets its own copy, right before it, of
+  // the pipeline ops v is computed from, back to values whole anyway: module inputs and
+  // globals, results of ops outside every pipeline (a BatchNorm's statistics, which the
+  // copies' applies read as they are: the copy computes the very same map), a segment cut's
+  // output. A copy per reader, not per pipeline, so that every copied op is upstream of the
+  // same recomputed points as its reader (lower-row-pipelines' depth): the reader's backward
+  // pass runs the copy's gradients, and no gradient of the map is carried between passes or
+  // held whole. Autodiff sums the copies' parameter gradients and hands the statistics'
+  // gradients of a copied apply to the pipeline that computes them (pipeline_grad's `seeds`).
+  // Not done where an op to copy has a side effect, or the copy would pass kMaxSkipCopy ops.
+  size_t cloneSkipMaps(ir::Module& m, size_t end) const {
+    std::map<const Op*, size_t> position;
+    for (size_t i = 0; i < end; ++i) position[m.ops[i].get()] = i;
+    const std::set<const Op*> cuts = segmentCuts(m, end);
+    const std::map<const Op*, const Op*> gates = pointGates(m);
+    struct Copy {
+      std::vector<const Op*> ops;  // program order, the last computes v
+      Op* reader;
+    };
+    std::vector<Copy> copies;
+    for (size_t i = 0; i < end; ++i) {
+      const Op& op = *m.ops[i];
+      if (!op.has(kPipeline) || op.results.size() != 1 || cuts.count(&op)) continue;
+      const ir::Value* v = op.result();
+      if (std::find(m.outputs.begin(), m.outputs.end(), v) != m.outputs.end()) continue;
+      std::vector<Op*> readers = m.users(v);
+      bool ok = true;
+      std::set<int64_t> pipelines;
+      for (Op* r : readers) {
+        ok = ok && position.count(r) && r->has(kPipeline);
+        for (size_t j = 0; ok && j < r->operands.size(); ++j) ok = r->operands[j] != v || isRowIndexed(*r, j);
+        if (ok) pipelines.insert(r->getInt(kPipeline));
+      }
+      if (!ok || pipelines.size() < 2) continue;
+      std::set<const Op*> upstream;
+      for (std::vector<const Op*> todo = {&op}; ok && !todo.empty();) {
+        const Op* o = todo.back();
+        todo.pop_back();
+        if (!upstream.insert(o).second) continue;
+        ok = !o->hasSideEffects() && upstream.size() <= kMaxSkipCopy;
+        for (const ir::Value* u : o->operands) {
+          const Op* d = u->def;
+          if (!d) continue;
+          // An SE gate's value is differentiated inside its own pipeline only: not copied from.
+          ok = ok && !gates.count(d) && !(isRecomputedPoint(*d) && d->kind != OpKind::BatchNormStats);
+          if (position.count(d) && d->has(kPipeline) && !cuts.count(d)) todo.push_back(d);
+        }
+      }
+      if (!ok) continue;
+      std::vector<const Op*> ordered(upstream.begin(), upstream.end());
+      std::sort(ordered.begin(), ordered.end(), [&](const Op* a, const Op* b) { return position.at(a) < position.at(b); });
+      std::sort(readers.begin(), readers.end(), [&](const Op* a, const Op* b) { return position.at(a) < position.at(b); });
+      const int64_t first = readers.front()->getInt(kPipeline);
+      for (Op* r : readers)
+        if (r->getInt(kPipeline) != first) copies.push_back({ordered, r});
+    }
+    size_t added = 0;
+    for (const Copy& c : copies) {
+      size_t pos = 0;
+      while (m.ops[pos].get() != c.reader) ++pos;
+      const ir::ValueMap<ir::Value*> copyOf = insertCopy(m, pos, c.ops);
+      added += c.ops.size();
+      ir::Value* v = c.ops.back()->results.front();
+      for (ir::Value*& operand : c.reader->operands)
+        if (operand == v) operand = copyOf.at(v);
+    }
     return added;
   }
 };

@@ -57,6 +57,16 @@ void PipelineLowering::run() {
       needsGrad_.insert(v);
       gradResults_.emplace_back(v, p_.grad->results[r]);
     }
+    if (p_.grad->has("seeds"))
+      for (int64_t i : p_.grad->getInts("seeds")) {
+        const auto at = static_cast<size_t>(i);
+        const Op* point = at + 1 < p_.grad->operands.size() ? p_.grad->operands[at]->def : nullptr;
+        if (!point || std::find(p_.reductions.begin(), p_.reductions.end(), point) == p_.reductions.end())
+          throw ir::Error(cat("lower-row-pipelines: ", p_.grad->describe(), ": seed ", std::to_string(i),
+                              " is no statistics of a recomputed point of pipeline ", std::to_string(p_.id)),
+                          p_.grad->loc);
+        seeds_.emplace_back(p_.grad->operands[at], p_.grad->operands[at + 1]);
+      }
     // Through the pipeline's ops, its points and their gates (a gate's value feeds a
     // pipeline op), until nothing changes.
     std::vector<const Op*> ops(p_.ops.begin(), p_.ops.end());

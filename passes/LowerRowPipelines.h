@@ -29,6 +29,8 @@ class PipelineLowering {
   // Input or param -> pipeline_grad's result, in the order of its results (the order in which
   // their whole gradients are emitted).
   std::vector<std::pair<const ir::Value*, ir::Value*>> gradResults_;
+  // pipeline_grad's `seeds`: a point's statistics -> the gradient later pipelines gave them.
+  std::vector<std::pair<const ir::Value*, ir::Value*>> seeds_;
   // Saved rows of pipeline values: forward boundary rows and what backward keeps.
   ir::ValueMap<std::vector<ir::Value*>> fpPieces_, keptPieces_;
   // reuse_last: the last forward strip's bands and operand bands, for backward's first strip.

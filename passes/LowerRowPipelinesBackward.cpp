@@ -153,6 +153,7 @@ void PipelineLowering::lowerBackward() {
   while (m_.ops[pos_].get() != p_.grad) ++pos_;
   BackwardSums sums;
   sums.dy = p_.grad->operands[0];
+  for (auto& [stats, grad] : seeds_) sums.paramGrads[stats].push_back(grad);
   // Recomputed reduction points (SPEC.md section 5): pass 0 runs the gradients of the ops
   // downstream of every point's map, completing the statistics' gradients of the points next
   // upstream (dmean, dinvstd summed over strips like parameters) and their maps' gradients so

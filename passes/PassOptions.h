@@ -77,6 +77,13 @@ struct FuseRowPipelinesOptions {
   // passes, each recomputing the strips upstream of the points it finishes). Off, of two
   // points in a row one is kept (docs/row-plans.md "Recomputed reduction points").
   bool chain = false;
+  // Whether a pipeline's output map that later pipelines read too (a U-Net skip map: the
+  // encoder's next max pool and the decoder's concat) is recomputed for each later reader
+  // (option `skips`, lrc-compile --clone-skips): the ops it is computed from, back to the
+  // maps whole anyway (the image, a segment cut's output), are copied right before that
+  // reader, their BatchNorms applying the original statistics, so the map is never whole
+  // (fuse-row-pipelines' cloneSkipMaps; docs/row-plans.md "Recomputed skip maps").
+  bool skips = false;
 };
 
 // partition-rows (passes/PartitionRows.cpp's header has the rules).

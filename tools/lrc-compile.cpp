@@ -84,8 +84,8 @@ constexpr const char* kUsage =
     "                                   others direct; --strategy auto sets it where a budget needs)\n"
     "  --strips N, --bp-strips M, --cut none|downsample|IDS, --pipeline-strategy ID/2ps|overl:...,\n"
     "  --pipeline-strips ID/N:..., --reuse-last IDS, --keep IDS,\n"
-    "  --recompute-points all|none|IDS, --chain-points, --loss-in-pipeline on|off (default on: a\n"
-    "  per-pixel loss joins the last pipeline)  a row plan by hand (--strategy 2ps|overl)\n"
+    "  --recompute-points all|none|IDS, --chain-points, --clone-skips, --loss-in-pipeline on|off (default\n"
+    "  on: a per-pixel loss joins the last pipeline)  a row plan by hand (--strategy 2ps|overl)\n"
     "  --remat none|elementwise|blocks  maps recomputed in backward (a strategy by hand)\n"
     "  --remat-every K                  --remat blocks: keep one block input in K, recompute the others\n"
     "                                   from it (nested, as checkpoint_sequential; default 1)\n"
@@ -185,6 +185,10 @@ Options parseArgs(int argc, char** argv) {
     } else if (a == "--chain-points") {
       // Recomputed BatchNorm points in a row both held (a backward pass each).
       o.rows.fuse.chain = true;
+      o.stripsGiven = true;
+    } else if (a == "--clone-skips") {
+      // Skip maps read by later pipelines recomputed there from the maps whole anyway.
+      o.rows.fuse.skips = true;
       o.stripsGiven = true;
     } else if (a == "--keep" || a == "--reuse-last") {
       // Pipelines left layer by layer in a row plan, or (2PS) whose backward reuses the last
@@ -317,7 +321,7 @@ Options parseArgs(int argc, char** argv) {
   if (o.model.empty()) usage("no model file");
   if (o.emit.empty() && o.output.empty()) usage("nothing to do: give -o PLAN.bin or --emit ir|rows|plan");
   if (o.stripsGiven && (o.rows.layerwise || o.autoStrategy))
-    usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep, --recompute-points and --chain-points flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
+    usage("--strips, --bp-strips, --cut, --loss-in-pipeline and the --pipeline-*, --reuse-last, --keep, --recompute-points, --chain-points and --clone-skips flags need --strategy 2ps or overl (auto chooses them, layerwise has one strip)");
   if (o.rows.fuse.chain && !o.rows.recompute.any())
     usage("--chain-points needs --recompute-points (it lets recomputed BatchNorm points follow one another)");
   if (o.rows.recompute.any() && o.training.batchNorm.mode != passes::BatchNormMode::Exact)

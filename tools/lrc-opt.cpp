@@ -68,12 +68,13 @@ void setOption(std::string_view pass, passes::BatchNormPolicyOptions& o, std::st
 }
 
 void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::string_view key, std::string_view value) {
-  if (key == "loss" || key == "clone" || key == "remat" || key == "chain") {
+  if (key == "loss" || key == "clone" || key == "remat" || key == "chain" || key == "skips") {
     const std::optional<bool> on = value == "1" ? std::optional<bool>(true) : value == "0" ? std::optional<bool>(false) : std::nullopt;
-    (key == "loss" ? o.loss : key == "clone" ? o.clone : key == "remat" ? o.remat : o.chain) = valueOf(on, pass, key, "0 or 1", value);
+    bool& flag = key == "loss" ? o.loss : key == "clone" ? o.clone : key == "remat" ? o.remat : key == "chain" ? o.chain : o.skips;
+    flag = valueOf(on, pass, key, "0 or 1", value);
     return;
   }
-  if (key != "cut") unknownOption(pass, key, "cut, loss, clone, remat, chain");
+  if (key != "cut") unknownOption(pass, key, "cut, loss, clone, remat, chain, skips");
   if (!passes::parseSegmentCuts(value, o))
     throw ir::Error(cat({pass, ": option 'cut' must be none, downsample or cut point ids separated by ':', got '", value, "'"}));
 }

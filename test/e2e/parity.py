@@ -105,7 +105,7 @@ CUDA_LAYERWISE_TOL = 1e-4
 SKIP = 77  # ctest's SKIP_RETURN_CODE for the cuda entries
 ROW_FLAGS = ("--strategy", "--strips", "--bp-strips", "--cut", "--keep", "--pipeline-strips", "--reuse-last", "--remat", "--remat-every",
              "--pipeline-strategy", "--recompute-points")
-ROW_SWITCHES = ("--chain-points",)  # row-plan flags without a value
+ROW_SWITCHES = ("--chain-points", "--clone-skips")  # row-plan flags without a value
 LR, MOMENTUM, WEIGHT_DECAY = 0.05, 0.9, 1e-3
 # --optimizer adamw: torch.optim.AdamW's hyper-parameters (lr large enough to move every
 # parameter visibly in 3 steps; beta2 short enough that the bias correction still matters;
