@@ -70,7 +70,23 @@ std::vector<int64_t> stripCounts(int64_t upTo, int64_t limit) {
   return counts;
 }
 
-std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& limits) {
+// Whether recomputing skip maps (--clone-skips) changes the row plan of the module: it has a
+// pipeline output that later pipelines read too (a U-Net's skip maps), with every
+// reduction point recomputed and chained (the candidates that try it).
+bool hasSkipMaps(const ir::Module& shapes, const TrainingOptions& training) {
+  auto ops = [&](bool skips) {
+    RowOptions probe;
+    probe.recompute.all = true;
+    probe.fuse.chain = true;
+    probe.fuse.skips = skips;
+    std::unique_ptr<ir::Module> m = shapes.clone();
+    runRowPipeline(*m, probe, training.batchNorm);
+    return m->ops.size();
+  };
+  return ops(true) != ops(false);
+}
+
+std::vector<PlanCandidate> candidates(bool reductionPoints, bool skipMaps, const StripLimits& limits) {
   std::vector<PlanCandidate> list;
   for (passes::RematMode remat : {passes::RematMode::None, passes::RematMode::Elementwise}) {
     PlanCandidate layerwise;
@@ -93,14 +109,17 @@ std::vector<PlanCandidate> candidates(bool reductionPoints, const StripLimits& l
   // strips, doubled further only when nothing fits (extendStrips: at high resolution the
   // strips' workspace dominates, and more strips then keep less). Then the same with chained
   // points (--chain-points): points in a row held too, a backward pass each (more work, fewer
-  // kept maps: VGG-BN's and U-Net's conv pairs).
-  for (bool chain : {false, true})
+  // kept maps: VGG-BN's and U-Net's conv pairs). Then, where the module has skip maps, chained
+  // with those recomputed in their later readers' pipelines (--clone-skips: a U-Net's
+  // encoder levels recomputed in the decoder, no skip map or its gradient whole).
+  for (int series : {0, 1, 2})
     for (passes::SegmentCut cut : {passes::SegmentCut::Downsample, passes::SegmentCut::None})
       for (passes::RowStrategy strategy : {passes::RowStrategy::TwoPS, passes::RowStrategy::OverL})
         for (int64_t strips : stripCounts(4, limits.of(cut))) {
-          if (!reductionPoints) break;
+          if (!reductionPoints || (series == 2 && !skipMaps)) break;
           PlanCandidate c;
-          c.rows.fuse.chain = chain;
+          c.rows.fuse.chain = series > 0;
+          c.rows.fuse.skips = series == 2;
           c.rows.fuse.cut = cut;
           c.rows.partition.strategy = strategy;
           c.rows.partition.strips = c.rows.partition.bpStrips = strips;
@@ -145,7 +164,8 @@ void evaluate(PlanCandidate& c, const ir::Module& forward, const TrainingOptions
 void extendStrips(std::vector<PlanCandidate>& list, const StripLimits& limits, const ir::Module& shapes,
                   const TrainingOptions& training, const CostTable& costs) {
   auto sameSeries = [](const RowOptions& a, const RowOptions& b) {
-    return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.fuse.chain == b.fuse.chain && a.remat == b.remat &&
+    return !a.layerwise && !b.layerwise && a.recompute == b.recompute && a.fuse.chain == b.fuse.chain &&
+           a.fuse.skips == b.fuse.skips && a.remat == b.remat &&
            a.fuse.cut == b.fuse.cut && a.fuse.cutPoints == b.fuse.cutPoints && a.partition.strategy == b.partition.strategy;
   };
   struct Outcome {
@@ -269,6 +289,7 @@ std::string PlanCandidate::label() const {
   flag(" --keep ", passes::formatPipelineIds(rows.partition.keep));
   if (rows.recompute.any()) s += " --recompute-points " + passes::formatRecomputePoints(rows.recompute);
   if (rows.fuse.chain) s += " --chain-points";
+  if (rows.fuse.skips) s += " --clone-skips";
   return s + remat + winogradCap(winogradMaxBytes);
 }
 
@@ -451,7 +472,8 @@ PlanChoice choosePlan(const ir::Module& forward, const TrainingOptions& training
     return *shapesOnly;
   };
   const StripLimits limits = stripLimits(shapes(), training);
-  choice.candidates = candidates(training.batchNorm.mode == passes::BatchNormMode::Exact, limits);
+  const bool exact = training.batchNorm.mode == passes::BatchNormMode::Exact;
+  choice.candidates = candidates(exact, exact && hasSkipMaps(shapes(), training), limits);
   choice.budgetBytes = budgetBytes;
   choice.budgetSource = budgetSource;
   auto fits = [&](const PlanCandidate& c) { return c.evaluated && c.peakBytes <= budgetBytes; };

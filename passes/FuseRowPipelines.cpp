@@ -632,13 +632,15 @@ class FuseRowPipelines : public Pass {
 
   // Recomputes skip maps (option `skips`); returns how many ops it inserted. A skip map is a
   // pipeline op's result v, neither a module output nor a segment cut's output, read by rows
-  // by forward ops of two or more pipelines and by nothing else (a U-Net encoder level's
-  // output, read by the next max pool and by the decoder's concat). The pipeline of its first
-  // reader keeps it; each reader in another pipeline gets its own copy, right before it, of
-  // the pipeline ops v is computed from, back to values whole anyway: module inputs and
-  // globals, results of ops outside every pipeline (a BatchNorm's statistics, which the
-  // copies' applies read as they are: the copy computes the very same map), a segment cut's
-  // output. A copy per reader, not per pipeline, so that every copied op is upstream of the
+  // by forward ops of two or more pipelines, a concat among them, and by nothing else (a U-Net
+  // encoder level's output, read by the next max pool and by the decoder's concat). The
+  // pipeline of its first reader keeps it; each concat in another pipeline gets its own copy,
+  // right before it, of the pipeline ops v is computed from, back to values whole anyway:
+  // module inputs and globals, a BatchNorm's statistics (which the copies' applies read as
+  // they are: the copy computes the very same map), a segment cut's output. Any other value
+  // outside the pipelines on the way (an SE gate) leaves v as it is. Concats only: an
+  // inception block's or a residual's shared input, read by convolutions of other pipelines,
+  // would copy whole stems for little. A copy per reader, not per pipeline, so that every copied op is upstream of the
   // same recomputed points as its reader (lower-row-pipelines' depth): the reader's backward
   // pass runs the copy's gradients, and no gradient of the map is carried between passes or
   // held whole. Autodiff sums the copies' parameter gradients and hands the statistics'
@@ -648,7 +650,6 @@ class FuseRowPipelines : public Pass {
     std::map<const Op*, size_t> position;
     for (size_t i = 0; i < end; ++i) position[m.ops[i].get()] = i;
     const std::set<const Op*> cuts = segmentCuts(m, end);
-    const std::map<const Op*, const Op*> gates = pointGates(m);
     struct Copy {
       std::vector<const Op*> ops;  // program order, the last computes v
       Op* reader;
@@ -662,12 +663,14 @@ class FuseRowPipelines : public Pass {
       std::vector<Op*> readers = m.users(v);
       bool ok = true;
       std::set<int64_t> pipelines;
+      bool concat = false;
       for (Op* r : readers) {
         ok = ok && position.count(r) && r->has(kPipeline);
+        concat |= r->kind == OpKind::Concat;
         for (size_t j = 0; ok && j < r->operands.size(); ++j) ok = r->operands[j] != v || isRowIndexed(*r, j);
         if (ok) pipelines.insert(r->getInt(kPipeline));
       }
-      if (!ok || pipelines.size() < 2) continue;
+      if (!ok || !concat || pipelines.size() < 2) continue;
       std::set<const Op*> upstream;
       for (std::vector<const Op*> todo = {&op}; ok && !todo.empty();) {
         const Op* o = todo.back();
@@ -676,10 +679,9 @@ class FuseRowPipelines : public Pass {
         ok = !o->hasSideEffects() && upstream.size() <= kMaxSkipCopy;
         for (const ir::Value* u : o->operands) {
           const Op* d = u->def;
-          if (!d) continue;
-          // An SE gate's value is differentiated inside its own pipeline only: not copied from.
-          ok = ok && !gates.count(d) && !(isRecomputedPoint(*d) && d->kind != OpKind::BatchNormStats);
-          if (position.count(d) && d->has(kPipeline) && !cuts.count(d)) todo.push_back(d);
+          if (!d || cuts.count(d) || d->kind == OpKind::BatchNormStats) continue;  // whole anyway
+          ok = ok && position.count(d) && d->has(kPipeline);  // not an SE gate's value, say
+          if (ok) todo.push_back(d);
         }
       }
       if (!ok) continue;
@@ -688,7 +690,7 @@ class FuseRowPipelines : public Pass {
       std::sort(readers.begin(), readers.end(), [&](const Op* a, const Op* b) { return position.at(a) < position.at(b); });
       const int64_t first = readers.front()->getInt(kPipeline);
       for (Op* r : readers)
-        if (r->getInt(kPipeline) != first) copies.push_back({ordered, r});
+        if (r->getInt(kPipeline) != first && r->kind == OpKind::Concat) copies.push_back({ordered, r});
     }
     size_t added = 0;
     for (const Copy& c : copies) {
