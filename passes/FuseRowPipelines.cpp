@@ -146,6 +146,9 @@ class FuseRowPipelines : public Pass {
     // runs are marked again without it. The BatchNorm points settle first; then each marked SE
     // mean joins, in program order, only where it costs no point held so far (else it is kept).
     bool changed = moved;
+    std::vector<Op*> asked;  // the BatchNorm points marked recomputed (batchnorm-policy)
+    for (size_t i = 0; i < end; ++i)
+      if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind == OpKind::BatchNormStats) asked.push_back(m.ops[i].get());
     std::vector<Op*> means;
     for (size_t i = 0; i < end; ++i)
       if (isRecomputedPoint(*m.ops[i]) && m.ops[i]->kind != OpKind::BatchNormStats) {
@@ -182,11 +185,14 @@ class FuseRowPipelines : public Pass {
     }
 
     // Skip maps read by later pipelines too are recomputed for each such reader (option
-    // `skips`); the originals then have one reader, and the runs are marked again.
+    // `skips`); the originals then have one reader, and the BatchNorm points settle again from
+    // every mark asked for (a point upstream of a skip map could not be held while the skip
+    // map was read outside its pipeline).
     for (size_t added = skips_ ? cloneSkipMaps(m, end) : 0; added > 0; added = cloneSkipMaps(m, end)) {
       end += added;
       sinkElementwise(m, end);
-      settle(m, end);
+      for (Op* point : asked) point->attrs["recompute"] = int64_t{1};
+      remat_ ? settleTrades(m, end) : settle(m, end);
       changed = true;
     }
 
