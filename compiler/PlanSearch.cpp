@@ -71,8 +71,8 @@ std::vector<int64_t> stripCounts(int64_t upTo, int64_t limit) {
 }
 
 // Whether recomputing skip maps (--clone-skips) changes the row plan of the module: it has a
-// pipeline output that later pipelines read too (a U-Net's skip maps), with every
-// reduction point recomputed and chained (the candidates that try it).
+// pipeline output that a concat of a later pipeline reads too (a U-Net's skip maps), with
+// every reduction point recomputed and chained (the candidates that try it).
 bool hasSkipMaps(const ir::Module& shapes, const TrainingOptions& training) {
   auto ops = [&](bool skips) {
     RowOptions probe;

@@ -188,7 +188,11 @@ class FuseRowPipelines : public Pass {
     // `skips`); the originals then have one reader, and the BatchNorm points settle again from
     // every mark asked for (a point upstream of a skip map could not be held while the skip
     // map was read outside its pipeline).
-    for (size_t added = skips_ ? cloneSkipMaps(m, end) : 0; added > 0; added = cloneSkipMaps(m, end)) {
+    // (A copy's maps are read inside it and by its concat only, so one round makes them all; a
+    // few more are allowed for graphs where a copy holds a concat of its own.)
+    for (int round = 0; skips_ && round < kSkipRounds; ++round) {
+      const size_t added = cloneSkipMaps(m, end);
+      if (added == 0) break;
       end += added;
       sinkElementwise(m, end);
       for (Op* point : asked) point->attrs["recompute"] = int64_t{1};
@@ -635,6 +639,7 @@ class FuseRowPipelines : public Pass {
   // The most ops one skip map's copy may hold (cloneSkipMaps): a U-Net's deepest skip copied
   // from the image is 27 (4 levels of two conv-BN-ReLU and 3 pools).
   static constexpr size_t kMaxSkipCopy = 64;
+  static constexpr int kSkipRounds = 4;
 
   // Recomputes skip maps (option `skips`); returns how many ops it inserted. A skip map is a
   // pipeline op's result v, neither a module output nor a segment cut's output, read by rows
@@ -646,10 +651,10 @@ class FuseRowPipelines : public Pass {
   // they are: the copy computes the very same map), a segment cut's output. Any other value
   // outside the pipelines on the way (an SE gate) leaves v as it is. Concats only: an
   // inception block's or a residual's shared input, read by convolutions of other pipelines,
-  // would copy whole stems for little. A copy per reader, not per pipeline, so that every copied op is upstream of the
-  // same recomputed points as its reader (lower-row-pipelines' depth): the reader's backward
-  // pass runs the copy's gradients, and no gradient of the map is carried between passes or
-  // held whole. Autodiff sums the copies' parameter gradients and hands the statistics'
+  // would copy whole stems for little. A copy per concat, not per pipeline, so that every
+  // copied op is upstream of the same recomputed points as its concat (lower-row-pipelines'
+  // depth): the concat's backward pass runs the copy's gradients, and no gradient of the map
+  // is carried between passes or held whole. Autodiff sums the copies' parameter gradients and hands the statistics'
   // gradients of a copied apply to the pipeline that computes them (pipeline_grad's `seeds`).
   // Not done where an op to copy has a side effect, or the copy would pass kMaxSkipCopy ops.
   size_t cloneSkipMaps(ir::Module& m, size_t end) const {
