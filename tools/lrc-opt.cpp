@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/Parser.h"
@@ -68,13 +69,23 @@ void setOption(std::string_view pass, passes::BatchNormPolicyOptions& o, std::st
 }
 
 void setOption(std::string_view pass, passes::FuseRowPipelinesOptions& o, std::string_view key, std::string_view value) {
-  if (key == "loss" || key == "clone" || key == "remat" || key == "chain" || key == "skips") {
+  // The on/off options, each once: its key and the member it sets.
+  using Flag = bool passes::FuseRowPipelinesOptions::*;
+  static constexpr std::pair<std::string_view, Flag> kSwitches[] = {
+      {"loss", &passes::FuseRowPipelinesOptions::loss},   {"clone", &passes::FuseRowPipelinesOptions::clone},
+      {"remat", &passes::FuseRowPipelinesOptions::remat}, {"chain", &passes::FuseRowPipelinesOptions::chain},
+      {"skips", &passes::FuseRowPipelinesOptions::skips}};
+  for (const auto& [name, flag] : kSwitches) {
+    if (key != name) continue;
     const std::optional<bool> on = value == "1" ? std::optional<bool>(true) : value == "0" ? std::optional<bool>(false) : std::nullopt;
-    bool& flag = key == "loss" ? o.loss : key == "clone" ? o.clone : key == "remat" ? o.remat : key == "chain" ? o.chain : o.skips;
-    flag = valueOf(on, pass, key, "0 or 1", value);
+    o.*flag = valueOf(on, pass, key, "0 or 1", value);
     return;
   }
-  if (key != "cut") unknownOption(pass, key, "cut, loss, clone, remat, chain, skips");
+  if (key != "cut") {
+    std::string known = "cut";
+    for (const auto& [name, flag] : kSwitches) known += cat({", ", name});
+    unknownOption(pass, key, known);
+  }
   if (!passes::parseSegmentCuts(value, o))
     throw ir::Error(cat({pass, ": option 'cut' must be none, downsample or cut point ids separated by ':', got '", value, "'"}));
 }
